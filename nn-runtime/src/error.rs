@@ -1,0 +1,114 @@
+//! The runtime's error type: every failure a user can cause is a value, never a panic.
+
+use std::path::PathBuf;
+
+/// What went wrong, with what was expected and what was found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file that is needed does not exist.
+    #[error("{path}: file not found")]
+    MissingFile { path: PathBuf },
+
+    /// A file ended before the data its header announced.
+    #[error("{path}: truncated: expected {expected} bytes of data, found {found}")]
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    /// A gzip stream could not be decoded.
+    #[error("{path}: corrupt gzip stream: {reason}")]
+    CorruptGzip { path: PathBuf, reason: String },
+
+    /// An IDX file starts with a magic number other than the one its content needs.
+    #[error("{path}: wrong IDX magic number: expected {expected:#010x}, found {found:#010x}")]
+    WrongMagic {
+        path: PathBuf,
+        expected: u32,
+        found: u32,
+    },
+
+    /// An IDX file's dimensions differ from what the data set needs.
+    #[error("{path}: wrong dimensions: expected {expected}, found {found}")]
+    WrongDimensions {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    /// An IDX file holds more bytes than its header announced.
+    #[error("{path}: {extra} trailing bytes after the {expected} bytes the header announces")]
+    TrailingData {
+        path: PathBuf,
+        expected: u64,
+        extra: u64,
+    },
+
+    /// Image and label files of one split disagree on the number of samples.
+    #[error("{images} holds {image_count} images but {labels} holds {label_count} labels")]
+    CountMismatch {
+        images: PathBuf,
+        image_count: usize,
+        labels: PathBuf,
+        label_count: usize,
+    },
+
+    /// A class label is not below the number of classes.
+    #[error("label {label} at index {index} is out of range for {classes} classes")]
+    LabelOutOfRange {
+        index: usize,
+        label: u64,
+        classes: usize,
+    },
+
+    /// A flat buffer's length is not what the tensor shape needs.
+    #[error("{what}: expected {expected} values, found {found}")]
+    LengthMismatch {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+
+    /// Inputs and targets of one batch or data set have different numbers of rows.
+    #[error("{inputs} input rows but {targets} target rows")]
+    RowMismatch { inputs: usize, targets: usize },
+
+    /// A batch with no rows was given where work needs at least one.
+    #[error("empty batch: a training step needs at least one row")]
+    EmptyBatch,
+
+    /// A data set with no samples was given where work needs at least one.
+    #[error("empty data set")]
+    EmptyDataset,
+
+    /// A batch size of zero was asked for.
+    #[error("batch size must be at least 1")]
+    ZeroBatchSize,
+
+    /// The loss was NaN or infinite; the parameters were left unchanged.
+    #[error(
+        "loss is {loss}: parameters left unchanged (lower the learning rate or check the inputs)"
+    )]
+    NonFiniteLoss { loss: f32 },
+
+    /// A hyper-parameter is outside its valid range.
+    #[error("invalid hyper-parameter {name} = {value}: {expected}")]
+    InvalidHyperparameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+}
+
+/// `Result` with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,196 @@
+//! Activation layers: parameter-free, shape-preserving, generic over the sample shape.
+
+use super::{Layer, ParamVisitor, Path};
+use crate::kernels;
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// An activation function applied to whole rows of `len` values.
+pub trait ActivationFn: Clone + Default + Send + Sync + 'static {
+    /// The name a user writes (`Relu`).
+    const KIND: &'static str;
+    /// y = f(x), row by row.
+    fn forward(&self, x: &[f32], y: &mut [f32], len: usize);
+    /// dx = J_f(x)ᵀ · dy, given the x and y of the forward pass.
+    fn backward(&self, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize);
+}
+
+/// max(x, 0)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Relu;
+
+/// x if x > 0 else alpha · x
+#[derive(Clone, Copy, Debug)]
+pub struct LeakyRelu {
+    pub alpha: f32,
+}
+
+impl LeakyRelu {
+    /// Slope `alpha` for negative inputs.
+    pub const fn new(alpha: f32) -> Self {
+        LeakyRelu { alpha }
+    }
+}
+
+impl Default for LeakyRelu {
+    /// PyTorch's default slope, 0.01.
+    fn default() -> Self {
+        LeakyRelu { alpha: 0.01 }
+    }
+}
+
+/// tanh(x)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tanh;
+
+/// 1 / (1 + e^−x)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sigmoid;
+
+/// e^x / Σ e^x over each sample.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Softmax;
+
+/// The identity: what a network without an output activation ends in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Linear;
+
+impl ActivationFn for Relu {
+    const KIND: &'static str = "Relu";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        kernels::relu_forward(x, y)
+    }
+    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        kernels::relu_backward(x, dy, dx)
+    }
+}
+
+impl ActivationFn for LeakyRelu {
+    const KIND: &'static str = "LeakyRelu";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        kernels::leaky_relu_forward(self.alpha, x, y)
+    }
+    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        kernels::leaky_relu_backward(self.alpha, x, dy, dx)
+    }
+}
+
+impl ActivationFn for Tanh {
+    const KIND: &'static str = "Tanh";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        kernels::tanh_forward(x, y)
+    }
+    fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        kernels::tanh_backward(y, dy, dx)
+    }
+}
+
+impl ActivationFn for Sigmoid {
+    const KIND: &'static str = "Sigmoid";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        kernels::sigmoid_forward(x, y)
+    }
+    fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        kernels::sigmoid_backward(y, dy, dx)
+    }
+}
+
+impl ActivationFn for Softmax {
+    const KIND: &'static str = "Softmax";
+    fn forward(&self, x: &[f32], y: &mut [f32], len: usize) {
+        kernels::softmax_forward(x, y, len)
+    }
+    fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize) {
+        kernels::softmax_backward(y, dy, dx, len)
+    }
+}
+
+impl ActivationFn for Linear {
+    const KIND: &'static str = "Linear";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        y.copy_from_slice(x)
+    }
+    fn backward(&self, _x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        dx.copy_from_slice(dy)
+    }
+}
+
+/// The activation `F` as a layer on samples of shape `S`.
+pub struct Act<F: ActivationFn, S: Sample> {
+    pub function: F,
+    _shape: PhantomData<fn() -> S>,
+}
+
+impl<F: ActivationFn, S: Sample> Act<F, S> {
+    /// The layer applying `function`.
+    pub fn new(function: F) -> Self {
+        Act {
+            function,
+            _shape: PhantomData,
+        }
+    }
+}
+
+impl<F: ActivationFn, S: Sample> Clone for Act<F, S> {
+    fn clone(&self) -> Self {
+        Act::new(self.function.clone())
+    }
+}
+
+impl<F: ActivationFn + std::fmt::Debug, S: Sample> std::fmt::Debug for Act<F, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} on {:?}", self.function, S::SHAPE)
+    }
+}
+
+impl<F: ActivationFn, S: Sample> Default for Act<F, S> {
+    fn default() -> Self {
+        Act::new(F::default())
+    }
+}
+
+impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
+    type In = S;
+    type Out = S;
+    type Cache = ();
+    const PARAMS: usize = 0;
+    const KIND: &'static str = F::KIND;
+
+    fn init(_rng: &mut Rng) -> Self {
+        Self::default()
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S) {
+        self.function
+            .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>) {
+        y.set_rows(x.rows());
+        self.function
+            .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        y: &Batch<S>,
+        _cache: &mut (),
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        if let Some(dx) = dx {
+            dx.set_rows(x.rows());
+            self.function.backward(
+                x.as_slice(),
+                y.as_slice(),
+                dy.as_slice(),
+                dx.as_mut_slice(),
+                S::LEN,
+            );
+        }
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+}

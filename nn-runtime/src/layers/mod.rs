@@ -1,0 +1,212 @@
+//! Layers: one file per kind. Each is an ordinary Rust type usable by hand; the `network!`
+//! macro only chains them.
+
+mod activation;
+mod dense;
+
+pub use activation::*;
+pub use dense::*;
+
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::fmt;
+
+/// A differentiable module from `In` samples to `Out` samples (dfdx style: a module is a type).
+///
+/// Training is two straight-line passes with no tape: [`Layer::forward_train`] fills a typed
+/// cache, [`Layer::backward`] reads it and writes the parameter gradients (overwriting, not
+/// accumulating) and, when asked, the gradient with respect to the input.
+pub trait Layer: Sized {
+    /// The shape this layer takes.
+    type In: Sample;
+    /// The shape this layer produces.
+    type Out: Sample;
+    /// What `forward_train` keeps for `backward` besides the input and output.
+    /// Its `Default` must not allocate, so that taking it out of a struct is free.
+    type Cache: Default + Send;
+    /// Number of trainable scalars.
+    const PARAMS: usize;
+
+    /// A freshly initialised layer.
+    fn init(rng: &mut Rng) -> Self;
+
+    /// One sample, no allocation.
+    fn forward_into(&self, x: &Self::In, y: &mut Self::Out);
+
+    /// A batch; `y` is resized to `x`'s rows.
+    fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>);
+
+    /// Like `forward_batch_into`, also filling the cache `backward` needs.
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        cache: &mut Self::Cache,
+    ) {
+        let _ = cache;
+        self.forward_batch_into(x, y);
+    }
+
+    /// Gradients of a loss, given `dy` = ∂loss/∂y for the `x`, `y` of the last `forward_train`.
+    fn backward(
+        &mut self,
+        x: &Batch<Self::In>,
+        y: &Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        dy: &Batch<Self::Out>,
+        dx: Option<&mut Batch<Self::In>>,
+    );
+
+    /// Calls `visitor` on every parameter tensor with its gradient, in a fixed order.
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V);
+
+    /// Rows of a Keras-style summary, this layer named `name`.
+    fn summary_rows(name: &str, rows: &mut Vec<SummaryRow>) {
+        rows.push(SummaryRow {
+            name: name.to_string(),
+            kind: Self::KIND.to_string(),
+            output_shape: Self::Out::SHAPE.to_vec(),
+            params: Self::PARAMS,
+        });
+    }
+
+    /// The layer kind as a user wrote it (`Dense`, `Relu`, …).
+    const KIND: &'static str;
+}
+
+/// A dotted parameter path built on the stack (`fc1.weight`), so that visiting parameters in
+/// a training step allocates nothing.
+#[derive(Clone, Copy)]
+pub struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    name: &'a str,
+}
+
+impl<'a> Path<'a> {
+    /// The empty path at the top of a network.
+    pub const ROOT: Path<'static> = Path {
+        parent: None,
+        name: "",
+    };
+
+    /// This path extended by one component.
+    pub fn child(&'a self, name: &'a str) -> Path<'a> {
+        Path {
+            parent: if self.name.is_empty() && self.parent.is_none() {
+                None
+            } else {
+                Some(self)
+            },
+            name,
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}.")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
+/// Receives each parameter tensor of a network with its gradient.
+pub trait ParamVisitor {
+    /// `path` names the tensor (`fc1.weight`), `shape` is its PyTorch shape.
+    fn visit(&mut self, path: &Path<'_>, shape: &[usize], value: &mut [f32], grad: &mut [f32]);
+}
+
+/// One line of a Keras-style summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub name: String,
+    pub kind: String,
+    pub output_shape: Vec<usize>,
+    pub params: usize,
+}
+
+/// Formats a Keras-style summary table.
+pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
+    let cells: Vec<[String; 3]> = rows
+        .iter()
+        .map(|r| {
+            [
+                format!("{} ({})", r.name, r.kind),
+                crate::tensor::keras_shape(&r.output_shape),
+                group_thousands(r.params),
+            ]
+        })
+        .collect();
+    let header = [
+        "Layer (type)".to_string(),
+        "Output Shape".to_string(),
+        "Param #".to_string(),
+    ];
+    let mut w = [0usize; 3];
+    for row in cells.iter().chain(std::iter::once(&header)) {
+        for (k, c) in row.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let total_width = w[0] + w[1] + w[2] + 6;
+    let line = |c: char| c.to_string().repeat(total_width) + "\n";
+    let fmt_row = |r: &[String; 3]| {
+        format!(
+            "{:<w0$}   {:<w1$}   {:>w2$}\n",
+            r[0],
+            r[1],
+            r[2],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
+    };
+    let total: usize = rows.iter().map(|r| r.params).sum();
+    let mut s = format!("Model: \"{model}\"\n");
+    s += &line('_');
+    s += &fmt_row(&header);
+    s += &line('=');
+    for (i, r) in cells.iter().enumerate() {
+        s += &fmt_row(r);
+        if i + 1 < cells.len() {
+            s += &line('-');
+        }
+    }
+    s += &line('=');
+    s += &format!("Total params: {}\n", group_thousands(total));
+    s += &format!("Trainable params: {}\n", group_thousands(total));
+    s += "Non-trainable params: 0\n";
+    s += &line('_');
+    s
+}
+
+/// 52650 → "52,650"
+pub fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_thousands() {
+        let root = Path::ROOT;
+        let a = root.child("fc1");
+        let b = a.child("weight");
+        assert_eq!(b.to_string(), "fc1.weight");
+        assert_eq!(root.child("0").child("bias").to_string(), "0.bias");
+        assert_eq!(group_thousands(52650), "52,650");
+        assert_eq!(group_thousands(330), "330");
+        assert_eq!(group_thousands(1_626_442), "1,626,442");
+    }
+}

@@ -1,0 +1,34 @@
+//! The runtime of typed-nn: tensors with compile-time feature shapes, kernels, layers,
+//! losses, optimizers, training and data loading. Everything here works by hand, without the
+//! `network!` macro; the macro only writes the glue that chains these pieces.
+
+pub mod data;
+pub mod error;
+pub mod kernels;
+pub mod layers;
+pub mod loss;
+pub mod optim;
+mod rng;
+pub mod tensor;
+pub mod train;
+
+pub use data::{mnist, Class, Dataset, Labels};
+pub use error::{Error, Result};
+pub use layers::{Act, Dense, LeakyRelu, Linear, Relu, Sigmoid, Softmax, Tanh};
+pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
+pub use optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+pub use rng::Rng;
+pub use tensor::{Batch, Sample, Tensor1};
+pub use train::{Evaluation, Network};
+
+/// What a program using typed-nn usually needs.
+pub mod prelude {
+    pub use crate::data::{mnist, Class, Dataset, Labels};
+    pub use crate::error::Error;
+    pub use crate::layers::Layer;
+    pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
+    pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::tensor::{Batch, Sample, Tensor1};
+    pub use crate::train::{Evaluation, Network};
+    pub use crate::Rng;
+}

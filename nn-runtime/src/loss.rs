@@ -1,0 +1,263 @@
+//! Losses, fused with the network's output activation (its *head*) where the math fuses:
+//! softmax + cross-entropy and sigmoid + binary cross-entropy take the pre-activation
+//! logits and return ∂loss/∂logits = p − y, never differentiating through `log ∘ softmax`.
+//!
+//! Every loss is a mean over the batch (and, for element-wise losses, over elements),
+//! as PyTorch's default `reduction="mean"`.
+
+use crate::data::Labels;
+use crate::kernels;
+use crate::layers::{ActivationFn, Linear, Sigmoid, Softmax};
+use crate::tensor::{Batch, Sample, Tensor1};
+
+/// What a network ends in. A loss sees the head's input (the logits) and its output.
+pub trait Head: ActivationFn {
+    /// d ← J_head(y)ᵀ · d, in place: turns ∂loss/∂output into ∂loss/∂logits.
+    fn backward_in_place(y: &[f32], d: &mut [f32], len: usize);
+}
+
+impl Head for Linear {
+    fn backward_in_place(_y: &[f32], _d: &mut [f32], _len: usize) {}
+}
+
+impl Head for Sigmoid {
+    fn backward_in_place(y: &[f32], d: &mut [f32], _len: usize) {
+        for (di, &yi) in d.iter_mut().zip(y) {
+            *di *= yi * (1.0 - yi);
+        }
+    }
+}
+
+impl Head for Softmax {
+    fn backward_in_place(y: &[f32], d: &mut [f32], len: usize) {
+        for (yr, dr) in y.chunks_exact(len).zip(d.chunks_exact_mut(len)) {
+            let inner: f32 = yr.iter().zip(dr.iter()).map(|(a, b)| a * b).sum();
+            for (di, &yi) in dr.iter_mut().zip(yr) {
+                *di = yi * (*di - inner);
+            }
+        }
+    }
+}
+
+/// Heads whose logits cross-entropy can read as class scores: softmax, or none (raw logits,
+/// as PyTorch's `CrossEntropyLoss` expects).
+pub trait ClassScoresHead: Head {}
+impl ClassScoresHead for Softmax {}
+impl ClassScoresHead for Linear {}
+
+/// Heads whose logits binary cross-entropy can read: sigmoid, or none (PyTorch's
+/// `BCEWithLogitsLoss`).
+pub trait BinaryLogitsHead: Head {}
+impl BinaryLogitsHead for Sigmoid {}
+impl BinaryLogitsHead for Linear {}
+
+/// A loss of a network with head `H` and output `Out` against targets `T`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot compare this network's output `{Out}` (head `{H}`) with targets of type `{T}`",
+    label = "the targets do not fit the network's output",
+    note = "class labels need as many classes as the output has values; dense targets need the output's shape"
+)]
+pub trait Loss<H: Head, Out: Sample, T> {
+    /// The mean loss; writes ∂loss/∂logits into `dlogits` (resized to the batch).
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Out>,
+        output: &Batch<Out>,
+        targets: &T,
+        dlogits: &mut Batch<Out>,
+    ) -> f32;
+
+    /// The mean loss alone.
+    fn loss(&self, logits: &Batch<Out>, output: &Batch<Out>, targets: &T) -> f32;
+}
+
+/// Mean squared error, mean over every element (PyTorch `MSELoss`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mse;
+
+/// Cross-entropy over classes from logits (PyTorch `CrossEntropyLoss`), with class-index
+/// labels ([`Labels`]) or probability / one-hot targets (`Batch<Tensor1<N>>`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CrossEntropy;
+
+/// Binary cross-entropy from logits (PyTorch `BCEWithLogitsLoss`), mean over every element.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BinaryCrossEntropy;
+
+impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for Mse {
+    fn loss_and_grad(
+        &self,
+        _logits: &Batch<S>,
+        output: &Batch<S>,
+        targets: &Batch<S>,
+        dlogits: &mut Batch<S>,
+    ) -> f32 {
+        dlogits.set_rows(output.rows());
+        let n = output.as_slice().len().max(1) as f32;
+        let mut sum = 0.0f64;
+        // L = Σ (y − t)² / n ; ∂L/∂y = 2 (y − t) / n
+        for ((d, &y), &t) in dlogits
+            .as_mut_slice()
+            .iter_mut()
+            .zip(output.as_slice())
+            .zip(targets.as_slice())
+        {
+            let e = y - t;
+            sum += (e * e) as f64;
+            *d = 2.0 * e / n;
+        }
+        H::backward_in_place(output.as_slice(), dlogits.as_mut_slice(), S::LEN);
+        (sum / n as f64) as f32
+    }
+
+    fn loss(&self, _logits: &Batch<S>, output: &Batch<S>, targets: &Batch<S>) -> f32 {
+        let n = output.as_slice().len().max(1) as f64;
+        let sum: f64 = output
+            .as_slice()
+            .iter()
+            .zip(targets.as_slice())
+            .map(|(&y, &t)| ((y - t) as f64).powi(2))
+            .sum();
+        (sum / n) as f32
+    }
+}
+
+impl<H: ClassScoresHead, const N: usize> Loss<H, Tensor1<N>, Labels<N>> for CrossEntropy {
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+        dlogits: &mut Batch<Tensor1<N>>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        cross_entropy_labels(
+            logits.as_slice(),
+            labels.as_slice(),
+            Some(dlogits.as_mut_slice()),
+            N,
+        )
+    }
+
+    fn loss(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+    ) -> f32 {
+        cross_entropy_labels(logits.as_slice(), labels.as_slice(), None, N)
+    }
+}
+
+impl<H: ClassScoresHead, const N: usize> Loss<H, Tensor1<N>, Batch<Tensor1<N>>> for CrossEntropy {
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        targets: &Batch<Tensor1<N>>,
+        dlogits: &mut Batch<Tensor1<N>>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        cross_entropy_dense(
+            logits.as_slice(),
+            targets.as_slice(),
+            Some(dlogits.as_mut_slice()),
+            N,
+        )
+    }
+
+    fn loss(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        targets: &Batch<Tensor1<N>>,
+    ) -> f32 {
+        cross_entropy_dense(logits.as_slice(), targets.as_slice(), None, N)
+    }
+}
+
+impl<H: BinaryLogitsHead, S: Sample> Loss<H, S, Batch<S>> for BinaryCrossEntropy {
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<S>,
+        _output: &Batch<S>,
+        targets: &Batch<S>,
+        dlogits: &mut Batch<S>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        binary_cross_entropy_logits(
+            logits.as_slice(),
+            targets.as_slice(),
+            Some(dlogits.as_mut_slice()),
+        )
+    }
+
+    fn loss(&self, logits: &Batch<S>, _output: &Batch<S>, targets: &Batch<S>) -> f32 {
+        binary_cross_entropy_logits(logits.as_slice(), targets.as_slice(), None)
+    }
+}
+
+/// Mean over rows of `logsumexp(z) − z[label]`; gradient `(softmax(z) − onehot) / rows`.
+fn cross_entropy_labels(
+    z: &[f32],
+    labels: &[u32],
+    mut dz: Option<&mut [f32]>,
+    classes: usize,
+) -> f32 {
+    let rows = labels.len();
+    let inv_rows = 1.0 / rows.max(1) as f32;
+    let mut total = 0.0f64;
+    for (r, (zr, &label)) in z.chunks_exact(classes).zip(labels).enumerate() {
+        let lse = kernels::log_sum_exp(zr);
+        total += (lse - zr[label as usize]) as f64;
+        if let Some(dz) = dz.as_deref_mut() {
+            let dr = &mut dz[r * classes..(r + 1) * classes];
+            for (d, &zi) in dr.iter_mut().zip(zr) {
+                *d = (zi - lse).exp() * inv_rows;
+            }
+            dr[label as usize] -= inv_rows;
+        }
+    }
+    (total / rows.max(1) as f64) as f32
+}
+
+/// Mean over rows of `−Σ t · log_softmax(z)`; gradient `(Σt · softmax(z) − t) / rows`.
+fn cross_entropy_dense(z: &[f32], t: &[f32], mut dz: Option<&mut [f32]>, classes: usize) -> f32 {
+    let rows = z.len() / classes.max(1);
+    let inv_rows = 1.0 / rows.max(1) as f32;
+    let mut total = 0.0f64;
+    for (r, (zr, tr)) in z
+        .chunks_exact(classes)
+        .zip(t.chunks_exact(classes))
+        .enumerate()
+    {
+        let lse = kernels::log_sum_exp(zr);
+        let t_sum: f32 = tr.iter().sum();
+        total += zr
+            .iter()
+            .zip(tr)
+            .map(|(&zi, &ti)| -(ti * (zi - lse)) as f64)
+            .sum::<f64>();
+        if let Some(dz) = dz.as_deref_mut() {
+            let dr = &mut dz[r * classes..(r + 1) * classes];
+            for ((d, &zi), &ti) in dr.iter_mut().zip(zr).zip(tr) {
+                *d = (t_sum * (zi - lse).exp() - ti) * inv_rows;
+            }
+        }
+    }
+    (total / rows.max(1) as f64) as f32
+}
+
+/// Mean of `max(z, 0) − z·t + log(1 + e^−|z|)`; gradient `(σ(z) − t) / n`.
+fn binary_cross_entropy_logits(z: &[f32], t: &[f32], mut dz: Option<&mut [f32]>) -> f32 {
+    let n = z.len().max(1);
+    let inv_n = 1.0 / n as f32;
+    let mut total = 0.0f64;
+    for (i, (&zi, &ti)) in z.iter().zip(t).enumerate() {
+        total += (zi.max(0.0) - zi * ti + (-zi.abs()).exp().ln_1p()) as f64;
+        if let Some(dz) = dz.as_deref_mut() {
+            dz[i] = (kernels::sigmoid(zi) - ti) * inv_n;
+        }
+    }
+    (total / n as f64) as f32
+}

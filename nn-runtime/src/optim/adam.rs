@@ -1,0 +1,164 @@
+//! Adam (L2 weight decay folded into the gradient, as `torch.optim.Adam`) and AdamW
+//! (decoupled weight decay, as `torch.optim.AdamW`).
+
+use super::{check_range, ensure_state, Optimizer};
+use crate::error::Result;
+
+/// Adam: `m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; p −= lr · m̂ / (√v̂ + ε)`, with the
+/// bias corrections `m̂ = m / (1−β₁ᵗ)`, `v̂ = v / (1−β₂ᵗ)`.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    decoupled: bool,
+    step: i32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// AdamW: Adam with weight decay applied to the parameters, not the gradient:
+/// `p ← p · (1 − lr·wd)` before the Adam update. Default weight decay 0.01.
+#[derive(Clone, Debug)]
+pub struct AdamW(Adam);
+
+impl AdamW {
+    /// AdamW with learning rate `lr`, β = (0.9, 0.999), ε = 1e-8, weight decay 0.01.
+    pub fn new(lr: f32) -> Self {
+        AdamW(Adam {
+            weight_decay: 0.01,
+            decoupled: true,
+            ..Adam::new(lr)
+        })
+    }
+
+    /// Exponential decay rates of the moment estimates.
+    pub fn betas(self, beta1: f32, beta2: f32) -> Self {
+        AdamW(self.0.betas(beta1, beta2))
+    }
+
+    /// Term added to the denominator for stability.
+    pub fn eps(self, eps: f32) -> Self {
+        AdamW(self.0.eps(eps))
+    }
+
+    /// Decoupled weight decay.
+    pub fn weight_decay(self, weight_decay: f32) -> Self {
+        AdamW(self.0.weight_decay(weight_decay))
+    }
+}
+
+impl Optimizer for AdamW {
+    fn begin_step(&mut self, params: usize) -> Result<()> {
+        self.0.begin_step(params)
+    }
+    fn update(&mut self, offset: usize, value: &mut [f32], grad: &[f32]) {
+        self.0.update(offset, value, grad)
+    }
+    fn learning_rate(&self) -> f32 {
+        self.0.lr
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.0.lr = lr
+    }
+}
+
+impl Adam {
+    /// Adam with learning rate `lr`, β = (0.9, 0.999), ε = 1e-8, no weight decay.
+    pub fn new(lr: f32) -> Self {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            step: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
+    /// Exponential decay rates of the moment estimates.
+    pub fn betas(mut self, beta1: f32, beta2: f32) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// Term added to the denominator for stability.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// L2 weight decay added to the gradient (use [`AdamW`] for decoupled decay).
+    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Number of steps taken.
+    pub fn steps(&self) -> i32 {
+        self.step
+    }
+}
+
+impl Optimizer for Adam {
+    fn begin_step(&mut self, params: usize) -> Result<()> {
+        check_range("lr", self.lr, 0.0, None, "a finite rate >= 0")?;
+        check_range("beta1", self.beta1, 0.0, Some(1.0), "0 <= beta1 < 1")?;
+        check_range("beta2", self.beta2, 0.0, Some(1.0), "0 <= beta2 < 1")?;
+        check_range("eps", self.eps, f32::MIN_POSITIVE, None, "a finite eps > 0")?;
+        check_range(
+            "weight_decay",
+            self.weight_decay,
+            0.0,
+            None,
+            "a finite penalty >= 0",
+        )?;
+        if self.m.len() != params {
+            self.step = 0;
+        }
+        ensure_state(&mut self.m, params);
+        ensure_state(&mut self.v, params);
+        self.step = self.step.saturating_add(1);
+        Ok(())
+    }
+
+    fn update(&mut self, offset: usize, value: &mut [f32], grad: &[f32]) {
+        let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
+        let correction1 = 1.0 - b1.powi(self.step);
+        let correction2 = 1.0 - b2.powi(self.step);
+        let step_size = self.lr / correction1;
+        let inv_sqrt_c2 = 1.0 / correction2.sqrt();
+        let decay = if self.decoupled {
+            1.0 - self.lr * wd
+        } else {
+            1.0
+        };
+        let l2 = if self.decoupled { 0.0 } else { wd };
+        let range = offset..offset + value.len();
+        for (((p, &g), m), v) in value
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m[range.clone()])
+            .zip(&mut self.v[range])
+        {
+            let g = g + l2 * *p;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p = *p * decay - step_size * *m / (v.sqrt() * inv_sqrt_c2 + eps);
+        }
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+}

@@ -1,0 +1,295 @@
+//! Shapes and storage. Feature dimensions are const generics; the batch dimension is a
+//! run-time row count, so the last, smaller batch of an epoch needs no recompilation.
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// One sample of a fixed shape, stored contiguously (row-major, PyTorch order).
+pub trait Sample: Clone + Send + Sync + 'static {
+    /// Number of `f32` values in one sample.
+    const LEN: usize;
+    /// The shape, outermost dimension first (`[C, H, W]` for images).
+    const SHAPE: &'static [usize];
+    /// A sample of zeros.
+    fn zeros() -> Self;
+    /// The values in row-major order.
+    fn as_slice(&self) -> &[f32];
+    /// The values in row-major order, mutably.
+    fn as_mut_slice(&mut self) -> &mut [f32];
+
+    /// Copies a sample out of a flat slice of exactly `LEN` values.
+    fn from_slice(values: &[f32]) -> Result<Self> {
+        if values.len() != Self::LEN {
+            return Err(Error::LengthMismatch {
+                what: "sample",
+                expected: Self::LEN,
+                found: values.len(),
+            });
+        }
+        let mut s = Self::zeros();
+        s.as_mut_slice().copy_from_slice(values);
+        Ok(s)
+    }
+}
+
+/// A vector of `N` features: the input and output of dense layers.
+#[derive(Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct Tensor1<const N: usize> {
+    pub data: [f32; N],
+}
+
+impl<const N: usize> Tensor1<N> {
+    /// A tensor holding `data`.
+    pub const fn new(data: [f32; N]) -> Self {
+        Tensor1 { data }
+    }
+
+    /// Index of the largest value (the first one on ties); 0 for an empty tensor.
+    pub fn argmax(&self) -> usize {
+        crate::kernels::argmax(&self.data)
+    }
+}
+
+impl<const N: usize> Sample for Tensor1<N> {
+    const LEN: usize = N;
+    const SHAPE: &'static [usize] = &[N];
+    fn zeros() -> Self {
+        Tensor1 { data: [0.0; N] }
+    }
+    fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+}
+
+impl<const N: usize> Default for Tensor1<N> {
+    fn default() -> Self {
+        Self::zeros()
+    }
+}
+
+impl<const N: usize> From<[f32; N]> for Tensor1<N> {
+    fn from(data: [f32; N]) -> Self {
+        Tensor1 { data }
+    }
+}
+
+impl<const N: usize> std::ops::Index<usize> for Tensor1<N> {
+    type Output = f32;
+    fn index(&self, i: usize) -> &f32 {
+        &self.data[i]
+    }
+}
+
+impl<const N: usize> std::ops::IndexMut<usize> for Tensor1<N> {
+    fn index_mut(&mut self, i: usize) -> &mut f32 {
+        &mut self.data[i]
+    }
+}
+
+impl<const N: usize> fmt::Debug for Tensor1<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor1<{N}>")?;
+        f.debug_list().entries(self.data.iter()).finish()
+    }
+}
+
+/// A batch of samples of shape `S`: `rows` samples stored back to back.
+///
+/// Resizing to a row count that fits the capacity already held does not allocate, which is
+/// what lets a training step reuse its buffers from one batch to the next.
+pub struct Batch<S: Sample> {
+    data: Vec<f32>,
+    rows: usize,
+    _shape: PhantomData<fn() -> S>,
+}
+
+impl<S: Sample> Batch<S> {
+    /// A batch of `rows` zero samples.
+    pub fn zeros(rows: usize) -> Self {
+        Batch {
+            data: vec![0.0; rows * S::LEN],
+            rows,
+            _shape: PhantomData,
+        }
+    }
+
+    /// A batch over a flat buffer of `rows * S::LEN` values.
+    pub fn from_vec(data: Vec<f32>) -> Result<Self> {
+        if S::LEN == 0 || data.len() % S::LEN != 0 {
+            return Err(Error::LengthMismatch {
+                what: "batch (a multiple of the sample length)",
+                expected: S::LEN * data.len().div_ceil(S::LEN.max(1)),
+                found: data.len(),
+            });
+        }
+        let rows = data.len() / S::LEN;
+        Ok(Batch {
+            data,
+            rows,
+            _shape: PhantomData,
+        })
+    }
+
+    /// A batch holding copies of `samples`.
+    pub fn from_samples(samples: &[S]) -> Self {
+        let mut b = Batch::with_capacity(samples.len());
+        for s in samples {
+            b.push(s);
+        }
+        b
+    }
+
+    /// An empty batch that can grow to `rows` rows without allocating.
+    pub fn with_capacity(rows: usize) -> Self {
+        Batch {
+            data: Vec::with_capacity(rows * S::LEN),
+            rows: 0,
+            _shape: PhantomData,
+        }
+    }
+
+    /// Appends one sample.
+    pub fn push(&mut self, sample: &S) {
+        self.data.extend_from_slice(sample.as_slice());
+        self.rows += 1;
+    }
+
+    /// Appends one sample given as a flat slice of `S::LEN` values.
+    pub fn push_slice(&mut self, values: &[f32]) -> Result<()> {
+        if values.len() != S::LEN {
+            return Err(Error::LengthMismatch {
+                what: "sample",
+                expected: S::LEN,
+                found: values.len(),
+            });
+        }
+        self.data.extend_from_slice(values);
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Removes every row, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.rows = 0;
+    }
+
+    /// Number of samples.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the batch holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Sets the number of rows; new rows are zero. Allocates only when the capacity is short.
+    pub fn set_rows(&mut self, rows: usize) {
+        self.data.resize(rows * S::LEN, 0.0);
+        self.rows = rows;
+    }
+
+    /// All values, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// All values, row-major, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Row `i` as a flat slice.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * S::LEN..(i + 1) * S::LEN]
+    }
+
+    /// Row `i` as a flat slice, mutably.
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        &mut self.data[i * S::LEN..(i + 1) * S::LEN]
+    }
+
+    /// A copy of row `i` as a typed sample.
+    pub fn sample(&self, i: usize) -> S {
+        let mut s = S::zeros();
+        s.as_mut_slice().copy_from_slice(self.row(i));
+        s
+    }
+
+    /// Iterates over the rows as flat slices.
+    pub fn iter_rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.data.chunks_exact(S::LEN.max(1))
+    }
+}
+
+impl<S: Sample> Default for Batch<S> {
+    fn default() -> Self {
+        Batch {
+            data: Vec::new(),
+            rows: 0,
+            _shape: PhantomData,
+        }
+    }
+}
+
+impl<S: Sample> Clone for Batch<S> {
+    fn clone(&self) -> Self {
+        Batch {
+            data: self.data.clone(),
+            rows: self.rows,
+            _shape: PhantomData,
+        }
+    }
+}
+
+impl<S: Sample> fmt::Debug for Batch<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Batch<{:?}> of {} rows", S::SHAPE, self.rows)
+    }
+}
+
+/// Formats a shape the way Keras prints it, with the batch dimension as `None`.
+pub fn keras_shape(shape: &[usize]) -> String {
+    let mut s = String::from("(None");
+    for d in shape {
+        s.push_str(", ");
+        s.push_str(&d.to_string());
+    }
+    s.push(')');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_rows_and_reuse() {
+        let mut b = Batch::<Tensor1<3>>::from_vec(vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        assert_eq!(b.rows(), 2);
+        assert_eq!(b.row(1), &[4., 5., 6.]);
+        assert_eq!(b.sample(0), Tensor1::new([1., 2., 3.]));
+        let cap = b.as_slice().as_ptr();
+        b.set_rows(1);
+        b.set_rows(2);
+        assert_eq!(
+            cap,
+            b.as_slice().as_ptr(),
+            "shrinking then growing within capacity reuses the buffer"
+        );
+        assert!(Batch::<Tensor1<3>>::from_vec(vec![1.0; 4]).is_err());
+        assert!(Tensor1::<3>::from_slice(&[1.0; 2]).is_err());
+    }
+
+    #[test]
+    fn keras_shape_prints_batch_as_none() {
+        assert_eq!(keras_shape(&[64]), "(None, 64)");
+        assert_eq!(keras_shape(&[3, 4]), "(None, 3, 4)");
+    }
+}
