@@ -1,0 +1,319 @@
+//! Code generation: the network struct, its training cache, the `Layer` and `Network` impls
+//! (straight-line forward and reverse-order backward), inherent methods with concrete types
+//! (so type errors name plain dimensions), and one spanned shape assertion per layer
+//! boundary (so a type-level mismatch is reported on the layer that caused it).
+
+use crate::ast::NetworkDef;
+use crate::ctxt::Ctxt;
+use crate::shape::{self, Resolved};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+pub fn network(def: NetworkDef) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let layers = shape::resolve(&def, &mut cx);
+    match cx.check() {
+        Ok(()) => expand(&def, &layers),
+        Err(e) => fallback(&def, e),
+    }
+}
+
+/// After an error, still declare the struct so that its uses elsewhere do not bury the
+/// real error under "cannot find type" errors.
+fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
+    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+    let error = error.to_compile_error();
+    quote! {
+        #error
+        #(#attrs)*
+        #vis struct #name {}
+    }
+}
+
+fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
+    let rt = quote!(::typed_nn);
+    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+    let name_str = name.to_string();
+    let cache = format_ident!("{}Cache", name);
+    let n = layers.len();
+    let input_ty = crate::shape::Shape::Known(
+        def.input
+            .iter()
+            .map(|d| d.base10_parse().unwrap())
+            .collect(),
+    )
+    .sample_type();
+    let output_ty = layers[n - 1].out.sample_type();
+
+    let fields = layers.iter().map(|l| &l.field).collect::<Vec<_>>();
+    let tys = layers.iter().map(|l| &l.ty).collect::<Vec<_>>();
+    let inits = layers.iter().map(|l| &l.init);
+    let path_names = layers.iter().map(|l| &l.path_name).collect::<Vec<_>>();
+
+    // Buffers: a_k is the output of layer k-1 (k = 1..n-1), d_k its gradient; c_k the cache
+    // of layer k. The network's input and output are the caller's.
+    let a = (0..n).map(|k| format_ident!("a{}", k)).collect::<Vec<_>>();
+    let d = (0..n).map(|k| format_ident!("d{}", k)).collect::<Vec<_>>();
+    let c = (0..n).map(|k| format_ident!("c{}", k)).collect::<Vec<_>>();
+    let mid_tys = layers[..n - 1]
+        .iter()
+        .map(|l| l.out.sample_type())
+        .collect::<Vec<_>>();
+    let (mid_a, mid_d) = (&a[1..], &d[1..]);
+
+    // Sample forward, on the stack.
+    let sample_forward = (0..n).map(|k| {
+        let field = &fields[k];
+        let x = if k == 0 { quote!(x) } else { let v = &a[k]; quote!(&#v) };
+        if k == n - 1 {
+            quote!(self.#field.forward_into(#x, y);)
+        } else {
+            let (y, ty) = (&a[k + 1], &mid_tys[k]);
+            quote!(let mut #y = <#ty as #rt::Sample>::zeros(); self.#field.forward_into(#x, &mut #y);)
+        }
+    });
+
+    let train_forward = (0..n).map(|k| {
+        let (field, ck) = (&fields[k], &c[k]);
+        let x = if k == 0 {
+            quote!(x)
+        } else {
+            let v = &a[k];
+            quote!(&cache.#v)
+        };
+        let y = if k == n - 1 {
+            quote!(y)
+        } else {
+            let v = &a[k + 1];
+            quote!(&mut cache.#v)
+        };
+        quote!(self.#field.forward_train(#x, #y, &mut cache.#ck);)
+    });
+
+    // Backward from layer `top` down to 0; `dy` is the gradient of layer `top`'s output,
+    // `y` that output, `dx` what layer 0 writes its input gradient to.
+    let (fields_ref, a_ref, c_ref, d_ref) = (&fields, &a, &c, &d);
+    let backward_chain = |top: usize, y: TokenStream, dy: TokenStream, dx: TokenStream| {
+        let (fields, a, c, d) = (fields_ref, a_ref, c_ref, d_ref);
+        (0..=top)
+            .rev()
+            .map(move |k| {
+                let (field, ck) = (&fields[k], &c[k]);
+                let x = if k == 0 {
+                    quote!(x)
+                } else {
+                    let v = &a[k];
+                    quote!(&cache.#v)
+                };
+                let out = if k == top {
+                    y.clone()
+                } else {
+                    let v = &a[k + 1];
+                    quote!(&cache.#v)
+                };
+                let grad = if k == top {
+                    dy.clone()
+                } else {
+                    let v = &d[k + 1];
+                    quote!(&cache.#v)
+                };
+                let dxk = if k == 0 {
+                    dx.clone()
+                } else {
+                    let v = &d[k];
+                    quote!(Some(&mut cache.#v))
+                };
+                quote!(self.#field.backward(#x, #out, &mut cache.#ck, #grad, #dxk);)
+            })
+            .collect::<Vec<_>>()
+    };
+    let backward = backward_chain(n - 1, quote!(y), quote!(dy), quote!(dx));
+
+    // The loss fuses with a Softmax or Sigmoid at the end: logits are that layer's input.
+    let (head_ty, logits, from_logits) = match &layers[n - 1].head {
+        Some(_) if n == 1 => {
+            // A network that is only a Softmax or Sigmoid has no parameters to train, and its
+            // logits would be the caller's input.
+            return syn::Error::new(
+                layers[0].span,
+                "a network needs a layer with parameters before its output activation",
+            )
+            .to_compile_error();
+        }
+        Some(head) => {
+            let v = &a[n - 1];
+            let logits = quote!(&cache.#v);
+            (
+                head.clone(),
+                logits.clone(),
+                backward_chain(n - 2, logits, quote!(dlogits), quote!(None)),
+            )
+        }
+        None => (
+            quote!(#rt::Linear),
+            quote!(output),
+            backward_chain(n - 1, quote!(output), quote!(dlogits), quote!(None)),
+        ),
+    };
+
+    let shape_checks = layers.iter().enumerate().map(|(k, l)| {
+        let ty = &l.ty;
+        if k == 0 {
+            quote_spanned!(l.span=> #rt::__private::assert_input::<#input_ty, #ty>();)
+        } else {
+            let prev = &layers[k - 1].ty;
+            quote_spanned!(l.span=> #rt::__private::assert_chain::<#prev, #ty>();)
+        }
+    });
+
+    let cache_doc = format!("Buffers `{name_str}` keeps between forward and backward passes.");
+    quote! {
+        #(#attrs)*
+        #vis struct #name {
+            #( pub #fields: #tys, )*
+            #[doc(hidden)]
+            pub __train: #rt::train::TrainState<#name>,
+        }
+
+        #[doc = #cache_doc]
+        #[derive(Default)]
+        #[allow(non_snake_case)]
+        #vis struct #cache {
+            #( #mid_a: #rt::Batch<#mid_tys>, )*
+            #( #mid_d: #rt::Batch<#mid_tys>, )*
+            #( #c: <#tys as #rt::layers::Layer>::Cache, )*
+        }
+
+        const _: () = {
+            #[allow(dead_code)]
+            fn shape_checks() {
+                #( #shape_checks )*
+            }
+        };
+
+        impl #rt::layers::Layer for #name {
+            type In = #input_ty;
+            type Out = #output_ty;
+            type Cache = #cache;
+            const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
+            const KIND: &'static str = #name_str;
+
+            fn init(rng: &mut #rt::Rng) -> Self {
+                #name {
+                    #( #fields: #inits, )*
+                    __train: ::core::default::Default::default(),
+                }
+            }
+
+            fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+                #( #sample_forward )*
+            }
+
+            fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>) {
+                let mut cache = #cache::default();
+                self.forward_train(x, y, &mut cache);
+            }
+
+            fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache) {
+                #( #train_forward )*
+            }
+
+            fn backward(
+                &mut self,
+                x: &#rt::Batch<Self::In>,
+                y: &#rt::Batch<Self::Out>,
+                cache: &mut #cache,
+                dy: &#rt::Batch<Self::Out>,
+                dx: ::core::option::Option<&mut #rt::Batch<Self::In>>,
+            ) {
+                #( #backward )*
+            }
+
+            fn visit_params<V: #rt::layers::ParamVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
+                #( self.#fields.visit_params(&path.child(#path_names), visitor); )*
+            }
+        }
+
+        impl #rt::train::Network for #name {
+            type Head = #head_ty;
+
+            fn train_state(&mut self) -> &mut #rt::train::TrainState<Self> {
+                &mut self.__train
+            }
+
+            fn logits<'a>(cache: &'a #cache, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+                let _ = (&cache, &output);
+                #logits
+            }
+
+            fn backward_from_logits(
+                &mut self,
+                x: &#rt::Batch<Self::In>,
+                output: &#rt::Batch<Self::Out>,
+                cache: &mut #cache,
+                dlogits: &#rt::Batch<Self::Out>,
+            ) {
+                let _ = &output;
+                #( #from_logits )*
+            }
+        }
+
+        impl #name {
+            /// Number of trainable scalars.
+            pub const PARAMS: usize = <Self as #rt::layers::Layer>::PARAMS;
+
+            /// A network with Glorot-uniform weights and zero biases drawn from `rng`.
+            pub fn init(rng: &mut #rt::Rng) -> Self {
+                <Self as #rt::layers::Layer>::init(rng)
+            }
+
+            /// The output for one sample; allocates nothing.
+            pub fn forward(&self, x: &#input_ty) -> #output_ty {
+                #rt::train::forward(self, x)
+            }
+
+            /// The outputs for a batch of any size.
+            pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
+                #rt::train::forward_batch(self, x)
+            }
+
+            /// One training step (forward, loss, backward, update); returns the mean loss.
+            /// Allocates nothing once the buffers have grown to the batch size.
+            pub fn train_step<T, L, O>(
+                &mut self,
+                x: &#rt::Batch<#input_ty>,
+                targets: &T,
+                loss: &L,
+                optimizer: &mut O,
+            ) -> #rt::Result<f32>
+            where
+                T: #rt::data::TargetBatch,
+                L: #rt::loss::Loss<#head_ty, #output_ty, T>,
+                O: #rt::optim::Optimizer,
+            {
+                #rt::train::train_step(self, x, targets, loss, optimizer)
+            }
+
+            /// Fraction of `data` predicted right.
+            pub fn accuracy<Y: #rt::data::Target>(&self, data: &#rt::Dataset<#input_ty, Y>) -> #rt::Result<f32> {
+                #rt::train::accuracy(self, data)
+            }
+
+            /// Mean loss and accuracy over `data`.
+            pub fn evaluate<Y, L>(&self, data: &#rt::Dataset<#input_ty, Y>, loss: &L) -> #rt::Result<#rt::Evaluation>
+            where
+                Y: #rt::data::Target,
+                L: #rt::loss::Loss<#head_ty, #output_ty, Y::Batch>,
+            {
+                #rt::train::evaluate(self, data, loss)
+            }
+
+            /// A Keras-style table of layers, output shapes and parameter counts.
+            pub fn summary() -> ::std::string::String {
+                let mut rows = ::std::vec::Vec::new();
+                #( <#tys as #rt::layers::Layer>::summary_rows(#path_names, &mut rows); )*
+                #rt::layers::format_summary(#name_str, &rows)
+            }
+        }
+    }
+}

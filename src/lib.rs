@@ -1,0 +1,66 @@
+//! # typed-nn: a neural network is a Rust type
+//!
+//! [`network!`] turns a declarative layer list into a struct whose layers carry their
+//! dimensions as const generics. A shape that does not fit is a compile error that points at
+//! the layer; forward and backward code is generated (no tape, no `dyn`) and runs on the
+//! kernels of [`nn_runtime`], which this crate re-exports.
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// The classic MNIST classifier.
+//!     pub struct Mlp: [784] {
+//!         fc1: Dense(64), Relu,
+//!         fc2: Dense(32), Relu,
+//!         out: Dense(10), Softmax,
+//!     }
+//! }
+//!
+//! let mut rng = Rng::seed(0);
+//! let model = Mlp::init(&mut rng);
+//! assert_eq!(Mlp::PARAMS, 52_650); // 50,240 + 2,080 + 330, as Keras counts them
+//! let probs: Tensor1<10> = model.forward(&Tensor1::zeros());
+//! assert!((probs.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! ```
+//!
+//! ## Grammar
+//!
+//! ```text
+//! network! {
+//!     #[attributes] /// doc comments
+//!     VISIBILITY struct NAME: [INPUT_DIM] {
+//!         [name:] LAYER [(ARGS)], ...
+//!     }
+//! }
+//! ```
+//!
+//! Layers: `Dense(units)`, `Relu`, `LeakyRelu(alpha)` (default 0.01), `Tanh`, `Sigmoid`,
+//! `Softmax`, and `Net(Type)` to use another network as a layer. Unnamed layers are named
+//! by their index, as in PyTorch's `nn.Sequential` (`0.weight`). Dense layers start with
+//! Glorot-uniform weights (Keras's default) and zero biases.
+//!
+//! A network ending in `Softmax` (or `Sigmoid`) trained with [`CrossEntropy`]
+//! (or [`BinaryCrossEntropy`]) computes the loss from the logits, fused and stable.
+
+pub use nn_macros::network;
+pub use nn_runtime::*;
+
+/// What a program using typed-nn usually needs, `network!` included.
+pub mod prelude {
+    pub use nn_macros::network;
+    pub use nn_runtime::prelude::*;
+}
+
+/// Items the generated code uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use nn_runtime::layers::Layer;
+    use nn_runtime::Sample;
+
+    /// Compiles only if layer `L` takes samples of type `X`.
+    pub fn assert_input<X: Sample, L: Layer<In = X>>() {}
+
+    /// Compiles only if layer `B` takes what layer `A` produces.
+    pub fn assert_chain<A: Layer, B: Layer<In = <A as Layer>::Out>>() {}
+}
