@@ -289,7 +289,7 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
             where
                 T: #rt::data::TargetBatch,
                 L: #rt::loss::Loss<#head_ty, #output_ty, T>,
-                O: #rt::optim::Optimizer,
+                O: #rt::optim::Optimizer + ?Sized,
             {
                 #rt::train::train_step(self, x, targets, loss, optimizer)
             }

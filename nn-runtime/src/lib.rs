@@ -25,7 +25,7 @@ pub use train::{Evaluation, Network};
 pub mod prelude {
     pub use crate::data::{mnist, Class, Dataset, Labels};
     pub use crate::error::Error;
-    pub use crate::layers::Layer;
+    pub use crate::layers::{Act, Dense, Layer, LeakyRelu, Linear, Relu, Sigmoid, Softmax, Tanh};
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
     pub use crate::tensor::{Batch, Sample, Tensor1};

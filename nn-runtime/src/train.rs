@@ -70,7 +70,7 @@ where
     N: Network,
     T: TargetBatch,
     L: Loss<N::Head, N::Out, T>,
-    O: Optimizer,
+    O: Optimizer + ?Sized,
 {
     check_rows(x.rows(), targets.rows())?;
     let mut state = std::mem::take(net.train_state());
@@ -91,7 +91,7 @@ where
     N: Network,
     T: TargetBatch,
     L: Loss<N::Head, N::Out, T>,
-    O: Optimizer,
+    O: Optimizer + ?Sized,
 {
     net.forward_train(x, &mut st.output, &mut st.cache);
     let value = loss.loss_and_grad(
@@ -119,12 +119,12 @@ fn check_rows(inputs: usize, targets: usize) -> Result<()> {
     Ok(())
 }
 
-struct ApplyOptimizer<'o, O> {
+struct ApplyOptimizer<'o, O: ?Sized> {
     opt: &'o mut O,
     offset: usize,
 }
 
-impl<O: Optimizer> ParamVisitor for ApplyOptimizer<'_, O> {
+impl<O: Optimizer + ?Sized> ParamVisitor for ApplyOptimizer<'_, O> {
     fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], value: &mut [f32], grad: &mut [f32]) {
         self.opt.update(self.offset, value, grad);
         self.offset += value.len();

@@ -11,10 +11,10 @@ pub fn sigmoid(x: f32) -> f32 {
     }
 }
 
-/// y = max(x, 0)
+/// y = max(x, 0); NaN stays NaN (`f32::max` would turn it into 0 and hide a diverged run).
 pub fn relu_forward(x: &[f32], y: &mut [f32]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi = xi.max(0.0);
+        *yi = if xi < 0.0 { 0.0 } else { xi };
     }
 }
 
@@ -116,6 +116,14 @@ pub fn log_sum_exp(row: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relu_propagates_nan() {
+        let mut y = [0.0; 3];
+        relu_forward(&[f32::NAN, -1.0, 2.0], &mut y);
+        assert!(y[0].is_nan());
+        assert_eq!(&y[1..], &[0.0, 2.0]);
+    }
 
     #[test]
     fn sigmoid_is_stable_at_extremes() {
