@@ -1,0 +1,345 @@
+//! Finite-difference gradient checks for every layer, activation and loss, and for the
+//! generated backward pass of a whole network.
+//!
+//! Central differences in f32 with step h = 1e-2 on a scalar objective of order one: the
+//! truncation error is O(h²·f‴) ≈ 1e-4 and the rounding error ≈ ε_f32·|f|/h ≈ 1e-5, so a
+//! relative tolerance of 2e-3 (with an absolute floor of 2e-4) separates right from wrong
+//! gradients by orders of magnitude (a wrong sign or a missing factor is off by ≥ 30%).
+
+use typed_nn::layers::{Layer, ParamVisitor, Path};
+use typed_nn::loss::{Head, Loss};
+use typed_nn::prelude::*;
+
+const H: f32 = 1e-2;
+
+fn assert_close(what: &str, numeric: f64, analytic: f64) {
+    let tol = 2e-4 + 2e-3 * numeric.abs().max(analytic.abs());
+    assert!(
+        (numeric - analytic).abs() <= tol,
+        "{what}: numeric {numeric:.6} vs analytic {analytic:.6}"
+    );
+}
+
+/// Random values in [-1, 1) kept at least `margin` away from 0 (so kinks are never crossed).
+fn random_batch<S: Sample>(rows: usize, margin: f32, rng: &mut Rng) -> Batch<S> {
+    let data = (0..rows * S::LEN)
+        .map(|_| {
+            let v = rng.uniform(-1.0, 1.0);
+            if v.abs() < margin {
+                v.signum() * margin + v
+            } else {
+                v
+            }
+        })
+        .collect();
+    Batch::from_vec(data).unwrap()
+}
+
+/// Σ w ⊙ layer(x), in f64.
+fn objective<L: Layer>(layer: &L, x: &Batch<L::In>, w: &Batch<L::Out>) -> f64 {
+    let mut y = Batch::default();
+    layer.forward_batch_into(x, &mut y);
+    y.as_slice()
+        .iter()
+        .zip(w.as_slice())
+        .map(|(&a, &b)| a as f64 * b as f64)
+        .sum()
+}
+
+/// Visits every parameter scalar: collects gradients, or nudges one scalar.
+enum ParamProbe {
+    Collect(Vec<f32>),
+    Nudge {
+        index: usize,
+        delta: f32,
+        seen: usize,
+    },
+    Count(usize),
+}
+
+impl ParamVisitor for ParamProbe {
+    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], value: &mut [f32], grad: &mut [f32]) {
+        match self {
+            ParamProbe::Collect(all) => all.extend_from_slice(grad),
+            ParamProbe::Nudge { index, delta, seen } => {
+                if *index >= *seen && *index < *seen + value.len() {
+                    value[*index - *seen] += *delta;
+                }
+                *seen += value.len();
+            }
+            ParamProbe::Count(n) => *n += value.len(),
+        }
+    }
+}
+
+fn nudge<L: Layer>(layer: &mut L, index: usize, delta: f32) {
+    layer.visit_params(
+        &Path::ROOT,
+        &mut ParamProbe::Nudge {
+            index,
+            delta,
+            seen: 0,
+        },
+    );
+}
+
+fn grads<L: Layer>(layer: &mut L) -> Vec<f32> {
+    let mut probe = ParamProbe::Collect(Vec::new());
+    layer.visit_params(&Path::ROOT, &mut probe);
+    match probe {
+        ParamProbe::Collect(g) => g,
+        _ => unreachable!(),
+    }
+}
+
+/// Checks ∂/∂x and ∂/∂θ of Σ w ⊙ layer(x) against central differences.
+fn check_layer<L: Layer>(name: &str, mut layer: L, rows: usize, rng: &mut Rng) {
+    let x: Batch<L::In> = random_batch(rows, 0.05, rng);
+    let w: Batch<L::Out> = random_batch(rows, 0.0, rng);
+    let (mut y, mut cache, mut dx) = (Batch::default(), L::Cache::default(), Batch::default());
+    layer.forward_train(&x, &mut y, &mut cache);
+    layer.backward(&x, &y, &mut cache, &w, Some(&mut dx));
+    assert_eq!(dx.rows(), rows);
+
+    for i in 0..x.as_slice().len() {
+        let (mut plus, mut minus) = (x.clone(), x.clone());
+        plus.as_mut_slice()[i] += H;
+        minus.as_mut_slice()[i] -= H;
+        let numeric =
+            (objective(&layer, &plus, &w) - objective(&layer, &minus, &w)) / (2.0 * H as f64);
+        assert_close(&format!("{name} dx[{i}]"), numeric, dx.as_slice()[i] as f64);
+    }
+
+    let analytic = grads(&mut layer);
+    let mut count = ParamProbe::Count(0);
+    layer.visit_params(&Path::ROOT, &mut count);
+    let ParamProbe::Count(n) = count else {
+        unreachable!()
+    };
+    assert_eq!(n, L::PARAMS, "{name}: visited scalars equal PARAMS");
+    for k in 0..n {
+        nudge(&mut layer, k, H);
+        let plus = objective(&layer, &x, &w);
+        nudge(&mut layer, k, -2.0 * H);
+        let minus = objective(&layer, &x, &w);
+        nudge(&mut layer, k, H);
+        assert_close(
+            &format!("{name} dθ[{k}]"),
+            (plus - minus) / (2.0 * H as f64),
+            analytic[k] as f64,
+        );
+    }
+}
+
+#[test]
+fn dense_gradients() {
+    let mut rng = Rng::seed(1);
+    check_layer("Dense<5,4>", Dense::<5, 4>::init(&mut rng), 3, &mut rng);
+    check_layer("Dense<1,1>", Dense::<1, 1>::init(&mut rng), 1, &mut rng);
+    check_layer("Dense<17,9>", Dense::<17, 9>::init(&mut rng), 2, &mut rng);
+}
+
+#[test]
+fn activation_gradients() {
+    let mut rng = Rng::seed(2);
+    check_layer("Relu", Act::<Relu, Tensor1<7>>::default(), 3, &mut rng);
+    check_layer(
+        "LeakyRelu",
+        Act::<LeakyRelu, Tensor1<7>>::new(LeakyRelu::new(0.2)),
+        3,
+        &mut rng,
+    );
+    check_layer("Tanh", Act::<Tanh, Tensor1<7>>::default(), 3, &mut rng);
+    check_layer(
+        "Sigmoid",
+        Act::<Sigmoid, Tensor1<7>>::default(),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "Softmax",
+        Act::<Softmax, Tensor1<7>>::default(),
+        3,
+        &mut rng,
+    );
+    check_layer("Linear", Act::<Linear, Tensor1<7>>::default(), 2, &mut rng);
+}
+
+/// Checks ∂loss/∂logits of a loss fused with head `Hd` against central differences of
+/// `loss(logits, head(logits), targets)`.
+fn check_loss<Hd: Head, const N: usize, T, L: Loss<Hd, Tensor1<N>, T>>(
+    name: &str,
+    loss: &L,
+    targets: &T,
+    rows: usize,
+    rng: &mut Rng,
+) {
+    let head = Hd::default();
+    let logits: Batch<Tensor1<N>> = random_batch(rows, 0.0, rng);
+    let value_at = |z: &Batch<Tensor1<N>>| {
+        let mut out = z.clone();
+        head.forward(z.as_slice(), out.as_mut_slice(), N);
+        loss.loss(z, &out, targets) as f64
+    };
+    let mut out = logits.clone();
+    head.forward(logits.as_slice(), out.as_mut_slice(), N);
+    let mut dz = Batch::default();
+    let value = loss.loss_and_grad(&logits, &out, targets, &mut dz);
+    assert!(
+        (value as f64 - value_at(&logits)).abs() < 1e-6,
+        "{name}: loss and loss_and_grad agree"
+    );
+    for i in 0..logits.as_slice().len() {
+        let (mut plus, mut minus) = (logits.clone(), logits.clone());
+        plus.as_mut_slice()[i] += H;
+        minus.as_mut_slice()[i] -= H;
+        let numeric = (value_at(&plus) - value_at(&minus)) / (2.0 * H as f64);
+        assert_close(&format!("{name} dz[{i}]"), numeric, dz.as_slice()[i] as f64);
+    }
+}
+
+#[test]
+fn loss_gradients() {
+    let mut rng = Rng::seed(3);
+    let labels = Labels::<5>::new(vec![0, 3, 4]).unwrap();
+    let onehot_like: Batch<Tensor1<5>> = Batch::from_vec(
+        (0..15)
+            .map(|i| if i % 7 == 0 { 0.7 } else { 0.075 })
+            .collect(),
+    )
+    .unwrap();
+    let dense_targets: Batch<Tensor1<5>> = random_batch(3, 0.0, &mut rng);
+    let binary: Batch<Tensor1<5>> =
+        Batch::from_vec((0..15).map(|i| (i % 2) as f32).collect()).unwrap();
+
+    check_loss::<Softmax, 5, _, _>(
+        "CE labels, softmax head",
+        &CrossEntropy,
+        &labels,
+        3,
+        &mut rng,
+    );
+    check_loss::<Linear, 5, _, _>("CE labels, logits", &CrossEntropy, &labels, 3, &mut rng);
+    check_loss::<Softmax, 5, _, _>(
+        "CE soft targets, softmax head",
+        &CrossEntropy,
+        &onehot_like,
+        3,
+        &mut rng,
+    );
+    check_loss::<Sigmoid, 5, _, _>(
+        "BCE, sigmoid head",
+        &BinaryCrossEntropy,
+        &binary,
+        3,
+        &mut rng,
+    );
+    check_loss::<Linear, 5, _, _>("BCE, logits", &BinaryCrossEntropy, &binary, 3, &mut rng);
+    check_loss::<Linear, 5, _, _>("MSE, linear head", &Mse, &dense_targets, 3, &mut rng);
+    check_loss::<Sigmoid, 5, _, _>("MSE, sigmoid head", &Mse, &dense_targets, 3, &mut rng);
+    check_loss::<Softmax, 5, _, _>("MSE, softmax head", &Mse, &dense_targets, 3, &mut rng);
+}
+
+#[test]
+fn losses_match_closed_forms() {
+    // Cross-entropy of uniform logits over 4 classes is ln 4; BCE of logit 0 is ln 2.
+    let z: Batch<Tensor1<4>> = Batch::zeros(2);
+    let labels = Labels::<4>::new(vec![1, 2]).unwrap();
+    let ce =
+        <CrossEntropy as Loss<Linear, Tensor1<4>, Labels<4>>>::loss(&CrossEntropy, &z, &z, &labels);
+    assert!((ce - 4f32.ln()).abs() < 1e-6);
+    let t: Batch<Tensor1<4>> = Batch::zeros(2);
+    let bce = <BinaryCrossEntropy as Loss<Linear, Tensor1<4>, Batch<Tensor1<4>>>>::loss(
+        &BinaryCrossEntropy,
+        &z,
+        &z,
+        &t,
+    );
+    assert!((bce - 2f32.ln()).abs() < 1e-6);
+    // Huge logits stay finite.
+    let big: Batch<Tensor1<4>> = Batch::from_vec(vec![1e4, -1e4, 0.0, 1.0]).unwrap();
+    let one = Labels::<4>::new(vec![1]).unwrap();
+    let ce = <CrossEntropy as Loss<Linear, Tensor1<4>, Labels<4>>>::loss(
+        &CrossEntropy,
+        &big,
+        &big,
+        &one,
+    );
+    assert!((ce - 2e4).abs() < 1.0, "{ce}");
+}
+
+network! {
+    struct Tiny: [5] {
+        Dense(6), Tanh,
+        hidden: Dense(4), LeakyRelu(0.1),
+        Dense(4), Sigmoid,
+        out: Dense(3), Softmax,
+    }
+}
+
+network! {
+    struct Regressor: [3] {
+        Dense(4), Relu,
+        Dense(2),
+    }
+}
+
+/// The generated backward pass of a whole network, through the fused loss, matches central
+/// differences of the loss with respect to every parameter.
+fn check_network<N, T, L>(name: &str, net: &mut N, x: &Batch<N::In>, targets: &T, loss: &L)
+where
+    N: Network,
+    T: typed_nn::data::TargetBatch,
+    L: Loss<N::Head, N::Out, T>,
+{
+    let loss_at = |net: &N| {
+        let (mut out, mut cache) = (Batch::default(), N::Cache::default());
+        net.forward_train(x, &mut out, &mut cache);
+        loss.loss(N::logits(&cache, &out), &out, targets) as f64
+    };
+    // A step with learning rate 0 computes the gradients and leaves the parameters alone.
+    typed_nn::train::train_step(net, x, targets, loss, &mut Sgd::new(0.0)).unwrap();
+    let analytic = grads(net);
+    assert_eq!(analytic.len(), N::PARAMS);
+    for k in 0..N::PARAMS {
+        nudge(net, k, H);
+        let plus = loss_at(net);
+        nudge(net, k, -2.0 * H);
+        let minus = loss_at(net);
+        nudge(net, k, H);
+        assert_close(
+            &format!("{name} dθ[{k}]"),
+            (plus - minus) / (2.0 * H as f64),
+            analytic[k] as f64,
+        );
+    }
+}
+
+#[test]
+fn generated_backward_matches_finite_differences() {
+    let mut rng = Rng::seed(4);
+    let mut tiny = Tiny::init(&mut rng);
+    let x: Batch<Tensor1<5>> = random_batch(4, 0.0, &mut rng);
+    let labels = Labels::<3>::new(vec![0, 2, 1, 2]).unwrap();
+    check_network("Tiny + CrossEntropy", &mut tiny, &x, &labels, &CrossEntropy);
+    check_network(
+        "Tiny + Mse",
+        &mut tiny,
+        &x,
+        &random_batch::<Tensor1<3>>(4, 0.0, &mut rng),
+        &Mse,
+    );
+
+    let mut reg = Regressor::init(&mut rng);
+    let x: Batch<Tensor1<3>> = random_batch(3, 0.0, &mut rng);
+    check_network(
+        "Regressor + Mse",
+        &mut reg,
+        &x,
+        &random_batch::<Tensor1<2>>(3, 0.0, &mut rng),
+        &Mse,
+    );
+
+    // The network as a layer (input gradient included) also checks out.
+    check_layer("Tiny as a layer", Tiny::init(&mut rng), 2, &mut rng);
+}

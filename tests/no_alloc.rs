@@ -1,0 +1,93 @@
+//! After warm-up, a training step and a one-sample inference allocate nothing.
+//! A counting global allocator proves it; this file holds one test so no other test's
+//! allocations run concurrently.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use typed_nn::prelude::*;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts them.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+network! {
+    pub struct Mlp: [784] {
+        fc1: Dense(64), Relu,
+        fc2: Dense(32), Relu,
+        out: Dense(10), Softmax,
+    }
+}
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn training_steps_and_sample_inference_allocate_nothing_after_warm_up() {
+    let mut rng = Rng::seed(0);
+    let mut model = Mlp::init(&mut rng);
+    let x64 =
+        Batch::<Tensor1<784>>::from_vec((0..64 * 784).map(|_| rng.next_f32()).collect()).unwrap();
+    let y64 = Labels::<10>::new((0..64).map(|i| i % 10).collect()).unwrap();
+    let x17 = Batch::<Tensor1<784>>::from_vec(x64.as_slice()[..17 * 784].to_vec()).unwrap();
+    let y17 = Labels::<10>::new(y64.as_slice()[..17].to_vec()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    let mut sgd = Sgd::new(0.01).momentum(0.9);
+
+    // Warm-up: buffers grow to the largest batch, optimizer state is allocated.
+    model
+        .train_step(&x64, &y64, &CrossEntropy, &mut adam)
+        .unwrap();
+    model
+        .train_step(&x64, &y64, &CrossEntropy, &mut sgd)
+        .unwrap();
+
+    let n = allocations_during(|| {
+        for _ in 0..3 {
+            model
+                .train_step(&x64, &y64, &CrossEntropy, &mut adam)
+                .unwrap();
+            // A smaller last batch reuses the same buffers.
+            model
+                .train_step(&x17, &y17, &CrossEntropy, &mut adam)
+                .unwrap();
+            model
+                .train_step(&x64, &y64, &CrossEntropy, &mut sgd)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations in warm training steps");
+
+    let sample = x64.sample(0);
+    let n = allocations_during(|| {
+        let probs = model.forward(&sample);
+        assert!((probs.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    });
+    assert_eq!(n, 0, "allocations in one-sample inference");
+
+    // The counter does see allocations: the check above could fail.
+    assert!(allocations_during(|| drop(model.forward_batch(&x17))) > 0);
+}
