@@ -63,4 +63,21 @@ pub mod __private {
 
     /// Compiles only if layer `B` takes what layer `A` produces.
     pub fn assert_chain<A: Layer, B: Layer<In = <A as Layer>::Out>>() {}
+
+    /// Passes a value across a layer boundary the macro could not check itself (into or out
+    /// of a sub-network). The spanned `assert_input`/`assert_chain` for that boundary proves
+    /// `A == B` at compile time, so the check here never fails; it exists so that a mismatch
+    /// is reported once, on the layer, instead of again at every use in the generated code.
+    pub fn cast<A: 'static, B: 'static>(value: &A) -> &B {
+        (value as &dyn core::any::Any)
+            .downcast_ref()
+            .expect("layer boundary types are equal: asserted at compile time")
+    }
+
+    /// [`cast`] for mutable references.
+    pub fn cast_mut<A: 'static, B: 'static>(value: &mut A) -> &mut B {
+        (value as &mut dyn core::any::Any)
+            .downcast_mut()
+            .expect("layer boundary types are equal: asserted at compile time")
+    }
 }

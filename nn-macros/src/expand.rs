@@ -61,10 +61,31 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
         .collect::<Vec<_>>();
     let (mid_a, mid_d) = (&a[1..], &d[1..]);
 
+    // Inputs crossing a boundary the macro could not check go through `cast`, so that a
+    // mismatch there is reported once, by the spanned assertion, not at every use below.
+    let input = |k: usize, expr: TokenStream| {
+        if layers[k].unproven_input {
+            quote!(#rt::__private::cast(#expr))
+        } else {
+            expr
+        }
+    };
+    // `dx` of layer k: the caller's `Option` for layer 0 (`None` when no input gradient is
+    // wanted), a cache buffer otherwise.
+    let input_grad = |k: usize, dx: Option<TokenStream>| match (k, dx) {
+        (_, None) => quote!(None),
+        (0, Some(dx)) if layers[0].unproven_input => quote!(#dx.map(#rt::__private::cast_mut)),
+        (0, Some(dx)) => dx,
+        (_, Some(buffer)) if layers[k].unproven_input => {
+            quote!(Some(#rt::__private::cast_mut(#buffer)))
+        }
+        (_, Some(buffer)) => quote!(Some(#buffer)),
+    };
+
     // Sample forward, on the stack.
     let sample_forward = (0..n).map(|k| {
         let field = &fields[k];
-        let x = if k == 0 { quote!(x) } else { let v = &a[k]; quote!(&#v) };
+        let x = input(k, if k == 0 { quote!(x) } else { let v = &a[k]; quote!(&#v) });
         if k == n - 1 {
             quote!(self.#field.forward_into(#x, y);)
         } else {
@@ -75,12 +96,15 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
 
     let train_forward = (0..n).map(|k| {
         let (field, ck) = (&fields[k], &c[k]);
-        let x = if k == 0 {
-            quote!(x)
-        } else {
-            let v = &a[k];
-            quote!(&cache.#v)
-        };
+        let x = input(
+            k,
+            if k == 0 {
+                quote!(x)
+            } else {
+                let v = &a[k];
+                quote!(&cache.#v)
+            },
+        );
         let y = if k == n - 1 {
             quote!(y)
         } else {
@@ -92,19 +116,24 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
 
     // Backward from layer `top` down to 0; `dy` is the gradient of layer `top`'s output,
     // `y` that output, `dx` what layer 0 writes its input gradient to.
-    let (fields_ref, a_ref, c_ref, d_ref) = (&fields, &a, &c, &d);
-    let backward_chain = |top: usize, y: TokenStream, dy: TokenStream, dx: TokenStream| {
-        let (fields, a, c, d) = (fields_ref, a_ref, c_ref, d_ref);
+    let (fields_ref, a_ref, c_ref, d_ref, input_ref, input_grad_ref) =
+        (&fields, &a, &c, &d, &input, &input_grad);
+    let backward_chain = |top: usize, y: TokenStream, dy: TokenStream, dx: Option<TokenStream>| {
+        let (fields, a, c, d, input, input_grad) =
+            (fields_ref, a_ref, c_ref, d_ref, input_ref, input_grad_ref);
         (0..=top)
             .rev()
             .map(move |k| {
                 let (field, ck) = (&fields[k], &c[k]);
-                let x = if k == 0 {
-                    quote!(x)
-                } else {
-                    let v = &a[k];
-                    quote!(&cache.#v)
-                };
+                let x = input(
+                    k,
+                    if k == 0 {
+                        quote!(x)
+                    } else {
+                        let v = &a[k];
+                        quote!(&cache.#v)
+                    },
+                );
                 let out = if k == top {
                     y.clone()
                 } else {
@@ -118,16 +147,16 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
                     quote!(&cache.#v)
                 };
                 let dxk = if k == 0 {
-                    dx.clone()
+                    input_grad(0, dx.clone())
                 } else {
                     let v = &d[k];
-                    quote!(Some(&mut cache.#v))
+                    input_grad(k, Some(quote!(&mut cache.#v)))
                 };
                 quote!(self.#field.backward(#x, #out, &mut cache.#ck, #grad, #dxk);)
             })
             .collect::<Vec<_>>()
     };
-    let backward = backward_chain(n - 1, quote!(y), quote!(dy), quote!(dx));
+    let backward = backward_chain(n - 1, quote!(y), quote!(dy), Some(quote!(dx)));
 
     // The loss fuses with a Softmax or Sigmoid at the end: logits are that layer's input.
     let (head_ty, logits, from_logits) = match &layers[n - 1].head {
@@ -146,13 +175,13 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
             (
                 head.clone(),
                 logits.clone(),
-                backward_chain(n - 2, logits, quote!(dlogits), quote!(None)),
+                backward_chain(n - 2, logits, quote!(dlogits), None),
             )
         }
         None => (
             quote!(#rt::Linear),
             quote!(output),
-            backward_chain(n - 1, quote!(output), quote!(dlogits), quote!(None)),
+            backward_chain(n - 1, quote!(output), quote!(dlogits), None),
         ),
     };
 

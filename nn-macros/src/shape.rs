@@ -58,6 +58,9 @@ pub struct Resolved {
     pub out: Shape,
     /// The activation type when this layer is one a loss can fuse with (Softmax, Sigmoid).
     pub head: Option<TokenStream>,
+    /// Whether the macro could not prove that this layer takes its input shape (it is a
+    /// sub-network, or follows one): only the type-level assertion guards that boundary.
+    pub unproven_input: bool,
 }
 
 /// Resolves every layer in order; errors go to `cx` and resolution goes on where it can.
@@ -102,6 +105,7 @@ pub fn resolve(def: &NetworkDef, cx: &mut Ctxt) -> Vec<Resolved> {
                     init: r.init,
                     out: r.out,
                     head: r.head,
+                    unproven_input: matches!(current, Shape::Opaque(_)) || layer.kind == "Net",
                 });
             }
             None => shape = None,

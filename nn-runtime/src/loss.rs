@@ -41,12 +41,22 @@ impl Head for Softmax {
 
 /// Heads whose logits cross-entropy can read as class scores: softmax, or none (raw logits,
 /// as PyTorch's `CrossEntropyLoss` expects).
+#[diagnostic::on_unimplemented(
+    message = "cross-entropy over classes needs a network ending in `Softmax` or in no activation, not in `{Self}`",
+    label = "this loss does not fit the network's output activation",
+    note = "a network ending in `Sigmoid` is trained with `BinaryCrossEntropy`"
+)]
 pub trait ClassScoresHead: Head {}
 impl ClassScoresHead for Softmax {}
 impl ClassScoresHead for Linear {}
 
 /// Heads whose logits binary cross-entropy can read: sigmoid, or none (PyTorch's
 /// `BCEWithLogitsLoss`).
+#[diagnostic::on_unimplemented(
+    message = "binary cross-entropy needs a network ending in `Sigmoid` or in no activation, not in `{Self}`",
+    label = "this loss does not fit the network's output activation",
+    note = "a network ending in `Softmax` is trained with `CrossEntropy`"
+)]
 pub trait BinaryLogitsHead: Head {}
 impl BinaryLogitsHead for Sigmoid {}
 impl BinaryLogitsHead for Linear {}

@@ -1,0 +1,10 @@
+use typed_nn::prelude::*;
+
+network! {
+    pub struct Mlp: [784] {
+        fc1: Dense(64) Relu,
+        out: Dense(10), Softmax,
+    }
+}
+
+fn main() {}
