@@ -117,7 +117,8 @@ fn check_layer<L: Layer>(name: &str, mut layer: L, rows: usize, rng: &mut Rng) {
         unreachable!()
     };
     assert_eq!(n, L::PARAMS, "{name}: visited scalars equal PARAMS");
-    for k in 0..n {
+    assert_eq!(analytic.len(), n);
+    for (k, &grad) in analytic.iter().enumerate() {
         nudge(&mut layer, k, H);
         let plus = objective(&layer, &x, &w);
         nudge(&mut layer, k, -2.0 * H);
@@ -126,7 +127,7 @@ fn check_layer<L: Layer>(name: &str, mut layer: L, rows: usize, rng: &mut Rng) {
         assert_close(
             &format!("{name} dθ[{k}]"),
             (plus - minus) / (2.0 * H as f64),
-            analytic[k] as f64,
+            grad as f64,
         );
     }
 }
@@ -301,7 +302,7 @@ where
     typed_nn::train::train_step(net, x, targets, loss, &mut Sgd::new(0.0)).unwrap();
     let analytic = grads(net);
     assert_eq!(analytic.len(), N::PARAMS);
-    for k in 0..N::PARAMS {
+    for (k, &grad) in analytic.iter().enumerate() {
         nudge(net, k, H);
         let plus = loss_at(net);
         nudge(net, k, -2.0 * H);
@@ -310,7 +311,7 @@ where
         assert_close(
             &format!("{name} dθ[{k}]"),
             (plus - minus) / (2.0 * H as f64),
-            analytic[k] as f64,
+            grad as f64,
         );
     }
 }

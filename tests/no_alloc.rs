@@ -46,7 +46,7 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 }
 
 #[test]
-fn training_steps_and_sample_inference_allocate_nothing_after_warm_up() {
+fn training_steps_and_inference_allocate_nothing_after_warm_up() {
     let mut rng = Rng::seed(0);
     let mut model = Mlp::init(&mut rng);
     let x64 =
@@ -87,6 +87,13 @@ fn training_steps_and_sample_inference_allocate_nothing_after_warm_up() {
         assert!((probs.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     });
     assert_eq!(n, 0, "allocations in one-sample inference");
+
+    model.predict(&x64);
+    let n = allocations_during(|| {
+        assert_eq!(model.predict(&x17).rows(), 17);
+        assert_eq!(model.predict(&x64).rows(), 64);
+    });
+    assert_eq!(n, 0, "allocations in warm batch inference");
 
     // The counter does see allocations: the check above could fail.
     assert!(allocations_during(|| drop(model.forward_batch(&x17))) > 0);

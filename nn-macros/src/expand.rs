@@ -306,6 +306,12 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
                 #rt::train::forward_batch(self, x)
             }
 
+            /// The outputs for a batch, computed in the network's own buffers: allocates
+            /// nothing once they have grown to the batch size.
+            pub fn predict(&mut self, x: &#rt::Batch<#input_ty>) -> &#rt::Batch<#output_ty> {
+                #rt::train::predict(self, x)
+            }
+
             /// One training step (forward, loss, backward, update); returns the mean loss.
             /// Allocates nothing once the buffers have grown to the batch size.
             pub fn train_step<T, L, O>(

@@ -187,6 +187,15 @@ fn for_each_batch<N: Layer, Y: Target>(
     Ok(())
 }
 
+/// Forward of a batch through the network's own reusable buffers: allocation-free once
+/// they have grown to the batch size.
+pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N::Out> {
+    let mut state = std::mem::take(net.train_state());
+    net.forward_train(x, &mut state.output, &mut state.cache);
+    *net.train_state() = state;
+    &net.train_state().output
+}
+
 /// Forward of a batch into a new output batch.
 pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
     let mut y = Batch::default();
