@@ -81,3 +81,8 @@ pub mod __private {
             .expect("layer boundary types are equal: asserted at compile time")
     }
 }
+
+/// The README's example compiles (it is not run: it trains for several epochs).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
