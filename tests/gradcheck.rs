@@ -118,12 +118,17 @@ fn check_layer<L: Layer>(name: &str, mut layer: L, rows: usize, rng: &mut Rng) {
     };
     assert_eq!(n, L::PARAMS, "{name}: visited scalars equal PARAMS");
     assert_eq!(analytic.len(), n);
+    check_param_grads(name, &mut layer, &analytic, |l| objective(l, &x, &w));
+}
+
+/// Compares each parameter's analytic gradient with a central difference of `f`.
+fn check_param_grads<L: Layer>(name: &str, layer: &mut L, analytic: &[f32], f: impl Fn(&L) -> f64) {
     for (k, &grad) in analytic.iter().enumerate() {
-        nudge(&mut layer, k, H);
-        let plus = objective(&layer, &x, &w);
-        nudge(&mut layer, k, -2.0 * H);
-        let minus = objective(&layer, &x, &w);
-        nudge(&mut layer, k, H);
+        nudge(layer, k, H);
+        let plus = f(layer);
+        nudge(layer, k, -2.0 * H);
+        let minus = f(layer);
+        nudge(layer, k, H);
         assert_close(
             &format!("{name} dθ[{k}]"),
             (plus - minus) / (2.0 * H as f64),
@@ -302,18 +307,7 @@ where
     typed_nn::train::train_step(net, x, targets, loss, &mut Sgd::new(0.0)).unwrap();
     let analytic = grads(net);
     assert_eq!(analytic.len(), N::PARAMS);
-    for (k, &grad) in analytic.iter().enumerate() {
-        nudge(net, k, H);
-        let plus = loss_at(net);
-        nudge(net, k, -2.0 * H);
-        let minus = loss_at(net);
-        nudge(net, k, H);
-        assert_close(
-            &format!("{name} dθ[{k}]"),
-            (plus - minus) / (2.0 * H as f64),
-            grad as f64,
-        );
-    }
+    check_param_grads(name, net, &analytic, loss_at);
 }
 
 #[test]
