@@ -6,7 +6,7 @@
 //! relative tolerance of 2e-3 (with an absolute floor of 2e-4) separates right from wrong
 //! gradients by orders of magnitude (a wrong sign or a missing factor is off by ≥ 30%).
 
-use typed_nn::layers::{Layer, ParamVisitor, Path};
+use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{Head, Loss};
 use typed_nn::prelude::*;
 
@@ -58,7 +58,14 @@ enum ParamProbe {
 }
 
 impl ParamVisitor for ParamProbe {
-    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], value: &mut [f32], grad: &mut [f32]) {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
         match self {
             ParamProbe::Collect(all) => all.extend_from_slice(grad),
             ParamProbe::Nudge { index, delta, seen } => {

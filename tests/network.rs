@@ -1,7 +1,7 @@
 //! What `network!` generates: parameter counts, the summary, inference on one sample and on
 //! batches, parameter names, and networks used as layers of other networks.
 
-use typed_nn::layers::{Layer, ParamVisitor, Path};
+use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::prelude::*;
 
 network! {
@@ -48,11 +48,11 @@ fn init_is_seeded_and_glorot_uniform() {
     let a = Mlp::init(&mut Rng::seed(9));
     let b = Mlp::init(&mut Rng::seed(9));
     let c = Mlp::init(&mut Rng::seed(10));
-    assert_eq!(a.fc1.weight, b.fc1.weight);
-    assert_ne!(a.fc1.weight, c.fc1.weight);
+    assert_eq!(a.fc1.weight_t, b.fc1.weight_t);
+    assert_ne!(a.fc1.weight_t, c.fc1.weight_t);
     let limit = (6.0f32 / (784.0 + 64.0)).sqrt();
-    assert!(a.fc1.weight.iter().all(|w| w.abs() <= limit));
-    let max = a.fc1.weight.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    assert!(a.fc1.weight_t.iter().all(|w| w.abs() <= limit));
+    let max = a.fc1.weight_t.iter().fold(0.0f32, |m, w| m.max(w.abs()));
     assert!(
         max > 0.95 * limit,
         "weights fill the Glorot range: {max} of {limit}"
@@ -81,7 +81,14 @@ fn sample_and_batch_inference_agree_for_any_batch_size() {
 struct Names(Vec<(String, Vec<usize>)>);
 
 impl ParamVisitor for Names {
-    fn visit(&mut self, path: &Path<'_>, shape: &[usize], value: &mut [f32], grad: &mut [f32]) {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
         assert_eq!(value.len(), shape.iter().product::<usize>());
         assert_eq!(grad.len(), value.len());
         self.0.push((path.to_string(), shape.to_vec()));
@@ -204,7 +211,7 @@ fn one_hot_and_class_index_targets_give_the_same_loss() {
         .unwrap();
     assert!((la - lb).abs() < 1e-6);
     assert_eq!(
-        a.layer0.weight, b.layer0.weight,
+        a.layer0.weight_t, b.layer0.weight_t,
         "same gradients, same update"
     );
 }

@@ -1,6 +1,6 @@
 //! Training end to end on real data, and what a training step does with bad input.
 
-use typed_nn::layers::{Layer, ParamVisitor, Path};
+use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::prelude::*;
 
 network! {
@@ -38,7 +38,14 @@ fn short_mnist_training_reaches_90_percent() {
 fn snapshot<L: Layer>(net: &mut L) -> Vec<f32> {
     struct Collect(Vec<f32>);
     impl ParamVisitor for Collect {
-        fn visit(&mut self, _: &Path<'_>, _: &[usize], value: &mut [f32], _: &mut [f32]) {
+        fn visit(
+            &mut self,
+            _: &Path<'_>,
+            _: &[usize],
+            _: Layout,
+            value: &mut [f32],
+            _: &mut [f32],
+        ) {
             self.0.extend_from_slice(value);
         }
     }

@@ -49,6 +49,10 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     let tys = layers.iter().map(|l| &l.ty).collect::<Vec<_>>();
     let inits = layers.iter().map(|l| &l.init);
     let path_names = layers.iter().map(|l| &l.path_name).collect::<Vec<_>>();
+    let (summary_tys, summary_names): (Vec<_>, Vec<_>) = layers
+        .iter()
+        .flat_map(|l| l.summary.iter().cloned())
+        .unzip();
 
     // Buffers: a_k is the output of layer k-1 (k = 1..n-1), d_k its gradient; c_k the cache
     // of layer k. The network's input and output are the caller's.
@@ -346,7 +350,7 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
             /// A Keras-style table of layers, output shapes and parameter counts.
             pub fn summary() -> ::std::string::String {
                 let mut rows = ::std::vec::Vec::new();
-                #( <#tys as #rt::layers::Layer>::summary_rows(#path_names, &mut rows); )*
+                #( <#summary_tys as #rt::layers::Layer>::summary_rows(#summary_names, &mut rows); )*
                 #rt::layers::format_summary(#name_str, &rows)
             }
         }

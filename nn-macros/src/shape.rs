@@ -61,6 +61,22 @@ pub struct Resolved {
     /// Whether the macro could not prove that this layer takes its input shape (it is a
     /// sub-network, or follows one): only the type-level assertion guards that boundary.
     pub unproven_input: bool,
+    /// Summary rows as the user wrote the layers: (a type whose `summary_rows` prints the
+    /// row, its name). Two for a Dense with a fused activation.
+    pub summary: Vec<(TokenStream, String)>,
+}
+
+/// The activation after the Dense at `index`, if it can be fused into it: unnamed (it has
+/// no field of its own then), element-wise, differentiable from its output, and not the
+/// network's output activation a loss fuses with (a final Sigmoid).
+fn fusable_activation(def: &NetworkDef, index: usize) -> Option<Ident> {
+    let next = def.layers.get(index + 1)?;
+    let last = index + 2 == def.layers.len();
+    let kind = next.kind.to_string();
+    let fusable = next.name.is_none()
+        && next.args.is_empty()
+        && (matches!(kind.as_str(), "Relu" | "Tanh") || (kind == "Sigmoid" && !last));
+    fusable.then(|| next.kind.clone())
 }
 
 /// Resolves every layer in order; errors go to `cx` and resolution goes on where it can.
@@ -71,7 +87,9 @@ pub fn resolve(def: &NetworkDef, cx: &mut Ctxt) -> Vec<Resolved> {
     }
     let mut resolved: Vec<Resolved> = Vec::new();
     let mut seen_names: Vec<String> = Vec::new();
-    for (index, layer) in def.layers.iter().enumerate() {
+    let mut index = 0;
+    while index < def.layers.len() {
+        let layer = &def.layers[index];
         let (field, path_name) = match &layer.name {
             Some(name) => {
                 let s = name.to_string();
@@ -92,24 +110,41 @@ pub fn resolve(def: &NetworkDef, cx: &mut Ctxt) -> Vec<Resolved> {
         let Some(current) = shape.clone() else {
             // An earlier error left the shape unknown: check this layer's own syntax only.
             let _ = rule(layer, &Shape::Known(vec![1]), &mut Ctxt::default());
+            index += 1;
             continue;
         };
-        match rule(layer, &current, cx) {
-            Some(r) => {
-                shape = Some(r.out.clone());
-                resolved.push(Resolved {
-                    field,
-                    path_name,
-                    span: layer.kind.span(),
-                    ty: r.ty,
-                    init: r.init,
-                    out: r.out,
-                    head: r.head,
-                    unproven_input: matches!(current, Shape::Opaque(_)) || layer.kind == "Net",
-                });
-            }
-            None => shape = None,
+        let Some(mut r) = rule(layer, &current, cx) else {
+            shape = None;
+            index += 1;
+            continue;
+        };
+        let mut summary = vec![(r.ty.clone(), path_name.clone())];
+        if let (Some((n_in, units)), Some(function)) = (&r.dense, fusable_activation(def, index)) {
+            // Dense followed by an element-wise activation: one layer whose kernel applies
+            // the activation while the output tile is in registers. The summary still
+            // shows both, as written.
+            let span = layer.kind.span();
+            r.ty = quote_spanned!(span=> ::typed_nn::Dense<#n_in, #units, ::typed_nn::#function>);
+            let sample = r.out.sample_type();
+            summary.push((
+                quote!(::typed_nn::Act<::typed_nn::#function, #sample>),
+                (index + 1).to_string(),
+            ));
+            index += 1;
         }
+        shape = Some(r.out.clone());
+        resolved.push(Resolved {
+            field,
+            path_name,
+            span: layer.kind.span(),
+            ty: r.ty,
+            init: r.init,
+            out: r.out,
+            head: r.head,
+            unproven_input: matches!(current, Shape::Opaque(_)) || layer.kind == "Net",
+            summary,
+        });
+        index += 1;
     }
     resolved
 }
@@ -143,6 +178,8 @@ struct Rule {
     init: TokenStream,
     out: Shape,
     head: Option<TokenStream>,
+    /// For Dense: its input length and units, should an activation fuse into it.
+    dense: Option<(TokenStream, usize)>,
 }
 
 /// The rule of one layer kind applied to its input shape.
@@ -162,6 +199,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> ::typed_nn::Act::new(::typed_nn::#f)),
                 out: input.clone(),
                 head,
+                dense: None,
             })
         }
         "LeakyRelu" => {
@@ -182,6 +220,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> ::typed_nn::Act::new(#alpha)),
                 out: input.clone(),
                 head: None,
+                dense: None,
             })
         }
         "Net" => {
@@ -203,6 +242,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> <#ty as ::typed_nn::layers::Layer>::init(rng)),
                 out: Shape::Opaque(quote!(<#ty as ::typed_nn::layers::Layer>::Out)),
                 head: None,
+                dense: None,
             })
         }
         _ => {
@@ -244,6 +284,7 @@ fn dense(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
         init: quote_spanned!(span=> ::typed_nn::Dense::glorot_uniform(rng)),
         out: Shape::Known(vec![units]),
         head: None,
+        dense: Some((n_in, units)),
     })
 }
 

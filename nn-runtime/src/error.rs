@@ -101,6 +101,14 @@ pub enum Error {
     )]
     NonFiniteLoss { loss: f32 },
 
+    /// A kernel path was forced that this CPU cannot run.
+    #[error("instruction set {isa} is not available on this CPU")]
+    UnsupportedIsa { isa: String },
+
+    /// A thread count of zero was asked for.
+    #[error("thread count must be at least 1")]
+    ZeroThreads,
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {

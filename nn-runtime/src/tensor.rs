@@ -120,7 +120,7 @@ impl<S: Sample> Batch<S> {
 
     /// A batch over a flat buffer of `rows * S::LEN` values.
     pub fn from_vec(data: Vec<f32>) -> Result<Self> {
-        if S::LEN == 0 || data.len() % S::LEN != 0 {
+        if S::LEN == 0 || !data.len().is_multiple_of(S::LEN) {
             return Err(Error::LengthMismatch {
                 what: "batch (a multiple of the sample length)",
                 expected: S::LEN * data.len().div_ceil(S::LEN.max(1)),

@@ -3,7 +3,7 @@
 
 use crate::data::{Dataset, Target, TargetBatch};
 use crate::error::{Error, Result};
-use crate::layers::{Layer, ParamVisitor, Path};
+use crate::layers::{Layer, Layout, ParamVisitor, Path};
 use crate::loss::{Head, Loss};
 use crate::optim::Optimizer;
 use crate::tensor::{Batch, Sample};
@@ -125,7 +125,14 @@ struct ApplyOptimizer<'o, O: ?Sized> {
 }
 
 impl<O: Optimizer + ?Sized> ParamVisitor for ApplyOptimizer<'_, O> {
-    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], value: &mut [f32], grad: &mut [f32]) {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
         self.opt.update(self.offset, value, grad);
         self.offset += value.len();
     }

@@ -4,15 +4,23 @@
 //! once, in this crate, at this crate's optimisation level, whatever the shapes of the
 //! networks that use them (compile time is a feature: see DESIGN.md).
 //!
-//! The loops are written with fixed-width lane arrays so that LLVM vectorises them on any
-//! target; explicit SIMD paths with run-time dispatch belong here too and must keep these
-//! as their scalar reference.
+//! One dispatch point ([`isa`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD
+//! path is tested against the scalar one on awkward sizes (`tests.rs`).
 
 mod activation;
-mod matmul;
+mod gemm;
+mod isa;
+mod simd;
+mod threads;
+
+#[cfg(test)]
+mod tests;
 
 pub use activation::*;
-pub use matmul::*;
+pub use gemm::{gemm, gemm_with, Backend, MatMul, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS};
+pub use isa::{isa, set_isa, Isa};
+pub use simd::EpilogueAct;
+pub use threads::{set_threads, threads, PARALLEL_MIN_FLOPS};
 
 /// Index of the largest value (the first one on ties); 0 for an empty slice. NaN never wins.
 pub fn argmax(values: &[f32]) -> usize {
@@ -25,4 +33,17 @@ pub fn argmax(values: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// out[j] = Σ_r x[r·cols + j]: column sums of a row-major matrix (bias gradients).
+pub fn column_sums(x: &[f32], cols: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    if cols == 0 {
+        return;
+    }
+    for row in x.chunks_exact(cols) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
 }

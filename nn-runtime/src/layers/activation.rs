@@ -1,7 +1,7 @@
 //! Activation layers: parameter-free, shape-preserving, generic over the sample shape.
 
 use super::{Layer, ParamVisitor, Path};
-use crate::kernels;
+use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -59,10 +59,11 @@ pub struct Linear;
 impl ActivationFn for Relu {
     const KIND: &'static str = "Relu";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
-        kernels::relu_forward(x, y)
+        kernels::activation_forward(EpilogueAct::Relu, x, y)
     }
-    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
-        kernels::relu_backward(x, dy, dx)
+    fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        // y > 0 exactly where x > 0.
+        kernels::activation_backward(EpilogueAct::Relu, y, dy, dx)
     }
 }
 
@@ -79,20 +80,20 @@ impl ActivationFn for LeakyRelu {
 impl ActivationFn for Tanh {
     const KIND: &'static str = "Tanh";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
-        kernels::tanh_forward(x, y)
+        kernels::activation_forward(EpilogueAct::Tanh, x, y)
     }
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
-        kernels::tanh_backward(y, dy, dx)
+        kernels::activation_backward(EpilogueAct::Tanh, y, dy, dx)
     }
 }
 
 impl ActivationFn for Sigmoid {
     const KIND: &'static str = "Sigmoid";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
-        kernels::sigmoid_forward(x, y)
+        kernels::activation_forward(EpilogueAct::Sigmoid, x, y)
     }
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
-        kernels::sigmoid_backward(y, dy, dx)
+        kernels::activation_backward(EpilogueAct::Sigmoid, y, dy, dx)
     }
 }
 

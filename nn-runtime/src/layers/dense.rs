@@ -1,55 +1,122 @@
-//! Fully connected layer, PyTorch `nn.Linear` layout: `weight [OUT, IN]`, `bias [OUT]`.
+//! Fully connected layer, optionally with its activation fused into the product's epilogue.
+//!
+//! The weight is stored as `[IN, OUT]`, the transpose of PyTorch's `nn.Linear.weight`
+//! `[OUT, IN]`: the forward product Y = X·Wᵀ then streams it row by row with the output
+//! vectorised (the layout the register-tiled kernels want), at no cost to inference. The
+//! parameter visitor reports PyTorch's shape with [`Layout::Transposed`], so weight files
+//! keep PyTorch's layout.
 
-use super::{Layer, ParamVisitor, Path};
-use crate::kernels;
+use super::{ActivationFn, Layer, Layout, Linear, ParamVisitor, Path, Relu, Sigmoid, Tanh};
+use crate::kernels::{self, EpilogueAct, MatMul};
 use crate::tensor::{Batch, Tensor1};
 use crate::Rng;
+use std::marker::PhantomData;
 
-/// `y = x · Wᵀ + b`, from `IN` features to `OUT`.
-#[derive(Clone, Debug)]
-pub struct Dense<const IN: usize, const OUT: usize> {
-    /// `[OUT, IN]`, row-major.
-    pub weight: Vec<f32>,
-    /// `[OUT]`.
-    pub bias: Vec<f32>,
-    /// ∂loss/∂weight of the last backward pass.
-    pub weight_grad: Vec<f32>,
-    /// ∂loss/∂bias of the last backward pass.
-    pub bias_grad: Vec<f32>,
+/// An activation the dense kernels can apply while the output tile is in registers, and
+/// differentiate from the output alone.
+pub trait FusedActivation: ActivationFn {
+    const EPILOGUE: EpilogueAct;
 }
 
-impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
+impl FusedActivation for Linear {
+    const EPILOGUE: EpilogueAct = EpilogueAct::None;
+}
+impl FusedActivation for Relu {
+    const EPILOGUE: EpilogueAct = EpilogueAct::Relu;
+}
+impl FusedActivation for Tanh {
+    const EPILOGUE: EpilogueAct = EpilogueAct::Tanh;
+}
+impl FusedActivation for Sigmoid {
+    const EPILOGUE: EpilogueAct = EpilogueAct::Sigmoid;
+}
+
+/// `y = F(x · Wᵀ + b)`, from `IN` features to `OUT`; `F` is `Linear` (none) by default.
+#[derive(Clone, Debug)]
+pub struct Dense<const IN: usize, const OUT: usize, F: FusedActivation = Linear> {
+    /// `[IN, OUT]`, row-major: PyTorch's `weight` transposed.
+    pub weight_t: Vec<f32>,
+    /// `[OUT]`.
+    pub bias: Vec<f32>,
+    /// ∂loss/∂weight_t of the last backward pass, `[IN, OUT]`.
+    pub weight_t_grad: Vec<f32>,
+    /// ∂loss/∂bias of the last backward pass.
+    pub bias_grad: Vec<f32>,
+    /// `[OUT, IN]` copy of the weight for the input gradient, refreshed in each backward.
+    weight_scratch: Vec<f32>,
+    _act: PhantomData<F>,
+}
+
+impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
     /// Glorot-uniform weights (Keras's default): U(−l, l), l = √(6 / (IN + OUT)); zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
         let mut layer = Self::zeros();
-        let limit = (6.0 / (IN + OUT) as f32).sqrt();
-        rng.fill_uniform(&mut layer.weight, limit);
+        rng.fill_uniform(&mut layer.weight_t, (6.0 / (IN + OUT) as f32).sqrt());
         layer
     }
 
     /// He-uniform weights: U(−l, l), l = √(6 / IN); zero bias.
     pub fn he_uniform(rng: &mut Rng) -> Self {
         let mut layer = Self::zeros();
-        let limit = (6.0 / IN as f32).sqrt();
-        rng.fill_uniform(&mut layer.weight, limit);
+        rng.fill_uniform(&mut layer.weight_t, (6.0 / IN as f32).sqrt());
         layer
     }
 
     /// All parameters zero.
     pub fn zeros() -> Self {
         Dense {
-            weight: vec![0.0; OUT * IN],
+            weight_t: vec![0.0; IN * OUT],
             bias: vec![0.0; OUT],
-            weight_grad: vec![0.0; OUT * IN],
+            weight_t_grad: vec![0.0; IN * OUT],
             bias_grad: vec![0.0; OUT],
+            weight_scratch: Vec::new(),
+            _act: PhantomData,
+        }
+    }
+
+    /// The weight in PyTorch's `[OUT, IN]` layout.
+    pub fn weight(&self) -> Vec<f32> {
+        let mut w = vec![0.0; OUT * IN];
+        transpose(&self.weight_t, IN, OUT, &mut w);
+        w
+    }
+
+    /// Sets the weight from PyTorch's `[OUT, IN]` layout.
+    pub fn set_weight(&mut self, weight: &[f32]) -> crate::Result<()> {
+        if weight.len() != OUT * IN {
+            return Err(crate::Error::LengthMismatch {
+                what: "Dense weight [out, in]",
+                expected: OUT * IN,
+                found: weight.len(),
+            });
+        }
+        transpose(weight, OUT, IN, &mut self.weight_t);
+        Ok(())
+    }
+
+    fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize) {
+        let p = MatMul {
+            act: F::EPILOGUE,
+            ..MatMul::new(rows, OUT, IN)
+        };
+        kernels::gemm(&p, x, &self.weight_t, Some(&self.bias), y);
+    }
+}
+
+/// out[c][r] = x[r][c] for a `rows × cols` row-major `x`.
+fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    for (r, row) in x.chunks_exact(cols).enumerate().take(rows) {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
         }
     }
 }
 
-impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
+impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, OUT, F> {
     type In = Tensor1<IN>;
     type Out = Tensor1<OUT>;
-    type Cache = ();
+    /// ∂loss/∂(pre-activation), when an activation is fused.
+    type Cache = Batch<Tensor1<OUT>>;
     const PARAMS: usize = OUT * IN + OUT;
     const KIND: &'static str = "Dense";
 
@@ -58,65 +125,104 @@ impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
     }
 
     fn forward_into(&self, x: &Tensor1<IN>, y: &mut Tensor1<OUT>) {
-        kernels::dense_forward(&x.data, &self.weight, &self.bias, &mut y.data, 1, IN, OUT);
+        self.forward_rows(&x.data, &mut y.data, 1);
     }
 
     fn forward_batch_into(&self, x: &Batch<Tensor1<IN>>, y: &mut Batch<Tensor1<OUT>>) {
         y.set_rows(x.rows());
-        kernels::dense_forward(
-            x.as_slice(),
-            &self.weight,
-            &self.bias,
-            y.as_mut_slice(),
-            x.rows(),
-            IN,
-            OUT,
-        );
+        self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows());
     }
 
     fn backward(
         &mut self,
         x: &Batch<Tensor1<IN>>,
-        _y: &Batch<Tensor1<OUT>>,
-        _cache: &mut (),
+        y: &Batch<Tensor1<OUT>>,
+        dz: &mut Batch<Tensor1<OUT>>,
         dy: &Batch<Tensor1<OUT>>,
         dx: Option<&mut Batch<Tensor1<IN>>>,
     ) {
-        let dx = dx.map(|dx| {
-            dx.set_rows(x.rows());
-            dx.as_mut_slice()
-        });
-        kernels::dense_backward(
+        let rows = x.rows();
+        // dz = dy · F′(y): the gradient before the fused activation.
+        let dz: &Batch<Tensor1<OUT>> = if F::EPILOGUE == EpilogueAct::None {
+            dy
+        } else {
+            dz.set_rows(rows);
+            kernels::activation_backward(
+                F::EPILOGUE,
+                y.as_slice(),
+                dy.as_slice(),
+                dz.as_mut_slice(),
+            );
+            dz
+        };
+        // ∂W_t[IN, OUT] = Xᵀ · dZ (A = X read transposed through its strides).
+        let p = MatMul {
+            rsa: 1,
+            csa: IN,
+            ..MatMul::new(IN, OUT, rows)
+        };
+        kernels::gemm(
+            &p,
             x.as_slice(),
-            &self.weight,
-            dy.as_slice(),
-            &mut self.weight_grad,
-            &mut self.bias_grad,
-            dx,
-            x.rows(),
-            IN,
-            OUT,
+            dz.as_slice(),
+            None,
+            &mut self.weight_t_grad,
         );
+        kernels::column_sums(dz.as_slice(), OUT, &mut self.bias_grad);
+        if let Some(dx) = dx {
+            // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
+            dx.set_rows(rows);
+            self.weight_scratch.resize(OUT * IN, 0.0);
+            transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
+            kernels::gemm(
+                &MatMul::new(rows, IN, OUT),
+                dz.as_slice(),
+                &self.weight_scratch,
+                None,
+                dx.as_mut_slice(),
+            );
+        }
     }
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         visitor.visit(
             &path.child("weight"),
             &[OUT, IN],
-            &mut self.weight,
-            &mut self.weight_grad,
+            Layout::Transposed,
+            &mut self.weight_t,
+            &mut self.weight_t_grad,
         );
         visitor.visit(
             &path.child("bias"),
             &[OUT],
+            Layout::RowMajor,
             &mut self.bias,
             &mut self.bias_grad,
         );
     }
 }
 
-impl<const IN: usize, const OUT: usize> Default for Dense<IN, OUT> {
+impl<const IN: usize, const OUT: usize, F: FusedActivation> Default for Dense<IN, OUT, F> {
     fn default() -> Self {
         Self::zeros()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Sample;
+
+    #[test]
+    fn pytorch_layout_round_trips() {
+        let mut d = Dense::<3, 2>::zeros();
+        let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [[1, 2, 3], [4, 5, 6]]
+        d.set_weight(&w).unwrap();
+        assert_eq!(d.weight_t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(d.weight(), w);
+        assert!(d.set_weight(&w[..5]).is_err());
+        let mut y = Tensor1::zeros();
+        d.forward_into(&Tensor1::new([1.0, 0.0, -1.0]), &mut y);
+        assert_eq!(y.data, [-2.0, -2.0]);
     }
 }

@@ -5,7 +5,7 @@ mod activation;
 mod dense;
 
 pub use activation::*;
-pub use dense::*;
+pub use dense::{Dense, FusedActivation};
 
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -111,10 +111,28 @@ impl fmt::Display for Path<'_> {
     }
 }
 
-/// Receives each parameter tensor of a network with its gradient.
+/// How a parameter's values are laid out relative to its PyTorch shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Row-major in the PyTorch shape.
+    RowMajor,
+    /// A 2-D tensor stored as its transpose (`[cols, rows]` row-major), as `Dense` keeps
+    /// its weight for the forward product.
+    Transposed,
+}
+
+/// Receives each parameter tensor of a network with its gradient (laid out alike).
 pub trait ParamVisitor {
-    /// `path` names the tensor (`fc1.weight`), `shape` is its PyTorch shape.
-    fn visit(&mut self, path: &Path<'_>, shape: &[usize], value: &mut [f32], grad: &mut [f32]);
+    /// `path` names the tensor (`fc1.weight`), `shape` is its PyTorch shape, `layout` how
+    /// `value` and `grad` hold it.
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    );
 }
 
 /// One line of a Keras-style summary.
@@ -186,7 +204,7 @@ pub fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

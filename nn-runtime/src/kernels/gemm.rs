@@ -1,0 +1,285 @@
+//! Matrix products C (+)= A·B with a fused epilogue (+ bias, activation), dispatched to the
+//! instruction set chosen once (`isa()`) and, above a size threshold, to the `gemm` crate's
+//! packed kernels; large products are split across threads.
+//!
+//! Operands: A element (i, p) at `a[i·rsa + p·csa]` (so a transposed A is free), B row p at
+//! `b[p·rsb..]` (contiguous columns), C row i at `c[i·rsc..]`.
+
+use super::isa::{isa, Isa};
+use super::simd::EpilogueAct;
+use super::threads::{threads, PARALLEL_MIN_FLOPS};
+
+/// Sizes, strides and epilogue of one product.
+#[derive(Clone, Copy, Debug)]
+pub struct MatMul {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub rsa: usize,
+    pub csa: usize,
+    pub rsb: usize,
+    pub rsc: usize,
+    /// Add to C instead of overwriting it.
+    pub accumulate: bool,
+    /// Applied after the bias.
+    pub act: EpilogueAct,
+}
+
+impl MatMul {
+    /// Row-major A [m×k], B [k×n], C [m×n], overwrite, no activation.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        MatMul {
+            m,
+            n,
+            k,
+            rsa: k,
+            csa: 1,
+            rsb: n,
+            rsc: n,
+            accumulate: false,
+            act: EpilogueAct::None,
+        }
+    }
+
+    /// Multiply-adds as FLOPs.
+    pub fn flops(&self) -> usize {
+        2 * self.m * self.n * self.k
+    }
+}
+
+/// Which implementation computes a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// By size: register-tiled kernels of our own for small products, the `gemm` crate for
+    /// large ones (see [`LIBRARY_MIN_FLOPS`]).
+    Auto,
+    /// Our own register-tiled kernels (or the scalar loop on the scalar path).
+    Own,
+    /// The `gemm` crate's packed kernels.
+    Library,
+}
+
+/// Products of at least this many FLOPs (and at least [`LIBRARY_MIN_DIM`] in each
+/// dimension) go to the `gemm` crate, whose packing pays off from there; measured in
+/// BENCHMARKS.md (GEMM shapes, own vs library).
+pub const LIBRARY_MIN_FLOPS: usize = 16 << 20;
+/// See [`LIBRARY_MIN_FLOPS`].
+pub const LIBRARY_MIN_DIM: usize = 128;
+
+/// C (+)= A·B, then + bias and the activation, on the process-wide path.
+pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    gemm_with(isa(), Backend::Auto, threads(), p, a, b, bias, c)
+}
+
+/// [`gemm`] on a given instruction set, backend and thread count (for tests and benches).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with(
+    isa: Isa,
+    backend: Backend,
+    threads: usize,
+    p: &MatMul,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+) {
+    check_bounds(p, a, b, bias, c);
+    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    let library = match backend {
+        Backend::Library => true,
+        Backend::Own => false,
+        Backend::Auto => p.flops() >= LIBRARY_MIN_FLOPS && p.m.min(p.n).min(p.k) >= LIBRARY_MIN_DIM,
+    };
+    if library && isa != Isa::Scalar {
+        library_gemm(p, a, b, bias, c, threads);
+        return;
+    }
+    let blocks = if threads > 1 && p.flops() >= PARALLEL_MIN_FLOPS {
+        threads.min(p.m.div_ceil(4))
+    } else {
+        1
+    };
+    if blocks <= 1 {
+        own_gemm(isa, p, a, b, bias, c);
+        return;
+    }
+    // Split C by rows: blocks of whole rows are disjoint slices, and each reads all of B.
+    // `rayon::join` runs the halves on stack-allocated jobs: no heap allocation per call,
+    // which keeps a warm training step allocation-free.
+    let rows_per_block = p.m.div_ceil(blocks).next_multiple_of(4);
+    split_rows(isa, p, a, b, bias, c, rows_per_block);
+}
+
+fn split_rows(
+    isa: Isa,
+    p: &MatMul,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+    rows_per_block: usize,
+) {
+    if p.m <= rows_per_block {
+        own_gemm(isa, p, a, b, bias, c);
+        return;
+    }
+    let top_rows = (p.m / 2)
+        .next_multiple_of(rows_per_block)
+        .min(p.m - 1)
+        .max(1);
+    let (c_top, c_bottom) = c.split_at_mut(top_rows * p.rsc);
+    let top = MatMul { m: top_rows, ..*p };
+    let bottom = MatMul {
+        m: p.m - top_rows,
+        ..*p
+    };
+    let a_bottom = &a[top_rows * p.rsa..];
+    rayon::join(
+        || split_rows(isa, &top, a, b, bias, c_top, rows_per_block),
+        || split_rows(isa, &bottom, a_bottom, b, bias, c_bottom, rows_per_block),
+    );
+}
+
+fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32]) {
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    assert!(p.rsc >= p.n, "rows of C overlap: rsc {} < n {}", p.rsc, p.n);
+    assert!(c.len() > (p.m - 1) * p.rsc + p.n - 1, "C too short");
+    if let Some(bias) = bias {
+        assert!(bias.len() >= p.n, "bias too short");
+    }
+    if p.k > 0 {
+        assert!(
+            a.len() > (p.m - 1) * p.rsa + (p.k - 1) * p.csa,
+            "A too short"
+        );
+        assert!(b.len() > (p.k - 1) * p.rsb + p.n - 1, "B too short");
+    }
+}
+
+fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    let bias_ptr = bias.map_or(std::ptr::null(), |b| b.as_ptr());
+    match isa {
+        Isa::Scalar => scalar_gemm(p, a, b, bias, c),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `check_bounds` proved every index the kernel touches (A up to
+        // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
+        // up to n − 1) lies inside the slices, and `gemm_with` that the CPU has AVX-512F.
+        Isa::Avx512 => unsafe {
+            super::simd::avx512::gemm(
+                p.m,
+                p.n,
+                p.k,
+                a.as_ptr(),
+                p.rsa,
+                p.csa,
+                b.as_ptr(),
+                p.rsb,
+                c.as_mut_ptr(),
+                p.rsc,
+                p.accumulate,
+                bias_ptr,
+                p.act,
+            )
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX2 and FMA.
+        Isa::Avx2 => unsafe {
+            super::simd::avx2::gemm(
+                p.m,
+                p.n,
+                p.k,
+                a.as_ptr(),
+                p.rsa,
+                p.csa,
+                b.as_ptr(),
+                p.rsb,
+                c.as_mut_ptr(),
+                p.rsc,
+                p.accumulate,
+                bias_ptr,
+                p.act,
+            )
+        },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => scalar_gemm(p, a, b, bias, c),
+    }
+}
+
+fn library_gemm(
+    p: &MatMul,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+    threads: usize,
+) {
+    let parallelism = if threads > 1 && p.flops() >= PARALLEL_MIN_FLOPS {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `check_bounds` proved the strided extents of A, B and C lie inside the slices;
+    // C's rows do not overlap (rsc ≥ n), and C does not alias A or B (a `&mut` slice).
+    unsafe {
+        gemm::gemm(
+            p.m,
+            p.n,
+            p.k,
+            c.as_mut_ptr(),
+            1,
+            p.rsc as isize,
+            p.accumulate,
+            a.as_ptr(),
+            p.csa as isize,
+            p.rsa as isize,
+            b.as_ptr(),
+            1,
+            p.rsb as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    if bias.is_some() || p.act != EpilogueAct::None {
+        for i in 0..p.m {
+            let row = &mut c[i * p.rsc..i * p.rsc + p.n];
+            if let Some(bias) = bias {
+                for (y, b) in row.iter_mut().zip(bias) {
+                    *y += b;
+                }
+            }
+            super::activation::activation_forward_in_place(p.act, row);
+        }
+    }
+}
+
+/// The scalar path: i-p-j loops (axpy over rows of B), the reference the SIMD paths are
+/// tested against.
+fn scalar_gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    for i in 0..p.m {
+        let row = &mut c[i * p.rsc..i * p.rsc + p.n];
+        if !p.accumulate {
+            row.fill(0.0);
+        }
+        for q in 0..p.k {
+            let aiq = a[i * p.rsa + q * p.csa];
+            for (y, &bv) in row.iter_mut().zip(&b[q * p.rsb..q * p.rsb + p.n]) {
+                *y += aiq * bv;
+            }
+        }
+        if let Some(bias) = bias {
+            for (y, b) in row.iter_mut().zip(bias) {
+                *y += b;
+            }
+        }
+        super::activation::activation_forward_with(Isa::Scalar, p.act, row);
+    }
+}

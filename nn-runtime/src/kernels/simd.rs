@@ -1,0 +1,629 @@
+//! Explicit SIMD paths (x86-64 AVX-512F and AVX2+FMA). The kernel bodies are written once,
+//! in `simd_kernels!`, over a handful of per-ISA primitives; each path is compiled with its
+//! `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
+//!
+//! Every function here is `unsafe`: callers (the safe wrappers in `gemm.rs` and
+//! `activation.rs`) check slice bounds and that the CPU has the path's features.
+
+/// Activation applied in a GEMM epilogue or an element-wise pass, as a plain code so one
+/// tile loop serves them all (the branch is taken once per output vector, not per FMA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EpilogueAct {
+    None = 0,
+    Relu = 1,
+    Tanh = 2,
+    Sigmoid = 3,
+}
+
+/// Writes the kernels over the primitives of the enclosing module: `V`, `M`, `LANES`,
+/// `MR`, `MAX_NV`, `splat`, `load`, `load_m`, `load_m_or`, `store`, `store_m`, `mask`,
+/// `zero_outside`, `add`, `sub`, `mul`, `div`, `fma`, `max`, `min`, `round`, `pow2i`,
+/// `abs`, `copy_sign`, `select_lt`, `reduce_add`, `reduce_max`.
+macro_rules! simd_kernels {
+    ($features:literal) => {
+        use super::EpilogueAct;
+
+        /// e^x. Cephes' expf scheme: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by
+        /// exponent bits. Inputs are clamped to [−87.33, 88.0] (the normal f32 range), so
+        /// the result is never infinite and never denormal.
+        #[inline]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::excessive_precision)] // Cephes's coefficients, as published
+        pub unsafe fn exp(x: V) -> V {
+            let x = min(max(x, splat(-87.33)), splat(88.0));
+            let n = round(mul(x, splat(std::f32::consts::LOG2_E)));
+            let r = sub(
+                sub(x, mul(n, splat(0.693_359_4))),
+                mul(n, splat(-2.121_944_4e-4)),
+            );
+            let z = mul(r, r);
+            let mut y = splat(1.987_569_1e-4);
+            y = fma(y, r, splat(1.398_199_9e-3));
+            y = fma(y, r, splat(8.333_452e-3));
+            y = fma(y, r, splat(4.166_579_6e-2));
+            y = fma(y, r, splat(1.666_666_5e-1));
+            y = fma(y, r, splat(5.000_000_1e-1));
+            y = add(fma(y, z, r), splat(1.0));
+            mul(y, pow2i(n))
+        }
+
+        /// tanh: an odd polynomial below |x| = 0.625 (Cephes' tanhf), 1 − 2/(e^{2|x|} + 1)
+        /// above, sign restored.
+        #[inline]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::excessive_precision)] // Cephes's coefficients, as published
+        pub unsafe fn tanh(x: V) -> V {
+            let z = abs(x);
+            let big = sub(splat(1.0), div(splat(2.0), add(exp(add(z, z)), splat(1.0))));
+            let s = mul(x, x);
+            let mut p = splat(-5.704_988_7e-3);
+            p = fma(p, s, splat(2.063_908_9e-2));
+            p = fma(p, s, splat(-5.373_971_6e-2));
+            p = fma(p, s, splat(1.333_144_2e-1));
+            p = fma(p, s, splat(-3.333_328_2e-1));
+            let small = fma(mul(p, s), z, z);
+            copy_sign(select_lt(z, splat(0.625), small, big), x)
+        }
+
+        /// 1 / (1 + e^−x)
+        #[inline]
+        #[target_feature(enable = $features)]
+        pub unsafe fn sigmoid(x: V) -> V {
+            div(splat(1.0), add(splat(1.0), exp(sub(splat(0.0), x))))
+        }
+
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn activate(v: V, act: EpilogueAct) -> V {
+            match act {
+                EpilogueAct::None => v,
+                // Operand order matters: max returns its second operand when one is NaN, so NaN
+                // propagates (a diverged run must not read as finite).
+                EpilogueAct::Relu => max(splat(0.0), v),
+                EpilogueAct::Tanh => tanh(v),
+                EpilogueAct::Sigmoid => sigmoid(v),
+            }
+        }
+
+        /// y = act(x) over `n` values.
+        #[target_feature(enable = $features)]
+        pub unsafe fn map(x: *const f32, y: *mut f32, n: usize, act: EpilogueAct) {
+            let mut i = 0;
+            while i + LANES <= n {
+                store(y.add(i), activate(load(x.add(i)), act));
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                store_m(y.add(i), activate(load_m(x.add(i), m), act), m);
+            }
+        }
+
+        /// dx = dy · act′, with act′ read off the output y: [y > 0], 1 − y², y(1 − y).
+        #[target_feature(enable = $features)]
+        pub unsafe fn map_backward(
+            y: *const f32,
+            dy: *const f32,
+            dx: *mut f32,
+            n: usize,
+            act: EpilogueAct,
+        ) {
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn derivative(y: V, g: V, act: EpilogueAct) -> V {
+                match act {
+                    EpilogueAct::None => g,
+                    EpilogueAct::Relu => select_lt(splat(0.0), y, g, splat(0.0)),
+                    EpilogueAct::Tanh => mul(g, sub(splat(1.0), mul(y, y))),
+                    EpilogueAct::Sigmoid => mul(g, mul(y, sub(splat(1.0), y))),
+                }
+            }
+            let mut i = 0;
+            while i + LANES <= n {
+                store(dx.add(i), derivative(load(y.add(i)), load(dy.add(i)), act));
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                store_m(
+                    dx.add(i),
+                    derivative(load_m(y.add(i), m), load_m(dy.add(i), m), act),
+                    m,
+                );
+            }
+        }
+
+        /// Largest of `n` values (−∞ for none).
+        #[target_feature(enable = $features)]
+        pub unsafe fn max_of(x: *const f32, n: usize) -> f32 {
+            let mut acc = splat(f32::NEG_INFINITY);
+            let mut i = 0;
+            while i + LANES <= n {
+                acc = max(acc, load(x.add(i)));
+                i += LANES;
+            }
+            if i < n {
+                acc = max(
+                    acc,
+                    load_m_or(x.add(i), mask(n - i), splat(f32::NEG_INFINITY)),
+                );
+            }
+            reduce_max(acc)
+        }
+
+        /// Writes y = e^(x − shift) when `y` is non-null, and returns Σ e^(x − shift).
+        #[target_feature(enable = $features)]
+        pub unsafe fn exp_shifted(x: *const f32, y: *mut f32, n: usize, shift: f32) -> f32 {
+            let s = splat(shift);
+            let mut sum = splat(0.0);
+            let mut i = 0;
+            while i + LANES <= n {
+                let e = exp(sub(load(x.add(i)), s));
+                if !y.is_null() {
+                    store(y.add(i), e);
+                }
+                sum = add(sum, e);
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                let e = zero_outside(exp(sub(load_m(x.add(i), m), s)), m);
+                if !y.is_null() {
+                    store_m(y.add(i), e, m);
+                }
+                sum = add(sum, e);
+            }
+            reduce_add(sum)
+        }
+
+        /// y *= factor over `n` values.
+        #[target_feature(enable = $features)]
+        pub unsafe fn scale(y: *mut f32, n: usize, factor: f32) {
+            let f = splat(factor);
+            let mut i = 0;
+            while i + LANES <= n {
+                store(y.add(i), mul(load(y.add(i)), f));
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                store_m(y.add(i), mul(load_m(y.add(i), m), f), m);
+            }
+        }
+
+        /// One register tile of C = A·B: `R` rows by `NV` vectors of columns, the last
+        /// vector masked by `last`. A is strided (`rsa`, `csa`: a transposed operand costs
+        /// nothing, its elements are broadcast one at a time); B rows are contiguous.
+        /// Epilogue while the tile is in registers: + C (when accumulating), + bias, act.
+        #[inline]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn tile<const R: usize, const NV: usize>(
+            k: usize,
+            a: *const f32,
+            rsa: usize,
+            csa: usize,
+            b: *const f32,
+            rsb: usize,
+            c: *mut f32,
+            rsc: usize,
+            last: M,
+            accumulate: bool,
+            bias: *const f32,
+            act: EpilogueAct,
+        ) {
+            let mut acc = [[splat(0.0); NV]; R];
+            for p in 0..k {
+                let row = b.add(p * rsb);
+                let mut bv = [splat(0.0); NV];
+                for v in 0..NV {
+                    bv[v] = if v + 1 == NV {
+                        load_m(row.add(v * LANES), last)
+                    } else {
+                        load(row.add(v * LANES))
+                    };
+                }
+                for i in 0..R {
+                    let ai = splat(*a.add(i * rsa + p * csa));
+                    for v in 0..NV {
+                        acc[i][v] = fma(ai, bv[v], acc[i][v]);
+                    }
+                }
+            }
+            for i in 0..R {
+                for v in 0..NV {
+                    let m = if v + 1 == NV { last } else { mask(LANES) };
+                    let out = c.add(i * rsc + v * LANES);
+                    let mut r = acc[i][v];
+                    if accumulate {
+                        r = add(r, load_m(out, m));
+                    }
+                    if !bias.is_null() {
+                        r = add(r, load_m(bias.add(v * LANES), m));
+                    }
+                    store_m(out, activate(r, act), m);
+                }
+            }
+        }
+
+        /// C[m×n] (+)= A[m×k] · B[k×n], then + bias[n] and the activation.
+        /// A element (i, p) is at `a + i·rsa + p·csa`; B row p at `b + p·rsb`; C row i at
+        /// `c + i·rsc`. `bias` may be null.
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gemm(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: *const f32,
+            rsa: usize,
+            csa: usize,
+            b: *const f32,
+            rsb: usize,
+            c: *mut f32,
+            rsc: usize,
+            accumulate: bool,
+            bias: *const f32,
+            act: EpilogueAct,
+        ) {
+            // One row at a time (a vector-matrix product) is bound by loads, not FMAs: use
+            // wider tiles so enough independent accumulators hide the FMA latency.
+            let nv_max = if m == 1 { GEMV_NV } else { MAX_NV };
+            let panel = nv_max * LANES;
+            let mut j = 0;
+            while j < n {
+                let cols = panel.min(n - j);
+                let nv = cols.div_ceil(LANES);
+                let last = mask(cols - (nv - 1) * LANES);
+                let (bj, bias_j) = (b.add(j), if bias.is_null() { bias } else { bias.add(j) });
+                let mut i = 0;
+                while i < m {
+                    let rows = MR.min(m - i);
+                    let (ai, ci) = (a.add(i * rsa), c.add(i * rsc + j));
+                    macro_rules! go {
+                        ($r:literal, $nv:literal) => {
+                            tile::<$r, $nv>(
+                                k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j, act,
+                            )
+                        };
+                    }
+                    dispatch_tile!(go, rows, nv);
+                    i += rows;
+                }
+                j += cols;
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx512 {
+    //! AVX-512F: 16 lanes, 32 registers: 4×4-vector tiles (16 accumulators).
+    use core::arch::x86_64::*;
+
+    type V = __m512;
+    type M = __mmask16;
+    pub const LANES: usize = 16;
+    const MR: usize = 4;
+    const MAX_NV: usize = 4;
+    const GEMV_NV: usize = 8;
+
+    macro_rules! dispatch_tile {
+        ($go:ident, $rows:expr, $nv:expr) => {
+            match ($rows, $nv) {
+                (1, 1) => $go!(1, 1),
+                (1, 2) => $go!(1, 2),
+                (1, 3) => $go!(1, 3),
+                (1, 4) => $go!(1, 4),
+                (1, 5) => $go!(1, 5),
+                (1, 6) => $go!(1, 6),
+                (1, 7) => $go!(1, 7),
+                (1, _) => $go!(1, 8),
+                (2, 1) => $go!(2, 1),
+                (2, 2) => $go!(2, 2),
+                (2, 3) => $go!(2, 3),
+                (2, _) => $go!(2, 4),
+                (3, 1) => $go!(3, 1),
+                (3, 2) => $go!(3, 2),
+                (3, 3) => $go!(3, 3),
+                (3, _) => $go!(3, 4),
+                (_, 1) => $go!(4, 1),
+                (_, 2) => $go!(4, 2),
+                (_, 3) => $go!(4, 3),
+                (_, _) => $go!(4, 4),
+            }
+        };
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mask(n: usize) -> M {
+        if n >= LANES {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as M
+        }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn splat(x: f32) -> V {
+        _mm512_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load(p: *const f32) -> V {
+        _mm512_loadu_ps(p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load_m(p: *const f32, m: M) -> V {
+        _mm512_maskz_loadu_ps(m, p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load_m_or(p: *const f32, m: M, fill: V) -> V {
+        _mm512_mask_loadu_ps(fill, m, p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store(p: *mut f32, v: V) {
+        _mm512_storeu_ps(p, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store_m(p: *mut f32, v: V, m: M) {
+        _mm512_mask_storeu_ps(p, m, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn zero_outside(v: V, m: M) -> V {
+        _mm512_maskz_mov_ps(m, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn add(a: V, b: V) -> V {
+        _mm512_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sub(a: V, b: V) -> V {
+        _mm512_sub_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul(a: V, b: V) -> V {
+        _mm512_mul_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn div(a: V, b: V) -> V {
+        _mm512_div_ps(a, b)
+    }
+    /// a·b + c, one rounding.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn fma(a: V, b: V, c: V) -> V {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn max(a: V, b: V) -> V {
+        _mm512_max_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn min(a: V, b: V) -> V {
+        _mm512_min_ps(a, b)
+    }
+    /// Round to nearest integer.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn round(x: V) -> V {
+        _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+    /// 2^n for integer-valued n in [−126, 127].
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn pow2i(n: V) -> V {
+        let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+            _mm512_cvtps_epi32(n),
+            _mm512_set1_epi32(127),
+        ));
+        _mm512_castsi512_ps(bits)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn abs(x: V) -> V {
+        _mm512_abs_ps(x)
+    }
+    /// |magnitude| with the sign of `sign`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn copy_sign(magnitude: V, sign: V) -> V {
+        let s = _mm512_and_si512(_mm512_castps_si512(sign), _mm512_set1_epi32(i32::MIN));
+        _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(abs(magnitude)), s))
+    }
+    /// if a < b { x } else { y }, lane-wise.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn select_lt(a: V, b: V, x: V, y: V) -> V {
+        _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b), y, x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce_add(v: V) -> f32 {
+        _mm512_reduce_add_ps(v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce_max(v: V) -> f32 {
+        _mm512_reduce_max_ps(v)
+    }
+
+    simd_kernels!("avx512f");
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    //! AVX2 + FMA: 8 lanes, 16 registers: 4×2-vector tiles (8 accumulators).
+    use core::arch::x86_64::*;
+
+    type V = __m256;
+    type M = __m256i;
+    pub const LANES: usize = 8;
+    const MR: usize = 4;
+    const MAX_NV: usize = 2;
+    const GEMV_NV: usize = 8;
+
+    macro_rules! dispatch_tile {
+        ($go:ident, $rows:expr, $nv:expr) => {
+            match ($rows, $nv) {
+                (1, 1) => $go!(1, 1),
+                (1, 2) => $go!(1, 2),
+                (1, 3) => $go!(1, 3),
+                (1, 4) => $go!(1, 4),
+                (1, 5) => $go!(1, 5),
+                (1, 6) => $go!(1, 6),
+                (1, 7) => $go!(1, 7),
+                (1, _) => $go!(1, 8),
+                (2, 1) => $go!(2, 1),
+                (2, _) => $go!(2, 2),
+                (3, 1) => $go!(3, 1),
+                (3, _) => $go!(3, 2),
+                (_, 1) => $go!(4, 1),
+                (_, _) => $go!(4, 2),
+            }
+        };
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn mask(n: usize) -> M {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n.min(LANES) as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn splat(x: f32) -> V {
+        _mm256_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(p: *const f32) -> V {
+        _mm256_loadu_ps(p)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_m(p: *const f32, m: M) -> V {
+        _mm256_maskload_ps(p, m)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_m_or(p: *const f32, m: M, fill: V) -> V {
+        _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(p: *mut f32, v: V) {
+        _mm256_storeu_ps(p, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_m(p: *mut f32, v: V, m: M) {
+        _mm256_maskstore_ps(p, m, v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn zero_outside(v: V, m: M) -> V {
+        _mm256_and_ps(v, _mm256_castsi256_ps(m))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn add(a: V, b: V) -> V {
+        _mm256_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn sub(a: V, b: V) -> V {
+        _mm256_sub_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn mul(a: V, b: V) -> V {
+        _mm256_mul_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn div(a: V, b: V) -> V {
+        _mm256_div_ps(a, b)
+    }
+    /// a·b + c, one rounding.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn fma(a: V, b: V, c: V) -> V {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn max(a: V, b: V) -> V {
+        _mm256_max_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn min(a: V, b: V) -> V {
+        _mm256_min_ps(a, b)
+    }
+    /// Round to nearest integer.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn round(x: V) -> V {
+        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+    /// 2^n for integer-valued n in [−126, 127].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn pow2i(n: V) -> V {
+        let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvtps_epi32(n),
+            _mm256_set1_epi32(127),
+        ));
+        _mm256_castsi256_ps(bits)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn abs(x: V) -> V {
+        _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)))
+    }
+    /// |magnitude| with the sign of `sign`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn copy_sign(magnitude: V, sign: V) -> V {
+        let s = _mm256_and_ps(sign, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN)));
+        _mm256_or_ps(abs(magnitude), s)
+    }
+    /// if a < b { x } else { y }, lane-wise.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn select_lt(a: V, b: V, x: V, y: V) -> V {
+        _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_LT_OQ>(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce_add(v: V) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce_max(v: V) -> f32 {
+        let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_max_ss(s, _mm_shuffle_ps::<1>(s, s)))
+    }
+
+    simd_kernels!("avx2,fma");
+}

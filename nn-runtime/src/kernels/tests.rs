@@ -1,0 +1,321 @@
+//! Every kernel on every path this machine has, against f64 references, on awkward sizes.
+
+use super::*;
+use crate::Rng;
+
+const SIZES: [usize; 6] = [1, 3, 17, 63, 65, 257];
+const ACTS: [EpilogueAct; 4] = [
+    EpilogueAct::None,
+    EpilogueAct::Relu,
+    EpilogueAct::Tanh,
+    EpilogueAct::Sigmoid,
+];
+
+fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect()
+}
+
+fn act_f64(act: EpilogueAct, v: f64) -> f64 {
+    match act {
+        EpilogueAct::None => v,
+        EpilogueAct::Relu => v.max(0.0),
+        EpilogueAct::Tanh => v.tanh(),
+        EpilogueAct::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+    }
+}
+
+/// Checks one product against an f64 reference; `transposed_a` stores A column-major.
+#[allow(clippy::too_many_arguments)]
+fn check_gemm(
+    isa: Isa,
+    backend: Backend,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    transposed_a: bool,
+    accumulate: bool,
+    with_bias: bool,
+    act: EpilogueAct,
+    rng: &mut Rng,
+) {
+    let a = random(m * k, rng);
+    let b_stride = n + 3; // rows of B and C padded, to test strides
+    let b = random(k * b_stride, rng);
+    let c_stride = n + 5;
+    let c0 = random(m * c_stride, rng);
+    let bias = random(n, rng);
+    let (rsa, csa) = if transposed_a { (1, m) } else { (k, 1) };
+    let p = MatMul {
+        m,
+        n,
+        k,
+        rsa,
+        csa,
+        rsb: b_stride,
+        rsc: c_stride,
+        accumulate,
+        act,
+    };
+    let mut c = c0.clone();
+    gemm_with(
+        isa,
+        backend,
+        threads,
+        &p,
+        &a,
+        &b,
+        with_bias.then_some(&bias[..]),
+        &mut c,
+    );
+    for i in 0..m {
+        for j in 0..n {
+            let mut want = if accumulate {
+                c0[i * c_stride + j] as f64
+            } else {
+                0.0
+            };
+            for q in 0..k {
+                want += a[i * rsa + q * csa] as f64 * b[q * b_stride + j] as f64;
+            }
+            if with_bias {
+                want += bias[j] as f64;
+            }
+            let want = act_f64(act, want);
+            let got = c[i * c_stride + j] as f64;
+            let tol = 2e-6 * (k as f64).sqrt() * (1.0 + want.abs()) + 1e-6;
+            assert!((got - want).abs() <= tol, "{isa:?} {backend:?} t{threads} {m}x{k}x{n} tA={transposed_a} acc={accumulate} bias={with_bias} {act:?} at ({i},{j}): {got} vs {want}");
+        }
+        // Padding between rows is never written.
+        for j in n..c_stride {
+            assert_eq!(
+                c[i * c_stride + j],
+                c0[i * c_stride + j],
+                "{isa:?}: padding written"
+            );
+        }
+    }
+}
+
+#[test]
+fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
+    let mut rng = Rng::seed(1);
+    for isa in Isa::available() {
+        for &m in &SIZES {
+            for &n in &SIZES {
+                // k sweeps the sizes too, without running all 216 triples on each path.
+                let k = SIZES[(m + n) % SIZES.len()];
+                let act = ACTS[(m * 7 + n) % ACTS.len()];
+                check_gemm(
+                    isa,
+                    Backend::Own,
+                    1,
+                    m,
+                    n,
+                    k,
+                    (m + n) % 2 == 0,
+                    n % 3 == 0,
+                    m % 2 == 1,
+                    act,
+                    &mut rng,
+                );
+            }
+        }
+        for &k in &SIZES {
+            check_gemm(
+                isa,
+                Backend::Own,
+                1,
+                5,
+                33,
+                k,
+                false,
+                false,
+                true,
+                EpilogueAct::Relu,
+                &mut rng,
+            );
+        }
+    }
+}
+
+#[test]
+fn gemm_library_backend_and_threads_agree() {
+    let mut rng = Rng::seed(2);
+    for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+        check_gemm(
+            isa,
+            Backend::Library,
+            1,
+            65,
+            257,
+            63,
+            false,
+            true,
+            true,
+            EpilogueAct::Tanh,
+            &mut rng,
+        );
+        check_gemm(
+            isa,
+            Backend::Library,
+            2,
+            129,
+            130,
+            257,
+            true,
+            false,
+            true,
+            EpilogueAct::Sigmoid,
+            &mut rng,
+        );
+    }
+    for isa in Isa::available() {
+        // Large enough to be split across threads: 257·257·65·2 FLOPs.
+        check_gemm(
+            isa,
+            Backend::Own,
+            2,
+            257,
+            257,
+            65,
+            true,
+            true,
+            true,
+            EpilogueAct::Relu,
+            &mut rng,
+        );
+        check_gemm(
+            isa,
+            Backend::Own,
+            3,
+            257,
+            65,
+            257,
+            false,
+            false,
+            false,
+            EpilogueAct::None,
+            &mut rng,
+        );
+    }
+}
+
+#[test]
+fn activations_match_f64_reference_on_every_path() {
+    let mut rng = Rng::seed(3);
+    for isa in Isa::available() {
+        for &n in &SIZES {
+            let x: Vec<f32> = (0..n).map(|_| rng.uniform(-6.0, 6.0)).collect();
+            let dy = random(n, &mut rng);
+            for act in ACTS {
+                let mut y = x.clone();
+                activation_forward_with(isa, act, &mut y);
+                for (&xi, &yi) in x.iter().zip(&y) {
+                    let want = act_f64(act, xi as f64);
+                    assert!(
+                        (yi as f64 - want).abs() <= 3e-7 * (1.0 + want.abs()),
+                        "{isa:?} {act:?}({xi}) = {yi}, want {want}"
+                    );
+                }
+                let mut dx = vec![f32::NAN; n];
+                activation_backward_with(isa, act, &y, &dy, &mut dx);
+                let mut dx_ref = vec![f32::NAN; n];
+                activation_backward_with(Isa::Scalar, act, &y, &dy, &mut dx_ref);
+                for (a, b) in dx.iter().zip(&dx_ref) {
+                    assert!(
+                        (a - b).abs() <= 1e-6,
+                        "{isa:?} {act:?} backward: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn vector_exp_tanh_sigmoid_stay_within_their_stated_error() {
+    // A dense grid, plus the edges of each approximation's branches.
+    let mut x: Vec<f32> = (-8700..=8800).map(|i| i as f32 * 0.01).collect();
+    x.extend([0.625, -0.625, 0.6249, 1e-6, -1e-6, 1e-30, 0.0, -0.0]);
+    for isa in Isa::available() {
+        let mut e = vec![0.0; x.len()];
+        exp_with(isa, &x, &mut e);
+        for (&xi, &ei) in x.iter().zip(&e) {
+            let want = (xi as f64).exp();
+            assert!(
+                ((ei as f64 - want) / want).abs() <= 3e-7,
+                "{isa:?} exp({xi}) = {ei}, want {want}"
+            );
+        }
+        let small: Vec<f32> = x.iter().map(|v| v / 10.0).collect();
+        let mut t = small.clone();
+        activation_forward_with(isa, EpilogueAct::Tanh, &mut t);
+        let mut s = small.clone();
+        activation_forward_with(isa, EpilogueAct::Sigmoid, &mut s);
+        for ((&xi, &ti), &si) in small.iter().zip(&t).zip(&s) {
+            let want_t = (xi as f64).tanh();
+            let err = (ti as f64 - want_t).abs();
+            assert!(
+                err <= 3e-7 && err <= 2e-6 * want_t.abs().max(1e-30) + 1e-37,
+                "{isa:?} tanh({xi}) = {ti}, want {want_t}"
+            );
+            let want_s = 1.0 / (1.0 + (-(xi as f64)).exp());
+            assert!(
+                (si as f64 - want_s).abs() <= 3e-7,
+                "{isa:?} sigmoid({xi}) = {si}, want {want_s}"
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_and_log_sum_exp_on_every_path() {
+    let mut rng = Rng::seed(4);
+    for isa in Isa::available() {
+        for &cols in &SIZES {
+            let x: Vec<f32> = (0..2 * cols).map(|_| rng.uniform(-30.0, 30.0)).collect();
+            let mut y = vec![0.0; x.len()];
+            softmax_forward_with(isa, &x, &mut y, cols);
+            for (xr, yr) in x.chunks(cols).zip(y.chunks(cols)) {
+                let max = xr.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let sum: f64 = xr.iter().map(|&v| (v as f64 - max).exp()).sum();
+                for (&xi, &yi) in xr.iter().zip(yr) {
+                    let want = (xi as f64 - max).exp() / sum;
+                    assert!(
+                        (yi as f64 - want).abs() <= 4e-6 * want + 1e-12,
+                        "{isa:?} softmax: {yi} vs {want}"
+                    );
+                }
+                let lse = log_sum_exp_with(isa, xr) as f64;
+                let want = max + sum.ln();
+                assert!(
+                    (lse - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "{isa:?} lse: {lse} vs {want}"
+                );
+            }
+        }
+        // Huge logits do not overflow.
+        let mut y = [0.0; 3];
+        softmax_forward_with(isa, &[1000.0, 1001.0, -1000.0], &mut y, 3);
+        assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-6 && y[2] == 0.0 || y[2] < 1e-30);
+    }
+}
+
+#[test]
+fn relu_propagates_nan_on_every_path() {
+    for isa in Isa::available() {
+        let mut y = [f32::NAN, -1.0, 2.0];
+        activation_forward_with(isa, EpilogueAct::Relu, &mut y);
+        assert!(y[0].is_nan(), "{isa:?} hides NaN");
+        assert_eq!(&y[1..], &[0.0, 2.0]);
+    }
+}
+
+#[test]
+fn column_sums_and_argmax() {
+    let mut out = [0.0; 3];
+    column_sums(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, &mut out);
+    assert_eq!(out, [5.0, 7.0, 9.0]);
+    assert_eq!(argmax(&[0.1, f32::NAN, 0.3, 0.3]), 2);
+}
