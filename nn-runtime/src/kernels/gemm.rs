@@ -68,7 +68,14 @@ pub const LIBRARY_MIN_DIM: usize = 128;
 
 /// C (+)= A·B, then + bias and the activation, on the process-wide path.
 pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
-    gemm_with(isa(), Backend::Auto, threads(), p, a, b, bias, c)
+    // `isa()` only ever holds an available path: no feature check on this, the hot path;
+    // and small products never ask how many threads there are.
+    let threads = if p.flops() >= PARALLEL_MIN_FLOPS {
+        threads()
+    } else {
+        1
+    };
+    gemm_unchecked_isa(isa(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
 /// [`gemm`] on a given instruction set, backend and thread count (for tests and benches).
@@ -83,8 +90,24 @@ pub fn gemm_with(
     bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
-    check_bounds(p, a, b, bias, c);
     assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+    gemm_unchecked_isa(isa, backend, threads, p, a, b, bias, c)
+}
+
+/// [`gemm_with`] for an `isa` known to be available.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn gemm_unchecked_isa(
+    isa: Isa,
+    backend: Backend,
+    threads: usize,
+    p: &MatMul,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+) {
+    check_bounds(p, a, b, bias, c);
     if p.m == 0 || p.n == 0 {
         return;
     }
@@ -143,6 +166,7 @@ fn split_rows(
     );
 }
 
+#[inline]
 fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32]) {
     if p.m == 0 || p.n == 0 {
         return;
@@ -161,6 +185,7 @@ fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32
     }
 }
 
+#[inline]
 fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
     let bias_ptr = bias.map_or(std::ptr::null(), |b| b.as_ptr());
     match isa {
@@ -168,7 +193,8 @@ fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c:
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `check_bounds` proved every index the kernel touches (A up to
         // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
-        // up to n − 1) lies inside the slices, and `gemm_with` that the CPU has AVX-512F.
+        // up to n − 1) lies inside the slices; `isa` is available (`gemm_with` asserts it,
+        // `isa()` only holds available paths).
         Isa::Avx512 => unsafe {
             super::simd::avx512::gemm(
                 p.m,

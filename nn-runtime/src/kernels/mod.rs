@@ -19,7 +19,7 @@ mod tests;
 pub use activation::*;
 pub use gemm::{gemm, gemm_with, Backend, MatMul, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS};
 pub use isa::{isa, set_isa, Isa};
-pub use simd::EpilogueAct;
+pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{set_threads, threads, PARALLEL_MIN_FLOPS};
 
 /// Index of the largest value (the first one on ties); 0 for an empty slice. NaN never wins.
@@ -33,6 +33,88 @@ pub fn argmax(values: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// One Adam update over parallel slices of parameters, gradients and moments.
+pub fn adam_update(c: &AdamStep, value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+    adam_update_with(isa(), c, value, grad, m, v)
+}
+
+/// [`adam_update`] on a given path.
+pub fn adam_update_with(
+    isa: Isa,
+    c: &AdamStep,
+    value: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) {
+    let n = value.len();
+    assert!(
+        grad.len() == n && m.len() == n && v.len() == n,
+        "Adam slices differ in length"
+    );
+    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the four slices hold `n` values each (asserted above) and do not alias
+        // (three are `&mut`); the CPU has AVX-512F (asserted above).
+        Isa::Avx512 => unsafe {
+            simd::avx512::adam(
+                value.as_mut_ptr(),
+                grad.as_ptr(),
+                m.as_mut_ptr(),
+                v.as_mut_ptr(),
+                n,
+                c,
+            )
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX2 and FMA.
+        Isa::Avx2 => unsafe {
+            simd::avx2::adam(
+                value.as_mut_ptr(),
+                grad.as_ptr(),
+                m.as_mut_ptr(),
+                v.as_mut_ptr(),
+                n,
+                c,
+            )
+        },
+        _ => {
+            for (((p, &g), m), v) in value
+                .iter_mut()
+                .zip(grad)
+                .zip(m.iter_mut())
+                .zip(v.iter_mut())
+            {
+                let g = g + c.l2 * *p;
+                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                *p = *p * c.decay - c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
+            }
+        }
+    }
+}
+
+/// Runs `iters` rounds of independent FMAs on `isa` and returns how many FLOPs that was
+/// (the benches divide by the time to get the core's peak); `None` for the scalar path.
+pub fn fma_peak_probe(isa: Isa, iters: usize) -> Option<u64> {
+    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+    let flops = (iters * simd::PROBE_CHAINS * isa.lanes() * 2) as u64;
+    let sink = match isa {
+        Isa::Scalar => return None,
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: touches registers only; the CPU has AVX-512F (asserted above).
+        Isa::Avx512 => unsafe { simd::avx512::fma_probe(iters) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: touches registers only; the CPU has AVX2 and FMA (asserted above).
+        Isa::Avx2 => unsafe { simd::avx2::fma_probe(iters) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => return None,
+    };
+    std::hint::black_box(sink);
+    Some(flops)
 }
 
 /// out[j] = Σ_r x[r·cols + j]: column sums of a row-major matrix (bias gradients).

@@ -5,6 +5,33 @@
 //! Every function here is `unsafe`: callers (the safe wrappers in `gemm.rs` and
 //! `activation.rs`) check slice bounds and that the CPU has the path's features.
 
+/// Partial sums over k a tile of `rows × vectors` accumulators keeps, so that at least
+/// four FMA chains are in flight.
+pub const fn chains(rows: usize, vectors: usize) -> usize {
+    match rows * vectors {
+        1 => 4,
+        2 | 3 => 2,
+        _ => 1,
+    }
+}
+
+/// The per-step constants of an Adam update:
+/// `g ← ∇ + l2·p; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;`
+/// `p ← p·decay − step_size·m / (√v·inv_sqrt_correction2 + ε)`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub l2: f32,
+    pub decay: f32,
+    pub step_size: f32,
+    pub inv_sqrt_correction2: f32,
+}
+
+/// Independent accumulators in the FMA peak probe.
+pub const PROBE_CHAINS: usize = 12;
+
 /// Activation applied in a GEMM epilogue or an element-wise pass, as a plain code so one
 /// tile loop serves them all (the branch is taken once per output vector, not per FMA).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +41,18 @@ pub enum EpilogueAct {
     Relu = 1,
     Tanh = 2,
     Sigmoid = 3,
+}
+
+impl EpilogueAct {
+    /// The activation of a `#[repr(u8)]` code (the const parameter of the tile kernels).
+    pub const fn from_code(code: u8) -> EpilogueAct {
+        match code {
+            1 => EpilogueAct::Relu,
+            2 => EpilogueAct::Tanh,
+            3 => EpilogueAct::Sigmoid,
+            _ => EpilogueAct::None,
+        }
+    }
 }
 
 /// Writes the kernels over the primitives of the enclosing module: `V`, `M`, `LANES`,
@@ -89,6 +128,19 @@ macro_rules! simd_kernels {
         /// y = act(x) over `n` values.
         #[target_feature(enable = $features)]
         pub unsafe fn map(x: *const f32, y: *mut f32, n: usize, act: EpilogueAct) {
+            match act {
+                EpilogueAct::None => map_act::<0>(x, y, n),
+                EpilogueAct::Relu => map_act::<1>(x, y, n),
+                EpilogueAct::Tanh => map_act::<2>(x, y, n),
+                EpilogueAct::Sigmoid => map_act::<3>(x, y, n),
+            }
+        }
+
+        /// `map` for one activation, so that only its constants are set up.
+        #[inline(never)]
+        #[target_feature(enable = $features)]
+        unsafe fn map_act<const ACT: u8>(x: *const f32, y: *mut f32, n: usize) {
+            let act = EpilogueAct::from_code(ACT);
             let mut i = 0;
             while i + LANES <= n {
                 store(y.add(i), activate(load(x.add(i)), act));
@@ -192,14 +244,82 @@ macro_rules! simd_kernels {
             }
         }
 
+        /// One Adam update of `n` parameters (see `AdamStep`).
+        #[target_feature(enable = $features)]
+        pub unsafe fn adam(
+            p: *mut f32,
+            g: *const f32,
+            m: *mut f32,
+            v: *mut f32,
+            n: usize,
+            c: &super::AdamStep,
+        ) {
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn update(pv: V, gv: V, mv: V, vv: V, c: &super::AdamStep) -> (V, V, V) {
+                let g = fma(splat(c.l2), pv, gv);
+                let m = fma(splat(c.beta1), mv, mul(splat(1.0 - c.beta1), g));
+                let v = fma(splat(c.beta2), vv, mul(splat(1.0 - c.beta2), mul(g, g)));
+                let denom = fma(sqrt(v), splat(c.inv_sqrt_correction2), splat(c.eps));
+                let p = sub(
+                    mul(pv, splat(c.decay)),
+                    div(mul(splat(c.step_size), m), denom),
+                );
+                (p, m, v)
+            }
+            let mut i = 0;
+            while i + LANES <= n {
+                let (pn, mn, vn) = update(
+                    load(p.add(i)),
+                    load(g.add(i)),
+                    load(m.add(i)),
+                    load(v.add(i)),
+                    c,
+                );
+                store(p.add(i), pn);
+                store(m.add(i), mn);
+                store(v.add(i), vn);
+                i += LANES;
+            }
+            if i < n {
+                let k = mask(n - i);
+                let (pn, mn, vn) = update(
+                    load_m(p.add(i), k),
+                    load_m(g.add(i), k),
+                    load_m(m.add(i), k),
+                    load_m(v.add(i), k),
+                    c,
+                );
+                store_m(p.add(i), pn, k);
+                store_m(m.add(i), mn, k);
+                store_m(v.add(i), vn, k);
+            }
+        }
+
+        /// Calibration: `iters` rounds of FMAs on 12 independent accumulators (enough to
+        /// cover the FMA latency on both pipes), so FLOPs / time is the core's FMA peak.
+        #[target_feature(enable = $features)]
+        pub unsafe fn fma_probe(iters: usize) -> f32 {
+            let (a, b) = (splat(0.999_999), splat(1e-7));
+            let mut acc = [splat(1.0); PROBE_CHAINS];
+            for _ in 0..iters {
+                for v in acc.iter_mut() {
+                    *v = fma(*v, a, b);
+                }
+            }
+            acc.iter().map(|&v| reduce_add(v)).sum()
+        }
+
         /// One register tile of C = A·B: `R` rows by `NV` vectors of columns, the last
         /// vector masked by `last`. A is strided (`rsa`, `csa`: a transposed operand costs
         /// nothing, its elements are broadcast one at a time); B rows are contiguous.
-        /// Epilogue while the tile is in registers: + C (when accumulating), + bias, act.
-        #[inline]
+        /// Epilogue while the tile is in registers: + C (when accumulating), + bias, and the
+        /// activation `ACT` (a const, so each tile holds only its own activation's
+        /// constants; kept out of line so a call does not set up every variant's).
+        #[inline(never)]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn tile<const R: usize, const NV: usize>(
+        unsafe fn tile<const R: usize, const NV: usize, const CH: usize, const ACT: u8>(
             k: usize,
             a: *const f32,
             rsa: usize,
@@ -211,10 +331,11 @@ macro_rules! simd_kernels {
             last: M,
             accumulate: bool,
             bias: *const f32,
-            act: EpilogueAct,
         ) {
-            let mut acc = [[splat(0.0); NV]; R];
-            for p in 0..k {
+            // CH independent partial sums over k: a tile with few accumulators would
+            // otherwise wait on each FMA's latency (tiny layers, batch 1).
+            let mut acc = [[[splat(0.0); NV]; R]; CH];
+            let step = |p: usize, acc: &mut [[V; NV]; R]| {
                 let row = b.add(p * rsb);
                 let mut bv = [splat(0.0); NV];
                 for v in 0..NV {
@@ -230,7 +351,27 @@ macro_rules! simd_kernels {
                         acc[i][v] = fma(ai, bv[v], acc[i][v]);
                     }
                 }
+            };
+            let mut p = 0;
+            while p + CH <= k {
+                for (c, partial) in acc.iter_mut().enumerate() {
+                    step(p + c, partial);
+                }
+                p += CH;
             }
+            while p < k {
+                step(p, &mut acc[0]);
+                p += 1;
+            }
+            let mut total = acc[0];
+            for partial in &acc[1..] {
+                for i in 0..R {
+                    for v in 0..NV {
+                        total[i][v] = add(total[i][v], partial[i][v]);
+                    }
+                }
+            }
+            let acc = total;
             for i in 0..R {
                 for v in 0..NV {
                     let m = if v + 1 == NV { last } else { mask(LANES) };
@@ -242,7 +383,7 @@ macro_rules! simd_kernels {
                     if !bias.is_null() {
                         r = add(r, load_m(bias.add(v * LANES), m));
                     }
-                    store_m(out, activate(r, act), m);
+                    store_m(out, activate(r, EpilogueAct::from_code(ACT)), m);
                 }
             }
         }
@@ -283,9 +424,28 @@ macro_rules! simd_kernels {
                     let (ai, ci) = (a.add(i * rsa), c.add(i * rsc + j));
                     macro_rules! go {
                         ($r:literal, $nv:literal) => {
-                            tile::<$r, $nv>(
-                                k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j, act,
-                            )
+                            match act {
+                                EpilogueAct::None => {
+                                    tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
+                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
+                                    )
+                                }
+                                EpilogueAct::Relu => {
+                                    tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
+                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
+                                    )
+                                }
+                                EpilogueAct::Tanh => {
+                                    tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
+                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
+                                    )
+                                }
+                                EpilogueAct::Sigmoid => {
+                                    tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
+                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
+                                    )
+                                }
+                            }
                         };
                     }
                     dispatch_tile!(go, rows, nv);
@@ -300,6 +460,7 @@ macro_rules! simd_kernels {
 #[cfg(target_arch = "x86_64")]
 pub mod avx512 {
     //! AVX-512F: 16 lanes, 32 registers: 4×4-vector tiles (16 accumulators).
+    use super::PROBE_CHAINS;
     use core::arch::x86_64::*;
 
     type V = __m512;
@@ -408,6 +569,11 @@ pub mod avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    fn sqrt(a: V) -> V {
+        _mm512_sqrt_ps(a)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     fn max(a: V, b: V) -> V {
         _mm512_max_ps(a, b)
     }
@@ -467,6 +633,7 @@ pub mod avx512 {
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
     //! AVX2 + FMA: 8 lanes, 16 registers: 4×2-vector tiles (8 accumulators).
+    use super::PROBE_CHAINS;
     use core::arch::x86_64::*;
 
     type V = __m256;
@@ -565,6 +732,11 @@ pub mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     fn fma(a: V, b: V, c: V) -> V {
         _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn sqrt(a: V) -> V {
+        _mm256_sqrt_ps(a)
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]

@@ -319,3 +319,39 @@ fn column_sums_and_argmax() {
     assert_eq!(out, [5.0, 7.0, 9.0]);
     assert_eq!(argmax(&[0.1, f32::NAN, 0.3, 0.3]), 2);
 }
+
+#[test]
+fn adam_update_on_every_path_matches_scalar() {
+    let mut rng = Rng::seed(5);
+    let step = AdamStep {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        l2: 0.01,
+        decay: 0.999,
+        step_size: 1e-3 / 0.19,
+        inv_sqrt_correction2: 1.0 / 0.001_999f32.sqrt(),
+    };
+    for &n in &SIZES {
+        let (p0, g) = (random(n, &mut rng), random(n, &mut rng));
+        let m0: Vec<f32> = random(n, &mut rng).iter().map(|v| v * 0.1).collect();
+        let v0: Vec<f32> = random(n, &mut rng).iter().map(|v| v * v * 0.01).collect();
+        let (mut p_ref, mut m_ref, mut v_ref) = (p0.clone(), m0.clone(), v0.clone());
+        adam_update_with(Isa::Scalar, &step, &mut p_ref, &g, &mut m_ref, &mut v_ref);
+        for isa in Isa::available() {
+            let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+            adam_update_with(isa, &step, &mut p, &g, &mut m, &mut v);
+            for k in 0..n {
+                assert!(
+                    (p[k] - p_ref[k]).abs() <= 1e-6 * (1.0 + p_ref[k].abs()),
+                    "{isa:?} p[{k}]"
+                );
+                assert!((m[k] - m_ref[k]).abs() <= 1e-7, "{isa:?} m[{k}]");
+                assert!(
+                    (v[k] - v_ref[k]).abs() <= 1e-7 * (1.0 + v_ref[k]),
+                    "{isa:?} v[{k}]"
+                );
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::{check_range, ensure_state, Optimizer};
 use crate::error::Result;
+use crate::kernels::{self, AdamStep};
 
 /// Adam: `m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; p −= lr · m̂ / (√v̂ + ε)`, with the
 /// bias corrections `m̂ = m / (1−β₁ᵗ)`, `v̂ = v / (1−β₂ᵗ)`.
@@ -129,29 +130,30 @@ impl Optimizer for Adam {
     }
 
     fn update(&mut self, offset: usize, value: &mut [f32], grad: &[f32]) {
-        let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        let correction1 = 1.0 - b1.powi(self.step);
-        let correction2 = 1.0 - b2.powi(self.step);
-        let step_size = self.lr / correction1;
-        let inv_sqrt_c2 = 1.0 / correction2.sqrt();
-        let decay = if self.decoupled {
-            1.0 - self.lr * wd
+        let correction1 = 1.0 - self.beta1.powi(self.step);
+        let correction2 = 1.0 - self.beta2.powi(self.step);
+        let (decay, l2) = if self.decoupled {
+            (1.0 - self.lr * self.weight_decay, 0.0)
         } else {
-            1.0
+            (1.0, self.weight_decay)
         };
-        let l2 = if self.decoupled { 0.0 } else { wd };
+        let step = AdamStep {
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            l2,
+            decay,
+            step_size: self.lr / correction1,
+            inv_sqrt_correction2: 1.0 / correction2.sqrt(),
+        };
         let range = offset..offset + value.len();
-        for (((p, &g), m), v) in value
-            .iter_mut()
-            .zip(grad)
-            .zip(&mut self.m[range.clone()])
-            .zip(&mut self.v[range])
-        {
-            let g = g + l2 * *p;
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p = *p * decay - step_size * *m / (v.sqrt() * inv_sqrt_c2 + eps);
-        }
+        kernels::adam_update(
+            &step,
+            value,
+            grad,
+            &mut self.m[range.clone()],
+            &mut self.v[range],
+        );
     }
 
     fn learning_rate(&self) -> f32 {

@@ -1,0 +1,93 @@
+//! The machine's FMA peak, and the GEMM shapes of the runtime issue, on our register-tiled
+//! kernels and on the `gemm` crate, one and two threads. Throughput is in FLOP/s
+//! (criterion's "elements" are FLOPs). Figures and the switch point: BENCHMARKS.md.
+//!
+//! cargo bench --bench kernels
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+use typed_nn::kernels::{fma_peak_probe, gemm_with, Backend, Isa, MatMul};
+use typed_nn::Rng;
+
+/// M×K×N, as the runtime issue writes them.
+const SHAPES: [(usize, usize, usize); 7] = [
+    (1, 784, 128),
+    (64, 128, 64),
+    (32, 50, 50),
+    (64, 784, 128),
+    (256, 784, 128),
+    (256, 784, 1024),
+    (1024, 1024, 1024),
+];
+
+fn peak(c: &mut Criterion) {
+    let mut g = c.benchmark_group("peak");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    const ITERS: usize = 100_000;
+    for isa in Isa::available() {
+        let Some(flops) = fma_peak_probe(isa, ITERS) else {
+            continue;
+        };
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function(format!("{isa:?} 1 thread"), |b| {
+            b.iter(|| fma_peak_probe(isa, black_box(ITERS)))
+        });
+        g.throughput(Throughput::Elements(2 * flops));
+        g.bench_function(format!("{isa:?} 2 threads"), |b| {
+            b.iter(|| {
+                rayon::join(
+                    || fma_peak_probe(isa, black_box(ITERS)),
+                    || fma_peak_probe(isa, black_box(ITERS)),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+fn gemm_shapes(c: &mut Criterion) {
+    let mut rng = Rng::seed(0);
+    let isa = Isa::detect();
+    let mut g = c.benchmark_group("gemm");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    for (m, k, n) in SHAPES {
+        let a: Vec<f32> = (0..m * k).map(|_| rng.next_f32()).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.next_f32()).collect();
+        let mut out = vec![0.0f32; m * n];
+        let p = MatMul::new(m, n, k);
+        g.throughput(Throughput::Elements(p.flops() as u64));
+        let big = m * n * k >= 64 * 784 * 128;
+        for (backend, threads) in [
+            (Backend::Own, 1),
+            (Backend::Library, 1),
+            (Backend::Own, 2),
+            (Backend::Library, 2),
+        ] {
+            if threads == 2 && !big {
+                continue;
+            }
+            let id = BenchmarkId::new(format!("{backend:?} {threads}t"), format!("{m}x{k}x{n}"));
+            g.bench_function(id, |bch| {
+                bch.iter(|| {
+                    gemm_with(
+                        isa,
+                        backend,
+                        threads,
+                        &p,
+                        black_box(&a),
+                        black_box(&b),
+                        None,
+                        &mut out,
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, peak, gemm_shapes);
+criterion_main!(benches);
