@@ -10,10 +10,13 @@ use typed_nn::kernels::{fma_peak_probe, gemm_with, Backend, Isa, MatMul};
 use typed_nn::Rng;
 
 /// M×K×N, as the runtime issue writes them.
-const SHAPES: [(usize, usize, usize); 7] = [
+const SHAPES: [(usize, usize, usize); 10] = [
     (1, 784, 128),
     (64, 128, 64),
     (32, 50, 50),
+    (64, 128, 128),
+    (64, 256, 128),
+    (64, 512, 128),
     (64, 784, 128),
     (256, 784, 128),
     (256, 784, 1024),
@@ -59,7 +62,7 @@ fn gemm_shapes(c: &mut Criterion) {
         let mut out = vec![0.0f32; m * n];
         let p = MatMul::new(m, n, k);
         g.throughput(Throughput::Elements(p.flops() as u64));
-        let big = m * n * k >= 64 * 784 * 128;
+        let big = m * n * k >= 64 * 128 * 64;
         for (backend, threads) in [
             (Backend::Own, 1),
             (Backend::Library, 1),
@@ -89,5 +92,44 @@ fn gemm_shapes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peak, gemm_shapes);
+/// The weight-gradient product of W3's first layer: ∂W_t[784×128] = Xᵀ · dZ over a batch
+/// of 64, A read transposed through its strides.
+fn weight_gradient(c: &mut Criterion) {
+    let mut rng = Rng::seed(1);
+    let isa = Isa::detect();
+    let (rows, n_in, n_out) = (64, 784, 128);
+    let x: Vec<f32> = (0..rows * n_in).map(|_| rng.next_f32()).collect();
+    let dz: Vec<f32> = (0..rows * n_out).map(|_| rng.next_f32()).collect();
+    let mut dw = vec![0.0f32; n_in * n_out];
+    let p = MatMul {
+        rsa: 1,
+        csa: n_in,
+        ..MatMul::new(n_in, n_out, rows)
+    };
+    let mut g = c.benchmark_group("gemm");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    g.throughput(Throughput::Elements(p.flops() as u64));
+    for threads in [1, 2] {
+        let id = BenchmarkId::new(format!("Own {threads}t"), "dW 784x64x128 (Aᵀ)");
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                gemm_with(
+                    isa,
+                    Backend::Own,
+                    threads,
+                    &p,
+                    black_box(&x),
+                    black_box(&dz),
+                    None,
+                    &mut dw,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, peak, gemm_shapes, weight_gradient);
 criterion_main!(benches);

@@ -78,7 +78,8 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
     gemm_unchecked_isa(isa(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
-/// [`gemm`] on a given instruction set, backend and thread count (for tests and benches).
+/// [`gemm`] on a given instruction set, backend and thread count (for tests and benches):
+/// with `threads > 1` the product is split whatever its size.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
     isa: Isa,
@@ -120,7 +121,7 @@ fn gemm_unchecked_isa(
         library_gemm(p, a, b, bias, c, threads);
         return;
     }
-    let blocks = if threads > 1 && p.flops() >= PARALLEL_MIN_FLOPS {
+    let blocks = if threads > 1 {
         threads.min(p.m.div_ceil(4))
     } else {
         1
@@ -244,7 +245,7 @@ fn library_gemm(
     c: &mut [f32],
     threads: usize,
 ) {
-    let parallelism = if threads > 1 && p.flops() >= PARALLEL_MIN_FLOPS {
+    let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None

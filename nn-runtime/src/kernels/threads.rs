@@ -3,9 +3,11 @@
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Products below this many FLOPs stay on one thread: waking a second costs more than it
-/// saves (measured in BENCHMARKS.md).
-pub const PARALLEL_MIN_FLOPS: usize = 4 << 20;
+/// Products below this many FLOPs stay on one thread. Handing half a product to rayon's
+/// pool costs about 20 µs when its workers are awake and more when they have gone to sleep
+/// between the products of a training step; in a W3 training step two 12.8-MFLOP products
+/// split over two threads made the step slower, not faster (BENCHMARKS.md).
+pub const PARALLEL_MIN_FLOPS: usize = 32 << 20;
 
 /// 0 = not chosen yet.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
