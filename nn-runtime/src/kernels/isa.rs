@@ -125,5 +125,15 @@ mod tests {
         assert_eq!(Isa::parse("AVX512"), Some(Isa::Avx512));
         assert_eq!(Isa::parse("neon"), None);
         assert!(Isa::detect().is_available());
+        assert!(isa().is_available());
+        for unavailable in [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| !i.is_available())
+        {
+            assert!(matches!(
+                set_isa(unavailable),
+                Err(Error::UnsupportedIsa { .. })
+            ));
+        }
     }
 }

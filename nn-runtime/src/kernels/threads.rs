@@ -37,3 +37,14 @@ pub fn set_threads(n: usize) -> Result<()> {
     THREADS.store(n, Ordering::Relaxed);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_threads_is_an_error_and_the_count_is_positive() {
+        assert!(matches!(set_threads(0), Err(Error::ZeroThreads)));
+        assert!(threads() >= 1);
+    }
+}
