@@ -100,8 +100,23 @@ fn grads<L: Layer>(layer: &mut L) -> Vec<f32> {
 }
 
 /// Checks ∂/∂x and ∂/∂θ of Σ w ⊙ layer(x) against central differences.
-fn check_layer<L: Layer>(name: &str, mut layer: L, rows: usize, rng: &mut Rng) {
+fn check_layer<L: Layer>(name: &str, layer: L, rows: usize, rng: &mut Rng) {
     let x: Batch<L::In> = random_batch(rows, 0.05, rng);
+    check_layer_at(name, layer, x, rng);
+}
+
+/// Inputs all distinct and at least 0.05 apart, so a perturbation of H never changes which
+/// value of a pooling window is the largest.
+fn spread_batch<S: Sample>(rows: usize, rng: &mut Rng) -> Batch<S> {
+    let n = rows * S::LEN;
+    let mut values: Vec<f32> = (0..n).map(|i| (i as f32 - n as f32 / 2.0) * 0.05).collect();
+    rng.shuffle(&mut values);
+    Batch::from_vec(values).unwrap()
+}
+
+/// [`check_layer`] at a given input.
+fn check_layer_at<L: Layer>(name: &str, mut layer: L, x: Batch<L::In>, rng: &mut Rng) {
+    let rows = x.rows();
     let w: Batch<L::Out> = random_batch(rows, 0.0, rng);
     let (mut y, mut cache, mut dx) = (Batch::default(), L::Cache::default(), Batch::default());
     layer.forward_train(&x, &mut y, &mut cache);
@@ -344,4 +359,113 @@ fn generated_backward_matches_finite_differences() {
 
     // The network as a layer (input gradient included) also checks out.
     check_layer("Tiny as a layer", Tiny::init(&mut rng), 2, &mut rng);
+}
+
+network! {
+    /// Valid padding, a rectangular kernel, a fused activation, odd sizes.
+    struct ConvValid: [2, 5, 6] {
+        Conv2d(3, (3, 2)), Tanh,
+    }
+}
+
+network! {
+    /// Same padding with stride 2 (uneven padding: more below and right), unfused.
+    struct ConvSameStrided: [2, 5, 6] {
+        Conv2d(2, 3, stride = 2, padding = same),
+    }
+}
+
+network! {
+    /// Same padding with an even kernel, stride (2, 1).
+    struct ConvSameEven: [1, 4, 5] {
+        Conv2d(2, (2, 4), stride = (2, 1), padding = same), Sigmoid,
+        Flatten,
+    }
+}
+
+network! {
+    struct Conv1dNet: [2, 9] {
+        Conv1d(3, 3, stride = 2), Tanh,
+        Conv1d(2, 2, padding = same),
+    }
+}
+
+#[test]
+fn convolution_gradients() {
+    let mut rng = Rng::seed(6);
+    check_layer(
+        "Conv2d valid 3x2 + tanh",
+        ConvValid::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d same, stride 2",
+        ConvSameStrided::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d same, even kernel, stride (2, 1)",
+        ConvSameEven::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer("Conv1d", Conv1dNet::init(&mut rng), 2, &mut rng);
+}
+
+network! {
+    struct MaxPools: [2, 7, 5] {
+        MaxPool2d(2),
+    }
+}
+
+network! {
+    /// Overlapping windows (stride below the window) and a rectangular window.
+    struct OverlappingPools: [2, 7, 5] {
+        MaxPool2d((3, 2), stride = 1),
+    }
+}
+
+network! {
+    struct AvgPools: [2, 7, 5] {
+        AvgPool2d((3, 2), stride = (2, 1)),
+        GlobalAvgPool2d,
+    }
+}
+
+network! {
+    struct Pool1d: [3, 9] {
+        MaxPool1d(3, stride = 2),
+    }
+}
+
+#[test]
+fn pooling_and_flatten_gradients() {
+    let mut rng = Rng::seed(7);
+    check_layer_at(
+        "MaxPool2d",
+        MaxPools::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer_at(
+        "MaxPool2d overlapping",
+        OverlappingPools::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer(
+        "AvgPool2d + GlobalAvgPool2d",
+        AvgPools::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer_at(
+        "MaxPool1d",
+        Pool1d::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer("Flatten", ConvSameEven::init(&mut rng), 1, &mut rng);
 }

@@ -32,10 +32,12 @@ impl Shape {
     /// The runtime sample type of this shape.
     pub fn sample_type(&self) -> TokenStream {
         match self {
-            Shape::Known(dims) => {
-                let n = dims[0];
-                quote!(::typed_nn::Tensor1<#n>)
-            }
+            Shape::Known(dims) => match dims.as_slice() {
+                [n] => quote!(::typed_nn::Tensor1<#n>),
+                [a, b] => quote!(::typed_nn::Tensor2<#a, #b>),
+                [c, h, w] => quote!(::typed_nn::Tensor3<#c, #h, #w>),
+                _ => unreachable!("shapes have 1 to 3 dimensions"),
+            },
             Shape::Opaque(ty) => ty.clone(),
         }
     }
@@ -119,12 +121,11 @@ pub fn resolve(def: &NetworkDef, cx: &mut Ctxt) -> Vec<Resolved> {
             continue;
         };
         let mut summary = vec![(r.ty.clone(), path_name.clone())];
-        if let (Some((n_in, units)), Some(function)) = (&r.dense, fusable_activation(def, index)) {
-            // Dense followed by an element-wise activation: one layer whose kernel applies
-            // the activation while the output tile is in registers. The summary still
-            // shows both, as written.
-            let span = layer.kind.span();
-            r.ty = quote_spanned!(span=> ::typed_nn::Dense<#n_in, #units, ::typed_nn::#function>);
+        if let (Some(fused), Some(function)) = (&r.fuse, fusable_activation(def, index)) {
+            // Dense or convolution followed by an element-wise activation: one layer whose
+            // kernel applies the activation to its output in place. The summary still shows
+            // both, as written.
+            r.ty = fused(&function);
             let sample = r.out.sample_type();
             summary.push((
                 quote!(::typed_nn::Act<::typed_nn::#function, #sample>),
@@ -160,11 +161,11 @@ fn input_shape(def: &NetworkDef, cx: &mut Ctxt) -> Option<Shape> {
     if dims.len() != def.input.len() {
         return None;
     }
-    if dims.len() != 1 {
+    if !(1..=3).contains(&dims.len()) {
         cx.error_at(
             def.input_span,
             format_args!(
-                "expected a 1-D input shape such as `[784]`, found {} dimensions",
+                "expected an input shape of 1 to 3 dimensions such as `[784]`, `[28, 28]` or `[3, 64, 64]`, found {}",
                 dims.len()
             ),
         );
@@ -173,13 +174,16 @@ fn input_shape(def: &NetworkDef, cx: &mut Ctxt) -> Option<Shape> {
     Some(Shape::Known(dims))
 }
 
+/// Builds a layer's type with an activation fused in.
+type FuseFn = Box<dyn Fn(&Ident) -> TokenStream>;
+
 struct Rule {
     ty: TokenStream,
     init: TokenStream,
     out: Shape,
     head: Option<TokenStream>,
-    /// For Dense: its input length and units, should an activation fuse into it.
-    dense: Option<(TokenStream, usize)>,
+    /// For layers an activation can fuse into (Dense, convolutions): their type with it.
+    fuse: Option<FuseFn>,
 }
 
 /// The rule of one layer kind applied to its input shape.
@@ -188,6 +192,42 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
     let span = layer.kind.span();
     match kind.as_str() {
         "Dense" => dense(layer, input, cx),
+        "Conv2d" | "Conv1d" => conv(layer, input, cx),
+        "MaxPool2d" | "AvgPool2d" | "MaxPool1d" => pool(layer, input, cx),
+        "GlobalAvgPool2d" => {
+            no_args(layer, cx)?;
+            let [c, h, w] = dims_of(layer, input, 3, "[channels, height, width]", cx)?;
+            Some(Rule {
+                ty: quote_spanned!(span=> ::typed_nn::GlobalAvgPool2d<#c, #h, #w>),
+                init: quote_spanned!(span=> ::typed_nn::GlobalAvgPool2d),
+                out: Shape::Known(vec![c]),
+                head: None,
+                fuse: None,
+            })
+        }
+        "Flatten" => {
+            no_args(layer, cx)?;
+            let sample = input.sample_type();
+            let (len, out) = match input {
+                Shape::Known(dims) => {
+                    let n: usize = dims.iter().product();
+                    (quote!(#n), Shape::Known(vec![n]))
+                }
+                Shape::Opaque(ty) => (
+                    quote!({ <#ty as ::typed_nn::Sample>::LEN }),
+                    Shape::Opaque(
+                        quote!(::typed_nn::Tensor1<{ <#ty as ::typed_nn::Sample>::LEN }>),
+                    ),
+                ),
+            };
+            Some(Rule {
+                ty: quote_spanned!(span=> ::typed_nn::Flatten<#sample, #len>),
+                init: quote_spanned!(span=> ::core::default::Default::default()),
+                out,
+                head: None,
+                fuse: None,
+            })
+        }
         "Relu" | "Tanh" | "Sigmoid" | "Softmax" => {
             no_args(layer, cx)?;
             let f = Ident::new(&kind, span);
@@ -199,7 +239,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> ::typed_nn::Act::new(::typed_nn::#f)),
                 out: input.clone(),
                 head,
-                dense: None,
+                fuse: None,
             })
         }
         "LeakyRelu" => {
@@ -220,7 +260,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> ::typed_nn::Act::new(#alpha)),
                 out: input.clone(),
                 head: None,
-                dense: None,
+                fuse: None,
             })
         }
         "Net" => {
@@ -242,7 +282,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                 init: quote_spanned!(span=> <#ty as ::typed_nn::layers::Layer>::init(rng)),
                 out: Shape::Opaque(quote!(<#ty as ::typed_nn::layers::Layer>::Out)),
                 head: None,
-                dense: None,
+                fuse: None,
             })
         }
         _ => {
@@ -284,7 +324,9 @@ fn dense(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
         init: quote_spanned!(span=> ::typed_nn::Dense::glorot_uniform(rng)),
         out: Shape::Known(vec![units]),
         head: None,
-        dense: Some((n_in, units)),
+        fuse: Some(Box::new(
+            move |f: &Ident| quote_spanned!(span=> ::typed_nn::Dense<#n_in, #units, ::typed_nn::#f>),
+        )),
     })
 }
 
@@ -353,4 +395,235 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The input's dimensions when it has `rank` of them (`what` names them in the error).
+fn dims_of<const R: usize>(
+    layer: &LayerDef,
+    input: &Shape,
+    rank: usize,
+    what: &str,
+    cx: &mut Ctxt,
+) -> Option<[usize; R]> {
+    match input {
+        Shape::Known(dims) if dims.len() == rank => dims.as_slice().try_into().ok(),
+        Shape::Known(dims) => {
+            cx.error_spanned_by(
+                &layer.kind,
+                format_args!(
+                    "{} takes a {what} input, but its input here has shape {dims:?}",
+                    layer.kind
+                ),
+            );
+            None
+        }
+        Shape::Opaque(_) => {
+            cx.error_spanned_by(&layer.kind, format_args!("{} cannot follow a `Net(...)` layer: its input shape must be known to the macro", layer.kind));
+            None
+        }
+    }
+}
+
+/// Argument `position` or `name = …`.
+fn arg<'a>(layer: &'a LayerDef, position: usize, name: &str) -> Option<&'a Expr> {
+    layer
+        .args
+        .iter()
+        .find_map(|a| match a {
+            Arg::Named { name: n, value } if n == name => Some(value),
+            _ => None,
+        })
+        .or_else(|| match layer.args.get(position) {
+            Some(Arg::Positional(e)) => Some(e),
+            _ => None,
+        })
+}
+
+/// `3` or `(3, 5)`: a square or rectangular size, each side ≥ `min`.
+fn pair(expr: &Expr, what: &str, min: usize, cx: &mut Ctxt) -> Option<(usize, usize)> {
+    let one = |e: &Expr| match e {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(l), ..
+        }) => l.base10_parse::<usize>().ok(),
+        _ => None,
+    };
+    let parsed = match expr {
+        Expr::Tuple(t) if t.elems.len() == 2 => one(&t.elems[0]).zip(one(&t.elems[1])),
+        Expr::Paren(p) => one(&p.expr).map(|v| (v, v)),
+        e => one(e).map(|v| (v, v)),
+    };
+    match parsed {
+        Some((a, b)) if a >= min && b >= min => Some((a, b)),
+        Some(_) if min == 1 => {
+            cx.error_spanned_by(expr, format_args!("{what} must be at least 1"));
+            None
+        }
+        _ => {
+            cx.error_spanned_by(
+                expr,
+                format_args!("{what} must be a positive integer or a pair such as `(3, 5)`"),
+            );
+            None
+        }
+    }
+}
+
+/// Output length and leading padding of one spatial dimension.
+fn conv_dim(input: usize, kernel: usize, stride: usize, same: bool) -> Option<(usize, usize)> {
+    if same {
+        let out = input.div_ceil(stride);
+        let total = ((out - 1) * stride + kernel).saturating_sub(input);
+        Some((out, total / 2))
+    } else if kernel <= input {
+        Some(((input - kernel) / stride + 1, 0))
+    } else {
+        None
+    }
+}
+
+fn conv(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
+    let kind = layer.kind.to_string();
+    let two_d = kind == "Conv2d";
+    let span = layer.kind.span();
+    let usage = if two_d {
+        "`Conv2d(filters, kernel, stride = 1, padding = valid)`"
+    } else {
+        "`Conv1d(filters, kernel, stride = 1, padding = valid)`"
+    };
+    for a in &layer.args {
+        if let Arg::Named { name, .. } = a {
+            if !matches!(
+                name.to_string().as_str(),
+                "filters" | "kernel" | "stride" | "padding"
+            ) {
+                cx.error_spanned_by(
+                    name,
+                    format_args!("unknown argument `{name}`; {kind} takes {usage}"),
+                );
+                return None;
+            }
+        }
+    }
+    let (Some(filters), Some(kernel)) = (arg(layer, 0, "filters"), arg(layer, 1, "kernel")) else {
+        cx.error_at(
+            layer.paren_span.unwrap_or(span),
+            format_args!("{kind} needs its filters and kernel size: {usage}"),
+        );
+        return None;
+    };
+    let filters = positive_int(filters, "the number of filters", cx)?;
+    let (kh, kw) = pair(kernel, "the kernel size", 1, cx)?;
+    let (sh, sw) = match arg(layer, 2, "stride") {
+        Some(e) => pair(e, "the stride", 1, cx)?,
+        None => (1, 1),
+    };
+    let same = match arg(layer, 3, "padding") {
+        None => false,
+        Some(Expr::Path(p)) if p.path.is_ident("valid") => false,
+        Some(Expr::Path(p)) if p.path.is_ident("same") => true,
+        Some(e) => {
+            cx.error_spanned_by(e, "padding is `valid` or `same`");
+            return None;
+        }
+    };
+    if two_d {
+        let [c, h, w] = dims_of(layer, input, 3, "[channels, height, width]", cx)?;
+        let (Some((oh, pt)), Some((ow, pl))) =
+            (conv_dim(h, kh, sh, same), conv_dim(w, kw, sw, same))
+        else {
+            cx.error_spanned_by(
+                kernel,
+                format_args!(
+                    "the kernel {kh}x{kw} is larger than its input {h}x{w} (padding `valid`)"
+                ),
+            );
+            return None;
+        };
+        let f_ty = move |f: TokenStream| quote_spanned!(span=> ::typed_nn::Conv2d<#c, #h, #w, #filters, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow #f>);
+        Some(Rule {
+            ty: f_ty(quote!()),
+            init: quote_spanned!(span=> ::typed_nn::Conv2d::glorot_uniform(rng)),
+            out: Shape::Known(vec![filters, oh, ow]),
+            head: None,
+            fuse: Some(Box::new(move |f: &Ident| f_ty(quote!(, ::typed_nn::#f)))),
+        })
+    } else {
+        if kh != kw {
+            cx.error_spanned_by(kernel, "a 1-D kernel has one size");
+            return None;
+        }
+        let [c, l] = dims_of(layer, input, 2, "[channels, length]", cx)?;
+        let Some((ol, pl)) = conv_dim(l, kw, sw, same) else {
+            cx.error_spanned_by(
+                kernel,
+                format_args!(
+                    "the kernel {kw} is larger than its input length {l} (padding `valid`)"
+                ),
+            );
+            return None;
+        };
+        let f_ty = move |f: TokenStream| quote_spanned!(span=> ::typed_nn::Conv1d<#c, #l, #filters, #kw, #sw, #pl, #ol #f>);
+        Some(Rule {
+            ty: f_ty(quote!()),
+            init: quote_spanned!(span=> ::typed_nn::Conv1d::glorot_uniform(rng)),
+            out: Shape::Known(vec![filters, ol]),
+            head: None,
+            fuse: Some(Box::new(move |f: &Ident| f_ty(quote!(, ::typed_nn::#f)))),
+        })
+    }
+}
+
+fn pool(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
+    let kind = layer.kind.clone();
+    let span = kind.span();
+    let Some(window) = arg(layer, 0, "window") else {
+        cx.error_at(
+            layer.paren_span.unwrap_or(span),
+            format_args!("{kind} needs its window: `{kind}(2)` or `{kind}((2, 3), stride = 1)`"),
+        );
+        return None;
+    };
+    let (kh, kw) = pair(window, "the pooling window", 1, cx)?;
+    let (sh, sw) = match arg(layer, 1, "stride") {
+        Some(e) => pair(e, "the stride", 1, cx)?,
+        None => (kh, kw),
+    };
+    if kind == "MaxPool1d" {
+        if kh != kw {
+            cx.error_spanned_by(window, "a 1-D pooling window has one size");
+            return None;
+        }
+        let [c, l] = dims_of(layer, input, 2, "[channels, length]", cx)?;
+        if kw > l {
+            cx.error_spanned_by(
+                window,
+                format_args!("the pooling window {kw} is larger than its input length {l}"),
+            );
+            return None;
+        }
+        let ol = (l - kw) / sw + 1;
+        return Some(Rule {
+            ty: quote_spanned!(span=> ::typed_nn::MaxPool1d<#c, #l, #kw, #sw, #ol>),
+            init: quote_spanned!(span=> ::typed_nn::MaxPool1d),
+            out: Shape::Known(vec![c, ol]),
+            head: None,
+            fuse: None,
+        });
+    }
+    let [c, h, w] = dims_of(layer, input, 3, "[channels, height, width]", cx)?;
+    if kh > h || kw > w {
+        cx.error_spanned_by(
+            window,
+            format_args!("the pooling window {kh}x{kw} is larger than its input {h}x{w}"),
+        );
+        return None;
+    }
+    let (oh, ow) = ((h - kh) / sh + 1, (w - kw) / sw + 1);
+    Some(Rule {
+        ty: quote_spanned!(span=> ::typed_nn::#kind<#c, #h, #w, #kh, #kw, #sh, #sw, #oh, #ow>),
+        init: quote_spanned!(span=> ::typed_nn::#kind),
+        out: Shape::Known(vec![c, oh, ow]),
+        head: None,
+        fuse: None,
+    })
 }

@@ -14,21 +14,27 @@ pub mod train;
 
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result};
-pub use layers::{Act, Dense, LeakyRelu, Linear, Relu, Sigmoid, Softmax, Tanh};
+pub use layers::{
+    Act, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool2d, LeakyRelu, Linear, MaxPool1d,
+    MaxPool2d, Relu, Sigmoid, Softmax, Tanh,
+};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
-pub use tensor::{Batch, Sample, Tensor1};
+pub use tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
 pub use train::{Evaluation, Network};
 
 /// What a program using typed-nn usually needs.
 pub mod prelude {
     pub use crate::data::{mnist, Class, Dataset, Labels};
     pub use crate::error::Error;
-    pub use crate::layers::{Act, Dense, Layer, LeakyRelu, Linear, Relu, Sigmoid, Softmax, Tanh};
+    pub use crate::layers::{
+        Act, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool2d, Layer, LeakyRelu, Linear,
+        MaxPool1d, MaxPool2d, Relu, Sigmoid, Softmax, Tanh,
+    };
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
-    pub use crate::tensor::{Batch, Sample, Tensor1};
+    pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
     pub use crate::train::{Evaluation, Network};
     pub use crate::Rng;
 }

@@ -98,6 +98,71 @@ impl<const N: usize> fmt::Debug for Tensor1<N> {
     }
 }
 
+/// A `[A, B]` matrix per sample: `[channels, length]` for 1-D convolutions, `[time, features]`
+/// for sequences.
+#[derive(Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct Tensor2<const A: usize, const B: usize> {
+    pub data: [[f32; B]; A],
+}
+
+impl<const A: usize, const B: usize> Sample for Tensor2<A, B> {
+    const LEN: usize = A * B;
+    const SHAPE: &'static [usize] = &[A, B];
+    fn zeros() -> Self {
+        Tensor2 {
+            data: [[0.0; B]; A],
+        }
+    }
+    fn as_slice(&self) -> &[f32] {
+        self.data.as_flattened()
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        self.data.as_flattened_mut()
+    }
+}
+
+/// A `[C, H, W]` image per sample (PyTorch's channel-first order).
+#[derive(Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct Tensor3<const C: usize, const H: usize, const W: usize> {
+    pub data: [[[f32; W]; H]; C],
+}
+
+impl<const C: usize, const H: usize, const W: usize> Sample for Tensor3<C, H, W> {
+    const LEN: usize = C * H * W;
+    const SHAPE: &'static [usize] = &[C, H, W];
+    fn zeros() -> Self {
+        Tensor3 {
+            data: [[[0.0; W]; H]; C],
+        }
+    }
+    fn as_slice(&self) -> &[f32] {
+        self.data.as_flattened().as_flattened()
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        self.data.as_flattened_mut().as_flattened_mut()
+    }
+}
+
+macro_rules! shaped_debug {
+    ($ty:ident < $($p:ident),* >) => {
+        impl<$(const $p: usize),*> fmt::Debug for $ty<$($p),*> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{:?}", stringify!($ty), Self::SHAPE)?;
+                f.debug_list().entries(self.as_slice().iter()).finish()
+            }
+        }
+        impl<$(const $p: usize),*> Default for $ty<$($p),*> {
+            fn default() -> Self {
+                Self::zeros()
+            }
+        }
+    };
+}
+shaped_debug!(Tensor2<A, B>);
+shaped_debug!(Tensor3<C, H, W>);
+
 /// A batch of samples of shape `S`: `rows` samples stored back to back.
 ///
 /// Resizing to a row count that fits the capacity already held does not allocate, which is

@@ -8,6 +8,7 @@
 //! path is tested against the scalar one on awkward sizes (`tests.rs`).
 
 mod activation;
+pub mod conv;
 mod gemm;
 mod isa;
 mod simd;

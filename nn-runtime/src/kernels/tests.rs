@@ -355,3 +355,109 @@ fn adam_update_on_every_path_matches_scalar() {
         }
     }
 }
+
+/// Direct convolution in f64: the definition, with zero padding.
+fn direct_conv(g: &conv::ConvGeom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+    let mut y = vec![0.0; g.c_out * g.oh * g.ow];
+    for co in 0..g.c_out {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut s = b[co] as f64;
+                for c in 0..g.c_in {
+                    for i in 0..g.kh {
+                        for j in 0..g.kw {
+                            let (yy, xx) = (
+                                (oy * g.sh + i) as isize - g.pt as isize,
+                                (ox * g.sw + j) as isize - g.pl as isize,
+                            );
+                            if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                                s += x[(c * g.h + yy as usize) * g.w + xx as usize] as f64
+                                    * w[((co * g.c_in + c) * g.kh + i) * g.kw + j] as f64;
+                            }
+                        }
+                    }
+                }
+                y[(co * g.oh + oy) * g.ow + ox] = s;
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn conv2d_forward_matches_the_direct_definition() {
+    let mut rng = Rng::seed(8);
+    let geoms = [
+        // c_in, h, w, c_out, kh, kw, sh, sw, pt, pl, oh, ow
+        (1, 5, 5, 1, 3, 3, 1, 1, 0, 0, 3, 3),
+        (3, 17, 9, 5, 3, 2, 2, 1, 1, 0, 9, 8),
+        (2, 8, 7, 4, 4, 4, 2, 3, 1, 1, 4, 3),
+        (4, 1, 65, 3, 1, 5, 1, 2, 0, 2, 1, 33),
+    ];
+    for (c_in, h, w, c_out, kh, kw, sh, sw, pt, pl, oh, ow) in geoms {
+        let g = conv::ConvGeom {
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            sh,
+            sw,
+            pt,
+            pl,
+            oh,
+            ow,
+        };
+        let rows = 3;
+        let x = random(rows * c_in * h * w, &mut rng);
+        let wt = random(c_out * g.ckk(), &mut rng);
+        let b = random(c_out, &mut rng);
+        let mut y = vec![f32::NAN; rows * c_out * oh * ow];
+        conv::conv2d_forward(
+            &g,
+            &wt,
+            &b,
+            EpilogueAct::None,
+            &x,
+            &mut y,
+            rows,
+            &mut conv::ConvWorkspace::default(),
+        );
+        for r in 0..rows {
+            let want = direct_conv(&g, &x[r * c_in * h * w..(r + 1) * c_in * h * w], &wt, &b);
+            for (k, (&got, want)) in y[r * want.len()..(r + 1) * want.len()]
+                .iter()
+                .zip(&want)
+                .enumerate()
+            {
+                assert!(
+                    (got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()),
+                    "{g:?} row {r} at {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pooling_matches_definitions() {
+    let g = conv::PoolGeom {
+        c: 1,
+        h: 3,
+        w: 4,
+        kh: 2,
+        kw: 2,
+        sh: 1,
+        sw: 2,
+        oh: 2,
+        ow: 2,
+    };
+    let x = [1.0, 5.0, 2.0, 0.0, 3.0, -1.0, 7.0, 4.0, 0.5, 6.0, -2.0, 8.0];
+    let (mut y, mut arg) = ([0.0; 4], [0u32; 4]);
+    conv::max_pool_forward(&g, &x, &mut y, Some(&mut arg), 1);
+    assert_eq!(y, [5.0, 7.0, 6.0, 8.0]);
+    assert_eq!(arg, [1, 6, 9, 11]);
+    conv::avg_pool_forward(&g, &x, &mut y, 1);
+    assert_eq!(y, [2.0, 3.25, 2.125, 4.25]);
+}

@@ -2,10 +2,16 @@
 //! macro only chains them.
 
 mod activation;
+mod conv;
 mod dense;
+mod flatten;
+mod pool;
 
 pub use activation::*;
+pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
 pub use dense::{Dense, FusedActivation};
+pub use flatten::Flatten;
+pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
 
 use crate::tensor::{Batch, Sample};
 use crate::Rng;

@@ -1,0 +1,407 @@
+//! Convolution as im2col + GEMM, and pooling, on flat NCHW buffers with run-time sizes.
+//! Every conv and pool layer, whatever its const shape, calls these: compiled once.
+//!
+//! A batch is split into chunks, one per thread and each with its own scratch buffers, when
+//! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
+
+use super::gemm::{gemm, MatMul};
+use super::simd::EpilogueAct;
+use super::threads::{threads, PARALLEL_MIN_FLOPS};
+use super::{activation_backward, activation_forward_in_place};
+use std::ops::Range;
+
+/// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = 1`, `pt = 0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    /// Zero rows above the input.
+    pub pt: usize,
+    /// Zero columns left of the input.
+    pub pl: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl ConvGeom {
+    /// Rows of the unfolded input: one per (input channel, kernel row, kernel column).
+    pub fn ckk(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+    /// Output positions per channel.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn in_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+    fn out_len(&self) -> usize {
+        self.c_out * self.positions()
+    }
+    /// Multiply-adds of one sample's forward pass, as FLOPs.
+    pub fn flops(&self) -> usize {
+        2 * self.c_out * self.ckk() * self.positions()
+    }
+}
+
+/// Buffers one thread's share of a convolution reuses between calls.
+#[derive(Default, Debug)]
+pub struct ConvScratch {
+    cols: Vec<f32>,
+    dz: Vec<f32>,
+    dz_t: Vec<f32>,
+    dweight_t: Vec<f32>,
+    dbias: Vec<f32>,
+}
+
+/// Scratch for every chunk a batch may be split into.
+#[derive(Default, Debug)]
+pub struct ConvWorkspace {
+    chunks: Vec<ConvScratch>,
+}
+
+impl ConvWorkspace {
+    fn chunks(&mut self, rows: usize, flops_per_row: usize) -> &mut [ConvScratch] {
+        let n = if rows * flops_per_row >= PARALLEL_MIN_FLOPS {
+            threads().min(rows)
+        } else {
+            1
+        }
+        .max(1);
+        if self.chunks.len() < n {
+            self.chunks.resize_with(n, ConvScratch::default);
+        }
+        &mut self.chunks[..n]
+    }
+}
+
+/// cols[(c, i, j), (oy, ox)] = x[c, oy·sh + i − pt, ox·sw + j − pl], zero outside the input.
+pub fn im2col(g: &ConvGeom, x: &[f32], cols: &mut [f32]) {
+    let p = g.positions();
+    for c in 0..g.c_in {
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &mut cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                for oy in 0..g.oh {
+                    let y = (oy * g.sh + i) as isize - g.pt as isize;
+                    let out = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                    if y < 0 || y >= g.h as isize {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[(c * g.h + y as usize) * g.w..][..g.w];
+                    for (ox, o) in out.iter_mut().enumerate() {
+                        let xx = (ox * g.sw + j) as isize - g.pl as isize;
+                        *o = if xx >= 0 && (xx as usize) < g.w {
+                            src[xx as usize]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: dx[c, y, x] += every cols entry that was read from it.
+pub fn col2im_add(g: &ConvGeom, cols: &[f32], dx: &mut [f32]) {
+    let p = g.positions();
+    for c in 0..g.c_in {
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                for oy in 0..g.oh {
+                    let y = (oy * g.sh + i) as isize - g.pt as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    let dst = &mut dx[(c * g.h + y as usize) * g.w..][..g.w];
+                    for (ox, &v) in row[oy * g.ow..(oy + 1) * g.ow].iter().enumerate() {
+                        let xx = (ox * g.sw + j) as isize - g.pl as isize;
+                        if xx >= 0 && (xx as usize) < g.w {
+                            dst[xx as usize] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f(scratch, rows, out_rows)` over `rows` split into one chunk per scratch, `out`
+/// split alike (`out_len` values a row; 0 when there is no per-row output).
+fn for_each_chunk<F>(
+    scratch: &mut [ConvScratch],
+    rows: Range<usize>,
+    out: &mut [f32],
+    out_len: usize,
+    f: &F,
+) where
+    F: Fn(&mut ConvScratch, Range<usize>, &mut [f32]) + Sync,
+{
+    if scratch.len() <= 1 || rows.len() <= 1 {
+        f(&mut scratch[0], rows, out);
+        return;
+    }
+    let half = scratch.len() / 2;
+    let mid = rows.start + rows.len() * half / scratch.len();
+    let (s_lo, s_hi) = scratch.split_at_mut(half);
+    let (o_lo, o_hi) = out.split_at_mut(((mid - rows.start) * out_len).min(out.len()));
+    rayon::join(
+        || for_each_chunk(s_lo, rows.start..mid, o_lo, out_len, f),
+        || for_each_chunk(s_hi, mid..rows.end, o_hi, out_len, f),
+    );
+}
+
+/// y = act(W ⋆ x + b) for `rows` samples. `weight` is PyTorch's `[c_out, c_in, kh, kw]`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward(
+    g: &ConvGeom,
+    weight: &[f32],
+    bias: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    y: &mut [f32],
+    rows: usize,
+    ws: &mut ConvWorkspace,
+) {
+    let (ckk, p, in_len, out_len) = (g.ckk(), g.positions(), g.in_len(), g.out_len());
+    assert!(weight.len() == g.c_out * ckk && bias.len() == g.c_out);
+    assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
+    let chunks = ws.chunks(rows, g.flops());
+    for_each_chunk(
+        chunks,
+        0..rows,
+        &mut y[..rows * out_len],
+        out_len,
+        &|s, range, y| {
+            s.cols.resize(ckk * p, 0.0);
+            for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
+                im2col(g, &x[r * in_len..(r + 1) * in_len], &mut s.cols);
+                // Y[c_out, P] = W[c_out, ckk] · cols[ckk, P]
+                gemm(&MatMul::new(g.c_out, p, ckk), weight, &s.cols, None, yr);
+                for (channel, &b) in yr.chunks_exact_mut(p).zip(bias) {
+                    channel.iter_mut().for_each(|v| *v += b);
+                    activation_forward_in_place(act, channel);
+                }
+            }
+        },
+    );
+}
+
+/// Gradients of a convolution for `rows` samples: overwrites `dweight` `[c_out, ckk]` and
+/// `dbias`, and writes `dx` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward(
+    g: &ConvGeom,
+    weight: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    rows: usize,
+    dweight: &mut [f32],
+    dbias: &mut [f32],
+    dx: Option<&mut [f32]>,
+    ws: &mut ConvWorkspace,
+) {
+    let (ckk, p, in_len, out_len, c_out) =
+        (g.ckk(), g.positions(), g.in_len(), g.out_len(), g.c_out);
+    assert!(x.len() >= rows * in_len && y.len() >= rows * out_len && dy.len() >= rows * out_len);
+    let want_dx = dx.is_some();
+    let mut no_dx: [f32; 0] = [];
+    let (dx, dx_len) = match dx {
+        Some(dx) => (&mut dx[..rows * in_len], in_len),
+        None => (&mut no_dx[..], 0),
+    };
+    let chunks = ws.chunks(rows, 2 * g.flops());
+    for_each_chunk(chunks, 0..rows, dx, dx_len, &|s, range, dx| {
+        s.cols.resize(ckk * p, 0.0);
+        s.dz.resize(out_len, 0.0);
+        s.dz_t.resize(p * c_out, 0.0);
+        s.dweight_t.clear();
+        s.dweight_t.resize(ckk * c_out, 0.0);
+        s.dbias.clear();
+        s.dbias.resize(c_out, 0.0);
+        for (k, r) in range.enumerate() {
+            let (xr, yr, dyr) = (
+                &x[r * in_len..][..in_len],
+                &y[r * out_len..][..out_len],
+                &dy[r * out_len..][..out_len],
+            );
+            // dz = dy · act′(y)
+            activation_backward(act, yr, dyr, &mut s.dz);
+            for (db, channel) in s.dbias.iter_mut().zip(s.dz.chunks_exact(p)) {
+                *db += channel.iter().sum::<f32>();
+            }
+            // ∂Wᵀ[ckk, c_out] += cols[ckk, P] · dzᵀ[P, c_out]
+            im2col(g, xr, &mut s.cols);
+            for (c, channel) in s.dz.chunks_exact(p).enumerate() {
+                for (q, &v) in channel.iter().enumerate() {
+                    s.dz_t[q * c_out + c] = v;
+                }
+            }
+            let accumulate = MatMul {
+                accumulate: true,
+                ..MatMul::new(ckk, c_out, p)
+            };
+            gemm(&accumulate, &s.cols, &s.dz_t, None, &mut s.dweight_t);
+            if want_dx {
+                // dcols[ckk, P] = Wᵀ · dz (W read transposed through its strides), folded back.
+                let dxr = &mut dx[k * in_len..(k + 1) * in_len];
+                dxr.fill(0.0);
+                gemm(
+                    &MatMul {
+                        rsa: 1,
+                        csa: ckk,
+                        ..MatMul::new(ckk, p, c_out)
+                    },
+                    weight,
+                    &s.dz,
+                    None,
+                    &mut s.cols,
+                );
+                col2im_add(g, &s.cols, dxr);
+            }
+        }
+    });
+    dweight.fill(0.0);
+    dbias.fill(0.0);
+    for s in chunks.iter() {
+        for (i, row) in s.dweight_t.chunks_exact(c_out).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                dweight[c * ckk + i] += v;
+            }
+        }
+        for (d, &v) in dbias.iter_mut().zip(&s.dbias) {
+            *d += v;
+        }
+    }
+}
+
+/// Sizes of a pooling window over `[c, h, w]` (1-D pooling has `h = kh = sh = 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolGeom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl PoolGeom {
+    fn in_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn out_len(&self) -> usize {
+        self.c * self.oh * self.ow
+    }
+}
+
+/// y = the largest value of each window; `argmax`, when given, keeps where it was (index
+/// in the sample) for the backward pass.
+pub fn max_pool_forward(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    mut argmax: Option<&mut [u32]>,
+    rows: usize,
+) {
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    for r in 0..rows {
+        let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
+        for c in 0..g.c {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+                    for i in 0..g.kh {
+                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
+                        for (j, &v) in xr[base..base + g.kw].iter().enumerate() {
+                            // A NaN, once taken, stays: it propagates as in PyTorch.
+                            if (i == 0 && j == 0) || (!best.is_nan() && (v > best || v.is_nan())) {
+                                best = v;
+                                at = base + j;
+                            }
+                        }
+                    }
+                    let o = (c * g.oh + oy) * g.ow + ox;
+                    yr[o] = best;
+                    if let Some(argmax) = argmax.as_deref_mut() {
+                        argmax[r * out_len + o] = at as u32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dx = dy routed to each window's arg-max.
+pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32], rows: usize) {
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    dx[..rows * in_len].fill(0.0);
+    for r in 0..rows {
+        let dxr = &mut dx[r * in_len..][..in_len];
+        for (&g_out, &at) in dy[r * out_len..][..out_len]
+            .iter()
+            .zip(&argmax[r * out_len..][..out_len])
+        {
+            dxr[at as usize] += g_out;
+        }
+    }
+}
+
+/// y = the mean of each window.
+pub fn avg_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    let inv = 1.0 / (g.kh * g.kw) as f32;
+    for r in 0..rows {
+        let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
+        for c in 0..g.c {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut sum = 0.0;
+                    for i in 0..g.kh {
+                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
+                        sum += xr[base..base + g.kw].iter().sum::<f32>();
+                    }
+                    yr[(c * g.oh + oy) * g.ow + ox] = sum * inv;
+                }
+            }
+        }
+    }
+}
+
+/// dx = dy spread evenly over each window.
+pub fn avg_pool_backward(g: &PoolGeom, dy: &[f32], dx: &mut [f32], rows: usize) {
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    let inv = 1.0 / (g.kh * g.kw) as f32;
+    dx[..rows * in_len].fill(0.0);
+    for r in 0..rows {
+        let (dyr, dxr) = (
+            &dy[r * out_len..][..out_len],
+            &mut dx[r * in_len..][..in_len],
+        );
+        for c in 0..g.c {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let v = dyr[(c * g.oh + oy) * g.ow + ox] * inv;
+                    for i in 0..g.kh {
+                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
+                        dxr[base..base + g.kw].iter_mut().for_each(|d| *d += v);
+                    }
+                }
+            }
+        }
+    }
+}

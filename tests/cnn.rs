@@ -1,0 +1,51 @@
+//! Convolutional networks: the seed's CNN, shapes and parameter counts, inference and
+//! training through conv and pool layers.
+
+use typed_nn::prelude::*;
+
+network! {
+    /// The seed's Keras CNN on 64×64 RGB images (channels first).
+    pub struct SeedCnn: [3, 64, 64] {
+        Conv2d(32, (3, 3)), Relu,
+        MaxPool2d(2),
+        Conv2d(64, (3, 3)), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+#[test]
+fn seed_cnn_shapes_and_parameter_counts_match_keras() {
+    assert_eq!(SeedCnn::PARAMS, 1_626_442);
+    let summary = SeedCnn::summary();
+    let rows: Vec<(String, String)> = summary
+        .lines()
+        .filter(|l| l.contains("(None"))
+        .map(|l| {
+            let shape = l[l.find("(None").unwrap()..l.rfind(')').unwrap() + 1].to_string();
+            let params = l.split_whitespace().last().unwrap().to_string();
+            (shape, params)
+        })
+        .collect();
+    let expected = [
+        ("(None, 32, 62, 62)", "896"),
+        ("(None, 32, 62, 62)", "0"),
+        ("(None, 32, 31, 31)", "0"),
+        ("(None, 64, 29, 29)", "18,496"),
+        ("(None, 64, 29, 29)", "0"),
+        ("(None, 64, 14, 14)", "0"),
+        ("(None, 12544)", "0"),
+        ("(None, 128)", "1,605,760"),
+        ("(None, 128)", "0"),
+        ("(None, 10)", "1,290"),
+        ("(None, 10)", "0"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(rows, expected, "{summary}");
+    assert!(summary.contains("Total params: 1,626,442"));
+}
