@@ -49,3 +49,43 @@ fn seed_cnn_shapes_and_parameter_counts_match_keras() {
     assert_eq!(rows, expected, "{summary}");
     assert!(summary.contains("Total params: 1,626,442"));
 }
+
+network! {
+    /// Workload E2's network, as in examples/mnist_cnn.rs.
+    pub struct MnistCnn: [1, 28, 28] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(64, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+#[test]
+fn short_mnist_cnn_training_learns() {
+    let (train, test) =
+        mnist::load_as::<Tensor3<1, 28, 28>>(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))
+            .unwrap();
+    let (train, test) = (train.take(6000), test.take(1000));
+    let mut rng = Rng::seed(0);
+    let mut model = MnistCnn::init(&mut rng);
+    let mut opt = Adam::new(1e-3);
+    for (x, y) in train.shuffled(&mut rng).batches(64).unwrap() {
+        model.train_step(&x, &y, &CrossEntropy, &mut opt).unwrap();
+    }
+    let accuracy = model.accuracy(&test).unwrap();
+    assert!(
+        accuracy > 0.9,
+        "test accuracy after 6,000 images: {accuracy}"
+    );
+
+    // One-sample and batch inference agree.
+    let x = test.input(3);
+    let one = model.forward(&x);
+    let batch = model.forward_batch(&Batch::from_samples(&[x]));
+    for (a, b) in one.data.iter().zip(batch.row(0)) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}

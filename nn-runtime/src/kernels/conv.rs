@@ -81,6 +81,21 @@ impl ConvWorkspace {
     }
 }
 
+/// The output columns `ox` whose input column `ox·sw + j − pl` lies inside `0..w`.
+fn valid_columns(g: &ConvGeom, j: usize) -> std::ops::Range<usize> {
+    let lo = if g.pl > j {
+        (g.pl - j).div_ceil(g.sw)
+    } else {
+        0
+    };
+    let hi = if g.w + g.pl > j {
+        ((g.w - 1 + g.pl - j) / g.sw + 1).min(g.ow)
+    } else {
+        0
+    };
+    lo.min(hi)..hi
+}
+
 /// cols[(c, i, j), (oy, ox)] = x[c, oy·sh + i − pt, ox·sw + j − pl], zero outside the input.
 pub fn im2col(g: &ConvGeom, x: &[f32], cols: &mut [f32]) {
     let p = g.positions();
@@ -88,21 +103,25 @@ pub fn im2col(g: &ConvGeom, x: &[f32], cols: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = &mut cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                let valid = valid_columns(g, j);
                 for oy in 0..g.oh {
                     let y = (oy * g.sh + i) as isize - g.pt as isize;
                     let out = &mut row[oy * g.ow..(oy + 1) * g.ow];
-                    if y < 0 || y >= g.h as isize {
+                    if y < 0 || y >= g.h as isize || valid.is_empty() {
                         out.fill(0.0);
                         continue;
                     }
                     let src = &x[(c * g.h + y as usize) * g.w..][..g.w];
-                    for (ox, o) in out.iter_mut().enumerate() {
-                        let xx = (ox * g.sw + j) as isize - g.pl as isize;
-                        *o = if xx >= 0 && (xx as usize) < g.w {
-                            src[xx as usize]
-                        } else {
-                            0.0
-                        };
+                    out[..valid.start].fill(0.0);
+                    out[valid.end..].fill(0.0);
+                    // Input column of the first valid output.
+                    let first = valid.start * g.sw + j - g.pl;
+                    if g.sw == 1 {
+                        out[valid.clone()].copy_from_slice(&src[first..first + valid.len()]);
+                    } else {
+                        for (k, o) in out[valid.clone()].iter_mut().enumerate() {
+                            *o = src[first + k * g.sw];
+                        }
                     }
                 }
             }
@@ -117,16 +136,25 @@ pub fn col2im_add(g: &ConvGeom, cols: &[f32], dx: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = &cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                let valid = valid_columns(g, j);
+                if valid.is_empty() {
+                    continue;
+                }
+                let first = valid.start * g.sw + j - g.pl;
                 for oy in 0..g.oh {
                     let y = (oy * g.sh + i) as isize - g.pt as isize;
                     if y < 0 || y >= g.h as isize {
                         continue;
                     }
                     let dst = &mut dx[(c * g.h + y as usize) * g.w..][..g.w];
-                    for (ox, &v) in row[oy * g.ow..(oy + 1) * g.ow].iter().enumerate() {
-                        let xx = (ox * g.sw + j) as isize - g.pl as isize;
-                        if xx >= 0 && (xx as usize) < g.w {
-                            dst[xx as usize] += v;
+                    let src = &row[oy * g.ow..(oy + 1) * g.ow][valid.clone()];
+                    if g.sw == 1 {
+                        for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in src.iter().enumerate() {
+                            dst[first + k * g.sw] += v;
                         }
                     }
                 }
@@ -309,36 +337,34 @@ impl PoolGeom {
     }
 }
 
-/// y = the largest value of each window; `argmax`, when given, keeps where it was (index
-/// in the sample) for the backward pass.
-pub fn max_pool_forward(
-    g: &PoolGeom,
-    x: &[f32],
-    y: &mut [f32],
-    mut argmax: Option<&mut [u32]>,
-    rows: usize,
-) {
+/// The larger of two values, NaN if either is (as PyTorch's max pooling propagates NaN).
+#[inline]
+fn max_nan(a: f32, b: f32) -> f32 {
+    if a > b || a.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// y = the largest value of each window (NaN if the window holds one).
+pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     for r in 0..rows {
         let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
+        // Window position by window position over a whole output row: the maxima of
+        // different outputs are independent, so they pipeline (and vectorise) instead of
+        // waiting on one compare chain per window.
         for c in 0..g.c {
             for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let (mut best, mut at) = (f32::NEG_INFINITY, 0);
-                    for i in 0..g.kh {
-                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
-                        for (j, &v) in xr[base..base + g.kw].iter().enumerate() {
-                            // A NaN, once taken, stays: it propagates as in PyTorch.
-                            if (i == 0 && j == 0) || (!best.is_nan() && (v > best || v.is_nan())) {
-                                best = v;
-                                at = base + j;
-                            }
+                let out = &mut yr[(c * g.oh + oy) * g.ow..][..g.ow];
+                for i in 0..g.kh {
+                    let src = &xr[(c * g.h + oy * g.sh + i) * g.w..][..g.w];
+                    for j in 0..g.kw {
+                        for (ox, o) in out.iter_mut().enumerate() {
+                            let v = src[ox * g.sw + j];
+                            *o = if i == 0 && j == 0 { v } else { max_nan(v, *o) };
                         }
-                    }
-                    let o = (c * g.oh + oy) * g.ow + ox;
-                    yr[o] = best;
-                    if let Some(argmax) = argmax.as_deref_mut() {
-                        argmax[r * out_len + o] = at as u32;
                     }
                 }
             }
@@ -346,17 +372,43 @@ pub fn max_pool_forward(
     }
 }
 
-/// dx = dy routed to each window's arg-max.
-pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32], rows: usize) {
+/// dx = dy routed to the first position of each window that holds its maximum (found again
+/// from x and y: cheaper than recording it in the forward pass, which inference also runs).
+pub fn max_pool_backward(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    rows: usize,
+) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     dx[..rows * in_len].fill(0.0);
     for r in 0..rows {
+        let (xr, yr, dyr) = (
+            &x[r * in_len..][..in_len],
+            &y[r * out_len..][..out_len],
+            &dy[r * out_len..][..out_len],
+        );
         let dxr = &mut dx[r * in_len..][..in_len];
-        for (&g_out, &at) in dy[r * out_len..][..out_len]
-            .iter()
-            .zip(&argmax[r * out_len..][..out_len])
-        {
-            dxr[at as usize] += g_out;
+        for c in 0..g.c {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let o = (c * g.oh + oy) * g.ow + ox;
+                    let (target, first) = (yr[o], (c * g.h + oy * g.sh) * g.w + ox * g.sw);
+                    let mut at = first;
+                    'search: for i in 0..g.kh {
+                        let base = first + i * g.w;
+                        for (j, &v) in xr[base..base + g.kw].iter().enumerate() {
+                            if v == target || (target.is_nan() && v.is_nan()) {
+                                at = base + j;
+                                break 'search;
+                            }
+                        }
+                    }
+                    dxr[at] += dyr[o];
+                }
+            }
         }
     }
 }
