@@ -25,6 +25,38 @@ network! {
     }
 }
 
+network! {
+    /// W5–W6: the seed CNN on [3, 64, 64].
+    pub struct SeedCnn: [3, 64, 64] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(64, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+network! {
+    /// W5's first convolution alone, for its GFLOP/s.
+    pub struct Conv1: [3, 64, 64] {
+        Conv2d(32, 3), Relu,
+    }
+}
+
+network! {
+    /// W5's second convolution alone.
+    pub struct Conv2: [32, 31, 31] {
+        Conv2d(64, 3), Relu,
+    }
+}
+
+/// FLOPs of one sample through W5's layers: two convolutions and two dense layers.
+const CONV1_FLOPS: u64 = 2 * 32 * 27 * 62 * 62;
+const CONV2_FLOPS: u64 = 2 * 64 * 288 * 29 * 29;
+const CNN_FLOPS: u64 = CONV1_FLOPS + CONV2_FLOPS + 2 * (12544 * 128 + 128 * 10);
+
 /// Multiply-adds of one sample through dense layers of these (in, out) sizes, as FLOPs.
 fn dense_flops(layers: &[(usize, usize)]) -> u64 {
     layers.iter().map(|&(i, o)| 2 * (i * o) as u64).sum()
@@ -81,5 +113,46 @@ fn workloads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, workloads);
+fn cnn_workloads(c: &mut Criterion) {
+    let mut rng = Rng::seed(1);
+    let mut cnn = SeedCnn::init(&mut rng);
+    let mut g = c.benchmark_group("workloads");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(20);
+
+    let x1: Tensor3<3, 64, 64> = random_batch::<Tensor3<3, 64, 64>>(1, &mut rng).sample(0);
+    g.throughput(Throughput::Elements(CNN_FLOPS));
+    g.bench_function("W5 cnn-infer-b1", |b| {
+        b.iter(|| cnn.forward(black_box(&x1)))
+    });
+
+    let conv1 = Conv1::init(&mut rng);
+    g.throughput(Throughput::Elements(CONV1_FLOPS));
+    g.bench_function("W5 conv1 3->32 forward b1", |b| {
+        b.iter(|| conv1.forward(black_box(&x1)))
+    });
+    let conv2 = Conv2::init(&mut rng);
+    let x2: Tensor3<32, 31, 31> = random_batch::<Tensor3<32, 31, 31>>(1, &mut rng).sample(0);
+    g.throughput(Throughput::Elements(CONV2_FLOPS));
+    g.bench_function("W5 conv2 32->64 forward b1", |b| {
+        b.iter(|| conv2.forward(black_box(&x2)))
+    });
+
+    // Forward, weight gradients everywhere, input gradients everywhere but the first layer.
+    let x32: Batch<Tensor3<3, 64, 64>> = random_batch(32, &mut rng);
+    let labels = Labels::<10>::new((0..32).map(|i| i % 10).collect()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    g.throughput(Throughput::Elements(32 * (3 * CNN_FLOPS - CONV1_FLOPS)));
+    g.sample_size(10);
+    g.bench_function("W6 cnn-train-b32", |b| {
+        b.iter(|| {
+            cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, workloads, cnn_workloads);
 criterion_main!(benches);

@@ -35,10 +35,33 @@
 //! }
 //! ```
 //!
-//! Layers: `Dense(units)`, `Relu`, `LeakyRelu(alpha)` (default 0.01), `Tanh`, `Sigmoid`,
-//! `Softmax`, and `Net(Type)` to use another network as a layer. Unnamed layers are named
-//! by their index, as in PyTorch's `nn.Sequential` (`0.weight`). Dense layers start with
-//! Glorot-uniform weights (Keras's default) and zero biases.
+//! Layers: `Dense(units)`; `Conv2d(filters, kernel, stride = 1, padding = valid | same)`
+//! with `kernel` and `stride` a number or a pair `(h, w)`, on `[channels, height, width]`;
+//! `Conv1d(filters, kernel, stride, padding)` on `[channels, length]`;
+//! `MaxPool2d(window, stride = window)`, `AvgPool2d(...)`, `GlobalAvgPool2d`,
+//! `MaxPool1d(window, stride)`, `Flatten`; activations `Relu`, `LeakyRelu(alpha)` (default
+//! 0.01), `Tanh`, `Sigmoid`, `Softmax`; and `Net(Type)` to use another network as a layer.
+//! Unnamed layers are named by their index, as in PyTorch's `nn.Sequential` (`0.weight`).
+//! Dense and convolution layers start with Glorot-uniform weights (Keras's default) and zero
+//! biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right after one is fused into it.
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// The seed's CNN: the macro infers [32, 62, 62], [32, 31, 31], ... [12544].
+//!     pub struct Cnn: [3, 64, 64] {
+//!         Conv2d(32, 3), Relu,
+//!         MaxPool2d(2),
+//!         Conv2d(64, (3, 3)), Relu,
+//!         MaxPool2d(2),
+//!         Flatten,
+//!         Dense(128), Relu,
+//!         Dense(10), Softmax,
+//!     }
+//! }
+//! assert_eq!(Cnn::PARAMS, 1_626_442);
+//! ```
 //!
 //! A network ending in `Softmax` (or `Sigmoid`) trained with [`CrossEntropy`]
 //! (or [`BinaryCrossEntropy`]) computes the loss from the logits, fused and stable.
