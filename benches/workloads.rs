@@ -46,6 +46,13 @@ network! {
 }
 
 network! {
+    /// W6's first pooling alone.
+    pub struct Pool1: [32, 62, 62] {
+        MaxPool2d(2),
+    }
+}
+
+network! {
     /// W5's second convolution alone.
     pub struct Conv2: [32, 31, 31] {
         Conv2d(64, 3), Relu,
@@ -137,6 +144,61 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CONV2_FLOPS));
     g.bench_function("W5 conv2 32->64 forward b1", |b| {
         b.iter(|| conv2.forward(black_box(&x2)))
+    });
+
+    // The two convolutions' share of a W6 step: forward, weight and (second only) input
+    // gradients at batch 32.
+    use typed_nn::layers::Layer;
+    let mut conv1 = conv1;
+    let x32_1: Batch<Tensor3<3, 64, 64>> = random_batch(32, &mut rng);
+    let (mut y1, mut c1, dy1) = (
+        Batch::default(),
+        Default::default(),
+        random_batch::<Tensor3<32, 62, 62>>(32, &mut rng),
+    );
+    g.throughput(Throughput::Elements(32 * 2 * CONV1_FLOPS));
+    g.bench_function("W6 conv1 train b32", |b| {
+        b.iter(|| {
+            conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1);
+            conv1.backward(&x32_1, &y1, &mut c1, &dy1, None);
+        })
+    });
+    let mut conv2 = conv2;
+    let x32_2: Batch<Tensor3<32, 31, 31>> = random_batch(32, &mut rng);
+    let (mut y2, mut c2, dy2, mut dx2) = (
+        Batch::default(),
+        Default::default(),
+        random_batch::<Tensor3<64, 29, 29>>(32, &mut rng),
+        Batch::default(),
+    );
+    g.throughput(Throughput::Elements(32 * 3 * CONV2_FLOPS));
+    g.bench_function("W6 conv2 train b32", |b| {
+        b.iter(|| {
+            conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2);
+            conv2.backward(&x32_2, &y2, &mut c2, &dy2, Some(&mut dx2));
+        })
+    });
+
+    let mut pool1 = Pool1::init(&mut rng);
+    let xp: Batch<Tensor3<32, 62, 62>> = random_batch(32, &mut rng);
+    let (mut yp, mut cp, dyp, mut dxp) = (
+        Batch::default(),
+        Default::default(),
+        random_batch::<Tensor3<32, 31, 31>>(32, &mut rng),
+        Batch::default(),
+    );
+    g.throughput(Throughput::Elements(32 * 32 * 62 * 62));
+    g.bench_function("W6 pool1 infer b32 (elements)", |b| {
+        b.iter(|| pool1.forward_batch_into(black_box(&xp), &mut yp))
+    });
+    g.bench_function("W6 pool1 forward_train b32 (elements)", |b| {
+        b.iter(|| pool1.forward_train(black_box(&xp), &mut yp, &mut cp))
+    });
+    g.bench_function("W6 pool1 train b32 (elements)", |b| {
+        b.iter(|| {
+            pool1.forward_train(black_box(&xp), &mut yp, &mut cp);
+            pool1.backward(&xp, &yp, &mut cp, &dyp, Some(&mut dxp));
+        })
     });
 
     // Forward, weight gradients everywhere, input gradients everywhere but the first layer.

@@ -347,23 +347,60 @@ fn max_nan(a: f32, b: f32) -> f32 {
     }
 }
 
-/// y = the largest value of each window (NaN if the window holds one).
-pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
+/// y = the largest value of each window (NaN if the window holds one); `argmax`, when
+/// given, records where (index in the sample; the first position on ties), for the
+/// backward pass.
+pub fn max_pool_forward(
+    g: &PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    mut argmax: Option<&mut [u32]>,
+    rows: usize,
+) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     for r in 0..rows {
         let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
+        let mut ar = argmax
+            .as_deref_mut()
+            .map(|a| &mut a[r * out_len..][..out_len]);
+        if g.kh == 2 && g.kw == 2 {
+            max_pool_2x2(g, xr, yr, ar);
+            continue;
+        }
         // Window position by window position over a whole output row: the maxima of
-        // different outputs are independent, so they pipeline (and vectorise) instead of
-        // waiting on one compare chain per window.
+        // different outputs are independent, so they pipeline instead of waiting on one
+        // compare chain per window.
         for c in 0..g.c {
             for oy in 0..g.oh {
-                let out = &mut yr[(c * g.oh + oy) * g.ow..][..g.ow];
+                let o = (c * g.oh + oy) * g.ow;
+                let out = &mut yr[o..o + g.ow];
                 for i in 0..g.kh {
-                    let src = &xr[(c * g.h + oy * g.sh + i) * g.w..][..g.w];
+                    let base = (c * g.h + oy * g.sh + i) * g.w;
+                    let src = &xr[base..base + g.w];
                     for j in 0..g.kw {
-                        for (ox, o) in out.iter_mut().enumerate() {
-                            let v = src[ox * g.sw + j];
-                            *o = if i == 0 && j == 0 { v } else { max_nan(v, *o) };
+                        let first = i == 0 && j == 0;
+                        match ar.as_deref_mut() {
+                            None => {
+                                for (ox, m) in out.iter_mut().enumerate() {
+                                    let v = src[ox * g.sw + j];
+                                    *m = if first { v } else { max_nan(v, *m) };
+                                }
+                            }
+                            Some(ar) => {
+                                for (ox, (m, at)) in
+                                    out.iter_mut().zip(&mut ar[o..o + g.ow]).enumerate()
+                                {
+                                    let v = src[ox * g.sw + j];
+                                    // Which value wins is data: a branch would mispredict.
+                                    let take = first | (v > *m) | (v.is_nan() & !m.is_nan());
+                                    *m = std::hint::select_unpredictable(take, v, *m);
+                                    *at = std::hint::select_unpredictable(
+                                        take,
+                                        (base + ox * g.sw + j) as u32,
+                                        *at,
+                                    );
+                                }
+                            }
                         }
                     }
                 }
@@ -372,43 +409,54 @@ pub fn max_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
     }
 }
 
-/// dx = dy routed to the first position of each window that holds its maximum (found again
-/// from x and y: cheaper than recording it in the forward pass, which inference also runs).
-pub fn max_pool_backward(
-    g: &PoolGeom,
-    x: &[f32],
-    y: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-    rows: usize,
-) {
+/// `a` unless `b` is larger (or NaN while `a` is not), with its index: the earlier of two
+/// equal values wins, as in PyTorch.
+#[inline(always)]
+fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
+    let take_b = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
+    (
+        std::hint::select_unpredictable(take_b, b.0, a.0),
+        std::hint::select_unpredictable(take_b, b.1, a.1),
+    )
+}
+
+/// The common 2×2 window of one sample, each window reduced in registers (a tree of three
+/// picks; earlier positions win ties, as in PyTorch).
+fn max_pool_2x2(g: &PoolGeom, x: &[f32], y: &mut [f32], mut argmax: Option<&mut [u32]>) {
+    for c in 0..g.c {
+        for oy in 0..g.oh {
+            let top = (c * g.h + oy * g.sh) * g.w;
+            let (row0, row1) = (&x[top..top + g.w], &x[top + g.w..top + 2 * g.w]);
+            let o = (c * g.oh + oy) * g.ow;
+            for ox in 0..g.ow {
+                let j = ox * g.sw;
+                let at = (top + j) as u32;
+                let upper = pick((row0[j], at), (row0[j + 1], at + 1));
+                let lower = pick(
+                    (row1[j], at + g.w as u32),
+                    (row1[j + 1], at + g.w as u32 + 1),
+                );
+                let (best, index) = pick(upper, lower);
+                y[o + ox] = best;
+                if let Some(argmax) = argmax.as_deref_mut() {
+                    argmax[o + ox] = index;
+                }
+            }
+        }
+    }
+}
+
+/// dx = dy routed to each window's recorded arg-max.
+pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32], rows: usize) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     dx[..rows * in_len].fill(0.0);
     for r in 0..rows {
-        let (xr, yr, dyr) = (
-            &x[r * in_len..][..in_len],
-            &y[r * out_len..][..out_len],
-            &dy[r * out_len..][..out_len],
-        );
         let dxr = &mut dx[r * in_len..][..in_len];
-        for c in 0..g.c {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let o = (c * g.oh + oy) * g.ow + ox;
-                    let (target, first) = (yr[o], (c * g.h + oy * g.sh) * g.w + ox * g.sw);
-                    let mut at = first;
-                    'search: for i in 0..g.kh {
-                        let base = first + i * g.w;
-                        for (j, &v) in xr[base..base + g.kw].iter().enumerate() {
-                            if v == target || (target.is_nan() && v.is_nan()) {
-                                at = base + j;
-                                break 'search;
-                            }
-                        }
-                    }
-                    dxr[at] += dyr[o];
-                }
-            }
+        for (&grad, &at) in dy[r * out_len..][..out_len]
+            .iter()
+            .zip(&argmax[r * out_len..][..out_len])
+        {
+            dxr[at as usize] += grad;
         }
     }
 }

@@ -454,11 +454,12 @@ fn pooling_matches_definitions() {
         ow: 2,
     };
     let x = [1.0, 5.0, 2.0, 0.0, 3.0, -1.0, 7.0, 4.0, 0.5, 6.0, -2.0, 8.0];
-    let mut y = [0.0; 4];
-    conv::max_pool_forward(&g, &x, &mut y, 1);
+    let (mut y, mut arg) = ([0.0; 4], [0u32; 4]);
+    conv::max_pool_forward(&g, &x, &mut y, Some(&mut arg), 1);
     assert_eq!(y, [5.0, 7.0, 6.0, 8.0]);
+    assert_eq!(arg, [1, 6, 9, 11]);
     let mut dx = [f32::NAN; 12];
-    conv::max_pool_backward(&g, &x, &y, &[1.0, 2.0, 3.0, 4.0], &mut dx, 1);
+    conv::max_pool_backward(&g, &[1.0, 2.0, 3.0, 4.0], &arg, &mut dx, 1);
     assert_eq!(
         dx,
         [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 3.0, 0.0, 4.0]
@@ -466,8 +467,12 @@ fn pooling_matches_definitions() {
     // A NaN in a window propagates.
     let mut with_nan = x;
     with_nan[4] = f32::NAN;
-    conv::max_pool_forward(&g, &with_nan, &mut y, 1);
+    conv::max_pool_forward(&g, &with_nan, &mut y, None, 1);
     assert!(y[0].is_nan() && y[2].is_nan() && y[1] == 7.0);
+    // Ties go to the first position, as in PyTorch.
+    let zeros = [0.0f32; 12];
+    conv::max_pool_forward(&g, &zeros, &mut y, Some(&mut arg), 1);
+    assert_eq!(arg, [0, 2, 4, 6]);
     conv::avg_pool_forward(&g, &x, &mut y, 1);
     assert_eq!(y, [2.0, 3.25, 2.125, 4.25]);
 }

@@ -40,7 +40,8 @@ macro_rules! pool_layer {
         impl<$(const $p: usize),*> Layer for $name<$($p),*> {
             type In = $in;
             type Out = $out;
-            type Cache = ();
+            /// Arg-max positions (max pooling only).
+            type Cache = Vec<u32>;
             const PARAMS: usize = 0;
             const KIND: &'static str = $kind;
 
@@ -51,7 +52,7 @@ macro_rules! pool_layer {
             fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
                 let g = Self::GEOMETRY;
                 if $is_max {
-                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), 1);
+                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, 1);
                 } else {
                     avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), 1);
                 }
@@ -61,18 +62,29 @@ macro_rules! pool_layer {
                 let g = Self::GEOMETRY;
                 y.set_rows(x.rows());
                 if $is_max {
-                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
+                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, x.rows());
                 } else {
                     avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
                 }
             }
 
-            fn backward(&mut self, x: &Batch<Self::In>, y: &Batch<Self::Out>, _cache: &mut (), dy: &Batch<Self::Out>, dx: Option<&mut Batch<Self::In>>) {
+            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, argmax: &mut Vec<u32>) {
+                let g = Self::GEOMETRY;
+                y.set_rows(x.rows());
+                if $is_max {
+                    argmax.resize(x.rows() * <Self::Out as Sample>::LEN, 0);
+                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), Some(argmax), x.rows());
+                } else {
+                    avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
+                }
+            }
+
+            fn backward(&mut self, x: &Batch<Self::In>, _y: &Batch<Self::Out>, argmax: &mut Vec<u32>, dy: &Batch<Self::Out>, dx: Option<&mut Batch<Self::In>>) {
                 let Some(dx) = dx else { return };
                 let g = Self::GEOMETRY;
                 dx.set_rows(x.rows());
                 if $is_max {
-                    max_pool_backward(&g, x.as_slice(), y.as_slice(), dy.as_slice(), dx.as_mut_slice(), x.rows());
+                    max_pool_backward(&g, dy.as_slice(), argmax, dx.as_mut_slice(), x.rows());
                 } else {
                     avg_pool_backward(&g, dy.as_slice(), dx.as_mut_slice(), x.rows());
                 }
