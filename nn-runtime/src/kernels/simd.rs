@@ -628,6 +628,74 @@ pub mod avx512 {
     }
 
     simd_kernels!("avx512f");
+
+    /// Where `b` beats `a` in a max: larger, or NaN while `a` is not (NaN propagates; the
+    /// earlier operand `a` wins ties).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn beats(b: V, a: V) -> M {
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a)
+            | (_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(b, b) & _mm512_cmp_ps_mask::<_CMP_ORD_Q>(a, a))
+    }
+
+    /// 2×2 max pooling with stride 2 of one output row: `out[ox]` = the maximum of
+    /// `row0[2ox..2ox+2]` and `row1[2ox..2ox+2]`, `argmax[ox]` (when non-null) its index,
+    /// counting `row0[0]` as `first` and `row1[0]` as `first + w`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_pool_2x2_s2(
+        row0: *const f32,
+        row1: *const f32,
+        ow: usize,
+        first: u32,
+        w: u32,
+        out: *mut f32,
+        argmax: *mut u32,
+    ) {
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        let mut ox = 0;
+        while ox < ow {
+            let n = (ow - ox).min(LANES);
+            let (m_lo, m_hi) = (
+                mask((2 * n).min(LANES)),
+                mask((2 * n).saturating_sub(LANES)),
+            );
+            let pairs = |row: *const f32| {
+                let lo = load_m(row.add(2 * ox), m_lo);
+                let hi = load_m(row.add(2 * ox + LANES), m_hi);
+                (
+                    _mm512_permutex2var_ps(lo, even, hi),
+                    _mm512_permutex2var_ps(lo, odd, hi),
+                )
+            };
+            let ((e0, o0), (e1, o1)) = (pairs(row0), pairs(row1));
+            // Index of row0[2ox + 2·lane].
+            let i0 = _mm512_add_epi32(_mm512_set1_epi32((first as usize + 2 * ox) as i32), even);
+            let one = _mm512_set1_epi32(1);
+            let t0 = beats(o0, e0);
+            let (v0, x0) = (
+                _mm512_mask_blend_ps(t0, e0, o0),
+                _mm512_mask_blend_epi32(t0, i0, _mm512_add_epi32(i0, one)),
+            );
+            let t1 = beats(o1, e1);
+            let i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(w as i32));
+            let (v1, x1) = (
+                _mm512_mask_blend_ps(t1, e1, o1),
+                _mm512_mask_blend_epi32(t1, i1, _mm512_add_epi32(i1, one)),
+            );
+            let t = beats(v1, v0);
+            let m = mask(n);
+            store_m(out.add(ox), _mm512_mask_blend_ps(t, v0, v1), m);
+            if !argmax.is_null() {
+                _mm512_mask_storeu_epi32(
+                    argmax.add(ox) as *mut i32,
+                    m,
+                    _mm512_mask_blend_epi32(t, x0, x1),
+                );
+            }
+            ox += LANES;
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -476,3 +476,58 @@ fn pooling_matches_definitions() {
     conv::avg_pool_forward(&g, &x, &mut y, 1);
     assert_eq!(y, [2.0, 3.25, 2.125, 4.25]);
 }
+
+#[test]
+fn max_pooling_paths_agree_on_awkward_sizes_ties_and_nan() {
+    let mut rng = Rng::seed(9);
+    for &w in &[2, 3, 17, 63, 65] {
+        let (c, h) = (2, 5);
+        let g = conv::PoolGeom {
+            c,
+            h,
+            w,
+            kh: 2,
+            kw: 2,
+            sh: 2,
+            sw: 2,
+            oh: (h - 2) / 2 + 1,
+            ow: (w - 2) / 2 + 1,
+        };
+        // Coarse values: many ties; and a NaN.
+        let mut x: Vec<f32> = (0..c * h * w)
+            .map(|_| (rng.uniform(0.0, 4.0)).floor())
+            .collect();
+        x[w + 1] = f32::NAN;
+        let n = c * g.oh * g.ow;
+        let (mut want, mut want_at) = (vec![0.0; n], vec![0u32; n]);
+        // The general loop (a 2×3 window never takes the 2×2 kernels) as reference, via a
+        // window-by-window definition.
+        for ch in 0..c {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .map(|(i, j)| (ch * h + oy * 2 + i) * w + ox * 2 + j);
+                    let mut best = cells[0];
+                    for &k in &cells[1..] {
+                        if x[k] > x[best] || (x[k].is_nan() && !x[best].is_nan()) {
+                            best = k;
+                        }
+                    }
+                    want[(ch * g.oh + oy) * g.ow + ox] = x[best];
+                    want_at[(ch * g.oh + oy) * g.ow + ox] = best as u32;
+                }
+            }
+        }
+        for isa in Isa::available() {
+            let (mut y, mut at) = (vec![0.0; n], vec![0u32; n]);
+            conv::max_pool_forward_with(isa, &g, &x, &mut y, Some(&mut at), 1);
+            for k in 0..n {
+                assert!(
+                    y[k] == want[k] || (y[k].is_nan() && want[k].is_nan()),
+                    "{isa:?} w={w} y[{k}]"
+                );
+            }
+            assert_eq!(at, want_at, "{isa:?} w={w}");
+        }
+    }
+}
