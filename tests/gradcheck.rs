@@ -469,3 +469,76 @@ fn pooling_and_flatten_gradients() {
     );
     check_layer("Flatten", ConvSameEven::init(&mut rng), 1, &mut rng);
 }
+
+network! {
+    struct RnnLast: [5, 3] {
+        SimpleRNN(4),
+    }
+}
+
+network! {
+    struct RnnSeq: [5, 3] {
+        SimpleRNN(4, return_sequences = true),
+    }
+}
+
+network! {
+    struct LstmLast: [4, 3] {
+        LSTM(3),
+    }
+}
+
+network! {
+    struct LstmSeq: [4, 3] {
+        LSTM(3, return_sequences = true),
+    }
+}
+
+network! {
+    struct GruLast: [4, 3] {
+        GRU(3),
+    }
+}
+
+network! {
+    struct GruSeq: [4, 3] {
+        GRU(3, return_sequences = true),
+    }
+}
+
+network! {
+    /// Stacked: gradients flow through one recurrent layer's sequence into the next.
+    struct StackedRnn: [5, 2] {
+        LSTM(4, return_sequences = true),
+        GRU(3, return_sequences = true),
+        SimpleRNN(2),
+        Dense(2),
+    }
+}
+
+#[test]
+fn recurrent_gradients_through_time() {
+    let mut rng = Rng::seed(10);
+    check_layer("SimpleRNN", RnnLast::init(&mut rng), 2, &mut rng);
+    check_layer(
+        "SimpleRNN return_sequences",
+        RnnSeq::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer("LSTM", LstmLast::init(&mut rng), 2, &mut rng);
+    check_layer(
+        "LSTM return_sequences",
+        LstmSeq::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer("GRU", GruLast::init(&mut rng), 2, &mut rng);
+    check_layer("GRU return_sequences", GruSeq::init(&mut rng), 3, &mut rng);
+    check_layer(
+        "stacked LSTM/GRU/SimpleRNN",
+        StackedRnn::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}

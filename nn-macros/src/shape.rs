@@ -194,6 +194,7 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
         "Dense" => dense(layer, input, cx),
         "Conv2d" | "Conv1d" => conv(layer, input, cx),
         "MaxPool2d" | "AvgPool2d" | "MaxPool1d" => pool(layer, input, cx),
+        "SimpleRNN" | "LSTM" | "GRU" => recurrent(layer, input, cx),
         "GlobalAvgPool2d" => {
             no_args(layer, cx)?;
             let [c, h, w] = dims_of(layer, input, 3, "[channels, height, width]", cx)?;
@@ -623,6 +624,85 @@ fn pool(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
         ty: quote_spanned!(span=> ::typed_nn::#kind<#c, #h, #w, #kh, #kw, #sh, #sw, #oh, #ow>),
         init: quote_spanned!(span=> ::typed_nn::#kind),
         out: Shape::Known(vec![c, oh, ow]),
+        head: None,
+        fuse: None,
+    })
+}
+
+fn recurrent(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
+    let kind = layer.kind.to_string();
+    let span = layer.kind.span();
+    let usage = if kind == "SimpleRNN" {
+        "`SimpleRNN(units, activation = tanh, return_sequences = false)`"
+    } else {
+        "`LSTM(units, return_sequences = false)`"
+    };
+    for a in &layer.args {
+        if let Arg::Named { name, .. } = a {
+            let ok = matches!(name.to_string().as_str(), "units" | "return_sequences")
+                || (kind == "SimpleRNN" && name == "activation");
+            if !ok {
+                cx.error_spanned_by(
+                    name,
+                    format_args!("unknown argument `{name}`; {kind} takes {usage}"),
+                );
+                return None;
+            }
+        }
+    }
+    let Some(units) = arg(layer, 0, "units") else {
+        cx.error_at(
+            layer.paren_span.unwrap_or(span),
+            format_args!("{kind} needs its number of units: {usage}"),
+        );
+        return None;
+    };
+    let units = positive_int(units, "the number of units", cx)?;
+    let sequences = match layer.args.iter().find_map(|a| match a {
+        Arg::Named { name, value } if name == "return_sequences" => Some(value),
+        _ => None,
+    }) {
+        None => false,
+        Some(Expr::Lit(syn::ExprLit {
+            lit: Lit::Bool(b), ..
+        })) => b.value,
+        Some(e) => {
+            cx.error_spanned_by(e, "return_sequences is `true` or `false`");
+            return None;
+        }
+    };
+    let cell = match kind.as_str() {
+        "LSTM" => quote!(Lstm),
+        "GRU" => quote!(Gru),
+        _ => match layer.args.iter().find_map(|a| match a {
+            Arg::Named { name, value } if name == "activation" => Some(value),
+            _ => None,
+        }) {
+            None => quote!(SimpleRnnTanh),
+            Some(Expr::Path(p)) if p.path.is_ident("tanh") => quote!(SimpleRnnTanh),
+            Some(Expr::Path(p)) if p.path.is_ident("relu") => quote!(SimpleRnnRelu),
+            Some(e) => {
+                cx.error_spanned_by(e, "a SimpleRNN's activation is `tanh` or `relu`");
+                return None;
+            }
+        },
+    };
+    let [t, f] = dims_of(layer, input, 2, "sequence [time steps, features]", cx)?;
+    let (ty, out) = if sequences {
+        (
+            quote_spanned!(span=> ::typed_nn::RecurrentSeq<::typed_nn::layers::#cell, #t, #f, #units>),
+            Shape::Known(vec![t, units]),
+        )
+    } else {
+        (
+            quote_spanned!(span=> ::typed_nn::Recurrent<::typed_nn::layers::#cell, #t, #f, #units>),
+            Shape::Known(vec![units]),
+        )
+    };
+    Some(Rule {
+        ty,
+        init: quote_spanned!(span=> <_ as ::typed_nn::layers::Layer>::init(rng)),
+        out,
         head: None,
         fuse: None,
     })

@@ -16,7 +16,7 @@ pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result};
 pub use layers::{
     Act, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool2d, LeakyRelu, Linear, MaxPool1d,
-    MaxPool2d, Relu, Sigmoid, Softmax, Tanh,
+    MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,
 };
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};

@@ -6,12 +6,17 @@ mod conv;
 mod dense;
 mod flatten;
 mod pool;
+mod rnn;
 
 pub use activation::*;
 pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
 pub use dense::{Dense, FusedActivation};
 pub use flatten::Flatten;
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
+pub use rnn::{
+    rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
+    RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
+};
 
 use crate::tensor::{Batch, Sample};
 use crate::Rng;

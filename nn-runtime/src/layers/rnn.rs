@@ -1,0 +1,551 @@
+//! Recurrent layers — SimpleRNN, LSTM (gates i, f, g, o), GRU (gates r, z, n) — on `[T, F]`
+//! sequences, returning the last hidden state `[H]` (`Recurrent`) or every one `[T, H]`
+//! (`RecurrentSeq`), trained by backpropagation through time.
+//!
+//! PyTorch's layouts: `weight_ih_l0 [G·H, F]`, `weight_hh_l0 [G·H, H]`, stored transposed
+//! (`[F, G·H]`, `[H, G·H]`) for the row-streaming GEMM and reported with
+//! [`Layout::Transposed`]. SimpleRNN and LSTM keep one bias (PyTorch's `bias_ih + bias_hh`,
+//! which it only ever adds), as Keras does; GRU keeps both, because its hidden bias sits
+//! inside the reset-gate product. The input projection of all time steps is one GEMM; each
+//! step is one GEMM with the recurrent weights plus vectorised gate functions.
+
+use super::{Layer, Layout, ParamVisitor, Path};
+use crate::kernels::{self, EpilogueAct, MatMul};
+use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// Which recurrent cell, as a run-time value for the shared (non-generic) code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKind {
+    /// h = tanh(x·W_ih + h·W_hh + b)
+    SimpleTanh,
+    /// h = relu(x·W_ih + h·W_hh + b)
+    SimpleRelu,
+    /// PyTorch's LSTM, gates i, f, g, o.
+    Lstm,
+    /// PyTorch's GRU, gates r, z, n.
+    Gru,
+}
+
+impl CellKind {
+    /// Gate blocks in the weight matrices.
+    pub const fn gates(self) -> usize {
+        match self {
+            CellKind::SimpleTanh | CellKind::SimpleRelu => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
+    /// Whether a second (hidden) bias is kept.
+    pub const fn has_hidden_bias(self) -> bool {
+        matches!(self, CellKind::Gru)
+    }
+
+    /// Trainable scalars of a layer with `f` inputs and `h` units.
+    pub const fn params(self, f: usize, h: usize) -> usize {
+        let g = self.gates();
+        g * h * (f + h) + g * h * if self.has_hidden_bias() { 2 } else { 1 }
+    }
+}
+
+/// A cell type: `SimpleRnnTanh`, `SimpleRnnRelu`, `Lstm`, `Gru`.
+pub trait Cell: Send + Sync + 'static {
+    const KIND: CellKind;
+    const NAME: &'static str;
+}
+
+macro_rules! cell {
+    ($(#[$doc:meta])* $name:ident, $kind:ident, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+        impl Cell for $name {
+            const KIND: CellKind = CellKind::$kind;
+            const NAME: &'static str = $label;
+        }
+    };
+}
+cell!(/// Keras's `SimpleRNN(units, activation='tanh')`, PyTorch's `nn.RNN`.
+    SimpleRnnTanh, SimpleTanh, "SimpleRNN");
+cell!(/// `SimpleRNN` with a ReLU.
+    SimpleRnnRelu, SimpleRelu, "SimpleRNN");
+cell!(/// Long short-term memory.
+    Lstm, Lstm, "LSTM");
+cell!(/// Gated recurrent unit (PyTorch's, which is Keras's `reset_after=True`).
+    Gru, Gru, "GRU");
+
+/// Sizes of a recurrent layer.
+#[derive(Clone, Copy, Debug)]
+pub struct RnnGeom {
+    pub kind: CellKind,
+    pub t: usize,
+    pub f: usize,
+    pub h: usize,
+}
+
+impl RnnGeom {
+    fn gh(&self) -> usize {
+        self.kind.gates() * self.h
+    }
+}
+
+/// Parameters and gradients of a recurrent layer.
+#[derive(Clone, Debug)]
+pub struct RnnParams {
+    /// `[F, G·H]`: PyTorch's `weight_ih_l0` transposed.
+    pub weight_ih_t: Vec<f32>,
+    /// `[H, G·H]`: PyTorch's `weight_hh_l0` transposed.
+    pub weight_hh_t: Vec<f32>,
+    /// `[G·H]`: the input bias (for SimpleRNN and LSTM, the only one).
+    pub bias_ih: Vec<f32>,
+    /// `[G·H]` for GRU, empty otherwise.
+    pub bias_hh: Vec<f32>,
+    pub weight_ih_t_grad: Vec<f32>,
+    pub weight_hh_t_grad: Vec<f32>,
+    pub bias_ih_grad: Vec<f32>,
+    pub bias_hh_grad: Vec<f32>,
+}
+
+impl RnnParams {
+    /// PyTorch's initialisation, U(−1/√H, 1/√H) for the weights; zero biases, but 1 for the
+    /// LSTM forget gate (Keras's `unit_forget_bias`, which helps long sequences).
+    pub fn init(g: &RnnGeom, rng: &mut Rng) -> Self {
+        let gh = g.gh();
+        let hidden_bias = if g.kind.has_hidden_bias() { gh } else { 0 };
+        let mut p = RnnParams {
+            weight_ih_t: vec![0.0; g.f * gh],
+            weight_hh_t: vec![0.0; g.h * gh],
+            bias_ih: vec![0.0; gh],
+            bias_hh: vec![0.0; hidden_bias],
+            weight_ih_t_grad: vec![0.0; g.f * gh],
+            weight_hh_t_grad: vec![0.0; g.h * gh],
+            bias_ih_grad: vec![0.0; gh],
+            bias_hh_grad: vec![0.0; hidden_bias],
+        };
+        let limit = 1.0 / (g.h as f32).sqrt();
+        rng.fill_uniform(&mut p.weight_ih_t, limit);
+        rng.fill_uniform(&mut p.weight_hh_t, limit);
+        if g.kind == CellKind::Lstm {
+            p.bias_ih[g.h..2 * g.h].fill(1.0);
+        }
+        p
+    }
+
+    fn visit<V: ParamVisitor>(&mut self, g: &RnnGeom, path: &Path<'_>, visitor: &mut V) {
+        let gh = g.gh();
+        visitor.visit(
+            &path.child("weight_ih_l0"),
+            &[gh, g.f],
+            Layout::Transposed,
+            &mut self.weight_ih_t,
+            &mut self.weight_ih_t_grad,
+        );
+        visitor.visit(
+            &path.child("weight_hh_l0"),
+            &[gh, g.h],
+            Layout::Transposed,
+            &mut self.weight_hh_t,
+            &mut self.weight_hh_t_grad,
+        );
+        visitor.visit(
+            &path.child("bias_ih_l0"),
+            &[gh],
+            Layout::RowMajor,
+            &mut self.bias_ih,
+            &mut self.bias_ih_grad,
+        );
+        if g.kind.has_hidden_bias() {
+            visitor.visit(
+                &path.child("bias_hh_l0"),
+                &[gh],
+                Layout::RowMajor,
+                &mut self.bias_hh,
+                &mut self.bias_hh_grad,
+            );
+        }
+    }
+}
+
+/// What a forward pass keeps for backpropagation through time (all `[B, T, ·]`).
+#[derive(Default, Debug)]
+pub struct RnnCache {
+    /// Gate values after their nonlinearities, `[B, T, G·H]`.
+    gates: Vec<f32>,
+    /// Hidden states, `[B, T, H]`.
+    hs: Vec<f32>,
+    /// LSTM: cell states; GRU: the hidden projection of the n gate (h·W_hn + b_hn).
+    extra: Vec<f32>,
+    /// Scratch: per-step hidden projections (GRU), gradients, transposed weights.
+    step: Vec<f32>,
+    dgates: Vec<f32>,
+    dhidden: Vec<f32>,
+    dh: Vec<f32>,
+    dc: Vec<f32>,
+    weight_hh: Vec<f32>,
+    weight_ih: Vec<f32>,
+    hprev: Vec<f32>,
+}
+
+/// Runs the layer over `rows` sequences `x` (`[B, T, F]`), filling the cache.
+pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut RnnCache) {
+    let (t_len, h, gh) = (g.t, g.h, g.gh());
+    let bt = rows * t_len;
+    c.gates.resize(bt * gh, 0.0);
+    c.hs.resize(bt * h, 0.0);
+    // Input projection of every time step at once: [B·T, G·H] = X · W_ih_t + b_ih.
+    kernels::gemm(
+        &MatMul::new(bt, gh, g.f),
+        x,
+        &p.weight_ih_t,
+        Some(&p.bias_ih),
+        &mut c.gates,
+    );
+    match g.kind {
+        CellKind::Gru => {
+            c.extra.resize(bt * h, 0.0);
+            c.step.resize(rows * gh, 0.0);
+        }
+        CellKind::Lstm => c.extra.resize(bt * h, 0.0),
+        _ => {}
+    }
+    let row_stride_gates = t_len * gh;
+    let row_stride_h = t_len * h;
+    for t in 0..t_len {
+        if g.kind == CellKind::Gru {
+            // hh = h_{t−1}·W_hh_t + b_hh, kept apart: the n gate multiplies it by r.
+            for b in 0..rows {
+                c.step[b * gh..(b + 1) * gh].copy_from_slice(&p.bias_hh);
+            }
+            if t > 0 {
+                let mm = MatMul {
+                    rsa: row_stride_h,
+                    accumulate: true,
+                    ..MatMul::new(rows, gh, h)
+                };
+                kernels::gemm(&mm, &c.hs[(t - 1) * h..], &p.weight_hh_t, None, &mut c.step);
+            }
+        } else if t > 0 {
+            // gates_t += h_{t−1} · W_hh_t, rows of both strided by a whole sequence.
+            let mm = MatMul {
+                rsa: row_stride_h,
+                rsc: row_stride_gates,
+                accumulate: true,
+                ..MatMul::new(rows, gh, h)
+            };
+            let (hs, gates) = (&c.hs, &mut c.gates);
+            kernels::gemm(
+                &mm,
+                &hs[(t - 1) * h..],
+                &p.weight_hh_t,
+                None,
+                &mut gates[t * gh..],
+            );
+        }
+        for b in 0..rows {
+            let gate = &mut c.gates[(b * t_len + t) * gh..][..gh];
+            let prev = (t > 0).then(|| (b * t_len + t - 1) * h);
+            let at = (b * t_len + t) * h;
+            match g.kind {
+                CellKind::SimpleTanh | CellKind::SimpleRelu => {
+                    let act = if g.kind == CellKind::SimpleTanh {
+                        EpilogueAct::Tanh
+                    } else {
+                        EpilogueAct::Relu
+                    };
+                    kernels::activation_forward_in_place(act, gate);
+                    c.hs[at..at + h].copy_from_slice(gate);
+                }
+                CellKind::Lstm => {
+                    // i, f, o = σ(·); g = tanh(·); c = f⊙c₋ + i⊙g; h = o⊙tanh(c)
+                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[..2 * h]);
+                    kernels::activation_forward_in_place(
+                        EpilogueAct::Tanh,
+                        &mut gate[2 * h..3 * h],
+                    );
+                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[3 * h..]);
+                    for k in 0..h {
+                        let c_prev = prev.map_or(0.0, |q| c.extra[q + k]);
+                        c.extra[at + k] = gate[h + k] * c_prev + gate[k] * gate[2 * h + k];
+                    }
+                    let hs = &mut c.hs[at..at + h];
+                    hs.copy_from_slice(&c.extra[at..at + h]);
+                    kernels::activation_forward_in_place(EpilogueAct::Tanh, hs);
+                    for (hv, &o) in hs.iter_mut().zip(&gate[3 * h..]) {
+                        *hv *= o;
+                    }
+                }
+                CellKind::Gru => {
+                    // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋
+                    let hh = &c.step[b * gh..(b + 1) * gh];
+                    for (v, &u) in gate[..2 * h].iter_mut().zip(&hh[..2 * h]) {
+                        *v += u;
+                    }
+                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[..2 * h]);
+                    c.extra[at..at + h].copy_from_slice(&hh[2 * h..]);
+                    for k in 0..h {
+                        gate[2 * h + k] += gate[k] * hh[2 * h + k];
+                    }
+                    kernels::activation_forward_in_place(EpilogueAct::Tanh, &mut gate[2 * h..]);
+                    for k in 0..h {
+                        let h_prev = prev.map_or(0.0, |q| c.hs[q + k]);
+                        let z = gate[h + k];
+                        c.hs[at + k] = (1.0 - z) * gate[2 * h + k] + z * h_prev;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Backpropagation through time. `dh_out` is ∂loss/∂(every hidden state) `[B, T, H]` when
+/// the layer returns sequences, or ∂loss/∂(last hidden state) `[B, H]` when not.
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_backward(
+    g: &RnnGeom,
+    p: &mut RnnParams,
+    x: &[f32],
+    rows: usize,
+    c: &mut RnnCache,
+    dh_out: &[f32],
+    sequences: bool,
+    dx: Option<&mut [f32]>,
+) {
+    let (t_len, h, gh, f) = (g.t, g.h, g.gh(), g.f);
+    let bt = rows * t_len;
+    c.dgates.resize(bt * gh, 0.0);
+    c.dh.clear();
+    c.dh.resize(rows * h, 0.0);
+    c.dc.clear();
+    c.dc.resize(rows * h, 0.0);
+    if g.kind == CellKind::Gru {
+        c.dhidden.resize(bt * gh, 0.0);
+    }
+    // W_hh [G·H, H] for dh₋ = dgates · W_hh.
+    c.weight_hh.resize(gh * h, 0.0);
+    transpose(&p.weight_hh_t, h, gh, &mut c.weight_hh);
+    let mut dh_prev_direct = std::mem::take(&mut c.step);
+    dh_prev_direct.resize(rows * h, 0.0);
+    for t in (0..t_len).rev() {
+        for b in 0..rows {
+            let at = (b * t_len + t) * h;
+            let prev = (t > 0).then(|| (b * t_len + t - 1) * h);
+            let dh = &mut c.dh[b * h..(b + 1) * h];
+            if sequences {
+                for (d, &v) in dh.iter_mut().zip(&dh_out[at..at + h]) {
+                    *d += v;
+                }
+            } else if t == t_len - 1 {
+                for (d, &v) in dh.iter_mut().zip(&dh_out[b * h..(b + 1) * h]) {
+                    *d += v;
+                }
+            }
+            let gate = &c.gates[(b * t_len + t) * gh..][..gh];
+            let dgate = &mut c.dgates[(b * t_len + t) * gh..][..gh];
+            match g.kind {
+                CellKind::SimpleTanh | CellKind::SimpleRelu => {
+                    let act = if g.kind == CellKind::SimpleTanh {
+                        EpilogueAct::Tanh
+                    } else {
+                        EpilogueAct::Relu
+                    };
+                    kernels::activation_backward(act, gate, dh, dgate);
+                }
+                CellKind::Lstm => {
+                    let dc = &mut c.dc[b * h..(b + 1) * h];
+                    for k in 0..h {
+                        let (i, fg, gg, o) =
+                            (gate[k], gate[h + k], gate[2 * h + k], gate[3 * h + k]);
+                        let cell = c.extra[at + k];
+                        let tc = cell.tanh();
+                        let c_prev = prev.map_or(0.0, |q| c.extra[q + k]);
+                        let dcell = dc[k] + dh[k] * o * (1.0 - tc * tc);
+                        dgate[k] = dcell * gg * i * (1.0 - i);
+                        dgate[h + k] = dcell * c_prev * fg * (1.0 - fg);
+                        dgate[2 * h + k] = dcell * i * (1.0 - gg * gg);
+                        dgate[3 * h + k] = dh[k] * tc * o * (1.0 - o);
+                        dc[k] = dcell * fg;
+                    }
+                }
+                CellKind::Gru => {
+                    let dhid = &mut c.dhidden[(b * t_len + t) * gh..][..gh];
+                    for k in 0..h {
+                        let (r, z, n) = (gate[k], gate[h + k], gate[2 * h + k]);
+                        let h_prev = prev.map_or(0.0, |q| c.hs[q + k]);
+                        let dn = dh[k] * (1.0 - z) * (1.0 - n * n);
+                        let dz = dh[k] * (h_prev - n) * z * (1.0 - z);
+                        let dr = dn * c.extra[at + k] * r * (1.0 - r);
+                        dgate[k] = dr;
+                        dgate[h + k] = dz;
+                        dgate[2 * h + k] = dn;
+                        dhid[k] = dr;
+                        dhid[h + k] = dz;
+                        dhid[2 * h + k] = dn * r;
+                        dh_prev_direct[b * h + k] = dh[k] * z;
+                    }
+                }
+            }
+        }
+        // dh₋ = (the recurrent-projection gradient of step t) · W_hh
+        let (grads, stride) = if g.kind == CellKind::Gru {
+            (&c.dhidden, t_len * gh)
+        } else {
+            (&c.dgates, t_len * gh)
+        };
+        if t > 0 {
+            let mm = MatMul {
+                rsa: stride,
+                ..MatMul::new(rows, h, gh)
+            };
+            kernels::gemm(&mm, &grads[t * gh..], &c.weight_hh, None, &mut c.dh);
+            if g.kind == CellKind::Gru {
+                for (d, &v) in c.dh.iter_mut().zip(&dh_prev_direct) {
+                    *d += v;
+                }
+            }
+        }
+    }
+    c.step = dh_prev_direct;
+    // Weight gradients over all steps at once. h_{t−1} for every step (zero before the first):
+    c.hprev.clear();
+    c.hprev.resize(bt * h, 0.0);
+    for b in 0..rows {
+        let base = b * t_len * h;
+        c.hprev[base + h..base + t_len * h].copy_from_slice(&c.hs[base..base + (t_len - 1) * h]);
+    }
+    let recurrent_grads = if g.kind == CellKind::Gru {
+        &c.dhidden
+    } else {
+        &c.dgates
+    };
+    // ∂W_hh_t [H, G·H] = Hprevᵀ · dG_hh ; ∂W_ih_t [F, G·H] = Xᵀ · dG
+    kernels::gemm(
+        &MatMul {
+            rsa: 1,
+            csa: h,
+            ..MatMul::new(h, gh, bt)
+        },
+        &c.hprev,
+        recurrent_grads,
+        None,
+        &mut p.weight_hh_t_grad,
+    );
+    kernels::gemm(
+        &MatMul {
+            rsa: 1,
+            csa: f,
+            ..MatMul::new(f, gh, bt)
+        },
+        x,
+        &c.dgates,
+        None,
+        &mut p.weight_ih_t_grad,
+    );
+    kernels::column_sums(&c.dgates, gh, &mut p.bias_ih_grad);
+    if g.kind.has_hidden_bias() {
+        kernels::column_sums(&c.dhidden, gh, &mut p.bias_hh_grad);
+    }
+    if let Some(dx) = dx {
+        // dX [B·T, F] = dG · W_ih, W_ih = W_ih_tᵀ laid out [G·H, F].
+        c.weight_ih.resize(gh * f, 0.0);
+        transpose(&p.weight_ih_t, f, gh, &mut c.weight_ih);
+        kernels::gemm(&MatMul::new(bt, f, gh), &c.dgates, &c.weight_ih, None, dx);
+    }
+}
+
+/// out[c][r] = x[r][c] for a `rows × cols` row-major `x`.
+fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    for (r, row) in x.chunks_exact(cols).enumerate().take(rows) {
+        for (col, &v) in row.iter().enumerate() {
+            out[col * rows + r] = v;
+        }
+    }
+}
+
+macro_rules! recurrent_layer {
+    ($(#[$doc:meta])* $name:ident, out $out:ty, sequences $seq:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<C: Cell, const T: usize, const F: usize, const H: usize> {
+            pub params: RnnParams,
+            _cell: PhantomData<C>,
+        }
+
+        impl<C: Cell, const T: usize, const F: usize, const H: usize> $name<C, T, F, H> {
+            const GEOMETRY: RnnGeom = RnnGeom { kind: C::KIND, t: T, f: F, h: H };
+
+            /// A freshly initialised layer (see [`RnnParams::init`]).
+            pub fn new(rng: &mut Rng) -> Self {
+                $name { params: RnnParams::init(&Self::GEOMETRY, rng), _cell: PhantomData }
+            }
+
+            fn run(&self, x: &[f32], y: &mut [f32], rows: usize, cache: &mut RnnCache) {
+                rnn_forward(&Self::GEOMETRY, &self.params, x, rows, cache);
+                if $seq {
+                    y.copy_from_slice(&cache.hs[..rows * T * H]);
+                } else {
+                    for b in 0..rows {
+                        y[b * H..(b + 1) * H].copy_from_slice(&cache.hs[(b * T + T - 1) * H..(b * T + T) * H]);
+                    }
+                }
+            }
+        }
+
+        impl<C: Cell, const T: usize, const F: usize, const H: usize> Layer for $name<C, T, F, H> {
+            type In = Tensor2<T, F>;
+            type Out = $out;
+            type Cache = RnnCache;
+            const PARAMS: usize = C::KIND.params(F, H);
+            const KIND: &'static str = C::NAME;
+
+            fn init(rng: &mut Rng) -> Self {
+                Self::new(rng)
+            }
+
+            fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+                RNN_SCRATCH.with(|c| self.run(x.as_slice(), y.as_mut_slice(), 1, &mut c.borrow_mut()));
+            }
+
+            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
+                y.set_rows(x.rows());
+                RNN_SCRATCH.with(|c| self.run(x.as_slice(), y.as_mut_slice(), x.rows(), &mut c.borrow_mut()));
+            }
+
+            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut RnnCache) {
+                y.set_rows(x.rows());
+                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), cache);
+            }
+
+            fn backward(&mut self, x: &Batch<Self::In>, _y: &Batch<Self::Out>, cache: &mut RnnCache, dy: &Batch<Self::Out>, dx: Option<&mut Batch<Self::In>>) {
+                let dx = dx.map(|dx| {
+                    dx.set_rows(x.rows());
+                    dx.as_mut_slice()
+                });
+                rnn_backward(&Self::GEOMETRY, &mut self.params, x.as_slice(), x.rows(), cache, dy.as_slice(), $seq, dx);
+            }
+
+            fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+                self.params.visit(&Self::GEOMETRY, path, visitor);
+            }
+        }
+    };
+}
+
+thread_local! {
+    /// Scratch of inference calls (`&self`): allocated once per thread, then reused.
+    static RNN_SCRATCH: std::cell::RefCell<RnnCache> = std::cell::RefCell::new(RnnCache::default());
+}
+
+recurrent_layer! {
+    /// A recurrent layer returning its last hidden state: `[T, F]` to `[H]`.
+    Recurrent, out Tensor1<H>, sequences false
+}
+
+recurrent_layer! {
+    /// A recurrent layer returning every hidden state (`return_sequences`): `[T, F]` to `[T, H]`.
+    RecurrentSeq, out Tensor2<T, H>, sequences true
+}
+
+/// Keeps `Sample` in use for the doc links above.
+const _: usize = <Tensor1<1> as Sample>::LEN;
