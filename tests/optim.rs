@@ -106,3 +106,60 @@ fn invalid_hyperparameters_are_errors_and_change_nothing() {
         }
     }
 }
+
+network! {
+    struct Lin: [3] {
+        Dense(2),
+    }
+}
+
+#[test]
+fn clip_norm_scales_the_global_gradient_norm_for_any_optimizer() {
+    use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
+    struct Values(Vec<f32>);
+    impl ParamVisitor for Values {
+        fn visit(
+            &mut self,
+            _: &Path<'_>,
+            _: &[usize],
+            _: Layout,
+            value: &mut [f32],
+            _: &mut [f32],
+        ) {
+            self.0.extend_from_slice(value);
+        }
+    }
+    let values = |net: &mut Lin| {
+        let mut v = Values(Vec::new());
+        net.visit_params(&Path::ROOT, &mut v);
+        v.0
+    };
+    let x = Batch::<Tensor1<3>>::from_vec(vec![10.0, -20.0, 30.0]).unwrap();
+    let t = Batch::<Tensor1<2>>::from_vec(vec![100.0, -100.0]).unwrap();
+    // Plain SGD with lr 1 moves the parameters by exactly the (clipped) gradient.
+    let mut net = Lin::init(&mut Rng::seed(0));
+    let before = values(&mut net);
+    net.train_step(&x, &t, &Mse, &mut Sgd::new(1.0).clip_norm(0.5))
+        .unwrap();
+    let moved: f32 = values(&mut net)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f32>()
+        .sqrt();
+    assert!((moved - 0.5).abs() < 1e-4, "step norm {moved}");
+    // A norm below the limit is left alone; the wrapper works on every optimizer.
+    let mut a = Lin::init(&mut Rng::seed(0));
+    let mut b = Lin::init(&mut Rng::seed(0));
+    a.train_step(&x, &t, &Mse, &mut Adam::new(1e-3)).unwrap();
+    b.train_step(&x, &t, &Mse, &mut Adam::new(1e-3).clip_norm(1e9))
+        .unwrap();
+    assert_eq!(values(&mut a), values(&mut b));
+    assert!(matches!(
+        b.train_step(&x, &t, &Mse, &mut RmsProp::new(0.01).clip_norm(0.0)),
+        Err(Error::InvalidHyperparameter {
+            name: "clip_norm",
+            ..
+        })
+    ));
+}

@@ -315,7 +315,17 @@ fn dense(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
             quote!(#n)
         }
         Shape::Known(dims) => {
-            cx.error_at(span, format_args!("Dense takes a 1-D input, but its input here has shape {dims:?}; add `Flatten` before it"));
+            let hint = if dims.len() == 2 {
+                "add `Flatten` before it, or drop `return_sequences` from the recurrent layer before it"
+            } else {
+                "add `Flatten` before it"
+            };
+            cx.error_at(
+                span,
+                format_args!(
+                    "Dense takes a 1-D input, but its input here has shape {dims:?}; {hint}"
+                ),
+            );
             return None;
         }
         Shape::Opaque(ty) => quote!({ <#ty as ::typed_nn::Sample>::LEN }),

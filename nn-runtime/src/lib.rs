@@ -19,7 +19,7 @@ pub use layers::{
     MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,
 };
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
-pub use optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
 pub use tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
 pub use train::{Evaluation, Network};
@@ -33,7 +33,7 @@ pub mod prelude {
         MaxPool1d, MaxPool2d, Relu, Sigmoid, Softmax, Tanh,
     };
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
-    pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
     pub use crate::train::{Evaluation, Network};
     pub use crate::Rng;

@@ -105,6 +105,14 @@ where
     }
     net.backward_from_logits(x, &st.output, &mut st.cache, &st.dlogits);
     opt.begin_step(N::PARAMS)?;
+    if let Some(max) = opt.max_grad_norm() {
+        let mut norm = GradNorm(0.0);
+        net.visit_params(&Path::ROOT, &mut norm);
+        let norm = norm.0.sqrt();
+        if norm > max as f64 {
+            net.visit_params(&Path::ROOT, &mut ScaleGrads((max as f64 / norm) as f32));
+        }
+    }
     net.visit_params(&Path::ROOT, &mut ApplyOptimizer { opt, offset: 0 });
     Ok(value)
 }
@@ -117,6 +125,38 @@ fn check_rows(inputs: usize, targets: usize) -> Result<()> {
         return Err(Error::RowMismatch { inputs, targets });
     }
     Ok(())
+}
+
+/// Σ g² over every gradient, in f64.
+struct GradNorm(f64);
+
+impl ParamVisitor for GradNorm {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        self.0 += grad.iter().map(|&g| g as f64 * g as f64).sum::<f64>();
+    }
+}
+
+/// g ← factor · g.
+struct ScaleGrads(f32);
+
+impl ParamVisitor for ScaleGrads {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        grad.iter_mut().for_each(|g| *g *= self.0);
+    }
 }
 
 struct ApplyOptimizer<'o, O: ?Sized> {

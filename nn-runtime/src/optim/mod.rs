@@ -28,6 +28,56 @@ pub trait Optimizer {
 
     /// Sets the learning rate (for schedules).
     fn set_learning_rate(&mut self, lr: f32);
+
+    /// The global gradient norm above which a training step scales every gradient down to it
+    /// (see [`ClipNorm::clip_norm`]); `None` for no clipping.
+    fn max_grad_norm(&self) -> Option<f32> {
+        None
+    }
+}
+
+/// Gradient clipping by global norm, for every optimizer:
+/// `Adam::new(1e-3).clip_norm(1.0)` (PyTorch's `clip_grad_norm_`, Keras's `global_clipnorm`).
+pub trait ClipNorm: Optimizer + Sized {
+    /// Before each update, scales all gradients by `max / ‖g‖` when their global L2 norm
+    /// `‖g‖` exceeds `max`.
+    fn clip_norm(self, max: f32) -> Clipped<Self> {
+        Clipped { inner: self, max }
+    }
+}
+
+impl<O: Optimizer> ClipNorm for O {}
+
+/// An optimizer whose gradients are clipped by global norm first.
+#[derive(Clone, Debug)]
+pub struct Clipped<O> {
+    inner: O,
+    max: f32,
+}
+
+impl<O: Optimizer> Optimizer for Clipped<O> {
+    fn begin_step(&mut self, params: usize) -> Result<()> {
+        check_range(
+            "clip_norm",
+            self.max,
+            f32::MIN_POSITIVE,
+            None,
+            "a finite norm > 0",
+        )?;
+        self.inner.begin_step(params)
+    }
+    fn update(&mut self, offset: usize, value: &mut [f32], grad: &[f32]) {
+        self.inner.update(offset, value, grad)
+    }
+    fn learning_rate(&self) -> f32 {
+        self.inner.learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.inner.set_learning_rate(lr)
+    }
+    fn max_grad_norm(&self) -> Option<f32> {
+        Some(self.max)
+    }
 }
 
 /// Returns an error unless `lo <= value` (and `value < hi` when `hi` is given), finite.
