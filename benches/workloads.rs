@@ -59,6 +59,24 @@ network! {
     }
 }
 
+network! {
+    /// W7–W8: the seed RNN.
+    pub struct SeedRnn: [100, 1] {
+        SimpleRNN(50), Dense(1), Sigmoid,
+    }
+}
+
+network! {
+    /// W9: row-wise MNIST LSTM.
+    pub struct SeqLstm: [28, 28] {
+        LSTM(128), Dense(10),
+    }
+}
+
+/// FLOPs of one sample: input projections, recurrent products (4 gates for the LSTM), read-out.
+const RNN_FLOPS: u64 = 2 * (100 * 50 + 100 * 50 * 50 + 50);
+const LSTM_FLOPS: u64 = 2 * (28 * 28 * 512 + 28 * 128 * 512 + 128 * 10);
+
 /// FLOPs of one sample through W5's layers: two convolutions and two dense layers.
 const CONV1_FLOPS: u64 = 2 * 32 * 27 * 62 * 62;
 const CONV2_FLOPS: u64 = 2 * 64 * 288 * 29 * 29;
@@ -216,5 +234,45 @@ fn cnn_workloads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, workloads, cnn_workloads);
+fn rnn_workloads(c: &mut Criterion) {
+    let mut rng = Rng::seed(2);
+    let mut g = c.benchmark_group("workloads");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+
+    let mut rnn = SeedRnn::init(&mut rng);
+    let x1: Tensor2<100, 1> = random_batch::<Tensor2<100, 1>>(1, &mut rng).sample(0);
+    g.throughput(Throughput::Elements(RNN_FLOPS));
+    g.bench_function("W7 rnn-infer-b1", |b| {
+        b.iter(|| rnn.forward(black_box(&x1)))
+    });
+
+    // Training: forward, then weight and hidden-state gradients (about twice the forward).
+    let x32: Batch<Tensor2<100, 1>> = random_batch(32, &mut rng);
+    let t32 = Batch::<Tensor1<1>>::from_vec((0..32).map(|i| (i % 2) as f32).collect()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    g.throughput(Throughput::Elements(32 * 3 * RNN_FLOPS));
+    g.bench_function("W8 rnn-train-b32", |b| {
+        b.iter(|| {
+            rnn.train_step(black_box(&x32), &t32, &BinaryCrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+
+    let mut lstm = SeqLstm::init(&mut rng);
+    let xl: Batch<Tensor2<28, 28>> = random_batch(32, &mut rng);
+    let labels = Labels::<10>::new((0..32).map(|i| i % 10).collect()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    g.throughput(Throughput::Elements(32 * 3 * LSTM_FLOPS));
+    g.bench_function("W9 lstm-train-b32", |b| {
+        b.iter(|| {
+            lstm.train_step(black_box(&xl), &labels, &CrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, workloads, cnn_workloads, rnn_workloads);
 criterion_main!(benches);

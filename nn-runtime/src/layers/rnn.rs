@@ -177,6 +177,8 @@ pub struct RnnCache {
     hs: Vec<f32>,
     /// LSTM: cell states; GRU: the hidden projection of the n gate (h·W_hn + b_hn).
     extra: Vec<f32>,
+    /// LSTM: tanh of the cell states, kept for the backward pass.
+    tanh_c: Vec<f32>,
     /// Scratch: per-step hidden projections (GRU), gradients, transposed weights.
     step: Vec<f32>,
     dgates: Vec<f32>,
@@ -207,7 +209,10 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
             c.extra.resize(bt * h, 0.0);
             c.step.resize(rows * gh, 0.0);
         }
-        CellKind::Lstm => c.extra.resize(bt * h, 0.0),
+        CellKind::Lstm => {
+            c.extra.resize(bt * h, 0.0);
+            c.tanh_c.resize(bt * h, 0.0);
+        }
         _ => {}
     }
     let row_stride_gates = t_len * gh;
@@ -269,11 +274,15 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
                         let c_prev = prev.map_or(0.0, |q| c.extra[q + k]);
                         c.extra[at + k] = gate[h + k] * c_prev + gate[k] * gate[2 * h + k];
                     }
-                    let hs = &mut c.hs[at..at + h];
-                    hs.copy_from_slice(&c.extra[at..at + h]);
-                    kernels::activation_forward_in_place(EpilogueAct::Tanh, hs);
-                    for (hv, &o) in hs.iter_mut().zip(&gate[3 * h..]) {
-                        *hv *= o;
+                    let tanh_c = &mut c.tanh_c[at..at + h];
+                    tanh_c.copy_from_slice(&c.extra[at..at + h]);
+                    kernels::activation_forward_in_place(EpilogueAct::Tanh, tanh_c);
+                    for ((hv, &o), &tc) in c.hs[at..at + h]
+                        .iter_mut()
+                        .zip(&gate[3 * h..])
+                        .zip(tanh_c.iter())
+                    {
+                        *hv = o * tc;
                     }
                 }
                 CellKind::Gru => {
@@ -354,17 +363,27 @@ pub fn rnn_backward(
                 }
                 CellKind::Lstm => {
                     let dc = &mut c.dc[b * h..(b + 1) * h];
+                    let c_prev: Option<&[f32]> = prev.map(|q| &c.extra[q..q + h]);
+                    let (gi, rest) = gate.split_at(h);
+                    let (gf, rest) = rest.split_at(h);
+                    let (gg, go) = rest.split_at(h);
+                    let (di, rest) = dgate.split_at_mut(h);
+                    let (df, rest) = rest.split_at_mut(h);
+                    let (dg, dout) = rest.split_at_mut(h);
+                    let tanh_c = &c.tanh_c[at..at + h];
+                    // Equal-length slices (the compiler drops the bounds checks and vectorises;
+                    // the `c_prev` test is loop-invariant and hoisted).
                     for k in 0..h {
-                        let (i, fg, gg, o) =
-                            (gate[k], gate[h + k], gate[2 * h + k], gate[3 * h + k]);
-                        let cell = c.extra[at + k];
-                        let tc = cell.tanh();
-                        let c_prev = prev.map_or(0.0, |q| c.extra[q + k]);
+                        let (i, fg, g_, o, tc) = (gi[k], gf[k], gg[k], go[k], tanh_c[k]);
+                        let cp = match c_prev {
+                            Some(cp) => cp[k],
+                            None => 0.0,
+                        };
                         let dcell = dc[k] + dh[k] * o * (1.0 - tc * tc);
-                        dgate[k] = dcell * gg * i * (1.0 - i);
-                        dgate[h + k] = dcell * c_prev * fg * (1.0 - fg);
-                        dgate[2 * h + k] = dcell * i * (1.0 - gg * gg);
-                        dgate[3 * h + k] = dh[k] * tc * o * (1.0 - o);
+                        di[k] = dcell * g_ * i * (1.0 - i);
+                        df[k] = dcell * cp * fg * (1.0 - fg);
+                        dg[k] = dcell * i * (1.0 - g_ * g_);
+                        dout[k] = dh[k] * tc * o * (1.0 - o);
                         dc[k] = dcell * fg;
                     }
                 }
