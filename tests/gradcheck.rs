@@ -542,3 +542,26 @@ fn recurrent_gradients_through_time() {
         &mut rng,
     );
 }
+
+network! {
+    struct Embedded: tokens[5] {
+        Embedding(7, 3),
+        GRU(2),
+    }
+}
+
+#[test]
+fn embedding_gradients() {
+    // Ids are not differentiable: check the parameters only, at fixed ids (some repeated).
+    let mut rng = Rng::seed(11);
+    let mut net = Embedded::init(&mut rng);
+    let x = Batch::<Tokens<5>>::from_ids(&[0, 3, 3, 6, 1, 2, 2, 5, 0, 3]).unwrap();
+    let w: Batch<Tensor1<2>> = random_batch(2, 0.0, &mut rng);
+    let (mut y, mut cache) = (Batch::default(), Default::default());
+    net.forward_train(&x, &mut y, &mut cache);
+    net.backward(&x, &y, &mut cache, &w, None);
+    let analytic = grads(&mut net);
+    check_param_grads("Embedding + GRU", &mut net, &analytic, |n| {
+        objective(n, &x, &w)
+    });
+}

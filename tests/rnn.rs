@@ -48,3 +48,56 @@ fn parameter_counts_match_keras() {
         "{s}"
     );
 }
+
+network! {
+    /// Token ids through an embedding and an LSTM.
+    pub struct TokenClassifier: tokens[6] {
+        embed: Embedding(20, 4),
+        LSTM(8),
+        Dense(1), Sigmoid,
+    }
+}
+
+#[test]
+fn embedding_learns_a_token_task_and_tolerates_bad_ids() {
+    assert_eq!(TokenClassifier::PARAMS, 20 * 4 + (4 * 8 * 12 + 32) + 9);
+    assert!(TokenClassifier::summary().contains("embed (Embedding)"));
+    let mut rng = Rng::seed(3);
+    let mut model = TokenClassifier::init(&mut rng);
+    // Label: does token 7 occur in the sequence?
+    let make = |rng: &mut Rng, n: usize| {
+        let mut ids = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..n {
+            let seq: Vec<u32> = (0..6).map(|_| rng.below(20) as u32).collect();
+            labels.push(if seq.contains(&7) { 1.0 } else { 0.0 });
+            ids.extend(seq);
+        }
+        (
+            Batch::<Tokens<6>>::from_ids(&ids).unwrap(),
+            Batch::<Tensor1<1>>::from_vec(labels).unwrap(),
+        )
+    };
+    let mut opt = Adam::new(1e-2);
+    let (x_test, y_test) = make(&mut rng, 200);
+    for _ in 0..300 {
+        let (x, y) = make(&mut rng, 32);
+        model
+            .train_step(&x, &y, &BinaryCrossEntropy, &mut opt)
+            .unwrap();
+    }
+    let out = model.forward_batch(&x_test);
+    let correct = out
+        .iter_rows()
+        .zip(y_test.iter_rows())
+        .filter(|(o, t)| (o[0] > 0.5) == (t[0] > 0.5))
+        .count();
+    assert!(correct >= 180, "{correct} of 200 right");
+
+    // Ids outside the vocabulary or not integers embed as zeros: no panic, finite output.
+    let mut bad = Tokens::<6>::new([1, 2, 3, 4, 5, 6]);
+    bad.data[0] = 25.0;
+    bad.data[1] = 1.5;
+    bad.data[2] = -1.0;
+    assert!(model.forward(&bad)[0].is_finite());
+}

@@ -20,6 +20,8 @@ pub struct NetworkDef {
     pub vis: Visibility,
     pub name: Ident,
     pub input: Vec<LitInt>,
+    /// `tokens` before the input shape: the input holds token ids (for `Embedding`).
+    pub tokens: Option<Ident>,
     pub input_span: Span,
     pub layers: Vec<LayerDef>,
     pub body_span: Span,
@@ -53,6 +55,18 @@ impl Parse for NetworkDef {
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
+        let tokens = if input.peek(Ident) {
+            let word: Ident = input.parse()?;
+            if word != "tokens" {
+                return Err(syn::Error::new(
+                    word.span(),
+                    "expected an input shape such as `[784]`, or `tokens[100]` for token ids",
+                ));
+            }
+            Some(word)
+        } else {
+            None
+        };
         let dims;
         let bracket = bracketed!(dims in input);
         let input_dims: Punctuated<LitInt, Token![,]> =
@@ -75,6 +89,7 @@ impl Parse for NetworkDef {
             vis,
             name,
             input: input_dims.into_iter().collect(),
+            tokens,
             input_span: bracket.span.join(),
             layers,
             body_span: brace.span.join(),

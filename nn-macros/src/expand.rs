@@ -36,13 +36,7 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     let name_str = name.to_string();
     let cache = format_ident!("{}Cache", name);
     let n = layers.len();
-    let input_ty = crate::shape::Shape::Known(
-        def.input
-            .iter()
-            .map(|d| d.base10_parse().unwrap())
-            .collect(),
-    )
-    .sample_type();
+    let input_ty = crate::shape::input_type(def);
     let output_ty = layers[n - 1].out.sample_type();
 
     let fields = layers.iter().map(|l| &l.field).collect::<Vec<_>>();

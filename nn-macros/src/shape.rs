@@ -26,6 +26,8 @@ pub enum Shape {
     Known(Vec<usize>),
     /// Known only to the type system: the output of a sub-network, as a sample type.
     Opaque(TokenStream),
+    /// A sequence of this many token ids (the input of `Embedding`).
+    Tokens(usize),
 }
 
 impl Shape {
@@ -39,7 +41,22 @@ impl Shape {
                 _ => unreachable!("shapes have 1 to 3 dimensions"),
             },
             Shape::Opaque(ty) => ty.clone(),
+            Shape::Tokens(t) => quote!(::typed_nn::Tokens<#t>),
         }
+    }
+}
+
+/// The network's input sample type (its input shape is valid: `resolve` found no error).
+pub fn input_type(def: &NetworkDef) -> TokenStream {
+    let dims: Vec<usize> = def
+        .input
+        .iter()
+        .map(|d| d.base10_parse().unwrap_or(1))
+        .collect();
+    if def.tokens.is_some() {
+        Shape::Tokens(dims[0]).sample_type()
+    } else {
+        Shape::Known(dims).sample_type()
     }
 }
 
@@ -161,6 +178,16 @@ fn input_shape(def: &NetworkDef, cx: &mut Ctxt) -> Option<Shape> {
     if dims.len() != def.input.len() {
         return None;
     }
+    if def.tokens.is_some() {
+        if dims.len() != 1 {
+            cx.error_at(
+                def.input_span,
+                "token ids come as one sequence: `tokens[length]`",
+            );
+            return None;
+        }
+        return Some(Shape::Tokens(dims[0]));
+    }
     if !(1..=3).contains(&dims.len()) {
         cx.error_at(
             def.input_span,
@@ -190,7 +217,19 @@ struct Rule {
 fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
     let kind = layer.kind.to_string();
     let span = layer.kind.span();
+    if let Shape::Tokens(_) = input {
+        if kind != "Embedding" && KNOWN.contains(&kind.as_str()) {
+            cx.error_spanned_by(
+                &layer.kind,
+                format_args!(
+                    "{kind} cannot read token ids; start with `Embedding(vocabulary, dimension)`"
+                ),
+            );
+            return None;
+        }
+    }
     match kind.as_str() {
+        "Embedding" => embedding(layer, input, cx),
         "Dense" => dense(layer, input, cx),
         "Conv2d" | "Conv1d" => conv(layer, input, cx),
         "MaxPool2d" | "AvgPool2d" | "MaxPool1d" => pool(layer, input, cx),
@@ -220,6 +259,8 @@ fn rule(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
                         quote!(::typed_nn::Tensor1<{ <#ty as ::typed_nn::Sample>::LEN }>),
                     ),
                 ),
+                // `rule` sends token ids to Embedding only.
+                Shape::Tokens(_) => return None,
             };
             Some(Rule {
                 ty: quote_spanned!(span=> ::typed_nn::Flatten<#sample, #len>),
@@ -329,6 +370,7 @@ fn dense(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
             return None;
         }
         Shape::Opaque(ty) => quote!({ <#ty as ::typed_nn::Sample>::LEN }),
+        Shape::Tokens(_) => return None,
     };
     Some(Rule {
         ty: quote_spanned!(span=> ::typed_nn::Dense<#n_in, #units>),
@@ -428,6 +470,7 @@ fn dims_of<const R: usize>(
             );
             None
         }
+        Shape::Tokens(_) => None,
         Shape::Opaque(_) => {
             cx.error_spanned_by(&layer.kind, format_args!("{} cannot follow a `Net(...)` layer: its input shape must be known to the macro", layer.kind));
             None
@@ -713,6 +756,38 @@ fn recurrent(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
         ty,
         init: quote_spanned!(span=> <_ as ::typed_nn::layers::Layer>::init(rng)),
         out,
+        head: None,
+        fuse: None,
+    })
+}
+
+fn embedding(layer: &LayerDef, input: &Shape, cx: &mut Ctxt) -> Option<Rule> {
+    let span = layer.kind.span();
+    let Shape::Tokens(t) = input else {
+        let shape = match input {
+            Shape::Known(dims) => format!("{dims:?}"),
+            _ => "a sub-network's output".to_string(),
+        };
+        cx.error_spanned_by(
+            &layer.kind,
+            format_args!("Embedding takes token ids, but its input here is float values of shape {shape}; declare the network's input as `tokens[length]`"),
+        );
+        return None;
+    };
+    let (Some(vocab), Some(dim)) = (arg(layer, 0, "vocabulary"), arg(layer, 1, "dimension")) else {
+        cx.error_at(
+            layer.paren_span.unwrap_or(span),
+            "Embedding needs its vocabulary size and dimension: `Embedding(10000, 64)`",
+        );
+        return None;
+    };
+    let vocab = positive_int(vocab, "the vocabulary size", cx)?;
+    let dim = positive_int(dim, "the embedding dimension", cx)?;
+    let t = *t;
+    Some(Rule {
+        ty: quote_spanned!(span=> ::typed_nn::Embedding<#t, #vocab, #dim>),
+        init: quote_spanned!(span=> <_ as ::typed_nn::layers::Layer>::init(rng)),
+        out: Shape::Known(vec![t, dim]),
         head: None,
         fuse: None,
     })

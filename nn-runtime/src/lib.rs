@@ -15,13 +15,13 @@ pub mod train;
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result};
 pub use layers::{
-    Act, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool2d, LeakyRelu, Linear, MaxPool1d,
-    MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,
+    Act, AvgPool2d, Conv1d, Conv2d, Dense, Embedding, Flatten, GlobalAvgPool2d, LeakyRelu, Linear,
+    MaxPool1d, MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,
 };
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
-pub use tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
+pub use tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
 pub use train::{Evaluation, Network};
 
 /// What a program using typed-nn usually needs.
@@ -34,7 +34,7 @@ pub mod prelude {
     };
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
-    pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
+    pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
     pub use crate::train::{Evaluation, Network};
     pub use crate::Rng;
 }

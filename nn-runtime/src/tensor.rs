@@ -145,6 +145,45 @@ impl<const C: usize, const H: usize, const W: usize> Sample for Tensor3<C, H, W>
     }
 }
 
+/// A sequence of `T` token ids (the input of `Embedding`), held as `f32` like every sample.
+/// Build it from ids with [`Tokens::new`] or [`Batch::from_ids`]; an id that is not an
+/// integer below the vocabulary embeds as zeros.
+#[derive(Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct Tokens<const T: usize> {
+    pub data: [f32; T],
+}
+
+impl<const T: usize> Tokens<T> {
+    /// Token ids (exact as `f32` up to 2²⁴).
+    pub fn new(ids: [u32; T]) -> Self {
+        Tokens {
+            data: ids.map(|id| id as f32),
+        }
+    }
+}
+
+impl<const T: usize> Sample for Tokens<T> {
+    const LEN: usize = T;
+    const SHAPE: &'static [usize] = &[T];
+    fn zeros() -> Self {
+        Tokens { data: [0.0; T] }
+    }
+    fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+}
+
+impl<const T: usize> Batch<Tokens<T>> {
+    /// A batch of token-id sequences from `rows · T` ids.
+    pub fn from_ids(ids: &[u32]) -> Result<Self> {
+        Batch::from_vec(ids.iter().map(|&id| id as f32).collect())
+    }
+}
+
 macro_rules! shaped_debug {
     ($ty:ident < $($p:ident),* >) => {
         impl<$(const $p: usize),*> fmt::Debug for $ty<$($p),*> {
@@ -162,6 +201,7 @@ macro_rules! shaped_debug {
 }
 shaped_debug!(Tensor2<A, B>);
 shaped_debug!(Tensor3<C, H, W>);
+shaped_debug!(Tokens<T>);
 
 /// A batch of samples of shape `S`: `rows` samples stored back to back.
 ///

@@ -4,6 +4,7 @@
 mod activation;
 mod conv;
 mod dense;
+mod embedding;
 mod flatten;
 mod pool;
 mod rnn;
@@ -11,6 +12,7 @@ mod rnn;
 pub use activation::*;
 pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
 pub use dense::{Dense, FusedActivation};
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
 pub use rnn::{

@@ -1,0 +1,88 @@
+//! Embedding: token ids to learned vectors, PyTorch's `nn.Embedding` (`weight [V, D]`).
+
+use super::{Layer, Layout, ParamVisitor, Path};
+use crate::tensor::{Batch, Sample, Tensor2, Tokens};
+use crate::Rng;
+
+/// `T` token ids below `V` to `[T, D]` vectors. An id that is not an integer below `V`
+/// (data a user fed in) embeds as zeros and receives no gradient, rather than panicking.
+#[derive(Clone, Debug)]
+pub struct Embedding<const T: usize, const V: usize, const D: usize> {
+    /// `[V, D]`.
+    pub weight: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+}
+
+/// The row of `id` in a table of `vocab` rows, if it is one.
+fn row_of(id: f32, vocab: usize) -> Option<usize> {
+    (id >= 0.0 && id.fract() == 0.0 && (id as usize) < vocab).then_some(id as usize)
+}
+
+/// Looks up `ids` (one sequence after another) in `weight` `[vocab, dim]`.
+fn embed(weight: &[f32], vocab: usize, dim: usize, ids: &[f32], out: &mut [f32]) {
+    for (&id, o) in ids.iter().zip(out.chunks_exact_mut(dim)) {
+        match row_of(id, vocab) {
+            Some(r) => o.copy_from_slice(&weight[r * dim..(r + 1) * dim]),
+            None => o.fill(0.0),
+        }
+    }
+}
+
+impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D> {
+    type In = Tokens<T>;
+    type Out = Tensor2<T, D>;
+    type Cache = ();
+    const PARAMS: usize = V * D;
+    const KIND: &'static str = "Embedding";
+
+    /// N(0, 1) entries, as PyTorch.
+    fn init(rng: &mut Rng) -> Self {
+        let weight = (0..V * D).map(|_| rng.normal()).collect();
+        Embedding {
+            weight,
+            weight_grad: vec![0.0; V * D],
+        }
+    }
+
+    fn forward_into(&self, x: &Tokens<T>, y: &mut Tensor2<T, D>) {
+        embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<Tokens<T>>, y: &mut Batch<Tensor2<T, D>>) {
+        y.set_rows(x.rows());
+        embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
+    }
+
+    /// ∂weight[id] += ∂y at each position holding `id`; ids have no gradient (dx is zero).
+    fn backward(
+        &mut self,
+        x: &Batch<Tokens<T>>,
+        _y: &Batch<Tensor2<T, D>>,
+        _cache: &mut (),
+        dy: &Batch<Tensor2<T, D>>,
+        dx: Option<&mut Batch<Tokens<T>>>,
+    ) {
+        self.weight_grad.fill(0.0);
+        for (&id, g) in x.as_slice().iter().zip(dy.as_slice().chunks_exact(D)) {
+            if let Some(r) = row_of(id, V) {
+                for (w, &v) in self.weight_grad[r * D..(r + 1) * D].iter_mut().zip(g) {
+                    *w += v;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice().fill(0.0);
+        }
+    }
+
+    fn visit_params<Vis: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut Vis) {
+        visitor.visit(
+            &path.child("weight"),
+            &[V, D],
+            Layout::RowMajor,
+            &mut self.weight,
+            &mut self.weight_grad,
+        );
+    }
+}
