@@ -10,7 +10,7 @@
 pub const fn chains(rows: usize, vectors: usize) -> usize {
     match rows * vectors {
         1 => 4,
-        2 | 3 => 2,
+        2..=4 => 2,
         _ => 1,
     }
 }
