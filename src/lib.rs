@@ -39,7 +39,10 @@
 //! with `kernel` and `stride` a number or a pair `(h, w)`, on `[channels, height, width]`;
 //! `Conv1d(filters, kernel, stride, padding)` on `[channels, length]`;
 //! `MaxPool2d(window, stride = window)`, `AvgPool2d(...)`, `GlobalAvgPool2d`,
-//! `MaxPool1d(window, stride)`, `Flatten`; activations `Relu`, `LeakyRelu(alpha)` (default
+//! `MaxPool1d(window, stride)`, `Flatten`; recurrent `SimpleRNN(units, activation = tanh)`,
+//! `LSTM(units)`, `GRU(units)` on `[time steps, features]`, each with
+//! `return_sequences = true` to return every step; `Embedding(vocabulary, dimension)` on a
+//! `tokens[length]` input of token ids; activations `Relu`, `LeakyRelu(alpha)` (default
 //! 0.01), `Tanh`, `Sigmoid`, `Softmax`; and `Net(Type)` to use another network as a layer.
 //! Unnamed layers are named by their index, as in PyTorch's `nn.Sequential` (`0.weight`).
 //! Dense and convolution layers start with Glorot-uniform weights (Keras's default) and zero
