@@ -341,6 +341,31 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
                 #rt::train::evaluate(self, data, loss)
             }
 
+            /// Writes the parameters to a safetensors file, with PyTorch's names and layouts.
+            pub fn save(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
+                #rt::io::safetensors::save(self, path)
+            }
+
+            /// The parameters as the bytes of a safetensors file.
+            pub fn to_safetensors_bytes(&mut self) -> #rt::Result<::std::vec::Vec<u8>> {
+                #rt::io::safetensors::to_bytes(self)
+            }
+
+            /// A network with the parameters of a safetensors file; every tensor's name, dtype
+            /// and shape is checked, and every mismatch reported at once.
+            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<Self> {
+                let mut net = Self::init(&mut #rt::Rng::seed(0));
+                #rt::io::safetensors::load(&mut net, path)?;
+                ::core::result::Result::Ok(net)
+            }
+
+            /// [`Self::load`] from bytes, e.g. `include_bytes!("model.safetensors")`.
+            pub fn from_safetensors_bytes(bytes: &[u8]) -> #rt::Result<Self> {
+                let mut net = Self::init(&mut #rt::Rng::seed(0));
+                #rt::io::safetensors::load_bytes(&mut net, bytes)?;
+                ::core::result::Result::Ok(net)
+            }
+
             /// A Keras-style table of layers, output shapes and parameter counts.
             pub fn summary() -> ::std::string::String {
                 let mut rows = ::std::vec::Vec::new();

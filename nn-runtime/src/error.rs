@@ -109,6 +109,14 @@ pub enum Error {
     #[error("thread count must be at least 1")]
     ZeroThreads,
 
+    /// A weight file could not be parsed (truncated, corrupt or hostile).
+    #[error("corrupt weight file: {reason}")]
+    CorruptWeights { reason: String },
+
+    /// A weight file's tensors do not fit the network; every problem is listed.
+    #[error("the weight file does not fit the network:{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    WeightsMismatch { problems: Vec<WeightProblem> },
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {
@@ -116,6 +124,23 @@ pub enum Error {
         value: f64,
         expected: &'static str,
     },
+}
+
+/// One way a weight file does not fit a network.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WeightProblem {
+    #[error("missing tensor `{name}` of shape {shape:?}")]
+    Missing { name: String, shape: Vec<usize> },
+    #[error("unexpected tensor `{name}`")]
+    Unexpected { name: String },
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    WrongShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("tensor `{name}` has dtype {found}, expected F32")]
+    WrongDtype { name: String, found: String },
 }
 
 /// `Result` with the runtime's [`Error`].

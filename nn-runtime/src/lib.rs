@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod error;
+pub mod io;
 pub mod kernels;
 pub mod layers;
 pub mod loss;
@@ -13,7 +14,7 @@ pub mod tensor;
 pub mod train;
 
 pub use data::{mnist, Class, Dataset, Labels};
-pub use error::{Error, Result};
+pub use error::{Error, Result, WeightProblem};
 pub use layers::{
     Act, AvgPool2d, Conv1d, Conv2d, Dense, Embedding, Flatten, GlobalAvgPool2d, LeakyRelu, Linear,
     MaxPool1d, MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,

@@ -132,6 +132,10 @@ pub enum Layout {
     /// A 2-D tensor stored as its transpose (`[cols, rows]` row-major), as `Dense` keeps
     /// its weight for the forward product.
     Transposed,
+    /// Row-major, and the sum of this tensor and the sibling tensor named here in PyTorch's
+    /// files (SimpleRNN and LSTM keep `bias_ih + bias_hh` as one bias): import adds the two,
+    /// export writes the value here and zeros to the sibling.
+    SumWith(&'static str),
 }
 
 /// Receives each parameter tensor of a network with its gradient (laid out alike).

@@ -149,10 +149,16 @@ impl RnnParams {
             &mut self.weight_hh_t,
             &mut self.weight_hh_t_grad,
         );
+        // SimpleRNN and LSTM keep PyTorch's bias_ih + bias_hh as one bias.
+        let bias_layout = if g.kind.has_hidden_bias() {
+            Layout::RowMajor
+        } else {
+            Layout::SumWith("bias_hh_l0")
+        };
         visitor.visit(
             &path.child("bias_ih_l0"),
             &[gh],
-            Layout::RowMajor,
+            bias_layout,
             &mut self.bias_ih,
             &mut self.bias_ih_grad,
         );

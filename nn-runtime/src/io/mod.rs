@@ -1,0 +1,3 @@
+//! Weights in and out: PyTorch's safetensors files.
+
+pub mod safetensors;

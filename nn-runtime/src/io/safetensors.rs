@@ -1,0 +1,259 @@
+//! Save and load every network's parameters as safetensors, with PyTorch's `state_dict`
+//! names and layouts (a `nn.Sequential` of the same layers reads and writes the same file).
+//!
+//! Loading checks every tensor's name, dtype and shape against the network's compile-time
+//! types and reports every mismatch at once; nothing is changed unless all fit. Truncated,
+//! corrupt or hostile files are errors (the `safetensors` crate bounds-checks the header and
+//! every offset before anything is read).
+
+use crate::error::{Error, Result, WeightProblem};
+use crate::layers::{Layer, Layout, ParamVisitor, Path};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::BTreeMap;
+
+/// One tensor as a file holds it: PyTorch's shape, row-major values.
+struct Exported {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// Collects every parameter in PyTorch's layout.
+struct Export(BTreeMap<String, Exported>);
+
+impl ParamVisitor for Export {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        layout: Layout,
+        value: &mut [f32],
+        _grad: &mut [f32],
+    ) {
+        let name = path.to_string();
+        let values = match layout {
+            Layout::Transposed => transposed(value, shape[1], shape[0]),
+            _ => value.to_vec(),
+        };
+        if let Layout::SumWith(sibling) = layout {
+            let sibling_name = replace_last(&name, sibling);
+            self.0.insert(
+                sibling_name,
+                Exported {
+                    shape: shape.to_vec(),
+                    values: vec![0.0; value.len()],
+                },
+            );
+        }
+        self.0.insert(
+            name,
+            Exported {
+                shape: shape.to_vec(),
+                values,
+            },
+        );
+    }
+}
+
+/// `a.b.c` with its last component replaced by `last`.
+fn replace_last(name: &str, last: &str) -> String {
+    match name.rfind('.') {
+        Some(i) => format!("{}.{last}", &name[..i]),
+        None => last.to_string(),
+    }
+}
+
+/// out = the transpose of a `rows × cols` row-major matrix.
+fn transposed(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = x[r * cols + c];
+        }
+    }
+    out
+}
+
+/// The network's parameters as the bytes of a safetensors file.
+pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
+    let mut export = Export(BTreeMap::new());
+    net.visit_params(&Path::ROOT, &mut export);
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = export
+        .0
+        .into_iter()
+        .map(|(name, t)| {
+            (
+                name,
+                t.shape,
+                t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.as_str(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::CorruptWeights {
+            reason: e.to_string(),
+        })?;
+    safetensors::serialize(views, None).map_err(|e| Error::CorruptWeights {
+        reason: e.to_string(),
+    })
+}
+
+/// Writes the network's parameters to a safetensors file.
+pub fn save<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = to_bytes(net)?;
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What the network expects of one tensor.
+struct Expected {
+    name: String,
+    shape: Vec<usize>,
+    sibling: Option<String>,
+}
+
+struct Expect(Vec<Expected>);
+
+impl ParamVisitor for Expect {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        layout: Layout,
+        _value: &mut [f32],
+        _grad: &mut [f32],
+    ) {
+        let name = path.to_string();
+        let sibling = match layout {
+            Layout::SumWith(s) => Some(replace_last(&name, s)),
+            _ => None,
+        };
+        self.0.push(Expected {
+            name,
+            shape: shape.to_vec(),
+            sibling,
+        });
+    }
+}
+
+/// Copies checked tensors into the parameters.
+struct Import<'a> {
+    tensors: &'a SafeTensors<'a>,
+}
+
+fn read_f32(view: &TensorView<'_>) -> Vec<f32> {
+    view.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+impl ParamVisitor for Import<'_> {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        layout: Layout,
+        value: &mut [f32],
+        _grad: &mut [f32],
+    ) {
+        let name = path.to_string();
+        // Every name, dtype and shape was checked before any parameter is touched.
+        let Ok(view) = self.tensors.tensor(&name) else {
+            return;
+        };
+        let data = read_f32(&view);
+        match layout {
+            Layout::RowMajor => value.copy_from_slice(&data),
+            Layout::Transposed => value.copy_from_slice(&transposed(&data, shape[0], shape[1])),
+            Layout::SumWith(sibling) => {
+                let other = self
+                    .tensors
+                    .tensor(&replace_last(&name, sibling))
+                    .map(|v| read_f32(&v))
+                    .unwrap_or_default();
+                for ((v, a), b) in value
+                    .iter_mut()
+                    .zip(&data)
+                    .zip(other.iter().chain(std::iter::repeat(&0.0)))
+                {
+                    *v = a + b;
+                }
+            }
+        }
+    }
+}
+
+/// Loads parameters from the bytes of a safetensors file into `net`: every tensor the
+/// network has must be there with dtype F32 and its shape, and no other; otherwise one
+/// error lists every problem and `net` is unchanged.
+pub fn load_bytes<L: Layer>(net: &mut L, bytes: &[u8]) -> Result<()> {
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::CorruptWeights {
+        reason: e.to_string(),
+    })?;
+    let mut expect = Expect(Vec::new());
+    net.visit_params(&Path::ROOT, &mut expect);
+    let mut problems = Vec::new();
+    let mut known: Vec<&str> = Vec::new();
+    for e in &expect.0 {
+        for name in std::iter::once(&e.name).chain(e.sibling.as_ref()) {
+            known.push(name);
+            match tensors.tensor(name) {
+                Err(_) => problems.push(WeightProblem::Missing {
+                    name: name.clone(),
+                    shape: e.shape.clone(),
+                }),
+                Ok(view) if view.dtype() != Dtype::F32 => {
+                    problems.push(WeightProblem::WrongDtype {
+                        name: name.clone(),
+                        found: format!("{:?}", view.dtype()),
+                    })
+                }
+                Ok(view) if view.shape() != e.shape.as_slice() => {
+                    problems.push(WeightProblem::WrongShape {
+                        name: name.clone(),
+                        expected: e.shape.clone(),
+                        found: view.shape().to_vec(),
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    let mut unexpected: Vec<&str> = tensors
+        .names()
+        .into_iter()
+        .filter(|n| !known.contains(n))
+        .collect();
+    unexpected.sort_unstable();
+    problems.extend(unexpected.into_iter().map(|n| WeightProblem::Unexpected {
+        name: n.to_string(),
+    }));
+    if !problems.is_empty() {
+        return Err(Error::WeightsMismatch { problems });
+    }
+    net.visit_params(&Path::ROOT, &mut Import { tensors: &tensors });
+    Ok(())
+}
+
+/// [`load_bytes`] from a file.
+pub fn load<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::MissingFile {
+            path: path.to_path_buf(),
+        },
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    load_bytes(net, &bytes)
+}
