@@ -1,7 +1,7 @@
 //! Trains the seed's DNN (784 → 64 → 32 → 10) on MNIST with Adam, batch 64.
 //!
 //! ```text
-//! cargo run --release --example mnist_mlp [-- --epochs 5 --data data/mnist --seed 0]
+//! cargo run --release --example mnist_mlp [-- --epochs 5 --data data/mnist --seed 0 --save FILE]
 //! ```
 
 use std::time::Instant;
@@ -20,6 +20,7 @@ struct Args {
     epochs: usize,
     data: String,
     seed: u64,
+    save: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +28,7 @@ fn parse_args() -> Result<Args, String> {
         epochs: 5,
         data: "data/mnist".into(),
         seed: 0,
+        save: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -35,11 +37,10 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--data" => args.data = value()?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; expected --epochs N, --data DIR, --seed N"
-                ))
-            }
+            "--save" => args.save = Some(value()?),
+            _ => return Err(format!(
+                "unknown argument {flag}; expected --epochs N, --data DIR, --seed N, --save FILE"
+            )),
         }
     }
     Ok(args)
@@ -84,6 +85,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.epochs,
         training.elapsed().as_secs_f64()
     );
+
+    if let Some(path) = &args.save {
+        model.save(path)?;
+        println!("saved the weights to {path}");
+    }
 
     let first: Tensor1<10> = model.forward(&test.input(0));
     println!(

@@ -95,6 +95,22 @@ fn training_steps_and_inference_allocate_nothing_after_warm_up() {
     });
     assert_eq!(n, 0, "allocations in warm batch inference");
 
+    // A trained model embedded in the binary (examples/embedded_inference.rs) runs without
+    // allocating, and is the trained one.
+    let trained =
+        Mlp::from_safetensors_bytes(include_bytes!("../examples/weights/mnist_mlp.safetensors"))
+            .unwrap();
+    let (_, test) = mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")).unwrap();
+    let images: Vec<Tensor1<784>> = (0..200).map(|i| test.input(i)).collect();
+    let mut correct = 0;
+    let n = allocations_during(|| {
+        for (i, image) in images.iter().enumerate() {
+            correct += usize::from(trained.forward(image).argmax() == test.target(i).index());
+        }
+    });
+    assert_eq!(n, 0, "allocations in embedded-model inference");
+    assert!(correct >= 190, "{correct} of 200 right");
+
     // The counter does see allocations: the check above could fail.
     assert!(allocations_during(|| drop(model.forward_batch(&x17))) > 0);
 }
