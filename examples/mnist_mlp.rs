@@ -38,9 +38,11 @@ fn parse_args() -> Result<Args, String> {
             "--data" => args.data = value()?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--save" => args.save = Some(value()?),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown argument {flag}; expected --epochs N, --data DIR, --seed N, --save FILE"
-            )),
+            ))
+            }
         }
     }
     Ok(args)

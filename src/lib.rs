@@ -69,6 +69,29 @@
 //! A network ending in `Softmax` (or `Sigmoid`) trained with [`CrossEntropy`]
 //! (or [`BinaryCrossEntropy`]) computes the loss from the logits, fused and stable.
 
+//! ## In nalgebra code
+//!
+//! Tensors convert to and from `nalgebra`'s `SVector`/`SMatrix`, so a model drops into
+//! control or robotics code that already uses them:
+//!
+//! ```
+//! use nalgebra::SVector;
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// A controller from a 4-dimensional state to 2 actions.
+//!     pub struct Policy: [4] {
+//!         Dense(16), Tanh,
+//!         Dense(2),
+//!     }
+//! }
+//!
+//! let policy = Policy::init(&mut Rng::seed(0));
+//! let state = SVector::<f32, 4>::new(0.1, -0.2, 0.05, 0.0);
+//! let action: SVector<f32, 2> = policy.forward(&state.into()).into();
+//! assert!(action.iter().all(|a| a.is_finite()));
+//! ```
+
 pub use nn_macros::network;
 pub use nn_runtime::*;
 

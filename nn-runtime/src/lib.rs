@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod error;
+mod interop;
 pub mod io;
 pub mod kernels;
 pub mod layers;
