@@ -62,14 +62,10 @@ fn replace_last(name: &str, last: &str) -> String {
     }
 }
 
-/// out = the transpose of a `rows × cols` row-major matrix.
+/// The transpose of a `rows × cols` row-major matrix, as a new buffer.
 fn transposed(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = x[r * cols + c];
-        }
-    }
+    crate::kernels::transpose(x, rows, cols, &mut out);
     out
 }
 

@@ -118,6 +118,16 @@ pub fn fma_peak_probe(isa: Isa, iters: usize) -> Option<u64> {
     Some(flops)
 }
 
+/// out = xᵀ for a `rows × cols` row-major `x` (out is `cols × rows`, row-major).
+pub fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    assert!(x.len() >= rows * cols && out.len() >= rows * cols);
+    for (r, row) in x.chunks_exact(cols.max(1)).enumerate().take(rows) {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+}
+
 /// out[j] = Σ_r x[r·cols + j]: column sums of a row-major matrix (bias gradients).
 pub fn column_sums(x: &[f32], cols: usize, out: &mut [f32]) {
     out.fill(0.0);

@@ -117,6 +117,76 @@ impl ConvParams {
     }
 }
 
+/// The forward and backward passes of a convolution layer, the same for 1-D and 2-D: all
+/// the shape knowledge is in `Self::GEOMETRY`.
+macro_rules! conv_passes {
+    () => {
+        fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+            self.params.forward(
+                &Self::GEOMETRY,
+                F::EPILOGUE,
+                x.as_slice(),
+                y.as_mut_slice(),
+                1,
+                None,
+            );
+        }
+
+        fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
+            y.set_rows(x.rows());
+            self.params.forward(
+                &Self::GEOMETRY,
+                F::EPILOGUE,
+                x.as_slice(),
+                y.as_mut_slice(),
+                x.rows(),
+                None,
+            );
+        }
+
+        fn forward_train(
+            &self,
+            x: &Batch<Self::In>,
+            y: &mut Batch<Self::Out>,
+            cache: &mut ConvCache,
+        ) {
+            y.set_rows(x.rows());
+            self.params.forward(
+                &Self::GEOMETRY,
+                F::EPILOGUE,
+                x.as_slice(),
+                y.as_mut_slice(),
+                x.rows(),
+                Some(cache),
+            );
+        }
+
+        fn backward(
+            &mut self,
+            x: &Batch<Self::In>,
+            y: &Batch<Self::Out>,
+            cache: &mut ConvCache,
+            dy: &Batch<Self::Out>,
+            dx: Option<&mut Batch<Self::In>>,
+        ) {
+            let dx = dx.map(|dx| {
+                dx.set_rows(x.rows());
+                dx.as_mut_slice()
+            });
+            self.params.backward(
+                &Self::GEOMETRY,
+                F::EPILOGUE,
+                x.as_slice(),
+                y.as_slice(),
+                dy.as_slice(),
+                x.rows(),
+                dx,
+                cache,
+            );
+        }
+    };
+}
+
 /// 2-D convolution from `[C, H, W]` to `[CO, OH, OW]`: kernel `KH×KW`, stride `SH×SW`, `PT`
 /// zero rows above and `PL` zero columns to the left (the bottom and right padding follow
 /// from the output size).
@@ -227,64 +297,7 @@ impl<
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            1,
-            None,
-        );
-    }
-
-    fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
-        y.set_rows(x.rows());
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            x.rows(),
-            None,
-        );
-    }
-
-    fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut ConvCache) {
-        y.set_rows(x.rows());
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            x.rows(),
-            Some(cache),
-        );
-    }
-
-    fn backward(
-        &mut self,
-        x: &Batch<Self::In>,
-        y: &Batch<Self::Out>,
-        cache: &mut ConvCache,
-        dy: &Batch<Self::Out>,
-        dx: Option<&mut Batch<Self::In>>,
-    ) {
-        let dx = dx.map(|dx| {
-            dx.set_rows(x.rows());
-            dx.as_mut_slice()
-        });
-        self.params.backward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_slice(),
-            dy.as_slice(),
-            x.rows(),
-            dx,
-            cache,
-        );
-    }
+    conv_passes!();
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         self.params.visit(path, &[CO, C, KH, KW], visitor);
@@ -373,64 +386,7 @@ impl<
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            1,
-            None,
-        );
-    }
-
-    fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
-        y.set_rows(x.rows());
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            x.rows(),
-            None,
-        );
-    }
-
-    fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut ConvCache) {
-        y.set_rows(x.rows());
-        self.params.forward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_mut_slice(),
-            x.rows(),
-            Some(cache),
-        );
-    }
-
-    fn backward(
-        &mut self,
-        x: &Batch<Self::In>,
-        y: &Batch<Self::Out>,
-        cache: &mut ConvCache,
-        dy: &Batch<Self::Out>,
-        dx: Option<&mut Batch<Self::In>>,
-    ) {
-        let dx = dx.map(|dx| {
-            dx.set_rows(x.rows());
-            dx.as_mut_slice()
-        });
-        self.params.backward(
-            &Self::GEOMETRY,
-            F::EPILOGUE,
-            x.as_slice(),
-            y.as_slice(),
-            dy.as_slice(),
-            x.rows(),
-            dx,
-            cache,
-        );
-    }
+    conv_passes!();
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         self.params.visit(path, &[CO, C, K], visitor);

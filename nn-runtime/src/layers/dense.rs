@@ -77,7 +77,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
     /// The weight in PyTorch's `[OUT, IN]` layout.
     pub fn weight(&self) -> Vec<f32> {
         let mut w = vec![0.0; OUT * IN];
-        transpose(&self.weight_t, IN, OUT, &mut w);
+        kernels::transpose(&self.weight_t, IN, OUT, &mut w);
         w
     }
 
@@ -90,7 +90,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
                 found: weight.len(),
             });
         }
-        transpose(weight, OUT, IN, &mut self.weight_t);
+        kernels::transpose(weight, OUT, IN, &mut self.weight_t);
         Ok(())
     }
 
@@ -100,15 +100,6 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
             ..MatMul::new(rows, OUT, IN)
         };
         kernels::gemm(&p, x, &self.weight_t, Some(&self.bias), y);
-    }
-}
-
-/// out[c][r] = x[r][c] for a `rows × cols` row-major `x`.
-fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    for (r, row) in x.chunks_exact(cols).enumerate().take(rows) {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
     }
 }
 
@@ -173,7 +164,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
             // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
             dx.set_rows(rows);
             self.weight_scratch.resize(OUT * IN, 0.0);
-            transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
+            kernels::transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
             kernels::gemm(
                 &MatMul::new(rows, IN, OUT),
                 dz.as_slice(),

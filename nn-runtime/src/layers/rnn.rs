@@ -339,7 +339,7 @@ pub fn rnn_backward(
     }
     // W_hh [G·H, H] for dh₋ = dgates · W_hh.
     c.weight_hh.resize(gh * h, 0.0);
-    transpose(&p.weight_hh_t, h, gh, &mut c.weight_hh);
+    kernels::transpose(&p.weight_hh_t, h, gh, &mut c.weight_hh);
     let mut dh_prev_direct = std::mem::take(&mut c.step);
     dh_prev_direct.resize(rows * h, 0.0);
     for t in (0..t_len).rev() {
@@ -474,17 +474,8 @@ pub fn rnn_backward(
     if let Some(dx) = dx {
         // dX [B·T, F] = dG · W_ih, W_ih = W_ih_tᵀ laid out [G·H, F].
         c.weight_ih.resize(gh * f, 0.0);
-        transpose(&p.weight_ih_t, f, gh, &mut c.weight_ih);
+        kernels::transpose(&p.weight_ih_t, f, gh, &mut c.weight_ih);
         kernels::gemm(&MatMul::new(bt, f, gh), &c.dgates, &c.weight_ih, None, dx);
-    }
-}
-
-/// out[c][r] = x[r][c] for a `rows × cols` row-major `x`.
-fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    for (r, row) in x.chunks_exact(cols).enumerate().take(rows) {
-        for (col, &v) in row.iter().enumerate() {
-            out[col * rows + r] = v;
-        }
     }
 }
 
