@@ -1,4 +1,4 @@
-//! The machine's FMA peak, and the GEMM shapes of the runtime issue, on our register-tiled
+//! The machine's FMA peak, and the GEMM shapes of the performance goals, on our register-tiled
 //! kernels and on the `gemm` crate, one and two threads. Throughput is in FLOP/s
 //! (criterion's "elements" are FLOPs). Figures and the switch point: BENCHMARKS.md.
 //!
@@ -9,7 +9,7 @@ use std::time::Duration;
 use typed_nn::kernels::{fma_peak_probe, gemm_with, Backend, Isa, MatMul};
 use typed_nn::Rng;
 
-/// M×K×N, as the runtime issue writes them.
+/// M×K×N, the shapes the performance goals name.
 const SHAPES: [(usize, usize, usize); 10] = [
     (1, 784, 128),
     (64, 128, 64),

@@ -1,6 +1,6 @@
 //! Compile-time check: a network of 20 convolutions, each of a distinct shape. Every
 //! distinct const-generic layer is monomorphised separately; the layer types are thin over
-//! the non-generic kernels, so this builds in seconds (figure in the CNN issue's note):
+//! the non-generic kernels, so this builds in seconds (figure in BENCHMARKS.md):
 //!
 //! ```text
 //! cargo build --release --example conv20 && touch examples/conv20.rs && time cargo build --release --example conv20
