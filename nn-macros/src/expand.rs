@@ -92,17 +92,21 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
         }
     });
 
+    // Layer k's input in the training passes: the caller's batch, or the cached output of
+    // layer k − 1.
+    let cached_input = |k: usize| {
+        let x = if k == 0 {
+            quote!(x)
+        } else {
+            let v = &a[k];
+            quote!(&cache.#v)
+        };
+        input(k, x)
+    };
+
     let train_forward = (0..n).map(|k| {
         let (field, ck) = (&fields[k], &c[k]);
-        let x = input(
-            k,
-            if k == 0 {
-                quote!(x)
-            } else {
-                let v = &a[k];
-                quote!(&cache.#v)
-            },
-        );
+        let x = cached_input(k);
         let y = if k == n - 1 {
             quote!(y)
         } else {
@@ -114,24 +118,22 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
 
     // Backward from layer `top` down to 0; `dy` is the gradient of layer `top`'s output,
     // `y` that output, `dx` what layer 0 writes its input gradient to.
-    let (fields_ref, a_ref, c_ref, d_ref, input_ref, input_grad_ref) =
-        (&fields, &a, &c, &d, &input, &input_grad);
+    let (fields_ref, a_ref, c_ref, d_ref, cached_input_ref, input_grad_ref) =
+        (&fields, &a, &c, &d, &cached_input, &input_grad);
     let backward_chain = |top: usize, y: TokenStream, dy: TokenStream, dx: Option<TokenStream>| {
-        let (fields, a, c, d, input, input_grad) =
-            (fields_ref, a_ref, c_ref, d_ref, input_ref, input_grad_ref);
+        let (fields, a, c, d, cached_input, input_grad) = (
+            fields_ref,
+            a_ref,
+            c_ref,
+            d_ref,
+            cached_input_ref,
+            input_grad_ref,
+        );
         (0..=top)
             .rev()
             .map(move |k| {
                 let (field, ck) = (&fields[k], &c[k]);
-                let x = input(
-                    k,
-                    if k == 0 {
-                        quote!(x)
-                    } else {
-                        let v = &a[k];
-                        quote!(&cache.#v)
-                    },
-                );
+                let x = cached_input(k);
                 let out = if k == top {
                     y.clone()
                 } else {

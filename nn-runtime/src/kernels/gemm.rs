@@ -188,7 +188,27 @@ fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32
 
 #[inline]
 fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
-    let bias_ptr = bias.map_or(std::ptr::null(), |b| b.as_ptr());
+    // The SIMD paths take the same arguments; one list for both.
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! simd_gemm {
+        ($path:ident) => {
+            super::simd::$path::gemm(
+                p.m,
+                p.n,
+                p.k,
+                a.as_ptr(),
+                p.rsa,
+                p.csa,
+                b.as_ptr(),
+                p.rsb,
+                c.as_mut_ptr(),
+                p.rsc,
+                p.accumulate,
+                bias.map_or(std::ptr::null(), |b| b.as_ptr()),
+                p.act,
+            )
+        };
+    }
     match isa {
         Isa::Scalar => scalar_gemm(p, a, b, bias, c),
         #[cfg(target_arch = "x86_64")]
@@ -196,42 +216,10 @@ fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c:
         // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
         // up to n − 1) lies inside the slices; `isa` is available (`gemm_with` asserts it,
         // `isa()` only holds available paths).
-        Isa::Avx512 => unsafe {
-            super::simd::avx512::gemm(
-                p.m,
-                p.n,
-                p.k,
-                a.as_ptr(),
-                p.rsa,
-                p.csa,
-                b.as_ptr(),
-                p.rsb,
-                c.as_mut_ptr(),
-                p.rsc,
-                p.accumulate,
-                bias_ptr,
-                p.act,
-            )
-        },
+        Isa::Avx512 => unsafe { simd_gemm!(avx512) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, with AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            super::simd::avx2::gemm(
-                p.m,
-                p.n,
-                p.k,
-                a.as_ptr(),
-                p.rsa,
-                p.csa,
-                b.as_ptr(),
-                p.rsb,
-                c.as_mut_ptr(),
-                p.rsc,
-                p.accumulate,
-                bias_ptr,
-                p.act,
-            )
-        },
+        Isa::Avx2 => unsafe { simd_gemm!(avx2) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => scalar_gemm(p, a, b, bias, c),
     }
