@@ -35,10 +35,11 @@ fn random_batch<S: Sample>(rows: usize, margin: f32, rng: &mut Rng) -> Batch<S> 
     Batch::from_vec(data).unwrap()
 }
 
-/// Σ w ⊙ layer(x), in f64.
+/// Σ w ⊙ layer(x), in f64, through the training forward pass (the function `backward`
+/// differentiates).
 fn objective<L: Layer>(layer: &L, x: &Batch<L::In>, w: &Batch<L::Out>) -> f64 {
     let mut y = Batch::default();
-    layer.forward_batch_into(x, &mut y);
+    layer.forward_train(x, &mut y, &mut L::Cache::default());
     y.as_slice()
         .iter()
         .zip(w.as_slice())

@@ -114,7 +114,7 @@ where
 
     let mut net = load();
     let mut out = Batch::default();
-    net.forward_batch_into(&x, &mut out);
+    net.forward_batch_into(&x, &mut out, &mut Default::default());
     assert_close(
         &format!("{name} output"),
         out.as_slice(),

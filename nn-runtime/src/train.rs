@@ -9,16 +9,22 @@ use crate::optim::Optimizer;
 use crate::tensor::{Batch, Sample};
 
 /// A layer that can be trained on its own: it knows its output activation (so losses can
-/// fuse with it) and owns the buffers a training step reuses.
+/// fuse with it) and owns the buffers that training steps and `predict` reuse.
 pub trait Network: Layer {
     /// The output activation (`Linear` when the network ends in none).
     type Head: Head;
 
-    /// The buffers of the training step, kept between steps.
-    fn train_state(&mut self) -> &mut TrainState<Self>;
+    /// The buffers kept between training steps and between `predict` calls.
+    fn buffers(&mut self) -> &mut Buffers<Self>;
 
     /// The head's input in the last `forward_train` (the output itself for a `Linear` head).
     fn logits<'a>(cache: &'a Self::Cache, output: &'a Batch<Self::Out>) -> &'a Batch<Self::Out>;
+
+    /// The head's input in the last `forward_batch_into` through `ws`.
+    fn infer_logits<'a>(
+        ws: &'a Self::Workspace,
+        output: &'a Batch<Self::Out>,
+    ) -> &'a Batch<Self::Out>;
 
     /// Backward pass from ∂loss/∂logits, skipping the head, for the `x` and `output` of the
     /// last `forward_train`; input gradients are not computed.
@@ -31,27 +37,32 @@ pub trait Network: Layer {
     );
 }
 
-/// Buffers a training step reuses: allocated on the first step, and again only when a
+/// Buffers a network reuses: the training step's (cache, output, gradient of the logits)
+/// and inference's (workspace, output), each allocated on first use and again only when a
 /// larger batch arrives.
-pub struct TrainState<N: Layer> {
+pub struct Buffers<N: Layer> {
     cache: N::Cache,
     output: Batch<N::Out>,
     dlogits: Batch<N::Out>,
+    workspace: N::Workspace,
+    predicted: Batch<N::Out>,
 }
 
-impl<N: Layer> Default for TrainState<N> {
+impl<N: Layer> Default for Buffers<N> {
     fn default() -> Self {
-        TrainState {
+        Buffers {
             cache: N::Cache::default(),
             output: Batch::default(),
             dlogits: Batch::default(),
+            workspace: N::Workspace::default(),
+            predicted: Batch::default(),
         }
     }
 }
 
-impl<N: Layer> std::fmt::Debug for TrainState<N> {
+impl<N: Layer> std::fmt::Debug for Buffers<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrainState")
+        f.write_str("Buffers")
     }
 }
 
@@ -73,15 +84,15 @@ where
     O: Optimizer + ?Sized,
 {
     check_rows(x.rows(), targets.rows())?;
-    let mut state = std::mem::take(net.train_state());
+    let mut state = std::mem::take(net.buffers());
     let result = step_with(net, &mut state, x, targets, loss, opt);
-    *net.train_state() = state;
+    *net.buffers() = state;
     result
 }
 
 fn step_with<N, T, L, O>(
     net: &mut N,
-    st: &mut TrainState<N>,
+    st: &mut Buffers<N>,
     x: &Batch<N::In>,
     targets: &T,
     loss: &L,
@@ -188,7 +199,8 @@ pub struct Evaluation {
 /// Rows per forward pass when evaluating.
 const EVAL_BATCH: usize = 256;
 
-/// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]).
+/// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]); an
+/// inference pass.
 pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
     let mut correct = 0;
     for_each_batch(net, data, |_, output, targets| {
@@ -197,7 +209,7 @@ pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Resul
     Ok(correct as f32 / data.len() as f32)
 }
 
-/// Mean loss (weighted by batch size) and accuracy over `data`.
+/// Mean loss (weighted by batch size) and accuracy over `data`; an inference pass.
 pub fn evaluate<N, Y, L>(net: &N, data: &Dataset<N::In, Y>, loss: &L) -> Result<Evaluation>
 where
     N: Network,
@@ -205,9 +217,9 @@ where
     L: Loss<N::Head, N::Out, Y::Batch>,
 {
     let (mut total, mut correct) = (0.0f64, 0);
-    for_each_batch(net, data, |cache, output, targets| {
+    for_each_batch(net, data, |ws, output, targets| {
         total +=
-            loss.loss(N::logits(cache, output), output, targets) as f64 * targets.rows() as f64;
+            loss.loss(N::infer_logits(ws, output), output, targets) as f64 * targets.rows() as f64;
         correct += targets.count_correct(output);
     })?;
     Ok(Evaluation {
@@ -219,34 +231,34 @@ where
 fn for_each_batch<N: Layer, Y: Target>(
     net: &N,
     data: &Dataset<N::In, Y>,
-    mut f: impl FnMut(&N::Cache, &Batch<N::Out>, &Y::Batch),
+    mut f: impl FnMut(&N::Workspace, &Batch<N::Out>, &Y::Batch),
 ) -> Result<()> {
     if data.is_empty() {
         return Err(Error::EmptyDataset);
     }
     let mut batches = data.in_order().batches(EVAL_BATCH)?;
     let (mut x, mut y) = (Batch::with_capacity(EVAL_BATCH), Y::Batch::default());
-    let (mut cache, mut output) = (N::Cache::default(), Batch::default());
+    let (mut ws, mut output) = (N::Workspace::default(), Batch::default());
     while batches.next_into(&mut x, &mut y) {
-        net.forward_train(&x, &mut output, &mut cache);
-        f(&cache, &output, &y);
+        net.forward_batch_into(&x, &mut output, &mut ws);
+        f(&ws, &output, &y);
     }
     Ok(())
 }
 
-/// Forward of a batch through the network's own reusable buffers: allocation-free once
+/// Inference on a batch through the network's own reusable buffers: allocation-free once
 /// they have grown to the batch size.
 pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N::Out> {
-    let mut state = std::mem::take(net.train_state());
-    net.forward_train(x, &mut state.output, &mut state.cache);
-    *net.train_state() = state;
-    &net.train_state().output
+    let mut state = std::mem::take(net.buffers());
+    net.forward_batch_into(x, &mut state.predicted, &mut state.workspace);
+    *net.buffers() = state;
+    &net.buffers().predicted
 }
 
-/// Forward of a batch into a new output batch.
+/// Inference on a batch into a new output batch.
 pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
     let mut y = Batch::default();
-    net.forward_batch_into(x, &mut y);
+    net.forward_batch_into(x, &mut y, &mut N::Workspace::default());
     y
 }
 

@@ -155,6 +155,7 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
     type In = S;
     type Out = S;
     type Cache = ();
+    type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = F::KIND;
 
@@ -167,10 +168,14 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
             .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
     }
 
-    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>) {
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
         y.set_rows(x.rows());
         self.function
             .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
+    }
+
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut ()) {
+        self.forward_batch_into(x, y, &mut ());
     }
 
     fn backward(

@@ -11,7 +11,8 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 thread_local! {
-    /// Scratch of inference calls (`&self`): allocated once per thread, then reused.
+    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
+    /// thread, then reused.
     static INFERENCE_SCRATCH: RefCell<ConvWorkspace> = RefCell::new(ConvWorkspace::default());
 }
 
@@ -132,7 +133,12 @@ macro_rules! conv_passes {
             );
         }
 
-        fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
+        fn forward_batch_into(
+            &self,
+            x: &Batch<Self::In>,
+            y: &mut Batch<Self::Out>,
+            ws: &mut ConvWorkspace,
+        ) {
             y.set_rows(x.rows());
             self.params.forward(
                 &Self::GEOMETRY,
@@ -140,7 +146,7 @@ macro_rules! conv_passes {
                 x.as_slice(),
                 y.as_mut_slice(),
                 x.rows(),
-                None,
+                Some(ws),
             );
         }
 
@@ -290,6 +296,7 @@ impl<
     type In = Tensor3<C, H, W>;
     type Out = Tensor3<CO, OH, OW>;
     type Cache = ConvCache;
+    type Workspace = ConvWorkspace;
     const PARAMS: usize = CO * C * KH * KW + CO;
     const KIND: &'static str = "Conv2d";
 
@@ -379,6 +386,7 @@ impl<
     type In = Tensor2<C, L>;
     type Out = Tensor2<CO, OL>;
     type Cache = ConvCache;
+    type Workspace = ConvWorkspace;
     const PARAMS: usize = CO * C * K + CO;
     const KIND: &'static str = "Conv1d";
 

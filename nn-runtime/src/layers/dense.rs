@@ -108,6 +108,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
     type Out = Tensor1<OUT>;
     /// ∂loss/∂(pre-activation), when an activation is fused.
     type Cache = Batch<Tensor1<OUT>>;
+    type Workspace = ();
     const PARAMS: usize = OUT * IN + OUT;
     const KIND: &'static str = "Dense";
 
@@ -119,9 +120,24 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
         self.forward_rows(&x.data, &mut y.data, 1);
     }
 
-    fn forward_batch_into(&self, x: &Batch<Tensor1<IN>>, y: &mut Batch<Tensor1<OUT>>) {
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Tensor1<IN>>,
+        y: &mut Batch<Tensor1<OUT>>,
+        _ws: &mut (),
+    ) {
         y.set_rows(x.rows());
         self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows());
+    }
+
+    /// The product is the same; the cache is only written by `backward` (as ∂loss/∂z).
+    fn forward_train(
+        &self,
+        x: &Batch<Tensor1<IN>>,
+        y: &mut Batch<Tensor1<OUT>>,
+        _dz: &mut Batch<Tensor1<OUT>>,
+    ) {
+        self.forward_batch_into(x, y, &mut ());
     }
 
     fn backward(

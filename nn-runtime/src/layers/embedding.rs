@@ -32,6 +32,7 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
     type In = Tokens<T>;
     type Out = Tensor2<T, D>;
     type Cache = ();
+    type Workspace = ();
     const PARAMS: usize = V * D;
     const KIND: &'static str = "Embedding";
 
@@ -48,9 +49,13 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
         embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
     }
 
-    fn forward_batch_into(&self, x: &Batch<Tokens<T>>, y: &mut Batch<Tensor2<T, D>>) {
+    fn forward_batch_into(&self, x: &Batch<Tokens<T>>, y: &mut Batch<Tensor2<T, D>>, _ws: &mut ()) {
         y.set_rows(x.rows());
         embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<Tokens<T>>, y: &mut Batch<Tensor2<T, D>>, _cache: &mut ()) {
+        self.forward_batch_into(x, y, &mut ());
     }
 
     /// ∂weight[id] += ∂y at each position holding `id`; ids have no gradient (dx is zero).

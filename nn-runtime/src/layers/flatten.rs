@@ -38,6 +38,7 @@ impl<S: Sample, const N: usize> Layer for Flatten<S, N> {
     type In = S;
     type Out = Tensor1<N>;
     type Cache = ();
+    type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = "Flatten";
 
@@ -51,10 +52,14 @@ impl<S: Sample, const N: usize> Layer for Flatten<S, N> {
         y.data.copy_from_slice(x.as_slice());
     }
 
-    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<Tensor1<N>>) {
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<Tensor1<N>>, _ws: &mut ()) {
         let () = Self::SAME_LENGTH;
         y.set_rows(x.rows());
         y.as_mut_slice().copy_from_slice(x.as_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<Tensor1<N>>, _cache: &mut ()) {
+        self.forward_batch_into(x, y, &mut ());
     }
 
     fn backward(

@@ -26,6 +26,8 @@ use std::fmt;
 
 /// A differentiable module from `In` samples to `Out` samples (dfdx style: a module is a type).
 ///
+/// Inference and training are different calls. Inference ([`Layer::forward_into`] for one
+/// sample, [`Layer::forward_batch_into`] for a batch) keeps nothing for a backward pass.
 /// Training is two straight-line passes with no tape: [`Layer::forward_train`] fills a typed
 /// cache, [`Layer::backward`] reads it and writes the parameter gradients (overwriting, not
 /// accumulating) and, when asked, the gradient with respect to the input.
@@ -37,28 +39,31 @@ pub trait Layer: Sized {
     /// What `forward_train` keeps for `backward` besides the input and output.
     /// Its `Default` must not allocate, so that taking it out of a struct is free.
     type Cache: Default + Send;
+    /// Buffers batch inference reuses between calls (a network's intermediate outputs, a
+    /// convolution's scratch); nothing in it is kept for a backward pass. Its `Default` must
+    /// not allocate.
+    type Workspace: Default + Send;
     /// Number of trainable scalars.
     const PARAMS: usize;
 
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
 
-    /// One sample, no allocation.
+    /// Inference on one sample, no allocation.
     fn forward_into(&self, x: &Self::In, y: &mut Self::Out);
 
-    /// A batch; `y` is resized to `x`'s rows.
-    fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>);
-
-    /// Like `forward_batch_into`, also filling the cache `backward` needs.
-    fn forward_train(
+    /// Inference on a batch; `y` is resized to `x`'s rows. Allocation-free once `y` and `ws`
+    /// have grown to the batch size.
+    fn forward_batch_into(
         &self,
         x: &Batch<Self::In>,
         y: &mut Batch<Self::Out>,
-        cache: &mut Self::Cache,
-    ) {
-        let _ = cache;
-        self.forward_batch_into(x, y);
-    }
+        ws: &mut Self::Workspace,
+    );
+
+    /// The training forward pass on a batch: like inference, also filling the cache
+    /// `backward` needs.
+    fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut Self::Cache);
 
     /// Gradients of a loss, given `dy` = ∂loss/∂y for the `x`, `y` of the last `forward_train`.
     fn backward(

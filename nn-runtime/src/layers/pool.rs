@@ -42,6 +42,7 @@ macro_rules! pool_layer {
             type Out = $out;
             /// Arg-max positions (max pooling only).
             type Cache = Vec<u32>;
+            type Workspace = ();
             const PARAMS: usize = 0;
             const KIND: &'static str = $kind;
 
@@ -58,7 +59,7 @@ macro_rules! pool_layer {
                 }
             }
 
-            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
+            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, _ws: &mut ()) {
                 let g = Self::GEOMETRY;
                 y.set_rows(x.rows());
                 if $is_max {

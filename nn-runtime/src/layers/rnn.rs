@@ -512,6 +512,8 @@ macro_rules! recurrent_layer {
             type In = Tensor2<T, F>;
             type Out = $out;
             type Cache = RnnCache;
+            /// The recurrence's per-step state (the same kernel as training runs).
+            type Workspace = RnnCache;
             const PARAMS: usize = C::KIND.params(F, H);
             const KIND: &'static str = C::NAME;
 
@@ -523,9 +525,9 @@ macro_rules! recurrent_layer {
                 RNN_SCRATCH.with(|c| self.run(x.as_slice(), y.as_mut_slice(), 1, &mut c.borrow_mut()));
             }
 
-            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
+            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, ws: &mut RnnCache) {
                 y.set_rows(x.rows());
-                RNN_SCRATCH.with(|c| self.run(x.as_slice(), y.as_mut_slice(), x.rows(), &mut c.borrow_mut()));
+                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), ws);
             }
 
             fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut RnnCache) {
@@ -549,7 +551,8 @@ macro_rules! recurrent_layer {
 }
 
 thread_local! {
-    /// Scratch of inference calls (`&self`): allocated once per thread, then reused.
+    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
+    /// thread, then reused.
     static RNN_SCRATCH: std::cell::RefCell<RnnCache> = std::cell::RefCell::new(RnnCache::default());
 }
 

@@ -40,14 +40,6 @@ pub enum Arg {
     Named { name: Ident, value: Expr },
 }
 
-impl Arg {
-    pub fn value(&self) -> &Expr {
-        match self {
-            Arg::Positional(e) | Arg::Named { value: e, .. } => e,
-        }
-    }
-}
-
 impl Parse for NetworkDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;

@@ -1,26 +1,17 @@
-//! Code generation: the network struct, its training cache, the `Layer` and `Network` impls
-//! (straight-line forward and reverse-order backward), inherent methods with concrete types
-//! (so type errors name plain dimensions), and one spanned shape assertion per layer
-//! boundary (so a type-level mismatch is reported on the layer that caused it).
+//! Code generation: the network struct, its training cache and inference workspace, the
+//! `Layer` and `Network` impls (straight-line forward and reverse-order backward), inherent
+//! methods with concrete types (so type errors name plain dimensions), and one spanned shape
+//! assertion per layer boundary (so a type-level mismatch is reported on the layer that
+//! caused it). Every runtime item is reached through `rt`, the one path to the runtime.
 
 use crate::ast::NetworkDef;
-use crate::ctxt::Ctxt;
-use crate::shape::{self, Resolved};
+use crate::resolve::Resolved;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-pub fn network(def: NetworkDef) -> TokenStream {
-    let mut cx = Ctxt::default();
-    let layers = shape::resolve(&def, &mut cx);
-    match cx.check() {
-        Ok(()) => expand(&def, &layers),
-        Err(e) => fallback(&def, e),
-    }
-}
-
 /// After an error, still declare the struct so that its uses elsewhere do not bury the
 /// real error under "cannot find type" errors.
-fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
+pub fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
     let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
     let error = error.to_compile_error();
     quote! {
@@ -30,14 +21,14 @@ fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
     }
 }
 
-fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
-    let rt = quote!(::typed_nn);
+/// The network's items; `layers` is the resolution of `def` without errors (not empty).
+pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> TokenStream {
     let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
     let name_str = name.to_string();
     let cache = format_ident!("{}Cache", name);
     let n = layers.len();
-    let input_ty = crate::shape::input_type(def);
-    let output_ty = layers[n - 1].out.sample_type();
+    let input_ty = crate::resolve::input_type(def, rt);
+    let output_ty = layers[n - 1].out.sample_type(rt);
 
     let fields = layers.iter().map(|l| &l.field).collect::<Vec<_>>();
     let tys = layers.iter().map(|l| &l.ty).collect::<Vec<_>>();
@@ -55,7 +46,7 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     let c = (0..n).map(|k| format_ident!("c{}", k)).collect::<Vec<_>>();
     let mid_tys = layers[..n - 1]
         .iter()
-        .map(|l| l.out.sample_type())
+        .map(|l| l.out.sample_type(rt))
         .collect::<Vec<_>>();
     let (mid_a, mid_d) = (&a[1..], &d[1..]);
 
@@ -63,7 +54,7 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     // mismatch there is reported once, by the spanned assertion, not at every use below.
     let input = |k: usize, expr: TokenStream| {
         if layers[k].unproven_input {
-            quote!(#rt::__private::cast(#expr))
+            quote!(#rt::cast(#expr))
         } else {
             expr
         }
@@ -72,10 +63,10 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     // wanted), a cache buffer otherwise.
     let input_grad = |k: usize, dx: Option<TokenStream>| match (k, dx) {
         (_, None) => quote!(None),
-        (0, Some(dx)) if layers[0].unproven_input => quote!(#dx.map(#rt::__private::cast_mut)),
+        (0, Some(dx)) if layers[0].unproven_input => quote!(#dx.map(#rt::cast_mut)),
         (0, Some(dx)) => dx,
         (_, Some(buffer)) if layers[k].unproven_input => {
-            quote!(Some(#rt::__private::cast_mut(#buffer)))
+            quote!(Some(#rt::cast_mut(#buffer)))
         }
         (_, Some(buffer)) => quote!(Some(#buffer)),
     };
@@ -158,28 +149,46 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     };
     let backward = backward_chain(n - 1, quote!(y), quote!(dy), Some(quote!(dx)));
 
-    // The loss fuses with a Softmax or Sigmoid at the end: logits are that layer's input.
-    let (head_ty, logits, from_logits) = match &layers[n - 1].head {
-        Some(_) if n == 1 => {
-            // A network that is only a Softmax or Sigmoid has no parameters to train, and its
-            // logits would be the caller's input.
-            return syn::Error::new(
-                layers[0].span,
-                "a network needs a layer with parameters before its output activation",
-            )
-            .to_compile_error();
-        }
-        Some(head) => {
+    // Batch inference: each layer's inference pass, through the workspace's buffers
+    // (a_k: the output of layer k − 1; w_k: layer k's own workspace).
+    let w = (0..n).map(|k| format_ident!("w{}", k)).collect::<Vec<_>>();
+    let infer_forward = (0..n).map(|k| {
+        let (field, wk) = (&fields[k], &w[k]);
+        let x = input(
+            k,
+            if k == 0 {
+                quote!(x)
+            } else {
+                let v = &a[k];
+                quote!(&ws.#v)
+            },
+        );
+        let y = if k == n - 1 {
+            quote!(y)
+        } else {
+            let v = &a[k + 1];
+            quote!(&mut ws.#v)
+        };
+        quote!(self.#field.forward_batch_into(#x, #y, &mut ws.#wk);)
+    });
+
+    // The loss fuses with a Softmax or Sigmoid at the end: logits are that layer's input,
+    // in the training cache and in the inference workspace alike. (A network that is only
+    // its head was rejected before expansion.)
+    let (head_ty, logits, infer_logits, from_logits) = match &layers[n - 1].head {
+        Some(head) if n > 1 => {
             let v = &a[n - 1];
             let logits = quote!(&cache.#v);
             (
                 head.clone(),
                 logits.clone(),
+                quote!(&ws.#v),
                 backward_chain(n - 2, logits, quote!(dlogits), None),
             )
         }
-        None => (
+        _ => (
             quote!(#rt::Linear),
+            quote!(output),
             quote!(output),
             backward_chain(n - 1, quote!(output), quote!(dlogits), None),
         ),
@@ -188,20 +197,24 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
     let shape_checks = layers.iter().enumerate().map(|(k, l)| {
         let ty = &l.ty;
         if k == 0 {
-            quote_spanned!(l.span=> #rt::__private::assert_input::<#input_ty, #ty>();)
+            quote_spanned!(l.span=> #rt::assert_input::<#input_ty, #ty>();)
         } else {
             let prev = &layers[k - 1].ty;
-            quote_spanned!(l.span=> #rt::__private::assert_chain::<#prev, #ty>();)
+            quote_spanned!(l.span=> #rt::assert_chain::<#prev, #ty>();)
         }
     });
 
+    let workspace = format_ident!("{}Workspace", name);
     let cache_doc = format!("Buffers `{name_str}` keeps between forward and backward passes.");
+    let workspace_doc = format!(
+        "Buffers `{name_str}`'s batch inference reuses: intermediate outputs, no training cache."
+    );
     quote! {
         #(#attrs)*
         #vis struct #name {
             #( pub #fields: #tys, )*
             #[doc(hidden)]
-            pub __train: #rt::train::TrainState<#name>,
+            pub __buffers: #rt::train::Buffers<#name>,
         }
 
         #[doc = #cache_doc]
@@ -211,6 +224,14 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
             #( #mid_a: #rt::Batch<#mid_tys>, )*
             #( #mid_d: #rt::Batch<#mid_tys>, )*
             #( #c: <#tys as #rt::layers::Layer>::Cache, )*
+        }
+
+        #[doc = #workspace_doc]
+        #[derive(Default)]
+        #[allow(non_snake_case)]
+        #vis struct #workspace {
+            #( #mid_a: #rt::Batch<#mid_tys>, )*
+            #( #w: <#tys as #rt::layers::Layer>::Workspace, )*
         }
 
         const _: () = {
@@ -224,13 +245,14 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
             type In = #input_ty;
             type Out = #output_ty;
             type Cache = #cache;
+            type Workspace = #workspace;
             const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
             const KIND: &'static str = #name_str;
 
             fn init(rng: &mut #rt::Rng) -> Self {
                 #name {
                     #( #fields: #inits, )*
-                    __train: ::core::default::Default::default(),
+                    __buffers: ::core::default::Default::default(),
                 }
             }
 
@@ -238,9 +260,8 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
                 #( #sample_forward )*
             }
 
-            fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>) {
-                let mut cache = #cache::default();
-                self.forward_train(x, y, &mut cache);
+            fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, ws: &mut #workspace) {
+                #( #infer_forward )*
             }
 
             fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache) {
@@ -266,13 +287,18 @@ fn expand(def: &NetworkDef, layers: &[Resolved]) -> TokenStream {
         impl #rt::train::Network for #name {
             type Head = #head_ty;
 
-            fn train_state(&mut self) -> &mut #rt::train::TrainState<Self> {
-                &mut self.__train
+            fn buffers(&mut self) -> &mut #rt::train::Buffers<Self> {
+                &mut self.__buffers
             }
 
             fn logits<'a>(cache: &'a #cache, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
                 let _ = (&cache, &output);
                 #logits
+            }
+
+            fn infer_logits<'a>(ws: &'a #workspace, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+                let _ = (&ws, &output);
+                #infer_logits
             }
 
             fn backward_from_logits(

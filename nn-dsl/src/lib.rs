@@ -1,0 +1,77 @@
+//! The language of typed-nn's `network!` macro: grammar (`ast`), the table of layer kinds
+//! (`table`), resolution and shape rules (`resolve`, `rules`) and code generation (`expand`).
+//! It works on `proc_macro2` tokens, so that it runs — and is tested and fuzzed — outside a
+//! compiler; the `nn-macros` crate is only its proc-macro entry point.
+//!
+//! [`network`] never panics: any input yields either the network's items or spanned
+//! `compile_error!`s (plus a placeholder struct, so that later uses of the name do not bury
+//! the real error).
+
+mod ast;
+mod ctxt;
+mod expand;
+mod resolve;
+mod rules;
+mod table;
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::quote;
+
+/// The one path through which generated code reaches the runtime: a hidden module of the
+/// `typed-nn` facade that re-exports everything the expansion names.
+fn runtime_path() -> TokenStream {
+    quote!(::typed_nn::__private)
+}
+
+/// Expands `network! { … }`'s input into the network's items, or into its errors.
+pub fn network(input: TokenStream) -> TokenStream {
+    let def = match syn::parse2::<ast::NetworkDef>(input.clone()) {
+        Ok(def) => def,
+        Err(error) => return parse_fallback(&input, error),
+    };
+    let cx = ctxt::Ctxt::new();
+    let rt = runtime_path();
+    let layers = resolve::resolve(&def, &cx, &rt);
+    resolve::check_network(&layers, &cx);
+    match cx.check() {
+        Ok(()) if !layers.is_empty() => expand::network(&def, &layers, &rt),
+        Ok(()) => expand::fallback(
+            &def,
+            syn::Error::new(def.body_span, "a network needs at least one layer"),
+        ),
+        Err(error) => expand::fallback(&def, error),
+    }
+}
+
+/// The names of every layer kind `network!` knows, in the order of the table.
+pub fn layer_kinds() -> impl Iterator<Item = &'static str> {
+    table::LAYERS.iter().map(|k| k.name)
+}
+
+/// After a syntax error, the error and — when the input still says `struct Name` — an empty
+/// struct of that name, as after any other error.
+fn parse_fallback(input: &TokenStream, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    let mut tokens = input.clone().into_iter();
+    let mut visibility = TokenStream::new();
+    while let Some(token) = tokens.next() {
+        match &token {
+            TokenTree::Ident(word) if word == "pub" => visibility = quote!(pub),
+            TokenTree::Ident(word) if word == "struct" => {
+                // A keyword in the name's place is no name (syn's `Ident` rejects it).
+                let name = tokens
+                    .next()
+                    .and_then(|t| syn::parse2::<syn::Ident>(t.into()).ok());
+                if let Some(name) = name {
+                    return quote! {
+                        #error
+                        #visibility struct #name {}
+                    };
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    error
+}

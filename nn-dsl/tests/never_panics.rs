@@ -1,0 +1,217 @@
+//! The macro never panics: random layer lists (known, misspelt and unknown kinds), random
+//! arguments (good and bad values, unknown names, too many) and random input shapes — and
+//! random token soup — all come back as Rust items: the network, or spanned
+//! `compile_error!`s beside a placeholder struct.
+
+use proc_macro2::TokenStream;
+use proptest::prelude::*;
+
+fn kind() -> impl Strategy<Value = String> {
+    let known: Vec<String> = nn_dsl::layer_kinds().map(str::to_string).collect();
+    prop_oneof![
+        4 => prop::sample::select(known),
+        1 => prop::sample::select(vec![
+            "Dence".to_string(),
+            "Conv2D".to_string(),
+            "Lstm".to_string(),
+            "Transformer".to_string(),
+            "r#Dense".to_string(),
+        ]),
+    ]
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop::sample::select(
+        [
+            "0",
+            "1",
+            "2",
+            "3",
+            "7",
+            "64",
+            "99999999999999999999999",
+            "-1",
+            "0.5",
+            "-0.01",
+            "1e400",
+            "(1, 2)",
+            "(0, 3)",
+            "(2, 2, 2)",
+            "((3))",
+            "valid",
+            "same",
+            "full",
+            "tanh",
+            "relu",
+            "true",
+            "false",
+            "Encoder",
+            "\"text\"",
+            "2 * C",
+            "[1]",
+            "Vec<u8>",
+            "u8::MAX",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    )
+}
+
+fn arg() -> impl Strategy<Value = String> {
+    let names = prop::sample::select(
+        [
+            "units",
+            "filters",
+            "kernel",
+            "stride",
+            "strides",
+            "padding",
+            "window",
+            "return_sequences",
+            "activation",
+            "alpha",
+            "vocabulary",
+            "dimension",
+            "network",
+            "foo",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    );
+    prop_oneof![
+        value(),
+        (names, value()).prop_map(|(n, v)| format!("{n} = {v}")),
+    ]
+}
+
+fn layer() -> impl Strategy<Value = String> {
+    (
+        prop::option::of(prop::sample::select(vec!["a", "b", "fc", "self"])),
+        kind(),
+        prop::option::of(prop::collection::vec(arg(), 0..5)),
+    )
+        .prop_map(|(name, kind, args)| {
+            let mut s = name.map(|n| format!("{n}: ")).unwrap_or_default();
+            s += &kind;
+            if let Some(args) = args {
+                s += &format!("({})", args.join(", "));
+            }
+            s
+        })
+}
+
+fn network_source() -> impl Strategy<Value = String> {
+    let dim = prop::sample::select(vec!["0", "1", "2", "3", "5", "8", "28", "64", "1000", "x"]);
+    (
+        prop::sample::select(vec!["", "tokens", "floats"]),
+        prop::collection::vec(dim, 0..5),
+        prop::collection::vec(layer(), 0..7),
+        prop::bool::ANY,
+    )
+        .prop_map(|(prefix, dims, layers, trailing_comma)| {
+            let mut body = layers.join(", ");
+            if trailing_comma && !body.is_empty() {
+                body += ",";
+            }
+            format!("pub struct Net: {prefix}[{}] {{ {body} }}", dims.join(", "))
+        })
+}
+
+/// A layer with arguments of the right kinds and random sizes, so that most chains reach
+/// the shape rules and the expansion (kernels larger than their input included).
+fn plausible_layer() -> impl Strategy<Value = String> {
+    let n = || 1usize..40;
+    let word = |w: &'static [&'static str]| prop::sample::select(w.to_vec());
+    prop_oneof![
+        n().prop_map(|u| format!("Dense({u})")),
+        (n(), 1usize..6, 1usize..3, word(&["valid", "same"]))
+            .prop_map(|(f, k, s, p)| format!("Conv2d({f}, {k}, stride = {s}, padding = {p})")),
+        (n(), 1usize..6, 1usize..3).prop_map(|(f, k, s)| format!("Conv1d({f}, {k}, {s})")),
+        (1usize..4, 1usize..3).prop_map(|(k, s)| format!("MaxPool2d({k}, stride = {s})")),
+        (1usize..4).prop_map(|k| format!("AvgPool2d(({k}, 1))")),
+        (1usize..4).prop_map(|k| format!("MaxPool1d({k})")),
+        Just("GlobalAvgPool2d".to_string()),
+        Just("Flatten".to_string()),
+        word(&["Relu", "Tanh", "Sigmoid", "Softmax", "LeakyRelu(0.2)"]).prop_map(str::to_string),
+        (word(&["SimpleRNN", "LSTM", "GRU"]), n(), prop::bool::ANY)
+            .prop_map(|(k, u, s)| format!("{k}({u}, return_sequences = {s})")),
+        (n(), n()).prop_map(|(v, d)| format!("Embedding({v}, {d})")),
+    ]
+}
+
+fn plausible_network() -> impl Strategy<Value = String> {
+    (
+        prop::bool::weighted(0.15),
+        prop::collection::vec(1usize..20, 1..4),
+        prop::collection::vec(plausible_layer(), 1..6),
+    )
+        .prop_map(|(tokens, dims, layers)| {
+            let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+            let prefix = if tokens { "tokens" } else { "" };
+            format!(
+                "pub struct Net: {prefix}[{}] {{ {} }}",
+                dims.join(", "),
+                layers.join(", ")
+            )
+        })
+}
+
+/// Runs the macro on `source`; fails the property if it panics or returns something that
+/// is not a list of items.
+fn expands_to_items(source: &str) -> Result<(), TestCaseError> {
+    let Ok(tokens) = source.parse::<TokenStream>() else {
+        // Not a token stream at all (an unbalanced delimiter): rustc never calls the macro.
+        return Ok(());
+    };
+    let output = std::panic::catch_unwind(|| nn_dsl::network(tokens))
+        .map_err(|_| TestCaseError::fail(format!("panicked on `{source}`")))?;
+    let text = output.to_string();
+    let file = syn::parse2::<syn::File>(output).map_err(|e| {
+        TestCaseError::fail(format!("`{source}` gave unparsable items ({e}): {text}"))
+    })?;
+    let has_error = text.contains("compile_error");
+    let has_impl = file.items.iter().any(|i| matches!(i, syn::Item::Impl(_)));
+    prop_assert!(
+        has_error != has_impl,
+        "`{source}` must give either errors or the network: {text}"
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_networks_give_items_or_spanned_errors(source in network_source()) {
+        expands_to_items(&source)?;
+    }
+
+    #[test]
+    fn plausible_networks_give_items_or_spanned_errors(source in plausible_network()) {
+        expands_to_items(&source)?;
+    }
+
+    #[test]
+    fn random_token_soup_gives_items_or_spanned_errors(
+        words in prop::collection::vec(
+            prop::sample::select(vec![
+                "pub", "struct", "Net", ":", "tokens", "[", "]", "{", "}", "(", ")", "3", "0",
+                ",", "Dense", "Relu", "Conv2d", "=", "stride", "#", "!", "///", "doc", "::",
+                "Net(Encoder)", "-", "1.5", "'a", "\"s\"", "LSTM",
+            ]),
+            0..24,
+        )
+    ) {
+        expands_to_items(&words.join(" "))?;
+    }
+}
+
+#[test]
+fn a_valid_network_expands_without_errors() {
+    let tokens: TokenStream = "pub struct Net: [1, 28, 28] { Conv2d(8, 3), Relu, MaxPool2d(2), Flatten, Dense(10), Softmax }"
+        .parse()
+        .unwrap();
+    let text = nn_dsl::network(tokens).to_string();
+    assert!(!text.contains("compile_error"), "{text}");
+    assert!(text.contains("Conv2d"), "{text}");
+}
