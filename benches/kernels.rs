@@ -4,7 +4,8 @@
 //!
 //! cargo bench --bench kernels
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
 use std::time::Duration;
 use typed_nn::kernels::{fma_peak_probe, gemm_with, Backend, Isa, MatMul};
 use typed_nn::Rng;

@@ -1,9 +1,11 @@
-//! Workloads W1–W4 of shared/bench/WORKLOADS.md: the MLP and the tiny network, inference
-//! and training. Throughput is reported in FLOP/s (criterion's "elements" are FLOPs here).
+//! Workloads W1–W9 of BENCHMARKS.md: the MLP, the tiny network, the seed CNN and RNN and the
+//! row-wise MNIST LSTM, inference and training. Throughput is reported in FLOP/s
+//! (criterion's "elements" are FLOPs here).
 //!
 //! cargo bench --bench workloads
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
 use std::time::Duration;
 use typed_nn::prelude::*;
 
@@ -207,7 +209,8 @@ fn cnn_workloads(c: &mut Criterion) {
     );
     g.throughput(Throughput::Elements(32 * 32 * 62 * 62));
     g.bench_function("W6 pool1 infer b32 (elements)", |b| {
-        b.iter(|| pool1.forward_batch_into(black_box(&xp), &mut yp))
+        let mut wsp = Default::default();
+        b.iter(|| pool1.forward_batch_into(black_box(&xp), &mut yp, &mut wsp))
     });
     g.bench_function("W6 pool1 forward_train b32 (elements)", |b| {
         b.iter(|| pool1.forward_train(black_box(&xp), &mut yp, &mut cp))
