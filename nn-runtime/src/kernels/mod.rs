@@ -2,7 +2,8 @@
 //!
 //! Every layer's typed wrapper calls into these non-generic functions, so they are compiled
 //! once, in this crate, at this crate's optimisation level, whatever the shapes of the
-//! networks that use them (compile time is a feature: see DESIGN.md).
+//! networks that use them (compile time is a feature: each distinct const shape of a generic
+//! kernel would be compiled again).
 //!
 //! One dispatch point ([`isa`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD
 //! path is tested against the scalar one on awkward sizes (`tests.rs`).
