@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
-use typed_nn::kernels::{fma_peak_probe, gemm_with, Backend, Isa, MatMul};
+use typed_nn::kernels::{fma_peak_probe, gemm_with, Arch, Backend, MatMul};
 use typed_nn::Rng;
 
 /// M×K×N, the shapes the performance goals name.
@@ -29,20 +29,21 @@ fn peak(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     const ITERS: usize = 100_000;
-    for isa in Isa::available() {
-        let Some(flops) = fma_peak_probe(isa, ITERS) else {
+    for arch in Arch::available() {
+        let Some(flops) = fma_peak_probe(arch, ITERS) else {
             continue;
         };
+        let isa = arch.isa();
         g.throughput(Throughput::Elements(flops));
         g.bench_function(format!("{isa:?} 1 thread"), |b| {
-            b.iter(|| fma_peak_probe(isa, black_box(ITERS)))
+            b.iter(|| fma_peak_probe(arch, black_box(ITERS)))
         });
         g.throughput(Throughput::Elements(2 * flops));
         g.bench_function(format!("{isa:?} 2 threads"), |b| {
             b.iter(|| {
                 rayon::join(
-                    || fma_peak_probe(isa, black_box(ITERS)),
-                    || fma_peak_probe(isa, black_box(ITERS)),
+                    || fma_peak_probe(arch, black_box(ITERS)),
+                    || fma_peak_probe(arch, black_box(ITERS)),
                 )
             })
         });
@@ -52,7 +53,7 @@ fn peak(c: &mut Criterion) {
 
 fn gemm_shapes(c: &mut Criterion) {
     let mut rng = Rng::seed(0);
-    let isa = Isa::detect();
+    let arch = Arch::detect();
     let mut g = c.benchmark_group("gemm");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
@@ -77,7 +78,7 @@ fn gemm_shapes(c: &mut Criterion) {
             g.bench_function(id, |bch| {
                 bch.iter(|| {
                     gemm_with(
-                        isa,
+                        arch,
                         backend,
                         threads,
                         &p,
@@ -97,7 +98,7 @@ fn gemm_shapes(c: &mut Criterion) {
 /// of 64, A read transposed through its strides.
 fn weight_gradient(c: &mut Criterion) {
     let mut rng = Rng::seed(1);
-    let isa = Isa::detect();
+    let arch = Arch::detect();
     let (rows, n_in, n_out) = (64, 784, 128);
     let x: Vec<f32> = (0..rows * n_in).map(|_| rng.next_f32()).collect();
     let dz: Vec<f32> = (0..rows * n_out).map(|_| rng.next_f32()).collect();
@@ -117,7 +118,7 @@ fn weight_gradient(c: &mut Criterion) {
         g.bench_function(id, |b| {
             b.iter(|| {
                 gemm_with(
-                    isa,
+                    arch,
                     Backend::Own,
                     threads,
                     &p,

@@ -2,6 +2,11 @@
 //! losses, optimizers, training and data loading. Everything here works by hand, without the
 //! `network!` macro; the macro only writes the glue that chains these pieces.
 
+// The SIMD kernels are `unsafe fn`s over raw pointers: each unsafe operation in them gets its
+// own block and its own argument, rather than the whole body being one unchecked region.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod data;
 pub mod error;
 mod interop;

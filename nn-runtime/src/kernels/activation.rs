@@ -5,8 +5,11 @@
 //! e^x relative error ≤ 3e-7 on [−87, 88]; tanh absolute error ≤ 3e-7 and relative
 //! ≤ 2e-6; sigmoid absolute ≤ 3e-7; log-sum-exp relative ≤ 1e-6; softmax relative ≤ 4e-6
 //! (the f32 rounding of x − max, up to 2e-6 relative in e^(x − max), dominates).
+//!
+//! The `*_with` variants run the path of the [`Arch`] token they are given; a token can only
+//! be made for a path this CPU has, so they are safe to call with any token.
 
-use super::isa::{isa, Isa};
+use super::isa::{Arch, Isa};
 use super::simd::EpilogueAct;
 
 /// Numerically stable logistic function: never evaluates `exp` of a large positive number.
@@ -22,24 +25,27 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// y = act(x), in place, on the process-wide path.
 pub fn activation_forward_in_place(act: EpilogueAct, y: &mut [f32]) {
-    activation_forward_with(isa(), act, y)
+    activation_forward_with(Arch::current(), act, y)
 }
 
 /// y = act(y) on a given path.
-pub fn activation_forward_with(isa: Isa, act: EpilogueAct, y: &mut [f32]) {
+pub fn activation_forward_with(arch: Arch, act: EpilogueAct, y: &mut [f32]) {
     if act == EpilogueAct::None {
         return;
     }
-    match isa {
+    // One pointer serves as input and output: a read-only pointer taken from `y` next to
+    // the writable one would be invalidated by the kernel's first write, and reading
+    // through it after that would be undefined behaviour.
+    #[cfg(target_arch = "x86_64")]
+    let (p, n) = (y.as_mut_ptr(), y.len());
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `y` holds `y.len()` values, read and written in place (the kernel loads a
-        // vector before storing it); the caller chose a path this CPU has.
-        Isa::Avx512 => unsafe {
-            super::simd::avx512::map(y.as_ptr(), y.as_mut_ptr(), y.len(), act)
-        },
+        // SAFETY: `p` covers the `n` values of `y`, read and written in place (the kernel
+        // loads each vector before storing it); `arch` proves this CPU has AVX-512F.
+        Isa::Avx512 => unsafe { super::simd::avx512::map(p, p, n, act) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::map(y.as_ptr(), y.as_mut_ptr(), y.len(), act) },
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { super::simd::avx2::map(p, p, n, act) },
         _ => {
             for v in y {
                 *v = match act {
@@ -61,18 +67,24 @@ pub fn activation_forward_with(isa: Isa, act: EpilogueAct, y: &mut [f32]) {
 }
 
 /// dx = dy · act′(y), the derivative read off the output y.
-pub fn activation_backward_with(isa: Isa, act: EpilogueAct, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+pub fn activation_backward_with(
+    arch: Arch,
+    act: EpilogueAct,
+    y: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) {
     let n = dx.len();
     assert!(y.len() >= n && dy.len() >= n);
-    match isa {
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `y`, `dy` and `dx` hold at least `n` values (asserted above); the caller
-        // chose a path this CPU has.
+        // SAFETY: `y`, `dy` and `dx` hold at least `n` values (asserted above), and `dx`
+        // (a `&mut`) overlaps neither input; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe {
             super::simd::avx512::map_backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n, act)
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe {
             super::simd::avx2::map_backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n, act)
         },
@@ -103,7 +115,7 @@ pub fn activation_forward(act: EpilogueAct, x: &[f32], y: &mut [f32]) {
 
 /// dx = dy · act′(y) on the process-wide path.
 pub fn activation_backward(act: EpilogueAct, y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    activation_backward_with(isa(), act, y, dy, dx)
+    activation_backward_with(Arch::current(), act, y, dy, dx)
 }
 
 /// y = x if x > 0 else alpha · x
@@ -122,18 +134,18 @@ pub fn leaky_relu_backward(alpha: f32, x: &[f32], dy: &[f32], dx: &mut [f32]) {
 
 /// Row-wise y = e^(x − max x) / Σ e^(x − max x), over rows of `cols` values.
 pub fn softmax_forward(x: &[f32], y: &mut [f32], cols: usize) {
-    softmax_forward_with(isa(), x, y, cols)
+    softmax_forward_with(Arch::current(), x, y, cols)
 }
 
 /// [`softmax_forward`] on a given path.
-pub fn softmax_forward_with(isa: Isa, x: &[f32], y: &mut [f32], cols: usize) {
+pub fn softmax_forward_with(arch: Arch, x: &[f32], y: &mut [f32], cols: usize) {
     if cols == 0 {
         return;
     }
     for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        let max = max_with(isa, xr);
-        let sum = exp_shifted_with(isa, xr, Some(yr), max);
-        scale_with(isa, yr, 1.0 / sum);
+        let max = max_with(arch, xr);
+        let sum = exp_shifted_with(arch, xr, Some(yr), max);
+        scale_with(arch, yr, 1.0 / sum);
     }
 }
 
@@ -156,37 +168,37 @@ pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], cols: usize) {
 
 /// log Σ e^x of one row, computed around its maximum so it neither overflows nor underflows.
 pub fn log_sum_exp(row: &[f32]) -> f32 {
-    log_sum_exp_with(isa(), row)
+    log_sum_exp_with(Arch::current(), row)
 }
 
 /// [`log_sum_exp`] on a given path.
-pub fn log_sum_exp_with(isa: Isa, row: &[f32]) -> f32 {
-    let max = max_with(isa, row);
+pub fn log_sum_exp_with(arch: Arch, row: &[f32]) -> f32 {
+    let max = max_with(arch, row);
     if !max.is_finite() {
         return max;
     }
-    max + exp_shifted_with(isa, row, None, max).ln()
+    max + exp_shifted_with(arch, row, None, max).ln()
 }
 
-fn max_with(isa: Isa, x: &[f32]) -> f32 {
-    match isa {
+fn max_with(arch: Arch, x: &[f32]) -> f32 {
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads `x.len()` values of `x`; the caller chose a path this CPU has.
+        // SAFETY: reads `x.len()` values of `x`; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe { super::simd::avx512::max_of(x.as_ptr(), x.len()) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe { super::simd::avx2::max_of(x.as_ptr(), x.len()) },
         _ => x.iter().copied().fold(f32::NEG_INFINITY, f32::max),
     }
 }
 
 /// Σ e^(x − shift), writing the terms to `y` when given (same length as `x`).
-fn exp_shifted_with(isa: Isa, x: &[f32], y: Option<&mut [f32]>, shift: f32) -> f32 {
+fn exp_shifted_with(arch: Arch, x: &[f32], y: Option<&mut [f32]>, shift: f32) -> f32 {
     let y = y.inspect(|y| assert_eq!(y.len(), x.len()));
-    match isa {
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: reads `x.len()` values of `x` and writes as many to `y` (same length,
-        // asserted) or nowhere (null); the caller chose a path this CPU has.
+        // asserted) or nowhere (null); `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe {
             super::simd::avx512::exp_shifted(
                 x.as_ptr(),
@@ -196,7 +208,7 @@ fn exp_shifted_with(isa: Isa, x: &[f32], y: Option<&mut [f32]>, shift: f32) -> f
             )
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe {
             super::simd::avx2::exp_shifted(
                 x.as_ptr(),
@@ -219,19 +231,19 @@ fn exp_shifted_with(isa: Isa, x: &[f32], y: Option<&mut [f32]>, shift: f32) -> f
     }
 }
 
-fn scale_with(isa: Isa, y: &mut [f32], factor: f32) {
-    match isa {
+fn scale_with(arch: Arch, y: &mut [f32], factor: f32) {
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads and writes `y.len()` values of `y`; the caller chose a path this CPU has.
+        // SAFETY: reads and writes `y.len()` values of `y`; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe { super::simd::avx512::scale(y.as_mut_ptr(), y.len(), factor) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe { super::simd::avx2::scale(y.as_mut_ptr(), y.len(), factor) },
         _ => y.iter_mut().for_each(|v| *v *= factor),
     }
 }
 
 /// e^x over a slice on a given path (exposed for accuracy tests).
-pub fn exp_with(isa: Isa, x: &[f32], y: &mut [f32]) {
-    exp_shifted_with(isa, x, Some(y), 0.0);
+pub fn exp_with(arch: Arch, x: &[f32], y: &mut [f32]) {
+    exp_shifted_with(arch, x, Some(y), 0.0);
 }

@@ -357,19 +357,18 @@ pub fn max_pool_forward(
     argmax: Option<&mut [u32]>,
     rows: usize,
 ) {
-    max_pool_forward_with(super::isa(), g, x, y, argmax, rows)
+    max_pool_forward_with(super::Arch::current(), g, x, y, argmax, rows)
 }
 
 /// [`max_pool_forward`] on a given path (2×2 windows of stride 2 have an AVX-512 kernel).
 pub fn max_pool_forward_with(
-    isa: super::Isa,
+    arch: super::Arch,
     g: &PoolGeom,
     x: &[f32],
     y: &mut [f32],
     mut argmax: Option<&mut [u32]>,
     rows: usize,
 ) {
-    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
     let (in_len, out_len) = (g.in_len(), g.out_len());
     for r in 0..rows {
         let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
@@ -377,7 +376,7 @@ pub fn max_pool_forward_with(
             .as_deref_mut()
             .map(|a| &mut a[r * out_len..][..out_len]);
         if g.kh == 2 && g.kw == 2 {
-            max_pool_2x2(isa, g, xr, yr, ar);
+            max_pool_2x2(arch, g, xr, yr, ar);
             continue;
         }
         // Window position by window position over a whole output row: the maxima of
@@ -436,14 +435,14 @@ fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
 /// The common 2×2 window of one sample, each window reduced in registers (a tree of three
 /// picks; earlier positions win ties, as in PyTorch).
 fn max_pool_2x2(
-    isa: super::Isa,
+    arch: super::Arch,
     g: &PoolGeom,
     x: &[f32],
     y: &mut [f32],
     mut argmax: Option<&mut [u32]>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if g.sw == 2 && isa == super::Isa::Avx512 {
+    if g.sw == 2 && arch.isa() == super::Isa::Avx512 {
         for c in 0..g.c {
             for oy in 0..g.oh {
                 let top = (c * g.h + oy * g.sh) * g.w;
@@ -456,7 +455,7 @@ fn max_pool_2x2(
                 assert!(2 * g.ow <= g.w);
                 // SAFETY: the kernel reads row0[..2·ow] and row1[..2·ow], inside both rows of
                 // w ≥ 2·ow values (asserted), and writes ow values to `out` and, when non-null,
-                // to `at` (a slice of ow values); the caller checked the CPU has AVX-512F.
+                // to `at` (a slice of ow values); `arch` proves this CPU has AVX-512F.
                 unsafe {
                     super::simd::avx512::max_pool_2x2_s2(
                         row0.as_ptr(),

@@ -1,11 +1,12 @@
 //! Matrix products C (+)= A·B with a fused epilogue (+ bias, activation), dispatched to the
 //! instruction set chosen once (`isa()`) and, above a size threshold, to the `gemm` crate's
-//! packed kernels; large products are split across threads.
+//! packed kernels; large products are split across threads. [`gemm_with`] runs the path of
+//! an [`Arch`] token, which only exists for paths this CPU has.
 //!
 //! Operands: A element (i, p) at `a[i·rsa + p·csa]` (so a transposed A is free), B row p at
 //! `b[p·rsb..]` (contiguous columns), C row i at `c[i·rsc..]`.
 
-use super::isa::{isa, Isa};
+use super::isa::{Arch, Isa};
 use super::simd::EpilogueAct;
 use super::threads::{threads, PARALLEL_MIN_FLOPS};
 
@@ -68,21 +69,22 @@ pub const LIBRARY_MIN_DIM: usize = 128;
 
 /// C (+)= A·B, then + bias and the activation, on the process-wide path.
 pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
-    // `isa()` only ever holds an available path: no feature check on this, the hot path;
-    // and small products never ask how many threads there are.
+    // `Arch::current()` makes no feature check (the process-wide path was checked when it
+    // was chosen), so this hot path costs none; and small products never ask how many
+    // threads there are.
     let threads = if p.flops() >= PARALLEL_MIN_FLOPS {
         threads()
     } else {
         1
     };
-    gemm_unchecked_isa(isa(), Backend::Auto, threads, p, a, b, bias, c)
+    gemm_on(Arch::current(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
-/// [`gemm`] on a given instruction set, backend and thread count (for tests and benches):
+/// [`gemm`] on a given path, backend and thread count (for tests and benches):
 /// with `threads > 1` the product is split whatever its size.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
-    isa: Isa,
+    arch: Arch,
     backend: Backend,
     threads: usize,
     p: &MatMul,
@@ -91,15 +93,14 @@ pub fn gemm_with(
     bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
-    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
-    gemm_unchecked_isa(isa, backend, threads, p, a, b, bias, c)
+    gemm_on(arch, backend, threads, p, a, b, bias, c)
 }
 
-/// [`gemm_with`] for an `isa` known to be available.
+/// The body of [`gemm_with`], inlined into [`gemm`], the hot path.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn gemm_unchecked_isa(
-    isa: Isa,
+fn gemm_on(
+    arch: Arch,
     backend: Backend,
     threads: usize,
     p: &MatMul,
@@ -117,7 +118,7 @@ fn gemm_unchecked_isa(
         Backend::Own => false,
         Backend::Auto => p.flops() >= LIBRARY_MIN_FLOPS && p.m.min(p.n).min(p.k) >= LIBRARY_MIN_DIM,
     };
-    if library && isa != Isa::Scalar {
+    if library && arch.isa() != Isa::Scalar {
         library_gemm(p, a, b, bias, c, threads);
         return;
     }
@@ -127,18 +128,18 @@ fn gemm_unchecked_isa(
         1
     };
     if blocks <= 1 {
-        own_gemm(isa, p, a, b, bias, c);
+        own_gemm(arch, p, a, b, bias, c);
         return;
     }
     // Split C by rows: blocks of whole rows are disjoint slices, and each reads all of B.
     // `rayon::join` runs the halves on stack-allocated jobs: no heap allocation per call,
     // which keeps a warm training step allocation-free.
     let rows_per_block = p.m.div_ceil(blocks).next_multiple_of(4);
-    split_rows(isa, p, a, b, bias, c, rows_per_block);
+    split_rows(arch, p, a, b, bias, c, rows_per_block);
 }
 
 fn split_rows(
-    isa: Isa,
+    arch: Arch,
     p: &MatMul,
     a: &[f32],
     b: &[f32],
@@ -147,7 +148,7 @@ fn split_rows(
     rows_per_block: usize,
 ) {
     if p.m <= rows_per_block {
-        own_gemm(isa, p, a, b, bias, c);
+        own_gemm(arch, p, a, b, bias, c);
         return;
     }
     let top_rows = (p.m / 2)
@@ -162,8 +163,8 @@ fn split_rows(
     };
     let a_bottom = &a[top_rows * p.rsa..];
     rayon::join(
-        || split_rows(isa, &top, a, b, bias, c_top, rows_per_block),
-        || split_rows(isa, &bottom, a_bottom, b, bias, c_bottom, rows_per_block),
+        || split_rows(arch, &top, a, b, bias, c_top, rows_per_block),
+        || split_rows(arch, &bottom, a_bottom, b, bias, c_bottom, rows_per_block),
     );
 }
 
@@ -187,7 +188,7 @@ fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32
 }
 
 #[inline]
-fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
     // The SIMD paths take the same arguments; one list for both.
     #[cfg(target_arch = "x86_64")]
     macro_rules! simd_gemm {
@@ -209,16 +210,16 @@ fn own_gemm(isa: Isa, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c:
             )
         };
     }
-    match isa {
+    match arch.isa() {
         Isa::Scalar => scalar_gemm(p, a, b, bias, c),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `check_bounds` proved every index the kernel touches (A up to
         // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
-        // up to n − 1) lies inside the slices; `isa` is available (`gemm_with` asserts it,
-        // `isa()` only holds available paths).
+        // up to n − 1) lies inside the slices, and C's rows do not overlap (rsc ≥ n); C is a
+        // `&mut` slice, so it aliases none of A, B, bias; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe { simd_gemm!(avx512) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe { simd_gemm!(avx2) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => scalar_gemm(p, a, b, bias, c),
@@ -295,6 +296,6 @@ fn scalar_gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [
                 *y += b;
             }
         }
-        super::activation::activation_forward_with(Isa::Scalar, p.act, row);
+        super::activation::activation_forward_with(Arch::scalar(), p.act, row);
     }
 }

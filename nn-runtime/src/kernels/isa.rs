@@ -3,11 +3,16 @@
 //! `TYPED_NN_ISA=scalar|avx2|avx512` (read once, at the first kernel call) or [`set_isa`]
 //! force a path; tests call the `*_with` kernel variants to exercise every path the machine
 //! has without touching the process-wide choice.
+//!
+//! An [`Isa`] only names a path; the kernels take an [`Arch`], a token that can only be made
+//! after checking that this CPU has the path's features. So no safe function can be handed
+//! a path the CPU cannot run, and the SIMD code behind it needs no check of its own.
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// An instruction set the kernels have a path for.
+/// An instruction set the kernels have a path for: a name (for [`set_isa`], `TYPED_NN_ISA`
+/// and printing). Running a path takes an [`Arch`], which [`Arch::new`] makes from this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// Portable Rust; the reference every SIMD path is tested against.
@@ -83,6 +88,59 @@ impl Isa {
     }
 }
 
+/// A path this CPU can run: an [`Isa`] whose features were checked when the token was made.
+///
+/// The field is private, so every way to get one goes through a feature check (or through
+/// [`isa`], which only ever holds checked paths); the kernels' SIMD code relies on that.
+/// Copying it around costs nothing: it is one byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Arch {
+    isa: Isa,
+}
+
+impl Arch {
+    /// The token for `isa`, or `None` if this CPU cannot run it.
+    pub fn new(isa: Isa) -> Option<Arch> {
+        isa.is_available().then_some(Arch { isa })
+    }
+
+    /// The portable path, which every CPU runs.
+    pub fn scalar() -> Arch {
+        Arch { isa: Isa::Scalar }
+    }
+
+    /// Every path this CPU can run, widest last.
+    pub fn available() -> Vec<Arch> {
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter_map(Arch::new)
+            .collect()
+    }
+
+    /// The widest path this CPU can run.
+    pub fn detect() -> Arch {
+        Arch::available()
+            .last()
+            .copied()
+            .unwrap_or_else(Arch::scalar)
+    }
+
+    /// The process-wide path ([`isa`]): what the kernels without a `_with` use.
+    #[inline]
+    pub fn current() -> Arch {
+        // Unchecked on purpose (this is on every kernel call): `isa()` only ever returns a
+        // path that passed `is_available`: `set_isa` refuses the others, `TYPED_NN_ISA` is
+        // filtered through it, and detection only picks among available paths.
+        Arch { isa: isa() }
+    }
+
+    /// The path this token is for.
+    #[inline]
+    pub fn isa(self) -> Isa {
+        self.isa
+    }
+}
+
 /// 0 = not chosen yet.
 static CURRENT: AtomicU8 = AtomicU8::new(0);
 
@@ -135,5 +193,23 @@ mod tests {
                 Err(Error::UnsupportedIsa { .. })
             ));
         }
+    }
+
+    #[test]
+    fn arch_tokens_exist_only_for_available_paths() {
+        for i in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+            match Arch::new(i) {
+                Some(arch) => {
+                    assert!(i.is_available(), "{i:?} has a token but is not available");
+                    assert_eq!(arch.isa(), i);
+                }
+                None => assert!(!i.is_available(), "{i:?} is available but has no token"),
+            }
+        }
+        let available: Vec<Isa> = Arch::available().into_iter().map(Arch::isa).collect();
+        assert_eq!(available, Isa::available());
+        assert_eq!(Arch::detect().isa(), Isa::detect());
+        assert_eq!(Arch::scalar().isa(), Isa::Scalar);
+        assert_eq!(Arch::current().isa(), isa());
     }
 }

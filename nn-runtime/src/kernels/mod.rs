@@ -6,7 +6,10 @@
 //! kernel would be compiled again).
 //!
 //! One dispatch point ([`isa`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD
-//! path is tested against the scalar one on awkward sizes (`tests.rs`).
+//! path is tested against the scalar one on awkward sizes (`tests.rs`). The `*_with`
+//! variants run a path given as an [`Arch`] token, which can only be made after checking
+//! that the CPU has the path's features: no safe function here can reach an instruction the
+//! CPU lacks.
 
 mod activation;
 pub mod conv;
@@ -20,7 +23,7 @@ mod tests;
 
 pub use activation::*;
 pub use gemm::{gemm, gemm_with, Backend, MatMul, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS};
-pub use isa::{isa, set_isa, Isa};
+pub use isa::{isa, set_isa, Arch, Isa};
 pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{set_threads, threads, PARALLEL_MIN_FLOPS};
 
@@ -39,12 +42,12 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// One Adam update over parallel slices of parameters, gradients and moments.
 pub fn adam_update(c: &AdamStep, value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    adam_update_with(isa(), c, value, grad, m, v)
+    adam_update_with(Arch::current(), c, value, grad, m, v)
 }
 
 /// [`adam_update`] on a given path.
 pub fn adam_update_with(
-    isa: Isa,
+    arch: Arch,
     c: &AdamStep,
     value: &mut [f32],
     grad: &[f32],
@@ -56,11 +59,10 @@ pub fn adam_update_with(
         grad.len() == n && m.len() == n && v.len() == n,
         "Adam slices differ in length"
     );
-    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
-    match isa {
+    match arch.isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the four slices hold `n` values each (asserted above) and do not alias
-        // (three are `&mut`); the CPU has AVX-512F (asserted above).
+        // (three are `&mut`); `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe {
             simd::avx512::adam(
                 value.as_mut_ptr(),
@@ -72,7 +74,7 @@ pub fn adam_update_with(
             )
         },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 and FMA.
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe {
             simd::avx2::adam(
                 value.as_mut_ptr(),
@@ -99,18 +101,17 @@ pub fn adam_update_with(
     }
 }
 
-/// Runs `iters` rounds of independent FMAs on `isa` and returns how many FLOPs that was
+/// Runs `iters` rounds of independent FMAs on `arch` and returns how many FLOPs that was
 /// (the benches divide by the time to get the core's peak); `None` for the scalar path.
-pub fn fma_peak_probe(isa: Isa, iters: usize) -> Option<u64> {
-    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
-    let flops = (iters * simd::PROBE_CHAINS * isa.lanes() * 2) as u64;
-    let sink = match isa {
+pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
+    let flops = (iters * simd::PROBE_CHAINS * arch.isa().lanes() * 2) as u64;
+    let sink = match arch.isa() {
         Isa::Scalar => return None,
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: touches registers only; the CPU has AVX-512F (asserted above).
+        // SAFETY: touches registers only; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe { simd::avx512::fma_probe(iters) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: touches registers only; the CPU has AVX2 and FMA (asserted above).
+        // SAFETY: touches registers only; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe { simd::avx2::fma_probe(iters) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => return None,

@@ -2,8 +2,12 @@
 //! in `simd_kernels!`, over a handful of per-ISA primitives; each path is compiled with its
 //! `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
 //!
-//! Every function here is `unsafe`: callers (the safe wrappers in `gemm.rs` and
-//! `activation.rs`) check slice bounds and that the CPU has the path's features.
+//! Calling into a path from outside it is `unsafe`: the CPU must have the path's features.
+//! The safe wrappers (`gemm.rs`, `activation.rs`, `conv.rs`, `mod.rs`) prove that with an
+//! `Arch` token, which can only be made after a feature check, and check the slice bounds
+//! that the pointer kernels' `# Safety` sections ask for. Inside a path, the arithmetic and
+//! the pointer-free kernels (`exp`, `tanh`, ...) are safe `#[target_feature]` functions;
+//! only what touches memory is an `unsafe fn`.
 
 /// Partial sums over k a tile of `rows × vectors` accumulators keeps, so that at least
 /// four FMA chains are in flight.
@@ -59,6 +63,10 @@ impl EpilogueAct {
 /// `MR`, `MAX_NV`, `splat`, `load`, `load_m`, `load_m_or`, `store`, `store_m`, `mask`,
 /// `zero_outside`, `add`, `sub`, `mul`, `div`, `fma`, `max`, `min`, `round`, `pow2i`,
 /// `abs`, `copy_sign`, `select_lt`, `reduce_add`, `reduce_max`.
+///
+/// `mask(n)` selects the first `min(n, LANES)` lanes, and the masked loads and stores touch
+/// only the lanes their mask selects: a tail of `n − i` values is read and written through
+/// `mask(n − i)` without going past the `n` values the caller vouches for.
 macro_rules! simd_kernels {
     ($features:literal) => {
         use super::EpilogueAct;
@@ -69,7 +77,7 @@ macro_rules! simd_kernels {
         #[inline]
         #[target_feature(enable = $features)]
         #[allow(clippy::excessive_precision)] // Cephes's coefficients, as published
-        pub unsafe fn exp(x: V) -> V {
+        pub fn exp(x: V) -> V {
             let x = min(max(x, splat(-87.33)), splat(88.0));
             let n = round(mul(x, splat(std::f32::consts::LOG2_E)));
             let r = sub(
@@ -92,7 +100,7 @@ macro_rules! simd_kernels {
         #[inline]
         #[target_feature(enable = $features)]
         #[allow(clippy::excessive_precision)] // Cephes's coefficients, as published
-        pub unsafe fn tanh(x: V) -> V {
+        pub fn tanh(x: V) -> V {
             let z = abs(x);
             let big = sub(splat(1.0), div(splat(2.0), add(exp(add(z, z)), splat(1.0))));
             let s = mul(x, x);
@@ -108,13 +116,13 @@ macro_rules! simd_kernels {
         /// 1 / (1 + e^−x)
         #[inline]
         #[target_feature(enable = $features)]
-        pub unsafe fn sigmoid(x: V) -> V {
+        pub fn sigmoid(x: V) -> V {
             div(splat(1.0), add(splat(1.0), exp(sub(splat(0.0), x))))
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        unsafe fn activate(v: V, act: EpilogueAct) -> V {
+        fn activate(v: V, act: EpilogueAct) -> V {
             match act {
                 EpilogueAct::None => v,
                 // Operand order matters: max returns its second operand when one is NaN, so NaN
@@ -126,33 +134,54 @@ macro_rules! simd_kernels {
         }
 
         /// y = act(x) over `n` values.
+        ///
+        /// # Safety
+        /// `x` must be valid for reads and `y` for writes of `n` values; they may be the same
+        /// pointer (in place: each vector is loaded before it is stored).
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn map(x: *const f32, y: *mut f32, n: usize, act: EpilogueAct) {
-            match act {
-                EpilogueAct::None => map_act::<0>(x, y, n),
-                EpilogueAct::Relu => map_act::<1>(x, y, n),
-                EpilogueAct::Tanh => map_act::<2>(x, y, n),
-                EpilogueAct::Sigmoid => map_act::<3>(x, y, n),
+            // SAFETY: `map_act` asks for what our caller guarantees, and runs with the same
+            // target features as this function.
+            unsafe {
+                match act {
+                    EpilogueAct::None => map_act::<0>(x, y, n),
+                    EpilogueAct::Relu => map_act::<1>(x, y, n),
+                    EpilogueAct::Tanh => map_act::<2>(x, y, n),
+                    EpilogueAct::Sigmoid => map_act::<3>(x, y, n),
+                }
             }
         }
 
         /// `map` for one activation, so that only its constants are set up.
+        ///
+        /// # Safety
+        /// As for `map`: `x` valid for reads and `y` for writes of `n` values (possibly the
+        /// same pointer).
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[inline(never)]
         #[target_feature(enable = $features)]
         unsafe fn map_act<const ACT: u8>(x: *const f32, y: *mut f32, n: usize) {
             let act = EpilogueAct::from_code(ACT);
             let mut i = 0;
             while i + LANES <= n {
-                store(y.add(i), activate(load(x.add(i)), act));
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of `x`
+                // and of `y`.
+                unsafe { store(y.add(i), activate(load(x.add(i)), act)) };
                 i += LANES;
             }
             if i < n {
                 let m = mask(n - i);
-                store_m(y.add(i), activate(load_m(x.add(i), m), act), m);
+                // SAFETY: i < n, and the mask keeps the load and the store to x[i..n], y[i..n].
+                unsafe { store_m(y.add(i), activate(load_m(x.add(i), m), act), m) };
             }
         }
 
         /// dx = dy · act′, with act′ read off the output y: [y > 0], 1 − y², y(1 − y).
+        ///
+        /// # Safety
+        /// `y` and `dy` must be valid for reads and `dx` for writes of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn map_backward(
             y: *const f32,
@@ -163,7 +192,7 @@ macro_rules! simd_kernels {
         ) {
             #[inline]
             #[target_feature(enable = $features)]
-            unsafe fn derivative(y: V, g: V, act: EpilogueAct) -> V {
+            fn derivative(y: V, g: V, act: EpilogueAct) -> V {
                 match act {
                     EpilogueAct::None => g,
                     EpilogueAct::Relu => select_lt(splat(0.0), y, g, splat(0.0)),
@@ -173,56 +202,74 @@ macro_rules! simd_kernels {
             }
             let mut i = 0;
             while i + LANES <= n {
-                store(dx.add(i), derivative(load(y.add(i)), load(dy.add(i)), act));
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of `y`,
+                // `dy` and `dx`.
+                unsafe { store(dx.add(i), derivative(load(y.add(i)), load(dy.add(i)), act)) };
                 i += LANES;
             }
             if i < n {
                 let m = mask(n - i);
-                store_m(
-                    dx.add(i),
-                    derivative(load_m(y.add(i), m), load_m(dy.add(i), m), act),
-                    m,
-                );
+                // SAFETY: i < n, and the mask keeps the loads and the store to [i, n).
+                unsafe {
+                    store_m(
+                        dx.add(i),
+                        derivative(load_m(y.add(i), m), load_m(dy.add(i), m), act),
+                        m,
+                    )
+                };
             }
         }
 
         /// Largest of `n` values (−∞ for none).
+        ///
+        /// # Safety
+        /// `x` must be valid for reads of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn max_of(x: *const f32, n: usize) -> f32 {
             let mut acc = splat(f32::NEG_INFINITY);
             let mut i = 0;
             while i + LANES <= n {
-                acc = max(acc, load(x.add(i)));
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of `x`.
+                acc = max(acc, unsafe { load(x.add(i)) });
                 i += LANES;
             }
             if i < n {
-                acc = max(
-                    acc,
-                    load_m_or(x.add(i), mask(n - i), splat(f32::NEG_INFINITY)),
-                );
+                // SAFETY: i < n, and the mask keeps the load to x[i..n].
+                let tail = unsafe { load_m_or(x.add(i), mask(n - i), splat(f32::NEG_INFINITY)) };
+                acc = max(acc, tail);
             }
             reduce_max(acc)
         }
 
         /// Writes y = e^(x − shift) when `y` is non-null, and returns Σ e^(x − shift).
+        ///
+        /// # Safety
+        /// `x` must be valid for reads of `n` values, and `y` null or valid for writes of `n`
+        /// values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn exp_shifted(x: *const f32, y: *mut f32, n: usize, shift: f32) -> f32 {
             let s = splat(shift);
             let mut sum = splat(0.0);
             let mut i = 0;
             while i + LANES <= n {
-                let e = exp(sub(load(x.add(i)), s));
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of `x`.
+                let e = exp(sub(unsafe { load(x.add(i)) }, s));
                 if !y.is_null() {
-                    store(y.add(i), e);
+                    // SAFETY: as for `x`; `y` is non-null, so it holds `n` values.
+                    unsafe { store(y.add(i), e) };
                 }
                 sum = add(sum, e);
                 i += LANES;
             }
             if i < n {
                 let m = mask(n - i);
-                let e = zero_outside(exp(sub(load_m(x.add(i), m), s)), m);
+                // SAFETY: i < n, and the mask keeps the load to x[i..n].
+                let e = zero_outside(exp(sub(unsafe { load_m(x.add(i), m) }, s)), m);
                 if !y.is_null() {
-                    store_m(y.add(i), e, m);
+                    // SAFETY: as for `x`; `y` is non-null, so it holds `n` values.
+                    unsafe { store_m(y.add(i), e, m) };
                 }
                 sum = add(sum, e);
             }
@@ -230,21 +277,32 @@ macro_rules! simd_kernels {
         }
 
         /// y *= factor over `n` values.
+        ///
+        /// # Safety
+        /// `y` must be valid for reads and writes of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn scale(y: *mut f32, n: usize, factor: f32) {
             let f = splat(factor);
             let mut i = 0;
             while i + LANES <= n {
-                store(y.add(i), mul(load(y.add(i)), f));
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of `y`.
+                unsafe { store(y.add(i), mul(load(y.add(i)), f)) };
                 i += LANES;
             }
             if i < n {
                 let m = mask(n - i);
-                store_m(y.add(i), mul(load_m(y.add(i), m), f), m);
+                // SAFETY: i < n, and the mask keeps the load and the store to y[i..n].
+                unsafe { store_m(y.add(i), mul(load_m(y.add(i), m), f), m) };
             }
         }
 
         /// One Adam update of `n` parameters (see `AdamStep`).
+        ///
+        /// # Safety
+        /// `p`, `m` and `v` must be valid for reads and writes, and `g` for reads, of `n`
+        /// values each.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn adam(
             p: *mut f32,
@@ -256,7 +314,7 @@ macro_rules! simd_kernels {
         ) {
             #[inline]
             #[target_feature(enable = $features)]
-            unsafe fn update(pv: V, gv: V, mv: V, vv: V, c: &super::AdamStep) -> (V, V, V) {
+            fn update(pv: V, gv: V, mv: V, vv: V, c: &super::AdamStep) -> (V, V, V) {
                 let g = fma(splat(c.l2), pv, gv);
                 let m = fma(splat(c.beta1), mv, mul(splat(1.0 - c.beta1), g));
                 let v = fma(splat(c.beta2), vv, mul(splat(1.0 - c.beta2), mul(g, g)));
@@ -269,37 +327,44 @@ macro_rules! simd_kernels {
             }
             let mut i = 0;
             while i + LANES <= n {
-                let (pn, mn, vn) = update(
-                    load(p.add(i)),
-                    load(g.add(i)),
-                    load(m.add(i)),
-                    load(v.add(i)),
-                    c,
-                );
-                store(p.add(i), pn);
-                store(m.add(i), mn);
-                store(v.add(i), vn);
+                // SAFETY: i + LANES ≤ n: the vector at i lies within the `n` values of each
+                // of the four pointers.
+                unsafe {
+                    let (pn, mn, vn) = update(
+                        load(p.add(i)),
+                        load(g.add(i)),
+                        load(m.add(i)),
+                        load(v.add(i)),
+                        c,
+                    );
+                    store(p.add(i), pn);
+                    store(m.add(i), mn);
+                    store(v.add(i), vn);
+                }
                 i += LANES;
             }
             if i < n {
                 let k = mask(n - i);
-                let (pn, mn, vn) = update(
-                    load_m(p.add(i), k),
-                    load_m(g.add(i), k),
-                    load_m(m.add(i), k),
-                    load_m(v.add(i), k),
-                    c,
-                );
-                store_m(p.add(i), pn, k);
-                store_m(m.add(i), mn, k);
-                store_m(v.add(i), vn, k);
+                // SAFETY: i < n, and the mask keeps every load and store to [i, n).
+                unsafe {
+                    let (pn, mn, vn) = update(
+                        load_m(p.add(i), k),
+                        load_m(g.add(i), k),
+                        load_m(m.add(i), k),
+                        load_m(v.add(i), k),
+                        c,
+                    );
+                    store_m(p.add(i), pn, k);
+                    store_m(m.add(i), mn, k);
+                    store_m(v.add(i), vn, k);
+                }
             }
         }
 
         /// Calibration: `iters` rounds of FMAs on 12 independent accumulators (enough to
         /// cover the FMA latency on both pipes), so FLOPs / time is the core's FMA peak.
         #[target_feature(enable = $features)]
-        pub unsafe fn fma_probe(iters: usize) -> f32 {
+        pub fn fma_probe(iters: usize) -> f32 {
             let (a, b) = (splat(0.999_999), splat(1e-7));
             let mut acc = [splat(1.0); PROBE_CHAINS];
             for _ in 0..iters {
@@ -316,6 +381,13 @@ macro_rules! simd_kernels {
         /// Epilogue while the tile is in registers: + C (when accumulating), + bias, and the
         /// activation `ACT` (a const, so each tile holds only its own activation's
         /// constants; kept out of line so a call does not set up every variant's).
+        ///
+        /// # Safety
+        /// With `cols` = (NV − 1)·LANES + the lanes `last` selects, for every i < R, p < k
+        /// and j < cols: `a + i·rsa + p·csa` and `b + p·rsb + j` must be valid for reads,
+        /// `c + i·rsc + j` for reads and writes, and `bias + j` for reads unless `bias` is
+        /// null.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[inline(never)]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
@@ -336,19 +408,24 @@ macro_rules! simd_kernels {
             // otherwise wait on each FMA's latency (tiny layers, batch 1).
             let mut acc = [[[splat(0.0); NV]; R]; CH];
             let step = |p: usize, acc: &mut [[V; NV]; R]| {
-                let row = b.add(p * rsb);
-                let mut bv = [splat(0.0); NV];
-                for v in 0..NV {
-                    bv[v] = if v + 1 == NV {
-                        load_m(row.add(v * LANES), last)
-                    } else {
-                        load(row.add(v * LANES))
-                    };
-                }
-                for i in 0..R {
-                    let ai = splat(*a.add(i * rsa + p * csa));
+                // SAFETY: called with p < k only: row p of B, columns [0, cols) (the last
+                // vector masked by `last`), and A's elements (i, p) for i < R are inside the
+                // ranges our caller vouches for.
+                unsafe {
+                    let row = b.add(p * rsb);
+                    let mut bv = [splat(0.0); NV];
                     for v in 0..NV {
-                        acc[i][v] = fma(ai, bv[v], acc[i][v]);
+                        bv[v] = if v + 1 == NV {
+                            load_m(row.add(v * LANES), last)
+                        } else {
+                            load(row.add(v * LANES))
+                        };
+                    }
+                    for i in 0..R {
+                        let ai = splat(*a.add(i * rsa + p * csa));
+                        for v in 0..NV {
+                            acc[i][v] = fma(ai, bv[v], acc[i][v]);
+                        }
                     }
                 }
             };
@@ -375,15 +452,20 @@ macro_rules! simd_kernels {
             for i in 0..R {
                 for v in 0..NV {
                     let m = if v + 1 == NV { last } else { mask(LANES) };
-                    let out = c.add(i * rsc + v * LANES);
-                    let mut r = acc[i][v];
-                    if accumulate {
-                        r = add(r, load_m(out, m));
+                    // SAFETY: row i < R of C, and the lanes of `m` at column v·LANES lie in
+                    // [0, cols): inside C's and bias's ranges our caller vouches for; `bias`
+                    // is read only when non-null.
+                    unsafe {
+                        let out = c.add(i * rsc + v * LANES);
+                        let mut r = acc[i][v];
+                        if accumulate {
+                            r = add(r, load_m(out, m));
+                        }
+                        if !bias.is_null() {
+                            r = add(r, load_m(bias.add(v * LANES), m));
+                        }
+                        store_m(out, activate(r, EpilogueAct::from_code(ACT)), m);
                     }
-                    if !bias.is_null() {
-                        r = add(r, load_m(bias.add(v * LANES), m));
-                    }
-                    store_m(out, activate(r, EpilogueAct::from_code(ACT)), m);
                 }
             }
         }
@@ -391,6 +473,12 @@ macro_rules! simd_kernels {
         /// C[m×n] (+)= A[m×k] · B[k×n], then + bias[n] and the activation.
         /// A element (i, p) is at `a + i·rsa + p·csa`; B row p at `b + p·rsb`; C row i at
         /// `c + i·rsc`. `bias` may be null.
+        ///
+        /// # Safety
+        /// For every i < m, p < k and j < n: `a + i·rsa + p·csa` and `b + p·rsb + j` must be
+        /// valid for reads, `c + i·rsc + j` for reads and writes, and `bias + j` for reads
+        /// unless `bias` is null. (With k = 0, A and B are never read and may be empty.)
+        #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
         pub unsafe fn gemm(
@@ -417,11 +505,22 @@ macro_rules! simd_kernels {
                 let cols = panel.min(n - j);
                 let nv = cols.div_ceil(LANES);
                 let last = mask(cols - (nv - 1) * LANES);
-                let (bj, bias_j) = (b.add(j), if bias.is_null() { bias } else { bias.add(j) });
+                // A and B may be empty when k = 0, so their tile origins are computed with
+                // `wrapping_add` (no claim to be in bounds); they are read only when k > 0,
+                // where the contract puts them in bounds.
+                let bj = b.wrapping_add(j);
+                let bias_j = if bias.is_null() {
+                    bias
+                } else {
+                    // SAFETY: j < n, and a non-null `bias` holds `n` values.
+                    unsafe { bias.add(j) }
+                };
                 let mut i = 0;
                 while i < m {
                     let rows = MR.min(m - i);
-                    let (ai, ci) = (a.add(i * rsa), c.add(i * rsc + j));
+                    let ai = a.wrapping_add(i * rsa);
+                    // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
+                    let ci = unsafe { c.add(i * rsc + j) };
                     macro_rules! go {
                         ($r:literal, $nv:literal) => {
                             match act {
@@ -448,7 +547,11 @@ macro_rules! simd_kernels {
                             }
                         };
                     }
-                    dispatch_tile!(go, rows, nv);
+                    // SAFETY: `dispatch_tile!` runs the tile with R = rows and NV = nv: rows
+                    // [i, i + rows) ⊆ [0, m) by columns [j, j + cols) ⊆ [0, n), `last`
+                    // selecting the cols − (nv − 1)·LANES columns of its last vector, so every
+                    // element it touches is one our caller vouches for.
+                    unsafe { dispatch_tile!(go, rows, nv) };
                     i += rows;
                 }
                 j += cols;
@@ -511,30 +614,57 @@ pub mod avx512 {
     fn splat(x: f32) -> V {
         _mm512_set1_ps(x)
     }
+    /// # Safety
+    /// `p` must be valid for reads of `LANES` values (any alignment); the CPU must support
+    /// `avx512f`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load(p: *const f32) -> V {
-        _mm512_loadu_ps(p)
+        // SAFETY: the caller vouches for `LANES` values at `p`; the load is unaligned.
+        unsafe { _mm512_loadu_ps(p) }
     }
+    /// The lanes `m` selects, zero elsewhere.
+    ///
+    /// # Safety
+    /// `p + l` must be valid for reads for every lane `l` that `m` selects (the others are
+    /// not accessed); the CPU must support `avx512f`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load_m(p: *const f32, m: M) -> V {
-        _mm512_maskz_loadu_ps(m, p)
+        // SAFETY: the caller vouches for the selected lanes; a masked load does not touch
+        // (or fault on) the others.
+        unsafe { _mm512_maskz_loadu_ps(m, p) }
     }
+    /// The lanes `m` selects, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// As for `load_m`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load_m_or(p: *const f32, m: M, fill: V) -> V {
-        _mm512_mask_loadu_ps(fill, m, p)
+        // SAFETY: as in `load_m`.
+        unsafe { _mm512_mask_loadu_ps(fill, m, p) }
     }
+    /// # Safety
+    /// `p` must be valid for writes of `LANES` values (any alignment); the CPU must support
+    /// `avx512f`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn store(p: *mut f32, v: V) {
-        _mm512_storeu_ps(p, v)
+        // SAFETY: the caller vouches for `LANES` values at `p`; the store is unaligned.
+        unsafe { _mm512_storeu_ps(p, v) }
     }
+    /// Writes the lanes `m` selects.
+    ///
+    /// # Safety
+    /// `p + l` must be valid for writes for every lane `l` that `m` selects (the others are
+    /// not accessed); the CPU must support `avx512f`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn store_m(p: *mut f32, v: V, m: M) {
-        _mm512_mask_storeu_ps(p, m, v)
+        // SAFETY: the caller vouches for the selected lanes; a masked store does not touch
+        // (or fault on) the others.
+        unsafe { _mm512_mask_storeu_ps(p, m, v) }
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -641,6 +771,11 @@ pub mod avx512 {
     /// 2×2 max pooling with stride 2 of one output row: `out[ox]` = the maximum of
     /// `row0[2ox..2ox+2]` and `row1[2ox..2ox+2]`, `argmax[ox]` (when non-null) its index,
     /// counting `row0[0]` as `first` and `row1[0]` as `first + w`.
+    ///
+    /// # Safety
+    /// `row0` and `row1` must be valid for reads of `2·ow` values, `out` for writes of `ow`
+    /// values, and `argmax` null or valid for writes of `ow` values; the CPU must support
+    /// `avx512f`.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn max_pool_2x2_s2(
         row0: *const f32,
@@ -660,9 +795,19 @@ pub mod avx512 {
                 mask((2 * n).min(LANES)),
                 mask((2 * n).saturating_sub(LANES)),
             );
+            // row[2ox..2ox + 2n) as two masked halves. When n ≤ LANES / 2 the upper half's
+            // mask is empty and its address may lie past the row, so it is computed with
+            // `wrapping_add` (no claim to be in bounds).
             let pairs = |row: *const f32| {
-                let lo = load_m(row.add(2 * ox), m_lo);
-                let hi = load_m(row.add(2 * ox + LANES), m_hi);
+                // SAFETY: 2ox < 2·ow keeps `row + 2ox` in bounds, and the lanes the masks
+                // select are row[2ox..2ox + 2n), within the 2·ow values the caller vouches
+                // for (ox + n ≤ ow).
+                let (lo, hi) = unsafe {
+                    (
+                        load_m(row.add(2 * ox), m_lo),
+                        load_m(row.wrapping_add(2 * ox + LANES), m_hi),
+                    )
+                };
                 (
                     _mm512_permutex2var_ps(lo, even, hi),
                     _mm512_permutex2var_ps(lo, odd, hi),
@@ -685,13 +830,17 @@ pub mod avx512 {
             );
             let t = beats(v1, v0);
             let m = mask(n);
-            store_m(out.add(ox), _mm512_mask_blend_ps(t, v0, v1), m);
-            if !argmax.is_null() {
-                _mm512_mask_storeu_epi32(
-                    argmax.add(ox) as *mut i32,
-                    m,
-                    _mm512_mask_blend_epi32(t, x0, x1),
-                );
+            // SAFETY: the lanes of `m` are out[ox..ox + n) and argmax[ox..ox + n), within the
+            // `ow` values the caller vouches for; `argmax` is written only when non-null.
+            unsafe {
+                store_m(out.add(ox), _mm512_mask_blend_ps(t, v0, v1), m);
+                if !argmax.is_null() {
+                    _mm512_mask_storeu_epi32(
+                        argmax.add(ox) as *mut i32,
+                        m,
+                        _mm512_mask_blend_epi32(t, x0, x1),
+                    );
+                }
             }
             ox += LANES;
         }
@@ -745,30 +894,57 @@ pub mod avx2 {
     fn splat(x: f32) -> V {
         _mm256_set1_ps(x)
     }
+    /// # Safety
+    /// `p` must be valid for reads of `LANES` values (any alignment); the CPU must support
+    /// `avx2` and `fma`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn load(p: *const f32) -> V {
-        _mm256_loadu_ps(p)
+        // SAFETY: the caller vouches for `LANES` values at `p`; the load is unaligned.
+        unsafe { _mm256_loadu_ps(p) }
     }
+    /// The lanes `m` selects, zero elsewhere.
+    ///
+    /// # Safety
+    /// `p + l` must be valid for reads for every lane `l` that `m` selects (the others are
+    /// not accessed); the CPU must support `avx2` and `fma`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn load_m(p: *const f32, m: M) -> V {
-        _mm256_maskload_ps(p, m)
+        // SAFETY: the caller vouches for the selected lanes; a masked load does not touch
+        // (or fault on) the others.
+        unsafe { _mm256_maskload_ps(p, m) }
     }
+    /// The lanes `m` selects, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// As for `load_m`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn load_m_or(p: *const f32, m: M, fill: V) -> V {
-        _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))
+        // SAFETY: as in `load_m`.
+        unsafe { _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m)) }
     }
+    /// # Safety
+    /// `p` must be valid for writes of `LANES` values (any alignment); the CPU must support
+    /// `avx2` and `fma`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store(p: *mut f32, v: V) {
-        _mm256_storeu_ps(p, v)
+        // SAFETY: the caller vouches for `LANES` values at `p`; the store is unaligned.
+        unsafe { _mm256_storeu_ps(p, v) }
     }
+    /// Writes the lanes `m` selects.
+    ///
+    /// # Safety
+    /// `p + l` must be valid for writes for every lane `l` that `m` selects (the others are
+    /// not accessed); the CPU must support `avx2` and `fma`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store_m(p: *mut f32, v: V, m: M) {
-        _mm256_maskstore_ps(p, m, v)
+        // SAFETY: the caller vouches for the selected lanes; a masked store does not touch
+        // (or fault on) the others.
+        unsafe { _mm256_maskstore_ps(p, m, v) }
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]

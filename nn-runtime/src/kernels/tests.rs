@@ -27,7 +27,7 @@ fn act_f64(act: EpilogueAct, v: f64) -> f64 {
 /// Checks one product against an f64 reference; `transposed_a` stores A column-major.
 #[allow(clippy::too_many_arguments)]
 fn check_gemm(
-    isa: Isa,
+    arch: Arch,
     backend: Backend,
     threads: usize,
     m: usize,
@@ -59,7 +59,7 @@ fn check_gemm(
     };
     let mut c = c0.clone();
     gemm_with(
-        isa,
+        arch,
         backend,
         threads,
         &p,
@@ -84,14 +84,14 @@ fn check_gemm(
             let want = act_f64(act, want);
             let got = c[i * c_stride + j] as f64;
             let tol = 2e-6 * (k as f64).sqrt() * (1.0 + want.abs()) + 1e-6;
-            assert!((got - want).abs() <= tol, "{isa:?} {backend:?} t{threads} {m}x{k}x{n} tA={transposed_a} acc={accumulate} bias={with_bias} {act:?} at ({i},{j}): {got} vs {want}");
+            assert!((got - want).abs() <= tol, "{arch:?} {backend:?} t{threads} {m}x{k}x{n} tA={transposed_a} acc={accumulate} bias={with_bias} {act:?} at ({i},{j}): {got} vs {want}");
         }
         // Padding between rows is never written.
         for j in n..c_stride {
             assert_eq!(
                 c[i * c_stride + j],
                 c0[i * c_stride + j],
-                "{isa:?}: padding written"
+                "{arch:?}: padding written"
             );
         }
     }
@@ -100,14 +100,14 @@ fn check_gemm(
 #[test]
 fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
     let mut rng = Rng::seed(1);
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         for &m in &SIZES {
             for &n in &SIZES {
                 // k sweeps the sizes too, without running all 216 triples on each path.
                 let k = SIZES[(m + n) % SIZES.len()];
                 let act = ACTS[(m * 7 + n) % ACTS.len()];
                 check_gemm(
-                    isa,
+                    arch,
                     Backend::Own,
                     1,
                     m,
@@ -123,7 +123,7 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
         }
         for &k in &SIZES {
             check_gemm(
-                isa,
+                arch,
                 Backend::Own,
                 1,
                 5,
@@ -142,9 +142,12 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
 #[test]
 fn gemm_library_backend_and_threads_agree() {
     let mut rng = Rng::seed(2);
-    for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+    for arch in Arch::available()
+        .into_iter()
+        .filter(|a| a.isa() != Isa::Scalar)
+    {
         check_gemm(
-            isa,
+            arch,
             Backend::Library,
             1,
             65,
@@ -157,7 +160,7 @@ fn gemm_library_backend_and_threads_agree() {
             &mut rng,
         );
         check_gemm(
-            isa,
+            arch,
             Backend::Library,
             2,
             129,
@@ -170,10 +173,10 @@ fn gemm_library_backend_and_threads_agree() {
             &mut rng,
         );
     }
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         // Large enough to be split across threads: 257·257·65·2 FLOPs.
         check_gemm(
-            isa,
+            arch,
             Backend::Own,
             2,
             257,
@@ -186,7 +189,7 @@ fn gemm_library_backend_and_threads_agree() {
             &mut rng,
         );
         check_gemm(
-            isa,
+            arch,
             Backend::Own,
             3,
             257,
@@ -204,28 +207,28 @@ fn gemm_library_backend_and_threads_agree() {
 #[test]
 fn activations_match_f64_reference_on_every_path() {
     let mut rng = Rng::seed(3);
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         for &n in &SIZES {
             let x: Vec<f32> = (0..n).map(|_| rng.uniform(-6.0, 6.0)).collect();
             let dy = random(n, &mut rng);
             for act in ACTS {
                 let mut y = x.clone();
-                activation_forward_with(isa, act, &mut y);
+                activation_forward_with(arch, act, &mut y);
                 for (&xi, &yi) in x.iter().zip(&y) {
                     let want = act_f64(act, xi as f64);
                     assert!(
                         (yi as f64 - want).abs() <= 3e-7 * (1.0 + want.abs()),
-                        "{isa:?} {act:?}({xi}) = {yi}, want {want}"
+                        "{arch:?} {act:?}({xi}) = {yi}, want {want}"
                     );
                 }
                 let mut dx = vec![f32::NAN; n];
-                activation_backward_with(isa, act, &y, &dy, &mut dx);
+                activation_backward_with(arch, act, &y, &dy, &mut dx);
                 let mut dx_ref = vec![f32::NAN; n];
-                activation_backward_with(Isa::Scalar, act, &y, &dy, &mut dx_ref);
+                activation_backward_with(Arch::scalar(), act, &y, &dy, &mut dx_ref);
                 for (a, b) in dx.iter().zip(&dx_ref) {
                     assert!(
                         (a - b).abs() <= 1e-6,
-                        "{isa:?} {act:?} backward: {a} vs {b}"
+                        "{arch:?} {act:?} backward: {a} vs {b}"
                     );
                 }
             }
@@ -238,32 +241,32 @@ fn vector_exp_tanh_sigmoid_stay_within_their_stated_error() {
     // A dense grid, plus the edges of each approximation's branches.
     let mut x: Vec<f32> = (-8700..=8800).map(|i| i as f32 * 0.01).collect();
     x.extend([0.625, -0.625, 0.6249, 1e-6, -1e-6, 1e-30, 0.0, -0.0]);
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         let mut e = vec![0.0; x.len()];
-        exp_with(isa, &x, &mut e);
+        exp_with(arch, &x, &mut e);
         for (&xi, &ei) in x.iter().zip(&e) {
             let want = (xi as f64).exp();
             assert!(
                 ((ei as f64 - want) / want).abs() <= 3e-7,
-                "{isa:?} exp({xi}) = {ei}, want {want}"
+                "{arch:?} exp({xi}) = {ei}, want {want}"
             );
         }
         let small: Vec<f32> = x.iter().map(|v| v / 10.0).collect();
         let mut t = small.clone();
-        activation_forward_with(isa, EpilogueAct::Tanh, &mut t);
+        activation_forward_with(arch, EpilogueAct::Tanh, &mut t);
         let mut s = small.clone();
-        activation_forward_with(isa, EpilogueAct::Sigmoid, &mut s);
+        activation_forward_with(arch, EpilogueAct::Sigmoid, &mut s);
         for ((&xi, &ti), &si) in small.iter().zip(&t).zip(&s) {
             let want_t = (xi as f64).tanh();
             let err = (ti as f64 - want_t).abs();
             assert!(
                 err <= 3e-7 && err <= 2e-6 * want_t.abs().max(1e-30) + 1e-37,
-                "{isa:?} tanh({xi}) = {ti}, want {want_t}"
+                "{arch:?} tanh({xi}) = {ti}, want {want_t}"
             );
             let want_s = 1.0 / (1.0 + (-(xi as f64)).exp());
             assert!(
                 (si as f64 - want_s).abs() <= 3e-7,
-                "{isa:?} sigmoid({xi}) = {si}, want {want_s}"
+                "{arch:?} sigmoid({xi}) = {si}, want {want_s}"
             );
         }
     }
@@ -272,11 +275,11 @@ fn vector_exp_tanh_sigmoid_stay_within_their_stated_error() {
 #[test]
 fn softmax_and_log_sum_exp_on_every_path() {
     let mut rng = Rng::seed(4);
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         for &cols in &SIZES {
             let x: Vec<f32> = (0..2 * cols).map(|_| rng.uniform(-30.0, 30.0)).collect();
             let mut y = vec![0.0; x.len()];
-            softmax_forward_with(isa, &x, &mut y, cols);
+            softmax_forward_with(arch, &x, &mut y, cols);
             for (xr, yr) in x.chunks(cols).zip(y.chunks(cols)) {
                 let max = xr.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
                 let sum: f64 = xr.iter().map(|&v| (v as f64 - max).exp()).sum();
@@ -284,30 +287,30 @@ fn softmax_and_log_sum_exp_on_every_path() {
                     let want = (xi as f64 - max).exp() / sum;
                     assert!(
                         (yi as f64 - want).abs() <= 4e-6 * want + 1e-12,
-                        "{isa:?} softmax: {yi} vs {want}"
+                        "{arch:?} softmax: {yi} vs {want}"
                     );
                 }
-                let lse = log_sum_exp_with(isa, xr) as f64;
+                let lse = log_sum_exp_with(arch, xr) as f64;
                 let want = max + sum.ln();
                 assert!(
                     (lse - want).abs() <= 1e-6 * want.abs().max(1.0),
-                    "{isa:?} lse: {lse} vs {want}"
+                    "{arch:?} lse: {lse} vs {want}"
                 );
             }
         }
         // Huge logits do not overflow.
         let mut y = [0.0; 3];
-        softmax_forward_with(isa, &[1000.0, 1001.0, -1000.0], &mut y, 3);
+        softmax_forward_with(arch, &[1000.0, 1001.0, -1000.0], &mut y, 3);
         assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-6 && y[2] == 0.0 || y[2] < 1e-30);
     }
 }
 
 #[test]
 fn relu_propagates_nan_on_every_path() {
-    for isa in Isa::available() {
+    for arch in Arch::available() {
         let mut y = [f32::NAN, -1.0, 2.0];
-        activation_forward_with(isa, EpilogueAct::Relu, &mut y);
-        assert!(y[0].is_nan(), "{isa:?} hides NaN");
+        activation_forward_with(arch, EpilogueAct::Relu, &mut y);
+        assert!(y[0].is_nan(), "{arch:?} hides NaN");
         assert_eq!(&y[1..], &[0.0, 2.0]);
     }
 }
@@ -337,19 +340,26 @@ fn adam_update_on_every_path_matches_scalar() {
         let m0: Vec<f32> = random(n, &mut rng).iter().map(|v| v * 0.1).collect();
         let v0: Vec<f32> = random(n, &mut rng).iter().map(|v| v * v * 0.01).collect();
         let (mut p_ref, mut m_ref, mut v_ref) = (p0.clone(), m0.clone(), v0.clone());
-        adam_update_with(Isa::Scalar, &step, &mut p_ref, &g, &mut m_ref, &mut v_ref);
-        for isa in Isa::available() {
+        adam_update_with(
+            Arch::scalar(),
+            &step,
+            &mut p_ref,
+            &g,
+            &mut m_ref,
+            &mut v_ref,
+        );
+        for arch in Arch::available() {
             let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
-            adam_update_with(isa, &step, &mut p, &g, &mut m, &mut v);
+            adam_update_with(arch, &step, &mut p, &g, &mut m, &mut v);
             for k in 0..n {
                 assert!(
                     (p[k] - p_ref[k]).abs() <= 1e-6 * (1.0 + p_ref[k].abs()),
-                    "{isa:?} p[{k}]"
+                    "{arch:?} p[{k}]"
                 );
-                assert!((m[k] - m_ref[k]).abs() <= 1e-7, "{isa:?} m[{k}]");
+                assert!((m[k] - m_ref[k]).abs() <= 1e-7, "{arch:?} m[{k}]");
                 assert!(
                     (v[k] - v_ref[k]).abs() <= 1e-7 * (1.0 + v_ref[k]),
-                    "{isa:?} v[{k}]"
+                    "{arch:?} v[{k}]"
                 );
             }
         }
@@ -518,16 +528,16 @@ fn max_pooling_paths_agree_on_awkward_sizes_ties_and_nan() {
                 }
             }
         }
-        for isa in Isa::available() {
+        for arch in Arch::available() {
             let (mut y, mut at) = (vec![0.0; n], vec![0u32; n]);
-            conv::max_pool_forward_with(isa, &g, &x, &mut y, Some(&mut at), 1);
+            conv::max_pool_forward_with(arch, &g, &x, &mut y, Some(&mut at), 1);
             for k in 0..n {
                 assert!(
                     y[k] == want[k] || (y[k].is_nan() && want[k].is_nan()),
-                    "{isa:?} w={w} y[{k}]"
+                    "{arch:?} w={w} y[{k}]"
                 );
             }
-            assert_eq!(at, want_at, "{isa:?} w={w}");
+            assert_eq!(at, want_at, "{arch:?} w={w}");
         }
     }
 }
