@@ -166,6 +166,7 @@ fn cnn_workloads(c: &mut Criterion) {
         b.iter(|| conv2.forward(black_box(&x2)))
     });
 
+    let mut train_rng = Rng::seed(4);
     // The two convolutions' share of a W6 step: forward, weight and (second only) input
     // gradients at batch 32.
     use typed_nn::layers::Layer;
@@ -179,7 +180,7 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(32 * 2 * CONV1_FLOPS));
     g.bench_function("W6 conv1 train b32", |b| {
         b.iter(|| {
-            conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1);
+            conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1, &mut train_rng);
             conv1.backward(&x32_1, &y1, &mut c1, &dy1, None);
         })
     });
@@ -194,7 +195,7 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(32 * 3 * CONV2_FLOPS));
     g.bench_function("W6 conv2 train b32", |b| {
         b.iter(|| {
-            conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2);
+            conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2, &mut train_rng);
             conv2.backward(&x32_2, &y2, &mut c2, &dy2, Some(&mut dx2));
         })
     });
@@ -213,11 +214,11 @@ fn cnn_workloads(c: &mut Criterion) {
         b.iter(|| pool1.forward_batch_into(black_box(&xp), &mut yp, &mut wsp))
     });
     g.bench_function("W6 pool1 forward_train b32 (elements)", |b| {
-        b.iter(|| pool1.forward_train(black_box(&xp), &mut yp, &mut cp))
+        b.iter(|| pool1.forward_train(black_box(&xp), &mut yp, &mut cp, &mut train_rng))
     });
     g.bench_function("W6 pool1 train b32 (elements)", |b| {
         b.iter(|| {
-            pool1.forward_train(black_box(&xp), &mut yp, &mut cp);
+            pool1.forward_train(black_box(&xp), &mut yp, &mut cp, &mut train_rng);
             pool1.backward(&xp, &yp, &mut cp, &dyp, Some(&mut dxp));
         })
     });

@@ -35,11 +35,17 @@ fn random_batch<S: Sample>(rows: usize, margin: f32, rng: &mut Rng) -> Batch<S> 
     Batch::from_vec(data).unwrap()
 }
 
+/// The generator of every training pass here: each evaluation of the objective draws the
+/// same random masks as the pass whose gradients it checks.
+fn mask_rng() -> Rng {
+    Rng::seed(0x5eed)
+}
+
 /// Σ w ⊙ layer(x), in f64, through the training forward pass (the function `backward`
 /// differentiates).
 fn objective<L: Layer>(layer: &L, x: &Batch<L::In>, w: &Batch<L::Out>) -> f64 {
     let mut y = Batch::default();
-    layer.forward_train(x, &mut y, &mut L::Cache::default());
+    layer.forward_train(x, &mut y, &mut L::Cache::default(), &mut mask_rng());
     y.as_slice()
         .iter()
         .zip(w.as_slice())
@@ -120,7 +126,7 @@ fn check_layer_at<L: Layer>(name: &str, mut layer: L, x: Batch<L::In>, rng: &mut
     let rows = x.rows();
     let w: Batch<L::Out> = random_batch(rows, 0.0, rng);
     let (mut y, mut cache, mut dx) = (Batch::default(), L::Cache::default(), Batch::default());
-    layer.forward_train(&x, &mut y, &mut cache);
+    layer.forward_train(&x, &mut y, &mut cache, &mut mask_rng());
     layer.backward(&x, &y, &mut cache, &w, Some(&mut dx));
     assert_eq!(dx.rows(), rows);
 
@@ -323,7 +329,7 @@ where
 {
     let loss_at = |net: &N| {
         let (mut out, mut cache) = (Batch::default(), N::Cache::default());
-        net.forward_train(x, &mut out, &mut cache);
+        net.forward_train(x, &mut out, &mut cache, &mut mask_rng());
         loss.loss(N::logits(&cache, &out), &out, targets) as f64
     };
     // A step with learning rate 0 computes the gradients and leaves the parameters alone.
@@ -559,7 +565,7 @@ fn embedding_gradients() {
     let x = Batch::<Tokens<5>>::from_ids(&[0, 3, 3, 6, 1, 2, 2, 5, 0, 3]).unwrap();
     let w: Batch<Tensor1<2>> = random_batch(2, 0.0, &mut rng);
     let (mut y, mut cache) = (Batch::default(), Default::default());
-    net.forward_train(&x, &mut y, &mut cache);
+    net.forward_train(&x, &mut y, &mut cache, &mut mask_rng());
     net.backward(&x, &y, &mut cache, &w, None);
     let analytic = grads(&mut net);
     check_param_grads("Embedding + GRU", &mut net, &analytic, |n| {

@@ -35,7 +35,13 @@ impl Layer for Probe {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
-    fn forward_train(&self, x: &Batch<Tensor1<4>>, y: &mut Batch<Tensor1<4>>, _cache: &mut ()) {
+    fn forward_train(
+        &self,
+        x: &Batch<Tensor1<4>>,
+        y: &mut Batch<Tensor1<4>>,
+        _cache: &mut (),
+        _rng: &mut Rng,
+    ) {
         TRAINING_PASSES.fetch_add(1, Ordering::SeqCst);
         y.set_rows(x.rows());
         y.as_mut_slice().copy_from_slice(x.as_slice());

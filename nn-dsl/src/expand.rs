@@ -104,7 +104,7 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
             let v = &a[k + 1];
             quote!(&mut cache.#v)
         };
-        quote!(self.#field.forward_train(#x, #y, &mut cache.#ck);)
+        quote!(self.#field.forward_train(#x, #y, &mut cache.#ck, rng);)
     });
 
     // Backward from layer `top` down to 0; `dy` is the gradient of layer `top`'s output,
@@ -252,7 +252,7 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
             fn init(rng: &mut #rt::Rng) -> Self {
                 #name {
                     #( #fields: #inits, )*
-                    __buffers: ::core::default::Default::default(),
+                    __buffers: #rt::train::Buffers::seeded(rng),
                 }
             }
 
@@ -264,7 +264,7 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
                 #( #infer_forward )*
             }
 
-            fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache) {
+            fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache, rng: &mut #rt::Rng) {
                 #( #train_forward )*
             }
 
@@ -281,6 +281,12 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
 
             fn visit_params<V: #rt::layers::ParamVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
                 #( self.#fields.visit_params(&path.child(#path_names), visitor); )*
+            }
+
+            const BUFFERS: usize = 0 #( + <#tys as #rt::layers::Layer>::BUFFERS )*;
+
+            fn visit_buffers<V: #rt::layers::BufferVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
+                #( self.#fields.visit_buffers(&path.child(#path_names), visitor); )*
             }
         }
 

@@ -7,6 +7,7 @@ use crate::layers::{Layer, Layout, ParamVisitor, Path};
 use crate::loss::{Head, Loss};
 use crate::optim::Optimizer;
 use crate::tensor::{Batch, Sample};
+use crate::Rng;
 
 /// A layer that can be trained on its own: it knows its output activation (so losses can
 /// fuse with it) and owns the buffers that training steps and `predict` reuse.
@@ -41,6 +42,9 @@ pub trait Network: Layer {
 /// and inference's (workspace, output), each allocated on first use and again only when a
 /// larger batch arrives.
 pub struct Buffers<N: Layer> {
+    /// The generator of the training pass's randomness (dropout masks), seeded from the
+    /// generator the network was initialised with.
+    rng: Rng,
     cache: N::Cache,
     output: Batch<N::Out>,
     dlogits: Batch<N::Out>,
@@ -48,9 +52,25 @@ pub struct Buffers<N: Layer> {
     predicted: Batch<N::Out>,
 }
 
+impl<N: Layer> Buffers<N> {
+    /// Buffers whose training generator is seeded from `rng`.
+    pub fn seeded(rng: &mut Rng) -> Self {
+        Buffers {
+            rng: Rng::seed(rng.next_u64()),
+            ..Self::default()
+        }
+    }
+
+    /// Restarts the training generator from `seed`.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Rng::seed(seed);
+    }
+}
+
 impl<N: Layer> Default for Buffers<N> {
     fn default() -> Self {
         Buffers {
+            rng: Rng::seed(0),
             cache: N::Cache::default(),
             output: Batch::default(),
             dlogits: Batch::default(),
@@ -104,7 +124,7 @@ where
     L: Loss<N::Head, N::Out, T>,
     O: Optimizer + ?Sized,
 {
-    net.forward_train(x, &mut st.output, &mut st.cache);
+    net.forward_train(x, &mut st.output, &mut st.cache, &mut st.rng);
     let value = loss.loss_and_grad(
         N::logits(&st.cache, &st.output),
         &st.output,

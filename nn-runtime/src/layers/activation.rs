@@ -174,7 +174,7 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
             .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
     }
 
-    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut ()) {
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut (), _rng: &mut Rng) {
         self.forward_batch_into(x, y, &mut ());
     }
 

@@ -155,6 +155,7 @@ macro_rules! conv_passes {
             x: &Batch<Self::In>,
             y: &mut Batch<Self::Out>,
             cache: &mut ConvCache,
+            _rng: &mut Rng,
         ) {
             y.set_rows(x.rows());
             self.params.forward(

@@ -136,6 +136,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
         x: &Batch<Tensor1<IN>>,
         y: &mut Batch<Tensor1<OUT>>,
         _dz: &mut Batch<Tensor1<OUT>>,
+        _rng: &mut Rng,
     ) {
         self.forward_batch_into(x, y, &mut ());
     }

@@ -54,7 +54,13 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
         embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
     }
 
-    fn forward_train(&self, x: &Batch<Tokens<T>>, y: &mut Batch<Tensor2<T, D>>, _cache: &mut ()) {
+    fn forward_train(
+        &self,
+        x: &Batch<Tokens<T>>,
+        y: &mut Batch<Tensor2<T, D>>,
+        _cache: &mut (),
+        _rng: &mut Rng,
+    ) {
         self.forward_batch_into(x, y, &mut ());
     }
 

@@ -58,7 +58,13 @@ impl<S: Sample, const N: usize> Layer for Flatten<S, N> {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
-    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<Tensor1<N>>, _cache: &mut ()) {
+    fn forward_train(
+        &self,
+        x: &Batch<S>,
+        y: &mut Batch<Tensor1<N>>,
+        _cache: &mut (),
+        _rng: &mut Rng,
+    ) {
         self.forward_batch_into(x, y, &mut ());
     }
 

@@ -62,10 +62,20 @@ pub trait Layer: Sized {
     );
 
     /// The training forward pass on a batch: like inference, also filling the cache
-    /// `backward` needs.
-    fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut Self::Cache);
+    /// `backward` needs. Randomness (dropout masks) comes from `rng`, the network's seeded
+    /// generator, so a training run is reproducible from its seed.
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        rng: &mut Rng,
+    );
 
     /// Gradients of a loss, given `dy` = ∂loss/∂y for the `x`, `y` of the last `forward_train`.
+    /// Layers with state that training updates besides the parameters (BatchNorm's running
+    /// statistics) update it here, from the cache: once per training step, and never when a
+    /// step fails before its backward pass.
     fn backward(
         &mut self,
         x: &Batch<Self::In>,
@@ -78,6 +88,16 @@ pub trait Layer: Sized {
     /// Calls `visitor` on every parameter tensor with its gradient, in a fixed order.
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V);
 
+    /// Number of non-trainable scalars kept as state (running statistics), as Keras counts
+    /// them (a step counter such as `num_batches_tracked` is not counted).
+    const BUFFERS: usize = 0;
+
+    /// Calls `visitor` on every buffer: state saved and loaded with the parameters, which
+    /// optimizers and gradient clipping never see (PyTorch's `register_buffer`).
+    fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        let _ = (path, visitor);
+    }
+
     /// Rows of a Keras-style summary, this layer named `name`.
     fn summary_rows(name: &str, rows: &mut Vec<SummaryRow>) {
         rows.push(SummaryRow {
@@ -85,6 +105,7 @@ pub trait Layer: Sized {
             kind: Self::KIND.to_string(),
             output_shape: Self::Out::SHAPE.to_vec(),
             params: Self::PARAMS,
+            non_trainable: Self::BUFFERS,
         });
     }
 
@@ -157,13 +178,31 @@ pub trait ParamVisitor {
     );
 }
 
+/// A buffer as a visitor sees it.
+pub enum Buffer<'a> {
+    /// Values such as a running mean, row-major in the given shape.
+    Values(&'a mut [f32]),
+    /// A count such as `num_batches_tracked` (an int64 scalar in PyTorch's files).
+    Count(&'a mut u64),
+}
+
+/// Receives each buffer of a network (see [`Layer::visit_buffers`]).
+pub trait BufferVisitor {
+    /// `path` names the buffer (`bn.running_mean`), `shape` is its PyTorch shape (`[]` for a
+    /// count).
+    fn visit(&mut self, path: &Path<'_>, shape: &[usize], buffer: Buffer<'_>);
+}
+
 /// One line of a Keras-style summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
     pub name: String,
     pub kind: String,
     pub output_shape: Vec<usize>,
+    /// Trainable scalars.
     pub params: usize,
+    /// Non-trainable scalars (running statistics).
+    pub non_trainable: usize,
 }
 
 /// Formats a Keras-style summary table.
@@ -174,7 +213,7 @@ pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
             [
                 format!("{} ({})", r.name, r.kind),
                 crate::tensor::keras_shape(&r.output_shape),
-                group_thousands(r.params),
+                group_thousands(r.params + r.non_trainable),
             ]
         })
         .collect();
@@ -202,7 +241,8 @@ pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
             w2 = w[2]
         )
     };
-    let total: usize = rows.iter().map(|r| r.params).sum();
+    let trainable: usize = rows.iter().map(|r| r.params).sum();
+    let non_trainable: usize = rows.iter().map(|r| r.non_trainable).sum();
     let mut s = format!("Model: \"{model}\"\n");
     s += &line('_');
     s += &fmt_row(&header);
@@ -214,9 +254,12 @@ pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
         }
     }
     s += &line('=');
-    s += &format!("Total params: {}\n", group_thousands(total));
-    s += &format!("Trainable params: {}\n", group_thousands(total));
-    s += "Non-trainable params: 0\n";
+    s += &format!(
+        "Total params: {}\n",
+        group_thousands(trainable + non_trainable)
+    );
+    s += &format!("Trainable params: {}\n", group_thousands(trainable));
+    s += &format!("Non-trainable params: {}\n", group_thousands(non_trainable));
     s += &line('_');
     s
 }

@@ -69,7 +69,7 @@ macro_rules! pool_layer {
                 }
             }
 
-            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, argmax: &mut Vec<u32>) {
+            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, argmax: &mut Vec<u32>, _rng: &mut Rng) {
                 let g = Self::GEOMETRY;
                 y.set_rows(x.rows());
                 if $is_max {

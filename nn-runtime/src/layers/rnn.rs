@@ -530,7 +530,7 @@ macro_rules! recurrent_layer {
                 self.run(x.as_slice(), y.as_mut_slice(), x.rows(), ws);
             }
 
-            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut RnnCache) {
+            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut RnnCache, _rng: &mut Rng) {
                 y.set_rows(x.rows());
                 self.run(x.as_slice(), y.as_mut_slice(), x.rows(), cache);
             }
