@@ -155,7 +155,8 @@ pub fn conv2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             format_args!("the kernel {kh}x{kw} is larger than its input {h}x{w} (padding `valid`)"),
         ));
     };
-    let params = quote!(#c, #h, #w, #filters, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow);
+    // Dilation and groups 1 spelled out: a fused activation comes after them.
+    let params = quote!(#c, #h, #w, #filters, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow, 1, 1, 1);
     Ok(conv_rule(
         r,
         call,
@@ -177,7 +178,8 @@ pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             format_args!("the kernel {k} is larger than its input length {l} (padding `valid`)"),
         ));
     };
-    let params = quote!(#c, #l, #filters, #k, #s, #pl, #ol);
+    // Dilation and groups 1 spelled out: a fused activation comes after them.
+    let params = quote!(#c, #l, #filters, #k, #s, #pl, #ol, 1, 1);
     Ok(conv_rule(
         r,
         call,

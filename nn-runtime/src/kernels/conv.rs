@@ -10,7 +10,10 @@ use super::threads::{threads, PARALLEL_MIN_FLOPS};
 use super::{activation_backward, activation_forward_in_place};
 use std::ops::Range;
 
-/// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = 1`, `pt = 0`).
+/// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
+/// PyTorch's semantics: output (oy, ox) of channel co reads input rows `oy·sh + i·dh − pt`
+/// and columns `ox·sw + j·dw − pl` (zero outside the input) of the `c_in / groups` channels
+/// of co's group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeom {
     pub c_in: usize,
@@ -21,18 +24,36 @@ pub struct ConvGeom {
     pub kw: usize,
     pub sh: usize,
     pub sw: usize,
+    /// Dilation: kernel rows `dh` input rows apart, kernel columns `dw` columns apart.
+    pub dh: usize,
+    pub dw: usize,
     /// Zero rows above the input.
     pub pt: usize,
     /// Zero columns left of the input.
     pub pl: usize,
     pub oh: usize,
     pub ow: usize,
+    /// Output channels `[k·c_out/groups, (k+1)·c_out/groups)` see input channels
+    /// `[k·c_in/groups, (k+1)·c_in/groups)`; both counts are multiples of `groups`.
+    pub groups: usize,
 }
 
 impl ConvGeom {
     /// Rows of the unfolded input: one per (input channel, kernel row, kernel column).
     pub fn ckk(&self) -> usize {
         self.c_in * self.kh * self.kw
+    }
+    /// Rows of the unfolded input one group reads, and the length of a weight row.
+    pub fn group_ckk(&self) -> usize {
+        self.ckk() / self.groups
+    }
+    /// Output channels per group.
+    fn group_out(&self) -> usize {
+        self.c_out / self.groups
+    }
+    /// Values of the weight `[c_out, c_in / groups, kh, kw]`.
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.group_ckk()
     }
     /// Output positions per channel.
     pub fn positions(&self) -> usize {
@@ -46,7 +67,7 @@ impl ConvGeom {
     }
     /// Multiply-adds of one sample's forward pass, as FLOPs.
     pub fn flops(&self) -> usize {
-        2 * self.c_out * self.ckk() * self.positions()
+        2 * self.c_out * self.group_ckk() * self.positions()
     }
 }
 
@@ -81,31 +102,41 @@ impl ConvWorkspace {
     }
 }
 
-/// The output columns `ox` whose input column `ox·sw + j − pl` lies inside `0..w`.
-fn valid_columns(g: &ConvGeom, j: usize) -> std::ops::Range<usize> {
-    let lo = if g.pl > j {
-        (g.pl - j).div_ceil(g.sw)
+/// The outputs `o < outputs` whose input index `o·stride + offset − pad` lies inside
+/// `0..len`: a contiguous range, empty when none does.
+fn covered(outputs: usize, stride: usize, offset: usize, pad: usize, len: usize) -> Range<usize> {
+    let lo = if pad > offset {
+        (pad - offset).div_ceil(stride)
     } else {
         0
     };
-    let hi = if g.w + g.pl > j {
-        ((g.w - 1 + g.pl - j) / g.sw + 1).min(g.ow)
+    let hi = if len + pad > offset {
+        ((len - 1 + pad - offset) / stride + 1).min(outputs)
     } else {
         0
     };
     lo.min(hi)..hi
 }
 
-/// cols[(c, i, j), (oy, ox)] = x[c, oy·sh + i − pt, ox·sw + j − pl], zero outside the input.
+/// The output columns `ox` whose input column `ox·sw + dj − pl` lies inside `0..w`, for the
+/// kernel column at offset `dj = j·dw`.
+fn valid_columns(g: &ConvGeom, dj: usize) -> Range<usize> {
+    covered(g.ow, g.sw, dj, g.pl, g.w)
+}
+
+/// cols[(c, i, j), (oy, ox)] = x[c, oy·sh + i·dh − pt, ox·sw + j·dw − pl], zero outside the
+/// input.
 pub fn im2col(g: &ConvGeom, x: &[f32], cols: &mut [f32]) {
     let p = g.positions();
     for c in 0..g.c_in {
         for i in 0..g.kh {
+            let di = i * g.dh;
             for j in 0..g.kw {
+                let dj = j * g.dw;
                 let row = &mut cols[((c * g.kh + i) * g.kw + j) * p..][..p];
-                let valid = valid_columns(g, j);
+                let valid = valid_columns(g, dj);
                 for oy in 0..g.oh {
-                    let y = (oy * g.sh + i) as isize - g.pt as isize;
+                    let y = (oy * g.sh + di) as isize - g.pt as isize;
                     let out = &mut row[oy * g.ow..(oy + 1) * g.ow];
                     if y < 0 || y >= g.h as isize || valid.is_empty() {
                         out.fill(0.0);
@@ -115,7 +146,7 @@ pub fn im2col(g: &ConvGeom, x: &[f32], cols: &mut [f32]) {
                     out[..valid.start].fill(0.0);
                     out[valid.end..].fill(0.0);
                     // Input column of the first valid output.
-                    let first = valid.start * g.sw + j - g.pl;
+                    let first = valid.start * g.sw + dj - g.pl;
                     if g.sw == 1 {
                         out[valid.clone()].copy_from_slice(&src[first..first + valid.len()]);
                     } else {
@@ -134,15 +165,17 @@ pub fn col2im_add(g: &ConvGeom, cols: &[f32], dx: &mut [f32]) {
     let p = g.positions();
     for c in 0..g.c_in {
         for i in 0..g.kh {
+            let di = i * g.dh;
             for j in 0..g.kw {
+                let dj = j * g.dw;
                 let row = &cols[((c * g.kh + i) * g.kw + j) * p..][..p];
-                let valid = valid_columns(g, j);
+                let valid = valid_columns(g, dj);
                 if valid.is_empty() {
                     continue;
                 }
-                let first = valid.start * g.sw + j - g.pl;
+                let first = valid.start * g.sw + dj - g.pl;
                 for oy in 0..g.oh {
-                    let y = (oy * g.sh + i) as isize - g.pt as isize;
+                    let y = (oy * g.sh + di) as isize - g.pt as isize;
                     if y < 0 || y >= g.h as isize {
                         continue;
                     }
@@ -188,20 +221,22 @@ fn for_each_chunk<F>(
     );
 }
 
-/// y = act(W ⋆ x + b) for `rows` samples. `weight` is PyTorch's `[c_out, c_in, kh, kw]`.
+/// y = act(W ⋆ x + b) for `rows` samples. `weight` is PyTorch's `[c_out, c_in / groups, kh,
+/// kw]`; `bias`, when given, `[c_out]`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
     g: &ConvGeom,
     weight: &[f32],
-    bias: &[f32],
+    bias: Option<&[f32]>,
     act: EpilogueAct,
     x: &[f32],
     y: &mut [f32],
     rows: usize,
     ws: &mut ConvWorkspace,
 ) {
-    let (ckk, p, in_len, out_len) = (g.ckk(), g.positions(), g.in_len(), g.out_len());
-    assert!(weight.len() == g.c_out * ckk && bias.len() == g.c_out);
+    let (ckk, gk, co_g, p) = (g.ckk(), g.group_ckk(), g.group_out(), g.positions());
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
     let chunks = ws.chunks(rows, g.flops());
     for_each_chunk(
@@ -213,19 +248,31 @@ pub fn conv2d_forward(
             s.cols.resize(ckk * p, 0.0);
             for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
                 im2col(g, &x[r * in_len..(r + 1) * in_len], &mut s.cols);
-                // Y[c_out, P] = W[c_out, ckk] · cols[ckk, P]
-                gemm(&MatMul::new(g.c_out, p, ckk), weight, &s.cols, None, yr);
-                for (channel, &b) in yr.chunks_exact_mut(p).zip(bias) {
-                    channel.iter_mut().for_each(|v| *v += b);
-                    activation_forward_in_place(act, channel);
+                // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows
+                // of cols are ordered by input channel, so a group's rows are contiguous.
+                for ((w_k, cols_k), y_k) in weight
+                    .chunks_exact(co_g * gk)
+                    .zip(s.cols.chunks_exact(gk * p))
+                    .zip(yr.chunks_exact_mut(co_g * p))
+                {
+                    gemm(&MatMul::new(co_g, p, gk), w_k, cols_k, None, y_k);
+                }
+                match bias {
+                    Some(bias) => {
+                        for (channel, &b) in yr.chunks_exact_mut(p).zip(bias) {
+                            channel.iter_mut().for_each(|v| *v += b);
+                            activation_forward_in_place(act, channel);
+                        }
+                    }
+                    None => activation_forward_in_place(act, yr),
                 }
             }
         },
     );
 }
 
-/// Gradients of a convolution for `rows` samples: overwrites `dweight` `[c_out, ckk]` and
-/// `dbias`, and writes `dx` when given.
+/// Gradients of a convolution for `rows` samples: overwrites `dweight` (laid out as the
+/// weight) and `dbias` when given, and writes `dx` when given.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward(
     g: &ConvGeom,
@@ -236,14 +283,22 @@ pub fn conv2d_backward(
     dy: &[f32],
     rows: usize,
     dweight: &mut [f32],
-    dbias: &mut [f32],
+    dbias: Option<&mut [f32]>,
     dx: Option<&mut [f32]>,
     ws: &mut ConvWorkspace,
 ) {
-    let (ckk, p, in_len, out_len, c_out) =
-        (g.ckk(), g.positions(), g.in_len(), g.out_len(), g.c_out);
+    let (ckk, gk, co_g, p, c_out) = (
+        g.ckk(),
+        g.group_ckk(),
+        g.group_out(),
+        g.positions(),
+        g.c_out,
+    );
+    let (in_len, out_len) = (g.in_len(), g.out_len());
+    assert!(weight.len() == g.weight_len() && dweight.len() == g.weight_len());
+    assert!(dbias.as_deref().is_none_or(|b| b.len() == c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len && dy.len() >= rows * out_len);
-    let want_dx = dx.is_some();
+    let (want_dx, want_dbias) = (dx.is_some(), dbias.is_some());
     let mut no_dx: [f32; 0] = [];
     let (dx, dx_len) = match dx {
         Some(dx) => (&mut dx[..rows * in_len], in_len),
@@ -254,11 +309,12 @@ pub fn conv2d_backward(
         s.cols.resize(ckk * p, 0.0);
         s.dz.resize(out_len, 0.0);
         s.dz_t.resize(p * c_out, 0.0);
+        // Group k's ∂W_kᵀ [gk, c_out/G] at k·gk·(c_out/G).
         s.dweight_t.clear();
-        s.dweight_t.resize(ckk * c_out, 0.0);
+        s.dweight_t.resize(gk * c_out, 0.0);
         s.dbias.clear();
         s.dbias.resize(c_out, 0.0);
-        for (k, r) in range.enumerate() {
+        for (n, r) in range.enumerate() {
             let (xr, yr, dyr) = (
                 &x[r * in_len..][..in_len],
                 &y[r * out_len..][..out_len],
@@ -266,55 +322,74 @@ pub fn conv2d_backward(
             );
             // dz = dy · act′(y)
             activation_backward(act, yr, dyr, &mut s.dz);
-            for (db, channel) in s.dbias.iter_mut().zip(s.dz.chunks_exact(p)) {
-                *db += channel.iter().sum::<f32>();
+            if want_dbias {
+                for (db, channel) in s.dbias.iter_mut().zip(s.dz.chunks_exact(p)) {
+                    *db += channel.iter().sum::<f32>();
+                }
             }
-            // ∂Wᵀ[ckk, c_out] += cols[ckk, P] · dzᵀ[P, c_out]
             im2col(g, xr, &mut s.cols);
             for (c, channel) in s.dz.chunks_exact(p).enumerate() {
                 for (q, &v) in channel.iter().enumerate() {
                     s.dz_t[q * c_out + c] = v;
                 }
             }
+            // Per group k: ∂W_kᵀ[gk, c_out/G] += cols_k[gk, P] · dzᵀ[P, group k's columns].
             let accumulate = MatMul {
                 accumulate: true,
-                ..MatMul::new(ckk, c_out, p)
+                rsb: c_out,
+                ..MatMul::new(gk, co_g, p)
             };
-            gemm(&accumulate, &s.cols, &s.dz_t, None, &mut s.dweight_t);
+            for (k, dwt_k) in s.dweight_t.chunks_exact_mut(gk * co_g).enumerate() {
+                let cols_k = &s.cols[k * gk * p..][..gk * p];
+                gemm(&accumulate, cols_k, &s.dz_t[k * co_g..], None, dwt_k);
+            }
             if want_dx {
-                // dcols[ckk, P] = Wᵀ · dz (W read transposed through its strides), folded back.
-                let dxr = &mut dx[k * in_len..(k + 1) * in_len];
+                // dcols_k[gk, P] = W_kᵀ · dz_k (W_k read transposed through its strides),
+                // then folded back onto the input.
+                let dxr = &mut dx[n * in_len..(n + 1) * in_len];
                 dxr.fill(0.0);
-                gemm(
-                    &MatMul {
-                        rsa: 1,
-                        csa: ckk,
-                        ..MatMul::new(ckk, p, c_out)
-                    },
-                    weight,
-                    &s.dz,
-                    None,
-                    &mut s.cols,
-                );
+                let transposed = MatMul {
+                    rsa: 1,
+                    csa: gk,
+                    ..MatMul::new(gk, p, co_g)
+                };
+                for ((w_k, dz_k), dcols_k) in weight
+                    .chunks_exact(co_g * gk)
+                    .zip(s.dz.chunks_exact(co_g * p))
+                    .zip(s.cols.chunks_exact_mut(gk * p))
+                {
+                    gemm(&transposed, w_k, dz_k, None, dcols_k);
+                }
                 col2im_add(g, &s.cols, dxr);
             }
         }
     });
     dweight.fill(0.0);
-    dbias.fill(0.0);
     for s in chunks.iter() {
-        for (i, row) in s.dweight_t.chunks_exact(c_out).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                dweight[c * ckk + i] += v;
+        for (dw_k, dwt_k) in dweight
+            .chunks_exact_mut(co_g * gk)
+            .zip(s.dweight_t.chunks_exact(gk * co_g))
+        {
+            for (i, row) in dwt_k.chunks_exact(co_g).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    dw_k[c * gk + i] += v;
+                }
             }
         }
-        for (d, &v) in dbias.iter_mut().zip(&s.dbias) {
-            *d += v;
+    }
+    if let Some(dbias) = dbias {
+        dbias.fill(0.0);
+        for s in chunks.iter() {
+            for (d, &v) in dbias.iter_mut().zip(&s.dbias) {
+                *d += v;
+            }
         }
     }
 }
 
-/// Sizes of a pooling window over `[c, h, w]` (1-D pooling has `h = kh = sh = 1`).
+/// Sizes of a pooling window over `[c, h, w]` (1-D pooling has `h = kh = sh = 1`, `pt = 0`).
+/// Output (oy, ox) pools input rows `oy·sh − pt ..` and columns `ox·sw − pl ..`; padding is
+/// at most half the window (as PyTorch requires), so every window overlaps the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolGeom {
     pub c: usize,
@@ -324,6 +399,10 @@ pub struct PoolGeom {
     pub kw: usize,
     pub sh: usize,
     pub sw: usize,
+    /// Padded rows above the input (−∞ for max pooling, zeros for average pooling).
+    pub pt: usize,
+    /// Padded columns left of the input.
+    pub pl: usize,
     pub oh: usize,
     pub ow: usize,
 }
@@ -335,6 +414,22 @@ impl PoolGeom {
     fn out_len(&self) -> usize {
         self.c * self.oh * self.ow
     }
+    /// The input rows of output row `oy`'s window.
+    fn rows(&self, oy: usize) -> Range<usize> {
+        window(oy, self.sh, self.kh, self.pt, self.h)
+    }
+    /// The input columns of output column `ox`'s window.
+    fn cols(&self, ox: usize) -> Range<usize> {
+        window(ox, self.sw, self.kw, self.pl, self.w)
+    }
+}
+
+/// The part inside `0..len` of output `o`'s window of `k` positions, `pad` positions of
+/// padding before the input.
+#[inline]
+fn window(o: usize, stride: usize, k: usize, pad: usize, len: usize) -> Range<usize> {
+    let start = o * stride;
+    start.max(pad) - pad..(start + k).min(len + pad) - pad
 }
 
 /// The larger of two values, NaN if either is (as PyTorch's max pooling propagates NaN).
@@ -360,7 +455,8 @@ pub fn max_pool_forward(
     max_pool_forward_with(super::Arch::current(), g, x, y, argmax, rows)
 }
 
-/// [`max_pool_forward`] on a given path (2×2 windows of stride 2 have an AVX-512 kernel).
+/// [`max_pool_forward`] on a given path (unpadded 2×2 windows of stride 2 have an AVX-512
+/// kernel).
 pub fn max_pool_forward_with(
     arch: super::Arch,
     g: &PoolGeom,
@@ -375,6 +471,10 @@ pub fn max_pool_forward_with(
         let mut ar = argmax
             .as_deref_mut()
             .map(|a| &mut a[r * out_len..][..out_len]);
+        if g.pt > 0 || g.pl > 0 {
+            max_pool_padded(g, xr, yr, ar);
+            continue;
+        }
         if g.kh == 2 && g.kw == 2 {
             max_pool_2x2(arch, g, xr, yr, ar);
             continue;
@@ -412,6 +512,59 @@ pub fn max_pool_forward_with(
                                         *at,
                                     );
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling with padding. Padded positions hold −∞, which never wins, so each window is
+/// reduced over its part inside the input (never empty); a window of −∞ alone reports its
+/// first input position, as in PyTorch. As in the unpadded loop, one kernel position at a
+/// time over a whole output row.
+fn max_pool_padded(g: &PoolGeom, x: &[f32], y: &mut [f32], mut argmax: Option<&mut [u32]>) {
+    for c in 0..g.c {
+        for oy in 0..g.oh {
+            let rows = g.rows(oy);
+            let o = (c * g.oh + oy) * g.ow;
+            let out = &mut y[o..o + g.ow];
+            out.fill(f32::NEG_INFINITY);
+            if let Some(ar) = argmax.as_deref_mut() {
+                for (ox, at) in ar[o..o + g.ow].iter_mut().enumerate() {
+                    *at = ((c * g.h + rows.start) * g.w + g.cols(ox).start) as u32;
+                }
+            }
+            for iy in rows {
+                let base = (c * g.h + iy) * g.w;
+                let src = &x[base..base + g.w];
+                for j in 0..g.kw {
+                    // The outputs whose window column j is an input column.
+                    let valid = covered(g.ow, g.sw, j, g.pl, g.w);
+                    if valid.is_empty() {
+                        continue;
+                    }
+                    let first = valid.start * g.sw + j - g.pl;
+                    match argmax.as_deref_mut() {
+                        None => {
+                            for (k, m) in out[valid.clone()].iter_mut().enumerate() {
+                                *m = max_nan(src[first + k * g.sw], *m);
+                            }
+                        }
+                        Some(ar) => {
+                            let ats = &mut ar[o + valid.start..o + valid.end];
+                            for (k, (m, at)) in out[valid].iter_mut().zip(ats).enumerate() {
+                                let v = src[first + k * g.sw];
+                                // Strictly larger: the earlier of equal values keeps its place.
+                                let take = (v > *m) | (v.is_nan() & !m.is_nan());
+                                *m = std::hint::select_unpredictable(take, v, *m);
+                                *at = std::hint::select_unpredictable(
+                                    take,
+                                    (base + first + k * g.sw) as u32,
+                                    *at,
+                                );
                             }
                         }
                     }
@@ -509,7 +662,8 @@ pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32
     }
 }
 
-/// y = the mean of each window.
+/// y = the mean of each window, padding counted as zeros (PyTorch's default
+/// `count_include_pad=True`: the divisor is always kh·kw).
 pub fn avg_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     let inv = 1.0 / (g.kh * g.kw) as f32;
@@ -517,11 +671,13 @@ pub fn avg_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
         let (xr, yr) = (&x[r * in_len..][..in_len], &mut y[r * out_len..][..out_len]);
         for c in 0..g.c {
             for oy in 0..g.oh {
+                let rows = g.rows(oy);
                 for ox in 0..g.ow {
+                    let cols = g.cols(ox);
                     let mut sum = 0.0;
-                    for i in 0..g.kh {
-                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
-                        sum += xr[base..base + g.kw].iter().sum::<f32>();
+                    for iy in rows.clone() {
+                        let base = (c * g.h + iy) * g.w;
+                        sum += xr[base + cols.start..base + cols.end].iter().sum::<f32>();
                     }
                     yr[(c * g.oh + oy) * g.ow + ox] = sum * inv;
                 }
@@ -530,7 +686,7 @@ pub fn avg_pool_forward(g: &PoolGeom, x: &[f32], y: &mut [f32], rows: usize) {
     }
 }
 
-/// dx = dy spread evenly over each window.
+/// dx = dy spread evenly over each window (the share of padded positions is dropped).
 pub fn avg_pool_backward(g: &PoolGeom, dy: &[f32], dx: &mut [f32], rows: usize) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     let inv = 1.0 / (g.kh * g.kw) as f32;
@@ -542,11 +698,15 @@ pub fn avg_pool_backward(g: &PoolGeom, dy: &[f32], dx: &mut [f32], rows: usize) 
         );
         for c in 0..g.c {
             for oy in 0..g.oh {
+                let rows = g.rows(oy);
                 for ox in 0..g.ow {
+                    let cols = g.cols(ox);
                     let v = dyr[(c * g.oh + oy) * g.ow + ox] * inv;
-                    for i in 0..g.kh {
-                        let base = (c * g.h + oy * g.sh + i) * g.w + ox * g.sw;
-                        dxr[base..base + g.kw].iter_mut().for_each(|d| *d += v);
+                    for iy in rows.clone() {
+                        let base = (c * g.h + iy) * g.w;
+                        dxr[base + cols.start..base + cols.end]
+                            .iter_mut()
+                            .for_each(|d| *d += v);
                     }
                 }
             }

@@ -366,24 +366,70 @@ fn adam_update_on_every_path_matches_scalar() {
     }
 }
 
-/// Direct convolution in f64: the definition, with zero padding.
-fn direct_conv(g: &conv::ConvGeom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+/// A convolution's sizes with PyTorch's output size, `(len + 2·pad − d·(k − 1) − 1) / s + 1`
+/// in each dimension: `[c_in, h, w]`, `c_out`, kernel, stride, dilation, padding, groups.
+fn torch_conv(
+    [c_in, h, w]: [usize; 3],
+    c_out: usize,
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
+    (dh, dw): (usize, usize),
+    (pt, pl): (usize, usize),
+    groups: usize,
+) -> conv::ConvGeom {
+    conv::ConvGeom {
+        c_in,
+        h,
+        w,
+        c_out,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pl,
+        oh: (h + 2 * pt - dh * (kh - 1) - 1) / sh + 1,
+        ow: (w + 2 * pl - dw * (kw - 1) - 1) / sw + 1,
+        groups,
+    }
+}
+
+/// Input value `x[c, yy, xx]` at a possibly padded position: zero outside the input.
+fn padded(g: &conv::ConvGeom, x: &[f32], c: usize, yy: isize, xx: isize) -> f64 {
+    if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+        x[(c * g.h + yy as usize) * g.w + xx as usize] as f64
+    } else {
+        0.0
+    }
+}
+
+/// The input position tap (i, j) of output (oy, ox) reads, in padded coordinates.
+fn tap(g: &conv::ConvGeom, oy: usize, ox: usize, i: usize, j: usize) -> (isize, isize) {
+    (
+        (oy * g.sh + i * g.dh) as isize - g.pt as isize,
+        (ox * g.sw + j * g.dw) as isize - g.pl as isize,
+    )
+}
+
+/// PyTorch's convolution by its definition, in f64: y[co, oy, ox] = b[co] + Σ over the
+/// `c_in / groups` input channels c of co's group and the taps (i, j) of
+/// w[co, c − first channel of the group, i, j] · x[c, oy·sh + i·dh − pt, ox·sw + j·dw − pl].
+fn direct_conv(g: &conv::ConvGeom, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f64> {
+    let (cig, cog) = (g.c_in / g.groups, g.c_out / g.groups);
     let mut y = vec![0.0; g.c_out * g.oh * g.ow];
     for co in 0..g.c_out {
+        let c0 = co / cog * cig;
         for oy in 0..g.oh {
             for ox in 0..g.ow {
-                let mut s = b[co] as f64;
-                for c in 0..g.c_in {
+                let mut s = b.map_or(0.0, |b| b[co] as f64);
+                for c in 0..cig {
                     for i in 0..g.kh {
                         for j in 0..g.kw {
-                            let (yy, xx) = (
-                                (oy * g.sh + i) as isize - g.pt as isize,
-                                (ox * g.sw + j) as isize - g.pl as isize,
-                            );
-                            if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
-                                s += x[(c * g.h + yy as usize) * g.w + xx as usize] as f64
-                                    * w[((co * g.c_in + c) * g.kh + i) * g.kw + j] as f64;
-                            }
+                            let (yy, xx) = tap(g, oy, ox, i, j);
+                            s += padded(g, x, c0 + c, yy, xx)
+                                * w[((co * cig + c) * g.kh + i) * g.kw + j] as f64;
                         }
                     }
                 }
@@ -394,60 +440,258 @@ fn direct_conv(g: &conv::ConvGeom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> 
     y
 }
 
-#[test]
-fn conv2d_forward_matches_the_direct_definition() {
-    let mut rng = Rng::seed(8);
-    let geoms = [
-        // c_in, h, w, c_out, kh, kw, sh, sw, pt, pl, oh, ow
-        (1, 5, 5, 1, 3, 3, 1, 1, 0, 0, 3, 3),
-        (3, 17, 9, 5, 3, 2, 2, 1, 1, 0, 9, 8),
-        (2, 8, 7, 4, 4, 4, 2, 3, 1, 1, 4, 3),
-        (4, 1, 65, 3, 1, 5, 1, 2, 0, 2, 1, 33),
-    ];
-    for (c_in, h, w, c_out, kh, kw, sh, sw, pt, pl, oh, ow) in geoms {
-        let g = conv::ConvGeom {
-            c_in,
-            h,
-            w,
-            c_out,
-            kh,
-            kw,
-            sh,
-            sw,
-            pt,
-            pl,
-            oh,
-            ow,
-        };
-        let rows = 3;
-        let x = random(rows * c_in * h * w, &mut rng);
-        let wt = random(c_out * g.ckk(), &mut rng);
-        let b = random(c_out, &mut rng);
-        let mut y = vec![f32::NAN; rows * c_out * oh * ow];
-        conv::conv2d_forward(
-            &g,
-            &wt,
-            &b,
-            EpilogueAct::None,
-            &x,
-            &mut y,
-            rows,
-            &mut conv::ConvWorkspace::default(),
-        );
-        for r in 0..rows {
-            let want = direct_conv(&g, &x[r * c_in * h * w..(r + 1) * c_in * h * w], &wt, &b);
-            for (k, (&got, want)) in y[r * want.len()..(r + 1) * want.len()]
-                .iter()
-                .zip(&want)
-                .enumerate()
-            {
-                assert!(
-                    (got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()),
-                    "{g:?} row {r} at {k}: {got} vs {want}"
-                );
+/// The gradients of Σ dy ⊙ conv(x) by the definition, in f64: (∂w, ∂b, ∂x).
+fn direct_conv_grads(
+    g: &conv::ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (cig, cog) = (g.c_in / g.groups, g.c_out / g.groups);
+    let (mut dw, mut db, mut dx) = (
+        vec![0.0; w.len()],
+        vec![0.0; g.c_out],
+        vec![0.0; g.c_in * g.h * g.w],
+    );
+    for co in 0..g.c_out {
+        let c0 = co / cog * cig;
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let d = dy[(co * g.oh + oy) * g.ow + ox] as f64;
+                db[co] += d;
+                for c in 0..cig {
+                    for i in 0..g.kh {
+                        for j in 0..g.kw {
+                            let (yy, xx) = tap(g, oy, ox, i, j);
+                            let k = ((co * cig + c) * g.kh + i) * g.kw + j;
+                            dw[k] += d * padded(g, x, c0 + c, yy, xx);
+                            if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                                dx[((c0 + c) * g.h + yy as usize) * g.w + xx as usize] +=
+                                    d * w[k] as f64;
+                            }
+                        }
+                    }
+                }
             }
         }
     }
+    (dw, db, dx)
+}
+
+fn assert_all_close(what: &str, got: &[f32], want: &[f64], scale: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (k, (&got, &want)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (got as f64 - want).abs() <= 1e-5 * scale.sqrt() * (1.0 + want.abs()),
+            "{what} at {k}: {got} vs {want}"
+        );
+    }
+}
+
+/// Convolutions of every option PyTorch has, as a caption and sizes.
+fn conv_cases() -> Vec<(&'static str, conv::ConvGeom)> {
+    let mut cases = vec![
+        (
+            "valid 3x3",
+            torch_conv([1, 5, 5], 1, (3, 3), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "stride 2, padding 1",
+            torch_conv([3, 17, 9], 5, (3, 3), (2, 2), (1, 1), (1, 1), 1),
+        ),
+        (
+            "rectangular kernel, stride and padding",
+            torch_conv([2, 8, 7], 4, (4, 2), (2, 3), (1, 1), (1, 0), 1),
+        ),
+        (
+            "dilation 2",
+            torch_conv([2, 9, 11], 3, (3, 3), (1, 1), (2, 2), (0, 0), 1),
+        ),
+        (
+            "dilation (2, 3), stride 2, padding 2",
+            torch_conv([3, 17, 17], 2, (3, 2), (2, 1), (2, 3), (2, 2), 1),
+        ),
+        (
+            "groups 2",
+            torch_conv([4, 7, 6], 6, (3, 3), (1, 1), (1, 1), (1, 1), 2),
+        ),
+        (
+            "groups 3, stride 2, dilation 2",
+            torch_conv([6, 17, 13], 3, (3, 2), (2, 2), (2, 2), (1, 2), 3),
+        ),
+        (
+            "depthwise, channel multiplier 2",
+            torch_conv([3, 9, 8], 6, (3, 3), (1, 1), (1, 1), (1, 1), 3),
+        ),
+        (
+            "depthwise, stride 2, dilation 2",
+            torch_conv([5, 17, 3], 5, (3, 1), (2, 1), (2, 1), (2, 0), 5),
+        ),
+        (
+            "padding larger than the kernel",
+            torch_conv([2, 3, 4], 3, (1, 2), (1, 2), (1, 1), (2, 3), 1),
+        ),
+        (
+            "padding larger than the dilated kernel, groups 2",
+            torch_conv([2, 1, 5], 4, (2, 3), (3, 1), (2, 2), (5, 4), 2),
+        ),
+        (
+            "1x1 input",
+            torch_conv([1, 1, 1], 3, (1, 1), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "1-D: stride 2, padding 2, dilation 3",
+            torch_conv([4, 1, 65], 3, (1, 5), (1, 2), (1, 3), (0, 2), 1),
+        ),
+        (
+            "stride leaves input rows uncovered",
+            torch_conv([2, 17, 8], 2, (3, 3), (4, 3), (1, 1), (0, 1), 1),
+        ),
+    ];
+    // Keras's `same` with stride 2: 5 rows padded by 1 above and 2 below, 6 columns by
+    // none on the left and 1 on the right (one more zero after the input than before it).
+    let mut same = torch_conv([2, 5, 6], 3, (4, 3), (2, 2), (1, 1), (1, 0), 1);
+    same.oh = 3;
+    same.ow = 3;
+    cases.push(("asymmetric padding (Keras same)", same));
+    cases
+}
+
+#[test]
+fn conv2d_forward_matches_the_direct_definition() {
+    let mut rng = Rng::seed(8);
+    for (what, g) in conv_cases() {
+        let rows = 3;
+        let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.oh * g.ow);
+        let x = random(rows * in_len, &mut rng);
+        let wt = random(g.weight_len(), &mut rng);
+        let b = random(g.c_out, &mut rng);
+        for bias in [Some(&b[..]), None] {
+            for act in ACTS {
+                let mut y = vec![f32::NAN; rows * out_len];
+                conv::conv2d_forward(
+                    &g,
+                    &wt,
+                    bias,
+                    act,
+                    &x,
+                    &mut y,
+                    rows,
+                    &mut conv::ConvWorkspace::default(),
+                );
+                for r in 0..rows {
+                    let want: Vec<f64> = direct_conv(&g, &x[r * in_len..][..in_len], &wt, bias)
+                        .into_iter()
+                        .map(|v| act_f64(act, v))
+                        .collect();
+                    assert_all_close(
+                        &format!("{what} {g:?} bias={} {act:?} row {r}", bias.is_some()),
+                        &y[r * out_len..][..out_len],
+                        &want,
+                        g.group_ckk() as f64,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn conv2d_backward_matches_the_direct_definition() {
+    let mut rng = Rng::seed(12);
+    for (what, g) in conv_cases() {
+        let rows = 2;
+        let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.oh * g.ow);
+        let x = random(rows * in_len, &mut rng);
+        let wt = random(g.weight_len(), &mut rng);
+        let dy = random(rows * out_len, &mut rng);
+        // With no activation y does not enter the gradients.
+        let y = vec![0.0; rows * out_len];
+        let (mut want_dw, mut want_db, mut want_dx) =
+            (vec![0.0; wt.len()], vec![0.0; g.c_out], Vec::new());
+        for r in 0..rows {
+            let (dw, db, dx) = direct_conv_grads(
+                &g,
+                &x[r * in_len..][..in_len],
+                &wt,
+                &dy[r * out_len..][..out_len],
+            );
+            want_dw.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
+            want_db.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+            want_dx.extend(dx);
+        }
+        for with_bias in [true, false] {
+            let (mut dw, mut db, mut dx) = (
+                vec![f32::NAN; wt.len()],
+                vec![f32::NAN; g.c_out],
+                vec![f32::NAN; rows * in_len],
+            );
+            conv::conv2d_backward(
+                &g,
+                &wt,
+                EpilogueAct::None,
+                &x,
+                &y,
+                &dy,
+                rows,
+                &mut dw,
+                with_bias.then_some(&mut db[..]),
+                Some(&mut dx),
+                &mut conv::ConvWorkspace::default(),
+            );
+            let what = format!("{what} {g:?} bias={with_bias}");
+            let positions = (rows * g.oh * g.ow) as f64;
+            assert_all_close(&format!("{what} dw"), &dw, &want_dw, positions);
+            assert_all_close(&format!("{what} dx"), &dx, &want_dx, g.c_out as f64);
+            if with_bias {
+                assert_all_close(&format!("{what} db"), &db, &want_db, positions);
+            } else {
+                assert!(db.iter().all(|v| v.is_nan()), "{what}: db written");
+            }
+        }
+    }
+}
+
+#[test]
+fn grouped_conv2d_backward_sums_weight_gradients_over_thread_chunks() {
+    // Large enough a batch to be split over threads (PARALLEL_MIN_FLOPS), when there are
+    // several: each chunk's per-group weight gradient is summed into the weight's layout.
+    let g = torch_conv([8, 24, 24], 8, (3, 3), (1, 1), (1, 1), (1, 1), 2);
+    let rows = PARALLEL_MIN_FLOPS / (2 * g.flops()) + 3;
+    let mut rng = Rng::seed(13);
+    let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.oh * g.ow);
+    let x = random(rows * in_len, &mut rng);
+    let wt = random(g.weight_len(), &mut rng);
+    let dy = random(rows * out_len, &mut rng);
+    let y = vec![0.0; rows * out_len];
+    let (mut want_dw, mut want_db) = (vec![0.0; wt.len()], vec![0.0; g.c_out]);
+    for r in 0..rows {
+        let (dw, db, _) = direct_conv_grads(
+            &g,
+            &x[r * in_len..][..in_len],
+            &wt,
+            &dy[r * out_len..][..out_len],
+        );
+        want_dw.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
+        want_db.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+    }
+    let (mut dw, mut db) = (vec![0.0; wt.len()], vec![0.0; g.c_out]);
+    conv::conv2d_backward(
+        &g,
+        &wt,
+        EpilogueAct::None,
+        &x,
+        &y,
+        &dy,
+        rows,
+        &mut dw,
+        Some(&mut db),
+        None,
+        &mut conv::ConvWorkspace::default(),
+    );
+    let positions = (rows * g.oh * g.ow) as f64;
+    assert_all_close("chunked dw", &dw, &want_dw, positions);
+    assert_all_close("chunked db", &db, &want_db, positions);
 }
 
 #[test]
@@ -460,6 +704,8 @@ fn pooling_matches_definitions() {
         kw: 2,
         sh: 1,
         sw: 2,
+        pt: 0,
+        pl: 0,
         oh: 2,
         ow: 2,
     };
@@ -500,6 +746,8 @@ fn max_pooling_paths_agree_on_awkward_sizes_ties_and_nan() {
             kw: 2,
             sh: 2,
             sw: 2,
+            pt: 0,
+            pl: 0,
             oh: (h - 2) / 2 + 1,
             ow: (w - 2) / 2 + 1,
         };
@@ -540,4 +788,268 @@ fn max_pooling_paths_agree_on_awkward_sizes_ties_and_nan() {
             assert_eq!(at, want_at, "{arch:?} w={w}");
         }
     }
+}
+
+/// A pooling's sizes with PyTorch's output size, `(len + 2·pad − k) / s + 1` in each
+/// dimension: `[c, h, w]`, window, stride, padding.
+fn torch_pool(
+    [c, h, w]: [usize; 3],
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
+    (pt, pl): (usize, usize),
+) -> conv::PoolGeom {
+    conv::PoolGeom {
+        c,
+        h,
+        w,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        oh: (h + 2 * pt - kh) / sh + 1,
+        ow: (w + 2 * pl - kw) / sw + 1,
+    }
+}
+
+/// The input positions (index in the sample) of output (c, oy, ox)'s window in row-major
+/// order, padded positions left out.
+fn window_positions(g: &conv::PoolGeom, c: usize, oy: usize, ox: usize) -> Vec<usize> {
+    let mut at = Vec::new();
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            let yy = (oy * g.sh + i) as isize - g.pt as isize;
+            let xx = (ox * g.sw + j) as isize - g.pl as isize;
+            if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                at.push((c * g.h + yy as usize) * g.w + xx as usize);
+            }
+        }
+    }
+    at
+}
+
+/// PyTorch's max pooling by its definition: padding is −∞ and never wins; the first
+/// largest value (or the first NaN) of each window, and where it is.
+fn direct_max_pool(g: &conv::PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
+    let (mut y, mut at) = (Vec::new(), Vec::new());
+    for c in 0..g.c {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let cells = window_positions(g, c, oy, ox);
+                let mut best = cells[0];
+                for &k in &cells[1..] {
+                    if x[k] > x[best] || (x[k].is_nan() && !x[best].is_nan()) {
+                        best = k;
+                    }
+                }
+                y.push(x[best]);
+                at.push(best as u32);
+            }
+        }
+    }
+    (y, at)
+}
+
+/// PyTorch's average pooling by its definition (`count_include_pad=True`): padding is zero
+/// and the divisor is always kh·kw.
+fn direct_avg_pool(g: &conv::PoolGeom, x: &[f32]) -> Vec<f64> {
+    let mut y = Vec::new();
+    for c in 0..g.c {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let sum: f64 = window_positions(g, c, oy, ox)
+                    .iter()
+                    .map(|&k| x[k] as f64)
+                    .sum();
+                y.push(sum / (g.kh * g.kw) as f64);
+            }
+        }
+    }
+    y
+}
+
+/// The gradient of Σ dy ⊙ avg_pool(x) by the definition.
+fn direct_avg_pool_grad(g: &conv::PoolGeom, dy: &[f32]) -> Vec<f64> {
+    let mut dx = vec![0.0; g.c * g.h * g.w];
+    let mut o = 0;
+    for c in 0..g.c {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for k in window_positions(g, c, oy, ox) {
+                    dx[k] += dy[o] as f64 / (g.kh * g.kw) as f64;
+                }
+                o += 1;
+            }
+        }
+    }
+    dx
+}
+
+/// Checks max pooling on every path, with and without arg-max, against the definition.
+fn check_max_pool(what: &str, g: &conv::PoolGeom, x: &[f32], rows: usize) {
+    let (in_len, out_len) = (g.c * g.h * g.w, g.c * g.oh * g.ow);
+    let (mut want, mut want_at) = (Vec::new(), Vec::new());
+    for r in 0..rows {
+        let (y, at) = direct_max_pool(g, &x[r * in_len..][..in_len]);
+        want.extend(y);
+        want_at.extend(at);
+    }
+    let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+    for arch in Arch::available() {
+        let (mut y, mut at) = (vec![0.0; rows * out_len], vec![u32::MAX; rows * out_len]);
+        conv::max_pool_forward_with(arch, g, x, &mut y, Some(&mut at), rows);
+        for k in 0..y.len() {
+            assert!(
+                same(y[k], want[k]),
+                "{what} {arch:?} y[{k}]: {} vs {}",
+                y[k],
+                want[k]
+            );
+        }
+        assert_eq!(at, want_at, "{what} {arch:?} arg-max");
+        let mut y = vec![0.0; rows * out_len];
+        conv::max_pool_forward_with(arch, g, x, &mut y, None, rows);
+        for k in 0..y.len() {
+            assert!(same(y[k], want[k]), "{what} {arch:?} (no arg-max) y[{k}]");
+        }
+    }
+}
+
+#[test]
+fn padded_pooling_matches_the_direct_definition() {
+    let cases = [
+        (
+            "3x3, stride 2, padding 1",
+            torch_pool([2, 17, 9], (3, 3), (2, 2), (1, 1)),
+        ),
+        (
+            "2x2, stride 2, padding 1 (not the unpadded 2x2 kernel)",
+            torch_pool([2, 7, 6], (2, 2), (2, 2), (1, 1)),
+        ),
+        (
+            "rectangular window, stride and padding",
+            torch_pool([1, 5, 5], (3, 2), (1, 2), (1, 1)),
+        ),
+        (
+            "padding in one dimension only",
+            torch_pool([3, 3, 17], (5, 4), (3, 1), (2, 0)),
+        ),
+        (
+            "every window the one input value",
+            torch_pool([1, 1, 1], (2, 2), (1, 1), (1, 1)),
+        ),
+        ("1-D", torch_pool([2, 1, 17], (1, 3), (1, 2), (0, 1))),
+        (
+            "unpadded 3x2",
+            torch_pool([2, 5, 7], (3, 2), (2, 1), (0, 0)),
+        ),
+    ];
+    let mut rng = Rng::seed(14);
+    for (what, g) in cases {
+        let rows = 2;
+        let (in_len, out_len) = (g.c * g.h * g.w, g.c * g.oh * g.ow);
+        // Coarse values: many ties, and negative everywhere, so that a zero from padding
+        // would show.
+        let mut x: Vec<f32> = (0..rows * in_len)
+            .map(|_| -1.0 - rng.uniform(0.0, 4.0).floor())
+            .collect();
+        check_max_pool(what, &g, &x, rows);
+        x[in_len / 2] = f32::NAN;
+        check_max_pool(&format!("{what} with NaN"), &g, &x, rows);
+
+        let x = random(rows * in_len, &mut rng);
+        let mut y = vec![f32::NAN; rows * out_len];
+        conv::avg_pool_forward(&g, &x, &mut y, rows);
+        let dy = random(rows * out_len, &mut rng);
+        let mut dx = vec![f32::NAN; rows * in_len];
+        conv::avg_pool_backward(&g, &dy, &mut dx, rows);
+        for r in 0..rows {
+            assert_all_close(
+                &format!("{what} avg y row {r}"),
+                &y[r * out_len..][..out_len],
+                &direct_avg_pool(&g, &x[r * in_len..][..in_len]),
+                1.0,
+            );
+            assert_all_close(
+                &format!("{what} avg dx row {r}"),
+                &dx[r * in_len..][..in_len],
+                &direct_avg_pool_grad(&g, &dy[r * out_len..][..out_len]),
+                1.0,
+            );
+        }
+    }
+}
+
+#[test]
+fn padded_max_pooling_of_minus_infinity_reports_the_first_input_position() {
+    // Every window holds −∞ only: the output is −∞ and the arg-max each window's first
+    // input position (never a padded one), as in PyTorch.
+    let g = torch_pool([1, 3, 4], (3, 3), (2, 2), (1, 1));
+    let x = [f32::NEG_INFINITY; 12];
+    for arch in Arch::available() {
+        let (mut y, mut at) = ([0.0; 4], [u32::MAX; 4]);
+        conv::max_pool_forward_with(arch, &g, &x, &mut y, Some(&mut at), 1);
+        assert_eq!(y, [f32::NEG_INFINITY; 4], "{arch:?}");
+        assert_eq!(at, [0, 1, 4, 5], "{arch:?}");
+    }
+}
+
+#[test]
+fn global_max_pooling_matches_the_definition() {
+    use crate::layers::{GlobalMaxPool2d, Layer};
+    use crate::tensor::{Batch, Tensor1, Tensor3};
+
+    fn check<const C: usize, const H: usize, const W: usize>(rng: &mut Rng) {
+        let rows = 3;
+        let (in_len, plane) = (C * H * W, H * W);
+        // Coarse values: ties; a NaN in the last row's first channel.
+        let mut data: Vec<f32> = (0..rows * in_len)
+            .map(|_| rng.uniform(0.0, 3.0).floor())
+            .collect();
+        data[(rows - 1) * in_len + plane / 2] = f32::NAN;
+        let g = torch_pool([C, H, W], (H, W), (H, W), (0, 0));
+        check_max_pool(&format!("global {C}x{H}x{W}"), &g, &data, rows);
+
+        let layer = GlobalMaxPool2d::<C, H, W>;
+        let x = Batch::<Tensor3<C, H, W>>::from_vec(data.clone()).unwrap();
+        let (mut y, mut argmax) = (Batch::<Tensor1<C>>::default(), Vec::new());
+        layer.forward_train(&x, &mut y, &mut argmax, &mut Rng::seed(0));
+        let dy = Batch::<Tensor1<C>>::from_vec(random(rows * C, rng)).unwrap();
+        let mut dx = Batch::default();
+        let mut layer = layer;
+        layer.backward(&x, &y, &mut argmax, &dy, Some(&mut dx));
+        for r in 0..rows {
+            for c in 0..C {
+                let channel = &data[r * in_len + c * plane..][..plane];
+                // The first largest value, or the first NaN.
+                let first = channel.iter().position(|v| v.is_nan()).unwrap_or_else(|| {
+                    let max = channel.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    channel.iter().position(|&v| v == max).unwrap()
+                });
+                let got = y.as_slice()[r * C + c];
+                assert!(
+                    got == channel[first] || (got.is_nan() && channel[first].is_nan()),
+                    "{C}x{H}x{W} row {r} channel {c}: {got}"
+                );
+                for (k, &d) in dx.as_slice()[r * in_len + c * plane..][..plane]
+                    .iter()
+                    .enumerate()
+                {
+                    let want = if k == first {
+                        dy.as_slice()[r * C + c]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(d, want, "{C}x{H}x{W} row {r} channel {c} dx[{k}]");
+                }
+            }
+        }
+    }
+
+    let mut rng = Rng::seed(15);
+    check::<2, 2, 2>(&mut rng);
+    check::<3, 1, 1>(&mut rng);
+    check::<2, 3, 17>(&mut rng);
+    check::<1, 17, 3>(&mut rng);
 }

@@ -1,7 +1,8 @@
 //! Convolutions, PyTorch layout: input `[C, H, W]` (or `[C, L]`), weight
-//! `[C_OUT, C, KH, KW]` (or `[C_OUT, C, K]`), bias `[C_OUT]`; optionally an element-wise
-//! activation fused in (as for `Dense`). Output sizes and padding are const parameters the
-//! `network!` macro computes; an inconsistent set fails to compile (`GEOMETRY`).
+//! `[C_OUT, C / G, KH, KW]` (or `[C_OUT, C / G, K]`) for `G` channel groups, bias `[C_OUT]`
+//! unless `BIAS` is false; optionally an element-wise activation fused in (as for `Dense`).
+//! Output sizes and padding are const parameters the `network!` macro computes; a set no
+//! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
 use super::{FusedActivation, Layer, Layout, Linear, ParamVisitor, Path};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
@@ -19,31 +20,39 @@ thread_local! {
 /// Parameters and gradients shared by the 1-D and 2-D convolutions.
 #[derive(Clone, Debug)]
 pub struct ConvParams {
-    /// `[C_OUT, C, KH, KW]`, row-major.
+    /// `[C_OUT, C / G, KH, KW]`, row-major.
     pub weight: Vec<f32>,
-    /// `[C_OUT]`.
+    /// `[C_OUT]`; empty for a layer without bias (`BIAS = false`).
     pub bias: Vec<f32>,
     pub weight_grad: Vec<f32>,
     pub bias_grad: Vec<f32>,
 }
 
 impl ConvParams {
-    fn glorot_uniform(g: &ConvGeom, rng: &mut Rng) -> Self {
-        let mut p = Self::zeros(g);
+    /// Glorot-uniform weights: U(−l, l), l = √(6 / (fan_in + fan_out)), with the fans of the
+    /// weight's shape as Keras's `Conv2D(groups=G)` and PyTorch's `xavier_uniform_` take
+    /// them: fan_in = (C / G)·KH·KW, fan_out = C_OUT·KH·KW. Zero bias.
+    fn glorot_uniform(g: &ConvGeom, bias: bool, rng: &mut Rng) -> Self {
+        let mut p = Self::zeros(g, bias);
         let receptive = g.kh * g.kw;
-        let limit = (6.0 / ((g.c_in + g.c_out) * receptive) as f32).sqrt();
+        let limit = (6.0 / ((g.c_in / g.groups + g.c_out) * receptive) as f32).sqrt();
         rng.fill_uniform(&mut p.weight, limit);
         p
     }
 
-    fn zeros(g: &ConvGeom) -> Self {
-        let n = g.c_out * g.ckk();
+    fn zeros(g: &ConvGeom, bias: bool) -> Self {
+        let (n, b) = (g.weight_len(), if bias { g.c_out } else { 0 });
         ConvParams {
             weight: vec![0.0; n],
-            bias: vec![0.0; g.c_out],
+            bias: vec![0.0; b],
             weight_grad: vec![0.0; n],
-            bias_grad: vec![0.0; g.c_out],
+            bias_grad: vec![0.0; b],
         }
+    }
+
+    /// The bias, `None` for a layer without one.
+    fn bias(&self) -> Option<&[f32]> {
+        (!self.bias.is_empty()).then_some(&self.bias)
     }
 
     fn forward(
@@ -56,12 +65,12 @@ impl ConvParams {
         ws: Option<&mut ConvWorkspace>,
     ) {
         match ws {
-            Some(ws) => conv2d_forward(g, &self.weight, &self.bias, act, x, y, rows, ws),
+            Some(ws) => conv2d_forward(g, &self.weight, self.bias(), act, x, y, rows, ws),
             None => INFERENCE_SCRATCH.with(|ws| {
                 conv2d_forward(
                     g,
                     &self.weight,
-                    &self.bias,
+                    self.bias(),
                     act,
                     x,
                     y,
@@ -84,6 +93,7 @@ impl ConvParams {
         dx: Option<&mut [f32]>,
         ws: &mut ConvWorkspace,
     ) {
+        let dbias = (!self.bias_grad.is_empty()).then_some(&mut self.bias_grad[..]);
         conv2d_backward(
             g,
             &self.weight,
@@ -93,12 +103,14 @@ impl ConvParams {
             dy,
             rows,
             &mut self.weight_grad,
-            &mut self.bias_grad,
+            dbias,
             dx,
             ws,
         );
     }
 
+    /// Visits the weight and, when the layer has one, the bias (a layer without bias has no
+    /// `bias` tensor, as in PyTorch's `state_dict`).
     fn visit<V: ParamVisitor>(&mut self, path: &Path<'_>, weight_shape: &[usize], visitor: &mut V) {
         visitor.visit(
             &path.child("weight"),
@@ -107,6 +119,9 @@ impl ConvParams {
             &mut self.weight,
             &mut self.weight_grad,
         );
+        if self.bias.is_empty() {
+            return;
+        }
         let out = [self.bias.len()];
         visitor.visit(
             &path.child("bias"),
@@ -118,10 +133,51 @@ impl ConvParams {
     }
 }
 
+/// One spatial dimension's sizes are ones PyTorch or Keras makes: output length `out` for a
+/// kernel `k` dilated by `d`, stride `s` and `pad` zeros before an input of `len`. The
+/// windows span `(out − 1)·s + (k − 1)·d + 1` positions; the zeros after the input are
+/// whatever that span implies. With PyTorch's symmetric padding the span falls short of the
+/// padded length `len + 2·pad` by less than a stride; Keras's and PyTorch's `same` put an
+/// odd zero after the input, overrunning it by one. So the span lies in
+/// `(len + 2·pad − s, len + 2·pad + 1]`. Padding may exceed the kernel, as PyTorch allows.
+const fn dim_fits(len: usize, k: usize, s: usize, d: usize, pad: usize, out: usize) -> bool {
+    let span = (out - 1) * s + (k - 1) * d + 1;
+    let padded = len + 2 * pad;
+    span + s > padded && span <= padded + 1
+}
+
+/// Why no PyTorch or Keras convolution has the sizes `g`, or `None` when one does.
+const fn problem(g: &ConvGeom) -> Option<&'static str> {
+    if g.c_in == 0 || g.h == 0 || g.w == 0 || g.c_out == 0 || g.oh == 0 || g.ow == 0 {
+        Some("convolution sizes must be positive")
+    } else if g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0 || g.dh == 0 || g.dw == 0 {
+        Some("kernel sizes, strides and dilations must be positive")
+    } else if g.groups == 0 || !g.c_in.is_multiple_of(g.groups) || !g.c_out.is_multiple_of(g.groups)
+    {
+        Some("groups must divide both the input and the output channels")
+    } else if !dim_fits(g.h, g.kh, g.sh, g.dh, g.pt, g.oh) {
+        Some("output height inconsistent with the input height, kernel, stride, dilation and padding")
+    } else if !dim_fits(g.w, g.kw, g.sw, g.dw, g.pl, g.ow) {
+        Some("output width inconsistent with the input width, kernel, stride, dilation and padding")
+    } else {
+        None
+    }
+}
+
+/// `g`, or a compile error (in a `GEOMETRY` constant) saying why no PyTorch or Keras
+/// convolution has these sizes.
+const fn checked(g: ConvGeom) -> ConvGeom {
+    if let Some(problem) = problem(&g) {
+        panic!("{}", problem);
+    }
+    g
+}
+
 /// The forward and backward passes of a convolution layer, the same for 1-D and 2-D: all
 /// the shape knowledge is in `Self::GEOMETRY`.
 macro_rules! conv_passes {
     () => {
+        // y = F(W ⋆ x + b), each group's output channels from its input channels.
         fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
             self.params.forward(
                 &Self::GEOMETRY,
@@ -168,6 +224,7 @@ macro_rules! conv_passes {
             );
         }
 
+        // dz = dy · F′(y); ∂W = dz ⋆ x, ∂b = Σ dz, ∂x = the transposed convolution of dz.
         fn backward(
             &mut self,
             x: &Batch<Self::In>,
@@ -196,7 +253,26 @@ macro_rules! conv_passes {
 
 /// 2-D convolution from `[C, H, W]` to `[CO, OH, OW]`: kernel `KH×KW`, stride `SH×SW`, `PT`
 /// zero rows above and `PL` zero columns to the left (the bottom and right padding follow
-/// from the output size).
+/// from the output size), dilation `DH×DW`, `G` channel groups (`G = C` is a depthwise
+/// convolution), and a bias unless `BIAS` is false.
+///
+/// ```
+/// use nn_runtime::prelude::*;
+/// // PyTorch's `Conv2d(4, 8, 3, stride=2, padding=1, groups=4, bias=False)` on [4, 9, 9]:
+/// // depthwise with a channel multiplier of 2, output [8, 5, 5].
+/// type Depthwise = Conv2d<4, 9, 9, 8, 3, 3, 2, 2, 1, 1, 5, 5, 1, 1, 4, Linear, false>;
+/// let layer = Depthwise::init(&mut Rng::seed(0));
+/// assert_eq!(layer.params.weight.len(), 8 * 1 * 3 * 3);
+/// assert_eq!(Depthwise::PARAMS, 72);
+/// ```
+///
+/// Sizes no PyTorch or Keras layer has fail to build (a post-monomorphization error, which
+/// `cargo check` does not report): here 3 channels do not split into 2 groups.
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::prelude::*;
+/// let _ = Conv2d::<3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 5, 5, 1, 1, 2>::init(&mut Rng::seed(0));
+/// ```
 #[derive(Clone, Debug)]
 #[allow(clippy::type_complexity)]
 pub struct Conv2d<
@@ -212,7 +288,11 @@ pub struct Conv2d<
     const PL: usize,
     const OH: usize,
     const OW: usize,
+    const DH: usize = 1,
+    const DW: usize = 1,
+    const G: usize = 1,
     F: FusedActivation = Linear,
+    const BIAS: bool = true,
 > {
     pub params: ConvParams,
     _act: PhantomData<F>,
@@ -234,45 +314,36 @@ impl<
         const PL: usize,
         const OH: usize,
         const OW: usize,
+        const DH: usize,
+        const DW: usize,
+        const G: usize,
         F: FusedActivation,
-    > Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, F>
+        const BIAS: bool,
+    > Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
 {
-    /// Fails to compile for sizes where an output window would start outside the padded
-    /// input, or padding would exceed the kernel.
-    const GEOMETRY: ConvGeom = {
-        assert!(SH >= 1 && SW >= 1 && KH >= 1 && KW >= 1 && OH >= 1 && OW >= 1);
-        assert!(
-            PT < KH && PL < KW,
-            "padding must be smaller than the kernel"
-        );
-        assert!(
-            (OH - 1) * SH < H + PT && (OW - 1) * SW < W + PL,
-            "output larger than the padded input allows"
-        );
-        assert!(
-            KH <= H + 2 * PT + SH && KW <= W + 2 * PL + SW,
-            "kernel larger than the padded input"
-        );
-        ConvGeom {
-            c_in: C,
-            h: H,
-            w: W,
-            c_out: CO,
-            kh: KH,
-            kw: KW,
-            sh: SH,
-            sw: SW,
-            pt: PT,
-            pl: PL,
-            oh: OH,
-            ow: OW,
-        }
-    };
+    /// Fails to compile for sizes no PyTorch or Keras convolution has (see [`checked`]).
+    const GEOMETRY: ConvGeom = checked(ConvGeom {
+        c_in: C,
+        h: H,
+        w: W,
+        c_out: CO,
+        kh: KH,
+        kw: KW,
+        sh: SH,
+        sw: SW,
+        dh: DH,
+        dw: DW,
+        pt: PT,
+        pl: PL,
+        oh: OH,
+        ow: OW,
+        groups: G,
+    });
 
     /// Glorot-uniform weights (Keras's default for Conv2D), zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
         Conv2d {
-            params: ConvParams::glorot_uniform(&Self::GEOMETRY, rng),
+            params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
             _act: PhantomData,
         }
     }
@@ -291,14 +362,18 @@ impl<
         const PL: usize,
         const OH: usize,
         const OW: usize,
+        const DH: usize,
+        const DW: usize,
+        const G: usize,
         F: FusedActivation,
-    > Layer for Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, F>
+        const BIAS: bool,
+    > Layer for Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
 {
     type In = Tensor3<C, H, W>;
     type Out = Tensor3<CO, OH, OW>;
     type Cache = ConvCache;
     type Workspace = ConvWorkspace;
-    const PARAMS: usize = CO * C * KH * KW + CO;
+    const PARAMS: usize = CO * (C / G) * KH * KW + if BIAS { CO } else { 0 };
     const KIND: &'static str = "Conv2d";
 
     fn init(rng: &mut Rng) -> Self {
@@ -308,11 +383,13 @@ impl<
     conv_passes!();
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.params.visit(path, &[CO, C, KH, KW], visitor);
+        self.params.visit(path, &[CO, C / G, KH, KW], visitor);
     }
 }
 
-/// 1-D convolution from `[C, L]` to `[CO, OL]`: kernel `K`, stride `S`, `P` zeros on the left.
+/// 1-D convolution from `[C, L]` to `[CO, OL]`: kernel `K`, stride `S`, `P` zeros on the left
+/// (the right padding follows from the output size), dilation `D`, `G` channel groups, and a
+/// bias unless `BIAS` is false.
 #[derive(Clone, Debug)]
 pub struct Conv1d<
     const C: usize,
@@ -322,7 +399,10 @@ pub struct Conv1d<
     const S: usize,
     const P: usize,
     const OL: usize,
+    const D: usize = 1,
+    const G: usize = 1,
     F: FusedActivation = Linear,
+    const BIAS: bool = true,
 > {
     pub params: ConvParams,
     _act: PhantomData<F>,
@@ -336,38 +416,35 @@ impl<
         const S: usize,
         const P: usize,
         const OL: usize,
+        const D: usize,
+        const G: usize,
         F: FusedActivation,
-    > Conv1d<C, L, CO, K, S, P, OL, F>
+        const BIAS: bool,
+    > Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
 {
     /// As for [`Conv2d::GEOMETRY`], with a height of one.
-    const GEOMETRY: ConvGeom = {
-        assert!(S >= 1 && K >= 1 && OL >= 1);
-        assert!(P < K, "padding must be smaller than the kernel");
-        assert!(
-            (OL - 1) * S < L + P,
-            "output larger than the padded input allows"
-        );
-        assert!(K <= L + 2 * P + S, "kernel larger than the padded input");
-        ConvGeom {
-            c_in: C,
-            h: 1,
-            w: L,
-            c_out: CO,
-            kh: 1,
-            kw: K,
-            sh: 1,
-            sw: S,
-            pt: 0,
-            pl: P,
-            oh: 1,
-            ow: OL,
-        }
-    };
+    const GEOMETRY: ConvGeom = checked(ConvGeom {
+        c_in: C,
+        h: 1,
+        w: L,
+        c_out: CO,
+        kh: 1,
+        kw: K,
+        sh: 1,
+        sw: S,
+        dh: 1,
+        dw: D,
+        pt: 0,
+        pl: P,
+        oh: 1,
+        ow: OL,
+        groups: G,
+    });
 
     /// Glorot-uniform weights, zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
         Conv1d {
-            params: ConvParams::glorot_uniform(&Self::GEOMETRY, rng),
+            params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
             _act: PhantomData,
         }
     }
@@ -381,14 +458,17 @@ impl<
         const S: usize,
         const P: usize,
         const OL: usize,
+        const D: usize,
+        const G: usize,
         F: FusedActivation,
-    > Layer for Conv1d<C, L, CO, K, S, P, OL, F>
+        const BIAS: bool,
+    > Layer for Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
 {
     type In = Tensor2<C, L>;
     type Out = Tensor2<CO, OL>;
     type Cache = ConvCache;
     type Workspace = ConvWorkspace;
-    const PARAMS: usize = CO * C * K + CO;
+    const PARAMS: usize = CO * (C / G) * K + if BIAS { CO } else { 0 };
     const KIND: &'static str = "Conv1d";
 
     fn init(rng: &mut Rng) -> Self {
@@ -398,6 +478,194 @@ impl<
     conv_passes!();
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.params.visit(path, &[CO, C, K], visitor);
+        self.params.visit(path, &[CO, C / G, K], visitor);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PyTorch's output length for `padding=pad`, when the kernel fits.
+    fn torch_out(len: usize, k: usize, s: usize, d: usize, pad: usize) -> Option<usize> {
+        let span = (k - 1) * d + 1;
+        (len + 2 * pad >= span).then(|| (len + 2 * pad - span) / s + 1)
+    }
+
+    /// Keras's (and PyTorch's) `same`: the output length and the padding before the input.
+    fn same(len: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
+        let out = len.div_ceil(s);
+        let total = ((out - 1) * s + (k - 1) * d + 1).saturating_sub(len);
+        (out, total / 2)
+    }
+
+    #[test]
+    fn every_pytorch_and_keras_dimension_fits_and_other_output_sizes_do_not() {
+        for len in 1..=13 {
+            for k in 1..=5 {
+                for s in 1..=4 {
+                    for d in 1..=3 {
+                        let (out, pad) = same(len, k, s, d);
+                        assert!(dim_fits(len, k, s, d, pad, out), "same {len} {k} {s} {d}");
+                        for pad in 0..=7 {
+                            let Some(out) = torch_out(len, k, s, d, pad) else {
+                                continue;
+                            };
+                            let at = format!("len {len} k {k} s {s} d {d} pad {pad}");
+                            assert!(dim_fits(len, k, s, d, pad, out), "{at}: {out}");
+                            assert!(!dim_fits(len, k, s, d, pad, out + 2), "{at}: {out} + 2");
+                            if out > 1 {
+                                assert!(!dim_fits(len, k, s, d, pad, out - 1), "{at}: {out} - 1");
+                            }
+                            // One more output only when it needs exactly one more zero after
+                            // the input (Keras's `same` layout).
+                            let overrun = out * s + (k - 1) * d + 1 - (len + 2 * pad);
+                            assert_eq!(
+                                dim_fits(len, k, s, d, pad, out + 1),
+                                overrun == 1,
+                                "{at}: {out} + 1"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn geom(c_in: usize, c_out: usize, groups: usize) -> ConvGeom {
+        ConvGeom {
+            c_in,
+            h: 5,
+            w: 6,
+            c_out,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 2,
+            dh: 2,
+            dw: 1,
+            pt: 3,
+            pl: 4,
+            oh: 7,
+            ow: 6,
+            groups,
+        }
+    }
+
+    #[test]
+    fn geometry_accepts_groups_dilation_and_large_padding_and_says_what_is_wrong() {
+        // Depthwise with a channel multiplier of 2, dilation 2, padding beyond the kernel.
+        assert_eq!(problem(&geom(4, 8, 4)), None);
+        assert_eq!(problem(&geom(4, 6, 2)), None);
+        assert_eq!(problem(&geom(4, 4, 1)), None);
+        let groups = Some("groups must divide both the input and the output channels");
+        assert_eq!(problem(&geom(4, 6, 4)), groups);
+        assert_eq!(problem(&geom(3, 6, 2)), groups);
+        assert_eq!(problem(&geom(4, 8, 0)), groups);
+        let zero = Some("kernel sizes, strides and dilations must be positive");
+        assert_eq!(
+            problem(&ConvGeom {
+                sh: 0,
+                ..geom(4, 8, 4)
+            }),
+            zero
+        );
+        assert_eq!(
+            problem(&ConvGeom {
+                dw: 0,
+                ..geom(4, 8, 4)
+            }),
+            zero
+        );
+        assert_eq!(
+            problem(&ConvGeom {
+                kh: 0,
+                ..geom(4, 8, 4)
+            }),
+            zero
+        );
+        let sizes = Some("convolution sizes must be positive");
+        assert_eq!(
+            problem(&ConvGeom {
+                c_in: 0,
+                ..geom(4, 8, 4)
+            }),
+            sizes
+        );
+        assert_eq!(
+            problem(&ConvGeom {
+                w: 0,
+                ..geom(4, 8, 4)
+            }),
+            sizes
+        );
+        assert_eq!(
+            problem(&ConvGeom {
+                oh: 0,
+                ..geom(4, 8, 4)
+            }),
+            sizes
+        );
+        assert!(problem(&ConvGeom {
+            oh: 6,
+            ..geom(4, 8, 4)
+        })
+        .is_some_and(|p| p.starts_with("output height")));
+        assert!(problem(&ConvGeom {
+            ow: 5,
+            ..geom(4, 8, 4)
+        })
+        .is_some_and(|p| p.starts_with("output width")));
+    }
+
+    #[test]
+    fn layers_without_bias_have_no_bias_tensor() {
+        struct Names(Vec<(String, Vec<usize>)>);
+        impl ParamVisitor for Names {
+            fn visit(
+                &mut self,
+                path: &Path<'_>,
+                shape: &[usize],
+                _: Layout,
+                _: &mut [f32],
+                _: &mut [f32],
+            ) {
+                self.0.push((path.to_string(), shape.to_vec()));
+            }
+        }
+        let mut rng = Rng::seed(1);
+        let mut names = Names(Vec::new());
+        type Depthwise = Conv2d<4, 5, 6, 8, 3, 3, 1, 2, 3, 4, 7, 6, 2, 1, 4, Linear, false>;
+        Depthwise::init(&mut rng).visit_params(&Path::ROOT.child("dw"), &mut names);
+        assert_eq!(names.0, [("dw.weight".to_string(), vec![8, 1, 3, 3])]);
+        assert_eq!(Depthwise::PARAMS, 8 * 9);
+        names.0.clear();
+        type Grouped = Conv1d<4, 9, 6, 3, 2, 1, 4, 2, 2>;
+        Grouped::init(&mut rng).visit_params(&Path::ROOT.child("c"), &mut names);
+        assert_eq!(
+            names.0,
+            [
+                ("c.weight".to_string(), vec![6, 2, 3]),
+                ("c.bias".to_string(), vec![6])
+            ]
+        );
+        assert_eq!(Grouped::PARAMS, 6 * 2 * 3 + 6);
+    }
+
+    #[test]
+    fn ungrouped_initialisation_is_unchanged_and_grouped_takes_the_kernel_shape_fans() {
+        // Non-grouped: l = √(6 / ((C + CO)·KH·KW)), as before groups existed, so seeded
+        // networks keep their weights.
+        let plain = Conv2d::<3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 6, 6>::init(&mut Rng::seed(5));
+        let mut want = vec![0.0; 4 * 3 * 9];
+        Rng::seed(5).fill_uniform(&mut want, (6.0 / ((3 + 4) * 9) as f32).sqrt());
+        assert_eq!(plain.params.weight, want);
+        // Grouped: fan_in = (C/G)·KH·KW, fan_out = CO·KH·KW (Keras's `Conv2D(groups=G)`,
+        // PyTorch's `xavier_uniform_`).
+        let grouped =
+            Conv2d::<4, 8, 8, 6, 3, 3, 1, 1, 1, 1, 8, 8, 1, 1, 2>::init(&mut Rng::seed(5));
+        let mut want = vec![0.0; 6 * 2 * 9];
+        Rng::seed(5).fill_uniform(&mut want, (6.0 / ((2 + 6) * 9) as f32).sqrt());
+        assert_eq!(grouped.params.weight, want);
     }
 }

@@ -31,12 +31,18 @@ impl FusedActivation for Sigmoid {
     const EPILOGUE: EpilogueAct = EpilogueAct::Sigmoid;
 }
 
-/// `y = F(x · Wᵀ + b)`, from `IN` features to `OUT`; `F` is `Linear` (none) by default.
+/// `y = F(x · Wᵀ + b)`, from `IN` features to `OUT`; `F` is `Linear` (none) by default, and
+/// without `b` when `BIAS` is false (PyTorch's `bias=False`).
 #[derive(Clone, Debug)]
-pub struct Dense<const IN: usize, const OUT: usize, F: FusedActivation = Linear> {
+pub struct Dense<
+    const IN: usize,
+    const OUT: usize,
+    F: FusedActivation = Linear,
+    const BIAS: bool = true,
+> {
     /// `[IN, OUT]`, row-major: PyTorch's `weight` transposed.
     pub weight_t: Vec<f32>,
-    /// `[OUT]`.
+    /// `[OUT]`; empty when `BIAS` is false.
     pub bias: Vec<f32>,
     /// ∂loss/∂weight_t of the last backward pass, `[IN, OUT]`.
     pub weight_t_grad: Vec<f32>,
@@ -47,7 +53,12 @@ pub struct Dense<const IN: usize, const OUT: usize, F: FusedActivation = Linear>
     _act: PhantomData<F>,
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
+impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
+    Dense<IN, OUT, F, BIAS>
+{
+    /// Values of the bias: `OUT`, or none without one.
+    const BIAS_LEN: usize = if BIAS { OUT } else { 0 };
+
     /// Glorot-uniform weights (Keras's default): U(−l, l), l = √(6 / (IN + OUT)); zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
         let mut layer = Self::zeros();
@@ -66,9 +77,9 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
     pub fn zeros() -> Self {
         Dense {
             weight_t: vec![0.0; IN * OUT],
-            bias: vec![0.0; OUT],
+            bias: vec![0.0; Self::BIAS_LEN],
             weight_t_grad: vec![0.0; IN * OUT],
-            bias_grad: vec![0.0; OUT],
+            bias_grad: vec![0.0; Self::BIAS_LEN],
             weight_scratch: Vec::new(),
             _act: PhantomData,
         }
@@ -99,17 +110,19 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Dense<IN, OUT, F> {
             act: F::EPILOGUE,
             ..MatMul::new(rows, OUT, IN)
         };
-        kernels::gemm(&p, x, &self.weight_t, Some(&self.bias), y);
+        kernels::gemm(&p, x, &self.weight_t, BIAS.then_some(&self.bias[..]), y);
     }
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, OUT, F> {
+impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Layer
+    for Dense<IN, OUT, F, BIAS>
+{
     type In = Tensor1<IN>;
     type Out = Tensor1<OUT>;
     /// ∂loss/∂(pre-activation), when an activation is fused.
     type Cache = Batch<Tensor1<OUT>>;
     type Workspace = ();
-    const PARAMS: usize = OUT * IN + OUT;
+    const PARAMS: usize = OUT * IN + Self::BIAS_LEN;
     const KIND: &'static str = "Dense";
 
     fn init(rng: &mut Rng) -> Self {
@@ -176,7 +189,10 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
             None,
             &mut self.weight_t_grad,
         );
-        kernels::column_sums(dz.as_slice(), OUT, &mut self.bias_grad);
+        // ∂b = Σ over rows of dZ.
+        if BIAS {
+            kernels::column_sums(dz.as_slice(), OUT, &mut self.bias_grad);
+        }
         if let Some(dx) = dx {
             // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
             dx.set_rows(rows);
@@ -200,6 +216,10 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
             &mut self.weight_t,
             &mut self.weight_t_grad,
         );
+        // No `bias` tensor without a bias, as in PyTorch's `state_dict`.
+        if !BIAS {
+            return;
+        }
         visitor.visit(
             &path.child("bias"),
             &[OUT],
@@ -210,7 +230,9 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation> Layer for Dense<IN, 
     }
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation> Default for Dense<IN, OUT, F> {
+impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Default
+    for Dense<IN, OUT, F, BIAS>
+{
     fn default() -> Self {
         Self::zeros()
     }

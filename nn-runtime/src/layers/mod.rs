@@ -14,7 +14,7 @@ pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
 pub use dense::{Dense, FusedActivation};
 pub use embedding::Embedding;
 pub use flatten::Flatten;
-pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
+pub use pool::{AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d};
 pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
     RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,

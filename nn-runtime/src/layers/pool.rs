@@ -1,6 +1,9 @@
-//! Pooling: max (gradients routed to the arg-max), average (gradients spread evenly) and
-//! global average. Windows lie inside the input ("valid", as Keras's default); the stride
-//! defaults to the window in `network!`.
+//! Pooling: max (gradients routed to the arg-max), average (gradients spread evenly), global
+//! average and global max, with PyTorch's semantics. Windows may start `PT` rows above and
+//! `PL` columns left of the input (at most half a window, as PyTorch requires): max pooling
+//! pads with −∞, which never wins; average pooling pads with zeros and always divides by the
+//! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
+//! window in `network!`.
 
 use super::{Layer, ParamVisitor, Path};
 use crate::kernels::conv::{
@@ -10,28 +13,44 @@ use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
 
 use crate::Rng;
 
-/// `g`, or a compile error when its windows do not fit the input.
+/// Why no PyTorch pooling layer has the sizes `g`, or `None` when one does: the output must
+/// be PyTorch's `(len + 2·pad − k) / s + 1` in each dimension, with padding at most half
+/// the window.
+const fn problem(g: &PoolGeom) -> Option<&'static str> {
+    if g.c == 0 || g.h == 0 || g.w == 0 || g.oh == 0 || g.ow == 0 {
+        Some("pooling sizes must be positive")
+    } else if g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0 {
+        Some("pooling windows and strides must be positive")
+    } else if 2 * g.pt > g.kh || 2 * g.pl > g.kw {
+        Some("pooling padding must be at most half the window")
+    } else if g.kh > g.h + 2 * g.pt || g.kw > g.w + 2 * g.pl {
+        Some("pooling window larger than its padded input")
+    } else if g.oh != (g.h + 2 * g.pt - g.kh) / g.sh + 1
+        || g.ow != (g.w + 2 * g.pl - g.kw) / g.sw + 1
+    {
+        Some("pooling output size inconsistent with the input, window, stride and padding")
+    } else {
+        None
+    }
+}
+
+/// `g`, or a compile error (in a `GEOMETRY` constant) saying why no PyTorch pooling layer
+/// has these sizes.
 const fn checked(g: PoolGeom) -> PoolGeom {
-    assert!(g.kh >= 1 && g.kw >= 1 && g.sh >= 1 && g.sw >= 1 && g.oh >= 1 && g.ow >= 1);
-    assert!(
-        g.kh <= g.h && g.kw <= g.w,
-        "pooling window larger than its input"
-    );
-    assert!(
-        (g.oh - 1) * g.sh + g.kh <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w,
-        "output larger than the input allows"
-    );
+    if let Some(problem) = problem(&g) {
+        panic!("{}", problem);
+    }
     g
 }
 
 macro_rules! pool_layer {
     (
-        $(#[$doc:meta])* $name:ident < $($p:ident),* >, kind $kind:literal,
+        $(#[$doc:meta])* $name:ident < $($p:ident $(= $default:literal)?),* >, kind $kind:literal,
         in $in:ty, out $out:ty, geometry $geom:expr, max $is_max:literal
     ) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
-        pub struct $name<$(const $p: usize),*>;
+        pub struct $name<$(const $p: usize $(= $default)?),*>;
 
         impl<$(const $p: usize),*> $name<$($p),*> {
             const GEOMETRY: PoolGeom = $geom;
@@ -47,6 +66,9 @@ macro_rules! pool_layer {
             const KIND: &'static str = $kind;
 
             fn init(_rng: &mut Rng) -> Self {
+                // An impossible geometry fails to compile here already, as a convolution's
+                // does, not only once a forward pass is compiled.
+                let _ = Self::GEOMETRY;
                 $name
             }
 
@@ -97,29 +119,134 @@ macro_rules! pool_layer {
 }
 
 pool_layer! {
-    /// Max over `KH×KW` windows with stride `SH×SW`: `[C, H, W]` to `[C, OH, OW]`.
-    MaxPool2d<C, H, W, KH, KW, SH, SW, OH, OW>, kind "MaxPool2d",
+    /// Max over `KH×KW` windows with stride `SH×SW` and −∞ padding, PyTorch's
+    /// `padding=(PT, PL)`: `[C, H, W]` to `[C, OH, OW]`.
+    ///
+    /// ```
+    /// use nn_runtime::prelude::*;
+    /// // PyTorch's `MaxPool2d(3, stride=2, padding=1)` on [1, 5, 5]: output [1, 3, 3].
+    /// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 3, 3, 1, 1>::init(&mut Rng::seed(0));
+    /// ```
+    ///
+    /// Sizes no PyTorch layer has fail to build: padding over half the window, here.
+    ///
+    /// ```compile_fail,E0080
+    /// use nn_runtime::prelude::*;
+    /// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 4, 2, 2, 0>::init(&mut Rng::seed(0));
+    /// ```
+    MaxPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT = 0, PL = 0>, kind "MaxPool2d",
     in Tensor3<C, H, W>, out Tensor3<C, OH, OW>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, oh: OH, ow: OW }), max true
+    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW }), max true
 }
 
 pool_layer! {
-    /// Mean over `KH×KW` windows with stride `SH×SW`: `[C, H, W]` to `[C, OH, OW]`.
-    AvgPool2d<C, H, W, KH, KW, SH, SW, OH, OW>, kind "AvgPool2d",
+    /// Mean over `KH×KW` windows with stride `SH×SW` and zero padding, PyTorch's
+    /// `padding=(PT, PL)`, divided by `KH·KW` wherever the window lies: `[C, H, W]` to
+    /// `[C, OH, OW]`.
+    AvgPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT = 0, PL = 0>, kind "AvgPool2d",
     in Tensor3<C, H, W>, out Tensor3<C, OH, OW>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, oh: OH, ow: OW }), max false
+    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW }), max false
 }
 
 pool_layer! {
     /// Mean over each channel: `[C, H, W]` to `[C]`.
     GlobalAvgPool2d<C, H, W>, kind "GlobalAvgPool2d",
     in Tensor3<C, H, W>, out Tensor1<C>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: H, kw: W, sh: H, sw: W, oh: 1, ow: 1 }), max false
+    geometry checked(PoolGeom { c: C, h: H, w: W, kh: H, kw: W, sh: H, sw: W, pt: 0, pl: 0, oh: 1, ow: 1 }), max false
 }
 
 pool_layer! {
-    /// Max over windows of `K` with stride `S`: `[C, L]` to `[C, OL]`.
-    MaxPool1d<C, L, K, S, OL>, kind "MaxPool1d",
+    /// Max over each channel (NaN if the channel holds one; the gradient goes to the first
+    /// largest position): `[C, H, W]` to `[C]`.
+    GlobalMaxPool2d<C, H, W>, kind "GlobalMaxPool2d",
+    in Tensor3<C, H, W>, out Tensor1<C>,
+    geometry checked(PoolGeom { c: C, h: H, w: W, kh: H, kw: W, sh: H, sw: W, pt: 0, pl: 0, oh: 1, ow: 1 }), max true
+}
+
+pool_layer! {
+    /// Max over windows of `K` with stride `S` and −∞ padding, PyTorch's `padding=P`:
+    /// `[C, L]` to `[C, OL]`.
+    MaxPool1d<C, L, K, S, OL, P = 0>, kind "MaxPool1d",
     in Tensor2<C, L>, out Tensor2<C, OL>,
-    geometry checked(PoolGeom { c: C, h: 1, w: L, kh: 1, kw: K, sh: 1, sw: S, oh: 1, ow: OL }), max true
+    geometry checked(PoolGeom { c: C, h: 1, w: L, kh: 1, kw: K, sh: 1, sw: S, pt: 0, pl: P, oh: 1, ow: OL }), max true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(len: usize, k: usize, s: usize, pad: usize, out: usize) -> PoolGeom {
+        PoolGeom {
+            c: 2,
+            h: 1,
+            w: len,
+            kh: 1,
+            kw: k,
+            sh: 1,
+            sw: s,
+            pt: 0,
+            pl: pad,
+            oh: 1,
+            ow: out,
+        }
+    }
+
+    #[test]
+    fn geometry_accepts_pytorch_pooling_and_nothing_else() {
+        for len in 1..=13 {
+            for k in 1..=6 {
+                for s in 1..=4 {
+                    for pad in 0..=k / 2 {
+                        if k > len + 2 * pad {
+                            let err = problem(&pool(len, k, s, pad, 1));
+                            assert_eq!(err, Some("pooling window larger than its padded input"));
+                            continue;
+                        }
+                        let out = (len + 2 * pad - k) / s + 1;
+                        let at = format!("len {len} k {k} s {s} pad {pad}");
+                        assert_eq!(problem(&pool(len, k, s, pad, out)), None, "{at}");
+                        let wrong = Some(
+                            "pooling output size inconsistent with the input, window, stride and padding",
+                        );
+                        assert_eq!(problem(&pool(len, k, s, pad, out + 1)), wrong, "{at}");
+                        if out > 1 {
+                            assert_eq!(problem(&pool(len, k, s, pad, out - 1)), wrong, "{at}");
+                        }
+                    }
+                    let over = problem(&pool(len + 2 * k, k, s, k / 2 + 1, 1));
+                    assert_eq!(
+                        over,
+                        Some("pooling padding must be at most half the window")
+                    );
+                }
+            }
+        }
+        let zero = Some("pooling windows and strides must be positive");
+        assert_eq!(problem(&pool(5, 2, 0, 0, 2)), zero);
+        assert_eq!(problem(&pool(5, 0, 1, 0, 2)), zero);
+        let sizes = Some("pooling sizes must be positive");
+        assert_eq!(
+            problem(&PoolGeom {
+                c: 0,
+                ..pool(5, 2, 2, 0, 2)
+            }),
+            sizes
+        );
+        assert_eq!(problem(&pool(5, 2, 2, 0, 0)), sizes);
+    }
+
+    #[test]
+    fn global_max_pooling_is_a_parameterless_layer() {
+        assert_eq!(GlobalMaxPool2d::<3, 4, 5>::PARAMS, 0);
+        assert_eq!(GlobalMaxPool2d::<3, 4, 5>::KIND, "GlobalMaxPool2d");
+        let mut y = Tensor1::<2>::zeros();
+        let x = Tensor3::<2, 2, 3> {
+            data: [
+                [[1.0, 5.0, 2.0], [5.0, 0.0, 3.0]],
+                [[-2.0, -1.0, -4.0], [-3.0, -1.0, -9.0]],
+            ],
+        };
+        GlobalMaxPool2d.forward_into(&x, &mut y);
+        assert_eq!(y.data, [5.0, -1.0]);
+    }
 }
