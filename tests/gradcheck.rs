@@ -187,13 +187,13 @@ fn activation_gradients() {
     check_layer("Tanh", Act::<Tanh, Tensor1<7>>::default(), 3, &mut rng);
     check_layer(
         "Sigmoid",
-        Act::<Sigmoid, Tensor1<7>>::default(),
+        Act::<Sigmoid, Tensor1<7>>::init(&mut rng),
         3,
         &mut rng,
     );
     check_layer(
         "Softmax",
-        Act::<Softmax, Tensor1<7>>::default(),
+        Act::<Softmax, Tensor1<7>>::init(&mut rng),
         3,
         &mut rng,
     );
@@ -419,6 +419,122 @@ fn convolution_gradients() {
         &mut rng,
     );
     check_layer("Conv1d", Conv1dNet::init(&mut rng), 2, &mut rng);
+}
+
+/// PyTorch's convolution options, on layers built by hand: `Conv2d<C, H, W, CO, KH, KW, SH,
+/// SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>`, output sizes from PyTorch's
+/// `(len + 2·pad − d·(k − 1) − 1) / s + 1`.
+#[test]
+fn convolution_option_gradients() {
+    let mut rng = Rng::seed(12);
+    check_layer(
+        "Conv2d stride 2, padding 1",
+        Conv2d::<2, 7, 6, 3, 3, 3, 2, 2, 1, 1, 4, 3>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d dilation 2, padding (1, 2) + tanh",
+        Conv2d::<2, 7, 8, 2, 3, 3, 1, 1, 1, 2, 5, 8, 2, 2, 1, Tanh>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d groups 2, rectangular kernel",
+        Conv2d::<4, 5, 5, 6, 3, 2, 1, 1, 1, 0, 5, 4, 1, 1, 2>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d depthwise, channel multiplier 2, stride (2, 1) + sigmoid",
+        Conv2d::<3, 6, 5, 6, 3, 3, 2, 1, 1, 1, 3, 5, 1, 1, 3, Sigmoid>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d without bias",
+        Conv2d::<2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 5, 5, 1, 1, 1, Linear, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d depthwise without bias, dilation (2, 1)",
+        Conv2d::<2, 7, 4, 2, 3, 2, 1, 1, 2, 1, 7, 5, 2, 1, 2, Linear, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d padding beyond the kernel",
+        Conv2d::<1, 3, 3, 2, 2, 1, 1, 2, 2, 1, 6, 3>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv1d padding 2, dilation 2, groups 2 + tanh",
+        Conv1d::<4, 9, 6, 3, 2, 2, 5, 2, 2, Tanh>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv1d depthwise without bias, padding 1",
+        Conv1d::<3, 7, 3, 2, 1, 1, 8, 1, 3, Linear, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
+fn dense_without_bias_gradients() {
+    let mut rng = Rng::seed(13);
+    check_layer(
+        "Dense without bias",
+        Dense::<5, 4, Linear, false>::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "Dense without bias + tanh",
+        Dense::<3, 2, Tanh, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+/// Pooling with PyTorch's padding (−∞ for max, zeros for average), built by hand:
+/// `MaxPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT, PL>`.
+#[test]
+fn padded_pooling_gradients() {
+    let mut rng = Rng::seed(14);
+    check_layer_at(
+        "MaxPool2d 3x3, stride 2, padding 1",
+        MaxPool2d::<2, 7, 5, 3, 3, 2, 2, 4, 3, 1, 1>::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer_at(
+        "MaxPool2d 2x2, stride 2, padding 1",
+        MaxPool2d::<2, 5, 6, 2, 2, 2, 2, 3, 4, 1, 1>::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer(
+        "AvgPool2d (3, 2), stride (2, 1), padding 1",
+        AvgPool2d::<2, 7, 5, 3, 2, 2, 1, 4, 6, 1, 1>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer_at(
+        "MaxPool1d 3, stride 2, padding 1",
+        MaxPool1d::<3, 9, 3, 2, 5, 1>::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
+    check_layer_at(
+        "GlobalMaxPool2d",
+        GlobalMaxPool2d::<3, 4, 5>::init(&mut rng),
+        spread_batch(2, &mut rng),
+        &mut rng,
+    );
 }
 
 network! {
