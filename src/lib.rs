@@ -35,18 +35,44 @@
 //! }
 //! ```
 //!
-//! Layers: `Dense(units)`; `Conv2d(filters, kernel, stride = 1, padding = valid | same)`
-//! with `kernel` and `stride` a number or a pair `(h, w)`, on `[channels, height, width]`;
-//! `Conv1d(filters, kernel, stride, padding)` on `[channels, length]`;
-//! `MaxPool2d(window, stride = window)`, `AvgPool2d(...)`, `GlobalAvgPool2d`,
-//! `MaxPool1d(window, stride)`, `Flatten`; recurrent `SimpleRNN(units, activation = tanh)`,
-//! `LSTM(units)`, `GRU(units)` on `[time steps, features]`, each with
-//! `return_sequences = true` to return every step; `Embedding(vocabulary, dimension)` on a
-//! `tokens[length]` input of token ids; activations `Relu`, `LeakyRelu(alpha)` (default
-//! 0.01), `Tanh`, `Sigmoid`, `Softmax`; and `Net(Type)` to use another network as a layer.
-//! Unnamed layers are named by their index, as in PyTorch's `nn.Sequential` (`0.weight`).
-//! Dense and convolution layers start with Glorot-uniform weights (Keras's default) and zero
-//! biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right after one is fused into it.
+//! Layers (arguments positional in this order, or by name; defaults after `=`):
+//!
+//! - `Dense(units, bias = true)` on `[n]`;
+//! - `Conv2d(filters, kernel, stride = 1, padding = valid, dilation = 1, groups = 1,
+//!   bias = true)` on `[channels, height, width]`, with `kernel`, `stride` and `dilation` a
+//!   number or a pair `(h, w)`, and `padding` `valid`, `same` (TensorFlow's split, which is
+//!   PyTorch's `"same"` at stride 1), a number of zeros on each side (PyTorch's `padding=1`)
+//!   or a pair; `groups = channels` is a depthwise convolution;
+//!   `Conv1d(...)` likewise on `[channels, length]`;
+//! - `MaxPool2d(window, stride = window, padding = 0)`, `AvgPool2d(...)` (PyTorch's
+//!   `count_include_pad`), `MaxPool1d(...)`, `GlobalAvgPool2d`, `GlobalMaxPool2d`, `Flatten`;
+//! - `Dropout(rate)` (inverted dropout in training, the identity in inference),
+//!   `BatchNorm1d(features = inferred, momentum = 0.1, eps = 1e-5)` on `[features]` or
+//!   `[channels, length]`, `BatchNorm2d(...)` on `[channels, height, width]`,
+//!   `LayerNorm(features = inferred, eps = 1e-5)` over the last dimension;
+//! - recurrent `SimpleRNN(units, activation = tanh, return_sequences = false)`,
+//!   `LSTM(units, return_sequences = false)`, `GRU(...)` on `[time steps, features]`;
+//!   `Embedding(vocabulary, dimension)` on a `tokens[length]` input of token ids;
+//! - activations `Relu`, `LeakyRelu(alpha = 0.01)`, `Tanh`, `Sigmoid`, `Softmax`; and
+//!   `Net(Type)` to use another network as a layer.
+//!
+//! Sizes (the input shape, units, filters, kernels, strides, paddings, groups) are integer
+//! literals or named constants and constant expressions (`Dense(HIDDEN)`,
+//! `Conv2d(2 * C, 3)`): the macro checks what it can compute and leaves the rest to const
+//! assertions that name the layer. Unnamed layers are named by their index, as in PyTorch's
+//! `nn.Sequential` (`0.weight`). Dense and convolution layers start with Glorot-uniform
+//! weights (Keras's default) and zero biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right
+//! after one is fused into it.
+//!
+//! ## Training and inference
+//!
+//! They are different calls, so that forgetting to switch modes is impossible: `train_step`
+//! always runs the training pass (dropout masks drawn from the network's own generator,
+//! seeded when it was initialised; batch statistics, with BatchNorm's running statistics
+//! updated), and `forward`, `forward_batch`, `predict`, `accuracy` and `evaluate` always run
+//! the inference pass (no dropout, running statistics). Running statistics are buffers:
+//! saved and loaded with the weights under PyTorch's names, counted as non-trainable in
+//! `summary()`, never seen by optimizers or gradient clipping.
 //!
 //! ```
 //! use typed_nn::prelude::*;

@@ -9,6 +9,7 @@
 use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{Head, Loss};
 use typed_nn::prelude::*;
+use typed_nn::DenseSeq;
 
 const H: f32 = 1e-2;
 
@@ -687,4 +688,164 @@ fn embedding_gradients() {
     check_param_grads("Embedding + GRU", &mut net, &analytic, |n| {
         objective(n, &x, &w)
     });
+}
+
+/// γ and β away from 1 and 0, so that their gradients and dx depend on them.
+fn random_affine(weight: &mut [f32], bias: &mut [f32], rng: &mut Rng) {
+    weight.iter_mut().for_each(|w| *w = rng.uniform(0.5, 1.5));
+    bias.iter_mut().for_each(|b| *b = rng.uniform(-0.5, 0.5));
+}
+
+#[test]
+fn batch_norm_gradients_in_training_mode() {
+    // The training pass normalises with the batch's own statistics: dx includes the paths
+    // through the batch mean and variance.
+    let mut rng = Rng::seed(21);
+    let mut vector = BatchNorm::<Tensor1<5>, 5>::new(0.1, 1e-5);
+    random_affine(&mut vector.weight, &mut vector.bias, &mut rng);
+    check_layer("BatchNorm1d on [5]", vector, 4, &mut rng);
+    let mut sequence = BatchNorm::<Tensor2<3, 4>, 3>::new(0.1, 1e-5);
+    random_affine(&mut sequence.weight, &mut sequence.bias, &mut rng);
+    check_layer("BatchNorm1d on [3, 4]", sequence, 3, &mut rng);
+    let mut image = BatchNorm::<Tensor3<2, 3, 3>, 2>::new(0.3, 1e-3);
+    random_affine(&mut image.weight, &mut image.bias, &mut rng);
+    check_layer("BatchNorm2d on [2, 3, 3]", image, 2, &mut rng);
+}
+
+#[test]
+fn layer_norm_gradients() {
+    let mut rng = Rng::seed(22);
+    let mut vector = LayerNorm::<Tensor1<6>, 6>::new(1e-5);
+    random_affine(&mut vector.weight, &mut vector.bias, &mut rng);
+    check_layer("LayerNorm on [6]", vector, 3, &mut rng);
+    let mut sequence = LayerNorm::<Tensor2<3, 5>, 5>::new(1e-5);
+    random_affine(&mut sequence.weight, &mut sequence.bias, &mut rng);
+    check_layer("LayerNorm on [3, 5]", sequence, 2, &mut rng);
+}
+
+#[test]
+fn dropout_gradients() {
+    // Each evaluation of the objective draws the same mask (`mask_rng`), so the training
+    // pass is a fixed linear map whose gradient is checked.
+    let mut rng = Rng::seed(23);
+    check_layer(
+        "Dropout(0.5) on [8]",
+        Dropout::<Tensor1<8>>::new(0.5),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "Dropout(0.25) on [4, 3]",
+        Dropout::<Tensor2<4, 3>>::new(0.25),
+        2,
+        &mut rng,
+    );
+}
+
+network! {
+    /// A residual block with the identity shortcut.
+    struct IdentityResidual: [6] {
+        Residual { Dense(6), Tanh, Dense(6) },
+        Tanh,
+    }
+}
+
+network! {
+    /// A downsampling residual block: strided body, strided 1×1 projection shortcut, and
+    /// BatchNorm in training mode on both paths.
+    struct ProjectedResidual: [2, 5, 5] {
+        Residual {
+            Conv2d(3, 3, stride = 2, padding = 1), BatchNorm2d, Tanh,
+            Conv2d(3, 3, padding = 1),
+        } shortcut {
+            Conv2d(3, 1, stride = 2), BatchNorm2d,
+        },
+        Tanh,
+    }
+}
+
+network! {
+    /// Three named branches concatenated along the channels (one the identity), then two
+    /// added, one of them holding a residual block of its own.
+    struct Branchy: [2, 4, 4] {
+        Concat {
+            a: { Conv2d(2, 1), Tanh },
+            b: { Conv2d(3, 3, padding = 1), Sigmoid },
+            same: {},
+        },
+        Add {
+            { Conv2d(4, 1) },
+            { Residual { Conv2d(7, 3, padding = 1), Tanh }, Conv2d(4, 1) },
+        },
+    }
+}
+
+#[test]
+fn join_gradients_sum_at_every_fork() {
+    let mut rng = Rng::seed(31);
+    check_layer(
+        "Residual, identity shortcut",
+        IdentityResidual::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "Residual, projection shortcut and BatchNorm",
+        ProjectedResidual::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "Concat and Add, nested",
+        Branchy::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+network! {
+    /// A pre-norm transformer encoder block on 3 tokens of 8 features. (With fewer features
+    /// a token's values can sit so close together that LayerNorm's curvature makes the
+    /// central difference at step 1e-2 off by a percent; at 8 they spread enough.)
+    struct EncoderBlock: [3, 8] {
+        PositionalEmbedding,
+        Residual { LayerNorm, MultiHeadAttention(2, 8) },
+        Residual { LayerNorm, Dense(6, per_step = true), Gelu, Dense(8, per_step = true) },
+    }
+}
+
+#[test]
+fn attention_and_transformer_gradients() {
+    let mut rng = Rng::seed(32);
+    check_layer(
+        "MultiHeadAttention(2, 4)",
+        MultiHeadAttention::<3, 4, 2>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "MultiHeadAttention(1, 5)",
+        MultiHeadAttention::<4, 5, 1>::init(&mut rng),
+        1,
+        &mut rng,
+    );
+    check_layer("Gelu", Act::<Gelu, Tensor2<3, 5>>::default(), 2, &mut rng);
+    check_layer(
+        "Dense per step",
+        DenseSeq::<3, 4, 5>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "PositionalEmbedding",
+        PositionalEmbedding::<3, 4>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "pre-norm encoder block",
+        EncoderBlock::init(&mut rng),
+        2,
+        &mut rng,
+    );
 }

@@ -4,10 +4,14 @@
 For each network kind, builds the network in PyTorch with the module names typed-nn gives
 (indices for unnamed layers, as nn.Sequential), runs one batch, and saves two files:
 
-  <name>.weights.safetensors   the state_dict (what typed-nn's `load` reads)
-  <name>.data.safetensors      input, target, output, loss, the gradient of every parameter
-                               ("grad.<param>"), and every parameter after one Adam step
-                               (lr 1e-2, "adam.<param>")
+  <name>.weights.safetensors   the state_dict (what typed-nn's `load` reads), buffers included
+  <name>.data.safetensors      input, target; "eval_output" (the model in eval mode);
+                               "output" (train mode), loss, the gradient of every parameter
+                               ("grad.<param>"), every buffer after that training forward
+                               ("buffer.<name>": BatchNorm's running statistics), and every
+                               parameter after one Adam step (lr 1e-2, "adam.<param>") --
+                               all but eval_output left out for models whose training pass is
+                               random (dropout)
 
 The torch version is recorded in each file's metadata and in tests/fixtures/TORCH_VERSION.
 CI does not run this; the fixtures are committed.
@@ -46,18 +50,91 @@ class Seq(nn.Module):
         return x
 
 
+class Residual(nn.Module):
+    """typed-nn's `Residual { body } shortcut { … }`: body(x) + shortcut(x), the shortcut the
+    identity when absent; parameters under `body.` and `shortcut.`."""
+
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body = body
+        if shortcut is not None:
+            self.shortcut = shortcut
+
+    def forward(self, x):
+        return self.body(x) + (self.shortcut(x) if hasattr(self, "shortcut") else x)
+
+
+class Branches(nn.Module):
+    """typed-nn's `Concat { … }` (along the channels) or `Add { … }`, branches named."""
+
+    def __init__(self, mode, **branches):
+        super().__init__()
+        self.mode = mode
+        self.names = list(branches)
+        for name, b in branches.items():
+            setattr(self, name, b)
+
+    def forward(self, x):
+        outs = [getattr(self, n)(x) for n in self.names]
+        return torch.cat(outs, dim=1) if self.mode == "concat" else sum(outs)
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """Self-attention, batch first: typed-nn's `MultiHeadAttention(heads, dim)`."""
+
+    def __init__(self, heads, dim):
+        super().__init__(dim, heads, batch_first=True)
+
+    def forward(self, x):
+        return super().forward(x, x, x, need_weights=False)[0]
+
+
+class PositionalEmbedding(nn.Module):
+    def __init__(self, tokens, features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(tokens, features))
+
+    def forward(self, x):
+        return x + self.weight
+
+
 def glorot(model):
     torch.manual_seed(1)
     for name, p in model.named_parameters():
         nn.init.uniform_(p, -0.5, 0.5) if p.dim() > 1 else nn.init.uniform_(p, -0.2, 0.2)
 
 
-def run(name, model, x, target, loss_kind, logits_of):
-    """logits_of(model, x) gives what the loss reads (the input of a final Softmax or Sigmoid)."""
+def random_buffers(model):
+    """Running statistics away from their initial 0 and 1, so that eval mode is tested."""
+    g = torch.Generator().manual_seed(2)  # its own, so that later inputs do not move
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5, generator=g)
+            m.running_var.uniform_(0.5, 1.5, generator=g)
+            m.num_batches_tracked.fill_(3)
+
+
+def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
+    """logits_of(model, x) gives what the loss reads (the input of a final Softmax or
+    Sigmoid); None when that is the output itself (models with BatchNorm must not run a second
+    training forward, which would update the running statistics twice)."""
     glorot(model)
+    random_buffers(model)
     weights = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    model.eval()
+    with torch.no_grad():
+        eval_out = model(x)
+    model.train()
+    params = sum(p.numel() for p in model.parameters())
+    meta = {"torch": torch.__version__, "loss": loss_kind, "lr": str(LR), "params": str(params)}
+    if eval_only:
+        data = {"input": x.contiguous(), "eval_output": eval_out.contiguous()}
+        save_file(weights, os.path.join(OUT, name + ".weights.safetensors"), metadata=meta)
+        save_file(data, os.path.join(OUT, name + ".data.safetensors"), metadata=meta)
+        print(f"{name}: eval only")
+        return
     out = model(x)
-    z = logits_of(model, x)
+    z = out if logits_of is None else logits_of(model, x)
     if loss_kind == "ce":
         loss = F.cross_entropy(z, target)
     elif loss_kind == "bce":
@@ -70,15 +147,18 @@ def run(name, model, x, target, loss_kind, logits_of):
         "input": x.contiguous(),
         "target": (target.float() if loss_kind == "ce" else target).contiguous(),
         "output": out.detach().contiguous(),
+        "eval_output": eval_out.contiguous(),
         "loss": loss.detach().reshape(1),
     }
+    for k, b in model.named_buffers():
+        if b.dtype == torch.float32:
+            data["buffer." + k] = b.detach().clone().contiguous()
     for k, p in model.named_parameters():
         data["grad." + k] = p.grad.detach().clone().contiguous()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     opt.step()
     for k, p in model.named_parameters():
         data["adam." + k] = p.detach().clone().contiguous()
-    meta = {"torch": torch.__version__, "loss": loss_kind, "lr": str(LR)}
     save_file(weights, os.path.join(OUT, name + ".weights.safetensors"), metadata=meta)
     save_file(data, os.path.join(OUT, name + ".data.safetensors"), metadata=meta)
     print(f"{name}: loss {loss.item():.6f}")
@@ -133,6 +213,126 @@ def main():
     gru = Seq(gru=gru_layer, flat=nn.Flatten(), out=nn.Linear(20, 2))
     x = torch.rand(3, 5, 3) - 0.5
     run("gru", gru, x, torch.rand(3, 2), "mse", lambda m, x: m(x))
+
+    # Downsampling convolution: stride 2, padding 1 (PyTorch's usual), then padding (1, 2)
+    conv_stride = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 4, (3, 2), padding=(1, 2)),
+        nn.Flatten(), nn.Linear(4 * 5 * 8, 3),
+    )
+    x = torch.rand(3, 3, 9, 9)
+    run("conv_stride_pad", conv_stride, x, torch.tensor([1, 0, 2]), "ce")
+
+    # Dilation 2, grouped convolution, max and average pooling with padding, global max pooling
+    conv_dilation = nn.Sequential(
+        nn.Conv2d(2, 4, 3, dilation=2, padding=2), nn.Tanh(), nn.Conv2d(4, 6, 3, groups=2),
+        nn.MaxPool2d(3, stride=2, padding=1), nn.AvgPool2d(2, stride=1, padding=1),
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(6, 2),
+    )
+    x = torch.rand(3, 2, 8, 8)
+    run("conv_dilation", conv_dilation, x, torch.rand(3, 2), "mse")
+
+    # Depthwise (groups = channels, 2 filters each) and pointwise convolutions, no biases
+    depthwise = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1, groups=3, bias=False), nn.ReLU(), nn.Conv2d(6, 4, 1, bias=False),
+        nn.Flatten(), nn.Linear(4 * 6 * 6, 3, bias=False),
+    )
+    x = torch.rand(3, 3, 6, 6)
+    run("depthwise", depthwise, x, torch.tensor([2, 2, 0]), "ce")
+
+    # BatchNorm2d and BatchNorm1d (on [features] and on [channels, length]): training and eval
+    batchnorm = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3),
+        nn.BatchNorm2d(4, momentum=0.3, eps=1e-3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(4, 5), nn.BatchNorm1d(5), nn.Linear(5, 3),
+    )
+    x = torch.rand(4, 3, 6, 6)
+    run("batchnorm", batchnorm, x, torch.tensor([0, 1, 2, 1]), "ce")
+    bn1d_seq = nn.Sequential(nn.Conv1d(2, 3, 3), nn.BatchNorm1d(3), nn.Tanh(), nn.Flatten(), nn.Linear(18, 2))
+    x = torch.rand(5, 2, 8)
+    run("batchnorm1d_seq", bn1d_seq, x, torch.rand(5, 2), "mse")
+
+    # LayerNorm over the last dimension, of a sequence and of a vector
+    layernorm = nn.Sequential(
+        nn.LayerNorm(6), nn.Flatten(), nn.Linear(24, 8), nn.LayerNorm(8, eps=1e-3), nn.Tanh(), nn.Linear(8, 3),
+    )
+    x = torch.rand(3, 4, 6)
+    run("layernorm", layernorm, x, torch.rand(3, 3), "mse")
+
+    # Dropout is the identity in eval mode
+    dropout = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+    x = torch.rand(4, 6)
+    run("dropout_eval", dropout, x, None, "ce", eval_only=True)
+
+    # A residual stage: a downsampling block (strided body, 1x1 strided projection shortcut,
+    # BatchNorm on both paths) then an identity block
+    def conv_bn(cin, cout, k, stride=1, padding=0):
+        return [nn.Conv2d(cin, cout, k, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(cout)]
+
+    resnet = nn.Sequential(
+        *conv_bn(2, 4, 3, padding=1), nn.ReLU(),
+        Residual(
+            nn.Sequential(*conv_bn(4, 8, 3, 2, 1), nn.ReLU(), *conv_bn(8, 8, 3, padding=1)),
+            shortcut=nn.Sequential(*conv_bn(4, 8, 1, 2)),
+        ),
+        nn.ReLU(),
+        Residual(nn.Sequential(*conv_bn(8, 8, 3, padding=1), nn.ReLU(), *conv_bn(8, 8, 3, padding=1))),
+        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3),
+    )
+    x = torch.rand(4, 2, 8, 8)
+    run("residual", resnet, x, torch.tensor([0, 2, 1, 1]), "ce")
+
+    # Inception-style concatenation of three named branches, then an Add with the identity
+    concat = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+        Branches(
+            "concat",
+            a=nn.Sequential(nn.Conv2d(4, 2, 1)),
+            b=nn.Sequential(nn.Conv2d(4, 3, 1), nn.ReLU(), nn.Conv2d(3, 3, 3, padding=1)),
+            pool=nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(4, 2, 1)),
+        ),
+        Branches(**{"mode": "add", "0": nn.Identity(), "1": nn.Sequential(nn.Conv2d(7, 7, 1))}),
+        nn.Flatten(), nn.Linear(7 * 6 * 6, 2),
+    )
+    x = torch.rand(3, 3, 6, 6)
+    run("concat", concat, x, torch.rand(3, 2), "mse")
+
+    # A pre-norm transformer encoder block on 5 tokens of 8 features
+    transformer = nn.Sequential(
+        PositionalEmbedding(5, 8),
+        Residual(nn.Sequential(nn.LayerNorm(8), SelfAttention(2, 8))),
+        Residual(nn.Sequential(nn.LayerNorm(8), nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8))),
+        nn.Flatten(), nn.Linear(40, 3),
+    )
+    x = torch.rand(3, 5, 8) - 0.5
+    run("transformer", transformer, x, torch.tensor([2, 0, 1]), "ce")
+
+    # Parameter counts of the examples' joined models, as PyTorch counts them
+    # (sum(p.numel()) over parameters: running statistics are buffers).
+    def block(cin, cout, stride):
+        body = nn.Sequential(*conv_bn(cin, cout, 3, stride, 1), nn.ReLU(), *conv_bn(cout, cout, 3, padding=1))
+        shortcut = nn.Sequential(*conv_bn(cin, cout, 1, stride)) if stride != 1 else None
+        return nn.Sequential(Residual(body, shortcut), nn.ReLU())
+
+    mnist_resnet = nn.Sequential(
+        *conv_bn(1, 8, 3, padding=1), nn.ReLU(),
+        block(8, 8, 1), block(8, 8, 1), block(8, 16, 2), block(16, 16, 1), block(16, 32, 2), block(32, 32, 1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+    )
+
+    def encoder(dim):
+        return nn.Sequential(
+            Residual(nn.Sequential(nn.LayerNorm(dim), SelfAttention(4, dim))),
+            Residual(nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))),
+        )
+
+    mnist_transformer = nn.Sequential(
+        nn.Linear(28, 64), PositionalEmbedding(28, 64), encoder(64), encoder(64), nn.LayerNorm(64),
+        nn.Flatten(), nn.Linear(28 * 64, 10),
+    )
+    with open(os.path.join(OUT, "param_counts.txt"), "w") as f:
+        f.write(f"# sum(p.numel() for p in model.parameters()), torch {torch.__version__}\n")
+        for name, model in [("mnist_resnet", mnist_resnet), ("mnist_transformer", mnist_transformer)]:
+            f.write(f"{name} {sum(p.numel() for p in model.parameters())}\n")
 
     with open(os.path.join(OUT, "TORCH_VERSION"), "w") as f:
         f.write(torch.__version__ + "\n")

@@ -9,17 +9,21 @@
 //!     }
 //! }
 //! ```
+//!
+//! Joins hold chains of layers in braces: `Residual { … }` optionally followed by
+//! `shortcut { … }`, and `Concat { { … }, { … } }` / `Add { … }` whose branches may be named
+//! (`a: { … }`).
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, parenthesized, Attribute, Expr, Ident, LitInt, Token, Visibility};
+use syn::{bracketed, parenthesized, Attribute, Expr, Ident, Token, Visibility};
 
 pub struct NetworkDef {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
-    pub input: Vec<LitInt>,
+    pub input: Vec<Expr>,
     /// `tokens` before the input shape: the input holds token ids (for `Embedding`).
     pub tokens: Option<Ident>,
     pub input_span: Span,
@@ -33,6 +37,111 @@ pub struct LayerDef {
     pub args: Vec<Arg>,
     /// The argument list's parentheses, when written.
     pub paren_span: Option<Span>,
+    /// The paths of a join, written in braces after the layer: `Residual { … }`,
+    /// `Concat { { … }, { … } }`.
+    pub block: Option<Block>,
+}
+
+/// What a join holds between braces.
+pub struct Block {
+    /// The braces.
+    pub span: Span,
+    pub content: BlockContent,
+    /// `shortcut { … }` after the braces (a residual block's projection).
+    pub shortcut: Option<Path>,
+}
+
+pub enum BlockContent {
+    /// A chain of layers: `Residual { Conv2d(16, 3), Relu, … }`.
+    Chain(Vec<LayerDef>),
+    /// Parallel branches: `Concat { { … }, name: { … } }`.
+    Branches(Vec<Path>),
+}
+
+/// A chain of layers in braces, optionally named.
+pub struct Path {
+    pub name: Option<Ident>,
+    pub layers: Vec<LayerDef>,
+    /// The braces.
+    pub span: Span,
+}
+
+/// Layers separated by commas (a trailing comma allowed), up to the end of `input`.
+fn parse_layers(input: ParseStream) -> syn::Result<Vec<LayerDef>> {
+    let mut layers = Vec::new();
+    while !input.is_empty() {
+        layers.push(input.parse()?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(layers)
+}
+
+/// `[name:] { layers }`
+fn parse_path(input: ParseStream) -> syn::Result<Path> {
+    let name = if input.peek(Ident) && input.peek2(Token![:]) {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        Some(name)
+    } else {
+        None
+    };
+    let content;
+    let brace = syn::braced!(content in input);
+    Ok(Path {
+        name,
+        layers: parse_layers(&content)?,
+        span: brace.span.join(),
+    })
+}
+
+impl Parse for Block {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        let brace = syn::braced!(content in input);
+        // Branches start with braces (or `name: {`); anything else is a chain of layers.
+        let branches = content.peek(syn::token::Brace)
+            || (content.peek(Ident) && content.peek2(Token![:]) && {
+                let fork = content.fork();
+                fork.parse::<Ident>().is_ok()
+                    && fork.parse::<Token![:]>().is_ok()
+                    && fork.peek(syn::token::Brace)
+            });
+        let block_content = if branches {
+            let mut paths = Vec::new();
+            while !content.is_empty() {
+                paths.push(parse_path(&content)?);
+                if content.is_empty() {
+                    break;
+                }
+                content.parse::<Token![,]>()?;
+            }
+            BlockContent::Branches(paths)
+        } else {
+            BlockContent::Chain(parse_layers(&content)?)
+        };
+        let shortcut = if input.peek(Ident) && input.peek2(syn::token::Brace) {
+            let fork = input.fork();
+            match fork.parse::<Ident>() {
+                Ok(word) if word == "shortcut" => {
+                    input.parse::<Ident>()?;
+                    let mut path = parse_path(input)?;
+                    path.name = Some(word);
+                    Some(path)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Ok(Block {
+            span: brace.span.join(),
+            content: block_content,
+            shortcut,
+        })
+    }
 }
 
 pub enum Arg {
@@ -61,18 +170,11 @@ impl Parse for NetworkDef {
         };
         let dims;
         let bracket = bracketed!(dims in input);
-        let input_dims: Punctuated<LitInt, Token![,]> =
-            dims.parse_terminated(LitInt::parse, Token![,])?;
+        let input_dims: Punctuated<Expr, Token![,]> =
+            dims.parse_terminated(Expr::parse, Token![,])?;
         let body;
         let brace = syn::braced!(body in input);
-        let mut layers = Vec::new();
-        while !body.is_empty() {
-            layers.push(body.parse()?);
-            if body.is_empty() {
-                break;
-            }
-            body.parse::<Token![,]>()?;
-        }
+        let layers = parse_layers(&body)?;
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the network's body"));
         }
@@ -110,11 +212,17 @@ impl Parse for LayerDef {
         } else {
             (Vec::new(), None)
         };
+        let block = if input.peek(syn::token::Brace) {
+            Some(input.parse()?)
+        } else {
+            None
+        };
         Ok(LayerDef {
             name,
             kind,
             args,
             paren_span,
+            block,
         })
     }
 }

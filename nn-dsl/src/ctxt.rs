@@ -2,12 +2,25 @@
 //! `Ctxt`). A `Ctxt` must be consumed by [`Ctxt::check`]: dropping one unchecked is a bug in
 //! this crate, and panics (outside of an unwinding panic) so that tests catch it.
 
+use crate::dim::{Cmp, Dim};
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use std::cell::RefCell;
 use std::fmt::Display;
 
 pub struct Ctxt {
     /// `None` once checked.
     errors: RefCell<Option<Vec<syn::Error>>>,
+    /// Requirements on sizes only rustc can evaluate (named constants), to be emitted as
+    /// const assertions.
+    const_checks: RefCell<Vec<ConstCheck>>,
+}
+
+/// `assert!(cond, message)` in a const item, spanned at the argument it is about.
+pub struct ConstCheck {
+    pub span: Span,
+    pub cond: TokenStream,
+    pub message: String,
 }
 
 /// Proof that an error was recorded: what a rule returns instead of its result, so that a
@@ -19,6 +32,7 @@ impl Ctxt {
     pub fn new() -> Self {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),
+            const_checks: RefCell::new(Vec::new()),
         }
     }
 
@@ -34,6 +48,42 @@ impl Ctxt {
     /// Records an error at `span`.
     pub fn error_at<M: Display>(&self, span: proc_macro2::Span, message: M) -> Reported {
         self.push(syn::Error::new(span, message))
+    }
+
+    /// Requires `a cmp b`: checked now when both sizes are known (an error at `at` if it
+    /// fails), else left to rustc as a const assertion with the same message, prefixed with
+    /// `layer` (the span alone may sit in a long list).
+    pub fn require<T: ToTokens>(
+        &self,
+        layer: &str,
+        cmp: Cmp,
+        a: &Dim,
+        b: &Dim,
+        at: T,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Reported> {
+        match cmp.test(a, b) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.error_spanned_by(at, message())),
+            Err(cond) => {
+                let span = at
+                    .into_token_stream()
+                    .into_iter()
+                    .next()
+                    .map_or_else(Span::call_site, |t| t.span());
+                self.const_checks.borrow_mut().push(ConstCheck {
+                    span,
+                    cond,
+                    message: format!("{layer}: {}", message()),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// The requirements left to rustc.
+    pub fn take_const_checks(&self) -> Vec<ConstCheck> {
+        std::mem::take(&mut self.const_checks.borrow_mut())
     }
 
     fn push(&self, error: syn::Error) -> Reported {

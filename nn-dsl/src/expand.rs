@@ -5,6 +5,7 @@
 //! caused it). Every runtime item is reached through `rt`, the one path to the runtime.
 
 use crate::ast::NetworkDef;
+use crate::ctxt::ConstCheck;
 use crate::resolve::Resolved;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -21,23 +22,52 @@ pub fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
     }
 }
 
-/// The network's items; `layers` is the resolution of `def` without errors (not empty).
-pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> TokenStream {
-    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+/// The network's items; `layers` is the resolution of `def` without errors (not empty), and
+/// `const_checks` the requirements on named constants left to rustc.
+pub fn network(
+    def: &NetworkDef,
+    layers: &[Resolved],
+    const_checks: &[ConstCheck],
+    rt: &TokenStream,
+) -> TokenStream {
+    // Each at the argument it is about, so that a failure points there.
+    let const_checks = const_checks.iter().map(|c| {
+        let (cond, message) = (&c.cond, &c.message);
+        quote_spanned!(c.span=> const _: () = ::core::assert!(#cond, "{}", #message);)
+    });
+    let input_ty = crate::resolve::input_type(def, rt);
+    let items = chain(&def.attrs, &def.vis, &def.name, &input_ty, layers, rt, true);
+    quote! {
+        #items
+        #( #const_checks )*
+    }
+}
+
+/// The items of a chain of layers: the network itself (`top`), or a path of a join (a
+/// hidden layer type whose summary rows are its layers'), and the paths of its own joins.
+fn chain(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    input_ty: &TokenStream,
+    layers: &[Resolved],
+    rt: &TokenStream,
+    top: bool,
+) -> TokenStream {
     let name_str = name.to_string();
     let cache = format_ident!("{}Cache", name);
     let n = layers.len();
-    let input_ty = crate::resolve::input_type(def, rt);
     let output_ty = layers[n - 1].out.sample_type(rt);
+    let hidden = layers.iter().flat_map(|l| &l.hidden).map(|h| {
+        let input = h.input.sample_type(rt);
+        chain(&[], vis, &h.name, &input, &h.layers, rt, false)
+    });
+    let summary = layers.iter().map(|l| &l.summary).collect::<Vec<_>>();
 
     let fields = layers.iter().map(|l| &l.field).collect::<Vec<_>>();
     let tys = layers.iter().map(|l| &l.ty).collect::<Vec<_>>();
     let inits = layers.iter().map(|l| &l.init);
     let path_names = layers.iter().map(|l| &l.path_name).collect::<Vec<_>>();
-    let (summary_tys, summary_names): (Vec<_>, Vec<_>) = layers
-        .iter()
-        .flat_map(|l| l.summary.iter().cloned())
-        .unzip();
 
     // Buffers: a_k is the output of layer k-1 (k = 1..n-1), d_k its gradient; c_k the cache
     // of layer k. The network's input and output are the caller's.
@@ -205,21 +235,54 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
     });
 
     let workspace = format_ident!("{}Workspace", name);
+
     let cache_doc = format!("Buffers `{name_str}` keeps between forward and backward passes.");
     let workspace_doc = format!(
         "Buffers `{name_str}`'s batch inference reuses: intermediate outputs, no training cache."
     );
-    quote! {
+    // Only the network itself owns buffers and a training generator, and is a `Network`;
+    // a path of a join is a layer, whose summary rows are its layers'.
+    let (buffers_field, buffers_init, hidden_attr, summary_rows) = if top {
+        (
+            quote! {
+                #[doc(hidden)]
+                pub __buffers: #rt::train::Buffers<#name>,
+            },
+            quote!(__buffers: #rt::train::Buffers::seeded(rng),),
+            quote!(),
+            quote!(),
+        )
+    } else {
+        (
+            quote!(),
+            quote!(),
+            quote!(#[doc(hidden)] #[allow(non_camel_case_types)]),
+            quote! {
+                fn summary_rows(
+                    name: &str,
+                    input: &str,
+                    rows: &mut ::std::vec::Vec<#rt::layers::SummaryRow>,
+                ) -> ::std::string::String {
+                    let prefix = name;
+                    let input = ::std::string::String::from(input);
+                    #( #summary )*
+                    input
+                }
+            },
+        )
+    };
+    let layer_items = quote! {
         #(#attrs)*
+        #hidden_attr
         #vis struct #name {
             #( pub #fields: #tys, )*
-            #[doc(hidden)]
-            pub __buffers: #rt::train::Buffers<#name>,
+            #buffers_field
         }
 
         #[doc = #cache_doc]
         #[derive(Default)]
         #[allow(non_snake_case)]
+        #hidden_attr
         #vis struct #cache {
             #( #mid_a: #rt::Batch<#mid_tys>, )*
             #( #mid_d: #rt::Batch<#mid_tys>, )*
@@ -229,6 +292,7 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
         #[doc = #workspace_doc]
         #[derive(Default)]
         #[allow(non_snake_case)]
+        #hidden_attr
         #vis struct #workspace {
             #( #mid_a: #rt::Batch<#mid_tys>, )*
             #( #w: <#tys as #rt::layers::Layer>::Workspace, )*
@@ -252,7 +316,7 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
             fn init(rng: &mut #rt::Rng) -> Self {
                 #name {
                     #( #fields: #inits, )*
-                    __buffers: #rt::train::Buffers::seeded(rng),
+                    #buffers_init
                 }
             }
 
@@ -288,7 +352,17 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
             fn visit_buffers<V: #rt::layers::BufferVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
                 #( self.#fields.visit_buffers(&path.child(#path_names), visitor); )*
             }
+
+            #summary_rows
         }
+
+        #( #hidden )*
+    };
+    if !top {
+        return layer_items;
+    }
+    quote! {
+        #layer_items
 
         impl #rt::train::Network for #name {
             type Head = #head_ty;
@@ -402,9 +476,13 @@ pub fn network(def: &NetworkDef, layers: &[Resolved], rt: &TokenStream) -> Token
 
             /// A Keras-style table of layers, output shapes and parameter counts.
             pub fn summary() -> ::std::string::String {
-                let mut rows = ::std::vec::Vec::new();
-                #( <#summary_tys as #rt::layers::Layer>::summary_rows(#summary_names, &mut rows); )*
-                #rt::layers::format_summary(#name_str, &rows)
+                let mut all_rows = ::std::vec::Vec::new();
+                let rows = &mut all_rows;
+                let prefix = "";
+                let input = ::std::string::String::from("input");
+                #( #summary )*
+                let _ = (input, prefix);
+                #rt::layers::format_summary(#name_str, &all_rows)
             }
         }
     }

@@ -9,7 +9,9 @@
 
 mod ast;
 mod ctxt;
+mod dim;
 mod expand;
+mod joins;
 mod resolve;
 mod rules;
 mod table;
@@ -32,14 +34,19 @@ pub fn network(input: TokenStream) -> TokenStream {
     let cx = ctxt::Ctxt::new();
     let rt = runtime_path();
     let layers = resolve::resolve(&def, &cx, &rt);
-    resolve::check_network(&layers, &cx);
-    match cx.check() {
-        Ok(()) if !layers.is_empty() => expand::network(&def, &layers, &rt),
-        Ok(()) => expand::fallback(
+    if let Ok(layers) = &layers {
+        resolve::check_network(layers, &cx);
+    }
+    let const_checks = cx.take_const_checks();
+    match (cx.check(), layers) {
+        (Err(error), _) => expand::fallback(&def, error),
+        (Ok(()), Ok(layers)) => expand::network(&def, &layers, &const_checks, &rt),
+        // A failed resolution holds the proof (`Reported`) that an error was recorded, so
+        // `check` failed above; the message is a safeguard, not a path taken.
+        (Ok(()), Err(_)) => expand::fallback(
             &def,
-            syn::Error::new(def.body_span, "a network needs at least one layer"),
+            syn::Error::new(def.body_span, "this network could not be resolved"),
         ),
-        Err(error) => expand::fallback(&def, error),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::ast::{LayerDef, NetworkDef};
 use crate::ctxt::{Ctxt, Reported};
+use crate::dim::Dim;
 use crate::rules::{Rule, RuleCx, Shape};
 use crate::table::{self, Call, Input, LayerKind};
 use proc_macro2::{Span, TokenStream};
@@ -30,54 +31,91 @@ pub struct Resolved {
     /// Whether the macro could not prove that this layer takes its input shape (it is a
     /// sub-network, or follows one): only the type-level assertion guards that boundary.
     pub unproven_input: bool,
-    /// Summary rows as the user wrote the layers: (a type whose `summary_rows` prints the
-    /// row, its name). Two for a Dense with a fused activation.
-    pub summary: Vec<(TokenStream, String)>,
+    /// Code that appends the layer's summary rows, as the user wrote the layers (two for a
+    /// Dense with a fused activation; a join's paths then the join): it reads `prefix` (the
+    /// enclosing path, "" at the top), `input` (the name of the row feeding it) and `rows`, and
+    /// rebinds `input` to the name of its last row.
+    pub summary: TokenStream,
+    /// The chains of a join, declared as hidden layer types of their own.
+    pub hidden: Vec<HiddenChain>,
+}
+
+/// A chain of layers inside a join, expanded as a layer type of its own.
+pub struct HiddenChain {
+    pub name: Ident,
+    pub input: Shape,
+    pub layers: Vec<Resolved>,
+}
+
+/// Where a chain is being resolved: the network's name and the path of the join it is in,
+/// which name the hidden types of nested joins.
+#[derive(Clone)]
+pub struct Scope<'a> {
+    pub network: &'a Ident,
+    /// `block_body` for the body of the layer `block`; empty at the top.
+    pub prefix: String,
+    pub rt: &'a TokenStream,
+}
+
+impl Scope<'_> {
+    pub fn nested(&self, part: &str) -> Self {
+        let prefix = if self.prefix.is_empty() {
+            part.to_string()
+        } else {
+            format!("{}_{part}", self.prefix)
+        };
+        Scope {
+            prefix,
+            ..self.clone()
+        }
+    }
+
+    /// The hidden type of the chain at this scope.
+    pub fn chain_name(&self) -> Ident {
+        format_ident!("__{}_{}", self.network, self.prefix)
+    }
 }
 
 /// The network's input shape, when it is valid.
-pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Option<Shape> {
+pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Result<Shape, Reported> {
     let mut dims = Vec::new();
-    for lit in &def.input {
-        match lit.base10_parse::<usize>() {
-            Ok(d) if d > 0 => dims.push(d),
-            _ => {
-                cx.error_spanned_by(lit, "an input dimension must be a positive integer");
-            }
+    let mut failed = None;
+    for expr in &def.input {
+        match table::size_value(expr, "an input dimension", "the input shape", cx) {
+            Ok(d) => dims.push(d),
+            Err(r) => failed = Some(r),
         }
     }
-    if dims.len() != def.input.len() {
-        return None;
+    if let Some(r) = failed {
+        return Err(r);
     }
     if def.tokens.is_some() {
-        if dims.len() != 1 {
-            cx.error_at(
+        return match dims.pop() {
+            Some(t) if dims.is_empty() => Ok(Shape::Tokens(t)),
+            _ => Err(cx.error_at(
                 def.input_span,
                 "token ids come as one sequence: `tokens[length]`",
-            );
-            return None;
-        }
-        return Some(Shape::Tokens(dims[0]));
+            )),
+        };
     }
     if !(1..=3).contains(&dims.len()) {
-        cx.error_at(
+        return Err(cx.error_at(
             def.input_span,
             format_args!(
                 "expected an input shape of 1 to 3 dimensions such as `[784]`, `[28, 28]` or `[3, 64, 64]`, found {}",
                 dims.len()
             ),
-        );
-        return None;
+        ));
     }
-    Some(Shape::Known(dims))
+    Ok(Shape::Dims(dims))
 }
 
 /// The activation after the layer at `index`, if it can be fused into it: unnamed (it has
 /// no field of its own then), element-wise, differentiable from its output, and not the
 /// network's output activation a loss fuses with (a final Sigmoid).
-fn fusable_activation(def: &NetworkDef, index: usize) -> Option<Ident> {
-    let next = def.layers.get(index + 1)?;
-    let last = index + 2 == def.layers.len();
+fn fusable_activation(chain: &[LayerDef], index: usize) -> Option<Ident> {
+    let next = chain.get(index + 1)?;
+    let last = index + 2 == chain.len();
     let kind = next.kind.to_string();
     let fusable = next.name.is_none()
         && next.args.is_empty()
@@ -85,28 +123,48 @@ fn fusable_activation(def: &NetworkDef, index: usize) -> Option<Ident> {
     fusable.then(|| next.kind.clone())
 }
 
-/// Resolves every layer in order; errors go to `cx`.
-pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Vec<Resolved> {
-    let mut shape = input_shape(def, cx);
+/// Resolves the network's layers; errors go to `cx`.
+pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Result<Vec<Resolved>, Reported> {
+    let input = input_shape(def, cx);
+    if def.layers.is_empty() {
+        return Err(cx.error_at(def.body_span, "a network needs at least one layer"));
+    }
+    let scope = Scope {
+        network: &def.name,
+        prefix: String::new(),
+        rt,
+    };
+    resolve_chain(&def.layers, input, &scope, cx).map(|(layers, _)| layers)
+}
+
+/// Resolves a chain of layers in order from `input` (an error: unknown, and reported), with
+/// its output shape. Every independent problem is reported, not only the first: after one,
+/// the following layers' own arguments are still checked.
+pub fn resolve_chain(
+    chain: &[LayerDef],
+    input: Result<Shape, Reported>,
+    scope: &Scope<'_>,
+    cx: &Ctxt,
+) -> Result<(Vec<Resolved>, Shape), Reported> {
+    let rt = scope.rt;
+    let rules = RuleCx { cx, rt };
+    // The current shape, or the proof that an error made it unknown.
+    let mut shape = input;
     // Why the current shape has its rank, when the layer that made it has a switch for it.
     let mut rank_hint: Option<String> = None;
-    if def.layers.is_empty() {
-        cx.error_at(def.body_span, "a network needs at least one layer");
-    }
-    let rules = RuleCx { cx, rt };
     let mut resolved: Vec<Resolved> = Vec::new();
     let mut seen_names: Vec<String> = Vec::new();
     let mut index = 0;
-    while index < def.layers.len() {
-        let layer = &def.layers[index];
+    while index < chain.len() {
+        let layer = &chain[index];
         let (field, path_name) = match &layer.name {
             Some(name) => {
                 let s = name.to_string();
                 if seen_names.contains(&s) {
-                    cx.error_spanned_by(
+                    shape = Err(cx.error_spanned_by(
                         name,
                         format_args!("a layer named `{s}` is already declared in this network"),
-                    );
+                    ));
                 }
                 seen_names.push(s.clone());
                 (name.clone(), s)
@@ -117,32 +175,108 @@ pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Vec<Resolved> {
             ),
         };
         index += 1;
-        let Some(kind) = known_kind(layer, cx) else {
-            shape = None;
-            continue;
-        };
-        let Ok(call) = Call::new(kind, layer, cx) else {
-            shape = None;
-            continue;
+        let checked = known_kind(layer, cx).and_then(|kind| {
+            let call = Call::new(kind, layer, cx)?;
+            check_block(kind, layer, cx)?;
+            Ok((kind, call))
+        });
+        let (kind, call) = match checked {
+            Ok(k) => k,
+            Err(r) => {
+                shape = Err(r);
+                continue;
+            }
         };
         // After an earlier error the input is unknown: this layer's own arguments were
         // checked above, its fit to the input cannot be.
-        let Some(current) = shape.take() else {
+        let Ok(current) = shape.clone() else {
             continue;
         };
-        let Ok(mut rule) = check_input(kind, layer, &current, rank_hint.as_deref(), cx)
-            .and_then(|()| (kind.rule)(&rules, &call, &current))
-        else {
+        // After a sub-network only the type system knows the shape: a layer that takes one
+        // rank reads the dimensions off the sub-network's output type (the spanned shape
+        // assertion still proves the types equal).
+        let after_subnetwork = matches!(current, Shape::Opaque(_));
+        let current = match current {
+            Shape::Opaque(ty) if !kind.after_subnetwork => opaque_dims(ty, kind.accepts, rt),
+            other => other,
+        };
+        if let Err(r) = check_input(kind, &call, &current, rank_hint.as_deref(), cx) {
+            shape = Err(r);
+            continue;
+        }
+        if let Some(block) = &layer.block {
+            let scope = scope.nested(&path_name);
+            let join = match crate::joins::resolve_join(kind, layer, block, &current, &scope, cx) {
+                Ok(join) => join,
+                Err(r) => {
+                    shape = Err(r);
+                    continue;
+                }
+            };
+            shape = Ok(join.out.clone());
+            rank_hint = None;
+            let (ty, name, kind_name, summary) =
+                (&join.ty, &path_name, join.row_kind, &join.summary);
+            let summary = quote! {
+                let input = {
+                    let name = #rt::layers::child_name(prefix, #name);
+                    let prefix = name.as_str();
+                    let mut ends = ::std::vec::Vec::new();
+                    #summary
+                    #rt::layers::join_row(
+                        prefix,
+                        #kind_name,
+                        <<#ty as #rt::layers::Layer>::Out as #rt::Sample>::SHAPE,
+                        ends,
+                        rows,
+                    )
+                };
+            };
+            resolved.push(Resolved {
+                field,
+                path_name: name.clone(),
+                span: layer.kind.span(),
+                ty: ty.clone(),
+                init: join.init,
+                out: join.out,
+                head: None,
+                unproven_input: after_subnetwork,
+                summary,
+                hidden: join.hidden,
+            });
+            continue;
+        }
+        let Some(rule) = kind.rule else {
+            // A join without its block: `check_block` reported it.
             continue;
         };
-        let mut summary = vec![(rule.ty.clone(), path_name.clone())];
-        if let (Some(fused), Some(function)) = (&rule.fuse, fusable_activation(def, index - 1)) {
+        let mut rule = match rule(&rules, &call, &current) {
+            Ok(rule) => rule,
+            Err(r) => {
+                shape = Err(r);
+                continue;
+            }
+        };
+        let row = |ty: &TokenStream, name: &str| {
+            quote! {
+                let input = <#ty as #rt::layers::Layer>::summary_rows(
+                    &#rt::layers::child_name(prefix, #name),
+                    &input,
+                    rows,
+                );
+            }
+        };
+        let mut summary = row(&rule.ty, &path_name);
+        if let (Some(fused), Some(function)) = (&rule.fuse, fusable_activation(chain, index - 1)) {
             // Dense or convolution followed by an element-wise activation: one layer whose
             // kernel applies the activation to its output in place. The summary still shows
             // both, as written.
             rule.ty = fused(&function);
             let sample = rule.out.sample_type(rt);
-            summary.push((quote!(#rt::Act<#rt::#function, #sample>), index.to_string()));
+            summary.extend(row(
+                &quote!(#rt::Act<#rt::#function, #sample>),
+                &index.to_string(),
+            ));
             index += 1;
         }
         let Rule {
@@ -153,7 +287,7 @@ pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Vec<Resolved> {
             rank_hint: hint,
             ..
         } = rule;
-        shape = Some(out.clone());
+        shape = Ok(out.clone());
         rank_hint = hint;
         resolved.push(Resolved {
             field,
@@ -163,18 +297,57 @@ pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Vec<Resolved> {
             init,
             out,
             head,
-            unproven_input: matches!(current, Shape::Opaque(_)) || kind.name == "Net",
+            unproven_input: after_subnetwork || kind.name == "Net",
             summary,
+            hidden: Vec::new(),
         });
     }
-    resolved
+    shape.map(|out| (resolved, out))
+}
+
+/// The dimensions of the sample type `ty` as const expressions, when `accepts` names one
+/// rank; else `ty` as it is.
+fn opaque_dims(ty: TokenStream, accepts: &[Input], rt: &TokenStream) -> Shape {
+    let rank = match accepts {
+        [Input::Vector] => 1,
+        [Input::Matrix] => 2,
+        [Input::Image] => 3,
+        _ => return Shape::Opaque(ty),
+    };
+    let dims = (0..rank)
+        .map(|i: usize| {
+            Dim::from_tokens(
+                quote!(<#ty as #rt::Sample>::SHAPE[#i]),
+                &format!("dimension {i} of the sub-network's output"),
+            )
+        })
+        .collect();
+    Shape::Dims(dims)
+}
+
+/// Braces belong to joins, and joins need them.
+fn check_block(kind: &LayerKind, layer: &LayerDef, cx: &Ctxt) -> Result<(), Reported> {
+    match (&layer.block, kind.join) {
+        (Some(block), false) => Err(cx.error_at(
+            block.span,
+            format_args!(
+                "{} takes no block in braces; only the joins Residual, Concat and Add do",
+                kind.name
+            ),
+        )),
+        (None, true) => Err(cx.error_spanned_by(
+            &layer.kind,
+            format_args!("{} needs its paths in braces: {}", kind.name, kind.usage()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The table entry of `layer`, or an error naming the closest known one.
-fn known_kind(layer: &LayerDef, cx: &Ctxt) -> Option<&'static LayerKind> {
+fn known_kind(layer: &LayerDef, cx: &Ctxt) -> Result<&'static LayerKind, Reported> {
     let name = layer.kind.to_string();
     if let Some(kind) = table::find(&name) {
-        return Some(kind);
+        return Ok(kind);
     }
     let message = match table::suggest_layer(&name) {
         Some(known) => format!("unknown layer `{name}`; did you mean `{known}`?"),
@@ -183,19 +356,22 @@ fn known_kind(layer: &LayerDef, cx: &Ctxt) -> Option<&'static LayerKind> {
             table::known_names()
         ),
     };
-    cx.error_spanned_by(&layer.kind, message);
-    None
+    Err(cx.error_spanned_by(&layer.kind, message))
 }
 
 /// Whether `kind` accepts `input`, from the table; an error at the layer otherwise.
 fn check_input(
     kind: &LayerKind,
-    layer: &LayerDef,
+    call: &Call<'_>,
     input: &Shape,
     rank_hint: Option<&str>,
     cx: &Ctxt,
 ) -> Result<(), Reported> {
-    let name = kind.name;
+    let (name, layer) = (kind.name, call.layer);
+    let (accepts, input_words) = match kind.per_step {
+        Some(per_step) if call.flag("per_step") == Some(true) => per_step,
+        _ => (kind.accepts, kind.input_words),
+    };
     let sample = match input {
         Shape::Tokens(_) => Input::Tokens,
         Shape::Opaque(_) if kind.after_subnetwork => return Ok(()),
@@ -207,28 +383,30 @@ fn check_input(
                 ),
             ))
         }
-        Shape::Known(dims) => match dims.len() {
+        Shape::Dims(dims) => match dims.len() {
             1 => Input::Vector,
             2 => Input::Matrix,
             _ => Input::Image,
         },
     };
-    if kind.accepts.contains(&sample) {
+    if accepts.contains(&sample) {
         return Ok(());
     }
     let message = match input {
         Shape::Tokens(_) => {
             format!("{name} cannot read token ids; start with `Embedding(vocabulary, dimension)`")
         }
-        Shape::Known(dims) if kind.accepts == [Input::Tokens] => format!(
-            "{name} takes token ids, but its input here is float values of shape {dims:?}; declare the network's input as `tokens[length]`"
+        Shape::Dims(dims) if accepts == [Input::Tokens] => format!(
+            "{name} takes token ids, but its input here is float values of shape {}; declare the network's input as `tokens[length]`",
+            dims_text(dims)
         ),
-        Shape::Known(dims) => {
+        Shape::Dims(dims) => {
             let mut message = format!(
-                "{name} takes {} input, but its input here has shape {dims:?}",
-                kind.input_words
+                "{name} takes {} input, but its input here has shape {}",
+                input_words,
+                dims_text(dims)
             );
-            if kind.accepts == [Input::Vector] {
+            if accepts == [Input::Vector] {
                 message += "; add `Flatten` before it";
                 if let Some(hint) = rank_hint {
                     message += ", ";
@@ -242,16 +420,18 @@ fn check_input(
     Err(cx.error_spanned_by(&layer.kind, message))
 }
 
+/// `[28, 64]`
+fn dims_text(dims: &[Dim]) -> String {
+    let texts: Vec<String> = dims.iter().map(Dim::text).collect();
+    format!("[{}]", texts.join(", "))
+}
+
 /// The network's input sample type (its input shape is valid: `resolve` found no error).
 pub fn input_type(def: &NetworkDef, rt: &TokenStream) -> TokenStream {
-    let dims: Vec<usize> = def
-        .input
-        .iter()
-        .map(|d| d.base10_parse().unwrap_or(1))
-        .collect();
+    let dims: Vec<Dim> = def.input.iter().map(Dim::of_expr).collect();
     match (&def.tokens, dims.as_slice()) {
-        (Some(_), [t, ..]) => Shape::Tokens(*t).sample_type(rt),
-        _ => Shape::Known(dims).sample_type(rt),
+        (Some(_), [t, ..]) => Shape::Tokens(t.clone()).sample_type(rt),
+        _ => Shape::Dims(dims).sample_type(rt),
     }
 }
 

@@ -1,39 +1,47 @@
 //! Shape rules: each layer kind's type, initialiser and output shape for its input. The
 //! generic checks (arguments, input kinds) are done from the table before a rule runs, so a
-//! rule only checks what depends on sizes; what does not hold becomes an error at the span of
-//! the argument at fault.
+//! rule only checks what depends on sizes. Rules are written over [`Dim`]: with known sizes a
+//! violated rule is an error at the argument at fault, naming the numbers; with named
+//! constants it becomes a const assertion with the same message.
 
 use crate::ctxt::{Ctxt, Reported};
-use crate::table::Call;
+use crate::dim::{Cmp, Dim};
+use crate::table::{Call, Padding};
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::Ident;
 
 /// The shape of the samples flowing between two layers.
 #[derive(Clone)]
 pub enum Shape {
     /// Known to the macro: dimensions, outermost first.
-    Known(Vec<usize>),
+    Dims(Vec<Dim>),
     /// Known only to the type system: the output of a sub-network, as a sample type.
     Opaque(TokenStream),
     /// A sequence of this many token ids (the input of `Embedding`).
-    Tokens(usize),
+    Tokens(Dim),
 }
 
 impl Shape {
     /// The runtime sample type of this shape.
     pub fn sample_type(&self, rt: &TokenStream) -> TokenStream {
         match self {
-            Shape::Known(dims) => match dims.as_slice() {
-                [n] => quote!(#rt::Tensor1<#n>),
-                [a, b] => quote!(#rt::Tensor2<#a, #b>),
-                [c, h, w] => quote!(#rt::Tensor3<#c, #h, #w>),
-                // Ranks are checked when the input is read and every rule yields 1 to 3; a
-                // wrong rank would still be a compile error, not a panic.
-                _ => quote!(#rt::Tensor1<0>),
-            },
+            Shape::Dims(dims) => {
+                let args: Vec<TokenStream> = dims.iter().map(Dim::arg).collect();
+                match args.as_slice() {
+                    [n] => quote!(#rt::Tensor1<#n>),
+                    [a, b] => quote!(#rt::Tensor2<#a, #b>),
+                    [c, h, w] => quote!(#rt::Tensor3<#c, #h, #w>),
+                    // Ranks are checked when the input is read and every rule yields 1 to 3;
+                    // a wrong rank would still be a compile error, not a panic.
+                    _ => quote!(#rt::Tensor1<0>),
+                }
+            }
             Shape::Opaque(ty) => ty.clone(),
-            Shape::Tokens(t) => quote!(#rt::Tokens<#t>),
+            Shape::Tokens(t) => {
+                let t = t.arg();
+                quote!(#rt::Tokens<#t>)
+            }
         }
     }
 }
@@ -43,6 +51,29 @@ pub struct RuleCx<'a> {
     pub cx: &'a Ctxt,
     /// The path through which generated code reaches the runtime.
     pub rt: &'a TokenStream,
+}
+
+impl RuleCx<'_> {
+    /// [`Ctxt::require`] for `call`'s layer.
+    fn require<T: ToTokens>(
+        &self,
+        call: &Call<'_>,
+        cmp: Cmp,
+        a: &Dim,
+        b: &Dim,
+        at: T,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Reported> {
+        self.cx.require(&layer_label(call), cmp, a, b, at, message)
+    }
+}
+
+/// The layer as messages name it: "Conv2d `conv1`", or "Conv2d".
+fn layer_label(call: &Call<'_>) -> String {
+    match &call.layer.name {
+        Some(name) => format!("{} `{name}`", call.kind.name),
+        None => call.kind.name.to_string(),
+    }
 }
 
 /// Builds a layer's type with an activation fused in.
@@ -73,168 +104,336 @@ impl Rule {
             rank_hint: None,
         }
     }
+
+    /// A rule for a layer type `make(activation)` into which an element-wise activation can
+    /// be fused (`Linear` when none is).
+    fn fusable(
+        rt: &TokenStream,
+        make: impl Fn(TokenStream) -> TokenStream + 'static,
+        init: TokenStream,
+        out: Shape,
+    ) -> Self {
+        let linear = make(quote!(#rt::Linear));
+        let rt = rt.clone();
+        Rule {
+            fuse: Some(Box::new(move |f: &Ident| make(quote!(#rt::#f)))),
+            ..Rule::new(linear, init, out)
+        }
+    }
 }
 
 fn span(call: &Call<'_>) -> Span {
     call.layer.kind.span()
 }
 
+/// "3x3"
+fn pair_text(a: &Dim, b: &Dim) -> String {
+    format!("{}x{}", a.text(), b.text())
+}
+
 pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
-    let units = call.count("units").unwrap_or(1);
+    let units = call.count("units").unwrap_or(Dim::Known(1)).arg();
+    let bias = call.flag("bias").unwrap_or(true);
+    if call.flag("per_step") == Some(true) {
+        // The table admits sequences only: the same Dense at every step.
+        let [t, f] = dims::<2>(input);
+        let units = call.count("units").unwrap_or(Dim::Known(1));
+        let (ta, fa, ua) = (t.arg(), f.arg(), units.arg());
+        let ty_rt = rt.clone();
+        return Ok(Rule::fusable(
+            rt,
+            move |f| quote_spanned!(span=> #ty_rt::DenseSeq<#ta, #fa, #ua, #f, #bias>),
+            quote_spanned!(span=> #rt::DenseSeq::glorot_uniform(rng)),
+            Shape::Dims(vec![t, units]),
+        ));
+    }
     let n_in = match input {
         Shape::Opaque(ty) => quote!({ <#ty as #rt::Sample>::LEN }),
         // The table admits vectors only.
-        Shape::Known(dims) => {
-            let n: usize = dims.iter().product();
-            quote!(#n)
-        }
+        Shape::Dims(dims) => Dim::product(dims).arg(),
         Shape::Tokens(_) => quote!(0),
     };
-    let (fuse_rt, fuse_in) = (rt.clone(), n_in.clone());
-    Ok(Rule {
-        fuse: Some(Box::new(
-            move |f: &Ident| quote_spanned!(span=> #fuse_rt::Dense<#fuse_in, #units, #fuse_rt::#f>),
-        )),
-        ..Rule::new(
-            quote_spanned!(span=> #rt::Dense<#n_in, #units>),
-            quote_spanned!(span=> #rt::Dense::glorot_uniform(rng)),
-            Shape::Known(vec![units]),
-        )
+    let ty_rt = rt.clone();
+    Ok(Rule::fusable(
+        rt,
+        move |f| quote_spanned!(span=> #ty_rt::Dense<#n_in, #units, #f, #bias>),
+        quote_spanned!(span=> #rt::Dense::glorot_uniform(rng)),
+        Shape::Dims(vec![call.count("units").unwrap_or(Dim::Known(1))]),
+    ))
+}
+
+/// One spatial dimension of a convolution or pooling: its output size and the zeros before.
+struct Spatial {
+    out: Dim,
+    before: Dim,
+}
+
+/// The output size of `input` under a window of `kernel` taps `dilation` apart, moved by
+/// `stride`, with `padding` (`None`: `same`); an error at `at` when the window does not fit.
+#[allow(clippy::too_many_arguments)]
+fn spatial(
+    r: &RuleCx<'_>,
+    call: &Call<'_>,
+    input: &Dim,
+    kernel: &Dim,
+    stride: &Dim,
+    dilation: &Dim,
+    padding: Option<&Dim>,
+    at: &dyn ToTokens,
+    message: &dyn Fn() -> String,
+) -> Result<Spatial, Reported> {
+    let one = Dim::Known(1);
+    // (k − 1)·d + 1 input positions under one window.
+    let extent = kernel.sub(&one).mul(dilation).add(&one);
+    let (before, after) = match padding {
+        Some(p) => (p.clone(), p.clone()),
+        None => {
+            // TensorFlow's `same`: out = ⌈input / stride⌉; the odd zero goes after.
+            let out = input.div_ceil(stride);
+            let total = out.sub(&one).mul(stride).add(&extent).saturating_sub(input);
+            let before = total.div(&Dim::Known(2));
+            let after = total.sub(&before);
+            (before, after)
+        }
+    };
+    let padded = input.add(&before).add(&after);
+    r.require(call, Cmp::Le, &extent, &padded, at, message)?;
+    // Saturating: with named constants a window too large is reported by the assertion
+    // above, not again by an overflow in every type that holds this size.
+    Ok(Spatial {
+        out: padded.saturating_sub(&extent).div(stride).add(&one),
+        before,
     })
 }
 
-/// Output length and leading padding of one spatial dimension; `None` when the kernel does
-/// not fit a `valid` input.
-fn conv_dim(input: usize, kernel: usize, stride: usize, same: bool) -> Option<(usize, usize)> {
-    if same {
-        let out = input.div_ceil(stride);
-        let total = ((out - 1) * stride + kernel).saturating_sub(input);
-        Some((out, total / 2))
-    } else if kernel <= input {
-        Some(((input - kernel) / stride + 1, 0))
-    } else {
-        None
+/// The groups argument, checked to divide both channel counts.
+fn groups(r: &RuleCx<'_>, call: &Call<'_>, channels: &Dim, filters: &Dim) -> Result<Dim, Reported> {
+    let g = call.count("groups").unwrap_or(Dim::Known(1));
+    let at = call.expr("groups");
+    for (count, what) in [(channels, "input channels"), (filters, "filters")] {
+        r.require(call, Cmp::MultipleOf, count, &g, at, || {
+            format!(
+                "{} groups must divide both the input channels ({}) and the filters ({}): they do not divide the {what}",
+                g.text(),
+                channels.text(),
+                filters.text()
+            )
+        })?;
+    }
+    Ok(g)
+}
+
+/// The padding of one dimension: `None` for `same`.
+fn padding_dims(padding: &Padding) -> (Option<Dim>, Option<Dim>) {
+    match padding {
+        Padding::Valid => (Some(Dim::Known(0)), Some(Dim::Known(0))),
+        Padding::Same => (None, None),
+        Padding::Explicit(h, w) => (Some(h.clone()), Some(w.clone())),
     }
 }
 
-/// The type of a convolution from its const parameters, optionally with a fused activation.
-fn conv_rule(
-    r: &RuleCx<'_>,
-    call: &Call<'_>,
-    ty: TokenStream,
-    params: TokenStream,
-    out: Vec<usize>,
-) -> Rule {
-    let (rt, span) = (r.rt.clone(), span(call));
-    let init = quote_spanned!(span=> #rt::#ty::glorot_uniform(rng));
-    let fused = {
-        let (rt, ty, params) = (rt.clone(), ty.clone(), params.clone());
-        move |f: &Ident| quote_spanned!(span=> #rt::#ty<#params, #rt::#f>)
-    };
-    Rule {
-        fuse: Some(Box::new(fused)),
-        ..Rule::new(
-            quote_spanned!(span=> #rt::#ty<#params>),
-            init,
-            Shape::Known(out),
-        )
+fn padding_words(padding: &Padding) -> String {
+    match padding {
+        Padding::Valid => "padding `valid`".to_string(),
+        Padding::Same => "padding `same`".to_string(),
+        Padding::Explicit(h, w) if h.text() == w.text() => format!("padding {}", h.text()),
+        Padding::Explicit(h, w) => format!("padding ({}, {})", h.text(), w.text()),
     }
 }
 
 pub fn conv2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
     let [c, h, w] = dims::<3>(input);
-    let filters = call.count("filters").unwrap_or(1);
-    let (kh, kw) = call.size("kernel").unwrap_or((1, 1));
-    let (sh, sw) = call.size("stride").unwrap_or((1, 1));
-    let same = call.choice("padding") == Some("same");
-    let (Some((oh, pt)), Some((ow, pl))) = (conv_dim(h, kh, sh, same), conv_dim(w, kw, sw, same))
-    else {
-        return Err(r.cx.error_spanned_by(
-            call.expr("kernel"),
-            format_args!("the kernel {kh}x{kw} is larger than its input {h}x{w} (padding `valid`)"),
-        ));
+    let one = || Dim::Known(1);
+    let filters = call.count("filters").unwrap_or_else(one);
+    let (kh, kw) = call.size("kernel").unwrap_or_else(|| (one(), one()));
+    let (sh, sw) = call.size("stride").unwrap_or_else(|| (one(), one()));
+    let (dh, dw) = call.size("dilation").unwrap_or_else(|| (one(), one()));
+    let padding = call.padding("padding");
+    let g = groups(r, call, &c, &filters)?;
+    let bias = call.flag("bias").unwrap_or(true);
+    let (ph, pw) = padding_dims(&padding);
+    let at = call.expr("kernel");
+    let message = || {
+        let dilated = dh.value() != Some(1) || dw.value() != Some(1);
+        let dilation = if dilated {
+            format!(" at dilation {}", pair_text(&dh, &dw))
+        } else {
+            String::new()
+        };
+        format!(
+            "the kernel {}{dilation} is larger than its input {} ({})",
+            pair_text(&kh, &kw),
+            pair_text(&h, &w),
+            padding_words(&padding)
+        )
     };
-    // Dilation and groups 1 spelled out: a fused activation comes after them.
-    let params = quote!(#c, #h, #w, #filters, #kh, #kw, #sh, #sw, #pt, #pl, #oh, #ow, 1, 1, 1);
-    Ok(conv_rule(
-        r,
-        call,
-        quote!(Conv2d),
-        params,
-        vec![filters, oh, ow],
+    let rows = spatial(r, call, &h, &kh, &sh, &dh, ph.as_ref(), &at, &message)?;
+    let cols = spatial(r, call, &w, &kw, &sw, &dw, pw.as_ref(), &at, &message)?;
+    let args: Vec<TokenStream> = [
+        &c,
+        &h,
+        &w,
+        &filters,
+        &kh,
+        &kw,
+        &sh,
+        &sw,
+        &rows.before,
+        &cols.before,
+        &rows.out,
+        &cols.out,
+        &dh,
+        &dw,
+        &g,
+    ]
+    .iter()
+    .map(|d| d.arg())
+    .collect();
+    let ty_rt = rt.clone();
+    Ok(Rule::fusable(
+        rt,
+        move |f| quote_spanned!(span=> #ty_rt::Conv2d<#(#args,)* #f, #bias>),
+        quote_spanned!(span=> #rt::Conv2d::glorot_uniform(rng)),
+        Shape::Dims(vec![filters, rows.out, cols.out]),
     ))
 }
 
 pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
     let [c, l] = dims::<2>(input);
-    let filters = call.count("filters").unwrap_or(1);
-    let k = call.count("kernel").unwrap_or(1);
-    let s = call.count("stride").unwrap_or(1);
-    let same = call.choice("padding") == Some("same");
-    let Some((ol, pl)) = conv_dim(l, k, s, same) else {
-        return Err(r.cx.error_spanned_by(
-            call.expr("kernel"),
-            format_args!("the kernel {k} is larger than its input length {l} (padding `valid`)"),
-        ));
-    };
-    // Dilation and groups 1 spelled out: a fused activation comes after them.
-    let params = quote!(#c, #l, #filters, #k, #s, #pl, #ol, 1, 1);
-    Ok(conv_rule(
-        r,
-        call,
-        quote!(Conv1d),
-        params,
-        vec![filters, ol],
+    let one = || Dim::Known(1);
+    let filters = call.count("filters").unwrap_or_else(one);
+    let k = call.count("kernel").unwrap_or_else(one);
+    let s = call.count("stride").unwrap_or_else(one);
+    let d = call.count("dilation").unwrap_or_else(one);
+    let padding = call.padding("padding");
+    let g = groups(r, call, &c, &filters)?;
+    let bias = call.flag("bias").unwrap_or(true);
+    let (p, _) = padding_dims(&padding);
+    let at = call.expr("kernel");
+    let along = spatial(r, call, &l, &k, &s, &d, p.as_ref(), &at, &|| {
+        let dilation = match d.value() {
+            Some(1) => String::new(),
+            _ => format!(" at dilation {}", d.text()),
+        };
+        format!(
+            "the kernel {}{dilation} is larger than its input length {} ({})",
+            k.text(),
+            l.text(),
+            padding_words(&padding)
+        )
+    })?;
+    let args: Vec<TokenStream> = [&c, &l, &filters, &k, &s, &along.before, &along.out, &d, &g]
+        .iter()
+        .map(|d| d.arg())
+        .collect();
+    let ty_rt = rt.clone();
+    Ok(Rule::fusable(
+        rt,
+        move |f| quote_spanned!(span=> #ty_rt::Conv1d<#(#args,)* #f, #bias>),
+        quote_spanned!(span=> #rt::Conv1d::glorot_uniform(rng)),
+        Shape::Dims(vec![filters, along.out]),
     ))
+}
+
+/// Pooling padding: at most half the window, as PyTorch requires (so that no window lies
+/// in the padding alone).
+fn pool_padding(
+    r: &RuleCx<'_>,
+    call: &Call<'_>,
+    padding: &Dim,
+    window: &Dim,
+) -> Result<(), Reported> {
+    r.require(
+        call,
+        Cmp::Le,
+        &padding.mul(&Dim::Known(2)),
+        window,
+        call.expr("padding"),
+        || {
+            format!(
+                "the padding {} is more than half the pooling window {}",
+                padding.text(),
+                window.text()
+            )
+        },
+    )
 }
 
 pub fn pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let kind = &call.layer.kind;
     let [c, h, w] = dims::<3>(input);
-    let (kh, kw) = call.size("window").unwrap_or((1, 1));
-    let (sh, sw) = call.size("stride").unwrap_or((kh, kw));
-    if kh > h || kw > w {
-        return Err(r.cx.error_spanned_by(
-            call.expr("window"),
-            format_args!("the pooling window {kh}x{kw} is larger than its input {h}x{w}"),
-        ));
-    }
-    let (oh, ow) = ((h - kh) / sh + 1, (w - kw) / sw + 1);
+    let one = || Dim::Known(1);
+    let (kh, kw) = call.size("window").unwrap_or_else(|| (one(), one()));
+    let (sh, sw) = call
+        .size("stride")
+        .unwrap_or_else(|| (kh.clone(), kw.clone()));
+    let (ph, pw) = call
+        .size("padding")
+        .unwrap_or_else(|| (Dim::Known(0), Dim::Known(0)));
+    pool_padding(r, call, &ph, &kh)?;
+    pool_padding(r, call, &pw, &kw)?;
+    let at = call.expr("window");
+    let message = || {
+        format!(
+            "the pooling window {} is larger than its input {}",
+            pair_text(&kh, &kw),
+            pair_text(&h, &w)
+        )
+    };
+    let rows = spatial(r, call, &h, &kh, &sh, &one(), Some(&ph), &at, &message)?;
+    let cols = spatial(r, call, &w, &kw, &sw, &one(), Some(&pw), &at, &message)?;
+    let args: Vec<TokenStream> = [
+        &c, &h, &w, &kh, &kw, &sh, &sw, &rows.out, &cols.out, &ph, &pw,
+    ]
+    .iter()
+    .map(|d| d.arg())
+    .collect();
     Ok(Rule::new(
-        quote_spanned!(span=> #rt::#kind<#c, #h, #w, #kh, #kw, #sh, #sw, #oh, #ow>),
+        quote_spanned!(span=> #rt::#kind<#(#args),*>),
         quote_spanned!(span=> #rt::#kind),
-        Shape::Known(vec![c, oh, ow]),
+        Shape::Dims(vec![c, rows.out, cols.out]),
     ))
 }
 
 pub fn pool1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let [c, l] = dims::<2>(input);
-    let k = call.count("window").unwrap_or(1);
-    let s = call.count("stride").unwrap_or(k);
-    if k > l {
-        return Err(r.cx.error_spanned_by(
-            call.expr("window"),
-            format_args!("the pooling window {k} is larger than its input length {l}"),
-        ));
-    }
-    let ol = (l - k) / s + 1;
+    let k = call.count("window").unwrap_or(Dim::Known(1));
+    let s = call.count("stride").unwrap_or_else(|| k.clone());
+    let p = call.count("padding").unwrap_or(Dim::Known(0));
+    pool_padding(r, call, &p, &k)?;
+    let at = call.expr("window");
+    let along = spatial(r, call, &l, &k, &s, &Dim::Known(1), Some(&p), &at, &|| {
+        format!(
+            "the pooling window {} is larger than its input length {}",
+            k.text(),
+            l.text()
+        )
+    })?;
+    let args: Vec<TokenStream> = [&c, &l, &k, &s, &along.out, &p]
+        .iter()
+        .map(|d| d.arg())
+        .collect();
     Ok(Rule::new(
-        quote_spanned!(span=> #rt::MaxPool1d<#c, #l, #k, #s, #ol>),
+        quote_spanned!(span=> #rt::MaxPool1d<#(#args),*>),
         quote_spanned!(span=> #rt::MaxPool1d),
-        Shape::Known(vec![c, ol]),
+        Shape::Dims(vec![c, along.out]),
     ))
 }
 
-pub fn global_avg_pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+pub fn global_pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
+    let kind = &call.layer.kind;
     let [c, h, w] = dims::<3>(input);
+    let (ca, ha, wa) = (c.arg(), h.arg(), w.arg());
     Ok(Rule::new(
-        quote_spanned!(span=> #rt::GlobalAvgPool2d<#c, #h, #w>),
-        quote_spanned!(span=> #rt::GlobalAvgPool2d),
-        Shape::Known(vec![c]),
+        quote_spanned!(span=> #rt::#kind<#ca, #ha, #wa>),
+        quote_spanned!(span=> #rt::#kind),
+        Shape::Dims(vec![c]),
     ))
 }
 
@@ -246,17 +445,148 @@ pub fn flatten(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, R
             quote!({ <#ty as #rt::Sample>::LEN }),
             Shape::Opaque(quote!(#rt::Tensor1<{ <#ty as #rt::Sample>::LEN }>)),
         ),
-        Shape::Known(dims) => {
-            let n: usize = dims.iter().product();
-            (quote!(#n), Shape::Known(vec![n]))
+        Shape::Dims(dims) => {
+            let n = Dim::product(dims);
+            (n.arg(), Shape::Dims(vec![n]))
         }
         // The table admits float inputs only.
-        Shape::Tokens(t) => (quote!(#t), Shape::Known(vec![*t])),
+        Shape::Tokens(t) => (t.arg(), Shape::Dims(vec![t.clone()])),
     };
     Ok(Rule::new(
         quote_spanned!(span=> #rt::Flatten<#sample, #len>),
         quote_spanned!(span=> ::core::default::Default::default()),
         out,
+    ))
+}
+
+pub fn dropout(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
+    let sample = input.sample_type(rt);
+    let rate = call.number("rate").unwrap_or(0.0) as f32;
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::Dropout<#sample>),
+        quote_spanned!(span=> #rt::Dropout::new(#rate)),
+        input.clone(),
+    ))
+}
+
+/// The `features` argument of a normalisation layer, when given, must be what it normalises.
+fn check_features(
+    r: &RuleCx<'_>,
+    call: &Call<'_>,
+    inferred: &Dim,
+    what: &str,
+) -> Result<(), Reported> {
+    let Some(given) = call.count("features") else {
+        return Ok(());
+    };
+    r.require(
+        call,
+        Cmp::Eq,
+        &given,
+        inferred,
+        call.expr("features"),
+        || {
+            format!(
+                "{}({}) normalises {} {what}, but its input has {}",
+                call.kind.name,
+                given.text(),
+                given.text(),
+                inferred.text()
+            )
+        },
+    )
+}
+
+pub fn batch_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
+    let sample = input.sample_type(rt);
+    // The channel is the first dimension: [features], [channels, length], [channels, h, w].
+    let channels = match input {
+        Shape::Dims(dims) => dims.first().cloned().unwrap_or(Dim::Known(1)),
+        _ => Dim::Known(1),
+    };
+    check_features(r, call, &channels, "channels")?;
+    let momentum = call.number("momentum").unwrap_or(0.1) as f32;
+    let eps = call.number("eps").unwrap_or(1e-5) as f32;
+    let c = channels.arg();
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::BatchNorm<#sample, #c>),
+        quote_spanned!(span=> #rt::BatchNorm::new(#momentum, #eps)),
+        input.clone(),
+    ))
+}
+
+pub fn layer_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
+    let sample = input.sample_type(rt);
+    let last = match input {
+        Shape::Dims(dims) => dims.last().cloned().unwrap_or(Dim::Known(1)),
+        // After a sub-network: its output type's last dimension.
+        Shape::Opaque(ty) => Dim::from_tokens(
+            quote!(<#ty as #rt::Sample>::SHAPE[<#ty as #rt::Sample>::SHAPE.len() - 1]),
+            "the sub-network's last dimension",
+        ),
+        Shape::Tokens(_) => Dim::Known(1),
+    };
+    check_features(r, call, &last, "features")?;
+    let eps = call.number("eps").unwrap_or(1e-5) as f32;
+    let n = last.arg();
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::LayerNorm<#sample, #n>),
+        quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
+        input.clone(),
+    ))
+}
+
+pub fn attention(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
+    let [t, f] = dims::<2>(input);
+    let heads = call.count("heads").unwrap_or(Dim::Known(1));
+    let dim = call.count("dim").unwrap_or(Dim::Known(1));
+    r.require(call, Cmp::Eq, &dim, &f, call.expr("dim"), || {
+        format!(
+            "MultiHeadAttention's dimension {} must be its input's features, {} (input [{}, {}])",
+            dim.text(),
+            f.text(),
+            t.text(),
+            f.text()
+        )
+    })?;
+    r.require(
+        call,
+        Cmp::MultipleOf,
+        &dim,
+        &heads,
+        call.expr("heads"),
+        || {
+            format!(
+            "{} heads do not divide the dimension {}: each head takes dimension / heads features",
+            heads.text(),
+            dim.text()
+        )
+        },
+    )?;
+    let (ta, fa, ha) = (t.arg(), f.arg(), heads.arg());
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::MultiHeadAttention<#ta, #fa, #ha>),
+        quote_spanned!(span=> #rt::MultiHeadAttention::glorot_uniform(rng)),
+        input.clone(),
+    ))
+}
+
+pub fn positional_embedding(
+    r: &RuleCx<'_>,
+    call: &Call<'_>,
+    input: &Shape,
+) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt, span(call));
+    let [t, f] = dims::<2>(input);
+    let (ta, fa) = (t.arg(), f.arg());
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::PositionalEmbedding<#ta, #fa>),
+        quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
+        input.clone(),
     ))
 }
 
@@ -296,7 +626,7 @@ pub fn recurrent(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
     let (rt, span) = (r.rt, span(call));
     let kind = call.kind.name;
     let [t, f] = dims::<2>(input);
-    let units = call.count("units").unwrap_or(1);
+    let units = call.count("units").unwrap_or(Dim::Known(1));
     let sequences = call.flag("return_sequences").unwrap_or(false);
     let cell = match (kind, call.choice("activation")) {
         ("LSTM", _) => quote!(Lstm),
@@ -304,16 +634,17 @@ pub fn recurrent(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
         (_, Some("relu")) => quote!(SimpleRnnRelu),
         _ => quote!(SimpleRnnTanh),
     };
+    let (ta, fa, ua) = (t.arg(), f.arg(), units.arg());
     let (layer, out) = if sequences {
-        (quote!(RecurrentSeq), Shape::Known(vec![t, units]))
+        (quote!(RecurrentSeq), Shape::Dims(vec![t, units]))
     } else {
-        (quote!(Recurrent), Shape::Known(vec![units]))
+        (quote!(Recurrent), Shape::Dims(vec![units]))
     };
     Ok(Rule {
         rank_hint: sequences
             .then(|| format!("or drop `return_sequences` from the {kind} before it")),
         ..Rule::new(
-            quote_spanned!(span=> #rt::#layer<#rt::layers::#cell, #t, #f, #units>),
+            quote_spanned!(span=> #rt::#layer<#rt::layers::#cell, #ta, #fa, #ua>),
             quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
             out,
         )
@@ -323,16 +654,17 @@ pub fn recurrent(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
 pub fn embedding(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let t = match input {
-        Shape::Tokens(t) => *t,
+        Shape::Tokens(t) => t.clone(),
         // The table admits token ids only.
-        _ => 1,
+        _ => Dim::Known(1),
     };
-    let vocab = call.count("vocabulary").unwrap_or(1);
-    let dim = call.count("dimension").unwrap_or(1);
+    let vocab = call.count("vocabulary").unwrap_or(Dim::Known(1)).arg();
+    let dim = call.count("dimension").unwrap_or(Dim::Known(1));
+    let (ta, da) = (t.arg(), dim.arg());
     Ok(Rule::new(
-        quote_spanned!(span=> #rt::Embedding<#t, #vocab, #dim>),
+        quote_spanned!(span=> #rt::Embedding<#ta, #vocab, #da>),
         quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
-        Shape::Known(vec![t, dim]),
+        Shape::Dims(vec![t, dim]),
     ))
 }
 
@@ -351,9 +683,12 @@ pub fn subnetwork(r: &RuleCx<'_>, call: &Call<'_>, _input: &Shape) -> Result<Rul
 }
 
 /// The input's dimensions; the table's input check let only rank `R` through.
-fn dims<const R: usize>(input: &Shape) -> [usize; R] {
+fn dims<const R: usize>(input: &Shape) -> [Dim; R] {
     match input {
-        Shape::Known(d) => d.as_slice().try_into().unwrap_or([1; R]),
-        _ => [1; R],
+        Shape::Dims(d) => d
+            .clone()
+            .try_into()
+            .unwrap_or_else(|_| std::array::from_fn(|_| Dim::Known(1))),
+        _ => std::array::from_fn(|_| Dim::Known(1)),
     }
 }

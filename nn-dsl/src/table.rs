@@ -6,24 +6,84 @@
 
 use crate::ast::{Arg, LayerDef};
 use crate::ctxt::{Ctxt, Reported};
+use crate::dim::{self, Cmp, Dim};
 use crate::rules::{self, Rule, RuleCx, Shape};
 use syn::{Expr, Lit};
 
 /// What an argument must be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArgKind {
-    /// A positive integer literal (units, filters, a 1-D kernel).
+    /// A positive size: an integer literal, or a const expression (`HIDDEN`, `2 * C`) whose
+    /// positivity rustc checks (units, filters, a 1-D kernel).
     Count,
-    /// A positive integer or a pair `(h, w)` of them (a 2-D kernel, stride or window).
+    /// A positive size or a pair `(h, w)` of them (a 2-D kernel, stride or window).
     Size,
+    /// `valid`, `same`, a size, or (when `pair`) a pair of sizes: zeros around the input.
+    Padding { pair: bool },
     /// `true` or `false`.
     Bool,
-    /// A number literal, possibly negative.
-    Number,
+    /// A number literal, possibly negative, within a range.
+    Number(Range),
     /// One of these words.
     Choice(&'static [&'static str]),
     /// The path of a type.
     Type,
+}
+
+/// Bounds of a number argument.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Range {
+    pub min: f64,
+    pub min_inclusive: bool,
+    pub max: f64,
+    pub max_inclusive: bool,
+}
+
+impl Range {
+    const ANY: Range = Range {
+        min: f64::NEG_INFINITY,
+        min_inclusive: true,
+        max: f64::INFINITY,
+        max_inclusive: true,
+    };
+
+    fn contains(&self, v: f64) -> bool {
+        let above = if self.min_inclusive {
+            v >= self.min
+        } else {
+            v > self.min
+        };
+        let below = if self.max_inclusive {
+            v <= self.max
+        } else {
+            v < self.max
+        };
+        above && below
+    }
+
+    /// `[0, 1)`, `> 0`, …
+    fn describe(&self) -> String {
+        match (self.min.is_finite(), self.max.is_finite()) {
+            (true, true) => format!(
+                "in {}{}, {}{}",
+                if self.min_inclusive { "[" } else { "(" },
+                self.min,
+                self.max,
+                if self.max_inclusive { "]" } else { ")" }
+            ),
+            (true, false) => format!(
+                "{} {}",
+                if self.min_inclusive { ">=" } else { ">" },
+                self.min
+            ),
+            (false, true) => format!(
+                "{} {}",
+                if self.max_inclusive { "<=" } else { "<" },
+                self.max
+            ),
+            (false, false) => "a number".to_string(),
+        }
+    }
 }
 
 /// One argument of a layer.
@@ -59,10 +119,20 @@ pub struct LayerKind {
     pub accepts: &'static [Input],
     /// The accepted input in words, after "takes" ("a 1-D input").
     pub input_words: &'static str,
+    /// What it takes instead with `per_step = true`, and in words.
+    pub per_step: Option<(&'static [Input], &'static str)>,
     /// Whether it may follow a sub-network, whose output shape only the type system knows.
     pub after_subnetwork: bool,
-    pub rule: fn(&RuleCx<'_>, &Call<'_>, &Shape) -> Result<Rule, Reported>,
+    /// The shape rule; `None` for joins, which `joins.rs` resolves.
+    pub rule: Option<RuleFn>,
+    /// Whether its paths follow in braces (Residual, Concat, Add).
+    pub join: bool,
+    /// The signature as messages show it, when not made from `params`.
+    pub signature: Option<&'static str>,
 }
+
+/// A shape rule.
+pub type RuleFn = fn(&RuleCx<'_>, &Call<'_>, &Shape) -> Result<Rule, Reported>;
 
 macro_rules! param {
     ($name:literal, $kind:expr, $what:literal) => {
@@ -83,26 +153,42 @@ macro_rules! param {
     };
 }
 
-const PADDING: ArgKind = ArgKind::Choice(&["valid", "same"]);
+const BIAS: Param = param!("bias" = "true", ArgKind::Bool, "whether a bias is added");
 const CONV2D: &[Param] = &[
     param!("filters", ArgKind::Count, "the number of filters"),
     param!("kernel", ArgKind::Size, "the kernel size"),
     param!("stride" = "1", ArgKind::Size, "the stride"),
-    param!("padding" = "valid", PADDING, "the padding"),
+    param!(
+        "padding" = "valid",
+        ArgKind::Padding { pair: true },
+        "the padding"
+    ),
+    param!("dilation" = "1", ArgKind::Size, "the dilation"),
+    param!("groups" = "1", ArgKind::Count, "the number of groups"),
+    BIAS,
 ];
 const CONV1D: &[Param] = &[
     param!("filters", ArgKind::Count, "the number of filters"),
     param!("kernel", ArgKind::Count, "the kernel size"),
     param!("stride" = "1", ArgKind::Count, "the stride"),
-    param!("padding" = "valid", PADDING, "the padding"),
+    param!(
+        "padding" = "valid",
+        ArgKind::Padding { pair: false },
+        "the padding"
+    ),
+    param!("dilation" = "1", ArgKind::Count, "the dilation"),
+    param!("groups" = "1", ArgKind::Count, "the number of groups"),
+    BIAS,
 ];
 const POOL2D: &[Param] = &[
     param!("window", ArgKind::Size, "the pooling window"),
     param!("stride" = "window", ArgKind::Size, "the stride"),
+    param!("padding" = "0", ArgKind::Size, "the padding"),
 ];
 const POOL1D: &[Param] = &[
     param!("window", ArgKind::Count, "the pooling window"),
     param!("stride" = "window", ArgKind::Count, "the stride"),
+    param!("padding" = "0", ArgKind::Count, "the padding"),
 ];
 const RETURN_SEQUENCES: Param = param!(
     "return_sequences" = "false",
@@ -110,72 +196,200 @@ const RETURN_SEQUENCES: Param = param!(
     "whether every step is returned"
 );
 const UNITS: Param = param!("units", ArgKind::Count, "the number of units");
+const EPS: Param = param!(
+    "eps" = "1e-5",
+    ArgKind::Number(Range {
+        min: 0.0,
+        min_inclusive: false,
+        max: f64::INFINITY,
+        max_inclusive: true,
+    }),
+    "eps"
+);
+const NORM_FEATURES: Param = param!(
+    "features" = "inferred",
+    ArgKind::Count,
+    "the number of features"
+);
+const BATCH_NORM: &[Param] = &[
+    NORM_FEATURES,
+    param!(
+        "momentum" = "0.1",
+        ArgKind::Number(Range {
+            min: 0.0,
+            min_inclusive: true,
+            max: 1.0,
+            max_inclusive: true,
+        }),
+        "the momentum"
+    ),
+    EPS,
+];
 
 /// Every layer kind, in the order the documentation lists them.
 pub const LAYERS: &[LayerKind] = &[
     LayerKind {
         name: "Dense",
-        params: &[UNITS],
+        params: &[
+            UNITS,
+            BIAS,
+            param!(
+                "per_step" = "false",
+                ArgKind::Bool,
+                "whether it applies to every step of a sequence"
+            ),
+        ],
         accepts: &[Input::Vector],
         input_words: "a 1-D",
+        per_step: Some((
+            &[Input::Matrix],
+            "with `per_step = true` a sequence [steps, features]",
+        )),
         after_subnetwork: true,
-        rule: rules::dense,
+        rule: Some(rules::dense),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Conv2d",
         params: CONV2D,
         accepts: &[Input::Image],
         input_words: "a [channels, height, width]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::conv2d,
+        rule: Some(rules::conv2d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Conv1d",
         params: CONV1D,
         accepts: &[Input::Matrix],
         input_words: "a [channels, length]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::conv1d,
+        rule: Some(rules::conv1d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "MaxPool2d",
         params: POOL2D,
         accepts: &[Input::Image],
         input_words: "a [channels, height, width]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::pool2d,
+        rule: Some(rules::pool2d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "AvgPool2d",
         params: POOL2D,
         accepts: &[Input::Image],
         input_words: "a [channels, height, width]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::pool2d,
+        rule: Some(rules::pool2d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "GlobalAvgPool2d",
         params: &[],
         accepts: &[Input::Image],
         input_words: "a [channels, height, width]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::global_avg_pool2d,
+        rule: Some(rules::global_pool2d),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "GlobalMaxPool2d",
+        params: &[],
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        per_step: None,
+        after_subnetwork: false,
+        rule: Some(rules::global_pool2d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "MaxPool1d",
         params: POOL1D,
         accepts: &[Input::Matrix],
         input_words: "a [channels, length]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::pool1d,
+        rule: Some(rules::pool1d),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Flatten",
         params: &[],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::flatten,
+        rule: Some(rules::flatten),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "Dropout",
+        params: &[param!(
+            "rate",
+            ArgKind::Number(Range {
+                min: 0.0,
+                min_inclusive: true,
+                max: 1.0,
+                max_inclusive: false,
+            }),
+            "the dropout rate"
+        )],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: true,
+        rule: Some(rules::dropout),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "BatchNorm1d",
+        params: BATCH_NORM,
+        accepts: &[Input::Vector, Input::Matrix],
+        input_words: "a [features] or [channels, length]",
+        per_step: None,
+        after_subnetwork: false,
+        rule: Some(rules::batch_norm),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "BatchNorm2d",
+        params: BATCH_NORM,
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        per_step: None,
+        after_subnetwork: false,
+        rule: Some(rules::batch_norm),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "LayerNorm",
+        params: &[NORM_FEATURES, EPS],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: true,
+        rule: Some(rules::layer_norm),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "SimpleRNN",
@@ -190,24 +404,33 @@ pub const LAYERS: &[LayerKind] = &[
         ],
         accepts: &[Input::Matrix],
         input_words: "a sequence [time steps, features]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::recurrent,
+        rule: Some(rules::recurrent),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "LSTM",
         params: &[UNITS, RETURN_SEQUENCES],
         accepts: &[Input::Matrix],
         input_words: "a sequence [time steps, features]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::recurrent,
+        rule: Some(rules::recurrent),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "GRU",
         params: &[UNITS, RETURN_SEQUENCES],
         accepts: &[Input::Matrix],
         input_words: "a sequence [time steps, features]",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::recurrent,
+        rule: Some(rules::recurrent),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Embedding",
@@ -217,60 +440,150 @@ pub const LAYERS: &[LayerKind] = &[
         ],
         accepts: &[Input::Tokens],
         input_words: "token ids as",
+        per_step: None,
         after_subnetwork: false,
-        rule: rules::embedding,
+        rule: Some(rules::embedding),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Relu",
         params: &[],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::activation,
+        rule: Some(rules::activation),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "LeakyRelu",
         params: &[param!(
             "alpha" = "0.01",
-            ArgKind::Number,
+            ArgKind::Number(Range::ANY),
             "the negative slope"
         )],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::leaky_relu,
+        rule: Some(rules::leaky_relu),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "Gelu",
+        params: &[],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: true,
+        rule: Some(rules::activation),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "MultiHeadAttention",
+        params: &[
+            param!("heads", ArgKind::Count, "the number of heads"),
+            param!("dim", ArgKind::Count, "the dimension"),
+        ],
+        accepts: &[Input::Matrix],
+        input_words: "a sequence [tokens, features]",
+        per_step: None,
+        after_subnetwork: false,
+        rule: Some(rules::attention),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "PositionalEmbedding",
+        params: &[],
+        accepts: &[Input::Matrix],
+        input_words: "a sequence [tokens, features]",
+        per_step: None,
+        after_subnetwork: false,
+        rule: Some(rules::positional_embedding),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Tanh",
         params: &[],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::activation,
+        rule: Some(rules::activation),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Sigmoid",
         params: &[],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::activation,
+        rule: Some(rules::activation),
+        join: false,
+        signature: None,
     },
     LayerKind {
         name: "Softmax",
         params: &[],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::activation,
+        rule: Some(rules::activation),
+        join: false,
+        signature: None,
+    },
+    LayerKind {
+        name: "Residual",
+        params: &[],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: false,
+        rule: None,
+        join: true,
+        signature: Some("`Residual { layers }`, or `Residual { layers } shortcut { layers }`"),
+    },
+    LayerKind {
+        name: "Concat",
+        params: &[],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: false,
+        rule: None,
+        join: true,
+        signature: Some("`Concat { { layers }, { layers }, … }`"),
+    },
+    LayerKind {
+        name: "Add",
+        params: &[],
+        accepts: FLOATS,
+        input_words: "a float",
+        per_step: None,
+        after_subnetwork: false,
+        rule: None,
+        join: true,
+        signature: Some("`Add { { layers }, { layers }, … }`"),
     },
     LayerKind {
         name: "Net",
         params: &[param!("network", ArgKind::Type, "the type of a network")],
         accepts: FLOATS,
         input_words: "a float",
+        per_step: None,
         after_subnetwork: true,
-        rule: rules::subnetwork,
+        rule: Some(rules::subnetwork),
+        join: false,
+        signature: None,
     },
 ];
 
@@ -334,6 +647,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 impl LayerKind {
     /// The signature as a user writes it: `Conv2d(filters, kernel, stride = 1, padding = valid)`.
     pub fn usage(&self) -> String {
+        if let Some(signature) = self.signature {
+            return signature.to_string();
+        }
         if self.params.is_empty() {
             return self.name.to_string();
         }
@@ -349,11 +665,24 @@ impl LayerKind {
     }
 }
 
+/// Zeros around a convolution's input.
+#[derive(Clone)]
+pub enum Padding {
+    /// None: every window lies inside the input.
+    Valid,
+    /// As much as keeps the output at ⌈input / stride⌉, split as TensorFlow does (the odd
+    /// one after); PyTorch's `padding="same"` at stride 1.
+    Same,
+    /// This many on each side (top and bottom, left and right): PyTorch's integer padding.
+    Explicit(Dim, Dim),
+}
+
 /// A checked argument value.
 #[derive(Clone)]
 pub enum Value {
-    Count(usize),
-    Size(usize, usize),
+    Count(Dim),
+    Size(Dim, Dim),
+    Padding(Padding),
     Bool(bool),
     Number(f64),
     Choice(&'static str),
@@ -411,10 +740,14 @@ impl<'a> Call<'a> {
             }
             given[slot] = Some(expr);
         }
+        let label = match &layer.name {
+            Some(name) => format!("{} `{name}`", kind.name),
+            None => kind.name.to_string(),
+        };
         let mut values = Vec::with_capacity(kind.params.len());
         for (param, expr) in kind.params.iter().zip(&given) {
             match expr {
-                Some(expr) => match parse_value(param, expr, cx) {
+                Some(expr) => match parse_value(param, expr, &label, cx) {
                     Ok(v) => values.push(Some((v, *expr))),
                     Err(r) => {
                         fail(r);
@@ -451,19 +784,27 @@ impl<'a> Call<'a> {
         self.slot(name).map(|(_, e)| *e)
     }
 
-    /// A count argument (required, or `None` when left to its default).
-    pub fn count(&self, name: &str) -> Option<usize> {
+    /// A count argument (`None` when left to its default).
+    pub fn count(&self, name: &str) -> Option<Dim> {
         match self.slot(name) {
-            Some((Value::Count(n), _)) => Some(*n),
+            Some((Value::Count(n), _)) => Some(n.clone()),
             _ => None,
         }
     }
 
     /// A size argument, as (height, width).
-    pub fn size(&self, name: &str) -> Option<(usize, usize)> {
+    pub fn size(&self, name: &str) -> Option<(Dim, Dim)> {
         match self.slot(name) {
-            Some((Value::Size(h, w), _)) => Some((*h, *w)),
+            Some((Value::Size(h, w), _)) => Some((h.clone(), w.clone())),
             _ => None,
+        }
+    }
+
+    /// A padding argument (`Valid` when left to its default).
+    pub fn padding(&self, name: &str) -> Padding {
+        match self.slot(name) {
+            Some((Value::Padding(p), _)) => p.clone(),
+            _ => Padding::Valid,
         }
     }
 
@@ -546,18 +887,6 @@ fn unknown_argument(kind: &LayerKind, name: &syn::Ident, cx: &Ctxt) -> Reported 
     )
 }
 
-/// An integer literal's value (`None` for anything else or an out-of-range value).
-fn int_literal(expr: &Expr) -> Option<usize> {
-    match expr {
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Int(l), ..
-        }) => l.base10_parse::<usize>().ok(),
-        Expr::Paren(p) => int_literal(&p.expr),
-        Expr::Group(g) => int_literal(&g.expr),
-        _ => None,
-    }
-}
-
 fn number_literal(expr: &Expr) -> Option<f64> {
     match expr {
         Expr::Lit(syn::ExprLit {
@@ -578,31 +907,107 @@ fn number_literal(expr: &Expr) -> Option<f64> {
     .filter(|v| v.is_finite())
 }
 
-fn parse_value(param: &Param, expr: &Expr, cx: &Ctxt) -> Result<Value, Reported> {
+/// Whether `expr` can be a const expression of type `usize`: not a literal of another type,
+/// a tuple, an array, a string, a closure…
+fn may_be_size(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) => false,
+        Expr::Paren(p) => may_be_size(&p.expr),
+        Expr::Group(g) => may_be_size(&g.expr),
+        // `2 * C`: arithmetic on constants and integer literals.
+        Expr::Binary(b) => [&b.left, &b.right]
+            .iter()
+            .all(|e| dim::literal(e).is_some() || may_be_size(e)),
+        // Constants are named in upper case; a lower-case word (`full`, `units`) is a
+        // misspelt keyword or value, better reported here than as an unknown name.
+        Expr::Path(p) => match p.path.get_ident() {
+            Some(word) => word.to_string().chars().any(|c| c.is_ascii_uppercase()),
+            None => true,
+        },
+        Expr::Call(_)
+        | Expr::MethodCall(_)
+        | Expr::Field(_)
+        | Expr::Index(_)
+        | Expr::Macro(_)
+        | Expr::Block(_)
+        | Expr::Cast(_) => true,
+        _ => false,
+    }
+}
+
+/// A positive size: a literal above 0, or a const expression whose positivity rustc checks
+/// (a const assertion naming `label`).
+pub fn size_value(expr: &Expr, what: &str, label: &str, cx: &Ctxt) -> Result<Dim, Reported> {
+    match dim::literal(expr) {
+        Some(n) if n > 0 => Ok(Dim::Known(n)),
+        Some(_) => Err(cx.error_spanned_by(expr, format_args!("{what} must be at least 1"))),
+        None if may_be_size(expr) => {
+            let size = Dim::of_expr(expr);
+            cx.require(label, Cmp::Le, &Dim::Known(1), &size, expr, || {
+                format!("{what} must be at least 1, found {}", size.text())
+            })?;
+            Ok(size)
+        }
+        None => Err(cx.error_spanned_by(
+            expr,
+            format_args!("{what} must be a positive integer or a constant such as `HIDDEN`"),
+        )),
+    }
+}
+
+/// A size or a pair `(h, w)` of sizes.
+fn pair_value(expr: &Expr, what: &str, label: &str, cx: &Ctxt) -> Result<(Dim, Dim), Reported> {
+    match expr {
+        Expr::Tuple(t) if t.elems.len() == 2 => Ok((
+            size_value(&t.elems[0], what, label, cx)?,
+            size_value(&t.elems[1], what, label, cx)?,
+        )),
+        Expr::Tuple(_) | Expr::Array(_) => Err(cx.error_spanned_by(
+            expr,
+            format_args!("{what} must be a positive integer or a pair such as `(3, 5)`"),
+        )),
+        e => size_value(e, what, label, cx).map(|d| (d.clone(), d)),
+    }
+}
+
+fn parse_value(param: &Param, expr: &Expr, label: &str, cx: &Ctxt) -> Result<Value, Reported> {
     let what = param.what;
     match param.kind {
-        ArgKind::Count => match int_literal(expr) {
-            Some(n) if n > 0 => Ok(Value::Count(n)),
-            _ => Err(cx.error_spanned_by(
-                expr,
-                format_args!("{what} must be a positive integer literal"),
-            )),
-        },
-        ArgKind::Size => {
-            let parsed = match expr {
-                Expr::Tuple(t) if t.elems.len() == 2 => {
-                    int_literal(&t.elems[0]).zip(int_literal(&t.elems[1]))
+        ArgKind::Count => size_value(expr, what, label, cx).map(Value::Count),
+        ArgKind::Size => pair_value(expr, what, label, cx).map(|(h, w)| Value::Size(h, w)),
+        ArgKind::Padding { pair } => {
+            if let Expr::Path(p) = expr {
+                if p.path.is_ident("valid") {
+                    return Ok(Value::Padding(Padding::Valid));
                 }
-                e => int_literal(e).map(|v| (v, v)),
+                if p.path.is_ident("same") {
+                    return Ok(Value::Padding(Padding::Same));
+                }
+            }
+            // Zero is a valid padding; an expression is any usize, so needs no check.
+            let zeros = |e: &Expr| match dim::literal(e) {
+                Some(n) => Some(Dim::Known(n)),
+                None => may_be_size(e).then(|| Dim::of_expr(e)),
+            };
+            let parsed = match expr {
+                Expr::Tuple(t) if pair && t.elems.len() == 2 => {
+                    zeros(&t.elems[0]).zip(zeros(&t.elems[1]))
+                }
+                e => zeros(e).map(|d| (d.clone(), d)),
             };
             match parsed {
-                Some((h, w)) if h >= 1 && w >= 1 => Ok(Value::Size(h, w)),
-                Some(_) => {
-                    Err(cx.error_spanned_by(expr, format_args!("{what} must be at least 1")))
-                }
+                Some((h, w)) => Ok(Value::Padding(Padding::Explicit(h, w))),
                 None => Err(cx.error_spanned_by(
                     expr,
-                    format_args!("{what} must be a positive integer or a pair such as `(3, 5)`"),
+                    format_args!(
+                        "`{}` is {}",
+                        param.name,
+                        if pair {
+                            "`valid`, `same`, a number of zeros or a pair such as `(1, 2)`"
+                        } else {
+                            "`valid`, `same` or a number of zeros"
+                        }
+                    ),
                 )),
             }
         }
@@ -615,9 +1020,14 @@ fn parse_value(param: &Param, expr: &Expr, cx: &Ctxt) -> Result<Value, Reported>
                     .error_spanned_by(expr, format_args!("`{}` is `true` or `false`", param.name))),
             }
         }
-        ArgKind::Number => number_literal(expr).map(Value::Number).ok_or_else(|| {
-            cx.error_spanned_by(expr, format_args!("{what} must be a number literal"))
-        }),
+        ArgKind::Number(range) => match number_literal(expr) {
+            Some(v) if range.contains(v) => Ok(Value::Number(v)),
+            Some(v) => Err(cx.error_spanned_by(
+                expr,
+                format_args!("{what} must be {}, found {v}", range.describe()),
+            )),
+            None => Err(cx.error_spanned_by(expr, format_args!("{what} must be a number literal"))),
+        },
         ArgKind::Choice(words) => {
             let word = match expr {
                 Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
@@ -673,7 +1083,7 @@ mod tests {
         assert_eq!(suggest_layer("Transformer"), None);
         assert_eq!(
             find("Conv2d").unwrap().usage(),
-            "Conv2d(filters, kernel, stride = 1, padding = valid)"
+            "Conv2d(filters, kernel, stride = 1, padding = valid, dilation = 1, groups = 1, bias = true)"
         );
         assert!(known_names().contains("GRU"));
     }

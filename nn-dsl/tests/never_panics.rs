@@ -21,66 +21,77 @@ fn kind() -> impl Strategy<Value = String> {
 }
 
 fn value() -> impl Strategy<Value = String> {
-    prop::sample::select(
-        [
-            "0",
-            "1",
-            "2",
-            "3",
-            "7",
-            "64",
-            "99999999999999999999999",
-            "-1",
-            "0.5",
-            "-0.01",
-            "1e400",
-            "(1, 2)",
-            "(0, 3)",
-            "(2, 2, 2)",
-            "((3))",
-            "valid",
-            "same",
-            "full",
-            "tanh",
-            "relu",
-            "true",
-            "false",
-            "Encoder",
-            "\"text\"",
-            "2 * C",
-            "[1]",
-            "Vec<u8>",
-            "u8::MAX",
-        ]
-        .map(str::to_string)
-        .to_vec(),
-    )
+    let values = [
+        "0",
+        "1",
+        "2",
+        "3",
+        "7",
+        "64",
+        "99999999999999999999999",
+        "-1",
+        "0.5",
+        "-0.01",
+        "1e400",
+        "(1, 2)",
+        "(0, 3)",
+        "(2, 2, 2)",
+        "((3))",
+        "valid",
+        "same",
+        "full",
+        "tanh",
+        "relu",
+        "true",
+        "false",
+        "Encoder",
+        "\"text\"",
+        "2 * C",
+        "[1]",
+        "Vec<u8>",
+        "u8::MAX",
+        "HIDDEN",
+        "N / 2",
+        "(K, 3)",
+        "0.0",
+        "1.0",
+        "-0.5",
+        "1e-5",
+    ];
+    prop::sample::select(values.map(str::to_string).to_vec())
 }
 
 fn arg() -> impl Strategy<Value = String> {
-    let names = prop::sample::select(
-        [
-            "units",
-            "filters",
-            "kernel",
-            "stride",
-            "strides",
-            "padding",
-            "window",
-            "return_sequences",
-            "activation",
-            "alpha",
-            "vocabulary",
-            "dimension",
-            "network",
-            "foo",
-        ]
-        .map(str::to_string)
-        .to_vec(),
-    );
+    let names = [
+        "units",
+        "filters",
+        "kernel",
+        "stride",
+        "strides",
+        "padding",
+        "window",
+        "return_sequences",
+        "activation",
+        "alpha",
+        "vocabulary",
+        "dimension",
+        "network",
+        "foo",
+        "dilation",
+        "groups",
+        "bias",
+        "rate",
+        "momentum",
+        "eps",
+        "features",
+    ];
     prop_oneof![
         value(),
-        (names, value()).prop_map(|(n, v)| format!("{n} = {v}")),
+        (
+            prop::sample::select(names.map(str::to_string).to_vec()),
+            value()
+        )
+            .prop_map(|(n, v)| format!("{n} = {v}")),
     ]
 }
 
@@ -122,15 +133,48 @@ fn network_source() -> impl Strategy<Value = String> {
 fn plausible_layer() -> impl Strategy<Value = String> {
     let n = || 1usize..40;
     let word = |w: &'static [&'static str]| prop::sample::select(w.to_vec());
+    // A kernel as a literal or as a named constant (left to rustc's const evaluation).
+    let kernel = prop_oneof![
+        3 => (1usize..6).prop_map(|v| v.to_string()),
+        1 => prop::sample::select(vec!["K".to_string(), "2 * C".to_string()]),
+    ];
     prop_oneof![
-        n().prop_map(|u| format!("Dense({u})")),
-        (n(), 1usize..6, 1usize..3, word(&["valid", "same"]))
-            .prop_map(|(f, k, s, p)| format!("Conv2d({f}, {k}, stride = {s}, padding = {p})")),
-        (n(), 1usize..6, 1usize..3).prop_map(|(f, k, s)| format!("Conv1d({f}, {k}, {s})")),
-        (1usize..4, 1usize..3).prop_map(|(k, s)| format!("MaxPool2d({k}, stride = {s})")),
+        (n(), prop::bool::ANY).prop_map(|(u, b)| format!("Dense({u}, bias = {b})")),
+        (
+            n(),
+            kernel,
+            1usize..3,
+            word(&["valid", "same", "0", "1", "2", "(1, 2)", "PAD"]),
+            1usize..3,
+            1usize..3
+        )
+            .prop_map(|(f, k, s, p, d, g)| format!(
+                "Conv2d({f}, {k}, stride = {s}, padding = {p}, dilation = {d}, groups = {g})"
+            )),
+        (
+            n(),
+            1usize..6,
+            1usize..3,
+            word(&["valid", "same", "1"]),
+            1usize..3
+        )
+            .prop_map(|(f, k, s, p, d)| format!(
+                "Conv1d({f}, {k}, {s}, padding = {p}, dilation = {d})"
+            )),
+        (1usize..4, 1usize..3, 0usize..3)
+            .prop_map(|(k, s, p)| format!("MaxPool2d({k}, stride = {s}, padding = {p})")),
         (1usize..4).prop_map(|k| format!("AvgPool2d(({k}, 1))")),
-        (1usize..4).prop_map(|k| format!("MaxPool1d({k})")),
-        Just("GlobalAvgPool2d".to_string()),
+        (1usize..4, 0usize..2).prop_map(|(k, p)| format!("MaxPool1d({k}, padding = {p})")),
+        word(&[
+            "GlobalAvgPool2d",
+            "GlobalMaxPool2d",
+            "BatchNorm2d",
+            "BatchNorm1d",
+            "LayerNorm"
+        ])
+        .prop_map(str::to_string),
+        (0usize..12).prop_map(|r| format!("Dropout(0.{r})")),
+        (n(), 0usize..10).prop_map(|(f, m)| format!("BatchNorm1d({f}, momentum = 0.{m})")),
         Just("Flatten".to_string()),
         word(&["Relu", "Tanh", "Sigmoid", "Softmax", "LeakyRelu(0.2)"]).prop_map(str::to_string),
         (word(&["SimpleRNN", "LSTM", "GRU"]), n(), prop::bool::ANY)
@@ -139,14 +183,40 @@ fn plausible_layer() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A plausible layer, or a join of chains of them (nested up to three deep).
+fn plausible_or_join() -> impl Strategy<Value = String> {
+    plausible_layer().prop_recursive(3, 24, 4, |inner| {
+        let chain = prop::collection::vec(inner, 0..4).prop_map(|l| l.join(", "));
+        prop_oneof![
+            chain
+                .clone()
+                .prop_map(|body| format!("Residual {{ {body} }}")),
+            (chain.clone(), chain.clone())
+                .prop_map(|(body, short)| format!("Residual {{ {body} }} shortcut {{ {short} }}")),
+            (
+                prop::sample::select(vec!["Concat", "Add"]),
+                prop::collection::vec(chain, 1..4)
+            )
+                .prop_map(|(kind, branches)| {
+                    let branches: Vec<String> =
+                        branches.iter().map(|b| format!("{{ {b} }}")).collect();
+                    format!("{kind} {{ {} }}", branches.join(", "))
+                }),
+        ]
+    })
+}
+
 fn plausible_network() -> impl Strategy<Value = String> {
+    let dim = prop_oneof![
+        4 => (1usize..20).prop_map(|d| d.to_string()),
+        1 => Just("SIZE".to_string()),
+    ];
     (
         prop::bool::weighted(0.15),
-        prop::collection::vec(1usize..20, 1..4),
-        prop::collection::vec(plausible_layer(), 1..6),
+        prop::collection::vec(dim, 1..4),
+        prop::collection::vec(plausible_or_join(), 1..6),
     )
         .prop_map(|(tokens, dims, layers)| {
-            let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
             let prefix = if tokens { "tokens" } else { "" };
             format!(
                 "pub struct Net: {prefix}[{}] {{ {} }}",
@@ -196,6 +266,7 @@ proptest! {
         words in prop::collection::vec(
             prop::sample::select(vec![
                 "pub", "struct", "Net", ":", "tokens", "[", "]", "{", "}", "(", ")", "3", "0",
+                "Residual", "shortcut", "Concat", "Add", "{ }", "{ Relu }",
                 ",", "Dense", "Relu", "Conv2d", "=", "stride", "#", "!", "///", "doc", "::",
                 "Net(Encoder)", "-", "1.5", "'a", "\"s\"", "LSTM",
             ]),

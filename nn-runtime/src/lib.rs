@@ -22,8 +22,10 @@ pub mod train;
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
 pub use layers::{
-    Act, AvgPool2d, Conv1d, Conv2d, Dense, Embedding, Flatten, GlobalAvgPool2d, GlobalMaxPool2d,
-    LeakyRelu, Linear, MaxPool1d, MaxPool2d, Recurrent, RecurrentSeq, Relu, Sigmoid, Softmax, Tanh,
+    Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout, Embedding,
+    Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, Identity, LayerNorm, LeakyRelu, Linear,
+    MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu,
+    Residual, Sigmoid, Softmax, Sum, Tanh,
 };
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
@@ -36,8 +38,9 @@ pub mod prelude {
     pub use crate::data::{mnist, Class, Dataset, Labels};
     pub use crate::error::Error;
     pub use crate::layers::{
-        Act, AvgPool2d, Conv1d, Conv2d, Dense, Flatten, GlobalAvgPool2d, GlobalMaxPool2d, Layer,
-        LeakyRelu, Linear, MaxPool1d, MaxPool2d, Relu, Sigmoid, Softmax, Tanh,
+        Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, Dropout, Flatten, Gelu,
+        GlobalAvgPool2d, GlobalMaxPool2d, Layer, LayerNorm, LeakyRelu, Linear, MaxPool1d,
+        MaxPool2d, MultiHeadAttention, PositionalEmbedding, Relu, Residual, Sigmoid, Softmax, Tanh,
     };
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};

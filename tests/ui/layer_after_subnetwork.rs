@@ -2,14 +2,14 @@ use typed_nn::prelude::*;
 
 network! {
     pub struct Encoder: [1, 8, 8] {
-        Conv2d(4, 3),
+        Conv2d(4, 3), Flatten,
     }
 }
 
 network! {
     pub struct M: [1, 8, 8] {
         Net(Encoder),
-        Conv2d(4, 3),
+        BatchNorm1d,
     }
 }
 

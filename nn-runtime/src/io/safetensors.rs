@@ -1,5 +1,6 @@
-//! Save and load every network's parameters as safetensors, with PyTorch's `state_dict`
-//! names and layouts (a `nn.Sequential` of the same layers reads and writes the same file).
+//! Save and load every network's parameters and buffers (running statistics) as
+//! safetensors, with PyTorch's `state_dict` names, layouts and dtypes (a `nn.Sequential` of
+//! the same layers reads and writes the same file; `num_batches_tracked` is an int64 scalar).
 //!
 //! Loading checks every tensor's name, dtype and shape against the network's compile-time
 //! types and reports every mismatch at once; nothing is changed unless all fit. Truncated,
@@ -7,14 +8,19 @@
 //! every offset before anything is read).
 
 use crate::error::{Error, Result, WeightProblem};
-use crate::layers::{Layer, Layout, ParamVisitor, Path};
+use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
 
-/// One tensor as a file holds it: PyTorch's shape, row-major values.
+/// One tensor as a file holds it: PyTorch's shape and dtype, row-major little-endian bytes.
 struct Exported {
     shape: Vec<usize>,
-    values: Vec<f32>,
+    dtype: Dtype,
+    bytes: Vec<u8>,
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Collects every parameter in PyTorch's layout.
@@ -40,7 +46,8 @@ impl ParamVisitor for Export {
                 sibling_name,
                 Exported {
                     shape: shape.to_vec(),
-                    values: vec![0.0; value.len()],
+                    dtype: Dtype::F32,
+                    bytes: f32_bytes(&vec![0.0; value.len()]),
                 },
             );
         }
@@ -48,7 +55,25 @@ impl ParamVisitor for Export {
             name,
             Exported {
                 shape: shape.to_vec(),
-                values,
+                dtype: Dtype::F32,
+                bytes: f32_bytes(&values),
+            },
+        );
+    }
+}
+
+impl BufferVisitor for Export {
+    fn visit(&mut self, path: &Path<'_>, shape: &[usize], buffer: Buffer<'_>) {
+        let (dtype, bytes) = match buffer {
+            Buffer::Values(values) => (Dtype::F32, f32_bytes(values)),
+            Buffer::Count(count) => (Dtype::I64, (*count as i64).to_le_bytes().to_vec()),
+        };
+        self.0.insert(
+            path.to_string(),
+            Exported {
+                shape: shape.to_vec(),
+                dtype,
+                bytes,
             },
         );
     }
@@ -69,25 +94,16 @@ fn transposed(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// The network's parameters as the bytes of a safetensors file.
+/// The network's parameters and buffers as the bytes of a safetensors file.
 pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
     let mut export = Export(BTreeMap::new());
     net.visit_params(&Path::ROOT, &mut export);
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = export
+    net.visit_buffers(&Path::ROOT, &mut export);
+    let views = export
         .0
-        .into_iter()
-        .map(|(name, t)| {
-            (
-                name,
-                t.shape,
-                t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let views = bytes
         .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.as_str(), v))
+        .map(|(name, t)| {
+            TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map(|v| (name.as_str(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::CorruptWeights {
@@ -98,7 +114,7 @@ pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
     })
 }
 
-/// Writes the network's parameters to a safetensors file.
+/// Writes the network's parameters and buffers to a safetensors file.
 pub fn save<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
     let path = path.as_ref();
     let bytes = to_bytes(net)?;
@@ -112,6 +128,7 @@ pub fn save<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<
 struct Expected {
     name: String,
     shape: Vec<usize>,
+    dtype: Dtype,
     sibling: Option<String>,
 }
 
@@ -134,7 +151,22 @@ impl ParamVisitor for Expect {
         self.0.push(Expected {
             name,
             shape: shape.to_vec(),
+            dtype: Dtype::F32,
             sibling,
+        });
+    }
+}
+
+impl BufferVisitor for Expect {
+    fn visit(&mut self, path: &Path<'_>, shape: &[usize], buffer: Buffer<'_>) {
+        self.0.push(Expected {
+            name: path.to_string(),
+            shape: shape.to_vec(),
+            dtype: match buffer {
+                Buffer::Values(_) => Dtype::F32,
+                Buffer::Count(_) => Dtype::I64,
+            },
+            sibling: None,
         });
     }
 }
@@ -187,15 +219,16 @@ impl ParamVisitor for Import<'_> {
     }
 }
 
-/// Loads parameters from the bytes of a safetensors file into `net`: every tensor the
-/// network has must be there with dtype F32 and its shape, and no other; otherwise one
-/// error lists every problem and `net` is unchanged.
+/// Loads parameters and buffers from the bytes of a safetensors file into `net`: every
+/// tensor the network has must be there with its dtype (F32; I64 for counts) and shape, and
+/// no other; otherwise one error lists every problem and `net` is unchanged.
 pub fn load_bytes<L: Layer>(net: &mut L, bytes: &[u8]) -> Result<()> {
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::CorruptWeights {
         reason: e.to_string(),
     })?;
     let mut expect = Expect(Vec::new());
     net.visit_params(&Path::ROOT, &mut expect);
+    net.visit_buffers(&Path::ROOT, &mut expect);
     let mut problems = Vec::new();
     let mut known: Vec<&str> = Vec::new();
     for e in &expect.0 {
@@ -206,12 +239,10 @@ pub fn load_bytes<L: Layer>(net: &mut L, bytes: &[u8]) -> Result<()> {
                     name: name.clone(),
                     shape: e.shape.clone(),
                 }),
-                Ok(view) if view.dtype() != Dtype::F32 => {
-                    problems.push(WeightProblem::WrongDtype {
-                        name: name.clone(),
-                        found: format!("{:?}", view.dtype()),
-                    })
-                }
+                Ok(view) if view.dtype() != e.dtype => problems.push(WeightProblem::WrongDtype {
+                    name: name.clone(),
+                    found: format!("{:?}", view.dtype()),
+                }),
                 Ok(view) if view.shape() != e.shape.as_slice() => {
                     problems.push(WeightProblem::WrongShape {
                         name: name.clone(),
@@ -235,8 +266,28 @@ pub fn load_bytes<L: Layer>(net: &mut L, bytes: &[u8]) -> Result<()> {
     if !problems.is_empty() {
         return Err(Error::WeightsMismatch { problems });
     }
-    net.visit_params(&Path::ROOT, &mut Import { tensors: &tensors });
+    let mut import = Import { tensors: &tensors };
+    net.visit_params(&Path::ROOT, &mut import);
+    net.visit_buffers(&Path::ROOT, &mut import);
     Ok(())
+}
+
+impl BufferVisitor for Import<'_> {
+    fn visit(&mut self, path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
+        // Checked before any buffer is touched, as the parameters.
+        let Ok(view) = self.tensors.tensor(&path.to_string()) else {
+            return;
+        };
+        match buffer {
+            Buffer::Values(values) => values.copy_from_slice(&read_f32(&view)),
+            Buffer::Count(count) => {
+                if let Ok(bytes) = <[u8; 8]>::try_from(view.data()) {
+                    // A negative count (not one PyTorch writes) reads as 0.
+                    *count = u64::try_from(i64::from_le_bytes(bytes)).unwrap_or(0);
+                }
+            }
+        }
+    }
 }
 
 /// [`load_bytes`] from a file.

@@ -247,3 +247,43 @@ fn scale_with(arch: Arch, y: &mut [f32], factor: f32) {
 pub fn exp_with(arch: Arch, x: &[f32], y: &mut [f32]) {
     exp_shifted_with(arch, x, Some(y), 0.0);
 }
+
+/// erf(x), Numerical Recipes' `erfcc` Chebyshev fit (fractional error below 1.2e-7), in f64.
+#[allow(clippy::excessive_precision)] // the published coefficients
+fn erf(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - erfc
+    } else {
+        erfc - 1.0
+    }
+}
+
+/// y = x·Φ(x) = x/2·(1 + erf(x/√2)): GELU in its exact form (PyTorch's default).
+pub fn gelu_forward(x: &[f32], y: &mut [f32]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        let v = xi as f64;
+        *yi = (0.5 * v * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))) as f32;
+    }
+}
+
+/// dx = dy · (Φ(x) + x·φ(x)), φ the standard normal density.
+pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    for ((d, &xi), &g) in dx.iter_mut().zip(x).zip(dy) {
+        let v = xi as f64;
+        let cdf = 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2));
+        let pdf = inv_sqrt_2pi * (-0.5 * v * v).exp();
+        *d = (g as f64 * (cdf + v * pdf)) as f32;
+    }
+}

@@ -12,9 +12,11 @@
 //! CPU lacks.
 
 mod activation;
+pub mod attention;
 pub mod conv;
 mod gemm;
 mod isa;
+pub mod norm;
 mod simd;
 mod threads;
 

@@ -48,6 +48,10 @@ pub struct Tanh;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sigmoid;
 
+/// x·Φ(x), Φ the standard normal distribution function (PyTorch's exact `GELU`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gelu;
+
 /// e^x / Σ e^x over each sample.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Softmax;
@@ -94,6 +98,16 @@ impl ActivationFn for Sigmoid {
     }
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         kernels::activation_backward(EpilogueAct::Sigmoid, y, dy, dx)
+    }
+}
+
+impl ActivationFn for Gelu {
+    const KIND: &'static str = "Gelu";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        kernels::gelu_forward(x, y)
+    }
+    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        kernels::gelu_backward(x, dy, dx)
     }
 }
 

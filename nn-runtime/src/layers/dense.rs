@@ -8,7 +8,7 @@
 
 use super::{ActivationFn, Layer, Layout, Linear, ParamVisitor, Path, Relu, Sigmoid, Tanh};
 use crate::kernels::{self, EpilogueAct, MatMul};
-use crate::tensor::{Batch, Tensor1};
+use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
 use std::marker::PhantomData;
 
@@ -58,6 +58,9 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
 {
     /// Values of the bias: `OUT`, or none without one.
     const BIAS_LEN: usize = if BIAS { OUT } else { 0 };
+
+    /// Trainable scalars (what `Layer::PARAMS` reports).
+    pub const PARAMS_OF: usize = OUT * IN + Self::BIAS_LEN;
 
     /// Glorot-uniform weights (Keras's default): U(−l, l), l = √(6 / (IN + OUT)); zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
@@ -112,6 +115,51 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
         };
         kernels::gemm(&p, x, &self.weight_t, BIAS.then_some(&self.bias[..]), y);
     }
+
+    /// The backward pass over `rows` rows of `IN` values (a batch of vectors, or every step
+    /// of a batch of sequences): overwrites the gradients, writes `dx` when given; `dz`
+    /// holds ∂loss/∂(pre-activation) when an activation is fused.
+    fn backward_rows(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        dz: &mut Batch<Tensor1<OUT>>,
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        rows: usize,
+    ) {
+        // dz = dy · F′(y): the gradient before the fused activation.
+        let dz: &[f32] = if F::EPILOGUE == EpilogueAct::None {
+            dy
+        } else {
+            dz.set_rows(rows);
+            kernels::activation_backward(F::EPILOGUE, y, dy, dz.as_mut_slice());
+            dz.as_slice()
+        };
+        // ∂W_t[IN, OUT] = Xᵀ · dZ (A = X read transposed through its strides).
+        let p = MatMul {
+            rsa: 1,
+            csa: IN,
+            ..MatMul::new(IN, OUT, rows)
+        };
+        kernels::gemm(&p, x, dz, None, &mut self.weight_t_grad);
+        // ∂b = Σ over rows of dZ.
+        if BIAS {
+            kernels::column_sums(&dz[..rows * OUT], OUT, &mut self.bias_grad);
+        }
+        if let Some(dx) = dx {
+            // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
+            self.weight_scratch.resize(OUT * IN, 0.0);
+            kernels::transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
+            kernels::gemm(
+                &MatMul::new(rows, IN, OUT),
+                dz,
+                &self.weight_scratch,
+                None,
+                dx,
+            );
+        }
+    }
 }
 
 impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Layer
@@ -122,7 +170,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
     /// ∂loss/∂(pre-activation), when an activation is fused.
     type Cache = Batch<Tensor1<OUT>>;
     type Workspace = ();
-    const PARAMS: usize = OUT * IN + Self::BIAS_LEN;
+    const PARAMS: usize = Self::PARAMS_OF;
     const KIND: &'static str = "Dense";
 
     fn init(rng: &mut Rng) -> Self {
@@ -163,49 +211,11 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
         dx: Option<&mut Batch<Tensor1<IN>>>,
     ) {
         let rows = x.rows();
-        // dz = dy · F′(y): the gradient before the fused activation.
-        let dz: &Batch<Tensor1<OUT>> = if F::EPILOGUE == EpilogueAct::None {
-            dy
-        } else {
-            dz.set_rows(rows);
-            kernels::activation_backward(
-                F::EPILOGUE,
-                y.as_slice(),
-                dy.as_slice(),
-                dz.as_mut_slice(),
-            );
-            dz
-        };
-        // ∂W_t[IN, OUT] = Xᵀ · dZ (A = X read transposed through its strides).
-        let p = MatMul {
-            rsa: 1,
-            csa: IN,
-            ..MatMul::new(IN, OUT, rows)
-        };
-        kernels::gemm(
-            &p,
-            x.as_slice(),
-            dz.as_slice(),
-            None,
-            &mut self.weight_t_grad,
-        );
-        // ∂b = Σ over rows of dZ.
-        if BIAS {
-            kernels::column_sums(dz.as_slice(), OUT, &mut self.bias_grad);
-        }
-        if let Some(dx) = dx {
-            // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
+        let dx = dx.map(|dx| {
             dx.set_rows(rows);
-            self.weight_scratch.resize(OUT * IN, 0.0);
-            kernels::transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
-            kernels::gemm(
-                &MatMul::new(rows, IN, OUT),
-                dz.as_slice(),
-                &self.weight_scratch,
-                None,
-                dx.as_mut_slice(),
-            );
-        }
+            dx.as_mut_slice()
+        });
+        self.backward_rows(x.as_slice(), y.as_slice(), dz, dy.as_slice(), dx, rows);
     }
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
@@ -254,5 +264,87 @@ mod tests {
         let mut y = Tensor1::zeros();
         d.forward_into(&Tensor1::new([1.0, 0.0, -1.0]), &mut y);
         assert_eq!(y.data, [-2.0, -2.0]);
+    }
+}
+
+/// `Dense` applied to every step of a `[T, IN]` sequence with the same weights (Keras's
+/// `Dense` on a sequence, PyTorch's `Linear` on the last dimension): `[T, IN]` to
+/// `[T, OUT]`. Written `Dense(units, per_step = true)` in `network!`.
+#[derive(Clone, Debug, Default)]
+pub struct DenseSeq<
+    const T: usize,
+    const IN: usize,
+    const OUT: usize,
+    F: FusedActivation = Linear,
+    const BIAS: bool = true,
+> {
+    pub dense: Dense<IN, OUT, F, BIAS>,
+}
+
+impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
+    DenseSeq<T, IN, OUT, F, BIAS>
+{
+    /// Glorot-uniform weights, zero bias (see [`Dense::glorot_uniform`]).
+    pub fn glorot_uniform(rng: &mut Rng) -> Self {
+        DenseSeq {
+            dense: Dense::glorot_uniform(rng),
+        }
+    }
+}
+
+impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Layer
+    for DenseSeq<T, IN, OUT, F, BIAS>
+{
+    type In = Tensor2<T, IN>;
+    type Out = Tensor2<T, OUT>;
+    /// ∂loss/∂(pre-activation) of every step, when an activation is fused.
+    type Cache = Batch<Tensor1<OUT>>;
+    type Workspace = ();
+    const PARAMS: usize = Dense::<IN, OUT, F, BIAS>::PARAMS_OF;
+    const KIND: &'static str = "Dense";
+
+    fn init(rng: &mut Rng) -> Self {
+        Self::glorot_uniform(rng)
+    }
+
+    fn forward_into(&self, x: &Tensor2<T, IN>, y: &mut Tensor2<T, OUT>) {
+        self.dense.forward_rows(x.as_slice(), y.as_mut_slice(), T);
+    }
+
+    fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        self.dense
+            .forward_rows(x.as_slice(), y.as_mut_slice(), x.rows() * T);
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        _dz: &mut Batch<Tensor1<OUT>>,
+        _rng: &mut Rng,
+    ) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<Self::In>,
+        y: &Batch<Self::Out>,
+        dz: &mut Batch<Tensor1<OUT>>,
+        dy: &Batch<Self::Out>,
+        dx: Option<&mut Batch<Self::In>>,
+    ) {
+        let rows = x.rows();
+        let dx = dx.map(|dx| {
+            dx.set_rows(rows);
+            dx.as_mut_slice()
+        });
+        self.dense
+            .backward_rows(x.as_slice(), y.as_slice(), dz, dy.as_slice(), dx, rows * T);
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        self.dense.visit_params(path, visitor);
     }
 }

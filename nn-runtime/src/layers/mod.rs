@@ -2,18 +2,26 @@
 //! macro only chains them.
 
 mod activation;
+mod attention;
 mod conv;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
+mod join;
+mod norm;
 mod pool;
 mod rnn;
 
 pub use activation::*;
+pub use attention::{MultiHeadAttention, PositionalEmbedding};
 pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
-pub use dense::{Dense, FusedActivation};
+pub use dense::{Dense, DenseSeq, FusedActivation};
+pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
+pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache};
 pub use pool::{AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d};
 pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
@@ -98,15 +106,19 @@ pub trait Layer: Sized {
         let _ = (path, visitor);
     }
 
-    /// Rows of a Keras-style summary, this layer named `name`.
-    fn summary_rows(name: &str, rows: &mut Vec<SummaryRow>) {
+    /// Rows of a Keras-style summary, this layer named `name` and fed by the row named
+    /// `input`; returns the name of the row that produces its output (what the next layer
+    /// is connected to).
+    fn summary_rows(name: &str, input: &str, rows: &mut Vec<SummaryRow>) -> String {
         rows.push(SummaryRow {
             name: name.to_string(),
             kind: Self::KIND.to_string(),
             output_shape: Self::Out::SHAPE.to_vec(),
             params: Self::PARAMS,
             non_trainable: Self::BUFFERS,
+            connected_to: vec![input.to_string()],
         });
+        name.to_string()
     }
 
     /// The layer kind as a user wrote it (`Dense`, `Relu`, …).
@@ -128,8 +140,12 @@ impl<'a> Path<'a> {
         name: "",
     };
 
-    /// This path extended by one component.
+    /// This path extended by one component; an empty `name` adds none (the inner node of
+    /// nested joins, whose branches are named as the outer join's).
     pub fn child(&'a self, name: &'a str) -> Path<'a> {
+        if name.is_empty() {
+            return *self;
+        }
         Path {
             parent: if self.name.is_empty() && self.parent.is_none() {
                 None
@@ -203,43 +219,93 @@ pub struct SummaryRow {
     pub params: usize,
     /// Non-trainable scalars (running statistics).
     pub non_trainable: usize,
+    /// The rows whose outputs feed this one (Keras's "Connected to"); `input` for the
+    /// network's input.
+    pub connected_to: Vec<String>,
 }
 
-/// Formats a Keras-style summary table.
+/// `prefix.name`, or `name` at the top (summary rows of joins' paths).
+pub fn child_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// The row of a join (a sum or a concatenation): no parameters of its own, connected to the
+/// rows that end its paths. Returns its name.
+pub fn join_row(
+    name: &str,
+    kind: &str,
+    output_shape: &[usize],
+    ends: Vec<String>,
+    rows: &mut Vec<SummaryRow>,
+) -> String {
+    rows.push(SummaryRow {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        output_shape: output_shape.to_vec(),
+        params: 0,
+        non_trainable: 0,
+        connected_to: ends,
+    });
+    name.to_string()
+}
+
+/// Formats a Keras-style summary table. A network whose layers form a chain gets Keras's
+/// Sequential table; one with joins gets the functional table's "Connected to" column.
 pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
-    let cells: Vec<[String; 3]> = rows
+    let chain = rows.iter().enumerate().all(|(i, r)| {
+        let previous = if i == 0 {
+            "input"
+        } else {
+            rows[i - 1].name.as_str()
+        };
+        r.connected_to.len() == 1 && r.connected_to[0] == previous
+    });
+    let columns = if chain { 3 } else { 4 };
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            let mut cells = vec![
                 format!("{} ({})", r.name, r.kind),
                 crate::tensor::keras_shape(&r.output_shape),
                 group_thousands(r.params + r.non_trainable),
-            ]
+            ];
+            if !chain {
+                cells.push(r.connected_to.join(", "));
+            }
+            cells
         })
         .collect();
-    let header = [
-        "Layer (type)".to_string(),
-        "Output Shape".to_string(),
-        "Param #".to_string(),
-    ];
-    let mut w = [0usize; 3];
+    let header: Vec<String> = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+        [..columns]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let mut w = vec![0usize; columns];
     for row in cells.iter().chain(std::iter::once(&header)) {
         for (k, c) in row.iter().enumerate() {
             w[k] = w[k].max(c.chars().count());
         }
     }
-    let total_width = w[0] + w[1] + w[2] + 6;
+    let total_width = w.iter().sum::<usize>() + 3 * (columns - 1);
     let line = |c: char| c.to_string().repeat(total_width) + "\n";
-    let fmt_row = |r: &[String; 3]| {
-        format!(
-            "{:<w0$}   {:<w1$}   {:>w2$}\n",
+    let fmt_row = |r: &[String]| {
+        let mut s = format!(
+            "{:<w0$}   {:<w1$}   {:>w2$}",
             r[0],
             r[1],
             r[2],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2]
-        )
+        );
+        if columns == 4 {
+            s += &format!("   {:<w3$}", r[3], w3 = w[3]);
+        }
+        s.trim_end().to_string() + "\n"
     };
     let trainable: usize = rows.iter().map(|r| r.params).sum();
     let non_trainable: usize = rows.iter().map(|r| r.non_trainable).sum();

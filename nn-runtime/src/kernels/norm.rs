@@ -1,0 +1,163 @@
+//! Normalisation on flat buffers with run-time sizes: batch normalisation over a channel's
+//! values across the batch, layer normalisation over each row. Statistics are accumulated
+//! in f64 (a channel of a large batch sums tens of thousands of values).
+//!
+//! A batch of `rows` samples is laid out `[rows, channels, inner]`: `inner` is 1 for
+//! `[features]`, the length for `[channels, length]`, h·w for `[channels, h, w]`.
+
+/// Batch statistics of one training pass: per channel, the mean and the biased variance.
+pub fn batch_stats(
+    x: &[f32],
+    rows: usize,
+    channels: usize,
+    inner: usize,
+    mean: &mut [f32],
+    var: &mut [f32],
+) {
+    let n = (rows * inner) as f64;
+    for c in 0..channels {
+        let values =
+            || (0..rows).flat_map(move |r| x[(r * channels + c) * inner..][..inner].iter());
+        let m = values().map(|&v| v as f64).sum::<f64>() / n;
+        let v = values().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+        mean[c] = m as f32;
+        var[c] = v as f32;
+    }
+}
+
+/// y = γ·(x − mean)/√(var + ε) + β per channel; writes x̂ too when given (training).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_forward(
+    x: &[f32],
+    rows: usize,
+    channels: usize,
+    inner: usize,
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+    mut xhat: Option<&mut [f32]>,
+) {
+    for r in 0..rows {
+        for c in 0..channels {
+            let at = (r * channels + c) * inner;
+            let inv_std = 1.0 / (var[c] + eps).sqrt();
+            let (m, g, b) = (mean[c], gamma[c], beta[c]);
+            for i in at..at + inner {
+                let h = (x[i] - m) * inv_std;
+                y[i] = g * h + b;
+                if let Some(xhat) = xhat.as_deref_mut() {
+                    xhat[i] = h;
+                }
+            }
+        }
+    }
+}
+
+/// Gradients of batch normalisation in training (through the batch statistics):
+/// dγ = Σ dy·x̂, dβ = Σ dy, dx = γ/(N·σ) · (N·dy − Σ dy − x̂·Σ dy·x̂), sums over a channel's N
+/// values. Overwrites `dgamma` and `dbeta`; writes `dx` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward(
+    xhat: &[f32],
+    dy: &[f32],
+    rows: usize,
+    channels: usize,
+    inner: usize,
+    var: &[f32],
+    eps: f32,
+    gamma: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+) {
+    let n = (rows * inner) as f64;
+    for c in 0..channels {
+        let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
+        for r in 0..rows {
+            let at = (r * channels + c) * inner;
+            for i in at..at + inner {
+                sum_dy += dy[i] as f64;
+                sum_dy_xhat += (dy[i] * xhat[i]) as f64;
+            }
+        }
+        dgamma[c] = sum_dy_xhat as f32;
+        dbeta[c] = sum_dy as f32;
+        if let Some(dx) = dx.as_deref_mut() {
+            let scale = gamma[c] as f64 / ((var[c] + eps).sqrt() as f64 * n);
+            for r in 0..rows {
+                let at = (r * channels + c) * inner;
+                for i in at..at + inner {
+                    dx[i] =
+                        (scale * (n * dy[i] as f64 - sum_dy - xhat[i] as f64 * sum_dy_xhat)) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Layer normalisation of each row of `len` values: y = γ ⊙ (x − mean)/√(var + ε) + β.
+/// Writes x̂ and 1/σ per row when given (training).
+pub fn layer_norm_forward(
+    x: &[f32],
+    len: usize,
+    eps: f32,
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+    mut saved: Option<(&mut [f32], &mut [f32])>,
+) {
+    for (row, (xr, yr)) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)).enumerate() {
+        let mean = xr.iter().map(|&v| v as f64).sum::<f64>() / len as f64;
+        let var = xr.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len as f64;
+        let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
+        let mean = mean as f32;
+        for (k, (yv, &xv)) in yr.iter_mut().zip(xr).enumerate() {
+            let h = (xv - mean) * inv_std;
+            *yv = gamma[k] * h + beta[k];
+            if let Some((xhat, _)) = saved.as_mut() {
+                xhat[row * len + k] = h;
+            }
+        }
+        if let Some((_, inv)) = saved.as_mut() {
+            inv[row] = inv_std;
+        }
+    }
+}
+
+/// Gradients of layer normalisation: per row, with dx̂ = dy ⊙ γ,
+/// dx = (1/σ)/n · (n·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂); dγ = Σ_rows dy ⊙ x̂, dβ = Σ_rows dy.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm_backward(
+    xhat: &[f32],
+    inv_std: &[f32],
+    dy: &[f32],
+    len: usize,
+    gamma: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+) {
+    dgamma.fill(0.0);
+    dbeta.fill(0.0);
+    let n = len as f64;
+    for (row, (hr, gr)) in xhat.chunks_exact(len).zip(dy.chunks_exact(len)).enumerate() {
+        let (mut sum, mut sum_h) = (0.0f64, 0.0f64);
+        for k in 0..len {
+            dgamma[k] += gr[k] * hr[k];
+            dbeta[k] += gr[k];
+            let d = (gr[k] * gamma[k]) as f64;
+            sum += d;
+            sum_h += d * hr[k] as f64;
+        }
+        if let Some(dx) = dx.as_deref_mut() {
+            let scale = inv_std[row] as f64 / n;
+            for k in 0..len {
+                let d = (gr[k] * gamma[k]) as f64;
+                dx[row * len + k] = (scale * (n * d - sum - hr[k] as f64 * sum_h)) as f32;
+            }
+        }
+    }
+}

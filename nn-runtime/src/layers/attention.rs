@@ -1,0 +1,291 @@
+//! Self-attention over `[tokens, features]` samples, PyTorch's `nn.MultiheadAttention`
+//! (`batch_first=True`, no mask) with its parameter names and layouts (`in_proj_weight
+//! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), and a learned
+//! positional embedding added to every sample.
+
+use super::{Layer, Layout, ParamVisitor, Path};
+use crate::kernels::attention::{
+    attention_backward, attention_forward, AttentionGeom, AttentionGrads, AttentionParams,
+    AttentionScratch,
+};
+use crate::tensor::{Batch, Sample, Tensor2};
+use crate::Rng;
+use std::cell::RefCell;
+
+thread_local! {
+    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
+    /// thread, then reused.
+    static ATTENTION_SCRATCH: RefCell<AttentionScratch> = RefCell::new(AttentionScratch::default());
+}
+
+/// Multi-head self-attention on `T` tokens of `F` features with `H` heads (`H` divides `F`:
+/// the macro checks it, `GEOMETRY` again).
+#[derive(Clone, Debug)]
+pub struct MultiHeadAttention<const T: usize, const F: usize, const H: usize> {
+    /// `W_inᵀ [F, 3F]`: PyTorch's `in_proj_weight` transposed (queries, keys, values).
+    pub in_weight_t: Vec<f32>,
+    /// `[3F]`
+    pub in_bias: Vec<f32>,
+    /// `W_outᵀ [F, F]`: PyTorch's `out_proj.weight` transposed.
+    pub out_weight_t: Vec<f32>,
+    /// `[F]`
+    pub out_bias: Vec<f32>,
+    pub in_weight_t_grad: Vec<f32>,
+    pub in_bias_grad: Vec<f32>,
+    pub out_weight_t_grad: Vec<f32>,
+    pub out_bias_grad: Vec<f32>,
+}
+
+impl<const T: usize, const F: usize, const H: usize> MultiHeadAttention<T, F, H> {
+    const GEOMETRY: AttentionGeom = {
+        assert!(
+            H > 0 && F.is_multiple_of(H),
+            "the number of heads must divide the features"
+        );
+        AttentionGeom {
+            t: T,
+            f: F,
+            heads: H,
+        }
+    };
+
+    /// PyTorch's initialisation: Glorot-uniform projections (`in_proj_weight` as one
+    /// `[3F, F]` matrix), zero biases.
+    pub fn glorot_uniform(rng: &mut Rng) -> Self {
+        let mut layer = MultiHeadAttention {
+            in_weight_t: vec![0.0; F * 3 * F],
+            in_bias: vec![0.0; 3 * F],
+            out_weight_t: vec![0.0; F * F],
+            out_bias: vec![0.0; F],
+            in_weight_t_grad: vec![0.0; F * 3 * F],
+            in_bias_grad: vec![0.0; 3 * F],
+            out_weight_t_grad: vec![0.0; F * F],
+            out_bias_grad: vec![0.0; F],
+        };
+        rng.fill_uniform(&mut layer.in_weight_t, (6.0 / (4 * F) as f32).sqrt());
+        rng.fill_uniform(&mut layer.out_weight_t, (6.0 / (2 * F) as f32).sqrt());
+        layer
+    }
+
+    fn params(&self) -> AttentionParams<'_> {
+        AttentionParams {
+            in_weight_t: &self.in_weight_t,
+            in_bias: &self.in_bias,
+            out_weight_t: &self.out_weight_t,
+            out_bias: &self.out_bias,
+        }
+    }
+}
+
+impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttention<T, F, H> {
+    type In = Tensor2<T, F>;
+    type Out = Tensor2<T, F>;
+    /// Q, K, V, the attention probabilities and the heads' outputs.
+    type Cache = AttentionScratch;
+    type Workspace = AttentionScratch;
+    const PARAMS: usize = 4 * F * F + 4 * F;
+    const KIND: &'static str = "MultiHeadAttention";
+
+    fn init(rng: &mut Rng) -> Self {
+        Self::glorot_uniform(rng)
+    }
+
+    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>) {
+        ATTENTION_SCRATCH.with(|s| {
+            attention_forward(
+                &Self::GEOMETRY,
+                &self.params(),
+                x.as_slice(),
+                y.as_mut_slice(),
+                1,
+                &mut s.borrow_mut(),
+            )
+        });
+    }
+
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Tensor2<T, F>>,
+        y: &mut Batch<Tensor2<T, F>>,
+        ws: &mut AttentionScratch,
+    ) {
+        y.set_rows(x.rows());
+        attention_forward(
+            &Self::GEOMETRY,
+            &self.params(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            x.rows(),
+            ws,
+        );
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Tensor2<T, F>>,
+        y: &mut Batch<Tensor2<T, F>>,
+        cache: &mut AttentionScratch,
+        _rng: &mut Rng,
+    ) {
+        self.forward_batch_into(x, y, cache);
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<Tensor2<T, F>>,
+        _y: &Batch<Tensor2<T, F>>,
+        cache: &mut AttentionScratch,
+        dy: &Batch<Tensor2<T, F>>,
+        dx: Option<&mut Batch<Tensor2<T, F>>>,
+    ) {
+        let dx = dx.map(|dx| {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice()
+        });
+        let params = AttentionParams {
+            in_weight_t: &self.in_weight_t,
+            in_bias: &self.in_bias,
+            out_weight_t: &self.out_weight_t,
+            out_bias: &self.out_bias,
+        };
+        let grads = AttentionGrads {
+            in_weight_t: &mut self.in_weight_t_grad,
+            in_bias: &mut self.in_bias_grad,
+            out_weight_t: &mut self.out_weight_t_grad,
+            out_bias: &mut self.out_bias_grad,
+        };
+        attention_backward(
+            &Self::GEOMETRY,
+            &params,
+            x.as_slice(),
+            dy.as_slice(),
+            x.rows(),
+            cache,
+            grads,
+            dx,
+        );
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        visitor.visit(
+            &path.child("in_proj_weight"),
+            &[3 * F, F],
+            Layout::Transposed,
+            &mut self.in_weight_t,
+            &mut self.in_weight_t_grad,
+        );
+        visitor.visit(
+            &path.child("in_proj_bias"),
+            &[3 * F],
+            Layout::RowMajor,
+            &mut self.in_bias,
+            &mut self.in_bias_grad,
+        );
+        let out = path.child("out_proj");
+        visitor.visit(
+            &out.child("weight"),
+            &[F, F],
+            Layout::Transposed,
+            &mut self.out_weight_t,
+            &mut self.out_weight_t_grad,
+        );
+        visitor.visit(
+            &out.child("bias"),
+            &[F],
+            Layout::RowMajor,
+            &mut self.out_bias,
+            &mut self.out_bias_grad,
+        );
+    }
+}
+
+/// A learned position embedding: `y = x + E`, one `[T, F]` table `E` for every sample
+/// (parameter `weight`).
+#[derive(Clone, Debug)]
+pub struct PositionalEmbedding<const T: usize, const F: usize> {
+    /// `[T, F]`
+    pub weight: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+}
+
+impl<const T: usize, const F: usize> PositionalEmbedding<T, F> {
+    fn add(&self, x: &[f32], y: &mut [f32]) {
+        for (ys, xs) in y.chunks_exact_mut(T * F).zip(x.chunks_exact(T * F)) {
+            for ((o, &v), &e) in ys.iter_mut().zip(xs).zip(&self.weight) {
+                *o = v + e;
+            }
+        }
+    }
+}
+
+impl<const T: usize, const F: usize> Layer for PositionalEmbedding<T, F> {
+    type In = Tensor2<T, F>;
+    type Out = Tensor2<T, F>;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = T * F;
+    const KIND: &'static str = "PositionalEmbedding";
+
+    /// N(0, 0.02²) entries, as vision transformers initialise theirs.
+    fn init(rng: &mut Rng) -> Self {
+        PositionalEmbedding {
+            weight: (0..T * F).map(|_| 0.02 * rng.normal()).collect(),
+            weight_grad: vec![0.0; T * F],
+        }
+    }
+
+    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>) {
+        self.add(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Tensor2<T, F>>,
+        y: &mut Batch<Tensor2<T, F>>,
+        _ws: &mut (),
+    ) {
+        y.set_rows(x.rows());
+        self.add(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Tensor2<T, F>>,
+        y: &mut Batch<Tensor2<T, F>>,
+        _cache: &mut (),
+        _rng: &mut Rng,
+    ) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    /// ∂E = Σ over the batch of dy; dx = dy.
+    fn backward(
+        &mut self,
+        x: &Batch<Tensor2<T, F>>,
+        _y: &Batch<Tensor2<T, F>>,
+        _cache: &mut (),
+        dy: &Batch<Tensor2<T, F>>,
+        dx: Option<&mut Batch<Tensor2<T, F>>>,
+    ) {
+        self.weight_grad.fill(0.0);
+        for ds in dy.as_slice().chunks_exact(T * F) {
+            for (g, &d) in self.weight_grad.iter_mut().zip(ds) {
+                *g += d;
+            }
+        }
+        if let Some(dx) = dx {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice().copy_from_slice(dy.as_slice());
+        }
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        visitor.visit(
+            &path.child("weight"),
+            &[T, F],
+            Layout::RowMajor,
+            &mut self.weight,
+            &mut self.weight_grad,
+        );
+    }
+}

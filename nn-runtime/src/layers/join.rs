@@ -1,0 +1,402 @@
+//! Joins: a residual block (a body whose output is added to a shortcut's, the identity by
+//! default), and two branches from the same input, concatenated along the first dimension
+//! (channels, or features of a vector) or added. More branches nest: the `network!` macro
+//! writes `Concat<A, Concat<B, C, _>, _>` with the inner join adding no name of its own, so
+//! parameter names stay `block.0.…`, `block.1.…`, `block.2.…`.
+//!
+//! At a fork the backward pass sums the input gradients of both paths.
+
+use super::{BufferVisitor, Layer, ParamVisitor, Path};
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// `out = a + b`, element by element.
+fn add_into(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x + y;
+    }
+}
+
+/// The identity on samples `S`: the shortcut of a residual block that has none.
+pub struct Identity<S: Sample>(PhantomData<fn() -> S>);
+
+impl<S: Sample> Default for Identity<S> {
+    fn default() -> Self {
+        Identity(PhantomData)
+    }
+}
+
+impl<S: Sample> Layer for Identity<S> {
+    type In = S;
+    type Out = S;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = 0;
+    const KIND: &'static str = "Identity";
+
+    fn init(_rng: &mut Rng) -> Self {
+        Self::default()
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S) {
+        y.as_mut_slice().copy_from_slice(x.as_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        y.as_mut_slice().copy_from_slice(x.as_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut (), _rng: &mut Rng) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        _y: &Batch<S>,
+        _cache: &mut (),
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        if let Some(dx) = dx {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice().copy_from_slice(dy.as_slice());
+        }
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+}
+
+/// What a two-path join keeps between its passes: each path's cache and output, and the
+/// input gradients that are summed at the fork.
+pub struct JoinCache<A: Layer, B: Layer<In = A::In>> {
+    a: A::Cache,
+    b: B::Cache,
+    a_out: Batch<A::Out>,
+    b_out: Batch<B::Out>,
+    a_dx: Batch<A::In>,
+    b_dx: Batch<A::In>,
+    a_dy: Batch<A::Out>,
+    b_dy: Batch<B::Out>,
+}
+
+impl<A: Layer, B: Layer<In = A::In>> Default for JoinCache<A, B> {
+    fn default() -> Self {
+        JoinCache {
+            a: Default::default(),
+            b: Default::default(),
+            a_out: Batch::default(),
+            b_out: Batch::default(),
+            a_dx: Batch::default(),
+            b_dx: Batch::default(),
+            a_dy: Batch::default(),
+            b_dy: Batch::default(),
+        }
+    }
+}
+
+/// What a two-path join's inference reuses: each path's workspace and output.
+pub struct JoinWorkspace<A: Layer, B: Layer<In = A::In>> {
+    a: A::Workspace,
+    b: B::Workspace,
+    a_out: Batch<A::Out>,
+    b_out: Batch<B::Out>,
+}
+
+impl<A: Layer, B: Layer<In = A::In>> Default for JoinWorkspace<A, B> {
+    fn default() -> Self {
+        JoinWorkspace {
+            a: Default::default(),
+            b: Default::default(),
+            a_out: Batch::default(),
+            b_out: Batch::default(),
+        }
+    }
+}
+
+/// How the two paths' outputs make the join's output, and how its output gradient splits.
+trait Merge<A: Sample, B: Sample, Out: Sample> {
+    fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize);
+    /// The gradients of the two paths' outputs from the join's.
+    fn split(dy: &[f32], da: &mut [f32], db: &mut [f32], rows: usize);
+}
+
+/// Element-wise sum (a residual block, `Add`).
+struct Summed;
+
+impl<S: Sample> Merge<S, S, S> for Summed {
+    fn merge(a: &[f32], b: &[f32], out: &mut [f32], _rows: usize) {
+        add_into(a, b, out);
+    }
+    fn split(dy: &[f32], da: &mut [f32], db: &mut [f32], _rows: usize) {
+        da.copy_from_slice(dy);
+        db.copy_from_slice(dy);
+    }
+}
+
+/// Concatenation along the first dimension: each sample's values, `a`'s then `b`'s.
+struct Concatenated;
+
+impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Concatenated {
+    fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
+        for r in 0..rows {
+            let o = &mut out[r * Out::LEN..(r + 1) * Out::LEN];
+            o[..A::LEN].copy_from_slice(&a[r * A::LEN..(r + 1) * A::LEN]);
+            o[A::LEN..].copy_from_slice(&b[r * B::LEN..(r + 1) * B::LEN]);
+        }
+    }
+    fn split(dy: &[f32], da: &mut [f32], db: &mut [f32], rows: usize) {
+        for r in 0..rows {
+            let d = &dy[r * Out::LEN..(r + 1) * Out::LEN];
+            da[r * A::LEN..(r + 1) * A::LEN].copy_from_slice(&d[..A::LEN]);
+            db[r * B::LEN..(r + 1) * B::LEN].copy_from_slice(&d[A::LEN..]);
+        }
+    }
+}
+
+/// The passes shared by every two-path join, given its merge.
+macro_rules! join_passes {
+    ($merge:ty, $a:ident, $b:ident) => {
+        fn init(rng: &mut Rng) -> Self {
+            let $a = A::init(rng);
+            let $b = B::init(rng);
+            Self::from_parts($a, $b)
+        }
+
+        fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+            let (mut a, mut b) = (A::Out::zeros(), B::Out::zeros());
+            self.$a.forward_into(x, &mut a);
+            self.$b.forward_into(x, &mut b);
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::merge(
+                a.as_slice(),
+                b.as_slice(),
+                y.as_mut_slice(),
+                1,
+            );
+        }
+
+        fn forward_batch_into(
+            &self,
+            x: &Batch<Self::In>,
+            y: &mut Batch<Self::Out>,
+            ws: &mut JoinWorkspace<A, B>,
+        ) {
+            self.$a.forward_batch_into(x, &mut ws.a_out, &mut ws.a);
+            self.$b.forward_batch_into(x, &mut ws.b_out, &mut ws.b);
+            y.set_rows(x.rows());
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::merge(
+                ws.a_out.as_slice(),
+                ws.b_out.as_slice(),
+                y.as_mut_slice(),
+                x.rows(),
+            );
+        }
+
+        fn forward_train(
+            &self,
+            x: &Batch<Self::In>,
+            y: &mut Batch<Self::Out>,
+            cache: &mut JoinCache<A, B>,
+            rng: &mut Rng,
+        ) {
+            self.$a
+                .forward_train(x, &mut cache.a_out, &mut cache.a, rng);
+            self.$b
+                .forward_train(x, &mut cache.b_out, &mut cache.b, rng);
+            y.set_rows(x.rows());
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::merge(
+                cache.a_out.as_slice(),
+                cache.b_out.as_slice(),
+                y.as_mut_slice(),
+                x.rows(),
+            );
+        }
+
+        /// Each path's backward from its share of dy; at the fork, dx = dx_a + dx_b.
+        fn backward(
+            &mut self,
+            x: &Batch<Self::In>,
+            _y: &Batch<Self::Out>,
+            cache: &mut JoinCache<A, B>,
+            dy: &Batch<Self::Out>,
+            dx: Option<&mut Batch<Self::In>>,
+        ) {
+            let rows = x.rows();
+            cache.a_dy.set_rows(rows);
+            cache.b_dy.set_rows(rows);
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::split(
+                dy.as_slice(),
+                cache.a_dy.as_mut_slice(),
+                cache.b_dy.as_mut_slice(),
+                rows,
+            );
+            let want_dx = dx.is_some();
+            let JoinCache {
+                a,
+                b,
+                a_out,
+                b_out,
+                a_dx,
+                b_dx,
+                a_dy,
+                b_dy,
+            } = cache;
+            self.$a
+                .backward(x, a_out, a, a_dy, want_dx.then_some(&mut *a_dx));
+            self.$b
+                .backward(x, b_out, b, b_dy, want_dx.then_some(&mut *b_dx));
+            if let Some(dx) = dx {
+                dx.set_rows(rows);
+                add_into(a_dx.as_slice(), b_dx.as_slice(), dx.as_mut_slice());
+            }
+        }
+
+        fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+            let [na, nb] = self.names();
+            self.$a.visit_params(&path.child(na), visitor);
+            self.$b.visit_params(&path.child(nb), visitor);
+        }
+
+        fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+            let [na, nb] = self.names();
+            self.$a.visit_buffers(&path.child(na), visitor);
+            self.$b.visit_buffers(&path.child(nb), visitor);
+        }
+    };
+}
+
+/// A residual block: `y = body(x) + shortcut(x)`, the shortcut the [`Identity`] unless a
+/// projection (a strided 1×1 convolution, usually) makes the shapes agree.
+pub struct Residual<Body: Layer, Shortcut: Layer<In = Body::In, Out = Body::Out>> {
+    pub body: Body,
+    pub shortcut: Shortcut,
+}
+
+impl<Body: Layer, Shortcut: Layer<In = Body::In, Out = Body::Out>> Residual<Body, Shortcut> {
+    /// The block of these paths.
+    pub fn from_parts(body: Body, shortcut: Shortcut) -> Self {
+        Residual { body, shortcut }
+    }
+
+    fn names(&self) -> [&'static str; 2] {
+        ["body", "shortcut"]
+    }
+}
+
+impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Residual<A, B> {
+    type In = A::In;
+    type Out = A::Out;
+    type Cache = JoinCache<A, B>;
+    type Workspace = JoinWorkspace<A, B>;
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
+    const KIND: &'static str = "Residual";
+
+    join_passes!(Summed, body, shortcut);
+}
+
+/// Two branches from one input, added (Keras's `Add`): both produce `A::Out`.
+pub struct Sum<A: Layer, B: Layer<In = A::In, Out = A::Out>> {
+    pub a: A,
+    pub b: B,
+    /// The branches' names in parameter paths; an empty name adds none (a nested join).
+    pub names: [&'static str; 2],
+}
+
+impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Sum<A, B> {
+    /// The join of these branches, named `0` and `1`.
+    pub fn from_parts(a: A, b: B) -> Self {
+        Sum {
+            a,
+            b,
+            names: ["0", "1"],
+        }
+    }
+
+    /// The same join with its branches named.
+    pub fn named(mut self, names: [&'static str; 2]) -> Self {
+        self.names = names;
+        self
+    }
+
+    fn names(&self) -> [&'static str; 2] {
+        self.names
+    }
+}
+
+impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Sum<A, B> {
+    type In = A::In;
+    type Out = A::Out;
+    type Cache = JoinCache<A, B>;
+    type Workspace = JoinWorkspace<A, B>;
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
+    const KIND: &'static str = "Add";
+
+    join_passes!(Summed, a, b);
+}
+
+/// Two branches from one input, concatenated along the first dimension into `Out` (their
+/// other dimensions agree: the macro checks it, and `SHAPES_AGREE` again).
+pub struct Concat<A: Layer, B: Layer<In = A::In>, Out: Sample> {
+    pub a: A,
+    pub b: B,
+    /// The branches' names in parameter paths; an empty name adds none (a nested join).
+    pub names: [&'static str; 2],
+    _out: PhantomData<fn() -> Out>,
+}
+
+impl<A: Layer, B: Layer<In = A::In>, Out: Sample> Concat<A, B, Out> {
+    /// Fails to compile unless `Out` is `A::Out` and `B::Out` stacked along the first
+    /// dimension.
+    const SHAPES_AGREE: () = {
+        let (a, b, o) = (A::Out::SHAPE, B::Out::SHAPE, Out::SHAPE);
+        assert!(
+            a.len() == o.len() && b.len() == o.len() && a[0] + b[0] == o[0],
+            "Concat: the output must stack both branches along the first dimension"
+        );
+        let mut i = 1;
+        while i < o.len() {
+            assert!(
+                a[i] == o[i] && b[i] == o[i],
+                "Concat: the branches' other dimensions must agree"
+            );
+            i += 1;
+        }
+    };
+
+    /// The join of these branches, named `0` and `1`.
+    pub fn from_parts(a: A, b: B) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Concat {
+            a,
+            b,
+            names: ["0", "1"],
+            _out: PhantomData,
+        }
+    }
+
+    /// The same join with its branches named.
+    pub fn named(mut self, names: [&'static str; 2]) -> Self {
+        self.names = names;
+        self
+    }
+
+    fn names(&self) -> [&'static str; 2] {
+        self.names
+    }
+}
+
+impl<A: Layer, B: Layer<In = A::In>, Out: Sample> Layer for Concat<A, B, Out> {
+    type In = A::In;
+    type Out = Out;
+    type Cache = JoinCache<A, B>;
+    type Workspace = JoinWorkspace<A, B>;
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
+    const KIND: &'static str = "Concat";
+
+    join_passes!(Concatenated, a, b);
+}

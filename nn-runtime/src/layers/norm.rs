@@ -1,0 +1,361 @@
+//! Normalisation layers, PyTorch's semantics and names: `BatchNorm1d`/`BatchNorm2d`
+//! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`) and
+//! `LayerNorm` over the last dimension (`weight`, `bias`).
+
+use super::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
+use crate::kernels::norm::{
+    batch_norm_backward, batch_norm_forward, batch_stats, layer_norm_backward, layer_norm_forward,
+};
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// Batch normalisation of samples `S` whose first dimension holds `C` channels (`[C]`,
+/// `[C, L]` or `[C, H, W]`): in training, each channel is normalised with the statistics of
+/// the batch and the running statistics move towards them by `momentum`; in inference, the
+/// running statistics are used.
+#[derive(Clone, Debug)]
+pub struct BatchNorm<S: Sample, const C: usize> {
+    /// γ, `[C]`.
+    pub weight: Vec<f32>,
+    /// β, `[C]`.
+    pub bias: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+    pub bias_grad: Vec<f32>,
+    /// Buffers: the mean and unbiased variance tracked over training batches.
+    pub running_mean: Vec<f32>,
+    pub running_var: Vec<f32>,
+    /// Training steps taken (PyTorch's `num_batches_tracked`).
+    pub num_batches_tracked: u64,
+    /// Weight of the newest batch in the running statistics (PyTorch's default 0.1).
+    pub momentum: f32,
+    /// Added to the variance before its square root (PyTorch's default 1e-5).
+    pub eps: f32,
+    _shape: PhantomData<fn() -> S>,
+}
+
+/// What a batch-normalisation training pass keeps: the batch statistics and x̂.
+#[derive(Default, Debug)]
+pub struct BatchNormCache {
+    mean: Vec<f32>,
+    var: Vec<f32>,
+    xhat: Vec<f32>,
+    rows: usize,
+}
+
+impl<S: Sample, const C: usize> BatchNorm<S, C> {
+    /// Values per channel in one sample.
+    const INNER: usize = {
+        assert!(
+            C > 0 && S::LEN.is_multiple_of(C),
+            "BatchNorm's channels must divide its sample"
+        );
+        S::LEN / C
+    };
+
+    /// γ = 1, β = 0, running mean 0 and variance 1, as PyTorch initialises them.
+    pub fn new(momentum: f32, eps: f32) -> Self {
+        BatchNorm {
+            weight: vec![1.0; C],
+            bias: vec![0.0; C],
+            weight_grad: vec![0.0; C],
+            bias_grad: vec![0.0; C],
+            running_mean: vec![0.0; C],
+            running_var: vec![1.0; C],
+            num_batches_tracked: 0,
+            momentum,
+            eps,
+            _shape: PhantomData,
+        }
+    }
+
+    fn infer(&self, x: &[f32], y: &mut [f32], rows: usize) {
+        batch_norm_forward(
+            x,
+            rows,
+            C,
+            Self::INNER,
+            &self.running_mean,
+            &self.running_var,
+            self.eps,
+            &self.weight,
+            &self.bias,
+            y,
+            None,
+        );
+    }
+}
+
+impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
+    type In = S;
+    type Out = S;
+    type Cache = BatchNormCache;
+    type Workspace = ();
+    const PARAMS: usize = 2 * C;
+    const BUFFERS: usize = 2 * C;
+    const KIND: &'static str = if S::SHAPE.len() == 3 {
+        "BatchNorm2d"
+    } else {
+        "BatchNorm1d"
+    };
+
+    /// PyTorch's defaults: momentum 0.1, ε = 1e-5.
+    fn init(_rng: &mut Rng) -> Self {
+        Self::new(0.1, 1e-5)
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S) {
+        self.infer(x.as_slice(), y.as_mut_slice(), 1);
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        self.infer(x.as_slice(), y.as_mut_slice(), x.rows());
+    }
+
+    /// y = γ·(x − μ_B)/√(σ²_B + ε) + β with the batch's mean μ_B and biased variance σ²_B.
+    fn forward_train(
+        &self,
+        x: &Batch<S>,
+        y: &mut Batch<S>,
+        cache: &mut BatchNormCache,
+        _rng: &mut Rng,
+    ) {
+        let rows = x.rows();
+        y.set_rows(rows);
+        cache.rows = rows;
+        cache.mean.resize(C, 0.0);
+        cache.var.resize(C, 0.0);
+        cache.xhat.resize(x.as_slice().len(), 0.0);
+        batch_stats(
+            x.as_slice(),
+            rows,
+            C,
+            Self::INNER,
+            &mut cache.mean,
+            &mut cache.var,
+        );
+        batch_norm_forward(
+            x.as_slice(),
+            rows,
+            C,
+            Self::INNER,
+            &cache.mean,
+            &cache.var,
+            self.eps,
+            &self.weight,
+            &self.bias,
+            y.as_mut_slice(),
+            Some(&mut cache.xhat),
+        );
+    }
+
+    /// Gradients through the batch statistics; then the running statistics take the
+    /// batch's (PyTorch's update: r ← (1 − momentum)·r + momentum·batch, with the unbiased
+    /// variance).
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        _y: &Batch<S>,
+        cache: &mut BatchNormCache,
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        let rows = x.rows();
+        let dx = dx.map(|dx| {
+            dx.set_rows(rows);
+            dx.as_mut_slice()
+        });
+        batch_norm_backward(
+            &cache.xhat,
+            dy.as_slice(),
+            rows,
+            C,
+            Self::INNER,
+            &cache.var,
+            self.eps,
+            &self.weight,
+            &mut self.weight_grad,
+            &mut self.bias_grad,
+            dx,
+        );
+        let n = (cache.rows * Self::INNER) as f32;
+        // One value per channel has no unbiased variance; PyTorch refuses such a batch,
+        // here the biased one (0) is tracked instead.
+        let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let m = self.momentum;
+        for c in 0..C {
+            self.running_mean[c] = (1.0 - m) * self.running_mean[c] + m * cache.mean[c];
+            self.running_var[c] = (1.0 - m) * self.running_var[c] + m * cache.var[c] * unbias;
+        }
+        self.num_batches_tracked += 1;
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        visitor.visit(
+            &path.child("weight"),
+            &[C],
+            Layout::RowMajor,
+            &mut self.weight,
+            &mut self.weight_grad,
+        );
+        visitor.visit(
+            &path.child("bias"),
+            &[C],
+            Layout::RowMajor,
+            &mut self.bias,
+            &mut self.bias_grad,
+        );
+    }
+
+    fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        visitor.visit(
+            &path.child("running_mean"),
+            &[C],
+            Buffer::Values(&mut self.running_mean),
+        );
+        visitor.visit(
+            &path.child("running_var"),
+            &[C],
+            Buffer::Values(&mut self.running_var),
+        );
+        visitor.visit(
+            &path.child("num_batches_tracked"),
+            &[],
+            Buffer::Count(&mut self.num_batches_tracked),
+        );
+    }
+}
+
+/// Layer normalisation over the last dimension of `S`, which has `N` values: each row of
+/// `N` is normalised with its own mean and variance, the same in training and inference.
+#[derive(Clone, Debug)]
+pub struct LayerNorm<S: Sample, const N: usize> {
+    /// γ, `[N]`.
+    pub weight: Vec<f32>,
+    /// β, `[N]`.
+    pub bias: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+    pub bias_grad: Vec<f32>,
+    pub eps: f32,
+    _shape: PhantomData<fn() -> S>,
+}
+
+/// What a layer-normalisation training pass keeps: x̂ and 1/σ of every row.
+#[derive(Default, Debug)]
+pub struct LayerNormCache {
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl<S: Sample, const N: usize> LayerNorm<S, N> {
+    const ROWS: usize = {
+        assert!(
+            N > 0 && S::LEN.is_multiple_of(N),
+            "LayerNorm's length must divide its sample"
+        );
+        S::LEN / N
+    };
+
+    /// γ = 1, β = 0, as PyTorch initialises them.
+    pub fn new(eps: f32) -> Self {
+        LayerNorm {
+            weight: vec![1.0; N],
+            bias: vec![0.0; N],
+            weight_grad: vec![0.0; N],
+            bias_grad: vec![0.0; N],
+            eps,
+            _shape: PhantomData,
+        }
+    }
+
+    fn infer(&self, x: &[f32], y: &mut [f32]) {
+        let _rows = Self::ROWS;
+        layer_norm_forward(x, N, self.eps, &self.weight, &self.bias, y, None);
+    }
+}
+
+impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
+    type In = S;
+    type Out = S;
+    type Cache = LayerNormCache;
+    type Workspace = ();
+    const PARAMS: usize = 2 * N;
+    const KIND: &'static str = "LayerNorm";
+
+    /// PyTorch's default ε = 1e-5.
+    fn init(_rng: &mut Rng) -> Self {
+        Self::new(1e-5)
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S) {
+        self.infer(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        self.infer(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<S>,
+        y: &mut Batch<S>,
+        cache: &mut LayerNormCache,
+        _rng: &mut Rng,
+    ) {
+        y.set_rows(x.rows());
+        cache.xhat.resize(x.as_slice().len(), 0.0);
+        cache.inv_std.resize(x.rows() * Self::ROWS, 0.0);
+        layer_norm_forward(
+            x.as_slice(),
+            N,
+            self.eps,
+            &self.weight,
+            &self.bias,
+            y.as_mut_slice(),
+            Some((&mut cache.xhat, &mut cache.inv_std)),
+        );
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        _y: &Batch<S>,
+        cache: &mut LayerNormCache,
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        let dx = dx.map(|dx| {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice()
+        });
+        layer_norm_backward(
+            &cache.xhat,
+            &cache.inv_std,
+            dy.as_slice(),
+            N,
+            &self.weight,
+            &mut self.weight_grad,
+            &mut self.bias_grad,
+            dx,
+        );
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        visitor.visit(
+            &path.child("weight"),
+            &[N],
+            Layout::RowMajor,
+            &mut self.weight,
+            &mut self.weight_grad,
+        );
+        visitor.visit(
+            &path.child("bias"),
+            &[N],
+            Layout::RowMajor,
+            &mut self.bias,
+            &mut self.bias_grad,
+        );
+    }
+}
