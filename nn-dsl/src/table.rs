@@ -226,121 +226,124 @@ const BATCH_NORM: &[Param] = &[
     EPS,
 ];
 
+impl LayerKind {
+    /// A layer with a shape rule, taking `accepts` (`input_words` in messages).
+    const fn with_rule(
+        name: &'static str,
+        params: &'static [Param],
+        accepts: &'static [Input],
+        input_words: &'static str,
+        rule: RuleFn,
+    ) -> LayerKind {
+        LayerKind {
+            name,
+            params,
+            accepts,
+            input_words,
+            per_step: None,
+            after_subnetwork: false,
+            rule: Some(rule),
+            join: false,
+            signature: None,
+        }
+    }
+
+    /// An element-wise layer: any float shape, also a sub-network's output.
+    const fn elementwise(name: &'static str, params: &'static [Param], rule: RuleFn) -> LayerKind {
+        LayerKind {
+            after_subnetwork: true,
+            ..LayerKind::with_rule(name, params, FLOATS, "a float", rule)
+        }
+    }
+
+    /// A join, whose paths follow in braces (`signature` in messages).
+    const fn join(name: &'static str, signature: &'static str) -> LayerKind {
+        LayerKind {
+            name,
+            params: &[],
+            accepts: FLOATS,
+            input_words: "a float",
+            per_step: None,
+            after_subnetwork: false,
+            rule: None,
+            join: true,
+            signature: Some(signature),
+        }
+    }
+
+    /// The same kind, also after a sub-network (which gives no shape to the macro).
+    const fn after_subnetwork(self) -> LayerKind {
+        LayerKind {
+            after_subnetwork: true,
+            ..self
+        }
+    }
+}
+
+const IMAGE: &[Input] = &[Input::Image];
+const MATRIX: &[Input] = &[Input::Matrix];
+const IMAGE_WORDS: &str = "a [channels, height, width]";
+const SEQUENCE_WORDS: &str = "a sequence [time steps, features]";
+
 /// Every layer kind, in the order the documentation lists them.
 pub const LAYERS: &[LayerKind] = &[
     LayerKind {
-        name: "Dense",
-        params: &[
-            UNITS,
-            BIAS,
-            param!(
-                "per_step" = "false",
-                ArgKind::Bool,
-                "whether it applies to every step of a sequence"
-            ),
-        ],
-        accepts: &[Input::Vector],
-        input_words: "a 1-D",
         per_step: Some((
-            &[Input::Matrix],
+            MATRIX,
             "with `per_step = true` a sequence [steps, features]",
         )),
-        after_subnetwork: true,
-        rule: Some(rules::dense),
-        join: false,
-        signature: None,
+        ..LayerKind::with_rule(
+            "Dense",
+            &[
+                UNITS,
+                BIAS,
+                param!(
+                    "per_step" = "false",
+                    ArgKind::Bool,
+                    "whether it applies to every step of a sequence"
+                ),
+            ],
+            &[Input::Vector],
+            "a 1-D",
+            rules::dense,
+        )
+        .after_subnetwork()
     },
-    LayerKind {
-        name: "Conv2d",
-        params: CONV2D,
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::conv2d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Conv1d",
-        params: CONV1D,
-        accepts: &[Input::Matrix],
-        input_words: "a [channels, length]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::conv1d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "MaxPool2d",
-        params: POOL2D,
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::pool2d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "AvgPool2d",
-        params: POOL2D,
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::pool2d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "GlobalAvgPool2d",
-        params: &[],
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::global_pool2d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "GlobalMaxPool2d",
-        params: &[],
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::global_pool2d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "MaxPool1d",
-        params: POOL1D,
-        accepts: &[Input::Matrix],
-        input_words: "a [channels, length]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::pool1d),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Flatten",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::flatten),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Dropout",
-        params: &[param!(
+    LayerKind::with_rule("Conv2d", CONV2D, IMAGE, IMAGE_WORDS, rules::conv2d),
+    LayerKind::with_rule(
+        "Conv1d",
+        CONV1D,
+        MATRIX,
+        "a [channels, length]",
+        rules::conv1d,
+    ),
+    LayerKind::with_rule("MaxPool2d", POOL2D, IMAGE, IMAGE_WORDS, rules::pool2d),
+    LayerKind::with_rule("AvgPool2d", POOL2D, IMAGE, IMAGE_WORDS, rules::pool2d),
+    LayerKind::with_rule(
+        "GlobalAvgPool2d",
+        &[],
+        IMAGE,
+        IMAGE_WORDS,
+        rules::global_pool2d,
+    ),
+    LayerKind::with_rule(
+        "GlobalMaxPool2d",
+        &[],
+        IMAGE,
+        IMAGE_WORDS,
+        rules::global_pool2d,
+    ),
+    LayerKind::with_rule(
+        "MaxPool1d",
+        POOL1D,
+        MATRIX,
+        "a [channels, length]",
+        rules::pool1d,
+    ),
+    LayerKind::elementwise("Flatten", &[], rules::flatten),
+    LayerKind::elementwise(
+        "Dropout",
+        &[param!(
             "rate",
             ArgKind::Number(Range {
                 min: 0.0,
@@ -350,50 +353,26 @@ pub const LAYERS: &[LayerKind] = &[
             }),
             "the dropout rate"
         )],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::dropout),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "BatchNorm1d",
-        params: BATCH_NORM,
-        accepts: &[Input::Vector, Input::Matrix],
-        input_words: "a [features] or [channels, length]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::batch_norm),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "BatchNorm2d",
-        params: BATCH_NORM,
-        accepts: &[Input::Image],
-        input_words: "a [channels, height, width]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::batch_norm),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "LayerNorm",
-        params: &[NORM_FEATURES, EPS],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::layer_norm),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "SimpleRNN",
-        params: &[
+        rules::dropout,
+    ),
+    LayerKind::with_rule(
+        "BatchNorm1d",
+        BATCH_NORM,
+        &[Input::Vector, Input::Matrix],
+        "a [features] or [channels, length]",
+        rules::batch_norm,
+    ),
+    LayerKind::with_rule(
+        "BatchNorm2d",
+        BATCH_NORM,
+        IMAGE,
+        IMAGE_WORDS,
+        rules::batch_norm,
+    ),
+    LayerKind::elementwise("LayerNorm", &[NORM_FEATURES, EPS], rules::layer_norm),
+    LayerKind::with_rule(
+        "SimpleRNN",
+        &[
             UNITS,
             param!(
                 "activation" = "tanh",
@@ -402,189 +381,76 @@ pub const LAYERS: &[LayerKind] = &[
             ),
             RETURN_SEQUENCES,
         ],
-        accepts: &[Input::Matrix],
-        input_words: "a sequence [time steps, features]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::recurrent),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "LSTM",
-        params: &[UNITS, RETURN_SEQUENCES],
-        accepts: &[Input::Matrix],
-        input_words: "a sequence [time steps, features]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::recurrent),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "GRU",
-        params: &[UNITS, RETURN_SEQUENCES],
-        accepts: &[Input::Matrix],
-        input_words: "a sequence [time steps, features]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::recurrent),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Embedding",
-        params: &[
+        MATRIX,
+        SEQUENCE_WORDS,
+        rules::recurrent,
+    ),
+    LayerKind::with_rule(
+        "LSTM",
+        &[UNITS, RETURN_SEQUENCES],
+        MATRIX,
+        SEQUENCE_WORDS,
+        rules::recurrent,
+    ),
+    LayerKind::with_rule(
+        "GRU",
+        &[UNITS, RETURN_SEQUENCES],
+        MATRIX,
+        SEQUENCE_WORDS,
+        rules::recurrent,
+    ),
+    LayerKind::with_rule(
+        "Embedding",
+        &[
             param!("vocabulary", ArgKind::Count, "the vocabulary size"),
             param!("dimension", ArgKind::Count, "the embedding dimension"),
         ],
-        accepts: &[Input::Tokens],
-        input_words: "token ids as",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::embedding),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Relu",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::activation),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "LeakyRelu",
-        params: &[param!(
+        &[Input::Tokens],
+        "token ids as",
+        rules::embedding,
+    ),
+    LayerKind::elementwise("Relu", &[], rules::activation),
+    LayerKind::elementwise(
+        "LeakyRelu",
+        &[param!(
             "alpha" = "0.01",
             ArgKind::Number(Range::ANY),
             "the negative slope"
         )],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::leaky_relu),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Gelu",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::activation),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "MultiHeadAttention",
-        params: &[
+        rules::leaky_relu,
+    ),
+    LayerKind::elementwise("Gelu", &[], rules::activation),
+    LayerKind::with_rule(
+        "MultiHeadAttention",
+        &[
             param!("heads", ArgKind::Count, "the number of heads"),
             param!("dim", ArgKind::Count, "the dimension"),
         ],
-        accepts: &[Input::Matrix],
-        input_words: "a sequence [tokens, features]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::attention),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "PositionalEmbedding",
-        params: &[],
-        accepts: &[Input::Matrix],
-        input_words: "a sequence [tokens, features]",
-        per_step: None,
-        after_subnetwork: false,
-        rule: Some(rules::positional_embedding),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Tanh",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::activation),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Sigmoid",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::activation),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Softmax",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::activation),
-        join: false,
-        signature: None,
-    },
-    LayerKind {
-        name: "Residual",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: false,
-        rule: None,
-        join: true,
-        signature: Some("`Residual { layers }`, or `Residual { layers } shortcut { layers }`"),
-    },
-    LayerKind {
-        name: "Concat",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: false,
-        rule: None,
-        join: true,
-        signature: Some("`Concat { { layers }, { layers }, … }`"),
-    },
-    LayerKind {
-        name: "Add",
-        params: &[],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: false,
-        rule: None,
-        join: true,
-        signature: Some("`Add { { layers }, { layers }, … }`"),
-    },
-    LayerKind {
-        name: "Net",
-        params: &[param!("network", ArgKind::Type, "the type of a network")],
-        accepts: FLOATS,
-        input_words: "a float",
-        per_step: None,
-        after_subnetwork: true,
-        rule: Some(rules::subnetwork),
-        join: false,
-        signature: None,
-    },
+        MATRIX,
+        "a sequence [tokens, features]",
+        rules::attention,
+    ),
+    LayerKind::with_rule(
+        "PositionalEmbedding",
+        &[],
+        MATRIX,
+        "a sequence [tokens, features]",
+        rules::positional_embedding,
+    ),
+    LayerKind::elementwise("Tanh", &[], rules::activation),
+    LayerKind::elementwise("Sigmoid", &[], rules::activation),
+    LayerKind::elementwise("Softmax", &[], rules::activation),
+    LayerKind::join(
+        "Residual",
+        "`Residual { layers }`, or `Residual { layers } shortcut { layers }`",
+    ),
+    LayerKind::join("Concat", "`Concat { { layers }, { layers }, … }`"),
+    LayerKind::join("Add", "`Add { { layers }, { layers }, … }`"),
+    LayerKind::elementwise(
+        "Net",
+        &[param!("network", ArgKind::Type, "the type of a network")],
+        rules::subnetwork,
+    ),
 ];
 
 /// Names users of other libraries reach for, and the layer they mean.
