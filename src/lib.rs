@@ -64,6 +64,56 @@
 //! weights (Keras's default) and zero biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right
 //! after one is fused into it.
 //!
+//! ## Joins: residual blocks, branches, attention
+//!
+//! A join holds its paths in braces, written in the order an architecture diagram reads:
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// A ResNet downsampling block, an Inception-style mix, and a classifier.
+//!     pub struct Joined: [16, 28, 28] {
+//!         down: Residual {
+//!             Conv2d(32, 3, stride = 2, padding = 1, bias = false), BatchNorm2d, Relu,
+//!             Conv2d(32, 3, padding = 1, bias = false), BatchNorm2d,
+//!         } shortcut {
+//!             Conv2d(32, 1, stride = 2, bias = false), BatchNorm2d,
+//!         },
+//!         Relu,
+//!         mix: Concat {
+//!             one: { Conv2d(16, 1) },
+//!             three: { Conv2d(16, 3, padding = 1) },
+//!             pool: { MaxPool2d(3, stride = 1, padding = 1), Conv2d(8, 1) },
+//!         },
+//!         GlobalAvgPool2d,
+//!         Dense(10), Softmax,
+//!     }
+//! }
+//! assert_eq!(Joined::PARAMS, 20_354);
+//! ```
+//!
+//! - `Residual { body }` adds the body's output to the block's input; `shortcut { … }`
+//!   after it replaces the identity by a projection (a strided 1×1 convolution, usually).
+//! - `Concat { { … }, { … }, … }` runs branches on the same input and stacks their outputs
+//!   along the first dimension (channels, or the features of vectors); `Add { … }` sums them.
+//!   Branches may be named (`one: { … }`); `{}` is the identity.
+//! - Reuse a block by declaring it as a network and writing `Net(Block)`: a ResNet is a few
+//!   block types and one chain of them (`examples/mnist_resnet.rs`).
+//!
+//! Why braces: a join is a block of layers, as in the diagram, with the join's kind in front
+//! and its paths nested visibly (rather than edges between named nodes, which a chain of
+//! layers does not need). Every path is a chain, so everything a chain checks holds inside,
+//! and where the paths meet their shapes must agree: a residual body that changes the shape
+//! without a shortcut, or branches whose spatial sizes differ before a `Concat`, is a compile
+//! error at the block that names both shapes. Parameters are named as PyTorch would name the
+//! same modules: `down.body.0.weight`, `down.shortcut.0.weight`, `mix.three.0.weight`.
+//!
+//! For transformers: `MultiHeadAttention(heads, dim)` (self-attention over
+//! `[tokens, features]`, PyTorch's `in_proj_weight`/`out_proj` layout; heads must divide the
+//! dimension), `PositionalEmbedding` (learned), `LayerNorm`, `Gelu`, and `Dense(units,
+//! per_step = true)` for the token-wise MLP (`examples/mnist_transformer.rs`).
+//!
 //! ## Training and inference
 //!
 //! They are different calls, so that forgetting to switch modes is impossible: `train_step`

@@ -238,3 +238,35 @@ fn summary_counts_running_statistics_as_non_trainable() {
     assert!(summary.contains("Trainable params: 532\n"), "{summary}");
     assert!(summary.contains("Non-trainable params: 32\n"), "{summary}");
 }
+
+network! {
+    /// Dropout on every step of sequences, between recurrent layers and after the last.
+    pub struct SequenceDropout: [6, 3] {
+        LSTM(8, return_sequences = true),
+        Dropout(0.3),
+        GRU(5),
+        Dropout(0.3),
+        Dense(2),
+    }
+}
+
+#[test]
+fn dropout_works_inside_sequences() {
+    let mut rng = Rng::seed(6);
+    let mut net = SequenceDropout::init(&mut rng);
+    let x =
+        Batch::<Tensor2<6, 3>>::from_vec((0..8 * 18).map(|_| rng.next_f32()).collect()).unwrap();
+    let t = Batch::<Tensor1<2>>::from_vec(vec![0.5; 16]).unwrap();
+    let mut adam = Adam::new(1e-2);
+    let first = net.train_step(&x, &t, &Mse, &mut adam).unwrap();
+    let mut last = first;
+    for _ in 0..40 {
+        last = net.train_step(&x, &t, &Mse, &mut adam).unwrap();
+    }
+    assert!(last < first, "loss {first} -> {last}");
+    assert_eq!(
+        net.forward_batch(&x).as_slice(),
+        net.forward_batch(&x).as_slice(),
+        "no dropout at inference"
+    );
+}

@@ -113,4 +113,66 @@ fn training_steps_and_inference_allocate_nothing_after_warm_up() {
 
     // The counter does see allocations: the check above could fail.
     assert!(allocations_during(|| drop(model.forward_batch(&x17))) > 0);
+
+    joined_networks_train_and_infer_without_allocating();
+}
+
+network! {
+    /// Every join kind, BatchNorm, Dropout and attention, to prove their buffers are reused.
+    pub struct Joined: [2, 6, 6] {
+        Conv2d(4, 3, padding = 1, bias = false), BatchNorm2d, Relu,
+        Residual { Conv2d(4, 3, padding = 1), Relu } shortcut { Conv2d(4, 1) },
+        Concat { { Conv2d(2, 1) }, {} },
+        Add { { Conv2d(6, 1) }, {} },
+        Flatten,
+        Dropout(0.3),
+        Dense(10), Softmax,
+    }
+}
+
+network! {
+    pub struct Attending: [5, 8] {
+        Residual { LayerNorm, MultiHeadAttention(2, 8) },
+        Residual { LayerNorm, Dense(16, per_step = true), Gelu, Dense(8, per_step = true) },
+        Flatten,
+        Dropout(0.1),
+        Dense(3),
+    }
+}
+
+/// Run from the one test above, so that no other test allocates concurrently.
+fn joined_networks_train_and_infer_without_allocating() {
+    let mut rng = Rng::seed(3);
+    let mut joined = Joined::init(&mut rng);
+    let x = Batch::<Tensor3<2, 6, 6>>::from_vec((0..16 * 72).map(|_| rng.next_f32()).collect())
+        .unwrap();
+    let y = Labels::<10>::new((0..16).map(|i| i % 10).collect()).unwrap();
+    let mut attending = Attending::init(&mut rng);
+    let xs =
+        Batch::<Tensor2<5, 8>>::from_vec((0..16 * 40).map(|_| rng.next_f32()).collect()).unwrap();
+    let ys = Labels::<3>::new((0..16).map(|i| i % 3).collect()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    let mut adam2 = Adam::new(1e-3);
+    for _ in 0..2 {
+        joined.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
+        joined.predict(&x);
+        attending
+            .train_step(&xs, &ys, &CrossEntropy, &mut adam2)
+            .unwrap();
+        attending.predict(&xs);
+    }
+    let n = allocations_during(|| {
+        for _ in 0..3 {
+            joined.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
+            assert_eq!(joined.predict(&x).rows(), 16);
+            attending
+                .train_step(&xs, &ys, &CrossEntropy, &mut adam2)
+                .unwrap();
+            assert_eq!(attending.predict(&xs).rows(), 16);
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "allocations in warm steps through joins, BatchNorm, Dropout, attention"
+    );
 }
