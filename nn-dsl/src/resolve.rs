@@ -367,10 +367,12 @@ fn check_input(
     rank_hint: Option<&str>,
     cx: &Ctxt,
 ) -> Result<(), Reported> {
-    let (name, layer) = (kind.name, call.layer);
-    let (accepts, input_words) = match kind.per_step {
-        Some(per_step) if call.flag("per_step") == Some(true) => per_step,
-        _ => (kind.accepts, kind.input_words),
+    let layer = call.layer;
+    let (name, accepts, input_words) = match kind.per_step {
+        Some((accepts, words)) if call.flag("per_step") == Some(true) => {
+            (format!("{}(…, per_step = true)", kind.name), accepts, words)
+        }
+        _ => (kind.name.to_string(), kind.accepts, kind.input_words),
     };
     let sample = match input {
         Shape::Tokens(_) => Input::Tokens,

@@ -288,10 +288,7 @@ const SEQUENCE_WORDS: &str = "a sequence [time steps, features]";
 /// Every layer kind, in the order the documentation lists them.
 pub const LAYERS: &[LayerKind] = &[
     LayerKind {
-        per_step: Some((
-            MATRIX,
-            "with `per_step = true` a sequence [steps, features]",
-        )),
+        per_step: Some((MATRIX, "a sequence [steps, features]")),
         ..LayerKind::with_rule(
             "Dense",
             &[
