@@ -79,7 +79,7 @@ fn run<N>(
     rng: &mut Rng,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
-    N: Network<In = Tensor3<1, 28, 28>, Out = Tensor1<10>, Head = Softmax>,
+    N: Network<In = Tensor3<1, 28, 28>, Out = Tensor1<10>, Head = Softmax> + Send,
 {
     let (train, test) = mnist::load_as::<Tensor3<1, 28, 28>>(data)?;
     println!("{} training and {} test images", train.len(), test.len());

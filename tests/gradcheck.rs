@@ -324,9 +324,9 @@ network! {
 /// differences of the loss with respect to every parameter.
 fn check_network<N, T, L>(name: &str, net: &mut N, x: &Batch<N::In>, targets: &T, loss: &L)
 where
-    N: Network,
-    T: typed_nn::data::TargetBatch,
-    L: Loss<N::Head, N::Out, T>,
+    N: Network + Send,
+    T: typed_nn::data::TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
 {
     let loss_at = |net: &N| {
         let (mut out, mut cache) = (Batch::default(), N::Cache::default());

@@ -115,9 +115,9 @@ fn collect<L: Layer>(net: &mut L, grads: bool) -> Vec<(String, Layout, Vec<f32>)
 /// Runs one fixture: forward, loss and gradients, then one Adam step from the same weights.
 fn check<N, T, L>(name: &str, targets: impl Fn(&[f32]) -> T, loss: &L)
 where
-    N: Network,
-    T: TargetBatch,
-    L: Loss<N::Head, N::Out, T>,
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
 {
     let weights = fixture(name, "weights");
     let data = Data {

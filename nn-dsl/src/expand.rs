@@ -428,8 +428,8 @@ fn chain(
                 optimizer: &mut O,
             ) -> #rt::Result<f32>
             where
-                T: #rt::data::TargetBatch,
-                L: #rt::loss::Loss<#head_ty, #output_ty, T>,
+                T: #rt::data::TargetBatch + 'static,
+                L: #rt::loss::Loss<#head_ty, #output_ty, T> + ::core::marker::Sync,
                 O: #rt::optim::Optimizer + ?Sized,
             {
                 #rt::train::train_step(self, x, targets, loss, optimizer)

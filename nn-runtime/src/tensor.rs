@@ -258,6 +258,15 @@ impl<S: Sample> Batch<S> {
         }
     }
 
+    /// Makes this batch a copy of `rows` of `src`, allocating only when the capacity held
+    /// is too small.
+    pub fn copy_rows_from(&mut self, src: &Batch<S>, rows: std::ops::Range<usize>) {
+        self.data.clear();
+        self.data
+            .extend_from_slice(&src.data[rows.start * S::LEN..rows.end * S::LEN]);
+        self.rows = rows.len();
+    }
+
     /// Appends one sample.
     pub fn push(&mut self, sample: &S) {
         self.data.extend_from_slice(sample.as_slice());

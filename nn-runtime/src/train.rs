@@ -3,11 +3,13 @@
 
 use crate::data::{Dataset, Target, TargetBatch};
 use crate::error::{Error, Result};
-use crate::layers::{Layer, Layout, ParamVisitor, Path};
+use crate::kernels::{self, FlushDenormals};
+use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 use crate::loss::{Head, Loss};
 use crate::optim::Optimizer;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
+use std::any::Any;
 
 /// A layer that can be trained on its own: it knows its output activation (so losses can
 /// fuse with it) and owns the buffers that training steps and `predict` reuse.
@@ -42,6 +44,12 @@ pub trait Network: Layer {
 /// and inference's (workspace, output), each allocated on first use and again only when a
 /// larger batch arrives.
 pub struct Buffers<N: Layer> {
+    /// Data-parallel training: one copy of the network and its share of the batch per
+    /// thread, made on the first parallel step.
+    shards: Vec<Shard<N>>,
+    /// Parameters, gradients or buffers as one flat vector, copied between the network and
+    /// its copies.
+    flat: Vec<f32>,
     /// The generator of the training pass's randomness (dropout masks), seeded from the
     /// generator the network was initialised with.
     rng: Rng,
@@ -70,6 +78,8 @@ impl<N: Layer> Buffers<N> {
 impl<N: Layer> Default for Buffers<N> {
     fn default() -> Self {
         Buffers {
+            shards: Vec::new(),
+            flat: Vec::new(),
             rng: Rng::seed(0),
             cache: N::Cache::default(),
             output: Batch::default(),
@@ -86,10 +96,31 @@ impl<N: Layer> std::fmt::Debug for Buffers<N> {
     }
 }
 
+/// A thread's copy of the network and its share of a data-parallel step.
+struct Shard<N: Layer> {
+    net: N,
+    x: Batch<N::In>,
+    /// The share of the targets (of the step's target type, which the network's type does
+    /// not name).
+    targets: Option<Box<dyn Any + Send>>,
+    /// Its dropout masks' seed, drawn from the network's generator each step.
+    seed: u64,
+    loss: f32,
+}
+
+/// Rows each thread must get before a step is split over threads.
+const MIN_SHARD_ROWS: usize = 4;
+
 /// One step: forward, loss, backward, optimizer update. Returns the batch's mean loss.
 ///
+/// A batch large enough is split across the threads (`kernels::threads`): each runs the
+/// forward and backward passes on its share with a copy of the network and buffers of its
+/// own, the gradients are summed in a fixed order (so a run is reproducible for a given
+/// thread count), and one optimizer update follows. Subnormals are flushed while it runs
+/// (`kernels::FlushDenormals`).
+///
 /// On an error (empty batch, row mismatch, NaN or infinite loss, invalid hyper-parameter)
-/// the parameters and the optimizer state are left as they were.
+/// the parameters, buffers and the optimizer state are left as they were.
 pub fn train_step<N, T, L, O>(
     net: &mut N,
     x: &Batch<N::In>,
@@ -98,16 +129,311 @@ pub fn train_step<N, T, L, O>(
     opt: &mut O,
 ) -> Result<f32>
 where
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
+    O: Optimizer + ?Sized,
+{
+    let _flush = FlushDenormals::new();
+    check_rows(x.rows(), targets.rows())?;
+    let shards = kernels::threads().min(x.rows() / MIN_SHARD_ROWS);
+    let mut state = std::mem::take(net.buffers());
+    let result = if shards >= 2 {
+        parallel_step(net, &mut state, shards, x, targets, loss, opt)
+    } else {
+        step_with(net, &mut state, x, targets, loss, opt)
+    };
+    *net.buffers() = state;
+    result
+}
+
+/// [`train_step`] with the batch split into `count` shards.
+fn parallel_step<N, T, L, O>(
+    net: &mut N,
+    st: &mut Buffers<N>,
+    count: usize,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+    opt: &mut O,
+) -> Result<f32>
+where
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
+    O: Optimizer + ?Sized,
+{
+    while st.shards.len() < count {
+        st.shards.push(Shard {
+            net: N::init(&mut Rng::seed(0)),
+            x: Batch::default(),
+            targets: None,
+            seed: 0,
+            loss: 0.0,
+        });
+    }
+    let shards = &mut st.shards[..count];
+    // Every copy starts the step as the network: parameters and buffers.
+    st.flat.clear();
+    net.visit_params(&Path::ROOT, &mut Gather::Values(&mut st.flat));
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.flat));
+    let rows = x.rows();
+    for (k, shard) in shards.iter_mut().enumerate() {
+        let mut offset = 0;
+        shard
+            .net
+            .visit_params(&Path::ROOT, &mut Scatter::values(&st.flat, &mut offset));
+        shard
+            .net
+            .visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.flat, &mut offset));
+        let range = rows * k / count..rows * (k + 1) / count;
+        shard.x.copy_rows_from(x, range.clone());
+        match shard.targets.as_mut().and_then(|t| t.downcast_mut::<T>()) {
+            Some(t) => targets.copy_rows_into(range, t),
+            None => {
+                let mut t = T::default();
+                targets.copy_rows_into(range, &mut t);
+                shard.targets = Some(Box::new(t));
+            }
+        }
+        shard.seed = st.rng.next_u64();
+    }
+    run_shards(shards, loss);
+    // Each shard's loss and gradients are means over its rows: weigh them by its share.
+    let mut value = 0.0f64;
+    for shard in shards.iter() {
+        if !shard.loss.is_finite() {
+            return Err(Error::NonFiniteLoss { loss: shard.loss });
+        }
+        value += shard.loss as f64 * shard.x.rows() as f64 / rows as f64;
+    }
+    for (k, shard) in shards.iter_mut().enumerate() {
+        let weight = shard.x.rows() as f32 / rows as f32;
+        st.flat.clear();
+        shard
+            .net
+            .visit_params(&Path::ROOT, &mut Gather::Grads(&mut st.flat));
+        let mut offset = 0;
+        net.visit_params(
+            &Path::ROOT,
+            &mut Scatter::grads(&st.flat, &mut offset, weight, k > 0),
+        );
+    }
+    // Running statistics: the weighted mean of the copies' (for BatchNorm's mean, exactly
+    // what the whole batch would have given).
+    for (k, shard) in shards.iter_mut().enumerate() {
+        let weight = shard.x.rows() as f32 / rows as f32;
+        st.flat.clear();
+        shard
+            .net
+            .visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.flat));
+        let mut offset = 0;
+        net.visit_buffers(
+            &Path::ROOT,
+            &mut MergeBuffers {
+                flat: &st.flat,
+                offset: &mut offset,
+                weight,
+                first: k == 0,
+            },
+        );
+    }
+    update(net, opt)?;
+    Ok(value as f32)
+}
+
+/// Runs every shard's forward and backward passes, one thread each.
+fn run_shards<N, T, L>(shards: &mut [Shard<N>], loss: &L)
+where
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
+{
+    match shards {
+        [] => {}
+        [shard] => kernels::as_shard(|| {
+            let Some(targets) = shard.targets.as_ref().and_then(|t| t.downcast_ref::<T>()) else {
+                return;
+            };
+            let mut st = std::mem::take(shard.net.buffers());
+            st.rng = Rng::seed(shard.seed);
+            shard.loss = forward_backward(&mut shard.net, &mut st, &shard.x, targets, loss);
+            *shard.net.buffers() = st;
+        }),
+        _ => {
+            let (a, b) = shards.split_at_mut(shards.len() / 2);
+            kernels::join(|| run_shards(a, loss), || run_shards(b, loss));
+        }
+    }
+}
+
+/// The forward pass, the loss and, when it is finite, the backward pass; returns the loss.
+fn forward_backward<N, T, L>(
+    net: &mut N,
+    st: &mut Buffers<N>,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+) -> f32
+where
     N: Network,
     T: TargetBatch,
     L: Loss<N::Head, N::Out, T>,
-    O: Optimizer + ?Sized,
 {
-    check_rows(x.rows(), targets.rows())?;
-    let mut state = std::mem::take(net.buffers());
-    let result = step_with(net, &mut state, x, targets, loss, opt);
-    *net.buffers() = state;
-    result
+    net.forward_train(x, &mut st.output, &mut st.cache, &mut st.rng);
+    let value = loss.loss_and_grad(
+        N::logits(&st.cache, &st.output),
+        &st.output,
+        targets,
+        &mut st.dlogits,
+    );
+    if value.is_finite() {
+        net.backward_from_logits(x, &st.output, &mut st.cache, &st.dlogits);
+    }
+    value
+}
+
+/// Clipping, then the optimizer's update of every parameter from its gradient.
+fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
+    opt.begin_step(N::PARAMS)?;
+    if let Some(max) = opt.max_grad_norm() {
+        let mut norm = GradNorm(0.0);
+        net.visit_params(&Path::ROOT, &mut norm);
+        let norm = norm.0.sqrt();
+        if norm > max as f64 {
+            net.visit_params(&Path::ROOT, &mut ScaleGrads((max as f64 / norm) as f32));
+        }
+    }
+    net.visit_params(&Path::ROOT, &mut ApplyOptimizer { opt, offset: 0 });
+    Ok(())
+}
+
+/// Appends every parameter's values, or gradients, to a flat vector.
+enum Gather<'a> {
+    Values(&'a mut Vec<f32>),
+    Grads(&'a mut Vec<f32>),
+}
+
+impl ParamVisitor for Gather<'_> {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        match self {
+            Gather::Values(flat) => flat.extend_from_slice(value),
+            Gather::Grads(flat) => flat.extend_from_slice(grad),
+        }
+    }
+}
+
+/// Writes a flat vector back: into the values, or `weight` times it into (or onto) the
+/// gradients.
+struct Scatter<'a> {
+    flat: &'a [f32],
+    offset: &'a mut usize,
+    /// `None`: values; `Some((weight, add))`: gradients.
+    grads: Option<(f32, bool)>,
+}
+
+impl<'a> Scatter<'a> {
+    fn values(flat: &'a [f32], offset: &'a mut usize) -> Self {
+        Scatter {
+            flat,
+            offset,
+            grads: None,
+        }
+    }
+
+    fn grads(flat: &'a [f32], offset: &'a mut usize, weight: f32, add: bool) -> Self {
+        Scatter {
+            flat,
+            offset,
+            grads: Some((weight, add)),
+        }
+    }
+}
+
+impl ParamVisitor for Scatter<'_> {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        let n = value.len();
+        let src = &self.flat[*self.offset..*self.offset + n];
+        match self.grads {
+            None => value.copy_from_slice(src),
+            Some((w, false)) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g = w * s),
+            Some((w, true)) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g += w * s),
+        }
+        *self.offset += n;
+    }
+}
+
+/// Appends every buffer to a flat vector (a count as one value).
+struct GatherBuffers<'a>(&'a mut Vec<f32>);
+
+impl BufferVisitor for GatherBuffers<'_> {
+    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
+        match buffer {
+            Buffer::Values(v) => self.0.extend_from_slice(v),
+            Buffer::Count(c) => self.0.push(*c as f32),
+        }
+    }
+}
+
+/// Writes a flat vector back into the buffers.
+struct ScatterBuffers<'a>(&'a [f32], &'a mut usize);
+
+impl BufferVisitor for ScatterBuffers<'_> {
+    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
+        match buffer {
+            Buffer::Values(v) => {
+                let n = v.len();
+                v.copy_from_slice(&self.0[*self.1..*self.1 + n]);
+                *self.1 += n;
+            }
+            Buffer::Count(c) => {
+                *c = self.0[*self.1] as u64;
+                *self.1 += 1;
+            }
+        }
+    }
+}
+
+/// Merges the shards' buffers into the network's: values weighted, the count of the first.
+struct MergeBuffers<'a> {
+    flat: &'a [f32],
+    offset: &'a mut usize,
+    weight: f32,
+    first: bool,
+}
+
+impl BufferVisitor for MergeBuffers<'_> {
+    fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
+        match buffer {
+            Buffer::Values(v) => {
+                let src = &self.flat[*self.offset..*self.offset + v.len()];
+                for (d, &s) in v.iter_mut().zip(src) {
+                    *d = if self.first { 0.0 } else { *d } + self.weight * s;
+                }
+                *self.offset += v.len();
+            }
+            Buffer::Count(c) => {
+                if self.first {
+                    *c = self.flat[*self.offset] as u64;
+                }
+                *self.offset += 1;
+            }
+        }
+    }
 }
 
 fn step_with<N, T, L, O>(
@@ -124,27 +450,11 @@ where
     L: Loss<N::Head, N::Out, T>,
     O: Optimizer + ?Sized,
 {
-    net.forward_train(x, &mut st.output, &mut st.cache, &mut st.rng);
-    let value = loss.loss_and_grad(
-        N::logits(&st.cache, &st.output),
-        &st.output,
-        targets,
-        &mut st.dlogits,
-    );
+    let value = forward_backward(net, st, x, targets, loss);
     if !value.is_finite() {
         return Err(Error::NonFiniteLoss { loss: value });
     }
-    net.backward_from_logits(x, &st.output, &mut st.cache, &st.dlogits);
-    opt.begin_step(N::PARAMS)?;
-    if let Some(max) = opt.max_grad_norm() {
-        let mut norm = GradNorm(0.0);
-        net.visit_params(&Path::ROOT, &mut norm);
-        let norm = norm.0.sqrt();
-        if norm > max as f64 {
-            net.visit_params(&Path::ROOT, &mut ScaleGrads((max as f64 / norm) as f32));
-        }
-    }
-    net.visit_params(&Path::ROOT, &mut ApplyOptimizer { opt, offset: 0 });
+    update(net, opt)?;
     Ok(value)
 }
 
@@ -222,6 +532,7 @@ const EVAL_BATCH: usize = 256;
 /// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]); an
 /// inference pass.
 pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
+    let _flush = FlushDenormals::new();
     let mut correct = 0;
     for_each_batch(net, data, |_, output, targets| {
         correct += targets.count_correct(output)
@@ -236,6 +547,7 @@ where
     Y: Target,
     L: Loss<N::Head, N::Out, Y::Batch>,
 {
+    let _flush = FlushDenormals::new();
     let (mut total, mut correct) = (0.0f64, 0);
     for_each_batch(net, data, |ws, output, targets| {
         total +=
@@ -269,6 +581,7 @@ fn for_each_batch<N: Layer, Y: Target>(
 /// Inference on a batch through the network's own reusable buffers: allocation-free once
 /// they have grown to the batch size.
 pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N::Out> {
+    let _flush = FlushDenormals::new();
     let mut state = std::mem::take(net.buffers());
     net.forward_batch_into(x, &mut state.predicted, &mut state.workspace);
     *net.buffers() = state;
@@ -277,6 +590,7 @@ pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N:
 
 /// Inference on a batch into a new output batch.
 pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
+    let _flush = FlushDenormals::new();
     let mut y = Batch::default();
     net.forward_batch_into(x, &mut y, &mut N::Workspace::default());
     y
@@ -284,6 +598,7 @@ pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
 
 /// Forward of one sample, returned by value (on the stack: no heap allocation).
 pub fn forward<N: Layer>(net: &N, x: &N::In) -> N::Out {
+    let _flush = FlushDenormals::new();
     let mut y = <N::Out as Sample>::zeros();
     net.forward_into(x, &mut y);
     y

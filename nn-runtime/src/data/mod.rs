@@ -85,6 +85,9 @@ pub trait TargetBatch: Default + Send {
     /// How many rows of `outputs` this batch counts as correct: the arg-max equals the class
     /// (or the target's arg-max); for a single output, both sides of 0.5 agree.
     fn count_correct<S: Sample>(&self, outputs: &Batch<S>) -> usize;
+    /// Makes `into` a copy of `rows` of this batch (a shard of a data-parallel step),
+    /// allocating only when `into` has less capacity.
+    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self);
 }
 
 impl<const N: usize> Target for Class<N> {
@@ -101,6 +104,10 @@ impl<const N: usize> TargetBatch for Labels<N> {
     }
     fn push(&mut self, target: &Class<N>) {
         self.classes.push(target.0)
+    }
+    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+        into.classes.clear();
+        into.classes.extend_from_slice(&self.classes[rows]);
     }
     fn count_correct<S: Sample>(&self, outputs: &Batch<S>) -> usize {
         outputs
@@ -125,6 +132,9 @@ impl<const N: usize> TargetBatch for Batch<Tensor1<N>> {
     }
     fn push(&mut self, target: &Tensor1<N>) {
         Batch::push(self, target)
+    }
+    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+        into.copy_rows_from(self, rows);
     }
     fn count_correct<S: Sample>(&self, outputs: &Batch<S>) -> usize {
         outputs

@@ -6,7 +6,7 @@
 
 use super::gemm::{gemm, MatMul};
 use super::simd::EpilogueAct;
-use super::threads::{threads, PARALLEL_MIN_FLOPS};
+use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
 use super::{activation_backward, activation_forward_in_place};
 use std::ops::Range;
 
@@ -90,7 +90,7 @@ pub struct ConvWorkspace {
 impl ConvWorkspace {
     fn chunks(&mut self, rows: usize, flops_per_row: usize) -> &mut [ConvScratch] {
         let n = if rows * flops_per_row >= PARALLEL_MIN_FLOPS {
-            threads().min(rows)
+            threads_here().min(rows)
         } else {
             1
         }
@@ -215,7 +215,7 @@ fn for_each_chunk<F>(
     let mid = rows.start + rows.len() * half / scratch.len();
     let (s_lo, s_hi) = scratch.split_at_mut(half);
     let (o_lo, o_hi) = out.split_at_mut(((mid - rows.start) * out_len).min(out.len()));
-    rayon::join(
+    join(
         || for_each_chunk(s_lo, rows.start..mid, o_lo, out_len, f),
         || for_each_chunk(s_hi, mid..rows.end, o_hi, out_len, f),
     );

@@ -8,7 +8,7 @@
 
 use super::isa::{Arch, Isa};
 use super::simd::EpilogueAct;
-use super::threads::{threads, PARALLEL_MIN_FLOPS};
+use super::threads::{in_pool, join, threads_here, PARALLEL_MIN_FLOPS};
 
 /// Sizes, strides and epilogue of one product.
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +73,7 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
     // was chosen), so this hot path costs none; and small products never ask how many
     // threads there are.
     let threads = if p.flops() >= PARALLEL_MIN_FLOPS {
-        threads()
+        threads_here()
     } else {
         1
     };
@@ -162,7 +162,7 @@ fn split_rows(
         ..*p
     };
     let a_bottom = &a[top_rows * p.rsa..];
-    rayon::join(
+    join(
         || split_rows(arch, &top, a, b, bias, c_top, rows_per_block),
         || split_rows(arch, &bottom, a_bottom, b, bias, c_bottom, rows_per_block),
     );
@@ -239,30 +239,39 @@ fn library_gemm(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: `check_bounds` proved the strided extents of A, B and C lie inside the slices;
-    // C's rows do not overlap (rsc ≥ n), and C does not alias A or B (a `&mut` slice).
-    unsafe {
-        gemm::gemm(
-            p.m,
-            p.n,
-            p.k,
-            c.as_mut_ptr(),
-            1,
-            p.rsc as isize,
-            p.accumulate,
-            a.as_ptr(),
-            p.csa as isize,
-            p.rsa as isize,
-            b.as_ptr(),
-            1,
-            p.rsb as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let product = |c: &mut [f32]| {
+        // SAFETY: `check_bounds` proved the strided extents of A, B and C lie inside the
+        // slices; C's rows do not overlap (rsc ≥ n), and C does not alias A or B (a `&mut`
+        // slice).
+        unsafe {
+            gemm::gemm(
+                p.m,
+                p.n,
+                p.k,
+                c.as_mut_ptr(),
+                1,
+                p.rsc as isize,
+                p.accumulate,
+                a.as_ptr(),
+                p.csa as isize,
+                p.rsa as isize,
+                b.as_ptr(),
+                1,
+                p.rsb as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    };
+    // Its parallel tasks run on the library's pool, whose workers flush subnormals.
+    if threads > 1 {
+        in_pool(|| product(&mut *c));
+    } else {
+        product(c);
     }
     if bias.is_some() || p.act != EpilogueAct::None {
         for i in 0..p.m {

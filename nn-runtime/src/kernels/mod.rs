@@ -14,6 +14,7 @@
 mod activation;
 pub mod attention;
 pub mod conv;
+mod denormal;
 mod gemm;
 mod isa;
 pub mod norm;
@@ -24,10 +25,11 @@ mod threads;
 mod tests;
 
 pub use activation::*;
+pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
 pub use gemm::{gemm, gemm_with, Backend, MatMul, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS};
 pub use isa::{isa, set_isa, Arch, Isa};
 pub use simd::{AdamStep, EpilogueAct};
-pub use threads::{set_threads, threads, PARALLEL_MIN_FLOPS};
+pub use threads::{as_shard, join, set_threads, threads, PARALLEL_MIN_FLOPS};
 
 /// Index of the largest value (the first one on ties); 0 for an empty slice. NaN never wins.
 pub fn argmax(values: &[f32]) -> usize {

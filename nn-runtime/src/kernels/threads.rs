@@ -29,6 +29,81 @@ pub fn threads() -> usize {
     }
 }
 
+/// Threads the kernel running on this thread may split its work over: 1 inside a shard of a
+/// data-parallel training step (the step already has every thread busy), else [`threads`].
+pub(crate) fn threads_here() -> usize {
+    if IN_SHARD.get() {
+        1
+    } else {
+        threads()
+    }
+}
+
+thread_local! {
+    /// Whether this thread is running one shard of a data-parallel step.
+    static IN_SHARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as one shard of a data-parallel step: its kernels stay on this thread.
+pub fn as_shard<R>(f: impl FnOnce() -> R) -> R {
+    let outer = IN_SHARD.replace(true);
+    let r = f();
+    IN_SHARD.set(outer);
+    r
+}
+
+/// The pool the library's parallel work runs on. Its workers flush subnormals for their
+/// whole life (when flushing is on as the pool starts), so that work handed to the `gemm`
+/// crate inside it flushes too; `None` if the threads could not be started, and the
+/// work then runs on rayon's global pool.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads().max(2))
+            .thread_name(|i| format!("typed-nn-{i}"))
+            .start_handler(|_| super::denormal::flush_this_thread())
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Runs `f` on the library's pool (where `rayon::join` and the `gemm` crate's parallel
+/// products find its workers), with subnormals flushed on whichever thread runs it.
+pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let flushed = || {
+        let _flush = super::denormal::FlushDenormals::new();
+        f()
+    };
+    match pool() {
+        Some(p) if p.current_thread_index().is_none() => p.install(flushed),
+        _ => flushed(),
+    }
+}
+
+/// `rayon::join` on the library's pool, each half flushing subnormals.
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    in_pool(|| {
+        rayon::join(
+            || {
+                let _flush = super::denormal::FlushDenormals::new();
+                a()
+            },
+            || {
+                let _flush = super::denormal::FlushDenormals::new();
+                b()
+            },
+        )
+    })
+}
+
 /// Sets the number of threads large kernels split their work over (1 = never split).
 pub fn set_threads(n: usize) -> Result<()> {
     if n == 0 {
