@@ -311,6 +311,7 @@ fn chain(
             type Cache = #cache;
             type Workspace = #workspace;
             const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
+            const FLOPS: usize = 0 #( + <#tys as #rt::layers::Layer>::FLOPS )*;
             const KIND: &'static str = #name_str;
 
             fn init(rng: &mut #rt::Rng) -> Self {

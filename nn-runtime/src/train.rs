@@ -44,20 +44,101 @@ pub trait Network: Layer {
 /// and inference's (workspace, output), each allocated on first use and again only when a
 /// larger batch arrives.
 pub struct Buffers<N: Layer> {
-    /// Data-parallel training: one copy of the network and its share of the batch per
-    /// thread, made on the first parallel step.
-    shards: Vec<Shard<N>>,
-    /// Parameters, gradients or buffers as one flat vector, copied between the network and
-    /// its copies.
-    flat: Vec<f32>,
     /// The generator of the training pass's randomness (dropout masks), seeded from the
     /// generator the network was initialised with.
     rng: Rng,
+    step: StepBuffers<N>,
+    workspace: N::Workspace,
+    predicted: Batch<N::Out>,
+    /// Data-parallel training: the network's own share of the batch, and one copy of the
+    /// network with its share for every other thread, made on the first parallel step.
+    share: Share<N>,
+    shards: Vec<Shard<N>>,
+    /// Parameters, gradients or buffers as one flat vector, copied between the network and
+    /// its copies; and the buffers as the step found them, restored if it fails.
+    flat: Vec<f32>,
+    saved_buffers: Vec<f32>,
+}
+
+/// What one training pass writes: the cache, the output and the gradient of the logits.
+struct StepBuffers<N: Layer> {
     cache: N::Cache,
     output: Batch<N::Out>,
     dlogits: Batch<N::Out>,
-    workspace: N::Workspace,
-    predicted: Batch<N::Out>,
+}
+
+impl<N: Layer> Default for StepBuffers<N> {
+    fn default() -> Self {
+        StepBuffers {
+            cache: N::Cache::default(),
+            output: Batch::default(),
+            dlogits: Batch::default(),
+        }
+    }
+}
+
+/// One thread's share of a data-parallel step: its rows of the batch and of the targets
+/// (of the step's target type, which the network's type does not name), the seed of its
+/// dropout masks, and its loss.
+struct Share<N: Layer> {
+    x: Batch<N::In>,
+    targets: Option<Box<dyn Any + Send>>,
+    seed: u64,
+    loss: f32,
+}
+
+impl<N: Layer> Default for Share<N> {
+    fn default() -> Self {
+        Share {
+            x: Batch::default(),
+            targets: None,
+            seed: 0,
+            loss: 0.0,
+        }
+    }
+}
+
+impl<N: Layer> Share<N> {
+    /// Takes `rows` of the step's batch and targets, and a seed from `rng`.
+    fn take<T: TargetBatch + 'static>(
+        &mut self,
+        x: &Batch<N::In>,
+        targets: &T,
+        rows: std::ops::Range<usize>,
+        rng: &mut Rng,
+    ) {
+        self.x.copy_rows_from(x, rows.clone());
+        match self.targets.as_mut().and_then(|t| t.downcast_mut::<T>()) {
+            Some(t) => targets.copy_rows_into(rows, t),
+            None => {
+                let mut t = T::default();
+                targets.copy_rows_into(rows, &mut t);
+                self.targets = Some(Box::new(t));
+            }
+        }
+        self.seed = rng.next_u64();
+    }
+
+    /// Forward and backward passes of `net` on this share (see [`forward_backward`]).
+    fn run<T, L>(&mut self, net: &mut N, step: &mut StepBuffers<N>, loss: &L)
+    where
+        N: Network,
+        T: TargetBatch + 'static,
+        L: Loss<N::Head, N::Out, T>,
+    {
+        if let Some(targets) = self.targets.as_ref().and_then(|t| t.downcast_ref::<T>()) {
+            let mut rng = Rng::seed(self.seed);
+            self.loss = kernels::as_shard(|| {
+                forward_backward(net, step, &mut rng, &self.x, targets, loss)
+            });
+        }
+    }
+}
+
+/// Another thread's copy of the network, and its share.
+struct Shard<N: Layer> {
+    net: N,
+    share: Share<N>,
 }
 
 impl<N: Layer> Buffers<N> {
@@ -78,14 +159,14 @@ impl<N: Layer> Buffers<N> {
 impl<N: Layer> Default for Buffers<N> {
     fn default() -> Self {
         Buffers {
-            shards: Vec::new(),
-            flat: Vec::new(),
             rng: Rng::seed(0),
-            cache: N::Cache::default(),
-            output: Batch::default(),
-            dlogits: Batch::default(),
+            step: StepBuffers::default(),
             workspace: N::Workspace::default(),
             predicted: Batch::default(),
+            share: Share::default(),
+            shards: Vec::new(),
+            flat: Vec::new(),
+            saved_buffers: Vec::new(),
         }
     }
 }
@@ -96,20 +177,15 @@ impl<N: Layer> std::fmt::Debug for Buffers<N> {
     }
 }
 
-/// A thread's copy of the network and its share of a data-parallel step.
-struct Shard<N: Layer> {
-    net: N,
-    x: Batch<N::In>,
-    /// The share of the targets (of the step's target type, which the network's type does
-    /// not name).
-    targets: Option<Box<dyn Any + Send>>,
-    /// Its dropout masks' seed, drawn from the network's generator each step.
-    seed: u64,
-    loss: f32,
-}
-
 /// Rows each thread must get before a step is split over threads.
 const MIN_SHARD_ROWS: usize = 4;
+
+/// A step is split only when its arithmetic (rows × FLOPs per sample) is at least this many
+/// times the parameters, which a split copies to every other thread and whose gradients it
+/// copies back: below, the copies cost more memory bandwidth than the threads save (a
+/// 784-128-64-10 MLP at batch 64 does 128 FLOPs per parameter, and was slower split: 164 µs
+/// against 149 on one thread; the seed CNN at batch 32 does about 800).
+const SPLIT_MIN_FLOPS_PER_PARAM: usize = 256;
 
 /// One step: forward, loss, backward, optimizer update. Returns the batch's mean loss.
 ///
@@ -136,7 +212,12 @@ where
 {
     let _flush = FlushDenormals::new();
     check_rows(x.rows(), targets.rows())?;
-    let shards = kernels::threads().min(x.rows() / MIN_SHARD_ROWS);
+    let work = x.rows().saturating_mul(N::FLOPS);
+    let shards = if work >= SPLIT_MIN_FLOPS_PER_PARAM.saturating_mul(N::PARAMS) {
+        kernels::threads().min(x.rows() / MIN_SHARD_ROWS)
+    } else {
+        1
+    };
     let mut state = std::mem::take(net.buffers());
     let result = if shards >= 2 {
         parallel_step(net, &mut state, shards, x, targets, loss, opt)
@@ -147,7 +228,8 @@ where
     result
 }
 
-/// [`train_step`] with the batch split into `count` shards.
+/// [`train_step`] with the batch split into `count` shares: the network takes the first,
+/// a copy of it each other one.
 fn parallel_step<N, T, L, O>(
     net: &mut N,
     st: &mut Buffers<N>,
@@ -163,66 +245,73 @@ where
     L: Loss<N::Head, N::Out, T> + Sync,
     O: Optimizer + ?Sized,
 {
-    while st.shards.len() < count {
+    while st.shards.len() < count - 1 {
         st.shards.push(Shard {
             net: N::init(&mut Rng::seed(0)),
-            x: Batch::default(),
-            targets: None,
-            seed: 0,
-            loss: 0.0,
+            share: Share::default(),
         });
     }
-    let shards = &mut st.shards[..count];
+    let rows = x.rows();
+    let range = |k: usize| rows * k / count..rows * (k + 1) / count;
     // Every copy starts the step as the network: parameters and buffers.
     st.flat.clear();
     net.visit_params(&Path::ROOT, &mut Gather::Values(&mut st.flat));
-    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.flat));
-    let rows = x.rows();
+    st.saved_buffers.clear();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.saved_buffers));
+    st.share.take(x, targets, range(0), &mut st.rng);
+    let shards = &mut st.shards[..count - 1];
     for (k, shard) in shards.iter_mut().enumerate() {
         let mut offset = 0;
         shard
             .net
             .visit_params(&Path::ROOT, &mut Scatter::values(&st.flat, &mut offset));
-        shard
-            .net
-            .visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.flat, &mut offset));
-        let range = rows * k / count..rows * (k + 1) / count;
-        shard.x.copy_rows_from(x, range.clone());
-        match shard.targets.as_mut().and_then(|t| t.downcast_mut::<T>()) {
-            Some(t) => targets.copy_rows_into(range, t),
-            None => {
-                let mut t = T::default();
-                targets.copy_rows_into(range, &mut t);
-                shard.targets = Some(Box::new(t));
-            }
-        }
-        shard.seed = st.rng.next_u64();
+        let mut offset = 0;
+        shard.net.visit_buffers(
+            &Path::ROOT,
+            &mut ScatterBuffers(&st.saved_buffers, &mut offset),
+        );
+        shard.share.take(x, targets, range(k + 1), &mut st.rng);
     }
-    run_shards(shards, loss);
-    // Each shard's loss and gradients are means over its rows: weigh them by its share.
-    let mut value = 0.0f64;
-    for shard in shards.iter() {
-        if !shard.loss.is_finite() {
-            return Err(Error::NonFiniteLoss { loss: shard.loss });
-        }
-        value += shard.loss as f64 * shard.x.rows() as f64 / rows as f64;
+    let (share, step) = (&mut st.share, &mut st.step);
+    kernels::join(
+        || share.run(net, step, loss),
+        || run_shards(shards, loss),
+    );
+    // Each share's loss and gradients are means over its rows: weigh them by its size.
+    let weight = |share: &Share<N>| share.x.rows() as f32 / rows as f32;
+    let mut value = st.share.loss as f64 * weight(&st.share) as f64;
+    let losses = std::iter::once(st.share.loss).chain(shards.iter().map(|s| s.share.loss));
+    if let Some(bad) = losses.clone().find(|l| !l.is_finite()) {
+        // The network's own backward pass may have moved its running statistics.
+        let mut offset = 0;
+        net.visit_buffers(
+            &Path::ROOT,
+            &mut ScatterBuffers(&st.saved_buffers, &mut offset),
+        );
+        return Err(Error::NonFiniteLoss { loss: bad });
     }
-    for (k, shard) in shards.iter_mut().enumerate() {
-        let weight = shard.x.rows() as f32 / rows as f32;
+    net.visit_params(&Path::ROOT, &mut ScaleGrads(weight(&st.share)));
+    let own = weight(&st.share);
+    net.visit_buffers(
+        &Path::ROOT,
+        &mut MergeBuffers {
+            flat: &[],
+            offset: &mut 0,
+            weight: own,
+            own: true,
+        },
+    );
+    for shard in shards.iter_mut() {
+        let w = weight(&shard.share);
+        value += shard.share.loss as f64 * w as f64;
         st.flat.clear();
         shard
             .net
             .visit_params(&Path::ROOT, &mut Gather::Grads(&mut st.flat));
         let mut offset = 0;
-        net.visit_params(
-            &Path::ROOT,
-            &mut Scatter::grads(&st.flat, &mut offset, weight, k > 0),
-        );
-    }
-    // Running statistics: the weighted mean of the copies' (for BatchNorm's mean, exactly
-    // what the whole batch would have given).
-    for (k, shard) in shards.iter_mut().enumerate() {
-        let weight = shard.x.rows() as f32 / rows as f32;
+        net.visit_params(&Path::ROOT, &mut Scatter::grads(&st.flat, &mut offset, w));
+        // Running statistics: the weighted mean of the copies' (for BatchNorm's mean,
+        // exactly what the whole batch would have given).
         st.flat.clear();
         shard
             .net
@@ -233,8 +322,8 @@ where
             &mut MergeBuffers {
                 flat: &st.flat,
                 offset: &mut offset,
-                weight,
-                first: k == 0,
+                weight: w,
+                own: false,
             },
         );
     }
@@ -242,7 +331,7 @@ where
     Ok(value as f32)
 }
 
-/// Runs every shard's forward and backward passes, one thread each.
+/// Runs the shards' forward and backward passes, one thread each.
 fn run_shards<N, T, L>(shards: &mut [Shard<N>], loss: &L)
 where
     N: Network + Send,
@@ -251,15 +340,11 @@ where
 {
     match shards {
         [] => {}
-        [shard] => kernels::as_shard(|| {
-            let Some(targets) = shard.targets.as_ref().and_then(|t| t.downcast_ref::<T>()) else {
-                return;
-            };
-            let mut st = std::mem::take(shard.net.buffers());
-            st.rng = Rng::seed(shard.seed);
-            shard.loss = forward_backward(&mut shard.net, &mut st, &shard.x, targets, loss);
-            *shard.net.buffers() = st;
-        }),
+        [shard] => {
+            let mut step = std::mem::take(&mut shard.net.buffers().step);
+            shard.share.run(&mut shard.net, &mut step, loss);
+            shard.net.buffers().step = step;
+        }
         _ => {
             let (a, b) = shards.split_at_mut(shards.len() / 2);
             kernels::join(|| run_shards(a, loss), || run_shards(b, loss));
@@ -270,7 +355,8 @@ where
 /// The forward pass, the loss and, when it is finite, the backward pass; returns the loss.
 fn forward_backward<N, T, L>(
     net: &mut N,
-    st: &mut Buffers<N>,
+    st: &mut StepBuffers<N>,
+    rng: &mut Rng,
     x: &Batch<N::In>,
     targets: &T,
     loss: &L,
@@ -280,7 +366,7 @@ where
     T: TargetBatch,
     L: Loss<N::Head, N::Out, T>,
 {
-    net.forward_train(x, &mut st.output, &mut st.cache, &mut st.rng);
+    net.forward_train(x, &mut st.output, &mut st.cache, rng);
     let value = loss.loss_and_grad(
         N::logits(&st.cache, &st.output),
         &st.output,
@@ -330,13 +416,12 @@ impl ParamVisitor for Gather<'_> {
     }
 }
 
-/// Writes a flat vector back: into the values, or `weight` times it into (or onto) the
-/// gradients.
+/// Writes a flat vector back: into the values, or `weight` times it onto the gradients.
 struct Scatter<'a> {
     flat: &'a [f32],
     offset: &'a mut usize,
-    /// `None`: values; `Some((weight, add))`: gradients.
-    grads: Option<(f32, bool)>,
+    /// `None`: values; `Some(weight)`: added to the gradients.
+    grads: Option<f32>,
 }
 
 impl<'a> Scatter<'a> {
@@ -348,11 +433,11 @@ impl<'a> Scatter<'a> {
         }
     }
 
-    fn grads(flat: &'a [f32], offset: &'a mut usize, weight: f32, add: bool) -> Self {
+    fn grads(flat: &'a [f32], offset: &'a mut usize, weight: f32) -> Self {
         Scatter {
             flat,
             offset,
-            grads: Some((weight, add)),
+            grads: Some(weight),
         }
     }
 }
@@ -370,8 +455,7 @@ impl ParamVisitor for Scatter<'_> {
         let src = &self.flat[*self.offset..*self.offset + n];
         match self.grads {
             None => value.copy_from_slice(src),
-            Some((w, false)) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g = w * s),
-            Some((w, true)) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g += w * s),
+            Some(w) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g += w * s),
         }
         *self.offset += n;
     }
@@ -408,30 +492,29 @@ impl BufferVisitor for ScatterBuffers<'_> {
     }
 }
 
-/// Merges the shards' buffers into the network's: values weighted, the count of the first.
+/// Merges the shares' buffers into the network's as a weighted mean: first its own values
+/// times their weight (`own`), then each copy's added; counts stay the network's (every
+/// share counted the same step).
 struct MergeBuffers<'a> {
     flat: &'a [f32],
     offset: &'a mut usize,
     weight: f32,
-    first: bool,
+    own: bool,
 }
 
 impl BufferVisitor for MergeBuffers<'_> {
     fn visit(&mut self, _path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
         match buffer {
+            Buffer::Values(v) if self.own => v.iter_mut().for_each(|d| *d *= self.weight),
             Buffer::Values(v) => {
                 let src = &self.flat[*self.offset..*self.offset + v.len()];
                 for (d, &s) in v.iter_mut().zip(src) {
-                    *d = if self.first { 0.0 } else { *d } + self.weight * s;
+                    *d += self.weight * s;
                 }
                 *self.offset += v.len();
             }
-            Buffer::Count(c) => {
-                if self.first {
-                    *c = self.flat[*self.offset] as u64;
-                }
-                *self.offset += 1;
-            }
+            Buffer::Count(_) if self.own => {}
+            Buffer::Count(_) => *self.offset += 1,
         }
     }
 }
@@ -450,7 +533,7 @@ where
     L: Loss<N::Head, N::Out, T>,
     O: Optimizer + ?Sized,
 {
-    let value = forward_backward(net, st, x, targets, loss);
+    let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
     if !value.is_finite() {
         return Err(Error::NonFiniteLoss { loss: value });
     }

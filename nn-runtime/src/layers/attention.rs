@@ -84,6 +84,8 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
     type Cache = AttentionScratch;
     type Workspace = AttentionScratch;
     const PARAMS: usize = 4 * F * F + 4 * F;
+    /// Projections at every token, and the scores and weighted sums of every head.
+    const FLOPS: usize = 2 * T * 4 * F * F + 4 * T * T * F;
     const KIND: &'static str = "MultiHeadAttention";
 
     fn init(rng: &mut Rng) -> Self {
@@ -224,6 +226,7 @@ impl<const T: usize, const F: usize> Layer for PositionalEmbedding<T, F> {
     type Cache = ();
     type Workspace = ();
     const PARAMS: usize = T * F;
+    const FLOPS: usize = T * F;
     const KIND: &'static str = "PositionalEmbedding";
 
     /// N(0, 0.02²) entries, as vision transformers initialise theirs.

@@ -374,6 +374,7 @@ impl<
     type Cache = ConvCache;
     type Workspace = ConvWorkspace;
     const PARAMS: usize = CO * (C / G) * KH * KW + if BIAS { CO } else { 0 };
+    const FLOPS: usize = 2 * CO * (C / G) * KH * KW * OH * OW;
     const KIND: &'static str = "Conv2d";
 
     fn init(rng: &mut Rng) -> Self {
@@ -469,6 +470,7 @@ impl<
     type Cache = ConvCache;
     type Workspace = ConvWorkspace;
     const PARAMS: usize = CO * (C / G) * K + if BIAS { CO } else { 0 };
+    const FLOPS: usize = 2 * CO * (C / G) * K * OL;
     const KIND: &'static str = "Conv1d";
 
     fn init(rng: &mut Rng) -> Self {

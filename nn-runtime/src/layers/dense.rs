@@ -301,6 +301,7 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
     type Cache = Batch<Tensor1<OUT>>;
     type Workspace = ();
     const PARAMS: usize = Dense::<IN, OUT, F, BIAS>::PARAMS_OF;
+    const FLOPS: usize = 2 * T * IN * OUT;
     const KIND: &'static str = "Dense";
 
     fn init(rng: &mut Rng) -> Self {

@@ -34,6 +34,8 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
     type Cache = ();
     type Workspace = ();
     const PARAMS: usize = V * D;
+    /// A lookup: one copy per value produced.
+    const FLOPS: usize = T * D;
     const KIND: &'static str = "Embedding";
 
     /// N(0, 1) entries, as PyTorch.

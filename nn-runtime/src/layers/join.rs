@@ -291,6 +291,7 @@ impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Residual<A, B> {
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
     const KIND: &'static str = "Residual";
 
@@ -332,6 +333,7 @@ impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Sum<A, B> {
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
     const KIND: &'static str = "Add";
 
@@ -395,6 +397,7 @@ impl<A: Layer, B: Layer<In = A::In>, Out: Sample> Layer for Concat<A, B, Out> {
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
     const KIND: &'static str = "Concat";
 

@@ -54,6 +54,12 @@ pub trait Layer: Sized {
     /// Number of trainable scalars.
     const PARAMS: usize;
 
+    /// Floating-point operations of one sample's forward pass, roughly (a multiply-add
+    /// counts two): what a data-parallel training step weighs against the parameters it
+    /// must copy between threads. Two per parameter unless the layer knows better (a
+    /// convolution reuses its weights at every position, a recurrent layer at every step).
+    const FLOPS: usize = 2 * Self::PARAMS;
+
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
 

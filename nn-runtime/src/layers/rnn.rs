@@ -515,6 +515,7 @@ macro_rules! recurrent_layer {
             /// The recurrence's per-step state (the same kernel as training runs).
             type Workspace = RnnCache;
             const PARAMS: usize = C::KIND.params(F, H);
+            const FLOPS: usize = 2 * T * C::KIND.gates() * H * (F + H);
             const KIND: &'static str = C::NAME;
 
             fn init(rng: &mut Rng) -> Self {
