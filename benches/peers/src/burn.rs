@@ -187,6 +187,8 @@ fn labels(values: Vec<u32>, device: &Device) -> Tensor<1, Int> {
 
 pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, String> {
     let device = Device::flex();
+    // Seeds the weight initialisation (burn-flex's generator is global to the backend).
+    device.seed(0);
     let train_device = Device::flex().autodiff();
     let time = |f: &mut dyn FnMut()| Outcome::Timed(harness::time(budget, f));
     Ok(match workload {

@@ -335,10 +335,10 @@ fn render(
     };
     let _ = writeln!(
         out,
-        "command: `cargo run --release -p peers -- {}`",
+        "- command: `cargo run --release -p peers -- {}`",
         command.join(" ")
     );
-    let _ = writeln!(out, "date: {} (UTC)", today());
+    let _ = writeln!(out, "- date: {} (UTC)", today());
     let mut versions = format!(
         "versions: typed-nn {}, candle {} (candle-core, candle-nn; CPU), burn {} (flex backend, autodiff)",
         env!("PEERS_TYPED_NN_VERSION"),
@@ -349,9 +349,9 @@ fn render(
         let v = run.torch_version.as_deref().unwrap_or("unknown");
         let _ = write!(versions, ", PyTorch {v} (CPU)");
     }
-    let _ = writeln!(out, "{versions}, {}", env!("PEERS_RUSTC_VERSION"));
+    let _ = writeln!(out, "- {versions}, {}", env!("PEERS_RUSTC_VERSION"));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let _ = writeln!(out, "machine: {}, {cores} logical CPUs", cpu_model());
+    let _ = writeln!(out, "- machine: {}, {cores} logical CPUs", cpu_model());
     let peak_text: Vec<String> = peaks
         .iter()
         .map(|(t, p)| match p {
@@ -361,12 +361,12 @@ fn render(
         .collect();
     let _ = writeln!(
         out,
-        "peak (typed-nn's FMA probe, best of 20 rounds): {}",
+        "- peak (typed-nn's FMA probe, best of 20 rounds): {}",
         peak_text.join(", ")
     );
     let _ = writeln!(
         out,
-        "threads: t1 = 1 thread{}, t2 = 2 threads, unpinned; every library's thread-count variable set (TYPED_NN_THREADS, RAYON_NUM_THREADS, CANDLE_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; torch.set_num_threads)",
+        "- threads: t1 = 1 thread{}, t2 = 2 threads, unpinned; every library's thread-count variable set (TYPED_NN_THREADS, RAYON_NUM_THREADS, CANDLE_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; torch.set_num_threads)",
         if taskset { " pinned to CPU 0 (taskset -c 0)" } else { ", not pinned (no taskset)" }
     );
     // Allocator settings change the peers' times (they allocate every step's tensors), so a
@@ -384,13 +384,13 @@ fn render(
     if !allocator.is_empty() {
         let _ = writeln!(
             out,
-            "environment (every child inherits it): {}",
+            "- environment (every child inherits it): {}",
             allocator.join(" ")
         );
     }
     let _ = writeln!(
         out,
-        "timing: median per call in µs, {seconds} s of samples per workload after warm-up, at least 10 samples; E1: one epoch's wall time in s and the test accuracy after it"
+        "- timing: median per call in µs, {seconds} s of samples per workload after warm-up, at least 10 samples; E1: one epoch's wall time in s and the test accuracy after it"
     );
     out.push('\n');
 
@@ -538,9 +538,10 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 /// Microseconds with three significant digits, thousands grouped.
 fn micros(us: f64) -> String {
-    if us < 10.0 {
+    // Thresholds on the rounded value, so 99.96 prints as 100, not 100.0.
+    if us < 9.995 {
         format!("{us:.2}")
-    } else if us < 100.0 {
+    } else if us < 99.95 {
         format!("{us:.1}")
     } else {
         let n = us.round() as u64;
@@ -612,6 +613,8 @@ mod tests {
         assert_eq!(micros(23.31), "23.3");
         assert_eq!(micros(51_023.4), "51,023");
         assert_eq!(micros(133.0), "133");
+        assert_eq!(micros(99.97), "100");
+        assert_eq!(micros(9.999), "10.0");
         assert_eq!(micros(1_234_567.0), "1,234,567");
     }
 
