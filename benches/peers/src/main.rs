@@ -1,0 +1,210 @@
+//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W9, E1).
+//!
+//! ```text
+//! cargo run --release -p peers -- table [--threads 1,2] [--torch PYTHON] [--seconds S]
+//!                                       [--workloads W1,…] [--libs typed-nn,torch,candle,burn]
+//! cargo run --release -p peers -- run --lib typed-nn|candle|burn [--workloads W1,…] [--seconds S]
+//! cargo run --release -p peers -- peak [--threads N]
+//! ```
+//!
+//! `run` times one library in this process and prints one JSON line per workload; `table`
+//! runs `run` (and torch_bench.py) in child processes for every library and thread count and
+//! prints the markdown table of BENCHMARKS.md. See README.md beside this file.
+
+mod burn;
+mod candle;
+mod harness;
+mod table;
+mod typed;
+
+use harness::{Budget, Outcome};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every workload, in table order.
+pub const WORKLOADS: [(&str, &str); 10] = [
+    ("W1", "mlp-infer-b1"),
+    ("W2", "mlp-infer-b64"),
+    ("W3", "mlp-train-b64"),
+    ("W4", "tiny-infer-b1"),
+    ("W5", "cnn-infer-b1"),
+    ("W6", "cnn-train-b32"),
+    ("W7", "rnn-infer-b1"),
+    ("W8", "rnn-train-b32"),
+    ("W9", "lstm-train-b32"),
+    ("E1", "mnist-mlp epoch"),
+];
+
+/// The Rust libraries `run` knows.
+pub const RUST_LIBS: [&str; 3] = ["typed-nn", "candle", "burn"];
+
+/// MNIST as shipped in the repository.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("peak") => peak(&args[1..]),
+        Some("table") => table::table(&args[1..]),
+        _ => Err(USAGE.to_string()),
+    };
+    if let Err(e) = result {
+        eprintln!("peers: {e}");
+        std::process::exit(2);
+    }
+}
+
+const USAGE: &str = "usage:
+  peers table [--threads 1,2] [--torch PYTHON] [--seconds S] [--workloads W1,...] [--libs typed-nn,torch,candle,burn] [--data DIR]
+  peers run --lib typed-nn|candle|burn [--workloads W1,...] [--seconds S] [--data DIR]
+  peers peak [--threads N]";
+
+/// Flags of the form `--name value`, in any order.
+pub struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    pub fn parse(args: &[String], known: &[&str]) -> Result<Flags, String> {
+        let mut flags = Vec::new();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let name = flag
+                .strip_prefix("--")
+                .filter(|n| known.contains(n))
+                .ok_or_else(|| format!("unknown argument {flag}\n{USAGE}"))?;
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            flags.push((name.to_string(), value.clone()));
+        }
+        Ok(Flags(flags))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A comma-separated list, or `default`.
+    pub fn list(&self, name: &str, default: &[&str]) -> Vec<String> {
+        match self.get(name) {
+            Some(v) => v.split(',').map(|s| s.trim().to_string()).collect(),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn seconds(&self) -> Result<f64, String> {
+        self.get("seconds")
+            .map_or(Ok(DEFAULT_SECONDS), str::parse)
+            .map_err(|e| format!("--seconds: {e}"))
+    }
+
+    pub fn workloads(&self) -> Result<Vec<String>, String> {
+        let all: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
+        let chosen = self.list("workloads", &all);
+        match chosen.iter().find(|w| !all.contains(&w.as_str())) {
+            Some(w) => Err(format!("unknown workload {w}; expected some of {all:?}")),
+            None => Ok(chosen),
+        }
+    }
+}
+
+/// Seconds of samples per workload (after warm-up); slow workloads still take ten samples.
+pub const DEFAULT_SECONDS: f64 = 1.5;
+
+fn budget(seconds: f64) -> Budget {
+    Budget {
+        warm_up: Duration::from_secs_f64((seconds / 3.0).min(0.5)),
+        measure: Duration::from_secs_f64(seconds),
+        min_samples: 10,
+    }
+}
+
+/// `peers run`: one library, in this process, one JSON line per workload on stdout.
+fn run(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["lib", "workloads", "seconds", "data"])?;
+    let lib = flags.get("lib").ok_or("run needs --lib")?;
+    if !RUST_LIBS.contains(&lib) {
+        return Err(format!(
+            "unknown library {lib}; expected one of {RUST_LIBS:?} (PyTorch: torch_bench.py)"
+        ));
+    }
+    let budget = budget(flags.seconds()?);
+    let data = flags
+        .get("data")
+        .map_or_else(default_data_dir, PathBuf::from);
+    // The thread count the parent asked for, for the record; the libraries read it from the
+    // environment themselves.
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    for workload in flags.workloads()? {
+        let outcome: Result<Outcome, String> = match lib {
+            "typed-nn" => typed::run(&workload, &budget, &data),
+            "candle" => candle::run(&workload, &budget, &data),
+            _ => burn::run(&workload, &budget, &data),
+        };
+        println!("{}", harness::record(lib, &workload, &threads, &outcome));
+    }
+    Ok(())
+}
+
+/// `peers peak`: the FMA peak of `--threads` cores running typed-nn's probe at once, in
+/// GFLOP/s (best of many rounds: the peak is what the core can do, not what it usually does).
+fn peak(args: &[String]) -> Result<(), String> {
+    use std::sync::Barrier;
+    use std::time::Instant;
+    use typed_nn::kernels::{fma_peak_probe, Arch};
+
+    let flags = Flags::parse(args, &["threads"])?;
+    let threads: usize = flags
+        .get("threads")
+        .map_or(Ok(1), str::parse)
+        .map_err(|e| format!("--threads: {e}"))?;
+    let arch = Arch::detect();
+    const ITERS: usize = 1_000_000;
+    const ROUNDS: usize = 20;
+    if fma_peak_probe(arch, 1).is_none() {
+        println!("{{\"peak_gflops\":null,\"isa\":\"{:?}\"}}", arch.isa());
+        return Ok(());
+    }
+    // Every round starts the threads together; its time runs from the first thread's start
+    // to the last one's end (each thread reads the clock itself, so a thread that shares its
+    // core with a waiting one still times only the probe).
+    let barrier = Barrier::new(threads);
+    let flops = threads as f64 * fma_peak_probe(arch, ITERS).unwrap_or(0) as f64;
+    let rounds: Vec<Vec<(Instant, Instant)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..ROUNDS)
+                        .map(|_| {
+                            barrier.wait();
+                            let start = Instant::now();
+                            fma_peak_probe(arch, ITERS);
+                            (start, Instant::now())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("probe thread"))
+            .collect()
+    });
+    let best = (0..ROUNDS)
+        .map(|r| {
+            let start = rounds.iter().map(|w| w[r].0).min().expect("a thread");
+            let end = rounds.iter().map(|w| w[r].1).max().expect("a thread");
+            flops / (end - start).as_secs_f64()
+        })
+        .fold(0.0f64, f64::max);
+    println!(
+        "{{\"peak_gflops\":{:.1},\"isa\":\"{:?}\",\"threads\":{threads}}}",
+        best / 1e9,
+        arch.isa()
+    );
+    Ok(())
+}

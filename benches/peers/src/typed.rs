@@ -1,0 +1,157 @@
+//! W1–W9 and E1 in typed-nn: the networks and calls of benches/workloads.rs and
+//! examples/mnist_mlp.rs, under this crate's harness so every library is timed alike.
+
+use crate::harness::{self, Budget, MnistArrays, Outcome};
+use std::path::Path;
+use std::time::Instant;
+use typed_nn::prelude::*;
+
+network! {
+    /// W1–W3, E1: Dense 784→128 relu, Dense 128→64 relu, Dense 64→10 softmax.
+    pub struct Mlp: [784] {
+        Dense(128), Relu,
+        Dense(64), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+network! {
+    /// W4: Dense 4→16 tanh, Dense 16→16 tanh, Dense 16→2 linear.
+    pub struct Tiny: [4] {
+        Dense(16), Tanh,
+        Dense(16), Tanh,
+        Dense(2),
+    }
+}
+
+network! {
+    /// W5–W6: the seed CNN on [3, 64, 64].
+    pub struct SeedCnn: [3, 64, 64] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(64, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+network! {
+    /// W7–W8: SimpleRNN(50, tanh) over 100 steps, last state → Dense 50→1 sigmoid.
+    pub struct SeedRnn: [100, 1] {
+        SimpleRNN(50), Dense(1), Sigmoid,
+    }
+}
+
+network! {
+    /// W9: LSTM(128) over 28 rows of 28 features → Dense 128→10.
+    pub struct SeqLstm: [28, 28] {
+        LSTM(128), Dense(10),
+    }
+}
+
+fn batch<S: Sample>(rows: usize, seed: u64) -> Batch<S> {
+    Batch::from_vec(harness::uniform(rows * S::LEN, seed)).expect("rows × sample length")
+}
+
+fn labels<const C: usize>(rows: usize) -> Labels<C> {
+    Labels::new(harness::class_labels(rows)).expect("labels below 10")
+}
+
+pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, String> {
+    let mut rng = Rng::seed(0);
+    let e = |e: typed_nn::Error| e.to_string();
+    Ok(match workload {
+        "W1" => {
+            let mlp = Mlp::init(&mut rng);
+            let x: Tensor1<784> = batch::<Tensor1<784>>(1, 1).sample(0);
+            Outcome::Timed(harness::time(budget, || mlp.forward(&x)))
+        }
+        "W2" => {
+            let mut mlp = Mlp::init(&mut rng);
+            let x: Batch<Tensor1<784>> = batch(64, 1);
+            Outcome::Timed(harness::time(budget, || mlp.predict(&x).rows()))
+        }
+        "W3" => {
+            let mut mlp = Mlp::init(&mut rng);
+            let (x, y) = (batch::<Tensor1<784>>(64, 1), labels::<10>(64));
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                mlp.train_step(&x, &y, &CrossEntropy, &mut adam)
+            }))
+        }
+        "W4" => {
+            let tiny = Tiny::init(&mut rng);
+            let x: Tensor1<4> = batch::<Tensor1<4>>(1, 1).sample(0);
+            Outcome::Timed(harness::time(budget, || tiny.forward(&x)))
+        }
+        "W5" => {
+            let cnn = SeedCnn::init(&mut rng);
+            let x: Tensor3<3, 64, 64> = batch::<Tensor3<3, 64, 64>>(1, 1).sample(0);
+            Outcome::Timed(harness::time(budget, || cnn.forward(&x)))
+        }
+        "W6" => {
+            let mut cnn = SeedCnn::init(&mut rng);
+            let (x, y) = (batch::<Tensor3<3, 64, 64>>(32, 1), labels::<10>(32));
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                cnn.train_step(&x, &y, &CrossEntropy, &mut adam)
+            }))
+        }
+        "W7" => {
+            let rnn = SeedRnn::init(&mut rng);
+            let x: Tensor2<100, 1> = batch::<Tensor2<100, 1>>(1, 1).sample(0);
+            Outcome::Timed(harness::time(budget, || rnn.forward(&x)))
+        }
+        "W8" => {
+            let mut rnn = SeedRnn::init(&mut rng);
+            let x: Batch<Tensor2<100, 1>> = batch(32, 1);
+            let t = Batch::<Tensor1<1>>::from_vec(harness::binary_targets(32)).map_err(e)?;
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                rnn.train_step(&x, &t, &BinaryCrossEntropy, &mut adam)
+            }))
+        }
+        "W9" => {
+            let mut lstm = SeqLstm::init(&mut rng);
+            let (x, y) = (batch::<Tensor2<28, 28>>(32, 1), labels::<10>(32));
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                lstm.train_step(&x, &y, &CrossEntropy, &mut adam)
+            }))
+        }
+        "E1" => e1(data)?,
+        other => return Err(format!("unknown workload {other}")),
+    })
+}
+
+/// One epoch of the W1 network over MNIST's 60,000 training images, as
+/// examples/mnist_mlp.rs trains.
+fn e1(data: &Path) -> Result<Outcome, String> {
+    // The same arrays the peers get, turned into typed-nn's data set.
+    let arrays = MnistArrays::load(data)?;
+    let to_set = |x: Vec<f32>, y: &[u32]| {
+        let classes = y
+            .iter()
+            .map(|&c| Class::new(c as usize))
+            .collect::<Result<_, _>>();
+        classes.and_then(|c| Dataset::<Tensor1<784>, Class<10>>::new(x, c))
+    };
+    let e = |e: typed_nn::Error| e.to_string();
+    let train = to_set(arrays.train_x, &arrays.train_y).map_err(e)?;
+    let test = to_set(arrays.test_x, &arrays.test_y).map_err(e)?;
+
+    let mut rng = Rng::seed(0);
+    let mut model = Mlp::init(&mut rng);
+    let mut opt = Adam::new(1e-3);
+    let start = Instant::now();
+    for (x, y) in train.shuffled(&mut rng).batches(64).map_err(e)? {
+        model
+            .train_step(&x, &y, &CrossEntropy, &mut opt)
+            .map_err(e)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let accuracy = model.accuracy(&test).map_err(e)? as f64;
+    Ok(Outcome::Epoch { seconds, accuracy })
+}

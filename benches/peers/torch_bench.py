@@ -1,0 +1,247 @@
+"""W1-W9 and E1 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
+
+    python torch_bench.py --threads 1 [--workloads W1,W3] [--seconds 1.5] [--data DIR]
+
+Prints one JSON line with the versions, then one per workload with the same keys as
+`peers run` (median_us, p10_us, p90_us, samples, batch; E1: seconds, accuracy).
+`peers table` runs it; see README.md beside this file.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import struct
+import sys
+import time
+from array import array
+
+import torch
+from torch import nn
+
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "E1"]
+# Calls shorter than this are timed in groups, as in the Rust harness.
+MIN_SAMPLE_S = 50e-6
+MAX_SAMPLES = 100_000
+
+
+def time_calls(fn, seconds, min_samples=10):
+    """Warm-up, then samples until `seconds` have passed and at least `min_samples` were taken."""
+    warm_up = min(seconds / 3, 0.5)
+    start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - start < warm_up:
+        fn()
+        calls += 1
+    per_call = (time.perf_counter() - start) / calls
+    batch = int(MIN_SAMPLE_S / max(per_call, 1e-9)) + 1
+
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < min_samples or (
+        time.perf_counter() - start < seconds and len(samples) < MAX_SAMPLES
+    ):
+        t = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter() - t) * 1e6 / batch)
+    samples.sort()
+
+    def at(q):
+        return samples[round((len(samples) - 1) * q)]
+
+    return {
+        "median_us": at(0.5),
+        "p10_us": at(0.1),
+        "p90_us": at(0.9),
+        "samples": len(samples),
+        "batch": batch,
+    }
+
+
+def mlp():
+    """W1-W3, E1: logits; the softmax is applied at inference and fused into the loss in training."""
+    return nn.Sequential(
+        nn.Linear(784, 128), nn.ReLU(),
+        nn.Linear(128, 64), nn.ReLU(),
+        nn.Linear(64, 10),
+    )
+
+
+def tiny():
+    return nn.Sequential(
+        nn.Linear(4, 16), nn.Tanh(),
+        nn.Linear(16, 16), nn.Tanh(),
+        nn.Linear(16, 2),
+    )
+
+
+def cnn():
+    """W5-W6: the seed CNN on [3, 64, 64]."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 14 * 14, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+class SeedRnn(nn.Module):
+    """W7-W8: SimpleRNN(50, tanh) over 100 steps, the last state into Linear(50, 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(1, 50, batch_first=True)
+        self.out = nn.Linear(50, 1)
+
+    def forward(self, x):
+        _, h = self.rnn(x)
+        return self.out(h[-1])
+
+
+class SeqLstm(nn.Module):
+    """W9: LSTM(128) over 28 rows of 28 features, the last state into Linear(128, 10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.out(h[-1])
+
+
+def infer(model, x, head, seconds):
+    model.eval()
+
+    @torch.inference_mode()
+    def step():
+        return head(model(x))
+
+    return time_calls(step, seconds)
+
+
+def train(model, x, y, loss_fn, seconds):
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return time_calls(step, seconds)
+
+
+def labels(n):
+    return torch.arange(n) % 10
+
+
+def read_idx(path):
+    """An IDX file (gzipped or not) as (dims, bytes)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    zero, dtype, ndims = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(f">{ndims}I", raw[4 : 4 + 4 * ndims])
+    return dims, raw[4 + 4 * ndims :]
+
+
+def find(data, stem):
+    for name in (stem + ".gz", stem):
+        path = os.path.join(data, name)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(os.path.join(data, stem))
+
+
+def load_mnist(data, split):
+    dims, pixels = read_idx(find(data, f"{split}-images-idx3-ubyte"))
+    _, classes = read_idx(find(data, f"{split}-labels-idx1-ubyte"))
+    x = torch.tensor(array("B", pixels), dtype=torch.float32).reshape(dims[0], 784) / 255.0
+    y = torch.tensor(array("B", classes), dtype=torch.long)
+    return x, y
+
+
+def e1(data):
+    """One epoch of the W1 network over MNIST, shuffled batches of 64, then test accuracy."""
+    train_x, train_y = load_mnist(data, "train")
+    test_x, test_y = load_mnist(data, "t10k")
+    model = mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    order = torch.randperm(len(train_y))
+    start = time.perf_counter()
+    for i in range(0, len(order), 64):
+        idx = order[i : i + 64]
+        opt.zero_grad()
+        loss_fn(model(train_x[idx]), train_y[idx]).backward()
+        opt.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    with torch.inference_mode():
+        accuracy = (model(test_x).argmax(1) == test_y).float().mean().item()
+    return {"seconds": seconds, "accuracy": accuracy}
+
+
+def run(workload, seconds, data):
+    softmax = lambda z: torch.softmax(z, dim=1)
+    if workload == "W1":
+        return infer(mlp(), torch.rand(1, 784), softmax, seconds)
+    if workload == "W2":
+        return infer(mlp(), torch.rand(64, 784), softmax, seconds)
+    if workload == "W3":
+        return train(mlp(), torch.rand(64, 784), labels(64), nn.CrossEntropyLoss(), seconds)
+    if workload == "W4":
+        return infer(tiny(), torch.rand(1, 4), lambda z: z, seconds)
+    if workload == "W5":
+        return infer(cnn(), torch.rand(1, 3, 64, 64), softmax, seconds)
+    if workload == "W6":
+        return train(cnn(), torch.rand(32, 3, 64, 64), labels(32), nn.CrossEntropyLoss(), seconds)
+    if workload == "W7":
+        return infer(SeedRnn(), torch.rand(1, 100, 1), torch.sigmoid, seconds)
+    if workload == "W8":
+        targets = (torch.arange(32) % 2).float().reshape(32, 1)
+        return train(SeedRnn(), torch.rand(32, 100, 1), targets, nn.BCEWithLogitsLoss(), seconds)
+    if workload == "W9":
+        return train(SeqLstm(), torch.rand(32, 28, 28), labels(32), nn.CrossEntropyLoss(), seconds)
+    if workload == "E1":
+        return e1(data)
+    raise ValueError(f"unknown workload {workload}")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--data", default=os.path.join(here, "..", "..", "data", "mnist"))
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(json.dumps({
+        "lib": "torch",
+        "version": torch.__version__,
+        "python": platform.python_version(),
+    }), flush=True)
+    for workload in args.workloads.split(","):
+        record = {"lib": "torch", "workload": workload, "threads": str(args.threads)}
+        try:
+            record.update(run(workload, args.seconds, args.data))
+        except Exception as e:  # one failed workload must not hide the others' results
+            record["error"] = f"{type(e).__name__}: {e}"
+        print(json.dumps(record), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
