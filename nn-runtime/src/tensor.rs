@@ -267,6 +267,12 @@ impl<S: Sample> Batch<S> {
         self.rows = rows.len();
     }
 
+    /// Appends every row of `other`.
+    pub fn append(&mut self, other: &Batch<S>) {
+        self.data.extend_from_slice(&other.data[..other.rows * S::LEN]);
+        self.rows += other.rows;
+    }
+
     /// Appends one sample.
     pub fn push(&mut self, sample: &S) {
         self.data.extend_from_slice(sample.as_slice());

@@ -58,6 +58,10 @@ pub struct Buffers<N: Layer> {
     /// its copies; and the buffers as the step found them, restored if it fails.
     flat: Vec<f32>,
     saved_buffers: Vec<f32>,
+    /// The outputs of the last split step, gathered from its shares (a step on one thread
+    /// leaves them in `step.output`).
+    outputs: Batch<N::Out>,
+    last_split: bool,
 }
 
 /// What one training pass writes: the cache, the output and the gradient of the logits.
@@ -154,6 +158,20 @@ impl<N: Layer> Buffers<N> {
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Rng::seed(seed);
     }
+
+    /// The training generator (dropout masks), whose state a resumable checkpoint saves.
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// The network's outputs in the last training step, for every row of its batch.
+    pub fn last_outputs(&self) -> &Batch<N::Out> {
+        if self.last_split {
+            &self.outputs
+        } else {
+            &self.step.output
+        }
+    }
 }
 
 impl<N: Layer> Default for Buffers<N> {
@@ -167,6 +185,8 @@ impl<N: Layer> Default for Buffers<N> {
             shards: Vec::new(),
             flat: Vec::new(),
             saved_buffers: Vec::new(),
+            outputs: Batch::default(),
+            last_split: false,
         }
     }
 }
@@ -219,6 +239,7 @@ where
         1
     };
     let mut state = std::mem::take(net.buffers());
+    state.last_split = shards >= 2;
     let result = if shards >= 2 {
         parallel_step(net, &mut state, shards, x, targets, loss, opt)
     } else {
@@ -289,6 +310,10 @@ where
             &mut ScatterBuffers(&st.saved_buffers, &mut offset),
         );
         return Err(Error::NonFiniteLoss { loss: bad });
+    }
+    st.outputs.copy_rows_from(&st.step.output, 0..st.step.output.rows());
+    for shard in shards.iter_mut() {
+        st.outputs.append(&shard.net.buffers().step.output);
     }
     net.visit_params(&Path::ROOT, &mut ScaleGrads(weight(&st.share)));
     let own = weight(&st.share);

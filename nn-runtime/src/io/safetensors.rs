@@ -114,14 +114,10 @@ pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
     })
 }
 
-/// Writes the network's parameters and buffers to a safetensors file.
+/// Writes the network's parameters and buffers to a safetensors file, atomically: an
+/// existing file is replaced only by a complete new one (see [`super::write_atomically`]).
 pub fn save<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = to_bytes(net)?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    super::write_atomically(path.as_ref(), &to_bytes(net)?)
 }
 
 /// What the network expects of one tensor.

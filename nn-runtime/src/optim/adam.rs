@@ -1,7 +1,7 @@
 //! Adam (L2 weight decay folded into the gradient, as `torch.optim.Adam`) and AdamW
 //! (decoupled weight decay, as `torch.optim.AdamW`).
 
-use super::{check_range, ensure_state, Optimizer};
+use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::Result;
 use crate::kernels::{self, AdamStep};
 
@@ -63,6 +63,12 @@ impl Optimizer for AdamW {
     }
     fn set_learning_rate(&mut self, lr: f32) {
         self.0.lr = lr
+    }
+    fn state(&self) -> OptimizerState {
+        self.0.state()
+    }
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.0.set_state(state)
     }
 }
 
@@ -156,6 +162,18 @@ impl Optimizer for Adam {
         );
     }
 
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            steps: self.step as u64,
+            tensors: vec![("m".into(), self.m.clone()), ("v".into(), self.v.clone())],
+        }
+    }
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let [m, v] = state.vectors(["m", "v"])?;
+        self.step = i32::try_from(state.steps).unwrap_or(i32::MAX);
+        (self.m, self.v) = (m, v);
+        Ok(())
+    }
     fn learning_rate(&self) -> f32 {
         self.lr
     }

@@ -34,6 +34,49 @@ pub trait Optimizer {
     fn max_grad_norm(&self) -> Option<f32> {
         None
     }
+
+    /// What the optimizer has learnt so far (moments, step count), for resumable
+    /// checkpoints.
+    fn state(&self) -> OptimizerState;
+
+    /// Takes back a state from [`Optimizer::state`]; an error (and no change) if it does not
+    /// fit this optimizer.
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()>;
+}
+
+/// An optimizer's state: its step count and named vectors (Adam's `m` and `v`, SGD's
+/// velocity), each as long as the network's parameters or empty before the first step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    pub steps: u64,
+    pub tensors: Vec<(String, Vec<f32>)>,
+}
+
+impl OptimizerState {
+    /// The vector called `name`.
+    pub fn tensor(&self, name: &str) -> Result<&[f32]> {
+        self.tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+            .ok_or_else(|| Error::CorruptCheckpoint {
+                reason: format!("the optimizer state has no `{name}`"),
+            })
+    }
+
+    /// The vectors `names`, all of one length: what `set_state` copies in.
+    pub(crate) fn vectors<const K: usize>(&self, names: [&str; K]) -> Result<[Vec<f32>; K]> {
+        let mut out: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+        for (o, name) in out.iter_mut().zip(names) {
+            *o = self.tensor(name)?.to_vec();
+        }
+        if out.iter().any(|v| v.len() != out[0].len()) {
+            return Err(Error::CorruptCheckpoint {
+                reason: "the optimizer state's vectors differ in length".to_string(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// Gradient clipping by global norm, for every optimizer:
@@ -77,6 +120,12 @@ impl<O: Optimizer> Optimizer for Clipped<O> {
     }
     fn max_grad_norm(&self) -> Option<f32> {
         Some(self.max)
+    }
+    fn state(&self) -> OptimizerState {
+        self.inner.state()
+    }
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.inner.set_state(state)
     }
 }
 

@@ -1,6 +1,6 @@
 //! RMSprop (PyTorch `torch.optim.RMSprop`, not centred).
 
-use super::{check_range, ensure_state, Optimizer};
+use super::{OptimizerState, check_range, ensure_state, Optimizer};
 use crate::error::Result;
 
 /// RMSprop: `g = ∇ + wd·p; s = α·s + (1−α)·g²; p −= lr · g / (√s + ε)`, or with momentum μ:
@@ -108,6 +108,18 @@ impl Optimizer for RmsProp {
         }
     }
 
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            steps: 0,
+            tensors: vec![("square_avg".into(), self.square_avg.clone()), ("velocity".into(), self.velocity.clone())],
+        }
+    }
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let [square_avg, velocity] = state.vectors(["square_avg", "velocity"])?;
+        self.square_avg = square_avg;
+        self.velocity = velocity;
+        Ok(())
+    }
     fn learning_rate(&self) -> f32 {
         self.lr
     }

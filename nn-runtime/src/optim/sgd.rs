@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay
 //! (PyTorch `torch.optim.SGD`, dampening 0).
 
-use super::{check_range, ensure_state, Optimizer};
+use super::{OptimizerState, check_range, ensure_state, Optimizer};
 use crate::error::{Error, Result};
 
 /// SGD: `g = ∇ + wd·p; b = μ·b + g; p −= lr · (nesterov ? g + μ·b : b)`.
@@ -93,6 +93,17 @@ impl Optimizer for Sgd {
         }
     }
 
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            steps: 0,
+            tensors: vec![("velocity".into(), self.velocity.clone())],
+        }
+    }
+    fn set_state(&mut self, state: &OptimizerState) -> Result<()> {
+        let [velocity] = state.vectors(["velocity"])?;
+        self.velocity = velocity;
+        Ok(())
+    }
     fn learning_rate(&self) -> f32 {
         self.lr
     }
