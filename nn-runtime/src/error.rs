@@ -117,6 +117,38 @@ pub enum Error {
     #[error("the weight file does not fit the network:{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
     WeightsMismatch { problems: Vec<WeightProblem> },
 
+    /// A checkpoint's training state could not be read or does not fit what resumes it.
+    #[error("corrupt checkpoint: {reason}")]
+    CorruptCheckpoint { reason: String },
+
+    /// Training stopped at a NaN or infinite loss; the network keeps the weights of the last
+    /// step that succeeded.
+    #[error("the loss became {loss} in epoch {epoch}, step {step}: training stopped, the weights are those of the step before (lower the learning rate or check the inputs)")]
+    Diverged { epoch: usize, step: usize, loss: f32 },
+
+    /// A CSV record has a different number of fields than the header (or the first record).
+    #[error("{path}, line {line}: expected {expected} columns, found {found}")]
+    CsvColumns {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+
+    /// A CSV field could not be read as the number (or class) its column holds.
+    #[error("{path}, line {line}, column `{column}`: cannot read {value:?} as {expected}")]
+    CsvValue {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        expected: String,
+    },
+
+    /// A CSV file is malformed, or names no column the options ask for.
+    #[error("{path}: {reason}")]
+    Csv { path: PathBuf, reason: String },
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {

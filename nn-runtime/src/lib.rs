@@ -9,6 +9,7 @@
 
 pub mod data;
 pub mod error;
+pub mod fit;
 mod interop;
 pub mod io;
 pub mod kernels;
@@ -19,6 +20,7 @@ mod rng;
 pub mod tensor;
 pub mod train;
 
+pub use data::csv::{CsvOptions, Standardizer};
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
 pub use layers::{
@@ -37,6 +39,7 @@ pub use train::{Evaluation, Network};
 pub mod prelude {
     pub use crate::data::{mnist, Class, Dataset, Labels};
     pub use crate::error::Error;
+    pub use crate::fit::{History, Trainer, Verbosity};
     pub use crate::layers::{
         Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, Dropout, Flatten, Gelu,
         GlobalAvgPool2d, GlobalMaxPool2d, Layer, LayerNorm, LeakyRelu, Linear, MaxPool1d,

@@ -1,5 +1,6 @@
 //! Data sets, class labels and mini-batches.
 
+pub mod csv;
 pub mod idx;
 pub mod mnist;
 
@@ -215,6 +216,30 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
     /// Target `i`.
     pub fn target(&self, i: usize) -> &Y {
         &self.targets[i]
+    }
+
+    /// A new data set of the samples at `ids` (each below `len`), in that order.
+    pub(crate) fn select(&self, ids: &[usize]) -> Self {
+        let mut inputs = Vec::with_capacity(ids.len() * X::LEN);
+        for &i in ids {
+            inputs.extend_from_slice(self.input_slice(i));
+        }
+        Dataset {
+            inputs,
+            targets: ids.iter().map(|&i| self.targets[i].clone()).collect(),
+            _x: std::marker::PhantomData,
+        }
+    }
+
+    /// The first `n` samples and the rest, as two data sets (`n` is capped at the length).
+    pub fn split_at(&self, n: usize) -> (Self, Self) {
+        let n = n.min(self.len());
+        let part = |range: std::ops::Range<usize>| Dataset {
+            inputs: self.inputs[range.start * X::LEN..range.end * X::LEN].to_vec(),
+            targets: self.targets[range].to_vec(),
+            _x: std::marker::PhantomData,
+        };
+        (part(0..n), part(n..self.len()))
     }
 
     /// A new data set of the first `n` samples (all of them if `n` is larger).
