@@ -3,13 +3,18 @@
 //! Conv-BatchNorm-ReLU blocks (convolutions without bias, as usual before BatchNorm) and
 //! Dropout(0.5) before the classifier.
 //!
+//! The last tenth of the training images is held out for validation; the test set is
+//! reported at the end with a confusion matrix, and the training curves are drawn.
+//!
 //! ```text
-//! cargo run --release --example mnist_cnn [-- --bn --epochs 3 --data data/mnist --seed 0]
+//! cargo run --release --example mnist_cnn [-- --bn --epochs 3]
+//! cargo run --release --example mnist_cnn -- --help
 //! ```
 
-use std::time::Instant;
+use clap::Parser;
 use typed_nn::prelude::*;
-use typed_nn::train::{evaluate, train_step};
+
+mod common;
 
 network! {
     /// Workload E2: two 3×3 convolutions with 2×2 max pooling, then two dense layers.
@@ -38,69 +43,56 @@ network! {
     }
 }
 
+/// Trains workload E2's CNN (or, with --bn, its BatchNorm and Dropout variant) on MNIST.
+#[derive(Parser, Debug)]
+struct Options {
+    /// Conv-BatchNorm-ReLU blocks and Dropout(0.5) before the classifier.
+    #[arg(long)]
+    bn: bool,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Fraction of the training images held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_split: f32,
+    #[command(flatten)]
+    mnist: common::MnistOptions,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut epochs, mut data, mut seed, mut bn) = (3usize, "data/mnist".to_string(), 0u64, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--bn" {
-            bn = true;
-            continue;
-        }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--epochs" => epochs = value.parse()?,
-            "--data" => data = value,
-            "--seed" => seed = value.parse()?,
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; expected --bn, --epochs N, --data DIR, --seed N"
-                )
-                .into())
-            }
-        }
-    }
-    let mut rng = Rng::seed(seed);
-    if bn {
-        let model = MnistCnnBn::init(&mut rng);
+    let options = Options::parse();
+    let mut rng = Rng::seed(options.mnist.seed);
+    if options.bn {
         print!("{}", MnistCnnBn::summary());
-        run(model, &data, epochs, &mut rng)
+        run(MnistCnnBn::init(&mut rng), &options)
     } else {
-        let model = MnistCnn::init(&mut rng);
         print!("{}", MnistCnn::summary());
-        run(model, &data, epochs, &mut rng)
+        run(MnistCnn::init(&mut rng), &options)
     }
 }
 
-/// Trains `model` for `epochs` and reports the test figures after each.
-fn run<N>(
-    mut model: N,
-    data: &str,
-    epochs: usize,
-    rng: &mut Rng,
-) -> Result<(), Box<dyn std::error::Error>>
+/// Trains `model`, then reports the test set and draws the curves.
+fn run<N>(mut model: N, options: &Options) -> Result<(), Box<dyn std::error::Error>>
 where
     N: Network<In = Tensor3<1, 28, 28>, Out = Tensor1<10>, Head = Softmax> + Send,
 {
-    let (train, test) = mnist::load_as::<Tensor3<1, 28, 28>>(data)?;
+    let (train, test) = mnist::load_as::<Tensor3<1, 28, 28>>(&options.mnist.data)?;
     println!("{} training and {} test images", train.len(), test.len());
-
-    let mut opt = Adam::new(1e-3);
-    for epoch in 1..=epochs {
-        let start = Instant::now();
-        let (mut loss_sum, mut rows) = (0.0f64, 0usize);
-        for (x, y) in train.shuffled(rng).batches(64)? {
-            loss_sum +=
-                train_step(&mut model, &x, &y, &CrossEntropy, &mut opt)? as f64 * x.rows() as f64;
-            rows += x.rows();
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let eval = evaluate(&model, &test, &CrossEntropy)?;
-        println!(
-            "epoch {epoch}: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%, {seconds:.1} s",
-            loss_sum / rows as f64,
-            eval.loss,
-            100.0 * eval.accuracy
-        );
-    }
+    let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
+        .epochs(options.epochs)
+        .batch_size(options.mnist.batch_size)
+        .seed(options.mnist.seed)
+        .validation_split(options.validation_split)
+        .verbosity(options.mnist.progress)
+        .fit(&mut model, &train)?;
+    common::report_test(&model, &test)?;
+    options.mnist.plot(
+        if options.bn {
+            "mnist_cnn_bn"
+        } else {
+            "mnist_cnn"
+        },
+        &history,
+    )?;
     Ok(())
 }

@@ -1,11 +1,18 @@
-//! Trains the seed's DNN (784 → 64 → 32 → 10) on MNIST with Adam, batch 64.
+//! Trains the seed's DNN (784 → 64 → 32 → 10) on MNIST with Adam, batch 64, holding out the
+//! last tenth of the training images for validation as Keras's `validation_split=0.1` does;
+//! then reports the test set with a confusion matrix and draws the training curves.
 //!
 //! ```text
-//! cargo run --release --example mnist_mlp [-- --epochs 5 --data data/mnist --seed 0 --save FILE]
+//! cargo run --release --example mnist_mlp [-- --epochs 5 --checkpoint DIR --save FILE]
+//! cargo run --release --example mnist_mlp -- --help
 //! ```
 
-use std::time::Instant;
+use clap::Parser;
+use std::path::PathBuf;
+use typed_nn::fit::{Checkpoint, Monitor};
 use typed_nn::prelude::*;
+
+mod common;
 
 network! {
     /// The seed's DNN: Dense(64, relu) -> Dense(32, relu) -> Dense(10, softmax).
@@ -16,83 +23,57 @@ network! {
     }
 }
 
-struct Args {
+/// Trains the seed's DNN on MNIST.
+#[derive(Parser, Debug)]
+struct Options {
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 5)]
     epochs: usize,
-    data: String,
-    seed: u64,
-    save: Option<String>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        epochs: 5,
-        data: "data/mnist".into(),
-        seed: 0,
-        save: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--data" => args.data = value()?,
-            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--save" => args.save = Some(value()?),
-            _ => {
-                return Err(format!(
-                "unknown argument {flag}; expected --epochs N, --data DIR, --seed N, --save FILE"
-            ))
-            }
-        }
-    }
-    Ok(args)
+    /// Fraction of the training images held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_split: f32,
+    /// Keep the best (by validation accuracy) and the last epoch's model in this directory,
+    /// with what a resumed run needs.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Continue the run saved in the --checkpoint directory instead of starting afresh.
+    #[arg(long, requires = "checkpoint")]
+    resume: bool,
+    /// Save the trained weights (safetensors) to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    #[command(flatten)]
+    mnist: common::MnistOptions,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    let mut rng = Rng::seed(args.seed);
-    let mut model = Mlp::init(&mut rng);
+    let options = Options::parse();
+    let mut model = Mlp::init(&mut Rng::seed(options.mnist.seed));
     print!("{}", Mlp::summary());
+    let (train, test) = mnist::load(&options.mnist.data)?;
+    println!("{} training and {} test images", train.len(), test.len());
 
-    let start = Instant::now();
-    let (train, test) = mnist::load(&args.data)?;
-    println!(
-        "loaded {} training and {} test images in {:.2} s",
-        train.len(),
-        test.len(),
-        start.elapsed().as_secs_f64()
-    );
-
-    let mut opt = Adam::new(1e-3);
-    let training = Instant::now();
-    for epoch in 1..=args.epochs {
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut rows) = (0.0f64, 0usize);
-        for (x, y) in train.shuffled(&mut rng).batches(64)? {
-            let loss = model.train_step(&x, &y, &CrossEntropy, &mut opt)?;
-            loss_sum += loss as f64 * x.rows() as f64;
-            rows += x.rows();
+    let mut trainer = Trainer::new(CrossEntropy, Adam::new(1e-3))
+        .epochs(options.epochs)
+        .batch_size(options.mnist.batch_size)
+        .seed(options.mnist.seed)
+        .validation_split(options.validation_split)
+        .verbosity(options.mnist.progress);
+    if let Some(dir) = &options.checkpoint {
+        let checkpoint = Checkpoint::new(dir).best(Monitor::max("val_accuracy"));
+        if options.resume {
+            trainer = trainer.resume_from(checkpoint.last_path());
         }
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        let eval = model.evaluate(&test, &CrossEntropy)?;
-        println!(
-            "epoch {epoch}: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%, {seconds:.2} s",
-            loss_sum / rows as f64,
-            eval.loss,
-            100.0 * eval.accuracy,
-        );
+        trainer = trainer.callback(checkpoint);
     }
-    println!(
-        "trained {} epochs in {:.2} s",
-        args.epochs,
-        training.elapsed().as_secs_f64()
-    );
+    let history = trainer.fit(&mut model, &train)?;
 
-    if let Some(path) = &args.save {
+    common::report_test(&model, &test)?;
+    options.mnist.plot("mnist_mlp", &history)?;
+    if let Some(path) = &options.save {
         model.save(path)?;
-        println!("saved the weights to {path}");
+        println!("saved the weights to {}", path.display());
     }
-
     let first: Tensor1<10> = model.forward(&test.input(0));
     println!(
         "first test image: predicted {}, label {}",

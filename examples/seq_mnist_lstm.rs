@@ -1,12 +1,18 @@
 //! MNIST read row by row: 28 time steps of 28 features through LSTM(128), then Dense(10).
 //! Adam 1e-3, batch 64.
 //!
+//! The test set is measured after every epoch (Keras's `validation_data`) and reported
+//! with a confusion matrix at the end; the training curves are drawn.
+//!
 //! ```text
-//! cargo run --release --example seq_mnist_lstm [-- --epochs 5 --data data/mnist --seed 0]
+//! cargo run --release --example seq_mnist_lstm [-- --epochs 5]
+//! cargo run --release --example seq_mnist_lstm -- --help
 //! ```
 
-use std::time::Instant;
+use clap::Parser;
 use typed_nn::prelude::*;
+
+mod common;
 
 network! {
     /// Sequence MNIST: each image is 28 rows of 28 pixels, read top to bottom.
@@ -16,44 +22,28 @@ network! {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut epochs, mut data, mut seed) = (5usize, "data/mnist".to_string(), 0u64);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--epochs" => epochs = value.parse()?,
-            "--data" => data = value,
-            "--seed" => seed = value.parse()?,
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; expected --epochs N, --data DIR, --seed N"
-                )
-                .into())
-            }
-        }
-    }
-    let mut rng = Rng::seed(seed);
-    let mut model = SeqMnist::init(&mut rng);
-    print!("{}", SeqMnist::summary());
-    let (train, test) = mnist::load_as::<Tensor2<28, 28>>(&data)?;
+/// Trains an LSTM on MNIST read row by row.
+#[derive(Parser, Debug)]
+struct Options {
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    #[command(flatten)]
+    mnist: common::MnistOptions,
+}
 
-    let mut opt = Adam::new(1e-3);
-    for epoch in 1..=epochs {
-        let start = Instant::now();
-        let (mut loss_sum, mut rows) = (0.0f64, 0usize);
-        for (x, y) in train.shuffled(&mut rng).batches(64)? {
-            loss_sum += model.train_step(&x, &y, &CrossEntropy, &mut opt)? as f64 * x.rows() as f64;
-            rows += x.rows();
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let eval = model.evaluate(&test, &CrossEntropy)?;
-        println!(
-            "epoch {epoch}: train loss {:.4}, test loss {:.4}, test accuracy {:.2}%, {seconds:.1} s",
-            loss_sum / rows as f64,
-            eval.loss,
-            100.0 * eval.accuracy
-        );
-    }
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let options = Options::parse();
+    let mut model = SeqMnist::init(&mut Rng::seed(options.mnist.seed));
+    print!("{}", SeqMnist::summary());
+    let (train, test) = mnist::load_as::<Tensor2<28, 28>>(&options.mnist.data)?;
+    let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
+        .epochs(options.epochs)
+        .batch_size(options.mnist.batch_size)
+        .seed(options.mnist.seed)
+        .verbosity(options.mnist.progress)
+        .fit_validated(&mut model, &train, Some(&test))?;
+    common::report_test(&model, &test)?;
+    options.mnist.plot("seq_mnist_lstm", &history)?;
     Ok(())
 }
