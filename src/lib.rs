@@ -144,6 +144,40 @@
 //!
 //! A network ending in `Softmax` (or `Sigmoid`) trained with [`CrossEntropy`]
 //! (or [`BinaryCrossEntropy`]) computes the loss from the logits, fused and stable.
+//!
+//! [`fit::Trainer`] runs the epochs as Keras's `fit` does: a progress bar, validation,
+//! metrics chosen by the task, early stopping, checkpoints that resume bit for bit, schedules
+//! and a [`fit::History`] that plots itself; `train_step` is what it calls, for a loop
+//! written by hand.
+//!
+//! ## Training with `fit`
+//!
+//! A Keras user's `model.fit(x, y, epochs=10, batch_size=64, validation_split=0.1,
+//! callbacks=[...])`, typed:
+//!
+//! ```no_run
+//! use typed_nn::prelude::*;
+//! use typed_nn::fit::{Checkpoint, CosineDecay, EarlyStopping, Monitor, Trainer};
+//!
+//! network! {
+//!     pub struct Mlp: [784] { Dense(64), Relu, Dense(10), Softmax }
+//! }
+//!
+//! # fn main() -> Result<(), typed_nn::Error> {
+//! let (train, test) = mnist::load("data/mnist")?;
+//! let mut model = Mlp::init(&mut Rng::seed(0));
+//! let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
+//!     .epochs(10)
+//!     .batch_size(64)
+//!     .validation_split(0.1)
+//!     .schedule(CosineDecay::new(1e-3, 10 * 844))
+//!     .callback(EarlyStopping::new(Monitor::min("val_loss")).patience(2).restore_best_weights())
+//!     .callback(Checkpoint::new("checkpoints").best(Monitor::max("val_accuracy")))
+//!     .fit(&mut model, &train)?;
+//! history.plot("history.svg")?;
+//! println!("{}", typed_nn::fit::confusion_matrix(&model, &test)?);
+//! # Ok(()) }
+//! ```
 
 //! ## In nalgebra code
 //!

@@ -17,7 +17,12 @@ network! {
     }
 }
 
-fn mnist(n: usize) -> (Dataset<Tensor1<784>, Class<10>>, Dataset<Tensor1<784>, Class<10>>) {
+fn mnist(
+    n: usize,
+) -> (
+    Dataset<Tensor1<784>, Class<10>>,
+    Dataset<Tensor1<784>, Class<10>>,
+) {
     let (train, test) = mnist::load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist")).unwrap();
     (train.take(n), test.take(2_000))
 }
@@ -110,7 +115,11 @@ fn a_diverging_run_stops_with_the_epoch_and_step_and_keeps_the_last_good_weights
     let mut rng = Rng::seed(5);
     let samples: Vec<(Tensor1<3>, Tensor1<1>)> = (0..200)
         .map(|_| {
-            let x = [rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)];
+            let x = [
+                rng.uniform(-1.0, 1.0),
+                rng.uniform(-1.0, 1.0),
+                rng.uniform(-1.0, 1.0),
+            ];
             (Tensor1::new(x), Tensor1::new([100.0 * x[0]]))
         })
         .collect();
@@ -148,7 +157,10 @@ fn schedules_drive_the_learning_rate() {
         .verbosity(Verbosity::Silent)
         .schedule(ReduceOnPlateau::new(1e-3).patience(0).min_delta(1e9));
     plateau.fit(&mut model, &train).unwrap();
-    assert!(plateau.optimizer().learning_rate() < 1e-3, "halved without improvement");
+    assert!(
+        plateau.optimizer().learning_rate() < 1e-3,
+        "halved without improvement"
+    );
 }
 
 network! {
@@ -174,12 +186,18 @@ fn csv_data_splits_standardises_and_trains_with_the_tasks_metrics() {
     let mut text = String::from("a,b,c,label\n");
     let mut rng = Rng::seed(7);
     for _ in 0..400 {
-        let (a, b, c) = (rng.uniform(0.0, 100.0), rng.uniform(-1.0, 1.0), rng.next_f32());
+        let (a, b, c) = (
+            rng.uniform(0.0, 100.0),
+            rng.uniform(-1.0, 1.0),
+            rng.next_f32(),
+        );
         let label = u8::from(a / 100.0 + b > 0.5);
         text += &format!("{a},{b},{c},{label}\n");
     }
     std::fs::write(&path, text).unwrap();
-    let data = Dataset::<Tensor1<3>, Tensor1<1>>::from_csv(&path, &CsvOptions::default().label("label")).unwrap();
+    let data =
+        Dataset::<Tensor1<3>, Tensor1<1>>::from_csv(&path, &CsvOptions::default().label("label"))
+            .unwrap();
     assert_eq!(data.len(), 400);
     let (mut train, mut val, mut test) = data.split_random(0.6, 0.2, 1).unwrap();
     assert_eq!((train.len(), val.len(), test.len()), (240, 80, 80));
@@ -220,10 +238,7 @@ fn csv_data_splits_standardises_and_trains_with_the_tasks_metrics() {
         .verbosity(Verbosity::Silent)
         .fit(&mut regressor, &train)
         .unwrap();
-    assert_eq!(
-        history.names().collect::<Vec<_>>(),
-        ["loss", "mae", "rmse"]
-    );
+    assert_eq!(history.names().collect::<Vec<_>>(), ["loss", "mae", "rmse"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -248,12 +263,16 @@ fn bad_csv_files_are_errors_that_name_the_line() {
     let garbled = write("garbled.csv", "x,y,class\n1,2,0\n3,four,1\n");
     match Dataset::<Tensor1<2>, Class<3>>::from_csv(&garbled, &CsvOptions::default()) {
         Err(Error::CsvValue {
-            line, column, value, ..
+            line,
+            column,
+            value,
+            ..
         }) => assert_eq!((line, column.as_str(), value.as_str()), (3, "y", "four")),
         other => panic!("{other:?}"),
     }
     let label = write("label.csv", "x,y,class\n1,2,7\n");
-    let err = Dataset::<Tensor1<2>, Class<3>>::from_csv(&label, &CsvOptions::default()).unwrap_err();
+    let err =
+        Dataset::<Tensor1<2>, Class<3>>::from_csv(&label, &CsvOptions::default()).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
     let named = write("named.csv", "x,y,species\n1,2,setosa\n3,4,virginica\n");
     let iris = Dataset::<Tensor1<2>, Class<3>>::from_csv(
@@ -262,10 +281,8 @@ fn bad_csv_files_are_errors_that_name_the_line() {
     )
     .unwrap();
     assert_eq!(iris.target(1).index(), 2);
-    let missing = Dataset::<Tensor1<2>, Class<3>>::from_csv(
-        &named,
-        &CsvOptions::default().label("label"),
-    );
+    let missing =
+        Dataset::<Tensor1<2>, Class<3>>::from_csv(&named, &CsvOptions::default().label("label"));
     assert!(matches!(missing, Err(Error::Csv { .. })));
     assert!(matches!(
         Dataset::<Tensor1<2>, Class<3>>::from_csv(dir.join("absent.csv"), &CsvOptions::default()),

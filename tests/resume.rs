@@ -42,7 +42,9 @@ fn a_resumed_run_ends_bit_identical_to_one_that_never_stopped() {
 
     // Stop after two epochs; drop everything; resume from the checkpoint for the rest.
     let mut first = Net::init(&mut Rng::seed(1));
-    trainer(2, &dir.join("split")).fit(&mut first, &train).unwrap();
+    trainer(2, &dir.join("split"))
+        .fit(&mut first, &train)
+        .unwrap();
     drop(first);
     let mut resumed = Net::init(&mut Rng::seed(99));
     let rest = trainer(4, &dir.join("split"))

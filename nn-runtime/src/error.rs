@@ -124,7 +124,11 @@ pub enum Error {
     /// Training stopped at a NaN or infinite loss; the network keeps the weights of the last
     /// step that succeeded.
     #[error("the loss became {loss} in epoch {epoch}, step {step}: training stopped, the weights are those of the step before (lower the learning rate or check the inputs)")]
-    Diverged { epoch: usize, step: usize, loss: f32 },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+    },
 
     /// A CSV record has a different number of fields than the header (or the first record).
     #[error("{path}, line {line}: expected {expected} columns, found {found}")]

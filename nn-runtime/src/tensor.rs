@@ -269,7 +269,8 @@ impl<S: Sample> Batch<S> {
 
     /// Appends every row of `other`.
     pub fn append(&mut self, other: &Batch<S>) {
-        self.data.extend_from_slice(&other.data[..other.rows * S::LEN]);
+        self.data
+            .extend_from_slice(&other.data[..other.rows * S::LEN]);
         self.rows += other.rows;
     }
 

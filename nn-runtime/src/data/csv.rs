@@ -159,12 +159,14 @@ impl<const F: usize, Y: CsvTarget> Dataset<Tensor1<F>, Y> {
                     "label column {i} does not exist: the file has {columns} columns"
                 )))
             }
-            LabelColumn::Named(name) => headers.iter().position(|h| h == name).ok_or_else(|| {
-                malformed(format!(
-                    "no column named `{name}`; the columns are {}",
-                    headers.join(", ")
-                ))
-            })?,
+            LabelColumn::Named(name) => {
+                headers.iter().position(|h| h == name).ok_or_else(|| {
+                    malformed(format!(
+                        "no column named `{name}`; the columns are {}",
+                        headers.join(", ")
+                    ))
+                })?
+            }
         };
         let column_name = |i: usize| headers.get(i).cloned().unwrap_or_else(|| i.to_string());
         let names = options.class_names.as_deref();
@@ -189,7 +191,9 @@ impl<const F: usize, Y: CsvTarget> Dataset<Tensor1<F>, Y> {
                     expected,
                 };
                 if i == label {
-                    targets.push(Y::parse(field, names).ok_or_else(|| value_error(Y::expected(names)))?);
+                    targets.push(
+                        Y::parse(field, names).ok_or_else(|| value_error(Y::expected(names)))?,
+                    );
                 } else {
                     match field.trim().parse::<f32>() {
                         Ok(v) if v.is_finite() => inputs.push(v),
@@ -205,7 +209,12 @@ impl<const F: usize, Y: CsvTarget> Dataset<Tensor1<F>, Y> {
 impl<X: crate::tensor::Sample, Y: Target> Dataset<X, Y> {
     /// A seeded random split into training, validation and test parts holding the
     /// fractions `train` and `validation` of the samples (the test part the rest).
-    pub fn split_random(&self, train: f32, validation: f32, seed: u64) -> Result<(Self, Self, Self)> {
+    pub fn split_random(
+        &self,
+        train: f32,
+        validation: f32,
+        seed: u64,
+    ) -> Result<(Self, Self, Self)> {
         if !(train > 0.0 && validation >= 0.0 && train + validation <= 1.0) {
             return Err(Error::InvalidHyperparameter {
                 name: "split fractions",
@@ -216,8 +225,8 @@ impl<X: crate::tensor::Sample, Y: Target> Dataset<X, Y> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         Rng::seed(seed).shuffle(&mut order);
         let n_train = (self.len() as f64 * train as f64).round() as usize;
-        let n_val = ((self.len() as f64 * validation as f64).round() as usize)
-            .min(self.len() - n_train);
+        let n_val =
+            ((self.len() as f64 * validation as f64).round() as usize).min(self.len() - n_train);
         let pick = |ids: &[usize]| self.select(ids);
         Ok((
             pick(&order[..n_train]),

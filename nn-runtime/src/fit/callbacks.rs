@@ -227,7 +227,7 @@ impl Checkpoint {
         self
     }
 
-    /// The base path of the last epoch's checkpoint (`Trainer::resume` takes it).
+    /// The base path of the last epoch's checkpoint (`Trainer::resume_from` takes it).
     pub fn last_path(&self) -> PathBuf {
         self.dir.join("last")
     }

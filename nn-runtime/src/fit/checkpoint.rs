@@ -80,7 +80,10 @@ pub fn save<N: Network>(base: &Path, net: &mut N, state: &TrainingState) -> Resu
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("epoch".to_string(), state.epoch.to_string());
     meta.insert("step".to_string(), state.step.to_string());
-    meta.insert("optimizer_steps".to_string(), state.optimizer.steps.to_string());
+    meta.insert(
+        "optimizer_steps".to_string(),
+        state.optimizer.steps.to_string(),
+    );
     meta.insert("shuffle_rng".to_string(), numbers(state.shuffle_rng));
     meta.insert("network_rng".to_string(), numbers(state.network_rng));
     meta.insert("history".to_string(), state.history.to_text());
@@ -110,11 +113,10 @@ pub fn save<N: Network>(base: &Path, net: &mut N, state: &TrainingState) -> Resu
         .map_err(|e| Error::CorruptCheckpoint {
             reason: e.to_string(),
         })?;
-    let bytes = ::safetensors::serialize(views, Some(meta)).map_err(|e| {
-        Error::CorruptCheckpoint {
+    let bytes =
+        ::safetensors::serialize(views, Some(meta)).map_err(|e| Error::CorruptCheckpoint {
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     // Each file is replaced whole or not at all; if the second write fails, the error says
     // so and the previous weights are still there to load.
     write_atomically(&state_path, &bytes)?;

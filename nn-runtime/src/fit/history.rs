@@ -69,7 +69,11 @@ impl History {
         for (i, line) in lines.enumerate() {
             let fields: Vec<&str> = line.split(',').collect();
             if fields.len() != series.len() {
-                return Err(bad(format!("history line {} has {} fields", i + 2, fields.len())));
+                return Err(bad(format!(
+                    "history line {} has {} fields",
+                    i + 2,
+                    fields.len()
+                )));
             }
             for ((_, values), field) in series.iter_mut().zip(fields) {
                 let x = field
@@ -119,6 +123,8 @@ impl History {
             chart
                 .configure_mesh()
                 .x_desc("epoch")
+                .x_labels(epochs.clamp(2, 10))
+                .x_label_formatter(&|x| format!("{x:.0}"))
                 .draw()
                 .map_err(|e| io(&e))?;
             for (series, label, color) in [(train, "train", BLUE), (val, "validation", RED)] {
@@ -166,7 +172,8 @@ mod tests {
         assert_eq!(h.get("val_loss").unwrap().len(), 3);
         assert_eq!(History::from_text(&h.to_text()).unwrap(), h);
         assert!(History::from_text("loss\n0.5,1").is_err());
-        let path = std::env::temp_dir().join(format!("typed-nn-history-{}.svg", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("typed-nn-history-{}.svg", std::process::id()));
         h.plot(&path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).unwrap();

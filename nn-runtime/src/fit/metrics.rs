@@ -171,8 +171,8 @@ impl<H: BinaryThreshold, S: Sample> Metrics<S, Batch<S>> for BinaryMetrics<H> {
     }
 }
 
-impl<H: BinaryThreshold + crate::loss::BinaryLogitsHead, S: Sample>
-    TaskMetrics<H, S, Batch<S>> for BinaryCrossEntropy
+impl<H: BinaryThreshold + crate::loss::BinaryLogitsHead, S: Sample> TaskMetrics<H, S, Batch<S>>
+    for BinaryCrossEntropy
 {
     type Metrics = BinaryMetrics<H>;
 }

@@ -3,29 +3,7 @@
 //! learning-rate schedule, and returns a [`History`]; a run stopped at any epoch resumes from
 //! its checkpoint to the same weights, bit for bit.
 //!
-//! ```no_run
-//! use typed_nn::prelude::*;
-//! use typed_nn::fit::{Checkpoint, CosineDecay, EarlyStopping, Monitor, Trainer};
-//!
-//! network! {
-//!     pub struct Mlp: [784] { Dense(64), Relu, Dense(10), Softmax }
-//! }
-//!
-//! # fn main() -> Result<(), typed_nn::Error> {
-//! let (train, test) = mnist::load("data/mnist")?;
-//! let mut model = Mlp::init(&mut Rng::seed(0));
-//! let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
-//!     .epochs(10)
-//!     .batch_size(64)
-//!     .validation_split(0.1)
-//!     .schedule(CosineDecay::new(1e-3, 10 * 844))
-//!     .callback(EarlyStopping::new(Monitor::min("val_loss")).patience(2).restore_best_weights())
-//!     .callback(Checkpoint::new("checkpoints").best(Monitor::max("val_accuracy")))
-//!     .fit(&mut model, &train)?;
-//! history.plot("history.svg")?;
-//! println!("{}", typed_nn::fit::confusion_matrix(&model, &test)?);
-//! # Ok(()) }
-//! ```
+//! The typed-nn crate's documentation shows a whole run (its section "Training with `fit`").
 
 mod callbacks;
 pub mod checkpoint;
@@ -225,10 +203,7 @@ where
         L: Loss<N::Head, N::Out, Y::Batch> + TaskMetrics<N::Head, N::Out, Y::Batch>,
     {
         let steps = train.len().div_ceil(self.batch_size);
-        let (mut x, mut y) = (
-            Batch::with_capacity(self.batch_size),
-            Y::Batch::default(),
-        );
+        let (mut x, mut y) = (Batch::with_capacity(self.batch_size), Y::Batch::default());
         for epoch in first_epoch..self.epochs {
             let mut progress = Progress::new(self.verbosity, epoch + 1, self.epochs, steps);
             let mut metrics = <L as TaskMetrics<N::Head, N::Out, Y::Batch>>::Metrics::default();

@@ -19,12 +19,31 @@ pub enum Verbosity {
     Silent,
 }
 
+impl std::str::FromStr for Verbosity {
+    type Err = String;
+
+    /// `auto`, `bar`, `lines` or `silent`, as a command-line option would spell it.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Verbosity::Auto),
+            "bar" => Ok(Verbosity::Bar),
+            "lines" => Ok(Verbosity::Lines),
+            "silent" => Ok(Verbosity::Silent),
+            _ => Err(format!(
+                "unknown verbosity {s:?}: expected auto, bar, lines or silent"
+            )),
+        }
+    }
+}
+
 /// One epoch's display.
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     lines: bool,
     label: String,
     start: Instant,
+    /// Seconds spent in the training steps, so samples/s leaves validation out.
+    training: f64,
     last_draw: Instant,
 }
 
@@ -50,14 +69,14 @@ impl Progress {
         };
         let label = format!("Epoch {epoch}/{epochs}");
         let bar = bar.then(|| {
-            let style = ProgressStyle::with_template(
-                "{prefix} {bar:28.cyan/blue} {pos:>6}/{len:<6} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stdout())
-                .with_style(style)
-                .with_prefix(label.clone());
+            let style =
+                ProgressStyle::with_template("{prefix} {bar:20.cyan/blue} {pos}/{len} · {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            let bar =
+                ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stdout())
+                    .with_style(style)
+                    .with_prefix(label.clone());
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
@@ -67,12 +86,22 @@ impl Progress {
             lines,
             label,
             start: now,
+            training: 0.0,
             last_draw: now,
         }
     }
 
     /// After each step: `step` of the epoch done, `samples` seen, the running figures.
-    pub(crate) fn step(&mut self, step: usize, steps: usize, samples: usize, running: impl FnOnce() -> Vec<(String, f64)>) {
+    pub(crate) fn step(
+        &mut self,
+        step: usize,
+        steps: usize,
+        samples: usize,
+        running: impl FnOnce() -> Vec<(String, f64)>,
+    ) {
+        if step == steps {
+            self.training = self.start.elapsed().as_secs_f64();
+        }
         let Some(bar) = &self.bar else {
             return;
         };
@@ -86,11 +115,14 @@ impl Progress {
         let rate = samples as f64 / seconds;
         let left = seconds / step.max(1) as f64 * steps.saturating_sub(step) as f64;
         bar.set_position(step as u64);
+        // The loss and the task's main metric: the rest waits for the epoch's line.
+        let mut figures = running();
+        figures.truncate(2);
         bar.set_message(format!(
-            "{} · {:.0} samples/s · {:.0} s left",
-            figures_text(&running()),
+            "{:.0} s left · {:.0} samples/s · {}",
+            left,
             rate,
-            left
+            figures_text(&figures)
         ));
     }
 
@@ -98,13 +130,16 @@ impl Progress {
     pub(crate) fn finish(self, steps: usize, samples: usize, figures: &[(String, f64)]) {
         let seconds = self.start.elapsed().as_secs_f64();
         let line = format!(
-            "{steps} steps · {seconds:.1} s · {:.0} samples/s · {}",
-            samples as f64 / seconds.max(1e-9),
+            "{steps} steps · {seconds:.2} s · {:.0} samples/s · {}",
+            samples as f64 / self.training.max(1e-9),
             figures_text(figures)
         );
-        if let Some(bar) = self.bar {
-            bar.finish_with_message(line);
-        } else if self.lines {
+        // The bar gives way to a plain line: a finished bar leaves the cursor on its own
+        // line, where the next epoch's bar would draw over it.
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if self.bar.is_some() || self.lines {
             println!("{} · {line}", self.label);
         }
     }

@@ -1,15 +1,19 @@
 //! Learning-rate schedules, usable from `Trainer` and from a hand-written loop:
 //!
 //! ```
-//! use typed_nn::prelude::*;
-//! use typed_nn::fit::{CosineDecay, Schedule};
+//! use nn_runtime::fit::{CosineDecay, Schedule};
+//! use nn_runtime::{Adam, Optimizer};
 //!
 //! let mut opt = Adam::new(1e-3);
 //! let mut schedule = CosineDecay::new(1e-3, 1_000).warmup(100);
 //! for step in 0..1_000 {
 //!     opt.set_learning_rate(schedule.rate(step));
 //!     // … model.train_step(&x, &y, &CrossEntropy, &mut opt)?;
+//!     if step == 99 {
+//!         assert_eq!(opt.learning_rate(), 1e-3); // the warm-up's end is the peak
+//!     }
 //! }
+//! assert!(opt.learning_rate() < 1e-8); // and the cosine ends near 0
 //! ```
 
 /// A learning rate for every optimizer step.
@@ -213,7 +217,10 @@ mod tests {
     #[test]
     fn schedules_follow_their_formulas() {
         let mut s = StepDecay::new(1.0, 10, 0.5);
-        assert_eq!((s.rate(0), s.rate(9), s.rate(10), s.rate(25)), (1.0, 1.0, 0.5, 0.25));
+        assert_eq!(
+            (s.rate(0), s.rate(9), s.rate(10), s.rate(25)),
+            (1.0, 1.0, 0.5, 0.25)
+        );
         let mut e = ExponentialDecay::new(1.0, 10, 0.5);
         assert!((e.rate(5) - 0.5f32.sqrt()).abs() < 1e-6);
         let mut c = CosineDecay::new(1.0, 110).warmup(10);
@@ -223,7 +230,11 @@ mod tests {
         for loss in [1.0, 0.9, 0.95, 0.96, 0.97] {
             p.end_epoch(loss);
         }
-        assert_eq!(p.rate(0), 0.5, "two epochs without improvement after the best");
+        assert_eq!(
+            p.rate(0),
+            0.5,
+            "two epochs without improvement after the best"
+        );
         let saved = p.state();
         let mut q = ReduceOnPlateau::new(1.0).patience(1);
         q.restore(&saved);

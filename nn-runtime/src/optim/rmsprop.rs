@@ -1,6 +1,6 @@
 //! RMSprop (PyTorch `torch.optim.RMSprop`, not centred).
 
-use super::{OptimizerState, check_range, ensure_state, Optimizer};
+use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::Result;
 
 /// RMSprop: `g = ∇ + wd·p; s = α·s + (1−α)·g²; p −= lr · g / (√s + ε)`, or with momentum μ:
@@ -111,7 +111,10 @@ impl Optimizer for RmsProp {
     fn state(&self) -> OptimizerState {
         OptimizerState {
             steps: 0,
-            tensors: vec![("square_avg".into(), self.square_avg.clone()), ("velocity".into(), self.velocity.clone())],
+            tensors: vec![
+                ("square_avg".into(), self.square_avg.clone()),
+                ("velocity".into(), self.velocity.clone()),
+            ],
         }
     }
     fn set_state(&mut self, state: &OptimizerState) -> Result<()> {

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay
 //! (PyTorch `torch.optim.SGD`, dampening 0).
 
-use super::{OptimizerState, check_range, ensure_state, Optimizer};
+use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::{Error, Result};
 
 /// SGD: `g = ∇ + wd·p; b = μ·b + g; p −= lr · (nesterov ? g + μ·b : b)`.
