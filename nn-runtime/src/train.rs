@@ -128,9 +128,8 @@ impl<N: Layer> Share<N> {
     {
         if let Some(targets) = self.targets.as_ref().and_then(|t| t.downcast_ref::<T>()) {
             let mut rng = Rng::seed(self.seed);
-            self.loss = kernels::as_shard(|| {
-                forward_backward(net, step, &mut rng, &self.x, targets, loss)
-            });
+            self.loss =
+                kernels::as_shard(|| forward_backward(net, step, &mut rng, &self.x, targets, loss));
         }
     }
 }
@@ -273,10 +272,7 @@ where
         shard.share.take(x, targets, range(k + 1), &mut st.rng);
     }
     let (share, step) = (&mut st.share, &mut st.step);
-    kernels::join(
-        || share.run(net, step, loss),
-        || run_shards(shards, loss),
-    );
+    kernels::join(|| share.run(net, step, loss), || run_shards(shards, loss));
     // Each share's loss and gradients are means over its rows: weigh them by its size.
     let weight = |share: &Share<N>| share.x.rows() as f32 / rows as f32;
     let mut value = st.share.loss as f64 * weight(&st.share) as f64;

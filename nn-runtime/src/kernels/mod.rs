@@ -26,7 +26,10 @@ mod tests;
 
 pub use activation::*;
 pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
-pub use gemm::{gemm, gemm_with, Backend, MatMul, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS};
+pub use gemm::{
+    gemm, gemm_nt, gemm_nt_with, gemm_with, sum_with, Backend, MatMul, MatMulNt, LIBRARY_MIN_DIM,
+    LIBRARY_MIN_FLOPS,
+};
 pub use isa::{isa, set_isa, Arch, Isa};
 pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{as_shard, join, set_threads, threads, PARALLEL_MIN_FLOPS};
@@ -127,9 +130,19 @@ pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
 /// out = xᵀ for a `rows × cols` row-major `x` (out is `cols × rows`, row-major).
 pub fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert!(x.len() >= rows * cols && out.len() >= rows * cols);
-    for (r, row) in x.chunks_exact(cols.max(1)).enumerate().take(rows) {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
+    // In square blocks, so that the strided side touches a few cache lines many times
+    // instead of a new line per value (a 12544×128 weight: 4.5 ms row by row).
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let r1 = (r0 + BLOCK).min(rows);
+        for c0 in (0..cols).step_by(BLOCK) {
+            let c1 = (c0 + BLOCK).min(cols);
+            for r in r0..r1 {
+                let row = &x[r * cols + c0..r * cols + c1];
+                for (c, &v) in (c0..c1).zip(row) {
+                    out[c * rows + r] = v;
+                }
+            }
         }
     }
 }
