@@ -519,56 +519,77 @@ macro_rules! simd_kernels {
                 // A and B may be empty when k = 0, so their tile origins are computed with
                 // `wrapping_add` (no claim to be in bounds); they are read only when k > 0,
                 // where the contract puts them in bounds.
-                let bj = b.wrapping_add(j);
-                let mut i = 0;
-                while i < m {
-                    let rows = MR.min(m - i);
-                    let bias_j = if bias.is_null() {
-                        bias
-                    } else {
-                        // SAFETY: i < m and j < n, and a non-null `bias` holds `m` values
-                        // (with `row_bias`) or `n` (without).
-                        unsafe { bias.add(if row_bias { i } else { j }) }
-                    };
-                    let ai = a.wrapping_add(i * rsa);
-                    // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
-                    let ci = unsafe { c.add(i * rsc + j) };
-                    macro_rules! go {
-                        ($r:literal, $nv:literal) => {
-                            match act {
-                                EpilogueAct::None => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                        bias_j, row_bias,
-                                    )
-                                }
-                                EpilogueAct::Relu => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                        bias_j, row_bias,
-                                    )
-                                }
-                                EpilogueAct::Tanh => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                        bias_j, row_bias,
-                                    )
-                                }
-                                EpilogueAct::Sigmoid => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                        bias_j, row_bias,
-                                    )
-                                }
-                            }
+                // k in blocks of at most KC rows of B, so that the panel of B the tiles share
+                // stays in L1 while every row of A passes over it; C accumulates between
+                // blocks and takes the bias and activation after the last.
+                // Only where B is wide (a convolution's positions): blocking an MLP layer's
+                // product (64×784×128) made it slower. A single row of A passes over B once:
+                // nothing to keep in L1.
+                let blocks = if m == 1 || n < 4 * panel {
+                    1
+                } else {
+                    k.div_ceil(KC).max(1)
+                };
+                let kc = k.div_ceil(blocks);
+                let mut k0 = 0;
+                for block in 0..blocks {
+                    let kk = kc.min(k - k0);
+                    let final_block = block + 1 == blocks;
+                    let accumulate = accumulate || k0 > 0;
+                    let act = if final_block { act } else { EpilogueAct::None };
+                    let bj = b.wrapping_add(j + k0 * rsb);
+                    let mut i = 0;
+                    while i < m {
+                        let rows = MR.min(m - i);
+                        let bias_j = if bias.is_null() || !final_block {
+                            std::ptr::null()
+                        } else {
+                            // SAFETY: i < m and j < n, and a non-null `bias` holds `m` values
+                            // (with `row_bias`) or `n` (without).
+                            unsafe { bias.add(if row_bias { i } else { j }) }
                         };
+                        let ai = a.wrapping_add(i * rsa + k0 * csa);
+                        // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
+                        let ci = unsafe { c.add(i * rsc + j) };
+                        macro_rules! go {
+                            ($r:literal, $nv:literal) => {
+                                match act {
+                                    EpilogueAct::None => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Relu => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Tanh => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Sigmoid => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                }
+                            };
+                        }
+                        // SAFETY: `dispatch_tile!` runs the tile with R = rows and NV = nv: rows
+                        // [i, i + rows) ⊆ [0, m) by columns [j, j + cols) ⊆ [0, n) over k rows
+                        // [k0, k0 + kk) ⊆ [0, k), `last` selecting the cols − (nv − 1)·LANES
+                        // columns of its last vector, so every element it touches is one our
+                        // caller vouches for.
+                        unsafe { dispatch_tile!(go, rows, nv) };
+                        i += rows;
                     }
-                    // SAFETY: `dispatch_tile!` runs the tile with R = rows and NV = nv: rows
-                    // [i, i + rows) ⊆ [0, m) by columns [j, j + cols) ⊆ [0, n), `last`
-                    // selecting the cols − (nv − 1)·LANES columns of its last vector, so every
-                    // element it touches is one our caller vouches for.
-                    unsafe { dispatch_tile!(go, rows, nv) };
-                    i += rows;
+                    k0 += kk;
                 }
                 j += cols;
             }
@@ -734,6 +755,8 @@ pub mod avx512 {
     const MR: usize = 4;
     const MAX_NV: usize = 4;
     const GEMV_NV: usize = 8;
+    /// Rows of B per k block: 160 rows of a 4-vector panel are 40 KiB.
+    const KC: usize = 160;
     /// A·Bᵀ tiles: 4×3 outputs, 12 accumulators and 3 + 1 operand vectors (4×4 tiles
     /// were slower: LLVM kept one of their 16 accumulators on the stack).
     const NT_MR: usize = 4;
@@ -1088,6 +1111,8 @@ pub mod avx2 {
     const MR: usize = 4;
     const MAX_NV: usize = 2;
     const GEMV_NV: usize = 8;
+    /// Rows of B per k block (a 2-vector panel: 20 KiB).
+    const KC: usize = 320;
     /// A·Bᵀ tiles: 2×3 outputs, 6 accumulators and 3 + 1 operand vectors (16 registers).
     const NT_MR: usize = 2;
     const NT_NR: usize = 3;

@@ -124,6 +124,26 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
                 );
             }
         }
+        // Wide products with long k, which the SIMD paths split into k blocks: the bias
+        // and activation must come once, after the last block, and accumulation must keep
+        // C's values.
+        for (m, n, k) in [(9, 300, 161), (6, 841, 288), (5, 1024, 700), (4, 257, 641)] {
+            for (accumulate, act) in [(false, EpilogueAct::Relu), (true, EpilogueAct::Tanh)] {
+                check_gemm(
+                    arch,
+                    Backend::Own,
+                    1,
+                    m,
+                    n,
+                    k,
+                    m % 2 == 0,
+                    accumulate,
+                    true,
+                    act,
+                    &mut rng,
+                );
+            }
+        }
         for &k in &SIZES {
             check_gemm(
                 arch,
