@@ -210,6 +210,18 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
         Some(&p.bias_ih),
         &mut c.gates,
     );
+    if rows == 1 && matches!(g.kind, CellKind::SimpleTanh | CellKind::SimpleRelu) {
+        // One sequence: the whole recurrence in one kernel call, no dispatch per step (a
+        // 1×H·H×H product per step is too small to repay one).
+        let act = if g.kind == CellKind::SimpleTanh {
+            EpilogueAct::Tanh
+        } else {
+            EpilogueAct::Relu
+        };
+        let arch = kernels::Arch::current();
+        kernels::rnn_sequence_with(arch, t_len, h, &p.weight_hh_t, act, &mut c.gates, &mut c.hs);
+        return;
+    }
     match g.kind {
         CellKind::Gru => {
             c.extra.resize(bt * h, 0.0);
