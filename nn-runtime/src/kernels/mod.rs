@@ -130,29 +130,48 @@ pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
 /// The recurrence of a simple RNN over one sequence of `t` steps with `h` units: for each
 /// step, h_t = act(gates_t + h_{t−1}·W) (no product at the first step), written over row t
 /// of `gates` (which holds the step's input projection and bias on entry) and to row t of
-/// `hs`. `w` is `[h, h]`, row p the weights from h_{t−1}[p] (PyTorch's `weight_hh`
-/// transposed).
+/// `hs`. `w` is `[h, h]` with rows `rsw` apart, row p the weights from h_{t−1}[p] (PyTorch's
+/// `weight_hh` transposed).
+#[allow(clippy::too_many_arguments)]
 pub fn rnn_sequence_with(
     arch: Arch,
     t: usize,
     h: usize,
     w: &[f32],
+    rsw: usize,
     act: EpilogueAct,
     gates: &mut [f32],
     hs: &mut [f32],
 ) {
-    assert!(w.len() >= h * h && gates.len() >= t * h && hs.len() >= t * h);
+    assert!(rsw >= h && gates.len() >= t * h && hs.len() >= t * h);
+    assert!(h == 0 || w.len() >= (h - 1) * rsw + h);
     match arch.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `w` holds h·h values and `gates`, `hs` t·h each (asserted); two `&mut`
-        // slices do not overlap; `arch` proves this CPU has AVX-512F.
+        // SAFETY: `w` holds (h−1)·rsw + h values and `gates`, `hs` t·h each (asserted); two
+        // `&mut` slices do not overlap; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe {
-            simd::avx512::rnn_sequence(t, h, w.as_ptr(), gates.as_mut_ptr(), hs.as_mut_ptr(), act)
+            simd::avx512::rnn_sequence(
+                t,
+                h,
+                w.as_ptr(),
+                rsw,
+                gates.as_mut_ptr(),
+                hs.as_mut_ptr(),
+                act,
+            )
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
         Isa::Avx2 => unsafe {
-            simd::avx2::rnn_sequence(t, h, w.as_ptr(), gates.as_mut_ptr(), hs.as_mut_ptr(), act)
+            simd::avx2::rnn_sequence(
+                t,
+                h,
+                w.as_ptr(),
+                rsw,
+                gates.as_mut_ptr(),
+                hs.as_mut_ptr(),
+                act,
+            )
         },
         _ => {
             for step in 0..t {
@@ -161,7 +180,7 @@ pub fn rnn_sequence_with(
                 if step > 0 {
                     let prev = &done[(step - 1) * h..];
                     for (p, &hp) in prev.iter().enumerate().take(h) {
-                        for (g, &wv) in row.iter_mut().zip(&w[p * h..(p + 1) * h]) {
+                        for (g, &wv) in row.iter_mut().zip(&w[p * rsw..p * rsw + h]) {
                             *g += hp * wv;
                         }
                     }

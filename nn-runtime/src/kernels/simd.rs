@@ -718,20 +718,21 @@ macro_rules! simd_kernels {
 
         /// The recurrence of a simple RNN over one sequence, in one call: for t = 0..T,
         /// h_t = act(gates_t + h_{t−1}·W) (no product at t = 0), written to both `gates` (in
-        /// place of the input projection it started from) and `hs`. W is `[H, H]`, row p the
-        /// weights from h_{t−1}[p]; each output panel of up to four vectors keeps four partial
+        /// place of the input projection it started from) and `hs`. W is `[H, H]` with rows
+        /// `rsw` apart, row p the weights from h_{t−1}[p]; each output panel of up to four vectors keeps four partial
         /// sums over p, so the step waits on FMA throughput rather than on one chain's
         /// latency, and no step pays a kernel dispatch.
         ///
         /// # Safety
-        /// `w` must be valid for reads of h·h values, `gates` and `hs` for
-        /// reads and writes of t·h values each, the two not overlapping.
+        /// `w + p·rsw + j` must be valid for reads for p, j < h, `gates` and `hs` for reads and
+        /// writes of t·h values each, the two not overlapping.
         #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn rnn_sequence(
             t_len: usize,
             h: usize,
             w: *const f32,
+            rsw: usize,
             gates: *mut f32,
             hs: *mut f32,
             act: EpilogueAct,
@@ -740,10 +741,10 @@ macro_rules! simd_kernels {
             // same target features.
             unsafe {
                 match act {
-                    EpilogueAct::None => rnn_sequence_act::<0>(t_len, h, w, gates, hs),
-                    EpilogueAct::Relu => rnn_sequence_act::<1>(t_len, h, w, gates, hs),
-                    EpilogueAct::Tanh => rnn_sequence_act::<2>(t_len, h, w, gates, hs),
-                    EpilogueAct::Sigmoid => rnn_sequence_act::<3>(t_len, h, w, gates, hs),
+                    EpilogueAct::None => rnn_sequence_act::<0>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Relu => rnn_sequence_act::<1>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Tanh => rnn_sequence_act::<2>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Sigmoid => rnn_sequence_act::<3>(t_len, h, w, rsw, gates, hs),
                 }
             }
         }
@@ -759,6 +760,7 @@ macro_rules! simd_kernels {
             t_len: usize,
             h: usize,
             w: *const f32,
+            rsw: usize,
             gates: *mut f32,
             hs: *mut f32,
         ) {
@@ -779,7 +781,15 @@ macro_rules! simd_kernels {
                     let last = mask(cols - (nv - 1) * LANES);
                     macro_rules! panel {
                         ($nv:literal) => {
-                            rnn_panel::<$nv, ACT>(h, w.add(j), prev, g.add(j), out.add(j), last)
+                            rnn_panel::<$nv, ACT>(
+                                h,
+                                w.add(j),
+                                rsw,
+                                prev,
+                                g.add(j),
+                                out.add(j),
+                                last,
+                            )
                         };
                     }
                     // SAFETY: columns [j, j + cols) ⊆ [0, h) of rows of W, of row t of `gates`
@@ -798,10 +808,10 @@ macro_rules! simd_kernels {
         }
 
         /// One panel of `NV` vectors (the last masked by `last`) of one RNN step: out = g =
-        /// act(g + prev·W), with W's rows `h` apart; no product when `prev` is null.
+        /// act(g + prev·W), with W's rows `rsw` apart; no product when `prev` is null.
         ///
         /// # Safety
-        /// With `cols` = (NV − 1)·LANES + the lanes of `last`: `w + p·h + c` valid for reads
+        /// With `cols` = (NV − 1)·LANES + the lanes of `last`: `w + p·rsw + c` valid for reads
         /// for p < h (when `prev` is non-null) and c < cols, `prev` null or valid for reads of
         /// h values, `g` and `out` for reads and writes of cols values.
         #[doc = concat!("The CPU must support `", $features, "`.")]
@@ -810,6 +820,7 @@ macro_rules! simd_kernels {
         unsafe fn rnn_panel<const NV: usize, const ACT: u8>(
             h: usize,
             w: *const f32,
+            rsw: usize,
             prev: *const f32,
             g: *mut f32,
             out: *mut f32,
@@ -824,7 +835,7 @@ macro_rules! simd_kernels {
                 // inside the panel (masked), as our caller vouches.
                 unsafe {
                     let hp = splat(*prev.add(q));
-                    let row = w.add(q * h);
+                    let row = w.add(q * rsw);
                     for (v, a) in partial.iter_mut().enumerate() {
                         *a = fma(hp, load_m(row.add(v * LANES), lane_mask(v)), *a);
                     }
