@@ -177,6 +177,16 @@ fn cnn_workloads(c: &mut Criterion) {
         Default::default(),
         random_batch::<Tensor3<32, 62, 62>>(32, &mut rng),
     );
+    // Each pass alone: forward (bias and relu fused), backward (weight and bias gradients,
+    // and the input gradient for the second), each backward after a forward pass.
+    conv1.forward_train(&x32_1, &mut y1, &mut c1, &mut train_rng);
+    g.throughput(Throughput::Elements(32 * CONV1_FLOPS));
+    g.bench_function("W6 conv1 forward b32", |b| {
+        b.iter(|| conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1, &mut train_rng))
+    });
+    g.bench_function("W6 conv1 backward b32", |b| {
+        b.iter(|| conv1.backward(black_box(&x32_1), &y1, &mut c1, &dy1, None))
+    });
     g.throughput(Throughput::Elements(32 * 2 * CONV1_FLOPS));
     g.bench_function("W6 conv1 train b32", |b| {
         b.iter(|| {
@@ -192,6 +202,15 @@ fn cnn_workloads(c: &mut Criterion) {
         random_batch::<Tensor3<64, 29, 29>>(32, &mut rng),
         Batch::default(),
     );
+    conv2.forward_train(&x32_2, &mut y2, &mut c2, &mut train_rng);
+    g.throughput(Throughput::Elements(32 * CONV2_FLOPS));
+    g.bench_function("W6 conv2 forward b32", |b| {
+        b.iter(|| conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2, &mut train_rng))
+    });
+    g.throughput(Throughput::Elements(32 * 2 * CONV2_FLOPS));
+    g.bench_function("W6 conv2 backward b32", |b| {
+        b.iter(|| conv2.backward(black_box(&x32_2), &y2, &mut c2, &dy2, Some(&mut dx2)))
+    });
     g.throughput(Throughput::Elements(32 * 3 * CONV2_FLOPS));
     g.bench_function("W6 conv2 train b32", |b| {
         b.iter(|| {

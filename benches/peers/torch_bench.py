@@ -1,9 +1,9 @@
-"""W1-W9 and E1 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
+"""W1-W9 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
 
     python torch_bench.py --threads 1 [--workloads W1,W3] [--seconds 1.5] [--data DIR]
 
 Prints one JSON line with the versions, then one per workload with the same keys as
-`peers run` (median_us, p10_us, p90_us, samples, batch; E1: seconds, accuracy).
+`peers run` (median_us, p10_us, p90_us, samples, batch; E1-E3: seconds, accuracy).
 `peers table` runs it; see README.md beside this file.
 """
 
@@ -20,7 +20,7 @@ from array import array
 import torch
 from torch import nn
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "E1"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "E1", "E2", "E3"]
 # Calls shorter than this are timed in groups, as in the Rust harness.
 MIN_SAMPLE_S = 50e-6
 MAX_SAMPLES = 100_000
@@ -88,6 +88,17 @@ def cnn():
     )
 
 
+def mnist_cnn():
+    """E2: the CNN of examples/mnist_cnn.rs on [1, 28, 28]."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 5 * 5, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
 class SeedRnn(nn.Module):
     """W7-W8: SimpleRNN(50, tanh) over 100 steps, the last state into Linear(50, 1)."""
 
@@ -102,7 +113,7 @@ class SeedRnn(nn.Module):
 
 
 class SeqLstm(nn.Module):
-    """W9: LSTM(128) over 28 rows of 28 features, the last state into Linear(128, 10)."""
+    """W9, E3: LSTM(128) over 28 rows of 28 features, the last state into Linear(128, 10)."""
 
     def __init__(self):
         super().__init__()
@@ -170,11 +181,13 @@ def load_mnist(data, split):
     return x, y
 
 
-def e1(data):
-    """One epoch of the W1 network over MNIST, shuffled batches of 64, then test accuracy."""
+def epoch(data, model, shape):
+    """One epoch of `model` over MNIST, shuffled batches of 64, then test accuracy; each
+    image reshaped to `shape` (E1: 784, E2: 1x28x28, E3: 28 rows of 28)."""
     train_x, train_y = load_mnist(data, "train")
     test_x, test_y = load_mnist(data, "t10k")
-    model = mlp()
+    train_x = train_x.reshape(-1, *shape)
+    test_x = test_x.reshape(-1, *shape)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     order = torch.randperm(len(train_y))
@@ -213,7 +226,11 @@ def run(workload, seconds, data):
     if workload == "W9":
         return train(SeqLstm(), torch.rand(32, 28, 28), labels(32), nn.CrossEntropyLoss(), seconds)
     if workload == "E1":
-        return e1(data)
+        return epoch(data, mlp(), (784,))
+    if workload == "E2":
+        return epoch(data, mnist_cnn(), (1, 28, 28))
+    if workload == "E3":
+        return epoch(data, SeqLstm(), (28, 28))
     raise ValueError(f"unknown workload {workload}")
 
 

@@ -255,6 +255,7 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
             time(&mut || trainer.step(|m| loss.forward(m.forward(x.clone()), y.clone())))
         }
         "E1" => e1(MnistArrays::load(data)?, &train_device),
+        "E2" | "E3" => Outcome::Unsupported(crate::ONLY_TORCH_EPOCHS.into()),
         other => return Err(format!("unknown workload {other}")),
     })
 }

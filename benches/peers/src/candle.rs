@@ -270,6 +270,7 @@ fn measure(workload: &str, budget: &Budget, data: &Path, dev: &Device) -> Result
             let arrays = MnistArrays::load(data).map_err(candle_core::Error::msg)?;
             e1(arrays, dev)?
         }
+        "E2" | "E3" => Outcome::Unsupported(crate::ONLY_TORCH_EPOCHS.into()),
         other => candle_core::bail!("unknown workload {other}"),
     })
 }

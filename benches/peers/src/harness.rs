@@ -71,11 +71,13 @@ pub fn time<R>(budget: &Budget, mut f: impl FnMut() -> R) -> Stats {
 /// What one workload measured.
 pub enum Outcome {
     Timed(Stats),
-    /// E1: one training epoch's wall time and the test accuracy after it.
+    /// E1–E3: one training epoch's wall time and the test accuracy after it.
     Epoch {
         seconds: f64,
         accuracy: f64,
     },
+    /// Not written for this library, and why (the table shows "–").
+    Unsupported(String),
 }
 
 /// One JSON line: `{"lib": …, "workload": …, "threads": …, …}`.
@@ -100,6 +102,7 @@ pub fn record(
         Ok(Outcome::Epoch { seconds, accuracy }) => {
             write!(s, ",\"seconds\":{seconds:.4},\"accuracy\":{accuracy:.5}")
         }
+        Ok(Outcome::Unsupported(why)) => write!(s, ",\"unsupported\":{}", quote(why)),
         Err(e) => write!(s, ",\"error\":{}", quote(e)),
     }
     .expect("writing to a String");

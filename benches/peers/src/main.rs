@@ -1,4 +1,5 @@
-//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W9, E1).
+//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W9,
+//! E1–E3).
 //!
 //! ```text
 //! cargo run --release -p peers -- table [--threads 1,2] [--torch PYTHON] [--seconds S]
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every workload, in table order.
-pub const WORKLOADS: [(&str, &str); 10] = [
+pub const WORKLOADS: [(&str, &str); 12] = [
     ("W1", "mlp-infer-b1"),
     ("W2", "mlp-infer-b64"),
     ("W3", "mlp-train-b64"),
@@ -33,7 +34,14 @@ pub const WORKLOADS: [(&str, &str); 10] = [
     ("W8", "rnn-train-b32"),
     ("W9", "lstm-train-b32"),
     ("E1", "mnist-mlp epoch"),
+    ("E2", "mnist-cnn epoch"),
+    ("E3", "mnist-lstm epoch"),
 ];
+
+/// Why candle and burn have no E2 and E3: the two end-to-end epochs compare typed-nn with
+/// PyTorch, the reference users port from.
+pub const ONLY_TORCH_EPOCHS: &str =
+    "E2 and E3 are written for typed-nn and PyTorch only (the epochs compare with PyTorch)";
 
 /// The Rust libraries `run` knows.
 pub const RUST_LIBS: [&str; 3] = ["typed-nn", "candle", "burn"];

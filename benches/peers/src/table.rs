@@ -390,7 +390,7 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "- timing: median per call in µs, {seconds} s of samples per workload after warm-up, at least 10 samples; E1: one epoch's wall time in s and the test accuracy after it"
+        "- timing: median per call in µs, {seconds} s of samples per workload after warm-up, at least 10 samples; E1–E3: one epoch's wall time in s and the test accuracy after it"
     );
     out.push('\n');
 
@@ -480,7 +480,11 @@ fn render(
         let (lib, t, w) = key;
         match &run.cells[key] {
             Cell::Unsupported(why) => {
-                notes.push(format!("{lib} {w} (t{t}): not expressible: {why}"))
+                // Once per library and workload, whatever the thread count.
+                let note = format!("{lib} {w}: –: {why}");
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
             }
             Cell::Failed(why) => notes.push(format!("{lib} {w} (t{t}) failed: {why}")),
             _ => {}

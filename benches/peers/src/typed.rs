@@ -1,5 +1,6 @@
-//! W1–W9 and E1 in typed-nn: the networks and calls of benches/workloads.rs and
-//! examples/mnist_mlp.rs, under this crate's harness so every library is timed alike.
+//! W1–W9 and E1–E3 in typed-nn: the networks and calls of benches/workloads.rs and
+//! examples/mnist_{mlp,cnn}.rs and seq_mnist_lstm.rs, under this crate's harness so every
+//! library is timed alike.
 
 use crate::harness::{self, Budget, MnistArrays, Outcome};
 use std::path::Path;
@@ -45,9 +46,22 @@ network! {
 }
 
 network! {
-    /// W9: LSTM(128) over 28 rows of 28 features → Dense 128→10.
+    /// W9, E3: LSTM(128) over 28 rows of 28 features → Dense 128→10.
     pub struct SeqLstm: [28, 28] {
         LSTM(128), Dense(10),
+    }
+}
+
+network! {
+    /// E2: the CNN of examples/mnist_cnn.rs on [1, 28, 28].
+    pub struct MnistCnn: [1, 28, 28] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(64, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
     }
 }
 
@@ -121,14 +135,22 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
                 lstm.train_step(&x, &y, &CrossEntropy, &mut adam)
             }))
         }
-        "E1" => e1(data)?,
+        "E1" => epoch(Mlp::init, data)?,
+        "E2" => epoch(MnistCnn::init, data)?,
+        "E3" => epoch(SeqLstm::init, data)?,
         other => return Err(format!("unknown workload {other}")),
     })
 }
 
-/// One epoch of the W1 network over MNIST's 60,000 training images, as
-/// examples/mnist_mlp.rs trains.
-fn e1(data: &Path) -> Result<Outcome, String> {
+/// One epoch of `model` (E1: the W1 network, E2: the CNN, E3: the LSTM) over MNIST's 60,000
+/// training images in shuffled batches of 64, as examples/mnist_mlp.rs trains, then the test
+/// accuracy. Each image is its 784 pixels in the network's input shape ([784], [1, 28, 28] or
+/// 28 rows of 28).
+fn epoch<N>(init: impl FnOnce(&mut Rng) -> N, data: &Path) -> Result<Outcome, String>
+where
+    N: Network<Out = Tensor1<10>> + Send,
+    CrossEntropy: typed_nn::loss::Loss<N::Head, Tensor1<10>, Labels<10>>,
+{
     // The same arrays the peers get, turned into typed-nn's data set.
     let arrays = MnistArrays::load(data)?;
     let to_set = |x: Vec<f32>, y: &[u32]| {
@@ -136,22 +158,20 @@ fn e1(data: &Path) -> Result<Outcome, String> {
             .iter()
             .map(|&c| Class::new(c as usize))
             .collect::<Result<_, _>>();
-        classes.and_then(|c| Dataset::<Tensor1<784>, Class<10>>::new(x, c))
+        classes.and_then(|c| Dataset::<N::In, Class<10>>::new(x, c))
     };
     let e = |e: typed_nn::Error| e.to_string();
     let train = to_set(arrays.train_x, &arrays.train_y).map_err(e)?;
     let test = to_set(arrays.test_x, &arrays.test_y).map_err(e)?;
 
     let mut rng = Rng::seed(0);
-    let mut model = Mlp::init(&mut rng);
+    let mut model = init(&mut rng);
     let mut opt = Adam::new(1e-3);
     let start = Instant::now();
     for (x, y) in train.shuffled(&mut rng).batches(64).map_err(e)? {
-        model
-            .train_step(&x, &y, &CrossEntropy, &mut opt)
-            .map_err(e)?;
+        typed_nn::train::train_step(&mut model, &x, &y, &CrossEntropy, &mut opt).map_err(e)?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let accuracy = model.accuracy(&test).map_err(e)? as f64;
+    let accuracy = typed_nn::train::accuracy(&model, &test).map_err(e)? as f64;
     Ok(Outcome::Epoch { seconds, accuracy })
 }

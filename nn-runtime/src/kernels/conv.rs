@@ -4,10 +4,10 @@
 //! A batch is split into chunks, one per thread and each with its own scratch buffers, when
 //! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
 
-use super::gemm::{gemm, MatMul};
+use super::gemm::{gemm_in, gemm_nt_with, sum_with, MatMul, MatMulNt};
 use super::simd::EpilogueAct;
 use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
-use super::{activation_backward, activation_forward_in_place};
+use super::{activation_backward_with, transpose, Arch};
 use std::ops::Range;
 
 /// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
@@ -77,6 +77,7 @@ pub struct ConvScratch {
     cols: Vec<f32>,
     dz: Vec<f32>,
     dz_t: Vec<f32>,
+    dweight: Vec<f32>,
     dweight_t: Vec<f32>,
     dbias: Vec<f32>,
 }
@@ -234,10 +235,47 @@ pub fn conv2d_forward(
     rows: usize,
     ws: &mut ConvWorkspace,
 ) {
+    conv2d_forward_with(Arch::current(), g, weight, bias, act, x, y, rows, ws)
+}
+
+/// Whether the unfolded input is the input itself: a 1×1 kernel of stride 1 with no
+/// padding reads every input position once, in order.
+fn unfold_is_identity(g: &ConvGeom) -> bool {
+    g.kh == 1
+        && g.kw == 1
+        && g.sh == 1
+        && g.sw == 1
+        && g.pt == 0
+        && g.pl == 0
+        && g.oh == g.h
+        && g.ow == g.w
+}
+
+/// [`conv2d_forward`] on a given path.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_with(
+    arch: Arch,
+    g: &ConvGeom,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    x: &[f32],
+    y: &mut [f32],
+    rows: usize,
+    ws: &mut ConvWorkspace,
+) {
     let (ckk, gk, co_g, p) = (g.ckk(), g.group_ckk(), g.group_out(), g.positions());
     let (in_len, out_len) = (g.in_len(), g.out_len());
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
+    let identity = unfold_is_identity(g);
+    // Bias and activation in the product's epilogue, while each tile is in registers: one
+    // bias per row of Y (an output channel).
+    let product = MatMul {
+        act,
+        row_bias: true,
+        ..MatMul::new(co_g, p, gk)
+    };
     let chunks = ws.chunks(rows, g.flops());
     for_each_chunk(
         chunks,
@@ -245,36 +283,73 @@ pub fn conv2d_forward(
         &mut y[..rows * out_len],
         out_len,
         &|s, range, y| {
-            s.cols.resize(ckk * p, 0.0);
+            if !identity {
+                s.cols.resize(ckk * p, 0.0);
+            }
             for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
-                im2col(g, &x[r * in_len..(r + 1) * in_len], &mut s.cols);
+                let xr = &x[r * in_len..(r + 1) * in_len];
+                let cols: &[f32] = if identity {
+                    xr
+                } else {
+                    im2col(g, xr, &mut s.cols);
+                    &s.cols
+                };
                 // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows
                 // of cols are ordered by input channel, so a group's rows are contiguous.
-                for ((w_k, cols_k), y_k) in weight
+                for (k, ((w_k, cols_k), y_k)) in weight
                     .chunks_exact(co_g * gk)
-                    .zip(s.cols.chunks_exact(gk * p))
+                    .zip(cols.chunks_exact(gk * p))
                     .zip(yr.chunks_exact_mut(co_g * p))
+                    .enumerate()
                 {
-                    gemm(&MatMul::new(co_g, p, gk), w_k, cols_k, None, y_k);
-                }
-                match bias {
-                    Some(bias) => {
-                        for (channel, &b) in yr.chunks_exact_mut(p).zip(bias) {
-                            channel.iter_mut().for_each(|v| *v += b);
-                            activation_forward_in_place(act, channel);
-                        }
-                    }
-                    None => activation_forward_in_place(act, yr),
+                    let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
+                    gemm_in(arch, &product, w_k, cols_k, bias_k, y_k);
                 }
             }
         },
     );
 }
 
+/// Rows of the unfolded input per group (`group_ckk`) below which a weight gradient is
+/// computed as dot products (see `conv2d_backward_with`).
+const DOT_FORM_MAX_GK: usize = 64;
+
 /// Gradients of a convolution for `rows` samples: overwrites `dweight` (laid out as the
 /// weight) and `dbias` when given, and writes `dx` when given.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward(
+    g: &ConvGeom,
+    weight: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    rows: usize,
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
+    ws: &mut ConvWorkspace,
+) {
+    conv2d_backward_with(
+        Arch::current(),
+        g,
+        weight,
+        act,
+        x,
+        y,
+        dy,
+        rows,
+        dweight,
+        dbias,
+        dx,
+        ws,
+    )
+}
+
+/// [`conv2d_backward`] on a given path.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_with(
+    arch: Arch,
     g: &ConvGeom,
     weight: &[f32],
     act: EpilogueAct,
@@ -299,6 +374,13 @@ pub fn conv2d_backward(
     assert!(dbias.as_deref().is_none_or(|b| b.len() == c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len && dy.len() >= rows * out_len);
     let (want_dx, want_dbias) = (dx.is_some(), dbias.is_some());
+    let identity = unfold_is_identity(g);
+    // The weight gradient's form (BENCHMARKS.md, convolution passes): with few rows of the
+    // unfolded input per group, dot products along P of dz and the unfolded input as they
+    // lie; with many, those rows stream from L2 once per tile of dz's rows, and the
+    // register-tiled product against dz transposed, which broadcasts the unfolded input's
+    // values and reuses each loaded vector of dzᵀ four times, is faster.
+    let dot_form = gk < DOT_FORM_MAX_GK;
     let mut no_dx: [f32; 0] = [];
     let (dx, dx_len) = match dx {
         Some(dx) => (&mut dx[..rows * in_len], in_len),
@@ -306,14 +388,21 @@ pub fn conv2d_backward(
     };
     let chunks = ws.chunks(rows, 2 * g.flops());
     for_each_chunk(chunks, 0..rows, dx, dx_len, &|s, range, dx| {
-        s.cols.resize(ckk * p, 0.0);
+        if !identity {
+            s.cols.resize(ckk * p, 0.0);
+        }
         s.dz.resize(out_len, 0.0);
-        s.dz_t.resize(p * c_out, 0.0);
-        // Group k's ∂W_kᵀ [gk, c_out/G] at k·gk·(c_out/G).
-        s.dweight_t.clear();
-        s.dweight_t.resize(gk * c_out, 0.0);
+        s.dweight.resize(g.weight_len(), 0.0);
+        if !dot_form {
+            s.dz_t.resize(p * c_out, 0.0);
+            s.dweight_t.resize(g.weight_len(), 0.0);
+        }
         s.dbias.clear();
         s.dbias.resize(c_out, 0.0);
+        if range.is_empty() {
+            s.dweight.fill(0.0);
+            s.dweight_t.fill(0.0);
+        }
         for (n, r) in range.enumerate() {
             let (xr, yr, dyr) = (
                 &x[r * in_len..][..in_len],
@@ -321,65 +410,101 @@ pub fn conv2d_backward(
                 &dy[r * out_len..][..out_len],
             );
             // dz = dy · act′(y)
-            activation_backward(act, yr, dyr, &mut s.dz);
+            activation_backward_with(arch, act, yr, dyr, &mut s.dz);
             if want_dbias {
                 for (db, channel) in s.dbias.iter_mut().zip(s.dz.chunks_exact(p)) {
-                    *db += channel.iter().sum::<f32>();
+                    *db += sum_with(arch, channel);
                 }
             }
-            im2col(g, xr, &mut s.cols);
-            for (c, channel) in s.dz.chunks_exact(p).enumerate() {
-                for (q, &v) in channel.iter().enumerate() {
-                    s.dz_t[q * c_out + c] = v;
-                }
-            }
-            // Per group k: ∂W_kᵀ[gk, c_out/G] += cols_k[gk, P] · dzᵀ[P, group k's columns].
-            let accumulate = MatMul {
-                accumulate: true,
-                rsb: c_out,
-                ..MatMul::new(gk, co_g, p)
+            let cols: &[f32] = if identity {
+                xr
+            } else {
+                im2col(g, xr, &mut s.cols);
+                &s.cols
             };
-            for (k, dwt_k) in s.dweight_t.chunks_exact_mut(gk * co_g).enumerate() {
-                let cols_k = &s.cols[k * gk * p..][..gk * p];
-                gemm(&accumulate, cols_k, &s.dz_t[k * co_g..], None, dwt_k);
+            if dot_form {
+                // Per group k: ∂W_k[c_out/G, gk] (+)= dz_k[c_out/G, P] · cols_k[gk, P]ᵀ, both
+                // operands read along P as they lie, written in the weight's layout.
+                let product = MatMulNt {
+                    rsa: p,
+                    rsb: p,
+                    rsc: gk,
+                    accumulate: n > 0,
+                    ..MatMulNt::new(co_g, gk, p)
+                };
+                for ((dz_k, cols_k), dw_k) in
+                    s.dz.chunks_exact(co_g * p)
+                        .zip(cols.chunks_exact(gk * p))
+                        .zip(s.dweight.chunks_exact_mut(co_g * gk))
+                {
+                    gemm_nt_with(arch, &product, dz_k, cols_k, dw_k);
+                }
+            } else {
+                // Per group k: ∂W_kᵀ[gk, c_out/G] (+)= cols_k[gk, P] · dzᵀ[P, group k's
+                // columns], at k·gk·(c_out/G) in `dweight_t`.
+                transpose(&s.dz, c_out, p, &mut s.dz_t);
+                let product = MatMul {
+                    accumulate: n > 0,
+                    rsb: c_out,
+                    ..MatMul::new(gk, co_g, p)
+                };
+                for (k, dwt_k) in s.dweight_t.chunks_exact_mut(gk * co_g).enumerate() {
+                    let cols_k = &cols[k * gk * p..][..gk * p];
+                    gemm_in(arch, &product, cols_k, &s.dz_t[k * co_g..], None, dwt_k);
+                }
             }
             if want_dx {
                 // dcols_k[gk, P] = W_kᵀ · dz_k (W_k read transposed through its strides),
                 // then folded back onto the input.
                 let dxr = &mut dx[n * in_len..(n + 1) * in_len];
-                dxr.fill(0.0);
                 let transposed = MatMul {
                     rsa: 1,
                     csa: gk,
                     ..MatMul::new(gk, p, co_g)
                 };
+                if identity {
+                    // The unfolded gradient is the input gradient.
+                    for ((w_k, dz_k), dx_k) in weight
+                        .chunks_exact(co_g * gk)
+                        .zip(s.dz.chunks_exact(co_g * p))
+                        .zip(dxr.chunks_exact_mut(gk * p))
+                    {
+                        gemm_in(arch, &transposed, w_k, dz_k, None, dx_k);
+                    }
+                    continue;
+                }
+                dxr.fill(0.0);
                 for ((w_k, dz_k), dcols_k) in weight
                     .chunks_exact(co_g * gk)
                     .zip(s.dz.chunks_exact(co_g * p))
                     .zip(s.cols.chunks_exact_mut(gk * p))
                 {
-                    gemm(&transposed, w_k, dz_k, None, dcols_k);
+                    gemm_in(arch, &transposed, w_k, dz_k, None, dcols_k);
                 }
                 col2im_add(g, &s.cols, dxr);
             }
         }
-    });
-    dweight.fill(0.0);
-    for s in chunks.iter() {
-        for (dw_k, dwt_k) in dweight
-            .chunks_exact_mut(co_g * gk)
-            .zip(s.dweight_t.chunks_exact(gk * co_g))
-        {
-            for (i, row) in dwt_k.chunks_exact(co_g).enumerate() {
-                for (c, &v) in row.iter().enumerate() {
-                    dw_k[c * gk + i] += v;
-                }
+        if !dot_form {
+            // Into the weight's layout: group k's [gk, c_out/G] block transposed.
+            for (dw_k, dwt_k) in s
+                .dweight
+                .chunks_exact_mut(co_g * gk)
+                .zip(s.dweight_t.chunks_exact(gk * co_g))
+            {
+                transpose(dwt_k, gk, co_g, dw_k);
             }
+        }
+    });
+    let (first, rest) = chunks.split_first().expect("at least one chunk");
+    dweight.copy_from_slice(&first.dweight);
+    for s in rest {
+        for (d, &v) in dweight.iter_mut().zip(&s.dweight) {
+            *d += v;
         }
     }
     if let Some(dbias) = dbias {
-        dbias.fill(0.0);
-        for s in chunks.iter() {
+        dbias.copy_from_slice(&first.dbias);
+        for s in rest {
             for (d, &v) in dbias.iter_mut().zip(&s.dbias) {
                 *d += v;
             }
@@ -649,7 +774,77 @@ fn max_pool_2x2(
 
 /// dx = dy routed to each window's recorded arg-max.
 pub fn max_pool_backward(g: &PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32], rows: usize) {
+    max_pool_backward_with(super::Arch::current(), g, dy, argmax, dx, rows)
+}
+
+/// [`max_pool_backward`] on a given path. Windows that tile the input without overlap or
+/// padding (stride = window) write each input position once, the gradient where it was the
+/// arg-max and zero elsewhere, instead of clearing dx and scattering into it; 2×2 windows
+/// have an AVX-512 kernel.
+pub fn max_pool_backward_with(
+    arch: super::Arch,
+    g: &PoolGeom,
+    dy: &[f32],
+    argmax: &[u32],
+    dx: &mut [f32],
+    rows: usize,
+) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
+    assert!(dy.len() >= rows * out_len && argmax.len() >= rows * out_len);
+    assert!(dx.len() >= rows * in_len);
+    if g.pt == 0 && g.pl == 0 && g.kh == g.sh && g.kw == g.sw {
+        for r in 0..rows {
+            let dxr = &mut dx[r * in_len..][..in_len];
+            let (dyr, ar) = (
+                &dy[r * out_len..][..out_len],
+                &argmax[r * out_len..][..out_len],
+            );
+            for c in 0..g.c {
+                for oy in 0..g.oh {
+                    let o = (c * g.oh + oy) * g.ow;
+                    let (dyo, ao) = (&dyr[o..o + g.ow], &ar[o..o + g.ow]);
+                    let top = (c * g.h + oy * g.sh) * g.w;
+                    #[cfg(target_arch = "x86_64")]
+                    if g.kh == 2 && g.kw == 2 && arch.isa() == super::Isa::Avx512 {
+                        let (row0, row1) = dxr[top..top + 2 * g.w].split_at_mut(g.w);
+                        assert!(2 * g.ow <= g.w);
+                        // SAFETY: the kernel reads ow values of `dyo` and `ao` (slices of ow
+                        // values) and writes row0[..2·ow] and row1[..2·ow], inside the two
+                        // rows of w ≥ 2·ow values (asserted); `arch` proves AVX-512F.
+                        unsafe {
+                            super::simd::avx512::max_pool_2x2_s2_backward(
+                                dyo.as_ptr(),
+                                ao.as_ptr(),
+                                g.ow,
+                                top as u32,
+                                g.w as u32,
+                                row0.as_mut_ptr(),
+                                row1.as_mut_ptr(),
+                            )
+                        };
+                        row0[2 * g.ow..].fill(0.0);
+                        row1[2 * g.ow..].fill(0.0);
+                        continue;
+                    }
+                    for i in 0..g.kh {
+                        let at = top + i * g.w;
+                        let row = &mut dxr[at..at + g.w];
+                        for (ox, (&d, &a)) in dyo.iter().zip(ao).enumerate() {
+                            for (j, v) in row[ox * g.sw..][..g.kw].iter_mut().enumerate() {
+                                let pos = (at + ox * g.sw + j) as u32;
+                                *v = if a == pos { d } else { 0.0 };
+                            }
+                        }
+                        // Columns no window covers.
+                        row[g.ow * g.sw..].fill(0.0);
+                    }
+                }
+                // Rows no window covers.
+                dxr[(c * g.h + g.oh * g.sh) * g.w..(c + 1) * g.h * g.w].fill(0.0);
+            }
+        }
+        return;
+    }
     dx[..rows * in_len].fill(0.0);
     for r in 0..rows {
         let dxr = &mut dx[r * in_len..][..in_len];

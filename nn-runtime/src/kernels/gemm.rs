@@ -22,6 +22,9 @@ pub struct MatMul {
     pub rsc: usize,
     /// Add to C instead of overwriting it.
     pub accumulate: bool,
+    /// The bias holds one value per row of C (`m`, a convolution's output channels)
+    /// instead of one per column (`n`).
+    pub row_bias: bool,
     /// Applied after the bias.
     pub act: EpilogueAct,
 }
@@ -38,6 +41,7 @@ impl MatMul {
             rsb: n,
             rsc: n,
             accumulate: false,
+            row_bias: false,
             act: EpilogueAct::None,
         }
     }
@@ -78,6 +82,23 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
         1
     };
     gemm_on(Arch::current(), Backend::Auto, threads, p, a, b, bias, c)
+}
+
+/// [`gemm`] on a given path: split over threads by size, as [`gemm`] does.
+pub(crate) fn gemm_in(
+    arch: Arch,
+    p: &MatMul,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+) {
+    let threads = if p.flops() >= PARALLEL_MIN_FLOPS {
+        threads_here()
+    } else {
+        1
+    };
+    gemm_on(arch, Backend::Auto, threads, p, a, b, bias, c)
 }
 
 /// [`gemm`] on a given path, backend and thread count (for tests and benches):
@@ -162,9 +183,24 @@ fn split_rows(
         ..*p
     };
     let a_bottom = &a[top_rows * p.rsa..];
+    // A bias per row splits with the rows.
+    let bias_bottom = match bias {
+        Some(bias) if p.row_bias => Some(&bias[top_rows..]),
+        other => other,
+    };
     join(
         || split_rows(arch, &top, a, b, bias, c_top, rows_per_block),
-        || split_rows(arch, &bottom, a_bottom, b, bias, c_bottom, rows_per_block),
+        || {
+            split_rows(
+                arch,
+                &bottom,
+                a_bottom,
+                b,
+                bias_bottom,
+                c_bottom,
+                rows_per_block,
+            )
+        },
     );
 }
 
@@ -176,7 +212,8 @@ fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32
     assert!(p.rsc >= p.n, "rows of C overlap: rsc {} < n {}", p.rsc, p.n);
     assert!(c.len() > (p.m - 1) * p.rsc + p.n - 1, "C too short");
     if let Some(bias) = bias {
-        assert!(bias.len() >= p.n, "bias too short");
+        let len = if p.row_bias { p.m } else { p.n };
+        assert!(bias.len() >= len, "bias too short");
     }
     if p.k > 0 {
         assert!(
@@ -206,6 +243,7 @@ fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, 
                 p.rsc,
                 p.accumulate,
                 bias.map_or(std::ptr::null(), |b| b.as_ptr()),
+                p.row_bias,
                 p.act,
             )
         };
@@ -215,7 +253,7 @@ fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, 
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `check_bounds` proved every index the kernel touches (A up to
         // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
-        // up to n − 1) lies inside the slices, and C's rows do not overlap (rsc ≥ n); C is a
+        // up to m − 1 or n − 1) lies inside the slices, and C's rows do not overlap (rsc ≥ n); C is a
         // `&mut` slice, so it aliases none of A, B, bias; `arch` proves this CPU has AVX-512F.
         Isa::Avx512 => unsafe { simd_gemm!(avx512) },
         #[cfg(target_arch = "x86_64")]
@@ -276,11 +314,7 @@ fn library_gemm(
     if bias.is_some() || p.act != EpilogueAct::None {
         for i in 0..p.m {
             let row = &mut c[i * p.rsc..i * p.rsc + p.n];
-            if let Some(bias) = bias {
-                for (y, b) in row.iter_mut().zip(bias) {
-                    *y += b;
-                }
-            }
+            add_bias(p, bias, i, row);
             super::activation::activation_forward_in_place(p.act, row);
         }
     }
@@ -300,11 +334,119 @@ fn scalar_gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [
                 *y += aiq * bv;
             }
         }
-        if let Some(bias) = bias {
-            for (y, b) in row.iter_mut().zip(bias) {
-                *y += b;
+        add_bias(p, bias, i, row);
+        super::activation::activation_forward_with(Arch::scalar(), p.act, row);
+    }
+}
+
+/// Row `i` of C += its bias: `bias[i]` everywhere with `row_bias`, else `bias[j]` at j.
+fn add_bias(p: &MatMul, bias: Option<&[f32]>, i: usize, row: &mut [f32]) {
+    match bias {
+        Some(bias) if p.row_bias => row.iter_mut().for_each(|y| *y += bias[i]),
+        Some(bias) => row.iter_mut().zip(bias).for_each(|(y, b)| *y += b),
+        None => {}
+    }
+}
+
+/// Sizes and strides of C[m×n] (+)= A[m×k]·B[n×k]ᵀ, where both operands' rows run along
+/// k (row i of A at `a[i·rsa..]`, row j of B at `b[j·rsb..]`) and C row i is at
+/// `c[i·rsc..]`: the product of two matrices that share their contiguous dimension, such as
+/// a convolution's weight gradient dZ·colsᵀ.
+#[derive(Clone, Copy, Debug)]
+pub struct MatMulNt {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub rsa: usize,
+    pub rsb: usize,
+    pub rsc: usize,
+    /// Add to C instead of overwriting it.
+    pub accumulate: bool,
+}
+
+impl MatMulNt {
+    /// Dense A [m×k], B [n×k], C [m×n], overwrite.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        MatMulNt {
+            m,
+            n,
+            k,
+            rsa: k,
+            rsb: k,
+            rsc: n,
+            accumulate: false,
+        }
+    }
+}
+
+/// C (+)= A·Bᵀ (see [`MatMulNt`]) on the process-wide path, on this thread.
+pub fn gemm_nt(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    gemm_nt_with(Arch::current(), p, a, b, c)
+}
+
+/// [`gemm_nt`] on a given path.
+pub fn gemm_nt_with(arch: Arch, p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    assert!(p.rsc >= p.n, "rows of C overlap: rsc {} < n {}", p.rsc, p.n);
+    assert!(c.len() > (p.m - 1) * p.rsc + p.n - 1, "C too short");
+    if p.k > 0 {
+        assert!(a.len() >= (p.m - 1) * p.rsa + p.k, "A too short");
+        assert!(b.len() >= (p.n - 1) * p.rsb + p.k, "B too short");
+    }
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! simd_gemm_nt {
+        ($path:ident) => {
+            super::simd::$path::gemm_nt(
+                p.m,
+                p.n,
+                p.k,
+                a.as_ptr(),
+                p.rsa,
+                b.as_ptr(),
+                p.rsb,
+                c.as_mut_ptr(),
+                p.rsc,
+                p.accumulate,
+            )
+        };
+    }
+    match arch.isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the asserts above put A up to (m−1)·rsa + k − 1, B up to (n−1)·rsb + k − 1
+        // and C up to (m−1)·rsc + n − 1 inside the slices, C's rows do not overlap, and C (a
+        // `&mut` slice) aliases neither operand; `arch` proves this CPU has AVX-512F.
+        Isa::Avx512 => unsafe { simd_gemm_nt!(avx512) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { simd_gemm_nt!(avx2) },
+        _ => {
+            for i in 0..p.m {
+                let ai = &a[i * p.rsa..][..p.k];
+                for j in 0..p.n {
+                    let dot: f32 = ai
+                        .iter()
+                        .zip(&b[j * p.rsb..][..p.k])
+                        .map(|(x, y)| x * y)
+                        .sum();
+                    let out = &mut c[i * p.rsc + j];
+                    *out = if p.accumulate { *out + dot } else { dot };
+                }
             }
         }
-        super::activation::activation_forward_with(Arch::scalar(), p.act, row);
+    }
+}
+
+/// Σ of the values (vectorised on the SIMD paths, so not summed in order).
+pub fn sum_with(arch: Arch, x: &[f32]) -> f32 {
+    match arch.isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: reads the `x.len()` values of the slice; `arch` proves AVX-512F.
+        Isa::Avx512 => unsafe { super::simd::avx512::sum(x.as_ptr(), x.len()) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; `arch` proves AVX2 and FMA.
+        Isa::Avx2 => unsafe { super::simd::avx2::sum(x.as_ptr(), x.len()) },
+        _ => x.iter().sum(),
     }
 }

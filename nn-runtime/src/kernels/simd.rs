@@ -378,15 +378,16 @@ macro_rules! simd_kernels {
         /// One register tile of C = A·B: `R` rows by `NV` vectors of columns, the last
         /// vector masked by `last`. A is strided (`rsa`, `csa`: a transposed operand costs
         /// nothing, its elements are broadcast one at a time); B rows are contiguous.
-        /// Epilogue while the tile is in registers: + C (when accumulating), + bias, and the
-        /// activation `ACT` (a const, so each tile holds only its own activation's
-        /// constants; kept out of line so a call does not set up every variant's).
+        /// Epilogue while the tile is in registers: + C (when accumulating), + bias (one
+        /// value per column, or with `row_bias` one per row), and the activation `ACT` (a
+        /// const, so each tile holds only its own activation's constants; kept out of line
+        /// so a call does not set up every variant's).
         ///
         /// # Safety
         /// With `cols` = (NV − 1)·LANES + the lanes `last` selects, for every i < R, p < k
         /// and j < cols: `a + i·rsa + p·csa` and `b + p·rsb + j` must be valid for reads,
-        /// `c + i·rsc + j` for reads and writes, and `bias + j` for reads unless `bias` is
-        /// null.
+        /// `c + i·rsc + j` for reads and writes, and unless `bias` is null, `bias + i` (with
+        /// `row_bias`) or `bias + j` (without) for reads.
         #[doc = concat!("The CPU must support `", $features, "`.")]
         #[inline(never)]
         #[target_feature(enable = $features)]
@@ -403,6 +404,7 @@ macro_rules! simd_kernels {
             last: M,
             accumulate: bool,
             bias: *const f32,
+            row_bias: bool,
         ) {
             // CH independent partial sums over k: a tile with few accumulators would
             // otherwise wait on each FMA's latency (tiny layers, batch 1).
@@ -462,7 +464,14 @@ macro_rules! simd_kernels {
                             r = add(r, load_m(out, m));
                         }
                         if !bias.is_null() {
-                            r = add(r, load_m(bias.add(v * LANES), m));
+                            r = add(
+                                r,
+                                if row_bias {
+                                    splat(*bias.add(i))
+                                } else {
+                                    load_m(bias.add(v * LANES), m)
+                                },
+                            );
                         }
                         store_m(out, activate(r, EpilogueAct::from_code(ACT)), m);
                     }
@@ -470,14 +479,15 @@ macro_rules! simd_kernels {
             }
         }
 
-        /// C[m×n] (+)= A[m×k] · B[k×n], then + bias[n] and the activation.
-        /// A element (i, p) is at `a + i·rsa + p·csa`; B row p at `b + p·rsb`; C row i at
-        /// `c + i·rsc`. `bias` may be null.
+        /// C[m×n] (+)= A[m×k] · B[k×n], then + bias (bias[n], or with `row_bias` bias[m])
+        /// and the activation. A element (i, p) is at `a + i·rsa + p·csa`; B row p at
+        /// `b + p·rsb`; C row i at `c + i·rsc`. `bias` may be null.
         ///
         /// # Safety
         /// For every i < m, p < k and j < n: `a + i·rsa + p·csa` and `b + p·rsb + j` must be
-        /// valid for reads, `c + i·rsc + j` for reads and writes, and `bias + j` for reads
-        /// unless `bias` is null. (With k = 0, A and B are never read and may be empty.)
+        /// valid for reads, `c + i·rsc + j` for reads and writes, and unless `bias` is null,
+        /// `bias + i` (with `row_bias`) or `bias + j` (without) for reads. (With k = 0, A and
+        /// B are never read and may be empty.)
         #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
@@ -494,6 +504,7 @@ macro_rules! simd_kernels {
             rsc: usize,
             accumulate: bool,
             bias: *const f32,
+            row_bias: bool,
             act: EpilogueAct,
         ) {
             // One row at a time (a vector-matrix product) is bound by loads, not FMAs: use
@@ -508,54 +519,378 @@ macro_rules! simd_kernels {
                 // A and B may be empty when k = 0, so their tile origins are computed with
                 // `wrapping_add` (no claim to be in bounds); they are read only when k > 0,
                 // where the contract puts them in bounds.
-                let bj = b.wrapping_add(j);
-                let bias_j = if bias.is_null() {
-                    bias
+                // k in blocks of at most KC rows of B, so that the panel of B the tiles share
+                // stays in L1 while every row of A passes over it; C accumulates between
+                // blocks and takes the bias and activation after the last.
+                // Only where B is wide (a convolution's positions): blocking an MLP layer's
+                // product (64×784×128) made it slower. A single row of A passes over B once:
+                // nothing to keep in L1.
+                let blocks = if m == 1 || n < 4 * panel {
+                    1
                 } else {
-                    // SAFETY: j < n, and a non-null `bias` holds `n` values.
-                    unsafe { bias.add(j) }
+                    k.div_ceil(KC).max(1)
                 };
-                let mut i = 0;
-                while i < m {
-                    let rows = MR.min(m - i);
-                    let ai = a.wrapping_add(i * rsa);
-                    // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
-                    let ci = unsafe { c.add(i * rsc + j) };
-                    macro_rules! go {
-                        ($r:literal, $nv:literal) => {
-                            match act {
-                                EpilogueAct::None => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
-                                    )
-                                }
-                                EpilogueAct::Relu => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
-                                    )
-                                }
-                                EpilogueAct::Tanh => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
-                                    )
-                                }
-                                EpilogueAct::Sigmoid => {
-                                    tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
-                                        k, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
-                                    )
-                                }
-                            }
+                let kc = k.div_ceil(blocks);
+                let mut k0 = 0;
+                for block in 0..blocks {
+                    let kk = kc.min(k - k0);
+                    let final_block = block + 1 == blocks;
+                    let accumulate = accumulate || k0 > 0;
+                    let act = if final_block { act } else { EpilogueAct::None };
+                    let bj = b.wrapping_add(j + k0 * rsb);
+                    let mut i = 0;
+                    while i < m {
+                        let rows = MR.min(m - i);
+                        let bias_j = if bias.is_null() || !final_block {
+                            std::ptr::null()
+                        } else {
+                            // SAFETY: i < m and j < n, and a non-null `bias` holds `m` values
+                            // (with `row_bias`) or `n` (without).
+                            unsafe { bias.add(if row_bias { i } else { j }) }
                         };
+                        let ai = a.wrapping_add(i * rsa + k0 * csa);
+                        // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
+                        let ci = unsafe { c.add(i * rsc + j) };
+                        macro_rules! go {
+                            ($r:literal, $nv:literal) => {
+                                match act {
+                                    EpilogueAct::None => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Relu => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Tanh => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                    EpilogueAct::Sigmoid => {
+                                        tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
+                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
+                                            bias_j, row_bias,
+                                        )
+                                    }
+                                }
+                            };
+                        }
+                        // SAFETY: `dispatch_tile!` runs the tile with R = rows and NV = nv: rows
+                        // [i, i + rows) ⊆ [0, m) by columns [j, j + cols) ⊆ [0, n) over k rows
+                        // [k0, k0 + kk) ⊆ [0, k), `last` selecting the cols − (nv − 1)·LANES
+                        // columns of its last vector, so every element it touches is one our
+                        // caller vouches for.
+                        unsafe { dispatch_tile!(go, rows, nv) };
+                        i += rows;
                     }
-                    // SAFETY: `dispatch_tile!` runs the tile with R = rows and NV = nv: rows
-                    // [i, i + rows) ⊆ [0, m) by columns [j, j + cols) ⊆ [0, n), `last`
-                    // selecting the cols − (nv − 1)·LANES columns of its last vector, so every
-                    // element it touches is one our caller vouches for.
-                    unsafe { dispatch_tile!(go, rows, nv) };
-                    i += rows;
+                    k0 += kk;
                 }
                 j += cols;
             }
+        }
+
+        /// One register tile of C = A·Bᵀ with both operands' rows contiguous in k: `R` rows
+        /// of A by `S` rows of B, each output a vector of partial sums over k reduced once
+        /// at the end (so neither operand needs transposing: a weight gradient
+        /// dW = dZ·colsᵀ reads both as they are).
+        ///
+        /// # Safety
+        /// For every i < R, s < S and p < k: `a + i·rsa + p` and `b + s·rsb + p` must be
+        /// valid for reads, and `c + i·rsc + s` for reads and writes.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[inline(never)]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn tile_nt<const R: usize, const S: usize>(
+            k: usize,
+            a: *const f32,
+            rsa: usize,
+            b: *const f32,
+            rsb: usize,
+            c: *mut f32,
+            rsc: usize,
+            accumulate: bool,
+        ) {
+            let mut acc = [[splat(0.0); S]; R];
+            // One loop for the whole vectors and the masked tail: a separate tail loop over
+            // the same accumulators made LLVM keep one of them on the stack.
+            let mut p = 0;
+            while p < k {
+                let m = mask(k - p);
+                // SAFETY: p < k, and the mask keeps every load to [p, min(p + LANES, k)) of
+                // its row, inside the ranges our caller vouches for; lanes past k are zero in
+                // both operands, so they add nothing.
+                unsafe {
+                    let mut bv = [splat(0.0); S];
+                    for (s, v) in bv.iter_mut().enumerate() {
+                        *v = load_m(b.add(s * rsb + p), m);
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let av = load_m(a.add(i * rsa + p), m);
+                        for (s, v) in row.iter_mut().enumerate() {
+                            *v = fma(av, bv[s], *v);
+                        }
+                    }
+                }
+                p += LANES;
+            }
+            for (i, row) in acc.iter().enumerate() {
+                for (s, &v) in row.iter().enumerate() {
+                    // SAFETY: i < R, s < S: an element of C our caller vouches for.
+                    unsafe {
+                        let out = c.add(i * rsc + s);
+                        let sum = reduce_add(v);
+                        *out = if accumulate { *out + sum } else { sum };
+                    }
+                }
+            }
+        }
+
+        /// C[m×n] (+)= A[m×k] · B[n×k]ᵀ: row i of A at `a + i·rsa`, row j of B at
+        /// `b + j·rsb`, both contiguous in k; C row i at `c + i·rsc`.
+        ///
+        /// # Safety
+        /// For every i < m, j < n and p < k: `a + i·rsa + p` and `b + j·rsb + p` must be valid
+        /// for reads, and `c + i·rsc + j` for reads and writes.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gemm_nt(
+            m: usize,
+            n: usize,
+            k: usize,
+            a: *const f32,
+            rsa: usize,
+            b: *const f32,
+            rsb: usize,
+            c: *mut f32,
+            rsc: usize,
+            accumulate: bool,
+        ) {
+            let mut i = 0;
+            while i < m {
+                let rows = NT_MR.min(m - i);
+                let mut j = 0;
+                while j < n {
+                    let cols = NT_NR.min(n - j);
+                    // Tile origins by `wrapping_add`: with k = 0 the operands may be empty,
+                    // and they are read only when k > 0, where the contract puts them in
+                    // bounds.
+                    let (ai, bj) = (a.wrapping_add(i * rsa), b.wrapping_add(j * rsb));
+                    // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
+                    let cij = unsafe { c.add(i * rsc + j) };
+                    macro_rules! go {
+                        ($r:literal, $s:literal) => {
+                            tile_nt::<$r, $s>(k, ai, rsa, bj, rsb, cij, rsc, accumulate)
+                        };
+                    }
+                    // SAFETY: the tile covers rows [i, i + rows) ⊆ [0, m) of A and C and rows
+                    // [j, j + cols) ⊆ [0, n) of B (columns of C): elements our caller
+                    // vouches for.
+                    unsafe {
+                        // rows ≤ NT_MR ≤ 4 and cols ≤ NT_NR = 3.
+                        match (rows, cols) {
+                            (1, 1) => go!(1, 1),
+                            (1, 2) => go!(1, 2),
+                            (1, _) => go!(1, 3),
+                            (2, 1) => go!(2, 1),
+                            (2, 2) => go!(2, 2),
+                            (2, _) => go!(2, 3),
+                            (3, 1) => go!(3, 1),
+                            (3, 2) => go!(3, 2),
+                            (3, _) => go!(3, 3),
+                            (_, 1) => go!(4, 1),
+                            (_, 2) => go!(4, 2),
+                            (_, _) => go!(4, 3),
+                        }
+                    }
+                    j += cols;
+                }
+                i += rows;
+            }
+        }
+
+        /// The recurrence of a simple RNN over one sequence, in one call: for t = 0..T,
+        /// h_t = act(gates_t + h_{t−1}·W) (no product at t = 0), written to both `gates` (in
+        /// place of the input projection it started from) and `hs`. W is `[H, H]` with rows
+        /// `rsw` apart, row p the weights from h_{t−1}[p]; each output panel of up to four vectors keeps four partial
+        /// sums over p, so the step waits on FMA throughput rather than on one chain's
+        /// latency, and no step pays a kernel dispatch.
+        ///
+        /// # Safety
+        /// `w + p·rsw + j` must be valid for reads for p, j < h, `gates` and `hs` for reads and
+        /// writes of t·h values each, the two not overlapping.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn rnn_sequence(
+            t_len: usize,
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            gates: *mut f32,
+            hs: *mut f32,
+            act: EpilogueAct,
+        ) {
+            // SAFETY: `rnn_sequence_act` asks for what our caller guarantees, and runs with the
+            // same target features.
+            unsafe {
+                match act {
+                    EpilogueAct::None => rnn_sequence_act::<0>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Relu => rnn_sequence_act::<1>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Tanh => rnn_sequence_act::<2>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Sigmoid => rnn_sequence_act::<3>(t_len, h, w, rsw, gates, hs),
+                }
+            }
+        }
+
+        /// `rnn_sequence` for one activation.
+        ///
+        /// # Safety
+        /// As for `rnn_sequence`.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[inline(never)]
+        #[target_feature(enable = $features)]
+        unsafe fn rnn_sequence_act<const ACT: u8>(
+            t_len: usize,
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            gates: *mut f32,
+            hs: *mut f32,
+        ) {
+            for t in 0..t_len {
+                // SAFETY: t < T: row t of `gates` and `hs` (and row t − 1 of `hs`) are inside
+                // the t·h values our caller vouches for.
+                let (g, out) = unsafe { (gates.add(t * h), hs.add(t * h)) };
+                let prev = if t > 0 {
+                    // SAFETY: as above, t − 1 < T.
+                    unsafe { hs.add((t - 1) * h) as *const f32 }
+                } else {
+                    std::ptr::null()
+                };
+                let mut j = 0;
+                while j < h {
+                    let cols = (4 * LANES).min(h - j);
+                    let nv = cols.div_ceil(LANES);
+                    let last = mask(cols - (nv - 1) * LANES);
+                    macro_rules! panel {
+                        ($nv:literal) => {
+                            rnn_panel::<$nv, ACT>(
+                                h,
+                                w.add(j),
+                                rsw,
+                                prev,
+                                g.add(j),
+                                out.add(j),
+                                last,
+                            )
+                        };
+                    }
+                    // SAFETY: columns [j, j + cols) ⊆ [0, h) of rows of W, of row t of `gates`
+                    // and `hs`, the last vector masked by `last`: inside our caller's ranges.
+                    unsafe {
+                        match nv {
+                            1 => panel!(1),
+                            2 => panel!(2),
+                            3 => panel!(3),
+                            _ => panel!(4),
+                        }
+                    }
+                    j += cols;
+                }
+            }
+        }
+
+        /// One panel of `NV` vectors (the last masked by `last`) of one RNN step: out = g =
+        /// act(g + prev·W), with W's rows `rsw` apart; no product when `prev` is null.
+        ///
+        /// # Safety
+        /// With `cols` = (NV − 1)·LANES + the lanes of `last`: `w + p·rsw + c` valid for reads
+        /// for p < h (when `prev` is non-null) and c < cols, `prev` null or valid for reads of
+        /// h values, `g` and `out` for reads and writes of cols values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn rnn_panel<const NV: usize, const ACT: u8>(
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            prev: *const f32,
+            g: *mut f32,
+            out: *mut f32,
+            last: M,
+        ) {
+            const CH: usize = 4;
+            let mut acc = [[splat(0.0); NV]; CH];
+            let lane_mask = |v: usize| if v + 1 == NV { last } else { mask(LANES) };
+            // acc += prev[q]·W[q, panel] into chain `c`.
+            let step = |q: usize, partial: &mut [V; NV]| {
+                // SAFETY: called with q < h only: element q of `prev` and row q of W, columns
+                // inside the panel (masked), as our caller vouches.
+                unsafe {
+                    let hp = splat(*prev.add(q));
+                    let row = w.add(q * rsw);
+                    for (v, a) in partial.iter_mut().enumerate() {
+                        *a = fma(hp, load_m(row.add(v * LANES), lane_mask(v)), *a);
+                    }
+                }
+            };
+            if !prev.is_null() {
+                let mut p = 0;
+                while p + CH <= h {
+                    for (c, partial) in acc.iter_mut().enumerate() {
+                        step(p + c, partial);
+                    }
+                    p += CH;
+                }
+                while p < h {
+                    step(p, &mut acc[0]);
+                    p += 1;
+                }
+            }
+            for v in 0..NV {
+                let m = lane_mask(v);
+                let mut sum = add(add(acc[0][v], acc[1][v]), add(acc[2][v], acc[3][v]));
+                // SAFETY: the lanes of `m` at v·LANES lie inside the panel's cols values of
+                // `g` and `out`.
+                unsafe {
+                    sum = add(sum, load_m(g.add(v * LANES), m));
+                    let r = activate(sum, EpilogueAct::from_code(ACT));
+                    store_m(g.add(v * LANES), r, m);
+                    store_m(out.add(v * LANES), r, m);
+                }
+            }
+        }
+
+        /// Σ of `n` values (four partial sums, so the adds pipeline).
+        ///
+        /// # Safety
+        /// `x` must be valid for reads of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn sum(x: *const f32, n: usize) -> f32 {
+            let mut acc = [splat(0.0); 4];
+            let mut i = 0;
+            while i + 4 * LANES <= n {
+                for (u, v) in acc.iter_mut().enumerate() {
+                    // SAFETY: i + 4·LANES ≤ n: the vector at i + u·LANES is inside `x`.
+                    *v = add(*v, unsafe { load(x.add(i + u * LANES)) });
+                }
+                i += 4 * LANES;
+            }
+            while i < n {
+                let m = mask(n - i);
+                // SAFETY: i < n, and the mask keeps the load to x[i..n].
+                acc[0] = add(acc[0], unsafe { load_m(x.add(i), m) });
+                i += LANES;
+            }
+            reduce_add(add(add(acc[0], acc[1]), add(acc[2], acc[3])))
         }
     };
 }
@@ -572,6 +907,12 @@ pub mod avx512 {
     const MR: usize = 4;
     const MAX_NV: usize = 4;
     const GEMV_NV: usize = 8;
+    /// Rows of B per k block: 160 rows of a 4-vector panel are 40 KiB.
+    const KC: usize = 160;
+    /// A·Bᵀ tiles: 4×3 outputs, 12 accumulators and 3 + 1 operand vectors (4×4 tiles
+    /// were slower: LLVM kept one of their 16 accumulators on the stack).
+    const NT_MR: usize = 4;
+    const NT_NR: usize = 3;
 
     macro_rules! dispatch_tile {
         ($go:ident, $rows:expr, $nv:expr) => {
@@ -845,6 +1186,69 @@ pub mod avx512 {
             ox += LANES;
         }
     }
+
+    /// The backward pass of [`max_pool_2x2_s2`] for one output row: row0[2ox..2ox + 2] and
+    /// row1[2ox..2ox + 2] get `dy[ox]` at the position `argmax[ox]` names (counting
+    /// `row0[0]` as `first` and `row1[0]` as `first + w`) and zero at the other three.
+    ///
+    /// # Safety
+    /// `dy` and `argmax` must be valid for reads of `ow` values, `row0` and `row1` for writes
+    /// of `2·ow` values; the CPU must support `avx512f`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_pool_2x2_s2_backward(
+        dy: *const f32,
+        argmax: *const u32,
+        ow: usize,
+        first: u32,
+        w: u32,
+        row0: *mut f32,
+        row1: *mut f32,
+    ) {
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        // Interleaving two vectors of 16 (values at even, values at odd positions): lanes
+        // 0..16 and 16..32 of the pairs.
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let one = _mm512_set1_epi32(1);
+        let mut ox = 0;
+        while ox < ow {
+            let n = (ow - ox).min(LANES);
+            let m = mask(n);
+            // SAFETY: the lanes of `m` are dy[ox..ox + n) and argmax[ox..ox + n), within the
+            // `ow` values the caller vouches for.
+            let (d, at) = unsafe {
+                (
+                    load_m(dy.add(ox), m),
+                    _mm512_maskz_loadu_epi32(m, argmax.add(ox) as *const i32),
+                )
+            };
+            // Index of row0[2ox + 2·lane].
+            let i0 = _mm512_add_epi32(_mm512_set1_epi32((first as usize + 2 * ox) as i32), even);
+            let i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(w as i32));
+            let pick = |index| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, index), d);
+            let (e0, o0) = (pick(i0), pick(_mm512_add_epi32(i0, one)));
+            let (e1, o1) = (pick(i1), pick(_mm512_add_epi32(i1, one)));
+            let (m_lo, m_hi) = (
+                mask((2 * n).min(LANES)),
+                mask((2 * n).saturating_sub(LANES)),
+            );
+            // SAFETY: the lanes the masks select are row[2ox..2ox + 2n), within the 2·ow
+            // values the caller vouches for (ox + n ≤ ow); when n ≤ LANES / 2 the upper
+            // half's mask is empty and its address is computed with `wrapping_add` (no
+            // claim to be in bounds, nothing written).
+            unsafe {
+                for (row, e, o) in [(row0, e0, o0), (row1, e1, o1)] {
+                    store_m(row.add(2 * ox), _mm512_permutex2var_ps(e, lo, o), m_lo);
+                    store_m(
+                        row.wrapping_add(2 * ox + LANES),
+                        _mm512_permutex2var_ps(e, hi, o),
+                        m_hi,
+                    );
+                }
+            }
+            ox += LANES;
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -859,6 +1263,11 @@ pub mod avx2 {
     const MR: usize = 4;
     const MAX_NV: usize = 2;
     const GEMV_NV: usize = 8;
+    /// Rows of B per k block (a 2-vector panel: 20 KiB).
+    const KC: usize = 320;
+    /// A·Bᵀ tiles: 2×3 outputs, 6 accumulators and 3 + 1 operand vectors (16 registers).
+    const NT_MR: usize = 2;
+    const NT_NR: usize = 3;
 
     macro_rules! dispatch_tile {
         ($go:ident, $rows:expr, $nv:expr) => {

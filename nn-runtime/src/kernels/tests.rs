@@ -44,7 +44,9 @@ fn check_gemm(
     let b = random(k * b_stride, rng);
     let c_stride = n + 5;
     let c0 = random(m * c_stride, rng);
-    let bias = random(n, rng);
+    let bias = random(m.max(n), rng);
+    // Half the biased products take one bias per row (a convolution's channels).
+    let row_bias = with_bias && (m + 2 * n + k).is_multiple_of(2);
     let (rsa, csa) = if transposed_a { (1, m) } else { (k, 1) };
     let p = MatMul {
         m,
@@ -55,6 +57,7 @@ fn check_gemm(
         rsb: b_stride,
         rsc: c_stride,
         accumulate,
+        row_bias,
         act,
     };
     let mut c = c0.clone();
@@ -79,12 +82,12 @@ fn check_gemm(
                 want += a[i * rsa + q * csa] as f64 * b[q * b_stride + j] as f64;
             }
             if with_bias {
-                want += bias[j] as f64;
+                want += bias[if row_bias { i } else { j }] as f64;
             }
             let want = act_f64(act, want);
             let got = c[i * c_stride + j] as f64;
             let tol = 2e-6 * (k as f64).sqrt() * (1.0 + want.abs()) + 1e-6;
-            assert!((got - want).abs() <= tol, "{arch:?} {backend:?} t{threads} {m}x{k}x{n} tA={transposed_a} acc={accumulate} bias={with_bias} {act:?} at ({i},{j}): {got} vs {want}");
+            assert!((got - want).abs() <= tol, "{arch:?} {backend:?} t{threads} {m}x{k}x{n} tA={transposed_a} acc={accumulate} bias={with_bias} row_bias={row_bias} {act:?} at ({i},{j}): {got} vs {want}");
         }
         // Padding between rows is never written.
         for j in n..c_stride {
@@ -121,6 +124,26 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
                 );
             }
         }
+        // Wide products with long k, which the SIMD paths split into k blocks: the bias
+        // and activation must come once, after the last block, and accumulation must keep
+        // C's values.
+        for (m, n, k) in [(9, 300, 161), (6, 841, 288), (5, 1024, 700), (4, 257, 641)] {
+            for (accumulate, act) in [(false, EpilogueAct::Relu), (true, EpilogueAct::Tanh)] {
+                check_gemm(
+                    arch,
+                    Backend::Own,
+                    1,
+                    m,
+                    n,
+                    k,
+                    m % 2 == 0,
+                    accumulate,
+                    true,
+                    act,
+                    &mut rng,
+                );
+            }
+        }
         for &k in &SIZES {
             check_gemm(
                 arch,
@@ -134,6 +157,67 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
                 true,
                 EpilogueAct::Relu,
                 &mut rng,
+            );
+        }
+    }
+}
+
+#[test]
+fn gemm_nt_matches_f64_reference_on_every_path_and_awkward_size() {
+    let mut rng = Rng::seed(21);
+    for arch in Arch::available() {
+        for &m in &SIZES {
+            for &n in &[1, 2, 3, 4, 5, 9, 27, 33] {
+                for &k in &[0, 1, 7, 16, 17, 63, 841] {
+                    let accumulate = (m + n + k) % 2 == 1;
+                    // Rows padded beyond k and n, to test the strides.
+                    let (rsa, rsb, rsc) = (k + 3, k + 1, n + 2);
+                    let a = random(m * rsa, &mut rng);
+                    let b = random(n * rsb, &mut rng);
+                    let c0 = random(m * rsc, &mut rng);
+                    let mut c = c0.clone();
+                    let p = MatMulNt {
+                        m,
+                        n,
+                        k,
+                        rsa,
+                        rsb,
+                        rsc,
+                        accumulate,
+                    };
+                    gemm_nt_with(arch, &p, &a, &b, &mut c);
+                    for i in 0..m {
+                        for j in 0..rsc {
+                            let got = c[i * rsc + j] as f64;
+                            if j >= n {
+                                assert_eq!(c[i * rsc + j], c0[i * rsc + j], "{arch:?}: padding");
+                                continue;
+                            }
+                            let mut want = if accumulate {
+                                c0[i * rsc + j] as f64
+                            } else {
+                                0.0
+                            };
+                            for q in 0..k {
+                                want += a[i * rsa + q] as f64 * b[j * rsb + q] as f64;
+                            }
+                            let tol = 2e-6 * (k as f64).sqrt() * (1.0 + want.abs()) + 1e-6;
+                            assert!(
+                                (got - want).abs() <= tol,
+                                "{arch:?} {m}x{k}x{n} acc={accumulate} at ({i},{j}): {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for n in [0, 1, 15, 16, 17, 64, 65, 1000] {
+            let x = random(n, &mut rng);
+            let want: f64 = x.iter().map(|&v| v as f64).sum();
+            let got = sum_with(arch, &x) as f64;
+            assert!(
+                (got - want).abs() <= 1e-5 * (1.0 + n as f64).sqrt(),
+                "{arch:?} sum of {n}"
             );
         }
     }
@@ -547,6 +631,22 @@ fn conv_cases() -> Vec<(&'static str, conv::ConvGeom)> {
             "stride leaves input rows uncovered",
             torch_conv([2, 17, 8], 2, (3, 3), (4, 3), (1, 1), (0, 1), 1),
         ),
+        (
+            "pointwise (the input is its own unfolding)",
+            torch_conv([5, 7, 9], 6, (1, 1), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "pointwise, groups 2",
+            torch_conv([4, 3, 11], 6, (1, 1), (1, 1), (1, 1), (0, 0), 2),
+        ),
+        (
+            "3 channels to 33, 21x19 (a first layer's shape)",
+            torch_conv([3, 21, 19], 33, (3, 3), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "18 channels to 37, padding 1",
+            torch_conv([18, 9, 13], 37, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+        ),
     ];
     // Keras's `same` with stride 2: 5 rows padded by 1 above and 2 below, 6 columns by
     // none on the left and 1 on the right (one more zero after the input than before it).
@@ -566,10 +666,14 @@ fn conv2d_forward_matches_the_direct_definition() {
         let x = random(rows * in_len, &mut rng);
         let wt = random(g.weight_len(), &mut rng);
         let b = random(g.c_out, &mut rng);
-        for bias in [Some(&b[..]), None] {
+        for (bias, arch) in [Some(&b[..]), None]
+            .into_iter()
+            .flat_map(|b| Arch::available().into_iter().map(move |a| (b, a)))
+        {
             for act in ACTS {
                 let mut y = vec![f32::NAN; rows * out_len];
-                conv::conv2d_forward(
+                conv::conv2d_forward_with(
+                    arch,
                     &g,
                     &wt,
                     bias,
@@ -585,7 +689,10 @@ fn conv2d_forward_matches_the_direct_definition() {
                         .map(|v| act_f64(act, v))
                         .collect();
                     assert_all_close(
-                        &format!("{what} {g:?} bias={} {act:?} row {r}", bias.is_some()),
+                        &format!(
+                            "{arch:?} {what} {g:?} bias={} {act:?} row {r}",
+                            bias.is_some()
+                        ),
                         &y[r * out_len..][..out_len],
                         &want,
                         g.group_ckk() as f64,
@@ -620,13 +727,17 @@ fn conv2d_backward_matches_the_direct_definition() {
             want_db.iter_mut().zip(db).for_each(|(a, b)| *a += b);
             want_dx.extend(dx);
         }
-        for with_bias in [true, false] {
+        for (with_bias, arch) in [true, false]
+            .into_iter()
+            .flat_map(|b| Arch::available().into_iter().map(move |a| (b, a)))
+        {
             let (mut dw, mut db, mut dx) = (
                 vec![f32::NAN; wt.len()],
                 vec![f32::NAN; g.c_out],
                 vec![f32::NAN; rows * in_len],
             );
-            conv::conv2d_backward(
+            conv::conv2d_backward_with(
+                arch,
                 &g,
                 &wt,
                 EpilogueAct::None,
@@ -639,7 +750,7 @@ fn conv2d_backward_matches_the_direct_definition() {
                 Some(&mut dx),
                 &mut conv::ConvWorkspace::default(),
             );
-            let what = format!("{what} {g:?} bias={with_bias}");
+            let what = format!("{arch:?} {what} {g:?} bias={with_bias}");
             let positions = (rows * g.oh * g.ow) as f64;
             assert_all_close(&format!("{what} dw"), &dw, &want_dw, positions);
             assert_all_close(&format!("{what} dx"), &dx, &want_dx, g.c_out as f64);
@@ -786,6 +897,44 @@ fn max_pooling_paths_agree_on_awkward_sizes_ties_and_nan() {
                 );
             }
             assert_eq!(at, want_at, "{arch:?} w={w}");
+        }
+    }
+}
+
+#[test]
+fn max_pool_backward_paths_route_each_gradient_to_its_arg_max() {
+    let mut rng = Rng::seed(19);
+    // Windows that tile the input (2×2, 3×3, 2×3: the write-once paths, with rows and
+    // columns left uncovered), and overlapping or padded ones (the scatter).
+    let cases = [
+        torch_pool([2, 5, 17], (2, 2), (2, 2), (0, 0)),
+        torch_pool([3, 6, 65], (2, 2), (2, 2), (0, 0)),
+        torch_pool([1, 4, 2], (2, 2), (2, 2), (0, 0)),
+        torch_pool([2, 7, 35], (3, 3), (3, 3), (0, 0)),
+        torch_pool([2, 7, 9], (2, 3), (2, 3), (0, 0)),
+        torch_pool([2, 7, 9], (3, 3), (2, 2), (0, 0)),
+        torch_pool([2, 7, 9], (3, 3), (2, 2), (1, 1)),
+    ];
+    for g in cases {
+        let rows = 2;
+        let (in_len, out_len) = (g.c * g.h * g.w, g.c * g.oh * g.ow);
+        let x: Vec<f32> = (0..rows * in_len)
+            .map(|_| rng.uniform(0.0, 4.0).floor())
+            .collect();
+        let dy = random(rows * out_len, &mut rng);
+        let mut y = vec![0.0; rows * out_len];
+        let mut at = vec![0u32; rows * out_len];
+        conv::max_pool_forward(&g, &x, &mut y, Some(&mut at), rows);
+        let mut want = vec![0.0f32; rows * in_len];
+        for r in 0..rows {
+            for o in 0..out_len {
+                want[r * in_len + at[r * out_len + o] as usize] += dy[r * out_len + o];
+            }
+        }
+        for arch in Arch::available() {
+            let mut dx = vec![f32::NAN; rows * in_len];
+            conv::max_pool_backward_with(arch, &g, &dy, &at, &mut dx, rows);
+            assert_eq!(dx, want, "{arch:?} {g:?}");
         }
     }
 }
@@ -1052,4 +1201,45 @@ fn global_max_pooling_matches_the_definition() {
     check::<3, 1, 1>(&mut rng);
     check::<2, 3, 17>(&mut rng);
     check::<1, 17, 3>(&mut rng);
+}
+
+#[test]
+fn rnn_sequence_matches_the_step_by_step_definition_on_every_path() {
+    let mut rng = Rng::seed(31);
+    for &h in &[1, 3, 16, 17, 50, 64, 65, 130] {
+        for (t, act) in [
+            (1, EpilogueAct::Tanh),
+            (7, EpilogueAct::Tanh),
+            (5, EpilogueAct::Relu),
+        ] {
+            // Rows of W padded on odd sizes, to test the stride.
+            let rsw = if h % 2 == 0 { h } else { h + 3 };
+            let w = random(h * rsw, &mut rng);
+            let x = random(t * h, &mut rng);
+            let mut want = vec![0.0f64; t * h];
+            for step in 0..t {
+                for j in 0..h {
+                    let mut v = x[step * h + j] as f64;
+                    if step > 0 {
+                        for p in 0..h {
+                            v += want[(step - 1) * h + p] * w[p * rsw + j] as f64;
+                        }
+                    }
+                    want[step * h + j] = act_f64(act, v);
+                }
+            }
+            for arch in Arch::available() {
+                let (mut gates, mut hs) = (x.clone(), vec![f32::NAN; t * h]);
+                rnn_sequence_with(arch, t, h, &w, rsw, act, &mut gates, &mut hs);
+                assert_eq!(gates, hs, "{arch:?} h={h}: gates and states differ");
+                for (k, (&got, &want)) in hs.iter().zip(&want).enumerate() {
+                    let tol = 1e-5 * (h as f64).sqrt() * (1.0 + want.abs());
+                    assert!(
+                        (got as f64 - want).abs() <= tol,
+                        "{arch:?} h={h} t={t} {act:?} at {k}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
 }

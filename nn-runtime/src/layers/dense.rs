@@ -7,10 +7,15 @@
 //! keep PyTorch's layout.
 
 use super::{ActivationFn, Layer, Layout, Linear, ParamVisitor, Path, Relu, Sigmoid, Tanh};
-use crate::kernels::{self, EpilogueAct, MatMul};
+use crate::kernels::{self, EpilogueAct, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
 use std::marker::PhantomData;
+
+/// Outputs from which the input gradient is computed as dot products along OUT against the
+/// weight as stored, rather than by a product with a transposed copy of the weight: each dot
+/// product then spans enough vectors to repay its final reduction.
+const NT_MIN_OUT: usize = 128;
 
 /// An activation the dense kernels can apply while the output tile is in registers, and
 /// differentiate from the output alone.
@@ -147,7 +152,14 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
         if BIAS {
             kernels::column_sums(&dz[..rows * OUT], OUT, &mut self.bias_grad);
         }
-        if let Some(dx) = dx {
+        let Some(dx) = dx else { return };
+        if OUT >= NT_MIN_OUT && rows * IN * OUT * 2 < kernels::PARALLEL_MIN_FLOPS {
+            // dX[rows, IN] = dZ[rows, OUT] · W_tᵀ: W_t's rows run along OUT as dZ's do, so
+            // dot products need no transposed copy of the weight.
+            kernels::gemm_nt(&MatMulNt::new(rows, IN, OUT), dz, &self.weight_t, dx);
+            return;
+        }
+        {
             // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
             self.weight_scratch.resize(OUT * IN, 0.0);
             kernels::transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);

@@ -210,6 +210,27 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
         Some(&p.bias_ih),
         &mut c.gates,
     );
+    if rows == 1 && matches!(g.kind, CellKind::SimpleTanh | CellKind::SimpleRelu) {
+        // One sequence: the whole recurrence in one kernel call, no dispatch per step (a
+        // 1×H·H×H product per step is too small to repay one).
+        let act = if g.kind == CellKind::SimpleTanh {
+            EpilogueAct::Tanh
+        } else {
+            EpilogueAct::Relu
+        };
+        let arch = kernels::Arch::current();
+        // W_hh with rows padded to whole cache lines and aligned: each vector load of a row
+        // then touches one line, not two.
+        let rsw = h.next_multiple_of(16);
+        c.weight_hh.resize(h * rsw + 16, 0.0);
+        let skip = c.weight_hh.as_ptr().align_offset(64).min(15);
+        let w = &mut c.weight_hh[skip..skip + h * rsw];
+        for (dst, src) in w.chunks_exact_mut(rsw).zip(p.weight_hh_t.chunks_exact(h)) {
+            dst[..h].copy_from_slice(src);
+        }
+        kernels::rnn_sequence_with(arch, t_len, h, w, rsw, act, &mut c.gates, &mut c.hs);
+        return;
+    }
     match g.kind {
         CellKind::Gru => {
             c.extra.resize(bt * h, 0.0);
