@@ -218,12 +218,12 @@ fn cross_entropy_labels(
     let inv_rows = 1.0 / rows.max(1) as f32;
     let mut total = 0.0f64;
     for (r, (zr, &label)) in z.chunks_exact(classes).zip(labels).enumerate() {
-        let lse = kernels::log_sum_exp(zr);
-        total += (lse - zr[label as usize]) as f64;
+        let (max, log_sum) = kernels::log_sum_exp_parts(zr);
+        total += (log_sum - (zr[label as usize] - max)) as f64;
         if let Some(dz) = dz.as_deref_mut() {
             let dr = &mut dz[r * classes..(r + 1) * classes];
             for (d, &zi) in dr.iter_mut().zip(zr) {
-                *d = (zi - lse).exp() * inv_rows;
+                *d = ((zi - max) - log_sum).exp() * inv_rows;
             }
             dr[label as usize] -= inv_rows;
         }
@@ -241,17 +241,17 @@ fn cross_entropy_dense(z: &[f32], t: &[f32], mut dz: Option<&mut [f32]>, classes
         .zip(t.chunks_exact(classes))
         .enumerate()
     {
-        let lse = kernels::log_sum_exp(zr);
+        let (max, log_sum) = kernels::log_sum_exp_parts(zr);
         let t_sum: f32 = tr.iter().sum();
         total += zr
             .iter()
             .zip(tr)
-            .map(|(&zi, &ti)| -(ti * (zi - lse)) as f64)
+            .map(|(&zi, &ti)| -(ti * ((zi - max) - log_sum)) as f64)
             .sum::<f64>();
         if let Some(dz) = dz.as_deref_mut() {
             let dr = &mut dz[r * classes..(r + 1) * classes];
             for ((d, &zi), &ti) in dr.iter_mut().zip(zr).zip(tr) {
-                *d = (t_sum * (zi - lse).exp() - ti) * inv_rows;
+                *d = (t_sum * ((zi - max) - log_sum).exp() - ti) * inv_rows;
             }
         }
     }

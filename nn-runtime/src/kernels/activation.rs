@@ -173,11 +173,24 @@ pub fn log_sum_exp(row: &[f32]) -> f32 {
 
 /// [`log_sum_exp`] on a given path.
 pub fn log_sum_exp_with(arch: Arch, row: &[f32]) -> f32 {
+    let (max, log_sum) = log_sum_exp_parts_with(arch, row);
+    max + log_sum
+}
+
+/// log Σ e^x of one row as its two parts, `(max, log Σ e^(x − max))`. Log-probabilities
+/// are `(x − max) − log_sum`: subtracting the whole log-sum-exp from `x` instead would
+/// round it at the scale of `x` first (an error of 5·10⁻⁴ for logits near 10⁴).
+pub fn log_sum_exp_parts(row: &[f32]) -> (f32, f32) {
+    log_sum_exp_parts_with(Arch::current(), row)
+}
+
+/// [`log_sum_exp_parts`] on a given path.
+pub fn log_sum_exp_parts_with(arch: Arch, row: &[f32]) -> (f32, f32) {
     let max = max_with(arch, row);
     if !max.is_finite() {
-        return max;
+        return (max, 0.0);
     }
-    max + exp_shifted_with(arch, row, None, max).ln()
+    (max, exp_shifted_with(arch, row, None, max).ln())
 }
 
 fn max_with(arch: Arch, x: &[f32]) -> f32 {

@@ -73,12 +73,14 @@ macro_rules! simd_kernels {
 
         /// e^x. Cephes' expf scheme: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by
         /// exponent bits. Inputs are clamped to [−87.33, 88.0] (the normal f32 range), so
-        /// the result is never infinite and never denormal.
+        /// the result is never infinite and never denormal; NaN stays NaN.
         #[inline]
         #[target_feature(enable = $features)]
         #[allow(clippy::excessive_precision)] // Cephes's coefficients, as published
         pub fn exp(x: V) -> V {
-            let x = min(max(x, splat(-87.33)), splat(88.0));
+            // Operands in this order so that NaN passes through (max and min return their
+            // second operand when one is NaN): a NaN input must not come out as a number.
+            let x = min(splat(88.0), max(splat(-87.33), x));
             let n = round(mul(x, splat(std::f32::consts::LOG2_E)));
             let r = sub(
                 sub(x, mul(n, splat(0.693_359_4))),
