@@ -131,9 +131,24 @@ fn a_diverging_run_stops_with_the_epoch_and_step_and_keeps_the_last_good_weights
         .verbosity(Verbosity::Silent)
         .fit(&mut model, &data);
     match result {
-        Err(Error::Diverged { epoch, step, loss }) => {
-            assert!(epoch >= 1 && step >= 1 && !loss.is_finite());
+        Err(err @ Error::Diverged { .. }) => {
+            let text = err.to_string();
+            let Error::Diverged { epoch, step, cause } = err else {
+                unreachable!()
+            };
+            assert!(epoch >= 1 && step >= 1);
+            assert!(
+                text.contains(&format!("epoch {epoch}, step {step}")),
+                "{text}"
+            );
+            assert!(
+                matches!(*cause, Error::NonFiniteLoss { loss } if !loss.is_finite()),
+                "{cause}"
+            );
+            // The last good weights are kept: finite, and they save and load.
             assert!(model.layer2.weight().iter().all(|w| w.is_finite()));
+            let bytes = model.to_safetensors_bytes().unwrap();
+            assert!(Regressor::from_safetensors_bytes(&bytes).is_ok());
         }
         other => panic!("expected divergence, got {other:?}"),
     }

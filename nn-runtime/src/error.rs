@@ -101,6 +101,11 @@ pub enum Error {
     )]
     NonFiniteLoss { loss: f32 },
 
+    /// A gradient was NaN or infinite although the loss was finite; the parameters, the
+    /// optimizer's state and the running statistics were left unchanged.
+    #[error("the gradient of `{parameter}` is not finite: parameters left unchanged (check the inputs for NaN or infinity, or lower the learning rate)")]
+    NonFiniteGradient { parameter: String },
+
     /// A kernel path was forced that this CPU cannot run.
     #[error("instruction set {isa} is not available on this CPU")]
     UnsupportedIsa { isa: String },
@@ -121,13 +126,15 @@ pub enum Error {
     #[error("corrupt checkpoint: {reason}")]
     CorruptCheckpoint { reason: String },
 
-    /// Training stopped at a NaN or infinite loss; the network keeps the weights of the last
-    /// step that succeeded.
-    #[error("the loss became {loss} in epoch {epoch}, step {step}: training stopped, the weights are those of the step before (lower the learning rate or check the inputs)")]
+    /// Training stopped at a NaN or infinite loss or gradient (`cause`:
+    /// [`Error::NonFiniteLoss`] or [`Error::NonFiniteGradient`]); the network keeps the
+    /// weights of the last step that succeeded.
+    #[error("training stopped in epoch {epoch}, step {step}: {cause}")]
     Diverged {
         epoch: usize,
         step: usize,
-        loss: f32,
+        #[source]
+        cause: Box<Error>,
     },
 
     /// A CSV record has a different number of fields than the header (or the first record).

@@ -86,7 +86,7 @@ impl<N: Layer> Default for StepBuffers<N> {
 /// dropout masks, and its loss.
 struct Share<N: Layer> {
     x: Batch<N::In>,
-    targets: Option<Box<dyn Any + Send>>,
+    targets: Option<Box<dyn Any + Send + Sync>>,
     seed: u64,
     loss: f32,
 }
@@ -349,7 +349,10 @@ where
             },
         );
     }
-    update(net, opt)?;
+    if let Err(e) = update(net, opt) {
+        net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.saved_buffers, &mut 0));
+        return Err(e);
+    }
     Ok(value as f32)
 }
 
@@ -401,8 +404,15 @@ where
     value
 }
 
-/// Clipping, then the optimizer's update of every parameter from its gradient.
+/// Clipping, then the optimizer's update of every parameter from its gradient. A NaN or
+/// infinite gradient (a finite loss can have one: an infinite input to a saturated gate
+/// gives 0 · ∞) is an error before anything changes, optimizer state included.
 fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
+    let mut check = FirstNonFiniteGrad(None);
+    net.visit_params(&Path::ROOT, &mut check);
+    if let Some(parameter) = check.0 {
+        return Err(Error::NonFiniteGradient { parameter });
+    }
     opt.begin_step(N::PARAMS)?;
     if let Some(max) = opt.max_grad_norm() {
         let mut norm = GradNorm(0.0);
@@ -555,12 +565,19 @@ where
     L: Loss<N::Head, N::Out, T>,
     O: Optimizer + ?Sized,
 {
+    // Backward moves running statistics; a step that fails puts them back.
+    st.saved_buffers.clear();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.saved_buffers));
     let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
-    if !value.is_finite() {
-        return Err(Error::NonFiniteLoss { loss: value });
+    let result = if value.is_finite() {
+        update(net, opt)
+    } else {
+        Err(Error::NonFiniteLoss { loss: value })
+    };
+    if result.is_err() {
+        net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.saved_buffers, &mut 0));
     }
-    update(net, opt)?;
-    Ok(value)
+    result.map(|()| value)
 }
 
 fn check_rows(inputs: usize, targets: usize) -> Result<()> {
@@ -575,6 +592,30 @@ fn check_rows(inputs: usize, targets: usize) -> Result<()> {
 
 /// Σ g² over every gradient, in f64.
 struct GradNorm(f64);
+
+/// The name of the first parameter with a NaN or infinite gradient.
+struct FirstNonFiniteGrad(Option<String>);
+
+impl ParamVisitor for FirstNonFiniteGrad {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        // Without the sign bit, a NaN or infinity is the largest bit pattern: an integer
+        // maximum, which vectorises, finds one in a single pass with no branch per value.
+        const INFINITY_BITS: u32 = 0x7f80_0000;
+        let largest = grad
+            .iter()
+            .fold(0u32, |m, g| m.max(g.to_bits() & 0x7fff_ffff));
+        if self.0.is_none() && largest >= INFINITY_BITS {
+            self.0 = Some(path.to_string());
+        }
+    }
+}
 
 impl ParamVisitor for GradNorm {
     fn visit(

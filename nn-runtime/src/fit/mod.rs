@@ -216,11 +216,13 @@ where
                 }
                 let value = match train_step(net, &x, &y, &self.loss, &mut self.optimizer) {
                     Ok(value) => value,
-                    Err(Error::NonFiniteLoss { loss }) => {
+                    Err(
+                        cause @ (Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }),
+                    ) => {
                         return Err(Error::Diverged {
                             epoch: epoch + 1,
                             step: k + 1,
-                            loss,
+                            cause: Box::new(cause),
                         })
                     }
                     Err(e) => return Err(e),
