@@ -74,7 +74,7 @@ pub trait Target: Clone + Send + Sync + 'static {
 }
 
 /// A batch of targets.
-pub trait TargetBatch: Default + Send {
+pub trait TargetBatch: Default + Send + Sync {
     /// One target.
     type Item;
     /// Number of targets.
