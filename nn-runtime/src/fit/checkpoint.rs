@@ -3,7 +3,10 @@
 //! needs to continue as if it had never stopped: the optimizer's vectors (as tensors) and
 //! step count, the epoch and step reached, both generators' states (the shuffles' and the
 //! network's dropout masks'), the history, and the schedule's and callbacks' memory (as
-//! metadata). Both files are written atomically.
+//! metadata), and a copy of the weights. The state file alone is the resumable checkpoint,
+//! written atomically in one piece, so a failure between the two files' writes never pairs
+//! one save's state with another save's weights; the weight file beside it is written after
+//! it (atomically too) for `Model::load` and other tools.
 
 use super::history::History;
 use crate::error::{Error, Result};
@@ -16,7 +19,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What the file says it is.
-const FORMAT: &str = "typed-nn training state 1";
+const FORMAT: &str = "typed-nn training state 2";
+/// The first format, which kept the weights only in the weight file beside it.
+const FORMAT_1: &str = "typed-nn training state 1";
+/// The state file's tensor holding the weight file's bytes.
+const WEIGHTS: &str = "weights";
 
 /// Where a run stands at the end of an epoch.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +83,14 @@ pub fn save<N: Network>(base: &Path, net: &mut N, state: &TrainingState) -> Resu
             source,
         })?;
     }
+    let weight_bytes = weights::to_bytes(net)?;
+    write_atomically(&state_path, &state_bytes(&weight_bytes, state)?)?;
+    // If this write fails, the error says so; the state file already holds this save whole.
+    write_atomically(&weights_path, &weight_bytes)
+}
+
+/// The state file of a checkpoint: `state`, and the weight file's bytes as one tensor.
+pub fn state_bytes(weight_bytes: &[u8], state: &TrainingState) -> Result<Vec<u8>> {
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("epoch".to_string(), state.epoch.to_string());
@@ -106,25 +121,28 @@ pub fn save<N: Network>(base: &Path, net: &mut N, state: &TrainingState) -> Resu
         .collect();
     let views = data
         .iter()
-        .map(|(name, bytes, len)| {
-            TensorView::new(Dtype::F32, vec![*len], bytes).map(|v| (name.as_str(), v))
+        .map(|(name, bytes, len)| (name.as_str(), Dtype::F32, *len, bytes.as_slice()))
+        .chain(std::iter::once((
+            WEIGHTS,
+            Dtype::U8,
+            weight_bytes.len(),
+            weight_bytes,
+        )))
+        .map(|(name, dtype, len, bytes)| {
+            TensorView::new(dtype, vec![len], bytes).map(|v| (name, v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::CorruptCheckpoint {
             reason: e.to_string(),
         })?;
-    let bytes =
-        ::safetensors::serialize(views, Some(meta)).map_err(|e| Error::CorruptCheckpoint {
-            reason: e.to_string(),
-        })?;
-    // Each file is replaced whole or not at all; if the second write fails, the error says
-    // so and the previous weights are still there to load.
-    write_atomically(&state_path, &bytes)?;
-    write_atomically(&weights_path, &weights::to_bytes(net)?)
+    ::safetensors::serialize(views, Some(meta)).map_err(|e| Error::CorruptCheckpoint {
+        reason: e.to_string(),
+    })
 }
 
 /// Reads the checkpoint `base` into `net` (its weights and buffers) and returns the state to
-/// resume from. Nothing changes in `net` unless both files are sound.
+/// resume from. Nothing changes in `net` unless the checkpoint is sound. The weights come
+/// from the state file (from the weight file beside it only for the first format).
 pub fn load<N: Network>(base: &Path, net: &mut N) -> Result<TrainingState> {
     let (weights_path, state_path) = paths(base);
     let bytes = std::fs::read(&state_path).map_err(|source| match source.kind() {
@@ -147,7 +165,8 @@ pub fn load<N: Network>(base: &Path, net: &mut N) -> Result<TrainingState> {
             .map(String::as_str)
             .ok_or_else(|| corrupt(format!("no `{name}`")))
     };
-    if field("format")? != FORMAT {
+    let format = field("format")?;
+    if format != FORMAT && format != FORMAT_1 {
         return Err(corrupt(format!("not a {FORMAT}")));
     }
     let number = |name: &str| -> Result<usize> {
@@ -166,7 +185,16 @@ pub fn load<N: Network>(base: &Path, net: &mut N) -> Result<TrainingState> {
     };
     let mut names = tensors.names();
     names.sort_unstable();
+    let mut weight_bytes = None;
     for name in names {
+        if name == WEIGHTS {
+            let view = tensors.tensor(name).map_err(|e| corrupt(e.to_string()))?;
+            if view.dtype() != Dtype::U8 {
+                return Err(corrupt(format!("`{name}` is not U8")));
+            }
+            weight_bytes = Some(view.data());
+            continue;
+        }
         let view = tensors.tensor(name).map_err(|e| corrupt(e.to_string()))?;
         let Some(short) = name.strip_prefix("optimizer.") else {
             return Err(corrupt(format!("unexpected tensor `{name}`")));
@@ -194,7 +222,11 @@ pub fn load<N: Network>(base: &Path, net: &mut N) -> Result<TrainingState> {
         schedule: parse_numbers(field("schedule")?, "schedule")?,
         callbacks,
     };
-    weights::load(net, &weights_path)?;
+    match weight_bytes {
+        Some(bytes) => weights::load_bytes(net, bytes)?,
+        None if format == FORMAT_1 => weights::load(net, &weights_path)?,
+        None => return Err(corrupt(format!("no `{WEIGHTS}` tensor"))),
+    }
     *net.buffers().rng() = Rng::from_state(state.network_rng);
     Ok(state)
 }
