@@ -24,6 +24,7 @@ pub use schedule::{CosineDecay, ExponentialDecay, ReduceOnPlateau, Schedule, Ste
 
 use crate::data::{Class, Dataset, Target};
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::tensor::Batch;
@@ -53,8 +54,8 @@ pub struct Trainer<N: Network, L, O> {
 impl<N, L, O> Trainer<N, L, O>
 where
     N: Network + Send,
-    L: Sync,
-    O: Optimizer,
+    L: Send + Sync,
+    O: Optimizer + Send,
 {
     /// Training with `loss` and `optimizer`: one epoch, batches of 32, seed 0, no
     /// validation, a bar on a terminal (Keras's defaults).
@@ -149,6 +150,21 @@ where
 
     /// Trains `net` on `train`, measuring `validation` after every epoch.
     pub fn fit_validated<Y>(
+        &mut self,
+        net: &mut N,
+        train: &Dataset<N::In, Y>,
+        validation: Option<&Dataset<N::In, Y>>,
+    ) -> Result<History>
+    where
+        Y: Target + 'static,
+        L: Loss<N::Head, N::Out, Y::Batch> + TaskMetrics<N::Head, N::Out, Y::Batch>,
+    {
+        // On the library's pool, so that each step hands its shares to the other workers
+        // directly instead of through rayon's injector (which allocates now and then).
+        kernels::on_pool(|| self.run(net, train, validation))
+    }
+
+    fn run<Y>(
         &mut self,
         net: &mut N,
         train: &Dataset<N::In, Y>,

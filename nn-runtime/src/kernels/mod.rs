@@ -32,7 +32,7 @@ pub use gemm::{
 };
 pub use isa::{isa, set_isa, Arch, Isa};
 pub use simd::{AdamStep, EpilogueAct};
-pub use threads::{as_shard, join, set_threads, threads, PARALLEL_MIN_FLOPS};
+pub use threads::{as_shard, join, on_pool, set_threads, threads, PARALLEL_MIN_FLOPS};
 
 /// Index of the largest value (the first one on ties); 0 for an empty slice. NaN never wins.
 pub fn argmax(values: &[f32]) -> usize {

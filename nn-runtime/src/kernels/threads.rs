@@ -82,6 +82,16 @@ pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// Runs `f` on one of the library's threads and waits for it. Every call that splits work
+/// (a training step over its shares, a large product) from a thread outside the pool hands
+/// the work over through rayon's job injector, which takes a new block of job slots every
+/// few dozen hand-offs; inside `on_pool`, the calls hand work straight to the other
+/// workers, so a training loop run here allocates nothing per step at all. `fit` runs its
+/// epochs this way.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    in_pool(f)
+}
+
 /// `rayon::join` on the library's pool, each half flushing subnormals.
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
