@@ -302,3 +302,39 @@ fn an_out_of_range_label_is_an_error_naming_its_row() {
         "{err}"
     );
 }
+
+network! {
+    pub struct TokenClassifier: tokens[5] {
+        Embedding(20, 4),
+        LSTM(6),
+        Dense(3), Softmax,
+    }
+}
+
+#[test]
+fn a_token_id_outside_the_vocabulary_is_caught_not_embedded_as_zeros() {
+    let mut net = TokenClassifier::init(&mut Rng::seed(4));
+    let labels = Labels::<3>::new(vec![0, 2]).unwrap();
+    let mut adam = Adam::new(1e-2);
+    let good = Batch::<Tokens<5>>::from_ids(&[1, 2, 3, 4, 5, 19, 0, 7, 7, 1]).unwrap();
+    net.train_step(&good, &labels, &CrossEntropy, &mut adam)
+        .unwrap();
+    let before = net.to_safetensors_bytes().unwrap();
+    for bad in [20.0, 1e9, -1.0, 2.5, f32::NAN, f32::INFINITY] {
+        let mut ids = good.as_slice().to_vec();
+        ids[7] = bad;
+        let x = Batch::<Tokens<5>>::from_vec(ids).unwrap();
+        let out = net.forward_batch(&x);
+        assert!(all_finite(out.row(0)), "the clean sequence is untouched");
+        assert!(
+            out.row(1).iter().all(|v| v.is_nan()),
+            "id {bad} shows as NaN"
+        );
+        let err = net.train_step(&x, &labels, &CrossEntropy, &mut adam);
+        assert!(
+            matches!(err, Err(Error::NonFiniteLoss { .. })),
+            "id {bad}: {err:?}"
+        );
+        assert!(net.to_safetensors_bytes().unwrap() == before);
+    }
+}

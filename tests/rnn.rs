@@ -59,7 +59,7 @@ network! {
 }
 
 #[test]
-fn embedding_learns_a_token_task_and_tolerates_bad_ids() {
+fn embedding_learns_a_token_task_and_flags_bad_ids() {
     assert_eq!(TokenClassifier::PARAMS, 20 * 4 + (4 * 8 * 12 + 32) + 9);
     assert!(TokenClassifier::summary().contains("embed (Embedding)"));
     let mut rng = Rng::seed(3);
@@ -94,10 +94,11 @@ fn embedding_learns_a_token_task_and_tolerates_bad_ids() {
         .count();
     assert!(correct >= 180, "{correct} of 200 right");
 
-    // Ids outside the vocabulary or not integers embed as zeros: no panic, finite output.
-    let mut bad = Tokens::<6>::new([1, 2, 3, 4, 5, 6]);
-    bad.data[0] = 25.0;
-    bad.data[1] = 1.5;
-    bad.data[2] = -1.0;
-    assert!(model.forward(&bad)[0].is_finite());
+    // Ids outside the vocabulary or not integers embed as NaN: no panic, and an output that
+    // cannot pass for a prediction (tests/numeric_edges.rs: training on them is an error).
+    for (at, id) in [(0, 25.0), (1, 1.5), (2, -1.0)] {
+        let mut bad = Tokens::<6>::new([1, 2, 3, 4, 5, 6]);
+        bad.data[at] = id;
+        assert!(model.forward(&bad)[0].is_nan(), "id {id}");
+    }
 }

@@ -147,7 +147,7 @@ impl<const C: usize, const H: usize, const W: usize> Sample for Tensor3<C, H, W>
 
 /// A sequence of `T` token ids (the input of `Embedding`), held as `f32` like every sample.
 /// Build it from ids with [`Tokens::new`] or [`Batch::from_ids`]; an id that is not an
-/// integer below the vocabulary embeds as zeros.
+/// integer below the vocabulary embeds as NaN (see `Embedding`).
 #[derive(Clone, Copy, PartialEq)]
 #[repr(C, align(64))]
 pub struct Tokens<const T: usize> {

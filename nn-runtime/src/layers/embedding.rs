@@ -5,7 +5,8 @@ use crate::tensor::{Batch, Sample, Tensor2, Tokens};
 use crate::Rng;
 
 /// `T` token ids below `V` to `[T, D]` vectors. An id that is not an integer below `V`
-/// (data a user fed in) embeds as zeros and receives no gradient, rather than panicking.
+/// (data a user fed in) embeds as NaN, rather than panicking: a training step on it is the
+/// typed `NonFiniteLoss` error, and inference shows NaN for that sample.
 #[derive(Clone, Debug)]
 pub struct Embedding<const T: usize, const V: usize, const D: usize> {
     /// `[V, D]`.
@@ -18,12 +19,15 @@ fn row_of(id: f32, vocab: usize) -> Option<usize> {
     (id >= 0.0 && id.fract() == 0.0 && (id as usize) < vocab).then_some(id as usize)
 }
 
-/// Looks up `ids` (one sequence after another) in `weight` `[vocab, dim]`.
+/// Looks up `ids` (one sequence after another) in `weight` `[vocab, dim]`. An id that is no
+/// row (out of range, negative, fractional, NaN) embeds as NaN: a layer pass cannot return
+/// an error, and NaN makes the training step's loss the typed `NonFiniteLoss` error and
+/// shows in inference's output, where a row of zeros would train on it silently.
 fn embed(weight: &[f32], vocab: usize, dim: usize, ids: &[f32], out: &mut [f32]) {
     for (&id, o) in ids.iter().zip(out.chunks_exact_mut(dim)) {
         match row_of(id, vocab) {
             Some(r) => o.copy_from_slice(&weight[r * dim..(r + 1) * dim]),
-            None => o.fill(0.0),
+            None => o.fill(f32::NAN),
         }
     }
 }
