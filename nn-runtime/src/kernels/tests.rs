@@ -288,6 +288,33 @@ fn gemm_library_backend_and_threads_agree() {
     }
 }
 
+/// Found by the GEMM property: a product with k = 0 split over threads sliced its (empty)
+/// A at the bottom half's first row and panicked.
+#[test]
+fn empty_inner_dimension_split_over_threads_writes_the_epilogue() {
+    for arch in Arch::available() {
+        for threads in [1, 2, 4] {
+            let p = MatMul {
+                act: EpilogueAct::Relu,
+                ..MatMul::new(5, 3, 0)
+            };
+            let bias = [1.0, -2.0, 3.0];
+            let mut c = [f32::NAN; 15];
+            gemm_with(
+                arch,
+                Backend::Own,
+                threads,
+                &p,
+                &[],
+                &[],
+                Some(&bias),
+                &mut c,
+            );
+            assert_eq!(c, [1.0, 0.0, 3.0].repeat(5)[..], "{arch:?} t{threads}");
+        }
+    }
+}
+
 #[test]
 fn activations_match_f64_reference_on_every_path() {
     let mut rng = Rng::seed(3);
