@@ -3,6 +3,8 @@
 use super::*;
 use crate::Rng;
 
+mod props;
+
 const SIZES: [usize; 6] = [1, 3, 17, 63, 65, 257];
 const ACTS: [EpilogueAct; 4] = [
     EpilogueAct::None,
