@@ -20,6 +20,9 @@ pub enum ArgKind {
     Size,
     /// `valid`, `same`, a size, or (when `pair`) a pair of sizes: zeros around the input.
     Padding { pair: bool },
+    /// A number of zeros, 0 included, or (when `pair`) a pair of them: a pooling's
+    /// padding, which has no `valid` or `same`. Read as a count or as a size.
+    Zeros { pair: bool },
     /// `true` or `false`.
     Bool,
     /// A number literal, possibly negative, within a range.
@@ -183,12 +186,20 @@ const CONV1D: &[Param] = &[
 const POOL2D: &[Param] = &[
     param!("window", ArgKind::Size, "the pooling window"),
     param!("stride" = "window", ArgKind::Size, "the stride"),
-    param!("padding" = "0", ArgKind::Size, "the padding"),
+    param!(
+        "padding" = "0",
+        ArgKind::Zeros { pair: true },
+        "the padding"
+    ),
 ];
 const POOL1D: &[Param] = &[
     param!("window", ArgKind::Count, "the pooling window"),
     param!("stride" = "window", ArgKind::Count, "the stride"),
-    param!("padding" = "0", ArgKind::Count, "the padding"),
+    param!(
+        "padding" = "0",
+        ArgKind::Zeros { pair: false },
+        "the padding"
+    ),
 ];
 const RETURN_SEQUENCES: Param = param!(
     "return_sequences" = "false",
@@ -833,6 +844,19 @@ fn pair_value(expr: &Expr, what: &str, label: &str, cx: &Ctxt) -> Result<(Dim, D
     }
 }
 
+/// A number of zeros (0 is one) or, when `pair`, a pair `(h, w)` of them; `None` for
+/// anything else. An expression is any usize, so needs no check.
+fn zeros_value(expr: &Expr, pair: bool) -> Option<(Dim, Dim)> {
+    let zeros = |e: &Expr| match dim::literal(e) {
+        Some(n) => Some(Dim::Known(n)),
+        None => may_be_size(e).then(|| Dim::of_expr(e)),
+    };
+    match expr {
+        Expr::Tuple(t) if pair && t.elems.len() == 2 => zeros(&t.elems[0]).zip(zeros(&t.elems[1])),
+        e => zeros(e).map(|d| (d.clone(), d)),
+    }
+}
+
 fn parse_value(param: &Param, expr: &Expr, label: &str, cx: &Ctxt) -> Result<Value, Reported> {
     let what = param.what;
     match param.kind {
@@ -847,18 +871,7 @@ fn parse_value(param: &Param, expr: &Expr, label: &str, cx: &Ctxt) -> Result<Val
                     return Ok(Value::Padding(Padding::Same));
                 }
             }
-            // Zero is a valid padding; an expression is any usize, so needs no check.
-            let zeros = |e: &Expr| match dim::literal(e) {
-                Some(n) => Some(Dim::Known(n)),
-                None => may_be_size(e).then(|| Dim::of_expr(e)),
-            };
-            let parsed = match expr {
-                Expr::Tuple(t) if pair && t.elems.len() == 2 => {
-                    zeros(&t.elems[0]).zip(zeros(&t.elems[1]))
-                }
-                e => zeros(e).map(|d| (d.clone(), d)),
-            };
-            match parsed {
+            match zeros_value(expr, pair) {
                 Some((h, w)) => Ok(Value::Padding(Padding::Explicit(h, w))),
                 None => Err(cx.error_spanned_by(
                     expr,
@@ -874,6 +887,21 @@ fn parse_value(param: &Param, expr: &Expr, label: &str, cx: &Ctxt) -> Result<Val
                 )),
             }
         }
+        ArgKind::Zeros { pair } => match zeros_value(expr, pair) {
+            Some((h, w)) if pair => Ok(Value::Size(h, w)),
+            Some((n, _)) => Ok(Value::Count(n)),
+            None => Err(cx.error_spanned_by(
+                expr,
+                format_args!(
+                    "{what} must be a number of zeros{}",
+                    if pair {
+                        " or a pair such as `(1, 0)`"
+                    } else {
+                        ""
+                    }
+                ),
+            )),
+        },
         ArgKind::Bool => {
             match expr {
                 Expr::Lit(syn::ExprLit {

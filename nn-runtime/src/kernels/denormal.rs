@@ -33,11 +33,14 @@ pub fn set_flush_denormals(on: bool) {
     FLUSH.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
 
+// Under Miri, which cannot run inline assembly (and computes with IEEE subnormals
+// whatever the MXCSR says), the guard does nothing, as off x86-64.
+
 /// The MXCSR bits: flush-to-zero (results) and denormals-are-zero (inputs).
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn read_mxcsr() -> u32 {
     let mut csr: u32 = 0;
     // SAFETY: `stmxcsr` stores the 32-bit MXCSR (SSE, part of x86-64's baseline) to the
@@ -46,7 +49,7 @@ fn read_mxcsr() -> u32 {
     csr
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn write_mxcsr(csr: u32) {
     // SAFETY: `ldmxcsr` loads the MXCSR from the given address, a live `u32`. Every value
     // written here is one read from the register with only the FTZ and DAZ bits changed,
@@ -58,7 +61,7 @@ fn write_mxcsr(csr: u32) {
 
 /// Flushes subnormals on this thread from now on (the library's own worker threads).
 pub(crate) fn flush_this_thread() {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if flush_denormals() {
         write_mxcsr(read_mxcsr() | FTZ_DAZ);
     }
@@ -68,7 +71,7 @@ pub(crate) fn flush_this_thread() {
 /// Does nothing when flushing is off, or the bits are already set, or off x86-64.
 #[must_use = "the flush ends when the guard is dropped"]
 pub struct FlushDenormals {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     restore: Option<u32>,
 }
 
@@ -76,7 +79,7 @@ impl FlushDenormals {
     /// Starts flushing on this thread (when [`flush_denormals`] is on).
     #[inline]
     pub fn new() -> Self {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
             if !flush_denormals() {
                 return FlushDenormals { restore: None };
@@ -88,7 +91,7 @@ impl FlushDenormals {
             write_mxcsr(csr | FTZ_DAZ);
             FlushDenormals { restore: Some(csr) }
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         FlushDenormals {}
     }
 }
@@ -102,7 +105,7 @@ impl Default for FlushDenormals {
 impl Drop for FlushDenormals {
     #[inline]
     fn drop(&mut self) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         if let Some(csr) = self.restore {
             write_mxcsr(csr);
         }
@@ -118,15 +121,15 @@ mod tests {
         let tiny = std::hint::black_box(f32::MIN_POSITIVE);
         let half = std::hint::black_box(0.5f32);
         assert!(tiny * half > 0.0, "subnormals exist outside the guard");
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         let before = read_mxcsr();
         {
             let _flush = FlushDenormals::new();
-            if flush_denormals() && cfg!(target_arch = "x86_64") {
+            if flush_denormals() && cfg!(all(target_arch = "x86_64", not(miri))) {
                 assert_eq!(std::hint::black_box(tiny) * std::hint::black_box(half), 0.0);
             }
         }
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         assert_eq!(read_mxcsr(), before, "the caller's MXCSR is back");
         assert!(tiny * half > 0.0);
     }

@@ -182,7 +182,9 @@ fn split_rows(
         m: p.m - top_rows,
         ..*p
     };
-    let a_bottom = &a[top_rows * p.rsa..];
+    // With k = 0 no value of A is read and A may be empty (`check_bounds` asks for none),
+    // so the bottom rows' start may lie past its end.
+    let a_bottom = a.get(top_rows * p.rsa..).unwrap_or_default();
     // A bias per row splits with the rows.
     let bias_bottom = match bias {
         Some(bias) if p.row_bias => Some(&bias[top_rows..]),

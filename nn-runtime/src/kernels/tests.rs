@@ -3,6 +3,8 @@
 use super::*;
 use crate::Rng;
 
+mod props;
+
 const SIZES: [usize; 6] = [1, 3, 17, 63, 65, 257];
 const ACTS: [EpilogueAct; 4] = [
     EpilogueAct::None,
@@ -285,6 +287,33 @@ fn gemm_library_backend_and_threads_agree() {
             EpilogueAct::None,
             &mut rng,
         );
+    }
+}
+
+/// Found by the GEMM property: a product with k = 0 split over threads sliced its (empty)
+/// A at the bottom half's first row and panicked.
+#[test]
+fn empty_inner_dimension_split_over_threads_writes_the_epilogue() {
+    for arch in Arch::available() {
+        for threads in [1, 2, 4] {
+            let p = MatMul {
+                act: EpilogueAct::Relu,
+                ..MatMul::new(5, 3, 0)
+            };
+            let bias = [1.0, -2.0, 3.0];
+            let mut c = [f32::NAN; 15];
+            gemm_with(
+                arch,
+                Backend::Own,
+                threads,
+                &p,
+                &[],
+                &[],
+                Some(&bias),
+                &mut c,
+            );
+            assert_eq!(c, [1.0, 0.0, 3.0].repeat(5)[..], "{arch:?} t{threads}");
+        }
     }
 }
 

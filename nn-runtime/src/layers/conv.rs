@@ -534,6 +534,45 @@ mod tests {
         }
     }
 
+    /// Windows of `k` taps `d` apart, moved by `s`, whose last tap lies inside `padded`
+    /// positions, counted one position at a time.
+    fn fitting_windows(padded: usize, k: usize, s: usize, d: usize) -> usize {
+        (0..=padded)
+            .take_while(|o| o * s + (k - 1) * d < padded)
+            .count()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// `dim_fits` accepts exactly PyTorch's output (the windows that fit in the padded
+        /// input, when there are any) and the one-zero-after layout of `same` (one more
+        /// window, when it overruns the padded input by exactly one position), on sizes
+        /// beyond the exhaustive test's small grid.
+        #[test]
+        fn dim_fits_accepts_the_brute_force_window_counts(
+            len in 1usize..300,
+            k in 1usize..12,
+            s in 1usize..9,
+            d in 1usize..6,
+            pad in 0usize..15,
+        ) {
+            let padded = len + 2 * pad;
+            let torch = fitting_windows(padded, k, s, d);
+            let same_layout = fitting_windows(padded + 1, k, s, d);
+            for out in 1..torch + 4 {
+                proptest::prop_assert_eq!(
+                    dim_fits(len, k, s, d, pad, out),
+                    out == torch || out == same_layout,
+                    "len {} k {} s {} d {} pad {} out {}", len, k, s, d, pad, out
+                );
+            }
+        }
+    }
+
     fn geom(c_in: usize, c_out: usize, groups: usize) -> ConvGeom {
         ConvGeom {
             c_in,

@@ -191,6 +191,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// `problem` accepts exactly PyTorch's pooling: padding at most half the window,
+        /// at least one window inside the padded input, and the output the number of
+        /// windows that fit, counted one position at a time.
+        #[test]
+        fn geometry_accepts_the_brute_force_window_count(
+            len in 1usize..300,
+            k in 1usize..12,
+            s in 1usize..9,
+            pad in 0usize..8,
+            off in 0usize..4,
+        ) {
+            let padded = len + 2 * pad;
+            let fitting = (0..=padded).take_while(|o| o * s + k <= padded).count();
+            // Around the count (and 1..4 when no window fits).
+            let out = (fitting + off).saturating_sub(1).max(1);
+            let accepted = 2 * pad <= k && fitting > 0 && out == fitting;
+            proptest::prop_assert_eq!(
+                problem(&pool(len, k, s, pad, out)).is_none(),
+                accepted,
+                "len {} k {} s {} pad {} out {}", len, k, s, pad, out
+            );
+            // The same along the rows.
+            let rows = PoolGeom { h: len, kh: k, sh: s, pt: pad, oh: out, w: 1, kw: 1, sw: 1, pl: 0, ow: 1, ..pool(1, 1, 1, 0, 1) };
+            proptest::prop_assert_eq!(problem(&rows).is_none(), accepted);
+        }
+    }
+
     #[test]
     fn geometry_accepts_pytorch_pooling_and_nothing_else() {
         for len in 1..=13 {
