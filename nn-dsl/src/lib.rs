@@ -27,6 +27,10 @@ fn runtime_path() -> TokenStream {
 
 /// Expands `network! { … }`'s input into the network's items, or into its errors.
 pub fn network(input: TokenStream) -> TokenStream {
+    if let Some(span) = nested_too_deep(&input) {
+        let message = format!("groups nested more than {MAX_NESTING} deep");
+        return parse_fallback(&input, syn::Error::new(span, message));
+    }
     let def = match syn::parse2::<ast::NetworkDef>(input.clone()) {
         Ok(def) => def,
         Err(error) => return parse_fallback(&input, error),
@@ -48,6 +52,31 @@ pub fn network(input: TokenStream) -> TokenStream {
             syn::Error::new(def.body_span, "this network could not be resolved"),
         ),
     }
+}
+
+/// The deepest nesting of delimited groups accepted. Parsing, resolution and expansion each
+/// recurse once per level (joins inside joins, parentheses inside arguments), so input
+/// nested a few hundred deep would overflow the stack; no real network comes near this.
+const MAX_NESTING: usize = 64;
+
+/// The span of the first group nested deeper than [`MAX_NESTING`], found without recursion.
+fn nested_too_deep(input: &TokenStream) -> Option<proc_macro2::Span> {
+    let mut stack = vec![input.clone().into_iter()];
+    while let Some(tokens) = stack.last_mut() {
+        match tokens.next() {
+            Some(TokenTree::Group(group)) => {
+                if stack.len() > MAX_NESTING {
+                    return Some(group.span());
+                }
+                stack.push(group.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    None
 }
 
 /// The names of every layer kind `network!` knows, in the order of the table.

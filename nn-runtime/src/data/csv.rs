@@ -5,6 +5,7 @@ use super::{Class, Dataset, Target};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor1;
 use crate::Rng;
+use std::io::Read;
 use std::path::Path;
 
 /// Which column holds the target.
@@ -122,12 +123,23 @@ impl<const F: usize, Y: CsvTarget> Dataset<Tensor1<F>, Y> {
                 source,
             },
         })?;
+        Self::from_csv_reader(path, file, options)
+    }
+
+    /// Reads CSV data from any reader, as [`from_csv`](Self::from_csv) reads a file;
+    /// `source` names the data in errors (a file name, or e.g. `<stdin>`).
+    pub fn from_csv_reader(
+        source: impl AsRef<Path>,
+        reader: impl Read,
+        options: &CsvOptions,
+    ) -> Result<Self> {
+        let path = source.as_ref();
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(options.has_header)
             .delimiter(options.delimiter)
             // Ragged records are reported by this loader, with the line.
             .flexible(true)
-            .from_reader(std::io::BufReader::new(file));
+            .from_reader(reader);
         let malformed = |reason: String| Error::Csv {
             path: path.to_path_buf(),
             reason,

@@ -34,15 +34,21 @@ pub fn read_u8(path: &Path, ndims: u8) -> Result<IdxU8> {
             source: e,
         },
     })?;
-    let mut buffered = BufReader::new(file);
-    let is_gzip = buffered
+    decode_u8(path, BufReader::new(file), ndims)
+}
+
+/// Parses an IDX stream of unsigned bytes with `ndims` dimensions, gzipped or raw (the
+/// gzip magic bytes decide); `path` names it in errors. This is [`read_u8`] on any
+/// buffered reader, e.g. bytes already in memory.
+pub fn decode_u8(path: &Path, mut reader: impl BufRead, ndims: u8) -> Result<IdxU8> {
+    let is_gzip = reader
         .fill_buf()
         .map_err(|e| io_error(path, e))?
         .starts_with(&[0x1f, 0x8b]);
     if is_gzip {
-        parse_u8(path, GzDecoder::new(buffered), ndims)
+        parse_u8(path, GzDecoder::new(reader), ndims)
     } else {
-        parse_u8(path, buffered, ndims)
+        parse_u8(path, reader, ndims)
     }
 }
 

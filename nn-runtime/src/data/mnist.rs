@@ -38,6 +38,7 @@ pub fn load_as<X: Sample>(
 
 /// One split from an image file and a label file.
 pub fn load_split<X: Sample>(images: &Path, labels: &Path) -> Result<Dataset<X, Class<10>>> {
+    // Also checked by `split_from_idx`; here so that a wrong shape fails before reading.
     if X::LEN != PIXELS {
         return Err(Error::LengthMismatch {
             what: "MNIST sample shape",
@@ -46,14 +47,39 @@ pub fn load_split<X: Sample>(images: &Path, labels: &Path) -> Result<Dataset<X, 
         });
     }
     let image_file = idx::read_u8(images, 3)?;
-    if image_file.dims[1..] != [SIDE, SIDE] {
+    let label_file = idx::read_u8(labels, 1)?;
+    split_from_idx(images, image_file, labels, label_file)
+}
+
+/// One split from an image array and a label array already read (e.g. with
+/// [`idx::decode_u8`] from memory); `images` and `labels` name them in errors.
+pub fn split_from_idx<X: Sample>(
+    images: &Path,
+    image_file: idx::IdxU8,
+    labels: &Path,
+    label_file: idx::IdxU8,
+) -> Result<Dataset<X, Class<10>>> {
+    if X::LEN != PIXELS {
+        return Err(Error::LengthMismatch {
+            what: "MNIST sample shape",
+            expected: PIXELS,
+            found: X::LEN,
+        });
+    }
+    if image_file.dims.len() != 3 || image_file.dims[1..] != [SIDE, SIDE] {
         return Err(Error::WrongDimensions {
             path: images.to_path_buf(),
             expected: format!("[n, {SIDE}, {SIDE}]"),
             found: format!("{:?}", image_file.dims),
         });
     }
-    let label_file = idx::read_u8(labels, 1)?;
+    if label_file.dims.len() != 1 {
+        return Err(Error::WrongDimensions {
+            path: labels.to_path_buf(),
+            expected: "[n]".to_string(),
+            found: format!("{:?}", label_file.dims),
+        });
+    }
     let (image_count, label_count) = (image_file.dims[0], label_file.dims[0]);
     if image_count != label_count {
         return Err(Error::CountMismatch {
