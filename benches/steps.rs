@@ -12,37 +12,9 @@ use typed_nn::data::TargetBatch;
 use typed_nn::loss::Loss;
 use typed_nn::prelude::*;
 
-network! {
-    pub struct Mlp: [784] {
-        Dense(128), Relu,
-        Dense(64), Relu,
-        Dense(10), Softmax,
-    }
-}
-
-network! {
-    pub struct SeedCnn: [3, 64, 64] {
-        Conv2d(32, 3), Relu,
-        MaxPool2d(2),
-        Conv2d(64, 3), Relu,
-        MaxPool2d(2),
-        Flatten,
-        Dense(128), Relu,
-        Dense(10), Softmax,
-    }
-}
-
-network! {
-    pub struct SeedRnn: [100, 1] {
-        SimpleRNN(50), Dense(1), Sigmoid,
-    }
-}
-
-network! {
-    pub struct SeqLstm: [28, 28] {
-        LSTM(128), Dense(10),
-    }
-}
+#[path = "common/networks.rs"]
+mod networks;
+use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm};
 
 fn random_batch<S: Sample>(rows: usize, rng: &mut Rng) -> Batch<S> {
     Batch::from_vec((0..rows * S::LEN).map(|_| rng.next_f32()).collect()).unwrap()

@@ -9,36 +9,9 @@ use std::hint::black_box;
 use std::time::Duration;
 use typed_nn::prelude::*;
 
-network! {
-    /// W1–W3: Dense 784→128 relu, Dense 128→64 relu, Dense 64→10 softmax.
-    pub struct Mlp: [784] {
-        Dense(128), Relu,
-        Dense(64), Relu,
-        Dense(10), Softmax,
-    }
-}
-
-network! {
-    /// W4: Dense 4→16 tanh, Dense 16→16 tanh, Dense 16→2 linear.
-    pub struct Tiny: [4] {
-        Dense(16), Tanh,
-        Dense(16), Tanh,
-        Dense(2),
-    }
-}
-
-network! {
-    /// W5–W6: the seed CNN on [3, 64, 64].
-    pub struct SeedCnn: [3, 64, 64] {
-        Conv2d(32, 3), Relu,
-        MaxPool2d(2),
-        Conv2d(64, 3), Relu,
-        MaxPool2d(2),
-        Flatten,
-        Dense(128), Relu,
-        Dense(10), Softmax,
-    }
-}
+#[path = "common/networks.rs"]
+mod networks;
+use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny};
 
 network! {
     /// W5's first convolution alone, for its GFLOP/s.
@@ -58,20 +31,6 @@ network! {
     /// W5's second convolution alone.
     pub struct Conv2: [32, 31, 31] {
         Conv2d(64, 3), Relu,
-    }
-}
-
-network! {
-    /// W7–W8: the seed RNN.
-    pub struct SeedRnn: [100, 1] {
-        SimpleRNN(50), Dense(1), Sigmoid,
-    }
-}
-
-network! {
-    /// W9: row-wise MNIST LSTM.
-    pub struct SeqLstm: [28, 28] {
-        LSTM(128), Dense(10),
     }
 }
 

@@ -7,50 +7,9 @@ use std::path::Path;
 use std::time::Instant;
 use typed_nn::prelude::*;
 
-network! {
-    /// W1–W3, E1: Dense 784→128 relu, Dense 128→64 relu, Dense 64→10 softmax.
-    pub struct Mlp: [784] {
-        Dense(128), Relu,
-        Dense(64), Relu,
-        Dense(10), Softmax,
-    }
-}
-
-network! {
-    /// W4: Dense 4→16 tanh, Dense 16→16 tanh, Dense 16→2 linear.
-    pub struct Tiny: [4] {
-        Dense(16), Tanh,
-        Dense(16), Tanh,
-        Dense(2),
-    }
-}
-
-network! {
-    /// W5–W6: the seed CNN on [3, 64, 64].
-    pub struct SeedCnn: [3, 64, 64] {
-        Conv2d(32, 3), Relu,
-        MaxPool2d(2),
-        Conv2d(64, 3), Relu,
-        MaxPool2d(2),
-        Flatten,
-        Dense(128), Relu,
-        Dense(10), Softmax,
-    }
-}
-
-network! {
-    /// W7–W8: SimpleRNN(50, tanh) over 100 steps, last state → Dense 50→1 sigmoid.
-    pub struct SeedRnn: [100, 1] {
-        SimpleRNN(50), Dense(1), Sigmoid,
-    }
-}
-
-network! {
-    /// W9, E3: LSTM(128) over 28 rows of 28 features → Dense 128→10.
-    pub struct SeqLstm: [28, 28] {
-        LSTM(128), Dense(10),
-    }
-}
+#[path = "../../common/networks.rs"]
+mod networks;
+use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny};
 
 network! {
     /// E2: the CNN of examples/mnist_cnn.rs on [1, 28, 28].
