@@ -285,11 +285,7 @@ where
         shard
             .net
             .visit_params(&Path::ROOT, &mut Scatter::values(&st.flat, &mut offset));
-        let mut offset = 0;
-        shard.net.visit_buffers(
-            &Path::ROOT,
-            &mut ScatterBuffers(&st.saved_buffers, &mut offset),
-        );
+        set_buffers(&mut shard.net, &st.saved_buffers);
         shard.share.take(x, targets, range(k + 1), &mut st.rng);
     }
     let (share, step) = (&mut st.share, &mut st.step);
@@ -300,11 +296,7 @@ where
     let losses = std::iter::once(st.share.loss).chain(shards.iter().map(|s| s.share.loss));
     if let Some(bad) = losses.clone().find(|l| !l.is_finite()) {
         // The network's own backward pass may have moved its running statistics.
-        let mut offset = 0;
-        net.visit_buffers(
-            &Path::ROOT,
-            &mut ScatterBuffers(&st.saved_buffers, &mut offset),
-        );
+        set_buffers(net, &st.saved_buffers);
         return Err(Error::NonFiniteLoss { loss: bad });
     }
     st.outputs
@@ -350,7 +342,7 @@ where
         );
     }
     if let Err(e) = update(net, opt) {
-        net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.saved_buffers, &mut 0));
+        set_buffers(net, &st.saved_buffers);
         return Err(e);
     }
     Ok(value as f32)
@@ -575,9 +567,14 @@ where
         Err(Error::NonFiniteLoss { loss: value })
     };
     if result.is_err() {
-        net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&st.saved_buffers, &mut 0));
+        set_buffers(net, &st.saved_buffers);
     }
     result.map(|()| value)
+}
+
+/// Puts `saved` (gathered with `GatherBuffers`) back into the network's buffers.
+fn set_buffers<N: Layer>(net: &mut N, saved: &[f32]) {
+    net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(saved, &mut 0));
 }
 
 fn check_rows(inputs: usize, targets: usize) -> Result<()> {
