@@ -7,6 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
+use typed_nn::kernels::conv::set_winograd;
 use typed_nn::prelude::*;
 
 #[path = "common/networks.rs"]
@@ -31,6 +32,21 @@ network! {
     /// W5's second convolution alone.
     pub struct Conv2: [32, 31, 31] {
         Conv2d(64, 3), Relu,
+    }
+}
+
+network! {
+    /// A ResNet block's convolution at 16 channels (examples/mnist_resnet.rs), for the
+    /// choice between Winograd and im2col.
+    pub struct Conv16: [16, 14, 14] {
+        Conv2d(16, 3, padding = 1), Relu,
+    }
+}
+
+network! {
+    /// The same at 32 channels on 7×7.
+    pub struct Conv32: [32, 7, 7] {
+        Conv2d(32, 3, padding = 1), Relu,
     }
 }
 
@@ -124,6 +140,12 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W5 conv2 32->64 forward b1", |b| {
         b.iter(|| conv2.forward(black_box(&x2)))
     });
+    // The same with Winograd's algorithm off: im2col + GEMM, what every other shape uses.
+    g.bench_function("W5 conv2 32->64 forward b1 (im2col)", |b| {
+        set_winograd(false);
+        b.iter(|| conv2.forward(black_box(&x2)));
+        set_winograd(true);
+    });
 
     let mut train_rng = Rng::seed(4);
     // The two convolutions' share of a W6 step: forward, weight and (second only) input
@@ -166,6 +188,42 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W6 conv2 forward b32", |b| {
         b.iter(|| conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2, &mut train_rng))
     });
+    g.bench_function("W6 conv2 forward b32 (im2col)", |b| {
+        set_winograd(false);
+        b.iter(|| conv2.forward_train(black_box(&x32_2), &mut y2, &mut c2, &mut train_rng));
+        set_winograd(true);
+    });
+    // Smaller 3×3 convolutions, where the transforms weigh more against the products.
+    let conv16 = Conv16::init(&mut rng);
+    let x16: Batch<Tensor3<16, 14, 14>> = random_batch(32, &mut rng);
+    g.throughput(Throughput::Elements(32 * 2 * 16 * 144 * 196));
+    for winograd in [true, false] {
+        let name = if winograd {
+            "conv 16->16 14x14 infer b32"
+        } else {
+            "conv 16->16 14x14 infer b32 (im2col)"
+        };
+        g.bench_function(name, |b| {
+            set_winograd(winograd);
+            b.iter(|| conv16.forward_batch(black_box(&x16)));
+            set_winograd(true);
+        });
+    }
+    let conv32 = Conv32::init(&mut rng);
+    let x32c: Batch<Tensor3<32, 7, 7>> = random_batch(32, &mut rng);
+    g.throughput(Throughput::Elements(32 * 2 * 32 * 288 * 49));
+    for winograd in [true, false] {
+        let name = if winograd {
+            "conv 32->32 7x7 infer b32"
+        } else {
+            "conv 32->32 7x7 infer b32 (im2col)"
+        };
+        g.bench_function(name, |b| {
+            set_winograd(winograd);
+            b.iter(|| conv32.forward_batch(black_box(&x32c)));
+            set_winograd(true);
+        });
+    }
     g.throughput(Throughput::Elements(32 * 2 * CONV2_FLOPS));
     g.bench_function("W6 conv2 backward b32", |b| {
         b.iter(|| conv2.backward(black_box(&x32_2), &y2, &mut c2, &dy2, Some(&mut dx2)))

@@ -7,8 +7,21 @@
 use super::gemm::{gemm_in, gemm_nt_with, sum_with, MatMul, MatMulNt};
 use super::simd::EpilogueAct;
 use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
+use super::winograd::{self, WinogradScratch};
 use super::{activation_backward_with, transpose, Arch};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Turns Winograd's algorithm off, so that benchmarks can time im2col + GEMM on the same
+/// shapes (`set_winograd`).
+static IM2COL_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Whether 3×3 stride-1 convolutions with enough channels use Winograd's F(2×2, 3×3)
+/// ([`winograd::applies`]; on by default) or im2col + GEMM like every other shape. Results
+/// differ only by rounding.
+pub fn set_winograd(on: bool) {
+    IM2COL_ONLY.store(!on, Ordering::Relaxed);
+}
 
 /// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
 /// PyTorch's semantics: output (oy, ox) of channel co reads input rows `oy·sh + i·dh − pt`
@@ -75,6 +88,7 @@ impl ConvGeom {
 #[derive(Default, Debug)]
 pub struct ConvScratch {
     cols: Vec<f32>,
+    winograd: WinogradScratch,
     dz: Vec<f32>,
     dz_t: Vec<f32>,
     dweight: Vec<f32>,
@@ -269,6 +283,7 @@ pub fn conv2d_forward_with(
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
     let identity = unfold_is_identity(g);
+    let use_winograd = winograd::applies(g) && !IM2COL_ONLY.load(Ordering::Relaxed);
     // Bias and activation in the product's epilogue, while each tile is in registers: one
     // bias per row of Y (an output channel).
     let product = MatMul {
@@ -283,6 +298,13 @@ pub fn conv2d_forward_with(
         &mut y[..rows * out_len],
         out_len,
         &|s, range, y| {
+            if use_winograd {
+                for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
+                    let xr = &x[r * in_len..(r + 1) * in_len];
+                    winograd::forward_sample(arch, g, weight, bias, act, xr, yr, &mut s.winograd);
+                }
+                return;
+            }
             if !identity {
                 s.cols.resize(ckk * p, 0.0);
             }

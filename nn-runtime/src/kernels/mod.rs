@@ -20,6 +20,7 @@ mod isa;
 pub mod norm;
 mod simd;
 mod threads;
+pub mod winograd;
 
 #[cfg(test)]
 mod tests;
