@@ -92,7 +92,7 @@ fn cross_entropy_of_huge_logits_is_finite_for_every_label() {
             <CrossEntropy as Loss<Linear, _, _>>::loss(&CrossEntropy, &logits, &logits, &labels);
         assert!(linear.is_finite(), "label {label}: loss {linear}");
     }
-    // A wrong answer by a margin of 2e4 costs 2e4, not infinity.
+    // Wrong answers by a margin of 2e4 cost about 2e4 each, not infinity.
     let labels = Labels::<4>::new(vec![1, 0, 2, 0, 1]).unwrap();
     let loss =
         <CrossEntropy as Loss<Softmax, _, _>>::loss(&CrossEntropy, &logits, &output, &labels);
@@ -131,9 +131,7 @@ network! {
 #[test]
 fn a_trained_network_on_huge_inputs_stays_finite() {
     let mut net = Classifier::init(&mut Rng::seed(1));
-    let x =
-        Batch::<Tensor1<4>>::from_vec(HUGE.iter().flatten().map(|v| v.clamp(-1e4, 1e4)).collect())
-            .unwrap();
+    let x = Batch::<Tensor1<4>>::from_vec(HUGE.iter().flatten().copied().collect()).unwrap();
     let y = Labels::<3>::new(vec![0, 1, 2, 0, 1]).unwrap();
     let out = net.forward_batch(&x);
     assert!(all_finite(out.as_slice()));
