@@ -299,9 +299,10 @@ pub fn conv2d_forward_with(
         out_len,
         &|s, range, y| {
             if use_winograd {
+                winograd::prepare(g, weight, &mut s.winograd);
                 for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
                     let xr = &x[r * in_len..(r + 1) * in_len];
-                    winograd::forward_sample(arch, g, weight, bias, act, xr, yr, &mut s.winograd);
+                    winograd::forward_sample(arch, g, bias, act, xr, yr, &mut s.winograd);
                 }
                 return;
             }

@@ -235,27 +235,30 @@ fn transform_output(
     }
 }
 
-/// y = act(W ⋆ x + b) for one sample by F(2×2, 3×3); `g` must be a 3×3, stride-1,
-/// undilated, ungrouped convolution.
-#[allow(clippy::too_many_arguments)]
+/// Makes `s` hold the transform of `weight`, computing it only if `s` does not already hold
+/// that weight's: once per call, before [`forward_sample`] runs on its samples.
+pub(crate) fn prepare(g: &ConvGeom, weight: &[f32], s: &mut WinogradScratch) {
+    if s.transformed != weight {
+        transform_weights(g, weight, &mut s.u);
+        s.transformed.clear();
+        s.transformed.extend_from_slice(weight);
+    }
+}
+
+/// y = act(W ⋆ x + b) for one sample by F(2×2, 3×3), with the weights [`prepare`]d in `s`;
+/// `g` must be a 3×3, stride-1, undilated, ungrouped convolution.
 pub(crate) fn forward_sample(
     arch: Arch,
     g: &ConvGeom,
-    weight: &[f32],
     bias: Option<&[f32]>,
     act: EpilogueAct,
     x: &[f32],
     y: &mut [f32],
     s: &mut WinogradScratch,
 ) {
-    debug_assert!(computes(g));
+    debug_assert!(computes(g) && s.u.len() == 16 * g.c_out * g.c_in);
     let (th, tw) = tiles(g);
     let t_n = th * tw;
-    if s.transformed != weight {
-        transform_weights(g, weight, &mut s.u);
-        s.transformed.clear();
-        s.transformed.extend_from_slice(weight);
-    }
     s.v.resize(16 * g.c_in * t_n, 0.0);
     s.m.resize(16 * g.c_out * t_n, 0.0);
     transform_input(g, x, &mut s.v, &mut s.rows);
@@ -378,11 +381,11 @@ mod tests {
                         for arch in Arch::available() {
                             let mut y = vec![f32::NAN; rows * out_len];
                             let mut s = WinogradScratch::default();
+                            prepare(&g, &weight, &mut s);
                             for r in 0..rows {
                                 forward_sample(
                                     arch,
                                     &g,
-                                    &weight,
                                     Some(&bias),
                                     act,
                                     &x[r * c_in * h * w..][..c_in * h * w],
