@@ -78,12 +78,11 @@ where
 {
     let (train, test) = mnist::load_as::<Tensor3<1, 28, 28>>(&options.mnist.data)?;
     println!("{} training and {} test images", train.len(), test.len());
-    let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
+    let history = options
+        .mnist
+        .trainer(CrossEntropy, Adam::new(1e-3))
         .epochs(options.epochs)
-        .batch_size(options.mnist.batch_size)
-        .seed(options.mnist.seed)
         .validation_split(options.validation_split)
-        .verbosity(options.mnist.progress)
         .fit(&mut model, &train)?;
     common::report_test(&model, &test)?;
     options.mnist.plot(

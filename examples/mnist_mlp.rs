@@ -53,12 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, test) = mnist::load(&options.mnist.data)?;
     println!("{} training and {} test images", train.len(), test.len());
 
-    let mut trainer = Trainer::new(CrossEntropy, Adam::new(1e-3))
+    let mut trainer = options
+        .mnist
+        .trainer(CrossEntropy, Adam::new(1e-3))
         .epochs(options.epochs)
-        .batch_size(options.mnist.batch_size)
-        .seed(options.mnist.seed)
-        .validation_split(options.validation_split)
-        .verbosity(options.mnist.progress);
+        .validation_split(options.validation_split);
     if let Some(dir) = &options.checkpoint {
         let checkpoint = Checkpoint::new(dir).best(Monitor::max("val_accuracy"));
         if options.resume {

@@ -103,12 +103,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, test) = mnist::load_as::<Tensor3<1, 28, 28>>(&options.mnist.data)?;
     // Cosine decay: large steps while far from a minimum, small ones to settle in.
     let steps = options.epochs * train.len().div_ceil(options.mnist.batch_size.max(1));
-    let history = Trainer::new(CrossEntropy, Adam::new(2e-3))
+    let history = options
+        .mnist
+        .trainer(CrossEntropy, Adam::new(2e-3))
         .epochs(options.epochs)
-        .batch_size(options.mnist.batch_size)
-        .seed(options.mnist.seed)
         .schedule(CosineDecay::new(2e-3, steps))
-        .verbosity(options.mnist.progress)
         .fit_validated(&mut model, &train, Some(&test))?;
     common::report_test(&model, &test)?;
     options.mnist.plot("mnist_resnet", &history)?;

@@ -37,11 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = SeqMnist::init(&mut Rng::seed(options.mnist.seed));
     print!("{}", SeqMnist::summary());
     let (train, test) = mnist::load_as::<Tensor2<28, 28>>(&options.mnist.data)?;
-    let history = Trainer::new(CrossEntropy, Adam::new(1e-3))
+    let history = options
+        .mnist
+        .trainer(CrossEntropy, Adam::new(1e-3))
         .epochs(options.epochs)
-        .batch_size(options.mnist.batch_size)
-        .seed(options.mnist.seed)
-        .verbosity(options.mnist.progress)
         .fit_validated(&mut model, &train, Some(&test))?;
     common::report_test(&model, &test)?;
     options.mnist.plot("seq_mnist_lstm", &history)?;

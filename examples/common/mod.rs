@@ -27,6 +27,19 @@ pub struct MnistOptions {
 }
 
 impl MnistOptions {
+    /// A trainer with these options' batch size, shuffle seed and progress display.
+    pub fn trainer<N, L, O>(&self, loss: L, optimizer: O) -> Trainer<N, L, O>
+    where
+        N: Network + Send,
+        L: Send + Sync,
+        O: Optimizer + Send,
+    {
+        Trainer::new(loss, optimizer)
+            .batch_size(self.batch_size)
+            .seed(self.seed)
+            .verbosity(self.progress)
+    }
+
     /// Draws `history` where `--plot` says, or under `target/` named after `example`.
     pub fn plot(&self, example: &str, history: &History) -> Result<(), Error> {
         let path = self

@@ -1,6 +1,6 @@
 //! The runtime's error type: every failure a user can cause is a value, never a panic.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What went wrong, with what was expected and what was found.
 #[derive(Debug, thiserror::Error)]
@@ -188,3 +188,19 @@ pub enum WeightProblem {
 
 /// `Result` with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The error for a failed open or read of `path`: [`Error::MissingFile`] when it does not
+    /// exist, [`Error::Io`] otherwise. For `map_err`.
+    pub(crate) fn reading(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::MissingFile {
+                path: path.to_path_buf(),
+            },
+            _ => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+}

@@ -114,15 +114,7 @@ impl<const F: usize, Y: CsvTarget> Dataset<Tensor1<F>, Y> {
     /// error that names its line; nothing is returned then.
     pub fn from_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Self> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => Error::MissingFile {
-                path: path.to_path_buf(),
-            },
-            _ => Error::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let file = std::fs::File::open(path).map_err(Error::reading(path))?;
         Self::from_csv_reader(path, file, options)
     }
 

@@ -25,15 +25,7 @@ pub struct IdxU8 {
 /// Memory use is bounded by the data actually present: a hostile header announcing
 /// terabytes does not make this allocate them.
 pub fn read_u8(path: &Path, ndims: u8) -> Result<IdxU8> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::MissingFile {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        },
-    })?;
+    let file = File::open(path).map_err(Error::reading(path))?;
     decode_u8(path, BufReader::new(file), ndims)
 }
 

@@ -145,15 +145,7 @@ pub fn state_bytes(weight_bytes: &[u8], state: &TrainingState) -> Result<Vec<u8>
 /// from the state file (from the weight file beside it only for the first format).
 pub fn load<N: Network>(base: &Path, net: &mut N) -> Result<TrainingState> {
     let (weights_path, state_path) = paths(base);
-    let bytes = std::fs::read(&state_path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => Error::MissingFile {
-            path: state_path.clone(),
-        },
-        _ => Error::Io {
-            path: state_path.clone(),
-            source,
-        },
-    })?;
+    let bytes = std::fs::read(&state_path).map_err(Error::reading(&state_path))?;
     let corrupt = |reason: String| Error::CorruptCheckpoint {
         reason: format!("{}: {reason}", state_path.display()),
     };

@@ -289,14 +289,6 @@ impl BufferVisitor for Import<'_> {
 /// [`load_bytes`] from a file.
 pub fn load<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => Error::MissingFile {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::reading(path))?;
     load_bytes(net, &bytes)
 }

@@ -553,33 +553,22 @@ macro_rules! simd_kernels {
                         let ai = a.wrapping_add(i * rsa + k0 * csa);
                         // SAFETY: i < m and j < n: C's element (i, j) is in bounds.
                         let ci = unsafe { c.add(i * rsc + j) };
+                        // The activation is a const parameter of the tile: one arm per kind.
+                        macro_rules! tile_with {
+                            ($r:literal, $nv:literal, $act:literal) => {
+                                tile::<$r, $nv, { super::chains($r, $nv) }, $act>(
+                                    kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate, bias_j,
+                                    row_bias,
+                                )
+                            };
+                        }
                         macro_rules! go {
                             ($r:literal, $nv:literal) => {
                                 match act {
-                                    EpilogueAct::None => {
-                                        tile::<$r, $nv, { super::chains($r, $nv) }, 0>(
-                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                            bias_j, row_bias,
-                                        )
-                                    }
-                                    EpilogueAct::Relu => {
-                                        tile::<$r, $nv, { super::chains($r, $nv) }, 1>(
-                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                            bias_j, row_bias,
-                                        )
-                                    }
-                                    EpilogueAct::Tanh => {
-                                        tile::<$r, $nv, { super::chains($r, $nv) }, 2>(
-                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                            bias_j, row_bias,
-                                        )
-                                    }
-                                    EpilogueAct::Sigmoid => {
-                                        tile::<$r, $nv, { super::chains($r, $nv) }, 3>(
-                                            kk, ai, rsa, csa, bj, rsb, ci, rsc, last, accumulate,
-                                            bias_j, row_bias,
-                                        )
-                                    }
+                                    EpilogueAct::None => tile_with!($r, $nv, 0),
+                                    EpilogueAct::Relu => tile_with!($r, $nv, 1),
+                                    EpilogueAct::Tanh => tile_with!($r, $nv, 2),
+                                    EpilogueAct::Sigmoid => tile_with!($r, $nv, 3),
                                 }
                             };
                         }

@@ -487,6 +487,7 @@ impl<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::fitting_windows;
 
     /// PyTorch's output length for `padding=pad`, when the kernel fits.
     fn torch_out(len: usize, k: usize, s: usize, d: usize, pad: usize) -> Option<usize> {
@@ -532,14 +533,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// Windows of `k` taps `d` apart, moved by `s`, whose last tap lies inside `padded`
-    /// positions, counted one position at a time.
-    fn fitting_windows(padded: usize, k: usize, s: usize, d: usize) -> usize {
-        (0..=padded)
-            .take_while(|o| o * s + (k - 1) * d < padded)
-            .count()
     }
 
     proptest::proptest! {

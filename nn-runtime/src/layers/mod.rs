@@ -349,6 +349,16 @@ pub fn group_thousands(n: usize) -> String {
     out
 }
 
+/// Windows of `k` taps `d` apart, moved by `s`, whose last tap lies inside `padded`
+/// positions, counted one position at a time: the brute force that the convolution and
+/// pooling geometry checks are tested against.
+#[cfg(test)]
+pub(crate) fn fitting_windows(padded: usize, k: usize, s: usize, d: usize) -> usize {
+    (0..=padded)
+        .take_while(|o| o * s + (k - 1) * d < padded)
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,7 +209,7 @@ mod tests {
             off in 0usize..4,
         ) {
             let padded = len + 2 * pad;
-            let fitting = (0..=padded).take_while(|o| o * s + k <= padded).count();
+            let fitting = crate::layers::fitting_windows(padded, k, s, 1);
             // Around the count (and 1..4 when no window fits).
             let out = (fitting + off).saturating_sub(1).max(1);
             let accepted = 2 * pad <= k && fitting > 0 && out == fitting;

@@ -424,18 +424,7 @@ proptest! {
         let rsw = h + pad;
         let w: Vec<f32> = random(h * rsw, &mut rng).iter().map(|v| v / h as f32).collect();
         let x = random(t * h, &mut rng);
-        let mut want = vec![0.0f64; t * h];
-        for step in 0..t {
-            for j in 0..h {
-                let mut v = x[step * h + j] as f64;
-                if step > 0 {
-                    for p in 0..h {
-                        v += want[(step - 1) * h + p] * w[p * rsw + j] as f64;
-                    }
-                }
-                want[step * h + j] = act_f64(act, v);
-            }
-        }
+        let want = rnn_reference(act, &x, &w, rsw, t, h);
         // Relu's outputs may grow to 2 per step: values ≤ t + 1.
         let size = if act == EpilogueAct::Relu { 1.0 + t as f64 } else { 2.0 };
         for arch in arches() {
