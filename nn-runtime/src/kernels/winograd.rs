@@ -11,8 +11,8 @@
 //! measurements (`cargo bench --bench workloads -- conv`, one run, two threads): W5's second
 //! convolution (32 → 64 channels, 29×29 out) 149 µs against im2col's 167 at batch 1, 2.40
 //! ms against 2.90 at batch 32 (a later run); but 32 → 32 on 7×7 495 µs against 391 and
-//! 16 → 16 on 14×14 398 against 366 at batch 32 (small planes waste part of their edge tiles and run short rows;
-//! few channels make short products).
+//! 16 → 16 on 14×14 398 against 366 at batch 32 (small planes waste part of their edge
+//! tiles and run short rows; few channels make short products).
 
 use super::conv::ConvGeom;
 use super::gemm::{gemm_in, MatMul};
