@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
-use typed_nn::kernels::conv::set_winograd;
+use typed_nn::kernels::conv::{set_direct, set_winograd};
 use typed_nn::prelude::*;
 
 #[path = "common/networks.rs"]
@@ -134,6 +134,12 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W5 conv1 3->32 forward b1", |b| {
         b.iter(|| conv1.forward(black_box(&x1)))
     });
+    // The same with the direct convolution off: im2col + GEMM.
+    g.bench_function("W5 conv1 3->32 forward b1 (im2col)", |b| {
+        set_direct(false);
+        b.iter(|| conv1.forward(black_box(&x1)));
+        set_direct(true);
+    });
     let conv2 = Conv2::init(&mut rng);
     let x2: Tensor3<32, 31, 31> = random_batch::<Tensor3<32, 31, 31>>(1, &mut rng).sample(0);
     g.throughput(Throughput::Elements(CONV2_FLOPS));
@@ -165,8 +171,18 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W6 conv1 forward b32", |b| {
         b.iter(|| conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1, &mut train_rng))
     });
+    g.bench_function("W6 conv1 forward b32 (im2col)", |b| {
+        set_direct(false);
+        b.iter(|| conv1.forward_train(black_box(&x32_1), &mut y1, &mut c1, &mut train_rng));
+        set_direct(true);
+    });
     g.bench_function("W6 conv1 backward b32", |b| {
         b.iter(|| conv1.backward(black_box(&x32_1), &y1, &mut c1, &dy1, None))
+    });
+    g.bench_function("W6 conv1 backward b32 (im2col)", |b| {
+        set_direct(false);
+        b.iter(|| conv1.backward(black_box(&x32_1), &y1, &mut c1, &dy1, None));
+        set_direct(true);
     });
     g.throughput(Throughput::Elements(32 * 2 * CONV1_FLOPS));
     g.bench_function("W6 conv1 train b32", |b| {

@@ -1,5 +1,10 @@
-//! Convolution as im2col + GEMM, and pooling, on flat NCHW buffers with run-time sizes.
-//! Every conv and pool layer, whatever its const shape, calls these: compiled once.
+//! Convolution and pooling on flat NCHW buffers with run-time sizes. Every conv and pool
+//! layer, whatever its const shape, calls these: compiled once.
+//!
+//! The forward pass takes one of three algorithms by shape: a direct convolution when a
+//! weight row is short (few input channels: [`direct_applies`]), Winograd's F(2×2, 3×3) for
+//! 3×3 stride-1 convolutions with many channels ([`winograd::applies`]), im2col + GEMM for
+//! everything else. The backward pass is im2col + GEMM throughout.
 //!
 //! A batch is split into chunks, one per thread and each with its own scratch buffers, when
 //! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
@@ -8,19 +13,265 @@ use super::gemm::{gemm_in, gemm_nt_with, sum_with, MatMul, MatMulNt};
 use super::simd::EpilogueAct;
 use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
 use super::winograd::{self, WinogradScratch};
-use super::{activation_backward_with, transpose, Arch};
+use super::{activation_backward_with, activation_forward_with, transpose, Arch, Isa};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Turns Winograd's algorithm off, so that benchmarks can time im2col + GEMM on the same
 /// shapes (`set_winograd`).
-static IM2COL_ONLY: AtomicBool = AtomicBool::new(false);
+static NO_WINOGRAD: AtomicBool = AtomicBool::new(false);
+
+/// Turns the direct convolution off (`set_direct`).
+static NO_DIRECT: AtomicBool = AtomicBool::new(false);
 
 /// Whether 3×3 stride-1 convolutions with enough channels use Winograd's F(2×2, 3×3)
 /// ([`winograd::applies`]; on by default) or im2col + GEMM like every other shape. Results
 /// differ only by rounding.
 pub fn set_winograd(on: bool) {
-    IM2COL_ONLY.store(!on, Ordering::Relaxed);
+    NO_WINOGRAD.store(!on, Ordering::Relaxed);
+}
+
+/// Whether convolutions with short weight rows use the direct convolution
+/// ([`direct_applies`]; on by default) or im2col + GEMM, so that benchmarks can time both
+/// on the same shapes. Results differ only by rounding.
+pub fn set_direct(on: bool) {
+    NO_DIRECT.store(!on, Ordering::Relaxed);
+}
+
+/// Longest weight row (`c_in·kh·kw`) for which the direct convolution is used: with few
+/// input channels, im2col + GEMM is a product with a short inner dimension, whose tiles
+/// spend as long loading and storing their outputs as accumulating (BENCHMARKS.md,
+/// convolution passes).
+pub const DIRECT_MAX_CKK: usize = 32;
+
+/// Zero values after a padded plane, so that the direct kernel's whole tiles stay inside
+/// the buffer: at least every path's tile span.
+const DIRECT_SLACK: usize = 64;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(
+    super::simd::avx512::TAPS_SPAN <= DIRECT_SLACK && super::simd::avx2::TAPS_SPAN <= DIRECT_SLACK
+);
+
+/// Whether the forward pass is a direct convolution: stride 1, one group, a weight row of at
+/// most [`DIRECT_MAX_CKK`] values, and not a 1×1 kernel that reads its input as it lies
+/// (which is one GEMM with no unfolding).
+pub fn direct_applies(g: &ConvGeom) -> bool {
+    g.sh == 1 && g.sw == 1 && g.groups == 1 && g.ckk() <= DIRECT_MAX_CKK && !unfold_is_identity(g)
+}
+
+/// The zero-padded input of a direct convolution: each channel a `ph × pw` plane with the
+/// input at row `pt`, column `pl`, wide and tall enough that output (oy, ox)'s taps are at
+/// `(oy + i·dh)·pw + ox + j·dw`.
+#[derive(Clone, Copy, Debug)]
+struct DirectLayout {
+    ph: usize,
+    pw: usize,
+}
+
+impl DirectLayout {
+    fn new(g: &ConvGeom) -> DirectLayout {
+        DirectLayout {
+            ph: (g.oh + (g.kh - 1) * g.dh).max(g.pt + g.h),
+            pw: (g.ow + (g.kw - 1) * g.dw).max(g.pl + g.w),
+        }
+    }
+    fn plane(&self) -> usize {
+        self.ph * self.pw
+    }
+}
+
+/// One sample of the direct convolution: pads `x` into `s.padded`, then runs the taps over
+/// it straight into `y`.
+#[allow(clippy::too_many_arguments)]
+fn direct_forward_sample(
+    arch: Arch,
+    g: &ConvGeom,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    x: &[f32],
+    y: &mut [f32],
+    s: &mut ConvScratch,
+) {
+    let l = pad_input(g, x, s);
+    conv_taps(arch, g, l, weight, bias, act, &s.padded, &s.offsets, y);
+}
+
+/// Writes one sample's zero-padded planes into `s.padded` and the taps' offsets into
+/// `s.offsets`.
+fn pad_input(g: &ConvGeom, x: &[f32], s: &mut ConvScratch) -> DirectLayout {
+    let l = DirectLayout::new(g);
+    let plane = l.plane();
+    s.offsets.clear();
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            s.offsets.push(i * g.dh * l.pw + j * g.dw);
+        }
+    }
+    s.padded.clear();
+    s.padded
+        .resize(g.c_in * plane + DIRECT_SLACK + (g.kw - 1) * g.dw, 0.0);
+    for c in 0..g.c_in {
+        for (r, row) in x[c * g.h * g.w..][..g.h * g.w]
+            .chunks_exact(g.w)
+            .enumerate()
+        {
+            let at = c * plane + (g.pt + r) * l.pw + g.pl;
+            s.padded[at..at + g.w].copy_from_slice(row);
+        }
+    }
+    l
+}
+
+/// Checks that `padded` holds what the direct kernels may read, and describes it to them.
+fn taps_input<'a>(
+    g: &ConvGeom,
+    l: DirectLayout,
+    padded: &'a [f32],
+    offsets: &'a [usize],
+) -> super::simd::TapsInput<'a> {
+    let max_off = offsets.iter().copied().max().unwrap_or(0);
+    // Whole vectors past the last row of the last channel.
+    assert!(
+        padded.len()
+            >= g.c_in.saturating_sub(1) * l.plane()
+                + g.oh.saturating_sub(1) * l.pw
+                + max_off
+                + g.ow
+                + DIRECT_SLACK
+    );
+    super::simd::TapsInput {
+        x: padded.as_ptr(),
+        plane: l.plane(),
+        pw: l.pw,
+        c_in: g.c_in,
+        offs: offsets,
+    }
+}
+
+/// `dweight[co, c, t] (+)= Σ_{oy, ox} dz[co, oy, ox] · padded[c·plane + oy·pw + ox +
+/// offsets[t]]` on `arch`'s path: the weight gradient of [`conv_taps`].
+#[allow(clippy::too_many_arguments)]
+fn conv_taps_dweight(
+    arch: Arch,
+    g: &ConvGeom,
+    l: DirectLayout,
+    padded: &[f32],
+    offsets: &[usize],
+    dz: &[f32],
+    dweight: &mut [f32],
+    accumulate: bool,
+) {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+    let input = taps_input(g, l, padded, offsets);
+    let (c_out, oh, ow) = (g.c_out, g.oh, g.ow);
+    assert!(dz.len() >= c_out * oh * ow && dweight.len() == c_out * g.c_in * offsets.len());
+    match arch.isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `taps_input` checked the span of `padded` the kernel reads; `dz` and
+        // `dweight` have the lengths its contract asks for; `arch` proves this CPU has
+        // AVX-512F.
+        Isa::Avx512 => unsafe {
+            super::simd::avx512::conv_taps_dweight(
+                input,
+                dz.as_ptr(),
+                (c_out, oh, ow),
+                dweight.as_mut_ptr(),
+                accumulate,
+            )
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe {
+            super::simd::avx2::conv_taps_dweight(
+                input,
+                dz.as_ptr(),
+                (c_out, oh, ow),
+                dweight.as_mut_ptr(),
+                accumulate,
+            )
+        },
+        _ => {
+            let (plane, pairs) = (l.plane(), g.c_in * offsets.len());
+            for (co, dw_co) in dweight.chunks_exact_mut(pairs).enumerate() {
+                let dz_co = &dz[co * oh * ow..][..oh * ow];
+                for (pair, dw) in dw_co.iter_mut().enumerate() {
+                    let start = (pair / offsets.len()) * plane + offsets[pair % offsets.len()];
+                    let mut sum = 0.0;
+                    for (oy, dz_row) in dz_co.chunks_exact(ow).enumerate() {
+                        let x_row = &padded[start + oy * l.pw..][..ow];
+                        for (&d, &v) in dz_row.iter().zip(x_row) {
+                            sum += d * v;
+                        }
+                    }
+                    *dw = if accumulate { *dw + sum } else { sum };
+                }
+            }
+        }
+    }
+}
+
+/// `y[co, oy, ox] = act(b[co] + Σ_c Σ_t w[co, c, t] · padded[c·plane + oy·pw + ox +
+/// offsets[t]])` on `arch`'s path.
+#[allow(clippy::too_many_arguments)]
+fn conv_taps(
+    arch: Arch,
+    g: &ConvGeom,
+    l: DirectLayout,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    padded: &[f32],
+    offsets: &[usize],
+    y: &mut [f32],
+) {
+    let (c_in, c_out, taps, plane) = (g.c_in, g.c_out, offsets.len(), l.plane());
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+    let input = taps_input(g, l, padded, offsets);
+    assert!(weight.len() == c_out * c_in * taps && y.len() >= c_out * g.oh * g.ow);
+    assert!(bias.is_none_or(|b| b.len() == c_out));
+    #[cfg(target_arch = "x86_64")]
+    let (w, b, output) = (
+        weight.as_ptr(),
+        bias.map_or(std::ptr::null(), <[f32]>::as_ptr),
+        super::simd::TapsOutput {
+            c_out,
+            oh: g.oh,
+            ow: g.ow,
+            act,
+            y: y.as_mut_ptr(),
+        },
+    );
+    match arch.isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `taps_input` checked the span of `padded` the kernel reads (the slack is
+        // at least its tile span), the assertions above the weights, the bias and the
+        // c_out·oh·ow outputs; `arch` proves this CPU has AVX-512F.
+        Isa::Avx512 => unsafe { super::simd::avx512::conv_taps(input, w, b, output) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { super::simd::avx2::conv_taps(input, w, b, output) },
+        _ => {
+            let p = g.oh * g.ow;
+            for (co, y_co) in y.chunks_exact_mut(p).take(c_out).enumerate() {
+                let b = bias.map_or(0.0, |b| b[co]);
+                let w_co = &weight[co * c_in * taps..][..c_in * taps];
+                for (oy, y_row) in y_co.chunks_exact_mut(g.ow).enumerate() {
+                    for (ox, out) in y_row.iter_mut().enumerate() {
+                        let mut sum = b;
+                        for c in 0..c_in {
+                            let at = c * plane + oy * l.pw + ox;
+                            for (t, &off) in offsets.iter().enumerate() {
+                                sum += w_co[c * taps + t] * padded[at + off];
+                            }
+                        }
+                        *out = sum;
+                    }
+                }
+                activation_forward_with(arch, act, y_co);
+            }
+        }
+    }
 }
 
 /// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
@@ -89,6 +340,9 @@ impl ConvGeom {
 pub struct ConvScratch {
     cols: Vec<f32>,
     winograd: WinogradScratch,
+    /// The direct convolution's padded input and tap offsets.
+    padded: Vec<f32>,
+    offsets: Vec<usize>,
     dz: Vec<f32>,
     dz_t: Vec<f32>,
     dweight: Vec<f32>,
@@ -283,7 +537,8 @@ pub fn conv2d_forward_with(
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
     let identity = unfold_is_identity(g);
-    let use_winograd = winograd::applies(g) && !IM2COL_ONLY.load(Ordering::Relaxed);
+    let use_winograd = winograd::applies(g) && !NO_WINOGRAD.load(Ordering::Relaxed);
+    let use_direct = direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed);
     // Bias and activation in the product's epilogue, while each tile is in registers: one
     // bias per row of Y (an output channel).
     let product = MatMul {
@@ -298,6 +553,13 @@ pub fn conv2d_forward_with(
         &mut y[..rows * out_len],
         out_len,
         &|s, range, y| {
+            if use_direct {
+                for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
+                    let xr = &x[r * in_len..(r + 1) * in_len];
+                    direct_forward_sample(arch, g, weight, bias, act, xr, yr, s);
+                }
+                return;
+            }
             if use_winograd {
                 winograd::prepare(g, weight, &mut s.winograd);
                 for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
@@ -404,6 +666,9 @@ pub fn conv2d_backward_with(
     // register-tiled product against dz transposed, which broadcasts the unfolded input's
     // values and reuses each loaded vector of dzᵀ four times, is faster.
     let dot_form = gk < DOT_FORM_MAX_GK;
+    // The direct convolution's weight gradient reads the padded input as the forward pass
+    // does, with no unfolding; the input gradient (when wanted) stays a product and col2im.
+    let direct = direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed);
     let mut no_dx: [f32; 0] = [];
     let (dx, dx_len) = match dx {
         Some(dx) => (&mut dx[..rows * in_len], in_len),
@@ -411,12 +676,12 @@ pub fn conv2d_backward_with(
     };
     let chunks = ws.chunks(rows, 2 * g.flops());
     for_each_chunk(chunks, 0..rows, dx, dx_len, &|s, range, dx| {
-        if !identity {
+        if !identity && (want_dx || !direct) {
             s.cols.resize(ckk * p, 0.0);
         }
         s.dz.resize(out_len, 0.0);
         s.dweight.resize(g.weight_len(), 0.0);
-        if !dot_form {
+        if !dot_form && !direct {
             s.dz_t.resize(p * c_out, 0.0);
             s.dweight_t.resize(g.weight_len(), 0.0);
         }
@@ -439,13 +704,30 @@ pub fn conv2d_backward_with(
                     *db += sum_with(arch, channel);
                 }
             }
+            if direct {
+                let l = pad_input(g, xr, s);
+                conv_taps_dweight(
+                    arch,
+                    g,
+                    l,
+                    &s.padded,
+                    &s.offsets,
+                    &s.dz,
+                    &mut s.dweight,
+                    n > 0,
+                );
+            }
             let cols: &[f32] = if identity {
                 xr
+            } else if direct {
+                &[]
             } else {
                 im2col(g, xr, &mut s.cols);
                 &s.cols
             };
-            if dot_form {
+            if direct {
+                // The weight gradient is done.
+            } else if dot_form {
                 // Per group k: ∂W_k[c_out/G, gk] (+)= dz_k[c_out/G, P] · cols_k[gk, P]ᵀ, both
                 // operands read along P as they lie, written in the weight's layout.
                 let product = MatMulNt {
@@ -507,7 +789,7 @@ pub fn conv2d_backward_with(
                 col2im_add(g, &s.cols, dxr);
             }
         }
-        if !dot_form {
+        if !dot_form && !direct {
             // Into the weight's layout: group k's [gk, c_out/G] block transposed.
             for (dw_k, dwt_k) in s
                 .dweight

@@ -676,7 +676,25 @@ fn conv_cases() -> Vec<(&'static str, conv::ConvGeom)> {
             "18 channels to 37, padding 1",
             torch_conv([18, 9, 13], 37, (3, 3), (1, 1), (1, 1), (1, 1), 1),
         ),
+        (
+            "direct: 1 channel to 6, 28x28 (MNIST's first layer; tails in both tiles)",
+            torch_conv([1, 28, 28], 6, (3, 3), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "direct: 2 channels to 9, padding (2, 1), dilation (1, 2), 5x4 kernel",
+            torch_conv([2, 13, 40], 9, (5, 4), (1, 1), (1, 2), (2, 1), 1),
+        ),
+        (
+            "direct: 1-D, 3 channels to 5, kernel 7, padding 3, 100 long",
+            torch_conv([3, 1, 100], 5, (1, 7), (1, 1), (1, 1), (0, 3), 1),
+        ),
     ];
+    // Keras's `same` with stride 1 (the direct path): one more zero after the input than
+    // before it, on both sides.
+    let mut same1 = torch_conv([1, 6, 7], 4, (4, 4), (1, 1), (1, 1), (1, 1), 1);
+    same1.oh = 6;
+    same1.ow = 7;
+    cases.push(("asymmetric padding, stride 1 (Keras same)", same1));
     // Keras's `same` with stride 2: 5 rows padded by 1 above and 2 below, 6 columns by
     // none on the left and 1 on the right (one more zero after the input than before it).
     let mut same = torch_conv([2, 5, 6], 3, (4, 3), (2, 2), (1, 1), (1, 0), 1);
@@ -727,6 +745,83 @@ fn conv2d_forward_matches_the_direct_definition() {
                         g.group_ckk() as f64,
                     );
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_direct_path_is_taken_where_it_applies_and_matches_im2col() {
+    let mut rng = Rng::seed(9);
+    let direct: Vec<_> = conv_cases()
+        .into_iter()
+        .filter(|(_, g)| conv::direct_applies(g))
+        .collect();
+    assert!(
+        direct.len() >= 6,
+        "{} cases take the direct path",
+        direct.len()
+    );
+    for (what, g) in direct {
+        let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.oh * g.ow);
+        let x = random(2 * in_len, &mut rng);
+        let wt = random(g.weight_len(), &mut rng);
+        let b = random(g.c_out, &mut rng);
+        for arch in Arch::available() {
+            let run = |direct: bool| {
+                let mut y = vec![f32::NAN; 2 * out_len];
+                let mut ws = conv::ConvWorkspace::default();
+                conv::set_direct(direct);
+                conv::conv2d_forward_with(
+                    arch,
+                    &g,
+                    &wt,
+                    Some(&b),
+                    EpilogueAct::Relu,
+                    &x,
+                    &mut y,
+                    2,
+                    &mut ws,
+                );
+                conv::set_direct(true);
+                y
+            };
+            let (taps, gemm) = (run(true), run(false));
+            // The weight gradient too (the input gradient is the same product either way).
+            let dy = random(2 * out_len, &mut rng);
+            let grads = |direct: bool| {
+                let (mut dw, mut db) = (vec![f32::NAN; g.weight_len()], vec![f32::NAN; g.c_out]);
+                let mut ws = conv::ConvWorkspace::default();
+                conv::set_direct(direct);
+                conv::conv2d_backward_with(
+                    arch,
+                    &g,
+                    &wt,
+                    EpilogueAct::Relu,
+                    &x,
+                    &taps,
+                    &dy,
+                    2,
+                    &mut dw,
+                    Some(&mut db),
+                    None,
+                    &mut ws,
+                );
+                conv::set_direct(true);
+                dw
+            };
+            let (dw_taps, dw_gemm) = (grads(true), grads(false));
+            for (k, (a, b)) in dw_taps.iter().zip(&dw_gemm).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{arch:?} {what}: dw[{k}] {a} vs {b}"
+                );
+            }
+            for (k, (a, b)) in taps.iter().zip(&gemm).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{arch:?} {what}: [{k}] {a} vs {b}"
+                );
             }
         }
     }
