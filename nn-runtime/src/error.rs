@@ -87,6 +87,11 @@ pub enum Error {
     #[error("empty batch: a training step needs at least one row")]
     EmptyBatch,
 
+    /// The workers of a distributed run disagree (a different network on one of them,
+    /// weights that drifted apart), or one of them is gone.
+    #[error("distributed training: {0}")]
+    Distributed(String),
+
     /// A data set with no samples was given where work needs at least one.
     #[error("empty data set")]
     EmptyDataset,

@@ -229,6 +229,105 @@ where
     L: Loss<N::Head, N::Out, T> + Sync,
     O: Optimizer + ?Sized,
 {
+    train_step_exchanging(net, x, targets, loss, opt, None)
+}
+
+/// Combines a training step's gradients with those of the other workers of a data-parallel
+/// run before the optimizer's update (the `mpi` feature's `distributed::MpiExchange` over
+/// MPI): every worker computes gradients on its share of the global batch, and all of them
+/// then update with the same mean.
+pub trait GradientExchange {
+    /// This worker's index among [`workers`](Self::workers).
+    fn worker(&self) -> usize;
+    /// How many workers share each global batch.
+    fn workers(&self) -> usize;
+    /// Replaces `grads` (every gradient, in `visit_params` order), `buffers` (running
+    /// statistics, in `visit_buffers` order) and `loss` (this worker's mean loss, NaN when
+    /// it was not finite) by their means over the workers. Called once per step by every
+    /// worker, in the same order; an error (a lost worker, a timeout) fails the step.
+    fn exchange(&mut self, grads: &mut [f32], buffers: &mut [f32], loss: &mut f32) -> Result<()>;
+    /// Compares `digest` (see [`weights_digest`]) with every other worker's: an error on
+    /// every worker when any differs. Called by `fit` at each epoch's end.
+    fn check_in_sync(&mut self, digest: u64) -> Result<()>;
+}
+
+/// FNV-1a, for digests that must be equal across processes and runs (std's hasher is
+/// randomly keyed).
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A digest of every parameter's bits, in `visit_params` order: equal on two networks
+/// exactly when their weights are (but for collisions).
+pub fn weights_digest<N: Layer>(net: &mut N) -> u64 {
+    let mut h = Fnv::default();
+    for x in parameters(net) {
+        h.write(&x.to_bits().to_le_bytes());
+    }
+    h.finish()
+}
+
+/// Every parameter's values, flat, in `visit_params` order.
+pub fn parameters<N: Layer>(net: &mut N) -> Vec<f32> {
+    let mut flat = Vec::new();
+    net.visit_params(&Path::ROOT, &mut Gather::Values(&mut flat));
+    flat
+}
+
+/// Sets every parameter from a flat vector in `visit_params` order (as [`parameters`]
+/// gives); panics if it is shorter.
+pub fn set_parameters<N: Layer>(net: &mut N, flat: &[f32]) {
+    net.visit_params(&Path::ROOT, &mut Scatter::values(flat, &mut 0));
+}
+
+/// Every running statistic, flat, in `visit_buffers` order (counts as one value each).
+pub fn gather_buffers<N: Layer>(net: &mut N) -> Vec<f32> {
+    let mut flat = Vec::new();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut flat));
+    flat
+}
+
+/// Writes back what [`gather_buffers`] read.
+pub fn scatter_buffers<N: Layer>(net: &mut N, flat: &[f32]) {
+    set_buffers(net, flat)
+}
+
+/// [`train_step`] on this worker's share `x` of a global batch, the gradients, running
+/// statistics and loss averaged with the other workers' through `exchange` before the
+/// update (so every worker's update is the same); returns the global batch's mean loss.
+/// With `None`, exactly [`train_step`]. Shares should be equal in size: each worker's
+/// mean counts alike.
+pub fn train_step_exchanging<N, T, L, O>(
+    net: &mut N,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+    opt: &mut O,
+    exchange: Option<&mut dyn GradientExchange>,
+) -> Result<f32>
+where
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
+    O: Optimizer + ?Sized,
+{
     let _flush = FlushDenormals::new();
     check_rows(x.rows(), targets.rows())?;
     let work = x.rows().saturating_mul(N::FLOPS);
@@ -240,9 +339,9 @@ where
     let mut state = std::mem::take(net.buffers());
     state.last_split = shards >= 2;
     let result = if shards >= 2 {
-        parallel_step(net, &mut state, shards, x, targets, loss, opt)
+        parallel_step(net, &mut state, shards, x, targets, loss, opt, exchange)
     } else {
-        step_with(net, &mut state, x, targets, loss, opt)
+        step_with(net, &mut state, x, targets, loss, opt, exchange)
     };
     *net.buffers() = state;
     result
@@ -250,6 +349,7 @@ where
 
 /// [`train_step`] with the batch split into `count` shares: the network takes the first,
 /// a copy of it each other one.
+#[allow(clippy::too_many_arguments)]
 fn parallel_step<N, T, L, O>(
     net: &mut N,
     st: &mut Buffers<N>,
@@ -258,6 +358,7 @@ fn parallel_step<N, T, L, O>(
     targets: &T,
     loss: &L,
     opt: &mut O,
+    exchange: Option<&mut dyn GradientExchange>,
 ) -> Result<f32>
 where
     N: Network + Send,
@@ -294,7 +395,9 @@ where
     let weight = |share: &Share<N>| share.x.rows() as f32 / rows as f32;
     let mut value = st.share.loss as f64 * weight(&st.share) as f64;
     let losses = std::iter::once(st.share.loss).chain(shards.iter().map(|s| s.share.loss));
-    if let Some(bad) = losses.clone().find(|l| !l.is_finite()) {
+    // With an exchange every worker must take part in it, whatever its own loss: a
+    // non-finite one is reported through the exchanged mean.
+    if let (Some(bad), None) = (losses.clone().find(|l| !l.is_finite()), &exchange) {
         // The network's own backward pass may have moved its running statistics.
         set_buffers(net, &st.saved_buffers);
         return Err(Error::NonFiniteLoss { loss: bad });
@@ -341,11 +444,61 @@ where
             },
         );
     }
+    let value = match exchange {
+        Some(ex) => match exchanged(net, &mut st.flat, ex, value as f32) {
+            Ok(v) => v as f64,
+            Err(e) => {
+                set_buffers(net, &st.saved_buffers);
+                return Err(e);
+            }
+        },
+        None => value,
+    };
     if let Err(e) = update(net, opt) {
         set_buffers(net, &st.saved_buffers);
         return Err(e);
     }
     Ok(value as f32)
+}
+
+/// Averages the gradients, running statistics and loss with the other workers'; an error
+/// when the mean loss is not finite (on any worker).
+fn exchanged<N: Network>(
+    net: &mut N,
+    flat: &mut Vec<f32>,
+    ex: &mut dyn GradientExchange,
+    local: f32,
+) -> Result<f32> {
+    flat.clear();
+    net.visit_params(&Path::ROOT, &mut Gather::Grads(flat));
+    let grads = flat.len();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(flat));
+    let mut loss = if local.is_finite() { local } else { f32::NAN };
+    let (g, b) = flat.split_at_mut(grads);
+    ex.exchange(g, b, &mut loss)?;
+    if !loss.is_finite() {
+        return Err(Error::NonFiniteLoss { loss });
+    }
+    net.visit_params(&Path::ROOT, &mut SetGrads(flat, 0));
+    net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&flat[grads..], &mut 0));
+    Ok(loss)
+}
+
+/// Overwrites every gradient from a flat vector (gathered with `Gather::Grads`).
+struct SetGrads<'a>(&'a [f32], usize);
+
+impl ParamVisitor for SetGrads<'_> {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        grad.copy_from_slice(&self.0[self.1..self.1 + grad.len()]);
+        self.1 += grad.len();
+    }
 }
 
 /// Runs the shards' forward and backward passes, one thread each.
@@ -550,6 +703,7 @@ fn step_with<N, T, L, O>(
     targets: &T,
     loss: &L,
     opt: &mut O,
+    exchange: Option<&mut dyn GradientExchange>,
 ) -> Result<f32>
 where
     N: Network,
@@ -561,15 +715,16 @@ where
     st.saved_buffers.clear();
     net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.saved_buffers));
     let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
-    let result = if value.is_finite() {
-        update(net, opt)
-    } else {
-        Err(Error::NonFiniteLoss { loss: value })
-    };
+    let result = match exchange {
+        Some(ex) => exchanged(net, &mut st.flat, ex, value),
+        None if value.is_finite() => Ok(value),
+        None => Err(Error::NonFiniteLoss { loss: value }),
+    }
+    .and_then(|value| update(net, opt).map(|()| value));
     if result.is_err() {
         set_buffers(net, &st.saved_buffers);
     }
-    result.map(|()| value)
+    result
 }
 
 /// Puts `saved` (gathered with `GatherBuffers`) back into the network's buffers.

@@ -22,13 +22,13 @@ pub use metrics::{
 pub use progress::Verbosity;
 pub use schedule::{CosineDecay, ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay};
 
-use crate::data::{Class, Dataset, Target};
+use crate::data::{Class, Dataset, Target, TargetBatch};
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::tensor::Batch;
-use crate::train::{train_step, Network};
+use crate::train::{train_step, train_step_exchanging, weights_digest, GradientExchange, Network};
 use crate::Rng;
 use progress::Progress;
 use std::path::PathBuf;
@@ -131,21 +131,71 @@ where
         Y: Target + 'static,
         L: Loss<N::Head, N::Out, Y::Batch> + TaskMetrics<N::Head, N::Out, Y::Batch>,
     {
-        match self.validation_split {
-            Some(fraction) => {
-                if !(fraction > 0.0 && fraction < 1.0) {
-                    return Err(Error::InvalidHyperparameter {
-                        name: "validation_split",
-                        value: fraction as f64,
-                        expected: "a fraction in (0, 1)",
-                    });
-                }
-                let held_out = ((data.len() as f64 * fraction as f64).round() as usize).max(1);
-                let (train, validation) = data.split_at(data.len().saturating_sub(held_out));
-                self.fit_validated(net, &train, Some(&validation))
-            }
-            None => self.fit_validated(net, data, None),
+        self.fit_maybe_distributed(net, data, None)
+    }
+
+    /// [`fit`](Self::fit) as one worker of a data-parallel run (over MPI:
+    /// `distributed::MpiExchange`, after its `start`): every worker loads the same batches
+    /// (the same data and seed everywhere), trains on its share of each — rows `[k·B/W,
+    /// (k+1)·B/W)` of a batch of B rows for worker k of W — and updates with the mean
+    /// gradient of the whole batch, and the workers' weights are compared at each epoch's
+    /// end. A last batch with fewer rows than workers is skipped by all. The loss in the
+    /// history is the global batch's; accuracy and other metrics count this worker's rows
+    /// (validation: all of them, on every worker). Callbacks run on every worker: give a
+    /// `Checkpoint` to one of them only.
+    pub fn fit_distributed<Y>(
+        &mut self,
+        net: &mut N,
+        data: &Dataset<N::In, Y>,
+        exchange: &mut dyn GradientExchange,
+    ) -> Result<History>
+    where
+        Y: Target + 'static,
+        L: Loss<N::Head, N::Out, Y::Batch> + TaskMetrics<N::Head, N::Out, Y::Batch>,
+    {
+        self.fit_maybe_distributed(net, data, Some(exchange))
+    }
+
+    fn fit_maybe_distributed<Y>(
+        &mut self,
+        net: &mut N,
+        data: &Dataset<N::In, Y>,
+        exchange: Option<&mut dyn GradientExchange>,
+    ) -> Result<History>
+    where
+        Y: Target + 'static,
+        L: Loss<N::Head, N::Out, Y::Batch> + TaskMetrics<N::Head, N::Out, Y::Batch>,
+    {
+        let split = self.split(data)?;
+        let (train, validation) = match &split {
+            Some((train, validation)) => (train, Some(validation)),
+            None => (data, None),
+        };
+        match exchange {
+            None => self.fit_validated(net, train, validation),
+            // MPI is called from the thread that initialised it, never from the pool's.
+            Some(exchange) => self.run(net, train, validation, Some(exchange)),
         }
+    }
+
+    /// The training set and the held-out validation set, if a split is set.
+    #[allow(clippy::type_complexity)]
+    fn split<Y: Target>(
+        &self,
+        data: &Dataset<N::In, Y>,
+    ) -> Result<Option<(Dataset<N::In, Y>, Dataset<N::In, Y>)>> {
+        let Some(fraction) = self.validation_split else {
+            return Ok(None);
+        };
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::InvalidHyperparameter {
+                name: "validation_split",
+                value: fraction as f64,
+                expected: "a fraction in (0, 1)",
+            });
+        }
+        let held_out = ((data.len() as f64 * fraction as f64).round() as usize).max(1);
+        Ok(Some(data.split_at(data.len().saturating_sub(held_out))))
     }
 
     /// Trains `net` on `train`, measuring `validation` after every epoch.
@@ -161,7 +211,7 @@ where
     {
         // On the library's pool, so that each step hands its shares to the other workers
         // directly instead of through rayon's injector (which allocates now and then).
-        kernels::on_pool(|| self.run(net, train, validation))
+        kernels::on_pool(|| self.run(net, train, validation, None))
     }
 
     fn run<Y>(
@@ -169,6 +219,7 @@ where
         net: &mut N,
         train: &Dataset<N::In, Y>,
         validation: Option<&Dataset<N::In, Y>>,
+        exchange: Option<&mut dyn GradientExchange>,
     ) -> Result<History>
     where
         Y: Target + 'static,
@@ -196,7 +247,16 @@ where
                 c.restore(saved);
             }
         }
-        let result = self.epochs_from(net, train, validation, first_epoch, step, rng, &mut history);
+        let result = self.epochs_from(
+            net,
+            train,
+            validation,
+            first_epoch,
+            step,
+            rng,
+            &mut history,
+            exchange,
+        );
         for c in &mut self.callbacks {
             c.end_training(net)?;
         }
@@ -213,6 +273,7 @@ where
         mut step: usize,
         mut rng: Rng,
         history: &mut History,
+        mut exchange: Option<&mut dyn GradientExchange>,
     ) -> Result<()>
     where
         Y: Target + 'static,
@@ -220,6 +281,15 @@ where
     {
         let steps = train.len().div_ceil(self.batch_size);
         let (mut x, mut y) = (Batch::with_capacity(self.batch_size), Y::Batch::default());
+        // This worker's share of each batch, in a distributed run.
+        let (mut x_share, mut y_share) = (Batch::default(), Y::Batch::default());
+        let workers = exchange.as_ref().map_or(1, |e| e.workers());
+        if self.batch_size < workers {
+            return Err(Error::Distributed(format!(
+                "a batch of {} rows cannot be shared by {workers} workers",
+                self.batch_size
+            )));
+        }
         for epoch in first_epoch..self.epochs {
             let mut progress = Progress::new(self.verbosity, epoch + 1, self.epochs, steps);
             let mut metrics = <L as TaskMetrics<N::Head, N::Out, Y::Batch>>::Metrics::default();
@@ -227,10 +297,31 @@ where
             let mut batches = train.shuffled(&mut rng).batches(self.batch_size)?;
             let mut k = 0;
             while batches.next_into(&mut x, &mut y) {
+                let rows = x.rows();
+                if rows < workers {
+                    continue;
+                }
                 if let Some(s) = &mut self.schedule {
                     self.optimizer.set_learning_rate(s.rate(step));
                 }
-                let value = match train_step(net, &x, &y, &self.loss, &mut self.optimizer) {
+                let result = match exchange.as_mut() {
+                    None => train_step(net, &x, &y, &self.loss, &mut self.optimizer),
+                    Some(ex) => {
+                        let k = ex.worker();
+                        let share = rows * k / workers..rows * (k + 1) / workers;
+                        x_share.copy_rows_from(&x, share.clone());
+                        y.copy_rows_into(share, &mut y_share);
+                        train_step_exchanging(
+                            net,
+                            &x_share,
+                            &y_share,
+                            &self.loss,
+                            &mut self.optimizer,
+                            Some(&mut **ex),
+                        )
+                    }
+                };
+                let value = match result {
                     Ok(value) => value,
                     Err(
                         cause @ (Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }),
@@ -243,9 +334,12 @@ where
                     }
                     Err(e) => return Err(e),
                 };
-                metrics.add(net.buffers().last_outputs(), &y);
-                loss_sum += value as f64 * x.rows() as f64;
-                samples += x.rows();
+                metrics.add(
+                    net.buffers().last_outputs(),
+                    if workers > 1 { &y_share } else { &y },
+                );
+                loss_sum += value as f64 * rows as f64;
+                samples += rows;
                 step += 1;
                 k += 1;
                 progress.step(k, steps, samples, || {
@@ -257,6 +351,9 @@ where
                 figures.extend(self.validate(net, val)?);
             }
             history.push(&figures);
+            if let Some(ex) = exchange.as_mut() {
+                ex.check_in_sync(weights_digest(net))?;
+            }
             let monitored = Monitor::default().read(&figures).unwrap_or(f64::NAN);
             if let Some(s) = &mut self.schedule {
                 s.end_epoch(monitored);
