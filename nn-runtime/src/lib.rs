@@ -8,6 +8,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod data;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod error;
 pub mod fit;
 mod interop;

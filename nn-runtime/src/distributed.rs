@@ -1,0 +1,264 @@
+//! Data-parallel training over MPI (the `mpi` feature): one process per core or machine,
+//! started by `mpirun`, each training on its share of every global batch.
+//!
+//! Every process holds the whole network. [`MpiExchange::start`] checks that all of them
+//! built the same network type and gives them rank 0's weights; then each step runs the
+//! forward and backward passes on this rank's rows of the global batch, and the gradients
+//! (with the running statistics and the loss) are averaged with MPI all-reduce before one
+//! optimizer update, the same on every rank. `Trainer::distributed` does this for `fit`
+//! (each rank reads its shard of every epoch's batches, shuffled with the same seed
+//! everywhere, and compares a hash of the weights across ranks at each epoch's end);
+//! `train_step_exchanging` does it for a hand-written loop.
+//!
+//! The gradients go out in buckets of [`MpiExchange::bucket_len`] values as non-blocking
+//! all-reduces, all started before the first is waited for, so the library pipelines them;
+//! they start after the backward pass, not during it. A rank that does not take part within
+//! the timeout (it died, or hangs) stops the whole job with a message naming the step:
+//! `MPI_Abort`, since MPI cannot cancel a collective operation others have entered. A
+//! checkpoint written at the last epoch's end (`Checkpoint` on rank 0) resumes the run.
+
+use crate::error::{Error, Result};
+use crate::layers::{Layout, ParamVisitor, Path};
+use crate::train::{
+    gather_buffers, scatter_buffers, weights_digest, Fnv, GradientExchange, Network,
+};
+use mpi::collective::SystemOperation;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use std::time::{Duration, Instant};
+
+/// Exit code of a job stopped because a rank did not answer in time.
+pub const TIMEOUT_EXIT_CODE: i32 = 75;
+
+/// Gradient values per all-reduce (4 MiB of f32).
+pub const DEFAULT_BUCKET_LEN: usize = 1 << 20;
+
+/// How long a rank waits for the others in one collective operation by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The MPI side of a distributed run: the world communicator and the buffers its
+/// all-reduces reuse. Create one per process, at the start of `main`.
+pub struct MpiExchange {
+    world: SimpleCommunicator,
+    bucket_len: usize,
+    timeout: Duration,
+    send: Vec<f32>,
+    recv: Vec<f32>,
+    steps: u64,
+    /// Kept last: dropping it finalises MPI, after the communicator is gone.
+    _universe: Universe,
+}
+
+impl MpiExchange {
+    /// Initialises MPI (once per process). An error if it was initialised already.
+    pub fn init() -> Result<MpiExchange> {
+        let universe = mpi::initialize()
+            .ok_or_else(|| Error::Distributed("MPI was initialised already".into()))?;
+        Ok(MpiExchange {
+            world: universe.world(),
+            bucket_len: DEFAULT_BUCKET_LEN,
+            timeout: DEFAULT_TIMEOUT,
+            send: Vec::new(),
+            recv: Vec::new(),
+            steps: 0,
+            _universe: universe,
+        })
+    }
+
+    /// Values per all-reduce (at least 1).
+    pub fn bucket_len(mut self, values: usize) -> Self {
+        self.bucket_len = values.max(1);
+        self
+    }
+
+    /// How long to wait for the other ranks in one collective operation before stopping
+    /// the job.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    pub fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// Checks that every rank built the same network (its type's name, parameter and
+    /// FLOP counts), an error on every rank if not, then gives every rank rank 0's
+    /// parameters and running statistics. Call it on every rank before training.
+    pub fn start<N: Network>(&mut self, net: &mut N) -> Result<()> {
+        let mine = network_signature::<N>();
+        let mut all = vec![0u64; self.size()];
+        self.world.all_gather_into(&mine, &mut all[..]);
+        if let Some(other) = all.iter().position(|&s| s != mine) {
+            return Err(Error::Distributed(format!(
+                "rank {} built a different network than rank {} ({}, {} parameters here)",
+                other,
+                self.rank(),
+                std::any::type_name::<N>(),
+                N::PARAMS
+            )));
+        }
+        let mut flat = Vec::new();
+        net.visit_params(&Path::ROOT, &mut Values::Gather(&mut flat));
+        self.world.process_at_rank(0).broadcast_into(&mut flat[..]);
+        net.visit_params(&Path::ROOT, &mut Values::Scatter(&flat, 0));
+        let mut buffers = gather_buffers(net);
+        self.world
+            .process_at_rank(0)
+            .broadcast_into(&mut buffers[..]);
+        scatter_buffers(net, &buffers);
+        Ok(())
+    }
+
+    /// Compares a hash of `net`'s parameters across ranks: an error on every rank if any
+    /// differs (the runs drifted apart, which identical updates should never let happen).
+    pub fn check_weights<N: Network>(&mut self, net: &mut N) -> Result<()> {
+        let mine = weights_digest(net);
+        self.compare(mine)
+    }
+
+    /// The median time of `repeats` all-reduces of `values` f32 values (in buckets, as a
+    /// training step's), for a model of the communication's cost.
+    pub fn time_all_reduce(&mut self, values: usize, repeats: usize) -> Duration {
+        self.send.clear();
+        self.send.resize(values, 1.0);
+        self.recv.clear();
+        self.recv.resize(values, 0.0);
+        self.world.barrier();
+        let mut times: Vec<Duration> = (0..repeats.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                self.all_reduce_buckets();
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2]
+    }
+
+    /// Sums `self.send` into `self.recv` over every rank, `bucket_len` values per
+    /// non-blocking all-reduce, waiting at most the timeout.
+    fn all_reduce_buckets(&mut self) {
+        let (send, recv, world) = (&self.send[..], &mut self.recv[..], &self.world);
+        let (bucket, timeout, step) = (self.bucket_len, self.timeout, self.steps);
+        let (rank, size) = (world.rank(), world.size());
+        mpi::request::scope(|scope| {
+            let mut pending: Vec<_> = send
+                .chunks(bucket)
+                .zip(recv.chunks_mut(bucket))
+                .map(|(s, r)| world.immediate_all_reduce_into(scope, s, r, SystemOperation::sum()))
+                .collect();
+            let start = Instant::now();
+            while !pending.is_empty() {
+                pending = pending
+                    .into_iter()
+                    .filter_map(|request| request.test().err())
+                    .collect();
+                if pending.is_empty() {
+                    break;
+                }
+                if start.elapsed() > timeout {
+                    eprintln!(
+                        "typed-nn: rank {rank} of {size}: the other ranks did not finish \
+                         exchanging the gradients of step {} within {timeout:?} (a rank died \
+                         or hangs); stopping the job. Resume from the last checkpoint.",
+                        step + 1
+                    );
+                    // Never returns: the pending requests are never dropped.
+                    world.abort(TIMEOUT_EXIT_CODE);
+                }
+                std::thread::yield_now();
+            }
+        });
+    }
+
+    fn compare(&mut self, mine: u64) -> Result<()> {
+        let mut all = vec![0u64; self.size()];
+        self.world.all_gather_into(&mine, &mut all[..]);
+        match all.iter().position(|&h| h != mine) {
+            Some(other) => Err(Error::Distributed(format!(
+                "the weights of rank {} and rank {} differ (hash {:016x} here, {:016x} there)",
+                self.rank(),
+                other,
+                mine,
+                all[other]
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl GradientExchange for MpiExchange {
+    fn worker(&self) -> usize {
+        self.rank()
+    }
+
+    fn workers(&self) -> usize {
+        self.size()
+    }
+
+    fn exchange(&mut self, grads: &mut [f32], buffers: &mut [f32], loss: &mut f32) -> Result<()> {
+        self.send.clear();
+        self.send.extend_from_slice(grads);
+        self.send.extend_from_slice(buffers);
+        self.send.push(*loss);
+        self.recv.clear();
+        self.recv.resize(self.send.len(), 0.0);
+        self.all_reduce_buckets();
+        self.steps += 1;
+        let scale = 1.0 / self.size() as f32;
+        let (g, rest) = self.recv.split_at(grads.len());
+        let (b, l) = rest.split_at(buffers.len());
+        for (d, &s) in grads.iter_mut().zip(g) {
+            *d = s * scale;
+        }
+        for (d, &s) in buffers.iter_mut().zip(b) {
+            *d = s * scale;
+        }
+        *loss = l[0] * scale;
+        Ok(())
+    }
+
+    fn check_in_sync(&mut self, digest: u64) -> Result<()> {
+        self.compare(digest)
+    }
+}
+
+/// FNV-1a over the bytes of a type's name, parameter count and FLOPs per sample.
+fn network_signature<N: Network>() -> u64 {
+    let mut h = Fnv::default();
+    h.write(std::any::type_name::<N>().as_bytes());
+    h.write(&(N::PARAMS as u64).to_le_bytes());
+    h.write(&(N::FLOPS as u64).to_le_bytes());
+    h.finish()
+}
+
+/// Reads or writes every parameter's values through a flat vector.
+enum Values<'a> {
+    Gather(&'a mut Vec<f32>),
+    Scatter(&'a [f32], usize),
+}
+
+impl ParamVisitor for Values<'_> {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        _grad: &mut [f32],
+    ) {
+        match self {
+            Values::Gather(flat) => flat.extend_from_slice(value),
+            Values::Scatter(flat, offset) => {
+                value.copy_from_slice(&flat[*offset..*offset + value.len()]);
+                *offset += value.len();
+            }
+        }
+    }
+}
