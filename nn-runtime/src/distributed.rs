@@ -18,9 +18,9 @@
 //! checkpoint written at the last epoch's end (`Checkpoint` on rank 0) resumes the run.
 
 use crate::error::{Error, Result};
-use crate::layers::{Layout, ParamVisitor, Path};
 use crate::train::{
-    gather_buffers, scatter_buffers, weights_digest, Fnv, GradientExchange, Network,
+    gather_buffers, parameters, scatter_buffers, set_parameters, weights_digest, Fnv,
+    GradientExchange, Network,
 };
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
@@ -103,10 +103,9 @@ impl MpiExchange {
                 N::PARAMS
             )));
         }
-        let mut flat = Vec::new();
-        net.visit_params(&Path::ROOT, &mut Values::Gather(&mut flat));
+        let mut flat = parameters(net);
         self.world.process_at_rank(0).broadcast_into(&mut flat[..]);
-        net.visit_params(&Path::ROOT, &mut Values::Scatter(&flat, 0));
+        set_parameters(net, &flat);
         let mut buffers = gather_buffers(net);
         self.world
             .process_at_rank(0)
@@ -236,29 +235,4 @@ fn network_signature<N: Network>() -> u64 {
     h.write(&(N::PARAMS as u64).to_le_bytes());
     h.write(&(N::FLOPS as u64).to_le_bytes());
     h.finish()
-}
-
-/// Reads or writes every parameter's values through a flat vector.
-enum Values<'a> {
-    Gather(&'a mut Vec<f32>),
-    Scatter(&'a [f32], usize),
-}
-
-impl ParamVisitor for Values<'_> {
-    fn visit(
-        &mut self,
-        _path: &Path<'_>,
-        _shape: &[usize],
-        _layout: Layout,
-        value: &mut [f32],
-        _grad: &mut [f32],
-    ) {
-        match self {
-            Values::Gather(flat) => flat.extend_from_slice(value),
-            Values::Scatter(flat, offset) => {
-                value.copy_from_slice(&flat[*offset..*offset + value.len()]);
-                *offset += value.len();
-            }
-        }
-    }
 }

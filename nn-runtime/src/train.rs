@@ -479,26 +479,9 @@ fn exchanged<N: Network>(
     if !loss.is_finite() {
         return Err(Error::NonFiniteLoss { loss });
     }
-    net.visit_params(&Path::ROOT, &mut SetGrads(flat, 0));
+    net.visit_params(&Path::ROOT, &mut Scatter::set_grads(flat, &mut 0));
     net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&flat[grads..], &mut 0));
     Ok(loss)
-}
-
-/// Overwrites every gradient from a flat vector (gathered with `Gather::Grads`).
-struct SetGrads<'a>(&'a [f32], usize);
-
-impl ParamVisitor for SetGrads<'_> {
-    fn visit(
-        &mut self,
-        _path: &Path<'_>,
-        _shape: &[usize],
-        _layout: Layout,
-        _value: &mut [f32],
-        grad: &mut [f32],
-    ) {
-        grad.copy_from_slice(&self.0[self.1..self.1 + grad.len()]);
-        self.1 += grad.len();
-    }
 }
 
 /// Runs the shards' forward and backward passes, one thread each.
@@ -593,12 +576,19 @@ impl ParamVisitor for Gather<'_> {
     }
 }
 
-/// Writes a flat vector back: into the values, or `weight` times it onto the gradients.
+/// Writes a flat vector back: into the values, over the gradients, or `weight` times it
+/// onto the gradients.
 struct Scatter<'a> {
     flat: &'a [f32],
     offset: &'a mut usize,
-    /// `None`: values; `Some(weight)`: added to the gradients.
-    grads: Option<f32>,
+    into: ScatterInto,
+}
+
+#[derive(Clone, Copy)]
+enum ScatterInto {
+    Values,
+    Grads,
+    AddToGrads(f32),
 }
 
 impl<'a> Scatter<'a> {
@@ -606,7 +596,15 @@ impl<'a> Scatter<'a> {
         Scatter {
             flat,
             offset,
-            grads: None,
+            into: ScatterInto::Values,
+        }
+    }
+
+    fn set_grads(flat: &'a [f32], offset: &'a mut usize) -> Self {
+        Scatter {
+            flat,
+            offset,
+            into: ScatterInto::Grads,
         }
     }
 
@@ -614,7 +612,7 @@ impl<'a> Scatter<'a> {
         Scatter {
             flat,
             offset,
-            grads: Some(weight),
+            into: ScatterInto::AddToGrads(weight),
         }
     }
 }
@@ -630,9 +628,10 @@ impl ParamVisitor for Scatter<'_> {
     ) {
         let n = value.len();
         let src = &self.flat[*self.offset..*self.offset + n];
-        match self.grads {
-            None => value.copy_from_slice(src),
-            Some(w) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g += w * s),
+        match self.into {
+            ScatterInto::Values => value.copy_from_slice(src),
+            ScatterInto::Grads => grad.copy_from_slice(src),
+            ScatterInto::AddToGrads(w) => grad.iter_mut().zip(src).for_each(|(g, &s)| *g += w * s),
         }
         *self.offset += n;
     }
