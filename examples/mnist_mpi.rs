@@ -10,7 +10,7 @@
 //!
 //! `--check-equivalence STEPS` trains STEPS steps distributed and, on rank 0, the same steps
 //! in one process on the whole batches, and compares the weights; `--exit-after-epoch`,
-//! `--hang-after-epoch` and `--mismatch` make one rank fail, for the fault tests (tests/distributed.rs).
+//! `--hang-after-epoch`, `--hang-at-start` and `--mismatch` make one rank fail, for the fault tests (tests/distributed.rs).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -67,6 +67,9 @@ struct Options {
     /// The last rank exits (without a word to the others) after this many epochs.
     #[arg(long)]
     exit_after_epoch: Option<usize>,
+    /// The last rank stops answering (sleeps) before training starts.
+    #[arg(long)]
+    hang_at_start: bool,
     /// The last rank stops answering (sleeps) after this many epochs.
     #[arg(long)]
     hang_after_epoch: Option<usize>,
@@ -131,6 +134,9 @@ where
     let (mut train, test) = mnist::load(&options.data)?;
     if let Some(n) = options.limit {
         train = train.take(n);
+    }
+    if options.hang_at_start && rank + 1 == size {
+        hang("before training starts");
     }
     // The same network everywhere, starting from rank 0's weights.
     exchange.start(&mut model)?;
@@ -245,14 +251,19 @@ impl<N: Network> Callback<N> for Fault {
     fn end_epoch(&mut self, end: &mut EpochEnd<'_, N>) -> typed_nn::Result<Control> {
         if end.epoch >= self.epochs {
             if self.hang {
-                eprintln!("this rank stops answering after epoch {}", end.epoch);
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(3600));
-                }
+                hang(&format!("after epoch {}", end.epoch));
             }
             eprintln!("this rank exits after epoch {}", end.epoch);
             std::process::exit(3);
         }
         Ok(Control::Continue)
+    }
+}
+
+/// Stops answering the other ranks (until mpirun ends this process).
+fn hang(when: &str) -> ! {
+    eprintln!("this rank stops answering {when}");
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }

@@ -158,3 +158,18 @@ fn a_rank_that_hangs_makes_the_others_stop_after_the_timeout() {
     );
     assert!(took < Duration::from_secs(60), "stopped after {took:?}");
 }
+
+#[test]
+fn a_rank_that_hangs_before_the_start_makes_the_others_stop_after_the_timeout() {
+    let (out, took) = mpirun(
+        &["--limit", "640", "--hang-at-start", "--timeout", "5"],
+        Duration::from_secs(120),
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "the job succeeded: {stderr}");
+    assert!(
+        stderr.contains("did not finish comparing the network types"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(60), "stopped after {took:?}");
+}

@@ -12,8 +12,9 @@
 //!
 //! The gradients go out in buckets of [`MpiExchange::bucket_len`] values as non-blocking
 //! all-reduces, all started before the first is waited for, so the library pipelines them;
-//! they start after the backward pass, not during it. A rank that does not take part within
-//! the timeout (it died, or hangs) stops the whole job with a message naming the step:
+//! they start after the backward pass, not during it. A rank that does not take part in a
+//! collective operation (an exchange, the start, the epoch-end comparison) within the
+//! timeout (it died, or hangs) stops the whole job with a message naming what it waited on:
 //! `MPI_Abort`, since MPI cannot cancel a collective operation others have entered. A
 //! checkpoint written at the last epoch's end (`Checkpoint` on rank 0) resumes the run.
 
@@ -24,6 +25,7 @@ use crate::train::{
 };
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
+use mpi::request::{Request, Scope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use std::time::{Duration, Instant};
@@ -92,8 +94,7 @@ impl MpiExchange {
     /// parameters and running statistics. Call it on every rank before training.
     pub fn start<N: Network>(&mut self, net: &mut N) -> Result<()> {
         let mine = network_signature::<N>();
-        let mut all = vec![0u64; self.size()];
-        self.world.all_gather_into(&mine, &mut all[..]);
+        let all = self.all_gather(mine, "comparing the network types");
         if let Some(other) = all.iter().position(|&s| s != mine) {
             return Err(Error::Distributed(format!(
                 "rank {} built a different network than rank {} ({}, {} parameters here)",
@@ -104,12 +105,10 @@ impl MpiExchange {
             )));
         }
         let mut flat = parameters(net);
-        self.world.process_at_rank(0).broadcast_into(&mut flat[..]);
+        self.broadcast_from_0(&mut flat, "receiving rank 0's weights");
         set_parameters(net, &flat);
         let mut buffers = gather_buffers(net);
-        self.world
-            .process_at_rank(0)
-            .broadcast_into(&mut buffers[..]);
+        self.broadcast_from_0(&mut buffers, "receiving rank 0's running statistics");
         scatter_buffers(net, &buffers);
         Ok(())
     }
@@ -141,44 +140,44 @@ impl MpiExchange {
     }
 
     /// Sums `self.send` into `self.recv` over every rank, `bucket_len` values per
-    /// non-blocking all-reduce, waiting at most the timeout.
+    /// non-blocking all-reduce, all started before any is waited for.
     fn all_reduce_buckets(&mut self) {
         let (send, recv, world) = (&self.send[..], &mut self.recv[..], &self.world);
-        let (bucket, timeout, step) = (self.bucket_len, self.timeout, self.steps);
-        let (rank, size) = (world.rank(), world.size());
+        let what = format!("exchanging the gradients of step {}", self.steps + 1);
+        let (bucket, timeout) = (self.bucket_len, self.timeout);
         mpi::request::scope(|scope| {
-            let mut pending: Vec<_> = send
+            let pending = send
                 .chunks(bucket)
                 .zip(recv.chunks_mut(bucket))
                 .map(|(s, r)| world.immediate_all_reduce_into(scope, s, r, SystemOperation::sum()))
                 .collect();
-            let start = Instant::now();
-            while !pending.is_empty() {
-                pending = pending
-                    .into_iter()
-                    .filter_map(|request| request.test().err())
-                    .collect();
-                if pending.is_empty() {
-                    break;
-                }
-                if start.elapsed() > timeout {
-                    eprintln!(
-                        "typed-nn: rank {rank} of {size}: the other ranks did not finish \
-                         exchanging the gradients of step {} within {timeout:?} (a rank died \
-                         or hangs); stopping the job. Resume from the last checkpoint.",
-                        step + 1
-                    );
-                    // Never returns: the pending requests are never dropped.
-                    world.abort(TIMEOUT_EXIT_CODE);
-                }
-                std::thread::yield_now();
-            }
+            wait_or_stop(world, pending, timeout, &what);
+        });
+    }
+
+    /// Every rank's `mine`, by rank.
+    fn all_gather(&mut self, mine: u64, what: &str) -> Vec<u64> {
+        let mut all = vec![0u64; self.size()];
+        let (world, timeout) = (&self.world, self.timeout);
+        mpi::request::scope(|scope| {
+            let request = world.immediate_all_gather_into(scope, &mine, &mut all[..]);
+            wait_or_stop(world, vec![request], timeout, what);
+        });
+        all
+    }
+
+    /// Rank 0's `values` into `values` on every rank.
+    fn broadcast_from_0(&mut self, values: &mut [f32], what: &str) {
+        let (world, timeout) = (&self.world, self.timeout);
+        let root = world.process_at_rank(0);
+        mpi::request::scope(|scope| {
+            let request = root.immediate_broadcast_into(scope, values);
+            wait_or_stop(world, vec![request], timeout, what);
         });
     }
 
     fn compare(&mut self, mine: u64) -> Result<()> {
-        let mut all = vec![0u64; self.size()];
-        self.world.all_gather_into(&mine, &mut all[..]);
+        let all = self.all_gather(mine, "comparing the weights");
         match all.iter().position(|&h| h != mine) {
             Some(other) => Err(Error::Distributed(format!(
                 "the weights of rank {} and rank {} differ (hash {:016x} here, {:016x} there)",
@@ -225,6 +224,39 @@ impl GradientExchange for MpiExchange {
 
     fn check_in_sync(&mut self, digest: u64) -> Result<()> {
         self.compare(digest)
+    }
+}
+
+/// Waits for `pending` to complete; past `timeout`, prints what this rank was doing and stops
+/// the whole job with `MPI_Abort` (a collective operation others have entered cannot be
+/// cancelled, and MPI has no other way out of it).
+fn wait_or_stop<'a, D: ?Sized, S: Scope<'a>>(
+    world: &SimpleCommunicator,
+    mut pending: Vec<Request<'a, D, S>>,
+    timeout: Duration,
+    what: &str,
+) {
+    let start = Instant::now();
+    loop {
+        pending = pending
+            .into_iter()
+            .filter_map(|request| request.test().err())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        if start.elapsed() > timeout {
+            eprintln!(
+                "typed-nn: rank {} of {}: the other ranks did not finish {what} within \
+                 {timeout:?} (a rank died or hangs); stopping the job. Resume from the last \
+                 checkpoint.",
+                world.rank(),
+                world.size()
+            );
+            // Never returns: the pending requests are never dropped.
+            world.abort(TIMEOUT_EXIT_CODE);
+        }
+        std::thread::yield_now();
     }
 }
 
