@@ -10,7 +10,8 @@
 //!
 //! `--check-equivalence STEPS` trains STEPS steps distributed and, on rank 0, the same steps
 //! in one process on the whole batches, and compares the weights; `--exit-after-epoch`,
-//! `--hang-after-epoch`, `--hang-at-start` and `--mismatch` make one rank fail, for the fault tests (tests/distributed.rs).
+//! `--hang-after-epoch`, `--hang-at-start` and `--mismatch` make one rank fail, for the
+//! fault tests (tests/distributed.rs).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -58,6 +59,10 @@ struct Options {
     /// Continue the run saved in the --checkpoint directory.
     #[arg(long, requires = "checkpoint")]
     resume: bool,
+    /// Gradient values per all-reduce: each starts as soon as the backward pass has
+    /// finished its values.
+    #[arg(long, default_value_t = typed_nn::distributed::DEFAULT_BUCKET_LEN)]
+    bucket_len: usize,
     /// Seconds a rank waits for the others in one exchange before stopping the job.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
@@ -84,7 +89,9 @@ struct Options {
 fn main() {
     let options = Options::parse();
     let mut exchange = match MpiExchange::init() {
-        Ok(e) => e.timeout(std::time::Duration::from_secs(options.timeout)),
+        Ok(e) => e
+            .timeout(std::time::Duration::from_secs(options.timeout))
+            .bucket_len(options.bucket_len),
         Err(e) => fail(&e.to_string()),
     };
     if options.time_all_reduce {

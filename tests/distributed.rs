@@ -68,6 +68,10 @@ fn two_ranks_give_the_weights_of_one_process_on_the_same_global_batches() {
             "1920",
             "--batch-size",
             "64",
+            // Buckets of 1,000 values: the last two layers' 2,410 gradients start their
+            // all-reduce while the first layer's backward pass runs.
+            "--bucket-len",
+            "1000",
         ],
         Duration::from_secs(300),
     );

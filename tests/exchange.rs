@@ -3,12 +3,24 @@
 //! every worker does around the all-reduce.
 
 use typed_nn::prelude::*;
-use typed_nn::train::{parameters, train_step, train_step_exchanging, GradientExchange};
+use typed_nn::train::{
+    parameters, train_step, train_step_exchanging, BackwardPass, GradientExchange,
+};
 
 network! {
     pub struct Small: [4] {
         hidden: Dense(8), Relu,
         out: Dense(3), Softmax,
+    }
+}
+
+network! {
+    pub struct Cnn: [1, 8, 8] {
+        Conv2d(3, 3, padding = 1), BatchNorm2d, Relu,
+        Residual { Conv2d(3, 3, padding = 1), Relu },
+        MaxPool2d(2),
+        Flatten,
+        Dense(3), Softmax,
     }
 }
 
@@ -210,4 +222,88 @@ fn fit_distributed_checks_the_weights_at_each_epoch_end_and_refuses_tiny_batches
         .verbosity(Verbosity::Silent);
     let err = tiny.fit_distributed(&mut net, &set, &mut pair);
     assert!(matches!(err, Err(Error::Distributed(_))), "{err:?}");
+}
+
+/// Records the order and sizes in which the backward pass hands over finished gradients.
+struct Watcher {
+    ready: Vec<(usize, usize)>,
+}
+
+impl GradientExchange for Watcher {
+    fn worker(&self) -> usize {
+        0
+    }
+    fn workers(&self) -> usize {
+        1
+    }
+    fn exchange(&mut self, _: &mut [f32], _: &mut [f32], _: &mut f32) -> typed_nn::Result<()> {
+        Ok(())
+    }
+    fn check_in_sync(&mut self, _: u64) -> typed_nn::Result<()> {
+        Ok(())
+    }
+    fn exchange_during(
+        &mut self,
+        grads: usize,
+        backward: &mut BackwardPass<'_>,
+        means: &mut Vec<f32>,
+    ) -> typed_nn::Result<()> {
+        means.clear();
+        means.resize(grads, 0.0);
+        let mut tail = Vec::new();
+        backward(
+            &mut |end, values| {
+                self.ready.push((end, values.len()));
+                means[end - values.len()..end].copy_from_slice(values);
+            },
+            &mut tail,
+        );
+        means.extend_from_slice(&tail);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_backward_pass_hands_over_each_layers_gradients_last_layer_first() {
+    let (x, y) = data(16);
+    let (mut a, mut b) = (
+        Small::init(&mut Rng::seed(1)),
+        Small::init(&mut Rng::seed(1)),
+    );
+    let (mut oa, mut ob) = (Sgd::new(0.1), Sgd::new(0.1));
+    let mut watcher = Watcher { ready: vec![] };
+    let lb =
+        train_step_exchanging(&mut b, &x, &y, &CrossEntropy, &mut ob, Some(&mut watcher)).unwrap();
+    let la = train_step(&mut a, &x, &y, &CrossEntropy, &mut oa).unwrap();
+    // hidden: 4·8 + 8 = 40 values, out: 8·3 + 3 = 27; `out` is finished first.
+    assert_eq!(watcher.ready, vec![(67, 27), (40, 40)]);
+    assert_eq!(Small::LAYER_PARAMS, &[40, 27, 0]);
+    assert_eq!(la, lb);
+    assert_eq!(parameters(&mut a), parameters(&mut b));
+}
+
+#[test]
+fn a_reported_backward_pass_with_joins_and_statistics_is_the_plain_one() {
+    let mut rng = Rng::seed(5);
+    let x: Batch<Tensor3<1, 8, 8>> =
+        Batch::from_vec((0..4 * 64).map(|_| rng.normal()).collect()).unwrap();
+    // Four rows: one share (a step split across threads merges its shares' gradients
+    // before exchanging them, so it cannot report layers as they finish).
+    let y = Labels::<3>::new((0..4).map(|i| i % 3).collect()).unwrap();
+    let (mut a, mut b) = (Cnn::init(&mut Rng::seed(1)), Cnn::init(&mut Rng::seed(1)));
+    let (mut oa, mut ob) = (Adam::new(1e-2), Adam::new(1e-2));
+    let mut watcher = Watcher { ready: vec![] };
+    for _ in 0..3 {
+        let la = train_step(&mut a, &x, &y, &CrossEntropy, &mut oa).unwrap();
+        let lb = train_step_exchanging(&mut b, &x, &y, &CrossEntropy, &mut ob, Some(&mut watcher))
+            .unwrap();
+        assert_eq!(la, lb);
+    }
+    assert_eq!(parameters(&mut a), parameters(&mut b));
+    let stats = |n: &mut Cnn| typed_nn::train::gather_buffers(n);
+    assert_eq!(stats(&mut a), stats(&mut b));
+    // Every layer with parameters reported once a step, last first, covering them all.
+    let step: Vec<_> = watcher.ready[..watcher.ready.len() / 3].to_vec();
+    assert_eq!(step.first().map(|r| r.0), Some(Cnn::PARAMS));
+    assert_eq!(step.iter().map(|r| r.1).sum::<usize>(), Cnn::PARAMS);
 }

@@ -205,6 +205,21 @@ fn chain(
     // The loss fuses with a Softmax or Sigmoid at the end: logits are that layer's input,
     // in the training cache and in the inference workspace alike. (A network that is only
     // its head was rejected before expansion.)
+    // The same chain, reporting each layer as its gradients become final (a distributed
+    // step starts exchanging them while the earlier layers' backward passes run).
+    let reported = |top: usize, chain: Vec<TokenStream>| {
+        let mut out = Vec::new();
+        for k in top + 1..n {
+            let k = proc_macro2::Literal::usize_unsuffixed(k);
+            out.push(quote!(done(self, #k);));
+        }
+        for (statement, k) in chain.into_iter().zip((0..=top).rev()) {
+            let k = proc_macro2::Literal::usize_unsuffixed(k);
+            out.push(statement);
+            out.push(quote!(done(self, #k);));
+        }
+        out
+    };
     let (head_ty, logits, infer_logits, from_logits) = match &layers[n - 1].head {
         Some(head) if n > 1 => {
             let v = &a[n - 1];
@@ -223,6 +238,14 @@ fn chain(
             backward_chain(n - 1, quote!(output), quote!(dlogits), None),
         ),
     };
+
+    let from_logits_top = if layers[n - 1].head.is_some() && n > 1 {
+        n - 2
+    } else {
+        n - 1
+    };
+    let from_logits_reporting = reported(from_logits_top, from_logits.clone());
+    let layer_indices = (0..n).map(proc_macro2::Literal::usize_unsuffixed);
 
     let shape_checks = layers.iter().enumerate().map(|(k, l)| {
         let ty = &l.ty;
@@ -391,6 +414,28 @@ fn chain(
             ) {
                 let _ = &output;
                 #( #from_logits )*
+            }
+
+            const LAYER_PARAMS: &'static [usize] = &[ #( <#tys as #rt::layers::Layer>::PARAMS ),* ];
+
+            fn visit_layer_params<V: #rt::layers::ParamVisitor>(&mut self, k: usize, visitor: &mut V) {
+                let path = #rt::layers::Path::ROOT;
+                match k {
+                    #( #layer_indices => self.#fields.visit_params(&path.child(#path_names), visitor), )*
+                    _ => {}
+                }
+            }
+
+            fn backward_from_logits_reporting(
+                &mut self,
+                x: &#rt::Batch<Self::In>,
+                output: &#rt::Batch<Self::Out>,
+                cache: &mut #cache,
+                dlogits: &#rt::Batch<Self::Out>,
+                done: &mut dyn FnMut(&mut Self, usize),
+            ) {
+                let _ = &output;
+                #( #from_logits_reporting )*
             }
         }
 

@@ -11,8 +11,12 @@
 //! `train_step_exchanging` does it for a hand-written loop.
 //!
 //! The gradients go out in buckets of [`MpiExchange::bucket_len`] values as non-blocking
-//! all-reduces, all started before the first is waited for, so the library pipelines them;
-//! they start after the backward pass, not during it. A rank that does not take part in a
+//! all-reduces: the backward pass hands over each top-level layer's gradients as soon as
+//! they are final (the last layer's first), and a bucket's all-reduce starts as soon as it
+//! is full, while the backward pass goes on with the earlier layers; the rest, with the
+//! running statistics and the loss, follows the backward pass. (A step whose batch share is
+//! split across this rank's threads merges the threads' gradients first, so it exchanges
+//! after its backward pass.) A rank that does not take part in a
 //! collective operation (an exchange, the start, the epoch-end comparison) within the
 //! timeout (it died, or hangs) stops the whole job with a message naming what it waited on:
 //! `MPI_Abort`, since MPI cannot cancel a collective operation others have entered. A
@@ -20,7 +24,7 @@
 
 use crate::error::{Error, Result};
 use crate::train::{
-    gather_buffers, parameters, scatter_buffers, set_parameters, weights_digest, Fnv,
+    gather_buffers, parameters, scatter_buffers, set_parameters, weights_digest, BackwardPass, Fnv,
     GradientExchange, Network,
 };
 use mpi::collective::SystemOperation;
@@ -224,6 +228,77 @@ impl GradientExchange for MpiExchange {
 
     fn check_in_sync(&mut self, digest: u64) -> Result<()> {
         self.compare(digest)
+    }
+
+    /// Starts an all-reduce for every `bucket_len` gradient values as the backward pass
+    /// finishes them (the last layers' first), then one for the rest with the running
+    /// statistics and the loss, and waits for all.
+    fn exchange_during(
+        &mut self,
+        grads: usize,
+        backward: &mut BackwardPass<'_>,
+        means: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.send.clear();
+        self.send.resize(grads, 0.0);
+        means.clear();
+        means.resize(grads, 0.0);
+        let mut tail = std::mem::take(&mut self.recv);
+        let what = format!("exchanging the gradients of step {}", self.steps + 1);
+        let (world, bucket, timeout) = (&self.world, self.bucket_len, self.timeout);
+        let (send, recv) = (&mut self.send[..], &mut means[..]);
+        let mut tail_sum = Vec::new();
+        mpi::request::scope(|scope| {
+            let mut pending = Vec::new();
+            // Gradients `[filled, unsent.len())` are written and not yet sent; everything
+            // from `unsent.len()` on is in flight.
+            let (mut unsent, mut unsent_sums) = (send, recv);
+            let mut filled = grads;
+            backward(
+                &mut |end, values| {
+                    let start = end - values.len();
+                    unsent[start..end].copy_from_slice(values);
+                    filled = start;
+                    if unsent.len() - filled >= bucket {
+                        let (head, ready) = std::mem::take(&mut unsent).split_at_mut(filled);
+                        let (sums_head, sums) =
+                            std::mem::take(&mut unsent_sums).split_at_mut(filled);
+                        (unsent, unsent_sums) = (head, sums_head);
+                        let ready: &[f32] = ready;
+                        pending.push(world.immediate_all_reduce_into(
+                            scope,
+                            ready,
+                            sums,
+                            SystemOperation::sum(),
+                        ));
+                    }
+                },
+                &mut tail,
+            );
+            if !unsent.is_empty() {
+                let rest: &[f32] = unsent;
+                pending.push(world.immediate_all_reduce_into(
+                    scope,
+                    rest,
+                    unsent_sums,
+                    SystemOperation::sum(),
+                ));
+            }
+            tail_sum.resize(tail.len(), 0.0);
+            pending.push(world.immediate_all_reduce_into(
+                scope,
+                &tail[..],
+                &mut tail_sum[..],
+                SystemOperation::sum(),
+            ));
+            wait_or_stop(world, pending, timeout, &what);
+        });
+        self.recv = tail;
+        self.steps += 1;
+        let scale = 1.0 / self.size() as f32;
+        means.extend_from_slice(&tail_sum);
+        means.iter_mut().for_each(|v| *v *= scale);
+        Ok(())
     }
 }
 

@@ -38,6 +38,25 @@ pub trait Network: Layer {
         cache: &mut Self::Cache,
         dlogits: &Batch<Self::Out>,
     );
+
+    /// Parameters of each top-level layer, in order (they sum to `PARAMS`, and
+    /// `visit_params` visits the layers' parameters in this order).
+    const LAYER_PARAMS: &'static [usize];
+
+    /// Visits top-level layer `k`'s parameters only.
+    fn visit_layer_params<V: ParamVisitor>(&mut self, k: usize, visitor: &mut V);
+
+    /// [`backward_from_logits`](Self::backward_from_logits), calling `done(self, k)` for
+    /// every top-level layer k, from the last to the first, as soon as its gradients are
+    /// final.
+    fn backward_from_logits_reporting(
+        &mut self,
+        x: &Batch<Self::In>,
+        output: &Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        dlogits: &Batch<Self::Out>,
+        done: &mut dyn FnMut(&mut Self, usize),
+    );
 }
 
 /// Buffers a network reuses: the training step's (cache, output, gradient of the logits)
@@ -58,6 +77,8 @@ pub struct Buffers<N: Layer> {
     /// its copies; and the buffers as the step found them, restored if it fails.
     flat: Vec<f32>,
     saved_buffers: Vec<f32>,
+    /// A distributed step's means over the workers: gradients, buffers, loss.
+    means: Vec<f32>,
     /// The outputs of the last split step, gathered from its shares (a step on one thread
     /// leaves them in `step.output`).
     outputs: Batch<N::Out>,
@@ -184,6 +205,7 @@ impl<N: Layer> Default for Buffers<N> {
             shards: Vec::new(),
             flat: Vec::new(),
             saved_buffers: Vec::new(),
+            means: Vec::new(),
             outputs: Batch::default(),
             last_split: false,
         }
@@ -232,6 +254,15 @@ where
     train_step_exchanging(net, x, targets, loss, opt, None)
 }
 
+/// Hands over gradients the backward pass has finished: `(end, values)` are the values
+/// `[end − values.len(), end)` of the flat gradient vector (see
+/// [`GradientExchange::exchange_during`]).
+pub type Ready<'a> = dyn FnMut(usize, &[f32]) + 'a;
+
+/// Runs a backward pass that reports finished gradients through a [`Ready`], then writes
+/// the running statistics and the loss into the vector.
+pub type BackwardPass<'a> = dyn FnMut(&mut Ready<'_>, &mut Vec<f32>) + 'a;
+
 /// Combines a training step's gradients with those of the other workers of a data-parallel
 /// run before the optimizer's update (the `mpi` feature's `distributed::MpiExchange` over
 /// MPI): every worker computes gradients on its share of the global batch, and all of them
@@ -249,6 +280,35 @@ pub trait GradientExchange {
     /// Compares `digest` (see [`weights_digest`]) with every other worker's: an error on
     /// every worker when any differs. Called by `fit` at each epoch's end.
     fn check_in_sync(&mut self, digest: u64) -> Result<()>;
+
+    /// The exchange overlapped with the backward pass: `backward(ready, tail)` runs it,
+    /// calling `ready(end, values)` as each top-level layer's gradients become final — the
+    /// values `[end − values.len(), end)` of the `grads` gradients in `visit_params` order,
+    /// from the last layer to the first — and then writes the running statistics and the
+    /// loss into `tail`. `means` becomes the mean over the workers of the gradients
+    /// followed by the tail. An exchange may start sending gradients from within `ready`;
+    /// this default gathers everything and calls [`exchange`](Self::exchange).
+    fn exchange_during(
+        &mut self,
+        grads: usize,
+        backward: &mut BackwardPass<'_>,
+        means: &mut Vec<f32>,
+    ) -> Result<()> {
+        means.clear();
+        means.resize(grads, 0.0);
+        let mut tail = Vec::new();
+        backward(
+            &mut |end, values| means[end - values.len()..end].copy_from_slice(values),
+            &mut tail,
+        );
+        let loss_at = tail.len().saturating_sub(1);
+        let (buffers, loss) = tail.split_at_mut(loss_at);
+        let mut loss_value = loss.first().copied().unwrap_or(f32::NAN);
+        self.exchange(&mut means[..], buffers, &mut loss_value)?;
+        means.extend_from_slice(buffers);
+        means.push(loss_value);
+        Ok(())
+    }
 }
 
 /// FNV-1a, for digests that must be equal across processes and runs (std's hasher is
@@ -459,6 +519,74 @@ where
         return Err(e);
     }
     Ok(value as f32)
+}
+
+/// Forward, loss, and the backward pass with each layer's gradients handed to the exchange
+/// as soon as they are final; then the means written back. Returns the mean loss, an
+/// error when it is not finite (on any worker). The backward pass runs whatever the loss,
+/// so that every worker makes the same exchanges in the same order.
+fn overlapped_step<N, T, L>(
+    net: &mut N,
+    st: &mut Buffers<N>,
+    ex: &mut dyn GradientExchange,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+) -> Result<f32>
+where
+    N: Network,
+    T: TargetBatch,
+    L: Loss<N::Head, N::Out, T>,
+{
+    let step = &mut st.step;
+    net.forward_train(x, &mut step.output, &mut step.cache, &mut st.rng);
+    let local = loss.loss_and_grad(
+        N::logits(&step.cache, &step.output),
+        &step.output,
+        targets,
+        &mut step.dlogits,
+    );
+    let flat = &mut st.flat;
+    let mut means = std::mem::take(&mut st.means);
+    let result = ex.exchange_during(
+        N::PARAMS,
+        &mut |ready, tail| {
+            let mut end = N::PARAMS;
+            net.backward_from_logits_reporting(
+                x,
+                &step.output,
+                &mut step.cache,
+                &step.dlogits,
+                &mut |net, k| {
+                    let len = N::LAYER_PARAMS[k];
+                    if len == 0 {
+                        return;
+                    }
+                    flat.clear();
+                    net.visit_layer_params(k, &mut Gather::Grads(flat));
+                    ready(end, flat);
+                    end -= len;
+                },
+            );
+            tail.clear();
+            net.visit_buffers(&Path::ROOT, &mut GatherBuffers(tail));
+            tail.push(if local.is_finite() { local } else { f32::NAN });
+        },
+        &mut means,
+    );
+    let value = result.map(|()| means.last().copied().unwrap_or(f32::NAN));
+    if let Ok(value) = value {
+        if value.is_finite() {
+            net.visit_params(&Path::ROOT, &mut Scatter::set_grads(&means, &mut 0));
+            let buffers = &means[N::PARAMS..means.len() - 1];
+            net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(buffers, &mut 0));
+        }
+    }
+    st.means = means;
+    match value? {
+        v if v.is_finite() => Ok(v),
+        v => Err(Error::NonFiniteLoss { loss: v }),
+    }
 }
 
 /// Averages the gradients, running statistics and loss with the other workers'; an error
@@ -713,11 +841,16 @@ where
     // Backward moves running statistics; a step that fails puts them back.
     st.saved_buffers.clear();
     net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.saved_buffers));
-    let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
     let result = match exchange {
-        Some(ex) => exchanged(net, &mut st.flat, ex, value),
-        None if value.is_finite() => Ok(value),
-        None => Err(Error::NonFiniteLoss { loss: value }),
+        Some(ex) => overlapped_step(net, st, ex, x, targets, loss),
+        None => {
+            let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
+            if value.is_finite() {
+                Ok(value)
+            } else {
+                Err(Error::NonFiniteLoss { loss: value })
+            }
+        }
     }
     .and_then(|value| update(net, opt).map(|()| value));
     if result.is_err() {
