@@ -244,7 +244,7 @@ fn chain(
     } else {
         n - 1
     };
-    let from_logits_reporting = reported(from_logits_top, from_logits.clone());
+    let from_logits_reporting = reported(from_logits_top, from_logits);
     let layer_indices = (0..n).map(proc_macro2::Literal::usize_unsuffixed);
 
     let shape_checks = layers.iter().enumerate().map(|(k, l)| {
@@ -412,8 +412,7 @@ fn chain(
                 cache: &mut #cache,
                 dlogits: &#rt::Batch<Self::Out>,
             ) {
-                let _ = &output;
-                #( #from_logits )*
+                self.backward_from_logits_reporting(x, output, cache, dlogits, &mut |_, _| {});
             }
 
             const LAYER_PARAMS: &'static [usize] = &[ #( <#tys as #rt::layers::Layer>::PARAMS ),* ];

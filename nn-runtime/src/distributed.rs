@@ -52,6 +52,8 @@ pub struct MpiExchange {
     send: Vec<f32>,
     recv: Vec<f32>,
     steps: u64,
+    /// The running statistics and loss summed over the ranks (`exchange_during`).
+    tail_sum: Vec<f32>,
     /// Kept last: dropping it finalises MPI, after the communicator is gone.
     _universe: Universe,
 }
@@ -68,6 +70,7 @@ impl MpiExchange {
             send: Vec::new(),
             recv: Vec::new(),
             steps: 0,
+            tail_sum: Vec::new(),
             _universe: universe,
         })
     }
@@ -147,7 +150,7 @@ impl MpiExchange {
     /// non-blocking all-reduce, all started before any is waited for.
     fn all_reduce_buckets(&mut self) {
         let (send, recv, world) = (&self.send[..], &mut self.recv[..], &self.world);
-        let what = format!("exchanging the gradients of step {}", self.steps + 1);
+        let step = self.steps + 1;
         let (bucket, timeout) = (self.bucket_len, self.timeout);
         mpi::request::scope(|scope| {
             let pending = send
@@ -155,6 +158,7 @@ impl MpiExchange {
                 .zip(recv.chunks_mut(bucket))
                 .map(|(s, r)| world.immediate_all_reduce_into(scope, s, r, SystemOperation::sum()))
                 .collect();
+            let what = format_args!("exchanging the gradients of step {step}");
             wait_or_stop(world, pending, timeout, &what);
         });
     }
@@ -165,7 +169,7 @@ impl MpiExchange {
         let (world, timeout) = (&self.world, self.timeout);
         mpi::request::scope(|scope| {
             let request = world.immediate_all_gather_into(scope, &mine, &mut all[..]);
-            wait_or_stop(world, vec![request], timeout, what);
+            wait_or_stop(world, vec![request], timeout, &what);
         });
         all
     }
@@ -176,7 +180,7 @@ impl MpiExchange {
         let root = world.process_at_rank(0);
         mpi::request::scope(|scope| {
             let request = root.immediate_broadcast_into(scope, values);
-            wait_or_stop(world, vec![request], timeout, what);
+            wait_or_stop(world, vec![request], timeout, &what);
         });
     }
 
@@ -244,10 +248,10 @@ impl GradientExchange for MpiExchange {
         means.clear();
         means.resize(grads, 0.0);
         let mut tail = std::mem::take(&mut self.recv);
-        let what = format!("exchanging the gradients of step {}", self.steps + 1);
+        let step = self.steps + 1;
         let (world, bucket, timeout) = (&self.world, self.bucket_len, self.timeout);
         let (send, recv) = (&mut self.send[..], &mut means[..]);
-        let mut tail_sum = Vec::new();
+        let mut tail_sum = std::mem::take(&mut self.tail_sum);
         mpi::request::scope(|scope| {
             let mut pending = Vec::new();
             // Gradients `[filled, unsent.len())` are written and not yet sent; everything
@@ -291,12 +295,14 @@ impl GradientExchange for MpiExchange {
                 &mut tail_sum[..],
                 SystemOperation::sum(),
             ));
+            let what = format_args!("exchanging the gradients of step {step}");
             wait_or_stop(world, pending, timeout, &what);
         });
         self.recv = tail;
         self.steps += 1;
         let scale = 1.0 / self.size() as f32;
         means.extend_from_slice(&tail_sum);
+        self.tail_sum = tail_sum;
         means.iter_mut().for_each(|v| *v *= scale);
         Ok(())
     }
@@ -307,17 +313,19 @@ impl GradientExchange for MpiExchange {
 /// cancelled, and MPI has no other way out of it).
 fn wait_or_stop<'a, D: ?Sized, S: Scope<'a>>(
     world: &SimpleCommunicator,
-    mut pending: Vec<Request<'a, D, S>>,
+    pending: Vec<Request<'a, D, S>>,
     timeout: Duration,
-    what: &str,
+    what: &dyn std::fmt::Display,
 ) {
     let start = Instant::now();
+    let mut pending: Vec<_> = pending.into_iter().map(Some).collect();
     loop {
-        pending = pending
-            .into_iter()
-            .filter_map(|request| request.test().err())
-            .collect();
-        if pending.is_empty() {
+        for slot in &mut pending {
+            if let Some(request) = slot.take() {
+                *slot = request.test().err();
+            }
+        }
+        if pending.iter().all(Option::is_none) {
             return;
         }
         if start.elapsed() > timeout {
