@@ -307,3 +307,25 @@ fn a_reported_backward_pass_with_joins_and_statistics_is_the_plain_one() {
     assert_eq!(step.first().map(|r| r.0), Some(Cnn::PARAMS));
     assert_eq!(step.iter().map(|r| r.1).sum::<usize>(), Cnn::PARAMS);
 }
+
+#[test]
+fn a_step_split_across_threads_exchanges_its_merged_gradients() {
+    // Sixteen rows of the CNN: enough arithmetic for the step to be split across the
+    // threads (where there are two), whose merged gradients are exchanged at once.
+    let mut rng = Rng::seed(6);
+    let x: Batch<Tensor3<1, 8, 8>> =
+        Batch::from_vec((0..16 * 64).map(|_| rng.normal()).collect()).unwrap();
+    let y = Labels::<3>::new((0..16).map(|i| i % 3).collect()).unwrap();
+    let (mut a, mut b) = (Cnn::init(&mut Rng::seed(1)), Cnn::init(&mut Rng::seed(1)));
+    let (mut oa, mut ob) = (Adam::new(1e-2), Adam::new(1e-2));
+    let mut alone = Alone { digests: vec![] };
+    for _ in 0..3 {
+        let la = train_step(&mut a, &x, &y, &CrossEntropy, &mut oa).unwrap();
+        let lb = train_step_exchanging(&mut b, &x, &y, &CrossEntropy, &mut ob, Some(&mut alone))
+            .unwrap();
+        assert_eq!(la, lb);
+    }
+    assert_eq!(parameters(&mut a), parameters(&mut b));
+    let stats = |n: &mut Cnn| typed_nn::train::gather_buffers(n);
+    assert_eq!(stats(&mut a), stats(&mut b));
+}

@@ -405,16 +405,6 @@ fn chain(
                 #infer_logits
             }
 
-            fn backward_from_logits(
-                &mut self,
-                x: &#rt::Batch<Self::In>,
-                output: &#rt::Batch<Self::Out>,
-                cache: &mut #cache,
-                dlogits: &#rt::Batch<Self::Out>,
-            ) {
-                self.backward_from_logits_reporting(x, output, cache, dlogits, &mut |_, _| {});
-            }
-
             const LAYER_PARAMS: &'static [usize] = &[ #( <#tys as #rt::layers::Layer>::PARAMS ),* ];
 
             fn visit_layer_params<V: #rt::layers::ParamVisitor>(&mut self, k: usize, visitor: &mut V) {

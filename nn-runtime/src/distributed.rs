@@ -263,10 +263,11 @@ impl GradientExchange for MpiExchange {
                     let start = end - values.len();
                     unsent[start..end].copy_from_slice(values);
                     filled = start;
-                    if unsent.len() - filled >= bucket {
-                        let (head, ready) = std::mem::take(&mut unsent).split_at_mut(filled);
-                        let (sums_head, sums) =
-                            std::mem::take(&mut unsent_sums).split_at_mut(filled);
+                    // Whole buckets from the end of what is ready; the rest waits for more.
+                    while unsent.len() - filled >= bucket {
+                        let at = unsent.len() - bucket;
+                        let (head, ready) = std::mem::take(&mut unsent).split_at_mut(at);
+                        let (sums_head, sums) = std::mem::take(&mut unsent_sums).split_at_mut(at);
                         (unsent, unsent_sums) = (head, sums_head);
                         let ready: &[f32] = ready;
                         pending.push(world.immediate_all_reduce_into(

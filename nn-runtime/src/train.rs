@@ -37,7 +37,9 @@ pub trait Network: Layer {
         output: &Batch<Self::Out>,
         cache: &mut Self::Cache,
         dlogits: &Batch<Self::Out>,
-    );
+    ) {
+        self.backward_from_logits_reporting(x, output, cache, dlogits, &mut |_, _| {});
+    }
 
     /// Parameters of each top-level layer, in order (they sum to `PARAMS`, and
     /// `visit_params` visits the layers' parameters in this order).
@@ -505,7 +507,7 @@ where
         );
     }
     let value = match exchange {
-        Some(ex) => match exchanged(net, &mut st.flat, ex, value as f32) {
+        Some(ex) => match exchanged(net, &mut st.flat, &mut st.means, ex, value as f32) {
             Ok(v) => v as f64,
             Err(e) => {
                 set_buffers(net, &st.saved_buffers);
@@ -568,48 +570,55 @@ where
                     end -= len;
                 },
             );
-            tail.clear();
-            net.visit_buffers(&Path::ROOT, &mut GatherBuffers(tail));
-            tail.push(if local.is_finite() { local } else { f32::NAN });
+            buffers_and_loss(net, local, tail);
         },
         &mut means,
     );
-    let value = result.map(|()| means.last().copied().unwrap_or(f32::NAN));
-    if let Ok(value) = value {
-        if value.is_finite() {
-            net.visit_params(&Path::ROOT, &mut Scatter::set_grads(&means, &mut 0));
-            let buffers = &means[N::PARAMS..means.len() - 1];
-            net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(buffers, &mut 0));
-        }
-    }
+    let value = result.and_then(|()| apply_means(net, &means));
     st.means = means;
-    match value? {
-        v if v.is_finite() => Ok(v),
-        v => Err(Error::NonFiniteLoss { loss: v }),
-    }
+    value
 }
 
-/// Averages the gradients, running statistics and loss with the other workers'; an error
-/// when the mean loss is not finite (on any worker).
-fn exchanged<N: Network>(
-    net: &mut N,
-    flat: &mut Vec<f32>,
-    ex: &mut dyn GradientExchange,
-    local: f32,
-) -> Result<f32> {
-    flat.clear();
-    net.visit_params(&Path::ROOT, &mut Gather::Grads(flat));
-    let grads = flat.len();
-    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(flat));
-    let mut loss = if local.is_finite() { local } else { f32::NAN };
-    let (g, b) = flat.split_at_mut(grads);
-    ex.exchange(g, b, &mut loss)?;
+/// The tail of an exchange: the running statistics, then the loss (NaN when not finite).
+fn buffers_and_loss<N: Network>(net: &mut N, local: f32, tail: &mut Vec<f32>) {
+    tail.clear();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(tail));
+    tail.push(if local.is_finite() { local } else { f32::NAN });
+}
+
+/// Writes exchanged means (gradients, running statistics, loss) back into the network and
+/// returns the mean loss; an error, changing nothing, when it is not finite.
+fn apply_means<N: Network>(net: &mut N, means: &[f32]) -> Result<f32> {
+    let loss = means.last().copied().unwrap_or(f32::NAN);
     if !loss.is_finite() {
         return Err(Error::NonFiniteLoss { loss });
     }
-    net.visit_params(&Path::ROOT, &mut Scatter::set_grads(flat, &mut 0));
-    net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(&flat[grads..], &mut 0));
+    net.visit_params(&Path::ROOT, &mut Scatter::set_grads(means, &mut 0));
+    let buffers = &means[N::PARAMS..means.len() - 1];
+    net.visit_buffers(&Path::ROOT, &mut ScatterBuffers(buffers, &mut 0));
     Ok(loss)
+}
+
+/// Exchanges gradients that are all final already (a step merged from its thread shares):
+/// handed over at once, then the means written back.
+fn exchanged<N: Network>(
+    net: &mut N,
+    flat: &mut Vec<f32>,
+    means: &mut Vec<f32>,
+    ex: &mut dyn GradientExchange,
+    local: f32,
+) -> Result<f32> {
+    ex.exchange_during(
+        N::PARAMS,
+        &mut |ready, tail| {
+            flat.clear();
+            net.visit_params(&Path::ROOT, &mut Gather::Grads(flat));
+            ready(N::PARAMS, flat);
+            buffers_and_loss(net, local, tail);
+        },
+        means,
+    )?;
+    apply_means(net, means)
 }
 
 /// Runs the shards' forward and backward passes, one thread each.
