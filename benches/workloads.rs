@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
-use typed_nn::kernels::conv::{set_direct, set_winograd};
+use typed_nn::kernels::conv::{set_direct, set_fused_pooling, set_winograd};
 use typed_nn::prelude::*;
 
 #[path = "common/networks.rs"]
@@ -127,6 +127,12 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CNN_FLOPS));
     g.bench_function("W5 cnn-infer-b1", |b| {
         b.iter(|| cnn.forward(black_box(&x1)))
+    });
+    // The same with each pooling run after its convolution's whole output.
+    g.bench_function("W5 cnn-infer-b1 (pooling not fused)", |b| {
+        set_fused_pooling(false);
+        b.iter(|| cnn.forward(black_box(&x1)));
+        set_fused_pooling(true);
     });
 
     let conv1 = Conv1::init(&mut rng);
@@ -286,6 +292,14 @@ fn cnn_workloads(c: &mut Criterion) {
             cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
                 .unwrap()
         })
+    });
+    g.bench_function("W6 cnn-train-b32 (pooling not fused)", |b| {
+        set_fused_pooling(false);
+        b.iter(|| {
+            cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
+                .unwrap()
+        });
+        set_fused_pooling(true);
     });
     g.finish();
 }

@@ -89,3 +89,50 @@ fn short_mnist_cnn_training_learns() {
         assert!((a - b).abs() < 1e-5);
     }
 }
+
+/// An unnamed pooling after a convolution is fused into it; the fused layer pools each
+/// sample as its convolution is computed, with the same results as convolving the whole
+/// batch and then pooling it, in inference and in a training step.
+#[test]
+fn fused_pooling_matches_pooling_after_the_whole_batch() {
+    use typed_nn::kernels::conv::set_fused_pooling;
+    use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
+    let fused = std::any::type_name::<MnistCnn>().to_string()
+        + std::any::type_name_of_val(&MnistCnn::init(&mut Rng::seed(0)).layer0);
+    assert!(fused.contains("ConvPool"), "{fused}");
+
+    struct Grads(Vec<f32>);
+    impl ParamVisitor for Grads {
+        fn visit(&mut self, _: &Path<'_>, _: &[usize], _: Layout, _: &mut [f32], g: &mut [f32]) {
+            self.0.extend_from_slice(g);
+        }
+    }
+    let (train, _) =
+        mnist::load_as::<Tensor3<1, 28, 28>>(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"))
+            .unwrap();
+    let (x, y) = train
+        .take(24)
+        .shuffled(&mut Rng::seed(1))
+        .batches(24)
+        .unwrap()
+        .next()
+        .unwrap();
+    let run = |fuse: bool| {
+        set_fused_pooling(fuse);
+        let mut model = MnistCnn::init(&mut Rng::seed(3));
+        let out = model.forward_batch(&x).as_slice().to_vec();
+        // Plain SGD with a zero rate leaves the weights, so the gradients can be read.
+        model
+            .train_step(&x, &y, &CrossEntropy, &mut Sgd::new(0.0))
+            .unwrap();
+        let mut grads = Grads(Vec::new());
+        model.visit_params(&Path::ROOT, &mut grads);
+        set_fused_pooling(true);
+        (out, grads.0)
+    };
+    let (fused_out, fused_grads) = run(true);
+    let (plain_out, plain_grads) = run(false);
+    assert_eq!(fused_out, plain_out);
+    assert_eq!(fused_grads, plain_grads);
+    assert!(fused_grads.iter().any(|&g| g != 0.0));
+}

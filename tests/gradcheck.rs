@@ -501,6 +501,75 @@ fn dense_without_bias_gradients() {
     );
 }
 
+/// A convolution and the pooling after it fused into one layer (what `network!` makes of an
+/// unnamed pooling after a convolution), built by hand: central differences where the
+/// pooling is smooth (average); where it is a maximum, whose window's winner a step of H in
+/// the input can change after a convolution, the fused passes against the two layers' own
+/// (each checked above and below).
+#[test]
+fn fused_convolution_and_pooling_gradients() {
+    use typed_nn::layers::{ConvLayer, ConvPool, PoolLayer};
+    let mut rng = Rng::seed(15);
+    type Conv = Conv2d<2, 7, 6, 3, 3, 2, 1, 1, 1, 0, 7, 5, 1, 1, 1, Tanh>;
+    check_layer(
+        "Conv2d 3x2 + tanh, AvgPool2d 2, stride 1, padding 1",
+        ConvPool::<Conv, AvgPool2d<3, 7, 5, 2, 2, 1, 1, 8, 6, 1, 1>>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Conv2d 1x1, GlobalAvgPool2d",
+        ConvPool::<Conv2d<2, 4, 5, 3, 1, 1, 1, 1, 0, 0, 4, 5>, GlobalAvgPool2d<3, 4, 5>>::init(
+            &mut rng,
+        ),
+        2,
+        &mut rng,
+    );
+
+    fn against_parts<C: ConvLayer + Clone, P: PoolLayer<In = C::Out>>(name: &str, rng: &mut Rng) {
+        let mut fused = ConvPool::<C, P>::init(rng);
+        let mut conv = fused.conv.clone();
+        let mut pool = P::default();
+        let x: Batch<C::In> = random_batch(3, 0.0, rng);
+        let w: Batch<P::Out> = random_batch(3, 0.0, rng);
+        let (mut y, mut cache, mut dx) = (Batch::default(), Default::default(), Batch::default());
+        fused.forward_train(&x, &mut y, &mut cache, &mut mask_rng());
+        fused.backward(&x, &y, &mut cache, &w, Some(&mut dx));
+
+        let (mut mid, mut conv_cache, mut dmid) =
+            (Batch::default(), Default::default(), Batch::default());
+        let (mut y2, mut pool_cache, mut dx2) =
+            (Batch::default(), Default::default(), Batch::default());
+        conv.forward_train(&x, &mut mid, &mut conv_cache, &mut mask_rng());
+        pool.forward_train(&mid, &mut y2, &mut pool_cache, &mut mask_rng());
+        pool.backward(&mid, &y2, &mut pool_cache, &w, Some(&mut dmid));
+        conv.backward(&x, &mid, &mut conv_cache, &dmid, Some(&mut dx2));
+        assert_eq!(y.as_slice(), y2.as_slice(), "{name}: output");
+        assert_eq!(dx.as_slice(), dx2.as_slice(), "{name}: input gradient");
+        assert_eq!(
+            grads(&mut fused),
+            grads(&mut conv),
+            "{name}: parameter gradients"
+        );
+    }
+    against_parts::<Conv, MaxPool2d<3, 7, 5, 3, 3, 2, 2, 3, 2>>(
+        "Conv2d + MaxPool2d 3, stride 2",
+        &mut rng,
+    );
+    against_parts::<Conv, MaxPool2d<3, 7, 5, 2, 2, 2, 2, 4, 3, 1, 1>>(
+        "Conv2d + MaxPool2d 2, padding 1",
+        &mut rng,
+    );
+    against_parts::<Conv1d<2, 9, 4, 3, 1, 0, 7, 1, 1, Sigmoid>, MaxPool1d<4, 7, 2, 2, 3>>(
+        "Conv1d + MaxPool1d 2",
+        &mut rng,
+    );
+    against_parts::<
+        Conv2d<2, 4, 5, 3, 1, 1, 1, 1, 0, 0, 4, 5, 1, 1, 1, Relu>,
+        GlobalMaxPool2d<3, 4, 5>,
+    >("Conv2d 1x1 + relu, GlobalMaxPool2d", &mut rng);
+}
+
 /// Pooling with PyTorch's padding (−∞ for max, zeros for average), built by hand:
 /// `MaxPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT, PL>`.
 #[test]

@@ -123,6 +123,21 @@ fn fusable_activation(chain: &[LayerDef], index: usize) -> Option<Ident> {
     fusable.then(|| next.kind.clone())
 }
 
+/// The pooling after the layer before `next`, if it can be fused into it: that layer is a
+/// convolution, and the pooling is unnamed (it has no field of its own then).
+fn fusable_pool<'a>(kind: &LayerKind, chain: &'a [LayerDef], next: usize) -> Option<&'a LayerDef> {
+    let pool = chain.get(next)?;
+    let pooling = matches!(
+        pool.kind.to_string().as_str(),
+        "MaxPool2d" | "AvgPool2d" | "MaxPool1d" | "GlobalAvgPool2d" | "GlobalMaxPool2d"
+    );
+    let fusable = matches!(kind.name, "Conv1d" | "Conv2d")
+        && pooling
+        && pool.name.is_none()
+        && pool.block.is_none();
+    fusable.then_some(pool)
+}
+
 /// Resolves the network's layers; errors go to `cx`.
 pub fn resolve(def: &NetworkDef, cx: &Ctxt, rt: &TokenStream) -> Result<Vec<Resolved>, Reported> {
     let input = input_shape(def, cx);
@@ -279,6 +294,38 @@ pub fn resolve_chain(
             ));
             index += 1;
         }
+        if let Some(pool) = fusable_pool(kind, chain, index) {
+            // A convolution followed by a pooling: one layer that pools each sample's
+            // output while it is in cache. The summary still shows both.
+            index += 1;
+            let pool_rule = known_kind(pool, cx).and_then(|pool_kind| {
+                let call = Call::new(pool_kind, pool, cx)?;
+                check_input(pool_kind, &call, &rule.out, rule.rank_hint.as_deref(), cx)?;
+                let pool_rule = pool_kind.rule.ok_or_else(|| {
+                    cx.error_spanned_by(&pool.kind, "a pooling layer has a shape rule")
+                })?;
+                pool_rule(&rules, &call, &rule.out)
+            });
+            match pool_rule {
+                Ok(pool_rule) => {
+                    summary.extend(row(&pool_rule.ty, &(index - 1).to_string()));
+                    let (conv, pool, conv_init) = (&rule.ty, &pool_rule.ty, &rule.init);
+                    let (ty, init) = (
+                        quote!(#rt::layers::ConvPool<#conv, #pool>),
+                        quote! {
+                            #rt::layers::ConvPool {
+                                conv: #conv_init,
+                                pool: ::core::default::Default::default(),
+                            }
+                        },
+                    );
+                    (rule.ty, rule.init) = (ty, init);
+                    rule.out = pool_rule.out;
+                    rule.rank_hint = pool_rule.rank_hint;
+                }
+                Err(r) => shape = Err(r),
+            }
+        }
         let Rule {
             ty,
             init,
@@ -287,7 +334,9 @@ pub fn resolve_chain(
             rank_hint: hint,
             ..
         } = rule;
-        shape = Ok(out.clone());
+        if shape.is_ok() {
+            shape = Ok(out.clone());
+        }
         rank_hint = hint;
         resolved.push(Resolved {
             field,

@@ -348,12 +348,16 @@ pub struct ConvScratch {
     dweight: Vec<f32>,
     dweight_t: Vec<f32>,
     dbias: Vec<f32>,
+    /// One sample's convolution output before its pooling (`conv2d_pool_forward`).
+    pre: Vec<f32>,
 }
 
 /// Scratch for every chunk a batch may be split into.
 #[derive(Default, Debug)]
 pub struct ConvWorkspace {
     chunks: Vec<ConvScratch>,
+    /// The whole batch's convolution output when pooling is not fused.
+    unfused: Vec<f32>,
 }
 
 impl ConvWorkspace {
@@ -465,16 +469,40 @@ pub fn col2im_add(g: &ConvGeom, cols: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// Outputs written row by row, which the chunks of a batch split between them.
+trait RowOutputs: Send + Sized {
+    /// The first `rows` rows, and the rest.
+    fn split_rows(self, rows: usize) -> (Self, Self);
+}
+
+/// `len` values a row of `data` (0 and empty when there is no such output).
+struct Rows<'a, T> {
+    data: &'a mut [T],
+    len: usize,
+}
+
+impl<T: Send> RowOutputs for Rows<'_, T> {
+    fn split_rows(self, rows: usize) -> (Self, Self) {
+        let at = (rows * self.len).min(self.data.len());
+        let (lo, hi) = self.data.split_at_mut(at);
+        let len = self.len;
+        (Rows { data: lo, len }, Rows { data: hi, len })
+    }
+}
+
+impl<A: RowOutputs, B: RowOutputs> RowOutputs for (A, B) {
+    fn split_rows(self, rows: usize) -> (Self, Self) {
+        let ((a_lo, a_hi), (b_lo, b_hi)) = (self.0.split_rows(rows), self.1.split_rows(rows));
+        ((a_lo, b_lo), (a_hi, b_hi))
+    }
+}
+
 /// Runs `f(scratch, rows, out_rows)` over `rows` split into one chunk per scratch, `out`
-/// split alike (`out_len` values a row; 0 when there is no per-row output).
-fn for_each_chunk<F>(
-    scratch: &mut [ConvScratch],
-    rows: Range<usize>,
-    out: &mut [f32],
-    out_len: usize,
-    f: &F,
-) where
-    F: Fn(&mut ConvScratch, Range<usize>, &mut [f32]) + Sync,
+/// split alike.
+fn for_each_chunk<O, F>(scratch: &mut [ConvScratch], rows: Range<usize>, out: O, f: &F)
+where
+    O: RowOutputs,
+    F: Fn(&mut ConvScratch, Range<usize>, O) + Sync,
 {
     if scratch.len() <= 1 || rows.len() <= 1 {
         f(&mut scratch[0], rows, out);
@@ -483,10 +511,10 @@ fn for_each_chunk<F>(
     let half = scratch.len() / 2;
     let mid = rows.start + rows.len() * half / scratch.len();
     let (s_lo, s_hi) = scratch.split_at_mut(half);
-    let (o_lo, o_hi) = out.split_at_mut(((mid - rows.start) * out_len).min(out.len()));
+    let (o_lo, o_hi) = out.split_rows(mid - rows.start);
     join(
-        || for_each_chunk(s_lo, rows.start..mid, o_lo, out_len, f),
-        || for_each_chunk(s_hi, mid..rows.end, o_hi, out_len, f),
+        || for_each_chunk(s_lo, rows.start..mid, o_lo, f),
+        || for_each_chunk(s_hi, mid..rows.end, o_hi, f),
     );
 }
 
@@ -519,6 +547,83 @@ fn unfold_is_identity(g: &ConvGeom) -> bool {
         && g.ow == g.w
 }
 
+/// How one sample's forward pass is computed, chosen once per call by shape.
+struct ForwardPlan {
+    identity: bool,
+    direct: bool,
+    winograd: bool,
+    product: MatMul,
+}
+
+impl ForwardPlan {
+    fn new(g: &ConvGeom, act: EpilogueAct) -> Self {
+        ForwardPlan {
+            identity: unfold_is_identity(g),
+            direct: direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed),
+            winograd: winograd::applies(g) && !NO_WINOGRAD.load(Ordering::Relaxed),
+            // Bias and activation in the product's epilogue, while each tile is in
+            // registers: one bias per row of Y (an output channel).
+            product: MatMul {
+                act,
+                row_bias: true,
+                ..MatMul::new(g.group_out(), g.positions(), g.group_ckk())
+            },
+        }
+    }
+
+    /// Readies a chunk's scratch for its samples.
+    fn prepare(&self, g: &ConvGeom, weight: &[f32], s: &mut ConvScratch) {
+        // The direct convolution pads each sample as it comes.
+        if self.direct {
+            return;
+        }
+        if self.winograd {
+            winograd::prepare(g, weight, &mut s.winograd);
+        } else if !self.identity {
+            s.cols.resize(g.ckk() * g.positions(), 0.0);
+        }
+    }
+
+    /// y = act(W ⋆ x + b) for one sample, in a chunk's scratch readied by `prepare`.
+    #[allow(clippy::too_many_arguments)]
+    fn sample(
+        &self,
+        arch: Arch,
+        g: &ConvGeom,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        act: EpilogueAct,
+        xr: &[f32],
+        yr: &mut [f32],
+        s: &mut ConvScratch,
+    ) {
+        if self.direct {
+            return direct_forward_sample(arch, g, weight, bias, act, xr, yr, s);
+        }
+        if self.winograd {
+            return winograd::forward_sample(arch, g, bias, act, xr, yr, &mut s.winograd);
+        }
+        let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
+        let cols: &[f32] = if self.identity {
+            xr
+        } else {
+            im2col(g, xr, &mut s.cols);
+            &s.cols
+        };
+        // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows of cols
+        // are ordered by input channel, so a group's rows are contiguous.
+        for (k, ((w_k, cols_k), y_k)) in weight
+            .chunks_exact(co_g * gk)
+            .zip(cols.chunks_exact(gk * p))
+            .zip(yr.chunks_exact_mut(co_g * p))
+            .enumerate()
+        {
+            let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
+            gemm_in(arch, &self.product, w_k, cols_k, bias_k, y_k);
+        }
+    }
+}
+
 /// [`conv2d_forward`] on a given path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_with(
@@ -532,67 +637,151 @@ pub fn conv2d_forward_with(
     rows: usize,
     ws: &mut ConvWorkspace,
 ) {
-    let (ckk, gk, co_g, p) = (g.ckk(), g.group_ckk(), g.group_out(), g.positions());
     let (in_len, out_len) = (g.in_len(), g.out_len());
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= rows * in_len && y.len() >= rows * out_len);
-    let identity = unfold_is_identity(g);
-    let use_winograd = winograd::applies(g) && !NO_WINOGRAD.load(Ordering::Relaxed);
-    let use_direct = direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed);
-    // Bias and activation in the product's epilogue, while each tile is in registers: one
-    // bias per row of Y (an output channel).
-    let product = MatMul {
-        act,
-        row_bias: true,
-        ..MatMul::new(co_g, p, gk)
-    };
+    let plan = ForwardPlan::new(g, act);
     let chunks = ws.chunks(rows, g.flops());
-    for_each_chunk(
-        chunks,
-        0..rows,
-        &mut y[..rows * out_len],
+    let y = Rows {
+        data: &mut y[..rows * out_len],
+        len: out_len,
+    };
+    for_each_chunk(chunks, 0..rows, y, &|s, range, y| {
+        plan.prepare(g, weight, s);
+        for (r, yr) in range.zip(y.data.chunks_exact_mut(out_len)) {
+            let xr = &x[r * in_len..(r + 1) * in_len];
+            plan.sample(arch, g, weight, bias, act, xr, yr, s);
+        }
+    });
+}
+
+/// A pooling that follows a convolution: its sizes, and whether it takes the maximum (else
+/// the mean) of each window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolAfter {
+    pub geom: PoolGeom,
+    pub max: bool,
+}
+
+impl PoolAfter {
+    fn apply(&self, arch: Arch, x: &[f32], y: &mut [f32], argmax: Option<&mut [u32]>) {
+        if self.max {
+            max_pool_forward_with(arch, &self.geom, x, y, argmax, 1);
+        } else {
+            avg_pool_forward(&self.geom, x, y, 1);
+        }
+    }
+}
+
+/// Turns the fused convolution + pooling off (`set_fused_pooling`).
+static NO_FUSED_POOLING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a convolution followed by a pooling pools each sample's output as soon as it is
+/// computed, while it is in cache ([`conv2d_pool_forward`]; on by default), or convolves the
+/// whole batch and then pools it, so that benchmarks can time both. Results are the same.
+pub fn set_fused_pooling(on: bool) {
+    NO_FUSED_POOLING.store(!on, Ordering::Relaxed);
+}
+
+/// y = pool(act(W ⋆ x + b)) for `rows` samples, each sample pooled as soon as its
+/// convolution is computed, while it is in cache (the batch's convolution output, several
+/// times the size of L2 in a training batch, is never read back from memory). `pre`, when
+/// given, receives the convolution's output and `argmax` the max pooling's choices (both
+/// for the backward pass); otherwise the convolution of one sample at a time lives in the
+/// chunk's scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_pool_forward(
+    g: &ConvGeom,
+    pool: &PoolAfter,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    x: &[f32],
+    pre: Option<&mut [f32]>,
+    y: &mut [f32],
+    argmax: Option<&mut [u32]>,
+    rows: usize,
+    ws: &mut ConvWorkspace,
+) {
+    let arch = Arch::current();
+    let (in_len, out_len, pool_len) = (g.in_len(), g.out_len(), pool.geom.out_len());
+    assert_eq!(
+        pool.geom.in_len(),
         out_len,
-        &|s, range, y| {
-            if use_direct {
-                for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
-                    let xr = &x[r * in_len..(r + 1) * in_len];
-                    direct_forward_sample(arch, g, weight, bias, act, xr, yr, s);
-                }
-                return;
-            }
-            if use_winograd {
-                winograd::prepare(g, weight, &mut s.winograd);
-                for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
-                    let xr = &x[r * in_len..(r + 1) * in_len];
-                    winograd::forward_sample(arch, g, bias, act, xr, yr, &mut s.winograd);
-                }
-                return;
-            }
-            if !identity {
-                s.cols.resize(ckk * p, 0.0);
-            }
-            for (r, yr) in range.zip(y.chunks_exact_mut(out_len)) {
-                let xr = &x[r * in_len..(r + 1) * in_len];
-                let cols: &[f32] = if identity {
-                    xr
-                } else {
-                    im2col(g, xr, &mut s.cols);
-                    &s.cols
-                };
-                // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows
-                // of cols are ordered by input channel, so a group's rows are contiguous.
-                for (k, ((w_k, cols_k), y_k)) in weight
-                    .chunks_exact(co_g * gk)
-                    .zip(cols.chunks_exact(gk * p))
-                    .zip(yr.chunks_exact_mut(co_g * p))
-                    .enumerate()
-                {
-                    let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
-                    gemm_in(arch, &product, w_k, cols_k, bias_k, y_k);
-                }
-            }
-        },
+        "the pooling takes the convolution's output"
     );
+    assert!(x.len() >= rows * in_len && y.len() >= rows * pool_len);
+    let (mut no_pre, mut no_argmax): ([f32; 0], [u32; 0]) = ([], []);
+    let pre = match pre {
+        Some(pre) => Rows {
+            data: &mut pre[..rows * out_len],
+            len: out_len,
+        },
+        None => Rows {
+            data: &mut no_pre[..],
+            len: 0,
+        },
+    };
+    let argmax = match argmax {
+        Some(a) if pool.max => Rows {
+            data: &mut a[..rows * pool_len],
+            len: pool_len,
+        },
+        _ => Rows {
+            data: &mut no_argmax[..],
+            len: 0,
+        },
+    };
+    if NO_FUSED_POOLING.load(Ordering::Relaxed) {
+        // The whole batch's convolution, then its pooling.
+        let mut pre = pre;
+        let mut whole = std::mem::take(&mut ws.unfused);
+        if pre.len == 0 {
+            whole.resize(rows * out_len, 0.0);
+            pre.data = &mut whole[..];
+        }
+        conv2d_forward_with(arch, g, weight, bias, act, x, pre.data, rows, ws);
+        for r in 0..rows {
+            let pre_r = &pre.data[r * out_len..][..out_len];
+            let argmax_r = (argmax.len > 0).then(|| &mut argmax.data[r * pool_len..][..pool_len]);
+            pool.apply(arch, pre_r, &mut y[r * pool_len..][..pool_len], argmax_r);
+        }
+        ws.unfused = whole;
+        return;
+    }
+    let plan = ForwardPlan::new(g, act);
+    let chunks = ws.chunks(rows, g.flops());
+    let y = Rows {
+        data: &mut y[..rows * pool_len],
+        len: pool_len,
+    };
+    for_each_chunk(chunks, 0..rows, (y, (pre, argmax)), &|s,
+                                                          range,
+                                                          (
+        y,
+        (pre, argmax),
+    )| {
+        plan.prepare(g, weight, s);
+        let mut own = std::mem::take(&mut s.pre);
+        own.resize(out_len, 0.0);
+        for (n, r) in range.enumerate() {
+            let xr = &x[r * in_len..(r + 1) * in_len];
+            let pre_r = if pre.len > 0 {
+                &mut pre.data[n * out_len..][..out_len]
+            } else {
+                &mut own[..]
+            };
+            plan.sample(arch, g, weight, bias, act, xr, pre_r, s);
+            let argmax_r = (argmax.len > 0).then(|| &mut argmax.data[n * pool_len..][..pool_len]);
+            pool.apply(
+                arch,
+                pre_r,
+                &mut y.data[n * pool_len..][..pool_len],
+                argmax_r,
+            );
+        }
+        s.pre = own;
+    });
 }
 
 /// Rows of the unfolded input per group (`group_ckk`) below which a weight gradient is
@@ -670,12 +859,18 @@ pub fn conv2d_backward_with(
     // does, with no unfolding; the input gradient (when wanted) stays a product and col2im.
     let direct = direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed);
     let mut no_dx: [f32; 0] = [];
-    let (dx, dx_len) = match dx {
-        Some(dx) => (&mut dx[..rows * in_len], in_len),
-        None => (&mut no_dx[..], 0),
+    let dx = match dx {
+        Some(dx) => Rows {
+            data: &mut dx[..rows * in_len],
+            len: in_len,
+        },
+        None => Rows {
+            data: &mut no_dx[..],
+            len: 0,
+        },
     };
     let chunks = ws.chunks(rows, 2 * g.flops());
-    for_each_chunk(chunks, 0..rows, dx, dx_len, &|s, range, dx| {
+    for_each_chunk(chunks, 0..rows, dx, &|s, range, dx| {
         if !identity && (want_dx || !direct) {
             s.cols.resize(ckk * p, 0.0);
         }
@@ -761,7 +956,7 @@ pub fn conv2d_backward_with(
             if want_dx {
                 // dcols_k[gk, P] = W_kᵀ · dz_k (W_k read transposed through its strides),
                 // then folded back onto the input.
-                let dxr = &mut dx[n * in_len..(n + 1) * in_len];
+                let dxr = &mut dx.data[n * in_len..(n + 1) * in_len];
                 let transposed = MatMul {
                     rsa: 1,
                     csa: gk,

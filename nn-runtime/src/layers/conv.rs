@@ -5,7 +5,11 @@
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
 use super::{FusedActivation, Layer, Layout, Linear, ParamVisitor, Path};
-use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
+use crate::kernels::conv::{
+    avg_pool_backward, conv2d_backward, conv2d_forward, conv2d_pool_forward, max_pool_backward,
+    ConvGeom, ConvWorkspace, PoolAfter,
+};
+use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
 use std::cell::RefCell;
@@ -481,6 +485,243 @@ impl<
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         self.params.visit(path, &[CO, C / G, K], visitor);
+    }
+}
+
+/// A convolution layer a following pooling can fuse into ([`ConvPool`]).
+pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
+    /// Its sizes.
+    const CONV: ConvGeom;
+    /// The activation fused into it.
+    const ACT: EpilogueAct;
+    fn conv_params(&self) -> &ConvParams;
+    fn conv_params_mut(&mut self) -> &mut ConvParams;
+}
+
+impl<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const CO: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PT: usize,
+        const PL: usize,
+        const OH: usize,
+        const OW: usize,
+        const DH: usize,
+        const DW: usize,
+        const G: usize,
+        F: FusedActivation,
+        const BIAS: bool,
+    > ConvLayer for Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
+{
+    const CONV: ConvGeom = Self::GEOMETRY;
+    const ACT: EpilogueAct = F::EPILOGUE;
+    fn conv_params(&self) -> &ConvParams {
+        &self.params
+    }
+    fn conv_params_mut(&mut self) -> &mut ConvParams {
+        &mut self.params
+    }
+}
+
+impl<
+        const C: usize,
+        const L: usize,
+        const CO: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OL: usize,
+        const D: usize,
+        const G: usize,
+        F: FusedActivation,
+        const BIAS: bool,
+    > ConvLayer for Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
+{
+    const CONV: ConvGeom = Self::GEOMETRY;
+    const ACT: EpilogueAct = F::EPILOGUE;
+    fn conv_params(&self) -> &ConvParams {
+        &self.params
+    }
+    fn conv_params_mut(&mut self) -> &mut ConvParams {
+        &mut self.params
+    }
+}
+
+/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]).
+pub trait PoolLayer: Layer + Default {
+    const POOL: PoolAfter;
+}
+
+/// A convolution and the pooling after it as one layer: each sample is pooled as soon as
+/// its convolution is computed, while it is in cache (`conv2d_pool_forward`). The network
+/// macro fuses an unnamed pooling into the convolution before it; parameters, their names
+/// and the summary's rows are the convolution's and the pooling's as written.
+#[derive(Clone, Debug)]
+pub struct ConvPool<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> {
+    pub conv: Conv,
+    pub pool: Pool,
+}
+
+/// What a fused convolution and pooling keep for the backward pass: the convolution's
+/// output and the max pooling's choices, and the convolution's scratch.
+pub struct ConvPoolCache<S: Sample> {
+    conv: ConvCache,
+    pre: Batch<S>,
+    dpre: Batch<S>,
+    argmax: Vec<u32>,
+}
+
+impl<S: Sample> Default for ConvPoolCache<S> {
+    fn default() -> Self {
+        ConvPoolCache {
+            conv: ConvCache::default(),
+            pre: Batch::default(),
+            dpre: Batch::default(),
+            argmax: Vec::new(),
+        }
+    }
+}
+
+impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> ConvPool<Conv, Pool> {
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        x: &[f32],
+        pre: Option<&mut [f32]>,
+        y: &mut [f32],
+        argmax: Option<&mut [u32]>,
+        rows: usize,
+        ws: &mut ConvWorkspace,
+    ) {
+        let p = self.conv.conv_params();
+        let bias = (!p.bias.is_empty()).then_some(&p.bias[..]);
+        conv2d_pool_forward(
+            &Conv::CONV,
+            &Pool::POOL,
+            &p.weight,
+            bias,
+            Conv::ACT,
+            x,
+            pre,
+            y,
+            argmax,
+            rows,
+            ws,
+        );
+    }
+}
+
+impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, Pool> {
+    type In = Conv::In;
+    type Out = Pool::Out;
+    type Cache = ConvPoolCache<Conv::Out>;
+    type Workspace = ConvWorkspace;
+    const PARAMS: usize = Conv::PARAMS;
+    const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
+    const KIND: &'static str = Conv::KIND;
+
+    fn init(rng: &mut Rng) -> Self {
+        ConvPool {
+            conv: Conv::init(rng),
+            pool: Pool::default(),
+        }
+    }
+
+    fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+        INFERENCE_SCRATCH.with(|ws| {
+            self.run(
+                x.as_slice(),
+                None,
+                y.as_mut_slice(),
+                None,
+                1,
+                &mut ws.borrow_mut(),
+            )
+        });
+    }
+
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        ws: &mut ConvWorkspace,
+    ) {
+        y.set_rows(x.rows());
+        self.run(x.as_slice(), None, y.as_mut_slice(), None, x.rows(), ws);
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        _rng: &mut Rng,
+    ) {
+        let rows = x.rows();
+        y.set_rows(rows);
+        cache.pre.set_rows(rows);
+        let argmax = if Pool::POOL.max {
+            cache.argmax.resize(rows * <Pool::Out as Sample>::LEN, 0);
+            Some(&mut cache.argmax[..])
+        } else {
+            None
+        };
+        self.run(
+            x.as_slice(),
+            Some(cache.pre.as_mut_slice()),
+            y.as_mut_slice(),
+            argmax,
+            rows,
+            &mut cache.conv,
+        );
+    }
+
+    // ∂pre from the pooling's backward pass, then the convolution's.
+    fn backward(
+        &mut self,
+        x: &Batch<Self::In>,
+        _y: &Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        dy: &Batch<Self::Out>,
+        dx: Option<&mut Batch<Self::In>>,
+    ) {
+        let rows = x.rows();
+        let ConvPoolCache {
+            conv,
+            pre,
+            dpre,
+            argmax,
+        } = cache;
+        dpre.set_rows(rows);
+        let pool = Pool::POOL;
+        if pool.max {
+            max_pool_backward(&pool.geom, dy.as_slice(), argmax, dpre.as_mut_slice(), rows);
+        } else {
+            avg_pool_backward(&pool.geom, dy.as_slice(), dpre.as_mut_slice(), rows);
+        }
+        let dx = dx.map(|dx| {
+            dx.set_rows(rows);
+            dx.as_mut_slice()
+        });
+        self.conv.conv_params_mut().backward(
+            &Conv::CONV,
+            Conv::ACT,
+            x.as_slice(),
+            pre.as_slice(),
+            dpre.as_slice(),
+            rows,
+            dx,
+            conv,
+        );
+    }
+
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        self.conv.visit_params(path, visitor);
     }
 }
 

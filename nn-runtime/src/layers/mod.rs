@@ -15,7 +15,9 @@ mod rnn;
 
 pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
-pub use conv::{Conv1d, Conv2d, ConvCache, ConvParams};
+pub use conv::{
+    Conv1d, Conv2d, ConvCache, ConvLayer, ConvParams, ConvPool, ConvPoolCache, PoolLayer,
+};
 pub use dense::{Dense, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;

@@ -5,9 +5,9 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{Layer, ParamVisitor, Path};
+use super::{Layer, ParamVisitor, Path, PoolLayer};
 use crate::kernels::conv::{
-    avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolGeom,
+    avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
 
@@ -114,6 +114,10 @@ macro_rules! pool_layer {
             }
 
             fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+        }
+
+        impl<$(const $p: usize),*> PoolLayer for $name<$($p),*> {
+            const POOL: PoolAfter = PoolAfter { geom: Self::GEOMETRY, max: $is_max };
         }
     };
 }
