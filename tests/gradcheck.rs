@@ -918,3 +918,36 @@ fn attention_and_transformer_gradients() {
         &mut rng,
     );
 }
+
+network! {
+    /// Generic over the image size and a channel count: every size after the first layer is
+    /// computed from the parameters (a `Shaped` sample), through a convolution, average
+    /// pooling, a concatenation with the identity, Flatten and Dense.
+    struct GenericConvNet<const H: usize, const W: usize, const C: usize>: [2, H, W] {
+        Conv2d(C, 3), Tanh,
+        AvgPool2d(2),
+        Concat { { Conv2d(2, 1), Sigmoid }, {} },
+        Flatten,
+        Dense(3),
+    }
+}
+
+#[test]
+fn generic_networks_gradients() {
+    let mut rng = Rng::seed(21);
+    let mut net = GenericConvNet::<7, 8, 3>::init(&mut rng);
+    let x: Batch<Tensor3<2, 7, 8>> = random_batch(3, 0.0, &mut rng);
+    check_network(
+        "GenericConvNet<7, 8, 3> + Mse",
+        &mut net,
+        &x,
+        &random_batch::<Tensor1<3>>(3, 0.0, &mut rng),
+        &Mse,
+    );
+    check_layer(
+        "GenericConvNet<6, 9, 2> as a layer",
+        GenericConvNet::<6, 9, 2>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}

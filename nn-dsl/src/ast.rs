@@ -23,6 +23,8 @@ pub struct NetworkDef {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
+    /// `<const IN: usize, …>`: sizes the network is generic over.
+    pub generics: syn::Generics,
     pub input: Vec<Expr>,
     /// `tokens` before the input shape: the input holds token ids (for `Embedding`).
     pub tokens: Option<Ident>,
@@ -155,6 +157,7 @@ impl Parse for NetworkDef {
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
+        let generics: syn::Generics = input.parse()?;
         input.parse::<Token![:]>()?;
         let tokens = if input.peek(Ident) {
             let word: Ident = input.parse()?;
@@ -182,6 +185,7 @@ impl Parse for NetworkDef {
             attrs,
             vis,
             name,
+            generics,
             input: input_dims.into_iter().collect(),
             tokens,
             input_span: bracket.span.join(),

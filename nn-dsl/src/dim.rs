@@ -4,9 +4,92 @@
 //! them here, with errors that name the numbers; on expressions they build the same formula
 //! as a const expression, and the checks become const assertions that name the layer.
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use std::cell::RefCell;
 use std::rc::Rc;
+
+/// The const parameters of the generic network being expanded, and the shapes declared for
+/// sizes computed from them.
+///
+/// A size that is a parameter itself (`IN`) is a const argument like any other, but one
+/// computed from parameters (`(H - 2) / 2`, `C * 13 * 13`) cannot be one on stable Rust (that
+/// needs `generic_const_exprs`). Such shapes get a zero-sized type of their own, generic over
+/// the network's parameters, whose associated const holds the sizes (`ShapeOf`), and samples of
+/// those shapes are `Shaped<…>`.
+pub struct GenericScope {
+    pub params: Vec<syn::Ident>,
+    pub network: syn::Ident,
+    /// The declared shapes: their sizes' tokens (the key), and the type's name.
+    pub shapes: Vec<(Vec<TokenStream>, syn::Ident)>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<GenericScope>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `scope` as the generic network being expanded (none for a concrete
+/// network), and returns its result with the scope, now holding the shapes `f` declared.
+pub fn in_scope<R>(
+    scope: Option<GenericScope>,
+    f: impl FnOnce() -> R,
+) -> (R, Option<GenericScope>) {
+    SCOPE.with(|s| *s.borrow_mut() = scope);
+    let result = f();
+    (result, SCOPE.with(|s| s.borrow_mut().take()))
+}
+
+/// `<IN, OUT>`: the generic network's parameters as arguments, empty for a concrete one.
+pub fn generic_args() -> TokenStream {
+    SCOPE.with(|s| match &*s.borrow() {
+        Some(scope) if !scope.params.is_empty() => {
+            let params = &scope.params;
+            quote!(<#(#params),*>)
+        }
+        _ => TokenStream::new(),
+    })
+}
+
+/// Whether `tokens` name one of the generic network's parameters.
+pub fn mentions_params(tokens: &TokenStream) -> bool {
+    SCOPE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .is_some_and(|scope| mentions(tokens, &scope.params))
+    })
+}
+
+/// Whether `tokens` name one of `params` anywhere.
+fn mentions(tokens: &TokenStream, params: &[syn::Ident]) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        TokenTree::Ident(i) => params.contains(&i),
+        TokenTree::Group(g) => mentions(&g.stream(), params),
+        _ => false,
+    })
+}
+
+/// The sample type of a shape some of whose sizes are computed from the network's
+/// parameters: `Shaped<__NetShapeK<IN, …>>`, declaring the shape type on first use.
+pub fn shaped_type(dims: &[Dim], rt: &TokenStream) -> TokenStream {
+    let key: Vec<TokenStream> = dims.iter().map(Dim::tokens).collect();
+    SCOPE.with(|s| {
+        let mut scope = s.borrow_mut();
+        let Some(scope) = scope.as_mut() else {
+            return quote!(#rt::Tensor1<0>);
+        };
+        let text = |k: &[TokenStream]| k.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let name = match scope.shapes.iter().find(|(k, _)| text(k) == text(&key)) {
+            Some((_, name)) => name.clone(),
+            None => {
+                let name = format_ident!("__{}Shape{}", scope.network, scope.shapes.len());
+                scope.shapes.push((key, name.clone()));
+                name
+            }
+        };
+        let params = &scope.params;
+        quote!(#rt::Shaped<#name<#(#params),*>>)
+    })
+}
 
 /// One size.
 #[derive(Clone)]
@@ -21,11 +104,31 @@ impl Dim {
     pub fn of_expr(expr: &syn::Expr) -> Dim {
         match literal(expr) {
             Some(n) => Dim::Known(n),
+            // A name stays bare: a generic parameter is a const argument only as itself.
+            None if matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some()) => {
+                let text = quote!(#expr).to_string();
+                Dim::Expr(Rc::new((quote!(#expr), text)))
+            }
             None => {
                 let text = quote!(#expr).to_string();
                 Dim::Expr(Rc::new((quote!((#expr)), text)))
             }
         }
+    }
+
+    /// Whether the size is computed from a generic network's parameters (and is not a
+    /// parameter itself): it cannot be a const argument then, only a shape's const.
+    pub fn is_derived(&self) -> bool {
+        let Dim::Expr(e) = self else { return false };
+        SCOPE.with(|s| {
+            s.borrow().as_ref().is_some_and(|scope| {
+                let bare = {
+                    let mut tokens = e.0.clone().into_iter();
+                    matches!((tokens.next(), tokens.next()), (Some(TokenTree::Ident(i)), None) if scope.params.contains(&i))
+                };
+                !bare && mentions(&e.0, &scope.params)
+            })
+        })
     }
 
     /// A size only rustc knows: the const expression `tokens`, shown as `text`.
@@ -85,6 +188,13 @@ impl Dim {
         op: TokenStream,
         symbol: &str,
     ) -> Dim {
+        // x + 0, x − 0, x·1, x / 1 are x, and 0 + x, 1·x are x: sizes of generic networks
+        // stay parameters where they can (a same-padded, stride-1 convolution keeps `H`).
+        match (symbol, self.value(), other.value()) {
+            ("+" | "-", _, Some(0)) | ("*" | "/", _, Some(1)) => return self.clone(),
+            ("+", Some(0), _) | ("*", Some(1), _) => return other.clone(),
+            _ => {}
+        }
         if let (Some(a), Some(b)) = (self.value(), other.value()) {
             // An overflow is left for rustc to report while evaluating the expression.
             if let Some(v) = known(a, b) {
@@ -132,6 +242,9 @@ impl Dim {
     }
 
     pub fn div_ceil(&self, other: &Dim) -> Dim {
+        if other.value() == Some(1) {
+            return self.clone();
+        }
         self.call(other, |a, b| (b > 0).then(|| a.div_ceil(b)), "div_ceil")
     }
 
@@ -216,7 +329,7 @@ mod tests {
         assert_eq!(out.text(), "((SIZE - 3) / 2) + 1");
         assert_eq!(
             out.arg().to_string(),
-            "{ ((((SIZE) - 3usize) / 2usize) + 1usize) }"
+            "{ (((SIZE - 3usize) / 2usize) + 1usize) }"
         );
         assert!(Cmp::Le.test(&k, &h).unwrap());
         assert!(Cmp::Le.test(&k, &size).is_err());
@@ -225,5 +338,50 @@ mod tests {
             .unwrap());
         // Overflow is left to rustc.
         assert_eq!(Dim::Known(usize::MAX).add(&Dim::Known(1)).value(), None);
+    }
+
+    #[test]
+    fn identities_keep_a_size_as_written() {
+        let h = expr("H");
+        let (zero, one) = (Dim::Known(0), Dim::Known(1));
+        for d in [
+            h.add(&zero),
+            zero.add(&h),
+            h.sub(&zero),
+            h.mul(&one),
+            one.mul(&h),
+            h.div(&one),
+            h.div_ceil(&one),
+        ] {
+            assert_eq!(d.tokens().to_string(), "H");
+        }
+        assert_eq!(h.mul(&Dim::Known(2)).text(), "H * 2");
+    }
+
+    #[test]
+    fn sizes_computed_from_parameters_are_derived_and_parameters_are_not() {
+        let scope = GenericScope {
+            params: vec![syn::parse_quote!(H), syn::parse_quote!(C)],
+            network: syn::parse_quote!(Net),
+            shapes: Vec::new(),
+        };
+        let ((), scope) = in_scope(Some(scope), || {
+            let (h, c, k) = (expr("H"), expr("C"), expr("KERNEL"));
+            assert!(!h.is_derived() && !k.is_derived() && !Dim::Known(3).is_derived());
+            let out = h.sub(&Dim::Known(2));
+            assert!(out.is_derived());
+            assert!(k.mul(&Dim::Known(2)).value().is_none() && !k.mul(&Dim::Known(2)).is_derived());
+            let rt = quote!(rt);
+            let a = shaped_type(&[c.clone(), out.clone()], &rt);
+            let b = shaped_type(&[c.clone(), h.sub(&Dim::Known(2))], &rt);
+            assert_eq!(a.to_string(), b.to_string(), "one type per shape");
+            let other = shaped_type(&[c, out.sub(&Dim::Known(2))], &rt);
+            assert_ne!(a.to_string(), other.to_string());
+            assert_eq!(generic_args().to_string(), "< H , C >");
+        });
+        assert_eq!(scope.map(|s| s.shapes.len()), Some(2));
+        // Outside a generic network nothing is derived.
+        assert!(!expr("H").sub(&Dim::Known(2)).is_derived());
+        assert!(generic_args().is_empty());
     }
 }

@@ -10,16 +10,43 @@ use crate::resolve::Resolved;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-/// After an error, still declare the struct so that its uses elsewhere do not bury the
-/// real error under "cannot find type" errors.
+/// After an error, still declare the struct (with the network's size parameters) so that its
+/// uses elsewhere do not bury the real error under "cannot find type" errors.
 pub fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
     let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
     let error = error.to_compile_error();
+    let params = def.generics.const_params();
     quote! {
         #error
         #(#attrs)*
-        #vis struct #name {}
+        #vis struct #name<#(#params),*> {}
     }
+}
+
+/// The shape types of a generic network's computed sizes (see `dim::GenericScope`).
+pub fn shapes(
+    def: &NetworkDef,
+    scope: Option<crate::dim::GenericScope>,
+    rt: &TokenStream,
+) -> TokenStream {
+    let Some(scope) = scope else {
+        return TokenStream::new();
+    };
+    let vis = &def.vis;
+    let (impl_generics, ty_generics, _) = def.generics.split_for_impl();
+    let decl_params: Vec<_> = def.generics.const_params().collect();
+    let items = scope.shapes.iter().map(|(dims, name)| {
+        quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #vis struct #name<#(#decl_params),*>;
+
+            impl #impl_generics #rt::ShapeOf for #name #ty_generics {
+                const SHAPE: &'static [usize] = &[#(#dims),*];
+            }
+        }
+    });
+    quote!(#(#items)*)
 }
 
 /// The network's items; `layers` is the resolution of `def` without errors (not empty), and
@@ -30,37 +57,82 @@ pub fn network(
     const_checks: &[ConstCheck],
     rt: &TokenStream,
 ) -> TokenStream {
-    // Each at the argument it is about, so that a failure points there.
-    let const_checks = const_checks.iter().map(|c| {
+    // Each at the argument it is about, so that a failure points there. A requirement on a
+    // generic network's parameters holds or fails per instantiation: it is checked when the
+    // network is built (`Layer::init`), and its message gives the parameters' values.
+    let (generic, plain): (Vec<&ConstCheck>, Vec<&ConstCheck>) = const_checks
+        .iter()
+        .partition(|c| crate::dim::mentions_params(&c.cond));
+    let plain = plain.iter().map(|c| {
         let (cond, message) = (&c.cond, &c.message);
         quote_spanned!(c.span=> const _: () = ::core::assert!(#cond, "{}", #message);)
     });
+    let name = &def.name;
+    let params: Vec<&syn::Ident> = def.generics.const_params().map(|p| &p.ident).collect();
+    let generic = generic.iter().map(|c| {
+        let (cond, message) = (&c.cond, &c.message);
+        let mut values = Vec::new();
+        for (k, p) in params.iter().enumerate() {
+            let sep = if k == 0 { "" } else { ", " };
+            let label = format!("{sep}{p} = ");
+            values.push(quote!(.text(#label).number(#p)));
+        }
+        let head = format!("{message}, in `{name}<");
+        quote_spanned! {c.span=>
+            if !(#cond) {
+                let message = #rt::ConstMessage::new().text(#head) #(#values)* .text(">`");
+                ::core::panic!("{}", message.as_str());
+            }
+        }
+    });
+    let (impl_generics, ty_generics, _) = def.generics.split_for_impl();
+    let size_checks = quote! {
+        impl #impl_generics #name #ty_generics {
+            /// The shape rules on the network's size parameters, evaluated for each
+            /// instantiation (a failure is a compile error naming the layer and the sizes).
+            #[doc(hidden)]
+            pub const __SIZE_RULES: () = { #( #generic )* };
+        }
+    };
     let input_ty = crate::resolve::input_type(def, rt);
-    let items = chain(&def.attrs, &def.vis, &def.name, &input_ty, layers, rt, true);
+    let items = chain(
+        &def.attrs,
+        &def.vis,
+        name,
+        &def.generics,
+        &input_ty,
+        layers,
+        rt,
+        true,
+    );
     quote! {
         #items
-        #( #const_checks )*
+        #size_checks
+        #( #plain )*
     }
 }
 
 /// The items of a chain of layers: the network itself (`top`), or a path of a join (a
 /// hidden layer type whose summary rows are its layers'), and the paths of its own joins.
+#[allow(clippy::too_many_arguments)]
 fn chain(
     attrs: &[syn::Attribute],
     vis: &syn::Visibility,
     name: &syn::Ident,
+    generics: &syn::Generics,
     input_ty: &TokenStream,
     layers: &[Resolved],
     rt: &TokenStream,
     top: bool,
 ) -> TokenStream {
     let name_str = name.to_string();
+    let (impl_g, ty_g, _) = generics.split_for_impl();
     let cache = format_ident!("{}Cache", name);
     let n = layers.len();
     let output_ty = layers[n - 1].out.sample_type(rt);
     let hidden = layers.iter().flat_map(|l| &l.hidden).map(|h| {
         let input = h.input.sample_type(rt);
-        chain(&[], vis, &h.name, &input, &h.layers, rt, false)
+        chain(&[], vis, &h.name, generics, &input, &h.layers, rt, false)
     });
     let summary = layers.iter().map(|l| &l.summary).collect::<Vec<_>>();
 
@@ -269,9 +341,14 @@ fn chain(
         (
             quote! {
                 #[doc(hidden)]
-                pub __buffers: #rt::train::Buffers<#name>,
+                pub __buffers: #rt::train::Buffers<#name #ty_g>,
             },
-            quote!(__buffers: #rt::train::Buffers::seeded(rng),),
+            quote! {
+                __buffers: {
+                    let () = Self::__SIZE_RULES;
+                    #rt::train::Buffers::seeded(rng)
+                },
+            },
             quote!(),
             quote!(),
         )
@@ -297,7 +374,7 @@ fn chain(
     let layer_items = quote! {
         #(#attrs)*
         #hidden_attr
-        #vis struct #name {
+        #vis struct #name #generics {
             #( pub #fields: #tys, )*
             #buffers_field
         }
@@ -306,7 +383,7 @@ fn chain(
         #[derive(Default)]
         #[allow(non_snake_case)]
         #hidden_attr
-        #vis struct #cache {
+        #vis struct #cache #generics {
             #( #mid_a: #rt::Batch<#mid_tys>, )*
             #( #mid_d: #rt::Batch<#mid_tys>, )*
             #( #c: <#tys as #rt::layers::Layer>::Cache, )*
@@ -316,23 +393,23 @@ fn chain(
         #[derive(Default)]
         #[allow(non_snake_case)]
         #hidden_attr
-        #vis struct #workspace {
+        #vis struct #workspace #generics {
             #( #mid_a: #rt::Batch<#mid_tys>, )*
             #( #w: <#tys as #rt::layers::Layer>::Workspace, )*
         }
 
         const _: () = {
             #[allow(dead_code)]
-            fn shape_checks() {
+            fn shape_checks #impl_g () {
                 #( #shape_checks )*
             }
         };
 
-        impl #rt::layers::Layer for #name {
+        impl #impl_g #rt::layers::Layer for #name #ty_g {
             type In = #input_ty;
             type Out = #output_ty;
-            type Cache = #cache;
-            type Workspace = #workspace;
+            type Cache = #cache #ty_g;
+            type Workspace = #workspace #ty_g;
             const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
             const FLOPS: usize = 0 #( + <#tys as #rt::layers::Layer>::FLOPS )*;
             const KIND: &'static str = #name_str;
@@ -348,11 +425,11 @@ fn chain(
                 #( #sample_forward )*
             }
 
-            fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, ws: &mut #workspace) {
+            fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, ws: &mut #workspace #ty_g) {
                 #( #infer_forward )*
             }
 
-            fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache, rng: &mut #rt::Rng) {
+            fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache #ty_g, rng: &mut #rt::Rng) {
                 #( #train_forward )*
             }
 
@@ -360,7 +437,7 @@ fn chain(
                 &mut self,
                 x: &#rt::Batch<Self::In>,
                 y: &#rt::Batch<Self::Out>,
-                cache: &mut #cache,
+                cache: &mut #cache #ty_g,
                 dy: &#rt::Batch<Self::Out>,
                 dx: ::core::option::Option<&mut #rt::Batch<Self::In>>,
             ) {
@@ -388,19 +465,19 @@ fn chain(
     quote! {
         #layer_items
 
-        impl #rt::train::Network for #name {
+        impl #impl_g #rt::train::Network for #name #ty_g {
             type Head = #head_ty;
 
             fn buffers(&mut self) -> &mut #rt::train::Buffers<Self> {
                 &mut self.__buffers
             }
 
-            fn logits<'a>(cache: &'a #cache, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+            fn logits<'a>(cache: &'a #cache #ty_g, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
                 let _ = (&cache, &output);
                 #logits
             }
 
-            fn infer_logits<'a>(ws: &'a #workspace, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+            fn infer_logits<'a>(ws: &'a #workspace #ty_g, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
                 let _ = (&ws, &output);
                 #infer_logits
             }
@@ -419,7 +496,7 @@ fn chain(
                 &mut self,
                 x: &#rt::Batch<Self::In>,
                 output: &#rt::Batch<Self::Out>,
-                cache: &mut #cache,
+                cache: &mut #cache #ty_g,
                 dlogits: &#rt::Batch<Self::Out>,
                 done: &mut dyn FnMut(&mut Self, usize),
             ) {
@@ -428,7 +505,7 @@ fn chain(
             }
         }
 
-        impl #name {
+        impl #impl_g #name #ty_g {
             /// Number of trainable scalars.
             pub const PARAMS: usize = <Self as #rt::layers::Layer>::PARAMS;
 

@@ -72,12 +72,13 @@ fn resolve_path(
     let scope = scope.nested(name);
     let (resolved, out) = resolve_chain(layers, Ok(input.clone()), &scope, cx)?;
     let hidden_name = scope.chain_name();
+    let args = crate::dim::generic_args();
     Ok(ResolvedPath {
         name: name.to_string(),
-        ty: quote!(#hidden_name),
+        ty: quote!(#hidden_name #args),
         out,
         summary: quote! {
-            ends.push(<#hidden_name as #rt::layers::Layer>::summary_rows(
+            ends.push(<#hidden_name #args as #rt::layers::Layer>::summary_rows(
                 &#rt::layers::child_name(prefix, #name),
                 &input,
                 rows,

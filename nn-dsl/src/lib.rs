@@ -37,21 +37,72 @@ pub fn network(input: TokenStream) -> TokenStream {
     };
     let cx = ctxt::Ctxt::new();
     let rt = runtime_path();
-    let layers = resolve::resolve(&def, &cx, &rt);
-    if let Ok(layers) = &layers {
-        resolve::check_network(layers, &cx);
+    let params = generic_params(&def, &cx);
+    let scope = (!params.is_empty()).then(|| dim::GenericScope {
+        params,
+        network: def.name.clone(),
+        shapes: Vec::new(),
+    });
+    let (items, scope) = dim::in_scope(scope, || {
+        let layers = resolve::resolve(&def, &cx, &rt);
+        if let Ok(layers) = &layers {
+            resolve::check_network(layers, &cx);
+        }
+        let const_checks = cx.take_const_checks();
+        match (cx.check(), layers) {
+            (Err(error), _) => Err(error),
+            (Ok(()), Ok(layers)) => Ok(expand::network(&def, &layers, &const_checks, &rt)),
+            // A failed resolution holds the proof (`Reported`) that an error was recorded, so
+            // `check` failed above; the message is a safeguard, not a path taken.
+            (Ok(()), Err(_)) => Err(syn::Error::new(
+                def.body_span,
+                "this network could not be resolved",
+            )),
+        }
+    });
+    match items {
+        Ok(items) => {
+            let shapes = expand::shapes(&def, scope, &rt);
+            quote!(#items #shapes)
+        }
+        Err(error) => expand::fallback(&def, error),
     }
-    let const_checks = cx.take_const_checks();
-    match (cx.check(), layers) {
-        (Err(error), _) => expand::fallback(&def, error),
-        (Ok(()), Ok(layers)) => expand::network(&def, &layers, &const_checks, &rt),
-        // A failed resolution holds the proof (`Reported`) that an error was recorded, so
-        // `check` failed above; the message is a safeguard, not a path taken.
-        (Ok(()), Err(_)) => expand::fallback(
-            &def,
-            syn::Error::new(def.body_span, "this network could not be resolved"),
-        ),
+}
+
+/// The network's generic parameters, which must be sizes (`const N: usize`); errors go to
+/// `cx`.
+fn generic_params(def: &ast::NetworkDef, cx: &ctxt::Ctxt) -> Vec<syn::Ident> {
+    let mut params = Vec::new();
+    for param in &def.generics.params {
+        match param {
+            syn::GenericParam::Const(c) => {
+                let ty = &c.ty;
+                if quote!(#ty).to_string() != "usize" {
+                    cx.error_spanned_by(
+                        ty,
+                        format_args!(
+                            "a network's parameters are sizes: `const {}: usize`",
+                            c.ident
+                        ),
+                    );
+                }
+                params.push(c.ident.clone());
+            }
+            syn::GenericParam::Type(t) => {
+                cx.error_spanned_by(
+                    t,
+                    format_args!(
+                        "a network is generic over sizes only: `const {}: usize`",
+                        t.ident
+                    ),
+                );
+            }
+            syn::GenericParam::Lifetime(l) => {
+                cx.error_spanned_by(l, "a network takes no lifetime parameters");
+            }
+        }
     }
+    params
 }
 
 /// The deepest nesting of delimited groups accepted. Parsing, resolution and expansion each

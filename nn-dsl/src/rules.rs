@@ -26,6 +26,9 @@ impl Shape {
     /// The runtime sample type of this shape.
     pub fn sample_type(&self, rt: &TokenStream) -> TokenStream {
         match self {
+            Shape::Dims(dims) if dims.iter().any(Dim::is_derived) => {
+                crate::dim::shaped_type(dims, rt)
+            }
             Shape::Dims(dims) => {
                 let args: Vec<TokenStream> = dims.iter().map(Dim::arg).collect();
                 match args.as_slice() {
@@ -133,7 +136,6 @@ fn pair_text(a: &Dim, b: &Dim) -> String {
 
 pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
-    let units = call.count("units").unwrap_or(Dim::Known(1)).arg();
     let bias = call.flag("bias").unwrap_or(true);
     if call.flag("per_step") == Some(true) {
         // The table admits sequences only: the same Dense at every step.
@@ -148,18 +150,17 @@ pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Rep
             Shape::Dims(vec![t, units]),
         ));
     }
-    let n_in = match input {
-        Shape::Opaque(ty) => quote!({ <#ty as #rt::Sample>::LEN }),
-        // The table admits vectors only.
-        Shape::Dims(dims) => Dim::product(dims).arg(),
-        Shape::Tokens(_) => quote!(0),
-    };
+    // Any sample of the right length: a vector of const length, a generic network's
+    // flattened shape, or a sub-network's output.
+    let x = input.sample_type(rt);
+    let out = Shape::Dims(vec![call.count("units").unwrap_or(Dim::Known(1))]);
+    let y = out.sample_type(rt);
     let ty_rt = rt.clone();
     Ok(Rule::fusable(
         rt,
-        move |f| quote_spanned!(span=> #ty_rt::Dense<#n_in, #units, #f, #bias>),
-        quote_spanned!(span=> #rt::Dense::glorot_uniform(rng)),
-        Shape::Dims(vec![call.count("units").unwrap_or(Dim::Known(1))]),
+        move |f| quote_spanned!(span=> #ty_rt::layers::DenseOn<#x, #y, #f, #bias>),
+        quote_spanned!(span=> #rt::layers::DenseOn::glorot_uniform(rng)),
+        out,
     ))
 }
 
@@ -271,32 +272,18 @@ pub fn conv2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     };
     let rows = spatial(r, call, &h, &kh, &sh, &dh, ph.as_ref(), &at, &message)?;
     let cols = spatial(r, call, &w, &kw, &sw, &dw, pw.as_ref(), &at, &message)?;
-    let args: Vec<TokenStream> = [
-        &c,
-        &h,
-        &w,
-        &filters,
-        &kh,
-        &kw,
-        &sh,
-        &sw,
-        &rows.before,
-        &cols.before,
-        &rows.out,
-        &cols.out,
-        &dh,
-        &dw,
-        &g,
-    ]
-    .iter()
-    .map(|d| d.arg())
-    .collect();
+    let args: Vec<TokenStream> = [&kh, &kw, &sh, &sw, &rows.before, &cols.before, &dh, &dw, &g]
+        .iter()
+        .map(|d| d.arg())
+        .collect();
+    let out = Shape::Dims(vec![filters, rows.out, cols.out]);
+    let (x, y) = (input.sample_type(rt), out.sample_type(rt));
     let ty_rt = rt.clone();
     Ok(Rule::fusable(
         rt,
-        move |f| quote_spanned!(span=> #ty_rt::Conv2d<#(#args,)* #f, #bias>),
-        quote_spanned!(span=> #rt::Conv2d::glorot_uniform(rng)),
-        Shape::Dims(vec![filters, rows.out, cols.out]),
+        move |f| quote_spanned!(span=> #ty_rt::layers::ConvOn<#x, #y, #(#args,)* #f, #bias>),
+        quote_spanned!(span=> #rt::layers::ConvOn::glorot_uniform(rng)),
+        out,
     ))
 }
 
@@ -325,16 +312,29 @@ pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             padding_words(&padding)
         )
     })?;
-    let args: Vec<TokenStream> = [&c, &l, &filters, &k, &s, &along.before, &along.out, &d, &g]
-        .iter()
-        .map(|d| d.arg())
-        .collect();
+    let one = Dim::Known(1);
+    let args: Vec<TokenStream> = [
+        &one,
+        &k,
+        &one,
+        &s,
+        &Dim::Known(0),
+        &along.before,
+        &one,
+        &d,
+        &g,
+    ]
+    .iter()
+    .map(|d| d.arg())
+    .collect();
+    let out = Shape::Dims(vec![filters, along.out]);
+    let (x, y) = (input.sample_type(rt), out.sample_type(rt));
     let ty_rt = rt.clone();
     Ok(Rule::fusable(
         rt,
-        move |f| quote_spanned!(span=> #ty_rt::Conv1d<#(#args,)* #f, #bias>),
-        quote_spanned!(span=> #rt::Conv1d::glorot_uniform(rng)),
-        Shape::Dims(vec![filters, along.out]),
+        move |f| quote_spanned!(span=> #ty_rt::layers::ConvOn<#x, #y, #(#args,)* #f, #bias>),
+        quote_spanned!(span=> #rt::layers::ConvOn::glorot_uniform(rng)),
+        out,
     ))
 }
 
@@ -386,16 +386,39 @@ pub fn pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     };
     let rows = spatial(r, call, &h, &kh, &sh, &one(), Some(&ph), &at, &message)?;
     let cols = spatial(r, call, &w, &kw, &sw, &one(), Some(&pw), &at, &message)?;
-    let args: Vec<TokenStream> = [
-        &c, &h, &w, &kh, &kw, &sh, &sw, &rows.out, &cols.out, &ph, &pw,
-    ]
-    .iter()
-    .map(|d| d.arg())
-    .collect();
-    Ok(Rule::new(
-        quote_spanned!(span=> #rt::#kind<#(#args),*>),
-        quote_spanned!(span=> #rt::#kind),
+    let args: Vec<TokenStream> = [&kh, &kw, &sh, &sw, &ph, &pw]
+        .iter()
+        .map(|d| d.arg())
+        .collect();
+    let which = match kind.to_string().as_str() {
+        "AvgPool2d" => quote!(AVG_2D),
+        _ => quote!(MAX_2D),
+    };
+    pooling(
+        rt,
+        span,
+        input,
         Shape::Dims(vec![c, rows.out, cols.out]),
+        args,
+        which,
+    )
+}
+
+/// A pooling layer's rule: `PoolOn` from `input` to `out` with the window, stride and
+/// padding `args`, of the kind `which` (a `pool_kind` constant).
+fn pooling(
+    rt: &TokenStream,
+    span: Span,
+    input: &Shape,
+    out: Shape,
+    args: Vec<TokenStream>,
+    which: TokenStream,
+) -> Result<Rule, Reported> {
+    let (x, y) = (input.sample_type(rt), out.sample_type(rt));
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::layers::PoolOn<#x, #y, #(#args,)* { #rt::layers::pool_kind::#which }>),
+        quote_spanned!(span=> ::core::default::Default::default()),
+        out,
     ))
 }
 
@@ -414,46 +437,45 @@ pub fn pool1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             l.text()
         )
     })?;
-    let args: Vec<TokenStream> = [&c, &l, &k, &s, &along.out, &p]
+    let (one, zero) = (Dim::Known(1), Dim::Known(0));
+    let args: Vec<TokenStream> = [&one, &k, &one, &s, &zero, &p]
         .iter()
         .map(|d| d.arg())
         .collect();
-    Ok(Rule::new(
-        quote_spanned!(span=> #rt::MaxPool1d<#(#args),*>),
-        quote_spanned!(span=> #rt::MaxPool1d),
+    pooling(
+        rt,
+        span,
+        input,
         Shape::Dims(vec![c, along.out]),
-    ))
+        args,
+        quote!(MAX_1D),
+    )
 }
 
 pub fn global_pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let kind = &call.layer.kind;
-    let [c, h, w] = dims::<3>(input);
-    let (ca, ha, wa) = (c.arg(), h.arg(), w.arg());
-    Ok(Rule::new(
-        quote_spanned!(span=> #rt::#kind<#ca, #ha, #wa>),
-        quote_spanned!(span=> #rt::#kind),
-        Shape::Dims(vec![c]),
-    ))
+    let [c, _, _] = dims::<3>(input);
+    let args = vec![quote!(0); 6];
+    let which = match kind.to_string().as_str() {
+        "GlobalMaxPool2d" => quote!(GLOBAL_MAX_2D),
+        _ => quote!(GLOBAL_AVG_2D),
+    };
+    pooling(rt, span, input, Shape::Dims(vec![c]), args, which)
 }
 
 pub fn flatten(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let sample = input.sample_type(rt);
-    let (len, out) = match input {
-        Shape::Opaque(ty) => (
-            quote!({ <#ty as #rt::Sample>::LEN }),
-            Shape::Opaque(quote!(#rt::Tensor1<{ <#ty as #rt::Sample>::LEN }>)),
-        ),
-        Shape::Dims(dims) => {
-            let n = Dim::product(dims);
-            (n.arg(), Shape::Dims(vec![n]))
-        }
+    let out = match input {
+        Shape::Opaque(ty) => Shape::Opaque(quote!(#rt::Tensor1<{ <#ty as #rt::Sample>::LEN }>)),
+        Shape::Dims(dims) => Shape::Dims(vec![Dim::product(dims)]),
         // The table admits float inputs only.
-        Shape::Tokens(t) => (t.arg(), Shape::Dims(vec![t.clone()])),
+        Shape::Tokens(t) => Shape::Dims(vec![t.clone()]),
     };
+    let y = out.sample_type(rt);
     Ok(Rule::new(
-        quote_spanned!(span=> #rt::Flatten<#sample, #len>),
+        quote_spanned!(span=> #rt::layers::FlattenOn<#sample, #y>),
         quote_spanned!(span=> ::core::default::Default::default()),
         out,
     ))

@@ -284,5 +284,5 @@ fn a_valid_network_expands_without_errors() {
         .unwrap();
     let text = nn_dsl::network(tokens).to_string();
     assert!(!text.contains("compile_error"), "{text}");
-    assert!(text.contains("Conv2d"), "{text}");
+    assert!(text.contains("ConvOn"), "{text}");
 }

@@ -26,22 +26,47 @@ fn same_by_search(len: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
     (total / 2, out)
 }
 
-/// The expansion of `source`: the const arguments of the layer type `kind` (as numbers),
-/// or the text of the first `compile_error!`.
+/// The expansion of `source`: the sizes of its layer of kind `kind`, in the order of that
+/// named layer type's const parameters (`Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW,
+/// DH, DW, G>`), or the text of the first `compile_error!`. The expansion writes the layer
+/// as `ConvOn<input sample, output sample, KH, KW, SH, SW, PT, PL, DH, DW, G, …>` or
+/// `PoolOn<input, output, KH, KW, SH, SW, PT, PL, kind>`.
 fn expand(source: &str, kind: &str) -> Result<Vec<usize>, String> {
     let out = nn_dsl::network(source.parse().expect("tokens")).to_string();
     if let Some(at) = out.find("compile_error") {
         return Err(out[at..].chars().take(300).collect());
     }
-    let head = format!("__private :: {kind} <");
+    let generic = if kind.starts_with("Conv") {
+        "ConvOn"
+    } else {
+        "PoolOn"
+    };
+    let head = format!("layers :: {generic} <");
     let at = out
         .find(&head)
-        .unwrap_or_else(|| panic!("no {kind} in {out}"));
-    let args = &out[at + head.len()..];
-    Ok(args[..args.find('>').unwrap_or(args.len())]
-        .split(',')
-        .map_while(|arg| arg.trim().strip_suffix("usize")?.parse().ok())
-        .collect())
+        .unwrap_or_else(|| panic!("no {generic} in {out}"));
+    // The numbers up to the type's closing `>`.
+    let (mut depth, mut n) = (1, Vec::new());
+    for token in out[at + head.len()..].split_whitespace() {
+        match token {
+            "<" => depth += 1,
+            ">" => depth -= 1,
+            t => n.extend(
+                t.strip_suffix("usize")
+                    .and_then(|v| v.parse::<usize>().ok()),
+            ),
+        }
+        if depth == 0 {
+            break;
+        }
+    }
+    let order: &[usize] = match kind {
+        "Conv2d" => &[0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 4, 5, 12, 13, 14],
+        "Conv1d" => &[0, 1, 2, 5, 7, 9, 3, 11, 12],
+        "MaxPool1d" => &[0, 1, 5, 7, 3, 9],
+        _ => &[0, 1, 2, 6, 7, 8, 9, 4, 5, 10, 11],
+    };
+    Ok(order.iter().map(|&i| n[i]).collect())
 }
 
 /// What the brute force says one dimension of a convolution should give: the zeros

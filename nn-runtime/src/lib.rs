@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod const_message;
 pub mod data;
 #[cfg(feature = "mpi")]
 pub mod distributed;
@@ -22,6 +23,7 @@ mod rng;
 pub mod tensor;
 pub mod train;
 
+pub use const_message::ConstMessage;
 pub use data::csv::{CsvOptions, Standardizer};
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
@@ -34,7 +36,7 @@ pub use layers::{
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
-pub use tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
+pub use tensor::{Batch, Sample, ShapeOf, Shaped, Tensor1, Tensor2, Tensor3, Tokens};
 pub use train::{Evaluation, Network};
 
 /// What a program using typed-nn usually needs.

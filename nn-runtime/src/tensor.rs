@@ -145,6 +145,79 @@ impl<const C: usize, const H: usize, const W: usize> Sample for Tensor3<C, H, W>
     }
 }
 
+/// The shape of samples whose sizes are arithmetic on a generic network's parameters: a
+/// zero-sized type `network!` declares for each such shape, its sizes a const computed from
+/// the parameters (`[C_OUT, (H - 2) / 2, (W - 2) / 2]`). Stable Rust evaluates that
+/// arithmetic in an associated const, though not in a type's const argument.
+pub trait ShapeOf: 'static {
+    /// The sizes, outermost first.
+    const SHAPE: &'static [usize];
+}
+
+/// The number of values of a shape.
+pub const fn shape_len(shape: &[usize]) -> usize {
+    let (mut len, mut i) = (1, 0);
+    while i < shape.len() {
+        len *= shape[i];
+        i += 1;
+    }
+    len
+}
+
+/// A sample of the shape `S` (see [`ShapeOf`]), its values on the heap: its length is a
+/// const, but one computed from generic parameters cannot size an array on stable Rust.
+/// Batches, which are what training and batch inference move, are on the heap for every
+/// sample type alike.
+pub struct Shaped<S: ShapeOf> {
+    data: Vec<f32>,
+    _shape: PhantomData<fn() -> S>,
+}
+
+impl<S: ShapeOf> Sample for Shaped<S> {
+    const LEN: usize = shape_len(S::SHAPE);
+    const SHAPE: &'static [usize] = S::SHAPE;
+    fn zeros() -> Self {
+        Shaped {
+            data: vec![0.0; Self::LEN],
+            _shape: PhantomData,
+        }
+    }
+    fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+}
+
+impl<S: ShapeOf> Clone for Shaped<S> {
+    fn clone(&self) -> Self {
+        Shaped {
+            data: self.data.clone(),
+            _shape: PhantomData,
+        }
+    }
+}
+
+impl<S: ShapeOf> PartialEq for Shaped<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
+
+impl<S: ShapeOf> Default for Shaped<S> {
+    fn default() -> Self {
+        Self::zeros()
+    }
+}
+
+impl<S: ShapeOf> fmt::Debug for Shaped<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Shaped{:?}", S::SHAPE)?;
+        f.debug_list().entries(self.data.iter()).finish()
+    }
+}
+
 /// A sequence of `T` token ids (the input of `Embedding`), held as `f32` like every sample.
 /// Build it from ids with [`Tokens::new`] or [`Batch::from_ids`]; an id that is not an
 /// integer below the vocabulary embeds as NaN (see `Embedding`).

@@ -1284,7 +1284,7 @@ fn global_max_pooling_matches_the_definition() {
         let g = torch_pool([C, H, W], (H, W), (H, W), (0, 0));
         check_max_pool(&format!("global {C}x{H}x{W}"), &g, &data, rows);
 
-        let layer = GlobalMaxPool2d::<C, H, W>;
+        let layer = GlobalMaxPool2d::<C, H, W>::default();
         let x = Batch::<Tensor3<C, H, W>>::from_vec(data.clone()).unwrap();
         let (mut y, mut argmax) = (Batch::<Tensor1<C>>::default(), Vec::new());
         layer.forward_train(&x, &mut y, &mut argmax, &mut Rng::seed(0));

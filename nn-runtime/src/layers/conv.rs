@@ -4,7 +4,7 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
-use super::{FusedActivation, Layer, Layout, Linear, ParamVisitor, Path};
+use super::{FusedActivation, Layer, Layout, Linear, Marker, ParamVisitor, Path};
 use crate::kernels::conv::{
     avg_pool_backward, conv2d_backward, conv2d_forward, conv2d_pool_forward, max_pool_backward,
     ConvGeom, ConvWorkspace, PoolAfter,
@@ -277,9 +277,8 @@ macro_rules! conv_passes {
 /// use nn_runtime::prelude::*;
 /// let _ = Conv2d::<3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 5, 5, 1, 1, 2>::init(&mut Rng::seed(0));
 /// ```
-#[derive(Clone, Debug)]
 #[allow(clippy::type_complexity)]
-pub struct Conv2d<
+pub type Conv2d<
     const C: usize,
     const H: usize,
     const W: usize,
@@ -295,108 +294,14 @@ pub struct Conv2d<
     const DH: usize = 1,
     const DW: usize = 1,
     const G: usize = 1,
-    F: FusedActivation = Linear,
+    F = Linear,
     const BIAS: bool = true,
-> {
-    pub params: ConvParams,
-    _act: PhantomData<F>,
-}
-
-/// The cache of a convolution: its per-thread scratch.
-pub type ConvCache = ConvWorkspace;
-
-impl<
-        const C: usize,
-        const H: usize,
-        const W: usize,
-        const CO: usize,
-        const KH: usize,
-        const KW: usize,
-        const SH: usize,
-        const SW: usize,
-        const PT: usize,
-        const PL: usize,
-        const OH: usize,
-        const OW: usize,
-        const DH: usize,
-        const DW: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
-{
-    /// Fails to compile for sizes no PyTorch or Keras convolution has (see [`checked`]).
-    const GEOMETRY: ConvGeom = checked(ConvGeom {
-        c_in: C,
-        h: H,
-        w: W,
-        c_out: CO,
-        kh: KH,
-        kw: KW,
-        sh: SH,
-        sw: SW,
-        dh: DH,
-        dw: DW,
-        pt: PT,
-        pl: PL,
-        oh: OH,
-        ow: OW,
-        groups: G,
-    });
-
-    /// Glorot-uniform weights (Keras's default for Conv2D), zero bias.
-    pub fn glorot_uniform(rng: &mut Rng) -> Self {
-        Conv2d {
-            params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
-            _act: PhantomData,
-        }
-    }
-}
-
-impl<
-        const C: usize,
-        const H: usize,
-        const W: usize,
-        const CO: usize,
-        const KH: usize,
-        const KW: usize,
-        const SH: usize,
-        const SW: usize,
-        const PT: usize,
-        const PL: usize,
-        const OH: usize,
-        const OW: usize,
-        const DH: usize,
-        const DW: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > Layer for Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
-{
-    type In = Tensor3<C, H, W>;
-    type Out = Tensor3<CO, OH, OW>;
-    type Cache = ConvCache;
-    type Workspace = ConvWorkspace;
-    const PARAMS: usize = CO * (C / G) * KH * KW + if BIAS { CO } else { 0 };
-    const FLOPS: usize = 2 * CO * (C / G) * KH * KW * OH * OW;
-    const KIND: &'static str = "Conv2d";
-
-    fn init(rng: &mut Rng) -> Self {
-        Self::glorot_uniform(rng)
-    }
-
-    conv_passes!();
-
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.params.visit(path, &[CO, C / G, KH, KW], visitor);
-    }
-}
+> = ConvOn<Tensor3<C, H, W>, Tensor3<CO, OH, OW>, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS>;
 
 /// 1-D convolution from `[C, L]` to `[CO, OL]`: kernel `K`, stride `S`, `P` zeros on the left
 /// (the right padding follows from the output size), dilation `D`, `G` channel groups, and a
 /// bias unless `BIAS` is false.
-#[derive(Clone, Debug)]
-pub struct Conv1d<
+pub type Conv1d<
     const C: usize,
     const L: usize,
     const CO: usize,
@@ -406,85 +311,162 @@ pub struct Conv1d<
     const OL: usize,
     const D: usize = 1,
     const G: usize = 1,
-    F: FusedActivation = Linear,
+    F = Linear,
     const BIAS: bool = true,
+> = ConvOn<Tensor2<C, L>, Tensor2<CO, OL>, 1, K, 1, S, 0, P, 1, D, G, F, BIAS>;
+
+/// A convolution from `X` samples to `Y` samples, both `[C, L]` (1-D) or both `[C, H, W]`
+/// (2-D), with the kernel, stride, padding, dilation and groups of [`Conv2d`] (a 1-D
+/// convolution has `KH = SH = DH = 1`, `PT = 0`). [`Conv2d`] and [`Conv1d`] are it between
+/// samples of const sizes; a generic network's shapes are `Shaped` samples.
+#[derive(Clone, Debug)]
+pub struct ConvOn<
+    X: Sample,
+    Y: Sample,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const DH: usize,
+    const DW: usize,
+    const G: usize,
+    F: FusedActivation,
+    const BIAS: bool,
 > {
     pub params: ConvParams,
-    _act: PhantomData<F>,
+    _act: Marker<X, Y, F>,
 }
 
-impl<
-        const C: usize,
-        const L: usize,
-        const CO: usize,
-        const K: usize,
-        const S: usize,
-        const P: usize,
-        const OL: usize,
-        const D: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
-{
-    /// As for [`Conv2d::GEOMETRY`], with a height of one.
-    const GEOMETRY: ConvGeom = checked(ConvGeom {
-        c_in: C,
-        h: 1,
-        w: L,
-        c_out: CO,
-        kh: 1,
-        kw: K,
-        sh: 1,
-        sw: S,
-        dh: 1,
-        dw: D,
-        pt: 0,
-        pl: P,
-        oh: 1,
-        ow: OL,
-        groups: G,
-    });
+/// The cache of a convolution: its per-thread scratch.
+pub type ConvCache = ConvWorkspace;
 
-    /// Glorot-uniform weights, zero bias.
-    pub fn glorot_uniform(rng: &mut Rng) -> Self {
-        Conv1d {
-            params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
-            _act: PhantomData,
+/// Channels, rows and columns of a `[C, L]` (one row) or `[C, H, W]` sample.
+const fn planes(shape: &[usize]) -> (usize, usize, usize) {
+    match shape.len() {
+        2 => (shape[0], 1, shape[1]),
+        3 => (shape[0], shape[1], shape[2]),
+        _ => panic!("a convolution takes [C, L] or [C, H, W] samples"),
+    }
+}
+
+/// The sizes of a convolution from `x` to `y`-shaped samples with `[KH, KW, SH, SW, PT, PL,
+/// DH, DW, G]`.
+const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 9]) -> ConvGeom {
+    let ((c_in, h, w), (c_out, oh, ow)) = (planes(x), planes(y));
+    if x.len() != y.len() {
+        panic!("a convolution's input and output have the same rank");
+    }
+    let [kh, kw, sh, sw, pt, pl, dh, dw, groups] = k;
+    ConvGeom {
+        c_in,
+        h,
+        w,
+        c_out,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pl,
+        oh,
+        ow,
+        groups,
+    }
+}
+
+/// Input channels per group (all of them for an impossible zero groups, which `checked`
+/// reports).
+const fn group_in(g: &ConvGeom) -> usize {
+    match g.c_in.checked_div(g.groups) {
+        Some(n) => n,
+        None => g.c_in,
+    }
+}
+
+/// The generic parameters of [`ConvOn`], for its impls.
+macro_rules! conv_on_impl {
+    ($($item:tt)*) => {
+        impl<
+                X: Sample,
+                Y: Sample,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PT: usize,
+                const PL: usize,
+                const DH: usize,
+                const DW: usize,
+                const G: usize,
+                F: FusedActivation,
+                const BIAS: bool,
+            > $($item)*
+    };
+}
+
+conv_on_impl! {
+    ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+        /// The sizes as given, unchecked: what `PARAMS` and `FLOPS` count (so that a
+        /// network's totals, evaluated by `cargo check`, do not repeat the error below).
+        const SIZES: ConvGeom = conv_geometry(
+            X::SHAPE,
+            Y::SHAPE,
+            [KH, KW, SH, SW, PT, PL, DH, DW, G],
+        );
+
+        /// Fails to compile for sizes no PyTorch or Keras convolution has (see [`checked`]).
+        const GEOMETRY: ConvGeom = checked(Self::SIZES);
+
+        /// Glorot-uniform weights (Keras's default for Conv2D), zero bias.
+        pub fn glorot_uniform(rng: &mut Rng) -> Self {
+            ConvOn {
+                params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
+                _act: PhantomData,
+            }
         }
     }
 }
 
-impl<
-        const C: usize,
-        const L: usize,
-        const CO: usize,
-        const K: usize,
-        const S: usize,
-        const P: usize,
-        const OL: usize,
-        const D: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > Layer for Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
-{
-    type In = Tensor2<C, L>;
-    type Out = Tensor2<CO, OL>;
-    type Cache = ConvCache;
-    type Workspace = ConvWorkspace;
-    const PARAMS: usize = CO * (C / G) * K + if BIAS { CO } else { 0 };
-    const FLOPS: usize = 2 * CO * (C / G) * K * OL;
-    const KIND: &'static str = "Conv1d";
+conv_on_impl! {
+    Layer for ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+        type In = X;
+        type Out = Y;
+        type Cache = ConvCache;
+        type Workspace = ConvWorkspace;
+        const PARAMS: usize = {
+            let g = Self::SIZES;
+            g.c_out * group_in(&g) * g.kh * g.kw + if BIAS { g.c_out } else { 0 }
+        };
+        const FLOPS: usize = {
+            let g = Self::SIZES;
+            2 * g.c_out * group_in(&g) * g.kh * g.kw * g.oh * g.ow
+        };
+        const KIND: &'static str = if X::SHAPE.len() == 2 {
+            "Conv1d"
+        } else {
+            "Conv2d"
+        };
 
-    fn init(rng: &mut Rng) -> Self {
-        Self::glorot_uniform(rng)
-    }
+        fn init(rng: &mut Rng) -> Self {
+            Self::glorot_uniform(rng)
+        }
 
-    conv_passes!();
+        conv_passes!();
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.params.visit(path, &[CO, C / G, K], visitor);
+        /// PyTorch's weight shape: `[CO, C / G, K]` (1-D) or `[CO, C / G, KH, KW]` (2-D).
+        fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+            let g = Self::GEOMETRY;
+            let (co, cg) = (g.c_out, g.c_in / g.groups);
+            if X::SHAPE.len() == 2 {
+                self.params.visit(path, &[co, cg, g.kw], visitor);
+            } else {
+                self.params.visit(path, &[co, cg, g.kh, g.kw], visitor);
+            }
+        }
     }
 }
 
@@ -498,57 +480,16 @@ pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
     fn conv_params_mut(&mut self) -> &mut ConvParams;
 }
 
-impl<
-        const C: usize,
-        const H: usize,
-        const W: usize,
-        const CO: usize,
-        const KH: usize,
-        const KW: usize,
-        const SH: usize,
-        const SW: usize,
-        const PT: usize,
-        const PL: usize,
-        const OH: usize,
-        const OW: usize,
-        const DH: usize,
-        const DW: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > ConvLayer for Conv2d<C, H, W, CO, KH, KW, SH, SW, PT, PL, OH, OW, DH, DW, G, F, BIAS>
-{
-    const CONV: ConvGeom = Self::GEOMETRY;
-    const ACT: EpilogueAct = F::EPILOGUE;
-    fn conv_params(&self) -> &ConvParams {
-        &self.params
-    }
-    fn conv_params_mut(&mut self) -> &mut ConvParams {
-        &mut self.params
-    }
-}
-
-impl<
-        const C: usize,
-        const L: usize,
-        const CO: usize,
-        const K: usize,
-        const S: usize,
-        const P: usize,
-        const OL: usize,
-        const D: usize,
-        const G: usize,
-        F: FusedActivation,
-        const BIAS: bool,
-    > ConvLayer for Conv1d<C, L, CO, K, S, P, OL, D, G, F, BIAS>
-{
-    const CONV: ConvGeom = Self::GEOMETRY;
-    const ACT: EpilogueAct = F::EPILOGUE;
-    fn conv_params(&self) -> &ConvParams {
-        &self.params
-    }
-    fn conv_params_mut(&mut self) -> &mut ConvParams {
-        &mut self.params
+conv_on_impl! {
+    ConvLayer for ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+        const CONV: ConvGeom = Self::GEOMETRY;
+        const ACT: EpilogueAct = F::EPILOGUE;
+        fn conv_params(&self) -> &ConvParams {
+            &self.params
+        }
+        fn conv_params_mut(&mut self) -> &mut ConvParams {
+            &mut self.params
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! parameter visitor reports PyTorch's shape with [`Layout::Transposed`], so weight files
 //! keep PyTorch's layout.
 
-use super::{ActivationFn, Layer, Layout, Linear, ParamVisitor, Path, Relu, Sigmoid, Tanh};
+use super::{ActivationFn, Layer, Layout, Linear, Marker, ParamVisitor, Path, Relu, Sigmoid, Tanh};
 use crate::kernels::{self, EpilogueAct, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
@@ -37,14 +37,16 @@ impl FusedActivation for Sigmoid {
 }
 
 /// `y = F(x · Wᵀ + b)`, from `IN` features to `OUT`; `F` is `Linear` (none) by default, and
-/// without `b` when `BIAS` is false (PyTorch's `bias=False`).
+/// without `b` when `BIAS` is false (PyTorch's `bias=False`). `Dense<IN, OUT>` is the layer
+/// between vectors of const sizes; [`DenseOn`] the same between any samples (a generic
+/// network's shapes, see `Shaped`).
+pub type Dense<const IN: usize, const OUT: usize, F = Linear, const BIAS: bool = true> =
+    DenseOn<Tensor1<IN>, Tensor1<OUT>, F, BIAS>;
+
+/// A dense layer from the values of an `X` sample to those of a `Y` sample: `IN = X::LEN`
+/// features to `OUT = Y::LEN` ([`Dense`] for vectors).
 #[derive(Clone, Debug)]
-pub struct Dense<
-    const IN: usize,
-    const OUT: usize,
-    F: FusedActivation = Linear,
-    const BIAS: bool = true,
-> {
+pub struct DenseOn<X: Sample, Y: Sample, F: FusedActivation = Linear, const BIAS: bool = true> {
     /// `[IN, OUT]`, row-major: PyTorch's `weight` transposed.
     pub weight_t: Vec<f32>,
     /// `[OUT]`; empty when `BIAS` is false.
@@ -55,38 +57,44 @@ pub struct Dense<
     pub bias_grad: Vec<f32>,
     /// `[OUT, IN]` copy of the weight for the input gradient, refreshed in each backward.
     weight_scratch: Vec<f32>,
-    _act: PhantomData<F>,
+    _act: Marker<X, Y, F>,
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
-    Dense<IN, OUT, F, BIAS>
-{
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> DenseOn<X, Y, F, BIAS> {
+    /// Input features.
+    const IN: usize = X::LEN;
+    /// Output features.
+    const OUT: usize = Y::LEN;
+
     /// Values of the bias: `OUT`, or none without one.
-    const BIAS_LEN: usize = if BIAS { OUT } else { 0 };
+    const BIAS_LEN: usize = if BIAS { Self::OUT } else { 0 };
 
     /// Trainable scalars (what `Layer::PARAMS` reports).
-    pub const PARAMS_OF: usize = OUT * IN + Self::BIAS_LEN;
+    pub const PARAMS_OF: usize = Self::OUT * Self::IN + Self::BIAS_LEN;
 
     /// Glorot-uniform weights (Keras's default): U(−l, l), l = √(6 / (IN + OUT)); zero bias.
     pub fn glorot_uniform(rng: &mut Rng) -> Self {
         let mut layer = Self::zeros();
-        rng.fill_uniform(&mut layer.weight_t, (6.0 / (IN + OUT) as f32).sqrt());
+        rng.fill_uniform(
+            &mut layer.weight_t,
+            (6.0 / (Self::IN + Self::OUT) as f32).sqrt(),
+        );
         layer
     }
 
     /// He-uniform weights: U(−l, l), l = √(6 / IN); zero bias.
     pub fn he_uniform(rng: &mut Rng) -> Self {
         let mut layer = Self::zeros();
-        rng.fill_uniform(&mut layer.weight_t, (6.0 / IN as f32).sqrt());
+        rng.fill_uniform(&mut layer.weight_t, (6.0 / Self::IN as f32).sqrt());
         layer
     }
 
     /// All parameters zero.
     pub fn zeros() -> Self {
-        Dense {
-            weight_t: vec![0.0; IN * OUT],
+        DenseOn {
+            weight_t: vec![0.0; Self::IN * Self::OUT],
             bias: vec![0.0; Self::BIAS_LEN],
-            weight_t_grad: vec![0.0; IN * OUT],
+            weight_t_grad: vec![0.0; Self::IN * Self::OUT],
             bias_grad: vec![0.0; Self::BIAS_LEN],
             weight_scratch: Vec::new(),
             _act: PhantomData,
@@ -95,28 +103,28 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
 
     /// The weight in PyTorch's `[OUT, IN]` layout.
     pub fn weight(&self) -> Vec<f32> {
-        let mut w = vec![0.0; OUT * IN];
-        kernels::transpose(&self.weight_t, IN, OUT, &mut w);
+        let mut w = vec![0.0; Self::OUT * Self::IN];
+        kernels::transpose(&self.weight_t, Self::IN, Self::OUT, &mut w);
         w
     }
 
     /// Sets the weight from PyTorch's `[OUT, IN]` layout.
     pub fn set_weight(&mut self, weight: &[f32]) -> crate::Result<()> {
-        if weight.len() != OUT * IN {
+        if weight.len() != Self::OUT * Self::IN {
             return Err(crate::Error::LengthMismatch {
                 what: "Dense weight [out, in]",
-                expected: OUT * IN,
+                expected: Self::OUT * Self::IN,
                 found: weight.len(),
             });
         }
-        kernels::transpose(weight, OUT, IN, &mut self.weight_t);
+        kernels::transpose(weight, Self::OUT, Self::IN, &mut self.weight_t);
         Ok(())
     }
 
     fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize) {
         let p = MatMul {
             act: F::EPILOGUE,
-            ..MatMul::new(rows, OUT, IN)
+            ..MatMul::new(rows, Self::OUT, Self::IN)
         };
         kernels::gemm(&p, x, &self.weight_t, BIAS.then_some(&self.bias[..]), y);
     }
@@ -128,7 +136,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
         &mut self,
         x: &[f32],
         y: &[f32],
-        dz: &mut Batch<Tensor1<OUT>>,
+        dz: &mut Batch<Y>,
         dy: &[f32],
         dx: Option<&mut [f32]>,
         rows: usize,
@@ -144,27 +152,38 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
         // ∂W_t[IN, OUT] = Xᵀ · dZ (A = X read transposed through its strides).
         let p = MatMul {
             rsa: 1,
-            csa: IN,
-            ..MatMul::new(IN, OUT, rows)
+            csa: Self::IN,
+            ..MatMul::new(Self::IN, Self::OUT, rows)
         };
         kernels::gemm(&p, x, dz, None, &mut self.weight_t_grad);
         // ∂b = Σ over rows of dZ.
         if BIAS {
-            kernels::column_sums(&dz[..rows * OUT], OUT, &mut self.bias_grad);
+            kernels::column_sums(&dz[..rows * Self::OUT], Self::OUT, &mut self.bias_grad);
         }
         let Some(dx) = dx else { return };
-        if OUT >= NT_MIN_OUT && rows * IN * OUT * 2 < kernels::PARALLEL_MIN_FLOPS {
+        if Self::OUT >= NT_MIN_OUT && rows * Self::IN * Self::OUT * 2 < kernels::PARALLEL_MIN_FLOPS
+        {
             // dX[rows, IN] = dZ[rows, OUT] · W_tᵀ: W_t's rows run along OUT as dZ's do, so
             // dot products need no transposed copy of the weight.
-            kernels::gemm_nt(&MatMulNt::new(rows, IN, OUT), dz, &self.weight_t, dx);
+            kernels::gemm_nt(
+                &MatMulNt::new(rows, Self::IN, Self::OUT),
+                dz,
+                &self.weight_t,
+                dx,
+            );
             return;
         }
         {
             // dX[rows, IN] = dZ · W, with W = W_tᵀ laid out [OUT, IN] for the kernel.
-            self.weight_scratch.resize(OUT * IN, 0.0);
-            kernels::transpose(&self.weight_t, IN, OUT, &mut self.weight_scratch);
+            self.weight_scratch.resize(Self::OUT * Self::IN, 0.0);
+            kernels::transpose(
+                &self.weight_t,
+                Self::IN,
+                Self::OUT,
+                &mut self.weight_scratch,
+            );
             kernels::gemm(
-                &MatMul::new(rows, IN, OUT),
+                &MatMul::new(rows, Self::IN, Self::OUT),
                 dz,
                 &self.weight_scratch,
                 None,
@@ -174,13 +193,11 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool>
     }
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Layer
-    for Dense<IN, OUT, F, BIAS>
-{
-    type In = Tensor1<IN>;
-    type Out = Tensor1<OUT>;
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Layer for DenseOn<X, Y, F, BIAS> {
+    type In = X;
+    type Out = Y;
     /// ∂loss/∂(pre-activation), when an activation is fused.
-    type Cache = Batch<Tensor1<OUT>>;
+    type Cache = Batch<Y>;
     type Workspace = ();
     const PARAMS: usize = Self::PARAMS_OF;
     const KIND: &'static str = "Dense";
@@ -189,38 +206,27 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &Tensor1<IN>, y: &mut Tensor1<OUT>) {
-        self.forward_rows(&x.data, &mut y.data, 1);
+    fn forward_into(&self, x: &X, y: &mut Y) {
+        self.forward_rows(x.as_slice(), y.as_mut_slice(), 1);
     }
 
-    fn forward_batch_into(
-        &self,
-        x: &Batch<Tensor1<IN>>,
-        y: &mut Batch<Tensor1<OUT>>,
-        _ws: &mut (),
-    ) {
+    fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
         y.set_rows(x.rows());
         self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows());
     }
 
     /// The product is the same; the cache is only written by `backward` (as ∂loss/∂z).
-    fn forward_train(
-        &self,
-        x: &Batch<Tensor1<IN>>,
-        y: &mut Batch<Tensor1<OUT>>,
-        _dz: &mut Batch<Tensor1<OUT>>,
-        _rng: &mut Rng,
-    ) {
+    fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _dz: &mut Batch<Y>, _rng: &mut Rng) {
         self.forward_batch_into(x, y, &mut ());
     }
 
     fn backward(
         &mut self,
-        x: &Batch<Tensor1<IN>>,
-        y: &Batch<Tensor1<OUT>>,
-        dz: &mut Batch<Tensor1<OUT>>,
-        dy: &Batch<Tensor1<OUT>>,
-        dx: Option<&mut Batch<Tensor1<IN>>>,
+        x: &Batch<X>,
+        y: &Batch<Y>,
+        dz: &mut Batch<Y>,
+        dy: &Batch<Y>,
+        dx: Option<&mut Batch<X>>,
     ) {
         let rows = x.rows();
         let dx = dx.map(|dx| {
@@ -233,7 +239,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         visitor.visit(
             &path.child("weight"),
-            &[OUT, IN],
+            &[Self::OUT, Self::IN],
             Layout::Transposed,
             &mut self.weight_t,
             &mut self.weight_t_grad,
@@ -244,7 +250,7 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
         }
         visitor.visit(
             &path.child("bias"),
-            &[OUT],
+            &[Self::OUT],
             Layout::RowMajor,
             &mut self.bias,
             &mut self.bias_grad,
@@ -252,8 +258,8 @@ impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> La
     }
 }
 
-impl<const IN: usize, const OUT: usize, F: FusedActivation, const BIAS: bool> Default
-    for Dense<IN, OUT, F, BIAS>
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Default
+    for DenseOn<X, Y, F, BIAS>
 {
     fn default() -> Self {
         Self::zeros()

@@ -7,36 +7,40 @@ use crate::Rng;
 use std::marker::PhantomData;
 
 /// `S` to `[N]`, where `N` must equal `S::LEN` (checked at compile time).
-pub struct Flatten<S: Sample, const N: usize>(PhantomData<fn() -> S>);
+pub type Flatten<S, const N: usize> = FlattenOn<S, Tensor1<N>>;
 
-impl<S: Sample, const N: usize> Flatten<S, N> {
+/// `S` to `Y`, a sample of the same length (checked at compile time): [`Flatten`] when `Y`
+/// is a vector of const length, a generic network's flattened shape otherwise.
+pub struct FlattenOn<S: Sample, Y: Sample>(PhantomData<fn() -> (S, Y)>);
+
+impl<S: Sample, Y: Sample> FlattenOn<S, Y> {
     const SAME_LENGTH: () = assert!(
-        S::LEN == N,
+        S::LEN == Y::LEN,
         "Flatten's output length must equal its input's"
     );
 }
 
-impl<S: Sample, const N: usize> Default for Flatten<S, N> {
+impl<S: Sample, Y: Sample> Default for FlattenOn<S, Y> {
     fn default() -> Self {
-        Flatten(PhantomData)
+        FlattenOn(PhantomData)
     }
 }
 
-impl<S: Sample, const N: usize> Clone for Flatten<S, N> {
+impl<S: Sample, Y: Sample> Clone for FlattenOn<S, Y> {
     fn clone(&self) -> Self {
         Self::default()
     }
 }
 
-impl<S: Sample, const N: usize> std::fmt::Debug for Flatten<S, N> {
+impl<S: Sample, Y: Sample> std::fmt::Debug for FlattenOn<S, Y> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Flatten{:?} -> [{N}]", S::SHAPE)
+        write!(f, "Flatten{:?} -> {:?}", S::SHAPE, Y::SHAPE)
     }
 }
 
-impl<S: Sample, const N: usize> Layer for Flatten<S, N> {
+impl<S: Sample, Y: Sample> Layer for FlattenOn<S, Y> {
     type In = S;
-    type Out = Tensor1<N>;
+    type Out = Y;
     type Cache = ();
     type Workspace = ();
     const PARAMS: usize = 0;
@@ -47,33 +51,27 @@ impl<S: Sample, const N: usize> Layer for Flatten<S, N> {
         Self::default()
     }
 
-    fn forward_into(&self, x: &S, y: &mut Tensor1<N>) {
+    fn forward_into(&self, x: &S, y: &mut Y) {
         let () = Self::SAME_LENGTH;
-        y.data.copy_from_slice(x.as_slice());
+        y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
-    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<Tensor1<N>>, _ws: &mut ()) {
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<Y>, _ws: &mut ()) {
         let () = Self::SAME_LENGTH;
         y.set_rows(x.rows());
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
-    fn forward_train(
-        &self,
-        x: &Batch<S>,
-        y: &mut Batch<Tensor1<N>>,
-        _cache: &mut (),
-        _rng: &mut Rng,
-    ) {
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
         self.forward_batch_into(x, y, &mut ());
     }
 
     fn backward(
         &mut self,
         x: &Batch<S>,
-        _y: &Batch<Tensor1<N>>,
+        _y: &Batch<Y>,
         _cache: &mut (),
-        dy: &Batch<Tensor1<N>>,
+        dy: &Batch<Y>,
         dx: Option<&mut Batch<S>>,
     ) {
         if let Some(dx) = dx {

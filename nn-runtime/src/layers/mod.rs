@@ -16,21 +16,27 @@ mod rnn;
 pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
 pub use conv::{
-    Conv1d, Conv2d, ConvCache, ConvLayer, ConvParams, ConvPool, ConvPoolCache, PoolLayer,
+    Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvParams, ConvPool, ConvPoolCache, PoolLayer,
 };
-pub use dense::{Dense, DenseSeq, FusedActivation};
+pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
-pub use flatten::Flatten;
+pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
 pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache};
-pub use pool::{AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d};
+pub use pool::{
+    pool_kind, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolOn,
+};
 pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
     RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
 };
 
 use crate::tensor::{Batch, Sample};
+
+/// What a layer between `X` and `Y` samples with the activation `F` holds of those types:
+/// nothing (and it stays `Send + Sync` whatever they are).
+type Marker<X, Y, F> = std::marker::PhantomData<fn() -> (X, Y, F)>;
 use crate::Rng;
 use std::fmt;
 

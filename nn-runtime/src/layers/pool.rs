@@ -10,6 +10,7 @@ use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
+use std::marker::PhantomData;
 
 use crate::Rng;
 
@@ -43,137 +44,275 @@ const fn checked(g: PoolGeom) -> PoolGeom {
     g
 }
 
-macro_rules! pool_layer {
-    (
-        $(#[$doc:meta])* $name:ident < $($p:ident $(= $default:literal)?),* >, kind $kind:literal,
-        in $in:ty, out $out:ty, geometry $geom:expr, max $is_max:literal
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default)]
-        pub struct $name<$(const $p: usize $(= $default)?),*>;
+/// The pooling kinds [`PoolOn`] computes, by its `KIND` parameter.
+pub mod pool_kind {
+    pub const MAX_2D: usize = 0;
+    pub const AVG_2D: usize = 1;
+    pub const MAX_1D: usize = 2;
+    pub const GLOBAL_AVG_2D: usize = 3;
+    pub const GLOBAL_MAX_2D: usize = 4;
+}
 
-        impl<$(const $p: usize),*> $name<$($p),*> {
-            const GEOMETRY: PoolGeom = $geom;
-        }
+/// Each kind's name, whether it takes the maximum (else the mean), and whether its window
+/// is the whole plane.
+const KINDS: [(&str, bool, bool); 5] = [
+    ("MaxPool2d", true, false),
+    ("AvgPool2d", false, false),
+    ("MaxPool1d", true, false),
+    ("GlobalAvgPool2d", false, true),
+    ("GlobalMaxPool2d", true, true),
+];
 
-        impl<$(const $p: usize),*> Layer for $name<$($p),*> {
-            type In = $in;
-            type Out = $out;
-            /// Arg-max positions (max pooling only).
-            type Cache = Vec<u32>;
-            type Workspace = ();
-            const PARAMS: usize = 0;
-            const KIND: &'static str = $kind;
+/// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample.
+const fn planes(shape: &[usize]) -> (usize, usize, usize) {
+    match shape.len() {
+        1 => (shape[0], 1, 1),
+        2 => (shape[0], 1, shape[1]),
+        3 => (shape[0], shape[1], shape[2]),
+        _ => panic!("a pooling takes [C, L] or [C, H, W] samples"),
+    }
+}
 
-            fn init(_rng: &mut Rng) -> Self {
-                // An impossible geometry fails to compile here already, as a convolution's
-                // does, not only once a forward pass is compiled.
-                let _ = Self::GEOMETRY;
-                $name
-            }
+/// The sizes of a pooling from `x` to `y`-shaped samples with window, stride and padding
+/// `[KH, KW, SH, SW, PT, PL]`, or over whole planes (`global`).
+const fn pool_geometry(x: &[usize], y: &[usize], k: [usize; 6], global: bool) -> PoolGeom {
+    let ((c, h, w), (yc, oh, ow)) = (planes(x), planes(y));
+    if yc != c {
+        panic!("a pooling keeps its input's channels");
+    }
+    let [kh, kw, sh, sw, pt, pl] = if global { [h, w, h, w, 0, 0] } else { k };
+    PoolGeom {
+        c,
+        h,
+        w,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        oh,
+        ow,
+    }
+}
 
-            fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
-                let g = Self::GEOMETRY;
-                if $is_max {
-                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, 1);
-                } else {
-                    avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), 1);
-                }
-            }
+/// A pooling from `X` samples to `Y` samples of kind `KIND` ([`pool_kind`]): windows of
+/// `KH×KW` with stride `SH×SW`, starting `PT` rows above and `PL` columns left of the input
+/// (all ignored by the global kinds, whose window is the whole plane). The named pooling
+/// layers are it between samples of const sizes; a generic network's shapes are `Shaped`
+/// samples.
+pub struct PoolOn<
+    X: Sample,
+    Y: Sample,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const KIND: usize,
+>(PhantomData<fn() -> (X, Y)>);
 
-            fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, _ws: &mut ()) {
-                let g = Self::GEOMETRY;
-                y.set_rows(x.rows());
-                if $is_max {
-                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, x.rows());
-                } else {
-                    avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
-                }
-            }
-
-            fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, argmax: &mut Vec<u32>, _rng: &mut Rng) {
-                let g = Self::GEOMETRY;
-                y.set_rows(x.rows());
-                if $is_max {
-                    argmax.resize(x.rows() * <Self::Out as Sample>::LEN, 0);
-                    max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), Some(argmax), x.rows());
-                } else {
-                    avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
-                }
-            }
-
-            fn backward(&mut self, x: &Batch<Self::In>, _y: &Batch<Self::Out>, argmax: &mut Vec<u32>, dy: &Batch<Self::Out>, dx: Option<&mut Batch<Self::In>>) {
-                let Some(dx) = dx else { return };
-                let g = Self::GEOMETRY;
-                dx.set_rows(x.rows());
-                if $is_max {
-                    max_pool_backward(&g, dy.as_slice(), argmax, dx.as_mut_slice(), x.rows());
-                } else {
-                    avg_pool_backward(&g, dy.as_slice(), dx.as_mut_slice(), x.rows());
-                }
-            }
-
-            fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
-        }
-
-        impl<$(const $p: usize),*> PoolLayer for $name<$($p),*> {
-            const POOL: PoolAfter = PoolAfter { geom: Self::GEOMETRY, max: $is_max };
-        }
+/// The generic parameters of [`PoolOn`], for its impls.
+macro_rules! pool_on_impl {
+    ($($item:tt)*) => {
+        impl<
+                X: Sample,
+                Y: Sample,
+                const KH: usize,
+                const KW: usize,
+                const SH: usize,
+                const SW: usize,
+                const PT: usize,
+                const PL: usize,
+                const KIND: usize,
+            > $($item)*
     };
 }
 
-pool_layer! {
-    /// Max over `KH×KW` windows with stride `SH×SW` and −∞ padding, PyTorch's
-    /// `padding=(PT, PL)`: `[C, H, W]` to `[C, OH, OW]`.
-    ///
-    /// ```
-    /// use nn_runtime::prelude::*;
-    /// // PyTorch's `MaxPool2d(3, stride=2, padding=1)` on [1, 5, 5]: output [1, 3, 3].
-    /// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 3, 3, 1, 1>::init(&mut Rng::seed(0));
-    /// ```
-    ///
-    /// Sizes no PyTorch layer has fail to build: padding over half the window, here.
-    ///
-    /// ```compile_fail,E0080
-    /// use nn_runtime::prelude::*;
-    /// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 4, 2, 2, 0>::init(&mut Rng::seed(0));
-    /// ```
-    MaxPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT = 0, PL = 0>, kind "MaxPool2d",
-    in Tensor3<C, H, W>, out Tensor3<C, OH, OW>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW }), max true
+pool_on_impl! {
+    PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        const GEOMETRY: PoolGeom = checked(pool_geometry(
+            X::SHAPE,
+            Y::SHAPE,
+            [KH, KW, SH, SW, PT, PL],
+            KINDS[KIND].2,
+        ));
+        const MAX: bool = KINDS[KIND].1;
+    }
 }
 
-pool_layer! {
-    /// Mean over `KH×KW` windows with stride `SH×SW` and zero padding, PyTorch's
-    /// `padding=(PT, PL)`, divided by `KH·KW` wherever the window lies: `[C, H, W]` to
-    /// `[C, OH, OW]`.
-    AvgPool2d<C, H, W, KH, KW, SH, SW, OH, OW, PT = 0, PL = 0>, kind "AvgPool2d",
-    in Tensor3<C, H, W>, out Tensor3<C, OH, OW>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: KH, kw: KW, sh: SH, sw: SW, pt: PT, pl: PL, oh: OH, ow: OW }), max false
+pool_on_impl! {
+    Default for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        fn default() -> Self {
+            PoolOn(PhantomData)
+        }
+    }
 }
 
-pool_layer! {
-    /// Mean over each channel: `[C, H, W]` to `[C]`.
-    GlobalAvgPool2d<C, H, W>, kind "GlobalAvgPool2d",
-    in Tensor3<C, H, W>, out Tensor1<C>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: H, kw: W, sh: H, sw: W, pt: 0, pl: 0, oh: 1, ow: 1 }), max false
+pool_on_impl! {
+    Clone for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        fn clone(&self) -> Self {
+            *self
+        }
+    }
 }
 
-pool_layer! {
-    /// Max over each channel (NaN if the channel holds one; the gradient goes to the first
-    /// largest position): `[C, H, W]` to `[C]`.
-    GlobalMaxPool2d<C, H, W>, kind "GlobalMaxPool2d",
-    in Tensor3<C, H, W>, out Tensor1<C>,
-    geometry checked(PoolGeom { c: C, h: H, w: W, kh: H, kw: W, sh: H, sw: W, pt: 0, pl: 0, oh: 1, ow: 1 }), max true
+pool_on_impl! {
+    Copy for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {}
 }
 
-pool_layer! {
-    /// Max over windows of `K` with stride `S` and −∞ padding, PyTorch's `padding=P`:
-    /// `[C, L]` to `[C, OL]`.
-    MaxPool1d<C, L, K, S, OL, P = 0>, kind "MaxPool1d",
-    in Tensor2<C, L>, out Tensor2<C, OL>,
-    geometry checked(PoolGeom { c: C, h: 1, w: L, kh: 1, kw: K, sh: 1, sw: S, pt: 0, pl: P, oh: 1, ow: OL }), max true
+pool_on_impl! {
+    std::fmt::Debug for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}{:?} -> {:?}", KINDS[KIND].0, X::SHAPE, Y::SHAPE)
+        }
+    }
 }
+
+pool_on_impl! {
+    Layer for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        type In = X;
+        type Out = Y;
+        /// Arg-max positions (max pooling only).
+        type Cache = Vec<u32>;
+        type Workspace = ();
+        const PARAMS: usize = 0;
+        const KIND: &'static str = KINDS[KIND].0;
+
+        fn init(_rng: &mut Rng) -> Self {
+            // An impossible geometry fails to compile here already, as a convolution's
+            // does, not only once a forward pass is compiled.
+            let _ = Self::GEOMETRY;
+            Self::default()
+        }
+
+        fn forward_into(&self, x: &X, y: &mut Y) {
+            let g = Self::GEOMETRY;
+            if Self::MAX {
+                max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, 1);
+            } else {
+                avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), 1);
+            }
+        }
+
+        fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
+            let g = Self::GEOMETRY;
+            y.set_rows(x.rows());
+            if Self::MAX {
+                max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, x.rows());
+            } else {
+                avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
+            }
+        }
+
+        fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, argmax: &mut Vec<u32>, _rng: &mut Rng) {
+            let g = Self::GEOMETRY;
+            y.set_rows(x.rows());
+            if Self::MAX {
+                argmax.resize(x.rows() * Y::LEN, 0);
+                max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), Some(argmax), x.rows());
+            } else {
+                avg_pool_forward(&g, x.as_slice(), y.as_mut_slice(), x.rows());
+            }
+        }
+
+        fn backward(
+            &mut self,
+            x: &Batch<X>,
+            _y: &Batch<Y>,
+            argmax: &mut Vec<u32>,
+            dy: &Batch<Y>,
+            dx: Option<&mut Batch<X>>,
+        ) {
+            let Some(dx) = dx else { return };
+            let g = Self::GEOMETRY;
+            dx.set_rows(x.rows());
+            if Self::MAX {
+                max_pool_backward(&g, dy.as_slice(), argmax, dx.as_mut_slice(), x.rows());
+            } else {
+                avg_pool_backward(&g, dy.as_slice(), dx.as_mut_slice(), x.rows());
+            }
+        }
+
+        fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    }
+}
+
+pool_on_impl! {
+    PoolLayer for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+        const POOL: PoolAfter = PoolAfter {
+            geom: Self::GEOMETRY,
+            max: Self::MAX,
+        };
+    }
+}
+
+/// Max over `KH×KW` windows with stride `SH×SW` and −∞ padding, PyTorch's
+/// `padding=(PT, PL)`: `[C, H, W]` to `[C, OH, OW]`.
+///
+/// ```
+/// use nn_runtime::prelude::*;
+/// // PyTorch's `MaxPool2d(3, stride=2, padding=1)` on [1, 5, 5]: output [1, 3, 3].
+/// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 3, 3, 1, 1>::init(&mut Rng::seed(0));
+/// ```
+///
+/// Sizes no PyTorch layer has fail to build: padding over half the window, here.
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::prelude::*;
+/// let _ = MaxPool2d::<1, 5, 5, 3, 3, 2, 2, 4, 2, 2, 0>::init(&mut Rng::seed(0));
+/// ```
+pub type MaxPool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize = 0,
+    const PL: usize = 0,
+> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, KH, KW, SH, SW, PT, PL, { pool_kind::MAX_2D }>;
+
+/// Mean over `KH×KW` windows with stride `SH×SW` and zero padding, PyTorch's
+/// `padding=(PT, PL)`, divided by `KH·KW` wherever the window lies: `[C, H, W]` to
+/// `[C, OH, OW]`.
+pub type AvgPool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize = 0,
+    const PL: usize = 0,
+> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, KH, KW, SH, SW, PT, PL, { pool_kind::AVG_2D }>;
+
+/// Mean over each channel: `[C, H, W]` to `[C]`.
+pub type GlobalAvgPool2d<const C: usize, const H: usize, const W: usize> =
+    PoolOn<Tensor3<C, H, W>, Tensor1<C>, 0, 0, 0, 0, 0, 0, { pool_kind::GLOBAL_AVG_2D }>;
+
+/// Max over each channel (NaN if the channel holds one; the gradient goes to the first
+/// largest position): `[C, H, W]` to `[C]`.
+pub type GlobalMaxPool2d<const C: usize, const H: usize, const W: usize> =
+    PoolOn<Tensor3<C, H, W>, Tensor1<C>, 0, 0, 0, 0, 0, 0, { pool_kind::GLOBAL_MAX_2D }>;
+
+/// Max over windows of `K` with stride `S` and −∞ padding, PyTorch's `padding=P`:
+/// `[C, L]` to `[C, OL]`.
+pub type MaxPool1d<
+    const C: usize,
+    const L: usize,
+    const K: usize,
+    const S: usize,
+    const OL: usize,
+    const P: usize = 0,
+> = PoolOn<Tensor2<C, L>, Tensor2<C, OL>, 1, K, 1, S, 0, P, { pool_kind::MAX_1D }>;
 
 #[cfg(test)]
 mod tests {
@@ -283,7 +422,7 @@ mod tests {
                 [[-2.0, -1.0, -4.0], [-3.0, -1.0, -9.0]],
             ],
         };
-        GlobalMaxPool2d.forward_into(&x, &mut y);
+        GlobalMaxPool2d::default().forward_into(&x, &mut y);
         assert_eq!(y.data, [5.0, -1.0]);
     }
 }

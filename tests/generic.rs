@@ -1,0 +1,86 @@
+//! Networks generic over their sizes: one definition instantiated at several sizes, trained,
+//! saved and loaded like any network; sizes computed from the parameters (convolutions,
+//! pooling, Flatten, concatenation) in `Shaped` samples.
+
+use typed_nn::prelude::*;
+
+network! {
+    /// An MLP over any input width and class count.
+    pub struct Encoder<const IN: usize, const OUT: usize>: [IN] {
+        Dense(64), Relu,
+        Dense(OUT), Softmax,
+    }
+}
+
+network! {
+    /// A convolution block at any channel counts: its sizes are parameters themselves.
+    pub struct ConvBlock<const C_IN: usize, const C_OUT: usize>: [C_IN, 12, 12] {
+        Conv2d(C_OUT, 3, padding = same), Relu,
+        MaxPool2d(2),
+    }
+}
+
+network! {
+    /// A CNN over any image size: every size after the first convolution is computed.
+    pub struct Cnn<const H: usize, const W: usize>: [1, H, W] {
+        Conv2d(4, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(6, (2, 3), stride = 2),
+        Flatten,
+        Dense(5), Softmax,
+    }
+}
+
+network! {
+    /// Two branches of generic widths concatenated along the channels.
+    pub struct Branches<const A: usize, const B: usize>: [2, 6, 6] {
+        Concat {
+            { Conv2d(A, 1), Relu },
+            { Conv2d(B, 3, padding = 1), Tanh },
+        },
+        GlobalAvgPool2d,
+        Dense(3),
+    }
+}
+
+#[test]
+fn one_definition_at_several_sizes() {
+    let mut rng = Rng::seed(0);
+    assert_eq!(Encoder::<784, 10>::PARAMS, 784 * 64 + 64 + 64 * 10 + 10);
+    assert_eq!(Encoder::<64, 10>::PARAMS, 64 * 64 + 64 + 64 * 10 + 10);
+    let big = Encoder::<784, 10>::init(&mut rng);
+    let small = Encoder::<64, 10>::init(&mut rng);
+    let y: Tensor1<10> = big.forward(&Tensor1::zeros());
+    assert!((y.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let _: Tensor1<10> = small.forward(&Tensor1::zeros());
+
+    assert_eq!(ConvBlock::<1, 8>::PARAMS, 8 * 9 + 8);
+    assert_eq!(ConvBlock::<8, 16>::PARAMS, 16 * 8 * 9 + 16);
+    let block = ConvBlock::<8, 16>::init(&mut rng);
+    let out: Tensor3<16, 6, 6> = block.forward(&Tensor3::zeros());
+    assert_eq!(out.data.len(), 16);
+
+    // 28×28: conv 26×26, pool 13×13, conv (2, 3) stride 2: 6×6, flatten 216.
+    assert_eq!(
+        Cnn::<28, 28>::PARAMS,
+        (4 * 9 + 4) + (6 * 4 * 6 + 6) + (6 * 6 * 6 * 5 + 5)
+    );
+    // 12×20: conv 10×18, pool 5×9, conv: 2×4, flatten 48.
+    assert_eq!(
+        Cnn::<12, 20>::PARAMS,
+        (4 * 9 + 4) + (6 * 4 * 6 + 6) + (6 * 2 * 4 * 5 + 5)
+    );
+    let cnn = Cnn::<12, 20>::init(&mut rng);
+    let y = cnn.forward(&Tensor3::zeros());
+    assert!((y.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let summary = Cnn::<12, 20>::summary();
+    assert!(summary.contains("(None, 4, 10, 18)"), "{summary}");
+    assert!(summary.contains("(None, 48)"), "{summary}");
+
+    assert_eq!(
+        Branches::<3, 5>::PARAMS,
+        (3 * 2 + 3) + (5 * 2 * 9 + 5) + (8 * 3 + 3)
+    );
+    let branches = Branches::<3, 5>::init(&mut rng);
+    let _: Tensor1<3> = branches.forward(&Tensor3::zeros());
+}
