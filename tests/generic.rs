@@ -84,3 +84,88 @@ fn one_definition_at_several_sizes() {
     let branches = Branches::<3, 5>::init(&mut rng);
     let _: Tensor1<3> = branches.forward(&Tensor3::zeros());
 }
+
+/// Both instantiations of one definition train in the same program, and save and load as
+/// any network: a file of one size does not load into the other.
+#[test]
+fn instantiations_train_save_and_load() {
+    fn blobs<const IN: usize>(n: usize, rng: &mut Rng) -> Dataset<Tensor1<IN>, Class<10>> {
+        let mut inputs = Vec::with_capacity(n * IN);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let class = i % 10;
+            for f in 0..IN {
+                let centre = if f % 10 == class { 1.0 } else { 0.0 };
+                inputs.push(centre + rng.uniform(-0.3, 0.3));
+            }
+            labels.push(Class::new(class).unwrap());
+        }
+        Dataset::new(inputs, labels).unwrap()
+    }
+    fn train<const IN: usize>(
+        net: &mut Encoder<IN, 10>,
+        data: &Dataset<Tensor1<IN>, Class<10>>,
+    ) -> (f32, f32) {
+        let before = net.evaluate(data, &CrossEntropy).unwrap().loss;
+        Trainer::new(CrossEntropy, Adam::new(1e-2))
+            .batch_size(20)
+            .verbosity(Verbosity::Silent)
+            .epochs(5)
+            .fit(net, data)
+            .unwrap();
+        (before, net.evaluate(data, &CrossEntropy).unwrap().loss)
+    }
+    let mut rng = Rng::seed(5);
+    let (wide, narrow) = (blobs::<784>(200, &mut rng), blobs::<64>(200, &mut rng));
+    let mut big = Encoder::<784, 10>::init(&mut rng);
+    let mut small = Encoder::<64, 10>::init(&mut rng);
+    let (big_before, big_after) = train(&mut big, &wide);
+    let (small_before, small_after) = train(&mut small, &narrow);
+    assert!(big_after < 0.5 * big_before, "{big_before} -> {big_after}");
+    assert!(
+        small_after < 0.5 * small_before,
+        "{small_before} -> {small_after}"
+    );
+    assert!(big.accuracy(&wide).unwrap() > 0.9);
+    assert!(small.accuracy(&narrow).unwrap() > 0.9);
+
+    let bytes = small.to_safetensors_bytes().unwrap();
+    let loaded = Encoder::<64, 10>::from_safetensors_bytes(&bytes).unwrap();
+    let x = narrow.input(3);
+    assert_eq!(loaded.forward(&x), small.forward(&x));
+    let err = Encoder::<784, 10>::from_safetensors_bytes(&bytes)
+        .err()
+        .expect("weights of another size loaded");
+    assert!(err.to_string().contains("[64, 784]"), "{err}");
+}
+
+/// A generic network with computed shapes learns, and its batch and one-sample inference
+/// agree (warm steps allocate nothing: `tests/no_alloc.rs`).
+#[test]
+fn computed_shapes_train_and_infer_like_fixed_ones() {
+    let mut rng = Rng::seed(9);
+    let mut cnn = Cnn::<12, 20>::init(&mut rng);
+    let x =
+        Batch::<Tensor3<1, 12, 20>>::from_vec((0..4 * 240).map(|i| (i % 7) as f32 / 7.0).collect())
+            .unwrap();
+    let labels = Labels::<5>::new(vec![0, 1, 2, 3]).unwrap();
+    let mut adam = Adam::new(1e-2);
+    let first = cnn
+        .train_step(&x, &labels, &CrossEntropy, &mut adam)
+        .unwrap();
+    let mut last = first;
+    for _ in 0..30 {
+        last = cnn
+            .train_step(&x, &labels, &CrossEntropy, &mut adam)
+            .unwrap();
+    }
+    assert!(last < 0.5 * first, "{first} -> {last}");
+    // Batch and one-sample inference agree.
+    let batch = cnn.forward_batch(&x);
+    for r in 0..4 {
+        let one = cnn.forward(&x.sample(r));
+        for (a, b) in one.data.iter().zip(batch.row(r)) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+}

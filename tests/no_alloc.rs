@@ -95,6 +95,42 @@ fn training_steps_and_inference_allocate_nothing_after_warm_up() {
     assert!(allocations_during(|| drop(model.forward_batch(&x17))) > 0);
 
     joined_networks_train_and_infer_without_allocating();
+    generic_networks_train_and_infer_without_allocating();
+}
+
+network! {
+    /// Generic over the image size: every size after the first convolution is computed, so
+    /// its samples are `Shaped` (heap-backed) ones.
+    pub struct AnySize<const H: usize, const W: usize>: [1, H, W] {
+        Conv2d(3, 3), Relu, MaxPool2d(2),
+        Concat { { Conv2d(2, 1) }, {} },
+        Flatten,
+        Dense(4), Softmax,
+    }
+}
+
+/// Run from the one test above, so that no other test allocates concurrently.
+fn generic_networks_train_and_infer_without_allocating() {
+    let mut rng = Rng::seed(4);
+    let mut net = AnySize::<9, 11>::init(&mut rng);
+    let x = Batch::<Tensor3<1, 9, 11>>::from_vec((0..8 * 99).map(|_| rng.next_f32()).collect())
+        .unwrap();
+    let y = Labels::<4>::new((0..8).map(|i| i % 4).collect()).unwrap();
+    let mut adam = Adam::new(1e-3);
+    for _ in 0..2 {
+        net.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
+        net.predict(&x);
+    }
+    let n = allocations_during(|| {
+        for _ in 0..3 {
+            net.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
+            assert_eq!(net.predict(&x).rows(), 8);
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "allocations in warm steps of a network with computed shapes"
+    );
 }
 
 network! {

@@ -187,25 +187,31 @@ fn spatial(
     let one = Dim::Known(1);
     // (k − 1)·d + 1 input positions under one window.
     let extent = kernel.sub(&one).mul(dilation).add(&one);
-    let (before, after) = match padding {
-        Some(p) => (p.clone(), p.clone()),
+    // `same` fixes the output first (and then it is what the padding makes of it, as the
+    // window-size properties check): a generic input size stays a parameter.
+    let (before, after, same_out) = match padding {
+        Some(p) => (p.clone(), p.clone(), None),
         None => {
-            // TensorFlow's `same`: out = ⌈input / stride⌉; the odd zero goes after.
+            // TensorFlow's `same`: out = ⌈input / stride⌉; the odd zero goes after. At
+            // stride 1 that is `extent − 1` zeros whatever the input, which keeps the
+            // padding a number when the input size is a generic parameter.
             let out = input.div_ceil(stride);
-            let total = out.sub(&one).mul(stride).add(&extent).saturating_sub(input);
+            let total = if stride.value() == Some(1) {
+                extent.sub(&one)
+            } else {
+                out.sub(&one).mul(stride).add(&extent).saturating_sub(input)
+            };
             let before = total.div(&Dim::Known(2));
             let after = total.sub(&before);
-            (before, after)
+            (before, after, Some(out))
         }
     };
     let padded = input.add(&before).add(&after);
     r.require(call, Cmp::Le, &extent, &padded, at, message)?;
     // Saturating: with named constants a window too large is reported by the assertion
     // above, not again by an overflow in every type that holds this size.
-    Ok(Spatial {
-        out: padded.saturating_sub(&extent).div(stride).add(&one),
-        before,
-    })
+    let out = same_out.unwrap_or_else(|| padded.saturating_sub(&extent).div(stride).add(&one));
+    Ok(Spatial { out, before })
 }
 
 /// The groups argument, checked to divide both channel counts.
