@@ -169,3 +169,31 @@ fn computed_shapes_train_and_infer_like_fixed_ones() {
         }
     }
 }
+
+network! {
+    /// `same` padding of a kernel size that is a parameter: the layer computes the zeros.
+    pub struct SameKernel<const KH: usize, const KW: usize>: [2, 7, 6] {
+        Conv2d(3, (KH, KW), padding = same),
+    }
+}
+
+network! {
+    pub struct SameKernel5x4: [2, 7, 6] {
+        Conv2d(3, (5, 4), padding = same),
+    }
+}
+
+#[test]
+fn same_padding_of_a_generic_kernel_matches_the_fixed_one() {
+    let generic = SameKernel::<5, 4>::init(&mut Rng::seed(1));
+    let fixed = SameKernel5x4::from_safetensors_bytes(
+        &SameKernel::<5, 4>::init(&mut Rng::seed(1))
+            .to_safetensors_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let x = Batch::<Tensor3<2, 7, 6>>::from_vec((0..84).map(|i| (i as f32 * 0.37).sin()).collect())
+        .unwrap()
+        .sample(0);
+    assert_eq!(generic.forward(&x), fixed.forward(&x));
+}

@@ -167,7 +167,9 @@ pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Rep
 /// One spatial dimension of a convolution or pooling: its output size and the zeros before.
 struct Spatial {
     out: Dim,
-    before: Dim,
+    /// The zeros before as a const argument: `SAME_PADDING` when they are `same`'s and
+    /// computed from a generic network's parameters (the layer computes them then).
+    before_arg: TokenStream,
 }
 
 /// The output size of `input` under a window of `kernel` taps `dilation` apart, moved by
@@ -210,8 +212,14 @@ fn spatial(
     r.require(call, Cmp::Le, &extent, &padded, at, message)?;
     // Saturating: with named constants a window too large is reported by the assertion
     // above, not again by an overflow in every type that holds this size.
+    let before_arg = if same_out.is_some() && before.is_derived() {
+        let rt = r.rt;
+        quote!({ #rt::layers::SAME_PADDING })
+    } else {
+        before.arg()
+    };
     let out = same_out.unwrap_or_else(|| padded.saturating_sub(&extent).div(stride).add(&one));
-    Ok(Spatial { out, before })
+    Ok(Spatial { out, before_arg })
 }
 
 /// The groups argument, checked to divide both channel counts.
@@ -278,10 +286,18 @@ pub fn conv2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     };
     let rows = spatial(r, call, &h, &kh, &sh, &dh, ph.as_ref(), &at, &message)?;
     let cols = spatial(r, call, &w, &kw, &sw, &dw, pw.as_ref(), &at, &message)?;
-    let args: Vec<TokenStream> = [&kh, &kw, &sh, &sw, &rows.before, &cols.before, &dh, &dw, &g]
-        .iter()
-        .map(|d| d.arg())
-        .collect();
+    let arg = Dim::arg;
+    let args = [
+        arg(&kh),
+        arg(&kw),
+        arg(&sh),
+        arg(&sw),
+        rows.before_arg,
+        cols.before_arg,
+        arg(&dh),
+        arg(&dw),
+        arg(&g),
+    ];
     let out = Shape::Dims(vec![filters, rows.out, cols.out]);
     let (x, y) = (input.sample_type(rt), out.sample_type(rt));
     let ty_rt = rt.clone();
@@ -318,21 +334,17 @@ pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             padding_words(&padding)
         )
     })?;
-    let one = Dim::Known(1);
-    let args: Vec<TokenStream> = [
-        &one,
-        &k,
-        &one,
-        &s,
-        &Dim::Known(0),
-        &along.before,
-        &one,
-        &d,
-        &g,
-    ]
-    .iter()
-    .map(|d| d.arg())
-    .collect();
+    let args = [
+        quote!(1),
+        k.arg(),
+        quote!(1),
+        s.arg(),
+        quote!(0),
+        along.before_arg,
+        quote!(1),
+        d.arg(),
+        g.arg(),
+    ];
     let out = Shape::Dims(vec![filters, along.out]);
     let (x, y) = (input.sample_type(rt), out.sample_type(rt));
     let ty_rt = rt.clone();

@@ -351,14 +351,39 @@ const fn planes(shape: &[usize]) -> (usize, usize, usize) {
     }
 }
 
+/// Padding (`PT`, `PL` of a convolution) that is TensorFlow's `same`: the fewest zeros under
+/// which the output's windows fit, the odd one after the input. `network!` passes it where
+/// those zeros depend on a generic network's parameters (a kernel size `K`), which a const
+/// argument cannot compute on stable Rust; the layer computes them from its sizes.
+pub const SAME_PADDING: usize = usize::MAX;
+
+/// The zeros before an input of `len` under `same` padding, for `out` windows of `k` taps
+/// `d` apart moved by `s`.
+const fn same_before(len: usize, k: usize, s: usize, d: usize, out: usize) -> usize {
+    if out == 0 || k == 0 {
+        return 0;
+    }
+    ((out - 1) * s + (k - 1) * d + 1).saturating_sub(len) / 2
+}
+
 /// The sizes of a convolution from `x` to `y`-shaped samples with `[KH, KW, SH, SW, PT, PL,
-/// DH, DW, G]`.
+/// DH, DW, G]` (`PT`, `PL` may be [`SAME_PADDING`]).
 const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 9]) -> ConvGeom {
     let ((c_in, h, w), (c_out, oh, ow)) = (planes(x), planes(y));
     if x.len() != y.len() {
         panic!("a convolution's input and output have the same rank");
     }
     let [kh, kw, sh, sw, pt, pl, dh, dw, groups] = k;
+    let pt = if pt == SAME_PADDING {
+        same_before(h, kh, sh, dh, oh)
+    } else {
+        pt
+    };
+    let pl = if pl == SAME_PADDING {
+        same_before(w, kw, sw, dw, ow)
+    } else {
+        pl
+    };
     ConvGeom {
         c_in,
         h,

@@ -17,6 +17,7 @@ pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
 pub use conv::{
     Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvParams, ConvPool, ConvPoolCache, PoolLayer,
+    SAME_PADDING,
 };
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
