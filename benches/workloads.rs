@@ -15,6 +15,20 @@ mod networks;
 use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny};
 
 network! {
+    /// W5/W6's network generic over its image size: at 64×64 every size after the first
+    /// convolution is computed from the parameters (`Shaped` samples).
+    pub struct AnySizeCnn<const H: usize, const W: usize>: [3, H, W] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+        Conv2d(64, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(128), Relu,
+        Dense(10), Softmax,
+    }
+}
+
+network! {
     /// W5's first convolution alone, for its GFLOP/s.
     pub struct Conv1: [3, 64, 64] {
         Conv2d(32, 3), Relu,
@@ -127,6 +141,12 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CNN_FLOPS));
     g.bench_function("W5 cnn-infer-b1", |b| {
         b.iter(|| cnn.forward(black_box(&x1)))
+    });
+    // The same network written generic over its image size, instantiated at 64×64: the
+    // same kernels, with heap-backed intermediate samples.
+    let generic = AnySizeCnn::<64, 64>::init(&mut Rng::seed(1));
+    g.bench_function("W5 cnn-infer-b1 (generic network)", |b| {
+        b.iter(|| generic.forward(black_box(&x1)))
     });
     // The same with each pooling run after its convolution's whole output.
     g.bench_function("W5 cnn-infer-b1 (pooling not fused)", |b| {
@@ -290,6 +310,15 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W6 cnn-train-b32", |b| {
         b.iter(|| {
             cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+    let mut generic = AnySizeCnn::<64, 64>::init(&mut Rng::seed(1));
+    let mut adam_generic = Adam::new(1e-3);
+    g.bench_function("W6 cnn-train-b32 (generic network)", |b| {
+        b.iter(|| {
+            generic
+                .train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam_generic)
                 .unwrap()
         })
     });

@@ -62,7 +62,8 @@
 //! assertions that name the layer. Unnamed layers are named by their index, as in PyTorch's
 //! `nn.Sequential` (`0.weight`). Dense and convolution layers start with Glorot-uniform
 //! weights (Keras's default) and zero biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right
-//! after one is fused into it.
+//! after one is fused into it, and an unnamed pooling right after a convolution is fused into
+//! it too (each sample is pooled while its convolution output is in cache).
 //!
 //! ## Joins: residual blocks, branches, attention
 //!
@@ -113,6 +114,81 @@
 //! `[tokens, features]`, PyTorch's `in_proj_weight`/`out_proj` layout; heads must divide the
 //! dimension), `PositionalEmbedding` (learned), `LayerNorm`, `Gelu`, and `Dense(units,
 //! per_step = true)` for the token-wise MLP (`examples/mnist_transformer.rs`).
+//!
+//! ## Generic networks
+//!
+//! A network may be generic over sizes, declared as const parameters and used anywhere a
+//! size goes; each instantiation is a network type of its own, trained, saved and loaded as
+//! any other:
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// An MLP over any input width and class count.
+//!     pub struct Encoder<const IN: usize, const OUT: usize>: [IN] {
+//!         Dense(64), Relu,
+//!         Dense(OUT),
+//!     }
+//! }
+//!
+//! network! {
+//!     /// A CNN over images of any size: every size after the first layer is computed.
+//!     pub struct Cnn<const H: usize, const W: usize>: [1, H, W] {
+//!         Conv2d(8, 3), Relu, MaxPool2d(2),
+//!         Flatten,
+//!         Dense(10), Softmax,
+//!     }
+//! }
+//!
+//! assert_eq!(Encoder::<784, 10>::PARAMS, 784 * 64 + 64 + 64 * 10 + 10);
+//! assert_eq!(Encoder::<64, 10>::PARAMS, 64 * 64 + 64 + 64 * 10 + 10);
+//! let cnn = Cnn::<12, 20>::init(&mut Rng::seed(0));
+//! let _: Tensor1<10> = cnn.forward(&Tensor3::<1, 12, 20>::zeros());
+//! assert_eq!(Cnn::<28, 28>::PARAMS, 80 + 8 * 13 * 13 * 10 + 10);
+//! ```
+//!
+//! How the sizes travel. A size that is a parameter (`IN`, `OUT`, `C_OUT`) is a const
+//! argument like a number, so `Dense(64)` after `[IN]` is `Dense<IN, 64>` and the boundary
+//! types of `Encoder` read `Tensor1<784>` once instantiated. A size computed from parameters
+//! — a convolution's output `H − 2`, a pooling's `(H − 2) / 2`, a Flatten's `8 · … · …`, a
+//! concatenation's `A + B` — cannot be a const argument on stable Rust (that takes the
+//! unstable `generic_const_exprs`). For each such shape the macro declares a zero-sized type,
+//! generic over the network's parameters, whose associated const holds the sizes
+//! ([`ShapeOf`](nn_runtime::ShapeOf): `const SHAPE: &[usize] = &[8, (H - 2) / 2, …]`, which
+//! stable Rust evaluates), and samples of that shape are
+//! [`Shaped<…>`](nn_runtime::Shaped), whose values live on the heap (a computed length cannot
+//! size an array). The layers with size arithmetic are written over sample types
+//! ([`ConvOn`](nn_runtime::layers::ConvOn), [`PoolOn`](nn_runtime::layers::PoolOn),
+//! [`FlattenOn`](nn_runtime::layers::FlattenOn), [`DenseOn`](nn_runtime::layers::DenseOn)),
+//! and `Conv2d<…>`, `MaxPool2d<…>`, `Flatten<…>` and `Dense<…>` are those same types between
+//! const-sized tensors: a concrete network compiles to the code it always did.
+//!
+//! Why not typenum, the usual stable route: with sizes as type-level binary numbers, every
+//! operation on a generic size needs a trait bound (`H: Sub<U2>`, `Diff<H, U2>: Div<U2>`,
+//! `Quot<…>: Mul<…>`, one per step of every layer), which the network's users would have to
+//! repeat in any code generic over it; a type error shows `UInt<UInt<UTerm, B1>, B0>` instead
+//! of a number; a broken shape rule is an unsatisfied bound rather than a message naming the
+//! layer; and sizes come in as `const` parameters anyway. Shapes as consts keep the user's
+//! parameters as they are, let the compiler evaluate the arithmetic, and let the shape rules
+//! speak. What they give up is structural equality: two shapes are the same type when the
+//! macro wrote the same expressions for them (it does, along a chain and at joins; a
+//! same-padded stride-1 convolution keeps `H` itself), not whenever their values agree.
+//!
+//! Shape rules on parameters are checked for each instantiation, when it is built: a kernel
+//! larger than the image `Cnn::<3, 3>` is given fails to compile with `Conv2d `conv`: the
+//! kernel 5x5 is larger than its input HxW (padding `valid`), in `Cnn<H = 3, W = 3>``
+//! (`tests/ui/generic_kernel_larger_than_image.rs`). Like every post-monomorphization error
+//! it is reported by `cargo build`, not `cargo check`.
+//!
+//! Limits: a layer whose type takes a size directly — `Dense(…, per_step = true)`, the
+//! recurrent layers, attention, `Embedding`, and `BatchNorm`/`LayerNorm`'s feature count —
+//! needs it to be a number or a parameter, not computed from parameters; `Net(Block::<…>)`
+//! inside a generic network takes numbers or parameters as the block's arguments; and a
+//! block whose output shape is computed (a strided or valid convolution at a generic image
+//! size) has a `Shaped` output, which a following `Net(…)` that takes a `Tensor3` does not
+//! accept — pass such sizes in as parameters (`examples/generic_cnn.rs`,
+//! `examples/conv20_generic.rs`).
 //!
 //! ## Training and inference
 //!

@@ -334,14 +334,16 @@ pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             padding_words(&padding)
         )
     })?;
+    // One row: a 2-D convolution with KH = SH = DH = 1 and no padding above.
+    let (one, zero) = (Dim::Known(1).arg(), Dim::Known(0).arg());
     let args = [
-        quote!(1),
+        one.clone(),
         k.arg(),
-        quote!(1),
+        one.clone(),
         s.arg(),
-        quote!(0),
+        zero,
         along.before_arg,
-        quote!(1),
+        one,
         d.arg(),
         g.arg(),
     ];

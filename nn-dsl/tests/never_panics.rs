@@ -213,13 +213,19 @@ fn plausible_network() -> impl Strategy<Value = String> {
     ];
     (
         prop::bool::weighted(0.15),
+        // The names the sizes use, as named constants or as the network's parameters.
+        prop::sample::select(vec![
+            "",
+            "",
+            "<const SIZE: usize, const K: usize, const C: usize>",
+        ]),
         prop::collection::vec(dim, 1..4),
         prop::collection::vec(plausible_or_join(), 1..6),
     )
-        .prop_map(|(tokens, dims, layers)| {
+        .prop_map(|(tokens, generics, dims, layers)| {
             let prefix = if tokens { "tokens" } else { "" };
             format!(
-                "pub struct Net: {prefix}[{}] {{ {} }}",
+                "pub struct Net{generics}: {prefix}[{}] {{ {} }}",
                 dims.join(", "),
                 layers.join(", ")
             )
@@ -268,7 +274,7 @@ proptest! {
                 "pub", "struct", "Net", ":", "tokens", "[", "]", "{", "}", "(", ")", "3", "0",
                 "Residual", "shortcut", "Concat", "Add", "{ }", "{ Relu }",
                 ",", "Dense", "Relu", "Conv2d", "=", "stride", "#", "!", "///", "doc", "::",
-                "Net(Encoder)", "-", "1.5", "'a", "\"s\"", "LSTM",
+                "Net(Encoder)", "-", "1.5", "'a", "\"s\"", "LSTM", "<", ">", "const", "usize",
             ]),
             0..24,
         )
