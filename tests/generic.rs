@@ -197,3 +197,40 @@ fn same_padding_of_a_generic_kernel_matches_the_fixed_one() {
         .sample(0);
     assert_eq!(generic.forward(&x), fixed.forward(&x));
 }
+
+network! {
+    /// `same` padding at stride 2 on an input size that is a parameter: output size and
+    /// padding both computed.
+    pub struct StridedSame<const H: usize, const W: usize>: [2, H, W] {
+        Conv2d(3, (3, 4), stride = 2, padding = same),
+        Flatten,
+    }
+}
+
+network! {
+    pub struct StridedSame9x10: [2, 9, 10] {
+        Conv2d(3, (3, 4), stride = 2, padding = same),
+        Flatten,
+    }
+}
+
+#[test]
+fn strided_same_padding_of_a_generic_input_matches_the_fixed_one() {
+    let generic = StridedSame::<9, 10>::init(&mut Rng::seed(2));
+    let fixed = StridedSame9x10::from_safetensors_bytes(
+        &StridedSame::<9, 10>::init(&mut Rng::seed(2))
+            .to_safetensors_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let x =
+        Batch::<Tensor3<2, 9, 10>>::from_vec((0..180).map(|i| (i as f32 * 0.29).cos()).collect())
+            .unwrap()
+            .sample(0);
+    // ⌈9/2⌉ × ⌈10/2⌉ = 5 × 5 positions of 3 channels.
+    assert_eq!(
+        generic.forward(&x).as_slice(),
+        fixed.forward(&x).data.as_slice()
+    );
+    assert_eq!(fixed.forward(&x).data.len(), 75);
+}
