@@ -4,7 +4,7 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
-use super::{FusedActivation, Layer, Layout, Linear, Marker, ParamVisitor, Path};
+use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, ParamVisitor, Path};
 use crate::kernels::conv::{
     avg_pool_backward, conv2d_backward, conv2d_forward, conv2d_pool_forward, max_pool_backward,
     ConvGeom, ConvWorkspace, PoolAfter,
@@ -342,15 +342,6 @@ pub struct ConvOn<
 /// The cache of a convolution: its per-thread scratch.
 pub type ConvCache = ConvWorkspace;
 
-/// Channels, rows and columns of a `[C, L]` (one row) or `[C, H, W]` sample.
-const fn planes(shape: &[usize]) -> (usize, usize, usize) {
-    match shape.len() {
-        2 => (shape[0], 1, shape[1]),
-        3 => (shape[0], shape[1], shape[2]),
-        _ => panic!("a convolution takes [C, L] or [C, H, W] samples"),
-    }
-}
-
 /// Padding (`PT`, `PL` of a convolution) that is TensorFlow's `same`: the fewest zeros under
 /// which the output's windows fit, the odd one after the input. `network!` passes it where
 /// those zeros depend on a generic network's parameters (a kernel size `K`), which a const
@@ -370,8 +361,8 @@ const fn same_before(len: usize, k: usize, s: usize, d: usize, out: usize) -> us
 /// DH, DW, G]` (`PT`, `PL` may be [`SAME_PADDING`]).
 const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 9]) -> ConvGeom {
     let ((c_in, h, w), (c_out, oh, ow)) = (planes(x), planes(y));
-    if x.len() != y.len() {
-        panic!("a convolution's input and output have the same rank");
+    if x.len() != y.len() || x.len() < 2 {
+        panic!("a convolution takes and gives [C, L] or [C, H, W] samples");
     }
     let [kh, kw, sh, sw, pt, pl, dh, dw, groups] = k;
     let pt = if pt == SAME_PADDING {

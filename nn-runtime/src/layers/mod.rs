@@ -35,6 +35,17 @@ pub use rnn::{
 
 use crate::tensor::{Batch, Sample};
 
+/// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample: how
+/// convolutions and poolings read their samples' shapes.
+const fn planes(shape: &[usize]) -> (usize, usize, usize) {
+    match shape.len() {
+        1 => (shape[0], 1, 1),
+        2 => (shape[0], 1, shape[1]),
+        3 => (shape[0], shape[1], shape[2]),
+        _ => panic!("convolutions and poolings take [C], [C, L] or [C, H, W] samples"),
+    }
+}
+
 /// What a layer between `X` and `Y` samples with the activation `F` holds of those types:
 /// nothing (and it stays `Send + Sync` whatever they are).
 type Marker<X, Y, F> = std::marker::PhantomData<fn() -> (X, Y, F)>;

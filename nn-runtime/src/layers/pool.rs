@@ -5,7 +5,7 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{Layer, ParamVisitor, Path, PoolLayer};
+use super::{planes, Layer, ParamVisitor, Path, PoolLayer};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
@@ -62,16 +62,6 @@ const KINDS: [(&str, bool, bool); 5] = [
     ("GlobalAvgPool2d", false, true),
     ("GlobalMaxPool2d", true, true),
 ];
-
-/// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample.
-const fn planes(shape: &[usize]) -> (usize, usize, usize) {
-    match shape.len() {
-        1 => (shape[0], 1, 1),
-        2 => (shape[0], 1, shape[1]),
-        3 => (shape[0], shape[1], shape[2]),
-        _ => panic!("a pooling takes [C, L] or [C, H, W] samples"),
-    }
-}
 
 /// The sizes of a pooling from `x` to `y`-shaped samples with window, stride and padding
 /// `[KH, KW, SH, SW, PT, PL]`, or over whole planes (`global`).
