@@ -155,7 +155,7 @@
 //! concatenation's `A + B` — cannot be a const argument on stable Rust (that takes the
 //! unstable `generic_const_exprs`). For each such shape the macro declares a zero-sized type,
 //! generic over the network's parameters, whose associated const holds the sizes
-//! ([`ShapeOf`](nn_runtime::ShapeOf): `const SHAPE: &[usize] = &[8, (H - 2) / 2, …]`, which
+//! ([`ShapeOf`]: `const SHAPE: &[usize] = &[8, (H - 2) / 2, …]`, which
 //! stable Rust evaluates), and samples of that shape are
 //! [`Shaped<…>`](nn_runtime::Shaped), whose values live on the heap (a computed length cannot
 //! size an array). The layers with size arithmetic are written over sample types

@@ -84,7 +84,7 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
     gemm_on(Arch::current(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
-/// [`gemm`] on a given path: split over threads by size, as [`gemm`] does.
+/// [`gemm()`] on a given path: split over threads by size, as [`gemm`] does.
 pub(crate) fn gemm_in(
     arch: Arch,
     p: &MatMul,

@@ -131,7 +131,7 @@ pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
 /// The recurrence of a simple RNN over one sequence of `t` steps with `h` units: for each
 /// step, h_t = act(gates_t + h_{t−1}·W) (no product at the first step), written over row t
 /// of `gates` (which holds the step's input projection and bias on entry) and to row t of
-/// `hs`. `w` is `[h, h]` with rows `rsw` apart, row p the weights from h_{t−1}[p] (PyTorch's
+/// `hs`. `w` is `[h, h]` with rows `rsw` apart, row p the weights from `h_{t−1}[p]` (PyTorch's
 /// `weight_hh` transposed).
 #[allow(clippy::too_many_arguments)]
 pub fn rnn_sequence_with(
@@ -213,7 +213,7 @@ pub fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     }
 }
 
-/// out[j] = Σ_r x[r·cols + j]: column sums of a row-major matrix (bias gradients).
+/// `out[j] = Σ_r x[r·cols + j]`: column sums of a row-major matrix (bias gradients).
 pub fn column_sums(x: &[f32], cols: usize, out: &mut [f32]) {
     out.fill(0.0);
     if cols == 0 {

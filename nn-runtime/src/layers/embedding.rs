@@ -70,7 +70,7 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
         self.forward_batch_into(x, y, &mut ());
     }
 
-    /// ∂weight[id] += ∂y at each position holding `id`; ids have no gradient (dx is zero).
+    /// `∂weight[id] += ∂y` at each position holding `id`; ids have no gradient (dx is zero).
     fn backward(
         &mut self,
         x: &Batch<Tokens<T>>,
