@@ -84,7 +84,7 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
     gemm_on(Arch::current(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
-/// [`gemm()`] on a given path: split over threads by size, as [`gemm`] does.
+/// [`gemm()`] on a given path: split over threads by size, as [`gemm()`] does.
 pub(crate) fn gemm_in(
     arch: Arch,
     p: &MatMul,
@@ -101,7 +101,7 @@ pub(crate) fn gemm_in(
     gemm_on(arch, Backend::Auto, threads, p, a, b, bias, c)
 }
 
-/// [`gemm`] on a given path, backend and thread count (for tests and benches):
+/// [`gemm()`] on a given path, backend and thread count (for tests and benches):
 /// with `threads > 1` the product is split whatever its size.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
@@ -117,7 +117,7 @@ pub fn gemm_with(
     gemm_on(arch, backend, threads, p, a, b, bias, c)
 }
 
-/// The body of [`gemm_with`], inlined into [`gemm`], the hot path.
+/// The body of [`gemm_with`], inlined into [`gemm()`], the hot path.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn gemm_on(
