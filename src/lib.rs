@@ -182,8 +182,10 @@
 //! it is reported by `cargo build`, not `cargo check`.
 //!
 //! Limits: a layer whose type takes a size directly — `Dense(…, per_step = true)`, the
-//! recurrent layers, attention, `Embedding`, and `BatchNorm`/`LayerNorm`'s feature count —
-//! needs it to be a number or a parameter, not computed from parameters; `Net(Block::<…>)`
+//! recurrent layers, attention, `Embedding`, `BatchNorm`/`LayerNorm`'s feature count, and
+//! kernels, strides and explicit paddings — needs it to be a number or a parameter, not
+//! computed from parameters (a macro error at the layer says which size);
+//! `Net(Block::<…>)`
 //! inside a generic network takes numbers or parameters as the block's arguments; and a
 //! block whose output shape is computed (a strided or valid convolution at a generic image
 //! size) has a `Shaped` output, which a following `Net(…)` that takes a `Tensor3` does not

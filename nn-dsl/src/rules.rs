@@ -71,6 +71,35 @@ impl RuleCx<'_> {
     }
 }
 
+impl RuleCx<'_> {
+    /// The sizes `dims` (each with what it is, for the message) as const arguments of the
+    /// layer's type. A size computed from a generic network's parameters cannot be one on
+    /// stable Rust: that is an error at the layer, naming the size.
+    fn const_args<const N: usize>(
+        &self,
+        call: &Call<'_>,
+        dims: [(&Dim, &str); N],
+    ) -> Result<[TokenStream; N], Reported> {
+        let mut failed = None;
+        for (dim, what) in dims {
+            if dim.is_derived() {
+                failed = Some(self.cx.error_spanned_by(
+                    &call.layer.kind,
+                    format_args!(
+                        "{}: its {what} is `{}`, computed from the network's parameters; here it must be a number or a parameter itself",
+                        layer_label(call),
+                        dim.text()
+                    ),
+                ));
+            }
+        }
+        match failed {
+            Some(r) => Err(r),
+            None => Ok(dims.map(|(d, _)| d.arg())),
+        }
+    }
+}
+
 /// The layer as messages name it: "Conv2d `conv1`", or "Conv2d".
 fn layer_label(call: &Call<'_>) -> String {
     match &call.layer.name {
@@ -141,7 +170,14 @@ pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Rep
         // The table admits sequences only: the same Dense at every step.
         let [t, f] = dims::<2>(input);
         let units = call.count("units").unwrap_or(Dim::Known(1));
-        let (ta, fa, ua) = (t.arg(), f.arg(), units.arg());
+        let [ta, fa, ua] = r.const_args(
+            call,
+            [
+                (&t, "sequence length"),
+                (&f, "input features"),
+                (&units, "units"),
+            ],
+        )?;
         let ty_rt = rt.clone();
         return Ok(Rule::fusable(
             rt,
@@ -167,9 +203,22 @@ pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Rep
 /// One spatial dimension of a convolution or pooling: its output size and the zeros before.
 struct Spatial {
     out: Dim,
+    before: Dim,
+    /// Whether the padding is `same`'s.
+    same: bool,
+}
+
+impl Spatial {
     /// The zeros before as a const argument: `SAME_PADDING` when they are `same`'s and
-    /// computed from a generic network's parameters (the layer computes them then).
-    before_arg: TokenStream,
+    /// computed from a generic network's parameters (the layer computes them then); an
+    /// error when they are given and computed from parameters.
+    fn before_arg(&self, r: &RuleCx<'_>, call: &Call<'_>) -> Result<TokenStream, Reported> {
+        if self.same && self.before.is_derived() {
+            let rt = r.rt;
+            return Ok(quote!({ #rt::layers::SAME_PADDING }));
+        }
+        r.const_args(call, [(&self.before, "padding")]).map(|[p]| p)
+    }
 }
 
 /// The output size of `input` under a window of `kernel` taps `dilation` apart, moved by
@@ -212,14 +261,9 @@ fn spatial(
     r.require(call, Cmp::Le, &extent, &padded, at, message)?;
     // Saturating: with named constants a window too large is reported by the assertion
     // above, not again by an overflow in every type that holds this size.
-    let before_arg = if same_out.is_some() && before.is_derived() {
-        let rt = r.rt;
-        quote!({ #rt::layers::SAME_PADDING })
-    } else {
-        before.arg()
-    };
+    let same = same_out.is_some();
     let out = same_out.unwrap_or_else(|| padded.saturating_sub(&extent).div(stride).add(&one));
-    Ok(Spatial { out, before_arg })
+    Ok(Spatial { out, before, same })
 }
 
 /// The groups argument, checked to divide both channel counts.
@@ -286,18 +330,20 @@ pub fn conv2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     };
     let rows = spatial(r, call, &h, &kh, &sh, &dh, ph.as_ref(), &at, &message)?;
     let cols = spatial(r, call, &w, &kw, &sw, &dw, pw.as_ref(), &at, &message)?;
-    let arg = Dim::arg;
-    let args = [
-        arg(&kh),
-        arg(&kw),
-        arg(&sh),
-        arg(&sw),
-        rows.before_arg,
-        cols.before_arg,
-        arg(&dh),
-        arg(&dw),
-        arg(&g),
-    ];
+    let [kh, kw, sh, sw, dh, dw, g] = r.const_args(
+        call,
+        [
+            (&kh, "kernel height"),
+            (&kw, "kernel width"),
+            (&sh, "vertical stride"),
+            (&sw, "horizontal stride"),
+            (&dh, "vertical dilation"),
+            (&dw, "horizontal dilation"),
+            (&g, "number of groups"),
+        ],
+    )?;
+    let (pt, pl) = (rows.before_arg(r, call)?, cols.before_arg(r, call)?);
+    let args = [kh, kw, sh, sw, pt, pl, dh, dw, g];
     let out = Shape::Dims(vec![filters, rows.out, cols.out]);
     let (x, y) = (input.sample_type(rt), out.sample_type(rt));
     let ty_rt = rt.clone();
@@ -336,16 +382,25 @@ pub fn conv1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     })?;
     // One row: a 2-D convolution with KH = SH = DH = 1 and no padding above.
     let (one, zero) = (Dim::Known(1).arg(), Dim::Known(0).arg());
+    let [k, s, d, g] = r.const_args(
+        call,
+        [
+            (&k, "kernel"),
+            (&s, "stride"),
+            (&d, "dilation"),
+            (&g, "number of groups"),
+        ],
+    )?;
     let args = [
         one.clone(),
-        k.arg(),
+        k,
         one.clone(),
-        s.arg(),
+        s,
         zero,
-        along.before_arg,
+        along.before_arg(r, call)?,
         one,
-        d.arg(),
-        g.arg(),
+        d,
+        g,
     ];
     let out = Shape::Dims(vec![filters, along.out]);
     let (x, y) = (input.sample_type(rt), out.sample_type(rt));
@@ -406,10 +461,19 @@ pub fn pool2d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
     };
     let rows = spatial(r, call, &h, &kh, &sh, &one(), Some(&ph), &at, &message)?;
     let cols = spatial(r, call, &w, &kw, &sw, &one(), Some(&pw), &at, &message)?;
-    let args: Vec<TokenStream> = [&kh, &kw, &sh, &sw, &ph, &pw]
-        .iter()
-        .map(|d| d.arg())
-        .collect();
+    let args = r
+        .const_args(
+            call,
+            [
+                (&kh, "window height"),
+                (&kw, "window width"),
+                (&sh, "vertical stride"),
+                (&sw, "horizontal stride"),
+                (&ph, "padding above"),
+                (&pw, "padding to the left"),
+            ],
+        )?
+        .to_vec();
     let which = match kind.to_string().as_str() {
         "AvgPool2d" => quote!(AVG_2D),
         _ => quote!(MAX_2D),
@@ -457,11 +521,9 @@ pub fn pool1d(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Re
             l.text()
         )
     })?;
-    let (one, zero) = (Dim::Known(1), Dim::Known(0));
-    let args: Vec<TokenStream> = [&one, &k, &one, &s, &zero, &p]
-        .iter()
-        .map(|d| d.arg())
-        .collect();
+    let (one, zero) = (Dim::Known(1).arg(), Dim::Known(0).arg());
+    let [k, s, p] = r.const_args(call, [(&k, "window"), (&s, "stride"), (&p, "padding")])?;
+    let args = vec![one.clone(), k, one, s, zero, p];
     pooling(
         rt,
         span,
@@ -551,7 +613,7 @@ pub fn batch_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule
     check_features(r, call, &channels, "channels")?;
     let momentum = call.number("momentum").unwrap_or(0.1) as f32;
     let eps = call.number("eps").unwrap_or(1e-5) as f32;
-    let c = channels.arg();
+    let [c] = r.const_args(call, [(&channels, "number of channels")])?;
     Ok(Rule::new(
         quote_spanned!(span=> #rt::BatchNorm<#sample, #c>),
         quote_spanned!(span=> #rt::BatchNorm::new(#momentum, #eps)),
@@ -573,7 +635,7 @@ pub fn layer_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule
     };
     check_features(r, call, &last, "features")?;
     let eps = call.number("eps").unwrap_or(1e-5) as f32;
-    let n = last.arg();
+    let [n] = r.const_args(call, [(&last, "number of features")])?;
     Ok(Rule::new(
         quote_spanned!(span=> #rt::LayerNorm<#sample, #n>),
         quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
@@ -609,7 +671,14 @@ pub fn attention(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
         )
         },
     )?;
-    let (ta, fa, ha) = (t.arg(), f.arg(), heads.arg());
+    let [ta, fa, ha] = r.const_args(
+        call,
+        [
+            (&t, "number of tokens"),
+            (&f, "dimension"),
+            (&heads, "number of heads"),
+        ],
+    )?;
     Ok(Rule::new(
         quote_spanned!(span=> #rt::MultiHeadAttention<#ta, #fa, #ha>),
         quote_spanned!(span=> #rt::MultiHeadAttention::glorot_uniform(rng)),
@@ -624,7 +693,7 @@ pub fn positional_embedding(
 ) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt, span(call));
     let [t, f] = dims::<2>(input);
-    let (ta, fa) = (t.arg(), f.arg());
+    let [ta, fa] = r.const_args(call, [(&t, "number of tokens"), (&f, "dimension")])?;
     Ok(Rule::new(
         quote_spanned!(span=> #rt::PositionalEmbedding<#ta, #fa>),
         quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
@@ -676,7 +745,14 @@ pub fn recurrent(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
         (_, Some("relu")) => quote!(SimpleRnnRelu),
         _ => quote!(SimpleRnnTanh),
     };
-    let (ta, fa, ua) = (t.arg(), f.arg(), units.arg());
+    let [ta, fa, ua] = r.const_args(
+        call,
+        [
+            (&t, "number of time steps"),
+            (&f, "input features"),
+            (&units, "units"),
+        ],
+    )?;
     let (layer, out) = if sequences {
         (quote!(RecurrentSeq), Shape::Dims(vec![t, units]))
     } else {
@@ -700,9 +776,16 @@ pub fn embedding(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
         // The table admits token ids only.
         _ => Dim::Known(1),
     };
-    let vocab = call.count("vocabulary").unwrap_or(Dim::Known(1)).arg();
+    let vocab = call.count("vocabulary").unwrap_or(Dim::Known(1));
     let dim = call.count("dimension").unwrap_or(Dim::Known(1));
-    let (ta, da) = (t.arg(), dim.arg());
+    let [ta, vocab, da] = r.const_args(
+        call,
+        [
+            (&t, "sequence length"),
+            (&vocab, "vocabulary"),
+            (&dim, "dimension"),
+        ],
+    )?;
     Ok(Rule::new(
         quote_spanned!(span=> #rt::Embedding<#ta, #vocab, #da>),
         quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
