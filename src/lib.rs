@@ -188,9 +188,9 @@
 //! `Net(Block::<…>)`
 //! inside a generic network takes numbers or parameters as the block's arguments; and a
 //! block whose output shape is computed (a strided or valid convolution at a generic image
-//! size) has a `Shaped` output, which a following `Net(…)` that takes a `Tensor3` does not
-//! accept — pass such sizes in as parameters (`examples/generic_cnn.rs`,
-//! `examples/conv20_generic.rs`).
+//! size) has a `Shaped` output: the layers after its `Net(…)` take that type as it is, but
+//! a second `Net(…)` whose input is a `Tensor3` of the same sizes does not accept it — pass
+//! such sizes in as parameters (`examples/generic_cnn.rs`, `examples/conv20_generic.rs`).
 //!
 //! ## Training and inference
 //!

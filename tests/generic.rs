@@ -234,3 +234,53 @@ fn strided_same_padding_of_a_generic_input_matches_the_fixed_one() {
     );
     assert_eq!(fixed.forward(&x).data.len(), 75);
 }
+
+network! {
+    /// A valid convolution and a pooling at any widths and image size: its output shape is
+    /// computed, so its output samples are `Shaped`.
+    pub struct ValidBlock<const C_IN: usize, const C_OUT: usize, const H: usize, const W: usize>: [C_IN, H, W] {
+        Conv2d(C_OUT, 3), Relu,
+        MaxPool2d(2),
+    }
+}
+
+network! {
+    /// Layers after a generic block take its output type as it is.
+    pub struct AfterBlock: [1, 28, 28] {
+        Net(ValidBlock::<1, 4, 28, 28>),
+        BatchNorm2d,
+        Conv2d(6, 3), Relu,
+        MaxPool2d(2),
+        Flatten,
+        Dense(10), Softmax,
+    }
+}
+
+#[test]
+fn layers_follow_a_block_whose_output_shape_is_computed() {
+    // Block: 28 → 26 → 13; then 13 → 11 → 5: 6 × 5 × 5 = 150 features.
+    assert_eq!(
+        AfterBlock::PARAMS,
+        (4 * 9 + 4) + 2 * 4 + (6 * 4 * 9 + 6) + (150 * 10 + 10)
+    );
+    let summary = AfterBlock::summary();
+    assert!(summary.contains("(None, 4, 13, 13)"), "{summary}");
+    assert!(summary.contains("(None, 150)"), "{summary}");
+    let mut net = AfterBlock::init(&mut Rng::seed(3));
+    let x = Batch::<Tensor3<1, 28, 28>>::from_vec(
+        (0..4 * 784).map(|i| (i % 13) as f32 / 13.0).collect(),
+    )
+    .unwrap();
+    let labels = Labels::<10>::new(vec![1, 3, 5, 7]).unwrap();
+    let mut adam = Adam::new(1e-2);
+    let first = net
+        .train_step(&x, &labels, &CrossEntropy, &mut adam)
+        .unwrap();
+    let mut last = first;
+    for _ in 0..20 {
+        last = net
+            .train_step(&x, &labels, &CrossEntropy, &mut adam)
+            .unwrap();
+    }
+    assert!(last < 0.5 * first, "{first} -> {last}");
+}

@@ -26,6 +26,10 @@ pub struct GenericScope {
 
 thread_local! {
     static SCOPE: RefCell<Option<GenericScope>> = const { RefCell::new(None) };
+    /// Shapes read off a sub-network's output type (`<T as Sample>::SHAPE[i]`), with that
+    /// type: a layer after `Net(…)` takes the sub-network's output type itself, whatever
+    /// sample type it is (a `Tensor3`, or a generic block's `Shaped` output).
+    static READ_SHAPES: RefCell<Vec<(String, TokenStream)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with `scope` as the generic network being expanded (none for a concrete
@@ -35,8 +39,32 @@ pub fn in_scope<R>(
     f: impl FnOnce() -> R,
 ) -> (R, Option<GenericScope>) {
     SCOPE.with(|s| *s.borrow_mut() = scope);
+    READ_SHAPES.with(|r| r.borrow_mut().clear());
     let result = f();
+    READ_SHAPES.with(|r| r.borrow_mut().clear());
     (result, SCOPE.with(|s| s.borrow_mut().take()))
+}
+
+/// The text that identifies a shape's sizes.
+fn shape_key(dims: &[Dim]) -> String {
+    let texts: Vec<String> = dims.iter().map(|d| d.tokens().to_string()).collect();
+    texts.join(",")
+}
+
+/// Records that `dims` were read off the sample type `ty`.
+pub fn read_shape(dims: &[Dim], ty: TokenStream) {
+    READ_SHAPES.with(|r| r.borrow_mut().push((shape_key(dims), ty)));
+}
+
+/// The sample type `dims` were read off, if they were.
+pub fn read_shape_type(dims: &[Dim]) -> Option<TokenStream> {
+    let key = shape_key(dims);
+    READ_SHAPES.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, ty)| ty.clone())
+    })
 }
 
 /// `<IN, OUT>`: the generic network's parameters as arguments, empty for a concrete one.

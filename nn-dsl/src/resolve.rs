@@ -363,7 +363,7 @@ fn opaque_dims(ty: TokenStream, accepts: &[Input], rt: &TokenStream) -> Shape {
         [Input::Image] => 3,
         _ => return Shape::Opaque(ty),
     };
-    let dims = (0..rank)
+    let dims: Vec<Dim> = (0..rank)
         .map(|i: usize| {
             Dim::from_tokens(
                 quote!(<#ty as #rt::Sample>::SHAPE[#i]),
@@ -371,6 +371,7 @@ fn opaque_dims(ty: TokenStream, accepts: &[Input], rt: &TokenStream) -> Shape {
             )
         })
         .collect();
+    crate::dim::read_shape(&dims, ty);
     Shape::Dims(dims)
 }
 

@@ -26,6 +26,9 @@ impl Shape {
     /// The runtime sample type of this shape.
     pub fn sample_type(&self, rt: &TokenStream) -> TokenStream {
         match self {
+            Shape::Dims(dims) if crate::dim::read_shape_type(dims).is_some() => {
+                crate::dim::read_shape_type(dims).unwrap_or_default()
+            }
             Shape::Dims(dims) if dims.iter().any(Dim::is_derived) => {
                 crate::dim::shaped_type(dims, rt)
             }
