@@ -284,3 +284,65 @@ fn layers_follow_a_block_whose_output_shape_is_computed() {
     }
     assert!(last < 0.5 * first, "{first} -> {last}");
 }
+
+network! {
+    /// A residual block at any width and image size: padding 1 around a 3×3 kernel keeps
+    /// `H` and `W` as written, so the block's output is the `Tensor3` its input is.
+    pub struct ResBlock<const C: usize, const H: usize, const W: usize>: [C, H, W] {
+        Residual {
+            Conv2d(C, 3, padding = 1), BatchNorm2d, Relu,
+            Conv2d(C, 3, padding = 1), BatchNorm2d,
+        },
+        Relu,
+    }
+}
+
+network! {
+    /// The block at two image sizes, chained with `Net(…)`.
+    pub struct TinyResNet: [1, 12, 12] {
+        Conv2d(4, 3, padding = 1), Relu,
+        Net(ResBlock::<4, 12, 12>),
+        MaxPool2d(2),
+        Net(ResBlock::<4, 6, 6>),
+        GlobalAvgPool2d,
+        Dense(3),
+    }
+}
+
+network! {
+    /// A residual body over a computed shape: its padded convolution gives back the same
+    /// computed shape (`H - 2`), so the join's two paths agree.
+    pub struct ResidualAtComputedSize<const H: usize, const W: usize>: [1, H, W] {
+        Conv2d(4, 3), Relu,
+        Residual { Conv2d(4, 3, padding = 1), Relu },
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn residual_blocks_generic_over_their_image_size() {
+    let block = 2 * (4 * 4 * 9 + 4) + 2 * 2 * 4;
+    assert_eq!(TinyResNet::PARAMS, (4 * 9 + 4) + 2 * block + (4 * 3 + 3));
+    let mut net = TinyResNet::init(&mut Rng::seed(4));
+    let x = Batch::<Tensor3<1, 12, 12>>::from_vec(
+        (0..3 * 144).map(|i| (i % 11) as f32 / 11.0).collect(),
+    )
+    .unwrap();
+    let y = Batch::<Tensor1<3>>::from_vec((0..9).map(|i| (i % 3) as f32).collect()).unwrap();
+    let mut adam = Adam::new(1e-2);
+    let first = net.train_step(&x, &y, &Mse, &mut adam).unwrap();
+    let mut last = first;
+    for _ in 0..30 {
+        last = net.train_step(&x, &y, &Mse, &mut adam).unwrap();
+    }
+    assert!(last < 0.5 * first, "{first} -> {last}");
+
+    // 9×10 → 7×8 (4 channels), the residual keeps it: 224 features.
+    assert_eq!(
+        ResidualAtComputedSize::<9, 10>::PARAMS,
+        (4 * 9 + 4) + (4 * 4 * 9 + 4) + (224 * 2 + 2)
+    );
+    let net = ResidualAtComputedSize::<9, 10>::init(&mut Rng::seed(5));
+    let _: Tensor1<2> = net.forward(&Tensor3::zeros());
+}

@@ -124,7 +124,27 @@ pub fn shaped_type(dims: &[Dim], rt: &TokenStream) -> TokenStream {
 pub enum Dim {
     Known(usize),
     /// A const expression of type `usize`, and how to show it in messages.
-    Expr(Rc<(TokenStream, String)>),
+    Expr(Rc<Expr>),
+}
+
+/// A size only rustc can evaluate.
+pub struct Expr {
+    tokens: TokenStream,
+    text: String,
+    /// `base + offset`, when the size is another expression shifted by a number (`H + 2`,
+    /// `H − 2`); `None` when it is its own base.
+    shift: Option<(Rc<Expr>, isize)>,
+}
+
+impl Dim {
+    /// The expression `tokens`, shown as `text`.
+    fn expr(tokens: TokenStream, text: String) -> Dim {
+        Dim::Expr(Rc::new(Expr {
+            tokens,
+            text,
+            shift: None,
+        }))
+    }
 }
 
 impl Dim {
@@ -135,11 +155,11 @@ impl Dim {
             // A name stays bare: a generic parameter is a const argument only as itself.
             None if matches!(expr, syn::Expr::Path(p) if p.path.get_ident().is_some()) => {
                 let text = quote!(#expr).to_string();
-                Dim::Expr(Rc::new((quote!(#expr), text)))
+                Dim::expr(quote!(#expr), text)
             }
             None => {
                 let text = quote!(#expr).to_string();
-                Dim::Expr(Rc::new((quote!((#expr)), text)))
+                Dim::expr(quote!((#expr)), text)
             }
         }
     }
@@ -151,17 +171,17 @@ impl Dim {
         SCOPE.with(|s| {
             s.borrow().as_ref().is_some_and(|scope| {
                 let bare = {
-                    let mut tokens = e.0.clone().into_iter();
+                    let mut tokens = e.tokens.clone().into_iter();
                     matches!((tokens.next(), tokens.next()), (Some(TokenTree::Ident(i)), None) if scope.params.contains(&i))
                 };
-                !bare && mentions(&e.0, &scope.params)
+                !bare && mentions(&e.tokens, &scope.params)
             })
         })
     }
 
     /// A size only rustc knows: the const expression `tokens`, shown as `text`.
     pub fn from_tokens(tokens: TokenStream, text: &str) -> Dim {
-        Dim::Expr(Rc::new((quote!((#tokens)), text.to_string())))
+        Dim::expr(quote!((#tokens)), text.to_string())
     }
 
     /// The value, when the macro knows it.
@@ -176,7 +196,7 @@ impl Dim {
     pub fn tokens(&self) -> TokenStream {
         match self {
             Dim::Known(n) => quote!(#n),
-            Dim::Expr(e) => e.0.clone(),
+            Dim::Expr(e) => e.tokens.clone(),
         }
     }
 
@@ -185,7 +205,7 @@ impl Dim {
         match self {
             Dim::Known(n) => quote!(#n),
             Dim::Expr(e) => {
-                let t = &e.0;
+                let t = &e.tokens;
                 quote!({ #t })
             }
         }
@@ -195,7 +215,7 @@ impl Dim {
     pub fn text(&self) -> String {
         match self {
             Dim::Known(n) => n.to_string(),
-            Dim::Expr(e) => e.1.clone(),
+            Dim::Expr(e) => e.text.clone(),
         }
     }
 
@@ -231,7 +251,47 @@ impl Dim {
         }
         let (a, b) = (self.tokens(), other.tokens());
         let text = format!("{} {symbol} {}", self.operand_text(), other.operand_text());
-        Dim::Expr(Rc::new((quote!((#a #op #b)), text)))
+        Dim::expr(quote!((#a #op #b)), text)
+    }
+
+    /// `self + by` when `self` is an expression shifted by a number (its own base shifted by
+    /// 0): shifts compose, so `((H + 2) − 3) + 1` is `H`, and a padded convolution that keeps
+    /// its input's size keeps the size as written. Negative shifts saturate at 0, as the
+    /// window rules' subtractions do (a window too large is reported by their assertion,
+    /// not again by an overflow).
+    fn shift(&self, by: isize) -> Option<Dim> {
+        let Dim::Expr(e) = self else { return None };
+        let (base, offset) = match &e.shift {
+            Some((base, offset)) => (base.clone(), offset + by),
+            None => (e.clone(), by),
+        };
+        if offset == 0 {
+            return Some(Dim::Expr(base));
+        }
+        let (b, n) = (&base.tokens, offset.unsigned_abs());
+        let base_text = if base.text.contains(' ') {
+            format!("({})", base.text)
+        } else {
+            base.text.clone()
+        };
+        let (tokens, text) = if offset > 0 {
+            (quote!((#b + #n)), format!("{base_text} + {n}"))
+        } else {
+            (
+                quote!(usize::saturating_sub(#b, #n)),
+                format!("{base_text} - {n}"),
+            )
+        };
+        Some(Dim::Expr(Rc::new(Expr {
+            tokens,
+            text,
+            shift: Some((base, offset)),
+        })))
+    }
+
+    /// The number `d` as a shift, when it is one.
+    fn as_shift(d: &Dim) -> Option<isize> {
+        d.value().and_then(|n| isize::try_from(n).ok())
     }
 
     fn call(
@@ -248,16 +308,24 @@ impl Dim {
         let (a, b) = (self.tokens(), other.tokens());
         let m = syn::Ident::new(method, proc_macro2::Span::call_site());
         let text = format!("{}.{method}({})", self.text(), other.text());
-        Dim::Expr(Rc::new((quote!(usize::#m(#a, #b)), text)))
+        Dim::expr(quote!(usize::#m(#a, #b)), text)
     }
 
     pub fn add(&self, other: &Dim) -> Dim {
-        self.combine(other, usize::checked_add, quote!(+), "+")
+        let shifted = match (Dim::as_shift(other), Dim::as_shift(self)) {
+            (Some(n), _) => self.shift(n),
+            (None, Some(n)) => other.shift(n),
+            _ => None,
+        };
+        shifted.unwrap_or_else(|| self.combine(other, usize::checked_add, quote!(+), "+"))
     }
 
-    /// `self − other`; rustc rejects a negative result of an expression.
+    /// `self − other`; rustc rejects a negative result of an expression (a shifted
+    /// expression saturates instead: see `shift`).
     pub fn sub(&self, other: &Dim) -> Dim {
-        self.combine(other, usize::checked_sub, quote!(-), "-")
+        Dim::as_shift(other)
+            .and_then(|n| self.shift(-n))
+            .unwrap_or_else(|| self.combine(other, usize::checked_sub, quote!(-), "-"))
     }
 
     pub fn mul(&self, other: &Dim) -> Dim {
@@ -277,7 +345,9 @@ impl Dim {
     }
 
     pub fn saturating_sub(&self, other: &Dim) -> Dim {
-        self.call(other, |a, b| Some(a.saturating_sub(b)), "saturating_sub")
+        Dim::as_shift(other)
+            .and_then(|n| self.shift(-n))
+            .unwrap_or_else(|| self.call(other, |a, b| Some(a.saturating_sub(b)), "saturating_sub"))
     }
 
     /// The product of several sizes.
@@ -355,9 +425,11 @@ mod tests {
         let out = size.sub(&k).div(&Dim::Known(2)).add(&Dim::Known(1));
         assert_eq!(out.value(), None);
         assert_eq!(out.text(), "((SIZE - 3) / 2) + 1");
+        // The subtraction of a number saturates (a too-small SIZE is reported by a rule's
+        // assertion, not by an overflow in this expression).
         assert_eq!(
             out.arg().to_string(),
-            "{ (((SIZE - 3usize) / 2usize) + 1usize) }"
+            "{ ((usize :: saturating_sub (SIZE , 3usize) / 2usize) + 1usize) }"
         );
         assert!(Cmp::Le.test(&k, &h).unwrap());
         assert!(Cmp::Le.test(&k, &size).is_err());
@@ -384,6 +456,18 @@ mod tests {
             assert_eq!(d.tokens().to_string(), "H");
         }
         assert_eq!(h.mul(&Dim::Known(2)).text(), "H * 2");
+        // Shifts by numbers compose: a convolution with padding 1 and a 3-tap kernel at
+        // stride 1 keeps `H` ((H + 1 + 1) − 3, over 1, plus 1).
+        let padded = h.add(&Dim::Known(1)).add(&Dim::Known(1));
+        assert_eq!(padded.text(), "H + 2");
+        let out = padded.saturating_sub(&Dim::Known(3)).div(&one).add(&one);
+        assert_eq!(out.tokens().to_string(), "H");
+        let valid = h.saturating_sub(&Dim::Known(3)).add(&one);
+        assert_eq!(valid.text(), "H - 2");
+        assert_eq!(
+            valid.tokens().to_string(),
+            "usize :: saturating_sub (H , 2usize)"
+        );
     }
 
     #[test]
