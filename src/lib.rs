@@ -172,8 +172,11 @@
 //! layer; and sizes come in as `const` parameters anyway. Shapes as consts keep the user's
 //! parameters as they are, let the compiler evaluate the arithmetic, and let the shape rules
 //! speak. What they give up is structural equality: two shapes are the same type when the
-//! macro wrote the same expressions for them (it does, along a chain and at joins; a
-//! same-padded stride-1 convolution keeps `H` itself), not whenever their values agree.
+//! macro wrote the same expressions for them, not whenever their values agree. It writes
+//! the same along a chain and at joins, and sizes shifted by numbers compose: a stride-1
+//! convolution with `padding = same` or `padding = 1` around a 3×3 kernel keeps `H` itself,
+//! so a residual block generic over its image size has the `Tensor3` output its input is,
+//! and a residual body over a computed shape (`H - 2`) gives back that same shape.
 //!
 //! Shape rules on parameters are checked for each instantiation, when it is built: a kernel
 //! larger than the image `Cnn::<3, 3>` is given fails to compile with `Conv2d `conv`: the
