@@ -184,10 +184,13 @@
 //! (`tests/ui/generic_kernel_larger_than_image.rs`). Like every post-monomorphization error
 //! it is reported by `cargo build`, not `cargo check`.
 //!
+//! `BatchNorm` and `LayerNorm` over a computed channel or feature count (after a
+//! concatenation of generic widths, say) read it off their samples.
+//!
 //! Limits: a layer whose type takes a size directly — `Dense(…, per_step = true)`, the
-//! recurrent layers, attention, `Embedding`, `BatchNorm`/`LayerNorm`'s feature count, and
-//! kernels, strides and explicit paddings — needs it to be a number or a parameter, not
-//! computed from parameters (a macro error at the layer says which size);
+//! recurrent layers, attention, `Embedding`, kernels, strides and explicit paddings — needs
+//! it to be a number or a parameter, not computed from parameters (a macro error at the
+//! layer says which size);
 //! `Net(Block::<…>)`
 //! inside a generic network takes numbers or parameters as the block's arguments; and a
 //! block whose output shape is computed (a strided or valid convolution at a generic image

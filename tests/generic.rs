@@ -346,3 +346,31 @@ fn residual_blocks_generic_over_their_image_size() {
     let net = ResidualAtComputedSize::<9, 10>::init(&mut Rng::seed(5));
     let _: Tensor1<2> = net.forward(&Tensor3::zeros());
 }
+
+network! {
+    /// Parameters named as generated methods' type parameters often are.
+    pub struct ShortNames<const T: usize, const L: usize, const O: usize, const Y: usize, const V: usize>: [T] {
+        Dense(L), Relu,
+        Dense(O), Softmax,
+    }
+}
+
+#[test]
+fn parameters_may_take_any_name() {
+    let mut net = ShortNames::<4, 8, 3, 0, 0>::init(&mut Rng::seed(6));
+    let data = Dataset::<Tensor1<4>, Class<3>>::new(
+        (0..24).map(|i| (i % 5) as f32).collect(),
+        (0..6).map(|i| Class::new(i % 3).unwrap()).collect(),
+    )
+    .unwrap();
+    let (x, y) = data
+        .shuffled(&mut Rng::seed(1))
+        .batches(6)
+        .unwrap()
+        .next()
+        .unwrap();
+    net.train_step(&x, &y, &CrossEntropy, &mut Adam::new(1e-2))
+        .unwrap();
+    assert!(net.accuracy(&data).unwrap() >= 0.0);
+    assert!(net.evaluate(&data, &CrossEntropy).unwrap().loss.is_finite());
+}

@@ -951,3 +951,34 @@ fn generic_networks_gradients() {
         &mut rng,
     );
 }
+
+network! {
+    /// Normalisation over counts computed from the parameters: BatchNorm over `A + B`
+    /// concatenated channels, LayerNorm over a length `L - 2`; both read the count off
+    /// their samples.
+    struct GenericNormNet<const A: usize, const B: usize, const L: usize>: [2, L] {
+        Concat { { Conv1d(A, 1) }, { Conv1d(B, 3, padding = 1), Tanh } },
+        BatchNorm1d, Tanh,
+        Conv1d(3, 3), LayerNorm,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn generic_normalisation_gradients() {
+    let mut rng = Rng::seed(23);
+    assert_eq!(
+        GenericNormNet::<3, 2, 12>::PARAMS,
+        (3 * 2 + 3) + (2 * 2 * 3 + 2) + 2 * 5 + (3 * 5 * 3 + 3) + 2 * 10 + (30 * 2 + 2)
+    );
+    let mut net = GenericNormNet::<3, 2, 12>::init(&mut rng);
+    let x: Batch<Tensor2<2, 12>> = random_batch(4, 0.0, &mut rng);
+    check_network(
+        "GenericNormNet<3, 2, 12> + Mse",
+        &mut net,
+        &x,
+        &random_batch::<Tensor1<2>>(4, 0.0, &mut rng),
+        &Mse,
+    );
+}

@@ -444,13 +444,13 @@ fn chain(
                 #( #backward )*
             }
 
-            fn visit_params<V: #rt::layers::ParamVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
+            fn visit_params<Vis: #rt::layers::ParamVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut Vis) {
                 #( self.#fields.visit_params(&path.child(#path_names), visitor); )*
             }
 
             const BUFFERS: usize = 0 #( + <#tys as #rt::layers::Layer>::BUFFERS )*;
 
-            fn visit_buffers<V: #rt::layers::BufferVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut V) {
+            fn visit_buffers<Vis: #rt::layers::BufferVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut Vis) {
                 #( self.#fields.visit_buffers(&path.child(#path_names), visitor); )*
             }
 
@@ -484,7 +484,7 @@ fn chain(
 
             const LAYER_PARAMS: &'static [usize] = &[ #( <#tys as #rt::layers::Layer>::PARAMS ),* ];
 
-            fn visit_layer_params<V: #rt::layers::ParamVisitor>(&mut self, k: usize, visitor: &mut V) {
+            fn visit_layer_params<Vis: #rt::layers::ParamVisitor>(&mut self, k: usize, visitor: &mut Vis) {
                 let path = #rt::layers::Path::ROOT;
                 match k {
                     #( #layer_indices => self.#fields.visit_params(&path.child(#path_names), visitor), )*
@@ -532,31 +532,31 @@ fn chain(
 
             /// One training step (forward, loss, backward, update); returns the mean loss.
             /// Allocates nothing once the buffers have grown to the batch size.
-            pub fn train_step<T, L, O>(
+            pub fn train_step<Targets, LossFn, Opt>(
                 &mut self,
                 x: &#rt::Batch<#input_ty>,
-                targets: &T,
-                loss: &L,
-                optimizer: &mut O,
+                targets: &Targets,
+                loss: &LossFn,
+                optimizer: &mut Opt,
             ) -> #rt::Result<f32>
             where
-                T: #rt::data::TargetBatch + 'static,
-                L: #rt::loss::Loss<#head_ty, #output_ty, T> + ::core::marker::Sync,
-                O: #rt::optim::Optimizer + ?Sized,
+                Targets: #rt::data::TargetBatch + 'static,
+                LossFn: #rt::loss::Loss<#head_ty, #output_ty, Targets> + ::core::marker::Sync,
+                Opt: #rt::optim::Optimizer + ?Sized,
             {
                 #rt::train::train_step(self, x, targets, loss, optimizer)
             }
 
             /// Fraction of `data` predicted right.
-            pub fn accuracy<Y: #rt::data::Target>(&self, data: &#rt::Dataset<#input_ty, Y>) -> #rt::Result<f32> {
+            pub fn accuracy<Targets: #rt::data::Target>(&self, data: &#rt::Dataset<#input_ty, Targets>) -> #rt::Result<f32> {
                 #rt::train::accuracy(self, data)
             }
 
             /// Mean loss and accuracy over `data`.
-            pub fn evaluate<Y, L>(&self, data: &#rt::Dataset<#input_ty, Y>, loss: &L) -> #rt::Result<#rt::Evaluation>
+            pub fn evaluate<Targets, LossFn>(&self, data: &#rt::Dataset<#input_ty, Targets>, loss: &LossFn) -> #rt::Result<#rt::Evaluation>
             where
-                Y: #rt::data::Target,
-                L: #rt::loss::Loss<#head_ty, #output_ty, Y::Batch>,
+                Targets: #rt::data::Target,
+                LossFn: #rt::loss::Loss<#head_ty, #output_ty, Targets::Batch>,
             {
                 #rt::train::evaluate(self, data, loss)
             }

@@ -103,6 +103,17 @@ impl RuleCx<'_> {
     }
 }
 
+/// A normalisation's channel or feature count as a const argument: `FROM_SAMPLE` when it is
+/// computed from a generic network's parameters (the layer reads it off its sample type).
+fn from_sample_or_arg(r: &RuleCx<'_>, count: &Dim) -> TokenStream {
+    if count.is_derived() {
+        let rt = r.rt;
+        quote!({ #rt::layers::FROM_SAMPLE })
+    } else {
+        count.arg()
+    }
+}
+
 /// The layer as messages name it: "Conv2d `conv1`", or "Conv2d".
 fn layer_label(call: &Call<'_>) -> String {
     match &call.layer.name {
@@ -176,9 +187,9 @@ pub fn dense(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule, Rep
         let [ta, fa, ua] = r.const_args(
             call,
             [
-                (&t, "sequence length"),
-                (&f, "input features"),
-                (&units, "units"),
+                (&t, "number of steps"),
+                (&f, "number of input features"),
+                (&units, "number of units"),
             ],
         )?;
         let ty_rt = rt.clone();
@@ -616,7 +627,7 @@ pub fn batch_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule
     check_features(r, call, &channels, "channels")?;
     let momentum = call.number("momentum").unwrap_or(0.1) as f32;
     let eps = call.number("eps").unwrap_or(1e-5) as f32;
-    let [c] = r.const_args(call, [(&channels, "number of channels")])?;
+    let c = from_sample_or_arg(r, &channels);
     Ok(Rule::new(
         quote_spanned!(span=> #rt::BatchNorm<#sample, #c>),
         quote_spanned!(span=> #rt::BatchNorm::new(#momentum, #eps)),
@@ -638,7 +649,7 @@ pub fn layer_norm(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule
     };
     check_features(r, call, &last, "features")?;
     let eps = call.number("eps").unwrap_or(1e-5) as f32;
-    let [n] = r.const_args(call, [(&last, "number of features")])?;
+    let n = from_sample_or_arg(r, &last);
     Ok(Rule::new(
         quote_spanned!(span=> #rt::LayerNorm<#sample, #n>),
         quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
@@ -752,8 +763,8 @@ pub fn recurrent(r: &RuleCx<'_>, call: &Call<'_>, input: &Shape) -> Result<Rule,
         call,
         [
             (&t, "number of time steps"),
-            (&f, "input features"),
-            (&units, "units"),
+            (&f, "number of input features"),
+            (&units, "number of units"),
         ],
     )?;
     let (layer, out) = if sequences {

@@ -1,11 +1,11 @@
 use typed_nn::prelude::*;
 
 network! {
-    /// LayerNorm's feature count is part of its type: after a valid convolution on a
-    /// generic length it is computed, which a type argument cannot be on stable Rust.
+    /// An LSTM's feature count is part of its type: after a valid convolution on a generic
+    /// length it is computed, which a type argument cannot be on stable Rust.
     pub struct Seq<const L: usize>: [2, L] {
         Conv1d(4, 3),
-        norm: LayerNorm,
+        lstm: LSTM(8),
     }
 }
 

@@ -24,7 +24,7 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
-pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache};
+pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache, FROM_SAMPLE};
 pub use pool::{
     pool_kind, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolOn,
 };

@@ -10,6 +10,12 @@ use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
 
+/// A channel or feature count (`C` of [`BatchNorm`], `N` of [`LayerNorm`]) that is the
+/// sample's own (its first or last dimension): what `network!` passes where that count is
+/// computed from a generic network's parameters, which a const argument cannot be on
+/// stable Rust.
+pub const FROM_SAMPLE: usize = usize::MAX;
+
 /// Batch normalisation of samples `S` whose first dimension holds `C` channels (`[C]`,
 /// `[C, L]` or `[C, H, W]`): in training, each channel is normalised with the statistics of
 /// the batch and the running statistics move towards them by `momentum`; in inference, the
@@ -44,24 +50,27 @@ pub struct BatchNormCache {
 }
 
 impl<S: Sample, const C: usize> BatchNorm<S, C> {
+    /// The channels: `C`, or the sample's first dimension when `C` is [`FROM_SAMPLE`].
+    pub const CHANNELS: usize = if C == FROM_SAMPLE { S::SHAPE[0] } else { C };
+
     /// Values per channel in one sample.
     const INNER: usize = {
         assert!(
-            C > 0 && S::LEN.is_multiple_of(C),
+            Self::CHANNELS > 0 && S::LEN.is_multiple_of(Self::CHANNELS),
             "BatchNorm's channels must divide its sample"
         );
-        S::LEN / C
+        S::LEN / Self::CHANNELS
     };
 
     /// γ = 1, β = 0, running mean 0 and variance 1, as PyTorch initialises them.
     pub fn new(momentum: f32, eps: f32) -> Self {
         BatchNorm {
-            weight: vec![1.0; C],
-            bias: vec![0.0; C],
-            weight_grad: vec![0.0; C],
-            bias_grad: vec![0.0; C],
-            running_mean: vec![0.0; C],
-            running_var: vec![1.0; C],
+            weight: vec![1.0; Self::CHANNELS],
+            bias: vec![0.0; Self::CHANNELS],
+            weight_grad: vec![0.0; Self::CHANNELS],
+            bias_grad: vec![0.0; Self::CHANNELS],
+            running_mean: vec![0.0; Self::CHANNELS],
+            running_var: vec![1.0; Self::CHANNELS],
             num_batches_tracked: 0,
             momentum,
             eps,
@@ -73,7 +82,7 @@ impl<S: Sample, const C: usize> BatchNorm<S, C> {
         batch_norm_forward(
             x,
             rows,
-            C,
+            Self::CHANNELS,
             Self::INNER,
             &self.running_mean,
             &self.running_var,
@@ -91,8 +100,8 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
     type Out = S;
     type Cache = BatchNormCache;
     type Workspace = ();
-    const PARAMS: usize = 2 * C;
-    const BUFFERS: usize = 2 * C;
+    const PARAMS: usize = 2 * Self::CHANNELS;
+    const BUFFERS: usize = 2 * Self::CHANNELS;
     const KIND: &'static str = if S::SHAPE.len() == 3 {
         "BatchNorm2d"
     } else {
@@ -124,13 +133,13 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
         let rows = x.rows();
         y.set_rows(rows);
         cache.rows = rows;
-        cache.mean.resize(C, 0.0);
-        cache.var.resize(C, 0.0);
+        cache.mean.resize(Self::CHANNELS, 0.0);
+        cache.var.resize(Self::CHANNELS, 0.0);
         cache.xhat.resize(x.as_slice().len(), 0.0);
         batch_stats(
             x.as_slice(),
             rows,
-            C,
+            Self::CHANNELS,
             Self::INNER,
             &mut cache.mean,
             &mut cache.var,
@@ -138,7 +147,7 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
         batch_norm_forward(
             x.as_slice(),
             rows,
-            C,
+            Self::CHANNELS,
             Self::INNER,
             &cache.mean,
             &cache.var,
@@ -170,7 +179,7 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
             &cache.xhat,
             dy.as_slice(),
             rows,
-            C,
+            Self::CHANNELS,
             Self::INNER,
             &cache.var,
             self.eps,
@@ -184,7 +193,7 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
         // here the biased one (0) is tracked instead.
         let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
         let m = self.momentum;
-        for c in 0..C {
+        for c in 0..Self::CHANNELS {
             self.running_mean[c] = (1.0 - m) * self.running_mean[c] + m * cache.mean[c];
             self.running_var[c] = (1.0 - m) * self.running_var[c] + m * cache.var[c] * unbias;
         }
@@ -194,14 +203,14 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         visitor.visit(
             &path.child("weight"),
-            &[C],
+            &[Self::CHANNELS],
             Layout::RowMajor,
             &mut self.weight,
             &mut self.weight_grad,
         );
         visitor.visit(
             &path.child("bias"),
-            &[C],
+            &[Self::CHANNELS],
             Layout::RowMajor,
             &mut self.bias,
             &mut self.bias_grad,
@@ -211,12 +220,12 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
     fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         visitor.visit(
             &path.child("running_mean"),
-            &[C],
+            &[Self::CHANNELS],
             Buffer::Values(&mut self.running_mean),
         );
         visitor.visit(
             &path.child("running_var"),
-            &[C],
+            &[Self::CHANNELS],
             Buffer::Values(&mut self.running_var),
         );
         visitor.visit(
@@ -249,21 +258,28 @@ pub struct LayerNormCache {
 }
 
 impl<S: Sample, const N: usize> LayerNorm<S, N> {
+    /// The features: `N`, or the sample's last dimension when `N` is [`FROM_SAMPLE`].
+    pub const FEATURES: usize = if N == FROM_SAMPLE {
+        S::SHAPE[S::SHAPE.len() - 1]
+    } else {
+        N
+    };
+
     const ROWS: usize = {
         assert!(
-            N > 0 && S::LEN.is_multiple_of(N),
+            Self::FEATURES > 0 && S::LEN.is_multiple_of(Self::FEATURES),
             "LayerNorm's length must divide its sample"
         );
-        S::LEN / N
+        S::LEN / Self::FEATURES
     };
 
     /// γ = 1, β = 0, as PyTorch initialises them.
     pub fn new(eps: f32) -> Self {
         LayerNorm {
-            weight: vec![1.0; N],
-            bias: vec![0.0; N],
-            weight_grad: vec![0.0; N],
-            bias_grad: vec![0.0; N],
+            weight: vec![1.0; Self::FEATURES],
+            bias: vec![0.0; Self::FEATURES],
+            weight_grad: vec![0.0; Self::FEATURES],
+            bias_grad: vec![0.0; Self::FEATURES],
             eps,
             _shape: PhantomData,
         }
@@ -271,7 +287,15 @@ impl<S: Sample, const N: usize> LayerNorm<S, N> {
 
     fn infer(&self, x: &[f32], y: &mut [f32]) {
         let _rows = Self::ROWS;
-        layer_norm_forward(x, N, self.eps, &self.weight, &self.bias, y, None);
+        layer_norm_forward(
+            x,
+            Self::FEATURES,
+            self.eps,
+            &self.weight,
+            &self.bias,
+            y,
+            None,
+        );
     }
 }
 
@@ -280,7 +304,7 @@ impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
     type Out = S;
     type Cache = LayerNormCache;
     type Workspace = ();
-    const PARAMS: usize = 2 * N;
+    const PARAMS: usize = 2 * Self::FEATURES;
     const KIND: &'static str = "LayerNorm";
 
     /// PyTorch's default ε = 1e-5.
@@ -309,7 +333,7 @@ impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
         cache.inv_std.resize(x.rows() * Self::ROWS, 0.0);
         layer_norm_forward(
             x.as_slice(),
-            N,
+            Self::FEATURES,
             self.eps,
             &self.weight,
             &self.bias,
@@ -334,7 +358,7 @@ impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
             &cache.xhat,
             &cache.inv_std,
             dy.as_slice(),
-            N,
+            Self::FEATURES,
             &self.weight,
             &mut self.weight_grad,
             &mut self.bias_grad,
@@ -345,14 +369,14 @@ impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
         visitor.visit(
             &path.child("weight"),
-            &[N],
+            &[Self::FEATURES],
             Layout::RowMajor,
             &mut self.weight,
             &mut self.weight_grad,
         );
         visitor.visit(
             &path.child("bias"),
-            &[N],
+            &[Self::FEATURES],
             Layout::RowMajor,
             &mut self.bias,
             &mut self.bias_grad,
