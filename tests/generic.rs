@@ -74,6 +74,7 @@ fn one_definition_at_several_sizes() {
     let y = cnn.forward(&Tensor3::zeros());
     assert!((y.data.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     let summary = Cnn::<12, 20>::summary();
+    assert!(summary.starts_with("Model: \"Cnn<12, 20>\""), "{summary}");
     assert!(summary.contains("(None, 4, 10, 18)"), "{summary}");
     assert!(summary.contains("(None, 48)"), "{summary}");
 

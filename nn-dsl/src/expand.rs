@@ -330,6 +330,14 @@ fn chain(
     });
 
     let workspace = format_ident!("{}Workspace", name);
+    // The summary names an instantiation of a generic network with its sizes.
+    let params: Vec<&syn::Ident> = generics.const_params().map(|p| &p.ident).collect();
+    let model_name = if params.is_empty() {
+        quote!(#name_str)
+    } else {
+        let format = format!("{name_str}<{}>", vec!["{}"; params.len()].join(", "));
+        quote!(&::std::format!(#format, #(#params),*))
+    };
 
     let cache_doc = format!("Buffers `{name_str}` keeps between forward and backward passes.");
     let workspace_doc = format!(
@@ -594,7 +602,7 @@ fn chain(
                 let input = ::std::string::String::from("input");
                 #( #summary )*
                 let _ = (input, prefix);
-                #rt::layers::format_summary(#name_str, &all_rows)
+                #rt::layers::format_summary(#model_name, &all_rows)
             }
         }
     }
