@@ -26,13 +26,14 @@ impl Shape {
     /// The runtime sample type of this shape.
     pub fn sample_type(&self, rt: &TokenStream) -> TokenStream {
         match self {
-            Shape::Dims(dims) if crate::dim::read_shape_type(dims).is_some() => {
-                crate::dim::read_shape_type(dims).unwrap_or_default()
-            }
-            Shape::Dims(dims) if dims.iter().any(Dim::is_derived) => {
-                crate::dim::shaped_type(dims, rt)
-            }
             Shape::Dims(dims) => {
+                // Read off a sub-network's output type: that type, whatever it is.
+                if let Some(ty) = crate::dim::read_shape_type(dims) {
+                    return ty;
+                }
+                if dims.iter().any(Dim::is_derived) {
+                    return crate::dim::shaped_type(dims, rt);
+                }
                 let args: Vec<TokenStream> = dims.iter().map(Dim::arg).collect();
                 match args.as_slice() {
                     [n] => quote!(#rt::Tensor1<#n>),

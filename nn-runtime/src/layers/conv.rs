@@ -6,8 +6,7 @@
 
 use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, ParamVisitor, Path};
 use crate::kernels::conv::{
-    avg_pool_backward, conv2d_backward, conv2d_forward, conv2d_pool_forward, max_pool_backward,
-    ConvGeom, ConvWorkspace, PoolAfter,
+    conv2d_backward, conv2d_forward, conv2d_pool_forward, ConvGeom, ConvWorkspace, PoolAfter,
 };
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
@@ -493,7 +492,6 @@ pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
     /// The activation fused into it.
     const ACT: EpilogueAct;
     fn conv_params(&self) -> &ConvParams;
-    fn conv_params_mut(&mut self) -> &mut ConvParams;
 }
 
 conv_on_impl! {
@@ -503,14 +501,12 @@ conv_on_impl! {
         fn conv_params(&self) -> &ConvParams {
             &self.params
         }
-        fn conv_params_mut(&mut self) -> &mut ConvParams {
-            &mut self.params
-        }
     }
 }
 
-/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]).
-pub trait PoolLayer: Layer + Default {
+/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]); its
+/// cache is the max pooling's arg-max.
+pub trait PoolLayer: Layer<Cache = Vec<u32>> + Default {
     const POOL: PoolAfter;
 }
 
@@ -556,12 +552,11 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> ConvPool<Conv, Pool> {
         ws: &mut ConvWorkspace,
     ) {
         let p = self.conv.conv_params();
-        let bias = (!p.bias.is_empty()).then_some(&p.bias[..]);
         conv2d_pool_forward(
             &Conv::CONV,
             &Pool::POOL,
             &p.weight,
-            bias,
+            p.bias(),
             Conv::ACT,
             x,
             pre,
@@ -638,43 +633,24 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
         );
     }
 
-    // ∂pre from the pooling's backward pass, then the convolution's.
+    // ∂pre from the pooling's backward pass, then the convolution's, over what the fused
+    // forward pass kept.
     fn backward(
         &mut self,
         x: &Batch<Self::In>,
-        _y: &Batch<Self::Out>,
+        y: &Batch<Self::Out>,
         cache: &mut Self::Cache,
         dy: &Batch<Self::Out>,
         dx: Option<&mut Batch<Self::In>>,
     ) {
-        let rows = x.rows();
         let ConvPoolCache {
             conv,
             pre,
             dpre,
             argmax,
         } = cache;
-        dpre.set_rows(rows);
-        let pool = Pool::POOL;
-        if pool.max {
-            max_pool_backward(&pool.geom, dy.as_slice(), argmax, dpre.as_mut_slice(), rows);
-        } else {
-            avg_pool_backward(&pool.geom, dy.as_slice(), dpre.as_mut_slice(), rows);
-        }
-        let dx = dx.map(|dx| {
-            dx.set_rows(rows);
-            dx.as_mut_slice()
-        });
-        self.conv.conv_params_mut().backward(
-            &Conv::CONV,
-            Conv::ACT,
-            x.as_slice(),
-            pre.as_slice(),
-            dpre.as_slice(),
-            rows,
-            dx,
-            conv,
-        );
+        self.pool.backward(pre, y, argmax, dy, Some(dpre));
+        self.conv.backward(x, pre, conv, dpre, dx);
     }
 
     fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
