@@ -770,13 +770,13 @@ fn batch_norm_gradients_in_training_mode() {
     // The training pass normalises with the batch's own statistics: dx includes the paths
     // through the batch mean and variance.
     let mut rng = Rng::seed(21);
-    let mut vector = BatchNorm::<Tensor1<5>, 5>::new(0.1, 1e-5);
+    let mut vector = BatchNorm::<Tensor1<5>>::new(0.1, 1e-5);
     random_affine(&mut vector.weight, &mut vector.bias, &mut rng);
     check_layer("BatchNorm1d on [5]", vector, 4, &mut rng);
-    let mut sequence = BatchNorm::<Tensor2<3, 4>, 3>::new(0.1, 1e-5);
+    let mut sequence = BatchNorm::<Tensor2<3, 4>>::new(0.1, 1e-5);
     random_affine(&mut sequence.weight, &mut sequence.bias, &mut rng);
     check_layer("BatchNorm1d on [3, 4]", sequence, 3, &mut rng);
-    let mut image = BatchNorm::<Tensor3<2, 3, 3>, 2>::new(0.3, 1e-3);
+    let mut image = BatchNorm::<Tensor3<2, 3, 3>>::new(0.3, 1e-3);
     random_affine(&mut image.weight, &mut image.bias, &mut rng);
     check_layer("BatchNorm2d on [2, 3, 3]", image, 2, &mut rng);
 }
@@ -784,10 +784,10 @@ fn batch_norm_gradients_in_training_mode() {
 #[test]
 fn layer_norm_gradients() {
     let mut rng = Rng::seed(22);
-    let mut vector = LayerNorm::<Tensor1<6>, 6>::new(1e-5);
+    let mut vector = LayerNorm::<Tensor1<6>>::new(1e-5);
     random_affine(&mut vector.weight, &mut vector.bias, &mut rng);
     check_layer("LayerNorm on [6]", vector, 3, &mut rng);
-    let mut sequence = LayerNorm::<Tensor2<3, 5>, 5>::new(1e-5);
+    let mut sequence = LayerNorm::<Tensor2<3, 5>>::new(1e-5);
     random_affine(&mut sequence.weight, &mut sequence.bias, &mut rng);
     check_layer("LayerNorm on [3, 5]", sequence, 2, &mut rng);
 }

@@ -4,120 +4,10 @@
 //! them here, with errors that name the numbers; on expressions they build the same formula
 //! as a const expression, and the checks become const assertions that name the layer.
 
+use crate::sizes::SizeParams;
 use proc_macro2::{TokenStream, TokenTree};
-use quote::{format_ident, quote};
-use std::cell::RefCell;
+use quote::quote;
 use std::rc::Rc;
-
-/// The const parameters of the generic network being expanded, and the shapes declared for
-/// sizes computed from them.
-///
-/// A size that is a parameter itself (`IN`) is a const argument like any other, but one
-/// computed from parameters (`(H - 2) / 2`, `C * 13 * 13`) cannot be one on stable Rust (that
-/// needs `generic_const_exprs`). Such shapes get a zero-sized type of their own, generic over
-/// the network's parameters, whose associated const holds the sizes (`ShapeOf`), and samples of
-/// those shapes are `Shaped<…>`.
-pub struct GenericScope {
-    pub params: Vec<syn::Ident>,
-    pub network: syn::Ident,
-    /// The declared shapes: their sizes' tokens (the key), and the type's name.
-    pub shapes: Vec<(Vec<TokenStream>, syn::Ident)>,
-}
-
-thread_local! {
-    static SCOPE: RefCell<Option<GenericScope>> = const { RefCell::new(None) };
-    /// Shapes read off a sub-network's output type (`<T as Sample>::SHAPE[i]`), with that
-    /// type: a layer after `Net(…)` takes the sub-network's output type itself, whatever
-    /// sample type it is (a `Tensor3`, or a generic block's `Shaped` output).
-    static READ_SHAPES: RefCell<Vec<(String, TokenStream)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with `scope` as the generic network being expanded (none for a concrete
-/// network), and returns its result with the scope, now holding the shapes `f` declared.
-pub fn in_scope<R>(
-    scope: Option<GenericScope>,
-    f: impl FnOnce() -> R,
-) -> (R, Option<GenericScope>) {
-    SCOPE.with(|s| *s.borrow_mut() = scope);
-    READ_SHAPES.with(|r| r.borrow_mut().clear());
-    let result = f();
-    READ_SHAPES.with(|r| r.borrow_mut().clear());
-    (result, SCOPE.with(|s| s.borrow_mut().take()))
-}
-
-/// The text that identifies a shape's sizes.
-fn shape_key(dims: &[Dim]) -> String {
-    let texts: Vec<String> = dims.iter().map(|d| d.tokens().to_string()).collect();
-    texts.join(",")
-}
-
-/// Records that `dims` were read off the sample type `ty`.
-pub fn read_shape(dims: &[Dim], ty: TokenStream) {
-    READ_SHAPES.with(|r| r.borrow_mut().push((shape_key(dims), ty)));
-}
-
-/// The sample type `dims` were read off, if they were.
-pub fn read_shape_type(dims: &[Dim]) -> Option<TokenStream> {
-    let key = shape_key(dims);
-    READ_SHAPES.with(|r| {
-        r.borrow()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, ty)| ty.clone())
-    })
-}
-
-/// `<IN, OUT>`: the generic network's parameters as arguments, empty for a concrete one.
-pub fn generic_args() -> TokenStream {
-    SCOPE.with(|s| match &*s.borrow() {
-        Some(scope) if !scope.params.is_empty() => {
-            let params = &scope.params;
-            quote!(<#(#params),*>)
-        }
-        _ => TokenStream::new(),
-    })
-}
-
-/// Whether `tokens` name one of the generic network's parameters.
-pub fn mentions_params(tokens: &TokenStream) -> bool {
-    SCOPE.with(|s| {
-        s.borrow()
-            .as_ref()
-            .is_some_and(|scope| mentions(tokens, &scope.params))
-    })
-}
-
-/// Whether `tokens` name one of `params` anywhere.
-fn mentions(tokens: &TokenStream, params: &[syn::Ident]) -> bool {
-    tokens.clone().into_iter().any(|t| match t {
-        TokenTree::Ident(i) => params.contains(&i),
-        TokenTree::Group(g) => mentions(&g.stream(), params),
-        _ => false,
-    })
-}
-
-/// The sample type of a shape some of whose sizes are computed from the network's
-/// parameters: `Shaped<__NetShapeK<IN, …>>`, declaring the shape type on first use.
-pub fn shaped_type(dims: &[Dim], rt: &TokenStream) -> TokenStream {
-    let key: Vec<TokenStream> = dims.iter().map(Dim::tokens).collect();
-    SCOPE.with(|s| {
-        let mut scope = s.borrow_mut();
-        let Some(scope) = scope.as_mut() else {
-            return quote!(#rt::Tensor1<0>);
-        };
-        let text = |k: &[TokenStream]| k.iter().map(|t| t.to_string()).collect::<Vec<_>>();
-        let name = match scope.shapes.iter().find(|(k, _)| text(k) == text(&key)) {
-            Some((_, name)) => name.clone(),
-            None => {
-                let name = format_ident!("__{}Shape{}", scope.network, scope.shapes.len());
-                scope.shapes.push((key, name.clone()));
-                name
-            }
-        };
-        let params = &scope.params;
-        quote!(#rt::Shaped<#name<#(#params),*>>)
-    })
-}
 
 /// One size.
 #[derive(Clone)]
@@ -166,17 +56,13 @@ impl Dim {
 
     /// Whether the size is computed from a generic network's parameters (and is not a
     /// parameter itself): it cannot be a const argument then, only a shape's const.
-    pub fn is_derived(&self) -> bool {
+    pub fn is_derived(&self, sizes: &SizeParams) -> bool {
         let Dim::Expr(e) = self else { return false };
-        SCOPE.with(|s| {
-            s.borrow().as_ref().is_some_and(|scope| {
-                let bare = {
-                    let mut tokens = e.tokens.clone().into_iter();
-                    matches!((tokens.next(), tokens.next()), (Some(TokenTree::Ident(i)), None) if scope.params.contains(&i))
-                };
-                !bare && mentions(&e.tokens, &scope.params)
-            })
-        })
+        let bare = {
+            let mut tokens = e.tokens.clone().into_iter();
+            matches!((tokens.next(), tokens.next()), (Some(TokenTree::Ident(i)), None) if sizes.is_param(&i))
+        };
+        !bare && sizes.mentions(&e.tokens)
     }
 
     /// A size only rustc knows: the const expression `tokens`, shown as `text`.
@@ -472,28 +358,18 @@ mod tests {
 
     #[test]
     fn sizes_computed_from_parameters_are_derived_and_parameters_are_not() {
-        let scope = GenericScope {
-            params: vec![syn::parse_quote!(H), syn::parse_quote!(C)],
-            network: syn::parse_quote!(Net),
-            shapes: Vec::new(),
-        };
-        let ((), scope) = in_scope(Some(scope), || {
-            let (h, c, k) = (expr("H"), expr("C"), expr("KERNEL"));
-            assert!(!h.is_derived() && !k.is_derived() && !Dim::Known(3).is_derived());
-            let out = h.sub(&Dim::Known(2));
-            assert!(out.is_derived());
-            assert!(k.mul(&Dim::Known(2)).value().is_none() && !k.mul(&Dim::Known(2)).is_derived());
-            let rt = quote!(rt);
-            let a = shaped_type(&[c.clone(), out.clone()], &rt);
-            let b = shaped_type(&[c.clone(), h.sub(&Dim::Known(2))], &rt);
-            assert_eq!(a.to_string(), b.to_string(), "one type per shape");
-            let other = shaped_type(&[c, out.sub(&Dim::Known(2))], &rt);
-            assert_ne!(a.to_string(), other.to_string());
-            assert_eq!(generic_args().to_string(), "< H , C >");
-        });
-        assert_eq!(scope.map(|s| s.shapes.len()), Some(2));
+        let sizes = SizeParams::new(
+            vec![syn::parse_quote!(H), syn::parse_quote!(C)],
+            syn::parse_quote!(Net),
+        );
+        let (h, k) = (expr("H"), expr("KERNEL"));
+        assert!(!h.is_derived(&sizes) && !k.is_derived(&sizes));
+        assert!(!Dim::Known(3).is_derived(&sizes));
+        assert!(h.sub(&Dim::Known(2)).is_derived(&sizes));
+        let doubled = k.mul(&Dim::Known(2));
+        assert!(doubled.value().is_none() && !doubled.is_derived(&sizes));
         // Outside a generic network nothing is derived.
-        assert!(!expr("H").sub(&Dim::Known(2)).is_derived());
-        assert!(generic_args().is_empty());
+        let concrete = SizeParams::none(syn::parse_quote!(Net));
+        assert!(!h.sub(&Dim::Known(2)).is_derived(&concrete));
     }
 }

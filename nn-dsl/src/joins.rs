@@ -1,148 +1,51 @@
 //! Joins: a residual block (`Residual { … }`, with an optional `shortcut { … }`) and
-//! parallel branches (`Concat { { … }, { … } }`, `Add { … }`). Each path is a chain resolved
-//! from the join's input and declared as a hidden layer type; the join is a runtime type
-//! over them (`Residual<Body, Shortcut>`, nested `Concat<A, Concat<B, C, _>, _>`, `Sum`).
-//! Where the paths meet, their shapes must agree: a mismatch is an error at the block that
-//! names both shapes, or a const assertion when they involve named constants.
+//! parallel branches (`Concat { { … }, { … } }`, `Add { … }`). [`paths`] reads a join's
+//! paths off its block, which resolution resolves as chains from the join's input;
+//! [`combine`] checks where they meet and builds the join's runtime type over them
+//! (`Residual<Body, Shortcut>`, nested `Concat<A, Concat<B, C, _>, _>`, `Sum`). Paths whose
+//! shapes disagree are an error at the block that names both shapes, or a const assertion
+//! when they involve named constants.
 
-use crate::ast::{Block, BlockContent, LayerDef, Path};
+use crate::ast::{Block, BlockContent, LayerDef};
 use crate::ctxt::{Ctxt, Reported};
 use crate::dim::{Cmp, Dim};
-use crate::resolve::{resolve_chain, HiddenChain, Scope};
-use crate::rules::Shape;
-use crate::table::LayerKind;
+use crate::ir::{Join, JoinPath};
+use crate::kind::JoinKind;
+use crate::rule::RuleCx;
+use crate::shape::Shape;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 
-/// A resolved join.
-pub struct Join {
-    pub ty: TokenStream,
-    pub init: TokenStream,
-    pub out: Shape,
-    /// The kind of the join's own summary row (Keras's names: `Add`, `Concatenate`).
-    pub row_kind: &'static str,
-    /// Code pushing the name of each path's last summary row to `ends`.
-    pub summary: TokenStream,
-    pub hidden: Vec<HiddenChain>,
+/// A path of a join as written.
+pub struct PathDef<'a> {
+    /// `body`, `shortcut`, or a branch's name or index.
+    pub name: String,
+    pub layers: &'a [LayerDef],
+    /// The braces.
+    pub span: Span,
 }
 
-/// One path of a join, resolved.
-struct ResolvedPath {
-    /// Its name in parameter paths and the summary (`body`, `shortcut`, a branch's name or
-    /// index).
-    name: String,
-    ty: TokenStream,
-    out: Shape,
-    summary: TokenStream,
-    hidden: Option<HiddenChain>,
-}
-
-/// `[16, 28, 28]`
-fn shape_text(shape: &Shape) -> String {
-    match shape {
-        Shape::Dims(dims) => {
-            let texts: Vec<String> = dims.iter().map(Dim::text).collect();
-            format!("[{}]", texts.join(", "))
-        }
-        Shape::Tokens(t) => format!("tokens[{}]", t.text()),
-        Shape::Opaque(_) => "a sub-network's output".to_string(),
-    }
-}
-
-/// Resolves the chain `layers` from `input` as the path `name` of the join at `scope`.
-fn resolve_path(
-    name: &str,
-    layers: &[LayerDef],
-    input: &Shape,
-    scope: &Scope<'_>,
-    cx: &Ctxt,
-) -> Result<ResolvedPath, Reported> {
-    let rt = scope.rt;
-    if layers.is_empty() {
-        // An empty path is the identity: `Concat { {}, { … } }` stacks the input itself.
-        let sample = input.sample_type(rt);
-        return Ok(ResolvedPath {
-            name: name.to_string(),
-            ty: quote!(#rt::layers::Identity<#sample>),
-            out: input.clone(),
-            summary: quote!(ends.push(input.clone());),
-            hidden: None,
-        });
-    }
-    let scope = scope.nested(name);
-    let (resolved, out) = resolve_chain(layers, Ok(input.clone()), &scope, cx)?;
-    let hidden_name = scope.chain_name();
-    let args = crate::dim::generic_args();
-    Ok(ResolvedPath {
-        name: name.to_string(),
-        ty: quote!(#hidden_name #args),
-        out,
-        summary: quote! {
-            ends.push(<#hidden_name #args as #rt::layers::Layer>::summary_rows(
-                &#rt::layers::child_name(prefix, #name),
-                &input,
-                rows,
-            ));
-        },
-        hidden: Some(HiddenChain {
-            name: hidden_name,
-            input: input.clone(),
-            layers: resolved,
-        }),
+/// The block of a join layer; resolution checked that it has one.
+fn block<'a>(rcx: &RuleCx<'a>) -> Result<&'a Block, Reported> {
+    rcx.layer.block.as_ref().ok_or_else(|| {
+        rcx.cx.error_spanned_by(
+            &rcx.layer.kind,
+            format_args!("{} needs its paths in braces", rcx.decl.name),
+        )
     })
 }
 
-/// Requires `a` and `b` to be the same shape (all dimensions, or all but the first);
-/// `message` says so with both shapes.
-#[allow(clippy::too_many_arguments)]
-fn require_agree(
-    cx: &Ctxt,
-    label: &str,
-    a: &Shape,
-    b: &Shape,
-    from_dim: usize,
-    at: &dyn ToTokens,
-    message: &dyn Fn() -> String,
-) -> Result<(), Reported> {
-    match (a, b) {
-        (Shape::Dims(x), Shape::Dims(y)) if x.len() == y.len() => {
-            for (p, q) in x.iter().zip(y).skip(from_dim) {
-                cx.require(label, Cmp::Eq, p, q, at, message)?;
-            }
-            Ok(())
-        }
-        (Shape::Dims(_), Shape::Dims(_)) => Err(cx.error_spanned_by(at, message())),
-        _ => Err(cx.error_spanned_by(
-            at,
-            "the paths of a join must end in shapes the macro knows, not in a `Net(...)`",
-        )),
-    }
-}
-
-/// Resolves the join `layer` (its kind is a join, its block is `block`) from `input`.
-pub fn resolve_join(
-    kind: &LayerKind,
-    layer: &LayerDef,
-    block: &Block,
-    input: &Shape,
-    scope: &Scope<'_>,
-    cx: &Ctxt,
-) -> Result<Join, Reported> {
-    let rt = scope.rt;
-    let label = match &layer.name {
-        Some(name) => format!("{} `{name}`", kind.name),
-        None => kind.name.to_string(),
-    };
-    if let (Some(shortcut), false) = (&block.shortcut, kind.name == "Residual") {
+/// The paths of the join `join` written at `rcx.layer`, checked for the join's form.
+pub fn paths<'a>(join: JoinKind, rcx: &RuleCx<'a>) -> Result<Vec<PathDef<'a>>, Reported> {
+    let (cx, name) = (rcx.cx, rcx.decl.name);
+    let block = block(rcx)?;
+    if let (Some(shortcut), false) = (&block.shortcut, join == JoinKind::Residual) {
         return Err(cx.error_at(
             shortcut.span,
-            format_args!(
-                "only a Residual block has a shortcut; {} joins its branches",
-                kind.name
-            ),
+            format_args!("only a Residual block has a shortcut; {name} joins its branches"),
         ));
     }
-    if kind.name == "Residual" {
+    if join == JoinKind::Residual {
         let BlockContent::Chain(body) = &block.content else {
             return Err(cx.error_at(
                 block.span,
@@ -152,160 +55,232 @@ pub fn resolve_join(
         if body.is_empty() {
             return Err(cx.error_at(block.span, "a residual body needs at least one layer"));
         }
-        let body = resolve_path("body", body, input, scope, cx)?;
-        let shortcut = match &block.shortcut {
-            Some(Path { layers, .. }) if layers.is_empty() => {
+        let mut paths = vec![PathDef {
+            name: "body".to_string(),
+            layers: body,
+            span: block.span,
+        }];
+        if let Some(shortcut) = &block.shortcut {
+            if shortcut.layers.is_empty() {
                 return Err(cx.error_at(
-                    block.shortcut.as_ref().map_or(block.span, |s| s.span),
+                    shortcut.span,
                     "an empty shortcut is the identity: leave `shortcut { }` out",
-                ))
+                ));
             }
-            Some(path) => Some(resolve_path("shortcut", &path.layers, input, scope, cx)?),
-            None => None,
-        };
-        match &shortcut {
-            None => require_agree(cx, &label, &body.out, input, 0, &layer.kind, &|| {
-                format!(
-                    "the residual body maps {} to {}, but without a shortcut its output must keep the input's shape; add `shortcut {{ … }}` to project the input (a 1x1 convolution with the body's stride, usually)",
-                    shape_text(input),
-                    shape_text(&body.out)
-                )
-            })?,
-            Some(s) => {
-                let at = block.shortcut.as_ref().map(|p| p.name.clone());
-                require_agree(cx, &label, &s.out, &body.out, 0, &at, &|| {
-                    format!(
-                        "the residual body gives {} but the shortcut gives {}; both paths must give the same shape",
-                        shape_text(&body.out),
-                        shape_text(&s.out)
-                    )
-                })?
-            }
+            paths.push(PathDef {
+                name: "shortcut".to_string(),
+                layers: &shortcut.layers,
+                span: shortcut.span,
+            });
         }
-        let sample = body.out.sample_type(rt);
-        let shortcut_ty = shortcut
-            .as_ref()
-            .map_or_else(|| quote!(#rt::layers::Identity<#sample>), |s| s.ty.clone());
-        let body_ty = &body.ty;
-        let ty = quote!(#rt::layers::Residual<#body_ty, #shortcut_ty>);
-        let mut summary = body.summary.clone();
-        summary.extend(match &shortcut {
-            Some(s) => s.summary.clone(),
-            None => quote!(ends.push(input.clone());),
-        });
-        let out = body.out.clone();
-        let hidden = [Some(body), shortcut]
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.hidden)
-            .collect();
-        return Ok(Join {
-            init: quote!(<#ty as #rt::layers::Layer>::init(rng)),
-            ty,
-            out,
-            row_kind: "Add",
-            summary,
-            hidden,
-        });
+        return Ok(paths);
     }
-
     // Concat and Add: two or more branches from the same input.
     let BlockContent::Branches(branches) = &block.content else {
         return Err(cx.error_at(
             block.span,
             format_args!(
-                "{} joins branches, each in braces: `{} {{ {{ Conv2d(8, 1) }}, {{ Conv2d(8, 3, padding = 1) }} }}`",
-                kind.name, kind.name
+                "{name} joins branches, each in braces: `{name} {{ {{ Conv2d(8, 1) }}, {{ Conv2d(8, 3, padding = 1) }} }}`"
             ),
         ));
     };
     if branches.len() < 2 {
         return Err(cx.error_at(
             block.span,
-            format_args!("{} needs at least two branches", kind.name),
+            format_args!("{name} needs at least two branches"),
         ));
     }
-    let mut paths = Vec::new();
-    let mut failed = None;
-    for (i, branch) in branches.iter().enumerate() {
-        let name = branch
-            .name
-            .as_ref()
-            .map_or_else(|| i.to_string(), |n| n.to_string());
-        match resolve_path(&name, &branch.layers, input, scope, cx) {
-            Ok(p) => paths.push((p, branch.span)),
-            Err(r) => failed = Some(r),
+    Ok(branches
+        .iter()
+        .enumerate()
+        .map(|(i, branch)| PathDef {
+            name: branch
+                .name
+                .as_ref()
+                .map_or_else(|| i.to_string(), |n| n.to_string()),
+            layers: &branch.layers,
+            span: branch.span,
+        })
+        .collect())
+}
+
+/// Requires `a` and `b` to be the same shape (all dimensions, or all but the first);
+/// `message` says so with both shapes.
+fn require_agree(
+    cx: &Ctxt,
+    label: &str,
+    (a, b): (&Shape, &Shape),
+    from_dim: usize,
+    at: &dyn ToTokens,
+    message: &dyn Fn() -> String,
+) -> Result<(), Reported> {
+    match (a.dims(), b.dims()) {
+        (Some(x), Some(y)) if x.len() == y.len() => {
+            for (p, q) in x.iter().zip(&y).skip(from_dim) {
+                cx.require(label, Cmp::Eq, p, q, at, message)?;
+            }
+            Ok(())
+        }
+        (Some(_), Some(_)) => Err(cx.error_spanned_by(at, message())),
+        _ => Err(cx.error_spanned_by(
+            at,
+            "the paths of a join must end in shapes the macro knows, not in a `Net(...)`",
+        )),
+    }
+}
+
+/// The join `join` at `rcx.layer` over its resolved `paths` (as `defs` wrote them), from
+/// `input`.
+pub fn combine(
+    join: JoinKind,
+    rcx: &RuleCx<'_>,
+    input: &Shape,
+    defs: &[PathDef<'_>],
+    paths: Vec<JoinPath>,
+) -> Result<Join, Reported> {
+    match join {
+        JoinKind::Residual => residual(rcx, input, paths),
+        JoinKind::Concat | JoinKind::Add => branches(join == JoinKind::Concat, rcx, defs, paths),
+    }
+}
+
+fn residual(rcx: &RuleCx<'_>, input: &Shape, paths: Vec<JoinPath>) -> Result<Join, Reported> {
+    let (cx, rt, label) = (rcx.cx, rcx.rt(), rcx.label());
+    let mut paths = paths.into_iter();
+    let (Some(body), shortcut) = (paths.next(), paths.next()) else {
+        return Err(cx.error_spanned_by(&rcx.layer.kind, "a residual block needs a body"));
+    };
+    match &shortcut {
+        None => require_agree(cx, &label, (&body.out, input), 0, &rcx.layer.kind, &|| {
+            format!(
+                "the residual body maps {} to {}, but without a shortcut its output must keep the input's shape; add `shortcut {{ … }}` to project the input (a 1x1 convolution with the body's stride, usually)",
+                input.text(),
+                body.out.text()
+            )
+        })?,
+        Some(s) => {
+            let at = rcx
+                .layer
+                .block
+                .as_ref()
+                .and_then(|b| b.shortcut.as_ref())
+                .map(|p| p.name.clone());
+            require_agree(cx, &label, (&s.out, &body.out), 0, &at, &|| {
+                format!(
+                    "the residual body gives {} but the shortcut gives {}; both paths must give the same shape",
+                    body.out.text(),
+                    s.out.text()
+                )
+            })?
         }
     }
-    if let Some(r) = failed {
-        return Err(r);
-    }
-    let concat = kind.name == "Concat";
-    let first = &paths[0].0;
-    for (path, span) in &paths[1..] {
-        let at = quote::quote_spanned!(*span=> {});
+    let shortcut = shortcut.unwrap_or_else(|| {
+        let sample = body.out.sample_type(rcx.env);
+        JoinPath {
+            name: "shortcut".to_string(),
+            ty: quote!(#rt::layers::Identity<#sample>),
+            out: body.out.clone(),
+            chain: None,
+        }
+    });
+    let (body_ty, shortcut_ty) = (&body.ty, &shortcut.ty);
+    let ty = quote!(#rt::layers::Residual<#body_ty, #shortcut_ty>);
+    Ok(Join {
+        init: quote!(<#ty as #rt::layers::Layer>::init(rng)),
+        ty,
+        out: body.out.clone(),
+        row_kind: "Add",
+        paths: vec![body, shortcut],
+    })
+}
+
+/// The output of branches `paths` joined: the first's shape, or for a concatenation, that
+/// shape with the first dimensions summed.
+fn joined_shape(concat: bool, paths: &[JoinPath]) -> Shape {
+    let first = &paths[0].out;
+    let (true, Some(mut dims)) = (concat, first.dims()) else {
+        return first.clone();
+    };
+    dims[0] = paths
+        .iter()
+        .fold(Dim::Known(0), |acc, p| match p.out.dims() {
+            Some(d) => acc.add(&d[0]),
+            None => acc,
+        });
+    Shape::from_dims(dims).unwrap_or_else(|| first.clone())
+}
+
+fn branches(
+    concat: bool,
+    rcx: &RuleCx<'_>,
+    defs: &[PathDef<'_>],
+    paths: Vec<JoinPath>,
+) -> Result<Join, Reported> {
+    let (cx, rt, label) = (rcx.cx, rcx.rt(), rcx.label());
+    let Some(first) = paths.first() else {
+        return Err(cx.error_spanned_by(&rcx.layer.kind, "a join needs branches"));
+    };
+    for (path, def) in paths.iter().zip(defs).skip(1) {
+        let at = quote::quote_spanned!(def.span=> {});
         require_agree(
             cx,
             &label,
-            &path.out,
-            &first.out,
+            (&path.out, &first.out),
             usize::from(concat),
             &at,
             &|| {
                 if concat {
                     format!(
-                    "branch `{}` gives {} but branch `{}` gives {}: Concat stacks the first dimension (channels), so the others must agree",
-                    path.name,
-                    shape_text(&path.out),
-                    first.name,
-                    shape_text(&first.out)
-                )
+                        "branch `{}` gives {} but branch `{}` gives {}: Concat stacks the first dimension (channels), so the others must agree",
+                        path.name,
+                        path.out.text(),
+                        first.name,
+                        first.out.text()
+                    )
                 } else {
                     format!(
-                    "branch `{}` gives {} but branch `{}` gives {}: Add needs the same shape from every branch",
-                    path.name,
-                    shape_text(&path.out),
-                    first.name,
-                    shape_text(&first.out)
-                )
+                        "branch `{}` gives {} but branch `{}` gives {}: Add needs the same shape from every branch",
+                        path.name,
+                        path.out.text(),
+                        first.name,
+                        first.out.text()
+                    )
                 }
             },
         )?;
     }
-    // Right-nested binary joins: the inner ones add no name of their own ("").
-    let named = |p: &ResolvedPath| p.name.clone();
-    let out_of = |ps: &[(ResolvedPath, Span)]| -> Shape {
-        if !concat {
-            return ps[0].0.out.clone();
-        }
-        match &ps[0].0.out {
-            Shape::Dims(dims) => {
-                let channels = ps.iter().fold(Dim::Known(0), |acc, (p, _)| match &p.out {
-                    Shape::Dims(d) => acc.add(&d[0]),
-                    _ => acc,
-                });
-                let mut out = dims.clone();
-                out[0] = channels;
-                Shape::Dims(out)
-            }
-            other => other.clone(),
-        }
-    };
+    let (ty, init) = nested(concat, rt, &paths, rcx);
+    Ok(Join {
+        ty,
+        init,
+        out: joined_shape(concat, &paths),
+        row_kind: if concat { "Concatenate" } else { "Add" },
+        paths,
+    })
+}
+
+/// The type and initialiser of right-nested binary joins over `paths`; the inner ones add
+/// no name of their own ("").
+fn nested(
+    concat: bool,
+    rt: &TokenStream,
+    paths: &[JoinPath],
+    rcx: &RuleCx<'_>,
+) -> (TokenStream, TokenStream) {
     let n = paths.len();
-    let mut ty = paths[n - 1].0.ty.clone();
+    let mut ty = paths[n - 1].ty.clone();
     let mut init = {
         let t = &ty;
         quote!(<#t as #rt::layers::Layer>::init(rng))
     };
-    let mut inner_name = named(&paths[n - 1].0);
     for k in (0..n - 1).rev() {
-        let (a_ty, a_name) = (&paths[k].0.ty, named(&paths[k].0));
+        let (a_ty, a_name) = (&paths[k].ty, &paths[k].name);
         let b_name = if k == n - 2 {
-            inner_name.clone()
+            paths[n - 1].name.clone()
         } else {
             String::new()
         };
-        let out = out_of(&paths[k..]).sample_type(rt);
+        let out = joined_shape(concat, &paths[k..]).sample_type(rcx.env);
         let b_ty = ty;
         ty = if concat {
             quote!(#rt::layers::Concat<#a_ty, #b_ty, #out>)
@@ -317,17 +292,6 @@ pub fn resolve_join(
             #rt::layers::#join::from_parts(<#a_ty as #rt::layers::Layer>::init(rng), #init)
                 .named([#a_name, #b_name])
         };
-        inner_name = String::new();
     }
-    let out = out_of(&paths);
-    let summary = paths.iter().map(|(p, _)| p.summary.clone()).collect();
-    let hidden = paths.into_iter().filter_map(|(p, _)| p.hidden).collect();
-    Ok(Join {
-        ty,
-        init,
-        out,
-        row_kind: if concat { "Concatenate" } else { "Add" },
-        summary,
-        hidden,
-    })
+    (ty, init)
 }

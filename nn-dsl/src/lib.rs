@@ -1,23 +1,60 @@
-//! The language of typed-nn's `network!` macro: grammar (`ast`), the table of layer kinds
-//! (`table`), resolution and shape rules (`resolve`, `rules`) and code generation (`expand`).
-//! It works on `proc_macro2` tokens, so that it runs — and is tested and fuzzed — outside a
-//! compiler; the `nn-macros` crate is only its proc-macro entry point.
+//! The language of typed-nn's `network!` macro, on `proc_macro2` tokens, so that it runs —
+//! and is tested and fuzzed — outside a compiler; the `nn-macros` crate is only its
+//! proc-macro entry point.
+//!
+//! # Map
+//!
+//! The input goes through three passes, each a module of its own, over one table of layer
+//! kinds:
+//!
+//! - `ast.rs`: the grammar, parsed into a small AST that keeps spans.
+//! - The table: `kinds/` holds one declaration per layer kind (a type implementing
+//!   `kind::Kind`: name, one-line doc, example, accepted inputs, flags, typed arguments and
+//!   shape rule), grouped in files by family; `kinds/mod.rs` lists them. `args.rs` is how
+//!   arguments are declared (`args!`: a typed struct whose defaults are written once) and
+//!   matched; `kind.rs` what a declaration holds; `rule.rs` what a shape rule gets and
+//!   gives. Everything else — argument checks, "did you mean", the known-layer message, the
+//!   reference documentation ([`reference()`]) and the never-panics property — reads the table.
+//! - Resolution (`resolve.rs`, with `joins.rs` for the paths of joins): every layer checked
+//!   against the table and its rule applied to its input; the result is the network as
+//!   `ir.rs` describes it.
+//! - Fusion (`fuse.rs`): activations and poolings merged into the layer before, as the
+//!   declarations' flags allow.
+//! - Expansion (`expand/`): the code, one function per generated item.
+//!
+//! Sizes are `Dim`s: numbers the macro computes, or const expressions left to rustc
+//! as assertions that name the layer (`dim.rs`); a generic network's size parameters and the
+//! shape types its computed sizes need are explicit context (`sizes.rs`), passed to every
+//! pass with the path to the runtime (`shape::Env`). Errors go to a `Ctxt` (`ctxt.rs`) that
+//! collects them all.
 //!
 //! [`network`] never panics: any input yields either the network's items or spanned
 //! `compile_error!`s (plus a placeholder struct, so that later uses of the name do not bury
 //! the real error).
 
+mod args;
 mod ast;
 mod ctxt;
 mod dim;
 mod expand;
+mod fuse;
+mod ir;
 mod joins;
+mod kind;
+mod kinds;
+mod reference;
 mod resolve;
-mod rules;
-mod table;
+mod rule;
+mod shape;
+mod sizes;
+mod suggest;
+
+pub use reference::{kinds, reference, ArgDefault, ArgKind, KindInfo, ParamInfo, Range};
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::quote;
+use shape::Env;
+use sizes::SizeParams;
 
 /// The one path through which generated code reaches the runtime: a hidden module of the
 /// `typed-nn` facade that re-exports everything the expansion names.
@@ -37,41 +74,31 @@ pub fn network(input: TokenStream) -> TokenStream {
     };
     let cx = ctxt::Ctxt::new();
     let rt = runtime_path();
-    let params = generic_params(&def, &cx);
-    let scope = (!params.is_empty()).then(|| dim::GenericScope {
-        params,
-        network: def.name.clone(),
-        shapes: Vec::new(),
-    });
-    let (items, scope) = dim::in_scope(scope, || {
-        let layers = resolve::resolve(&def, &cx, &rt);
-        if let Ok(layers) = &layers {
-            resolve::check_network(layers, &cx);
+    let sizes = SizeParams::new(size_params(&def, &cx), def.name.clone());
+    let env = Env {
+        rt: &rt,
+        sizes: &sizes,
+    };
+    let resolved = resolve::network(&def, resolve::Resolver { cx: &cx, env });
+    let const_checks = cx.take_const_checks();
+    match (cx.check(), resolved) {
+        (Err(error), _) => expand::fallback(&def, error),
+        (Ok(()), Ok(layers)) => {
+            let layers = fuse::chain(layers, env);
+            expand::network(&def, &layers, &const_checks, env)
         }
-        let const_checks = cx.take_const_checks();
-        match (cx.check(), layers) {
-            (Err(error), _) => Err(error),
-            (Ok(()), Ok(layers)) => Ok(expand::network(&def, &layers, &const_checks, &rt)),
-            // A failed resolution holds the proof (`Reported`) that an error was recorded, so
-            // `check` failed above; the message is a safeguard, not a path taken.
-            (Ok(()), Err(_)) => Err(syn::Error::new(
-                def.body_span,
-                "this network could not be resolved",
-            )),
-        }
-    });
-    match items {
-        Ok(items) => {
-            let shapes = expand::shapes(&def, scope, &rt);
-            quote!(#items #shapes)
-        }
-        Err(error) => expand::fallback(&def, error),
+        // A failed resolution holds the proof (`Reported`) that an error was recorded, so
+        // `check` failed above; the message is a safeguard, not a path taken.
+        (Ok(()), Err(_)) => expand::fallback(
+            &def,
+            syn::Error::new(def.body_span, "this network could not be resolved"),
+        ),
     }
 }
 
 /// The network's generic parameters, which must be sizes (`const N: usize`); errors go to
 /// `cx`.
-fn generic_params(def: &ast::NetworkDef, cx: &ctxt::Ctxt) -> Vec<syn::Ident> {
+fn size_params(def: &ast::NetworkDef, cx: &ctxt::Ctxt) -> Vec<syn::Ident> {
     let mut params = Vec::new();
     for param in &def.generics.params {
         match param {
@@ -132,7 +159,7 @@ fn nested_too_deep(input: &TokenStream) -> Option<proc_macro2::Span> {
 
 /// The names of every layer kind `network!` knows, in the order of the table.
 pub fn layer_kinds() -> impl Iterator<Item = &'static str> {
-    table::LAYERS.iter().map(|k| k.name)
+    kinds::KINDS.iter().map(kind::KindEntry::name)
 }
 
 /// After a syntax error, the error and — when the input still says `struct Name` — an empty

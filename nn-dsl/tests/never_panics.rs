@@ -3,8 +3,10 @@
 //! random token soup — all come back as Rust items: the network, or spanned
 //! `compile_error!`s beside a placeholder struct.
 
+use nn_dsl::{ArgDefault, ArgKind};
 use proc_macro2::TokenStream;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 
 fn kind() -> impl Strategy<Value = String> {
     let known: Vec<String> = nn_dsl::layer_kinds().map(str::to_string).collect();
@@ -62,36 +64,16 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn arg() -> impl Strategy<Value = String> {
-    let names = [
-        "units",
-        "filters",
-        "kernel",
-        "stride",
-        "strides",
-        "padding",
-        "window",
-        "return_sequences",
-        "activation",
-        "alpha",
-        "vocabulary",
-        "dimension",
-        "network",
-        "foo",
-        "dilation",
-        "groups",
-        "bias",
-        "rate",
-        "momentum",
-        "eps",
-        "features",
-    ];
+    // Every argument name of the table, and two it does not know.
+    let mut names: Vec<String> = nn_dsl::kinds()
+        .flat_map(|k| k.params.iter().map(|p| p.name.to_string()))
+        .chain(["foo".to_string(), "strides".to_string()])
+        .collect();
+    names.sort();
+    names.dedup();
     prop_oneof![
         value(),
-        (
-            prop::sample::select(names.map(str::to_string).to_vec()),
-            value()
-        )
-            .prop_map(|(n, v)| format!("{n} = {v}")),
+        (prop::sample::select(names), value()).prop_map(|(n, v)| format!("{n} = {v}")),
     ]
 }
 
@@ -128,59 +110,105 @@ fn network_source() -> impl Strategy<Value = String> {
         })
 }
 
-/// A layer with arguments of the right kinds and random sizes, so that most chains reach
-/// the shape rules and the expansion (kernels larger than their input included).
+/// A plausible value of an argument of kind `kind`: the right kind, random sizes (kernels
+/// larger than their input included), sometimes a named constant left to rustc.
+fn plausible_value(kind: ArgKind) -> BoxedStrategy<String> {
+    let small = || (1usize..6).prop_map(|v| v.to_string());
+    let words = |w: &[&'static str]| prop::sample::select(w.to_vec()).prop_map(str::to_string);
+    match kind {
+        ArgKind::Count => prop_oneof![
+            3 => small(),
+            3 => (1usize..40).prop_map(|v| v.to_string()),
+            1 => words(&["K", "2 * C"]),
+        ]
+        .boxed(),
+        ArgKind::Size => prop_oneof![
+            3 => small(),
+            1 => (small(), small()).prop_map(|(h, w)| format!("({h}, {w})")),
+            1 => words(&["K"]),
+        ]
+        .boxed(),
+        ArgKind::Padding { pair: true } => {
+            words(&["valid", "same", "0", "1", "2", "(1, 2)", "PAD"]).boxed()
+        }
+        ArgKind::Padding { pair: false } => words(&["valid", "same", "1"]).boxed(),
+        ArgKind::Zeros { pair } => {
+            let one = (0usize..3).prop_map(|v| v.to_string());
+            if pair {
+                prop_oneof![
+                    one,
+                    (0usize..2, 0usize..2).prop_map(|(a, b)| format!("({a}, {b})"))
+                ]
+                .boxed()
+            } else {
+                one.boxed()
+            }
+        }
+        ArgKind::Bool => words(&["true", "false"]).boxed(),
+        ArgKind::Number(range) => {
+            let candidates: Vec<&'static str> =
+                ["0.0", "0.1", "0.5", "0.9", "1.0", "1e-5", "-0.5", "2.0"]
+                    .into_iter()
+                    .filter(|v| range.contains(v.parse().unwrap()))
+                    .collect();
+            words(&candidates).boxed()
+        }
+        ArgKind::Choice(choices) => words(choices).boxed(),
+        ArgKind::Type => words(&["Encoder"]).boxed(),
+    }
+}
+
+/// A layer of any kind the table holds (joins aside) with arguments of the right kinds:
+/// the required ones in order, each other one given by name half of the time. Most chains
+/// reach the shape rules and the expansion.
 fn plausible_layer() -> impl Strategy<Value = String> {
-    let n = || 1usize..40;
-    let word = |w: &'static [&'static str]| prop::sample::select(w.to_vec());
-    // A kernel as a literal or as a named constant (left to rustc's const evaluation).
-    let kernel = prop_oneof![
-        3 => (1usize..6).prop_map(|v| v.to_string()),
-        1 => prop::sample::select(vec!["K".to_string(), "2 * C".to_string()]),
-    ];
-    prop_oneof![
-        (n(), prop::bool::ANY).prop_map(|(u, b)| format!("Dense({u}, bias = {b})")),
-        (
-            n(),
-            kernel,
-            1usize..3,
-            word(&["valid", "same", "0", "1", "2", "(1, 2)", "PAD"]),
-            1usize..3,
-            1usize..3
-        )
-            .prop_map(|(f, k, s, p, d, g)| format!(
-                "Conv2d({f}, {k}, stride = {s}, padding = {p}, dilation = {d}, groups = {g})"
-            )),
-        (
-            n(),
-            1usize..6,
-            1usize..3,
-            word(&["valid", "same", "1"]),
-            1usize..3
-        )
-            .prop_map(|(f, k, s, p, d)| format!(
-                "Conv1d({f}, {k}, {s}, padding = {p}, dilation = {d})"
-            )),
-        (1usize..4, 1usize..3, 0usize..3)
-            .prop_map(|(k, s, p)| format!("MaxPool2d({k}, stride = {s}, padding = {p})")),
-        (1usize..4).prop_map(|k| format!("AvgPool2d(({k}, 1))")),
-        (1usize..4, 0usize..2).prop_map(|(k, p)| format!("MaxPool1d({k}, padding = {p})")),
-        word(&[
-            "GlobalAvgPool2d",
-            "GlobalMaxPool2d",
-            "BatchNorm2d",
-            "BatchNorm1d",
-            "LayerNorm"
-        ])
-        .prop_map(str::to_string),
-        (0usize..12).prop_map(|r| format!("Dropout(0.{r})")),
-        (n(), 0usize..10).prop_map(|(f, m)| format!("BatchNorm1d({f}, momentum = 0.{m})")),
-        Just("Flatten".to_string()),
-        word(&["Relu", "Tanh", "Sigmoid", "Softmax", "LeakyRelu(0.2)"]).prop_map(str::to_string),
-        (word(&["SimpleRNN", "LSTM", "GRU"]), n(), prop::bool::ANY)
-            .prop_map(|(k, u, s)| format!("{k}({u}, return_sequences = {s})")),
-        (n(), n()).prop_map(|(v, d)| format!("Embedding({v}, {d})")),
-    ]
+    let layers: Vec<BoxedStrategy<String>> = nn_dsl::kinds()
+        .filter(|k| !k.join)
+        .map(|k| {
+            let args: Vec<BoxedStrategy<Option<String>>> = k
+                .params
+                .iter()
+                .map(|p| {
+                    let value = plausible_value(p.kind);
+                    match p.default {
+                        ArgDefault::Required => value.prop_map(Some).boxed(),
+                        _ => {
+                            let name = p.name;
+                            prop::option::of(value.prop_map(move |v| format!("{name} = {v}")))
+                                .boxed()
+                        }
+                    }
+                })
+                .collect();
+            let name = k.name;
+            args.prop_map(move |args| {
+                let args: Vec<String> = args.into_iter().flatten().collect();
+                if args.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{name}({})", args.join(", "))
+                }
+            })
+            .boxed()
+        })
+        .collect();
+    prop::sample::select((0..layers.len()).collect::<Vec<_>>())
+        .prop_flat_map(move |k| layers[k].clone())
+}
+
+#[test]
+fn plausible_layers_cover_every_kind() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    let strategy = plausible_layer();
+    for _ in 0..2000 {
+        let layer = strategy.new_tree(&mut runner).unwrap().current();
+        let name: String = layer.chars().take_while(|c| c.is_alphanumeric()).collect();
+        seen.insert(name);
+    }
+    for kind in nn_dsl::kinds().filter(|k| !k.join) {
+        assert!(seen.contains(kind.name), "{} is never generated", kind.name);
+    }
 }
 
 /// A plausible layer, or a join of chains of them (nested up to three deep).

@@ -295,7 +295,7 @@ pub type Conv2d<
     const G: usize = 1,
     F = Linear,
     const BIAS: bool = true,
-> = ConvOn<Tensor3<C, H, W>, Tensor3<CO, OH, OW>, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS>;
+> = ConvOn<Tensor3<C, H, W>, Tensor3<CO, OH, OW>, KH, KW, SH, SW, Pad<PT, PL>, DH, DW, G, F, BIAS>;
 
 /// 1-D convolution from `[C, L]` to `[CO, OL]`: kernel `K`, stride `S`, `P` zeros on the left
 /// (the right padding follows from the output size), dilation `D`, `G` channel groups, and a
@@ -312,11 +312,11 @@ pub type Conv1d<
     const G: usize = 1,
     F = Linear,
     const BIAS: bool = true,
-> = ConvOn<Tensor2<C, L>, Tensor2<CO, OL>, 1, K, 1, S, 0, P, 1, D, G, F, BIAS>;
+> = ConvOn<Tensor2<C, L>, Tensor2<CO, OL>, 1, K, 1, S, Pad<0, P>, 1, D, G, F, BIAS>;
 
 /// A convolution from `X` samples to `Y` samples, both `[C, L]` (1-D) or both `[C, H, W]`
-/// (2-D), with the kernel, stride, padding, dilation and groups of [`Conv2d`] (a 1-D
-/// convolution has `KH = SH = DH = 1`, `PT = 0`). [`Conv2d`] and [`Conv1d`] are it between
+/// (2-D), with the kernel, stride, padding (a [`ConvPadding`]), dilation and groups of
+/// [`Conv2d`] (a 1-D convolution has `KH = SH = DH = 1` and no padding above). [`Conv2d`] and [`Conv1d`] are it between
 /// samples of const sizes; a generic network's shapes are `Shaped` samples.
 #[derive(Clone, Debug)]
 pub struct ConvOn<
@@ -326,8 +326,7 @@ pub struct ConvOn<
     const KW: usize,
     const SH: usize,
     const SW: usize,
-    const PT: usize,
-    const PL: usize,
+    P: ConvPadding,
     const DH: usize,
     const DW: usize,
     const G: usize,
@@ -335,17 +334,45 @@ pub struct ConvOn<
     const BIAS: bool,
 > {
     pub params: ConvParams,
-    _act: Marker<X, Y, F>,
+    _act: Marker<X, Y, (F, P)>,
 }
 
 /// The cache of a convolution: its per-thread scratch.
 pub type ConvCache = ConvWorkspace;
 
-/// Padding (`PT`, `PL` of a convolution) that is TensorFlow's `same`: the fewest zeros under
-/// which the output's windows fit, the odd one after the input. `network!` passes it where
-/// those zeros depend on a generic network's parameters (a kernel size `K`), which a const
-/// argument cannot compute on stable Rust; the layer computes them from its sizes.
-pub const SAME_PADDING: usize = usize::MAX;
+/// The zeros a convolution adds above and to the left of its input, as a type (the zeros
+/// below and to the right follow from the output size): [`Pad`], or [`Same`].
+pub trait ConvPadding {
+    const RULE: PaddingRule;
+}
+
+/// How a convolution's zeros before its input are given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaddingRule {
+    /// This many zero rows above and zero columns to the left.
+    Before { top: usize, left: usize },
+    /// TensorFlow's `same`: the fewest zeros under which the output's windows fit, the odd
+    /// one after the input, computed from the layer's sizes.
+    Same,
+}
+
+/// `PT` zero rows above the input and `PL` zero columns to its left.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pad<const PT: usize, const PL: usize>;
+
+impl<const PT: usize, const PL: usize> ConvPadding for Pad<PT, PL> {
+    const RULE: PaddingRule = PaddingRule::Before { top: PT, left: PL };
+}
+
+/// TensorFlow's `same` padding, computed from the layer's sizes: what `network!` writes
+/// where those zeros depend on a generic network's parameters (a kernel size `K`), which a
+/// const argument cannot compute on stable Rust.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Same;
+
+impl ConvPadding for Same {
+    const RULE: PaddingRule = PaddingRule::Same;
+}
 
 /// The zeros before an input of `len` under `same` padding, for `out` windows of `k` taps
 /// `d` apart moved by `s`.
@@ -356,23 +383,20 @@ const fn same_before(len: usize, k: usize, s: usize, d: usize, out: usize) -> us
     ((out - 1) * s + (k - 1) * d + 1).saturating_sub(len) / 2
 }
 
-/// The sizes of a convolution from `x` to `y`-shaped samples with `[KH, KW, SH, SW, PT, PL,
-/// DH, DW, G]` (`PT`, `PL` may be [`SAME_PADDING`]).
-const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 9]) -> ConvGeom {
+/// The sizes of a convolution from `x` to `y`-shaped samples with `[KH, KW, SH, SW, DH, DW,
+/// G]` and `padding`.
+const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 7], padding: PaddingRule) -> ConvGeom {
     let ((c_in, h, w), (c_out, oh, ow)) = (planes(x), planes(y));
     if x.len() != y.len() || x.len() < 2 {
         panic!("a convolution takes and gives [C, L] or [C, H, W] samples");
     }
-    let [kh, kw, sh, sw, pt, pl, dh, dw, groups] = k;
-    let pt = if pt == SAME_PADDING {
-        same_before(h, kh, sh, dh, oh)
-    } else {
-        pt
-    };
-    let pl = if pl == SAME_PADDING {
-        same_before(w, kw, sw, dw, ow)
-    } else {
-        pl
+    let [kh, kw, sh, sw, dh, dw, groups] = k;
+    let (pt, pl) = match padding {
+        PaddingRule::Before { top, left } => (top, left),
+        PaddingRule::Same => (
+            same_before(h, kh, sh, dh, oh),
+            same_before(w, kw, sw, dw, ow),
+        ),
     };
     ConvGeom {
         c_in,
@@ -412,8 +436,7 @@ macro_rules! conv_on_impl {
                 const KW: usize,
                 const SH: usize,
                 const SW: usize,
-                const PT: usize,
-                const PL: usize,
+                P: ConvPadding,
                 const DH: usize,
                 const DW: usize,
                 const G: usize,
@@ -424,13 +447,14 @@ macro_rules! conv_on_impl {
 }
 
 conv_on_impl! {
-    ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+    ConvOn<X, Y, KH, KW, SH, SW, P, DH, DW, G, F, BIAS> {
         /// The sizes as given, unchecked: what `PARAMS` and `FLOPS` count (so that a
         /// network's totals, evaluated by `cargo check`, do not repeat the error below).
         const SIZES: ConvGeom = conv_geometry(
             X::SHAPE,
             Y::SHAPE,
-            [KH, KW, SH, SW, PT, PL, DH, DW, G],
+            [KH, KW, SH, SW, DH, DW, G],
+            P::RULE,
         );
 
         /// Fails to compile for sizes no PyTorch or Keras convolution has (see [`checked`]).
@@ -447,7 +471,7 @@ conv_on_impl! {
 }
 
 conv_on_impl! {
-    Layer for ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+    Layer for ConvOn<X, Y, KH, KW, SH, SW, P, DH, DW, G, F, BIAS> {
         type In = X;
         type Out = Y;
         type Cache = ConvCache;
@@ -495,7 +519,7 @@ pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
 }
 
 conv_on_impl! {
-    ConvLayer for ConvOn<X, Y, KH, KW, SH, SW, PT, PL, DH, DW, G, F, BIAS> {
+    ConvLayer for ConvOn<X, Y, KH, KW, SH, SW, P, DH, DW, G, F, BIAS> {
         const CONV: ConvGeom = Self::GEOMETRY;
         const ACT: EpilogueAct = F::EPILOGUE;
         fn conv_params(&self) -> &ConvParams {

@@ -16,17 +16,18 @@ mod rnn;
 pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
 pub use conv::{
-    Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvParams, ConvPool, ConvPoolCache, PoolLayer,
-    SAME_PADDING,
+    Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvPadding, ConvParams, ConvPool, ConvPoolCache,
+    Pad, PaddingRule, PoolLayer, Same,
 };
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
-pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache, FROM_SAMPLE};
+pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache};
 pub use pool::{
-    pool_kind, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolOn,
+    AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolAvg, PoolExtent,
+    PoolGlobal, PoolMax, PoolOn, PoolOp, PoolWindow,
 };
 pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,

@@ -10,21 +10,15 @@ use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
 
-/// A channel or feature count (`C` of [`BatchNorm`], `N` of [`LayerNorm`]) that is the
-/// sample's own (its first or last dimension): what `network!` passes where that count is
-/// computed from a generic network's parameters, which a const argument cannot be on
-/// stable Rust.
-pub const FROM_SAMPLE: usize = usize::MAX;
-
-/// Batch normalisation of samples `S` whose first dimension holds `C` channels (`[C]`,
+/// Batch normalisation of samples `S` whose first dimension holds the channels (`[C]`,
 /// `[C, L]` or `[C, H, W]`): in training, each channel is normalised with the statistics of
 /// the batch and the running statistics move towards them by `momentum`; in inference, the
 /// running statistics are used.
 #[derive(Clone, Debug)]
-pub struct BatchNorm<S: Sample, const C: usize> {
-    /// γ, `[C]`.
+pub struct BatchNorm<S: Sample> {
+    /// γ, one per channel.
     pub weight: Vec<f32>,
-    /// β, `[C]`.
+    /// β, one per channel.
     pub bias: Vec<f32>,
     pub weight_grad: Vec<f32>,
     pub bias_grad: Vec<f32>,
@@ -49,9 +43,9 @@ pub struct BatchNormCache {
     rows: usize,
 }
 
-impl<S: Sample, const C: usize> BatchNorm<S, C> {
-    /// The channels: `C`, or the sample's first dimension when `C` is [`FROM_SAMPLE`].
-    pub const CHANNELS: usize = if C == FROM_SAMPLE { S::SHAPE[0] } else { C };
+impl<S: Sample> BatchNorm<S> {
+    /// The channels: the sample's first dimension.
+    pub const CHANNELS: usize = S::SHAPE[0];
 
     /// Values per channel in one sample.
     const INNER: usize = {
@@ -95,7 +89,7 @@ impl<S: Sample, const C: usize> BatchNorm<S, C> {
     }
 }
 
-impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
+impl<S: Sample> Layer for BatchNorm<S> {
     type In = S;
     type Out = S;
     type Cache = BatchNormCache;
@@ -236,13 +230,13 @@ impl<S: Sample, const C: usize> Layer for BatchNorm<S, C> {
     }
 }
 
-/// Layer normalisation over the last dimension of `S`, which has `N` values: each row of
-/// `N` is normalised with its own mean and variance, the same in training and inference.
+/// Layer normalisation over the last dimension of `S`: each row of that dimension's values
+/// is normalised with its own mean and variance, the same in training and inference.
 #[derive(Clone, Debug)]
-pub struct LayerNorm<S: Sample, const N: usize> {
-    /// γ, `[N]`.
+pub struct LayerNorm<S: Sample> {
+    /// γ, one per feature.
     pub weight: Vec<f32>,
-    /// β, `[N]`.
+    /// β, one per feature.
     pub bias: Vec<f32>,
     pub weight_grad: Vec<f32>,
     pub bias_grad: Vec<f32>,
@@ -257,13 +251,9 @@ pub struct LayerNormCache {
     inv_std: Vec<f32>,
 }
 
-impl<S: Sample, const N: usize> LayerNorm<S, N> {
-    /// The features: `N`, or the sample's last dimension when `N` is [`FROM_SAMPLE`].
-    pub const FEATURES: usize = if N == FROM_SAMPLE {
-        S::SHAPE[S::SHAPE.len() - 1]
-    } else {
-        N
-    };
+impl<S: Sample> LayerNorm<S> {
+    /// The features: the sample's last dimension.
+    pub const FEATURES: usize = S::SHAPE[S::SHAPE.len() - 1];
 
     const ROWS: usize = {
         assert!(
@@ -299,7 +289,7 @@ impl<S: Sample, const N: usize> LayerNorm<S, N> {
     }
 }
 
-impl<S: Sample, const N: usize> Layer for LayerNorm<S, N> {
+impl<S: Sample> Layer for LayerNorm<S> {
     type In = S;
     type Out = S;
     type Cache = LayerNormCache;

@@ -5,7 +5,7 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{planes, Layer, ParamVisitor, Path, PoolLayer};
+use super::{planes, Layer, Marker, ParamVisitor, Path, PoolLayer};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
@@ -44,33 +44,81 @@ const fn checked(g: PoolGeom) -> PoolGeom {
     g
 }
 
-/// The pooling kinds [`PoolOn`] computes, by its `KIND` parameter.
-pub mod pool_kind {
-    pub const MAX_2D: usize = 0;
-    pub const AVG_2D: usize = 1;
-    pub const MAX_1D: usize = 2;
-    pub const GLOBAL_AVG_2D: usize = 3;
-    pub const GLOBAL_MAX_2D: usize = 4;
+/// How a pooling combines the values of a window: a type, [`PoolMax`] or [`PoolAvg`].
+pub trait PoolOp {
+    /// Whether it takes the maximum (else the mean).
+    const MAX: bool;
+    /// Its name in a kind: `Max`, `Avg`.
+    const NAME: &'static str;
 }
 
-/// Each kind's name, whether it takes the maximum (else the mean), and whether its window
-/// is the whole plane.
-const KINDS: [(&str, bool, bool); 5] = [
-    ("MaxPool2d", true, false),
-    ("AvgPool2d", false, false),
-    ("MaxPool1d", true, false),
-    ("GlobalAvgPool2d", false, true),
-    ("GlobalMaxPool2d", true, true),
-];
+/// The maximum of each window (gradients routed to the arg-max).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolMax;
 
-/// The sizes of a pooling from `x` to `y`-shaped samples with window, stride and padding
-/// `[KH, KW, SH, SW, PT, PL]`, or over whole planes (`global`).
-const fn pool_geometry(x: &[usize], y: &[usize], k: [usize; 6], global: bool) -> PoolGeom {
+/// The mean of each window (gradients spread evenly).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolAvg;
+
+impl PoolOp for PoolMax {
+    const MAX: bool = true;
+    const NAME: &'static str = "Max";
+}
+
+impl PoolOp for PoolAvg {
+    const MAX: bool = false;
+    const NAME: &'static str = "Avg";
+}
+
+/// Which windows a pooling takes: a type, [`PoolWindow`] or [`PoolGlobal`].
+pub trait PoolExtent {
+    /// `[KH, KW, SH, SW, PT, PL]` of sliding windows; `None` for whole planes.
+    const WINDOW: Option<[usize; 6]>;
+}
+
+/// Windows of `KH×KW` with stride `SH×SW`, starting `PT` rows above and `PL` columns left
+/// of the input.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolWindow<
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>;
+
+impl<
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const PT: usize,
+        const PL: usize,
+    > PoolExtent for PoolWindow<KH, KW, SH, SW, PT, PL>
+{
+    const WINDOW: Option<[usize; 6]> = Some([KH, KW, SH, SW, PT, PL]);
+}
+
+/// Each channel's whole plane as one window.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolGlobal;
+
+impl PoolExtent for PoolGlobal {
+    const WINDOW: Option<[usize; 6]> = None;
+}
+
+/// The sizes of a pooling from `x` to `y`-shaped samples over `window` (`None`: whole
+/// planes).
+const fn pool_geometry(x: &[usize], y: &[usize], window: Option<[usize; 6]>) -> PoolGeom {
     let ((c, h, w), (yc, oh, ow)) = (planes(x), planes(y));
     if yc != c {
         panic!("a pooling keeps its input's channels");
     }
-    let [kh, kw, sh, sw, pt, pl] = if global { [h, w, h, w, 0, 0] } else { k };
+    let [kh, kw, sh, sw, pt, pl] = match window {
+        Some(window) => window,
+        None => [h, w, h, w, 0, 0],
+    };
     PoolGeom {
         c,
         h,
@@ -86,54 +134,40 @@ const fn pool_geometry(x: &[usize], y: &[usize], k: [usize; 6], global: bool) ->
     }
 }
 
-/// A pooling from `X` samples to `Y` samples of kind `KIND` ([`pool_kind`]): windows of
-/// `KH×KW` with stride `SH×SW`, starting `PT` rows above and `PL` columns left of the input
-/// (all ignored by the global kinds, whose window is the whole plane). The named pooling
-/// layers are it between samples of const sizes; a generic network's shapes are `Shaped`
-/// samples.
-pub struct PoolOn<
-    X: Sample,
-    Y: Sample,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
-    const KIND: usize,
->(PhantomData<fn() -> (X, Y)>);
+/// The kind of pooling `Op` over `E` on samples of `rank` dimensions, as a user writes it.
+const fn pool_kind_name(max: bool, global: bool, rank: usize) -> &'static str {
+    match (max, global, rank) {
+        (true, true, _) => "GlobalMaxPool2d",
+        (false, true, _) => "GlobalAvgPool2d",
+        (true, false, 2) => "MaxPool1d",
+        (false, false, 2) => "AvgPool1d",
+        (true, false, _) => "MaxPool2d",
+        (false, false, _) => "AvgPool2d",
+    }
+}
+
+/// A pooling from `X` samples to `Y` samples combining windows with `Op` ([`PoolMax`],
+/// [`PoolAvg`]) over `E` ([`PoolWindow`], or [`PoolGlobal`] for whole planes). The named
+/// pooling layers are it between samples of const sizes; a generic network's shapes are
+/// `Shaped` samples.
+pub struct PoolOn<X: Sample, Y: Sample, Op: PoolOp, E: PoolExtent>(Marker<X, Y, (Op, E)>);
 
 /// The generic parameters of [`PoolOn`], for its impls.
 macro_rules! pool_on_impl {
     ($($item:tt)*) => {
-        impl<
-                X: Sample,
-                Y: Sample,
-                const KH: usize,
-                const KW: usize,
-                const SH: usize,
-                const SW: usize,
-                const PT: usize,
-                const PL: usize,
-                const KIND: usize,
-            > $($item)*
+        impl<X: Sample, Y: Sample, Op: PoolOp, E: PoolExtent> $($item)*
     };
 }
 
 pool_on_impl! {
-    PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
-        const GEOMETRY: PoolGeom = checked(pool_geometry(
-            X::SHAPE,
-            Y::SHAPE,
-            [KH, KW, SH, SW, PT, PL],
-            KINDS[KIND].2,
-        ));
-        const MAX: bool = KINDS[KIND].1;
+    PoolOn<X, Y, Op, E> {
+        const GEOMETRY: PoolGeom = checked(pool_geometry(X::SHAPE, Y::SHAPE, E::WINDOW));
+        const MAX: bool = Op::MAX;
     }
 }
 
 pool_on_impl! {
-    Default for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+    Default for PoolOn<X, Y, Op, E> {
         fn default() -> Self {
             PoolOn(PhantomData)
         }
@@ -141,7 +175,7 @@ pool_on_impl! {
 }
 
 pool_on_impl! {
-    Clone for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+    Clone for PoolOn<X, Y, Op, E> {
         fn clone(&self) -> Self {
             *self
         }
@@ -149,26 +183,26 @@ pool_on_impl! {
 }
 
 pool_on_impl! {
-    Copy for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {}
+    Copy for PoolOn<X, Y, Op, E> {}
 }
 
 pool_on_impl! {
-    std::fmt::Debug for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+    std::fmt::Debug for PoolOn<X, Y, Op, E> {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "{}{:?} -> {:?}", KINDS[KIND].0, X::SHAPE, Y::SHAPE)
+            write!(f, "{}{:?} -> {:?}", <Self as Layer>::KIND, X::SHAPE, Y::SHAPE)
         }
     }
 }
 
 pool_on_impl! {
-    Layer for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+    Layer for PoolOn<X, Y, Op, E> {
         type In = X;
         type Out = Y;
         /// Arg-max positions (max pooling only).
         type Cache = Vec<u32>;
         type Workspace = ();
         const PARAMS: usize = 0;
-        const KIND: &'static str = KINDS[KIND].0;
+        const KIND: &'static str = pool_kind_name(Op::MAX, E::WINDOW.is_none(), X::SHAPE.len());
 
         fn init(_rng: &mut Rng) -> Self {
             // An impossible geometry fails to compile here already, as a convolution's
@@ -230,7 +264,7 @@ pool_on_impl! {
 }
 
 pool_on_impl! {
-    PoolLayer for PoolOn<X, Y, KH, KW, SH, SW, PT, PL, KIND> {
+    PoolLayer for PoolOn<X, Y, Op, E> {
         const POOL: PoolAfter = PoolAfter {
             geom: Self::GEOMETRY,
             max: Self::MAX,
@@ -265,7 +299,7 @@ pub type MaxPool2d<
     const OW: usize,
     const PT: usize = 0,
     const PL: usize = 0,
-> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, KH, KW, SH, SW, PT, PL, { pool_kind::MAX_2D }>;
+> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, PoolMax, PoolWindow<KH, KW, SH, SW, PT, PL>>;
 
 /// Mean over `KH×KW` windows with stride `SH×SW` and zero padding, PyTorch's
 /// `padding=(PT, PL)`, divided by `KH·KW` wherever the window lies: `[C, H, W]` to
@@ -282,16 +316,16 @@ pub type AvgPool2d<
     const OW: usize,
     const PT: usize = 0,
     const PL: usize = 0,
-> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, KH, KW, SH, SW, PT, PL, { pool_kind::AVG_2D }>;
+> = PoolOn<Tensor3<C, H, W>, Tensor3<C, OH, OW>, PoolAvg, PoolWindow<KH, KW, SH, SW, PT, PL>>;
 
 /// Mean over each channel: `[C, H, W]` to `[C]`.
 pub type GlobalAvgPool2d<const C: usize, const H: usize, const W: usize> =
-    PoolOn<Tensor3<C, H, W>, Tensor1<C>, 0, 0, 0, 0, 0, 0, { pool_kind::GLOBAL_AVG_2D }>;
+    PoolOn<Tensor3<C, H, W>, Tensor1<C>, PoolAvg, PoolGlobal>;
 
 /// Max over each channel (NaN if the channel holds one; the gradient goes to the first
 /// largest position): `[C, H, W]` to `[C]`.
 pub type GlobalMaxPool2d<const C: usize, const H: usize, const W: usize> =
-    PoolOn<Tensor3<C, H, W>, Tensor1<C>, 0, 0, 0, 0, 0, 0, { pool_kind::GLOBAL_MAX_2D }>;
+    PoolOn<Tensor3<C, H, W>, Tensor1<C>, PoolMax, PoolGlobal>;
 
 /// Max over windows of `K` with stride `S` and −∞ padding, PyTorch's `padding=P`:
 /// `[C, L]` to `[C, OL]`.
@@ -302,7 +336,7 @@ pub type MaxPool1d<
     const S: usize,
     const OL: usize,
     const P: usize = 0,
-> = PoolOn<Tensor2<C, L>, Tensor2<C, OL>, 1, K, 1, S, 0, P, { pool_kind::MAX_1D }>;
+> = PoolOn<Tensor2<C, L>, Tensor2<C, OL>, PoolMax, PoolWindow<1, K, 1, S, 0, P>>;
 
 #[cfg(test)]
 mod tests {

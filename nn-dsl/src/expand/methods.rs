@@ -1,0 +1,239 @@
+//! What only the network itself gets: its `Network` impl (the loss head, the logits, the
+//! backward pass from them reporting each layer) and inherent methods with concrete types,
+//! so that type errors in a user's calls name plain dimensions.
+
+use super::chain::Gen;
+use super::summary;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+/// The loss head and where the logits are: a network ending in Softmax or Sigmoid hands its
+/// loss that layer's input (in the training cache and in the inference workspace alike),
+/// and its backward pass starts below it. (A network that is only its head was rejected
+/// before expansion.)
+struct Head {
+    ty: TokenStream,
+    logits: TokenStream,
+    infer_logits: TokenStream,
+    /// The top layer of the backward pass from the logits.
+    top: usize,
+}
+
+fn head(g: &Gen<'_>) -> Head {
+    let (rt, p) = (g.env.rt, &g.passes);
+    let n = p.a.len();
+    match g.def.layers[n - 1].head() {
+        Some(head) if n > 1 => {
+            let v = &p.a[n - 1];
+            Head {
+                ty: head.clone(),
+                logits: quote!(&cache.#v),
+                infer_logits: quote!(&ws.#v),
+                top: n - 2,
+            }
+        }
+        _ => Head {
+            ty: quote!(#rt::Linear),
+            logits: quote!(output),
+            infer_logits: quote!(output),
+            top: n - 1,
+        },
+    }
+}
+
+pub fn gen_network_impl(g: &Gen<'_>) -> TokenStream {
+    let (rt, p, def) = (g.env.rt, &g.passes, g.def);
+    let (impl_g, ty_g, _) = def.generics.split_for_impl();
+    let (name, cache, workspace, tys, fields) =
+        (def.name, &g.cache, &g.workspace, &g.tys, &p.fields);
+    let Head {
+        ty: head_ty,
+        logits,
+        infer_logits,
+        top,
+    } = head(g);
+    let from_logits = p.reporting(top, p.backward(top, logits.clone(), quote!(dlogits), None));
+    let indices = (0..fields.len()).map(Literal::usize_unsuffixed);
+    let path_names = def.layers.iter().map(|l| &l.path_name);
+    quote! {
+        impl #impl_g #rt::train::Network for #name #ty_g {
+            type Head = #head_ty;
+
+            fn buffers(&mut self) -> &mut #rt::train::Buffers<Self> {
+                &mut self.__buffers
+            }
+
+            fn logits<'a>(cache: &'a #cache #ty_g, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+                let _ = (&cache, &output);
+                #logits
+            }
+
+            fn infer_logits<'a>(ws: &'a #workspace #ty_g, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
+                let _ = (&ws, &output);
+                #infer_logits
+            }
+
+            const LAYER_PARAMS: &'static [usize] = &[ #( <#tys as #rt::layers::Layer>::PARAMS ),* ];
+
+            fn visit_layer_params<Vis: #rt::layers::ParamVisitor>(&mut self, k: usize, visitor: &mut Vis) {
+                let path = #rt::layers::Path::ROOT;
+                match k {
+                    #( #indices => self.#fields.visit_params(&path.child(#path_names), visitor), )*
+                    _ => {}
+                }
+            }
+
+            fn backward_from_logits_reporting(
+                &mut self,
+                x: &#rt::Batch<Self::In>,
+                output: &#rt::Batch<Self::Out>,
+                cache: &mut #cache #ty_g,
+                dlogits: &#rt::Batch<Self::Out>,
+                done: &mut dyn FnMut(&mut Self, usize),
+            ) {
+                let _ = &output;
+                #( #from_logits )*
+            }
+        }
+    }
+}
+
+/// The inherent methods: construction, inference, training, evaluation, files, summary.
+pub fn gen_inherent(g: &Gen<'_>) -> TokenStream {
+    let (rt, def) = (g.env.rt, g.def);
+    let (impl_g, ty_g, _) = def.generics.split_for_impl();
+    let name = def.name;
+    let methods = [
+        gen_inference_methods(g),
+        gen_training_methods(g),
+        gen_file_methods(g),
+        gen_summary_method(g),
+    ];
+    quote! {
+        impl #impl_g #name #ty_g {
+            /// Number of trainable scalars.
+            pub const PARAMS: usize = <Self as #rt::layers::Layer>::PARAMS;
+
+            /// A network with Glorot-uniform weights and zero biases drawn from `rng`.
+            pub fn init(rng: &mut #rt::Rng) -> Self {
+                <Self as #rt::layers::Layer>::init(rng)
+            }
+
+            #( #methods )*
+        }
+    }
+}
+
+fn gen_inference_methods(g: &Gen<'_>) -> TokenStream {
+    let (rt, input_ty, output_ty) = (g.env.rt, &g.def.input_ty, &g.output_ty);
+    quote! {
+        /// The output for one sample; allocates nothing.
+        pub fn forward(&self, x: &#input_ty) -> #output_ty {
+            #rt::train::forward(self, x)
+        }
+
+        /// The outputs for a batch of any size.
+        pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
+            #rt::train::forward_batch(self, x)
+        }
+
+        /// The outputs for a batch, computed in the network's own buffers: allocates
+        /// nothing once they have grown to the batch size.
+        pub fn predict(&mut self, x: &#rt::Batch<#input_ty>) -> &#rt::Batch<#output_ty> {
+            #rt::train::predict(self, x)
+        }
+    }
+}
+
+fn gen_training_methods(g: &Gen<'_>) -> TokenStream {
+    let (rt, input_ty, output_ty) = (g.env.rt, &g.def.input_ty, &g.output_ty);
+    let head_ty = head(g).ty;
+    quote! {
+        /// One training step (forward, loss, backward, update); returns the mean loss.
+        /// Allocates nothing once the buffers have grown to the batch size.
+        pub fn train_step<Targets, LossFn, Opt>(
+            &mut self,
+            x: &#rt::Batch<#input_ty>,
+            targets: &Targets,
+            loss: &LossFn,
+            optimizer: &mut Opt,
+        ) -> #rt::Result<f32>
+        where
+            Targets: #rt::data::TargetBatch + 'static,
+            LossFn: #rt::loss::Loss<#head_ty, #output_ty, Targets> + ::core::marker::Sync,
+            Opt: #rt::optim::Optimizer + ?Sized,
+        {
+            #rt::train::train_step(self, x, targets, loss, optimizer)
+        }
+
+        /// Fraction of `data` predicted right.
+        pub fn accuracy<Targets: #rt::data::Target>(&self, data: &#rt::Dataset<#input_ty, Targets>) -> #rt::Result<f32> {
+            #rt::train::accuracy(self, data)
+        }
+
+        /// Mean loss and accuracy over `data`.
+        pub fn evaluate<Targets, LossFn>(&self, data: &#rt::Dataset<#input_ty, Targets>, loss: &LossFn) -> #rt::Result<#rt::Evaluation>
+        where
+            Targets: #rt::data::Target,
+            LossFn: #rt::loss::Loss<#head_ty, #output_ty, Targets::Batch>,
+        {
+            #rt::train::evaluate(self, data, loss)
+        }
+    }
+}
+
+fn gen_file_methods(g: &Gen<'_>) -> TokenStream {
+    let rt = g.env.rt;
+    quote! {
+        /// Writes the parameters to a safetensors file, with PyTorch's names and layouts.
+        pub fn save(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
+            #rt::io::safetensors::save(self, path)
+        }
+
+        /// The parameters as the bytes of a safetensors file.
+        pub fn to_safetensors_bytes(&mut self) -> #rt::Result<::std::vec::Vec<u8>> {
+            #rt::io::safetensors::to_bytes(self)
+        }
+
+        /// A network with the parameters of a safetensors file; every tensor's name, dtype
+        /// and shape is checked, and every mismatch reported at once.
+        pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<Self> {
+            let mut net = Self::init(&mut #rt::Rng::seed(0));
+            #rt::io::safetensors::load(&mut net, path)?;
+            ::core::result::Result::Ok(net)
+        }
+
+        /// [`Self::load`] from bytes, e.g. `include_bytes!("model.safetensors")`.
+        pub fn from_safetensors_bytes(bytes: &[u8]) -> #rt::Result<Self> {
+            let mut net = Self::init(&mut #rt::Rng::seed(0));
+            #rt::io::safetensors::load_bytes(&mut net, bytes)?;
+            ::core::result::Result::Ok(net)
+        }
+    }
+}
+
+fn gen_summary_method(g: &Gen<'_>) -> TokenStream {
+    let (rt, def) = (g.env.rt, g.def);
+    let rows = summary::rows(def.layers, rt);
+    let name_str = def.name.to_string();
+    // The summary names an instantiation of a generic network with its sizes.
+    let params: Vec<&syn::Ident> = def.generics.const_params().map(|p| &p.ident).collect();
+    let model_name = if params.is_empty() {
+        quote!(#name_str)
+    } else {
+        let format = format!("{name_str}<{}>", vec!["{}"; params.len()].join(", "));
+        quote!(&::std::format!(#format, #(#params),*))
+    };
+    quote! {
+        /// A Keras-style table of layers, output shapes and parameter counts.
+        pub fn summary() -> ::std::string::String {
+            let mut all_rows = ::std::vec::Vec::new();
+            let rows = &mut all_rows;
+            let prefix = "";
+            let input = ::std::string::String::from("input");
+            #( #rows )*
+            let _ = (input, prefix);
+            #rt::layers::format_summary(#model_name, &all_rows)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Element-wise activations. Relu, Tanh and Sigmoid fuse into a Dense or a convolution right
+//! before them; Softmax and Sigmoid at the end of a network are the heads a loss fuses with.
+
+use super::reshape::{ANY_FLOAT, FLOATS};
+use crate::args::{args, NoArgs, Real};
+use crate::ctxt::Reported;
+use crate::kind::{Decl, Flags, Kind};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::Shape;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+/// The rule of an activation whose runtime function type is `function`.
+fn activation(r: &RuleCx<'_>, input: &Shape, function: TokenStream, init: TokenStream) -> Rule {
+    let (rt, span) = (r.rt(), r.span());
+    let sample = r.sample_type(input);
+    let flags = r.decl.flags;
+    Rule {
+        head: flags.loss_head.then(|| function.clone()),
+        activation: flags.fuses_into_previous.then(|| function.clone()),
+        ..Rule::new(
+            quote_spanned!(span=> #rt::Act<#function, #sample>),
+            quote_spanned!(span=> #rt::Act::new(#init)),
+            input.clone(),
+        )
+    }
+}
+
+/// Activations without arguments: the kind, its declaration's doc and flags; the runtime
+/// function type has the kind's name.
+macro_rules! activations {
+    ($($kind:ident: $doc:literal, $flags:expr;)*) => {$(
+        pub struct $kind;
+
+        impl Kind for $kind {
+            type Args = NoArgs;
+            const DECL: Decl = Decl {
+                name: stringify!($kind),
+                doc: $doc,
+                example: stringify!($kind),
+                accepts: FLOATS,
+                input_words: "a float",
+                flags: $flags,
+            };
+
+            fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+                let rt = r.rt();
+                let function = format_ident!("{}", stringify!($kind), span = r.span());
+                Ok(activation(r, input, quote!(#rt::#function), quote!(#rt::#function)))
+            }
+        }
+    )*};
+}
+
+const FUSES: Flags = Flags {
+    fuses_into_previous: true,
+    ..ANY_FLOAT
+};
+const HEAD: Flags = Flags {
+    loss_head: true,
+    ..ANY_FLOAT
+};
+
+activations! {
+    Relu: "max(0, x)", FUSES;
+    Gelu: "x·Φ(x) (PyTorch's exact `nn.GELU`)", ANY_FLOAT;
+    Tanh: "tanh(x)", FUSES;
+    Sigmoid: "1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with", Flags { loss_head: true, ..FUSES };
+    Softmax: "e^x / Σe^x over the whole sample; at a network's end, the head cross-entropy fuses with (computed from the logits)", HEAD;
+}
+
+args! {
+    /// `LeakyRelu`'s arguments.
+    pub struct LeakyReluArgs {
+        /// the negative slope
+        alpha: Real = "0.01",
+    }
+}
+
+pub struct LeakyRelu;
+
+impl Kind for LeakyRelu {
+    type Args = LeakyReluArgs;
+    const DECL: Decl = Decl {
+        name: "LeakyRelu",
+        doc: "x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`)",
+        example: "LeakyRelu(0.2)",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &LeakyReluArgs, input: &Shape) -> Result<Rule, Reported> {
+        let rt = r.rt();
+        let alpha = a.alpha.value as f32;
+        Ok(activation(
+            r,
+            input,
+            quote!(#rt::LeakyRelu),
+            quote!(#rt::LeakyRelu::new(#alpha)),
+        ))
+    }
+}

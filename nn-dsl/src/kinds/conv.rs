@@ -1,0 +1,215 @@
+//! `Conv2d` and `Conv1d`: convolutions, PyTorch's layout and names.
+
+use super::window::{padding_dims, padding_type, padding_words, pair_text, spatial};
+use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned};
+use crate::ctxt::Reported;
+use crate::dim::{Cmp, Dim};
+use crate::kind::{Decl, Flags, Kind};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::{Input, Shape};
+use quote::quote_spanned;
+
+args! {
+    /// `Conv2d`'s arguments.
+    pub struct Conv2dArgs {
+        /// the number of filters
+        filters: Count,
+        /// the kernel size
+        kernel: Pair,
+        /// the stride
+        stride: Pair = "1",
+        /// the padding
+        padding: Padding2 = "valid",
+        /// the dilation
+        dilation: Pair = "1",
+        /// the number of groups
+        groups: Count = "1",
+        /// whether a bias is added
+        bias: Flag = "true",
+    }
+}
+
+args! {
+    /// `Conv1d`'s arguments.
+    pub struct Conv1dArgs {
+        /// the number of filters
+        filters: Count,
+        /// the kernel size
+        kernel: Count,
+        /// the stride
+        stride: Count = "1",
+        /// the padding
+        padding: Padding1 = "valid",
+        /// the dilation
+        dilation: Count = "1",
+        /// the number of groups
+        groups: Count = "1",
+        /// whether a bias is added
+        bias: Flag = "true",
+    }
+}
+
+/// A convolution: the fusion pass may fuse an activation and a pooling after it.
+const CONV_FLAGS: Flags = Flags {
+    takes_pooling: true,
+    ..Flags::NONE
+};
+
+pub struct Conv2d;
+
+impl Kind for Conv2d {
+    type Args = Conv2dArgs;
+    const DECL: Decl = Decl {
+        name: "Conv2d",
+        doc: "2-D convolution (PyTorch's `nn.Conv2d`, weight `[filters, channels / groups, kh, kw]`); `kernel`, `stride` and `dilation` a number or a pair `(h, w)`; `padding` `valid`, `same` (TensorFlow's split, PyTorch's `\"same\"` at stride 1), a number of zeros on each side or a pair; `groups = channels` is a depthwise convolution",
+        example: "Conv2d(32, 3, padding = same)",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: CONV_FLAGS,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &Conv2dArgs, input: &Shape) -> Result<Rule, Reported> {
+        let Shape::Image(c, h, w) = input else {
+            return Err(r.unexpected(input));
+        };
+        let filters = &a.filters.value;
+        let ((kh, kw), (sh, sw), (dh, dw)) = (&a.kernel.value, &a.stride.value, &a.dilation.value);
+        let padding = &a.padding.value;
+        let g = groups(r, c, filters, &a.groups)?;
+        let (ph, pw) = padding_dims(padding);
+        let message = || {
+            let dilated = dh.value() != Some(1) || dw.value() != Some(1);
+            let dilation = if dilated {
+                format!(" at dilation {}", pair_text(dh, dw))
+            } else {
+                String::new()
+            };
+            format!(
+                "the kernel {}{dilation} is larger than its input {} ({})",
+                pair_text(kh, kw),
+                pair_text(h, w),
+                padding_words(padding)
+            )
+        };
+        let rows = spatial(r, h, kh, sh, dh, ph.as_ref(), &a.kernel, &message)?;
+        let cols = spatial(r, w, kw, sw, dw, pw.as_ref(), &a.kernel, &message)?;
+        let [kh, kw, sh, sw, dh, dw, g] = r.const_args([
+            (kh, "kernel height"),
+            (kw, "kernel width"),
+            (sh, "vertical stride"),
+            (sw, "horizontal stride"),
+            (dh, "vertical dilation"),
+            (dw, "horizontal dilation"),
+            (&g, "number of groups"),
+        ])?;
+        let pad = padding_type(r, &rows, &cols)?;
+        let out = Shape::Image(filters.clone(), rows.out, cols.out);
+        Ok(convolution(
+            r,
+            input,
+            out,
+            quote::quote!(#kh, #kw, #sh, #sw, #pad, #dh, #dw, #g),
+            a.bias.value,
+        ))
+    }
+}
+
+pub struct Conv1d;
+
+impl Kind for Conv1d {
+    type Args = Conv1dArgs;
+    const DECL: Decl = Decl {
+        name: "Conv1d",
+        doc: "1-D convolution (PyTorch's `nn.Conv1d`, weight `[filters, channels / groups, kernel]`), the same arguments as `Conv2d` with single numbers",
+        example: "Conv1d(16, 5)",
+        accepts: &[Input::Matrix],
+        input_words: "a [channels, length]",
+        flags: CONV_FLAGS,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &Conv1dArgs, input: &Shape) -> Result<Rule, Reported> {
+        let Shape::Matrix(c, l) = input else {
+            return Err(r.unexpected(input));
+        };
+        let filters = &a.filters.value;
+        let (k, s, d) = (&a.kernel.value, &a.stride.value, &a.dilation.value);
+        let padding = &a.padding.value;
+        let g = groups(r, c, filters, &a.groups)?;
+        let (p, _) = padding_dims(padding);
+        let along = spatial(r, l, k, s, d, p.as_ref(), &a.kernel, &|| {
+            let dilation = match d.value() {
+                Some(1) => String::new(),
+                _ => format!(" at dilation {}", d.text()),
+            };
+            format!(
+                "the kernel {}{dilation} is larger than its input length {} ({})",
+                k.text(),
+                l.text(),
+                padding_words(padding)
+            )
+        })?;
+        let [k, s, d, g] = r.const_args([
+            (k, "kernel"),
+            (s, "stride"),
+            (d, "dilation"),
+            (&g, "number of groups"),
+        ])?;
+        // One row: a 2-D convolution with a kernel, stride and dilation of 1 and no padding
+        // along the height.
+        let no_rows = super::window::Spatial {
+            out: Dim::Known(1),
+            before: Dim::Known(0),
+            same: false,
+        };
+        let pad = padding_type(r, &no_rows, &along)?;
+        let one = Dim::Known(1).arg();
+        let out = Shape::Matrix(filters.clone(), along.out);
+        Ok(convolution(
+            r,
+            input,
+            out,
+            quote::quote!(#one, #k, #one, #s, #pad, #one, #d, #g),
+            a.bias.value,
+        ))
+    }
+}
+
+/// The groups argument, checked to divide both channel counts.
+fn groups(
+    r: &RuleCx<'_>,
+    channels: &Dim,
+    filters: &Dim,
+    g: &Spanned<Dim>,
+) -> Result<Dim, Reported> {
+    let value = &g.value;
+    for (count, what) in [(channels, "input channels"), (filters, "filters")] {
+        r.require(Cmp::MultipleOf, count, value, g, || {
+            format!(
+                "{} groups must divide both the input channels ({}) and the filters ({}): they do not divide the {what}",
+                value.text(),
+                channels.text(),
+                filters.text()
+            )
+        })?;
+    }
+    Ok(value.clone())
+}
+
+/// `ConvOn` from `input` to `out` with the geometry arguments `geometry`.
+fn convolution(
+    r: &RuleCx<'_>,
+    input: &Shape,
+    out: Shape,
+    geometry: proc_macro2::TokenStream,
+    bias: bool,
+) -> Rule {
+    let (rt, span) = (r.rt().clone(), r.span());
+    let (x, y) = (r.sample_type(input), r.sample_type(&out));
+    let ty_rt = rt.clone();
+    Rule::fusable(
+        &rt,
+        move |f| quote_spanned!(span=> #ty_rt::layers::ConvOn<#x, #y, #geometry, #f, #bias>),
+        quote_spanned!(span=> #rt::layers::ConvOn::glorot_uniform(rng)),
+        out,
+    )
+}

@@ -1,0 +1,142 @@
+//! Normalisations: `BatchNorm1d`, `BatchNorm2d` and `LayerNorm`, PyTorch's semantics.
+
+use super::reshape::{ANY_FLOAT, FLOATS};
+use crate::args::{args, Count, Positive, Spanned, UnitInterval};
+use crate::ctxt::Reported;
+use crate::dim::{Cmp, Dim};
+use crate::kind::{Decl, Flags, Kind};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::{Input, Shape};
+use quote::{quote, quote_spanned};
+
+args! {
+    /// The arguments of a batch normalisation.
+    pub struct BatchNormArgs {
+        /// the number of features
+        features: Count or "inferred",
+        /// the momentum
+        momentum: UnitInterval = "0.1",
+        /// eps
+        eps: Positive = "1e-5",
+    }
+}
+
+args! {
+    /// `LayerNorm`'s arguments.
+    pub struct LayerNormArgs {
+        /// the number of features
+        features: Count or "inferred",
+        /// eps
+        eps: Positive = "1e-5",
+    }
+}
+
+pub struct BatchNorm1d;
+pub struct BatchNorm2d;
+
+impl Kind for BatchNorm1d {
+    type Args = BatchNormArgs;
+    const DECL: Decl = Decl {
+        name: "BatchNorm1d",
+        doc: "batch normalisation of each feature or channel (PyTorch's `nn.BatchNorm1d`: `weight`, `bias`, buffers `running_mean`, `running_var`, `num_batches_tracked`); `features`, when given, must be the input's",
+        example: "BatchNorm1d",
+        accepts: &[Input::Vector, Input::Matrix],
+        input_words: "a [features] or [channels, length]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &BatchNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        batch_norm(r, args, input)
+    }
+}
+
+impl Kind for BatchNorm2d {
+    type Args = BatchNormArgs;
+    const DECL: Decl = Decl {
+        name: "BatchNorm2d",
+        doc: "batch normalisation of each channel of `[channels, height, width]` samples (PyTorch's `nn.BatchNorm2d`)",
+        example: "BatchNorm2d",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &BatchNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        batch_norm(r, args, input)
+    }
+}
+
+/// The `features` argument of a normalisation layer, when given, must be what it normalises.
+fn check_features(
+    r: &RuleCx<'_>,
+    given: Option<&Spanned<Dim>>,
+    inferred: &Dim,
+    what: &str,
+) -> Result<(), Reported> {
+    let Some(given) = given else {
+        return Ok(());
+    };
+    let value = &given.value;
+    r.require(Cmp::Eq, value, inferred, given, || {
+        format!(
+            "{}({}) normalises {} {what}, but its input has {}",
+            r.decl.name,
+            value.text(),
+            value.text(),
+            inferred.text()
+        )
+    })
+}
+
+fn batch_norm(r: &RuleCx<'_>, a: &BatchNormArgs, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt(), r.span());
+    // The channel is the first dimension: [features], [channels, length], [channels, h, w].
+    let Some(channels) = input.dims().and_then(|d| d.into_iter().next()) else {
+        return Err(r.unexpected(input));
+    };
+    check_features(r, a.features.as_ref(), &channels, "channels")?;
+    let sample = r.sample_type(input);
+    let (momentum, eps) = (a.momentum.value as f32, a.eps.value as f32);
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::BatchNorm<#sample>),
+        quote_spanned!(span=> #rt::BatchNorm::new(#momentum, #eps)),
+        input.clone(),
+    ))
+}
+
+pub struct LayerNorm;
+
+impl Kind for LayerNorm {
+    type Args = LayerNormArgs;
+    const DECL: Decl = Decl {
+        name: "LayerNorm",
+        doc: "normalisation of each sample over its last dimension (PyTorch's `nn.LayerNorm`: `weight`, `bias`)",
+        example: "LayerNorm",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &LayerNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let last = match input {
+            // After a sub-network: its output type's last dimension.
+            Shape::Opaque(ty) => Dim::from_tokens(
+                quote!(<#ty as #rt::Sample>::SHAPE[<#ty as #rt::Sample>::SHAPE.len() - 1]),
+                "the sub-network's last dimension",
+            ),
+            float => match float.dims().and_then(|d| d.last().cloned()) {
+                Some(last) => last,
+                None => return Err(r.unexpected(input)),
+            },
+        };
+        check_features(r, a.features.as_ref(), &last, "features")?;
+        let sample = r.sample_type(input);
+        let eps = a.eps.value as f32;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::LayerNorm<#sample>),
+            quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
+            input.clone(),
+        ))
+    }
+}

@@ -1,0 +1,80 @@
+//! Layers that change only how values are laid out or which reach the output: `Flatten`
+//! and `Dropout`.
+
+use crate::args::{args, Fraction, NoArgs};
+use crate::ctxt::Reported;
+use crate::dim::Dim;
+use crate::kind::{Decl, Flags, Kind};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::{Input, Shape};
+use quote::{quote, quote_spanned};
+
+/// Element-wise and layout layers take any float sample, also a sub-network's output.
+pub const FLOATS: &[Input] = &[Input::Vector, Input::Matrix, Input::Image];
+pub const ANY_FLOAT: Flags = Flags {
+    after_subnetwork: true,
+    ..Flags::NONE
+};
+
+pub struct Flatten;
+
+impl Kind for Flatten {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "Flatten",
+        doc: "the sample as one vector, in row-major order (PyTorch's `nn.Flatten`)",
+        example: "Flatten",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let sample = r.sample_type(input);
+        let out = match input {
+            Shape::Opaque(ty) => Shape::Opaque(quote!(#rt::Tensor1<{ <#ty as #rt::Sample>::LEN }>)),
+            Shape::Tokens(_) => return Err(r.unexpected(input)),
+            float => Shape::Vector(Dim::product(&float.dims().unwrap_or_default())),
+        };
+        let y = r.sample_type(&out);
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::FlattenOn<#sample, #y>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
+args! {
+    /// `Dropout`'s arguments.
+    pub struct DropoutArgs {
+        /// the dropout rate
+        rate: Fraction,
+    }
+}
+
+pub struct Dropout;
+
+impl Kind for Dropout {
+    type Args = DropoutArgs;
+    const DECL: Decl = Decl {
+        name: "Dropout",
+        doc: "in training, zeroes each value with probability `rate` and scales the rest by 1 / (1 − rate) (inverted dropout); the identity in inference",
+        example: "Dropout(0.5)",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &DropoutArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let sample = r.sample_type(input);
+        let rate = args.rate.value as f32;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::Dropout<#sample>),
+            quote_spanned!(span=> #rt::Dropout::new(#rate)),
+            input.clone(),
+        ))
+    }
+}

@@ -1,0 +1,139 @@
+//! Layers over tokens: `Embedding` of token ids, `PositionalEmbedding` and
+//! `MultiHeadAttention` over sequences of vectors.
+
+use crate::args::{args, Count, NoArgs};
+use crate::ctxt::Reported;
+use crate::dim::Cmp;
+use crate::kind::{Decl, Flags, Kind};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::{Input, Shape};
+use quote::quote_spanned;
+
+args! {
+    /// `Embedding`'s arguments.
+    pub struct EmbeddingArgs {
+        /// the vocabulary size
+        vocabulary: Count,
+        /// the embedding dimension
+        dimension: Count,
+    }
+}
+
+pub struct Embedding;
+
+impl Kind for Embedding {
+    type Args = EmbeddingArgs;
+    const DECL: Decl = Decl {
+        name: "Embedding",
+        doc: "a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input",
+        example: "Embedding(1000, 64)",
+        accepts: &[Input::Tokens],
+        input_words: "token ids as",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &EmbeddingArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Tokens(t) = input else {
+            return Err(r.unexpected(input));
+        };
+        let dim = &a.dimension.value;
+        let [ta, vocab, da] = r.const_args([
+            (t, "sequence length"),
+            (&a.vocabulary.value, "vocabulary"),
+            (dim, "dimension"),
+        ])?;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::Embedding<#ta, #vocab, #da>),
+            quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
+            Shape::Matrix(t.clone(), dim.clone()),
+        ))
+    }
+}
+
+const TOKENS_WORDS: &str = "a sequence [tokens, features]";
+
+args! {
+    /// `MultiHeadAttention`'s arguments.
+    pub struct AttentionArgs {
+        /// the number of heads
+        heads: Count,
+        /// the dimension
+        dim: Count,
+    }
+}
+
+pub struct MultiHeadAttention;
+
+impl Kind for MultiHeadAttention {
+    type Args = AttentionArgs;
+    const DECL: Decl = Decl {
+        name: "MultiHeadAttention",
+        doc: "self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it",
+        example: "MultiHeadAttention(4, 64)",
+        accepts: &[Input::Matrix],
+        input_words: TOKENS_WORDS,
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &AttentionArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Matrix(t, f) = input else {
+            return Err(r.unexpected(input));
+        };
+        let (heads, dim) = (&a.heads.value, &a.dim.value);
+        r.require(Cmp::Eq, dim, f, &a.dim, || {
+            format!(
+                "MultiHeadAttention's dimension {} must be its input's features, {} (input [{}, {}])",
+                dim.text(),
+                f.text(),
+                t.text(),
+                f.text()
+            )
+        })?;
+        r.require(Cmp::MultipleOf, dim, heads, &a.heads, || {
+            format!(
+                "{} heads do not divide the dimension {}: each head takes dimension / heads features",
+                heads.text(),
+                dim.text()
+            )
+        })?;
+        let [ta, fa, ha] = r.const_args([
+            (t, "number of tokens"),
+            (f, "dimension"),
+            (heads, "number of heads"),
+        ])?;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::MultiHeadAttention<#ta, #fa, #ha>),
+            quote_spanned!(span=> #rt::MultiHeadAttention::glorot_uniform(rng)),
+            input.clone(),
+        ))
+    }
+}
+
+pub struct PositionalEmbedding;
+
+impl Kind for PositionalEmbedding {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "PositionalEmbedding",
+        doc: "adds a learnt vector per position to a `[tokens, features]` sequence",
+        example: "PositionalEmbedding",
+        accepts: &[Input::Matrix],
+        input_words: TOKENS_WORDS,
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Matrix(t, f) = input else {
+            return Err(r.unexpected(input));
+        };
+        let [ta, fa] = r.const_args([(t, "number of tokens"), (f, "dimension")])?;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::PositionalEmbedding<#ta, #fa>),
+            quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
+            input.clone(),
+        ))
+    }
+}
