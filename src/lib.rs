@@ -35,26 +35,42 @@
 //! }
 //! ```
 //!
-//! Layers (arguments positional in this order, or by name; defaults after `=`):
+//! Layers (arguments positional in this order, or by name; defaults after `=`), as the
+//! macro's own table of layer kinds declares them:
 //!
-//! - `Dense(units, bias = true)` on `[n]`;
-//! - `Conv2d(filters, kernel, stride = 1, padding = valid, dilation = 1, groups = 1,
-//!   bias = true)` on `[channels, height, width]`, with `kernel`, `stride` and `dilation` a
-//!   number or a pair `(h, w)`, and `padding` `valid`, `same` (TensorFlow's split, which is
-//!   PyTorch's `"same"` at stride 1), a number of zeros on each side (PyTorch's `padding=1`)
-//!   or a pair; `groups = channels` is a depthwise convolution;
-//!   `Conv1d(...)` likewise on `[channels, length]`;
-//! - `MaxPool2d(window, stride = window, padding = 0)`, `AvgPool2d(...)` (PyTorch's
-//!   `count_include_pad`), `MaxPool1d(...)`, `GlobalAvgPool2d`, `GlobalMaxPool2d`, `Flatten`;
-//! - `Dropout(rate)` (inverted dropout in training, the identity in inference),
-//!   `BatchNorm1d(features = inferred, momentum = 0.1, eps = 1e-5)` on `[features]` or
-//!   `[channels, length]`, `BatchNorm2d(...)` on `[channels, height, width]`,
-//!   `LayerNorm(features = inferred, eps = 1e-5)` over the last dimension;
-//! - recurrent `SimpleRNN(units, activation = tanh, return_sequences = false)`,
-//!   `LSTM(units, return_sequences = false)`, `GRU(...)` on `[time steps, features]`;
-//!   `Embedding(vocabulary, dimension)` on a `tokens[length]` input of token ids;
-//! - activations `Relu`, `LeakyRelu(alpha = 0.01)`, `Tanh`, `Sigmoid`, `Softmax`; and
-//!   `Net(Type)` to use another network as a layer.
+//! <!-- layer reference: generated from nn-dsl's table of layer kinds; UPDATE_REFERENCE=1 cargo test -p nn-dsl --test reference rewrites it -->
+//! | Layer | Takes | What | Example |
+//! |---|---|---|---|
+//! | `Dense(units, bias = true, per_step = false)` | a 1-D input | fully connected, `y = x·Wᵀ + b` (PyTorch's `nn.Linear`, weight `[units, in]`); `per_step = true` applies it to every step of a `[steps, features]` sequence | `Dense(64)` |
+//! | `Conv2d(filters, kernel, stride = 1, padding = valid, dilation = 1, groups = 1, bias = true)` | a \[channels, height, width\] input | 2-D convolution (PyTorch's `nn.Conv2d`, weight `[filters, channels / groups, kh, kw]`); `kernel`, `stride` and `dilation` a number or a pair `(h, w)`; `padding` `valid`, `same` (TensorFlow's split, PyTorch's `"same"` at stride 1), a number of zeros on each side or a pair; `groups = channels` is a depthwise convolution | `Conv2d(32, 3, padding = same)` |
+//! | `Conv1d(filters, kernel, stride = 1, padding = valid, dilation = 1, groups = 1, bias = true)` | a \[channels, length\] input | 1-D convolution (PyTorch's `nn.Conv1d`, weight `[filters, channels / groups, kernel]`), the same arguments as `Conv2d` with single numbers | `Conv1d(16, 5)` |
+//! | `MaxPool2d(window, stride = window, padding = 0)` | a \[channels, height, width\] input | the maximum of each window (PyTorch's `nn.MaxPool2d`, padding with −∞); `window` and `stride` a number or a pair, `stride` the window unless given, `padding` at most half the window | `MaxPool2d(2)` |
+//! | `AvgPool2d(window, stride = window, padding = 0)` | a \[channels, height, width\] input | the mean of each window (PyTorch's `nn.AvgPool2d`, zero padding counted: `count_include_pad`); the arguments of `MaxPool2d` | `AvgPool2d(2)` |
+//! | `GlobalAvgPool2d` | a \[channels, height, width\] input | the mean of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalAveragePooling2D`) | `GlobalAvgPool2d` |
+//! | `GlobalMaxPool2d` | a \[channels, height, width\] input | the maximum of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalMaxPooling2D`) | `GlobalMaxPool2d` |
+//! | `MaxPool1d(window, stride = window, padding = 0)` | a \[channels, length\] input | the maximum of each window along a `[channels, length]` input (PyTorch's `nn.MaxPool1d`) | `MaxPool1d(2)` |
+//! | `Flatten` | a float input | the sample as one vector, in row-major order (PyTorch's `nn.Flatten`) | `Flatten` |
+//! | `Dropout(rate)` | a float input | in training, zeroes each value with probability `rate` and scales the rest by 1 / (1 − rate) (inverted dropout); the identity in inference | `Dropout(0.5)` |
+//! | `BatchNorm1d(features = inferred, momentum = 0.1, eps = 1e-5)` | a \[features\] or \[channels, length\] input | batch normalisation of each feature or channel (PyTorch's `nn.BatchNorm1d`: `weight`, `bias`, buffers `running_mean`, `running_var`, `num_batches_tracked`); `features`, when given, must be the input's | `BatchNorm1d` |
+//! | `BatchNorm2d(features = inferred, momentum = 0.1, eps = 1e-5)` | a \[channels, height, width\] input | batch normalisation of each channel of `[channels, height, width]` samples (PyTorch's `nn.BatchNorm2d`) | `BatchNorm2d` |
+//! | `LayerNorm(features = inferred, eps = 1e-5)` | a float input | normalisation of each sample over its last dimension (PyTorch's `nn.LayerNorm`: `weight`, `bias`) | `LayerNorm` |
+//! | `SimpleRNN(units, activation = tanh, return_sequences = false)` | a sequence \[time steps, features\] input | h_t = act(x_t·W_ihᵀ + h_{t−1}·W_hhᵀ + b) (PyTorch's `nn.RNN`, `activation = tanh \| relu`); the last state, or every step with `return_sequences = true` | `SimpleRNN(32)` |
+//! | `LSTM(units, return_sequences = false)` | a sequence \[time steps, features\] input | long short-term memory (PyTorch's `nn.LSTM`, gates i, f, g, o); the last state, or every step with `return_sequences = true` | `LSTM(64)` |
+//! | `GRU(units, return_sequences = false)` | a sequence \[time steps, features\] input | gated recurrent unit (PyTorch's `nn.GRU`, gates r, z, n); the last state, or every step with `return_sequences = true` | `GRU(64, return_sequences = true)` |
+//! | `Embedding(vocabulary, dimension)` | token ids as input | a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input | `Embedding(1000, 64)` |
+//! | `Relu` | a float input | max(0, x) | `Relu` |
+//! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
+//! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
+//! | `MultiHeadAttention(heads, dim)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it | `MultiHeadAttention(4, 64)` |
+//! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
+//! | `Tanh` | a float input | tanh(x) | `Tanh` |
+//! | `Sigmoid` | a float input | 1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with | `Sigmoid` |
+//! | `Softmax` | a float input | e^x / Σe^x over the whole sample; at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |
+//! | `Residual { layers }`, or `Residual { layers } shortcut { layers }` | a float input | adds its body's output to its input; `shortcut { … }` after it replaces the identity by a projection | `Residual { Dense(64), Relu, Dense(64) }` |
+//! | `Concat { { layers }, { layers }, … }` | a float input | runs branches on the same input and stacks their outputs along the first dimension | `Concat { { Dense(16) }, { Dense(16), Relu } }` |
+//! | `Add { { layers }, { layers }, … }` | a float input | runs branches on the same input and sums their outputs | `Add { { Dense(32) }, { Dense(32), Relu } }` |
+//! | `Net(network)` | a float input | another network (or any type implementing `Layer`, a custom layer included) used as a layer; only the type system knows its shapes, and a mismatch is a type error at this layer | `Net(Encoder)` |
+//! <!-- end of the layer reference -->
 //!
 //! Sizes (the input shape, units, filters, kernels, strides, paddings, groups) are integer
 //! literals or named constants and constant expressions (`Dense(HIDDEN)`,
