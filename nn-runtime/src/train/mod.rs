@@ -3,21 +3,25 @@
 
 mod buffers;
 mod digest;
+mod eval;
 mod flat;
+mod infer;
 mod network;
 
 pub use buffers::Buffers;
 pub use digest::{weights_digest, Fnv};
+pub use eval::{accuracy, evaluate, Evaluation};
 pub use flat::{gather_buffers, parameters, scatter_buffers, set_parameters};
+pub use infer::{forward, forward_batch, predict};
 pub use network::Network;
 
-use crate::data::{Dataset, Target, TargetBatch};
+use crate::data::TargetBatch;
 use crate::error::{Error, Result};
 use crate::kernels::{self, FlushDenormals};
 use crate::layers::{Layer, Layout, ParamVisitor, Path};
 use crate::loss::Loss;
 use crate::optim::Optimizer;
-use crate::tensor::{Batch, Sample};
+use crate::tensor::Batch;
 use crate::Rng;
 use buffers::{Shard, Share, StepBuffers};
 use flat::{set_buffers, Gather, GatherBuffers, MergeBuffers, Scatter, ScatterBuffers};
@@ -590,89 +594,4 @@ impl<O: Optimizer + ?Sized> ParamVisitor for ApplyOptimizer<'_, O> {
         self.opt.update(self.offset, value, grad);
         self.offset += value.len();
     }
-}
-
-/// Mean loss and accuracy over a data set.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Evaluation {
-    pub loss: f32,
-    pub accuracy: f32,
-}
-
-/// Rows per forward pass when evaluating.
-const EVAL_BATCH: usize = 256;
-
-/// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]); an
-/// inference pass.
-pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
-    let _flush = FlushDenormals::new();
-    let mut correct = 0;
-    for_each_batch(net, data, |_, output, targets| {
-        correct += targets.count_correct(output)
-    })?;
-    Ok(correct as f32 / data.len() as f32)
-}
-
-/// Mean loss (weighted by batch size) and accuracy over `data`; an inference pass.
-pub fn evaluate<N, Y, L>(net: &N, data: &Dataset<N::In, Y>, loss: &L) -> Result<Evaluation>
-where
-    N: Network,
-    Y: Target,
-    L: Loss<N::Head, N::Out, Y::Batch>,
-{
-    let _flush = FlushDenormals::new();
-    let (mut total, mut correct) = (0.0f64, 0);
-    for_each_batch(net, data, |ws, output, targets| {
-        total +=
-            loss.loss(N::infer_logits(ws, output), output, targets) as f64 * targets.rows() as f64;
-        correct += targets.count_correct(output);
-    })?;
-    Ok(Evaluation {
-        loss: (total / data.len() as f64) as f32,
-        accuracy: correct as f32 / data.len() as f32,
-    })
-}
-
-fn for_each_batch<N: Layer, Y: Target>(
-    net: &N,
-    data: &Dataset<N::In, Y>,
-    mut f: impl FnMut(&N::Workspace, &Batch<N::Out>, &Y::Batch),
-) -> Result<()> {
-    if data.is_empty() {
-        return Err(Error::EmptyDataset);
-    }
-    let mut batches = data.in_order().batches(EVAL_BATCH)?;
-    let (mut x, mut y) = (Batch::with_capacity(EVAL_BATCH), Y::Batch::default());
-    let (mut ws, mut output) = (N::Workspace::default(), Batch::default());
-    while batches.next_into(&mut x, &mut y) {
-        net.forward_batch_into(&x, &mut output, &mut ws);
-        f(&ws, &output, &y);
-    }
-    Ok(())
-}
-
-/// Inference on a batch through the network's own reusable buffers: allocation-free once
-/// they have grown to the batch size.
-pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N::Out> {
-    let _flush = FlushDenormals::new();
-    let mut state = std::mem::take(net.buffers());
-    net.forward_batch_into(x, &mut state.predicted, &mut state.workspace);
-    *net.buffers() = state;
-    &net.buffers().predicted
-}
-
-/// Inference on a batch into a new output batch.
-pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
-    let _flush = FlushDenormals::new();
-    let mut y = Batch::default();
-    net.forward_batch_into(x, &mut y, &mut N::Workspace::default());
-    y
-}
-
-/// Forward of one sample, returned by value (on the stack: no heap allocation).
-pub fn forward<N: Layer>(net: &N, x: &N::In) -> N::Out {
-    let _flush = FlushDenormals::new();
-    let mut y = <N::Out as Sample>::zeros();
-    net.forward_into(x, &mut y);
-    y
 }

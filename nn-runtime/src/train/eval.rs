@@ -1,0 +1,69 @@
+//! Evaluation over a data set: mean loss and accuracy, batch by batch, by inference passes
+//! (no training state is touched, so it takes the network by shared reference).
+
+use super::network::Network;
+use crate::data::{Dataset, Target, TargetBatch};
+use crate::error::{Error, Result};
+use crate::kernels::FlushDenormals;
+use crate::layers::Layer;
+use crate::loss::Loss;
+use crate::tensor::Batch;
+
+/// Mean loss and accuracy over a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+/// Rows per forward pass when evaluating.
+const EVAL_BATCH: usize = 256;
+
+/// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]); an
+/// inference pass.
+pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
+    let _flush = FlushDenormals::new();
+    let mut correct = 0;
+    for_each_batch(net, data, |_, output, targets| {
+        correct += targets.count_correct(output)
+    })?;
+    Ok(correct as f32 / data.len() as f32)
+}
+
+/// Mean loss (weighted by batch size) and accuracy over `data`; an inference pass.
+pub fn evaluate<N, Y, L>(net: &N, data: &Dataset<N::In, Y>, loss: &L) -> Result<Evaluation>
+where
+    N: Network,
+    Y: Target,
+    L: Loss<N::Head, N::Out, Y::Batch>,
+{
+    let _flush = FlushDenormals::new();
+    let (mut total, mut correct) = (0.0f64, 0);
+    for_each_batch(net, data, |ws, output, targets| {
+        total +=
+            loss.loss(N::infer_logits(ws, output), output, targets) as f64 * targets.rows() as f64;
+        correct += targets.count_correct(output);
+    })?;
+    Ok(Evaluation {
+        loss: (total / data.len() as f64) as f32,
+        accuracy: correct as f32 / data.len() as f32,
+    })
+}
+
+fn for_each_batch<N: Layer, Y: Target>(
+    net: &N,
+    data: &Dataset<N::In, Y>,
+    mut f: impl FnMut(&N::Workspace, &Batch<N::Out>, &Y::Batch),
+) -> Result<()> {
+    if data.is_empty() {
+        return Err(Error::EmptyDataset);
+    }
+    let mut batches = data.in_order().batches(EVAL_BATCH)?;
+    let (mut x, mut y) = (Batch::with_capacity(EVAL_BATCH), Y::Batch::default());
+    let (mut ws, mut output) = (N::Workspace::default(), Batch::default());
+    while batches.next_into(&mut x, &mut y) {
+        net.forward_batch_into(&x, &mut output, &mut ws);
+        f(&ws, &output, &y);
+    }
+    Ok(())
+}
