@@ -1,0 +1,176 @@
+//! One training step on one thread: the forward pass, the loss, the backward pass, and the
+//! optimizer's update after its checks (no NaN or infinite gradient) and clipping. The
+//! data-parallel step (`parallel`) runs the same passes on every share and the same update
+//! once the shares are merged, so both live here.
+
+use super::buffers::{Buffers, StepBuffers};
+use super::exchange::{overlapped_step, GradientExchange};
+use super::flat::{set_buffers, GatherBuffers};
+use super::network::Network;
+use crate::data::TargetBatch;
+use crate::error::{Error, Result};
+use crate::layers::{Layout, ParamVisitor, Path};
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+use crate::tensor::Batch;
+use crate::Rng;
+
+pub(super) fn step_with<N, T, L, O>(
+    net: &mut N,
+    st: &mut Buffers<N>,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+    opt: &mut O,
+    exchange: Option<&mut dyn GradientExchange>,
+) -> Result<f32>
+where
+    N: Network,
+    T: TargetBatch,
+    L: Loss<N::Head, N::Out, T>,
+    O: Optimizer + ?Sized,
+{
+    // Backward moves running statistics; a step that fails puts them back.
+    st.saved_buffers.clear();
+    net.visit_buffers(&Path::ROOT, &mut GatherBuffers(&mut st.saved_buffers));
+    let result = match exchange {
+        Some(ex) => overlapped_step(net, st, ex, x, targets, loss),
+        None => {
+            let value = forward_backward(net, &mut st.step, &mut st.rng, x, targets, loss);
+            if value.is_finite() {
+                Ok(value)
+            } else {
+                Err(Error::NonFiniteLoss { loss: value })
+            }
+        }
+    }
+    .and_then(|value| update(net, opt).map(|()| value));
+    if result.is_err() {
+        set_buffers(net, &st.saved_buffers);
+    }
+    result
+}
+
+/// The forward pass, the loss and, when it is finite, the backward pass; returns the loss.
+pub(super) fn forward_backward<N, T, L>(
+    net: &mut N,
+    st: &mut StepBuffers<N>,
+    rng: &mut Rng,
+    x: &Batch<N::In>,
+    targets: &T,
+    loss: &L,
+) -> f32
+where
+    N: Network,
+    T: TargetBatch,
+    L: Loss<N::Head, N::Out, T>,
+{
+    net.forward_train(x, &mut st.output, &mut st.cache, rng);
+    let value = loss.loss_and_grad(
+        N::logits(&st.cache, &st.output),
+        &st.output,
+        targets,
+        &mut st.dlogits,
+    );
+    if value.is_finite() {
+        net.backward_from_logits(x, &st.output, &mut st.cache, &st.dlogits);
+    }
+    value
+}
+
+/// Clipping, then the optimizer's update of every parameter from its gradient. A NaN or
+/// infinite gradient (a finite loss can have one: an infinite input to a saturated gate
+/// gives 0 · ∞) is an error before anything changes, optimizer state included.
+pub(super) fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
+    let mut check = FirstNonFiniteGrad(None);
+    net.visit_params(&Path::ROOT, &mut check);
+    if let Some(parameter) = check.0 {
+        return Err(Error::NonFiniteGradient { parameter });
+    }
+    opt.begin_step(N::PARAMS)?;
+    if let Some(max) = opt.max_grad_norm() {
+        let mut norm = GradNorm(0.0);
+        net.visit_params(&Path::ROOT, &mut norm);
+        let norm = norm.0.sqrt();
+        if norm > max as f64 {
+            net.visit_params(&Path::ROOT, &mut ScaleGrads((max as f64 / norm) as f32));
+        }
+    }
+    net.visit_params(&Path::ROOT, &mut ApplyOptimizer { opt, offset: 0 });
+    Ok(())
+}
+
+/// Σ g² over every gradient, in f64.
+struct GradNorm(f64);
+
+/// The name of the first parameter with a NaN or infinite gradient.
+struct FirstNonFiniteGrad(Option<String>);
+
+impl ParamVisitor for FirstNonFiniteGrad {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        // Without the sign bit, a NaN or infinity is the largest bit pattern: an integer
+        // maximum, which vectorises, finds one in a single pass with no branch per value.
+        const INFINITY_BITS: u32 = 0x7f80_0000;
+        let largest = grad
+            .iter()
+            .fold(0u32, |m, g| m.max(g.to_bits() & 0x7fff_ffff));
+        if self.0.is_none() && largest >= INFINITY_BITS {
+            self.0 = Some(path.to_string());
+        }
+    }
+}
+
+impl ParamVisitor for GradNorm {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        self.0 += grad.iter().map(|&g| g as f64 * g as f64).sum::<f64>();
+    }
+}
+
+/// g ← factor · g.
+pub(super) struct ScaleGrads(pub(super) f32);
+
+impl ParamVisitor for ScaleGrads {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        _value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        grad.iter_mut().for_each(|g| *g *= self.0);
+    }
+}
+
+struct ApplyOptimizer<'o, O: ?Sized> {
+    opt: &'o mut O,
+    offset: usize,
+}
+
+impl<O: Optimizer + ?Sized> ParamVisitor for ApplyOptimizer<'_, O> {
+    fn visit(
+        &mut self,
+        _path: &Path<'_>,
+        _shape: &[usize],
+        _layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        self.opt.update(self.offset, value, grad);
+        self.offset += value.len();
+    }
+}
