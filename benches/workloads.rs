@@ -103,7 +103,11 @@ fn workloads(c: &mut Criterion) {
     let x64: Batch<Tensor1<784>> = random_batch(64, &mut rng);
     g.throughput(Throughput::Elements(64 * dense_flops(&MLP)));
     g.bench_function("W2 mlp-infer-b64", |b| {
-        b.iter(|| black_box(mlp.predict(black_box(&x64)).rows()))
+        let mut out = Batch::default();
+        b.iter(|| {
+            mlp.predict_into(black_box(&x64), &mut out);
+            black_box(out.rows())
+        })
     });
     g.bench_function("W2 mlp-infer-b64 (allocating forward_batch)", |b| {
         b.iter(|| mlp.forward_batch(black_box(&x64)))

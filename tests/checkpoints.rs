@@ -82,13 +82,13 @@ fn leftovers(dir: &Path) -> Vec<String> {
 fn a_save_that_fails_part_way_leaves_the_previous_checkpoint() {
     let dir = scratch("failing-save");
     let base = dir.join("last");
-    let mut after_one = train(1, &dir);
+    let after_one = train(1, &dir);
     let mut probe = Net::init(&mut Rng::seed(7));
     let saved = checkpoint::load(&base, &mut probe).unwrap();
     assert_eq!(saved.epoch, 1);
 
     // A later save's state file, written through a device that fails after `n` bytes.
-    let mut later = train(2, &scratch("failing-save-later"));
+    let later = train(2, &scratch("failing-save-later"));
     let state = TrainingState {
         epoch: 2,
         ..saved.clone()
@@ -132,13 +132,13 @@ fn a_save_that_fails_part_way_leaves_the_previous_checkpoint() {
 fn state_and_weights_always_come_from_one_save() {
     let dir = scratch("half-save");
     let base = dir.join("last");
-    let mut after_one = train(1, &dir);
+    let after_one = train(1, &dir);
     let mut probe = Net::init(&mut Rng::seed(7));
     let saved = checkpoint::load(&base, &mut probe).unwrap();
 
     // The state file of a later save lands; the weight file beside it does not (the second
     // write failed), so it still holds the first save's weights.
-    let mut later = train(3, &scratch("half-save-later"));
+    let later = train(3, &scratch("half-save-later"));
     let state = TrainingState { epoch: 3, ..saved };
     let (weights_path, state_path) = checkpoint::paths(&base);
     write_atomically(
@@ -193,7 +193,7 @@ fn threads_saving_one_path_at_once_leave_one_whole_file() {
         .map(|n| n.to_safetensors_bytes().unwrap())
         .collect();
     std::thread::scope(|scope| {
-        for mut net in nets {
+        for net in nets {
             let path = &path;
             scope.spawn(move || {
                 for _ in 0..20 {

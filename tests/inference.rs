@@ -3,7 +3,7 @@
 //! `train_step` runs the training pass. A layer written by hand records which pass ran.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use typed_nn::layers::{Layer, ParamVisitor, Path};
+use typed_nn::layers::{Layer, Walk};
 use typed_nn::prelude::*;
 
 static INFERENCE_PASSES: AtomicUsize = AtomicUsize::new(0);
@@ -24,7 +24,7 @@ impl Layer for Probe {
         Probe
     }
 
-    fn forward_into(&self, x: &Tensor1<4>, y: &mut Tensor1<4>) {
+    fn forward_into(&self, x: &Tensor1<4>, y: &mut Tensor1<4>, _ws: &mut ()) {
         INFERENCE_PASSES.fetch_add(1, Ordering::SeqCst);
         *y = *x;
     }
@@ -61,7 +61,7 @@ impl Layer for Probe {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    fn walk<W: Walk<Self>>(_: &mut W) {}
 }
 
 network! {

@@ -68,10 +68,13 @@ fn training_steps_and_inference_allocate_nothing_after_warm_up() {
     });
     assert_eq!(n, 0, "allocations in one-sample inference");
 
-    model.predict(&x64);
+    let mut out = Batch::default();
+    model.predict_into(&x64, &mut out);
     let n = allocations_during(|| {
-        assert_eq!(model.predict(&x17).rows(), 17);
-        assert_eq!(model.predict(&x64).rows(), 64);
+        model.predict_into(&x17, &mut out);
+        assert_eq!(out.rows(), 17);
+        model.predict_into(&x64, &mut out);
+        assert_eq!(out.rows(), 64);
     });
     assert_eq!(n, 0, "allocations in warm batch inference");
 
@@ -117,14 +120,16 @@ fn generic_networks_train_and_infer_without_allocating() {
         .unwrap();
     let y = Labels::<4>::new((0..8).map(|i| i % 4).collect()).unwrap();
     let mut adam = Adam::new(1e-3);
+    let mut out = Batch::default();
     for _ in 0..2 {
         net.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
-        net.predict(&x);
+        net.predict_into(&x, &mut out);
     }
     let n = allocations_during(|| {
         for _ in 0..3 {
             net.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
-            assert_eq!(net.predict(&x).rows(), 8);
+            net.predict_into(&x, &mut out);
+            assert_eq!(out.rows(), 8);
         }
     });
     assert_eq!(
@@ -169,22 +174,25 @@ fn joined_networks_train_and_infer_without_allocating() {
     let ys = Labels::<3>::new((0..16).map(|i| i % 3).collect()).unwrap();
     let mut adam = Adam::new(1e-3);
     let mut adam2 = Adam::new(1e-3);
+    let (mut out, mut outs) = (Batch::default(), Batch::default());
     for _ in 0..2 {
         joined.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
-        joined.predict(&x);
+        joined.predict_into(&x, &mut out);
         attending
             .train_step(&xs, &ys, &CrossEntropy, &mut adam2)
             .unwrap();
-        attending.predict(&xs);
+        attending.predict_into(&xs, &mut outs);
     }
     let n = allocations_during(|| {
         for _ in 0..3 {
             joined.train_step(&x, &y, &CrossEntropy, &mut adam).unwrap();
-            assert_eq!(joined.predict(&x).rows(), 16);
+            joined.predict_into(&x, &mut out);
+            assert_eq!(out.rows(), 16);
             attending
                 .train_step(&xs, &ys, &CrossEntropy, &mut adam2)
                 .unwrap();
-            assert_eq!(attending.predict(&xs).rows(), 16);
+            attending.predict_into(&xs, &mut outs);
+            assert_eq!(outs.rows(), 16);
         }
     });
     assert_eq!(

@@ -59,6 +59,7 @@ fn soak() -> (usize, usize) {
     let mut adam = Adam::new(1e-3);
     let mut sgd = Sgd::new(1e-2).momentum(0.9);
 
+    let (mut cnn_out, mut sequence_out) = (Batch::default(), Batch::default());
     let mut round = |i: usize| {
         let k = i % 4;
         cnn.train_step(&x_cnn[k], &y, &CrossEntropy, &mut adam)
@@ -71,8 +72,8 @@ fn soak() -> (usize, usize) {
         sequence
             .train_step(&x_seq[k], &y, &CrossEntropy, &mut sgd)
             .unwrap();
-        let _ = cnn.predict(&x_cnn[k]);
-        let _ = sequence.predict(&x_seq[k]);
+        cnn.predict_into(&x_cnn[k], &mut cnn_out);
+        sequence.predict_into(&x_seq[k], &mut sequence_out);
     };
     for i in 0..20 {
         round(i);

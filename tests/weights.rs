@@ -38,7 +38,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 #[test]
 fn save_and_load_round_trip_every_layer_kind() {
     let mut rng = Rng::seed(1);
-    let mut mlp = Mlp::init(&mut rng);
+    let mlp = Mlp::init(&mut rng);
     let path = scratch("mlp.safetensors");
     mlp.save(&path).unwrap();
     let loaded = Mlp::load(&path).unwrap();
@@ -46,7 +46,7 @@ fn save_and_load_round_trip_every_layer_kind() {
         .unwrap();
     assert_eq!(mlp.forward(&x), loaded.forward(&x));
 
-    let mut mixed = Mixed::init(&mut rng);
+    let mixed = Mixed::init(&mut rng);
     let bytes = mixed.to_safetensors_bytes().unwrap();
     let back = Mixed::from_safetensors_bytes(&bytes).unwrap();
     let img =
@@ -54,7 +54,7 @@ fn save_and_load_round_trip_every_layer_kind() {
             .unwrap();
     assert_eq!(mixed.forward(&img), back.forward(&img));
 
-    let mut rec = Recurrent::init(&mut rng);
+    let rec = Recurrent::init(&mut rng);
     let bytes = rec.to_safetensors_bytes().unwrap();
     let back = Recurrent::from_safetensors_bytes(&bytes).unwrap();
     let seq =
@@ -65,7 +65,7 @@ fn save_and_load_round_trip_every_layer_kind() {
 
 #[test]
 fn files_use_pytorch_names_shapes_and_the_split_bias() {
-    let mut rec = Recurrent::init(&mut Rng::seed(2));
+    let rec = Recurrent::init(&mut Rng::seed(2));
     let bytes = rec.to_safetensors_bytes().unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names = file.names();
@@ -168,7 +168,7 @@ fn a_file_for_another_network_lists_every_mismatch() {
 
 #[test]
 fn wrong_dtype_truncated_corrupt_and_missing_files_are_errors() {
-    let mut mlp = Mlp::init(&mut Rng::seed(4));
+    let mlp = Mlp::init(&mut Rng::seed(4));
     let bytes = mlp.to_safetensors_bytes().unwrap();
     for cut in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 1] {
         assert!(

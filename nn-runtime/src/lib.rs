@@ -27,12 +27,7 @@ pub use const_message::ConstMessage;
 pub use data::csv::{CsvOptions, Standardizer};
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
-pub use layers::{
-    Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout, Embedding,
-    Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, Identity, LayerNorm, LeakyRelu, Linear,
-    MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu,
-    Residual, Sigmoid, Softmax, Sum, Tanh,
-};
+pub use layers::all::*;
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
@@ -44,11 +39,8 @@ pub mod prelude {
     pub use crate::data::{mnist, Class, Dataset, Labels};
     pub use crate::error::Error;
     pub use crate::fit::{History, Trainer, Verbosity};
-    pub use crate::layers::{
-        Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, Dropout, Flatten, Gelu,
-        GlobalAvgPool2d, GlobalMaxPool2d, Layer, LayerNorm, LeakyRelu, Linear, MaxPool1d,
-        MaxPool2d, MultiHeadAttention, PositionalEmbedding, Relu, Residual, Sigmoid, Softmax, Tanh,
-    };
+    pub use crate::layers::all::*;
+    pub use crate::layers::Layer;
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};

@@ -130,7 +130,7 @@ fn gen_workspace(g: &Gen<'_>) -> TokenStream {
     let (vis, generics, workspace) = (g.def.vis, g.def.generics, &g.workspace);
     let (mid_a, mid_tys, w, tys) = (&p.a[1..], &p.mid_tys, &p.w, &g.tys);
     let doc = format!(
-        "Buffers `{}`'s batch inference reuses: intermediate outputs, no training cache.",
+        "Buffers `{}`'s inference reuses: intermediate outputs of a batch, each layer's scratch; no training cache.",
         g.def.name
     );
     let hidden = hidden_attr(g);
@@ -223,7 +223,7 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
     quote! {
-        fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+        fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut #workspace #ty_g) {
             #( #sample_forward )*
         }
 
@@ -248,21 +248,17 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     }
 }
 
-/// `visit_params`, `BUFFERS` and `visit_buffers`: each layer under its path name.
+/// `walk` (each layer's state under its path name) and `BUFFERS`.
 fn gen_layer_visitors(g: &Gen<'_>) -> TokenStream {
     let rt = g.env.rt;
     let (fields, tys) = (&g.passes.fields, &g.tys);
     let path_names: Vec<&String> = g.def.layers.iter().map(|l| &l.path_name).collect();
     quote! {
-        fn visit_params<Vis: #rt::layers::ParamVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut Vis) {
-            #( self.#fields.visit_params(&path.child(#path_names), visitor); )*
+        fn walk<Walker: #rt::layers::Walk<Self>>(walk: &mut Walker) {
+            #( walk.sublayer(#path_names, |net| &net.#fields, |net| &mut net.#fields); )*
         }
 
         const BUFFERS: usize = 0 #( + <#tys as #rt::layers::Layer>::BUFFERS )*;
-
-        fn visit_buffers<Vis: #rt::layers::BufferVisitor>(&mut self, path: &#rt::layers::Path<'_>, visitor: &mut Vis) {
-            #( self.#fields.visit_buffers(&path.child(#path_names), visitor); )*
-        }
     }
 }
 

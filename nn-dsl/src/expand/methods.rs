@@ -63,6 +63,10 @@ pub fn gen_network_impl(g: &Gen<'_>) -> TokenStream {
                 &mut self.__buffers
             }
 
+            fn buffers_ref(&self) -> &#rt::train::Buffers<Self> {
+                &self.__buffers
+            }
+
             fn logits<'a>(cache: &'a #cache #ty_g, output: &'a #rt::Batch<Self::Out>) -> &'a #rt::Batch<Self::Out> {
                 let _ = (&cache, &output);
                 #logits
@@ -127,20 +131,26 @@ pub fn gen_inherent(g: &Gen<'_>) -> TokenStream {
 fn gen_inference_methods(g: &Gen<'_>) -> TokenStream {
     let (rt, input_ty, output_ty) = (g.env.rt, &g.def.input_ty, &g.output_ty);
     quote! {
-        /// The output for one sample; allocates nothing.
+        /// The output for one sample; allocates nothing once the network's workspace has
+        /// grown (at the first call).
         pub fn forward(&self, x: &#input_ty) -> #output_ty {
             #rt::train::forward(self, x)
         }
 
-        /// The outputs for a batch of any size.
-        pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
-            #rt::train::forward_batch(self, x)
+        /// The outputs for a batch of any size, as a new batch.
+        pub fn predict(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
+            #rt::train::predict(self, x)
         }
 
-        /// The outputs for a batch, computed in the network's own buffers: allocates
-        /// nothing once they have grown to the batch size.
-        pub fn predict(&mut self, x: &#rt::Batch<#input_ty>) -> &#rt::Batch<#output_ty> {
-            #rt::train::predict(self, x)
+        /// The outputs for a batch into `y` (resized to the batch): allocates nothing once
+        /// `y` and the network's workspace have grown to the batch size.
+        pub fn predict_into(&self, x: &#rt::Batch<#input_ty>, y: &mut #rt::Batch<#output_ty>) {
+            #rt::train::predict_into(self, x, y)
+        }
+
+        /// [`Self::predict`], under PyTorch's name for it.
+        pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
+            #rt::train::forward_batch(self, x)
         }
     }
 }
@@ -186,12 +196,12 @@ fn gen_file_methods(g: &Gen<'_>) -> TokenStream {
     let rt = g.env.rt;
     quote! {
         /// Writes the parameters to a safetensors file, with PyTorch's names and layouts.
-        pub fn save(&mut self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
+        pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
             #rt::io::safetensors::save(self, path)
         }
 
         /// The parameters as the bytes of a safetensors file.
-        pub fn to_safetensors_bytes(&mut self) -> #rt::Result<::std::vec::Vec<u8>> {
+        pub fn to_safetensors_bytes(&self) -> #rt::Result<::std::vec::Vec<u8>> {
             #rt::io::safetensors::to_bytes(self)
         }
 

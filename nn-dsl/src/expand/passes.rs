@@ -85,12 +85,12 @@ impl<'a> Passes<'a> {
         self.input(k, x)
     }
 
-    /// One sample, on the stack.
+    /// One sample: intermediate samples on the stack, each layer's scratch in its workspace.
     pub fn sample_forward(&self) -> Vec<TokenStream> {
         let (rt, n) = (self.rt, self.n());
         (0..n)
             .map(|k| {
-                let field = self.fields[k];
+                let (field, wk) = (self.fields[k], &self.w[k]);
                 let x = if k == 0 {
                     quote!(x)
                 } else {
@@ -99,10 +99,10 @@ impl<'a> Passes<'a> {
                 };
                 let x = self.input(k, x);
                 if k == n - 1 {
-                    quote!(self.#field.forward_into(#x, y);)
+                    quote!(self.#field.forward_into(#x, y, &mut ws.#wk);)
                 } else {
                     let (y, ty) = (&self.a[k + 1], &self.mid_tys[k]);
-                    quote!(let mut #y = <#ty as #rt::Sample>::zeros(); self.#field.forward_into(#x, &mut #y);)
+                    quote!(let mut #y = <#ty as #rt::Sample>::zeros(); self.#field.forward_into(#x, &mut #y, &mut ws.#wk);)
                 }
             })
             .collect()

@@ -1,6 +1,7 @@
 //! Weights in and out: PyTorch's safetensors files; files written so that a failure never
 //! leaves a half-written one in place.
 
+pub mod named;
 pub mod safetensors;
 
 use crate::error::{Error, Result};

@@ -7,84 +7,14 @@
 //! corrupt or hostile files are errors (the `safetensors` crate bounds-checks the header and
 //! every offset before anything is read).
 
+use super::named::{named_buffers, named_parameters, replace_last, NamedBuffer};
 use crate::error::{Error, Result, WeightProblem};
 use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
 
-/// One tensor as a file holds it: PyTorch's shape and dtype, row-major little-endian bytes.
-struct Exported {
-    shape: Vec<usize>,
-    dtype: Dtype,
-    bytes: Vec<u8>,
-}
-
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// Collects every parameter in PyTorch's layout.
-struct Export(BTreeMap<String, Exported>);
-
-impl ParamVisitor for Export {
-    fn visit(
-        &mut self,
-        path: &Path<'_>,
-        shape: &[usize],
-        layout: Layout,
-        value: &mut [f32],
-        _grad: &mut [f32],
-    ) {
-        let name = path.to_string();
-        let values = match layout {
-            Layout::Transposed => transposed(value, shape[1], shape[0]),
-            _ => value.to_vec(),
-        };
-        if let Layout::SumWith(sibling) = layout {
-            let sibling_name = replace_last(&name, sibling);
-            self.0.insert(
-                sibling_name,
-                Exported {
-                    shape: shape.to_vec(),
-                    dtype: Dtype::F32,
-                    bytes: f32_bytes(&vec![0.0; value.len()]),
-                },
-            );
-        }
-        self.0.insert(
-            name,
-            Exported {
-                shape: shape.to_vec(),
-                dtype: Dtype::F32,
-                bytes: f32_bytes(&values),
-            },
-        );
-    }
-}
-
-impl BufferVisitor for Export {
-    fn visit(&mut self, path: &Path<'_>, shape: &[usize], buffer: Buffer<'_>) {
-        let (dtype, bytes) = match buffer {
-            Buffer::Values(values) => (Dtype::F32, f32_bytes(values)),
-            Buffer::Count(count) => (Dtype::I64, (*count as i64).to_le_bytes().to_vec()),
-        };
-        self.0.insert(
-            path.to_string(),
-            Exported {
-                shape: shape.to_vec(),
-                dtype,
-                bytes,
-            },
-        );
-    }
-}
-
-/// `a.b.c` with its last component replaced by `last`.
-fn replace_last(name: &str, last: &str) -> String {
-    match name.rfind('.') {
-        Some(i) => format!("{}.{last}", &name[..i]),
-        None => last.to_string(),
-    }
 }
 
 /// The transpose of a `rows × cols` row-major matrix, as a new buffer.
@@ -95,15 +25,31 @@ fn transposed(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// The network's parameters and buffers as the bytes of a safetensors file.
-pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
-    let mut export = Export(BTreeMap::new());
-    net.visit_params(&Path::ROOT, &mut export);
-    net.visit_buffers(&Path::ROOT, &mut export);
-    let views = export
-        .0
+pub fn to_bytes<L: Layer>(net: &L) -> Result<Vec<u8>> {
+    // Name, dtype, shape and little-endian bytes of every tensor, sorted by name.
+    let mut tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    for t in named_parameters(net) {
+        tensors.insert(t.name, (Dtype::F32, t.shape, f32_bytes(&t.values)));
+    }
+    for b in named_buffers(net) {
+        match b {
+            NamedBuffer::Values(t) => {
+                tensors.insert(t.name, (Dtype::F32, t.shape, f32_bytes(&t.values)))
+            }
+            NamedBuffer::Count { name, count } => tensors.insert(
+                name,
+                (
+                    Dtype::I64,
+                    Vec::new(),
+                    (count as i64).to_le_bytes().to_vec(),
+                ),
+            ),
+        };
+    }
+    let views = tensors
         .iter()
-        .map(|(name, t)| {
-            TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map(|v| (name.as_str(), v))
+        .map(|(name, (dtype, shape, bytes))| {
+            TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.as_str(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::CorruptWeights {
@@ -116,7 +62,7 @@ pub fn to_bytes<L: Layer>(net: &mut L) -> Result<Vec<u8>> {
 
 /// Writes the network's parameters and buffers to a safetensors file, atomically: an
 /// existing file is replaced only by a complete new one (see [`super::write_atomically`]).
-pub fn save<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
+pub fn save<L: Layer>(net: &L, path: impl AsRef<std::path::Path>) -> Result<()> {
     super::write_atomically(path.as_ref(), &to_bytes(net)?)
 }
 

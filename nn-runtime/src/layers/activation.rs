@@ -1,6 +1,6 @@
 //! Activation layers: parameter-free, shape-preserving, generic over the sample shape.
 
-use super::{Layer, ParamVisitor, Path};
+use super::{Layer, Walk};
 use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -177,7 +177,7 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
         Self::default()
     }
 
-    fn forward_into(&self, x: &S, y: &mut S) {
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         self.function
             .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
     }
@@ -212,5 +212,5 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    fn walk<W: Walk<Self>>(_: &mut W) {}
 }

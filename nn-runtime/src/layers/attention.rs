@@ -3,20 +3,13 @@
 //! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), and a learned
 //! positional embedding added to every sample.
 
-use super::{Layer, Layout, ParamVisitor, Path};
+use super::{Layer, Layout, Walk};
 use crate::kernels::attention::{
     attention_backward, attention_forward, AttentionGeom, AttentionGrads, AttentionParams,
     AttentionScratch,
 };
 use crate::tensor::{Batch, Sample, Tensor2};
 use crate::Rng;
-use std::cell::RefCell;
-
-thread_local! {
-    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
-    /// thread, then reused.
-    static ATTENTION_SCRATCH: RefCell<AttentionScratch> = RefCell::new(AttentionScratch::default());
-}
 
 /// Multi-head self-attention on `T` tokens of `F` features with `H` heads (`H` divides `F`:
 /// the macro checks it, `GEOMETRY` again).
@@ -92,17 +85,15 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>) {
-        ATTENTION_SCRATCH.with(|s| {
-            attention_forward(
-                &Self::GEOMETRY,
-                &self.params(),
-                x.as_slice(),
-                y.as_mut_slice(),
-                1,
-                &mut s.borrow_mut(),
-            )
-        });
+    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>, ws: &mut AttentionScratch) {
+        attention_forward(
+            &Self::GEOMETRY,
+            &self.params(),
+            x.as_slice(),
+            y.as_mut_slice(),
+            1,
+            ws,
+        );
     }
 
     fn forward_batch_into(
@@ -168,35 +159,34 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
         );
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("in_proj_weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "in_proj_weight",
             &[3 * F, F],
             Layout::Transposed,
-            &mut self.in_weight_t,
-            &mut self.in_weight_t_grad,
+            |l| (&l.in_weight_t, &l.in_weight_t_grad),
+            |l| (&mut l.in_weight_t, &mut l.in_weight_t_grad),
         );
-        visitor.visit(
-            &path.child("in_proj_bias"),
+        walk.param(
+            "in_proj_bias",
             &[3 * F],
             Layout::RowMajor,
-            &mut self.in_bias,
-            &mut self.in_bias_grad,
+            |l| (&l.in_bias, &l.in_bias_grad),
+            |l| (&mut l.in_bias, &mut l.in_bias_grad),
         );
-        let out = path.child("out_proj");
-        visitor.visit(
-            &out.child("weight"),
+        walk.param(
+            "out_proj.weight",
             &[F, F],
             Layout::Transposed,
-            &mut self.out_weight_t,
-            &mut self.out_weight_t_grad,
+            |l| (&l.out_weight_t, &l.out_weight_t_grad),
+            |l| (&mut l.out_weight_t, &mut l.out_weight_t_grad),
         );
-        visitor.visit(
-            &out.child("bias"),
+        walk.param(
+            "out_proj.bias",
             &[F],
             Layout::RowMajor,
-            &mut self.out_bias,
-            &mut self.out_bias_grad,
+            |l| (&l.out_bias, &l.out_bias_grad),
+            |l| (&mut l.out_bias, &mut l.out_bias_grad),
         );
     }
 }
@@ -237,7 +227,7 @@ impl<const T: usize, const F: usize> Layer for PositionalEmbedding<T, F> {
         }
     }
 
-    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>) {
+    fn forward_into(&self, x: &Tensor2<T, F>, y: &mut Tensor2<T, F>, _ws: &mut ()) {
         self.add(x.as_slice(), y.as_mut_slice());
     }
 
@@ -282,13 +272,13 @@ impl<const T: usize, const F: usize> Layer for PositionalEmbedding<T, F> {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
             &[T, F],
             Layout::RowMajor,
-            &mut self.weight,
-            &mut self.weight_grad,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
         );
     }
 }

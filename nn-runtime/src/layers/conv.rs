@@ -4,21 +4,12 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
-use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, ParamVisitor, Path};
-use crate::kernels::conv::{
-    conv2d_backward, conv2d_forward, conv2d_pool_forward, ConvGeom, ConvWorkspace, PoolAfter,
-};
+use super::{planes, ConvLayer, FusedActivation, Layer, Layout, Linear, Marker, Walk};
+use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
-use std::cell::RefCell;
 use std::marker::PhantomData;
-
-thread_local! {
-    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
-    /// thread, then reused.
-    static INFERENCE_SCRATCH: RefCell<ConvWorkspace> = RefCell::new(ConvWorkspace::default());
-}
 
 /// Parameters and gradients shared by the 1-D and 2-D convolutions.
 #[derive(Clone, Debug)]
@@ -54,7 +45,7 @@ impl ConvParams {
     }
 
     /// The bias, `None` for a layer without one.
-    fn bias(&self) -> Option<&[f32]> {
+    pub(super) fn bias(&self) -> Option<&[f32]> {
         (!self.bias.is_empty()).then_some(&self.bias)
     }
 
@@ -65,23 +56,9 @@ impl ConvParams {
         x: &[f32],
         y: &mut [f32],
         rows: usize,
-        ws: Option<&mut ConvWorkspace>,
+        ws: &mut ConvWorkspace,
     ) {
-        match ws {
-            Some(ws) => conv2d_forward(g, &self.weight, self.bias(), act, x, y, rows, ws),
-            None => INFERENCE_SCRATCH.with(|ws| {
-                conv2d_forward(
-                    g,
-                    &self.weight,
-                    self.bias(),
-                    act,
-                    x,
-                    y,
-                    rows,
-                    &mut ws.borrow_mut(),
-                )
-            }),
-        }
+        conv2d_forward(g, &self.weight, self.bias(), act, x, y, rows, ws);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -109,29 +86,6 @@ impl ConvParams {
             dbias,
             dx,
             ws,
-        );
-    }
-
-    /// Visits the weight and, when the layer has one, the bias (a layer without bias has no
-    /// `bias` tensor, as in PyTorch's `state_dict`).
-    fn visit<V: ParamVisitor>(&mut self, path: &Path<'_>, weight_shape: &[usize], visitor: &mut V) {
-        visitor.visit(
-            &path.child("weight"),
-            weight_shape,
-            Layout::RowMajor,
-            &mut self.weight,
-            &mut self.weight_grad,
-        );
-        if self.bias.is_empty() {
-            return;
-        }
-        let out = [self.bias.len()];
-        visitor.visit(
-            &path.child("bias"),
-            &out,
-            Layout::RowMajor,
-            &mut self.bias,
-            &mut self.bias_grad,
         );
     }
 }
@@ -181,14 +135,14 @@ const fn checked(g: ConvGeom) -> ConvGeom {
 macro_rules! conv_passes {
     () => {
         // y = F(W ⋆ x + b), each group's output channels from its input channels.
-        fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+        fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut ConvWorkspace) {
             self.params.forward(
                 &Self::GEOMETRY,
                 F::EPILOGUE,
                 x.as_slice(),
                 y.as_mut_slice(),
                 1,
-                None,
+                ws,
             );
         }
 
@@ -205,7 +159,7 @@ macro_rules! conv_passes {
                 x.as_slice(),
                 y.as_mut_slice(),
                 x.rows(),
-                Some(ws),
+                ws,
             );
         }
 
@@ -223,7 +177,7 @@ macro_rules! conv_passes {
                 x.as_slice(),
                 y.as_mut_slice(),
                 x.rows(),
-                Some(cache),
+                cache,
             );
         }
 
@@ -496,26 +450,30 @@ conv_on_impl! {
 
         conv_passes!();
 
-        /// PyTorch's weight shape: `[CO, C / G, K]` (1-D) or `[CO, C / G, KH, KW]` (2-D).
-        fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        /// PyTorch's weight shape: `[CO, C / G, K]` (1-D) or `[CO, C / G, KH, KW]` (2-D);
+        /// no `bias` tensor without a bias, as in PyTorch's `state_dict`.
+        fn walk<W: Walk<Self>>(walk: &mut W) {
             let g = Self::GEOMETRY;
             let (co, cg) = (g.c_out, g.c_in / g.groups);
-            if X::SHAPE.len() == 2 {
-                self.params.visit(path, &[co, cg, g.kw], visitor);
-            } else {
-                self.params.visit(path, &[co, cg, g.kh, g.kw], visitor);
+            let (one_d, two_d) = ([co, cg, g.kw], [co, cg, g.kh, g.kw]);
+            walk.param(
+                "weight",
+                if X::SHAPE.len() == 2 { &one_d } else { &two_d },
+                Layout::RowMajor,
+                |l| (&l.params.weight, &l.params.weight_grad),
+                |l| (&mut l.params.weight, &mut l.params.weight_grad),
+            );
+            if BIAS {
+                walk.param(
+                    "bias",
+                    &[co],
+                    Layout::RowMajor,
+                    |l| (&l.params.bias, &l.params.bias_grad),
+                    |l| (&mut l.params.bias, &mut l.params.bias_grad),
+                );
             }
         }
     }
-}
-
-/// A convolution layer a following pooling can fuse into ([`ConvPool`]).
-pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
-    /// Its sizes.
-    const CONV: ConvGeom;
-    /// The activation fused into it.
-    const ACT: EpilogueAct;
-    fn conv_params(&self) -> &ConvParams;
 }
 
 conv_on_impl! {
@@ -525,160 +483,6 @@ conv_on_impl! {
         fn conv_params(&self) -> &ConvParams {
             &self.params
         }
-    }
-}
-
-/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]); its
-/// cache is the max pooling's arg-max.
-pub trait PoolLayer: Layer<Cache = Vec<u32>> + Default {
-    const POOL: PoolAfter;
-}
-
-/// A convolution and the pooling after it as one layer: each sample is pooled as soon as
-/// its convolution is computed, while it is in cache (`conv2d_pool_forward`). The network
-/// macro fuses an unnamed pooling into the convolution before it; parameters, their names
-/// and the summary's rows are the convolution's and the pooling's as written.
-#[derive(Clone, Debug)]
-pub struct ConvPool<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> {
-    pub conv: Conv,
-    pub pool: Pool,
-}
-
-/// What a fused convolution and pooling keep for the backward pass: the convolution's
-/// output and the max pooling's choices, and the convolution's scratch.
-pub struct ConvPoolCache<S: Sample> {
-    conv: ConvCache,
-    pre: Batch<S>,
-    dpre: Batch<S>,
-    argmax: Vec<u32>,
-}
-
-impl<S: Sample> Default for ConvPoolCache<S> {
-    fn default() -> Self {
-        ConvPoolCache {
-            conv: ConvCache::default(),
-            pre: Batch::default(),
-            dpre: Batch::default(),
-            argmax: Vec::new(),
-        }
-    }
-}
-
-impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> ConvPool<Conv, Pool> {
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        x: &[f32],
-        pre: Option<&mut [f32]>,
-        y: &mut [f32],
-        argmax: Option<&mut [u32]>,
-        rows: usize,
-        ws: &mut ConvWorkspace,
-    ) {
-        let p = self.conv.conv_params();
-        conv2d_pool_forward(
-            &Conv::CONV,
-            &Pool::POOL,
-            &p.weight,
-            p.bias(),
-            Conv::ACT,
-            x,
-            pre,
-            y,
-            argmax,
-            rows,
-            ws,
-        );
-    }
-}
-
-impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, Pool> {
-    type In = Conv::In;
-    type Out = Pool::Out;
-    type Cache = ConvPoolCache<Conv::Out>;
-    type Workspace = ConvWorkspace;
-    const PARAMS: usize = Conv::PARAMS;
-    const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
-    const KIND: &'static str = Conv::KIND;
-
-    fn init(rng: &mut Rng) -> Self {
-        ConvPool {
-            conv: Conv::init(rng),
-            pool: Pool::default(),
-        }
-    }
-
-    fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
-        INFERENCE_SCRATCH.with(|ws| {
-            self.run(
-                x.as_slice(),
-                None,
-                y.as_mut_slice(),
-                None,
-                1,
-                &mut ws.borrow_mut(),
-            )
-        });
-    }
-
-    fn forward_batch_into(
-        &self,
-        x: &Batch<Self::In>,
-        y: &mut Batch<Self::Out>,
-        ws: &mut ConvWorkspace,
-    ) {
-        y.set_rows(x.rows());
-        self.run(x.as_slice(), None, y.as_mut_slice(), None, x.rows(), ws);
-    }
-
-    fn forward_train(
-        &self,
-        x: &Batch<Self::In>,
-        y: &mut Batch<Self::Out>,
-        cache: &mut Self::Cache,
-        _rng: &mut Rng,
-    ) {
-        let rows = x.rows();
-        y.set_rows(rows);
-        cache.pre.set_rows(rows);
-        let argmax = if Pool::POOL.max {
-            cache.argmax.resize(rows * <Pool::Out as Sample>::LEN, 0);
-            Some(&mut cache.argmax[..])
-        } else {
-            None
-        };
-        self.run(
-            x.as_slice(),
-            Some(cache.pre.as_mut_slice()),
-            y.as_mut_slice(),
-            argmax,
-            rows,
-            &mut cache.conv,
-        );
-    }
-
-    // ∂pre from the pooling's backward pass, then the convolution's, over what the fused
-    // forward pass kept.
-    fn backward(
-        &mut self,
-        x: &Batch<Self::In>,
-        y: &Batch<Self::Out>,
-        cache: &mut Self::Cache,
-        dy: &Batch<Self::Out>,
-        dx: Option<&mut Batch<Self::In>>,
-    ) {
-        let ConvPoolCache {
-            conv,
-            pre,
-            dpre,
-            argmax,
-        } = cache;
-        self.pool.backward(pre, y, argmax, dy, Some(dpre));
-        self.conv.backward(x, pre, conv, dpre, dx);
-    }
-
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.conv.visit_params(path, visitor);
     }
 }
 
@@ -852,33 +656,24 @@ mod tests {
 
     #[test]
     fn layers_without_bias_have_no_bias_tensor() {
-        struct Names(Vec<(String, Vec<usize>)>);
-        impl ParamVisitor for Names {
-            fn visit(
-                &mut self,
-                path: &Path<'_>,
-                shape: &[usize],
-                _: Layout,
-                _: &mut [f32],
-                _: &mut [f32],
-            ) {
-                self.0.push((path.to_string(), shape.to_vec()));
-            }
-        }
+        let names = |tensors: Vec<crate::io::named::NamedTensor>| -> Vec<(String, Vec<usize>)> {
+            tensors.into_iter().map(|t| (t.name, t.shape)).collect()
+        };
         let mut rng = Rng::seed(1);
-        let mut names = Names(Vec::new());
         type Depthwise = Conv2d<4, 5, 6, 8, 3, 3, 1, 2, 3, 4, 7, 6, 2, 1, 4, Linear, false>;
-        Depthwise::init(&mut rng).visit_params(&Path::ROOT.child("dw"), &mut names);
-        assert_eq!(names.0, [("dw.weight".to_string(), vec![8, 1, 3, 3])]);
-        assert_eq!(Depthwise::PARAMS, 8 * 9);
-        names.0.clear();
-        type Grouped = Conv1d<4, 9, 6, 3, 2, 1, 4, 2, 2>;
-        Grouped::init(&mut rng).visit_params(&Path::ROOT.child("c"), &mut names);
+        let depthwise = Depthwise::init(&mut rng);
         assert_eq!(
-            names.0,
+            names(crate::io::named::named_parameters(&depthwise)),
+            [("weight".to_string(), vec![8, 1, 3, 3])]
+        );
+        assert_eq!(Depthwise::PARAMS, 8 * 9);
+        type Grouped = Conv1d<4, 9, 6, 3, 2, 1, 4, 2, 2>;
+        let grouped = Grouped::init(&mut rng);
+        assert_eq!(
+            names(crate::io::named::named_parameters(&grouped)),
             [
-                ("c.weight".to_string(), vec![6, 2, 3]),
-                ("c.bias".to_string(), vec![6])
+                ("weight".to_string(), vec![6, 2, 3]),
+                ("bias".to_string(), vec![6])
             ]
         );
         assert_eq!(Grouped::PARAMS, 6 * 2 * 3 + 6);

@@ -6,7 +6,7 @@
 //! parameter visitor reports PyTorch's shape with [`Layout::Transposed`], so weight files
 //! keep PyTorch's layout.
 
-use super::{ActivationFn, Layer, Layout, Linear, Marker, ParamVisitor, Path, Relu, Sigmoid, Tanh};
+use super::{ActivationFn, Layer, Layout, Linear, Marker, Relu, Sigmoid, Tanh, Walk};
 use crate::kernels::{self, EpilogueAct, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
@@ -206,7 +206,7 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Layer for Dense
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &X, y: &mut Y) {
+    fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
         self.forward_rows(x.as_slice(), y.as_mut_slice(), 1);
     }
 
@@ -236,24 +236,24 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Layer for Dense
         self.backward_rows(x.as_slice(), y.as_slice(), dz, dy.as_slice(), dx, rows);
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
             &[Self::OUT, Self::IN],
             Layout::Transposed,
-            &mut self.weight_t,
-            &mut self.weight_t_grad,
+            |l| (&l.weight_t, &l.weight_t_grad),
+            |l| (&mut l.weight_t, &mut l.weight_t_grad),
         );
         // No `bias` tensor without a bias, as in PyTorch's `state_dict`.
         if !BIAS {
             return;
         }
-        visitor.visit(
-            &path.child("bias"),
+        walk.param(
+            "bias",
             &[Self::OUT],
             Layout::RowMajor,
-            &mut self.bias,
-            &mut self.bias_grad,
+            |l| (&l.bias, &l.bias_grad),
+            |l| (&mut l.bias, &mut l.bias_grad),
         );
     }
 }
@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(d.weight(), w);
         assert!(d.set_weight(&w[..5]).is_err());
         let mut y = Tensor1::zeros();
-        d.forward_into(&Tensor1::new([1.0, 0.0, -1.0]), &mut y);
+        d.forward_into(&Tensor1::new([1.0, 0.0, -1.0]), &mut y, &mut ());
         assert_eq!(y.data, [-2.0, -2.0]);
     }
 }
@@ -326,7 +326,7 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
         Self::glorot_uniform(rng)
     }
 
-    fn forward_into(&self, x: &Tensor2<T, IN>, y: &mut Tensor2<T, OUT>) {
+    fn forward_into(&self, x: &Tensor2<T, IN>, y: &mut Tensor2<T, OUT>, _ws: &mut ()) {
         self.dense.forward_rows(x.as_slice(), y.as_mut_slice(), T);
     }
 
@@ -363,7 +363,8 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
             .backward_rows(x.as_slice(), y.as_slice(), dz, dy.as_slice(), dx, rows * T);
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        self.dense.visit_params(path, visitor);
+    /// The per-step Dense's tensors, under this layer's own name.
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.sublayer("", |l| &l.dense, |l| &mut l.dense);
     }
 }

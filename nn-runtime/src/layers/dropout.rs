@@ -1,7 +1,7 @@
 //! Dropout: in training, each value is zeroed with probability `rate` and the others scaled
 //! by 1/(1 − rate) (inverted dropout, PyTorch's `nn.Dropout`), so inference is the identity.
 
-use super::{Layer, ParamVisitor, Path};
+use super::{Layer, Walk};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -50,7 +50,7 @@ impl<S: Sample> Layer for Dropout<S> {
         Dropout::new(0.0)
     }
 
-    fn forward_into(&self, x: &S, y: &mut S) {
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
@@ -102,5 +102,5 @@ impl<S: Sample> Layer for Dropout<S> {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    fn walk<W: Walk<Self>>(_: &mut W) {}
 }

@@ -1,6 +1,6 @@
 //! Embedding: token ids to learned vectors, PyTorch's `nn.Embedding` (`weight [V, D]`).
 
-use super::{Layer, Layout, ParamVisitor, Path};
+use super::{Layer, Layout, Walk};
 use crate::tensor::{Batch, Sample, Tensor2, Tokens};
 use crate::Rng;
 
@@ -51,7 +51,7 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
         }
     }
 
-    fn forward_into(&self, x: &Tokens<T>, y: &mut Tensor2<T, D>) {
+    fn forward_into(&self, x: &Tokens<T>, y: &mut Tensor2<T, D>, _ws: &mut ()) {
         embed(&self.weight, V, D, x.as_slice(), y.as_mut_slice());
     }
 
@@ -93,13 +93,13 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
         }
     }
 
-    fn visit_params<Vis: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut Vis) {
-        visitor.visit(
-            &path.child("weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
             &[V, D],
             Layout::RowMajor,
-            &mut self.weight,
-            &mut self.weight_grad,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Flatten: any sample shape to a vector of the same values, row-major (PyTorch's
 //! `nn.Flatten` on NCHW, so a Dense after it matches PyTorch's weights).
 
-use super::{Layer, ParamVisitor, Path};
+use super::{Layer, Walk};
 use crate::tensor::{Batch, Sample, Tensor1};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -51,7 +51,7 @@ impl<S: Sample, Y: Sample> Layer for FlattenOn<S, Y> {
         Self::default()
     }
 
-    fn forward_into(&self, x: &S, y: &mut Y) {
+    fn forward_into(&self, x: &S, y: &mut Y, _ws: &mut ()) {
         let () = Self::SAME_LENGTH;
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
@@ -80,5 +80,5 @@ impl<S: Sample, Y: Sample> Layer for FlattenOn<S, Y> {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    fn walk<W: Walk<Self>>(_: &mut W) {}
 }

@@ -6,7 +6,7 @@
 //!
 //! At a fork the backward pass sums the input gradients of both paths.
 
-use super::{BufferVisitor, Layer, ParamVisitor, Path};
+use super::{Layer, Walk};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -39,7 +39,7 @@ impl<S: Sample> Layer for Identity<S> {
         Self::default()
     }
 
-    fn forward_into(&self, x: &S, y: &mut S) {
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
 
@@ -66,7 +66,7 @@ impl<S: Sample> Layer for Identity<S> {
         }
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+    fn walk<W: Walk<Self>>(_: &mut W) {}
 }
 
 /// What a two-path join keeps between its passes: each path's cache and output, and the
@@ -165,10 +165,10 @@ macro_rules! join_passes {
             Self::from_parts($a, $b)
         }
 
-        fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
+        fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut JoinWorkspace<A, B>) {
             let (mut a, mut b) = (A::Out::zeros(), B::Out::zeros());
-            self.$a.forward_into(x, &mut a);
-            self.$b.forward_into(x, &mut b);
+            self.$a.forward_into(x, &mut a, &mut ws.a);
+            self.$b.forward_into(x, &mut b, &mut ws.b);
             <$merge as Merge<A::Out, B::Out, Self::Out>>::merge(
                 a.as_slice(),
                 b.as_slice(),
@@ -253,16 +253,10 @@ macro_rules! join_passes {
             }
         }
 
-        fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-            let [na, nb] = self.names();
-            self.$a.visit_params(&path.child(na), visitor);
-            self.$b.visit_params(&path.child(nb), visitor);
-        }
-
-        fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-            let [na, nb] = self.names();
-            self.$a.visit_buffers(&path.child(na), visitor);
-            self.$b.visit_buffers(&path.child(nb), visitor);
+        fn walk<W: Walk<Self>>(walk: &mut W) {
+            let [na, nb] = walk.layer().names();
+            walk.sublayer(na, |l| &l.$a, |l| &mut l.$a);
+            walk.sublayer(nb, |l| &l.$b, |l| &mut l.$b);
         }
     };
 }

@@ -4,6 +4,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod conv_pool;
 mod dense;
 mod dropout;
 mod embedding;
@@ -12,13 +13,14 @@ mod join;
 mod norm;
 mod pool;
 mod rnn;
+mod walk;
 
 pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
 pub use conv::{
-    Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvPadding, ConvParams, ConvPool, ConvPoolCache,
-    Pad, PaddingRule, PoolLayer, Same,
+    Conv1d, Conv2d, ConvCache, ConvOn, ConvPadding, ConvParams, Pad, PaddingRule, Same,
 };
+pub use conv_pool::{ConvLayer, ConvPool, ConvPoolCache, PoolLayer};
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
@@ -33,6 +35,19 @@ pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
     RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
 };
+
+/// The layer types a network is made of, re-exported at the crate root and in the prelude:
+/// the one list to extend when a layer kind is added.
+pub mod all {
+    pub use super::{
+        Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout, Embedding,
+        Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, Identity, LayerNorm, LeakyRelu, Linear,
+        MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq,
+        Relu, Residual, Sigmoid, Softmax, Sum, Tanh,
+    };
+}
+
+pub use walk::{BufferReader, BufferRef, Get, GetMut, ParamReader, Tensor, TensorMut, Walk};
 
 use crate::tensor::{Batch, Sample};
 
@@ -84,8 +99,9 @@ pub trait Layer: Sized {
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
 
-    /// Inference on one sample, no allocation.
-    fn forward_into(&self, x: &Self::In, y: &mut Self::Out);
+    /// Inference on one sample, in `ws` (the workspace batch inference uses too): no
+    /// allocation once `ws` has grown to what the layer needs.
+    fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut Self::Workspace);
 
     /// Inference on a batch; `y` is resized to `x`'s rows. Allocation-free once `y` and `ws`
     /// have grown to the batch size.
@@ -120,17 +136,53 @@ pub trait Layer: Sized {
         dx: Option<&mut Batch<Self::In>>,
     );
 
-    /// Calls `visitor` on every parameter tensor with its gradient, in a fixed order.
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V);
+    /// Describes the layer's state to `walk`, once, in a fixed order: each parameter tensor
+    /// with its gradient ([`Walk::param`]), each buffer — state saved and loaded with the
+    /// parameters which optimizers and gradient clipping never see, PyTorch's
+    /// `register_buffer` ([`Walk::buffer`], [`Walk::count`]) — and each sub-layer
+    /// ([`Walk::sublayer`]), with how to reach it for reading and for writing. A layer
+    /// without state describes nothing.
+    fn walk<W: Walk<Self>>(walk: &mut W);
+
+    /// Calls `visitor` on every parameter tensor with its gradient, in the order of
+    /// [`Layer::walk`].
+    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
+        Self::walk(&mut walk::VisitParams {
+            layer: self,
+            path,
+            visitor,
+        });
+    }
+
+    /// Reads every parameter tensor with its gradient, in the same order.
+    fn read_params<R: ParamReader>(&self, path: &Path<'_>, reader: &mut R) {
+        Self::walk(&mut walk::ReadParams {
+            layer: self,
+            path,
+            reader,
+        });
+    }
 
     /// Number of non-trainable scalars kept as state (running statistics), as Keras counts
     /// them (a step counter such as `num_batches_tracked` is not counted).
     const BUFFERS: usize = 0;
 
-    /// Calls `visitor` on every buffer: state saved and loaded with the parameters, which
-    /// optimizers and gradient clipping never see (PyTorch's `register_buffer`).
+    /// Calls `visitor` on every buffer, in the order of [`Layer::walk`].
     fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        let _ = (path, visitor);
+        Self::walk(&mut walk::VisitBuffers {
+            layer: self,
+            path,
+            visitor,
+        });
+    }
+
+    /// Reads every buffer, in the same order.
+    fn read_buffers<R: BufferReader>(&self, path: &Path<'_>, reader: &mut R) {
+        Self::walk(&mut walk::ReadBuffers {
+            layer: self,
+            path,
+            reader,
+        });
     }
 
     /// Rows of a Keras-style summary, this layer named `name` and fed by the row named

@@ -2,7 +2,7 @@
 //! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`) and
 //! `LayerNorm` over the last dimension (`weight`, `bias`).
 
-use super::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
+use super::{Layer, Layout, Walk};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, layer_norm_backward, layer_norm_forward,
 };
@@ -107,7 +107,7 @@ impl<S: Sample> Layer for BatchNorm<S> {
         Self::new(0.1, 1e-5)
     }
 
-    fn forward_into(&self, x: &S, y: &mut S) {
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         self.infer(x.as_slice(), y.as_mut_slice(), 1);
     }
 
@@ -194,38 +194,37 @@ impl<S: Sample> Layer for BatchNorm<S> {
         self.num_batches_tracked += 1;
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
             &[Self::CHANNELS],
             Layout::RowMajor,
-            &mut self.weight,
-            &mut self.weight_grad,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
         );
-        visitor.visit(
-            &path.child("bias"),
+        walk.param(
+            "bias",
             &[Self::CHANNELS],
             Layout::RowMajor,
-            &mut self.bias,
-            &mut self.bias_grad,
+            |l| (&l.bias, &l.bias_grad),
+            |l| (&mut l.bias, &mut l.bias_grad),
         );
-    }
-
-    fn visit_buffers<V: BufferVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("running_mean"),
+        walk.buffer(
+            "running_mean",
             &[Self::CHANNELS],
-            Buffer::Values(&mut self.running_mean),
+            |l| &l.running_mean,
+            |l| &mut l.running_mean,
         );
-        visitor.visit(
-            &path.child("running_var"),
+        walk.buffer(
+            "running_var",
             &[Self::CHANNELS],
-            Buffer::Values(&mut self.running_var),
+            |l| &l.running_var,
+            |l| &mut l.running_var,
         );
-        visitor.visit(
-            &path.child("num_batches_tracked"),
-            &[],
-            Buffer::Count(&mut self.num_batches_tracked),
+        walk.count(
+            "num_batches_tracked",
+            |l| &l.num_batches_tracked,
+            |l| &mut l.num_batches_tracked,
         );
     }
 }
@@ -302,7 +301,7 @@ impl<S: Sample> Layer for LayerNorm<S> {
         Self::new(1e-5)
     }
 
-    fn forward_into(&self, x: &S, y: &mut S) {
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         self.infer(x.as_slice(), y.as_mut_slice());
     }
 
@@ -356,20 +355,20 @@ impl<S: Sample> Layer for LayerNorm<S> {
         );
     }
 
-    fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-        visitor.visit(
-            &path.child("weight"),
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
             &[Self::FEATURES],
             Layout::RowMajor,
-            &mut self.weight,
-            &mut self.weight_grad,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
         );
-        visitor.visit(
-            &path.child("bias"),
+        walk.param(
+            "bias",
             &[Self::FEATURES],
             Layout::RowMajor,
-            &mut self.bias,
-            &mut self.bias_grad,
+            |l| (&l.bias, &l.bias_grad),
+            |l| (&mut l.bias, &mut l.bias_grad),
         );
     }
 }

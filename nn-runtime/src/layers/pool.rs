@@ -5,7 +5,7 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{planes, Layer, Marker, ParamVisitor, Path, PoolLayer};
+use super::{planes, Layer, Marker, PoolLayer, Walk};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
@@ -211,7 +211,7 @@ pool_on_impl! {
             Self::default()
         }
 
-        fn forward_into(&self, x: &X, y: &mut Y) {
+        fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
             let g = Self::GEOMETRY;
             if Self::MAX {
                 max_pool_forward(&g, x.as_slice(), y.as_mut_slice(), None, 1);
@@ -259,7 +259,7 @@ pool_on_impl! {
             }
         }
 
-        fn visit_params<V: ParamVisitor>(&mut self, _path: &Path<'_>, _visitor: &mut V) {}
+        fn walk<W: Walk<Self>>(_: &mut W) {}
     }
 }
 
@@ -446,7 +446,7 @@ mod tests {
                 [[-2.0, -1.0, -4.0], [-3.0, -1.0, -9.0]],
             ],
         };
-        GlobalMaxPool2d::default().forward_into(&x, &mut y);
+        GlobalMaxPool2d::default().forward_into(&x, &mut y, &mut ());
         assert_eq!(y.data, [5.0, -1.0]);
     }
 }

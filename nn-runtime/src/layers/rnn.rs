@@ -9,7 +9,7 @@
 //! inside the reset-gate product. The input projection of all time steps is one GEMM; each
 //! step is one GEMM with the recurrent weights plus vectorised gate functions.
 
-use super::{Layer, Layout, ParamVisitor, Path};
+use super::{Layer, Layout, Walk};
 use crate::kernels::{self, EpilogueAct, MatMul};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
@@ -131,46 +131,6 @@ impl RnnParams {
             p.bias_ih[g.h..2 * g.h].fill(1.0);
         }
         p
-    }
-
-    fn visit<V: ParamVisitor>(&mut self, g: &RnnGeom, path: &Path<'_>, visitor: &mut V) {
-        let gh = g.gh();
-        visitor.visit(
-            &path.child("weight_ih_l0"),
-            &[gh, g.f],
-            Layout::Transposed,
-            &mut self.weight_ih_t,
-            &mut self.weight_ih_t_grad,
-        );
-        visitor.visit(
-            &path.child("weight_hh_l0"),
-            &[gh, g.h],
-            Layout::Transposed,
-            &mut self.weight_hh_t,
-            &mut self.weight_hh_t_grad,
-        );
-        // SimpleRNN and LSTM keep PyTorch's bias_ih + bias_hh as one bias.
-        let bias_layout = if g.kind.has_hidden_bias() {
-            Layout::RowMajor
-        } else {
-            Layout::SumWith("bias_hh_l0")
-        };
-        visitor.visit(
-            &path.child("bias_ih_l0"),
-            &[gh],
-            bias_layout,
-            &mut self.bias_ih,
-            &mut self.bias_ih_grad,
-        );
-        if g.kind.has_hidden_bias() {
-            visitor.visit(
-                &path.child("bias_hh_l0"),
-                &[gh],
-                Layout::RowMajor,
-                &mut self.bias_hh,
-                &mut self.bias_hh_grad,
-            );
-        }
     }
 }
 
@@ -543,8 +503,8 @@ macro_rules! recurrent_layer {
                 Self::new(rng)
             }
 
-            fn forward_into(&self, x: &Self::In, y: &mut Self::Out) {
-                RNN_SCRATCH.with(|c| self.run(x.as_slice(), y.as_mut_slice(), 1, &mut c.borrow_mut()));
+            fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut RnnCache) {
+                self.run(x.as_slice(), y.as_mut_slice(), 1, ws);
             }
 
             fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, ws: &mut RnnCache) {
@@ -565,17 +525,48 @@ macro_rules! recurrent_layer {
                 rnn_backward(&Self::GEOMETRY, &mut self.params, x.as_slice(), x.rows(), cache, dy.as_slice(), $seq, dx);
             }
 
-            fn visit_params<V: ParamVisitor>(&mut self, path: &Path<'_>, visitor: &mut V) {
-                self.params.visit(&Self::GEOMETRY, path, visitor);
+            fn walk<W: Walk<Self>>(walk: &mut W) {
+                let g = Self::GEOMETRY;
+                let gh = g.gh();
+                walk.param(
+                    "weight_ih_l0",
+                    &[gh, g.f],
+                    Layout::Transposed,
+                    |l| (&l.params.weight_ih_t, &l.params.weight_ih_t_grad),
+                    |l| (&mut l.params.weight_ih_t, &mut l.params.weight_ih_t_grad),
+                );
+                walk.param(
+                    "weight_hh_l0",
+                    &[gh, g.h],
+                    Layout::Transposed,
+                    |l| (&l.params.weight_hh_t, &l.params.weight_hh_t_grad),
+                    |l| (&mut l.params.weight_hh_t, &mut l.params.weight_hh_t_grad),
+                );
+                // SimpleRNN and LSTM keep PyTorch's bias_ih + bias_hh as one bias.
+                let bias_layout = if g.kind.has_hidden_bias() {
+                    Layout::RowMajor
+                } else {
+                    Layout::SumWith("bias_hh_l0")
+                };
+                walk.param(
+                    "bias_ih_l0",
+                    &[gh],
+                    bias_layout,
+                    |l| (&l.params.bias_ih, &l.params.bias_ih_grad),
+                    |l| (&mut l.params.bias_ih, &mut l.params.bias_ih_grad),
+                );
+                if g.kind.has_hidden_bias() {
+                    walk.param(
+                        "bias_hh_l0",
+                        &[gh],
+                        Layout::RowMajor,
+                        |l| (&l.params.bias_hh, &l.params.bias_hh_grad),
+                        |l| (&mut l.params.bias_hh, &mut l.params.bias_hh_grad),
+                    );
+                }
             }
         }
     };
-}
-
-thread_local! {
-    /// Scratch of one-sample inference (`forward_into` has no workspace): allocated once per
-    /// thread, then reused.
-    static RNN_SCRATCH: std::cell::RefCell<RnnCache> = std::cell::RefCell::new(RnnCache::default());
 }
 
 recurrent_layer! {

@@ -7,17 +7,20 @@ use crate::layers::Layer;
 use crate::tensor::Batch;
 use crate::Rng;
 use std::any::Any;
+use std::sync::Mutex;
 
 /// Buffers a network reuses: the training step's (cache, output, gradient of the logits)
-/// and inference's (workspace, output), each allocated on first use and again only when a
+/// and inference's (its workspace), each allocated on first use and again only when a
 /// larger batch arrives.
 pub struct Buffers<N: Layer> {
     /// The generator of the training pass's randomness (dropout masks), seeded from the
     /// generator the network was initialised with.
     pub(super) rng: Rng,
     pub(super) step: StepBuffers<N>,
-    pub(super) workspace: N::Workspace,
-    pub(super) predicted: Batch<N::Out>,
+    /// Inference's workspace (intermediate outputs, each layer's scratch), which `forward`,
+    /// `predict` and `forward_batch` use through `&self`: one caller at a time; a caller
+    /// that finds it in use computes in a fresh one.
+    pub(super) inference: Mutex<N::Workspace>,
     /// Data-parallel training: the network's own share of the batch, and one copy of the
     /// network with its share for every other thread, made on the first parallel step.
     pub(super) share: Share<N>,
@@ -112,8 +115,7 @@ impl<N: Layer> Default for Buffers<N> {
         Buffers {
             rng: Rng::seed(0),
             step: StepBuffers::default(),
-            workspace: N::Workspace::default(),
-            predicted: Batch::default(),
+            inference: Mutex::default(),
             share: Share::default(),
             shards: Vec::new(),
             flat: Vec::new(),

@@ -1,33 +1,46 @@
-//! Inference: one sample, a batch into a new output batch, or a batch through the network's
-//! own reusable buffers (`predict`).
+//! Inference through `&self`: one sample, or a batch into the caller's output batch or a new
+//! one, in the network's own workspace (see [`Buffers`](super::Buffers)).
 
 use super::network::Network;
 use crate::kernels::FlushDenormals;
-use crate::layers::Layer;
 use crate::tensor::{Batch, Sample};
+use std::sync::TryLockError;
 
-/// Inference on a batch through the network's own reusable buffers: allocation-free once
-/// they have grown to the batch size.
-pub fn predict<'n, N: Network>(net: &'n mut N, x: &Batch<N::In>) -> &'n Batch<N::Out> {
-    let _flush = FlushDenormals::new();
-    let mut state = std::mem::take(net.buffers());
-    net.forward_batch_into(x, &mut state.predicted, &mut state.workspace);
-    *net.buffers() = state;
-    &net.buffers().predicted
+/// Runs `f` in the network's inference workspace, or in a fresh one when another thread is
+/// using it (a workspace is scratch: nothing in it outlives a call, so one left behind by a
+/// panic is as good as new).
+fn in_workspace<N: Network, R>(net: &N, f: impl FnOnce(&mut N::Workspace) -> R) -> R {
+    match net.buffers_ref().inference.try_lock() {
+        Ok(mut ws) => f(&mut ws),
+        Err(TryLockError::Poisoned(poisoned)) => f(&mut poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => f(&mut N::Workspace::default()),
+    }
 }
 
-/// Inference on a batch into a new output batch.
-pub fn forward_batch<N: Layer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
-    let _flush = FlushDenormals::new();
-    let mut y = Batch::default();
-    net.forward_batch_into(x, &mut y, &mut N::Workspace::default());
-    y
-}
-
-/// Forward of one sample, returned by value (on the stack: no heap allocation).
-pub fn forward<N: Layer>(net: &N, x: &N::In) -> N::Out {
+/// The output for one sample, returned by value; allocates nothing once the network's
+/// workspace has grown to what its layers need (at the first call).
+pub fn forward<N: Network>(net: &N, x: &N::In) -> N::Out {
     let _flush = FlushDenormals::new();
     let mut y = <N::Out as Sample>::zeros();
-    net.forward_into(x, &mut y);
+    in_workspace(net, |ws| net.forward_into(x, &mut y, ws));
     y
+}
+
+/// The outputs for a batch, into `y` (resized to the batch): allocates nothing once `y` and
+/// the network's workspace have grown to the batch size.
+pub fn predict_into<N: Network>(net: &N, x: &Batch<N::In>, y: &mut Batch<N::Out>) {
+    let _flush = FlushDenormals::new();
+    in_workspace(net, |ws| net.forward_batch_into(x, y, ws));
+}
+
+/// The outputs for a batch, as a new batch.
+pub fn predict<N: Network>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
+    let mut y = Batch::default();
+    predict_into(net, x, &mut y);
+    y
+}
+
+/// [`predict`], under PyTorch's name for it.
+pub fn forward_batch<N: Network>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
+    predict(net, x)
 }

@@ -13,7 +13,7 @@
 //! - `flat`: parameters, gradients and running statistics as flat vectors;
 //! - `digest`: [`weights_digest`] and its hash, [`Fnv`];
 //! - `eval`: [`evaluate`] and [`accuracy`] over a data set;
-//! - `infer`: [`forward`], [`forward_batch`] and [`predict`].
+//! - `infer`: [`forward`], [`predict`], [`predict_into`] and [`forward_batch`], on `&self`.
 //!
 //! They are apart so that each can be read, and changed, without the others: a step on one
 //! thread without the machinery of a split or of an exchange, and evaluation or inference
@@ -37,6 +37,6 @@ pub use digest::{weights_digest, Fnv};
 pub use eval::{accuracy, evaluate, Evaluation};
 pub use exchange::{BackwardPass, GradientExchange, Ready};
 pub use flat::{gather_buffers, parameters, scatter_buffers, set_parameters};
-pub use infer::{forward, forward_batch, predict};
+pub use infer::{forward, forward_batch, predict, predict_into};
 pub use network::Network;
 pub use step::{train_step, train_step_exchanging};

@@ -1,0 +1,163 @@
+//! A convolution and the pooling after it as one layer ([`ConvPool`]), which the network
+//! macro writes for an unnamed pooling right after a convolution.
+
+use super::{ConvCache, ConvParams, Layer, Walk};
+use crate::kernels::conv::{conv2d_pool_forward, ConvGeom, ConvWorkspace, PoolAfter};
+use crate::kernels::EpilogueAct;
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+
+/// A convolution layer a following pooling can fuse into ([`ConvPool`]).
+pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
+    /// Its sizes.
+    const CONV: ConvGeom;
+    /// The activation fused into it.
+    const ACT: EpilogueAct;
+    fn conv_params(&self) -> &ConvParams;
+}
+
+/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]); its
+/// cache is the max pooling's arg-max.
+pub trait PoolLayer: Layer<Cache = Vec<u32>> + Default {
+    const POOL: PoolAfter;
+}
+
+/// A convolution and the pooling after it as one layer: each sample is pooled as soon as
+/// its convolution is computed, while it is in cache (`conv2d_pool_forward`). The network
+/// macro fuses an unnamed pooling into the convolution before it; parameters, their names
+/// and the summary's rows are the convolution's and the pooling's as written.
+#[derive(Clone, Debug)]
+pub struct ConvPool<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> {
+    pub conv: Conv,
+    pub pool: Pool,
+}
+
+/// What a fused convolution and pooling keep for the backward pass: the convolution's
+/// output and the max pooling's choices, and the convolution's scratch.
+pub struct ConvPoolCache<S: Sample> {
+    conv: ConvCache,
+    pre: Batch<S>,
+    dpre: Batch<S>,
+    argmax: Vec<u32>,
+}
+
+impl<S: Sample> Default for ConvPoolCache<S> {
+    fn default() -> Self {
+        ConvPoolCache {
+            conv: ConvCache::default(),
+            pre: Batch::default(),
+            dpre: Batch::default(),
+            argmax: Vec::new(),
+        }
+    }
+}
+
+impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> ConvPool<Conv, Pool> {
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        x: &[f32],
+        pre: Option<&mut [f32]>,
+        y: &mut [f32],
+        argmax: Option<&mut [u32]>,
+        rows: usize,
+        ws: &mut ConvWorkspace,
+    ) {
+        let p = self.conv.conv_params();
+        conv2d_pool_forward(
+            &Conv::CONV,
+            &Pool::POOL,
+            &p.weight,
+            p.bias(),
+            Conv::ACT,
+            x,
+            pre,
+            y,
+            argmax,
+            rows,
+            ws,
+        );
+    }
+}
+
+impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, Pool> {
+    type In = Conv::In;
+    type Out = Pool::Out;
+    type Cache = ConvPoolCache<Conv::Out>;
+    type Workspace = ConvWorkspace;
+    const PARAMS: usize = Conv::PARAMS;
+    const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
+    const KIND: &'static str = Conv::KIND;
+
+    fn init(rng: &mut Rng) -> Self {
+        ConvPool {
+            conv: Conv::init(rng),
+            pool: Pool::default(),
+        }
+    }
+
+    fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut ConvWorkspace) {
+        self.run(x.as_slice(), None, y.as_mut_slice(), None, 1, ws);
+    }
+
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        ws: &mut ConvWorkspace,
+    ) {
+        y.set_rows(x.rows());
+        self.run(x.as_slice(), None, y.as_mut_slice(), None, x.rows(), ws);
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        _rng: &mut Rng,
+    ) {
+        let rows = x.rows();
+        y.set_rows(rows);
+        cache.pre.set_rows(rows);
+        let argmax = if Pool::POOL.max {
+            cache.argmax.resize(rows * <Pool::Out as Sample>::LEN, 0);
+            Some(&mut cache.argmax[..])
+        } else {
+            None
+        };
+        self.run(
+            x.as_slice(),
+            Some(cache.pre.as_mut_slice()),
+            y.as_mut_slice(),
+            argmax,
+            rows,
+            &mut cache.conv,
+        );
+    }
+
+    // ∂pre from the pooling's backward pass, then the convolution's, over what the fused
+    // forward pass kept.
+    fn backward(
+        &mut self,
+        x: &Batch<Self::In>,
+        y: &Batch<Self::Out>,
+        cache: &mut Self::Cache,
+        dy: &Batch<Self::Out>,
+        dx: Option<&mut Batch<Self::In>>,
+    ) {
+        let ConvPoolCache {
+            conv,
+            pre,
+            dpre,
+            argmax,
+        } = cache;
+        self.pool.backward(pre, y, argmax, dy, Some(dpre));
+        self.conv.backward(x, pre, conv, dpre, dx);
+    }
+
+    /// The convolution's tensors, under this layer's own name (a pooling has none).
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.sublayer("", |l| &l.conv, |l| &mut l.conv);
+    }
+}
