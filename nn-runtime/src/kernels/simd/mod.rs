@@ -1,0 +1,69 @@
+//! Explicit SIMD paths (x86-64 AVX-512F and AVX2+FMA). Each path is compiled with its
+//! `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
+//!
+//! # Layout
+//!
+//! - One module per instruction set (`avx512.rs`, `avx2.rs`) holds only that set's
+//!   primitives (listed below) and its tile shapes, then instantiates every kernel family
+//!   with `simd_kernels!`.
+//! - One file per kernel family holds the family's bodies, written once as a macro over the
+//!   primitives: `math.rs` (e^x, tanh, sigmoid, activations, `map`), `reduce.rs` (max,
+//!   Σ e^(x − shift), scale, sum), `gemm_tile.rs` (GEMM tiles, the FMA peak probe),
+//!   `conv_taps.rs` (direct convolution), `recurrence.rs` (RNN steps), `optim.rs` (Adam).
+//! - A kernel only one instruction set has lives in a child of that set's module
+//!   (`avx512/max_pool.rs`).
+//!
+//! # Primitives
+//!
+//! Each instruction-set module defines `V` (a vector of f32), `M` (a lane mask), `LANES`,
+//! the tile shapes `MR`, `MAX_NV`, `GEMV_NV`, `KC`, `NT_MR`, `NT_NR` and the tile tables
+//! `dispatch_tile!` and `dispatch_taps!`, and the functions `splat`, `load`, `load_m`,
+//! `load_m_or`, `store`, `store_m`, `mask`, `zero_outside`, `add`, `sub`, `mul`, `div`,
+//! `fma`, `sqrt`, `max`, `min`, `round`, `pow2i`, `abs`, `copy_sign`, `select_lt`,
+//! `reduce_add`, `reduce_max`.
+//!
+//! `mask(n)` selects the first `min(n, LANES)` lanes, and the masked loads and stores touch
+//! only the lanes their mask selects: a tail of `n − i` values is read and written through
+//! `mask(n − i)` without going past the `n` values the caller vouches for.
+//!
+//! # Soundness
+//!
+//! Calling into a path from outside it is `unsafe`: the CPU must have the path's features.
+//! The safe wrappers (`gemm.rs`, `activation.rs`, `conv.rs`, `mod.rs`) prove that with an
+//! `Arch` token, which can only be made after a feature check, and check the slice bounds
+//! that the pointer kernels' `# Safety` sections ask for. Inside a path, the arithmetic and
+//! the pointer-free kernels (`exp`, `tanh`, ...) are safe `#[target_feature]` functions;
+//! only what touches memory is an `unsafe fn`.
+
+mod conv_taps;
+mod gemm_tile;
+mod math;
+mod optim;
+mod recurrence;
+mod reduce;
+
+pub use conv_taps::{TapsInput, TapsOutput};
+pub use gemm_tile::{chains, PROBE_CHAINS};
+pub use math::EpilogueAct;
+pub use optim::AdamStep;
+
+/// Writes every kernel family into the enclosing instruction-set module, over its
+/// primitives; `$features` is the module's `#[target_feature]` list. A new family is one
+/// more line here.
+macro_rules! simd_kernels {
+    ($features:literal) => {
+        use super::{EpilogueAct, TapsInput, TapsOutput, PROBE_CHAINS};
+
+        super::math::math_kernels!($features);
+        super::reduce::reduce_kernels!($features);
+        super::optim::optim_kernels!($features);
+        super::gemm_tile::gemm_kernels!($features);
+        super::recurrence::recurrence_kernels!($features);
+        super::conv_taps::conv_taps_kernels!($features);
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;

@@ -1,0 +1,162 @@
+//! The recurrence of a simple RNN on the SIMD paths: every step of one sequence in one call,
+//! h_t = act(gates_t + h_{t−1}·W), in panels of up to four vectors.
+
+/// Writes `rnn_sequence` (with its panels) into the enclosing instruction-set module, over
+/// its primitives (see `simd/mod.rs`); `$features` is the module's `#[target_feature]`
+/// list.
+macro_rules! recurrence_kernels {
+    ($features:literal) => {
+        /// The recurrence of a simple RNN over one sequence, in one call: for t = 0..T,
+        /// h_t = act(gates_t + h_{t−1}·W) (no product at t = 0), written to both `gates` (in
+        /// place of the input projection it started from) and `hs`. W is `[H, H]` with rows
+        /// `rsw` apart, row p the weights from h_{t−1}[p]; each output panel of up to four vectors keeps four partial
+        /// sums over p, so the step waits on FMA throughput rather than on one chain's
+        /// latency, and no step pays a kernel dispatch.
+        ///
+        /// # Safety
+        /// `w + p·rsw + j` must be valid for reads for p, j < h, `gates` and `hs` for reads and
+        /// writes of t·h values each, the two not overlapping.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn rnn_sequence(
+            t_len: usize,
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            gates: *mut f32,
+            hs: *mut f32,
+            act: EpilogueAct,
+        ) {
+            // SAFETY: `rnn_sequence_act` asks for what our caller guarantees, and runs with the
+            // same target features.
+            unsafe {
+                match act {
+                    EpilogueAct::None => rnn_sequence_act::<0>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Relu => rnn_sequence_act::<1>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Tanh => rnn_sequence_act::<2>(t_len, h, w, rsw, gates, hs),
+                    EpilogueAct::Sigmoid => rnn_sequence_act::<3>(t_len, h, w, rsw, gates, hs),
+                }
+            }
+        }
+
+        /// `rnn_sequence` for one activation.
+        ///
+        /// # Safety
+        /// As for `rnn_sequence`.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[inline(never)]
+        #[target_feature(enable = $features)]
+        unsafe fn rnn_sequence_act<const ACT: u8>(
+            t_len: usize,
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            gates: *mut f32,
+            hs: *mut f32,
+        ) {
+            for t in 0..t_len {
+                // SAFETY: t < T: row t of `gates` and `hs` (and row t − 1 of `hs`) are inside
+                // the t·h values our caller vouches for.
+                let (g, out) = unsafe { (gates.add(t * h), hs.add(t * h)) };
+                let prev = if t > 0 {
+                    // SAFETY: as above, t − 1 < T.
+                    unsafe { hs.add((t - 1) * h) as *const f32 }
+                } else {
+                    std::ptr::null()
+                };
+                let mut j = 0;
+                while j < h {
+                    let cols = (4 * LANES).min(h - j);
+                    let nv = cols.div_ceil(LANES);
+                    let last = mask(cols - (nv - 1) * LANES);
+                    macro_rules! panel {
+                        ($nv:literal) => {
+                            rnn_panel::<$nv, ACT>(
+                                h,
+                                w.add(j),
+                                rsw,
+                                prev,
+                                g.add(j),
+                                out.add(j),
+                                last,
+                            )
+                        };
+                    }
+                    // SAFETY: columns [j, j + cols) ⊆ [0, h) of rows of W, of row t of `gates`
+                    // and `hs`, the last vector masked by `last`: inside our caller's ranges.
+                    unsafe {
+                        match nv {
+                            1 => panel!(1),
+                            2 => panel!(2),
+                            3 => panel!(3),
+                            _ => panel!(4),
+                        }
+                    }
+                    j += cols;
+                }
+            }
+        }
+
+        /// One panel of `NV` vectors (the last masked by `last`) of one RNN step: out = g =
+        /// act(g + prev·W), with W's rows `rsw` apart; no product when `prev` is null.
+        ///
+        /// # Safety
+        /// With `cols` = (NV − 1)·LANES + the lanes of `last`: `w + p·rsw + c` valid for reads
+        /// for p < h (when `prev` is non-null) and c < cols, `prev` null or valid for reads of
+        /// h values, `g` and `out` for reads and writes of cols values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn rnn_panel<const NV: usize, const ACT: u8>(
+            h: usize,
+            w: *const f32,
+            rsw: usize,
+            prev: *const f32,
+            g: *mut f32,
+            out: *mut f32,
+            last: M,
+        ) {
+            const CH: usize = 4;
+            let mut acc = [[splat(0.0); NV]; CH];
+            let lane_mask = |v: usize| if v + 1 == NV { last } else { mask(LANES) };
+            // acc += prev[q]·W[q, panel] into chain `c`.
+            let step = |q: usize, partial: &mut [V; NV]| {
+                // SAFETY: called with q < h only: element q of `prev` and row q of W, columns
+                // inside the panel (masked), as our caller vouches.
+                unsafe {
+                    let hp = splat(*prev.add(q));
+                    let row = w.add(q * rsw);
+                    for (v, a) in partial.iter_mut().enumerate() {
+                        *a = fma(hp, load_m(row.add(v * LANES), lane_mask(v)), *a);
+                    }
+                }
+            };
+            if !prev.is_null() {
+                let mut p = 0;
+                while p + CH <= h {
+                    for (c, partial) in acc.iter_mut().enumerate() {
+                        step(p + c, partial);
+                    }
+                    p += CH;
+                }
+                while p < h {
+                    step(p, &mut acc[0]);
+                    p += 1;
+                }
+            }
+            for v in 0..NV {
+                let m = lane_mask(v);
+                let mut sum = add(add(acc[0][v], acc[1][v]), add(acc[2][v], acc[3][v]));
+                // SAFETY: the lanes of `m` at v·LANES lie inside the panel's cols values of
+                // `g` and `out`.
+                unsafe {
+                    sum = add(sum, load_m(g.add(v * LANES), m));
+                    let r = activate(sum, EpilogueAct::from_code(ACT));
+                    store_m(g.add(v * LANES), r, m);
+                    store_m(out.add(v * LANES), r, m);
+                }
+            }
+        }
+    };
+}
+pub(super) use recurrence_kernels;
