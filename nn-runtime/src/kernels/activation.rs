@@ -9,8 +9,8 @@
 //! The `*_with` variants run the path of the [`Arch`] token they are given; a token can only
 //! be made for a path this CPU has, so they are safe to call with any token.
 
-use super::isa::{Arch, Isa};
-use super::simd::EpilogueAct;
+use super::isa::Arch;
+use super::simd::{dispatch, EpilogueAct};
 
 /// Numerically stable logistic function: never evaluates `exp` of a large positive number.
 #[inline]
@@ -33,36 +33,38 @@ pub fn activation_forward_with(arch: Arch, act: EpilogueAct, y: &mut [f32]) {
     if act == EpilogueAct::None {
         return;
     }
-    // One pointer serves as input and output: a read-only pointer taken from `y` next to
-    // the writable one would be invalidated by the kernel's first write, and reading
-    // through it after that would be undefined behaviour.
-    #[cfg(target_arch = "x86_64")]
-    let (p, n) = (y.as_mut_ptr(), y.len());
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `p` covers the `n` values of `y`, read and written in place (the kernel
-        // loads each vector before storing it); `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { super::simd::avx512::map(p, p, n, act) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::map(p, p, n, act) },
-        _ => {
-            for v in y {
-                *v = match act {
-                    EpilogueAct::None => *v,
-                    // NaN stays NaN (`f32::max` would turn it into 0 and hide a diverged run).
-                    EpilogueAct::Relu => {
-                        if *v < 0.0 {
-                            0.0
-                        } else {
-                            *v
-                        }
-                    }
-                    EpilogueAct::Tanh => v.tanh(),
-                    EpilogueAct::Sigmoid => sigmoid(*v),
-                };
+    dispatch!(
+        arch,
+        simd => {
+            // One pointer serves as input and output: a read-only pointer taken from `y`
+            // next to the writable one would be invalidated by the kernel's first write,
+            // and reading through it after that would be undefined behaviour.
+            let (p, n) = (y.as_mut_ptr(), y.len());
+            // SAFETY: `p` covers the `n` values of `y`, read and written in place (the
+            // kernel loads each vector before storing it); `arch` proves this CPU has the
+            // path's features.
+            unsafe { simd::map(p, p, n, act) }
+        },
+        scalar => activation_forward_scalar(act, y),
+    )
+}
+
+/// The scalar path of [`activation_forward_with`].
+fn activation_forward_scalar(act: EpilogueAct, y: &mut [f32]) {
+    for v in y {
+        *v = match act {
+            EpilogueAct::None => *v,
+            // NaN stays NaN (`f32::max` would turn it into 0 and hide a diverged run).
+            EpilogueAct::Relu => {
+                if *v < 0.0 {
+                    0.0
+                } else {
+                    *v
+                }
             }
-        }
+            EpilogueAct::Tanh => v.tanh(),
+            EpilogueAct::Sigmoid => sigmoid(*v),
+        };
     }
 }
 
@@ -76,34 +78,30 @@ pub fn activation_backward_with(
 ) {
     let n = dx.len();
     assert!(y.len() >= n && dy.len() >= n);
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `y`, `dy` and `dx` hold at least `n` values (asserted above), and `dx`
-        // (a `&mut`) overlaps neither input; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe {
-            super::simd::avx512::map_backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n, act)
-        },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            super::simd::avx2::map_backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n, act)
-        },
-        _ => {
-            for ((d, &yi), &g) in dx.iter_mut().zip(y).zip(dy) {
-                *d = match act {
-                    EpilogueAct::None => g,
-                    EpilogueAct::Relu => {
-                        if yi > 0.0 {
-                            g
-                        } else {
-                            0.0
-                        }
-                    }
-                    EpilogueAct::Tanh => g * (1.0 - yi * yi),
-                    EpilogueAct::Sigmoid => g * yi * (1.0 - yi),
-                };
+    dispatch!(
+        arch,
+        // SAFETY: `y`, `dy` and `dx` hold at least `n` values (asserted above), and `dx` (a
+        // `&mut`) overlaps neither input; `arch` proves this CPU has the path's features.
+        simd => unsafe { simd::map_backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n, act) },
+        scalar => activation_backward_scalar(act, y, dy, dx),
+    )
+}
+
+/// The scalar path of [`activation_backward_with`].
+fn activation_backward_scalar(act: EpilogueAct, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for ((d, &yi), &g) in dx.iter_mut().zip(y).zip(dy) {
+        *d = match act {
+            EpilogueAct::None => g,
+            EpilogueAct::Relu => {
+                if yi > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
             }
-        }
+            EpilogueAct::Tanh => g * (1.0 - yi * yi),
+            EpilogueAct::Sigmoid => g * yi * (1.0 - yi),
+        };
     }
 }
 
@@ -194,43 +192,27 @@ pub fn log_sum_exp_parts_with(arch: Arch, row: &[f32]) -> (f32, f32) {
 }
 
 fn max_with(arch: Arch, x: &[f32]) -> f32 {
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads `x.len()` values of `x`; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { super::simd::avx512::max_of(x.as_ptr(), x.len()) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::max_of(x.as_ptr(), x.len()) },
-        _ => x.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-    }
+    dispatch!(
+        arch,
+        // SAFETY: reads `x.len()` values of `x`; `arch` proves this CPU has the path's
+        // features.
+        simd => unsafe { simd::max_of(x.as_ptr(), x.len()) },
+        scalar => x.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+    )
 }
 
 /// Σ e^(x − shift), writing the terms to `y` when given (same length as `x`).
 fn exp_shifted_with(arch: Arch, x: &[f32], y: Option<&mut [f32]>, shift: f32) -> f32 {
     let y = y.inspect(|y| assert_eq!(y.len(), x.len()));
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads `x.len()` values of `x` and writes as many to `y` (same length,
-        // asserted) or nowhere (null); `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe {
-            super::simd::avx512::exp_shifted(
-                x.as_ptr(),
-                y.map_or(std::ptr::null_mut(), |y| y.as_mut_ptr()),
-                x.len(),
-                shift,
-            )
+    dispatch!(
+        arch,
+        simd => {
+            let y = y.map_or(std::ptr::null_mut(), |y| y.as_mut_ptr());
+            // SAFETY: reads `x.len()` values of `x` and writes as many to `y` (same length,
+            // asserted) or nowhere (null); `arch` proves this CPU has the path's features.
+            unsafe { simd::exp_shifted(x.as_ptr(), y, x.len(), shift) }
         },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            super::simd::avx2::exp_shifted(
-                x.as_ptr(),
-                y.map_or(std::ptr::null_mut(), |y| y.as_mut_ptr()),
-                x.len(),
-                shift,
-            )
-        },
-        _ => match y {
+        scalar => match y {
             Some(y) => {
                 let mut sum = 0.0;
                 for (yi, &xi) in y.iter_mut().zip(x) {
@@ -241,19 +223,17 @@ fn exp_shifted_with(arch: Arch, x: &[f32], y: Option<&mut [f32]>, shift: f32) ->
             }
             None => x.iter().map(|&v| (v - shift).exp()).sum(),
         },
-    }
+    )
 }
 
 fn scale_with(arch: Arch, y: &mut [f32], factor: f32) {
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads and writes `y.len()` values of `y`; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { super::simd::avx512::scale(y.as_mut_ptr(), y.len(), factor) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::scale(y.as_mut_ptr(), y.len(), factor) },
-        _ => y.iter_mut().for_each(|v| *v *= factor),
-    }
+    dispatch!(
+        arch,
+        // SAFETY: reads and writes `y.len()` values of `y`; `arch` proves this CPU has the
+        // path's features.
+        simd => unsafe { simd::scale(y.as_mut_ptr(), y.len(), factor) },
+        scalar => y.iter_mut().for_each(|v| *v *= factor),
+    )
 }
 
 /// e^x over a slice on a given path (exposed for accuracy tests).

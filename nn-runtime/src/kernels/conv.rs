@@ -10,10 +10,10 @@
 //! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
 
 use super::gemm::{gemm_in, gemm_nt_with, sum_with, MatMul, MatMulNt};
-use super::simd::EpilogueAct;
+use super::simd::{dispatch, EpilogueAct};
 use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
 use super::winograd::{self, WinogradScratch};
-use super::{activation_backward_with, activation_forward_with, transpose, Arch, Isa};
+use super::{activation_backward_with, activation_forward_with, transpose, Arch};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -166,13 +166,13 @@ fn conv_taps_dweight(
     let input = taps_input(g, l, padded, offsets);
     let (c_out, oh, ow) = (g.c_out, g.oh, g.ow);
     assert!(dz.len() >= c_out * oh * ow && dweight.len() == c_out * g.c_in * offsets.len());
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
+    dispatch!(
+        arch,
         // SAFETY: `taps_input` checked the span of `padded` the kernel reads; `dz` and
-        // `dweight` have the lengths its contract asks for; `arch` proves this CPU has
-        // AVX-512F.
-        Isa::Avx512 => unsafe {
-            super::simd::avx512::conv_taps_dweight(
+        // `dweight` have the lengths its contract asks for; `arch` proves this CPU has the
+        // path's features.
+        simd => unsafe {
+            simd::conv_taps_dweight(
                 input,
                 dz.as_ptr(),
                 (c_out, oh, ow),
@@ -180,33 +180,35 @@ fn conv_taps_dweight(
                 accumulate,
             )
         },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            super::simd::avx2::conv_taps_dweight(
-                input,
-                dz.as_ptr(),
-                (c_out, oh, ow),
-                dweight.as_mut_ptr(),
-                accumulate,
-            )
-        },
-        _ => {
-            let (plane, pairs) = (l.plane(), g.c_in * offsets.len());
-            for (co, dw_co) in dweight.chunks_exact_mut(pairs).enumerate() {
-                let dz_co = &dz[co * oh * ow..][..oh * ow];
-                for (pair, dw) in dw_co.iter_mut().enumerate() {
-                    let start = (pair / offsets.len()) * plane + offsets[pair % offsets.len()];
-                    let mut sum = 0.0;
-                    for (oy, dz_row) in dz_co.chunks_exact(ow).enumerate() {
-                        let x_row = &padded[start + oy * l.pw..][..ow];
-                        for (&d, &v) in dz_row.iter().zip(x_row) {
-                            sum += d * v;
-                        }
-                    }
-                    *dw = if accumulate { *dw + sum } else { sum };
+        scalar => conv_taps_dweight_scalar(g, l, padded, offsets, dz, dweight, accumulate),
+    )
+}
+
+/// The scalar path of [`conv_taps_dweight`].
+#[allow(clippy::too_many_arguments)]
+fn conv_taps_dweight_scalar(
+    g: &ConvGeom,
+    l: DirectLayout,
+    padded: &[f32],
+    offsets: &[usize],
+    dz: &[f32],
+    dweight: &mut [f32],
+    accumulate: bool,
+) {
+    let (oh, ow) = (g.oh, g.ow);
+    let (plane, pairs) = (l.plane(), g.c_in * offsets.len());
+    for (co, dw_co) in dweight.chunks_exact_mut(pairs).enumerate() {
+        let dz_co = &dz[co * oh * ow..][..oh * ow];
+        for (pair, dw) in dw_co.iter_mut().enumerate() {
+            let start = (pair / offsets.len()) * plane + offsets[pair % offsets.len()];
+            let mut sum = 0.0;
+            for (oy, dz_row) in dz_co.chunks_exact(ow).enumerate() {
+                let x_row = &padded[start + oy * l.pw..][..ow];
+                for (&d, &v) in dz_row.iter().zip(x_row) {
+                    sum += d * v;
                 }
             }
+            *dw = if accumulate { *dw + sum } else { sum };
         }
     }
 }
@@ -225,52 +227,65 @@ fn conv_taps(
     offsets: &[usize],
     y: &mut [f32],
 ) {
-    let (c_in, c_out, taps, plane) = (g.c_in, g.c_out, offsets.len(), l.plane());
+    let (c_in, c_out, taps) = (g.c_in, g.c_out, offsets.len());
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     let input = taps_input(g, l, padded, offsets);
     assert!(weight.len() == c_out * c_in * taps && y.len() >= c_out * g.oh * g.ow);
     assert!(bias.is_none_or(|b| b.len() == c_out));
-    #[cfg(target_arch = "x86_64")]
-    let (w, b, output) = (
-        weight.as_ptr(),
-        bias.map_or(std::ptr::null(), <[f32]>::as_ptr),
-        super::simd::TapsOutput {
-            c_out,
-            oh: g.oh,
-            ow: g.ow,
-            act,
-            y: y.as_mut_ptr(),
+    dispatch!(
+        arch,
+        simd => {
+            let output = super::simd::TapsOutput {
+                c_out,
+                oh: g.oh,
+                ow: g.ow,
+                act,
+                y: y.as_mut_ptr(),
+            };
+            let (w, b) = (
+                weight.as_ptr(),
+                bias.map_or(std::ptr::null(), <[f32]>::as_ptr),
+            );
+            // SAFETY: `taps_input` checked the span of `padded` the kernel reads (the slack
+            // is at least its tile span), the assertions above the weights, the bias and
+            // the c_out·oh·ow outputs; `arch` proves this CPU has the path's features.
+            unsafe { simd::conv_taps(input, w, b, output) }
         },
-    );
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `taps_input` checked the span of `padded` the kernel reads (the slack is
-        // at least its tile span), the assertions above the weights, the bias and the
-        // c_out·oh·ow outputs; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { super::simd::avx512::conv_taps(input, w, b, output) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::conv_taps(input, w, b, output) },
-        _ => {
-            let p = g.oh * g.ow;
-            for (co, y_co) in y.chunks_exact_mut(p).take(c_out).enumerate() {
-                let b = bias.map_or(0.0, |b| b[co]);
-                let w_co = &weight[co * c_in * taps..][..c_in * taps];
-                for (oy, y_row) in y_co.chunks_exact_mut(g.ow).enumerate() {
-                    for (ox, out) in y_row.iter_mut().enumerate() {
-                        let mut sum = b;
-                        for c in 0..c_in {
-                            let at = c * plane + oy * l.pw + ox;
-                            for (t, &off) in offsets.iter().enumerate() {
-                                sum += w_co[c * taps + t] * padded[at + off];
-                            }
-                        }
-                        *out = sum;
+        scalar => conv_taps_scalar(arch, g, l, weight, bias, act, padded, offsets, y),
+    )
+}
+
+/// The scalar path of [`conv_taps`].
+#[allow(clippy::too_many_arguments)]
+fn conv_taps_scalar(
+    arch: Arch,
+    g: &ConvGeom,
+    l: DirectLayout,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    padded: &[f32],
+    offsets: &[usize],
+    y: &mut [f32],
+) {
+    let (c_in, c_out, taps, plane) = (g.c_in, g.c_out, offsets.len(), l.plane());
+    let p = g.oh * g.ow;
+    for (co, y_co) in y.chunks_exact_mut(p).take(c_out).enumerate() {
+        let b = bias.map_or(0.0, |b| b[co]);
+        let w_co = &weight[co * c_in * taps..][..c_in * taps];
+        for (oy, y_row) in y_co.chunks_exact_mut(g.ow).enumerate() {
+            for (ox, out) in y_row.iter_mut().enumerate() {
+                let mut sum = b;
+                for c in 0..c_in {
+                    let at = c * plane + oy * l.pw + ox;
+                    for (t, &off) in offsets.iter().enumerate() {
+                        sum += w_co[c * taps + t] * padded[at + off];
                     }
                 }
-                activation_forward_with(arch, act, y_co);
+                *out = sum;
             }
         }
+        activation_forward_with(arch, act, y_co);
     }
 }
 
@@ -1219,35 +1234,41 @@ fn max_pool_2x2(
     y: &mut [f32],
     mut argmax: Option<&mut [u32]>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if g.sw == 2 && arch.isa() == super::Isa::Avx512 {
-        for c in 0..g.c {
-            for oy in 0..g.oh {
-                let top = (c * g.h + oy * g.sh) * g.w;
-                let (row0, row1) = (&x[top..top + g.w], &x[top + g.w..top + 2 * g.w]);
-                let o = (c * g.oh + oy) * g.ow;
-                let out = &mut y[o..o + g.ow];
-                let at = argmax
-                    .as_deref_mut()
-                    .map_or(std::ptr::null_mut(), |a| a[o..o + g.ow].as_mut_ptr());
-                assert!(2 * g.ow <= g.w);
-                // SAFETY: the kernel reads row0[..2·ow] and row1[..2·ow], inside both rows of
-                // w ≥ 2·ow values (asserted), and writes ow values to `out` and, when non-null,
-                // to `at` (a slice of ow values); `arch` proves this CPU has AVX-512F.
-                unsafe {
-                    super::simd::avx512::max_pool_2x2_s2(
-                        row0.as_ptr(),
-                        row1.as_ptr(),
-                        g.ow,
-                        top as u32,
-                        g.w as u32,
-                        out.as_mut_ptr(),
-                        at,
-                    )
-                };
-            }
-        }
-        return;
+    if g.sw == 2 {
+        dispatch!(
+            arch,
+            avx512 => {
+                for c in 0..g.c {
+                    for oy in 0..g.oh {
+                        let top = (c * g.h + oy * g.sh) * g.w;
+                        let (row0, row1) = (&x[top..top + g.w], &x[top + g.w..top + 2 * g.w]);
+                        let o = (c * g.oh + oy) * g.ow;
+                        let out = &mut y[o..o + g.ow];
+                        let at = argmax
+                            .as_deref_mut()
+                            .map_or(std::ptr::null_mut(), |a| a[o..o + g.ow].as_mut_ptr());
+                        assert!(2 * g.ow <= g.w);
+                        // SAFETY: the kernel reads row0[..2·ow] and row1[..2·ow], inside
+                        // both rows of w ≥ 2·ow values (asserted), and writes ow values to
+                        // `out` and, when non-null, to `at` (a slice of ow values); `arch`
+                        // proves this CPU has AVX-512F.
+                        unsafe {
+                            avx512::max_pool_2x2_s2(
+                                row0.as_ptr(),
+                                row1.as_ptr(),
+                                g.ow,
+                                top as u32,
+                                g.w as u32,
+                                out.as_mut_ptr(),
+                                at,
+                            )
+                        };
+                    }
+                }
+                return;
+            },
+            other => {},
+        );
     }
     for c in 0..g.c {
         for oy in 0..g.oh {
@@ -1304,27 +1325,33 @@ pub fn max_pool_backward_with(
                     let o = (c * g.oh + oy) * g.ow;
                     let (dyo, ao) = (&dyr[o..o + g.ow], &ar[o..o + g.ow]);
                     let top = (c * g.h + oy * g.sh) * g.w;
-                    #[cfg(target_arch = "x86_64")]
-                    if g.kh == 2 && g.kw == 2 && arch.isa() == super::Isa::Avx512 {
-                        let (row0, row1) = dxr[top..top + 2 * g.w].split_at_mut(g.w);
-                        assert!(2 * g.ow <= g.w);
-                        // SAFETY: the kernel reads ow values of `dyo` and `ao` (slices of ow
-                        // values) and writes row0[..2·ow] and row1[..2·ow], inside the two
-                        // rows of w ≥ 2·ow values (asserted); `arch` proves AVX-512F.
-                        unsafe {
-                            super::simd::avx512::max_pool_2x2_s2_backward(
-                                dyo.as_ptr(),
-                                ao.as_ptr(),
-                                g.ow,
-                                top as u32,
-                                g.w as u32,
-                                row0.as_mut_ptr(),
-                                row1.as_mut_ptr(),
-                            )
-                        };
-                        row0[2 * g.ow..].fill(0.0);
-                        row1[2 * g.ow..].fill(0.0);
-                        continue;
+                    if g.kh == 2 && g.kw == 2 {
+                        dispatch!(
+                            arch,
+                            avx512 => {
+                                let (row0, row1) = dxr[top..top + 2 * g.w].split_at_mut(g.w);
+                                assert!(2 * g.ow <= g.w);
+                                // SAFETY: the kernel reads ow values of `dyo` and `ao`
+                                // (slices of ow values) and writes row0[..2·ow] and
+                                // row1[..2·ow], inside the two rows of w ≥ 2·ow values
+                                // (asserted); `arch` proves AVX-512F.
+                                unsafe {
+                                    avx512::max_pool_2x2_s2_backward(
+                                        dyo.as_ptr(),
+                                        ao.as_ptr(),
+                                        g.ow,
+                                        top as u32,
+                                        g.w as u32,
+                                        row0.as_mut_ptr(),
+                                        row1.as_mut_ptr(),
+                                    )
+                                };
+                                row0[2 * g.ow..].fill(0.0);
+                                row1[2 * g.ow..].fill(0.0);
+                                continue;
+                            },
+                            other => {},
+                        );
                     }
                     for i in 0..g.kh {
                         let at = top + i * g.w;

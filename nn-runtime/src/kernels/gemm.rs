@@ -7,7 +7,7 @@
 //! `b[p·rsb..]` (contiguous columns), C row i at `c[i·rsc..]`.
 
 use super::isa::{Arch, Isa};
-use super::simd::EpilogueAct;
+use super::simd::{dispatch, EpilogueAct};
 use super::threads::{in_pool, join, threads_here, PARALLEL_MIN_FLOPS};
 
 /// Sizes, strides and epilogue of one product.
@@ -228,11 +228,15 @@ fn check_bounds(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &[f32
 
 #[inline]
 fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
-    // The SIMD paths take the same arguments; one list for both.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! simd_gemm {
-        ($path:ident) => {
-            super::simd::$path::gemm(
+    dispatch!(
+        arch,
+        // SAFETY: `check_bounds` proved every index the kernel touches (A up to
+        // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
+        // up to m − 1 or n − 1) lies inside the slices, and C's rows do not overlap
+        // (rsc ≥ n); C is a `&mut` slice, so it aliases none of A, B, bias; `arch` proves
+        // this CPU has the path's features.
+        simd => unsafe {
+            simd::gemm(
                 p.m,
                 p.n,
                 p.k,
@@ -248,22 +252,9 @@ fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, 
                 p.row_bias,
                 p.act,
             )
-        };
-    }
-    match arch.isa() {
-        Isa::Scalar => scalar_gemm(p, a, b, bias, c),
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `check_bounds` proved every index the kernel touches (A up to
-        // (m−1)·rsa + (k−1)·csa, B up to (k−1)·rsb + n − 1, C up to (m−1)·rsc + n − 1, bias
-        // up to m − 1 or n − 1) lies inside the slices, and C's rows do not overlap (rsc ≥ n); C is a
-        // `&mut` slice, so it aliases none of A, B, bias; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { simd_gemm!(avx512) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { simd_gemm!(avx2) },
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => scalar_gemm(p, a, b, bias, c),
-    }
+        },
+        scalar => scalar_gemm(p, a, b, bias, c),
+    )
 }
 
 fn library_gemm(
@@ -397,10 +388,14 @@ pub fn gemm_nt_with(arch: Arch, p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32
         assert!(a.len() >= (p.m - 1) * p.rsa + p.k, "A too short");
         assert!(b.len() >= (p.n - 1) * p.rsb + p.k, "B too short");
     }
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! simd_gemm_nt {
-        ($path:ident) => {
-            super::simd::$path::gemm_nt(
+    dispatch!(
+        arch,
+        // SAFETY: the asserts above put A up to (m−1)·rsa + k − 1, B up to (n−1)·rsb + k − 1
+        // and C up to (m−1)·rsc + n − 1 inside the slices, C's rows do not overlap, and C (a
+        // `&mut` slice) aliases neither operand; `arch` proves this CPU has the path's
+        // features.
+        simd => unsafe {
+            simd::gemm_nt(
                 p.m,
                 p.n,
                 p.k,
@@ -412,43 +407,34 @@ pub fn gemm_nt_with(arch: Arch, p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32
                 p.rsc,
                 p.accumulate,
             )
-        };
-    }
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the asserts above put A up to (m−1)·rsa + k − 1, B up to (n−1)·rsb + k − 1
-        // and C up to (m−1)·rsc + n − 1 inside the slices, C's rows do not overlap, and C (a
-        // `&mut` slice) aliases neither operand; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { simd_gemm_nt!(avx512) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { simd_gemm_nt!(avx2) },
-        _ => {
-            for i in 0..p.m {
-                let ai = &a[i * p.rsa..][..p.k];
-                for j in 0..p.n {
-                    let dot: f32 = ai
-                        .iter()
-                        .zip(&b[j * p.rsb..][..p.k])
-                        .map(|(x, y)| x * y)
-                        .sum();
-                    let out = &mut c[i * p.rsc + j];
-                    *out = if p.accumulate { *out + dot } else { dot };
-                }
-            }
+        },
+        scalar => scalar_gemm_nt(p, a, b, c),
+    )
+}
+
+/// The scalar path of [`gemm_nt_with`]: one dot product per element of C.
+fn scalar_gemm_nt(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    for i in 0..p.m {
+        let ai = &a[i * p.rsa..][..p.k];
+        for j in 0..p.n {
+            let dot: f32 = ai
+                .iter()
+                .zip(&b[j * p.rsb..][..p.k])
+                .map(|(x, y)| x * y)
+                .sum();
+            let out = &mut c[i * p.rsc + j];
+            *out = if p.accumulate { *out + dot } else { dot };
         }
     }
 }
 
 /// Σ of the values (vectorised on the SIMD paths, so not summed in order).
 pub fn sum_with(arch: Arch, x: &[f32]) -> f32 {
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: reads the `x.len()` values of the slice; `arch` proves AVX-512F.
-        Isa::Avx512 => unsafe { super::simd::avx512::sum(x.as_ptr(), x.len()) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves AVX2 and FMA.
-        Isa::Avx2 => unsafe { super::simd::avx2::sum(x.as_ptr(), x.len()) },
-        _ => x.iter().sum(),
-    }
+    dispatch!(
+        arch,
+        // SAFETY: reads the `x.len()` values of the slice; `arch` proves this CPU has the
+        // path's features.
+        simd => unsafe { simd::sum(x.as_ptr(), x.len()) },
+        scalar => x.iter().sum(),
+    )
 }

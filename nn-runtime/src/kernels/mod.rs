@@ -32,6 +32,7 @@ pub use gemm::{
     LIBRARY_MIN_FLOPS,
 };
 pub use isa::{isa, set_isa, Arch, Isa};
+use simd::dispatch;
 pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{as_shard, join, on_pool, set_threads, threads, PARALLEL_MIN_FLOPS};
 
@@ -67,12 +68,12 @@ pub fn adam_update_with(
         grad.len() == n && m.len() == n && v.len() == n,
         "Adam slices differ in length"
     );
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
+    dispatch!(
+        arch,
         // SAFETY: the four slices hold `n` values each (asserted above) and do not alias
-        // (three are `&mut`); `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe {
-            simd::avx512::adam(
+        // (three are `&mut`); `arch` proves this CPU has the path's features.
+        simd => unsafe {
+            simd::adam(
                 value.as_mut_ptr(),
                 grad.as_ptr(),
                 m.as_mut_ptr(),
@@ -81,31 +82,22 @@ pub fn adam_update_with(
                 c,
             )
         },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            simd::avx2::adam(
-                value.as_mut_ptr(),
-                grad.as_ptr(),
-                m.as_mut_ptr(),
-                v.as_mut_ptr(),
-                n,
-                c,
-            )
-        },
-        _ => {
-            for (((p, &g), m), v) in value
-                .iter_mut()
-                .zip(grad)
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-            {
-                let g = g + c.l2 * *p;
-                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                *p = *p * c.decay - c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
-            }
-        }
+        scalar => adam_scalar(c, value, grad, m, v),
+    )
+}
+
+/// The scalar path of [`adam_update_with`].
+fn adam_scalar(c: &AdamStep, value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+    for (((p, &g), m), v) in value
+        .iter_mut()
+        .zip(grad)
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+    {
+        let g = g + c.l2 * *p;
+        *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+        *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+        *p = *p * c.decay - c.step_size * *m / (v.sqrt() * c.inv_sqrt_correction2 + c.eps);
     }
 }
 
@@ -113,17 +105,12 @@ pub fn adam_update_with(
 /// (the benches divide by the time to get the core's peak); `None` for the scalar path.
 pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
     let flops = (iters * simd::PROBE_CHAINS * arch.isa().lanes() * 2) as u64;
-    let sink = match arch.isa() {
-        Isa::Scalar => return None,
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: touches registers only; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe { simd::avx512::fma_probe(iters) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: touches registers only; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { simd::avx2::fma_probe(iters) },
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => return None,
-    };
+    let sink = dispatch!(
+        arch,
+        // SAFETY: touches registers only; `arch` proves this CPU has the path's features.
+        simd => unsafe { simd::fma_probe(iters) },
+        scalar => return None,
+    );
     std::hint::black_box(sink);
     Some(flops)
 }
@@ -146,12 +133,12 @@ pub fn rnn_sequence_with(
 ) {
     assert!(rsw >= h && gates.len() >= t * h && hs.len() >= t * h);
     assert!(h == 0 || w.len() >= (h - 1) * rsw + h);
-    match arch.isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `w` holds (h−1)·rsw + h values and `gates`, `hs` t·h each (asserted); two
-        // `&mut` slices do not overlap; `arch` proves this CPU has AVX-512F.
-        Isa::Avx512 => unsafe {
-            simd::avx512::rnn_sequence(
+    dispatch!(
+        arch,
+        // SAFETY: `w` holds (h−1)·rsw + h values and `gates`, `hs` t·h each (asserted); the
+        // two `&mut` slices do not overlap; `arch` proves this CPU has the path's features.
+        simd => unsafe {
+            simd::rnn_sequence(
                 t,
                 h,
                 w.as_ptr(),
@@ -161,35 +148,35 @@ pub fn rnn_sequence_with(
                 act,
             )
         },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; `arch` proves this CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe {
-            simd::avx2::rnn_sequence(
-                t,
-                h,
-                w.as_ptr(),
-                rsw,
-                gates.as_mut_ptr(),
-                hs.as_mut_ptr(),
-                act,
-            )
-        },
-        _ => {
-            for step in 0..t {
-                let (done, rest) = hs.split_at_mut(step * h);
-                let row = &mut gates[step * h..(step + 1) * h];
-                if step > 0 {
-                    let prev = &done[(step - 1) * h..];
-                    for (p, &hp) in prev.iter().enumerate().take(h) {
-                        for (g, &wv) in row.iter_mut().zip(&w[p * rsw..p * rsw + h]) {
-                            *g += hp * wv;
-                        }
-                    }
+        scalar => rnn_sequence_scalar(arch, t, h, w, rsw, act, gates, hs),
+    )
+}
+
+/// The scalar path of [`rnn_sequence_with`].
+#[allow(clippy::too_many_arguments)]
+fn rnn_sequence_scalar(
+    arch: Arch,
+    t: usize,
+    h: usize,
+    w: &[f32],
+    rsw: usize,
+    act: EpilogueAct,
+    gates: &mut [f32],
+    hs: &mut [f32],
+) {
+    for step in 0..t {
+        let (done, rest) = hs.split_at_mut(step * h);
+        let row = &mut gates[step * h..(step + 1) * h];
+        if step > 0 {
+            let prev = &done[(step - 1) * h..];
+            for (p, &hp) in prev.iter().enumerate().take(h) {
+                for (g, &wv) in row.iter_mut().zip(&w[p * rsw..p * rsw + h]) {
+                    *g += hp * wv;
                 }
-                activation_forward_with(arch, act, row);
-                rest[..h].copy_from_slice(row);
             }
         }
+        activation_forward_with(arch, act, row);
+        rest[..h].copy_from_slice(row);
     }
 }
 

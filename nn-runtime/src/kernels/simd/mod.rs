@@ -29,11 +29,32 @@
 //! # Soundness
 //!
 //! Calling into a path from outside it is `unsafe`: the CPU must have the path's features.
-//! The safe wrappers (`gemm.rs`, `activation.rs`, `conv.rs`, `mod.rs`) prove that with an
-//! `Arch` token, which can only be made after a feature check, and check the slice bounds
-//! that the pointer kernels' `# Safety` sections ask for. Inside a path, the arithmetic and
-//! the pointer-free kernels (`exp`, `tanh`, ...) are safe `#[target_feature]` functions;
-//! only what touches memory is an `unsafe fn`.
+//! The safe wrappers reach a path only through [`dispatch!`], which picks it from an `Arch`
+//! token, and a token can only be made after checking that the CPU has the path's features;
+//! the wrappers also check the slice bounds that the pointer kernels' `# Safety` sections
+//! ask for. Inside a path, the arithmetic and the pointer-free kernels (`exp`, `tanh`, ...)
+//! are safe `#[target_feature]` functions; only what touches memory is an `unsafe fn`.
+//!
+//! # Dispatch
+//!
+//! A safe wrapper writes its SIMD call once, with one `// SAFETY:` comment, and its scalar
+//! fallback:
+//!
+//! ```ignore
+//! dispatch!(
+//!     arch,
+//!     // SAFETY: <the bounds checked above>; `arch` proves this CPU has the path's features.
+//!     simd => unsafe { simd::sum(x.as_ptr(), x.len()) },
+//!     scalar => x.iter().sum(),
+//! )
+//! ```
+//!
+//! which expands to a `match arch.isa()` with one arm per SIMD path, where `simd` names that
+//! path's module, and the scalar expression for every other path. A kernel that one path
+//! alone has is reached the same way with `avx512 => …, other => …`. Adding a path (say
+//! AArch64 NEON) is a primitives module here, its arm in [`dispatch!`] (the one place that
+//! names the paths' modules), and its `Isa` variant and feature check in `isa.rs`: no
+//! wrapper changes.
 
 mod conv_taps;
 mod gemm_tile;
@@ -62,6 +83,43 @@ macro_rules! simd_kernels {
         super::conv_taps::conv_taps_kernels!($features);
     };
 }
+
+/// Runs a wrapper's SIMD expression on the path an `Arch` token names, or its scalar
+/// expression (see the module docs). The SIMD expression is written once and compiled once
+/// per path, with `$simd` naming that path's module: its `// SAFETY:` comment has to hold
+/// for every path, which the token's feature check and the wrapper's own bounds checks
+/// make it do. An `Arch` can only be made for a path this CPU runs, so no arm here can
+/// reach an instruction the CPU lacks.
+macro_rules! dispatch {
+    // A kernel the AVX-512F path alone has: `$vector` with `avx512` naming its module when
+    // `$arch` is that path, `$other` on every other path.
+    ($arch:expr, avx512 => $vector:expr, other => $other:expr $(,)?) => {
+        match $arch.isa() {
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::Isa::Avx512 => {
+                use $crate::kernels::simd::avx512;
+                $vector
+            }
+            _ => $other,
+        }
+    };
+    ($arch:expr, $simd:ident => $vector:expr, scalar => $scalar:expr $(,)?) => {
+        match $arch.isa() {
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::Isa::Avx512 => {
+                use $crate::kernels::simd::avx512 as $simd;
+                $vector
+            }
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::Isa::Avx2 => {
+                use $crate::kernels::simd::avx2 as $simd;
+                $vector
+            }
+            _ => $scalar,
+        }
+    };
+}
+pub(super) use dispatch;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
