@@ -5,7 +5,8 @@
 //! operands the kernel cannot stride over are copied into scratch first.
 
 use super::gemm::{gemm, MatMul};
-use super::{column_sums, softmax_forward, transpose};
+use super::matrix::{column_sums, transpose};
+use super::reduce::softmax_forward;
 
 /// Sizes of a self-attention layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

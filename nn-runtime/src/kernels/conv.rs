@@ -9,7 +9,8 @@
 //! A batch is split into chunks, one per thread and each with its own scratch buffers, when
 //! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
 
-use super::gemm::{gemm_in, gemm_nt_with, sum_with, MatMul, MatMulNt};
+use super::gemm::{gemm_in, gemm_nt_with, MatMul, MatMulNt};
+use super::reduce::sum_with;
 use super::simd::{dispatch, EpilogueAct};
 use super::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
 use super::winograd::{self, WinogradScratch};

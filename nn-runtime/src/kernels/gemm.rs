@@ -5,6 +5,9 @@
 //!
 //! Operands: A element (i, p) at `a[i·rsa + p·csa]` (so a transposed A is free), B row p at
 //! `b[p·rsb..]` (contiguous columns), C row i at `c[i·rsc..]`.
+//!
+//! [`fma_peak_probe`] measures the core's FMA peak, which the benches compare the products'
+//! throughput with.
 
 use super::isa::{Arch, Isa};
 use super::simd::{dispatch, EpilogueAct};
@@ -428,13 +431,16 @@ fn scalar_gemm_nt(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
-/// Σ of the values (vectorised on the SIMD paths, so not summed in order).
-pub fn sum_with(arch: Arch, x: &[f32]) -> f32 {
-    dispatch!(
+/// Runs `iters` rounds of independent FMAs on `arch` and returns how many FLOPs that was
+/// (the benches divide by the time to get the core's peak); `None` for the scalar path.
+pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
+    let flops = (iters * super::simd::PROBE_CHAINS * arch.isa().lanes() * 2) as u64;
+    let sink = dispatch!(
         arch,
-        // SAFETY: reads the `x.len()` values of the slice; `arch` proves this CPU has the
-        // path's features.
-        simd => unsafe { simd::sum(x.as_ptr(), x.len()) },
-        scalar => x.iter().sum(),
-    )
+        // SAFETY: touches registers only; `arch` proves this CPU has the path's features.
+        simd => unsafe { simd::fma_probe(iters) },
+        scalar => return None,
+    );
+    std::hint::black_box(sink);
+    Some(flops)
 }
