@@ -24,7 +24,6 @@ mod recurrence;
 mod reduce;
 mod simd;
 mod threads;
-pub mod winograd;
 
 #[cfg(test)]
 mod tests;
@@ -49,3 +48,6 @@ pub use reduce::{
 };
 pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{as_shard, join, on_pool, set_threads, threads, PARALLEL_MIN_FLOPS};
+
+/// Winograd's F(2×2, 3×3), which lives with the other convolution algorithms.
+pub use conv::winograd;

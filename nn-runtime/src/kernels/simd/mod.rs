@@ -73,14 +73,14 @@ pub use optim::AdamStep;
 /// more line here.
 macro_rules! simd_kernels {
     ($features:literal) => {
-        use super::{EpilogueAct, TapsInput, TapsOutput, PROBE_CHAINS};
+        use $crate::kernels::simd::{EpilogueAct, TapsInput, TapsOutput, PROBE_CHAINS};
 
-        super::math::math_kernels!($features);
-        super::reduce::reduce_kernels!($features);
-        super::optim::optim_kernels!($features);
-        super::gemm_tile::gemm_kernels!($features);
-        super::recurrence::recurrence_kernels!($features);
-        super::conv_taps::conv_taps_kernels!($features);
+        $crate::kernels::simd::math::math_kernels!($features);
+        $crate::kernels::simd::reduce::reduce_kernels!($features);
+        $crate::kernels::simd::optim::optim_kernels!($features);
+        $crate::kernels::simd::gemm_tile::gemm_kernels!($features);
+        $crate::kernels::simd::recurrence::recurrence_kernels!($features);
+        $crate::kernels::simd::conv_taps::conv_taps_kernels!($features);
     };
 }
 

@@ -14,10 +14,11 @@
 //! 16 → 16 on 14×14 398 against 366 at batch 32 (small planes waste part of their edge
 //! tiles and run short rows; few channels make short products).
 
-use super::conv::ConvGeom;
-use super::gemm::{gemm_in, MatMul};
-use super::simd::EpilogueAct;
-use super::{activation_forward_with, Arch};
+use super::geom::ConvGeom;
+use crate::kernels::activation::activation_forward_with;
+use crate::kernels::gemm::{gemm_in, MatMul};
+use crate::kernels::isa::Arch;
+use crate::kernels::simd::EpilogueAct;
 
 /// Fewest input and output channels for Winograd (see the module's measurements).
 pub const MIN_CHANNELS: usize = 32;
@@ -279,7 +280,8 @@ pub(crate) fn forward_sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv::{conv2d_forward_with, ConvWorkspace};
+    use crate::kernels::conv::forward::conv2d_forward_with;
+    use crate::kernels::conv::workspace::ConvWorkspace;
     use crate::Rng;
 
     /// Direct convolution in f64, PyTorch's definition.
