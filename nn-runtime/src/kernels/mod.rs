@@ -5,11 +5,55 @@
 //! networks that use them (compile time is a feature: each distinct const shape of a generic
 //! kernel would be compiled again).
 //!
-//! One dispatch point ([`isa`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD
-//! path is tested against the scalar one on awkward sizes (`tests.rs`). The `*_with`
+//! One choice ([`isa()`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD path is
+//! tested against the scalar one on awkward sizes (`tests.rs`, `tests/`). The `*_with`
 //! variants run a path given as an [`Arch`] token, which can only be made after checking
 //! that the CPU has the path's features: no safe function here can reach an instruction the
 //! CPU lacks.
+//!
+//! # Map
+//!
+//! Safe kernels, by family (each checks its slices, then runs its SIMD path or its scalar
+//! reference):
+//!
+//! | File | What it holds |
+//! |---|---|
+//! | `activation.rs` | element-wise activations (ReLU, tanh, sigmoid, leaky ReLU, GELU) |
+//! | `reduce.rs` | row maximum and sum, softmax, log-sum-exp |
+//! | `gemm.rs` | matrix products with a fused epilogue, the FMA peak probe |
+//! | `matrix.rs` | transpose, column sums, arg-max (no SIMD path) |
+//! | `recurrence.rs` | a simple RNN's recurrence over one sequence |
+//! | `optim.rs` | the Adam update |
+//! | `conv/` | convolution (direct, Winograd, im2col + GEMM) and pooling ([`conv`]) |
+//! | `attention.rs` | multi-head self-attention, built on the products and softmax |
+//! | `norm.rs` | batch and layer normalisation (no SIMD path) |
+//!
+//! Beside them: `isa.rs` (which path runs, the [`Arch`] token), `threads.rs` (the thread
+//! pool and when to split work), `denormal.rs` (flushing subnormals).
+//!
+//! `simd/` holds the unsafe SIMD paths: one module per instruction set with its primitives
+//! (`simd/avx512.rs`, `simd/avx2.rs`) and one macro file per kernel family that every
+//! instruction set instantiates (`simd/math.rs`, `simd/reduce.rs`, `simd/gemm_tile.rs`,
+//! `simd/conv_taps.rs`, `simd/recurrence.rs`, `simd/optim.rs`).
+//!
+//! # Dispatch
+//!
+//! A safe kernel reaches a SIMD path only through `simd::dispatch!`: given an `Arch` token,
+//! the SIMD call (written once, under one `// SAFETY:` comment, with `simd` naming the
+//! path's module) and the scalar expression, it expands to the `match` on the token with one
+//! arm per instruction set. `simd/mod.rs` shows it in use and says why it is sound.
+//!
+//! # Extending
+//!
+//! - A kernel in an existing family: its body in the family's `simd/` macro, its safe
+//!   wrapper (bounds checks, `dispatch!`, scalar reference) in the family's file here, a
+//!   test against an f64 reference on every path in `tests.rs` or `tests/`.
+//! - A new family: a `simd/<family>.rs` macro written over the primitives, one line for it in
+//!   `simd_kernels!` (`simd/mod.rs`), and a safe file here re-exported below.
+//! - A new instruction set (say AArch64 NEON): its primitives in `simd/<isa>.rs` ending in
+//!   `simd_kernels!`, its arm in `dispatch!`, its `Isa` variant and feature check in
+//!   `isa.rs`, and its tile span in the direct convolution's slack check
+//!   (`conv/direct.rs`).
 
 mod activation;
 pub mod attention;

@@ -14,7 +14,7 @@
 //! | File | What it holds |
 //! |---|---|
 //! | `geom.rs` | [`ConvGeom`], [`PoolGeom`], window index arithmetic |
-//! | `im2col.rs` | [`im2col`], [`col2im_add`] |
+//! | `im2col.rs` | [`im2col()`], [`col2im_add`] |
 //! | `winograd.rs` | Winograd's F(2×2, 3×3) (forward) |
 //! | `workspace.rs` | [`ConvWorkspace`], [`ConvScratch`], the split of a batch into chunks |
 //! | `direct.rs` | the direct convolution (forward, weight gradient) |

@@ -303,7 +303,7 @@ proptest! {
         }
     }
 
-    /// e^x on the range the SIMD paths promise (activation.rs): relative error ≤ 3e-7.
+    /// e^x on the range the SIMD paths promise (reduce.rs): relative error ≤ 3e-7.
     #[test]
     fn exp_matches_f64(x in prop::collection::vec(-87.0f32..88.0, 0..100)) {
         for arch in arches() {
@@ -317,7 +317,7 @@ proptest! {
         }
     }
 
-    /// Softmax within the stated 4e-6 relative error (activation.rs: the f32 rounding of
+    /// Softmax within the stated 4e-6 relative error (reduce.rs: the f32 rounding of
     /// x − max, up to 2e-6 relative in e^(x − max) for |x − max| ≤ 60 here, dominates), and
     /// log-sum-exp within 1e-6 relative; the backward pass against f64 on the same y, dy:
     /// ⟨dy, y⟩ is a sum of `cols` products (γ_cols·Σ|dy·y| ≤ γ_cols, as Σy = 1 and
