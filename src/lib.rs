@@ -279,6 +279,135 @@
 //! # Ok(()) }
 //! ```
 
+//! ## Code generic over networks, gradients, and your own layers
+//!
+//! Every network implements [`Network`], whose methods are its API for generic code:
+//! `forward`, `predict`, `predict_into`, `train_step`, `accuracy`, `evaluate`, `save`,
+//! `to_safetensors_bytes` — inference and saving on `&self`, so a network shared between
+//! threads (an `Arc<Model>`) is used and saved without a lock — and, after a step, its
+//! gradients and outputs: `named_gradients()` (PyTorch's `param.grad`, by PyTorch name and
+//! in PyTorch's layout), `named_parameters()`, `named_buffers()` and `last_outputs()`.
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! /// Any network with a softmax over 3 classes: one step, then its largest gradient.
+//! fn step_and_inspect<N>(net: &mut N, x: &Batch<N::In>, y: &Labels<3>) -> Result<f32, Error>
+//! where
+//!     N: Network + Send,
+//!     CrossEntropy: typed_nn::loss::Loss<N::Head, N::Out, Labels<3>>,
+//! {
+//!     net.train_step(x, y, &CrossEntropy, &mut Adam::new(1e-3))?;
+//!     let largest = net
+//!         .named_gradients()
+//!         .iter()
+//!         .flat_map(|g| g.values.iter().map(|v| v.abs()))
+//!         .fold(0.0, f32::max);
+//!     Ok(largest)
+//! }
+//!
+//! network! {
+//!     pub struct Net: [4] { hidden: Dense(8), Relu, out: Dense(3), Softmax }
+//! }
+//!
+//! let mut net = Net::init(&mut Rng::seed(0));
+//! let x = Batch::<Tensor1<4>>::from_vec(vec![0.5; 8]).unwrap();
+//! let y = Labels::<3>::new(vec![0, 2]).unwrap();
+//! assert!(step_and_inspect(&mut net, &x, &y).unwrap() > 0.0);
+//! assert_eq!(net.named_gradients()[0].name, "hidden.weight");
+//! assert_eq!(net.named_gradients()[0].shape, [8, 4]); // PyTorch's [out, in]
+//! ```
+//!
+//! ### Custom layers
+//!
+//! A layer is any type implementing [`layers::Layer`]: its input and output sample types,
+//! an inference pass (one sample and a batch), a training pass that fills a cache, a
+//! backward pass that writes parameter gradients and, when asked, the input gradient, and a
+//! `walk` that names its parameter tensors once (for reading and for writing). `Net(MyLayer)`
+//! puts it in a network, whose type checks its shapes at that layer like any other's.
+//! [`check::check_gradients`] compares its backward pass with finite differences — the check
+//! every layer of this crate passes.
+//!
+//! ```
+//! use typed_nn::layers::{Layer, Layout, Walk};
+//! use typed_nn::prelude::*;
+//!
+//! /// y = a ⊙ x: a learned scale per feature (initialised to 1).
+//! pub struct Scale<const N: usize> {
+//!     a: Vec<f32>,
+//!     a_grad: Vec<f32>,
+//! }
+//!
+//! impl<const N: usize> Layer for Scale<N> {
+//!     type In = Tensor1<N>;
+//!     type Out = Tensor1<N>;
+//!     type Cache = ();
+//!     type Workspace = ();
+//!     const PARAMS: usize = N;
+//!     const KIND: &'static str = "Scale";
+//!
+//!     fn init(_rng: &mut Rng) -> Self {
+//!         Scale { a: vec![1.0; N], a_grad: vec![0.0; N] }
+//!     }
+//!     fn forward_into(&self, x: &Tensor1<N>, y: &mut Tensor1<N>, _ws: &mut ()) {
+//!         for i in 0..N {
+//!             y.data[i] = self.a[i] * x.data[i];
+//!         }
+//!     }
+//!     fn forward_batch_into(&self, x: &Batch<Tensor1<N>>, y: &mut Batch<Tensor1<N>>, _ws: &mut ()) {
+//!         y.set_rows(x.rows());
+//!         for (yr, xr) in y.as_mut_slice().chunks_mut(N).zip(x.iter_rows()) {
+//!             for i in 0..N {
+//!                 yr[i] = self.a[i] * xr[i];
+//!             }
+//!         }
+//!     }
+//!     fn forward_train(&self, x: &Batch<Tensor1<N>>, y: &mut Batch<Tensor1<N>>, _: &mut (), _: &mut Rng) {
+//!         self.forward_batch_into(x, y, &mut ());
+//!     }
+//!     // ∂a_i = Σ_rows dy_i·x_i; ∂x_i = a_i·dy_i.
+//!     fn backward(
+//!         &mut self,
+//!         x: &Batch<Tensor1<N>>,
+//!         _y: &Batch<Tensor1<N>>,
+//!         _cache: &mut (),
+//!         dy: &Batch<Tensor1<N>>,
+//!         dx: Option<&mut Batch<Tensor1<N>>>,
+//!     ) {
+//!         self.a_grad.fill(0.0);
+//!         for (xr, dr) in x.iter_rows().zip(dy.iter_rows()) {
+//!             for i in 0..N {
+//!                 self.a_grad[i] += dr[i] * xr[i];
+//!             }
+//!         }
+//!         if let Some(dx) = dx {
+//!             dx.set_rows(x.rows());
+//!             for (d, dr) in dx.as_mut_slice().chunks_mut(N).zip(dy.iter_rows()) {
+//!                 for i in 0..N {
+//!                     d[i] = self.a[i] * dr[i];
+//!                 }
+//!             }
+//!         }
+//!     }
+//!     fn walk<W: Walk<Self>>(walk: &mut W) {
+//!         walk.param("a", &[N], Layout::RowMajor, |l| (&l.a, &l.a_grad), |l| (&mut l.a, &mut l.a_grad));
+//!     }
+//! }
+//!
+//! network! {
+//!     pub struct Scaled: [4] { scale: Net(Scale::<4>), Dense(2) }
+//! }
+//!
+//! let mut rng = Rng::seed(0);
+//! let mut layer = Scale::<4>::init(&mut rng);
+//! let x = Batch::<Tensor1<4>>::from_vec(vec![0.3, -0.5, 0.8, -0.1, 0.6, 0.2, -0.9, 0.4]).unwrap();
+//! let report = typed_nn::check::check_gradients(&mut layer, &x, &mut rng).unwrap();
+//! assert_eq!((report.inputs, report.params), (8, 4));
+//! let net = Scaled::init(&mut rng);
+//! assert_eq!(net.named_parameters()[0].name, "scale.a");
+//! assert_eq!(Scaled::PARAMS, 4 + 10);
+//! ```
+//!
 //! ## In nalgebra code
 //!
 //! Tensors convert to and from `nalgebra`'s `SVector`/`SMatrix`, so a model drops into
@@ -301,6 +430,40 @@
 //! let action: SVector<f32, 2> = policy.forward(&state.into()).into();
 //! assert!(action.iter().all(|a| a.is_finite()));
 //! ```
+//!
+//! ## How typed-nn is built
+//!
+//! A map for a first read; each module's own docs say more.
+//!
+//! - **`nn-dsl`**, the `network!` language on `proc_macro2` (so it is tested and fuzzed
+//!   outside a compiler; `nn-macros` is only its entry point). One table of layer kinds
+//!   (`kinds/`: one declaration per kind — name, doc line, example, accepted inputs, flags,
+//!   arguments declared once with their defaults by `args!`, shape rule), then three passes:
+//!   resolution (every layer checked and its shape computed, errors collected), fusion
+//!   (activations and poolings merged into the layer before, as the flags allow) and
+//!   expansion (`expand/`, one function per generated item). The generic network's size
+//!   parameters are explicit context, not hidden state. The layer reference above is
+//!   generated from the table.
+//! - **`nn-runtime`**, everything that runs, usable by hand:
+//!   - `tensor`: samples with compile-time shapes and run-time batches;
+//!   - `layers`: one file per kind or family; the [`layers::Layer`] trait (inference, training
+//!     and backward passes, and `walk`, the one description of a layer's state);
+//!   - `kernels`: numeric kernels on flat slices, by family (GEMM, convolution by algorithm,
+//!     pooling, recurrence, normalisation, attention, optimizer updates), compiled once; the
+//!     instruction set is chosen once (`isa.rs`), every SIMD path is reached only through a
+//!     token proving the CPU has it (`simd::dispatch!`), and each is tested against the scalar
+//!     path;
+//!   - `train`: the [`Network`] trait, one step (`serial`), a step split over threads
+//!     (`parallel`), the gradient exchange across processes (`exchange`), evaluation,
+//!     inference; `fit`: Keras's `fit` on top; `loss`, `optim`, `data`, `io` (safetensors and
+//!     PyTorch names), `check` (finite-difference gradient checks).
+//! - **`typed-nn`**, this facade: the prelude, these docs, and `__private`, the one path the
+//!   generated code takes to the runtime.
+//!
+//! Adding a layer kind: its declaration and rule in `nn-dsl/src/kinds/` (and a line in the
+//! table), its runtime layer in `nn-runtime/src/layers/` (a line in `layers::all`), its
+//! kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
+//! tests); the reference and the never-panics property follow from the declaration.
 
 pub use nn_macros::network;
 pub use nn_runtime::*;

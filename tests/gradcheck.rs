@@ -62,7 +62,6 @@ enum ParamProbe {
         delta: f32,
         seen: usize,
     },
-    Count(usize),
 }
 
 impl ParamVisitor for ParamProbe {
@@ -82,7 +81,6 @@ impl ParamVisitor for ParamProbe {
                 }
                 *seen += value.len();
             }
-            ParamProbe::Count(n) => *n += value.len(),
         }
     }
 }
@@ -122,33 +120,12 @@ fn spread_batch<S: Sample>(rows: usize, rng: &mut Rng) -> Batch<S> {
     Batch::from_vec(values).unwrap()
 }
 
-/// [`check_layer`] at a given input.
+/// [`check_layer`] at a given input: the runtime's finite-difference check, which users run
+/// on their own layers too.
 fn check_layer_at<L: Layer>(name: &str, mut layer: L, x: Batch<L::In>, rng: &mut Rng) {
-    let rows = x.rows();
-    let w: Batch<L::Out> = random_batch(rows, 0.0, rng);
-    let (mut y, mut cache, mut dx) = (Batch::default(), L::Cache::default(), Batch::default());
-    layer.forward_train(&x, &mut y, &mut cache, &mut mask_rng());
-    layer.backward(&x, &y, &mut cache, &w, Some(&mut dx));
-    assert_eq!(dx.rows(), rows);
-
-    for i in 0..x.as_slice().len() {
-        let (mut plus, mut minus) = (x.clone(), x.clone());
-        plus.as_mut_slice()[i] += H;
-        minus.as_mut_slice()[i] -= H;
-        let numeric =
-            (objective(&layer, &plus, &w) - objective(&layer, &minus, &w)) / (2.0 * H as f64);
-        assert_close(&format!("{name} dx[{i}]"), numeric, dx.as_slice()[i] as f64);
+    if let Err(mismatch) = typed_nn::check::check_gradients(&mut layer, &x, rng) {
+        panic!("{name}: {mismatch}");
     }
-
-    let analytic = grads(&mut layer);
-    let mut count = ParamProbe::Count(0);
-    layer.visit_params(&Path::ROOT, &mut count);
-    let ParamProbe::Count(n) = count else {
-        unreachable!()
-    };
-    assert_eq!(n, L::PARAMS, "{name}: visited scalars equal PARAMS");
-    assert_eq!(analytic.len(), n);
-    check_param_grads(name, &mut layer, &analytic, |l| objective(l, &x, &w));
 }
 
 /// Compares each parameter's analytic gradient with a central difference of `f`.

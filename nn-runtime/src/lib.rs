@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod check;
 mod const_message;
 pub mod data;
 #[cfg(feature = "mpi")]
