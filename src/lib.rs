@@ -281,7 +281,8 @@
 
 //! ## Code generic over networks, gradients, and your own layers
 //!
-//! Every network implements [`Network`], whose methods are its API for generic code:
+//! Every network implements [`Network`], and so [`NetworkExt`] (in the prelude), whose
+//! methods are its API for generic code:
 //! `forward`, `predict`, `predict_into`, `train_step`, `accuracy`, `evaluate`, `save`,
 //! `to_safetensors_bytes` — inference and saving on `&self`, so a network shared between
 //! threads (an `Arc<Model>`) is used and saved without a lock — and, after a step, its

@@ -47,7 +47,7 @@ fn generic_code_trains_and_infers_through_the_trait() {
     // The trait's methods and the generated ones are the same computation.
     assert_eq!(first, net.forward(&x.sample(0)));
     let mut into = Batch::default();
-    Network::predict_into(&net, &x, &mut into);
+    NetworkExt::predict_into(&net, &x, &mut into);
     assert_eq!(into.as_slice(), Classifier::predict(&net, &x).as_slice());
 }
 
@@ -83,7 +83,10 @@ fn gradients_and_outputs_of_a_step_by_pytorch_name() {
     assert_eq!(grads[0].name, "fc.weight");
     for (o, &d) in dy.iter().enumerate() {
         for (i, &xi) in xs.iter().enumerate() {
-            assert!((grads[0].values[o * 3 + i] - d * xi).abs() < 1e-5, "{o},{i}");
+            assert!(
+                (grads[0].values[o * 3 + i] - d * xi).abs() < 1e-5,
+                "{o},{i}"
+            );
         }
         assert!((grads[1].values[o] - d).abs() < 1e-5);
     }

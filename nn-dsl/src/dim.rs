@@ -4,8 +4,7 @@
 //! them here, with errors that name the numbers; on expressions they build the same formula
 //! as a const expression, and the checks become const assertions that name the layer.
 
-use crate::sizes::SizeParams;
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::quote;
 use std::rc::Rc;
 
@@ -52,17 +51,6 @@ impl Dim {
                 Dim::expr(quote!((#expr)), text)
             }
         }
-    }
-
-    /// Whether the size is computed from a generic network's parameters (and is not a
-    /// parameter itself): it cannot be a const argument then, only a shape's const.
-    pub fn is_derived(&self, sizes: &SizeParams) -> bool {
-        let Dim::Expr(e) = self else { return false };
-        let bare = {
-            let mut tokens = e.tokens.clone().into_iter();
-            matches!((tokens.next(), tokens.next()), (Some(TokenTree::Ident(i)), None) if sizes.is_param(&i))
-        };
-        !bare && sizes.mentions(&e.tokens)
     }
 
     /// A size only rustc knows: the const expression `tokens`, shown as `text`.
@@ -354,22 +342,5 @@ mod tests {
             valid.tokens().to_string(),
             "usize :: saturating_sub (H , 2usize)"
         );
-    }
-
-    #[test]
-    fn sizes_computed_from_parameters_are_derived_and_parameters_are_not() {
-        let sizes = SizeParams::new(
-            vec![syn::parse_quote!(H), syn::parse_quote!(C)],
-            syn::parse_quote!(Net),
-        );
-        let (h, k) = (expr("H"), expr("KERNEL"));
-        assert!(!h.is_derived(&sizes) && !k.is_derived(&sizes));
-        assert!(!Dim::Known(3).is_derived(&sizes));
-        assert!(h.sub(&Dim::Known(2)).is_derived(&sizes));
-        let doubled = k.mul(&Dim::Known(2));
-        assert!(doubled.value().is_none() && !doubled.is_derived(&sizes));
-        // Outside a generic network nothing is derived.
-        let concrete = SizeParams::none(syn::parse_quote!(Net));
-        assert!(!h.sub(&Dim::Known(2)).is_derived(&concrete));
     }
 }

@@ -2,7 +2,7 @@
 //! initialiser and output shape), fusion merges some of its layers, expansion writes code
 //! from it.
 
-use crate::kind::Decl;
+use crate::decl::Decl;
 use crate::rule::Rule;
 use crate::shape::Shape;
 use proc_macro2::{Span, TokenStream};

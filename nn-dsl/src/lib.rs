@@ -35,6 +35,7 @@
 mod args;
 mod ast;
 mod ctxt;
+mod decl;
 mod dim;
 mod expand;
 mod fuse;
@@ -83,9 +84,9 @@ pub fn network(input: TokenStream) -> TokenStream {
     let const_checks = cx.take_const_checks();
     match (cx.check(), resolved) {
         (Err(error), _) => expand::fallback(&def, error),
-        (Ok(()), Ok(layers)) => {
+        (Ok(()), Ok((input, layers))) => {
             let layers = fuse::chain(layers, env);
-            expand::network(&def, &layers, &const_checks, env)
+            expand::network(&def, &input, &layers, &const_checks, env)
         }
         // A failed resolution holds the proof (`Reported`) that an error was recorded, so
         // `check` failed above; the message is a safeguard, not a path taken.

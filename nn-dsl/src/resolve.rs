@@ -6,14 +6,13 @@
 use crate::args::{size_value, Slots};
 use crate::ast::{LayerDef, NetworkDef};
 use crate::ctxt::{Ctxt, Reported};
-use crate::dim::Dim;
+use crate::decl::Form;
 use crate::ir::{Body, Chain, JoinPath, Layer, Row};
 use crate::joins;
-use crate::kind::{self, Form, KindEntry};
+use crate::kind::{self, KindEntry};
 use crate::kinds;
 use crate::rule::RuleCx;
 use crate::shape::{Env, Shape};
-use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Ident;
 
@@ -85,22 +84,8 @@ pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Result<Shape, Reported> {
     })
 }
 
-/// The network's input sample type (its input shape is valid: resolution found no error).
-pub fn input_type(def: &NetworkDef, env: Env<'_>) -> TokenStream {
-    let dims: Vec<Dim> = def.input.iter().map(Dim::of_expr).collect();
-    let shape = match (&def.tokens, dims.first()) {
-        (Some(_), Some(t)) => Some(Shape::Tokens(t.clone())),
-        _ => Shape::from_dims(dims),
-    };
-    match shape {
-        Some(shape) => shape.sample_type(env),
-        // Not reached: a network with an invalid input shape is not expanded.
-        None => quote!(()),
-    }
-}
-
-/// Resolves the network's layers; errors go to `r.cx`.
-pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<Vec<Layer>, Reported> {
+/// Resolves the network's input shape and layers; errors go to `r.cx`.
+pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<(Shape, Vec<Layer>), Reported> {
     let input = input_shape(def, r.cx);
     if def.layers.is_empty() {
         return Err(r
@@ -111,7 +96,7 @@ pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<Vec<Layer>, Reported
         network: &def.name,
         prefix: String::new(),
     };
-    let (layers, _) = chain(&def.layers, input, &scope, r)?;
+    let (layers, _) = chain(&def.layers, input.clone(), &scope, r)?;
     if let [only] = layers.as_slice() {
         if only.head().is_some() {
             // Its logits would be the caller's input, and it has nothing to train.
@@ -121,7 +106,7 @@ pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<Vec<Layer>, Reported
             ));
         }
     }
-    Ok(layers)
+    Ok((input?, layers))
 }
 
 /// Resolves a chain of layers in order from `input` (an error: unknown, and reported), with

@@ -5,8 +5,8 @@
 
 use crate::ast::LayerDef;
 use crate::ctxt::{Ctxt, Reported};
+use crate::decl::{Decl, Form};
 use crate::dim::{Cmp, Dim};
-use crate::kind::{Decl, Form};
 use crate::shape::{Env, Input, Shape};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -115,7 +115,7 @@ impl RuleCx<'_> {
     ) -> Result<[TokenStream; N], Reported> {
         let mut failed = None;
         for (dim, what) in dims {
-            if dim.is_derived(self.env.sizes) {
+            if self.env.sizes.is_derived(dim) {
                 failed = Some(self.cx.error_spanned_by(
                     &self.layer.kind,
                     format_args!(

@@ -120,7 +120,7 @@ impl Shape {
         if let Some(ty) = env.sizes.read_type(&dims) {
             return ty;
         }
-        if dims.iter().any(|d| d.is_derived(env.sizes)) {
+        if dims.iter().any(|d| env.sizes.is_derived(d)) {
             return env.sizes.shaped_type(&dims, rt);
         }
         tensor

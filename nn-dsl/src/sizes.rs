@@ -47,6 +47,21 @@ impl SizeParams {
         self.params.iter().any(|p| p == ident)
     }
 
+    /// Whether `dim` is computed from the parameters (and is not a parameter itself): it
+    /// cannot be a const argument then, only a shape's const.
+    pub fn is_derived(&self, dim: &Dim) -> bool {
+        if dim.value().is_some() {
+            return false;
+        }
+        let tokens = dim.tokens();
+        let mut single = tokens.clone().into_iter();
+        let bare = matches!(
+            (single.next(), single.next()),
+            (Some(TokenTree::Ident(i)), None) if self.is_param(&i)
+        );
+        !bare && self.mentions(&tokens)
+    }
+
     /// Whether `tokens` name one of the parameters anywhere.
     pub fn mentions(&self, tokens: &TokenStream) -> bool {
         tokens.clone().into_iter().any(|t| match t {
@@ -137,5 +152,22 @@ mod tests {
         assert!(SizeParams::none(syn::parse_quote!(Net))
             .generic_args()
             .is_empty());
+    }
+
+    #[test]
+    fn sizes_computed_from_parameters_are_derived_and_parameters_are_not() {
+        let sizes = SizeParams::new(
+            vec![syn::parse_quote!(H), syn::parse_quote!(C)],
+            syn::parse_quote!(Net),
+        );
+        let (h, k) = (expr("H"), expr("KERNEL"));
+        assert!(!sizes.is_derived(&h) && !sizes.is_derived(&k));
+        assert!(!sizes.is_derived(&Dim::Known(3)));
+        assert!(sizes.is_derived(&h.sub(&Dim::Known(2))));
+        let doubled = k.mul(&Dim::Known(2));
+        assert!(doubled.value().is_none() && !sizes.is_derived(&doubled));
+        // Outside a generic network nothing is derived.
+        let concrete = SizeParams::none(syn::parse_quote!(Net));
+        assert!(!concrete.is_derived(&h.sub(&Dim::Known(2))));
     }
 }

@@ -33,7 +33,7 @@ pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
 pub use tensor::{Batch, Sample, ShapeOf, Shaped, Tensor1, Tensor2, Tensor3, Tokens};
-pub use train::{Evaluation, Network};
+pub use train::{Evaluation, Network, NetworkExt};
 
 /// What a program using typed-nn usually needs.
 pub mod prelude {
@@ -45,6 +45,6 @@ pub mod prelude {
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
-    pub use crate::train::{Evaluation, Network};
+    pub use crate::train::{Evaluation, Network, NetworkExt};
     pub use crate::Rng;
 }

@@ -1,11 +1,28 @@
 //! Matching what the user wrote to a kind's parameters.
 
-use super::{usage, ArgCx, ArgType, Param, Spanned};
+use super::param::{usage, ArgCx, ArgType, Param, Spanned};
 use crate::ast::{Arg, LayerDef};
 use crate::ctxt::{Ctxt, Reported};
 use crate::suggest::closest;
 use proc_macro2::{Span, TokenStream};
 use syn::Expr;
+
+/// A kind's arguments as a typed struct, with their declarations.
+pub trait Args: Sized {
+    const PARAMS: &'static [Param];
+    /// The values of the arguments matched in `slots`; every problem is reported.
+    fn parse(slots: &Slots<'_>, a: &ArgCx<'_>) -> Result<Self, Reported>;
+}
+
+/// The arguments of a kind that takes none.
+pub struct NoArgs;
+
+impl Args for NoArgs {
+    const PARAMS: &'static [Param] = &[];
+    fn parse(_: &Slots<'_>, _: &ArgCx<'_>) -> Result<Self, Reported> {
+        Ok(NoArgs)
+    }
+}
 
 /// A layer's arguments as written, matched to its kind's parameters: positional ones in
 /// order, named ones by name. Unknown names, arguments beyond the last parameter and

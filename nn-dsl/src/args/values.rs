@@ -1,6 +1,6 @@
 //! The kinds of arguments: how a user's expression becomes a checked value of each.
 
-use super::{ArgCx, ArgKind, ArgType, Param, Range};
+use super::param::{ArgCx, ArgKind, ArgType, Param, Range};
 use crate::ctxt::{Ctxt, Reported};
 use crate::dim::{self, Cmp, Dim};
 use syn::{Expr, Lit};

@@ -3,53 +3,12 @@
 //! workspace, one spanned shape assertion per layer boundary (so that a type-level mismatch
 //! is reported on the layer that caused it), and its `Layer` impl.
 
-use super::passes::Passes;
+use super::context::{ChainDef, Gen};
 use super::{methods, summary};
 use crate::ir::Layer;
-use crate::resolve;
 use crate::shape::Env;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
-use syn::Ident;
-
-/// A chain to expand.
-pub struct ChainDef<'a> {
-    pub attrs: &'a [syn::Attribute],
-    pub vis: &'a syn::Visibility,
-    pub name: &'a Ident,
-    pub generics: &'a syn::Generics,
-    pub input_ty: TokenStream,
-    pub layers: &'a [Layer],
-    /// The network itself (which owns buffers and a training generator, and is a
-    /// `Network`), rather than a path of a join.
-    pub top: bool,
-}
-
-/// What the generators of a chain's items share.
-pub struct Gen<'a> {
-    pub def: &'a ChainDef<'a>,
-    pub env: Env<'a>,
-    pub passes: Passes<'a>,
-    pub tys: Vec<&'a TokenStream>,
-    pub output_ty: TokenStream,
-    pub cache: Ident,
-    pub workspace: Ident,
-}
-
-impl<'a> Gen<'a> {
-    fn new(def: &'a ChainDef<'a>, env: Env<'a>) -> Self {
-        let layers = def.layers;
-        Gen {
-            def,
-            env,
-            passes: Passes::new(layers, env),
-            tys: layers.iter().map(Layer::ty).collect(),
-            output_ty: layers[layers.len() - 1].out().sample_type(env),
-            cache: format_ident!("{}Cache", def.name),
-            workspace: format_ident!("{}Workspace", def.name),
-        }
-    }
-}
+use quote::{quote, quote_spanned};
 
 /// The items of `def` (its layers are resolved without errors, and not empty), and of the
 /// paths of its joins.
@@ -308,9 +267,4 @@ fn gen_hidden_chains(g: &Gen<'_>) -> TokenStream {
         items(&def, g.env)
     });
     quote!(#(#items)*)
-}
-
-/// The network's input sample type.
-pub fn input_type(def: &crate::ast::NetworkDef, env: Env<'_>) -> TokenStream {
-    resolve::input_type(def, env)
 }

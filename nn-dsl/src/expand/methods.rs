@@ -2,7 +2,7 @@
 //! backward pass from them reporting each layer) and inherent methods with concrete types,
 //! so that type errors in a user's calls name plain dimensions.
 
-use super::chain::Gen;
+use super::context::Gen;
 use super::summary;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;

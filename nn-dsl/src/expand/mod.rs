@@ -4,12 +4,14 @@
 //! boundary, and the checks on sizes left to rustc. One function per generated item; every
 //! runtime item is reached through `rt`, the one path to the runtime.
 //!
-//! - `chain.rs`: the items of a chain (the network, or a path of a join);
+//! - `chain.rs`: the items of a chain (the network, or a path of a join), from `context.rs`'s
+//!   description of it;
 //! - `passes.rs`: the statements of its forward and backward passes;
 //! - `methods.rs`: the `Network` impl and the inherent methods of the network itself;
 //! - `summary.rs`: the code that writes the summary's rows.
 
 mod chain;
+mod context;
 mod methods;
 mod passes;
 mod summary;
@@ -17,9 +19,9 @@ mod summary;
 use crate::ast::NetworkDef;
 use crate::ctxt::ConstCheck;
 use crate::ir::Layer;
-use crate::shape::Env;
+use crate::shape::{Env, Shape};
 use crate::sizes::SizeParams;
-use chain::ChainDef;
+use context::ChainDef;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -36,10 +38,11 @@ pub fn fallback(def: &NetworkDef, error: syn::Error) -> TokenStream {
     }
 }
 
-/// The network's items; `layers` is its resolution without errors (not empty), fused, and
-/// `const_checks` the requirements on sizes left to rustc.
+/// The network's items; `input` and `layers` are its resolution without errors (`layers`
+/// not empty), fused, and `const_checks` the requirements on sizes left to rustc.
 pub fn network(
     def: &NetworkDef,
+    input: &Shape,
     layers: &[Layer],
     const_checks: &[ConstCheck],
     env: Env<'_>,
@@ -54,7 +57,7 @@ pub fn network(
         vis: &def.vis,
         name: &def.name,
         generics: &def.generics,
-        input_ty: chain::input_type(def, env),
+        input_ty: input.sample_type(env),
         layers,
         top: true,
     };

@@ -4,7 +4,8 @@
 use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, NoArgs, Real};
 use crate::ctxt::Reported;
-use crate::kind::{Decl, Flags, Kind};
+use crate::decl::{Decl, Flags};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::Shape;
 use proc_macro2::TokenStream;

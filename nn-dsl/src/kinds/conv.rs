@@ -3,8 +3,9 @@
 use super::window::{padding_dims, padding_type, padding_words, pair_text, spatial};
 use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned};
 use crate::ctxt::Reported;
+use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
-use crate::kind::{Decl, Flags, Kind};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;

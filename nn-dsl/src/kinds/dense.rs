@@ -2,7 +2,8 @@
 
 use crate::args::{args, Count, Flag};
 use crate::ctxt::Reported;
-use crate::kind::{Decl, Flags, Form, Kind};
+use crate::decl::{Decl, Flags, Form};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;

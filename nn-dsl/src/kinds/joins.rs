@@ -2,7 +2,8 @@
 //! `joins.rs` resolves.
 
 use super::reshape::FLOATS;
-use crate::kind::{Decl, Flags, JoinKind, KindEntry};
+use crate::decl::{Decl, Flags};
+use crate::kind::{JoinKind, KindEntry};
 
 const fn join(name: &'static str, doc: &'static str, example: &'static str) -> Decl {
     Decl {

@@ -3,8 +3,9 @@
 use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, Count, Positive, Spanned, UnitInterval};
 use crate::ctxt::Reported;
+use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
-use crate::kind::{Decl, Flags, Kind};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::{quote, quote_spanned};

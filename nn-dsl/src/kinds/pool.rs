@@ -4,8 +4,9 @@
 use super::window::{pair_text, pool_padding, spatial};
 use crate::args::{args, Count, NoArgs, Pair, Zeros1, Zeros2};
 use crate::ctxt::Reported;
+use crate::decl::{Decl, Flags};
 use crate::dim::Dim;
-use crate::kind::{Decl, Flags, Kind};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;

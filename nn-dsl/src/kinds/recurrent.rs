@@ -3,7 +3,8 @@
 
 use crate::args::{args, choice, Count, Flag};
 use crate::ctxt::Reported;
-use crate::kind::{Decl, Flags, Kind};
+use crate::decl::{Decl, Flags};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;

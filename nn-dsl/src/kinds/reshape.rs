@@ -3,8 +3,9 @@
 
 use crate::args::{args, Fraction, NoArgs};
 use crate::ctxt::Reported;
+use crate::decl::{Decl, Flags};
 use crate::dim::Dim;
-use crate::kind::{Decl, Flags, Kind};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::{quote, quote_spanned};

@@ -3,7 +3,8 @@
 use super::reshape::FLOATS;
 use crate::args::{args, TypePath};
 use crate::ctxt::Reported;
-use crate::kind::{Decl, Flags, Kind};
+use crate::decl::{Decl, Flags};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::Shape;
 use quote::{quote, quote_spanned};

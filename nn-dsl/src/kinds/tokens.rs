@@ -3,8 +3,9 @@
 
 use crate::args::{args, Count, NoArgs};
 use crate::ctxt::Reported;
+use crate::decl::{Decl, Flags};
 use crate::dim::Cmp;
-use crate::kind::{Decl, Flags, Kind};
+use crate::kind::Kind;
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;

@@ -21,7 +21,7 @@ impl Spatial {
     /// a generic network's parameters (the layer then computes them from its sizes: see
     /// [`padding_type`]); an error when they are given and computed from parameters.
     fn before_arg(&self, r: &RuleCx<'_>) -> Result<Option<TokenStream>, Reported> {
-        if self.same && self.before.is_derived(r.env.sizes) {
+        if self.same && r.env.sizes.is_derived(&self.before) {
             return Ok(None);
         }
         r.const_args([(&self.before, "padding")]).map(|[p]| Some(p))

@@ -4,7 +4,7 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
-use super::{planes, ConvLayer, FusedActivation, Layer, Layout, Linear, Marker, Walk};
+use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, Walk};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
@@ -474,6 +474,15 @@ conv_on_impl! {
             }
         }
     }
+}
+
+/// A convolution layer a following pooling can fuse into ([`super::ConvPool`]).
+pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
+    /// Its sizes.
+    const CONV: ConvGeom;
+    /// The activation fused into it.
+    const ACT: EpilogueAct;
+    fn conv_params(&self) -> &ConvParams;
 }
 
 conv_on_impl! {

@@ -1,26 +1,10 @@
 //! A convolution and the pooling after it as one layer ([`ConvPool`]), which the network
 //! macro writes for an unnamed pooling right after a convolution.
 
-use super::{ConvCache, ConvParams, Layer, Walk};
-use crate::kernels::conv::{conv2d_pool_forward, ConvGeom, ConvWorkspace, PoolAfter};
-use crate::kernels::EpilogueAct;
+use super::{ConvCache, ConvLayer, Layer, PoolLayer, Walk};
+use crate::kernels::conv::{conv2d_pool_forward, ConvWorkspace};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-
-/// A convolution layer a following pooling can fuse into ([`ConvPool`]).
-pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
-    /// Its sizes.
-    const CONV: ConvGeom;
-    /// The activation fused into it.
-    const ACT: EpilogueAct;
-    fn conv_params(&self) -> &ConvParams;
-}
-
-/// A pooling layer that can follow a convolution in one fused layer ([`ConvPool`]); its
-/// cache is the max pooling's arg-max.
-pub trait PoolLayer: Layer<Cache = Vec<u32>> + Default {
-    const POOL: PoolAfter;
-}
 
 /// A convolution and the pooling after it as one layer: each sample is pooled as soon as
 /// its convolution is computed, while it is in cache (`conv2d_pool_forward`). The network

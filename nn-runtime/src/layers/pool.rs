@@ -5,7 +5,7 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{planes, Layer, Marker, PoolLayer, Walk};
+use super::{planes, Layer, Marker, Walk};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
@@ -261,6 +261,12 @@ pool_on_impl! {
 
         fn walk<W: Walk<Self>>(_: &mut W) {}
     }
+}
+
+/// A pooling layer that can follow a convolution in one fused layer ([`super::ConvPool`]); its
+/// cache is the max pooling's arg-max.
+pub trait PoolLayer: Layer<Cache = Vec<u32>> + Default {
+    const POOL: PoolAfter;
 }
 
 pool_on_impl! {

@@ -4,7 +4,8 @@
 //! One job per file:
 //!
 //! - `network`: the [`Network`] trait, what a whole network adds to a layer;
-//! - `buffers`: the [`Buffers`] a network keeps between steps and `predict` calls;
+//! - `api`: [`NetworkExt`], every network's API for generic code, on top of the rest;
+//! - `buffers`: the [`Buffers`] a network keeps between steps and inference calls;
 //! - `step`: [`train_step`] and [`train_step_exchanging`], which check the batch and run
 //!   the step on one thread or split over threads;
 //! - `serial`: a step on one thread: the passes, the checks, clipping and the update;
@@ -18,9 +19,10 @@
 //! They are apart so that each can be read, and changed, without the others: a step on one
 //! thread without the machinery of a split or of an exchange, and evaluation or inference
 //! without any of training's. The dependencies go one way: `step` uses `serial` and
-//! `parallel`; `parallel` uses `serial`; both use `exchange`; and everything builds on
-//! `network`, `buffers` and `flat`.
+//! `parallel`; `parallel` uses `serial`; both use `exchange`; everything builds on
+//! `network`, `buffers` and `flat`; and `api` on everything.
 
+mod api;
 mod buffers;
 mod digest;
 mod eval;
@@ -32,6 +34,7 @@ mod parallel;
 mod serial;
 mod step;
 
+pub use api::NetworkExt;
 pub use buffers::Buffers;
 pub use digest::{weights_digest, Fnv};
 pub use eval::{accuracy, evaluate, Evaluation};

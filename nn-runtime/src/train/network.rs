@@ -2,18 +2,12 @@
 //! training, evaluation and inference of `train` can drive it: its output activation, its
 //! buffers, and a backward pass from the logits that can report each top-level layer as
 //! soon as its gradients are final. `network!` implements it for every network it
-//! generates. Its provided methods are the network's API for generic code
-//! (`fn f<N: Network>(net: &N)`): inference, training, evaluation, saving, and the
-//! gradients and outputs of the last step.
+//! generates. [`NetworkExt`](super::NetworkExt) gives every network its API for generic
+//! code.
 
 use super::buffers::Buffers;
-use super::eval::Evaluation;
-use crate::data::{Dataset, Target, TargetBatch};
-use crate::error::Result;
-use crate::io::named::{self, NamedBuffer, NamedTensor};
 use crate::layers::{Layer, ParamVisitor};
-use crate::loss::{Head, Loss};
-use crate::optim::Optimizer;
+use crate::loss::Head;
 use crate::tensor::Batch;
 
 /// A layer that can be trained on its own: it knows its output activation (so losses can
@@ -67,87 +61,4 @@ pub trait Network: Layer {
         dlogits: &Batch<Self::Out>,
         done: &mut dyn FnMut(&mut Self, usize),
     );
-
-    /// The output for one sample; allocates nothing once the network's workspace has grown
-    /// (at the first call).
-    fn forward(&self, x: &Self::In) -> Self::Out {
-        super::forward(self, x)
-    }
-
-    /// The outputs for a batch of any size, as a new batch.
-    fn predict(&self, x: &Batch<Self::In>) -> Batch<Self::Out> {
-        super::predict(self, x)
-    }
-
-    /// The outputs for a batch into `y`: allocates nothing once `y` and the network's
-    /// workspace have grown to the batch size.
-    fn predict_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) {
-        super::predict_into(self, x, y)
-    }
-
-    /// One training step (forward, loss, backward, update); the mean loss.
-    fn train_step<T, L, O>(
-        &mut self,
-        x: &Batch<Self::In>,
-        targets: &T,
-        loss: &L,
-        optimizer: &mut O,
-    ) -> Result<f32>
-    where
-        Self: Send,
-        T: TargetBatch + 'static,
-        L: Loss<Self::Head, Self::Out, T> + Sync,
-        O: Optimizer + ?Sized,
-    {
-        super::train_step(self, x, targets, loss, optimizer)
-    }
-
-    /// The fraction of `data` predicted right.
-    fn accuracy<Y: Target>(&self, data: &Dataset<Self::In, Y>) -> Result<f32> {
-        super::accuracy(self, data)
-    }
-
-    /// The mean loss and accuracy over `data`.
-    fn evaluate<Y, L>(&self, data: &Dataset<Self::In, Y>, loss: &L) -> Result<Evaluation>
-    where
-        Y: Target,
-        L: Loss<Self::Head, Self::Out, Y::Batch>,
-    {
-        super::evaluate(self, data, loss)
-    }
-
-    /// Writes the parameters and buffers to a safetensors file, with PyTorch's names and
-    /// layouts.
-    fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        crate::io::safetensors::save(self, path)
-    }
-
-    /// The parameters and buffers as the bytes of a safetensors file.
-    fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        crate::io::safetensors::to_bytes(self)
-    }
-
-    /// Every parameter tensor by PyTorch name (`fc1.weight`), in PyTorch's layout: what
-    /// PyTorch's `named_parameters()` gives.
-    fn named_parameters(&self) -> Vec<NamedTensor> {
-        named::named_parameters(self)
-    }
-
-    /// The gradient of every parameter from the last training step, by PyTorch name and in
-    /// PyTorch's layout: what PyTorch's `param.grad` holds after `loss.backward()`. (After
-    /// an update, the gradients are still the step's: an optimizer does not clear them.)
-    fn named_gradients(&self) -> Vec<NamedTensor> {
-        named::named_gradients(self)
-    }
-
-    /// Every buffer (running statistics) by PyTorch name.
-    fn named_buffers(&self) -> Vec<NamedBuffer> {
-        named::named_buffers(self)
-    }
-
-    /// The network's outputs in the last training step, one row per row of its batch
-    /// (after the output activation, as inference gives them).
-    fn last_outputs(&self) -> &Batch<Self::Out> {
-        self.buffers_ref().last_outputs()
-    }
 }

@@ -1,0 +1,48 @@
+//! What the generators of a chain's items share: the chain as written, and the names and
+//! types they all refer to.
+
+use super::passes::Passes;
+use crate::ir::Layer;
+use crate::shape::Env;
+use proc_macro2::TokenStream;
+use quote::format_ident;
+use syn::Ident;
+
+/// A chain to expand.
+pub struct ChainDef<'a> {
+    pub attrs: &'a [syn::Attribute],
+    pub vis: &'a syn::Visibility,
+    pub name: &'a Ident,
+    pub generics: &'a syn::Generics,
+    pub input_ty: TokenStream,
+    pub layers: &'a [Layer],
+    /// The network itself (which owns buffers and a training generator, and is a
+    /// `Network`), rather than a path of a join.
+    pub top: bool,
+}
+
+/// What the generators of a chain's items share.
+pub struct Gen<'a> {
+    pub def: &'a ChainDef<'a>,
+    pub env: Env<'a>,
+    pub passes: Passes<'a>,
+    pub tys: Vec<&'a TokenStream>,
+    pub output_ty: TokenStream,
+    pub cache: Ident,
+    pub workspace: Ident,
+}
+
+impl<'a> Gen<'a> {
+    pub fn new(def: &'a ChainDef<'a>, env: Env<'a>) -> Self {
+        let layers = def.layers;
+        Gen {
+            def,
+            env,
+            passes: Passes::new(layers, env),
+            tys: layers.iter().map(Layer::ty).collect(),
+            output_ty: layers[layers.len() - 1].out().sample_type(env),
+            cache: format_ident!("{}Cache", def.name),
+            workspace: format_ident!("{}Workspace", def.name),
+        }
+    }
+}
