@@ -58,11 +58,11 @@
 //! | `LSTM(units, return_sequences = false)` | a sequence \[time steps, features\] input | long short-term memory (PyTorch's `nn.LSTM`, gates i, f, g, o); the last state, or every step with `return_sequences = true` | `LSTM(64)` |
 //! | `GRU(units, return_sequences = false)` | a sequence \[time steps, features\] input | gated recurrent unit (PyTorch's `nn.GRU`, gates r, z, n); the last state, or every step with `return_sequences = true` | `GRU(64, return_sequences = true)` |
 //! | `Embedding(vocabulary, dimension)` | token ids as input | a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input | `Embedding(1000, 64)` |
+//! | `MultiHeadAttention(heads, dim)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it | `MultiHeadAttention(4, 64)` |
+//! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
 //! | `Relu` | a float input | max(0, x) | `Relu` |
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
-//! | `MultiHeadAttention(heads, dim)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it | `MultiHeadAttention(4, 64)` |
-//! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
 //! | `Tanh` | a float input | tanh(x) | `Tanh` |
 //! | `Sigmoid` | a float input | 1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with | `Sigmoid` |
 //! | `Softmax` | a float input | e^x / Σe^x over the whole sample; at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |

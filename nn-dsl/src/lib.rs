@@ -160,7 +160,7 @@ fn nested_too_deep(input: &TokenStream) -> Option<proc_macro2::Span> {
 
 /// The names of every layer kind `network!` knows, in the order of the table.
 pub fn layer_kinds() -> impl Iterator<Item = &'static str> {
-    kinds::KINDS.iter().map(kind::KindEntry::name)
+    kinds::all().map(kind::KindEntry::name)
 }
 
 /// After a syntax error, the error and — when the input still says `struct Name` — an empty

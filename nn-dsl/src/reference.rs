@@ -4,7 +4,6 @@
 //! property draws its layers and arguments from [`KindInfo`].
 
 use crate::kind::{Body, KindEntry};
-use crate::kinds::KINDS;
 use crate::shape::Input;
 
 pub use crate::args::{ArgKind, Default as ArgDefault, Param as ParamInfo, Range};
@@ -54,7 +53,7 @@ impl KindInfo {
 
 /// Every layer kind, in the order of the table.
 pub fn kinds() -> impl Iterator<Item = KindInfo> {
-    KINDS.iter().map(KindInfo::of)
+    crate::kinds::all().map(KindInfo::of)
 }
 
 /// The layer reference: a Markdown table of every kind with its signature, the samples it

@@ -5,7 +5,7 @@ use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, NoArgs, Real};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::Shape;
 use proc_macro2::TokenStream;
@@ -102,3 +102,13 @@ impl Kind for LeakyRelu {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<Relu>(),
+    KindEntry::layer::<LeakyRelu>(),
+    KindEntry::layer::<Gelu>(),
+    KindEntry::layer::<Tanh>(),
+    KindEntry::layer::<Sigmoid>(),
+    KindEntry::layer::<Softmax>(),
+];

@@ -5,7 +5,7 @@ use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;
@@ -214,3 +214,6 @@ fn convolution(
         out,
     )
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Conv2d>(), KindEntry::layer::<Conv1d>()];

@@ -3,7 +3,7 @@
 use crate::args::{args, Count, Flag};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags, Form};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;
@@ -84,3 +84,6 @@ impl Kind for Dense {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Dense>()];

@@ -45,3 +45,6 @@ pub const ADD: KindEntry = KindEntry::join(
     JoinKind::Add,
     "`Add { { layers }, { layers }, … }`",
 );
+
+/// The joins, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[RESIDUAL, CONCAT, ADD];

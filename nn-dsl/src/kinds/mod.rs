@@ -1,9 +1,10 @@
-//! The table of layer kinds: one line per kind here, its declaration, arguments and rule in
-//! the file of its family. Parsing, checks, "did you mean", the known-layer list, the
+//! The table of layer kinds: each family's file holds its kinds' declarations, arguments and
+//! rules, and lists them in its `KINDS`. Parsing, checks, "did you mean", the known-layer list, the
 //! reference documentation (`nn_dsl::reference`) and the never-panics property read it.
 //!
 //! Adding a kind: its declaration and rule (a type implementing `Kind`, its arguments in an
-//! `args!` struct) in a family file, one line in [`KINDS`], its runtime layer and kernel.
+//! `args!` struct) in its family's file, listed in that file's `KINDS`; its runtime layer
+//! and kernel.
 
 mod activation;
 mod conv;
@@ -20,38 +21,25 @@ mod window;
 use crate::kind::KindEntry;
 use crate::suggest::closest;
 
-/// Every layer kind, in the order the documentation lists them.
-pub static KINDS: &[KindEntry] = &[
-    KindEntry::layer::<dense::Dense>(),
-    KindEntry::layer::<conv::Conv2d>(),
-    KindEntry::layer::<conv::Conv1d>(),
-    KindEntry::layer::<pool::MaxPool2d>(),
-    KindEntry::layer::<pool::AvgPool2d>(),
-    KindEntry::layer::<pool::GlobalAvgPool2d>(),
-    KindEntry::layer::<pool::GlobalMaxPool2d>(),
-    KindEntry::layer::<pool::MaxPool1d>(),
-    KindEntry::layer::<reshape::Flatten>(),
-    KindEntry::layer::<reshape::Dropout>(),
-    KindEntry::layer::<norm::BatchNorm1d>(),
-    KindEntry::layer::<norm::BatchNorm2d>(),
-    KindEntry::layer::<norm::LayerNorm>(),
-    KindEntry::layer::<recurrent::SimpleRnn>(),
-    KindEntry::layer::<recurrent::Lstm>(),
-    KindEntry::layer::<recurrent::Gru>(),
-    KindEntry::layer::<tokens::Embedding>(),
-    KindEntry::layer::<activation::Relu>(),
-    KindEntry::layer::<activation::LeakyRelu>(),
-    KindEntry::layer::<activation::Gelu>(),
-    KindEntry::layer::<tokens::MultiHeadAttention>(),
-    KindEntry::layer::<tokens::PositionalEmbedding>(),
-    KindEntry::layer::<activation::Tanh>(),
-    KindEntry::layer::<activation::Sigmoid>(),
-    KindEntry::layer::<activation::Softmax>(),
-    joins::RESIDUAL,
-    joins::CONCAT,
-    joins::ADD,
-    KindEntry::layer::<subnetwork::Net>(),
+/// Every family of layer kinds, each file's `KINDS` in the order the documentation lists
+/// them: a kind added to a family's file is in the table.
+static FAMILIES: &[&[KindEntry]] = &[
+    dense::KINDS,
+    conv::KINDS,
+    pool::KINDS,
+    reshape::KINDS,
+    norm::KINDS,
+    recurrent::KINDS,
+    tokens::KINDS,
+    activation::KINDS,
+    joins::KINDS,
+    subnetwork::KINDS,
 ];
+
+/// Every layer kind, family by family.
+pub fn all() -> impl Iterator<Item = &'static KindEntry> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
 
 /// Names users of other libraries reach for, and the layer they mean.
 const ALIASES: &[(&str, &str)] = &[
@@ -63,16 +51,12 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// The table entry called `name`.
 pub fn find(name: &str) -> Option<&'static KindEntry> {
-    KINDS.iter().find(|k| k.name() == name)
+    all().find(|k| k.name() == name)
 }
 
 /// Every known layer name, for messages.
 pub fn known_names() -> String {
-    KINDS
-        .iter()
-        .map(KindEntry::name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    all().map(KindEntry::name).collect::<Vec<_>>().join(", ")
 }
 
 /// The known layer closest to `name`, if one is close enough to be a likely typo (case is
@@ -84,10 +68,7 @@ pub fn suggest_layer(name: &str) -> Option<&'static str> {
             return Some(known);
         }
     }
-    closest(
-        &lower,
-        KINDS.iter().map(KindEntry::name).filter(|k| *k != name),
-    )
+    closest(&lower, all().map(KindEntry::name).filter(|k| *k != name))
 }
 
 #[cfg(test)]
@@ -96,9 +77,10 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_suggestions_come_from_the_table() {
-        for (i, k) in KINDS.iter().enumerate() {
+        let kinds: Vec<&KindEntry> = all().collect();
+        for (i, k) in kinds.iter().enumerate() {
             assert!(
-                KINDS[i + 1..].iter().all(|o| o.name() != k.name()),
+                kinds[i + 1..].iter().all(|o| o.name() != k.name()),
                 "{}",
                 k.name()
             );
@@ -129,7 +111,7 @@ mod tests {
     #[test]
     fn every_example_expands() {
         use crate::shape::Input;
-        for kind in KINDS {
+        for kind in all() {
             let input = match kind.decl.accepts[0] {
                 Input::Vector => "[64]",
                 Input::Matrix => "[8, 64]",

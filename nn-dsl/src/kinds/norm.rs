@@ -5,7 +5,7 @@ use crate::args::{args, Count, Positive, Spanned, UnitInterval};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::{quote, quote_spanned};
@@ -141,3 +141,10 @@ impl Kind for LayerNorm {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<BatchNorm1d>(),
+    KindEntry::layer::<BatchNorm2d>(),
+    KindEntry::layer::<LayerNorm>(),
+];

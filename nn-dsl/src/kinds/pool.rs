@@ -6,7 +6,7 @@ use crate::args::{args, Count, NoArgs, Pair, Zeros1, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::Dim;
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;
@@ -236,3 +236,12 @@ fn pooling(
         out,
     ))
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<MaxPool2d>(),
+    KindEntry::layer::<AvgPool2d>(),
+    KindEntry::layer::<GlobalAvgPool2d>(),
+    KindEntry::layer::<GlobalMaxPool2d>(),
+    KindEntry::layer::<MaxPool1d>(),
+];

@@ -4,7 +4,7 @@
 use crate::args::{args, choice, Count, Flag};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;
@@ -150,3 +150,10 @@ fn recurrent(
         )
     })
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<SimpleRnn>(),
+    KindEntry::layer::<Lstm>(),
+    KindEntry::layer::<Gru>(),
+];

@@ -5,7 +5,7 @@ use crate::args::{args, Fraction, NoArgs};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::Dim;
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::{quote, quote_spanned};
@@ -79,3 +79,6 @@ impl Kind for Dropout {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Flatten>(), KindEntry::layer::<Dropout>()];

@@ -4,7 +4,7 @@ use super::reshape::FLOATS;
 use crate::args::{args, TypePath};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::Shape;
 use quote::{quote, quote_spanned};
@@ -45,3 +45,6 @@ impl Kind for Net {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Net>()];

@@ -5,7 +5,7 @@ use crate::args::{args, Count, NoArgs};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::Cmp;
-use crate::kind::Kind;
+use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use quote::quote_spanned;
@@ -138,3 +138,10 @@ impl Kind for PositionalEmbedding {
         ))
     }
 }
+
+/// This family's kinds, in the order the reference lists them.
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<Embedding>(),
+    KindEntry::layer::<MultiHeadAttention>(),
+    KindEntry::layer::<PositionalEmbedding>(),
+];
