@@ -14,12 +14,15 @@ For each network kind, builds the network in PyTorch with the module names typed
                                random (dropout)
 
 The torch version is recorded in each file's metadata and in tests/fixtures/TORCH_VERSION.
-CI does not run this; the fixtures are committed.
+CI does not run this; the fixtures are committed. Names given on the command line write those
+fixtures only (every model is still built and run, in order, so that the random inputs of
+the others do not move).
 
-    python3 tools/pytorch_parity.py
+    python3 tools/pytorch_parity.py [name ...]
 """
 
 import os
+import sys
 
 import torch
 import torch.nn as nn
@@ -28,6 +31,13 @@ from safetensors.torch import save_file
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
 LR = 1e-2
+ONLY = set(sys.argv[1:])
+
+
+def save(tensors, name, kind, meta):
+    """Writes `<name>.<kind>.safetensors`, unless names were given and this is not one."""
+    if not ONLY or name in ONLY:
+        save_file(tensors, os.path.join(OUT, f"{name}.{kind}.safetensors"), metadata=meta)
 
 
 class Seq(nn.Module):
@@ -129,8 +139,8 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     meta = {"torch": torch.__version__, "loss": loss_kind, "lr": str(LR), "params": str(params)}
     if eval_only:
         data = {"input": x.contiguous(), "eval_output": eval_out.contiguous()}
-        save_file(weights, os.path.join(OUT, name + ".weights.safetensors"), metadata=meta)
-        save_file(data, os.path.join(OUT, name + ".data.safetensors"), metadata=meta)
+        save(weights, name, "weights", meta)
+        save(data, name, "data", meta)
         print(f"{name}: eval only")
         return
     out = model(x)
@@ -159,8 +169,8 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     opt.step()
     for k, p in model.named_parameters():
         data["adam." + k] = p.detach().clone().contiguous()
-    save_file(weights, os.path.join(OUT, name + ".weights.safetensors"), metadata=meta)
-    save_file(data, os.path.join(OUT, name + ".data.safetensors"), metadata=meta)
+    save(weights, name, "weights", meta)
+    save(data, name, "data", meta)
     print(f"{name}: loss {loss.item():.6f}")
 
 
@@ -329,6 +339,8 @@ def main():
         nn.Linear(28, 64), PositionalEmbedding(28, 64), encoder(64), encoder(64), nn.LayerNorm(64),
         nn.Flatten(), nn.Linear(28 * 64, 10),
     )
+    if ONLY:
+        return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:
         f.write(f"# sum(p.numel() for p in model.parameters()), torch {torch.__version__}\n")
         for name, model in [("mnist_resnet", mnist_resnet), ("mnist_transformer", mnist_transformer)]:
