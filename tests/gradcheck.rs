@@ -770,6 +770,20 @@ fn layer_norm_gradients() {
 }
 
 #[test]
+fn group_norm_gradients() {
+    let mut rng = Rng::seed(23);
+    let mut image = GroupNorm::<Tensor3<6, 3, 2>, 3>::new(1e-5);
+    random_affine(&mut image.weight, &mut image.bias, &mut rng);
+    check_layer("GroupNorm(3) on [6, 3, 2]", image, 2, &mut rng);
+    let mut one_group = GroupNorm::<Tensor2<4, 5>, 1>::new(1e-3);
+    random_affine(&mut one_group.weight, &mut one_group.bias, &mut rng);
+    check_layer("GroupNorm(1) on [4, 5]", one_group, 3, &mut rng);
+    let mut per_channel = GroupNorm::<Tensor3<3, 2, 2>, 3>::new(1e-5);
+    random_affine(&mut per_channel.weight, &mut per_channel.bias, &mut rng);
+    check_layer("GroupNorm(3) on [3, 2, 2]", per_channel, 2, &mut rng);
+}
+
+#[test]
 fn dropout_gradients() {
     // Each evaluation of the objective draws the same mask (`mask_rng`), so the training
     // pass is a fixed linear map whose gradient is checked.

@@ -378,6 +378,17 @@ fn batch_norm_in_training_and_inference_matches_pytorch() {
     check::<BatchNorm1dSeq, _, _>("batchnorm1d_seq", dense_targets::<2>, &Mse);
 }
 
+network! {
+    struct GroupNormNet: [3, 6, 6] {
+        Conv2d(6, 3), GroupNorm(3), Relu, Conv2d(4, 1), GroupNorm(2, eps = 1e-3), Flatten, Dense(3),
+    }
+}
+
+#[test]
+fn group_norm_matches_pytorch() {
+    check::<GroupNormNet, _, _>("groupnorm", labels::<3>, &CrossEntropy);
+}
+
 #[test]
 fn layer_norm_matches_pytorch() {
     check::<LayerNormNet, _, _>("layernorm", dense_targets::<3>, &Mse);

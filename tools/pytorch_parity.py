@@ -339,6 +339,15 @@ def main():
         nn.Linear(28, 64), PositionalEmbedding(28, 64), encoder(64), encoder(64), nn.LayerNorm(64),
         nn.Flatten(), nn.Linear(28 * 64, 10),
     )
+    # GroupNorm over groups of an image's channels, with a group per channel pair and a
+    # given eps
+    groupnorm = nn.Sequential(
+        nn.Conv2d(3, 6, 3), nn.GroupNorm(3, 6), nn.ReLU(), nn.Conv2d(6, 4, 1),
+        nn.GroupNorm(2, 4, eps=1e-3), nn.Flatten(), nn.Linear(4 * 4 * 4, 3),
+    )
+    x = torch.rand(3, 3, 6, 6)
+    run("groupnorm", groupnorm, x, torch.tensor([0, 2, 1]), "ce")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

@@ -1,4 +1,5 @@
-//! Normalisations: `BatchNorm1d`, `BatchNorm2d` and `LayerNorm`, PyTorch's semantics.
+//! Normalisations: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm` and `GroupNorm`, PyTorch's
+//! semantics.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, Count, Positive, Spanned, UnitInterval};
@@ -142,9 +143,58 @@ impl Kind for LayerNorm {
     }
 }
 
+args! {
+    /// `GroupNorm`'s arguments.
+    pub struct GroupNormArgs {
+        /// the number of groups
+        groups: Count,
+        /// eps
+        eps: Positive = "1e-5",
+    }
+}
+
+pub struct GroupNorm;
+
+impl Kind for GroupNorm {
+    type Args = GroupNormArgs;
+    const DECL: Decl = Decl {
+        name: "GroupNorm",
+        doc: "normalisation of each sample's channels in `groups` groups of consecutive channels, then a scale and shift per channel (PyTorch's `nn.GroupNorm`: `weight`, `bias`); `groups` must divide the channels",
+        example: "GroupNorm(4)",
+        accepts: &[Input::Vector, Input::Matrix, Input::Image],
+        input_words: "a [channels], [channels, length] or [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &GroupNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Some(channels) = input.dims().and_then(|d| d.into_iter().next()) else {
+            return Err(r.unexpected(input));
+        };
+        let groups = &a.groups.value;
+        r.require(Cmp::MultipleOf, &channels, groups, &a.groups, || {
+            format!(
+                "{} groups do not divide the {} channels of its input {}",
+                groups.text(),
+                channels.text(),
+                input.text()
+            )
+        })?;
+        let [g] = r.const_args([(groups, "number of groups")])?;
+        let sample = r.sample_type(input);
+        let eps = a.eps.value as f32;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::GroupNorm<#sample, #g>),
+            quote_spanned!(span=> #rt::GroupNorm::new(#eps)),
+            input.clone(),
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<BatchNorm1d>(),
     KindEntry::layer::<BatchNorm2d>(),
     KindEntry::layer::<LayerNorm>(),
+    KindEntry::layer::<GroupNorm>(),
 ];

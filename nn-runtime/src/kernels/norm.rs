@@ -161,3 +161,83 @@ pub fn layer_norm_backward(
         }
     }
 }
+
+/// Group normalisation of each sample's `channels` channels (of `inner` values each) in
+/// `groups` groups of consecutive channels: each group normalised with its own mean and
+/// variance, then y = γ_c·x̂ + β_c per channel. Writes x̂ and 1/σ per (sample, group) when
+/// given (training).
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_forward(
+    x: &[f32],
+    channels: usize,
+    inner: usize,
+    groups: usize,
+    eps: f32,
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+    mut saved: Option<(&mut [f32], &mut [f32])>,
+) {
+    let per_group = channels / groups;
+    let len = per_group * inner;
+    for (k, (xg, yg)) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)).enumerate() {
+        let mean = xg.iter().map(|&v| v as f64).sum::<f64>() / len as f64;
+        let var = xg.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len as f64;
+        let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
+        let mean = mean as f32;
+        let first_channel = (k % groups) * per_group;
+        for (i, (yv, &xv)) in yg.iter_mut().zip(xg).enumerate() {
+            let c = first_channel + i / inner;
+            let h = (xv - mean) * inv_std;
+            *yv = gamma[c] * h + beta[c];
+            if let Some((xhat, _)) = saved.as_mut() {
+                xhat[k * len + i] = h;
+            }
+        }
+        if let Some((_, inv)) = saved.as_mut() {
+            inv[k] = inv_std;
+        }
+    }
+}
+
+/// Gradients of group normalisation: per (sample, group) of n values, with dx̂ = dy·γ_c,
+/// dx = (1/σ)/n · (n·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂); dγ_c = Σ dy·x̂ and dβ_c = Σ dy over a channel's
+/// values in every sample. Overwrites `dgamma` and `dbeta`; writes `dx` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_backward(
+    xhat: &[f32],
+    inv_std: &[f32],
+    dy: &[f32],
+    channels: usize,
+    inner: usize,
+    groups: usize,
+    gamma: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+) {
+    dgamma.fill(0.0);
+    dbeta.fill(0.0);
+    let per_group = channels / groups;
+    let len = per_group * inner;
+    let n = len as f64;
+    for (k, (hg, gg)) in xhat.chunks_exact(len).zip(dy.chunks_exact(len)).enumerate() {
+        let first_channel = (k % groups) * per_group;
+        let (mut sum, mut sum_h) = (0.0f64, 0.0f64);
+        for i in 0..len {
+            let c = first_channel + i / inner;
+            dgamma[c] += gg[i] * hg[i];
+            dbeta[c] += gg[i];
+            let d = (gg[i] * gamma[c]) as f64;
+            sum += d;
+            sum_h += d * hg[i] as f64;
+        }
+        if let Some(dx) = dx.as_deref_mut() {
+            let scale = inv_std[k] as f64 / n;
+            for i in 0..len {
+                let d = (gg[i] * gamma[first_channel + i / inner]) as f64;
+                dx[k * len + i] = (scale * (n * d - sum - hg[i] as f64 * sum_h)) as f32;
+            }
+        }
+    }
+}

@@ -27,7 +27,7 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
-pub use norm::{BatchNorm, BatchNormCache, LayerNorm, LayerNormCache};
+pub use norm::{BatchNorm, BatchNormCache, GroupNorm, GroupNormCache, LayerNorm, LayerNormCache};
 pub use pool::{
     AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolAvg, PoolExtent,
     PoolGlobal, PoolLayer, PoolMax, PoolOn, PoolOp, PoolWindow,
@@ -42,9 +42,9 @@ pub use rnn::{
 pub mod all {
     pub use super::{
         Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout, Embedding,
-        Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, Identity, LayerNorm, LeakyRelu, Linear,
-        MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq,
-        Relu, Residual, Sigmoid, Softmax, Sum, Tanh,
+        Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu,
+        Linear, MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent,
+        RecurrentSeq, Relu, Residual, Sigmoid, Softmax, Sum, Tanh,
     };
 }
 

@@ -1,10 +1,12 @@
 //! Normalisation layers, PyTorch's semantics and names: `BatchNorm1d`/`BatchNorm2d`
-//! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`) and
-//! `LayerNorm` over the last dimension (`weight`, `bias`).
+//! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`),
+//! `LayerNorm` over the last dimension and `GroupNorm` over groups of channels (`weight`,
+//! `bias`).
 
 use super::{Layer, Layout, Walk};
 use crate::kernels::norm::{
-    batch_norm_backward, batch_norm_forward, batch_stats, layer_norm_backward, layer_norm_forward,
+    batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
+    layer_norm_backward, layer_norm_forward,
 };
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -366,6 +368,153 @@ impl<S: Sample> Layer for LayerNorm<S> {
         walk.param(
             "bias",
             &[Self::FEATURES],
+            Layout::RowMajor,
+            |l| (&l.bias, &l.bias_grad),
+            |l| (&mut l.bias, &mut l.bias_grad),
+        );
+    }
+}
+
+/// Group normalisation (PyTorch's `nn.GroupNorm(G, C)`): the channels of each sample (its
+/// first dimension, `[C]`, `[C, L]` or `[C, H, W]`) in `G` groups of consecutive channels,
+/// each group normalised with its own mean and variance, then scaled and shifted per
+/// channel; the same in training and inference, whatever the batch.
+#[derive(Clone, Debug)]
+pub struct GroupNorm<S: Sample, const G: usize> {
+    /// γ, one per channel.
+    pub weight: Vec<f32>,
+    /// β, one per channel.
+    pub bias: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+    pub bias_grad: Vec<f32>,
+    pub eps: f32,
+    _shape: PhantomData<fn() -> S>,
+}
+
+/// What a group-normalisation training pass keeps: x̂, and 1/σ of every group of every
+/// sample.
+#[derive(Default, Debug)]
+pub struct GroupNormCache {
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl<S: Sample, const G: usize> GroupNorm<S, G> {
+    /// The channels: the sample's first dimension.
+    pub const CHANNELS: usize = S::SHAPE[0];
+
+    /// Values per channel in one sample.
+    const INNER: usize = {
+        assert!(
+            G > 0 && Self::CHANNELS.is_multiple_of(G),
+            "GroupNorm's groups must divide its channels"
+        );
+        S::LEN / Self::CHANNELS
+    };
+
+    /// γ = 1, β = 0, as PyTorch initialises them.
+    pub fn new(eps: f32) -> Self {
+        GroupNorm {
+            weight: vec![1.0; Self::CHANNELS],
+            bias: vec![0.0; Self::CHANNELS],
+            weight_grad: vec![0.0; Self::CHANNELS],
+            bias_grad: vec![0.0; Self::CHANNELS],
+            eps,
+            _shape: PhantomData,
+        }
+    }
+
+    fn run(&self, x: &[f32], y: &mut [f32], saved: Option<(&mut [f32], &mut [f32])>) {
+        group_norm_forward(
+            x,
+            Self::CHANNELS,
+            Self::INNER,
+            G,
+            self.eps,
+            &self.weight,
+            &self.bias,
+            y,
+            saved,
+        );
+    }
+}
+
+impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
+    type In = S;
+    type Out = S;
+    type Cache = GroupNormCache;
+    type Workspace = ();
+    const PARAMS: usize = 2 * Self::CHANNELS;
+    const KIND: &'static str = "GroupNorm";
+
+    /// PyTorch's default ε = 1e-5.
+    fn init(_rng: &mut Rng) -> Self {
+        Self::new(1e-5)
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
+        self.run(x.as_slice(), y.as_mut_slice(), None);
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        self.run(x.as_slice(), y.as_mut_slice(), None);
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<S>,
+        y: &mut Batch<S>,
+        cache: &mut GroupNormCache,
+        _rng: &mut Rng,
+    ) {
+        y.set_rows(x.rows());
+        cache.xhat.resize(x.as_slice().len(), 0.0);
+        cache.inv_std.resize(x.rows() * G, 0.0);
+        self.run(
+            x.as_slice(),
+            y.as_mut_slice(),
+            Some((&mut cache.xhat, &mut cache.inv_std)),
+        );
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        _y: &Batch<S>,
+        cache: &mut GroupNormCache,
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        let dx = dx.map(|dx| {
+            dx.set_rows(x.rows());
+            dx.as_mut_slice()
+        });
+        group_norm_backward(
+            &cache.xhat,
+            &cache.inv_std,
+            dy.as_slice(),
+            Self::CHANNELS,
+            Self::INNER,
+            G,
+            &self.weight,
+            &mut self.weight_grad,
+            &mut self.bias_grad,
+            dx,
+        );
+    }
+
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
+            &[Self::CHANNELS],
+            Layout::RowMajor,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
+        );
+        walk.param(
+            "bias",
+            &[Self::CHANNELS],
             Layout::RowMajor,
             |l| (&l.bias, &l.bias_grad),
             |l| (&mut l.bias, &mut l.bias_grad),
