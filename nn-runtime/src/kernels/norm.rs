@@ -1,5 +1,7 @@
 //! Normalisation on flat buffers with run-time sizes: batch normalisation over a channel's
-//! values across the batch, layer normalisation over each row. Statistics are accumulated
+//! values across the batch, and the normalisation of blocks of each sample on their own
+//! (group normalisation; layer normalisation is its case of one group per row with a
+//! parameter per value). Statistics are accumulated
 //! in f64 (a channel of a large batch sums tens of thousands of values).
 //!
 //! A batch of `rows` samples is laid out `[rows, channels, inner]`: `inner` is 1 for
@@ -98,74 +100,11 @@ pub fn batch_norm_backward(
     }
 }
 
-/// Layer normalisation of each row of `len` values: y = γ ⊙ (x − mean)/√(var + ε) + β.
-/// Writes x̂ and 1/σ per row when given (training).
-pub fn layer_norm_forward(
-    x: &[f32],
-    len: usize,
-    eps: f32,
-    gamma: &[f32],
-    beta: &[f32],
-    y: &mut [f32],
-    mut saved: Option<(&mut [f32], &mut [f32])>,
-) {
-    for (row, (xr, yr)) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)).enumerate() {
-        let mean = xr.iter().map(|&v| v as f64).sum::<f64>() / len as f64;
-        let var = xr.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len as f64;
-        let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
-        let mean = mean as f32;
-        for (k, (yv, &xv)) in yr.iter_mut().zip(xr).enumerate() {
-            let h = (xv - mean) * inv_std;
-            *yv = gamma[k] * h + beta[k];
-            if let Some((xhat, _)) = saved.as_mut() {
-                xhat[row * len + k] = h;
-            }
-        }
-        if let Some((_, inv)) = saved.as_mut() {
-            inv[row] = inv_std;
-        }
-    }
-}
-
-/// Gradients of layer normalisation: per row, with dx̂ = dy ⊙ γ,
-/// dx = (1/σ)/n · (n·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂); dγ = Σ_rows dy ⊙ x̂, dβ = Σ_rows dy.
-#[allow(clippy::too_many_arguments)]
-pub fn layer_norm_backward(
-    xhat: &[f32],
-    inv_std: &[f32],
-    dy: &[f32],
-    len: usize,
-    gamma: &[f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
-    mut dx: Option<&mut [f32]>,
-) {
-    dgamma.fill(0.0);
-    dbeta.fill(0.0);
-    let n = len as f64;
-    for (row, (hr, gr)) in xhat.chunks_exact(len).zip(dy.chunks_exact(len)).enumerate() {
-        let (mut sum, mut sum_h) = (0.0f64, 0.0f64);
-        for k in 0..len {
-            dgamma[k] += gr[k] * hr[k];
-            dbeta[k] += gr[k];
-            let d = (gr[k] * gamma[k]) as f64;
-            sum += d;
-            sum_h += d * hr[k] as f64;
-        }
-        if let Some(dx) = dx.as_deref_mut() {
-            let scale = inv_std[row] as f64 / n;
-            for k in 0..len {
-                let d = (gr[k] * gamma[k]) as f64;
-                dx[row * len + k] = (scale * (n * d - sum - hr[k] as f64 * sum_h)) as f32;
-            }
-        }
-    }
-}
-
 /// Group normalisation of each sample's `channels` channels (of `inner` values each) in
 /// `groups` groups of consecutive channels: each group normalised with its own mean and
 /// variance, then y = γ_c·x̂ + β_c per channel. Writes x̂ and 1/σ per (sample, group) when
-/// given (training).
+/// given (training). Layer normalisation of rows of `n` values is the case `channels = n`,
+/// `inner = 1`, `groups = 1`.
 #[allow(clippy::too_many_arguments)]
 pub fn group_norm_forward(
     x: &[f32],

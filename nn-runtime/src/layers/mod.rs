@@ -27,7 +27,10 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
-pub use norm::{BatchNorm, BatchNormCache, GroupNorm, GroupNormCache, LayerNorm, LayerNormCache};
+pub use norm::{
+    BatchNorm, BatchNormCache, ChannelGroups, GroupNorm, Grouping, GroupingRule, LastDimension,
+    LayerNorm, Norm, NormCache,
+};
 pub use pool::{
     AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolAvg, PoolExtent,
     PoolGlobal, PoolLayer, PoolMax, PoolOn, PoolOp, PoolWindow,

@@ -1,12 +1,12 @@
 //! Normalisation layers, PyTorch's semantics and names: `BatchNorm1d`/`BatchNorm2d`
-//! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`),
-//! `LayerNorm` over the last dimension and `GroupNorm` over groups of channels (`weight`,
-//! `bias`).
+//! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`) over
+//! the batch, and the normalisations of each sample on its own, [`Norm`]: `LayerNorm` over
+//! the last dimension and `GroupNorm` over groups of channels (`weight`, `bias`), one layer
+//! and one kernel whose grouping is a type.
 
 use super::{Layer, Layout, Walk};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
-    layer_norm_backward, layer_norm_forward,
 };
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -231,205 +231,123 @@ impl<S: Sample> Layer for BatchNorm<S> {
     }
 }
 
-/// Layer normalisation over the last dimension of `S`: each row of that dimension's values
-/// is normalised with its own mean and variance, the same in training and inference.
-#[derive(Clone, Debug)]
-pub struct LayerNorm<S: Sample> {
-    /// γ, one per feature.
-    pub weight: Vec<f32>,
-    /// β, one per feature.
-    pub bias: Vec<f32>,
-    pub weight_grad: Vec<f32>,
-    pub bias_grad: Vec<f32>,
-    pub eps: f32,
-    _shape: PhantomData<fn() -> S>,
+/// Which values of a sample a [`Norm`] normalises together, and which of its affine
+/// parameters each value gets: a type, [`LastDimension`] or [`ChannelGroups`].
+pub trait Grouping {
+    const RULE: GroupingRule;
 }
 
-/// What a layer-normalisation training pass keeps: x̂ and 1/σ of every row.
-#[derive(Default, Debug)]
-pub struct LayerNormCache {
-    xhat: Vec<f32>,
-    inv_std: Vec<f32>,
+/// How a [`Norm`] groups a sample's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupingRule {
+    /// Each row of the last dimension, with a parameter per feature (LayerNorm).
+    LastDimension,
+    /// The channels (the first dimension) in this many groups of consecutive channels, with a
+    /// parameter per channel (GroupNorm).
+    ChannelGroups(usize),
 }
 
-impl<S: Sample> LayerNorm<S> {
-    /// The features: the sample's last dimension.
-    pub const FEATURES: usize = S::SHAPE[S::SHAPE.len() - 1];
+/// Normalise each row of the last dimension: [`LayerNorm`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LastDimension;
 
-    const ROWS: usize = {
-        assert!(
-            Self::FEATURES > 0 && S::LEN.is_multiple_of(Self::FEATURES),
-            "LayerNorm's length must divide its sample"
-        );
-        S::LEN / Self::FEATURES
-    };
-
-    /// γ = 1, β = 0, as PyTorch initialises them.
-    pub fn new(eps: f32) -> Self {
-        LayerNorm {
-            weight: vec![1.0; Self::FEATURES],
-            bias: vec![0.0; Self::FEATURES],
-            weight_grad: vec![0.0; Self::FEATURES],
-            bias_grad: vec![0.0; Self::FEATURES],
-            eps,
-            _shape: PhantomData,
-        }
-    }
-
-    fn infer(&self, x: &[f32], y: &mut [f32]) {
-        let _rows = Self::ROWS;
-        layer_norm_forward(
-            x,
-            Self::FEATURES,
-            self.eps,
-            &self.weight,
-            &self.bias,
-            y,
-            None,
-        );
-    }
+impl Grouping for LastDimension {
+    const RULE: GroupingRule = GroupingRule::LastDimension;
 }
 
-impl<S: Sample> Layer for LayerNorm<S> {
-    type In = S;
-    type Out = S;
-    type Cache = LayerNormCache;
-    type Workspace = ();
-    const PARAMS: usize = 2 * Self::FEATURES;
-    const KIND: &'static str = "LayerNorm";
+/// Normalise `G` groups of consecutive channels: [`GroupNorm`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChannelGroups<const G: usize>;
 
-    /// PyTorch's default ε = 1e-5.
-    fn init(_rng: &mut Rng) -> Self {
-        Self::new(1e-5)
-    }
-
-    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
-        self.infer(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
-        y.set_rows(x.rows());
-        self.infer(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_train(
-        &self,
-        x: &Batch<S>,
-        y: &mut Batch<S>,
-        cache: &mut LayerNormCache,
-        _rng: &mut Rng,
-    ) {
-        y.set_rows(x.rows());
-        cache.xhat.resize(x.as_slice().len(), 0.0);
-        cache.inv_std.resize(x.rows() * Self::ROWS, 0.0);
-        layer_norm_forward(
-            x.as_slice(),
-            Self::FEATURES,
-            self.eps,
-            &self.weight,
-            &self.bias,
-            y.as_mut_slice(),
-            Some((&mut cache.xhat, &mut cache.inv_std)),
-        );
-    }
-
-    fn backward(
-        &mut self,
-        x: &Batch<S>,
-        _y: &Batch<S>,
-        cache: &mut LayerNormCache,
-        dy: &Batch<S>,
-        dx: Option<&mut Batch<S>>,
-    ) {
-        let dx = dx.map(|dx| {
-            dx.set_rows(x.rows());
-            dx.as_mut_slice()
-        });
-        layer_norm_backward(
-            &cache.xhat,
-            &cache.inv_std,
-            dy.as_slice(),
-            Self::FEATURES,
-            &self.weight,
-            &mut self.weight_grad,
-            &mut self.bias_grad,
-            dx,
-        );
-    }
-
-    fn walk<W: Walk<Self>>(walk: &mut W) {
-        walk.param(
-            "weight",
-            &[Self::FEATURES],
-            Layout::RowMajor,
-            |l| (&l.weight, &l.weight_grad),
-            |l| (&mut l.weight, &mut l.weight_grad),
-        );
-        walk.param(
-            "bias",
-            &[Self::FEATURES],
-            Layout::RowMajor,
-            |l| (&l.bias, &l.bias_grad),
-            |l| (&mut l.bias, &mut l.bias_grad),
-        );
-    }
+impl<const G: usize> Grouping for ChannelGroups<G> {
+    const RULE: GroupingRule = GroupingRule::ChannelGroups(G);
 }
+
+/// Layer normalisation over the last dimension of `S` (PyTorch's `nn.LayerNorm` of that
+/// dimension): each row of it normalised with its own mean and variance, then scaled and
+/// shifted per feature.
+pub type LayerNorm<S> = Norm<S, LastDimension>;
 
 /// Group normalisation (PyTorch's `nn.GroupNorm(G, C)`): the channels of each sample (its
 /// first dimension, `[C]`, `[C, L]` or `[C, H, W]`) in `G` groups of consecutive channels,
 /// each group normalised with its own mean and variance, then scaled and shifted per
-/// channel; the same in training and inference, whatever the batch.
+/// channel.
+pub type GroupNorm<S, const G: usize> = Norm<S, ChannelGroups<G>>;
+
+/// A normalisation of each sample on its own, the same in training and inference whatever
+/// the batch: its values grouped as `R` says ([`LayerNorm`], [`GroupNorm`]), each group
+/// normalised with its own mean and variance, then y = γ·x̂ + β with a γ and β per feature
+/// or channel (`weight`, `bias`).
 #[derive(Clone, Debug)]
-pub struct GroupNorm<S: Sample, const G: usize> {
-    /// γ, one per channel.
+pub struct Norm<S: Sample, R: Grouping> {
+    /// γ, one per feature or channel.
     pub weight: Vec<f32>,
-    /// β, one per channel.
+    /// β, one per feature or channel.
     pub bias: Vec<f32>,
     pub weight_grad: Vec<f32>,
     pub bias_grad: Vec<f32>,
     pub eps: f32,
-    _shape: PhantomData<fn() -> S>,
+    _shape: PhantomData<fn() -> (S, R)>,
 }
 
-/// What a group-normalisation training pass keeps: x̂, and 1/σ of every group of every
-/// sample.
+/// What a training pass of a [`Norm`] keeps: x̂, and 1/σ of every group.
 #[derive(Default, Debug)]
-pub struct GroupNormCache {
+pub struct NormCache {
     xhat: Vec<f32>,
     inv_std: Vec<f32>,
 }
 
-impl<S: Sample, const G: usize> GroupNorm<S, G> {
-    /// The channels: the sample's first dimension.
-    pub const CHANNELS: usize = S::SHAPE[0];
+/// `(parameters, inner, groups)` of a sample of `shape` grouped by `rule`: the kernels
+/// normalise blocks of `parameters / groups · inner` consecutive values, value i of block k
+/// taking parameter `(k mod groups)·parameters/groups + i / inner`.
+const fn norm_geometry(shape: &[usize], len: usize, rule: GroupingRule) -> (usize, usize, usize) {
+    match rule {
+        // Rows of the last dimension, a parameter per position in the row.
+        GroupingRule::LastDimension => {
+            let features = shape[shape.len() - 1];
+            assert!(
+                features > 0 && len.is_multiple_of(features),
+                "LayerNorm's length must divide its sample"
+            );
+            (features, 1, 1)
+        }
+        GroupingRule::ChannelGroups(groups) => {
+            let channels = shape[0];
+            assert!(
+                groups > 0 && channels > 0 && channels.is_multiple_of(groups),
+                "GroupNorm's groups must divide its channels"
+            );
+            (channels, len / channels, groups)
+        }
+    }
+}
 
-    /// Values per channel in one sample.
-    const INNER: usize = {
-        assert!(
-            G > 0 && Self::CHANNELS.is_multiple_of(G),
-            "GroupNorm's groups must divide its channels"
-        );
-        S::LEN / Self::CHANNELS
-    };
+impl<S: Sample, R: Grouping> Norm<S, R> {
+    const GEOMETRY: (usize, usize, usize) = norm_geometry(S::SHAPE, S::LEN, R::RULE);
+
+    /// γ and β: one per feature (LayerNorm) or channel (GroupNorm).
+    pub const PARAMETERS: usize = Self::GEOMETRY.0;
 
     /// γ = 1, β = 0, as PyTorch initialises them.
     pub fn new(eps: f32) -> Self {
-        GroupNorm {
-            weight: vec![1.0; Self::CHANNELS],
-            bias: vec![0.0; Self::CHANNELS],
-            weight_grad: vec![0.0; Self::CHANNELS],
-            bias_grad: vec![0.0; Self::CHANNELS],
+        let n = Self::PARAMETERS;
+        Norm {
+            weight: vec![1.0; n],
+            bias: vec![0.0; n],
+            weight_grad: vec![0.0; n],
+            bias_grad: vec![0.0; n],
             eps,
             _shape: PhantomData,
         }
     }
 
     fn run(&self, x: &[f32], y: &mut [f32], saved: Option<(&mut [f32], &mut [f32])>) {
+        let (n, inner, groups) = Self::GEOMETRY;
         group_norm_forward(
             x,
-            Self::CHANNELS,
-            Self::INNER,
-            G,
+            n,
+            inner,
+            groups,
             self.eps,
             &self.weight,
             &self.bias,
@@ -439,13 +357,16 @@ impl<S: Sample, const G: usize> GroupNorm<S, G> {
     }
 }
 
-impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
+impl<S: Sample, R: Grouping> Layer for Norm<S, R> {
     type In = S;
     type Out = S;
-    type Cache = GroupNormCache;
+    type Cache = NormCache;
     type Workspace = ();
-    const PARAMS: usize = 2 * Self::CHANNELS;
-    const KIND: &'static str = "GroupNorm";
+    const PARAMS: usize = 2 * Self::PARAMETERS;
+    const KIND: &'static str = match R::RULE {
+        GroupingRule::LastDimension => "LayerNorm",
+        GroupingRule::ChannelGroups(_) => "GroupNorm",
+    };
 
     /// PyTorch's default ε = 1e-5.
     fn init(_rng: &mut Rng) -> Self {
@@ -461,16 +382,13 @@ impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
         self.run(x.as_slice(), y.as_mut_slice(), None);
     }
 
-    fn forward_train(
-        &self,
-        x: &Batch<S>,
-        y: &mut Batch<S>,
-        cache: &mut GroupNormCache,
-        _rng: &mut Rng,
-    ) {
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, cache: &mut NormCache, _rng: &mut Rng) {
+        let (n, inner, groups) = Self::GEOMETRY;
         y.set_rows(x.rows());
         cache.xhat.resize(x.as_slice().len(), 0.0);
-        cache.inv_std.resize(x.rows() * G, 0.0);
+        cache
+            .inv_std
+            .resize(x.as_slice().len() / (n / groups * inner), 0.0);
         self.run(
             x.as_slice(),
             y.as_mut_slice(),
@@ -482,10 +400,11 @@ impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
         &mut self,
         x: &Batch<S>,
         _y: &Batch<S>,
-        cache: &mut GroupNormCache,
+        cache: &mut NormCache,
         dy: &Batch<S>,
         dx: Option<&mut Batch<S>>,
     ) {
+        let (n, inner, groups) = Self::GEOMETRY;
         let dx = dx.map(|dx| {
             dx.set_rows(x.rows());
             dx.as_mut_slice()
@@ -494,9 +413,9 @@ impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
             &cache.xhat,
             &cache.inv_std,
             dy.as_slice(),
-            Self::CHANNELS,
-            Self::INNER,
-            G,
+            n,
+            inner,
+            groups,
             &self.weight,
             &mut self.weight_grad,
             &mut self.bias_grad,
@@ -507,14 +426,14 @@ impl<S: Sample, const G: usize> Layer for GroupNorm<S, G> {
     fn walk<W: Walk<Self>>(walk: &mut W) {
         walk.param(
             "weight",
-            &[Self::CHANNELS],
+            &[Self::PARAMETERS],
             Layout::RowMajor,
             |l| (&l.weight, &l.weight_grad),
             |l| (&mut l.weight, &mut l.weight_grad),
         );
         walk.param(
             "bias",
-            &[Self::CHANNELS],
+            &[Self::PARAMETERS],
             Layout::RowMajor,
             |l| (&l.bias, &l.bias_grad),
             |l| (&mut l.bias, &mut l.bias_grad),

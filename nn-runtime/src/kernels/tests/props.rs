@@ -734,64 +734,81 @@ proptest! {
         }
     }
 
-    /// Layer normalisation against f64, with the same error accounting as batch
-    /// normalisation; dγ and dβ sum one f32 product per row in f32 (γ_rows).
+    /// Group normalisation (layer normalisation is its case of one group and `inner = 1`)
+    /// against f64, with the same error accounting as batch normalisation; dγ and dβ of a
+    /// channel sum one f32 product per value of that channel in every sample (γ_n).
     #[test]
-    fn layer_norm_matches_f64(rows in 1usize..6, len in 1usize..60, seed in any::<u64>()) {
+    fn group_norm_matches_f64(
+        rows in 1usize..4,
+        groups in 1usize..4,
+        per_group in 1usize..5,
+        inner in 1usize..7,
+        seed in any::<u64>(),
+    ) {
         let mut rng = Rng::seed(seed);
-        let x = random(rows * len, &mut rng);
-        let dy = random(rows * len, &mut rng);
-        let gamma_p = random(len, &mut rng);
-        let beta = random(len, &mut rng);
+        let channels = groups * per_group;
+        let (sample, block) = (channels * inner, per_group * inner);
+        let x = random(rows * sample, &mut rng);
+        let dy = random(rows * sample, &mut rng);
+        let gamma_p = random(channels, &mut rng);
+        let beta = random(channels, &mut rng);
         let eps = 1e-5f32;
+        let blocks = rows * groups;
         let (mut y, mut xhat, mut inv) =
-            (vec![f32::NAN; rows * len], vec![f32::NAN; rows * len], vec![f32::NAN; rows]);
-        norm::layer_norm_forward(&x, len, eps, &gamma_p, &beta, &mut y, Some((&mut xhat, &mut inv)));
+            (vec![f32::NAN; rows * sample], vec![f32::NAN; rows * sample], vec![f32::NAN; blocks]);
+        norm::group_norm_forward(&x, channels, inner, groups, eps, &gamma_p, &beta, &mut y,
+            Some((&mut xhat, &mut inv)));
         let (mut dgamma, mut dbeta, mut dx) =
-            (vec![f32::NAN; len], vec![f32::NAN; len], vec![f32::NAN; rows * len]);
-        norm::layer_norm_backward(&xhat, &inv, &dy, len, &gamma_p, &mut dgamma, &mut dbeta,
-            Some(&mut dx));
-        let n = len as f64;
-        for r in 0..rows {
-            let xr = &x[r * len..][..len];
-            let m = xr.iter().map(|&v| v as f64).sum::<f64>() / n;
-            let v = xr.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+            (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; rows * sample]);
+        norm::group_norm_backward(&xhat, &inv, &dy, channels, inner, groups, &gamma_p,
+            &mut dgamma, &mut dbeta, Some(&mut dx));
+        let n = block as f64;
+        // The parameter of value i of block k.
+        let channel = |k: usize, i: usize| (k % groups) * per_group + i / inner;
+        for k in 0..blocks {
+            let xs = &x[k * block..][..block];
+            let m = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
+            let v = xs.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
             let inv_std = 1.0 / (v + eps as f64).sqrt();
-            prop_assert!((inv[r] as f64 - inv_std).abs() <= 2.0 * U * inv_std, "1/σ");
+            prop_assert!((inv[k] as f64 - inv_std).abs() <= 2.0 * U * inv_std, "1/σ");
             let (mut sum, mut sum_h, mut mag) = (0.0, 0.0, 0.0);
-            for k in 0..len {
-                let i = r * len + k;
-                let h = (x[i] as f64 - m) * inv_std;
-                let h_err = 8.0 * U * (x[i].abs() as f64 + m.abs()) * inv_std;
-                let (g, b) = (gamma_p[k] as f64, beta[k] as f64);
+            for i in 0..block {
+                let at = k * block + i;
+                let h = (x[at] as f64 - m) * inv_std;
+                let h_err = 8.0 * U * (x[at].abs() as f64 + m.abs()) * inv_std;
+                let (g, b) = (gamma_p[channel(k, i)] as f64, beta[channel(k, i)] as f64);
                 let want = g * h + b;
                 let tol = g.abs() * h_err + 3.0 * U * (g.abs() * h.abs() + b.abs());
-                prop_assert!((y[i] as f64 - want).abs() <= tol, "y at {}: {} vs {}", i, y[i], want);
-                prop_assert!((xhat[i] as f64 - h).abs() <= h_err, "x̂ at {}", i);
-                let d = dy[i] as f64 * g;
+                prop_assert!((y[at] as f64 - want).abs() <= tol, "y at {}: {} vs {}", at, y[at], want);
+                prop_assert!((xhat[at] as f64 - h).abs() <= h_err, "x̂ at {}", at);
+                let d = dy[at] as f64 * g;
                 sum += d;
-                sum_h += d * xhat[i] as f64;
-                mag += d.abs() * (1.0 + (xhat[i] as f64).abs());
+                sum_h += d * xhat[at] as f64;
+                mag += d.abs() * (1.0 + (xhat[at] as f64).abs());
             }
-            let scale = inv[r] as f64 / n;
-            for (k, &gk) in gamma_p.iter().enumerate() {
-                let i = r * len + k;
-                let d = dy[i] as f64 * gk as f64;
-                let hk = xhat[i] as f64;
+            let scale = inv[k] as f64 / n;
+            for i in 0..block {
+                let at = k * block + i;
+                let d = dy[at] as f64 * gamma_p[channel(k, i)] as f64;
+                let hk = xhat[at] as f64;
                 let want = scale * (n * d - sum - hk * sum_h);
                 let tol = scale * (n * U * d.abs() + 2.0 * U * mag * (1.0 + hk.abs()))
                     + 2.0 * U * want.abs() + 1e-12;
-                prop_assert!((dx[i] as f64 - want).abs() <= tol, "dx at {}: {} vs {}", i, dx[i], want);
+                prop_assert!((dx[at] as f64 - want).abs() <= tol, "dx at {}: {} vs {}", at, dx[at], want);
             }
         }
-        for k in 0..len {
-            let terms: Vec<f64> = (0..rows).map(|r| dy[r * len + k] as f64 * xhat[r * len + k] as f64).collect();
+        for c in 0..channels {
+            // Every value of channel c: in each sample, its `inner` positions.
+            let at: Vec<usize> = (0..rows)
+                .flat_map(|r| (0..inner).map(move |i| r * sample + c * inner + i))
+                .collect();
+            let terms: Vec<f64> = at.iter().map(|&i| dy[i] as f64 * xhat[i] as f64).collect();
             let want: f64 = terms.iter().sum();
             let mag: f64 = terms.iter().map(|t| t.abs()).sum();
-            prop_assert!((dgamma[k] as f64 - want).abs() <= gamma(rows + 1) * mag + 1e-30, "dγ[{}]", k);
-            let want: f64 = (0..rows).map(|r| dy[r * len + k] as f64).sum();
-            let mag: f64 = (0..rows).map(|r| (dy[r * len + k] as f64).abs()).sum();
-            prop_assert!((dbeta[k] as f64 - want).abs() <= gamma(rows) * mag + 1e-30, "dβ[{}]", k);
+            prop_assert!((dgamma[c] as f64 - want).abs() <= gamma(at.len() + 1) * mag + 1e-30, "dγ[{}]", c);
+            let want: f64 = at.iter().map(|&i| dy[i] as f64).sum();
+            let mag: f64 = at.iter().map(|&i| (dy[i] as f64).abs()).sum();
+            prop_assert!((dbeta[c] as f64 - want).abs() <= gamma(at.len()) * mag + 1e-30, "dβ[{}]", c);
         }
     }
 }
