@@ -98,6 +98,24 @@ fn gradients_and_outputs_of_a_step_by_pytorch_name() {
     assert!((after[0].values[0] - (w[0] - 0.1 * grads[0].values[0])).abs() < 1e-6);
 }
 
+network! {
+    pub struct Convolutional: [1, 6, 6] {
+        Residual { Conv2d(1, 3, padding = 1) }, Flatten, Dense(2),
+    }
+}
+
+#[test]
+fn only_networks_whose_layers_keep_scratch_share_a_workspace_for_one_sample() {
+    use typed_nn::layers::Layer;
+    // A Dense needs none: one-sample inference passes an empty workspace, no lock taken.
+    assert!(!<Classifier as Layer>::SAMPLE_WORKSPACE);
+    // A convolution's im2col buffer grows on first use, also inside a join.
+    assert!(<Convolutional as Layer>::SAMPLE_WORKSPACE);
+    let net = Convolutional::init(&mut Rng::seed(4));
+    let x = Tensor3::<1, 6, 6>::zeros();
+    assert_eq!(net.forward(&x), net.forward(&x));
+}
+
 #[test]
 fn a_shared_network_is_saved_while_other_threads_infer_without_a_lock() {
     let mut rng = Rng::seed(3);

@@ -156,6 +156,7 @@ fn gen_layer_impl(g: &Gen<'_>) -> TokenStream {
             type Workspace = #workspace #ty_g;
             const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
             const FLOPS: usize = 0 #( + <#tys as #rt::layers::Layer>::FLOPS )*;
+            const SAMPLE_WORKSPACE: bool = false #( || <#tys as #rt::layers::Layer>::SAMPLE_WORKSPACE )*;
             const KIND: &'static str = #name_str;
 
             fn init(rng: &mut #rt::Rng) -> Self {

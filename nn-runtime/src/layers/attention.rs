@@ -76,6 +76,7 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
     /// Q, K, V, the attention probabilities and the heads' outputs.
     type Cache = AttentionScratch;
     type Workspace = AttentionScratch;
+    const SAMPLE_WORKSPACE: bool = true;
     const PARAMS: usize = 4 * F * F + 4 * F;
     /// Projections at every token, and the scores and weighted sums of every head.
     const FLOPS: usize = 2 * T * 4 * F * F + 4 * T * T * F;

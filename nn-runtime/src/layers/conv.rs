@@ -430,6 +430,7 @@ conv_on_impl! {
         type Out = Y;
         type Cache = ConvCache;
         type Workspace = ConvWorkspace;
+        const SAMPLE_WORKSPACE: bool = true;
         const PARAMS: usize = {
             let g = Self::SIZES;
             g.c_out * group_in(&g) * g.kh * g.kw + if BIAS { g.c_out } else { 0 }

@@ -284,6 +284,7 @@ impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Residual<A, B> {
     type Out = A::Out;
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
+    const SAMPLE_WORKSPACE: bool = A::SAMPLE_WORKSPACE || B::SAMPLE_WORKSPACE;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
@@ -326,6 +327,7 @@ impl<A: Layer, B: Layer<In = A::In, Out = A::Out>> Layer for Sum<A, B> {
     type Out = A::Out;
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
+    const SAMPLE_WORKSPACE: bool = A::SAMPLE_WORKSPACE || B::SAMPLE_WORKSPACE;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
@@ -390,6 +392,7 @@ impl<A: Layer, B: Layer<In = A::In>, Out: Sample> Layer for Concat<A, B, Out> {
     type Out = Out;
     type Cache = JoinCache<A, B>;
     type Workspace = JoinWorkspace<A, B>;
+    const SAMPLE_WORKSPACE: bool = A::SAMPLE_WORKSPACE || B::SAMPLE_WORKSPACE;
     const PARAMS: usize = A::PARAMS + B::PARAMS;
     const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;

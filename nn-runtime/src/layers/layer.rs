@@ -36,6 +36,14 @@ pub trait Layer: Sized {
     /// convolution reuses its weights at every position, a recurrent layer at every step).
     const FLOPS: usize = 2 * Self::PARAMS;
 
+    /// Whether one-sample inference (`forward_into`) computes in its workspace (scratch
+    /// that grows on first use: a convolution's, attention's, a recurrence's), so that a
+    /// network keeps one for it between calls. A layer that only reads its input and writes
+    /// its output says no (the default), and a network of such layers passes a fresh, empty
+    /// workspace, which costs nothing; a layer that says no but uses its workspace is still
+    /// right, only slower.
+    const SAMPLE_WORKSPACE: bool = false;
+
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
 

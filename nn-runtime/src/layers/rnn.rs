@@ -495,6 +495,7 @@ macro_rules! recurrent_layer {
             type Cache = RnnCache;
             /// The recurrence's per-step state (the same kernel as training runs).
             type Workspace = RnnCache;
+            const SAMPLE_WORKSPACE: bool = true;
             const PARAMS: usize = C::KIND.params(F, H);
             const FLOPS: usize = 2 * T * C::KIND.gates() * H * (F + H);
             const KIND: &'static str = C::NAME;

@@ -22,7 +22,12 @@ fn in_workspace<N: Network, R>(net: &N, f: impl FnOnce(&mut N::Workspace) -> R) 
 pub fn forward<N: Network>(net: &N, x: &N::In) -> N::Out {
     let _flush = FlushDenormals::new();
     let mut y = <N::Out as Sample>::zeros();
-    in_workspace(net, |ws| net.forward_into(x, &mut y, ws));
+    if N::SAMPLE_WORKSPACE {
+        in_workspace(net, |ws| net.forward_into(x, &mut y, ws));
+    } else {
+        // Nothing grows in it: an empty one costs less than taking the shared one.
+        net.forward_into(x, &mut y, &mut N::Workspace::default());
+    }
     y
 }
 
