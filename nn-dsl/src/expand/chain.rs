@@ -183,6 +183,9 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
     quote! {
+        // Inlined into `forward`, so that a small network's one-sample pass is one function
+        // (its layers' passes are inlined into this one).
+        #[inline]
         fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut #workspace #ty_g) {
             #( #sample_forward )*
         }
