@@ -108,9 +108,9 @@ network! {
 fn only_networks_whose_layers_keep_scratch_share_a_workspace_for_one_sample() {
     use typed_nn::layers::Layer;
     // A Dense needs none: one-sample inference passes an empty workspace, no lock taken.
-    assert!(!<Classifier as Layer>::SAMPLE_WORKSPACE);
+    const { assert!(!<Classifier as Layer>::SAMPLE_WORKSPACE) };
     // A convolution's im2col buffer grows on first use, also inside a join.
-    assert!(<Convolutional as Layer>::SAMPLE_WORKSPACE);
+    const { assert!(<Convolutional as Layer>::SAMPLE_WORKSPACE) };
     let net = Convolutional::init(&mut Rng::seed(4));
     let x = Tensor3::<1, 6, 6>::zeros();
     assert_eq!(net.forward(&x), net.forward(&x));
