@@ -49,6 +49,8 @@
 //! | `GlobalAvgPool2d` | a \[channels, height, width\] input | the mean of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalAveragePooling2D`) | `GlobalAvgPool2d` |
 //! | `GlobalMaxPool2d` | a \[channels, height, width\] input | the maximum of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalMaxPooling2D`) | `GlobalMaxPool2d` |
 //! | `MaxPool1d(window, stride = window, padding = 0)` | a \[channels, length\] input | the maximum of each window along a `[channels, length]` input (PyTorch's `nn.MaxPool1d`) | `MaxPool1d(2)` |
+//! | `GlobalAvgPool1d` | a sequence \[time steps, features\] input | the mean of each feature over the steps of a `[T, F]` sequence, to `[F]` (PyTorch's `x.mean(1)` on batch-first sequences, Keras's `GlobalAveragePooling1D`); with lengths, over each sequence's own steps | `GlobalAvgPool1d` |
+//! | `GlobalMaxPool1d` | a sequence \[time steps, features\] input | the maximum of each feature over the steps of a `[T, F]` sequence, to `[F]` (Keras's `GlobalMaxPooling1D`); with lengths, over each sequence's own steps | `GlobalMaxPool1d` |
 //! | `Flatten` | a float input | the sample as one vector, in row-major order (PyTorch's `nn.Flatten`) | `Flatten` |
 //! | `Dropout(rate)` | a float input | in training, zeroes each value with probability `rate` and scales the rest by 1 / (1 − rate) (inverted dropout); the identity in inference | `Dropout(0.5)` |
 //! | `BatchNorm1d(features = inferred, momentum = 0.1, eps = 1e-5)` | a \[features\] or \[channels, length\] input | batch normalisation of each feature or channel (PyTorch's `nn.BatchNorm1d`: `weight`, `bias`, buffers `running_mean`, `running_var`, `num_batches_tracked`); `features`, when given, must be the input's | `BatchNorm1d` |
@@ -58,6 +60,7 @@
 //! | `SimpleRNN(units, activation = tanh, return_sequences = false)` | a sequence \[time steps, features\] input | h_t = act(x_t·W_ihᵀ + h_{t−1}·W_hhᵀ + b) (PyTorch's `nn.RNN`, `activation = tanh \| relu`); the last state, or every step with `return_sequences = true` | `SimpleRNN(32)` |
 //! | `LSTM(units, return_sequences = false)` | a sequence \[time steps, features\] input | long short-term memory (PyTorch's `nn.LSTM`, gates i, f, g, o); the last state, or every step with `return_sequences = true` | `LSTM(64)` |
 //! | `GRU(units, return_sequences = false)` | a sequence \[time steps, features\] input | gated recurrent unit (PyTorch's `nn.GRU`, gates r, z, n); the last state, or every step with `return_sequences = true` | `GRU(64, return_sequences = true)` |
+//! | `Bidirectional(layer, merge = concat)` | a sequence \[time steps, features\] input | a recurrent layer reading each sequence forwards and a second one (tensors named `…_reverse`, PyTorch's `bidirectional=True`) reading it from its own last step backwards, joined per step by `merge = concat` (`[T, 2H]` or `[2H]`) or `sum` | `Bidirectional(LSTM(32, return_sequences = true))` |
 //! | `Embedding(vocabulary, dimension)` | token ids as input | a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input | `Embedding(1000, 64)` |
 //! | `MultiHeadAttention(heads, dim)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it | `MultiHeadAttention(4, 64)` |
 //! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
@@ -66,7 +69,8 @@
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
 //! | `Tanh` | a float input | tanh(x) | `Tanh` |
 //! | `Sigmoid` | a float input | 1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with | `Sigmoid` |
-//! | `Softmax` | a float input | e^x / Σe^x over the whole sample; at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |
+//! | `Softmax` | a float input | e^x / Σe^x over the last dimension (each step of a `[T, V]` output sums to 1, as PyTorch's `dim=-1`); at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |
+//! | `LogSoftmax` | a float input | the log of the softmax over the last dimension, computed as (x − max) − log Σe^(x − max) (PyTorch's `nn.LogSoftmax(dim=-1)`) | `LogSoftmax` |
 //! | `Residual { layers }`, or `Residual { layers } shortcut { layers }` | a float input | adds its body's output to its input; `shortcut { … }` after it replaces the identity by a projection | `Residual { Dense(64), Relu, Dense(64) }` |
 //! | `Concat { { layers }, { layers }, … }` | a float input | runs branches on the same input and stacks their outputs along the first dimension | `Concat { { Dense(16) }, { Dense(16), Relu } }` |
 //! | `Add { { layers }, { layers }, … }` | a float input | runs branches on the same input and sums their outputs | `Add { { Dense(32) }, { Dense(32), Relu } }` |

@@ -6,6 +6,7 @@
 //! relative tolerance of 2e-3 (with an absolute floor of 2e-4) separates right from wrong
 //! gradients by orders of magnitude (a wrong sign or a missing factor is off by ≥ 30%).
 
+use typed_nn::layers::{GlobalAvgPool1d, GlobalMaxPool1d};
 use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{Head, Loss};
 use typed_nn::prelude::*;
@@ -187,15 +188,26 @@ fn check_loss<Hd: Head, const N: usize, T, L: Loss<Hd, Tensor1<N>, T>>(
     rows: usize,
     rng: &mut Rng,
 ) {
-    let head = Hd::default();
     let logits: Batch<Tensor1<N>> = random_batch(rows, 0.0, rng);
-    let value_at = |z: &Batch<Tensor1<N>>| {
+    check_loss_at::<Hd, _, _, _>(name, loss, targets, logits);
+}
+
+/// [`check_loss`] at given logits of any sample shape (the head normalises rows of the last
+/// dimension; lengths on `logits` mark padded steps).
+fn check_loss_at<Hd: Head, S: Sample, T, L: Loss<Hd, S, T>>(
+    name: &str,
+    loss: &L,
+    targets: &T,
+    logits: Batch<S>,
+) {
+    let head = Hd::default();
+    let value_at = |z: &Batch<S>| {
         let mut out = z.clone();
-        head.forward(z.as_slice(), out.as_mut_slice(), N);
+        head.forward(z.as_slice(), out.as_mut_slice(), S::ROW);
         loss.loss(z, &out, targets) as f64
     };
     let mut out = logits.clone();
-    head.forward(logits.as_slice(), out.as_mut_slice(), N);
+    head.forward(logits.as_slice(), out.as_mut_slice(), S::ROW);
     let mut dz = Batch::default();
     let value = loss.loss_and_grad(&logits, &out, targets, &mut dz);
     assert!(
@@ -971,5 +983,184 @@ fn generic_normalisation_gradients() {
         &x,
         &random_batch::<Tensor1<2>>(4, 0.0, &mut rng),
         &Mse,
+    );
+}
+
+// Sequences: per-step heads and losses, variable lengths, pooling over time, bidirectional
+// recurrences, masked attention.
+
+#[test]
+fn per_step_activation_gradients() {
+    let mut rng = Rng::seed(40);
+    check_layer(
+        "Softmax per step",
+        Act::<Softmax, Tensor2<3, 4>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "LogSoftmax",
+        Act::<LogSoftmax, Tensor1<6>>::default(),
+        3,
+        &mut rng,
+    );
+    check_layer(
+        "LogSoftmax per step",
+        Act::<LogSoftmax, Tensor2<3, 4>>::default(),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
+fn per_step_loss_gradients() {
+    let mut rng = Rng::seed(41);
+    // Three sequences of 4 steps over 5 classes; padding ignored (None), the last sequence
+    // is only one step long.
+    let steps = StepLabels::new(&[
+        StepClasses::<4, 5>::from_steps([Some(0), Some(3), None, Some(4)]).unwrap(),
+        StepClasses::padded(&[2, 2, 1]).unwrap(),
+        StepClasses::padded(&[4]).unwrap(),
+    ]);
+    let logits = || random_batch::<Tensor2<4, 5>>(3, 0.0, &mut Rng::seed(42));
+    check_loss_at::<Softmax, _, _, _>("CE per step, softmax head", &CrossEntropy, &steps, logits());
+    check_loss_at::<Linear, _, _, _>("CE per step, logits", &CrossEntropy, &steps, logits());
+    check_loss_at::<Softmax, _, _, _>(
+        "CE per step, lengths",
+        &CrossEntropy,
+        &steps,
+        logits().with_lengths(&[4, 2, 1]).unwrap(),
+    );
+    let dense: Batch<Tensor2<4, 5>> = random_batch(3, 0.0, &mut rng);
+    let binary: Batch<Tensor2<4, 5>> =
+        Batch::from_vec((0..60).map(|i| (i % 3 == 0) as u8 as f32).collect()).unwrap();
+    let lengths = [3, 4, 1];
+    check_loss_at::<Linear, _, _, _>(
+        "MSE per step, lengths",
+        &Mse,
+        &dense,
+        logits().with_lengths(&lengths).unwrap(),
+    );
+    check_loss_at::<Sigmoid, _, _, _>(
+        "BCE per step, sigmoid head, lengths",
+        &BinaryCrossEntropy,
+        &binary,
+        logits().with_lengths(&lengths).unwrap(),
+    );
+    check_loss_at::<Linear, _, _, _>(
+        "BCE per step, logits",
+        &BinaryCrossEntropy,
+        &binary,
+        logits(),
+    );
+}
+
+network! {
+    struct BiLstmSeq: [4, 3] {
+        Bidirectional(LSTM(3, return_sequences = true)),
+    }
+}
+
+network! {
+    struct BiGruSum: [4, 3] {
+        Bidirectional(GRU(3), merge = sum),
+    }
+}
+
+network! {
+    struct BiRnnLast: [5, 2] {
+        Bidirectional(SimpleRNN(3)),
+        Dense(2),
+    }
+}
+
+network! {
+    struct PooledOverTime: [5, 3] {
+        LSTM(4, return_sequences = true),
+        GlobalAvgPool1d,
+    }
+}
+
+/// `spread_batch` with lengths.
+fn with_lengths<S: Sample>(x: Batch<S>, lengths: &[usize]) -> Batch<S> {
+    x.with_lengths(lengths).unwrap()
+}
+
+#[test]
+fn variable_length_gradients() {
+    let mut rng = Rng::seed(43);
+    let seq = |rng: &mut Rng, rows, lengths: &[usize]| {
+        with_lengths(random_batch::<Tensor2<4, 3>>(rows, 0.05, rng), lengths)
+    };
+    for (name, lengths) in [
+        ("full", &[4, 4][..]),
+        ("lengths 2 and 4", &[2, 4]),
+        ("length 1", &[1, 3]),
+    ] {
+        let x = seq(&mut rng, 2, lengths);
+        check_layer_at(
+            &format!("LSTM, {name}"),
+            LstmLast::init(&mut rng),
+            x.clone(),
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("LSTM seq, {name}"),
+            LstmSeq::init(&mut rng),
+            x.clone(),
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("GRU seq, {name}"),
+            GruSeq::init(&mut rng),
+            x.clone(),
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("BiLSTM seq, {name}"),
+            BiLstmSeq::init(&mut rng),
+            x.clone(),
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("BiGRU sum, {name}"),
+            BiGruSum::init(&mut rng),
+            x.clone(),
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("GlobalAvgPool1d, {name}"),
+            GlobalAvgPool1d::<4, 3>::default(),
+            x.clone(),
+            &mut rng,
+        );
+        // Distinct values, so no nudge changes a maximum's step.
+        let spread = with_lengths(spread_batch::<Tensor2<4, 3>>(2, &mut rng), lengths);
+        check_layer_at(
+            &format!("GlobalMaxPool1d, {name}"),
+            GlobalMaxPool1d::<4, 3>::default(),
+            spread,
+            &mut rng,
+        );
+        check_layer_at(
+            &format!("MultiHeadAttention, {name}"),
+            MultiHeadAttention::<4, 3, 1>::init(&mut rng),
+            x,
+            &mut rng,
+        );
+    }
+    let x = with_lengths(random_batch::<Tensor2<5, 2>>(3, 0.05, &mut rng), &[5, 2, 3]);
+    check_layer_at(
+        "BiRNN last + Dense, lengths",
+        BiRnnLast::init(&mut rng),
+        x,
+        &mut rng,
+    );
+    let x = with_lengths(random_batch::<Tensor2<5, 3>>(2, 0.05, &mut rng), &[3, 5]);
+    check_layer_at(
+        "LSTM + mean over time, lengths",
+        PooledOverTime::init(&mut rng),
+        x,
+        &mut rng,
     );
 }

@@ -86,7 +86,7 @@ fn embedding_learns_a_token_task_and_flags_bad_ids() {
             .train_step(&x, &y, &BinaryCrossEntropy, &mut opt)
             .unwrap();
     }
-    let out = model.forward_batch(&x_test);
+    let out = model.forward_batch(&x_test).unwrap();
     let correct = out
         .iter_rows()
         .zip(y_test.iter_rows())
@@ -94,11 +94,15 @@ fn embedding_learns_a_token_task_and_flags_bad_ids() {
         .count();
     assert!(correct >= 180, "{correct} of 200 right");
 
-    // Ids outside the vocabulary or not integers embed as NaN: no panic, and an output that
-    // cannot pass for a prediction (tests/numeric_edges.rs: training on them is an error).
+    // Ids outside the vocabulary or not integers are an error naming where they are
+    // (tests/numeric_edges.rs: in training too).
     for (at, id) in [(0, 25.0), (1, 1.5), (2, -1.0)] {
         let mut bad = Tokens::<6>::new([1, 2, 3, 4, 5, 6]);
         bad.data[at] = id;
-        assert!(model.forward(&bad)[0].is_nan(), "id {id}");
+        let err = model.forward(&bad).unwrap_err();
+        assert!(
+            matches!(err, Error::TokenOutOfVocabulary { sample: 0, position, .. } if position == at),
+            "id {id}: {err}"
+        );
     }
 }

@@ -94,6 +94,7 @@ fn fuse_pooling(conv: &mut Layer, pool: Layer, env: Env<'_>) {
     rule.out = pool_rule.out;
     rule.rank_hint = pool_rule.rank_hint;
     rule.with_activation = None;
+    rule.stepped = false;
     conv.rows.extend(pool.rows);
     conv.fused.push(pool.decl);
 }

@@ -29,6 +29,9 @@ pub struct Rule {
     /// Why the output has more than one dimension, when the layer has a switch for it: the
     /// hint a following `Dense` adds to "add `Flatten` before it".
     pub rank_hint: Option<String>,
+    /// Whether its runtime type runs one time step at a time (`Stepped`): a network whose
+    /// every layer does gets a state and a `step`.
+    pub stepped: bool,
 }
 
 impl Rule {
@@ -41,7 +44,13 @@ impl Rule {
             with_activation: None,
             activation: None,
             rank_hint: None,
+            stepped: false,
         }
+    }
+
+    /// This rule, marked as running one time step at a time when `stepped`.
+    pub fn stepped(self, stepped: bool) -> Self {
+        Rule { stepped, ..self }
     }
 
     /// A rule for a layer type `make(activation)` into which an element-wise activation can

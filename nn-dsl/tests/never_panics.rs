@@ -155,6 +155,15 @@ fn plausible_value(kind: ArgKind) -> BoxedStrategy<String> {
         }
         ArgKind::Choice(choices) => words(choices).boxed(),
         ArgKind::Type => words(&["Encoder"]).boxed(),
+        ArgKind::Layer(kinds) => (
+            prop::sample::select(kinds.to_vec()),
+            1usize..20,
+            prop::bool::ANY,
+        )
+            .prop_map(|(kind, units, sequences)| {
+                format!("{kind}({units}, return_sequences = {sequences})")
+            })
+            .boxed(),
     }
 }
 

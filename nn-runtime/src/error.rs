@@ -79,6 +79,23 @@ pub enum Error {
         found: usize,
     },
 
+    /// A sequence's length is 0 or more than the steps its shape holds.
+    #[error("sequence {row}: length {length}, but a sequence here has 1 to {steps} steps")]
+    SequenceLength {
+        row: usize,
+        length: usize,
+        steps: usize,
+    },
+
+    /// A token id is not below the vocabulary of the embedding that reads it.
+    #[error("sample {sample}, position {position}: token id {id} is not below the vocabulary of {vocabulary}")]
+    TokenOutOfVocabulary {
+        sample: usize,
+        position: usize,
+        id: f32,
+        vocabulary: usize,
+    },
+
     /// Inputs and targets of one batch or data set have different numbers of rows.
     #[error("{inputs} input rows but {targets} target rows")]
     RowMismatch { inputs: usize, targets: usize },
@@ -165,6 +182,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Csv { path: PathBuf, reason: String },
 
+    /// Scores to sample a class from that are no distribution (NaN, negative, all zero).
+    #[error("cannot sample from these scores: {reason}")]
+    InvalidScores { reason: String },
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {
@@ -206,6 +227,25 @@ impl Error {
                 path: path.to_path_buf(),
                 source,
             },
+        }
+    }
+
+    /// This error about a sample of a batch, renumbered as a sample of the data set whose
+    /// batch starts at `first`.
+    pub(crate) fn offset_sample(self, first: usize) -> Error {
+        match self {
+            Error::TokenOutOfVocabulary {
+                sample,
+                position,
+                id,
+                vocabulary,
+            } => Error::TokenOutOfVocabulary {
+                sample: sample + first,
+                position,
+                id,
+                vocabulary,
+            },
+            other => other,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod layers;
 pub mod loss;
 pub mod optim;
 mod rng;
+pub mod sampling;
 pub mod tensor;
 pub mod train;
 
@@ -37,11 +38,11 @@ pub use train::{Evaluation, Network, NetworkExt};
 
 /// What a program using typed-nn usually needs.
 pub mod prelude {
-    pub use crate::data::{mnist, Class, Dataset, Labels};
+    pub use crate::data::{mnist, Class, Dataset, Labels, StepClasses, StepLabels};
     pub use crate::error::Error;
     pub use crate::fit::{History, Trainer, Verbosity};
     pub use crate::layers::all::*;
-    pub use crate::layers::Layer;
+    pub use crate::layers::{Layer, Stepped};
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};

@@ -11,6 +11,9 @@ pub trait Sample: Clone + Send + Sync + 'static {
     const LEN: usize;
     /// The shape, outermost dimension first (`[C, H, W]` for images).
     const SHAPE: &'static [usize];
+    /// Values along the last dimension: the rows a softmax normalises (`V` of a `[T, V]`
+    /// sequence of class scores).
+    const ROW: usize = Self::SHAPE[Self::SHAPE.len() - 1];
     /// A sample of zeros.
     fn zeros() -> Self;
     /// The values in row-major order.
@@ -280,9 +283,18 @@ shaped_debug!(Tokens<T>);
 ///
 /// Resizing to a row count that fits the capacity already held does not allocate, which is
 /// what lets a training step reuse its buffers from one batch to the next.
+///
+/// Rows that are sequences of different lengths (their first dimension the steps: `[T, F]`
+/// samples, or `tokens[T]`) are padded to `T` and carry their lengths ([`Batch::lengths`]):
+/// PyTorch's packed sequences, Keras's masks. Every layer that reads time respects them
+/// (recurrences stop at each row's last step, poolings over time and attention skip the
+/// padding), per-step losses and metrics skip the padded steps, and layers that keep the
+/// steps hand the lengths on to their output.
 pub struct Batch<S: Sample> {
     data: Vec<f32>,
     rows: usize,
+    /// Each row's length in steps; empty when every row has all `S::SHAPE[0]` steps.
+    lengths: Vec<u32>,
     _shape: PhantomData<fn() -> S>,
 }
 
@@ -292,6 +304,7 @@ impl<S: Sample> Batch<S> {
         Batch {
             data: vec![0.0; rows * S::LEN],
             rows,
+            lengths: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -309,6 +322,7 @@ impl<S: Sample> Batch<S> {
         Ok(Batch {
             data,
             rows,
+            lengths: Vec::new(),
             _shape: PhantomData,
         })
     }
@@ -327,6 +341,7 @@ impl<S: Sample> Batch<S> {
         Batch {
             data: Vec::with_capacity(rows * S::LEN),
             rows: 0,
+            lengths: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -337,20 +352,114 @@ impl<S: Sample> Batch<S> {
         self.data.clear();
         self.data
             .extend_from_slice(&src.data[rows.start * S::LEN..rows.end * S::LEN]);
+        self.lengths.clear();
+        if !src.lengths.is_empty() {
+            self.lengths.extend_from_slice(&src.lengths[rows.clone()]);
+        }
         self.rows = rows.len();
     }
 
     /// Appends every row of `other`.
     pub fn append(&mut self, other: &Batch<S>) {
+        if !other.lengths.is_empty() || !self.lengths.is_empty() {
+            self.fill_lengths();
+            match other.lengths.is_empty() {
+                true => self
+                    .lengths
+                    .extend((0..other.rows).map(|_| Self::steps() as u32)),
+                false => self.lengths.extend_from_slice(&other.lengths),
+            }
+        }
         self.data
             .extend_from_slice(&other.data[..other.rows * S::LEN]);
         self.rows += other.rows;
     }
 
-    /// Appends one sample.
+    /// Appends one sample, of every step.
     pub fn push(&mut self, sample: &S) {
+        if !self.lengths.is_empty() {
+            self.lengths.push(Self::steps() as u32);
+        }
         self.data.extend_from_slice(sample.as_slice());
         self.rows += 1;
+    }
+
+    /// The steps of a full row: the first dimension.
+    fn steps() -> usize {
+        S::SHAPE.first().copied().unwrap_or(1)
+    }
+
+    /// Gives every row a length, the full one where none was given.
+    fn fill_lengths(&mut self) {
+        if self.lengths.is_empty() {
+            self.lengths.resize(self.rows, Self::steps() as u32);
+        }
+    }
+
+    /// Gives the rows these lengths in steps (each from 1 to the first dimension, one per
+    /// row): a batch of sequences of different lengths, padded.
+    pub fn with_lengths(mut self, lengths: &[usize]) -> Result<Self> {
+        self.set_lengths(lengths)?;
+        Ok(self)
+    }
+
+    /// [`Batch::with_lengths`] in place; allocation-free once the lengths have room.
+    pub fn set_lengths(&mut self, lengths: &[usize]) -> Result<()> {
+        if lengths.len() != self.rows {
+            return Err(Error::LengthMismatch {
+                what: "sequence lengths (one per row)",
+                expected: self.rows,
+                found: lengths.len(),
+            });
+        }
+        let steps = Self::steps();
+        if let Some((row, &length)) = lengths
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l == 0 || l > steps)
+        {
+            return Err(Error::SequenceLength { row, length, steps });
+        }
+        self.lengths.clear();
+        self.lengths.extend(lengths.iter().map(|&l| l as u32));
+        Ok(())
+    }
+
+    /// Each row's length in steps, when the rows are sequences of different lengths; `None`
+    /// when every row has all its steps.
+    pub fn lengths(&self) -> Option<&[u32]> {
+        (!self.lengths.is_empty()).then_some(&self.lengths[..])
+    }
+
+    /// Row `row`'s length in steps: all of them unless lengths were given.
+    pub fn length(&self, row: usize) -> usize {
+        self.lengths
+            .get(row)
+            .map_or_else(Self::steps, |&l| l as usize)
+    }
+
+    /// Gives this batch the lengths of `other`'s rows (a layer's output those of its input,
+    /// when it keeps the steps), or none; allocation-free once they have room.
+    pub fn copy_lengths_from<O: Sample>(&mut self, other: &Batch<O>) {
+        self.lengths.clear();
+        self.lengths.extend_from_slice(&other.lengths);
+    }
+
+    /// For every row of the last dimension (`S::ROW` values: a step of a `[T, F]` sequence,
+    /// the whole of a vector), in order, whether it lies within its sequence's length:
+    /// what per-step losses and metrics count.
+    pub fn step_mask(&self) -> impl Iterator<Item = bool> + Clone + '_ {
+        let per_row = S::LEN / S::ROW.max(1);
+        let sequences = S::SHAPE.len() >= 2 && !self.lengths.is_empty();
+        (0..self.rows).flat_map(move |r| {
+            let length = if sequences { self.length(r) } else { per_row };
+            (0..per_row).map(move |t| t < length)
+        })
+    }
+
+    /// Forgets the lengths: every row has all its steps.
+    pub fn clear_lengths(&mut self) {
+        self.lengths.clear();
     }
 
     /// Appends one sample given as a flat slice of `S::LEN` values.
@@ -362,14 +471,37 @@ impl<S: Sample> Batch<S> {
                 found: values.len(),
             });
         }
+        if !self.lengths.is_empty() {
+            self.lengths.push(Self::steps() as u32);
+        }
         self.data.extend_from_slice(values);
         self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends one sequence padded to its full steps, whose first `length` steps are its
+    /// own (each row before it of every step unless it had a length).
+    pub fn push_with_length(&mut self, values: &[f32], length: usize) -> Result<()> {
+        let steps = Self::steps();
+        if length == 0 || length > steps {
+            return Err(Error::SequenceLength {
+                row: self.rows,
+                length,
+                steps,
+            });
+        }
+        self.fill_lengths();
+        self.push_slice(values)?;
+        if let Some(last) = self.lengths.last_mut() {
+            *last = length as u32;
+        }
         Ok(())
     }
 
     /// Removes every row, keeping the capacity.
     pub fn clear(&mut self) {
         self.data.clear();
+        self.lengths.clear();
         self.rows = 0;
     }
 
@@ -383,9 +515,13 @@ impl<S: Sample> Batch<S> {
         self.rows == 0
     }
 
-    /// Sets the number of rows; new rows are zero. Allocates only when the capacity is short.
+    /// Sets the number of rows; new rows are zero (and of every step). Allocates only when
+    /// the capacity is short.
     pub fn set_rows(&mut self, rows: usize) {
         self.data.resize(rows * S::LEN, 0.0);
+        if !self.lengths.is_empty() {
+            self.lengths.resize(rows, Self::steps() as u32);
+        }
         self.rows = rows;
     }
 
@@ -427,6 +563,7 @@ impl<S: Sample> Default for Batch<S> {
         Batch {
             data: Vec::new(),
             rows: 0,
+            lengths: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -437,6 +574,7 @@ impl<S: Sample> Clone for Batch<S> {
         Batch {
             data: self.data.clone(),
             rows: self.rows,
+            lengths: self.lengths.clone(),
             _shape: PhantomData,
         }
     }

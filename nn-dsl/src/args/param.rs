@@ -28,6 +28,8 @@ pub enum ArgKind {
     Choice(&'static [&'static str]),
     /// The path of a type.
     Type,
+    /// A layer of one of these kinds, written as it is on its own (`LSTM(64)`).
+    Layer(&'static [&'static str]),
 }
 
 /// Bounds of a number argument.

@@ -4,9 +4,9 @@
 //! is reported on the layer that caused it), and its `Layer` impl.
 
 use super::context::{ChainDef, Gen};
-use super::{methods, summary};
+use super::{methods, step, summary};
 use crate::ir::Layer;
-use crate::shape::Env;
+use crate::shape::{Env, Shape};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -25,7 +25,11 @@ pub fn items(def: &ChainDef<'_>, env: Env<'_>) -> TokenStream {
     if !def.top {
         return quote!(#(#items)*);
     }
-    let network = [methods::gen_network_impl(&g), methods::gen_inherent(&g)];
+    let network = [
+        methods::gen_network_impl(&g),
+        methods::gen_inherent(&g),
+        step::gen_stepped(&g),
+    ];
     quote!(#(#items)* #(#network)*)
 }
 
@@ -182,7 +186,12 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let batch_forward = p.batch_forward();
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
+    let first = p.fields[0];
     quote! {
+        fn check_input(&self, x: &[f32]) -> #rt::Result<()> {
+            #rt::layers::Layer::check_input(&self.#first, x)
+        }
+
         // Inlined into `forward`, so that a small network's one-sample pass is one function
         // (its layers' passes are inlined into this one).
         #[inline]
@@ -265,6 +274,7 @@ fn gen_hidden_chains(g: &Gen<'_>) -> TokenStream {
             name: &chain.name,
             generics: g.def.generics,
             input_ty: chain.input.sample_type(g.env),
+            tokens_in: matches!(chain.input, Shape::Tokens(_)),
             layers: &chain.layers,
             top: false,
         };

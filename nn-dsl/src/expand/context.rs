@@ -15,6 +15,9 @@ pub struct ChainDef<'a> {
     pub name: &'a Ident,
     pub generics: &'a syn::Generics,
     pub input_ty: TokenStream,
+    /// The input is token ids, which inference checks against the vocabulary: its
+    /// inference methods return a `Result`.
+    pub tokens_in: bool,
     pub layers: &'a [Layer],
     /// The network itself (which owns buffers and a training generator, and is a
     /// `Network`), rather than a path of a join.

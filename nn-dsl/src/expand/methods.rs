@@ -130,6 +130,34 @@ pub fn gen_inherent(g: &Gen<'_>) -> TokenStream {
 
 fn gen_inference_methods(g: &Gen<'_>) -> TokenStream {
     let (rt, input_ty, output_ty) = (g.env.rt, &g.def.input_ty, &g.output_ty);
+    if g.def.tokens_in {
+        // Token ids can be out of the vocabulary: checked first, a typed error.
+        return quote! {
+            /// The output for one sample; allocates nothing once the network's workspace
+            /// has grown (at the first call). A token id out of the vocabulary is
+            /// `Error::TokenOutOfVocabulary`, naming its position.
+            pub fn forward(&self, x: &#input_ty) -> #rt::Result<#output_ty> {
+                #rt::train::try_forward(self, x)
+            }
+
+            /// The outputs for a batch of any size, as a new batch; token ids are checked
+            /// first.
+            pub fn predict(&self, x: &#rt::Batch<#input_ty>) -> #rt::Result<#rt::Batch<#output_ty>> {
+                #rt::train::try_predict(self, x)
+            }
+
+            /// The outputs for a batch into `y` (resized to the batch), token ids checked
+            /// first: allocates nothing once `y` and the network's workspace have grown.
+            pub fn predict_into(&self, x: &#rt::Batch<#input_ty>, y: &mut #rt::Batch<#output_ty>) -> #rt::Result<()> {
+                #rt::train::try_predict_into(self, x, y)
+            }
+
+            /// [`Self::predict`], under PyTorch's name for it.
+            pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Result<#rt::Batch<#output_ty>> {
+                #rt::train::try_predict(self, x)
+            }
+        };
+    }
     quote! {
         /// The output for one sample; allocates nothing once the network's workspace has
         /// grown (at the first call).

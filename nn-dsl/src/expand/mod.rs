@@ -8,12 +8,14 @@
 //!   description of it;
 //! - `passes.rs`: the statements of its forward and backward passes;
 //! - `methods.rs`: the `Network` impl and the inherent methods of the network itself;
+//! - `step.rs`: stateful inference, for a network over sequences whose layers all step;
 //! - `summary.rs`: the code that writes the summary's rows.
 
 mod chain;
 mod context;
 mod methods;
 mod passes;
+mod step;
 mod summary;
 
 use crate::ast::NetworkDef;
@@ -58,6 +60,7 @@ pub fn network(
         name: &def.name,
         generics: &def.generics,
         input_ty: input.sample_type(env),
+        tokens_in: matches!(input, Shape::Tokens(_)),
         layers,
         top: true,
     };

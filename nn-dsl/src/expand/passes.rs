@@ -127,7 +127,11 @@ impl<'a> Passes<'a> {
                     let v = &self.a[k + 1];
                     quote!(&mut ws.#v)
                 };
-                quote!(self.#field.forward_batch_into(#x, #y, &mut ws.#wk);)
+                let (rt, ty) = (self.rt, self.layers[k].ty());
+                quote! {
+                    self.#field.forward_batch_into(#x, #y, &mut ws.#wk);
+                    #rt::layers::carry_lengths::<#ty>(#x, #y);
+                }
             })
             .collect()
     }
@@ -145,7 +149,11 @@ impl<'a> Passes<'a> {
                     let v = &self.a[k + 1];
                     quote!(&mut cache.#v)
                 };
-                quote!(self.#field.forward_train(#x, #y, &mut cache.#ck, rng);)
+                let (rt, ty) = (self.rt, self.layers[k].ty());
+                quote! {
+                    self.#field.forward_train(#x, #y, &mut cache.#ck, rng);
+                    #rt::layers::carry_lengths::<#ty>(#x, #y);
+                }
             })
             .collect()
     }

@@ -25,6 +25,8 @@ fn activation(r: &RuleCx<'_>, input: &Shape, function: TokenStream, init: TokenS
             input.clone(),
         )
     }
+    // One row of a sequence at a time: each step is a row of the last dimension.
+    .stepped(matches!(input, Shape::Matrix(..)))
 }
 
 /// Activations without arguments: the kind, its declaration's doc and flags; the runtime
@@ -67,7 +69,8 @@ activations! {
     Gelu: "x·Φ(x) (PyTorch's exact `nn.GELU`)", ANY_FLOAT;
     Tanh: "tanh(x)", FUSES;
     Sigmoid: "1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with", Flags { loss_head: true, ..FUSES };
-    Softmax: "e^x / Σe^x over the whole sample; at a network's end, the head cross-entropy fuses with (computed from the logits)", HEAD;
+    Softmax: "e^x / Σe^x over the last dimension (each step of a `[T, V]` output sums to 1, as PyTorch's `dim=-1`); at a network's end, the head cross-entropy fuses with (computed from the logits)", HEAD;
+    LogSoftmax: "the log of the softmax over the last dimension, computed as (x − max) − log Σe^(x − max) (PyTorch's `nn.LogSoftmax(dim=-1)`)", ANY_FLOAT;
 }
 
 args! {
@@ -111,4 +114,5 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Tanh>(),
     KindEntry::layer::<Sigmoid>(),
     KindEntry::layer::<Softmax>(),
+    KindEntry::layer::<LogSoftmax>(),
 ];

@@ -68,7 +68,8 @@ impl Kind for Dense {
                 move |f| quote_spanned!(span=> #ty_rt::DenseSeq<#ta, #fa, #ua, #f, #bias>),
                 quote_spanned!(span=> #rt::DenseSeq::glorot_uniform(rng)),
                 Shape::Matrix(t.clone(), units.clone()),
-            ));
+            )
+            .stepped(true));
         }
         // Any sample of the right length: a vector of const length, a generic network's
         // flattened shape, or a sub-network's output.

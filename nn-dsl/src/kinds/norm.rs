@@ -139,7 +139,8 @@ impl Kind for LayerNorm {
             quote_spanned!(span=> #rt::LayerNorm<#sample>),
             quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
             input.clone(),
-        ))
+        )
+        .stepped(matches!(input, Shape::Matrix(..))))
     }
 }
 

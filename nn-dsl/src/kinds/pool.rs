@@ -1,5 +1,5 @@
-//! Poolings: `MaxPool2d`, `AvgPool2d`, `MaxPool1d` over windows, and the global ones over
-//! whole planes; PyTorch's semantics.
+//! Poolings: `MaxPool2d`, `AvgPool2d`, `MaxPool1d` over windows, the global ones over
+//! whole planes (PyTorch's semantics), and the ones over the steps of a sequence.
 
 use super::window::{pair_text, pool_padding, spatial};
 use crate::args::{args, Count, NoArgs, Pair, Zeros1, Zeros2};
@@ -219,6 +219,58 @@ fn global(r: &RuleCx<'_>, input: &Shape, op: Op) -> Result<Rule, Reported> {
     )
 }
 
+pub struct GlobalAvgPool1d;
+pub struct GlobalMaxPool1d;
+
+const SEQUENCE_WORDS: &str = "a sequence [time steps, features]";
+
+impl Kind for GlobalAvgPool1d {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "GlobalAvgPool1d",
+        doc: "the mean of each feature over the steps of a `[T, F]` sequence, to `[F]` (PyTorch's `x.mean(1)` on batch-first sequences, Keras's `GlobalAveragePooling1D`); with lengths, over each sequence's own steps",
+        example: "GlobalAvgPool1d",
+        accepts: &[Input::Matrix],
+        input_words: SEQUENCE_WORDS,
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        over_time(r, input, Op::Avg)
+    }
+}
+
+impl Kind for GlobalMaxPool1d {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "GlobalMaxPool1d",
+        doc: "the maximum of each feature over the steps of a `[T, F]` sequence, to `[F]` (Keras's `GlobalMaxPooling1D`); with lengths, over each sequence's own steps",
+        example: "GlobalMaxPool1d",
+        accepts: &[Input::Matrix],
+        input_words: SEQUENCE_WORDS,
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        over_time(r, input, Op::Max)
+    }
+}
+
+/// Pooling over the steps (the first dimension) of a `[T, F]` sequence.
+fn over_time(r: &RuleCx<'_>, input: &Shape, op: Op) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt(), r.span());
+    let Shape::Matrix(t, f) = input else {
+        return Err(r.unexpected(input));
+    };
+    let [ta, fa] = r.const_args([(t, "number of steps"), (f, "number of features")])?;
+    let op = op.ty(rt);
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::layers::TimePool<#op, #ta, #fa>),
+        quote_spanned!(span=> ::core::default::Default::default()),
+        Shape::Vector(f.clone()),
+    ))
+}
+
 /// A pooling layer's rule: `PoolOn` from `input` to `out` combining windows with `op` over
 /// `extent` (a `PoolWindow` or `PoolGlobal`).
 fn pooling(
@@ -244,4 +296,6 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<GlobalAvgPool2d>(),
     KindEntry::layer::<GlobalMaxPool2d>(),
     KindEntry::layer::<MaxPool1d>(),
+    KindEntry::layer::<GlobalAvgPool1d>(),
+    KindEntry::layer::<GlobalMaxPool1d>(),
 ];

@@ -1,14 +1,16 @@
 //! Recurrent layers: `SimpleRNN`, `LSTM`, `GRU` over `[time steps, features]` sequences,
-//! PyTorch's gate order and names.
+//! PyTorch's gate order and names, and `Bidirectional(…)` of any of them.
 
-use crate::args::{args, choice, Count, Flag};
+use crate::args::{args, choice, ArgCx, ArgKind, ArgType, Args, Count, Flag, Param, Slots};
+use crate::ast::LayerDef;
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
+use crate::dim::Dim;
 use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 
 choice! {
     /// A simple RNN's activation.
@@ -59,11 +61,7 @@ impl Kind for SimpleRnn {
     };
 
     fn rule(r: &RuleCx<'_>, a: &SimpleRnnArgs, input: &Shape) -> Result<Rule, Reported> {
-        let cell = match a.activation.value {
-            RnnActivation::Tanh => quote!(SimpleRnnTanh),
-            RnnActivation::Relu => quote!(SimpleRnnRelu),
-        };
-        recurrent(r, input, &a.units.value, a.return_sequences.value, cell)
+        recurrent(r, input, &Recurrence::simple(a))
     }
 }
 
@@ -82,9 +80,7 @@ impl Kind for Lstm {
         recurrent(
             r,
             input,
-            &a.units.value,
-            a.return_sequences.value,
-            quote!(Lstm),
+            &Recurrence::gated(a, quote!(Lstm), Self::DECL.name),
         )
     }
 }
@@ -104,51 +100,206 @@ impl Kind for Gru {
         recurrent(
             r,
             input,
-            &a.units.value,
-            a.return_sequences.value,
-            quote!(Gru),
+            &Recurrence::gated(a, quote!(Gru), Self::DECL.name),
         )
     }
 }
 
-/// A recurrent layer of the runtime's cell `cell`.
-fn recurrent(
-    r: &RuleCx<'_>,
-    input: &Shape,
-    units: &crate::dim::Dim,
-    sequences: bool,
+/// A recurrent layer as its rule needs it: the runtime's cell, units, whether every step is
+/// returned, and the kind as written (for messages).
+#[derive(Clone)]
+pub struct Recurrence {
     cell: TokenStream,
-) -> Result<Rule, Reported> {
+    units: Dim,
+    sequences: bool,
+    kind: &'static str,
+}
+
+impl Recurrence {
+    fn simple(a: &SimpleRnnArgs) -> Self {
+        Recurrence {
+            cell: match a.activation.value {
+                RnnActivation::Tanh => quote!(SimpleRnnTanh),
+                RnnActivation::Relu => quote!(SimpleRnnRelu),
+            },
+            units: a.units.value.clone(),
+            sequences: a.return_sequences.value,
+            kind: SimpleRnn::DECL.name,
+        }
+    }
+
+    fn gated(a: &GatedArgs, cell: TokenStream, kind: &'static str) -> Self {
+        Recurrence {
+            cell,
+            units: a.units.value.clone(),
+            sequences: a.return_sequences.value,
+            kind,
+        }
+    }
+
+    /// The runtime type of this layer reading in `direction` (`Forward`, `Reverse`), from
+    /// `t` steps of `f` features, with its output shape.
+    fn layer(
+        &self,
+        r: &RuleCx<'_>,
+        (t, f): (&Dim, &Dim),
+        direction: TokenStream,
+    ) -> Result<(TokenStream, Shape), Reported> {
+        let rt = r.rt();
+        let [ta, fa, ua] = r.const_args([
+            (t, "number of time steps"),
+            (f, "number of input features"),
+            (&self.units, "number of units"),
+        ])?;
+        let cell = &self.cell;
+        let (layer, out) = if self.sequences {
+            (
+                quote!(RecurrentSeq),
+                Shape::Matrix(t.clone(), self.units.clone()),
+            )
+        } else {
+            (quote!(Recurrent), Shape::Vector(self.units.clone()))
+        };
+        Ok((
+            quote!(#rt::#layer<#rt::layers::#cell, #ta, #fa, #ua, #rt::layers::#direction>),
+            out,
+        ))
+    }
+
+    /// The hint a `Dense` after it gives when it returns every step.
+    fn rank_hint(&self) -> Option<String> {
+        self.sequences.then(|| {
+            format!(
+                "or drop `return_sequences` from the {} before it",
+                self.kind
+            )
+        })
+    }
+}
+
+/// A recurrent layer of `r`'s kind.
+fn recurrent(r: &RuleCx<'_>, input: &Shape, spec: &Recurrence) -> Result<Rule, Reported> {
     let (rt, span) = (r.rt(), r.span());
     let Shape::Matrix(t, f) = input else {
         return Err(r.unexpected(input));
     };
-    let [ta, fa, ua] = r.const_args([
-        (t, "number of time steps"),
-        (f, "number of input features"),
-        (units, "number of units"),
-    ])?;
-    let (layer, out) = if sequences {
-        (
-            quote!(RecurrentSeq),
-            Shape::Matrix(t.clone(), units.clone()),
-        )
-    } else {
-        (quote!(Recurrent), Shape::Vector(units.clone()))
-    };
+    let (ty, out) = spec.layer(r, (t, f), quote!(Forward))?;
     Ok(Rule {
-        rank_hint: sequences.then(|| {
-            format!(
-                "or drop `return_sequences` from the {} before it",
-                r.decl.name
-            )
-        }),
+        rank_hint: spec.rank_hint(),
         ..Rule::new(
-            quote_spanned!(span=> #rt::#layer<#rt::layers::#cell, #ta, #fa, #ua>),
+            quote_spanned!(span=> #ty),
             quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
             out,
         )
+        .stepped(true)
     })
+}
+
+/// A recurrent layer written as an argument (`Bidirectional(LSTM(64))`): one of this
+/// family's kinds with its own arguments, checked as they are on their own.
+impl ArgType for Recurrence {
+    type Value = Recurrence;
+    const KIND: ArgKind = ArgKind::Layer(&[SimpleRnn::DECL.name, Lstm::DECL.name, Gru::DECL.name]);
+
+    fn parse(expr: &syn::Expr, param: &Param, a: &ArgCx<'_>) -> Result<Recurrence, Reported> {
+        let expected = || {
+            a.cx.error_spanned_by(
+                expr,
+                format_args!(
+                    "{} is a recurrent layer such as `LSTM(64)`: `SimpleRNN(…)`, `LSTM(…)` or `GRU(…)`",
+                    param.what
+                ),
+            )
+        };
+        let Ok(layer) = syn::parse2::<LayerDef>(expr.to_token_stream()) else {
+            return Err(expected());
+        };
+        if layer.name.is_some() || layer.block.is_some() {
+            return Err(expected());
+        }
+        let kind = layer.kind.to_string();
+        if kind == SimpleRnn::DECL.name {
+            let slots = Slots::new(SimpleRnn::DECL.name, SimpleRnnArgs::PARAMS, &layer, a.cx);
+            let args = SimpleRnnArgs::parse(&slots, a);
+            return match slots.failed() {
+                Some(failed) => Err(failed),
+                None => args.map(|args| Recurrence::simple(&args)),
+            };
+        }
+        for (name, cell) in [
+            (Lstm::DECL.name, quote!(Lstm)),
+            (Gru::DECL.name, quote!(Gru)),
+        ] {
+            if kind == name {
+                let slots = Slots::new(name, GatedArgs::PARAMS, &layer, a.cx);
+                let args = GatedArgs::parse(&slots, a);
+                return match slots.failed() {
+                    Some(failed) => Err(failed),
+                    None => args.map(|args| Recurrence::gated(&args, cell, name)),
+                };
+            }
+        }
+        Err(expected())
+    }
+}
+
+choice! {
+    /// How a bidirectional layer joins its directions.
+    pub enum MergeChoice {
+        Concat = "concat",
+        Sum = "sum",
+    }
+}
+
+args! {
+    /// `Bidirectional`'s arguments.
+    pub struct BidirectionalArgs {
+        /// the recurrent layer
+        layer: Recurrence,
+        /// how the two directions are joined
+        merge: MergeChoice = "concat",
+    }
+}
+
+pub struct Bidirectional;
+
+impl Kind for Bidirectional {
+    type Args = BidirectionalArgs;
+    const DECL: Decl = Decl {
+        name: "Bidirectional",
+        doc: "a recurrent layer reading each sequence forwards and a second one (tensors named `…_reverse`, PyTorch's `bidirectional=True`) reading it from its own last step backwards, joined per step by `merge = concat` (`[T, 2H]` or `[2H]`) or `sum`",
+        example: "Bidirectional(LSTM(32, return_sequences = true))",
+        accepts: SEQUENCE,
+        input_words: SEQUENCE_WORDS,
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &BidirectionalArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Matrix(t, f) = input else {
+            return Err(r.unexpected(input));
+        };
+        let spec = &a.layer.value;
+        let (forward, out) = spec.layer(r, (t, f), quote!(Forward))?;
+        let (reverse, _) = spec.layer(r, (t, f), quote!(Reverse))?;
+        let (merge, width) = match a.merge.value {
+            MergeChoice::Concat => (quote!(MergeConcat), spec.units.mul(&Dim::Known(2))),
+            MergeChoice::Sum => (quote!(MergeSum), spec.units.clone()),
+        };
+        let out = match out {
+            Shape::Matrix(t, _) => Shape::Matrix(t, width),
+            _ => Shape::Vector(width),
+        };
+        let y = r.sample_type(&out);
+        Ok(Rule {
+            rank_hint: spec.rank_hint(),
+            ..Rule::new(
+                quote_spanned!(span=> #rt::Bidirectional<#forward, #reverse, #rt::layers::#merge, #y>),
+                quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
+                out,
+            )
+        })
+    }
 }
 
 /// This family's kinds, in the order the reference lists them.
@@ -156,4 +307,5 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<SimpleRnn>(),
     KindEntry::layer::<Lstm>(),
     KindEntry::layer::<Gru>(),
+    KindEntry::layer::<Bidirectional>(),
 ];

@@ -76,7 +76,8 @@ impl Kind for Dropout {
             quote_spanned!(span=> #rt::Dropout<#sample>),
             quote_spanned!(span=> #rt::Dropout::new(#rate)),
             input.clone(),
-        ))
+        )
+        .stepped(matches!(input, Shape::Matrix(..))))
     }
 }
 

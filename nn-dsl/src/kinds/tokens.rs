@@ -48,7 +48,8 @@ impl Kind for Embedding {
             quote_spanned!(span=> #rt::Embedding<#ta, #vocab, #da>),
             quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
             Shape::Matrix(t.clone(), dim.clone()),
-        ))
+        )
+        .stepped(true))
     }
 }
 
@@ -135,7 +136,8 @@ impl Kind for PositionalEmbedding {
             quote_spanned!(span=> #rt::PositionalEmbedding<#ta, #fa>),
             quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
             input.clone(),
-        ))
+        )
+        .stepped(true))
     }
 }
 

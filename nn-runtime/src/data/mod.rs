@@ -3,10 +3,13 @@
 pub mod csv;
 pub mod idx;
 pub mod mnist;
+mod steps;
+
+pub use steps::{StepClasses, StepLabels};
 
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::tensor::{Batch, Sample, Tensor1};
+use crate::tensor::{Batch, Sample};
 use crate::Rng;
 
 /// A class index below `N`, checked on construction.
@@ -83,9 +86,16 @@ pub trait TargetBatch: Default + Send + Sync {
     fn clear(&mut self);
     /// Appends one target.
     fn push(&mut self, target: &Self::Item);
-    /// How many rows of `outputs` this batch counts as correct: the arg-max equals the class
-    /// (or the target's arg-max); for a single output, both sides of 0.5 agree.
+    /// How many targets of `outputs` this batch counts as correct: the arg-max equals the
+    /// class (or the target's arg-max); for a single output, both sides of 0.5 agree.
     fn count_correct<S: Sample>(&self, outputs: &Batch<S>) -> usize;
+    /// How many targets count against `outputs`, as accuracy and the mean loss count them:
+    /// one per row, or one per step within each output sequence's length (and, for per-step
+    /// classes, not ignored).
+    fn count<S: Sample>(&self, outputs: &Batch<S>) -> usize {
+        let _ = outputs;
+        self.rows()
+    }
     /// Makes `into` a copy of `rows` of this batch (a shard of a data-parallel step),
     /// allocating only when `into` has less capacity.
     fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self);
@@ -119,44 +129,65 @@ impl<const N: usize> TargetBatch for Labels<N> {
     }
 }
 
-impl<const N: usize> Target for Tensor1<N> {
-    type Batch = Batch<Tensor1<N>>;
+/// Dense targets of a sample's own shape: a vector (`Mse`, `BinaryCrossEntropy`, or
+/// probabilities for `CrossEntropy`), or a value or vector per step (`[T, F]`).
+macro_rules! dense_targets {
+    ($($ty:ident<$($p:ident),*>),*) => {$(
+        impl<$(const $p: usize),*> Target for crate::tensor::$ty<$($p),*> {
+            type Batch = Batch<crate::tensor::$ty<$($p),*>>;
+        }
+    )*};
 }
+dense_targets!(Tensor1<N>, Tensor2<T, F>);
 
-impl<const N: usize> TargetBatch for Batch<Tensor1<N>> {
-    type Item = Tensor1<N>;
+impl<S: Sample> TargetBatch for Batch<S> {
+    type Item = S;
     fn rows(&self) -> usize {
         Batch::rows(self)
     }
     fn clear(&mut self) {
         Batch::clear(self)
     }
-    fn push(&mut self, target: &Tensor1<N>) {
+    fn push(&mut self, target: &S) {
         Batch::push(self, target)
     }
     fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
         into.copy_rows_from(self, rows);
     }
-    fn count_correct<S: Sample>(&self, outputs: &Batch<S>) -> usize {
+    /// Per row of the last dimension (one per sample of a vector, one per step of a
+    /// sequence): the arg-maxes agree, or for rows of one value, both sides of 0.5.
+    fn count_correct<O: Sample>(&self, outputs: &Batch<O>) -> usize {
+        let row = S::ROW.max(1);
         outputs
-            .iter_rows()
-            .zip(self.iter_rows())
-            .filter(|(out, target)| {
-                if N == 1 {
-                    (out[0] > 0.5) == (target[0] > 0.5)
-                } else {
-                    kernels::argmax(out) == kernels::argmax(target)
-                }
+            .as_slice()
+            .chunks_exact(row)
+            .zip(self.as_slice().chunks_exact(row))
+            .zip(outputs.step_mask())
+            .filter(|((out, target), within)| {
+                *within
+                    && if row == 1 {
+                        (out[0] > 0.5) == (target[0] > 0.5)
+                    } else {
+                        kernels::argmax(out) == kernels::argmax(target)
+                    }
             })
             .count()
     }
+    /// One target per row of the last dimension within its sequence's length.
+    fn count<O: Sample>(&self, outputs: &Batch<O>) -> usize {
+        outputs.step_mask().filter(|&within| within).count()
+    }
 }
 
-/// Inputs of shape `X` paired with targets `Y`, held in memory.
+/// Inputs of shape `X` paired with targets `Y`, held in memory. Inputs that are sequences of
+/// different lengths ([`Dataset::from_sequences`]) are held padded to `X`'s steps with their
+/// lengths, which every batch carries ([`Batch::lengths`]).
 #[derive(Clone, Debug)]
 pub struct Dataset<X: Sample, Y: Target> {
     inputs: Vec<f32>,
     targets: Vec<Y>,
+    /// Each input's length in steps; empty when every input has all its steps.
+    lengths: Vec<u32>,
     _x: std::marker::PhantomData<fn() -> X>,
 }
 
@@ -173,8 +204,54 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         Ok(Dataset {
             inputs,
             targets,
+            lengths: Vec::new(),
             _x: std::marker::PhantomData,
         })
+    }
+
+    /// A data set of sequences of different lengths: each input the values of its steps
+    /// (a multiple of one step's values, `X::LEN / X::SHAPE[0]`: the features of a
+    /// `[T, F]` sample, one id of `tokens[T]`), from 1 to `X::SHAPE[0]` steps, padded with
+    /// zeros.
+    pub fn from_sequences(samples: impl IntoIterator<Item = (Vec<f32>, Y)>) -> Result<Self> {
+        let steps = X::SHAPE.first().copied().unwrap_or(1);
+        let per_step = X::LEN / steps.max(1);
+        let (mut inputs, mut targets, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, (values, target)) in samples.into_iter().enumerate() {
+            let length = values.len() / per_step.max(1);
+            if !values.len().is_multiple_of(per_step.max(1)) {
+                return Err(Error::LengthMismatch {
+                    what: "a sequence's values (a multiple of one step's)",
+                    expected: length * per_step,
+                    found: values.len(),
+                });
+            }
+            if length == 0 || length > steps {
+                return Err(Error::SequenceLength { row, length, steps });
+            }
+            inputs.extend_from_slice(&values);
+            inputs.resize(inputs.len() + (steps - length) * per_step, 0.0);
+            targets.push(target);
+            lengths.push(length as u32);
+        }
+        Ok(Dataset {
+            inputs,
+            targets,
+            lengths,
+            _x: std::marker::PhantomData,
+        })
+    }
+
+    /// Input `i`'s length in steps (all of them unless the inputs have lengths).
+    pub fn length(&self, i: usize) -> usize {
+        self.lengths
+            .get(i)
+            .map_or_else(|| X::SHAPE.first().copied().unwrap_or(1), |&l| l as usize)
+    }
+
+    /// Whether the inputs are sequences with lengths of their own.
+    pub fn has_lengths(&self) -> bool {
+        !self.lengths.is_empty()
     }
 
     /// A data set from typed samples.
@@ -187,6 +264,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         Dataset {
             inputs,
             targets,
+            lengths: Vec::new(),
             _x: std::marker::PhantomData,
         }
     }
@@ -227,8 +305,17 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         Dataset {
             inputs,
             targets: ids.iter().map(|&i| self.targets[i].clone()).collect(),
+            lengths: self.lengths_of(ids.iter().copied()),
             _x: std::marker::PhantomData,
         }
+    }
+
+    /// The lengths of the inputs at `ids`, or none when the inputs have none.
+    fn lengths_of(&self, ids: impl Iterator<Item = usize>) -> Vec<u32> {
+        if self.lengths.is_empty() {
+            return Vec::new();
+        }
+        ids.map(|i| self.lengths[i]).collect()
     }
 
     /// The first `n` samples and the rest, as two data sets (`n` is capped at the length).
@@ -236,7 +323,8 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         let n = n.min(self.len());
         let part = |range: std::ops::Range<usize>| Dataset {
             inputs: self.inputs[range.start * X::LEN..range.end * X::LEN].to_vec(),
-            targets: self.targets[range].to_vec(),
+            targets: self.targets[range.clone()].to_vec(),
+            lengths: self.lengths_of(range),
             _x: std::marker::PhantomData,
         };
         (part(0..n), part(n..self.len()))
@@ -248,6 +336,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         Dataset {
             inputs: self.inputs[..n * X::LEN].to_vec(),
             targets: self.targets[..n].to_vec(),
+            lengths: self.lengths_of(0..n),
             _x: std::marker::PhantomData,
         }
     }
@@ -307,8 +396,12 @@ impl<X: Sample, Y: Target> Batches<'_, X, Y> {
         x.clear();
         y.clear();
         for &i in &self.order[self.next..end] {
-            x.push_slice(self.data.input_slice(i))
-                .expect("data set rows have the sample length");
+            let input = self.data.input_slice(i);
+            match self.data.has_lengths() {
+                true => x.push_with_length(input, self.data.length(i)),
+                false => x.push_slice(input),
+            }
+            .expect("data set rows have the sample length, and lengths checked when made");
             y.push(&self.data.targets[i]);
         }
         self.next = end;
@@ -336,6 +429,7 @@ impl<X: Sample, Y: Target> ExactSizeIterator for Batches<'_, X, Y> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::Tensor1;
 
     fn toy() -> Dataset<Tensor1<2>, Class<3>> {
         let inputs = (0..10).flat_map(|i| [i as f32, -(i as f32)]).collect();

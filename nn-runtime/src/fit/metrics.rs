@@ -1,12 +1,14 @@
 //! Metrics chosen by the task, which the loss names: class labels (cross-entropy) get
-//! accuracy and, past five classes, top-5 accuracy; binary targets (binary cross-entropy)
-//! accuracy, precision, recall and F1; regression (mean squared error) MAE and RMSE.
+//! accuracy and, past five classes, top-5 accuracy; a class per step (cross-entropy on a
+//! sequence of class scores: taggers, language models) accuracy over the steps and
+//! perplexity; binary targets (binary cross-entropy) accuracy, precision, recall and F1;
+//! regression (mean squared error) MAE and RMSE.
 
-use crate::data::Labels;
+use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
 use crate::loss::{BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Mse};
-use crate::tensor::{Batch, Sample, Tensor1};
+use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
 
 /// Figures accumulated over the batches of an epoch.
@@ -101,6 +103,77 @@ impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Batch<Tensor
     type Metrics = ClassMetrics<N>;
 }
 
+/// The pairs of output and target values that count: those of the steps within each
+/// sequence's length (every value of samples without lengths).
+fn counted_values<'a, S: Sample>(
+    output: &'a Batch<S>,
+    targets: &'a Batch<S>,
+) -> impl Iterator<Item = (&'a f32, &'a f32)> + 'a {
+    let row = S::ROW.max(1);
+    output
+        .as_slice()
+        .chunks_exact(row)
+        .zip(targets.as_slice().chunks_exact(row))
+        .zip(output.step_mask())
+        .filter(|(_, within)| *within)
+        .flat_map(|((o, t), _)| o.iter().zip(t))
+}
+
+/// Per-step classification figures: how often a step's highest score is its class, and the
+/// perplexity e^(mean −log p(class)), over the steps not ignored (a language model's
+/// figures; the perplexity is e^loss of cross-entropy).
+pub struct StepClassMetrics<H> {
+    steps: usize,
+    correct: usize,
+    neg_log_likelihood: f64,
+    _head: PhantomData<fn() -> H>,
+}
+
+impl<H> Default for StepClassMetrics<H> {
+    fn default() -> Self {
+        StepClassMetrics {
+            steps: 0,
+            correct: 0,
+            neg_log_likelihood: 0.0,
+            _head: PhantomData,
+        }
+    }
+}
+
+impl<H: ClassScoresHead, const T: usize, const N: usize> Metrics<Tensor2<T, N>, StepLabels<T, N>>
+    for StepClassMetrics<H>
+{
+    fn names(&self) -> &'static [&'static str] {
+        &["accuracy", "perplexity"]
+    }
+
+    fn add(&mut self, output: &Batch<Tensor2<T, N>>, targets: &StepLabels<T, N>) {
+        for (scores, class) in output
+            .as_slice()
+            .chunks_exact(N)
+            .zip(targets.counted(output))
+        {
+            let Some(class) = class else { continue };
+            self.steps += 1;
+            if kernels::argmax(scores) == class {
+                self.correct += 1;
+            }
+            self.neg_log_likelihood -= H::log_probability(scores, class) as f64;
+        }
+    }
+
+    fn values(&self) -> Vec<f64> {
+        let n = self.steps.max(1) as f64;
+        vec![self.correct as f64 / n, (self.neg_log_likelihood / n).exp()]
+    }
+}
+
+impl<H: ClassScoresHead, const T: usize, const N: usize>
+    TaskMetrics<H, Tensor2<T, N>, StepLabels<T, N>> for CrossEntropy
+{
+    type Metrics = StepClassMetrics<H>;
+}
+
 /// Where a binary head's output splits the two answers: 0.5 for probabilities (a Sigmoid
 /// head), 0 for logits (no head, as BCE-with-logits users train).
 pub trait BinaryThreshold {
@@ -143,7 +216,7 @@ impl<H: BinaryThreshold, S: Sample> Metrics<S, Batch<S>> for BinaryMetrics<H> {
     }
 
     fn add(&mut self, output: &Batch<S>, targets: &Batch<S>) {
-        for (&o, &t) in output.as_slice().iter().zip(targets.as_slice()) {
+        for (&o, &t) in counted_values(output, targets) {
             match (o > H::THRESHOLD, t > 0.5) {
                 (true, true) => self.tp += 1,
                 (true, false) => self.fp += 1,
@@ -191,7 +264,7 @@ impl<S: Sample> Metrics<S, Batch<S>> for RegressionMetrics {
     }
 
     fn add(&mut self, output: &Batch<S>, targets: &Batch<S>) {
-        for (&o, &t) in output.as_slice().iter().zip(targets.as_slice()) {
+        for (&o, &t) in counted_values(output, targets) {
             let e = (o - t) as f64;
             self.abs += e.abs();
             self.squared += e * e;

@@ -293,7 +293,9 @@ where
         for epoch in first_epoch..self.epochs {
             let mut progress = Progress::new(self.verbosity, epoch + 1, self.epochs, steps);
             let mut metrics = <L as TaskMetrics<N::Head, N::Out, Y::Batch>>::Metrics::default();
-            let (mut loss_sum, mut samples) = (0.0f64, 0usize);
+            // The mean loss of the epoch so far: each step's mean weighted by its targets
+            // (rows, or steps not ignored).
+            let (mut loss_sum, mut targets, mut samples) = (0.0f64, 0usize, 0usize);
             let mut batches = train.shuffled(&mut rng).batches(self.batch_size)?;
             let mut k = 0;
             while batches.next_into(&mut x, &mut y) {
@@ -338,15 +340,22 @@ where
                     net.buffers().last_outputs(),
                     if workers > 1 { &y_share } else { &y },
                 );
-                loss_sum += value as f64 * rows as f64;
+                // A distributed step's loss is the global batch's mean; its outputs here
+                // are this worker's share, so the global batch's rows weigh it.
+                let weight = match workers {
+                    1 => y.count(net.buffers().last_outputs()),
+                    _ => rows,
+                };
+                loss_sum += value as f64 * weight as f64;
+                targets += weight;
                 samples += rows;
                 step += 1;
                 k += 1;
                 progress.step(k, steps, samples, || {
-                    named(&metrics, loss_sum / samples as f64, "")
+                    named(&metrics, loss_sum / targets.max(1) as f64, "")
                 });
             }
-            let mut figures = named(&metrics, loss_sum / samples as f64, "");
+            let mut figures = named(&metrics, loss_sum / targets.max(1) as f64, "");
             if let Some(val) = validation {
                 figures.extend(self.validate(net, val)?);
             }
@@ -399,13 +408,16 @@ where
         let mut batches = data.in_order().batches(VALIDATION_BATCH)?;
         let (mut x, mut y) = (Batch::with_capacity(VALIDATION_BATCH), Y::Batch::default());
         let (mut ws, mut out) = (N::Workspace::default(), Batch::default());
-        let mut total = 0.0f64;
+        // Each batch's mean loss weighted by its targets (rows, or steps not ignored).
+        let (mut total, mut count) = (0.0f64, 0usize);
         while batches.next_into(&mut x, &mut y) {
             net.forward_batch_into(&x, &mut out, &mut ws);
-            total += self.loss.loss(N::infer_logits(&ws, &out), &out, &y) as f64 * x.rows() as f64;
+            let n = y.count(&out);
+            total += self.loss.loss(N::infer_logits(&ws, &out), &out, &y) as f64 * n as f64;
+            count += n;
             metrics.add(&out, &y);
         }
-        Ok(named(&metrics, total / data.len() as f64, "val_"))
+        Ok(named(&metrics, total / count.max(1) as f64, "val_"))
     }
 }
 

@@ -53,13 +53,16 @@ pub struct AttentionScratch {
     weight: Vec<f32>,
 }
 
-/// y = attention(x) for `rows` samples `[T, F]`.
+/// y = attention(x) for `rows` samples `[T, F]`. With `lengths` (one per sample, 1 to T),
+/// sample b's keys from its length on are padding and get no weight (PyTorch's
+/// `key_padding_mask`); its queries there still attend to the valid keys.
 pub fn attention_forward(
     g: &AttentionGeom,
     p: &AttentionParams<'_>,
     x: &[f32],
     y: &mut [f32],
     rows: usize,
+    lengths: Option<&[u32]>,
     s: &mut AttentionScratch,
 ) {
     let (t, f, heads, d) = (g.t, g.f, g.heads, g.head_dim());
@@ -100,6 +103,14 @@ pub fn attention_forward(
                 &mut s.scores,
             );
             s.scores.iter_mut().for_each(|v| *v *= scale);
+            if let Some(&len) = lengths.and_then(|l| l.get(b)) {
+                // e^−∞ = 0: padded keys drop out of every row's softmax (the probabilities
+                // the backward pass reads are zero there, so no gradient reaches them).
+                let valid = (len as usize).clamp(1, t);
+                for row in s.scores.chunks_exact_mut(t) {
+                    row[valid..].fill(f32::NEG_INFINITY);
+                }
+            }
             softmax_forward(&s.scores, probs, t);
             // O_h = P V_h, into the head's columns of O.
             gemm(

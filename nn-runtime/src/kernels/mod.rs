@@ -87,8 +87,9 @@ pub use matrix::{argmax, column_sums, transpose};
 pub use optim::{adam_update, adam_update_with};
 pub use recurrence::rnn_sequence_with;
 pub use reduce::{
-    exp_with, log_sum_exp, log_sum_exp_parts, log_sum_exp_parts_with, log_sum_exp_with,
-    softmax_backward, softmax_forward, softmax_forward_with, sum_with,
+    exp_with, log_softmax_backward, log_softmax_forward, log_sum_exp, log_sum_exp_parts,
+    log_sum_exp_parts_with, log_sum_exp_with, softmax_backward, softmax_forward,
+    softmax_forward_with, sum_with,
 };
 pub use simd::{AdamStep, EpilogueAct};
 pub use threads::{as_shard, join, on_pool, set_threads, threads, PARALLEL_MIN_FLOPS};

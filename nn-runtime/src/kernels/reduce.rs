@@ -1,6 +1,6 @@
 //! Reductions over a row (its maximum, Σ e^(x − shift), its sum), each with a scalar
-//! reference and the SIMD paths of `simd/reduce.rs`, and what is built on them: softmax
-//! (forward and backward) and log-sum-exp, computed around the row's maximum so that e^x
+//! reference and the SIMD paths of `simd/reduce.rs`, and what is built on them: softmax and
+//! log-softmax (forward and backward) and log-sum-exp, computed around the row's maximum so that e^x
 //! neither overflows nor underflows.
 //!
 //! Accuracy of the SIMD paths against an f64 reference (tested in `tests.rs`): e^x
@@ -43,6 +43,40 @@ pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], cols: usize) {
         let inner: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
         for ((d, &yi), &g) in dr.iter_mut().zip(yr).zip(gr) {
             *d = yi * (g - inner);
+        }
+    }
+}
+
+/// Row-wise y = (x − max x) − log Σ e^(x − max x), over rows of `cols` values: the log of
+/// the softmax, without computing the softmax and its log apart (which loses everything
+/// below e^−87).
+pub fn log_softmax_forward(x: &[f32], y: &mut [f32], cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    let arch = Arch::current();
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        let (max, log_sum) = log_sum_exp_parts_with(arch, xr);
+        for (yi, &xi) in yr.iter_mut().zip(xr) {
+            *yi = (xi - max) - log_sum;
+        }
+    }
+}
+
+/// Row-wise dx = dy − e^y · Σ dy: the log-softmax Jacobian applied to dy (e^y is the
+/// softmax).
+pub fn log_softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32], cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    for ((yr, gr), dr) in y
+        .chunks_exact(cols)
+        .zip(dy.chunks_exact(cols))
+        .zip(dx.chunks_exact_mut(cols))
+    {
+        let sum: f32 = gr.iter().sum();
+        for ((d, &yi), &g) in dr.iter_mut().zip(yr).zip(gr) {
+            *d = g - yi.exp() * sum;
         }
     }
 }

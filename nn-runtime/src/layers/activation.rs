@@ -6,7 +6,8 @@ use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
 
-/// An activation function applied to whole rows of `len` values.
+/// An activation function applied to rows of `len` values: the last dimension of a sample
+/// (what a softmax normalises; element-wise functions ignore it).
 pub trait ActivationFn: Clone + Default + Send + Sync + 'static {
     /// The name a user writes (`Relu`).
     const KIND: &'static str;
@@ -52,9 +53,15 @@ pub struct Sigmoid;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Gelu;
 
-/// e^x / Σ e^x over each sample.
+/// e^x / Σ e^x over the last dimension: each row of a `[T, V]` output (one distribution
+/// per step) sums to 1, as PyTorch's `softmax(dim=-1)` and Keras's default axis.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Softmax;
+
+/// log(e^x / Σ e^x) over the last dimension (PyTorch's `LogSoftmax(dim=-1)`), computed as
+/// (x − max) − log Σ e^(x − max).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogSoftmax;
 
 /// The identity: what a network without an output activation ends in.
 #[derive(Clone, Copy, Debug, Default)]
@@ -121,6 +128,16 @@ impl ActivationFn for Softmax {
     }
 }
 
+impl ActivationFn for LogSoftmax {
+    const KIND: &'static str = "LogSoftmax";
+    fn forward(&self, x: &[f32], y: &mut [f32], len: usize) {
+        kernels::log_softmax_forward(x, y, len)
+    }
+    fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize) {
+        kernels::log_softmax_backward(y, dy, dx, len)
+    }
+}
+
 impl ActivationFn for Linear {
     const KIND: &'static str = "Linear";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
@@ -179,13 +196,13 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
 
     fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
         self.function
-            .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
+            .forward(x.as_slice(), y.as_mut_slice(), S::ROW);
     }
 
     fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
         y.set_rows(x.rows());
         self.function
-            .forward(x.as_slice(), y.as_mut_slice(), S::LEN);
+            .forward(x.as_slice(), y.as_mut_slice(), S::ROW);
     }
 
     fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut (), _rng: &mut Rng) {
@@ -207,7 +224,7 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
                 y.as_slice(),
                 dy.as_slice(),
                 dx.as_mut_slice(),
-                S::LEN,
+                S::ROW,
             );
         }
     }

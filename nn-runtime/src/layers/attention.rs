@@ -1,5 +1,6 @@
 //! Self-attention over `[tokens, features]` samples, PyTorch's `nn.MultiheadAttention`
-//! (`batch_first=True`, no mask) with its parameter names and layouts (`in_proj_weight
+//! (`batch_first=True`; a batch with lengths masks each sample's padded keys, as
+//! `key_padding_mask`) with its parameter names and layouts (`in_proj_weight
 //! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), and a learned
 //! positional embedding added to every sample.
 
@@ -93,6 +94,7 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
             x.as_slice(),
             y.as_mut_slice(),
             1,
+            None,
             ws,
         );
     }
@@ -110,6 +112,7 @@ impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttentio
             x.as_slice(),
             y.as_mut_slice(),
             x.rows(),
+            x.lengths(),
             ws,
         );
     }

@@ -431,6 +431,8 @@ conv_on_impl! {
         type Cache = ConvCache;
         type Workspace = ConvWorkspace;
         const SAMPLE_WORKSPACE: bool = true;
+        /// The first dimension is channels, not steps.
+        const KEEPS_STEPS: bool = false;
         const PARAMS: usize = {
             let g = Self::SIZES;
             g.c_out * group_in(&g) * g.kh * g.kw + if BIAS { g.c_out } else { 0 }

@@ -70,6 +70,7 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
     type Cache = ConvPoolCache<Conv::Out>;
     type Workspace = ConvWorkspace;
     const SAMPLE_WORKSPACE: bool = true;
+    const KEEPS_STEPS: bool = false;
     const PARAMS: usize = Conv::PARAMS;
     const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
     const KIND: &'static str = Conv::KIND;

@@ -121,7 +121,7 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> DenseOn<X, Y, F
         Ok(())
     }
 
-    fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize) {
+    pub(super) fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize) {
         let p = MatMul {
             act: F::EPILOGUE,
             ..MatMul::new(rows, Self::OUT, Self::IN)

@@ -5,13 +5,28 @@ use crate::tensor::{Batch, Sample, Tensor2, Tokens};
 use crate::Rng;
 
 /// `T` token ids below `V` to `[T, D]` vectors. An id that is not an integer below `V`
-/// (data a user fed in) embeds as NaN, rather than panicking: a training step on it is the
-/// typed `NonFiniteLoss` error, and inference shows NaN for that sample.
+/// (data a user fed in) is the typed `TokenOutOfVocabulary` error, naming the sample and
+/// position, wherever a network checks its input (training, evaluation, the `try_` and
+/// token networks' inference methods); a pass that is not checked embeds it as NaN rather
+/// than panicking.
 #[derive(Clone, Debug)]
 pub struct Embedding<const T: usize, const V: usize, const D: usize> {
     /// `[V, D]`.
     pub weight: Vec<f32>,
     pub weight_grad: Vec<f32>,
+}
+
+impl<const T: usize, const V: usize, const D: usize> Embedding<T, V, D> {
+    /// The vectors of `ids` into `out`.
+    pub(super) fn lookup(&self, ids: &[f32], out: &mut [f32]) {
+        embed(&self.weight, V, D, ids, out);
+    }
+
+    /// An error naming the first id, in sequences of `per_sample` ids, that is not below the
+    /// vocabulary.
+    pub(super) fn check_ids(&self, ids: &[f32], per_sample: usize) -> crate::error::Result<()> {
+        super::stepped::check_token_ids(ids, per_sample, V)
+    }
 }
 
 /// The row of `id` in a table of `vocab` rows, if it is one.
@@ -37,6 +52,8 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
     type Out = Tensor2<T, D>;
     type Cache = ();
     type Workspace = ();
+    /// A vector for every token: the steps are the tokens'.
+    const KEEPS_STEPS: bool = true;
     const PARAMS: usize = V * D;
     /// A lookup: one copy per value produced.
     const FLOPS: usize = T * D;
@@ -49,6 +66,10 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
             weight,
             weight_grad: vec![0.0; V * D],
         }
+    }
+
+    fn check_input(&self, x: &[f32]) -> crate::error::Result<()> {
+        self.check_ids(x, T)
     }
 
     fn forward_into(&self, x: &Tokens<T>, y: &mut Tensor2<T, D>, _ws: &mut ()) {

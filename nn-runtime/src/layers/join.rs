@@ -165,6 +165,11 @@ macro_rules! join_passes {
             Self::from_parts($a, $b)
         }
 
+        fn check_input(&self, x: &[f32]) -> crate::error::Result<()> {
+            self.$a.check_input(x)?;
+            self.$b.check_input(x)
+        }
+
         fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut JoinWorkspace<A, B>) {
             let (mut a, mut b) = (A::Out::zeros(), B::Out::zeros());
             self.$a.forward_into(x, &mut a, &mut ws.a);

@@ -44,8 +44,26 @@ pub trait Layer: Sized {
     /// right, only slower.
     const SAMPLE_WORKSPACE: bool = false;
 
+    /// Whether the output's first dimension is the input's steps, so that the lengths of a
+    /// batch of sequences ([`Batch::lengths`]) hold for the output too: a layer applied at
+    /// every step, a recurrence returning every step, attention. By default, when the input
+    /// and output have the same rank (two or more) and the same first dimension; a layer
+    /// that maps tokens to vectors says so itself, one whose first dimension is channels
+    /// (a convolution) says no.
+    const KEEPS_STEPS: bool = keeps_steps(Self::In::SHAPE, Self::Out::SHAPE);
+
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
+
+    /// Checks input values the layer cannot compute on, one sample after another in `x`
+    /// (`In::LEN` values each): a token id out of an embedding's vocabulary is a typed
+    /// error naming the sample and position. Inference and training call it on the
+    /// network's input before any work; a layer over floats takes anything (the default),
+    /// a chain or join asks the layers that read its input.
+    fn check_input(&self, x: &[f32]) -> crate::error::Result<()> {
+        let _ = x;
+        Ok(())
+    }
 
     /// Inference on one sample, in `ws` (the workspace batch inference uses too): no
     /// allocation once `ws` has grown to what the layer needs.
@@ -150,6 +168,22 @@ pub trait Layer: Sized {
 
     /// The layer kind as a user wrote it (`Dense`, `Relu`, …).
     const KIND: &'static str;
+}
+
+/// The default of [`Layer::KEEPS_STEPS`].
+const fn keeps_steps(input: &[usize], output: &[usize]) -> bool {
+    input.len() >= 2 && input.len() == output.len() && input[0] == output[0]
+}
+
+/// Hands the lengths of `x`'s rows on to `y`, the output of layer `L` on them, when `L` keeps
+/// the steps; else `y`'s rows have all their steps. The generated passes call it after every
+/// layer.
+pub fn carry_lengths<L: Layer>(x: &Batch<L::In>, y: &mut Batch<L::Out>) {
+    if L::KEEPS_STEPS {
+        y.copy_lengths_from(x);
+    } else {
+        y.clear_lengths();
+    }
 }
 
 /// A dotted parameter path built on the stack (`fc1.weight`), so that visiting parameters in

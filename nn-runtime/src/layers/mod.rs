@@ -3,6 +3,7 @@
 
 mod activation;
 mod attention;
+mod bidirectional;
 mod conv;
 mod conv_pool;
 mod dense;
@@ -14,10 +15,15 @@ mod layer;
 mod norm;
 mod pool;
 mod rnn;
+mod stepped;
 mod summary;
+mod time_pool;
 
 pub use activation::*;
 pub use attention::{MultiHeadAttention, PositionalEmbedding};
+pub use bidirectional::{
+    Bidirectional, BidirectionalCache, BidirectionalWorkspace, MergeConcat, MergeMode, MergeSum,
+};
 pub use conv::{
     Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvPadding, ConvParams, Pad, PaddingRule, Same,
 };
@@ -36,26 +42,29 @@ pub use pool::{
     PoolGlobal, PoolLayer, PoolMax, PoolOn, PoolOp, PoolWindow,
 };
 pub use rnn::{
-    rnn_backward, rnn_forward, Cell, CellKind, Gru, Lstm, Recurrent, RecurrentSeq, RnnCache,
-    RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
+    rnn_backward, rnn_forward, Cell, CellKind, Direction, Forward, Gru, Lstm, Recurrent,
+    RecurrentSeq, Reverse, RnnCache, RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
 };
 
 /// The layer types a network is made of, re-exported at the crate root and in the prelude:
 /// the one list to extend when a layer kind is added.
 pub mod all {
     pub use super::{
-        Act, AvgPool2d, BatchNorm, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout, Embedding,
-        Flatten, Gelu, GlobalAvgPool2d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu,
-        Linear, MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent,
-        RecurrentSeq, Relu, Residual, Sigmoid, Softmax, Sum, Tanh,
+        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout,
+        Embedding, Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d,
+        GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d,
+        MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu,
+        Residual, Sigmoid, Softmax, Sum, Tanh,
     };
 }
 
 pub use layer::{
-    Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer, Layout, ParamReader,
-    ParamVisitor, Path, Tensor, TensorMut, Walk,
+    carry_lengths, Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer, Layout,
+    ParamReader, ParamVisitor, Path, Tensor, TensorMut, Walk,
 };
+pub use stepped::{RecurrentState, Stepped};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};
+pub use time_pool::{GlobalAvgPool1d, GlobalMaxPool1d, TimePool, TimePoolCache};
 
 /// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample: how
 /// convolutions and poolings read their samples' shapes.

@@ -341,7 +341,7 @@ impl<S: Sample, R: Grouping> Norm<S, R> {
         }
     }
 
-    fn run(&self, x: &[f32], y: &mut [f32], saved: Option<(&mut [f32], &mut [f32])>) {
+    pub(super) fn run(&self, x: &[f32], y: &mut [f32], saved: Option<(&mut [f32], &mut [f32])>) {
         let (n, inner, groups) = Self::GEOMETRY;
         group_norm_forward(
             x,

@@ -76,6 +76,37 @@ cell!(/// Long short-term memory.
 cell!(/// Gated recurrent unit (PyTorch's, which is Keras's `reset_after=True`).
     Gru, Gru, "GRU");
 
+/// The direction a recurrent layer reads its sequence in, as the names of its tensors say
+/// it (PyTorch's `weight_ih_l0` and `weight_ih_l0_reverse`): [`Forward`], or [`Reverse`],
+/// the second half of a bidirectional layer, which reads each sequence from its last step
+/// (the layer itself is given the sequences reversed).
+pub trait Direction: Send + Sync + 'static {
+    /// `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, with this direction's
+    /// suffix.
+    const NAMES: [&'static str; 4];
+}
+
+/// First step to last: a plain recurrent layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forward;
+
+/// Last step to first: the reverse half of a bidirectional layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reverse;
+
+impl Direction for Forward {
+    const NAMES: [&'static str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
+}
+
+impl Direction for Reverse {
+    const NAMES: [&'static str; 4] = [
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse",
+    ];
+}
+
 /// Sizes of a recurrent layer.
 #[derive(Clone, Copy, Debug)]
 pub struct RnnGeom {
@@ -156,8 +187,102 @@ pub struct RnnCache {
     hprev: Vec<f32>,
 }
 
-/// Runs the layer over `rows` sequences `x` (`[B, T, F]`), filling the cache.
-pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut RnnCache) {
+/// One step of the recurrence for one sequence, its state `h` (and `c` for an LSTM) carried
+/// in from the step before (empty or zero before the first) and out to the next; `scratch`
+/// holds the step's gates. The cell's arithmetic is the sequence pass's.
+pub fn rnn_step(
+    g: &RnnGeom,
+    p: &RnnParams,
+    x: &[f32],
+    h: &mut Vec<f32>,
+    c: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    let (hn, gh) = (g.h, g.gh());
+    h.resize(hn, 0.0);
+    c.resize(hn, 0.0);
+    scratch.resize(2 * gh, 0.0);
+    let (gates, hh) = scratch.split_at_mut(gh);
+    // The input projection, then the recurrent one (kept apart for a GRU's n gate).
+    kernels::gemm(
+        &MatMul::new(1, gh, g.f),
+        x,
+        &p.weight_ih_t,
+        Some(&p.bias_ih),
+        gates,
+    );
+    let recurrent = MatMul {
+        accumulate: g.kind != CellKind::Gru,
+        ..MatMul::new(1, gh, hn)
+    };
+    if g.kind == CellKind::Gru {
+        hh.copy_from_slice(&p.bias_hh);
+        let accumulate = MatMul {
+            accumulate: true,
+            ..recurrent
+        };
+        kernels::gemm(&accumulate, h, &p.weight_hh_t, None, hh);
+    } else {
+        kernels::gemm(&recurrent, h, &p.weight_hh_t, None, gates);
+    }
+    match g.kind {
+        CellKind::SimpleTanh | CellKind::SimpleRelu => {
+            let act = if g.kind == CellKind::SimpleTanh {
+                EpilogueAct::Tanh
+            } else {
+                EpilogueAct::Relu
+            };
+            kernels::activation_forward_in_place(act, gates);
+            h.copy_from_slice(gates);
+        }
+        CellKind::Lstm => {
+            kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gates[..2 * hn]);
+            kernels::activation_forward_in_place(EpilogueAct::Tanh, &mut gates[2 * hn..3 * hn]);
+            kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gates[3 * hn..]);
+            for k in 0..hn {
+                c[k] = gates[hn + k] * c[k] + gates[k] * gates[2 * hn + k];
+            }
+            // tanh(c) in the n-gate block of the scratch, then h = o ⊙ tanh(c).
+            let tanh_c = &mut hh[..hn];
+            tanh_c.copy_from_slice(c);
+            kernels::activation_forward_in_place(EpilogueAct::Tanh, tanh_c);
+            for k in 0..hn {
+                h[k] = gates[3 * hn + k] * tanh_c[k];
+            }
+        }
+        CellKind::Gru => {
+            for (v, &u) in gates[..2 * hn].iter_mut().zip(&hh[..2 * hn]) {
+                *v += u;
+            }
+            kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gates[..2 * hn]);
+            for k in 0..hn {
+                gates[2 * hn + k] += gates[k] * hh[2 * hn + k];
+            }
+            kernels::activation_forward_in_place(EpilogueAct::Tanh, &mut gates[2 * hn..]);
+            for k in 0..hn {
+                let z = gates[hn + k];
+                h[k] = (1.0 - z) * gates[2 * hn + k] + z * h[k];
+            }
+        }
+    }
+}
+
+/// Whether step `t` of row `b` lies past that row's length (a padded step).
+fn padded(lengths: Option<&[u32]>, b: usize, t: usize) -> bool {
+    lengths.is_some_and(|l| t >= l[b] as usize)
+}
+
+/// Runs the layer over `rows` sequences `x` (`[B, T, F]`), filling the cache. With
+/// `lengths`, row b's state stops changing after its last step (`lengths[b] − 1`): the
+/// state at every later step is that one, as PyTorch's packed sequences end there.
+pub fn rnn_forward(
+    g: &RnnGeom,
+    p: &RnnParams,
+    x: &[f32],
+    rows: usize,
+    lengths: Option<&[u32]>,
+    c: &mut RnnCache,
+) {
     let (t_len, h, gh) = (g.t, g.h, g.gh());
     let bt = rows * t_len;
     c.gates.resize(bt * gh, 0.0);
@@ -188,7 +313,12 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
         for (dst, src) in w.chunks_exact_mut(rsw).zip(p.weight_hh_t.chunks_exact(h)) {
             dst[..h].copy_from_slice(src);
         }
-        kernels::rnn_sequence_with(arch, t_len, h, w, rsw, act, &mut c.gates, &mut c.hs);
+        // Only its own steps; the state after them is the last one.
+        let steps = lengths.map_or(t_len, |l| l[0] as usize);
+        kernels::rnn_sequence_with(arch, steps, h, w, rsw, act, &mut c.gates, &mut c.hs);
+        for t in steps..t_len {
+            c.hs.copy_within((t - 1) * h..t * h, t * h);
+        }
         return;
     }
     match g.kind {
@@ -291,18 +421,29 @@ pub fn rnn_forward(g: &RnnGeom, p: &RnnParams, x: &[f32], rows: usize, c: &mut R
                     }
                 }
             }
+            if let (Some(q), true) = (prev, padded(lengths, b, t)) {
+                // Past the row's length its state stays (h, and an LSTM's cell state).
+                c.hs.copy_within(q..q + h, at);
+                if g.kind == CellKind::Lstm {
+                    c.extra.copy_within(q..q + h, at);
+                }
+            }
         }
     }
 }
 
 /// Backpropagation through time. `dh_out` is ∂loss/∂(every hidden state) `[B, T, H]` when
-/// the layer returns sequences, or ∂loss/∂(last hidden state) `[B, H]` when not.
+/// the layer returns sequences, or ∂loss/∂(last hidden state) `[B, H]` when not. With
+/// `lengths` (those of the forward pass), a padded step is the identity on the state: its
+/// gradient passes to the step before unchanged, it has no gate gradients, and the
+/// gradient of its output (zero when returned) is not read.
 #[allow(clippy::too_many_arguments)]
 pub fn rnn_backward(
     g: &RnnGeom,
     p: &mut RnnParams,
     x: &[f32],
     rows: usize,
+    lengths: Option<&[u32]>,
     c: &mut RnnCache,
     dh_out: &[f32],
     sequences: bool,
@@ -328,11 +469,26 @@ pub fn rnn_backward(
             let at = (b * t_len + t) * h;
             let prev = (t > 0).then(|| (b * t_len + t - 1) * h);
             let dh = &mut c.dh[b * h..(b + 1) * h];
+            if padded(lengths, b, t) {
+                // The identity on the state: no gate gradients; dh (and an LSTM's dc) pass
+                // on unchanged, through the direct term.
+                c.dgates[(b * t_len + t) * gh..][..gh].fill(0.0);
+                if g.kind == CellKind::Gru {
+                    c.dhidden[(b * t_len + t) * gh..][..gh].fill(0.0);
+                }
+                dh_prev_direct[b * h..(b + 1) * h].copy_from_slice(dh);
+                continue;
+            }
+            if lengths.is_some() && g.kind != CellKind::Gru {
+                // Only padded steps have a direct term for these cells.
+                dh_prev_direct[b * h..(b + 1) * h].fill(0.0);
+            }
             if sequences {
                 for (d, &v) in dh.iter_mut().zip(&dh_out[at..at + h]) {
                     *d += v;
                 }
-            } else if t == t_len - 1 {
+            } else if t + 1 == lengths.map_or(t_len, |l| l[b] as usize) {
+                // The output is the state at the sample's own last step.
                 for (d, &v) in dh.iter_mut().zip(&dh_out[b * h..(b + 1) * h]) {
                     *d += v;
                 }
@@ -405,7 +561,7 @@ pub fn rnn_backward(
                 ..MatMul::new(rows, h, gh)
             };
             kernels::gemm(&mm, &grads[t * gh..], &c.weight_hh, None, &mut c.dh);
-            if g.kind == CellKind::Gru {
+            if g.kind == CellKind::Gru || lengths.is_some() {
                 for (d, &v) in c.dh.iter_mut().zip(&dh_prev_direct) {
                     *d += v;
                 }
@@ -464,23 +620,29 @@ macro_rules! recurrent_layer {
     ($(#[$doc:meta])* $name:ident, out $out:ty, sequences $seq:literal) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
-        pub struct $name<C: Cell, const T: usize, const F: usize, const H: usize> {
+        pub struct $name<C: Cell, const T: usize, const F: usize, const H: usize, D: Direction = Forward> {
             pub params: RnnParams,
-            _cell: PhantomData<C>,
+            _cell: PhantomData<fn() -> (C, D)>,
         }
 
-        impl<C: Cell, const T: usize, const F: usize, const H: usize> $name<C, T, F, H> {
-            const GEOMETRY: RnnGeom = RnnGeom { kind: C::KIND, t: T, f: F, h: H };
+        impl<C: Cell, const T: usize, const F: usize, const H: usize, D: Direction> $name<C, T, F, H, D> {
+            pub(super) const GEOMETRY: RnnGeom = RnnGeom { kind: C::KIND, t: T, f: F, h: H };
 
             /// A freshly initialised layer (see [`RnnParams::init`]).
             pub fn new(rng: &mut Rng) -> Self {
                 $name { params: RnnParams::init(&Self::GEOMETRY, rng), _cell: PhantomData }
             }
 
-            fn run(&self, x: &[f32], y: &mut [f32], rows: usize, cache: &mut RnnCache) {
-                rnn_forward(&Self::GEOMETRY, &self.params, x, rows, cache);
+            /// `lengths`: those of `x`'s rows, if any (see [`rnn_forward`]).
+            fn run(&self, x: &[f32], y: &mut [f32], rows: usize, lengths: Option<&[u32]>, cache: &mut RnnCache) {
+                rnn_forward(&Self::GEOMETRY, &self.params, x, rows, lengths, cache);
                 if $seq {
                     y.copy_from_slice(&cache.hs[..rows * T * H]);
+                    // A padded step's output is zero, as PyTorch's `pad_packed_sequence` gives.
+                    for b in 0..rows {
+                        let length = lengths.map_or(T, |l| l[b] as usize);
+                        y[(b * T + length) * H..(b + 1) * T * H].fill(0.0);
+                    }
                 } else {
                     for b in 0..rows {
                         y[b * H..(b + 1) * H].copy_from_slice(&cache.hs[(b * T + T - 1) * H..(b * T + T) * H]);
@@ -489,7 +651,7 @@ macro_rules! recurrent_layer {
             }
         }
 
-        impl<C: Cell, const T: usize, const F: usize, const H: usize> Layer for $name<C, T, F, H> {
+        impl<C: Cell, const T: usize, const F: usize, const H: usize, D: Direction> Layer for $name<C, T, F, H, D> {
             type In = Tensor2<T, F>;
             type Out = $out;
             type Cache = RnnCache;
@@ -505,17 +667,17 @@ macro_rules! recurrent_layer {
             }
 
             fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut RnnCache) {
-                self.run(x.as_slice(), y.as_mut_slice(), 1, ws);
+                self.run(x.as_slice(), y.as_mut_slice(), 1, None, ws);
             }
 
             fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, ws: &mut RnnCache) {
                 y.set_rows(x.rows());
-                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), ws);
+                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), x.lengths(), ws);
             }
 
             fn forward_train(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, cache: &mut RnnCache, _rng: &mut Rng) {
                 y.set_rows(x.rows());
-                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), cache);
+                self.run(x.as_slice(), y.as_mut_slice(), x.rows(), x.lengths(), cache);
             }
 
             fn backward(&mut self, x: &Batch<Self::In>, _y: &Batch<Self::Out>, cache: &mut RnnCache, dy: &Batch<Self::Out>, dx: Option<&mut Batch<Self::In>>) {
@@ -523,21 +685,22 @@ macro_rules! recurrent_layer {
                     dx.set_rows(x.rows());
                     dx.as_mut_slice()
                 });
-                rnn_backward(&Self::GEOMETRY, &mut self.params, x.as_slice(), x.rows(), cache, dy.as_slice(), $seq, dx);
+                rnn_backward(&Self::GEOMETRY, &mut self.params, x.as_slice(), x.rows(), x.lengths(), cache, dy.as_slice(), $seq, dx);
             }
 
             fn walk<W: Walk<Self>>(walk: &mut W) {
                 let g = Self::GEOMETRY;
                 let gh = g.gh();
+                let [weight_ih, weight_hh, bias_ih, bias_hh] = D::NAMES;
                 walk.param(
-                    "weight_ih_l0",
+                    weight_ih,
                     &[gh, g.f],
                     Layout::Transposed,
                     |l| (&l.params.weight_ih_t, &l.params.weight_ih_t_grad),
                     |l| (&mut l.params.weight_ih_t, &mut l.params.weight_ih_t_grad),
                 );
                 walk.param(
-                    "weight_hh_l0",
+                    weight_hh,
                     &[gh, g.h],
                     Layout::Transposed,
                     |l| (&l.params.weight_hh_t, &l.params.weight_hh_t_grad),
@@ -547,10 +710,10 @@ macro_rules! recurrent_layer {
                 let bias_layout = if g.kind.has_hidden_bias() {
                     Layout::RowMajor
                 } else {
-                    Layout::SumWith("bias_hh_l0")
+                    Layout::SumWith(bias_hh)
                 };
                 walk.param(
-                    "bias_ih_l0",
+                    bias_ih,
                     &[gh],
                     bias_layout,
                     |l| (&l.params.bias_ih, &l.params.bias_ih_grad),
@@ -558,7 +721,7 @@ macro_rules! recurrent_layer {
                 );
                 if g.kind.has_hidden_bias() {
                     walk.param(
-                        "bias_hh_l0",
+                        bias_hh,
                         &[gh],
                         Layout::RowMajor,
                         |l| (&l.params.bias_hh, &l.params.bias_hh_grad),

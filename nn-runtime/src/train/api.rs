@@ -33,6 +33,23 @@ pub trait NetworkExt: Network {
         infer::predict_into(self, x, y)
     }
 
+    /// [`Self::forward`], after checking the input: a token id out of the vocabulary is
+    /// [`Error::TokenOutOfVocabulary`](crate::Error::TokenOutOfVocabulary), where the
+    /// unchecked pass gives NaN for it. (A network over floats has nothing to check.)
+    fn try_forward(&self, x: &Self::In) -> Result<Self::Out> {
+        infer::try_forward(self, x)
+    }
+
+    /// [`Self::predict`], after checking the input.
+    fn try_predict(&self, x: &Batch<Self::In>) -> Result<Batch<Self::Out>> {
+        infer::try_predict(self, x)
+    }
+
+    /// [`Self::predict_into`], after checking the input; `y` is untouched on an error.
+    fn try_predict_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>) -> Result<()> {
+        infer::try_predict_into(self, x, y)
+    }
+
     /// One training step (forward, loss, backward, update); the mean loss.
     fn train_step<T, L, O>(
         &mut self,

@@ -19,18 +19,20 @@ pub struct Evaluation {
 /// Rows per forward pass when evaluating.
 const EVAL_BATCH: usize = 256;
 
-/// Fraction of `data` whose prediction is right (see [`TargetBatch::count_correct`]); an
-/// inference pass.
+/// Fraction of `data`'s targets predicted right (see [`TargetBatch::count_correct`]: one
+/// per sample, or one per step of per-step classes); an inference pass.
 pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
     let _flush = FlushDenormals::new();
-    let mut correct = 0;
+    let (mut correct, mut count) = (0, 0);
     for_each_batch(net, data, |_, output, targets| {
-        correct += targets.count_correct(output)
+        correct += targets.count_correct(output);
+        count += targets.count(output);
     })?;
-    Ok(correct as f32 / data.len() as f32)
+    Ok(correct as f32 / count.max(1) as f32)
 }
 
-/// Mean loss (weighted by batch size) and accuracy over `data`; an inference pass.
+/// Mean loss (each batch's mean weighted by its targets: rows, or steps not ignored) and
+/// accuracy over `data`; an inference pass.
 pub fn evaluate<N, Y, L>(net: &N, data: &Dataset<N::In, Y>, loss: &L) -> Result<Evaluation>
 where
     N: Network,
@@ -38,15 +40,17 @@ where
     L: Loss<N::Head, N::Out, Y::Batch>,
 {
     let _flush = FlushDenormals::new();
-    let (mut total, mut correct) = (0.0f64, 0);
+    let (mut total, mut correct, mut count) = (0.0f64, 0, 0);
     for_each_batch(net, data, |ws, output, targets| {
-        total +=
-            loss.loss(N::infer_logits(ws, output), output, targets) as f64 * targets.rows() as f64;
+        let n = targets.count(output);
+        total += loss.loss(N::infer_logits(ws, output), output, targets) as f64 * n as f64;
         correct += targets.count_correct(output);
+        count += n;
     })?;
+    let count = count.max(1) as f64;
     Ok(Evaluation {
-        loss: (total / data.len() as f64) as f32,
-        accuracy: correct as f32 / data.len() as f32,
+        loss: (total / count) as f32,
+        accuracy: (correct as f64 / count) as f32,
     })
 }
 
@@ -61,7 +65,12 @@ fn for_each_batch<N: Layer, Y: Target>(
     let mut batches = data.in_order().batches(EVAL_BATCH)?;
     let (mut x, mut y) = (Batch::with_capacity(EVAL_BATCH), Y::Batch::default());
     let (mut ws, mut output) = (N::Workspace::default(), Batch::default());
+    let mut first = 0;
     while batches.next_into(&mut x, &mut y) {
+        // In order: a bad sample is named by its index in the data set.
+        net.check_input(x.as_slice())
+            .map_err(|e| e.offset_sample(first))?;
+        first += x.rows();
         net.forward_batch_into(&x, &mut output, &mut ws);
         f(&ws, &output, &y);
     }

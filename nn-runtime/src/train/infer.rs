@@ -2,6 +2,7 @@
 //! one, in the network's own workspace (see [`Buffers`](super::Buffers)).
 
 use super::network::Network;
+use crate::error::Result;
 use crate::kernels::FlushDenormals;
 use crate::tensor::{Batch, Sample};
 use std::sync::TryLockError;
@@ -48,4 +49,28 @@ pub fn predict<N: Network>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
 /// [`predict`], under PyTorch's name for it.
 pub fn forward_batch<N: Network>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
     predict(net, x)
+}
+
+/// [`forward`], after checking the input (a token id out of the vocabulary is
+/// [`Error::TokenOutOfVocabulary`](crate::Error::TokenOutOfVocabulary)).
+pub fn try_forward<N: Network>(net: &N, x: &N::In) -> Result<N::Out> {
+    net.check_input(x.as_slice())?;
+    Ok(forward(net, x))
+}
+
+/// [`predict_into`], after checking the input; `y` is untouched on an error.
+pub fn try_predict_into<N: Network>(
+    net: &N,
+    x: &Batch<N::In>,
+    y: &mut Batch<N::Out>,
+) -> Result<()> {
+    net.check_input(x.as_slice())?;
+    predict_into(net, x, y);
+    Ok(())
+}
+
+/// [`predict`], after checking the input.
+pub fn try_predict<N: Network>(net: &N, x: &Batch<N::In>) -> Result<Batch<N::Out>> {
+    net.check_input(x.as_slice())?;
+    Ok(predict(net, x))
 }

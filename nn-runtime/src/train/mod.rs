@@ -40,6 +40,8 @@ pub use digest::{weights_digest, Fnv};
 pub use eval::{accuracy, evaluate, Evaluation};
 pub use exchange::{BackwardPass, GradientExchange, Ready};
 pub use flat::{gather_buffers, parameters, scatter_buffers, set_parameters};
-pub use infer::{forward, forward_batch, predict, predict_into};
+pub use infer::{
+    forward, forward_batch, predict, predict_into, try_forward, try_predict, try_predict_into,
+};
 pub use network::Network;
 pub use step::{train_step, train_step_exchanging};

@@ -21,7 +21,8 @@ use crate::tensor::Batch;
 /// thread count), and one optimizer update follows. Subnormals are flushed while it runs
 /// (`kernels::FlushDenormals`).
 ///
-/// On an error (empty batch, row mismatch, NaN or infinite loss, invalid hyper-parameter)
+/// On an error (empty batch, row mismatch, a token id out of the vocabulary, NaN or
+/// infinite loss, invalid hyper-parameter)
 /// the parameters, buffers and the optimizer state are left as they were.
 pub fn train_step<N, T, L, O>(
     net: &mut N,
@@ -60,6 +61,7 @@ where
 {
     let _flush = FlushDenormals::new();
     check_rows(x.rows(), targets.rows())?;
+    net.check_input(x.as_slice())?;
     let shards = share_count::<N>(x.rows());
     let mut state = std::mem::take(net.buffers());
     state.last_split = shards >= 2;
