@@ -2,7 +2,9 @@
 //! version in tests/fixtures/TORCH_VERSION): the same weights and buffers give the same
 //! outputs in inference (PyTorch's eval mode) and in training (train mode: batch statistics),
 //! the same loss, parameter gradients, running statistics after a step, and one Adam step.
-//! A model whose training pass is random (dropout) is compared in inference only.
+//! A model whose training pass is random (dropout) is compared in inference only. A batch of
+//! padded sequences carries its lengths, which the PyTorch model gives
+//! `pack_padded_sequence` and `key_padding_mask`.
 //!
 //! Tolerances: outputs and loss 1e-5 relative (with a 1e-6 absolute floor: f32 sums of a
 //! few dozen terms in a different order); gradients 1e-4 relative (with a 1e-5 floor: they
@@ -141,7 +143,12 @@ where
         })
         .sum();
     assert_eq!(params, Some(&as_pytorch.to_string()), "{name}: parameters");
-    let x = Batch::<N::In>::from_vec(data.tensor("input")).unwrap();
+    let mut x = Batch::<N::In>::from_vec(data.tensor("input")).unwrap();
+    if data.has("lengths") {
+        // Padded sequences, which the PyTorch model packs (or masks).
+        let lengths: Vec<usize> = data.tensor("lengths").iter().map(|&l| l as usize).collect();
+        x.set_lengths(&lengths).unwrap();
+    }
     let mut net = load();
     let mut out = Batch::default();
     net.forward_batch_into(&x, &mut out, &mut Default::default());
@@ -452,4 +459,71 @@ fn concatenated_and_added_branches_match_pytorch() {
 #[test]
 fn a_pre_norm_transformer_block_matches_pytorch() {
     check::<TransformerNet, _, _>("transformer", labels::<3>, &CrossEntropy);
+}
+
+/// A class per step, PyTorch's ignore_index (-100) as an ignored step.
+fn step_labels<const T: usize, const N: usize>(t: &[f32]) -> StepLabels<T, N> {
+    let rows: Vec<StepClasses<T, N>> = t
+        .chunks_exact(T)
+        .map(|row| {
+            let steps: [Option<u32>; T] =
+                std::array::from_fn(|k| (row[k] >= 0.0).then_some(row[k] as u32));
+            StepClasses::from_steps(steps).unwrap()
+        })
+        .collect();
+    StepLabels::new(&rows)
+}
+
+network! {
+    struct StepCe: tokens[6] {
+        emb: Embedding(7, 5),
+        lstm: LSTM(6, return_sequences = true),
+        out: Dense(7, per_step = true),
+        Softmax,
+    }
+}
+
+network! {
+    struct BiLstmMean: [5, 3] {
+        rnn: Bidirectional(LSTM(4, return_sequences = true)),
+        GlobalAvgPool1d,
+        out: Dense(3),
+    }
+}
+
+network! {
+    struct BiGruSum: [6, 2] {
+        rnn: Bidirectional(GRU(3), merge = sum),
+        out: Dense(2),
+    }
+}
+
+network! {
+    struct MaskedAttention: [5, 4] {
+        attention: MultiHeadAttention(2, 4),
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+#[test]
+fn per_step_cross_entropy_with_ignored_steps_matches_pytorch() {
+    check::<StepCe, _, _>("step_ce", step_labels::<6, 7>, &CrossEntropy);
+}
+
+#[test]
+fn bidirectional_lstm_and_the_mean_over_steps_match_pytorch_packed_or_not() {
+    check::<BiLstmMean, _, _>("bilstm", labels::<3>, &CrossEntropy);
+    check::<BiLstmMean, _, _>("bilstm_lengths", labels::<3>, &CrossEntropy);
+}
+
+#[test]
+fn bidirectional_gru_final_states_match_pytorch_packed_or_not() {
+    check::<BiGruSum, _, _>("bigru", dense_targets::<2>, &Mse);
+    check::<BiGruSum, _, _>("bigru_lengths", dense_targets::<2>, &Mse);
+}
+
+#[test]
+fn attention_with_padded_keys_matches_pytorch_key_padding_mask() {
+    check::<MaskedAttention, _, _>("attention_mask", dense_targets::<2>, &Mse);
 }

@@ -11,7 +11,8 @@ For each network kind, builds the network in PyTorch with the module names typed
                                ("buffer.<name>": BatchNorm's running statistics), and every
                                parameter after one Adam step (lr 1e-2, "adam.<param>") --
                                all but eval_output left out for models whose training pass is
-                               random (dropout)
+                               random (dropout); "lengths" for a batch of padded sequences
+                               (the model packs them: pack_padded_sequence, key_padding_mask)
 
 The torch version is recorded in each file's metadata and in tests/fixtures/TORCH_VERSION.
 CI does not run this; the fixtures are committed. Names given on the command line write those
@@ -28,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
 LR = 1e-2
@@ -108,6 +110,89 @@ class PositionalEmbedding(nn.Module):
         return x + self.weight
 
 
+class Packed(nn.Module):
+    """A model over a batch of padded sequences with `lengths` (None: every sequence is whole),
+    as PyTorch users write it: packed sequences for recurrences, a mask for attention and
+    for the mean over steps."""
+
+    lengths = None
+
+    def run_rnn(self, rnn, x):
+        if self.lengths is None:
+            return rnn(x)
+        packed = pack_padded_sequence(x, self.lengths, batch_first=True, enforce_sorted=False)
+        out, h = rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, h
+
+    def padding(self, x):
+        """True at padded steps (key_padding_mask)."""
+        return torch.arange(x.shape[1])[None, :] >= self.lengths[:, None]
+
+    def mean_over_steps(self, h):
+        if self.lengths is None:
+            return h.mean(1)
+        valid = (~self.padding(h)).float()[..., None]
+        return (h * valid).sum(1) / self.lengths[:, None].float()
+
+
+class BiLstmMean(Packed):
+    """Bidirectional(LSTM(4, return_sequences = true)), GlobalAvgPool1d, Dense(3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(self.mean_over_steps(self.run_rnn(self.rnn, x)[0]))
+
+
+class BiGruSum(Packed):
+    """Bidirectional(GRU(3), merge = sum), Dense(2): each direction's final state (h_n),
+    summed."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(2, 3, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = self.run_rnn(self.rnn, x)[1]
+        return self.out(h[0] + h[1])
+
+
+class MaskedAttention(Packed):
+    """MultiHeadAttention(2, 4) with padded keys masked, GlobalAvgPool1d, Dense(2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        mask = None if self.lengths is None else self.padding(x)
+        y = self.attention(x, x, x, key_padding_mask=mask, need_weights=False)[0]
+        return self.out(self.mean_over_steps(y))
+
+
+class TokenTagger(nn.Module):
+    """Embedding(7, 5), LSTM(6, return_sequences = true), Dense(7, per_step = true), Softmax:
+    a distribution over 7 tokens at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 5)
+        self.lstm = nn.LSTM(5, 6, batch_first=True)
+        self.out = nn.Linear(6, 7)
+
+    def logits(self, x):
+        return self.out(self.lstm(self.emb(x.long()))[0])
+
+    def forward(self, x):
+        return torch.softmax(self.logits(x), dim=-1)
+
+
 def glorot(model):
     torch.manual_seed(1)
     for name, p in model.named_parameters():
@@ -147,6 +232,9 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     z = out if logits_of is None else logits_of(model, x)
     if loss_kind == "ce":
         loss = F.cross_entropy(z, target)
+    elif loss_kind == "ce_steps":
+        # A class per step, [B, T]; -100 (PyTorch's ignore_index) marks steps to skip.
+        loss = F.cross_entropy(z.reshape(-1, z.shape[-1]), target.reshape(-1), ignore_index=-100)
     elif loss_kind == "bce":
         loss = F.binary_cross_entropy_with_logits(z, target)
     else:
@@ -155,11 +243,13 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     loss.backward()
     data = {
         "input": x.contiguous(),
-        "target": (target.float() if loss_kind == "ce" else target).contiguous(),
+        "target": (target.float() if loss_kind.startswith("ce") else target).contiguous(),
         "output": out.detach().contiguous(),
         "eval_output": eval_out.contiguous(),
         "loss": loss.detach().reshape(1),
     }
+    if getattr(model, "lengths", None) is not None:
+        data["lengths"] = model.lengths.float()
     for k, b in model.named_buffers():
         if b.dtype == torch.float32:
             data["buffer." + k] = b.detach().clone().contiguous()
@@ -347,6 +437,35 @@ def main():
     )
     x = torch.rand(3, 3, 6, 6)
     run("groupnorm", groupnorm, x, torch.tensor([0, 2, 1]), "ce")
+
+    # Sequences. A distribution over tokens at every step, cross-entropy per step with
+    # ignored steps (ignore_index)
+    x = torch.randint(0, 7, (3, 6)).float()
+    target = torch.randint(0, 7, (3, 6))
+    target[0, 4:] = -100
+    target[2, 1] = -100
+    run("step_ce", TokenTagger(), x, target, "ce_steps", lambda m, x: m.logits(x))
+
+    # Bidirectional LSTM and the mean over steps, whole sequences and packed ones
+    x = torch.rand(4, 5, 3) - 0.5
+    run("bilstm", BiLstmMean(), x, torch.tensor([0, 2, 1, 2]), "ce")
+    model = BiLstmMean()
+    model.lengths = torch.tensor([5, 3, 1, 4])
+    run("bilstm_lengths", model, x, torch.tensor([0, 2, 1, 2]), "ce")
+
+    # Bidirectional GRU, the final states summed, whole sequences and packed ones
+    x = torch.rand(3, 6, 2) - 0.5
+    target = torch.rand(3, 2)
+    run("bigru", BiGruSum(), x, target, "mse")
+    model = BiGruSum()
+    model.lengths = torch.tensor([6, 2, 4])
+    run("bigru_lengths", model, x, target, "mse")
+
+    # Attention ignoring padded keys (key_padding_mask), then the mean over the valid steps
+    x = torch.rand(3, 5, 4) - 0.5
+    model = MaskedAttention()
+    model.lengths = torch.tensor([5, 2, 3])
+    run("attention_mask", model, x, torch.rand(3, 2), "mse")
 
     if ONLY:
         return
