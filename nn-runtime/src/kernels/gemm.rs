@@ -67,12 +67,17 @@ pub enum Backend {
     Library,
 }
 
-/// Products of at least this many FLOPs (and at least [`LIBRARY_MIN_DIM`] in each
-/// dimension) go to the `gemm` crate, whose packing pays off from there; measured in
+/// Products of at least this many FLOPs (at least [`LIBRARY_MIN_DIM`] rows and columns,
+/// and [`LIBRARY_MIN_DEPTH`] deep) go to the `gemm` crate, whose packing pays off from there; measured in
 /// BENCHMARKS.md (GEMM shapes, own vs library).
 pub const LIBRARY_MIN_FLOPS: usize = 16 << 20;
 /// See [`LIBRARY_MIN_FLOPS`].
 pub const LIBRARY_MIN_DIM: usize = 128;
+/// The depth from which a product whose other sides are at least [`LIBRARY_MIN_DIM`] goes
+/// to the `gemm` crate: from k = 64 its packing was as fast or faster on every shape
+/// measured (2048×1024×64, an LSTM's input projection of a batch of sequences: 98 against
+/// 68 GFLOP/s, our panels re-reading A from L2 once per 64 columns of a wide C).
+pub const LIBRARY_MIN_DEPTH: usize = 64;
 
 /// C (+)= A·B, then + bias and the activation, on the process-wide path.
 pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
@@ -140,7 +145,11 @@ fn gemm_on(
     let library = match backend {
         Backend::Library => true,
         Backend::Own => false,
-        Backend::Auto => p.flops() >= LIBRARY_MIN_FLOPS && p.m.min(p.n).min(p.k) >= LIBRARY_MIN_DIM,
+        Backend::Auto => {
+            p.flops() >= LIBRARY_MIN_FLOPS
+                && p.m.min(p.n) >= LIBRARY_MIN_DIM
+                && p.k >= LIBRARY_MIN_DEPTH
+        }
     };
     if library && arch.isa() != Isa::Scalar {
         library_gemm(p, a, b, bias, c, threads);

@@ -80,12 +80,12 @@ pub use activation::{
 pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
 pub use gemm::{
     fma_peak_probe, gemm, gemm_nt, gemm_nt_with, gemm_with, Backend, MatMul, MatMulNt,
-    LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS,
+    LIBRARY_MIN_DEPTH, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS,
 };
 pub use isa::{isa, set_isa, Arch, Isa};
 pub use matrix::{argmax, column_sums, transpose};
 pub use optim::{adam_update, adam_update_with};
-pub use recurrence::rnn_sequence_with;
+pub use recurrence::{lstm_cell_backward, lstm_cell_backward_with, rnn_sequence_with};
 pub use reduce::{
     exp_with, log_softmax_backward, log_softmax_forward, log_sum_exp, log_sum_exp_parts,
     log_sum_exp_parts_with, log_sum_exp_with, softmax_backward, softmax_forward,

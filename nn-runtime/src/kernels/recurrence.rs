@@ -1,7 +1,8 @@
 //! The recurrence of a simple RNN over one sequence, with a scalar reference and the SIMD
 //! paths of `simd/recurrence.rs`: the step-to-step products, which cannot be batched since
 //! each step needs the previous one's output (the input projections of all the steps are
-//! one product before the call, in `layers/rnn.rs`).
+//! one product before the call, in `layers/rnn.rs`). And an LSTM cell's backward step,
+//! element-wise over its units.
 
 use super::activation::activation_forward_with;
 use super::isa::Arch;
@@ -69,5 +70,90 @@ fn rnn_sequence_scalar(
         }
         activation_forward_with(arch, act, row);
         rest[..h].copy_from_slice(row);
+    }
+}
+
+/// An LSTM cell's backward step over `h` units (PyTorch's gate order i, f, g, o): from the
+/// step's gates after their activations, tanh(c_t), c_{t−1} (`None` before the first step)
+/// and the gradients ∂h_t, ∂c_t, writes the gradients of the gates' pre-activations to
+/// `dgates` and ∂c_{t−1} over `dc`:
+///
+/// dcell = ∂c_t + ∂h_t·o·(1 − tanh²c_t); ∂i = dcell·g·i(1 − i); ∂f = dcell·c_{t−1}·f(1 − f);
+/// ∂g = dcell·i·(1 − g²); ∂o = ∂h_t·tanh c_t·o(1 − o); ∂c_{t−1} = dcell·f.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward_with(
+    arch: Arch,
+    h: usize,
+    gates: &[f32],
+    tanh_c: &[f32],
+    c_prev: Option<&[f32]>,
+    dh: &[f32],
+    dc: &mut [f32],
+    dgates: &mut [f32],
+) {
+    assert!(gates.len() >= 4 * h && dgates.len() >= 4 * h);
+    assert!(tanh_c.len() >= h && dh.len() >= h && dc.len() >= h);
+    assert!(c_prev.is_none_or(|c| c.len() >= h));
+    dispatch!(
+        arch,
+        // SAFETY: every slice holds the values the kernel reads or writes (asserted above);
+        // `dc` and `dgates` are `&mut` and so overlap nothing; `arch` proves this CPU has
+        // the path's features.
+        simd => unsafe {
+            simd::lstm_cell_backward(
+                h,
+                gates.as_ptr(),
+                tanh_c.as_ptr(),
+                c_prev.map_or(std::ptr::null(), |c| c.as_ptr()),
+                dh.as_ptr(),
+                dc.as_mut_ptr(),
+                dgates.as_mut_ptr(),
+            )
+        },
+        scalar => lstm_cell_backward_scalar(h, gates, tanh_c, c_prev, dh, dc, dgates),
+    )
+}
+
+/// [`lstm_cell_backward_with`] on the process-wide path.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_cell_backward(
+    h: usize,
+    gates: &[f32],
+    tanh_c: &[f32],
+    c_prev: Option<&[f32]>,
+    dh: &[f32],
+    dc: &mut [f32],
+    dgates: &mut [f32],
+) {
+    lstm_cell_backward_with(Arch::current(), h, gates, tanh_c, c_prev, dh, dc, dgates)
+}
+
+/// The scalar path of [`lstm_cell_backward_with`], and the reference its SIMD paths are
+/// tested against.
+#[allow(clippy::too_many_arguments)]
+fn lstm_cell_backward_scalar(
+    h: usize,
+    gates: &[f32],
+    tanh_c: &[f32],
+    c_prev: Option<&[f32]>,
+    dh: &[f32],
+    dc: &mut [f32],
+    dgates: &mut [f32],
+) {
+    let (gi, rest) = gates.split_at(h);
+    let (gf, rest) = rest.split_at(h);
+    let (gg, go) = rest.split_at(h);
+    let (di, rest) = dgates.split_at_mut(h);
+    let (df, rest) = rest.split_at_mut(h);
+    let (dg, dout) = rest.split_at_mut(h);
+    for k in 0..h {
+        let (i, f, g, o, tc) = (gi[k], gf[k], gg[k], go[k], tanh_c[k]);
+        let cp = c_prev.map_or(0.0, |c| c[k]);
+        let dcell = dc[k] + dh[k] * o * (1.0 - tc * tc);
+        di[k] = dcell * g * i * (1.0 - i);
+        df[k] = dcell * cp * f * (1.0 - f);
+        dg[k] = dcell * i * (1.0 - g * g);
+        dout[k] = dh[k] * tc * o * (1.0 - o);
+        dc[k] = dcell * f;
     }
 }

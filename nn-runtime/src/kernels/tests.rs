@@ -148,8 +148,17 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
         }
         // Wide products with long k, which the SIMD paths split into k blocks: the bias
         // and activation must come once, after the last block, and accumulation must keep
-        // C's values.
-        for (m, n, k) in [(9, 300, 161), (6, 841, 288), (5, 1024, 700), (4, 257, 641)] {
+        // C's values. And vector-matrix products (batch-1 inference, a recurrence's step)
+        // wide enough for the widest one-row panels, with remainders.
+        for (m, n, k) in [
+            (9, 300, 161),
+            (6, 841, 288),
+            (5, 1024, 700),
+            (4, 257, 641),
+            (1, 1024, 320),
+            (1, 513, 64),
+            (1, 300, 7),
+        ] {
             for (accumulate, act) in [(false, EpilogueAct::Relu), (true, EpilogueAct::Tanh)] {
                 check_gemm(
                     arch,

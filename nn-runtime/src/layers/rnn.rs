@@ -505,30 +505,16 @@ pub fn rnn_backward(
                     kernels::activation_backward(act, gate, dh, dgate);
                 }
                 CellKind::Lstm => {
-                    let dc = &mut c.dc[b * h..(b + 1) * h];
                     let c_prev: Option<&[f32]> = prev.map(|q| &c.extra[q..q + h]);
-                    let (gi, rest) = gate.split_at(h);
-                    let (gf, rest) = rest.split_at(h);
-                    let (gg, go) = rest.split_at(h);
-                    let (di, rest) = dgate.split_at_mut(h);
-                    let (df, rest) = rest.split_at_mut(h);
-                    let (dg, dout) = rest.split_at_mut(h);
-                    let tanh_c = &c.tanh_c[at..at + h];
-                    // Equal-length slices (the compiler drops the bounds checks and vectorises;
-                    // the `c_prev` test is loop-invariant and hoisted).
-                    for k in 0..h {
-                        let (i, fg, g_, o, tc) = (gi[k], gf[k], gg[k], go[k], tanh_c[k]);
-                        let cp = match c_prev {
-                            Some(cp) => cp[k],
-                            None => 0.0,
-                        };
-                        let dcell = dc[k] + dh[k] * o * (1.0 - tc * tc);
-                        di[k] = dcell * g_ * i * (1.0 - i);
-                        df[k] = dcell * cp * fg * (1.0 - fg);
-                        dg[k] = dcell * i * (1.0 - g_ * g_);
-                        dout[k] = dh[k] * tc * o * (1.0 - o);
-                        dc[k] = dcell * fg;
-                    }
+                    kernels::lstm_cell_backward(
+                        h,
+                        gate,
+                        &c.tanh_c[at..at + h],
+                        c_prev,
+                        dh,
+                        &mut c.dc[b * h..(b + 1) * h],
+                        dgate,
+                    );
                 }
                 CellKind::Gru => {
                     let dhid = &mut c.dhidden[(b * t_len + t) * gh..][..gh];

@@ -11,6 +11,9 @@ pub const LANES: usize = 8;
 const MR: usize = 4;
 const MAX_NV: usize = 2;
 const GEMV_NV: usize = 8;
+/// No wider panel for a vector-matrix product: 16 registers hold 8 accumulators and their
+/// operands.
+const GEMV_WIDE: usize = GEMV_NV;
 /// Rows of B per k block (a 2-vector panel: 20 KiB).
 const KC: usize = 320;
 /// A·Bᵀ tiles: 2×3 outputs, 6 accumulators and 3 + 1 operand vectors (16 registers).

@@ -15,6 +15,10 @@ pub const LANES: usize = 16;
 const MR: usize = 4;
 const MAX_NV: usize = 4;
 const GEMV_NV: usize = 8;
+/// A vector-matrix product's panel where B is at least this wide: 16 accumulators, each
+/// row of B read as 1 KiB runs (which the prefetchers stream at the cache's bandwidth;
+/// 8-vector panels ran at three quarters of it).
+const GEMV_WIDE: usize = 16;
 /// Rows of B per k block: 160 rows of a 4-vector panel are 40 KiB.
 const KC: usize = 160;
 /// A·Bᵀ tiles: 4×3 outputs, 12 accumulators and 3 + 1 operand vectors (4×4 tiles
@@ -56,6 +60,7 @@ macro_rules! dispatch_tile {
             (1, 5) => $go!(1, 5),
             (1, 6) => $go!(1, 6),
             (1, 7) => $go!(1, 7),
+            (1, 16) => $go!(1, 16),
             (1, _) => $go!(1, 8),
             (2, 1) => $go!(2, 1),
             (2, 2) => $go!(2, 2),

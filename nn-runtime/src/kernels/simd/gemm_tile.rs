@@ -3,7 +3,7 @@
 //! loops that cover C with them, and the FMA peak probe the benches measure them against.
 //!
 //! The tile shapes each instruction set compiles are its own (`MR`, `MAX_NV`, `GEMV_NV`,
-//! `KC`, `NT_MR`, `NT_NR` and `dispatch_tile!` in its module): they follow its register
+//! `GEMV_WIDE`, `KC`, `NT_MR`, `NT_NR` and `dispatch_tile!` in its module): they follow its register
 //! count.
 
 /// Partial sums over k a tile of `rows × vectors` accumulators keeps, so that at least
@@ -172,10 +172,14 @@ macro_rules! gemm_kernels {
         ) {
             // One row at a time (a vector-matrix product) is bound by loads, not FMAs: use
             // wider tiles so enough independent accumulators hide the FMA latency.
-            let nv_max = if m == 1 { GEMV_NV } else { MAX_NV };
-            let panel = nv_max * LANES;
             let mut j = 0;
             while j < n {
+                let nv_max = match m {
+                    1 if n - j >= GEMV_WIDE * LANES => GEMV_WIDE,
+                    1 => GEMV_NV,
+                    _ => MAX_NV,
+                };
+                let panel = nv_max * LANES;
                 let cols = panel.min(n - j);
                 let nv = cols.div_ceil(LANES);
                 let last = mask(cols - (nv - 1) * LANES);

@@ -1,5 +1,6 @@
-//! The recurrence of a simple RNN on the SIMD paths: every step of one sequence in one call,
-//! h_t = act(gates_t + h_{t−1}·W), in panels of up to four vectors.
+//! Recurrences on the SIMD paths: a simple RNN's every step of one sequence in one call,
+//! h_t = act(gates_t + h_{t−1}·W), in panels of up to four vectors; and an LSTM cell's
+//! backward step, element-wise over its units.
 
 /// Writes `rnn_sequence` (with its panels) into the enclosing instruction-set module, over
 /// its primitives (see `simd/mod.rs`); `$features` is the module's `#[target_feature]`
@@ -94,6 +95,69 @@ macro_rules! recurrence_kernels {
                     }
                     j += cols;
                 }
+            }
+        }
+
+        /// An LSTM cell's backward step over `h` units, from its gates `[i | f | g | o]`
+        /// (after their activations), tanh(c_t), c_{t−1} (null before the first step: 0),
+        /// ∂h_t and ∂c_t (carried from the step after): writes ∂ of the gates'
+        /// pre-activations to `dgates` and ∂c_{t−1} over `dc`.
+        ///
+        /// # Safety
+        /// `gates` and `dgates` valid for reads (writes) of 4·h values, `tanh_c`, `dh` and
+        /// `c_prev` (unless null) for reads of h, `dc` for reads and writes of h; `dgates`
+        /// and `dc` overlap nothing else.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn lstm_cell_backward(
+            h: usize,
+            gates: *const f32,
+            tanh_c: *const f32,
+            c_prev: *const f32,
+            dh: *const f32,
+            dc: *mut f32,
+            dgates: *mut f32,
+        ) {
+            let one = splat(1.0);
+            let mut k = 0;
+            while k < h {
+                let m = mask(h - k);
+                // SAFETY: lanes [k, k + LANES) ∩ [0, h) of each block, selected by `m`: inside
+                // the ranges our caller vouches for.
+                unsafe {
+                    let i = load_m(gates.add(k), m);
+                    let f = load_m(gates.add(h + k), m);
+                    let g = load_m(gates.add(2 * h + k), m);
+                    let o = load_m(gates.add(3 * h + k), m);
+                    let tc = load_m(tanh_c.add(k), m);
+                    let dhk = load_m(dh.add(k), m);
+                    let cp = if c_prev.is_null() {
+                        splat(0.0)
+                    } else {
+                        load_m(c_prev.add(k), m)
+                    };
+                    // dcell = dc + dh·o·(1 − tc²)
+                    let dcell = fma(mul(dhk, o), sub(one, mul(tc, tc)), load_m(dc.add(k), m));
+                    store_m(dgates.add(k), mul(mul(dcell, g), mul(i, sub(one, i))), m);
+                    store_m(
+                        dgates.add(h + k),
+                        mul(mul(dcell, cp), mul(f, sub(one, f))),
+                        m,
+                    );
+                    store_m(
+                        dgates.add(2 * h + k),
+                        mul(mul(dcell, i), sub(one, mul(g, g))),
+                        m,
+                    );
+                    store_m(
+                        dgates.add(3 * h + k),
+                        mul(mul(dhk, tc), mul(o, sub(one, o))),
+                        m,
+                    );
+                    store_m(dc.add(k), mul(dcell, f), m);
+                }
+                k += LANES;
             }
         }
 

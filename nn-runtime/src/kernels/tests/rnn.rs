@@ -56,3 +56,55 @@ fn rnn_sequence_matches_the_step_by_step_definition_on_every_path() {
         }
     }
 }
+
+#[test]
+fn lstm_cell_backward_matches_its_definition_in_f64_on_every_path() {
+    let mut rng = Rng::seed(32);
+    for &h in &[1, 3, 16, 17, 63, 65, 256] {
+        for first_step in [true, false] {
+            // Gates as after their activations: i, f, o in (0, 1), g in (−1, 1).
+            let unit = |rng: &mut Rng| rng.uniform(0.01, 0.99);
+            let mut gates: Vec<f32> = (0..4 * h).map(|_| unit(&mut rng)).collect();
+            for g in &mut gates[2 * h..3 * h] {
+                *g = 2.0 * *g - 1.0;
+            }
+            let tanh_c = random(h, &mut rng);
+            let c_prev = random(h, &mut rng);
+            let (dh, dc0) = (random(h, &mut rng), random(h, &mut rng));
+            let c_prev = (!first_step).then_some(&c_prev[..]);
+            // The definition, in f64.
+            let mut want = vec![0.0f64; 5 * h];
+            for k in 0..h {
+                let [i, f, g, o] = [0, 1, 2, 3].map(|q| gates[q * h + k] as f64);
+                let (tc, d) = (tanh_c[k] as f64, dh[k] as f64);
+                let cp = c_prev.map_or(0.0, |c| c[k] as f64);
+                let dcell = dc0[k] as f64 + d * o * (1.0 - tc * tc);
+                want[k] = dcell * g * i * (1.0 - i);
+                want[h + k] = dcell * cp * f * (1.0 - f);
+                want[2 * h + k] = dcell * i * (1.0 - g * g);
+                want[3 * h + k] = d * tc * o * (1.0 - o);
+                want[4 * h + k] = dcell * f;
+            }
+            for arch in Arch::available() {
+                let (mut dgates, mut dc) = (vec![f32::NAN; 4 * h], dc0.clone());
+                lstm_cell_backward_with(
+                    arch,
+                    h,
+                    &gates,
+                    &tanh_c,
+                    c_prev,
+                    &dh,
+                    &mut dc,
+                    &mut dgates,
+                );
+                let got = dgates.iter().chain(&dc);
+                for (k, (&got, &want)) in got.zip(&want).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                        "{arch:?} h={h} first={first_step} at {k}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}
