@@ -1,5 +1,6 @@
-//! Workloads W1–W9 of BENCHMARKS.md: the MLP, the tiny network, the seed CNN and RNN and the
-//! row-wise MNIST LSTM, inference and training. Throughput is reported in FLOP/s
+//! Workloads W1–W11 of BENCHMARKS.md: the MLP, the tiny network, the seed CNN and RNN, the
+//! row-wise MNIST LSTM and the character language model, inference, training and
+//! generation one step at a time. Throughput is reported in FLOP/s
 //! (criterion's "elements" are FLOPs here).
 //!
 //! cargo bench --bench workloads
@@ -12,7 +13,10 @@ use typed_nn::prelude::*;
 
 #[path = "common/networks.rs"]
 mod networks;
-use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny};
+use networks::{
+    generate_greedy, CharLm, Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny, CHAR_VOCAB, CHAR_WINDOW,
+    GENERATED,
+};
 
 network! {
     /// W5/W6's network generic over its image size: at 64×64 every size after the first
@@ -67,6 +71,9 @@ network! {
 /// FLOPs of one sample: input projections, recurrent products (4 gates for the LSTM), read-out.
 const RNN_FLOPS: u64 = 2 * (100 * 50 + 100 * 50 * 50 + 50);
 const LSTM_FLOPS: u64 = 2 * (28 * 28 * 512 + 28 * 128 * 512 + 128 * 10);
+/// FLOPs of one step of W10/W11's network: the LSTM's input and recurrent products (4 gates
+/// of 256) and the per-step read-out to 100 classes.
+const CHAR_STEP_FLOPS: u64 = 2 * (64 * 1024 + 256 * 1024 + 256 * 100);
 
 /// FLOPs of one sample through W5's layers: two convolutions and two dense layers.
 const CONV1_FLOPS: u64 = 2 * 32 * 27 * 62 * 62;
@@ -377,5 +384,50 @@ fn rnn_workloads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, workloads, cnn_workloads, rnn_workloads);
+fn sequence_workloads(c: &mut Criterion) {
+    let mut rng = Rng::seed(3);
+    let mut g = c.benchmark_group("workloads");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
+
+    let mut model = CharLm::init(&mut rng);
+    let ids = |rng: &mut Rng| -> Vec<u32> {
+        (0..32 * CHAR_WINDOW)
+            .map(|_| rng.below(CHAR_VOCAB) as u32)
+            .collect()
+    };
+    let x = Batch::<Tokens<CHAR_WINDOW>>::from_ids(&ids(&mut rng)).unwrap();
+    let next = ids(&mut rng);
+    let rows: Vec<StepClasses<CHAR_WINDOW, CHAR_VOCAB>> = next
+        .chunks_exact(CHAR_WINDOW)
+        .map(|row| StepClasses::new(row.try_into().unwrap()).unwrap())
+        .collect();
+    let targets = StepLabels::new(&rows);
+    let mut adam = Adam::new(1e-3);
+    g.throughput(Throughput::Elements(
+        32 * CHAR_WINDOW as u64 * 3 * CHAR_STEP_FLOPS,
+    ));
+    g.bench_function("W10 charlm-train-b32", |b| {
+        b.iter(|| {
+            model
+                .train_step(black_box(&x), &targets, &CrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+
+    g.throughput(Throughput::Elements(GENERATED as u64 * CHAR_STEP_FLOPS));
+    g.bench_function("W11 charlm-generate (200 steps)", |b| {
+        b.iter(|| generate_greedy(black_box(&model)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    workloads,
+    cnn_workloads,
+    rnn_workloads,
+    sequence_workloads
+);
 criterion_main!(benches);

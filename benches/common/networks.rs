@@ -1,4 +1,4 @@
-//! The networks of workloads W1–W9 (BENCHMARKS.md), in one place for every benchmark that
+//! The networks of workloads W1–W11 (BENCHMARKS.md), in one place for every benchmark that
 //! runs them: `benches/workloads.rs`, `benches/steps.rs` and `benches/peers` include this
 //! file with `#[path]`.
 
@@ -50,4 +50,35 @@ network! {
     pub struct SeqLstm: [28, 28] {
         LSTM(128), Dense(10),
     }
+}
+
+/// W10–W11: the character language model's vocabulary and window.
+pub const CHAR_VOCAB: usize = 100;
+pub const CHAR_WINDOW: usize = 64;
+/// W11: characters generated per call.
+pub const GENERATED: usize = 200;
+
+network! {
+    /// W10–W11: Embedding(100, 64), LSTM(256) returning every step, per-step Dense 256→100,
+    /// Softmax (the head per-step cross-entropy fuses with).
+    pub struct CharLm: tokens[CHAR_WINDOW] {
+        Embedding(CHAR_VOCAB, 64),
+        LSTM(256, return_sequences = true),
+        Dense(CHAR_VOCAB, per_step = true),
+        Softmax,
+    }
+}
+
+/// W11: `GENERATED` characters, greedily, one step at a time from the start state (token 0
+/// first); the last one.
+pub fn generate_greedy(model: &CharLm) -> u32 {
+    let mut state = CharLmState::default();
+    let mut token = 0u32;
+    for _ in 0..GENERATED {
+        let probabilities = model
+            .step(&Tokens::new([token]), &mut state)
+            .expect("ids below the vocabulary");
+        token = typed_nn::kernels::argmax(&probabilities.data) as u32;
+    }
+    token
 }

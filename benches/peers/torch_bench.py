@@ -1,4 +1,4 @@
-"""W1-W9 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
+"""W1-W11 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
 
     python torch_bench.py --threads 1 [--workloads W1,W3] [--seconds 1.5] [--data DIR]
 
@@ -19,8 +19,11 @@ from array import array
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "E1", "E2", "E3"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "E1", "E2", "E3"]
+# W11: characters generated per call (its figures are per character).
+GENERATED = 200
 # Calls shorter than this are timed in groups, as in the Rust harness.
 MIN_SAMPLE_S = 50e-6
 MAX_SAMPLES = 100_000
@@ -125,6 +128,46 @@ class SeqLstm(nn.Module):
         return self.out(h[-1])
 
 
+class CharLm(nn.Module):
+    """W10-W11: Embedding(100, 64), LSTM(256) returning every step, Linear(256, 100) at every
+    step; the (h, c) state passed in and out, as generation loops carry it."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(100, 64)
+        self.lstm = nn.LSTM(64, 256, batch_first=True)
+        self.out = nn.Linear(256, 100)
+
+    def forward(self, x, state=None):
+        h, state = self.lstm(self.emb(x), state)
+        return self.out(h), state
+
+
+def step_cross_entropy(output, y):
+    """Cross-entropy at every step: the logits [B, T, 100] against classes [B, T]."""
+    logits, _ = output
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def generate(model, seconds):
+    """W11: 200 characters, greedily, one step at a time with the (h, c) state carried;
+    the figures per character."""
+    model.eval()
+
+    @torch.inference_mode()
+    def run():
+        token, state = torch.zeros(1, 1, dtype=torch.long), None
+        for _ in range(GENERATED):
+            logits, state = model(token, state)
+            token = torch.softmax(logits[:, -1], dim=-1).argmax(-1, keepdim=True)
+        return token
+
+    stats = time_calls(run, seconds)
+    for key in ("median_us", "p10_us", "p90_us"):
+        stats[key] /= GENERATED
+    return stats
+
+
 def infer(model, x, head, seconds):
     model.eval()
 
@@ -225,6 +268,11 @@ def run(workload, seconds, data):
         return train(SeedRnn(), torch.rand(32, 100, 1), targets, nn.BCEWithLogitsLoss(), seconds)
     if workload == "W9":
         return train(SeqLstm(), torch.rand(32, 28, 28), labels(32), nn.CrossEntropyLoss(), seconds)
+    if workload == "W10":
+        x, y = torch.randint(0, 100, (32, 64)), torch.randint(0, 100, (32, 64))
+        return train(CharLm(), x, y, step_cross_entropy, seconds)
+    if workload == "W11":
+        return generate(CharLm(), seconds)
     if workload == "E1":
         return epoch(data, mlp(), (784,))
     if workload == "E2":

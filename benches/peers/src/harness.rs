@@ -34,6 +34,20 @@ pub struct Stats {
     pub batch: usize,
 }
 
+impl Stats {
+    /// The figures per step of a call that runs `steps` steps (W11: µs per generated
+    /// character).
+    pub fn per_call_of(self, steps: usize) -> Stats {
+        let n = steps.max(1) as f64;
+        Stats {
+            median_us: self.median_us / n,
+            p10_us: self.p10_us / n,
+            p90_us: self.p90_us / n,
+            ..self
+        }
+    }
+}
+
 /// Times `f`: warm-up, then samples of `batch` calls each until the budget is spent; the
 /// median, 10th and 90th percentiles of the per-call time.
 pub fn time<R>(budget: &Budget, mut f: impl FnMut() -> R) -> Stats {

@@ -1,4 +1,4 @@
-//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W9,
+//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W11,
 //! E1–E3).
 //!
 //! ```text
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every workload, in table order.
-pub const WORKLOADS: [(&str, &str); 12] = [
+pub const WORKLOADS: [(&str, &str); 14] = [
     ("W1", "mlp-infer-b1"),
     ("W2", "mlp-infer-b64"),
     ("W3", "mlp-train-b64"),
@@ -33,6 +33,8 @@ pub const WORKLOADS: [(&str, &str); 12] = [
     ("W7", "rnn-infer-b1"),
     ("W8", "rnn-train-b32"),
     ("W9", "lstm-train-b32"),
+    ("W10", "charlm-train-b32"),
+    ("W11", "charlm-generate, per step"),
     ("E1", "mnist-mlp epoch"),
     ("E2", "mnist-cnn epoch"),
     ("E3", "mnist-lstm epoch"),
@@ -42,6 +44,11 @@ pub const WORKLOADS: [(&str, &str); 12] = [
 /// PyTorch, the reference users port from.
 pub const ONLY_TORCH_EPOCHS: &str =
     "E2 and E3 are written for typed-nn and PyTorch only (the epochs compare with PyTorch)";
+
+/// Why candle and burn have no W10 and W11: the sequence workloads' goals are set against
+/// PyTorch.
+pub const ONLY_TORCH_SEQUENCES: &str =
+    "W10 and W11 are written for typed-nn and PyTorch only (their goals are set against PyTorch)";
 
 /// The Rust libraries `run` knows.
 pub const RUST_LIBS: [&str; 3] = ["typed-nn", "candle", "burn"];

@@ -1,4 +1,4 @@
-//! W1–W9 and E1–E3 in typed-nn: the networks and calls of benches/workloads.rs and
+//! W1–W11 and E1–E3 in typed-nn: the networks and calls of benches/workloads.rs and
 //! examples/mnist_{mlp,cnn}.rs and seq_mnist_lstm.rs, under this crate's harness so every
 //! library is timed alike.
 
@@ -9,7 +9,10 @@ use typed_nn::prelude::*;
 
 #[path = "../../common/networks.rs"]
 mod networks;
-use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny};
+use networks::{
+    generate_greedy, CharLm, Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny, CHAR_VOCAB, CHAR_WINDOW,
+    GENERATED,
+};
 
 network! {
     /// E2: the CNN of examples/mnist_cnn.rs on [1, 28, 28].
@@ -93,6 +96,31 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
             Outcome::Timed(harness::time(budget, || {
                 lstm.train_step(&x, &y, &CrossEntropy, &mut adam)
             }))
+        }
+        "W10" => {
+            let mut model = CharLm::init(&mut rng);
+            let ids = |seed| -> Vec<u32> {
+                harness::uniform(32 * CHAR_WINDOW, seed)
+                    .iter()
+                    .map(|&u| ((u * CHAR_VOCAB as f32) as u32).min(CHAR_VOCAB as u32 - 1))
+                    .collect()
+            };
+            let x = Batch::<Tokens<CHAR_WINDOW>>::from_ids(&ids(1)).map_err(e)?;
+            let rows = ids(2)
+                .chunks_exact(CHAR_WINDOW)
+                .map(|row| StepClasses::new(row.try_into().expect("one window")))
+                .collect::<Result<Vec<StepClasses<CHAR_WINDOW, CHAR_VOCAB>>, _>>()
+                .map_err(e)?;
+            let y = StepLabels::new(&rows);
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                model.train_step(&x, &y, &CrossEntropy, &mut adam)
+            }))
+        }
+        "W11" => {
+            let model = CharLm::init(&mut rng);
+            let stats = harness::time(budget, || generate_greedy(&model));
+            Outcome::Timed(stats.per_call_of(GENERATED))
         }
         "E1" => epoch(Mlp::init, data)?,
         "E2" => epoch(MnistCnn::init, data)?,
