@@ -3,14 +3,14 @@
 //! only (top-k), as the generation loops of Keras's and PyTorch's text examples do.
 //!
 //! ```
-//! use typed_nn::sampling::Sampler;
-//! use typed_nn::Rng;
+//! use nn_runtime::sampling::Sampler;
+//! use nn_runtime::Rng;
 //! let probabilities = [0.1, 0.6, 0.3];
 //! let mut rng = Rng::seed(0);
 //! assert_eq!(Sampler::greedy().pick(&probabilities, &mut rng)?, 1);
 //! let sampler = Sampler::with_temperature(0.8)?.top_k(2)?;
 //! assert!(matches!(sampler.pick(&probabilities, &mut rng)?, 1 | 2));
-//! # Ok::<(), typed_nn::Error>(())
+//! # Ok::<(), nn_runtime::Error>(())
 //! ```
 
 use crate::error::{Error, Result};

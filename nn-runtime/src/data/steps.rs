@@ -6,7 +6,7 @@
 use super::{Target, TargetBatch};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::tensor::{Batch, Sample};
+use crate::tensor::{Batch, Sample, Tokens};
 
 /// How an ignored step is held: no class can be it (classes are below `N ≤ u32::MAX`).
 const IGNORED: u32 = u32::MAX;
@@ -111,6 +111,43 @@ impl<const T: usize, const N: usize> StepLabels<T, N> {
     }
 }
 
+/// A language model's data: windows of `T` token ids, each step's target the token after it
+/// (ids[i..i + T] predicting ids[i + 1..i + T + 1]), a window starting every `stride` tokens
+/// (`T` for windows side by side). Ids not below the vocabulary `V` are an error, as is a
+/// stride of 0 or a text too short for one window.
+impl<const T: usize, const V: usize> super::Dataset<Tokens<T>, StepClasses<T, V>> {
+    pub fn next_token_windows(ids: &[u32], stride: usize) -> Result<Self> {
+        if stride == 0 {
+            return Err(Error::InvalidHyperparameter {
+                name: "stride",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        if let Some(index) = ids.iter().position(|&id| id as usize >= V) {
+            return Err(Error::LabelOutOfRange {
+                index,
+                label: ids[index] as u64,
+                classes: V,
+            });
+        }
+        let windows = ids.len().saturating_sub(T).div_ceil(stride);
+        let (mut inputs, mut targets) =
+            (Vec::with_capacity(windows * T), Vec::with_capacity(windows));
+        let mut start = 0;
+        while start + T < ids.len() {
+            inputs.extend(ids[start..start + T].iter().map(|&id| id as f32));
+            let next: [u32; T] = std::array::from_fn(|k| ids[start + 1 + k]);
+            targets.push(StepClasses { ids: next });
+            start += stride;
+        }
+        if targets.is_empty() {
+            return Err(Error::EmptyDataset);
+        }
+        super::Dataset::new(inputs, targets)
+    }
+}
+
 impl<const T: usize, const N: usize> Target for StepClasses<T, N> {
     type Batch = StepLabels<T, N>;
 }
@@ -188,5 +225,32 @@ mod tests {
         let shorter = scores.clone().with_lengths(&[1, 3]).unwrap();
         assert_eq!(labels.count(&shorter), 1 + 3);
         assert_eq!(labels.count_correct(&shorter), 1 + 3);
+    }
+
+    #[test]
+    fn next_token_windows_pair_each_step_with_the_token_after_it() {
+        let ids: Vec<u32> = (0..10).collect();
+        let data =
+            crate::data::Dataset::<Tokens<4>, StepClasses<4, 10>>::next_token_windows(&ids, 3)
+                .unwrap();
+        // Windows at 0, 3 (4 + 1 tokens each fit up to id 9); 6 needs id 10.
+        assert_eq!(data.len(), 2);
+        assert_eq!(data.input_slice(1), &[3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(
+            (0..4).map(|t| data.target(1).step(t)).collect::<Vec<_>>(),
+            [4, 5, 6, 7].map(Some)
+        );
+        let too_big =
+            crate::data::Dataset::<Tokens<4>, StepClasses<4, 5>>::next_token_windows(&ids, 4);
+        assert!(matches!(
+            too_big,
+            Err(Error::LabelOutOfRange { index: 5, .. })
+        ));
+        let short =
+            crate::data::Dataset::<Tokens<4>, StepClasses<4, 10>>::next_token_windows(&ids[..4], 1);
+        assert!(matches!(short, Err(Error::EmptyDataset)));
+        let zero =
+            crate::data::Dataset::<Tokens<4>, StepClasses<4, 10>>::next_token_windows(&ids, 0);
+        assert!(matches!(zero, Err(Error::InvalidHyperparameter { .. })));
     }
 }
