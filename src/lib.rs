@@ -284,6 +284,74 @@
 //! # Ok(()) }
 //! ```
 
+//! ## Sequences
+//!
+//! A sequence is `[T, F]` (steps first) or `tokens[T]`; every layer written for sequences
+//! works on every step (`Dense(…, per_step = true)`, `LayerNorm`, activations; `Softmax` and
+//! `LogSoftmax` normalise each step, as PyTorch's `dim=-1`). A network whose output is a
+//! distribution per step trains on a class per step: [`data::StepClasses`] (batched as
+//! [`data::StepLabels`]) with `CrossEntropy` — fused with the softmax, the mean over the
+//! steps that count, a step can be ignored as PyTorch's `ignore_index` does — and `fit`
+//! reports accuracy per step and perplexity. Dense targets of the output's own shape go with
+//! `Mse` or `BinaryCrossEntropy`, per step alike; any other pairing of head, loss and target
+//! is a compile error naming the loss to use.
+//!
+//! Sequences of different lengths are padded to `T` and carry their lengths:
+//! [`Dataset::from_sequences`] pads and keeps them, every batch carries them
+//! ([`Batch::with_lengths`] by hand), and every layer honours them as PyTorch's packed
+//! sequences and masks do: a recurrence stops at each sequence's own last step (its final
+//! state is the state there; padded outputs are zero), `Bidirectional(LSTM(64))` reads each
+//! sequence backwards from its own last step, attention ignores padded keys
+//! (`key_padding_mask`), `GlobalAvgPool1d`/`GlobalMaxPool1d` pool the real steps only, and
+//! per-step losses and metrics skip padded steps.
+//!
+//! A network over sequences whose every layer can run one step at a time (embeddings,
+//! recurrences, per-step layers) gets a generated state type, `NetState` for `Net`, and
+//! `step`: one step in, its output out, the state carried (Keras's `stateful=True`,
+//! PyTorch's `(h, c)` passed from call to call), so generating costs the same per step however
+//! long the history; [`sampling::Sampler`] picks each next token (greedy, temperature,
+//! top-k). A token id out of the vocabulary is [`Error::TokenOutOfVocabulary`], naming the
+//! sample and position, in training, evaluation and inference alike (a network over tokens
+//! returns a `Result` from `forward` and `predict`).
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     /// Next-token prediction over 4 tokens of 5.
+//!     pub struct Tiny: tokens[4] {
+//!         Embedding(5, 8),
+//!         LSTM(16, return_sequences = true),
+//!         Dense(5, per_step = true),
+//!         Softmax,
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), typed_nn::Error> {
+//! let mut model = Tiny::init(&mut Rng::seed(0));
+//! // Two sequences, the second 2 tokens long (its padding's targets are never read).
+//! let x = Batch::<Tokens<4>>::from_ids(&[1, 2, 3, 4, 2, 3, 0, 0])?.with_lengths(&[4, 2])?;
+//! let y = StepLabels::new(&[
+//!     StepClasses::new([2, 3, 4, 0])?,
+//!     StepClasses::padded(&[3, 4])?,
+//! ]);
+//! let loss = model.train_step(&x, &y, &CrossEntropy, &mut Adam::new(1e-2))?;
+//! assert!(loss.is_finite());
+//!
+//! // One token at a time: the same outputs as the whole sequence, step by step.
+//! let whole = model.forward(&Tokens::new([1, 2, 3, 4]))?;
+//! let mut state = TinyState::default();
+//! for (t, id) in [1, 2, 3, 4].into_iter().enumerate() {
+//!     let next = model.step(&Tokens::new([id]), &mut state)?;
+//!     assert!((next.data[0] - whole.data[t][0]).abs() < 1e-5);
+//! }
+//! assert!(matches!(
+//!     model.step(&Tokens::new([7]), &mut state),
+//!     Err(Error::TokenOutOfVocabulary { id: 7.0, vocabulary: 5, .. })
+//! ));
+//! # Ok(()) }
+//! ```
+//!
 //! ## Code generic over networks, gradients, and your own layers
 //!
 //! Every network implements [`Network`], and so [`NetworkExt`] (in the prelude), whose
