@@ -471,3 +471,26 @@ fn samplers_follow_the_distribution_temperature_and_top_k() {
         Err(Error::InvalidHyperparameter { .. })
     ));
 }
+
+network! {
+    /// A generic network steps too: its state is generic over the same sizes.
+    pub struct GenericSteps<const H: usize, const V: usize>: tokens[6] {
+        Embedding(V, 4),
+        GRU(H, return_sequences = true),
+        Dense(V, per_step = true),
+        LogSoftmax,
+    }
+}
+
+#[test]
+fn a_generic_network_steps_with_a_generic_state() {
+    let mut rng = Rng::seed(13);
+    let net = GenericSteps::<5, 9>::init(&mut rng);
+    let ids = [3, 1, 4, 1, 5, 8];
+    let whole = net.forward(&Tokens::new(ids)).unwrap();
+    let mut state = GenericStepsState::<5, 9>::default();
+    for (t, id) in ids.into_iter().enumerate() {
+        let y = net.step(&Tokens::new([id]), &mut state).unwrap();
+        assert_close(&y.data, &whole.data[t], 1e-5, &format!("step {t}"));
+    }
+}
