@@ -438,6 +438,16 @@ fn samplers_follow_the_distribution_temperature_and_top_k() {
         frequencies(Sampler::greedy(), &mut rng),
         [0.0, 1.0, 0.0, 0.0]
     );
+    // Ties at the k-th score: the lower classes fill the room k leaves.
+    let tied = Sampler::with_temperature(1.0).unwrap().top_k(2).unwrap();
+    let mut seen = [0usize; 4];
+    for _ in 0..2_000 {
+        seen[tied.pick(&[0.3, 0.3, 0.3, 0.1], &mut rng).unwrap()] += 1;
+    }
+    assert!(
+        seen[0] > 800 && seen[1] > 800 && seen[2] == 0 && seen[3] == 0,
+        "{seen:?}"
+    );
     // Logits give the same distribution as their softmax.
     let logits = [0.1f32.ln(), 0.6f32.ln(), 0.3f32.ln()];
     let mut counts = [0usize; 3];

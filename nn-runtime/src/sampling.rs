@@ -96,14 +96,15 @@ impl Sampler {
         rng: &mut Rng,
         log_p: impl Fn(f32) -> f32,
     ) -> Result<usize> {
-        let logs: Vec<f32> = scores.iter().map(|&s| log_p(s)).collect();
-        let best = logs
-            .iter()
-            .enumerate()
-            .fold(None, |best: Option<(usize, f32)>, (i, &l)| match best {
+        // No allocation unless top-k needs the k-th largest score: a generation loop calls
+        // this at every step.
+        let best = scores.iter().map(|&s| log_p(s)).enumerate().fold(
+            None,
+            |best: Option<(usize, f32)>, (i, l)| match best {
                 Some((_, b)) if b >= l => best,
                 _ => Some((i, l)),
-            });
+            },
+        );
         let Some((best, max)) = best else {
             return Err(Error::InvalidScores {
                 reason: "no classes to pick from".to_string(),
@@ -117,27 +118,51 @@ impl Sampler {
         if self.temperature == 0.0 {
             return Ok(best);
         }
-        let mut weights: Vec<f64> = logs
-            .iter()
-            .map(|&l| (((l - max) / self.temperature) as f64).exp())
-            .collect();
-        if self.top_k > 0 && self.top_k < logs.len() {
-            // Keep the k most likely (ties to the lower class), drop the rest.
-            let mut order: Vec<usize> = (0..logs.len()).collect();
-            order.sort_by(|&a, &b| logs[b].total_cmp(&logs[a]));
-            for &i in &order[self.top_k..] {
-                weights[i] = 0.0;
-            }
-        }
-        let total: f64 = weights.iter().sum();
+        // Top-k keeps the scores above the k-th largest, and as many equal to it as k
+        // leaves room for, the lower classes first.
+        let floor = (self.top_k > 0 && self.top_k < scores.len()).then(|| {
+            let mut sorted: Vec<f32> = scores.iter().map(|&s| log_p(s)).collect();
+            sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+            let floor = sorted[self.top_k - 1];
+            let above = sorted.iter().take_while(|&&l| l > floor).count();
+            (floor, self.top_k - above)
+        });
+        // The weight of each class in turn (0 for those top-k drops).
+        let log_p = &log_p;
+        let weights = || {
+            let mut ties = 0;
+            scores.iter().map(move |&s| {
+                let l = log_p(s);
+                let kept = match floor {
+                    None => true,
+                    Some((floor, room)) => {
+                        l > floor
+                            || (l == floor && {
+                                ties += 1;
+                                ties <= room
+                            })
+                    }
+                };
+                if kept {
+                    (((l - max) / self.temperature) as f64).exp()
+                } else {
+                    0.0
+                }
+            })
+        };
+        let total: f64 = weights().sum();
         let mut u = rng.next_f64() * total;
-        for (i, &w) in weights.iter().enumerate() {
+        let mut last = best;
+        for (i, w) in weights().enumerate() {
             if u < w {
                 return Ok(i);
             }
             u -= w;
+            if w > 0.0 {
+                last = i;
+            }
         }
         // Rounding left u at the very end: the last class with weight.
-        Ok(weights.iter().rposition(|&w| w > 0.0).unwrap_or(best))
+        Ok(last)
     }
 }

@@ -104,6 +104,16 @@ const fn steps_of<S: Sample>() -> (usize, usize) {
     }
 }
 
+/// Where step `t` of a sequence of `steps` steps, `length` of them real, lies when the
+/// sequence is read backwards from its own last step: `length − 1 − t` within the length,
+/// padded steps where they are, and a one-step output (a last state) its own mirror.
+fn mirrored(t: usize, length: usize, steps: usize) -> usize {
+    if steps > 1 && t < length {
+        length - 1 - t
+    } else {
+        t
+    }
+}
 /// `dst` = `src` with each row's first `length` steps in reverse order and the padding after
 /// them as it is; rows of `steps` steps of `width` values.
 fn reverse_steps(
@@ -121,7 +131,7 @@ fn reverse_steps(
     {
         let n = length(r);
         for t in 0..steps {
-            let from = if t < n { n - 1 - t } else { t };
+            let from = mirrored(t, n, steps);
             d[t * width..(t + 1) * width].copy_from_slice(&s[from * width..(from + 1) * width]);
         }
     }
@@ -159,7 +169,7 @@ where
             let n = length(r);
             for t in 0..steps {
                 // The reverse direction's output for step t is its own step n − 1 − t.
-                let from = if steps > 1 && t < n { n - 1 - t } else { t };
+                let from = mirrored(t, n, steps);
                 let fv = &f[(r * steps + t) * width..][..width];
                 let bv = &b[(r * steps + from) * width..][..width];
                 let yv = &mut y[(r * steps + t) * out_width..][..out_width];
@@ -189,7 +199,7 @@ where
         for r in 0..rows {
             let n = length(r);
             for t in 0..steps {
-                let to = if steps > 1 && t < n { n - 1 - t } else { t };
+                let to = mirrored(t, n, steps);
                 let d = &dy[(r * steps + t) * out_width..][..out_width];
                 df[(r * steps + t) * width..][..width].copy_from_slice(&d[..width]);
                 let back = if M::CONCAT { &d[width..] } else { &d[..width] };
@@ -325,7 +335,7 @@ where
             for r in 0..rows {
                 let n = x.length(r);
                 for t in 0..steps {
-                    let from = if t < n { n - 1 - t } else { t };
+                    let from = mirrored(t, n, steps);
                     let to = &mut d[(r * steps + t) * width..][..width];
                     for (o, &v) in to
                         .iter_mut()
