@@ -62,7 +62,7 @@
 //! | `GRU(units, return_sequences = false)` | a sequence \[time steps, features\] input | gated recurrent unit (PyTorch's `nn.GRU`, gates r, z, n); the last state, or every step with `return_sequences = true` | `GRU(64, return_sequences = true)` |
 //! | `Bidirectional(layer, merge = concat)` | a sequence \[time steps, features\] input | a recurrent layer reading each sequence forwards and a second one (tensors named `…_reverse`, PyTorch's `bidirectional=True`) reading it from its own last step backwards, joined per step by `merge = concat` (`[T, 2H]` or `[2H]`) or `sum` | `Bidirectional(LSTM(32, return_sequences = true))` |
 //! | `Embedding(vocabulary, dimension)` | token ids as input | a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input | `Embedding(1000, 64)` |
-//! | `MultiHeadAttention(heads, dim)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it | `MultiHeadAttention(4, 64)` |
+//! | `MultiHeadAttention(heads, dim, causal = false, rope = false)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it; `causal = true` lets each token see only itself and the tokens before it (PyTorch's `is_causal`), and the layer then steps with a key-value cache of `tokens` steps; `rope = true` rotates each head's queries and keys by their positions (RoPE, Llama's layout; an even `dim / heads`) | `MultiHeadAttention(4, 64)` |
 //! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
 //! | `Relu` | a float input | max(0, x) | `Relu` |
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
@@ -134,7 +134,36 @@
 //! For transformers: `MultiHeadAttention(heads, dim)` (self-attention over
 //! `[tokens, features]`, PyTorch's `in_proj_weight`/`out_proj` layout; heads must divide the
 //! dimension), `PositionalEmbedding` (learned), `LayerNorm`, `Gelu`, and `Dense(units,
-//! per_step = true)` for the token-wise MLP (`examples/mnist_transformer.rs`).
+//! per_step = true)` for the token-wise MLP (`examples/mnist_transformer.rs`). A language
+//! model's attention is `MultiHeadAttention(heads, dim, causal = true)` (each token sees
+//! itself and the tokens before it, PyTorch's `is_causal`; with lengths, padded keys are
+//! masked as well), optionally `rope = true` (rotary positions instead of a learnt table).
+//! A network of causal attention, per-step layers and residual blocks over them steps:
+//! `step` runs one token against a key-value cache of at most `tokens` steps (its state;
+//! one step more is `Error::CacheFull`), the same result as the sequence pass:
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     pub struct Gpt: tokens[16] {
+//!         Embedding(50, 32),
+//!         Residual { LayerNorm, MultiHeadAttention(4, 32, causal = true, rope = true) },
+//!         Residual { LayerNorm, Dense(64, per_step = true), Gelu, Dense(32, per_step = true) },
+//!         LayerNorm,
+//!         Dense(50, per_step = true),
+//!         Softmax,
+//!     }
+//! }
+//!
+//! let net = Gpt::init(&mut Rng::seed(0));
+//! let mut cache = GptState::default();
+//! for id in [3, 14, 15] {
+//!     let next: Tensor1<50> = net.step(&Tokens::new([id]), &mut cache)?;
+//!     assert!((next.data.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+//! }
+//! # Ok::<(), typed_nn::Error>(())
+//! ```
 //!
 //! ## Generic networks
 //!

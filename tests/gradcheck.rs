@@ -6,7 +6,7 @@
 //! relative tolerance of 2e-3 (with an absolute floor of 2e-4) separates right from wrong
 //! gradients by orders of magnitude (a wrong sign or a missing factor is off by ≥ 30%).
 
-use typed_nn::layers::{GlobalAvgPool1d, GlobalMaxPool1d};
+use typed_nn::layers::{CausalMask, GlobalAvgPool1d, GlobalMaxPool1d, Rotary, Unmasked};
 use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{Head, Loss};
 use typed_nn::prelude::*;
@@ -917,6 +917,52 @@ fn attention_and_transformer_gradients() {
     check_layer(
         "pre-norm encoder block",
         EncoderBlock::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+network! {
+    /// A causal decoder block with rotary positions, as small language models stack them.
+    struct CausalBlock: [4, 8] {
+        Residual { LayerNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+        Residual { LayerNorm, Dense(6, per_step = true), Gelu, Dense(8, per_step = true) },
+    }
+}
+
+#[test]
+fn causal_and_rotary_attention_gradients() {
+    let mut rng = Rng::seed(47);
+    check_layer(
+        "MultiHeadAttention, causal",
+        MultiHeadAttention::<4, 4, 2, CausalMask>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "MultiHeadAttention, rotary",
+        MultiHeadAttention::<4, 4, 2, Unmasked, Rotary>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "MultiHeadAttention, causal and rotary",
+        MultiHeadAttention::<5, 6, 1, CausalMask, Rotary>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    // Both masks at once: a padded key is hidden from every query, a later one from the
+    // queries before it.
+    let x = with_lengths(random_batch::<Tensor2<4, 4>>(2, 0.05, &mut rng), &[2, 4]);
+    check_layer_at(
+        "MultiHeadAttention, causal with lengths",
+        MultiHeadAttention::<4, 4, 2, CausalMask, Rotary>::init(&mut rng),
+        x,
+        &mut rng,
+    );
+    check_layer(
+        "causal rotary decoder block",
+        CausalBlock::init(&mut rng),
         2,
         &mut rng,
     );

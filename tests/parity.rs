@@ -527,3 +527,34 @@ fn bidirectional_gru_final_states_match_pytorch_packed_or_not() {
 fn attention_with_padded_keys_matches_pytorch_key_padding_mask() {
     check::<MaskedAttention, _, _>("attention_mask", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct CausalAttention: [5, 4] {
+        attention: MultiHeadAttention(2, 4, causal = true),
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+network! {
+    struct RopeAttention: [6, 8] {
+        attention: MultiHeadAttention(2, 8, causal = true, rope = true),
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+#[test]
+fn causal_attention_matches_pytorch_is_causal() {
+    check::<CausalAttention, _, _>("attention_causal", dense_targets::<2>, &Mse);
+}
+
+#[test]
+fn causal_attention_with_padded_keys_matches_pytorch_merged_masks() {
+    check::<CausalAttention, _, _>("attention_causal_lengths", dense_targets::<2>, &Mse);
+}
+
+#[test]
+fn rotary_causal_attention_matches_a_llama_style_reference() {
+    check::<RopeAttention, _, _>("attention_rope", dense_targets::<2>, &Mse);
+}

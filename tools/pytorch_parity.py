@@ -176,6 +176,68 @@ class MaskedAttention(Packed):
         return self.out(self.mean_over_steps(y))
 
 
+class CausalAttention(Packed):
+    """MultiHeadAttention(2, 4, causal = true) with padded keys masked as well (both masks
+    merged, as nn.MultiheadAttention merges attn_mask and key_padding_mask),
+    GlobalAvgPool1d, Dense(2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        t = x.shape[1]
+        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+        mask = None if self.lengths is None else self.padding(x)
+        y = self.attention(
+            x, x, x, attn_mask=causal, is_causal=True, key_padding_mask=mask, need_weights=False
+        )[0]
+        return self.out(self.mean_over_steps(y))
+
+
+class RopeSelfAttention(nn.Module):
+    """Causal self-attention with rotary positions as Llama applies them ("rotate half",
+    base 10000), on nn.MultiheadAttention's parameters (in_proj_weight, in_proj_bias,
+    out_proj), through F.scaled_dot_product_attention(is_causal=True)."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, f = x.shape
+        d = f // self.heads
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+        q, k, v = (z.view(b, t, self.heads, d).transpose(1, 2) for z in (q, k, v))
+        inv = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+        angle = torch.arange(t, dtype=torch.float64)[:, None] * inv[None, :]
+        cos = torch.cat([angle.cos(), angle.cos()], -1).float()
+        sin = torch.cat([angle.sin(), angle.sin()], -1).float()
+
+        def rotate_half(z):
+            return torch.cat([-z[..., d // 2:], z[..., : d // 2]], -1)
+
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out_proj(y.transpose(1, 2).reshape(b, t, f))
+
+
+class RopeAttention(nn.Module):
+    """MultiHeadAttention(2, 8, causal = true, rope = true), GlobalAvgPool1d, Dense(2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = RopeSelfAttention(8, 2)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.out(self.attention(x).mean(1))
+
+
 class TokenTagger(nn.Module):
     """Embedding(7, 5), LSTM(6, return_sequences = true), Dense(7, per_step = true), Softmax:
     a distribution over 7 tokens at every step."""
@@ -466,6 +528,18 @@ def main():
     model = MaskedAttention()
     model.lengths = torch.tensor([5, 2, 3])
     run("attention_mask", model, x, torch.rand(3, 2), "mse")
+
+    # Causal attention (is_causal) with and without padded keys
+    x = torch.rand(3, 5, 4) - 0.5
+    target = torch.rand(3, 2)
+    run("attention_causal", CausalAttention(), x, target, "mse")
+    model = CausalAttention()
+    model.lengths = torch.tensor([5, 2, 4])
+    run("attention_causal_lengths", model, x, target, "mse")
+
+    # Causal attention with rotary positions
+    x = torch.rand(2, 6, 8) - 0.5
+    run("attention_rope", RopeAttention(), x, torch.rand(2, 2), "mse")
 
     if ONLY:
         return

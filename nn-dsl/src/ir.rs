@@ -51,7 +51,33 @@ pub struct Join {
     pub out: Shape,
     /// The kind of the join's own summary row (Keras's names: `Add`, `Concatenate`).
     pub row_kind: &'static str,
+    /// Its paths' outputs are added (a residual block, `Add`), rather than concatenated.
+    pub summed: bool,
     pub paths: Vec<JoinPath>,
+}
+
+impl Join {
+    /// Whether the join runs one time step at a time: its paths' outputs add step by step
+    /// (a concatenation stacks the steps themselves) and each path steps (the identity
+    /// does).
+    pub fn steps(&self) -> bool {
+        self.summed
+            && matches!(self.out, Shape::Matrix(..))
+            && self
+                .paths
+                .iter()
+                .all(|p| p.chain.as_ref().is_none_or(|c| steps(&c.layers)))
+    }
+}
+
+/// Whether every layer of a chain runs one time step at a time (their rules say `stepped`,
+/// or they are joins that step), so that the chain does.
+pub fn steps(layers: &[Layer]) -> bool {
+    !layers.is_empty()
+        && layers.iter().all(|l| match &l.body {
+            Body::Layer(rule) => rule.stepped,
+            Body::Join(join) => join.steps(),
+        })
 }
 
 /// One path of a join.

@@ -190,6 +190,7 @@ fn residual(rcx: &RuleCx<'_>, input: &Shape, paths: Vec<JoinPath>) -> Result<Joi
         ty,
         out: body.out.clone(),
         row_kind: "Add",
+        summed: true,
         paths: vec![body, shortcut],
     })
 }
@@ -255,6 +256,7 @@ fn branches(
         init,
         out: joined_shape(concat, &paths),
         row_kind: if concat { "Concatenate" } else { "Add" },
+        summed: !concat,
         paths,
     })
 }

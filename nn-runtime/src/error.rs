@@ -87,6 +87,11 @@ pub enum Error {
         steps: usize,
     },
 
+    /// Stateful inference went past the steps a causal attention layer caches (its `T`):
+    /// start a new state (a new sequence), or give the layer a longer window.
+    #[error("the key-value cache holds {capacity} steps and is full; start a new state")]
+    CacheFull { capacity: usize },
+
     /// A token id is not below the vocabulary of the embedding that reads it.
     #[error("sample {sample}, position {position}: token id {id} is not below the vocabulary of {vocabulary}")]
     TokenOutOfVocabulary {

@@ -20,16 +20,13 @@ pub fn items(def: &ChainDef<'_>, env: Env<'_>) -> TokenStream {
         gen_workspace(&g),
         gen_shape_checks(&g),
         gen_layer_impl(&g),
+        step::gen_stepped(&g),
         gen_hidden_chains(&g),
     ];
     if !def.top {
         return quote!(#(#items)*);
     }
-    let network = [
-        methods::gen_network_impl(&g),
-        methods::gen_inherent(&g),
-        step::gen_stepped(&g),
-    ];
+    let network = [methods::gen_network_impl(&g), methods::gen_inherent(&g)];
     quote!(#(#items)* #(#network)*)
 }
 

@@ -1,24 +1,20 @@
 //! Stateful inference for a network over sequences whose every layer runs one time step at
-//! a time (its rules say `stepped`): a generated state struct with one field per layer, the
-//! network's `Stepped` impl (each layer's step, in order, on values on the stack), and an
-//! inherent `step` that returns the step's output.
+//! a time (its rules say `stepped`, or it is a summed join whose paths step): a generated
+//! state struct with one field per layer, the chain's `Stepped` impl (each layer's step, in
+//! order, on values on the stack), and for the network an inherent `step` that returns the
+//! step's output. A join's paths are chains of their own, stepped the same way.
 
 use super::context::Gen;
-use crate::ir::Body;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-/// Whether every layer of the network steps (joins do not: their paths see the whole
-/// sequence).
+/// Whether every layer of the chain steps.
 pub fn steps(g: &Gen<'_>) -> bool {
-    g.def
-        .layers
-        .iter()
-        .all(|l| matches!(&l.body, Body::Layer(rule) if rule.stepped))
+    crate::ir::steps(g.def.layers)
 }
 
-/// The state struct, the `Stepped` impl and the inherent `step`; nothing for a network that
-/// does not step.
+/// The state struct, the `Stepped` impl and, for the network, the inherent `step`; nothing
+/// for a chain that does not step.
 pub fn gen_stepped(g: &Gen<'_>) -> TokenStream {
     if !steps(g) {
         return TokenStream::new();
@@ -53,11 +49,32 @@ pub fn gen_stepped(g: &Gen<'_>) -> TokenStream {
     let (first, last) = (tys[0], tys[n - 1]);
     let doc = format!(
         "What `{name}` carries from one time step to the next: each layer's state (a \
-         recurrence's h and c, a position). `Default` is the state before the first step; \
-         set it back to start a new sequence."
+         recurrence's h and c, a position, an attention's key-value cache). `Default` is the \
+         state before the first step; set it back to start a new sequence."
     );
+    let hidden = (!def.top).then(|| quote!(#[doc(hidden)] #[allow(non_camel_case_types)]));
+    let inherent = def.top.then(|| {
+        quote! {
+            impl #impl_g #name #ty_g {
+                /// One time step of stateful inference: the output for the step `x` given
+                /// everything `state` has seen, which moves on by one step. The cost of a step
+                /// does not grow with the history (an attention's grows with the steps it
+                /// attends to); the same as the sequence pass, step by step.
+                pub fn step(
+                    &self,
+                    x: &<Self as #stepped>::StepIn,
+                    state: &mut #state #ty_g,
+                ) -> #rt::Result<<Self as #stepped>::StepOut> {
+                    let mut y = <<Self as #stepped>::StepOut as #rt::Sample>::zeros();
+                    #stepped::step(self, x, &mut y, state)?;
+                    ::core::result::Result::Ok(y)
+                }
+            }
+        }
+    });
     quote! {
         #[doc = #doc]
+        #hidden
         #[derive(Clone, Debug, Default)]
         #vis struct #state #generics {
             #( pub #fields: <#tys as #stepped>::State, )*
@@ -79,19 +96,6 @@ pub fn gen_stepped(g: &Gen<'_>) -> TokenStream {
             }
         }
 
-        impl #impl_g #name #ty_g {
-            /// One time step of stateful inference: the output for the step `x` given
-            /// everything `state` has seen, which moves on by one step. The cost of a step
-            /// does not grow with the history; the same as the sequence pass, step by step.
-            pub fn step(
-                &self,
-                x: &<Self as #stepped>::StepIn,
-                state: &mut #state #ty_g,
-            ) -> #rt::Result<<Self as #stepped>::StepOut> {
-                let mut y = <<Self as #stepped>::StepOut as #rt::Sample>::zeros();
-                #stepped::step(self, x, &mut y, state)?;
-                ::core::result::Result::Ok(y)
-            }
-        }
+        #inherent
     }
 }

@@ -1,14 +1,14 @@
 //! Layers over tokens: `Embedding` of token ids, `PositionalEmbedding` and
 //! `MultiHeadAttention` over sequences of vectors.
 
-use crate::args::{args, Count, NoArgs};
+use crate::args::{args, Count, Flag, NoArgs};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
-use crate::dim::Cmp;
+use crate::dim::{Cmp, Dim};
 use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 
 args! {
     /// `Embedding`'s arguments.
@@ -62,6 +62,10 @@ args! {
         heads: Count,
         /// the dimension
         dim: Count,
+        /// whether each token sees only itself and the tokens before it
+        causal: Flag = "false",
+        /// whether queries and keys are rotated by their positions
+        rope: Flag = "false",
     }
 }
 
@@ -71,7 +75,7 @@ impl Kind for MultiHeadAttention {
     type Args = AttentionArgs;
     const DECL: Decl = Decl {
         name: "MultiHeadAttention",
-        doc: "self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it",
+        doc: "self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it; `causal = true` lets each token see only itself and the tokens before it (PyTorch's `is_causal`), and the layer then steps with a key-value cache of `tokens` steps; `rope = true` rotates each head's queries and keys by their positions (RoPE, Llama's layout; an even `dim / heads`)",
         example: "MultiHeadAttention(4, 64)",
         accepts: &[Input::Matrix],
         input_words: TOKENS_WORDS,
@@ -100,16 +104,38 @@ impl Kind for MultiHeadAttention {
                 dim.text()
             )
         })?;
+        if a.rope.value {
+            let per_head = dim.div(heads);
+            r.require(Cmp::MultipleOf, &per_head, &Dim::Known(2), &a.rope, || {
+                format!(
+                    "rotary positions rotate pairs of features, but each head has {} / {} = {}, an odd number",
+                    dim.text(),
+                    heads.text(),
+                    per_head.text()
+                )
+            })?;
+        }
         let [ta, fa, ha] = r.const_args([
             (t, "number of tokens"),
             (f, "dimension"),
             (heads, "number of heads"),
         ])?;
+        let mask = if a.causal.value {
+            quote!(#rt::layers::CausalMask)
+        } else {
+            quote!(#rt::layers::Unmasked)
+        };
+        let positions = if a.rope.value {
+            quote!(#rt::layers::Rotary)
+        } else {
+            quote!(#rt::layers::NoRotation)
+        };
         Ok(Rule::new(
-            quote_spanned!(span=> #rt::MultiHeadAttention<#ta, #fa, #ha>),
+            quote_spanned!(span=> #rt::MultiHeadAttention<#ta, #fa, #ha, #mask, #positions>),
             quote_spanned!(span=> #rt::MultiHeadAttention::glorot_uniform(rng)),
             input.clone(),
-        ))
+        )
+        .stepped(a.causal.value))
     }
 }
 

@@ -1,8 +1,13 @@
 //! Multi-head self-attention on flat buffers with run-time sizes, PyTorch's
-//! `nn.MultiheadAttention` (batch first, no mask): for each sample `X [T, F]`,
-//! `[Q K V] = X·W_inᵀ + b_in`, per head `P = softmax(Q_h K_hᵀ/√d)`, `O_h = P V_h`,
-//! `Y = O·W_outᵀ + b_out`. Every product is a call to the GEMM kernel; the transposed
-//! operands the kernel cannot stride over are copied into scratch first.
+//! `nn.MultiheadAttention` (batch first): for each sample `X [T, F]`,
+//! `[Q K V] = X·W_inᵀ + b_in`, per head `P = softmax(Q_h K_hᵀ/√d + M)`, `O_h = P V_h`,
+//! `Y = O·W_outᵀ + b_out`, where the mask `M` is −∞ on the keys a query may not see (after
+//! it, when causal: PyTorch's `is_causal`; past a sample's length: `key_padding_mask`) and 0
+//! elsewhere. With rotary positions (RoFormer's RoPE, in the "rotate half" layout of Llama)
+//! each head's queries and keys are rotated by their position before the scores. Every
+//! product is a call to the GEMM kernel; the transposed operands the kernel cannot stride
+//! over are copied into scratch first. One query at a time against a cache of keys and
+//! values is [`attention_step`], what generation runs.
 
 use super::gemm::{gemm, MatMul};
 use super::matrix::{column_sums, transpose};
@@ -16,11 +21,85 @@ pub struct AttentionGeom {
     /// Features per token.
     pub f: usize,
     pub heads: usize,
+    /// Each query sees only the keys at and before its own position.
+    pub causal: bool,
+    /// Queries and keys are rotated by their positions (RoPE, base 10 000).
+    pub rope: bool,
 }
 
 impl AttentionGeom {
     fn head_dim(&self) -> usize {
         self.f / self.heads
+    }
+
+    /// How many keys query `i` of a sample with `valid` real tokens sees (the rest get no
+    /// probability).
+    fn visible(&self, i: usize, valid: usize) -> usize {
+        if self.causal {
+            (i + 1).min(valid)
+        } else {
+            valid
+        }
+    }
+}
+
+/// RoPE's angles: `cos`/`sin` of `p·θ_i`, θ_i = 10000^(−2i/d), for positions `p < t` and
+/// `i < d/2`, row-major `[t, d/2]`.
+#[derive(Default, Debug, Clone)]
+struct Rotary {
+    /// (t, d) the table was made for.
+    made_for: (usize, usize),
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl Rotary {
+    fn prepare(&mut self, t: usize, d: usize) {
+        if self.made_for == (t, d) && !self.cos.is_empty() {
+            return;
+        }
+        let half = d / 2;
+        self.cos.clear();
+        self.sin.clear();
+        for p in 0..t {
+            for i in 0..half {
+                // In f64: at p·θ near the window's end an f32 angle loses the low digits
+                // PyTorch's reference keeps.
+                let theta = (p as f64) * 10000f64.powf(-2.0 * i as f64 / d as f64);
+                self.cos.push(theta.cos() as f32);
+                self.sin.push(theta.sin() as f32);
+            }
+        }
+        self.made_for = (t, d);
+    }
+
+    /// Rotates `v [d]` (one head's query or key at position `p`) by `+p·θ`, or by `−p·θ`
+    /// when `inverse` (what carries a gradient back through the rotation: its transpose).
+    fn rotate(&self, v: &mut [f32], p: usize, inverse: bool) {
+        let half = v.len() / 2;
+        let (cos, sin) = (
+            &self.cos[p * half..(p + 1) * half],
+            &self.sin[p * half..(p + 1) * half],
+        );
+        let (a, b) = v.split_at_mut(half);
+        for i in 0..half {
+            let s = if inverse { -sin[i] } else { sin[i] };
+            let (x, y) = (a[i], b[i]);
+            a[i] = x * cos[i] - y * s;
+            b[i] = y * cos[i] + x * s;
+        }
+    }
+
+    /// Rotates the queries and keys of every head of every token of `qkv` (`rows` samples of
+    /// `[t, 3f]`), each by its position in its sample.
+    fn rotate_qk(&self, g: &AttentionGeom, qkv: &mut [f32], rows: usize, inverse: bool) {
+        let (t, f, d) = (g.t, g.f, g.head_dim());
+        for (n, token) in qkv.chunks_exact_mut(3 * f).take(rows * t).enumerate() {
+            let p = n % t;
+            for head in token[..2 * f].chunks_exact_mut(d) {
+                self.rotate(head, p, inverse);
+            }
+        }
     }
 }
 
@@ -51,11 +130,13 @@ pub struct AttentionScratch {
     dheads_out: Vec<f32>,
     /// A weight in PyTorch's layout for an input gradient.
     weight: Vec<f32>,
+    rotary: Rotary,
 }
 
 /// y = attention(x) for `rows` samples `[T, F]`. With `lengths` (one per sample, 1 to T),
 /// sample b's keys from its length on are padding and get no weight (PyTorch's
-/// `key_padding_mask`); its queries there still attend to the valid keys.
+/// `key_padding_mask`); its queries there still attend to the valid keys. Causal, query i
+/// sees keys 0 to i only (both masks together when both apply).
 pub fn attention_forward(
     g: &AttentionGeom,
     p: &AttentionParams<'_>,
@@ -80,6 +161,10 @@ pub fn attention_forward(
         Some(p.in_bias),
         &mut s.qkv,
     );
+    if g.rope {
+        s.rotary.prepare(t, d);
+        s.rotary.rotate_qk(g, &mut s.qkv, rows, false);
+    }
     let scale = 1.0 / (d as f32).sqrt();
     for b in 0..rows {
         let qkv = &s.qkv[b * t * 3 * f..(b + 1) * t * 3 * f];
@@ -103,13 +188,14 @@ pub fn attention_forward(
                 &mut s.scores,
             );
             s.scores.iter_mut().for_each(|v| *v *= scale);
-            if let Some(&len) = lengths.and_then(|l| l.get(b)) {
-                // e^−∞ = 0: padded keys drop out of every row's softmax (the probabilities
-                // the backward pass reads are zero there, so no gradient reaches them).
-                let valid = (len as usize).clamp(1, t);
-                for row in s.scores.chunks_exact_mut(t) {
-                    row[valid..].fill(f32::NEG_INFINITY);
-                }
+            // e^−∞ = 0: masked keys drop out of their rows' softmax (the probabilities the
+            // backward pass reads are zero there, so no gradient reaches them). Every row
+            // keeps at least key 0.
+            let valid = lengths
+                .and_then(|l| l.get(b))
+                .map_or(t, |&len| (len as usize).clamp(1, t));
+            for (i, row) in s.scores.chunks_exact_mut(t).enumerate() {
+                row[g.visible(i, valid)..].fill(f32::NEG_INFINITY);
             }
             softmax_forward(&s.scores, probs, t);
             // O_h = P V_h, into the head's columns of O.
@@ -248,6 +334,11 @@ pub fn attention_backward(
             );
         }
     }
+    if g.rope {
+        // The scores read the rotated queries and keys: carry their gradients back through
+        // the rotation (orthogonal, so its transpose is the inverse rotation).
+        s.rotary.rotate_qk(g, &mut s.dqkv, rows, true);
+    }
     // ∂W_inᵀ = Xᵀ·d[QKV], ∂b_in = Σ d[QKV], dX = d[QKV]·W_in.
     gemm(
         &MatMul {
@@ -279,4 +370,101 @@ pub struct AttentionGrads<'a> {
     pub in_bias: &'a mut [f32],
     pub out_weight_t: &'a mut [f32],
     pub out_bias: &'a mut [f32],
+}
+
+/// What one sample's generation carries from step to step: the keys and values of the
+/// steps so far (at most `capacity`, the layer's `T`) and a step's scratch.
+#[derive(Clone, Debug, Default)]
+pub struct KvCache {
+    /// `[steps, F]` each, the rows written so far.
+    keys: Vec<f32>,
+    values: Vec<f32>,
+    /// Steps cached.
+    len: usize,
+    qkv: Vec<f32>,
+    scores: Vec<f32>,
+    heads_out: Vec<f32>,
+    rotary: Rotary,
+}
+
+impl KvCache {
+    /// Steps cached so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One step of causal attention: the output `y [F]` for the query of the token `x [F]`
+/// against the keys and values of every earlier step and its own, which join the cache.
+/// The cache must have room (`cache.len() < g.t`): the caller checks it. Costs one
+/// projection of one token and O(steps) for the scores, not a pass over the window.
+pub fn attention_step(
+    g: &AttentionGeom,
+    p: &AttentionParams<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    c: &mut KvCache,
+) {
+    let (t, f, heads, d) = (g.t, g.f, g.heads, g.head_dim());
+    debug_assert!(c.len < t, "a full cache is the caller's error to report");
+    let pos = c.len;
+    c.qkv.resize(3 * f, 0.0);
+    c.heads_out.resize(f, 0.0);
+    c.scores.resize(t, 0.0);
+    gemm(
+        &MatMul::new(1, 3 * f, f),
+        x,
+        p.in_weight_t,
+        Some(p.in_bias),
+        &mut c.qkv,
+    );
+    if g.rope {
+        c.rotary.prepare(t, d);
+        for head in c.qkv[..2 * f].chunks_exact_mut(d) {
+            c.rotary.rotate(head, pos, false);
+        }
+    }
+    c.keys.truncate(pos * f);
+    c.values.truncate(pos * f);
+    c.keys.extend_from_slice(&c.qkv[f..2 * f]);
+    c.values.extend_from_slice(&c.qkv[2 * f..]);
+    c.len = pos + 1;
+    let steps = c.len;
+    let scale = 1.0 / (d as f32).sqrt();
+    for h in 0..heads {
+        let q = &c.qkv[h * d..(h + 1) * d];
+        let scores = &mut c.scores[..steps];
+        for (j, s) in scores.iter_mut().enumerate() {
+            let k = &c.keys[j * f + h * d..j * f + (h + 1) * d];
+            *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+        }
+        let probs = scores;
+        let max = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in probs.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let out = &mut c.heads_out[h * d..(h + 1) * d];
+        out.fill(0.0);
+        for (j, &pr) in probs.iter().enumerate() {
+            let v = &c.values[j * f + h * d..j * f + (h + 1) * d];
+            for (o, &vv) in out.iter_mut().zip(v) {
+                *o += pr * vv;
+            }
+        }
+        let inv = 1.0 / sum;
+        out.iter_mut().for_each(|o| *o *= inv);
+    }
+    gemm(
+        &MatMul::new(1, f, f),
+        &c.heads_out,
+        p.out_weight_t,
+        Some(p.out_bias),
+        &mut y[..f],
+    );
 }

@@ -1,8 +1,8 @@
 //! Self-attention over `[tokens, features]` samples, PyTorch's `nn.MultiheadAttention`
 //! (`batch_first=True`; a batch with lengths masks each sample's padded keys, as
 //! `key_padding_mask`) with its parameter names and layouts (`in_proj_weight
-//! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), and a learned
-//! positional embedding added to every sample.
+//! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), causal or not,
+//! with rotary positions or not; and a learned positional embedding added to every sample.
 
 use super::{Layer, Layout, Walk};
 use crate::kernels::attention::{
@@ -11,11 +11,64 @@ use crate::kernels::attention::{
 };
 use crate::tensor::{Batch, Sample, Tensor2};
 use crate::Rng;
+use std::marker::PhantomData;
+
+/// Which keys each query of a [`MultiHeadAttention`] sees.
+pub trait Masking: Send + Sync + 'static {
+    const CAUSAL: bool;
+}
+
+/// Every query sees every key (of its sample's length).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unmasked;
+
+/// Query `i` sees keys `0..=i` (PyTorch's `is_causal=True`): what a decoder and a language
+/// model need, and what lets the layer run one step at a time with a key-value cache.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CausalMask;
+
+impl Masking for Unmasked {
+    const CAUSAL: bool = false;
+}
+
+impl Masking for CausalMask {
+    const CAUSAL: bool = true;
+}
+
+/// How a [`MultiHeadAttention`] knows positions.
+pub trait Positions: Send + Sync + 'static {
+    const ROTARY: bool;
+}
+
+/// The layer sees no positions (they come from the input: a positional embedding before).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRotation;
+
+/// Rotary position embedding (RoFormer's RoPE, base 10 000, Llama's "rotate half" layout):
+/// each head's queries and keys rotated by their positions, so that scores depend on the
+/// distance between tokens. No parameters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rotary;
+
+impl Positions for NoRotation {
+    const ROTARY: bool = false;
+}
+
+impl Positions for Rotary {
+    const ROTARY: bool = true;
+}
 
 /// Multi-head self-attention on `T` tokens of `F` features with `H` heads (`H` divides `F`:
-/// the macro checks it, `GEOMETRY` again).
+/// the macro checks it, `GEOMETRY` again), masked by `M` ([`Unmasked`] or [`CausalMask`]),
+/// positions by `P` ([`NoRotation`] or [`Rotary`]).
 #[derive(Clone, Debug)]
-pub struct MultiHeadAttention<const T: usize, const F: usize, const H: usize> {
+pub struct MultiHeadAttention<
+    const T: usize,
+    const F: usize,
+    const H: usize,
+    M: Masking = Unmasked,
+    P: Positions = NoRotation,
+> {
     /// `W_inᵀ [F, 3F]`: PyTorch's `in_proj_weight` transposed (queries, keys, values).
     pub in_weight_t: Vec<f32>,
     /// `[3F]`
@@ -28,18 +81,27 @@ pub struct MultiHeadAttention<const T: usize, const F: usize, const H: usize> {
     pub in_bias_grad: Vec<f32>,
     pub out_weight_t_grad: Vec<f32>,
     pub out_bias_grad: Vec<f32>,
+    options: PhantomData<fn() -> (M, P)>,
 }
 
-impl<const T: usize, const F: usize, const H: usize> MultiHeadAttention<T, F, H> {
-    const GEOMETRY: AttentionGeom = {
+impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions>
+    MultiHeadAttention<T, F, H, M, P>
+{
+    pub(super) const GEOMETRY: AttentionGeom = {
         assert!(
             H > 0 && F.is_multiple_of(H),
             "the number of heads must divide the features"
+        );
+        assert!(
+            !P::ROTARY || (F / H).is_multiple_of(2),
+            "rotary positions need an even number of features per head"
         );
         AttentionGeom {
             t: T,
             f: F,
             heads: H,
+            causal: M::CAUSAL,
+            rope: P::ROTARY,
         }
     };
 
@@ -55,13 +117,14 @@ impl<const T: usize, const F: usize, const H: usize> MultiHeadAttention<T, F, H>
             in_bias_grad: vec![0.0; 3 * F],
             out_weight_t_grad: vec![0.0; F * F],
             out_bias_grad: vec![0.0; F],
+            options: PhantomData,
         };
         rng.fill_uniform(&mut layer.in_weight_t, (6.0 / (4 * F) as f32).sqrt());
         rng.fill_uniform(&mut layer.out_weight_t, (6.0 / (2 * F) as f32).sqrt());
         layer
     }
 
-    fn params(&self) -> AttentionParams<'_> {
+    pub(super) fn params(&self) -> AttentionParams<'_> {
         AttentionParams {
             in_weight_t: &self.in_weight_t,
             in_bias: &self.in_bias,
@@ -71,7 +134,9 @@ impl<const T: usize, const F: usize, const H: usize> MultiHeadAttention<T, F, H>
     }
 }
 
-impl<const T: usize, const F: usize, const H: usize> Layer for MultiHeadAttention<T, F, H> {
+impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions> Layer
+    for MultiHeadAttention<T, F, H, M, P>
+{
     type In = Tensor2<T, F>;
     type Out = Tensor2<T, F>;
     /// Q, K, V, the attention probabilities and the heads' outputs.

@@ -20,7 +20,10 @@ mod summary;
 mod time_pool;
 
 pub use activation::*;
-pub use attention::{MultiHeadAttention, PositionalEmbedding};
+pub use attention::{
+    CausalMask, Masking, MultiHeadAttention, NoRotation, PositionalEmbedding, Positions, Rotary,
+    Unmasked,
+};
 pub use bidirectional::{
     Bidirectional, BidirectionalCache, BidirectionalWorkspace, MergeConcat, MergeMode, MergeSum,
 };

@@ -7,10 +7,12 @@
 //! with a generated `State`.
 
 use super::{
-    Act, ActivationFn, Cell, DenseSeq, Dropout, Embedding, FusedActivation, LastDimension, Norm,
-    PositionalEmbedding, Recurrent, RecurrentSeq,
+    Act, ActivationFn, CausalMask, Cell, DenseSeq, Dropout, Embedding, FusedActivation, Identity,
+    LastDimension, Layer, MultiHeadAttention, Norm, PositionalEmbedding, Positions, Recurrent,
+    RecurrentSeq, Residual, Sum,
 };
 use crate::error::{Error, Result};
+use crate::kernels::attention::{attention_step, KvCache};
 use crate::tensor::{Sample, Tensor1, Tensor2, Tokens};
 
 /// A layer over sequences that can run one step at a time.
@@ -144,6 +146,69 @@ macro_rules! stepped_recurrence {
 }
 stepped_recurrence!(Recurrent);
 stepped_recurrence!(RecurrentSeq);
+
+/// Causal attention one token at a time: the state is the key-value cache of the steps so
+/// far, at most `T` (the layer's window); one step more is [`Error::CacheFull`], not a
+/// silent wrap. A step costs O(steps so far), the same result as the sequence pass at that
+/// position.
+impl<const T: usize, const F: usize, const H: usize, P: Positions> Stepped
+    for MultiHeadAttention<T, F, H, CausalMask, P>
+{
+    type StepIn = Tensor1<F>;
+    type StepOut = Tensor1<F>;
+    type State = KvCache;
+    fn step(&self, x: &Tensor1<F>, y: &mut Tensor1<F>, cache: &mut KvCache) -> Result<()> {
+        if cache.len() >= T {
+            return Err(Error::CacheFull { capacity: T });
+        }
+        attention_step(&Self::GEOMETRY, &self.params(), &x.data, &mut y.data, cache);
+        Ok(())
+    }
+}
+
+/// The shortcut of a residual block over a sequence, one step at a time.
+impl<const T: usize, const N: usize> Stepped for Identity<Tensor2<T, N>> {
+    type StepIn = Tensor1<N>;
+    type StepOut = Tensor1<N>;
+    type State = ();
+    fn step(&self, x: &Tensor1<N>, y: &mut Tensor1<N>, _: &mut ()) -> Result<()> {
+        *y = *x;
+        Ok(())
+    }
+}
+
+/// Both paths of a summed join step on the same input and their outputs add, as in the
+/// sequence pass (a transformer block's `x + attention(norm(x))`).
+macro_rules! stepped_sum {
+    ($join:ident, $a:ident, $b:ident) => {
+        impl<A, B> Stepped for $join<A, B>
+        where
+            A: Layer + Stepped,
+            B: Layer<In = A::In, Out = A::Out>
+                + Stepped<StepIn = <A as Stepped>::StepIn, StepOut = <A as Stepped>::StepOut>,
+        {
+            type StepIn = <A as Stepped>::StepIn;
+            type StepOut = <A as Stepped>::StepOut;
+            type State = (<A as Stepped>::State, <B as Stepped>::State);
+            fn step(
+                &self,
+                x: &Self::StepIn,
+                y: &mut Self::StepOut,
+                state: &mut Self::State,
+            ) -> Result<()> {
+                self.$a.step(x, y, &mut state.0)?;
+                let mut other = <Self::StepOut as Sample>::zeros();
+                self.$b.step(x, &mut other, &mut state.1)?;
+                for (o, &v) in y.as_mut_slice().iter_mut().zip(other.as_slice()) {
+                    *o += v;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+stepped_sum!(Residual, body, shortcut);
+stepped_sum!(Sum, a, b);
 
 /// Checks that a token id sequence fits the vocabulary: what a stepped embedding and a
 /// network reading tokens check before they compute.
