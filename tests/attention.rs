@@ -136,3 +136,29 @@ fn generation_with_the_cache_equals_the_sequence_pass() {
     let first = net.step(&Tokens::new([ids[0]]), &mut fresh).unwrap();
     assert!(max_difference(&first.data, step_rows(&whole, 0)) < 1e-5);
 }
+
+network! {
+    /// Llama's layout: RMSNorm, rotary causal attention, SwiGLU.
+    pub struct TinyLlama: tokens[T] {
+        Embedding(V, 8),
+        Residual { RMSNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+        Residual { RMSNorm, SwiGLU(20) },
+        RMSNorm,
+        Dense(V, per_step = true, bias = false),
+        Softmax,
+    }
+}
+
+#[test]
+fn a_llama_style_model_steps_as_it_runs_the_sequence() {
+    let mut rng = Rng::seed(4);
+    let net = TinyLlama::init(&mut rng);
+    let ids: [u32; T] = core::array::from_fn(|i| ((i * 3 + 1) % V) as u32);
+    let whole = net.forward(&tokens(ids)).unwrap();
+    let mut state = TinyLlamaState::default();
+    for (t, &id) in ids.iter().enumerate() {
+        let y = net.step(&Tokens::new([id]), &mut state).unwrap();
+        let gap = max_difference(&y.data, step_rows(&whole, t));
+        assert!(gap < 1e-5, "step {t}: {gap}");
+    }
+}

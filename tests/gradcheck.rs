@@ -930,6 +930,39 @@ network! {
     }
 }
 
+network! {
+    /// Llama's block: RMSNorm, rotary causal attention, RMSNorm, SwiGLU.
+    struct LlamaBlock: [4, 8] {
+        Residual { RMSNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+        Residual { RMSNorm, SwiGLU(10) },
+    }
+}
+
+#[test]
+fn rms_norm_and_swiglu_gradients() {
+    let mut rng = Rng::seed(53);
+    check_layer(
+        "RMSNorm [3, 5]",
+        RmsNorm::<Tensor2<3, 5>>::new(1e-5),
+        2,
+        &mut rng,
+    );
+    check_layer("RMSNorm [4]", RmsNorm::<Tensor1<4>>::new(1e-6), 3, &mut rng);
+    check_layer(
+        "SwiGLU [3, 5] -> 7",
+        SwiGlu::<Tensor2<3, 5>, 7>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "SwiGLU [6] -> 4",
+        SwiGlu::<Tensor1<6>, 4>::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    check_layer("Llama block", LlamaBlock::init(&mut rng), 2, &mut rng);
+}
+
 #[test]
 fn causal_and_rotary_attention_gradients() {
     let mut rng = Rng::seed(47);

@@ -554,6 +554,21 @@ fn causal_attention_with_padded_keys_matches_pytorch_merged_masks() {
     check::<CausalAttention, _, _>("attention_causal_lengths", dense_targets::<2>, &Mse);
 }
 
+network! {
+    struct LlamaBlock: [5, 8] {
+        attention: Residual { RMSNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+        mlp: Residual { RMSNorm(eps = 1e-6), SwiGLU(12) },
+        norm: RMSNorm,
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+#[test]
+fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
+    check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);
+}
+
 #[test]
 fn rotary_causal_attention_matches_a_llama_style_reference() {
     check::<RopeAttention, _, _>("attention_rope", dense_targets::<2>, &Mse);

@@ -238,6 +238,45 @@ class RopeAttention(nn.Module):
         return self.out(self.attention(x).mean(1))
 
 
+class Res(nn.Module):
+    """Residual { layers }: x + body(x), parameters named body.0, body.1, ..."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class SwiGLU(nn.Module):
+    """Llama's MLP: down_proj(silu(gate_proj(x)) * up_proj(x)), no biases."""
+
+    def __init__(self, features, hidden):
+        super().__init__()
+        self.gate_proj = nn.Linear(features, hidden, bias=False)
+        self.up_proj = nn.Linear(features, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, features, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaBlock(nn.Module):
+    """A pre-norm decoder block as Llama builds it (RMSNorm, causal attention with rotary
+    positions, RMSNorm, SwiGLU), a final RMSNorm, the mean over steps, Dense(2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = Res(nn.RMSNorm(8), RopeSelfAttention(8, 2))
+        self.mlp = Res(nn.RMSNorm(8, eps=1e-6), SwiGLU(8, 12))
+        self.norm = nn.RMSNorm(8)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.out(self.norm(self.mlp(self.attention(x))).mean(1))
+
+
 class TokenTagger(nn.Module):
     """Embedding(7, 5), LSTM(6, return_sequences = true), Dense(7, per_step = true), Softmax:
     a distribution over 7 tokens at every step."""
@@ -540,6 +579,10 @@ def main():
     # Causal attention with rotary positions
     x = torch.rand(2, 6, 8) - 0.5
     run("attention_rope", RopeAttention(), x, torch.rand(2, 2), "mse")
+
+    # A Llama-style block: RMSNorm, rotary causal attention, SwiGLU
+    x = torch.rand(3, 5, 8) - 0.5
+    run("llama_block", LlamaBlock(), x, torch.rand(3, 2), "mse")
 
     if ONLY:
         return

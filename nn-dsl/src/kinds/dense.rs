@@ -1,4 +1,5 @@
-//! `Dense`: a fully connected layer, on a vector or on every step of a sequence.
+//! `Dense`: a fully connected layer, on a vector or on every step of a sequence; and
+//! `SwiGLU`, the gated feed-forward block of modern decoders.
 
 use crate::args::{args, Count, Flag};
 use crate::ctxt::Reported;
@@ -86,5 +87,42 @@ impl Kind for Dense {
     }
 }
 
+args! {
+    /// `SwiGLU`'s arguments.
+    pub struct SwiGluArgs {
+        /// the number of hidden units
+        hidden: Count,
+    }
+}
+
+pub struct SwiGlu;
+
+impl Kind for SwiGlu {
+    type Args = SwiGluArgs;
+    const DECL: Decl = Decl {
+        name: "SwiGLU",
+        doc: "the gated feed-forward block of Llama-style decoders on each row of the last dimension, `y = (silu(x·W_gateᵀ) ⊙ x·W_upᵀ)·W_downᵀ` with `hidden` units and no biases (`gate_proj.weight [hidden, features]`, `up_proj`, `down_proj.weight [features, hidden]`); keeps the shape, so it goes inside a residual block",
+        example: "SwiGLU(256)",
+        accepts: &[Input::Vector, Input::Matrix],
+        input_words: "a [features] or [steps, features]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &SwiGluArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        if !matches!(input, Shape::Vector(_) | Shape::Matrix(..)) {
+            return Err(r.unexpected(input));
+        }
+        let [hidden] = r.const_args([(&args.hidden.value, "number of hidden units")])?;
+        let sample = r.sample_type(input);
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::SwiGlu<#sample, #hidden>),
+            quote_spanned!(span=> #rt::SwiGlu::kaiming_uniform(rng)),
+            input.clone(),
+        )
+        .stepped(matches!(input, Shape::Matrix(..))))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
-pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Dense>()];
+pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Dense>(), KindEntry::layer::<SwiGlu>()];

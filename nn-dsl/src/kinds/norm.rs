@@ -1,5 +1,5 @@
-//! Normalisations: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm` and `GroupNorm`, PyTorch's
-//! semantics.
+//! Normalisations: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`, `RMSNorm` and `GroupNorm`,
+//! PyTorch's semantics.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, Count, Positive, Spanned, UnitInterval};
@@ -121,23 +121,75 @@ impl Kind for LayerNorm {
 
     fn rule(r: &RuleCx<'_>, a: &LayerNormArgs, input: &Shape) -> Result<Rule, Reported> {
         let (rt, span) = (r.rt(), r.span());
-        let last = match input {
-            // After a sub-network: its output type's last dimension.
-            Shape::Opaque(ty) => Dim::from_tokens(
-                quote!(<#ty as #rt::Sample>::SHAPE[<#ty as #rt::Sample>::SHAPE.len() - 1]),
-                "the sub-network's last dimension",
-            ),
-            float => match float.dims().and_then(|d| d.last().cloned()) {
-                Some(last) => last,
-                None => return Err(r.unexpected(input)),
-            },
-        };
-        check_features(r, a.features.as_ref(), &last, "features")?;
+        check_features(
+            r,
+            a.features.as_ref(),
+            &last_dimension(r, input)?,
+            "features",
+        )?;
         let sample = r.sample_type(input);
         let eps = a.eps.value as f32;
         Ok(Rule::new(
             quote_spanned!(span=> #rt::LayerNorm<#sample>),
             quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
+            input.clone(),
+        )
+        .stepped(matches!(input, Shape::Matrix(..))))
+    }
+}
+
+/// The last dimension of a float input, which a normalisation over it normalises: after a
+/// sub-network, read off its output type.
+fn last_dimension(r: &RuleCx<'_>, input: &Shape) -> Result<Dim, Reported> {
+    let rt = r.rt();
+    match input {
+        Shape::Opaque(ty) => Ok(Dim::from_tokens(
+            quote!(<#ty as #rt::Sample>::SHAPE[<#ty as #rt::Sample>::SHAPE.len() - 1]),
+            "the sub-network's last dimension",
+        )),
+        float => float
+            .dims()
+            .and_then(|d| d.last().cloned())
+            .ok_or_else(|| r.unexpected(input)),
+    }
+}
+
+args! {
+    /// `RMSNorm`'s arguments.
+    pub struct RmsNormArgs {
+        /// the number of features
+        features: Count or "inferred",
+        /// eps
+        eps: Positive = "1.1920929e-7",
+    }
+}
+
+pub struct RmsNorm;
+
+impl Kind for RmsNorm {
+    type Args = RmsNormArgs;
+    const DECL: Decl = Decl {
+        name: "RMSNorm",
+        doc: "each row of the last dimension divided by its root mean square, then scaled per feature (PyTorch's `nn.RMSNorm`: `weight`, no bias; the default `eps` is PyTorch's, f32's machine epsilon)",
+        example: "RMSNorm",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &RmsNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        check_features(
+            r,
+            a.features.as_ref(),
+            &last_dimension(r, input)?,
+            "features",
+        )?;
+        let sample = r.sample_type(input);
+        let eps = a.eps.value as f32;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::RmsNorm<#sample>),
+            quote_spanned!(span=> #rt::RmsNorm::new(#eps)),
             input.clone(),
         )
         .stepped(matches!(input, Shape::Matrix(..))))
@@ -197,5 +249,6 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<BatchNorm1d>(),
     KindEntry::layer::<BatchNorm2d>(),
     KindEntry::layer::<LayerNorm>(),
+    KindEntry::layer::<RmsNorm>(),
     KindEntry::layer::<GroupNorm>(),
 ];

@@ -12,6 +12,7 @@ mod embedding;
 mod flatten;
 mod join;
 mod layer;
+mod llama;
 mod norm;
 mod pool;
 mod rnn;
@@ -36,6 +37,7 @@ pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
+pub use llama::{RmsNorm, RmsNormCache, SwiGlu, SwiGluScratch};
 pub use norm::{
     BatchNorm, BatchNormCache, ChannelGroups, GroupNorm, Grouping, GroupingRule, LastDimension,
     LayerNorm, Norm, NormCache,
@@ -57,7 +59,7 @@ pub mod all {
         Embedding, Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d,
         GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d,
         MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu,
-        Residual, Sigmoid, Softmax, Sum, Tanh,
+        Residual, RmsNorm, Sigmoid, Softmax, Sum, SwiGlu, Tanh,
     };
 }
 
@@ -65,7 +67,7 @@ pub use layer::{
     carry_lengths, Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer, Layout,
     ParamReader, ParamVisitor, Path, Tensor, TensorMut, Walk,
 };
-pub use stepped::{RecurrentState, Stepped};
+pub use stepped::{RecurrentState, Stepped, SwiGluState};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};
 pub use time_pool::{GlobalAvgPool1d, GlobalMaxPool1d, TimePool, TimePoolCache};
 

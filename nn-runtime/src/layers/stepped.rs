@@ -9,7 +9,7 @@
 use super::{
     Act, ActivationFn, CausalMask, Cell, DenseSeq, Dropout, Embedding, FusedActivation, Identity,
     LastDimension, Layer, MultiHeadAttention, Norm, PositionalEmbedding, Positions, Recurrent,
-    RecurrentSeq, Residual, Sum,
+    RecurrentSeq, Residual, RmsNorm, Sum, SwiGlu,
 };
 use crate::error::{Error, Result};
 use crate::kernels::attention::{attention_step, KvCache};
@@ -57,6 +57,38 @@ impl<const T: usize, const N: usize> Stepped for Norm<Tensor2<T, N>, LastDimensi
     fn step(&self, x: &Tensor1<N>, y: &mut Tensor1<N>, _: &mut ()) -> Result<()> {
         self.run(&x.data, &mut y.data, None);
         Ok(())
+    }
+}
+
+impl<const T: usize, const N: usize> Stepped for RmsNorm<Tensor2<T, N>> {
+    type StepIn = Tensor1<N>;
+    type StepOut = Tensor1<N>;
+    type State = ();
+    fn step(&self, x: &Tensor1<N>, y: &mut Tensor1<N>, _: &mut ()) -> Result<()> {
+        self.run(&x.data, &mut y.data, None);
+        Ok(())
+    }
+}
+
+/// The block's hidden values are its scratch, kept in the state so that a step allocates
+/// nothing after the first.
+impl<const T: usize, const N: usize, const H: usize> Stepped for SwiGlu<Tensor2<T, N>, H> {
+    type StepIn = Tensor1<N>;
+    type StepOut = Tensor1<N>;
+    type State = SwiGluState;
+    fn step(&self, x: &Tensor1<N>, y: &mut Tensor1<N>, s: &mut SwiGluState) -> Result<()> {
+        self.run(&x.data, &mut y.data, 1, &mut s.0);
+        Ok(())
+    }
+}
+
+/// A [`SwiGlu`]'s scratch as step state (cloned empty: it holds nothing between steps).
+#[derive(Debug, Default)]
+pub struct SwiGluState(super::SwiGluScratch);
+
+impl Clone for SwiGluState {
+    fn clone(&self) -> Self {
+        SwiGluState::default()
     }
 }
 
