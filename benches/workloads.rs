@@ -1,6 +1,6 @@
-//! Workloads W1–W11 of BENCHMARKS.md: the MLP, the tiny network, the seed CNN and RNN, the
-//! row-wise MNIST LSTM and the character language model, inference, training and
-//! generation one step at a time. Throughput is reported in FLOP/s
+//! Workloads W1–W13 of BENCHMARKS.md: the MLP, the tiny network, the seed CNN and RNN, the
+//! row-wise MNIST LSTM, the character language model and the small GPT, inference,
+//! training and generation one step at a time. Throughput is reported in FLOP/s
 //! (criterion's "elements" are FLOPs here).
 //!
 //! cargo bench --bench workloads
@@ -14,8 +14,8 @@ use typed_nn::prelude::*;
 #[path = "common/networks.rs"]
 mod networks;
 use networks::{
-    generate_greedy, CharLm, Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny, CHAR_VOCAB, CHAR_WINDOW,
-    GENERATED,
+    generate_gpt, generate_greedy, gpt_forward_flops, CharLm, Gpt, Mlp, SeedCnn, SeedRnn, SeqLstm,
+    Tiny, CHAR_VOCAB, CHAR_WINDOW, GENERATED, GPT_GENERATED, GPT_VOCAB, GPT_WINDOW,
 };
 
 network! {
@@ -419,6 +419,40 @@ fn sequence_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(GENERATED as u64 * CHAR_STEP_FLOPS));
     g.bench_function("W11 charlm-generate (200 steps)", |b| {
         b.iter(|| generate_greedy(black_box(&model)))
+    });
+
+    let mut gpt = Gpt::<GPT_WINDOW>::init(&mut rng);
+    let ids = |rng: &mut Rng| -> Vec<u32> {
+        (0..16 * GPT_WINDOW)
+            .map(|_| rng.below(GPT_VOCAB) as u32)
+            .collect()
+    };
+    let x = Batch::<Tokens<GPT_WINDOW>>::from_ids(&ids(&mut rng)).unwrap();
+    let rows: Vec<StepClasses<GPT_WINDOW, GPT_VOCAB>> = ids(&mut rng)
+        .chunks_exact(GPT_WINDOW)
+        .map(|row| StepClasses::new(row.try_into().unwrap()).unwrap())
+        .collect();
+    let targets = StepLabels::new(&rows);
+    let mut adam = Adam::new(1e-3);
+    g.throughput(Throughput::Elements(
+        16 * 3 * gpt_forward_flops(GPT_WINDOW as u64),
+    ));
+    g.bench_function("W12 gpt-train-b16", |b| {
+        b.iter(|| {
+            gpt.train_step(black_box(&x), &targets, &CrossEntropy, &mut adam)
+                .unwrap()
+        })
+    });
+
+    let generator = Gpt::<GPT_GENERATED>::init(&mut rng);
+    // Step t attends to t + 1 keys: the products per token plus 4·(t + 1)·128 per block.
+    let per_token = gpt_forward_flops(1) - 2 * 4 * 128;
+    let attended = (1..=GPT_GENERATED as u64).sum::<u64>() * 2 * 4 * 128;
+    g.throughput(Throughput::Elements(
+        GPT_GENERATED as u64 * per_token + attended,
+    ));
+    g.bench_function("W13 gpt-generate (256 steps)", |b| {
+        b.iter(|| generate_gpt(black_box(&generator)))
     });
     g.finish();
 }

@@ -82,3 +82,49 @@ pub fn generate_greedy(model: &CharLm) -> u32 {
     }
     token
 }
+
+/// W12–W13: the small GPT's vocabulary, width and the tokens W13 generates.
+pub const GPT_VOCAB: usize = 100;
+pub const GPT_WINDOW: usize = 128;
+pub const GPT_GENERATED: usize = 256;
+
+network! {
+    /// W12–W13: Embedding(100, 128) and learnt positions over a window of `T` tokens, two
+    /// pre-norm blocks (causal attention with 4 heads, MLP 128→512 GELU→128), LayerNorm,
+    /// per-step Dense 128→100 and the Softmax per-step cross-entropy fuses with. W12 trains
+    /// it at T = 128; W13 generates 256 tokens, so its cache (and position table) is 256.
+    pub struct Gpt<const T: usize>: tokens[T] {
+        Embedding(GPT_VOCAB, 128),
+        PositionalEmbedding,
+        Residual { LayerNorm, MultiHeadAttention(4, 128, causal = true) },
+        Residual { LayerNorm, Dense(512, per_step = true), Gelu, Dense(128, per_step = true) },
+        Residual { LayerNorm, MultiHeadAttention(4, 128, causal = true) },
+        Residual { LayerNorm, Dense(512, per_step = true), Gelu, Dense(128, per_step = true) },
+        LayerNorm,
+        Dense(GPT_VOCAB, per_step = true),
+        Softmax,
+    }
+}
+
+/// W13: `GPT_GENERATED` tokens, greedily, one step at a time with the key-value cache from
+/// an empty state (token 0 first); the last one.
+pub fn generate_gpt(model: &Gpt<GPT_GENERATED>) -> u32 {
+    let mut state = GptState::<GPT_GENERATED>::default();
+    let mut token = 0u32;
+    for _ in 0..GPT_GENERATED {
+        let probabilities = model
+            .step(&Tokens::new([token]), &mut state)
+            .expect("ids below the vocabulary, steps within the cache");
+        token = typed_nn::kernels::argmax(&probabilities.data) as u32;
+    }
+    token
+}
+
+/// FLOPs of one W12 sample's forward pass at `t` tokens: per token the projections
+/// (2·4·128² for Q, K, V and the output), the MLP (2·2·128·512) and the read-out
+/// (2·128·100) of both blocks; per block the scores and weighted sums (4·t²·128), counted
+/// whole although the causal half of them is masked.
+pub const fn gpt_forward_flops(t: u64) -> u64 {
+    let per_token = 2 * (2 * 4 * 128 * 128 + 2 * 2 * 128 * 512) + 2 * 128 * 100;
+    t * per_token + 2 * 4 * t * t * 128
+}

@@ -1,4 +1,4 @@
-"""W1-W11 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
+"""W1-W13 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
 
     python torch_bench.py --threads 1 [--workloads W1,W3] [--seconds 1.5] [--data DIR]
 
@@ -21,9 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "E1", "E2", "E3"]
+WORKLOADS = [
+    "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "E1", "E2", "E3",
+]
 # W11: characters generated per call (its figures are per character).
 GENERATED = 200
+# W13: tokens generated per call (its figures are per token).
+GPT_GENERATED = 256
 # Calls shorter than this are timed in groups, as in the Rust harness.
 MIN_SAMPLE_S = 50e-6
 MAX_SAMPLES = 100_000
@@ -168,6 +172,80 @@ def generate(model, seconds):
     return stats
 
 
+class GptBlock(nn.Module):
+    """A pre-norm block: x + attention(LayerNorm(x)), then x + MLP(LayerNorm(x)), the
+    attention causal through F.scaled_dot_product_attention (PyTorch's fused kernel), or
+    one query against a key-value cache that the caller carries."""
+
+    def __init__(self, dim=128, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def attend(self, x, cache):
+        b, t, f = x.shape
+        q, k, v = (
+            z.view(b, t, self.heads, f // self.heads).transpose(1, 2)
+            for z in self.qkv(self.ln1(x)).chunk(3, dim=-1)
+        )
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            # Generation: this step's key and value join the cache, the query sees them all.
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+            y = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(y.transpose(1, 2).reshape(b, t, f))
+
+    def forward(self, x, cache=None):
+        x = x + self.attend(x, cache)
+        return x + self.mlp(self.ln2(x))
+
+
+class Gpt(nn.Module):
+    """W12-W13: Embedding(100, 128) and learnt positions, two pre-norm blocks (causal
+    attention, 4 heads, MLP 128->512 GELU->128), LayerNorm, Linear(128, 100) per step."""
+
+    def __init__(self, window):
+        super().__init__()
+        self.emb, self.pos = nn.Embedding(100, 128), nn.Embedding(window, 128)
+        self.blocks = nn.ModuleList([GptBlock(), GptBlock()])
+        self.ln, self.out = nn.LayerNorm(128), nn.Linear(128, 100)
+
+    def forward(self, x, caches=None, start=0):
+        positions = torch.arange(start, start + x.shape[1])
+        h = self.emb(x) + self.pos(positions)
+        for i, block in enumerate(self.blocks):
+            h = block(h, None if caches is None else caches[i])
+        return self.out(self.ln(h))
+
+
+def step_logits_cross_entropy(logits, y):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def generate_gpt(model, seconds):
+    """W13: 256 tokens, greedily, one step at a time with each block's key-value cache
+    carried; the figures per token."""
+    model.eval()
+
+    @torch.inference_mode()
+    def run():
+        token, caches = torch.zeros(1, 1, dtype=torch.long), [{}, {}]
+        for step in range(GPT_GENERATED):
+            logits = model(token, caches, step)
+            token = torch.softmax(logits[:, -1], dim=-1).argmax(-1, keepdim=True)
+        return token
+
+    stats = time_calls(run, seconds)
+    for key in ("median_us", "p10_us", "p90_us"):
+        stats[key] /= GPT_GENERATED
+    return stats
+
+
 def infer(model, x, head, seconds):
     model.eval()
 
@@ -273,6 +351,11 @@ def run(workload, seconds, data):
         return train(CharLm(), x, y, step_cross_entropy, seconds)
     if workload == "W11":
         return generate(CharLm(), seconds)
+    if workload == "W12":
+        x, y = torch.randint(0, 100, (16, 128)), torch.randint(0, 100, (16, 128))
+        return train(Gpt(128), x, y, step_logits_cross_entropy, seconds)
+    if workload == "W13":
+        return generate_gpt(Gpt(GPT_GENERATED), seconds)
     if workload == "E1":
         return epoch(data, mlp(), (784,))
     if workload == "E2":

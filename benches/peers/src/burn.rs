@@ -256,7 +256,7 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
         }
         "E1" => e1(MnistArrays::load(data)?, &train_device),
         "E2" | "E3" => Outcome::Unsupported(crate::ONLY_TORCH_EPOCHS.into()),
-        "W10" | "W11" => Outcome::Unsupported(crate::ONLY_TORCH_SEQUENCES.into()),
+        "W10" | "W11" | "W12" | "W13" => Outcome::Unsupported(crate::ONLY_TORCH_SEQUENCES.into()),
         other => return Err(format!("unknown workload {other}")),
     })
 }

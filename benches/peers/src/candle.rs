@@ -271,7 +271,7 @@ fn measure(workload: &str, budget: &Budget, data: &Path, dev: &Device) -> Result
             e1(arrays, dev)?
         }
         "E2" | "E3" => Outcome::Unsupported(crate::ONLY_TORCH_EPOCHS.into()),
-        "W10" | "W11" => Outcome::Unsupported(crate::ONLY_TORCH_SEQUENCES.into()),
+        "W10" | "W11" | "W12" | "W13" => Outcome::Unsupported(crate::ONLY_TORCH_SEQUENCES.into()),
         other => candle_core::bail!("unknown workload {other}"),
     })
 }

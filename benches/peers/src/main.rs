@@ -1,4 +1,4 @@
-//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W11,
+//! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W13,
 //! E1–E3).
 //!
 //! ```text
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every workload, in table order.
-pub const WORKLOADS: [(&str, &str); 14] = [
+pub const WORKLOADS: [(&str, &str); 16] = [
     ("W1", "mlp-infer-b1"),
     ("W2", "mlp-infer-b64"),
     ("W3", "mlp-train-b64"),
@@ -35,6 +35,8 @@ pub const WORKLOADS: [(&str, &str); 14] = [
     ("W9", "lstm-train-b32"),
     ("W10", "charlm-train-b32"),
     ("W11", "charlm-generate, per step"),
+    ("W12", "gpt-train-b16"),
+    ("W13", "gpt-generate, per token"),
     ("E1", "mnist-mlp epoch"),
     ("E2", "mnist-cnn epoch"),
     ("E3", "mnist-lstm epoch"),
@@ -45,10 +47,10 @@ pub const WORKLOADS: [(&str, &str); 14] = [
 pub const ONLY_TORCH_EPOCHS: &str =
     "E2 and E3 are written for typed-nn and PyTorch only (the epochs compare with PyTorch)";
 
-/// Why candle and burn have no W10 and W11: the sequence workloads' goals are set against
+/// Why candle and burn have no W10–W13: the sequence workloads' goals are set against
 /// PyTorch.
 pub const ONLY_TORCH_SEQUENCES: &str =
-    "W10 and W11 are written for typed-nn and PyTorch only (their goals are set against PyTorch)";
+    "W10 to W13 are written for typed-nn and PyTorch only (their goals are set against PyTorch)";
 
 /// The Rust libraries `run` knows.
 pub const RUST_LIBS: [&str; 3] = ["typed-nn", "candle", "burn"];

@@ -1,4 +1,4 @@
-//! W1–W11 and E1–E3 in typed-nn: the networks and calls of benches/workloads.rs and
+//! W1–W13 and E1–E3 in typed-nn: the networks and calls of benches/workloads.rs and
 //! examples/mnist_{mlp,cnn}.rs and seq_mnist_lstm.rs, under this crate's harness so every
 //! library is timed alike.
 
@@ -10,8 +10,8 @@ use typed_nn::prelude::*;
 #[path = "../../common/networks.rs"]
 mod networks;
 use networks::{
-    generate_greedy, CharLm, Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny, CHAR_VOCAB, CHAR_WINDOW,
-    GENERATED,
+    generate_gpt, generate_greedy, CharLm, Gpt, Mlp, SeedCnn, SeedRnn, SeqLstm, Tiny, CHAR_VOCAB,
+    CHAR_WINDOW, GENERATED, GPT_GENERATED, GPT_VOCAB, GPT_WINDOW,
 };
 
 network! {
@@ -45,7 +45,7 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
             Outcome::Timed(harness::time(budget, || mlp.forward(&x)))
         }
         "W2" => {
-            let mut mlp = Mlp::init(&mut rng);
+            let mlp = Mlp::init(&mut rng);
             let x: Batch<Tensor1<784>> = batch(64, 1);
             Outcome::Timed(harness::time(budget, || mlp.predict(&x).rows()))
         }
@@ -121,6 +121,31 @@ pub fn run(workload: &str, budget: &Budget, data: &Path) -> Result<Outcome, Stri
             let model = CharLm::init(&mut rng);
             let stats = harness::time(budget, || generate_greedy(&model));
             Outcome::Timed(stats.per_call_of(GENERATED))
+        }
+        "W12" => {
+            let mut model = Gpt::<GPT_WINDOW>::init(&mut rng);
+            let ids = |seed| -> Vec<u32> {
+                harness::uniform(16 * GPT_WINDOW, seed)
+                    .iter()
+                    .map(|&u| ((u * GPT_VOCAB as f32) as u32).min(GPT_VOCAB as u32 - 1))
+                    .collect()
+            };
+            let x = Batch::<Tokens<GPT_WINDOW>>::from_ids(&ids(1)).map_err(e)?;
+            let rows = ids(2)
+                .chunks_exact(GPT_WINDOW)
+                .map(|row| StepClasses::new(row.try_into().expect("one window")))
+                .collect::<Result<Vec<StepClasses<GPT_WINDOW, GPT_VOCAB>>, _>>()
+                .map_err(e)?;
+            let y = StepLabels::new(&rows);
+            let mut adam = Adam::new(1e-3);
+            Outcome::Timed(harness::time(budget, || {
+                model.train_step(&x, &y, &CrossEntropy, &mut adam)
+            }))
+        }
+        "W13" => {
+            let model = Gpt::<GPT_GENERATED>::init(&mut rng);
+            let stats = harness::time(budget, || generate_gpt(&model));
+            Outcome::Timed(stats.per_call_of(GPT_GENERATED))
         }
         "E1" => epoch(Mlp::init, data)?,
         "E2" => epoch(MnistCnn::init, data)?,

@@ -150,16 +150,56 @@ fn erf(x: f64) -> f64 {
     }
 }
 
-/// y = x·Φ(x) = x/2·(1 + erf(x/√2)): GELU in its exact form (PyTorch's default).
+/// y = x·Φ(x) = x/2·(1 + erf(x/√2)): GELU in its exact form (PyTorch's default), on the
+/// process-wide path.
 pub fn gelu_forward(x: &[f32], y: &mut [f32]) {
+    gelu_forward_with(Arch::current(), x, y)
+}
+
+/// [`gelu_forward`] on a given path.
+pub fn gelu_forward_with(arch: Arch, x: &[f32], y: &mut [f32]) {
+    let n = x.len().min(y.len());
+    dispatch!(
+        arch,
+        simd => {
+            // SAFETY: both pointers cover at least `n` values; `arch` proves this CPU has
+            // the path's features.
+            unsafe { simd::gelu(x.as_ptr(), y.as_mut_ptr(), n) }
+        },
+        scalar => gelu_forward_scalar(x, y),
+    )
+}
+
+/// The scalar path of [`gelu_forward_with`], in f64: the reference the SIMD paths are
+/// tested against.
+pub fn gelu_forward_scalar(x: &[f32], y: &mut [f32]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         let v = xi as f64;
         *yi = (0.5 * v * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))) as f32;
     }
 }
 
-/// dx = dy · (Φ(x) + x·φ(x)), φ the standard normal density.
+/// dx = dy · (Φ(x) + x·φ(x)), φ the standard normal density, on the process-wide path.
 pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    gelu_backward_with(Arch::current(), x, dy, dx)
+}
+
+/// [`gelu_backward`] on a given path.
+pub fn gelu_backward_with(arch: Arch, x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let n = x.len().min(dy.len()).min(dx.len());
+    dispatch!(
+        arch,
+        simd => {
+            // SAFETY: the three pointers cover at least `n` values; `arch` proves this CPU
+            // has the path's features.
+            unsafe { simd::gelu_backward(x.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n) }
+        },
+        scalar => gelu_backward_scalar(x, dy, dx),
+    )
+}
+
+/// The scalar path of [`gelu_backward_with`], in f64.
+pub fn gelu_backward_scalar(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
     for ((d, &xi), &g) in dx.iter_mut().zip(x).zip(dy) {
         let v = xi as f64;

@@ -376,8 +376,10 @@ pub struct AttentionGrads<'a> {
 /// steps so far (at most `capacity`, the layer's `T`) and a step's scratch.
 #[derive(Clone, Debug, Default)]
 pub struct KvCache {
-    /// `[steps, F]` each, the rows written so far.
-    keys: Vec<f32>,
+    /// Keys transposed, `[F, capacity]`: the scores of a query against every cached key are
+    /// then sums of rows scaled by the query's features, which vectorise over the keys.
+    keys_t: Vec<f32>,
+    /// Values `[steps, F]`, the rows written so far.
     values: Vec<f32>,
     /// Steps cached.
     len: usize,
@@ -428,35 +430,47 @@ pub fn attention_step(
             c.rotary.rotate(head, pos, false);
         }
     }
-    c.keys.truncate(pos * f);
+    c.keys_t.resize(f * t, 0.0);
+    for (feature, &k) in c.qkv[f..2 * f].iter().enumerate() {
+        c.keys_t[feature * t + pos] = k;
+    }
     c.values.truncate(pos * f);
-    c.keys.extend_from_slice(&c.qkv[f..2 * f]);
     c.values.extend_from_slice(&c.qkv[2 * f..]);
     c.len = pos + 1;
     let steps = c.len;
     let scale = 1.0 / (d as f32).sqrt();
     for h in 0..heads {
         let q = &c.qkv[h * d..(h + 1) * d];
-        let scores = &mut c.scores[..steps];
-        for (j, s) in scores.iter_mut().enumerate() {
-            let k = &c.keys[j * f + h * d..j * f + (h + 1) * d];
-            *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-        }
-        let probs = scores;
+        // S = q_h·K_hᵀ/√d over the cached keys (K_hᵀ: rows of `t`, the first `steps` used).
+        gemm(
+            &MatMul {
+                rsb: t,
+                ..MatMul::new(1, steps, d)
+            },
+            q,
+            &c.keys_t[h * d * t..],
+            None,
+            &mut c.scores[..steps],
+        );
+        let probs = &mut c.scores[..steps];
         let max = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
         for v in probs.iter_mut() {
-            *v = (*v - max).exp();
+            *v = ((*v - max) * scale).exp();
             sum += *v;
         }
+        // O_h = P·V_h, normalised after.
+        gemm(
+            &MatMul {
+                rsb: f,
+                ..MatMul::new(1, d, steps)
+            },
+            probs,
+            &c.values[h * d..],
+            None,
+            &mut c.heads_out[h * d..(h + 1) * d],
+        );
         let out = &mut c.heads_out[h * d..(h + 1) * d];
-        out.fill(0.0);
-        for (j, &pr) in probs.iter().enumerate() {
-            let v = &c.values[j * f + h * d..j * f + (h + 1) * d];
-            for (o, &vv) in out.iter_mut().zip(v) {
-                *o += pr * vv;
-            }
-        }
         let inv = 1.0 / sum;
         out.iter_mut().for_each(|o| *o *= inv);
     }

@@ -74,8 +74,8 @@ mod tests;
 
 pub use activation::{
     activation_backward, activation_backward_with, activation_forward, activation_forward_in_place,
-    activation_forward_with, gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward,
-    sigmoid,
+    activation_forward_with, gelu_backward, gelu_backward_scalar, gelu_backward_with, gelu_forward,
+    gelu_forward_scalar, gelu_forward_with, leaky_relu_backward, leaky_relu_forward, sigmoid,
 };
 pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
 pub use gemm::{

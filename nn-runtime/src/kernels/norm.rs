@@ -100,6 +100,40 @@ pub fn batch_norm_backward(
     }
 }
 
+/// Σ f(v) over `values`, in f64, in 8 independent lanes (so that the sum vectorises; a single
+/// f64 accumulator would be a chain of dependent additions).
+#[inline]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    lanes.iter().sum::<f64>() + rest.iter().map(|&v| f(v)).sum::<f64>()
+}
+
+/// Σ f(a, b) over pairs of `a` and `b`, as [`lane_sum`].
+#[inline]
+fn lane_sum2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    for (xa, xb) in ca.zip(cb) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(xa).zip(xb) {
+            *lane += f(x, y);
+        }
+    }
+    lanes.iter().sum::<f64>() + rest
+}
+
 /// Group normalisation of each sample's `channels` channels (of `inner` values each) in
 /// `groups` groups of consecutive channels: each group normalised with its own mean and
 /// variance, then y = γ_c·x̂ + β_c per channel. Writes x̂ and 1/σ per (sample, group) when
@@ -120,20 +154,25 @@ pub fn group_norm_forward(
     let per_group = channels / groups;
     let len = per_group * inner;
     for (k, (xg, yg)) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)).enumerate() {
-        let mean = xg.iter().map(|&v| v as f64).sum::<f64>() / len as f64;
-        let var = xg.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len as f64;
+        let mean = lane_sum(xg, |v| v as f64) / len as f64;
+        let var = lane_sum(xg, |v| (v as f64 - mean).powi(2)) / len as f64;
         let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
         let mean = mean as f32;
         let first_channel = (k % groups) * per_group;
-        for (i, (yv, &xv)) in yg.iter_mut().zip(xg).enumerate() {
-            let c = first_channel + i / inner;
-            let h = (xv - mean) * inv_std;
-            *yv = gamma[c] * h + beta[c];
-            if let Some((xhat, _)) = saved.as_mut() {
-                xhat[k * len + i] = h;
+        let params = gamma[first_channel..first_channel + per_group]
+            .iter()
+            .zip(&beta[first_channel..first_channel + per_group]);
+        // Channel by channel: one γ and β for `inner` values.
+        for (c, (&g, &b)) in params.enumerate() {
+            let span = c * inner..(c + 1) * inner;
+            for (yv, &xv) in yg[span.clone()].iter_mut().zip(&xg[span]) {
+                *yv = g * ((xv - mean) * inv_std) + b;
             }
         }
-        if let Some((_, inv)) = saved.as_mut() {
+        if let Some((xhat, inv)) = saved.as_mut() {
+            for (h, &xv) in xhat[k * len..(k + 1) * len].iter_mut().zip(xg) {
+                *h = (xv - mean) * inv_std;
+            }
             inv[k] = inv_std;
         }
     }
@@ -163,19 +202,39 @@ pub fn group_norm_backward(
     for (k, (hg, gg)) in xhat.chunks_exact(len).zip(dy.chunks_exact(len)).enumerate() {
         let first_channel = (k % groups) * per_group;
         let (mut sum, mut sum_h) = (0.0f64, 0.0f64);
-        for i in 0..len {
-            let c = first_channel + i / inner;
-            dgamma[c] += gg[i] * hg[i];
-            dbeta[c] += gg[i];
-            let d = (gg[i] * gamma[c]) as f64;
-            sum += d;
-            sum_h += d * hg[i] as f64;
+        for c in 0..per_group {
+            let span = c * inner..(c + 1) * inner;
+            let (h, g) = (&hg[span.clone()], &gg[span]);
+            let (gamma_c, channel) = (gamma[first_channel + c] as f64, first_channel + c);
+            if inner == 1 {
+                // Layer normalisation: a parameter per value, no sums within a channel.
+                dgamma[channel] += g[0] * h[0];
+                dbeta[channel] += g[0];
+                sum += g[0] as f64 * gamma_c;
+                sum_h += (g[0] * h[0]) as f64 * gamma_c;
+                continue;
+            }
+            let dot = lane_sum2(g, h, |a, b| (a * b) as f64);
+            let total = lane_sum(g, |a| a as f64);
+            dgamma[channel] += dot as f32;
+            dbeta[channel] += total as f32;
+            sum += total * gamma_c;
+            sum_h += dot * gamma_c;
         }
         if let Some(dx) = dx.as_deref_mut() {
+            // In f64: n·dx̂ and the two sums nearly cancel in a large group.
             let scale = inv_std[k] as f64 / n;
-            for i in 0..len {
-                let d = (gg[i] * gamma[first_channel + i / inner]) as f64;
-                dx[k * len + i] = (scale * (n * d - sum - hg[i] as f64 * sum_h)) as f32;
+            let out = &mut dx[k * len..(k + 1) * len];
+            for c in 0..per_group {
+                let gamma_c = gamma[first_channel + c] as f64;
+                let span = c * inner..(c + 1) * inner;
+                let values = out[span.clone()]
+                    .iter_mut()
+                    .zip(&gg[span.clone()])
+                    .zip(&hg[span]);
+                for ((o, &g), &h) in values {
+                    *o = (scale * (n * g as f64 * gamma_c - sum - h as f64 * sum_h)) as f32;
+                }
             }
         }
     }

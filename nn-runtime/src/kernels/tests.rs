@@ -415,6 +415,40 @@ fn vector_exp_tanh_sigmoid_stay_within_their_stated_error() {
 }
 
 #[test]
+fn vector_gelu_and_its_derivative_match_the_f64_reference() {
+    // Both branches of Φ, the tails, and every tail length of the vector loop.
+    let grid: Vec<f32> = (-1500..=1500).map(|i| i as f32 * 0.01).collect();
+    for arch in Arch::available() {
+        for n in SIZES.iter().copied().chain([grid.len()]) {
+            let x = &grid[grid.len() / 2 - n / 2..][..n];
+            let dy: Vec<f32> = x.iter().map(|v| 1.0 - v / 20.0).collect();
+            let (mut y, mut want_y) = (vec![0.0; n], vec![0.0; n]);
+            gelu_forward_with(arch, x, &mut y);
+            gelu_forward_scalar(x, &mut want_y);
+            let (mut dx, mut want_dx) = (vec![0.0; n], vec![0.0; n]);
+            gelu_backward_with(arch, x, &dy, &mut dx);
+            gelu_backward_scalar(x, &dy, &mut want_dx);
+            for i in 0..n {
+                assert!(
+                    (y[i] - want_y[i]).abs() <= 1e-6 * want_y[i].abs() + 1e-7,
+                    "{arch:?} gelu({}) = {}, want {}",
+                    x[i],
+                    y[i],
+                    want_y[i]
+                );
+                assert!(
+                    (dx[i] - want_dx[i]).abs() <= 1e-6,
+                    "{arch:?} gelu'({}) = {}, want {}",
+                    x[i],
+                    dx[i],
+                    want_dx[i]
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn softmax_and_log_sum_exp_on_every_path() {
     let mut rng = Rng::seed(4);
     for arch in Arch::available() {

@@ -81,6 +81,82 @@ macro_rules! math_kernels {
             div(splat(1.0), add(splat(1.0), exp(sub(splat(0.0), x))))
         }
 
+        /// (Φ(x), e^(−x²/2)·e^(p(t))·t/2): the standard normal CDF of x from Numerical
+        /// Recipes' `erfcc` fit (fractional error of erfc below 1.2e-7), Φ(x) = 1 − erfc(z)/2
+        /// for x ≥ 0 and erfc(z)/2 below, z = |x|/√2.
+        #[inline]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::excessive_precision)] // the published coefficients
+        fn normal_cdf(x: V) -> V {
+            let z = mul(abs(x), splat(std::f32::consts::FRAC_1_SQRT_2));
+            let t = div(splat(1.0), fma(splat(0.5), z, splat(1.0)));
+            let mut p = splat(0.170_872_77);
+            p = fma(p, t, splat(-0.822_152_23));
+            p = fma(p, t, splat(1.488_515_87));
+            p = fma(p, t, splat(-1.135_203_98));
+            p = fma(p, t, splat(0.278_868_07));
+            p = fma(p, t, splat(-0.186_288_06));
+            p = fma(p, t, splat(0.096_784_18));
+            p = fma(p, t, splat(0.374_091_96));
+            p = fma(p, t, splat(1.000_023_68));
+            p = fma(p, t, splat(-1.265_512_23));
+            let half_erfc = mul(mul(splat(0.5), t), exp(sub(p, mul(z, z))));
+            select_lt(x, splat(0.0), half_erfc, sub(splat(1.0), half_erfc))
+        }
+
+        /// y = x·Φ(x), GELU in its exact form, over `n` values.
+        ///
+        /// # Safety
+        /// `x` must be valid for reads and `y` for writes of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gelu(x: *const f32, y: *mut f32, n: usize) {
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn one(v: V) -> V {
+                mul(v, normal_cdf(v))
+            }
+            let mut i = 0;
+            while i + LANES <= n {
+                // SAFETY: i + LANES ≤ n: the vector at i lies within `x` and `y`.
+                unsafe { store(y.add(i), one(load(x.add(i)))) };
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                // SAFETY: i < n, and the mask keeps the load and the store to [i, n).
+                unsafe { store_m(y.add(i), one(load_m(x.add(i), m)), m) };
+            }
+        }
+
+        /// dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density, over `n` values.
+        ///
+        /// # Safety
+        /// `x` and `dy` must be valid for reads and `dx` for writes of `n` values.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gelu_backward(x: *const f32, dy: *const f32, dx: *mut f32, n: usize) {
+            #[inline]
+            #[target_feature(enable = $features)]
+            #[allow(clippy::excessive_precision)]
+            fn one(v: V, g: V) -> V {
+                // 1/√(2π)
+                let pdf = mul(splat(0.398_942_280_4), exp(mul(splat(-0.5), mul(v, v))));
+                mul(g, fma(v, pdf, normal_cdf(v)))
+            }
+            let mut i = 0;
+            while i + LANES <= n {
+                // SAFETY: i + LANES ≤ n: the vector at i lies within `x`, `dy` and `dx`.
+                unsafe { store(dx.add(i), one(load(x.add(i)), load(dy.add(i)))) };
+                i += LANES;
+            }
+            if i < n {
+                let m = mask(n - i);
+                // SAFETY: i < n, and the mask keeps the loads and the store to [i, n).
+                unsafe { store_m(dx.add(i), one(load_m(x.add(i), m), load_m(dy.add(i), m)), m) };
+            }
+        }
+
         #[inline]
         #[target_feature(enable = $features)]
         fn activate(v: V, act: EpilogueAct) -> V {
