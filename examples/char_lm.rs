@@ -12,7 +12,10 @@
 use clap::Parser;
 use std::time::Instant;
 use typed_nn::prelude::*;
-use typed_nn::sampling::Sampler;
+
+#[path = "common/text.rs"]
+mod text;
+use text::{sampler, Vocabulary};
 
 /// Characters the model can read and write: the text's, in order of first appearance, and
 /// room to spare.
@@ -28,47 +31,6 @@ network! {
         lstm: LSTM(256, return_sequences = true),
         out: Dense(VOCAB, per_step = true),
         Softmax,
-    }
-}
-
-/// The characters of a text, each given an id.
-struct Vocabulary {
-    chars: Vec<char>,
-}
-
-impl Vocabulary {
-    /// Every character of `text`, in order of first appearance; an error past `VOCAB`.
-    fn of(text: &str) -> Result<Self, String> {
-        let mut chars = Vec::new();
-        for c in text.chars() {
-            if !chars.contains(&c) {
-                chars.push(c);
-            }
-        }
-        if chars.len() > VOCAB {
-            return Err(format!(
-                "{} distinct characters, more than the model's {VOCAB}",
-                chars.len()
-            ));
-        }
-        Ok(Vocabulary { chars })
-    }
-
-    fn id(&self, c: char) -> Option<u32> {
-        self.chars.iter().position(|&k| k == c).map(|i| i as u32)
-    }
-
-    fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
-        text.chars()
-            .map(|c| {
-                self.id(c)
-                    .ok_or_else(|| format!("{c:?} is not in the vocabulary"))
-            })
-            .collect()
-    }
-
-    fn char(&self, id: usize) -> char {
-        self.chars.get(id).copied().unwrap_or('?')
     }
 }
 
@@ -108,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse();
     let text = std::fs::read_to_string(&options.text)
         .map_err(|e| format!("{}: {e}", options.text.display()))?;
-    let vocabulary = Vocabulary::of(&text)?;
+    let vocabulary = Vocabulary::of(&text, VOCAB)?;
     let ids = vocabulary.encode(&text)?;
     let split = ids.len() * 9 / 10;
     // Windows side by side over each part; the validation part is text the model never saw.
@@ -151,10 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Generation: the prompt read one character at a time, then each sampled character fed
     // back. The state carries everything read so far.
-    let sampler = match options.top_k {
-        0 => Sampler::with_temperature(options.temperature)?,
-        k => Sampler::with_temperature(options.temperature)?.top_k(k)?,
-    };
+    let sampler = sampler(options.temperature, options.top_k)?;
     let mut state = CharModelState::default();
     let mut probabilities = Tensor1::<VOCAB>::zeros();
     for id in vocabulary.encode(&options.prompt)? {
