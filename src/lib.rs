@@ -52,7 +52,7 @@
 //! | `MaxPool1d(window, stride = window, padding = 0)` | a \[channels, length\] input | the maximum of each window along a `[channels, length]` input (PyTorch's `nn.MaxPool1d`) | `MaxPool1d(2)` |
 //! | `GlobalAvgPool1d` | a sequence \[time steps, features\] input | the mean of each feature over the steps of a `[T, F]` sequence, to `[F]` (PyTorch's `x.mean(1)` on batch-first sequences, Keras's `GlobalAveragePooling1D`); with lengths, over each sequence's own steps | `GlobalAvgPool1d` |
 //! | `GlobalMaxPool1d` | a sequence \[time steps, features\] input | the maximum of each feature over the steps of a `[T, F]` sequence, to `[F]` (Keras's `GlobalMaxPooling1D`); with lengths, over each sequence's own steps | `GlobalMaxPool1d` |
-//! | `Flatten` | a float input | the sample as one vector, in row-major order (PyTorch's `nn.Flatten`) | `Flatten` |
+//! | `Flatten` | a float (or several named float) input | the sample as one vector, in row-major order (PyTorch's `nn.Flatten`); after a `Zip`, its parts' values one after the other (Keras's `Concatenate` of flattened outputs) | `Flatten` |
 //! | `Dropout(rate)` | a float input | in training, zeroes each value with probability `rate` and scales the rest by 1 / (1 − rate) (inverted dropout); the identity in inference | `Dropout(0.5)` |
 //! | `BatchNorm1d(features = inferred, momentum = 0.1, eps = 1e-5)` | a \[features\] or \[channels, length\] input | batch normalisation of each feature or channel (PyTorch's `nn.BatchNorm1d`: `weight`, `bias`, buffers `running_mean`, `running_var`, `num_batches_tracked`); `features`, when given, must be the input's | `BatchNorm1d` |
 //! | `BatchNorm2d(features = inferred, momentum = 0.1, eps = 1e-5)` | a \[channels, height, width\] input | batch normalisation of each channel of `[channels, height, width]` samples (PyTorch's `nn.BatchNorm2d`) | `BatchNorm2d` |
@@ -65,6 +65,7 @@
 //! | `Bidirectional(layer, merge = concat)` | a sequence \[time steps, features\] input | a recurrent layer reading each sequence forwards and a second one (tensors named `…_reverse`, PyTorch's `bidirectional=True`) reading it from its own last step backwards, joined per step by `merge = concat` (`[T, 2H]` or `[2H]`) or `sum` | `Bidirectional(LSTM(32, return_sequences = true))` |
 //! | `Embedding(vocabulary, dimension)` | token ids as input | a learnt vector per token id (PyTorch's `nn.Embedding`, `weight [vocabulary, dimension]`), on a `tokens[length]` input | `Embedding(1000, 64)` |
 //! | `MultiHeadAttention(heads, dim, causal = false, rope = false)` | a sequence \[tokens, features\] input | self-attention over the tokens of a `[tokens, dim]` sequence (PyTorch's `nn.MultiheadAttention`: `in_proj_weight`, `out_proj`); `dim` must be the features, `heads` must divide it; `causal = true` lets each token see only itself and the tokens before it (PyTorch's `is_causal`), and the layer then steps with a key-value cache of `tokens` steps; `rope = true` rotates each head's queries and keys by their positions (RoPE, Llama's layout; an even `dim / heads`) | `MultiHeadAttention(4, 64)` |
+//! | `CrossAttention(heads, dim)` | two named sequences (queries, then keys and values) as input | the queries of the first of two named sequences `[tq, dim]` attend to the keys and values of the second `[tk, dim]` (PyTorch's `nn.MultiheadAttention(query, key, value)` with `key` and `value` the second sequence: `in_proj_weight`, `out_proj`), giving `[tq, dim]`; its input comes from a `Zip` or the network's two inputs | `CrossAttention(4, 64)` |
 //! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
 //! | `Relu` | a float input | max(0, x) | `Relu` |
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
@@ -76,6 +77,7 @@
 //! | `Residual { layers }`, or `Residual { layers } shortcut { layers }` | a float input | adds its body's output to its input; `shortcut { … }` after it replaces the identity by a projection | `Residual { Dense(64), Relu, Dense(64) }` |
 //! | `Concat { { layers }, { layers }, … }` | a float input | runs branches on the same input and stacks their outputs along the first dimension | `Concat { { Dense(16) }, { Dense(16), Relu } }` |
 //! | `Add { { layers }, { layers }, … }` | a float input | runs branches on the same input and sums their outputs | `Add { { Dense(32) }, { Dense(32), Relu } }` |
+//! | `Zip { name: { layers }, name: { layers }, … }` | any input | runs named branches on the same input and keeps their outputs apart, as named parts (a network's several outputs, or what a later layer reads by name: `CrossAttention`, a branch starting with a part's name, `Flatten`) | `Zip { policy: { Dense(4), Softmax }, value: { Dense(1) } }` |
 //! | `Net(network)` | a float input | another network (or any type implementing `Layer`, a custom layer included) used as a layer; only the type system knows its shapes, and a mismatch is a type error at this layer | `Net(Encoder)` |
 //! <!-- end of the layer reference -->
 //!
@@ -166,6 +168,46 @@
 //! }
 //! # Ok::<(), typed_nn::Error>(())
 //! ```
+//!
+//! ## Several inputs
+//!
+//! A network may read several inputs, each named with its own shape; a path starts with the
+//! name of the input it reads, and `Zip` runs named branches and keeps their outputs apart as
+//! named parts, which a later path reads by name again, `Flatten` joins into one vector and
+//! `CrossAttention(heads, dim)` reads as queries and keys (its input's first part attends to
+//! its second). The input is a `Pair` of the parts (`Pair<A, Pair<B, C>>` for three), and
+//! `Dataset::from_pairs` builds a data set of them for `fit`. Reading an input that does not
+//! exist, or handing several parts to a layer that takes one, is a compile error at the
+//! layer:
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     pub struct Captioned: (image: [1, 8, 8], text: tokens[4]) {
+//!         Zip {
+//!             seen: { image, Conv2d(4, 3), Relu, Flatten, Dense(16) },
+//!             read: { text, Embedding(20, 8), GRU(16) },
+//!         },
+//!         Flatten,
+//!         Dense(3),
+//!         Softmax,
+//!     }
+//! }
+//!
+//! let net = Captioned::init(&mut Rng::seed(0));
+//! let image = Tensor3::<1, 8, 8>::zeros();
+//! let y = net.forward(&Pair::new(&image, &Tokens::new([1, 2, 3, 4])));
+//! assert!((y.as_slice().iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! let data = Dataset::from_pairs([(image, Tokens::new([1, 2, 3, 4]), Class::<3>::new(2)?)])?;
+//! assert_eq!(data.len(), 1);
+//! # Ok::<(), typed_nn::Error>(())
+//! ```
+//!
+//! Limits today: the parts of a pair carry no sequence lengths of their own, token ids
+//! read through a pair are not checked against the vocabulary before the embedding (an id
+//! out of range gives NaN, which training reports as a non-finite loss), and a network has
+//! one loss over its one output.
 //!
 //! ## Generic networks
 //!

@@ -964,6 +964,29 @@ fn rms_norm_and_swiglu_gradients() {
 }
 
 #[test]
+fn cross_attention_and_input_selection_gradients() {
+    let mut rng = Rng::seed(59);
+    check_layer(
+        "CrossAttention 3 queries over 5 keys",
+        CrossAttention::<3, 5, 4, 2>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "CrossAttention 4 queries over 1 key",
+        CrossAttention::<4, 1, 6, 3>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Select the second part",
+        typed_nn::Select::<Pair<Tensor1<3>, Tensor2<2, 2>>, Tensor2<2, 2>, 3>::default(),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
 fn causal_and_rotary_attention_gradients() {
     let mut rng = Rng::seed(47);
     check_layer(

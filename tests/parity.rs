@@ -564,6 +564,19 @@ network! {
     }
 }
 
+network! {
+    struct CrossParity: (queries: [4, 6], memory: [5, 6]) {
+        attention: CrossAttention(2, 6),
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+#[test]
+fn cross_attention_matches_pytorch_multihead_attention_of_query_key_value() {
+    check::<CrossParity, _, _>("cross_attention", dense_targets::<2>, &Mse);
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

@@ -277,6 +277,21 @@ class LlamaBlock(nn.Module):
         return self.out(self.norm(self.mlp(self.attention(x))).mean(1))
 
 
+class CrossParity(nn.Module):
+    """(queries: [4, 6], memory: [5, 6]) -> CrossAttention(2, 6), GlobalAvgPool1d, Dense(2).
+    The input of a sample is its two parts side by side, flat, as the Rust pair lays it out."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(6, 2, batch_first=True)
+        self.out = nn.Linear(6, 2)
+
+    def forward(self, x):
+        q, kv = x[:, : 4 * 6].reshape(-1, 4, 6), x[:, 4 * 6 :].reshape(-1, 5, 6)
+        y = self.attention(q, kv, kv, need_weights=False)[0]
+        return self.out(y.mean(1))
+
+
 class TokenTagger(nn.Module):
     """Embedding(7, 5), LSTM(6, return_sequences = true), Dense(7, per_step = true), Softmax:
     a distribution over 7 tokens at every step."""
@@ -579,6 +594,10 @@ def main():
     # Causal attention with rotary positions
     x = torch.rand(2, 6, 8) - 0.5
     run("attention_rope", RopeAttention(), x, torch.rand(2, 2), "mse")
+
+    # Cross-attention: queries of one sequence over the keys and values of another
+    x = torch.rand(3, 4 * 6 + 5 * 6) - 0.5
+    run("cross_attention", CrossParity(), x, torch.rand(3, 2), "mse")
 
     # A Llama-style block: RMSNorm, rotary causal attention, SwiGLU
     x = torch.rand(3, 5, 8) - 0.5

@@ -10,6 +10,9 @@
 //! }
 //! ```
 //!
+//! A network with several inputs names them, `pub struct Captioner: (image: [1, 28, 28],
+//! text: tokens[8]) { … }`; its paths read one by name (`Zip { { image, Conv2d(…) }, … }`).
+//!
 //! Joins hold chains of layers in braces: `Residual { … }` optionally followed by
 //! `shortcut { … }`, and `Concat { { … }, { … } }` / `Add { … }` whose branches may be named
 //! (`a: { … }`).
@@ -25,12 +28,71 @@ pub struct NetworkDef {
     pub name: Ident,
     /// `<const IN: usize, …>`: sizes the network is generic over.
     pub generics: syn::Generics,
-    pub input: Vec<Expr>,
-    /// `tokens` before the input shape: the input holds token ids (for `Embedding`).
-    pub tokens: Option<Ident>,
-    pub input_span: Span,
+    pub input: InputDef,
     pub layers: Vec<LayerDef>,
     pub body_span: Span,
+}
+
+/// What a network reads: one sample, or several named ones.
+pub enum InputDef {
+    One(InputShape),
+    /// `(name: shape, …)` and the parentheses.
+    Parts(Vec<(Ident, InputShape)>, Span),
+}
+
+/// `[784]`, or `tokens[100]`.
+pub struct InputShape {
+    pub dims: Vec<Expr>,
+    /// `tokens` before the brackets: the input holds token ids (for `Embedding`).
+    pub tokens: Option<Ident>,
+    /// The brackets.
+    pub span: Span,
+}
+
+impl Parse for InputShape {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let tokens = if input.peek(Ident) {
+            let word: Ident = input.parse()?;
+            if word != "tokens" {
+                return Err(syn::Error::new(
+                    word.span(),
+                    "expected an input shape such as `[784]`, or `tokens[100]` for token ids",
+                ));
+            }
+            Some(word)
+        } else {
+            None
+        };
+        let dims;
+        let bracket = bracketed!(dims in input);
+        let dims: Punctuated<Expr, Token![,]> = dims.parse_terminated(Expr::parse, Token![,])?;
+        Ok(InputShape {
+            dims: dims.into_iter().collect(),
+            tokens,
+            span: bracket.span.join(),
+        })
+    }
+}
+
+impl Parse for InputDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if !input.peek(syn::token::Paren) {
+            return Ok(InputDef::One(input.parse()?));
+        }
+        let content;
+        let paren = parenthesized!(content in input);
+        let mut parts = Vec::new();
+        while !content.is_empty() {
+            let name: Ident = content.parse()?;
+            content.parse::<Token![:]>()?;
+            parts.push((name, content.parse()?));
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        Ok(InputDef::Parts(parts, paren.span.join()))
+    }
 }
 
 pub struct LayerDef {
@@ -159,22 +221,7 @@ impl Parse for NetworkDef {
         let name: Ident = input.parse()?;
         let generics: syn::Generics = input.parse()?;
         input.parse::<Token![:]>()?;
-        let tokens = if input.peek(Ident) {
-            let word: Ident = input.parse()?;
-            if word != "tokens" {
-                return Err(syn::Error::new(
-                    word.span(),
-                    "expected an input shape such as `[784]`, or `tokens[100]` for token ids",
-                ));
-            }
-            Some(word)
-        } else {
-            None
-        };
-        let dims;
-        let bracket = bracketed!(dims in input);
-        let input_dims: Punctuated<Expr, Token![,]> =
-            dims.parse_terminated(Expr::parse, Token![,])?;
+        let network_input: InputDef = input.parse()?;
         let body;
         let brace = syn::braced!(body in input);
         let layers = parse_layers(&body)?;
@@ -186,9 +233,7 @@ impl Parse for NetworkDef {
             vis,
             name,
             generics,
-            input: input_dims.into_iter().collect(),
-            tokens,
-            input_span: bracket.span.join(),
+            input: network_input,
             layers,
             body_span: brace.span.join(),
         })

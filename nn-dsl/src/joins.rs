@@ -12,7 +12,7 @@ use crate::dim::{Cmp, Dim};
 use crate::ir::{Join, JoinPath};
 use crate::kind::JoinKind;
 use crate::rule::RuleCx;
-use crate::shape::Shape;
+use crate::shape::{Part, Shape};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 
@@ -75,7 +75,7 @@ pub fn paths<'a>(join: JoinKind, rcx: &RuleCx<'a>) -> Result<Vec<PathDef<'a>>, R
         }
         return Ok(paths);
     }
-    // Concat and Add: two or more branches from the same input.
+    // Concat, Add and Zip: two or more branches from the same input.
     let BlockContent::Branches(branches) = &block.content else {
         return Err(cx.error_at(
             block.span,
@@ -89,6 +89,26 @@ pub fn paths<'a>(join: JoinKind, rcx: &RuleCx<'a>) -> Result<Vec<PathDef<'a>>, R
             block.span,
             format_args!("{name} needs at least two branches"),
         ));
+    }
+    if join == JoinKind::Zip {
+        // Its outputs are read by name: every branch has one, and no two the same.
+        let mut seen: Vec<String> = Vec::new();
+        for branch in branches {
+            let Some(branch_name) = &branch.name else {
+                return Err(cx.error_at(
+                    branch.span,
+                    "Zip's branches are named, for what reads them: `Zip { image: { … }, text: { … } }`",
+                ));
+            };
+            let text = branch_name.to_string();
+            if seen.contains(&text) {
+                return Err(cx.error_spanned_by(
+                    branch_name,
+                    format_args!("a second branch named `{text}`"),
+                ));
+            }
+            seen.push(text);
+        }
     }
     Ok(branches
         .iter()
@@ -141,6 +161,7 @@ pub fn combine(
     match join {
         JoinKind::Residual => residual(rcx, input, paths),
         JoinKind::Concat | JoinKind::Add => branches(join == JoinKind::Concat, rcx, defs, paths),
+        JoinKind::Zip => Ok(zip(rcx, paths)),
     }
 }
 
@@ -193,6 +214,41 @@ fn residual(rcx: &RuleCx<'_>, input: &Shape, paths: Vec<JoinPath>) -> Result<Joi
         summed: true,
         paths: vec![body, shortcut],
     })
+}
+
+/// Branches kept apart as the named parts of one sample: a concatenation of their flat
+/// values, into nested pairs.
+fn zip(rcx: &RuleCx<'_>, paths: Vec<JoinPath>) -> Join {
+    let (ty, init) = nested(Merge::Zip, rcx.rt(), &paths, rcx);
+    Join {
+        ty,
+        init,
+        out: zipped_shape(&paths),
+        row_kind: "Zip",
+        summed: false,
+        paths,
+    }
+}
+
+/// The named parts of branches `paths`.
+fn zipped_shape(paths: &[JoinPath]) -> Shape {
+    Shape::Parts(
+        paths
+            .iter()
+            .map(|p| Part {
+                name: p.name.clone(),
+                shape: p.out.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// How branches meet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    Concat,
+    Sum,
+    Zip,
 }
 
 /// The output of branches `paths` joined: the first's shape, or for a concatenation, that
@@ -250,7 +306,8 @@ fn branches(
             },
         )?;
     }
-    let (ty, init) = nested(concat, rt, &paths, rcx);
+    let merge = if concat { Merge::Concat } else { Merge::Sum };
+    let (ty, init) = nested(merge, rt, &paths, rcx);
     Ok(Join {
         ty,
         init,
@@ -264,7 +321,7 @@ fn branches(
 /// The type and initialiser of right-nested binary joins over `paths`; the inner ones add
 /// no name of their own ("").
 fn nested(
-    concat: bool,
+    merge: Merge,
     rt: &TokenStream,
     paths: &[JoinPath],
     rcx: &RuleCx<'_>,
@@ -282,14 +339,18 @@ fn nested(
         } else {
             String::new()
         };
-        let out = joined_shape(concat, &paths[k..]).sample_type(rcx.env);
+        let out = joined_shape(merge == Merge::Concat, &paths[k..]).sample_type(rcx.env);
         let b_ty = ty;
-        ty = if concat {
-            quote!(#rt::layers::Concat<#a_ty, #b_ty, #out>)
-        } else {
-            quote!(#rt::layers::Sum<#a_ty, #b_ty>)
+        ty = match merge {
+            Merge::Concat => quote!(#rt::layers::Concat<#a_ty, #b_ty, #out>),
+            Merge::Zip => quote!(#rt::layers::Zip<#a_ty, #b_ty>),
+            Merge::Sum => quote!(#rt::layers::Sum<#a_ty, #b_ty>),
         };
-        let join = if concat { quote!(Concat) } else { quote!(Sum) };
+        let join = match merge {
+            Merge::Concat => quote!(Concat),
+            Merge::Zip => quote!(Zip),
+            Merge::Sum => quote!(Sum),
+        };
         init = quote! {
             #rt::layers::#join::from_parts(<#a_ty as #rt::layers::Layer>::init(rng), #init)
                 .named([#a_name, #b_name])

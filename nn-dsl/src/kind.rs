@@ -32,6 +32,7 @@ pub enum JoinKind {
     Residual,
     Concat,
     Add,
+    Zip,
 }
 
 /// A layer kind's resolution with its type erased: its arguments parsed, its input checked

@@ -43,6 +43,7 @@ impl KindInfo {
                     Input::Matrix => "[a, b]",
                     Input::Image => "[c, h, w]",
                     Input::Tokens => "tokens[t]",
+                    Input::Parts => "(a: …, b: …)",
                 })
                 .collect(),
             input_words: entry.decl.input_words,

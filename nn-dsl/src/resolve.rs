@@ -4,15 +4,15 @@
 //! every independent mistake at once.
 
 use crate::args::{size_value, Slots};
-use crate::ast::{LayerDef, NetworkDef};
+use crate::ast::{InputDef, InputShape, LayerDef, NetworkDef};
 use crate::ctxt::{Ctxt, Reported};
-use crate::decl::Form;
+use crate::decl::{Decl, Flags, Form};
 use crate::ir::{Body, Chain, JoinPath, Layer, Row};
 use crate::joins;
 use crate::kind::{self, KindEntry};
 use crate::kinds;
-use crate::rule::RuleCx;
-use crate::shape::{Env, Shape};
+use crate::rule::{Rule, RuleCx};
+use crate::shape::{Env, Input, Part, Shape};
 use quote::{format_ident, quote};
 use syn::Ident;
 
@@ -53,9 +53,42 @@ impl Scope<'_> {
 
 /// The network's input shape, when it is valid.
 pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Result<Shape, Reported> {
+    match &def.input {
+        InputDef::One(one) => one_input(one, cx),
+        InputDef::Parts(parts, span) => {
+            if parts.len() < 2 {
+                return Err(cx.error_at(
+                    *span,
+                    "a network with several inputs names at least two, `(image: [1, 28, 28], text: tokens[8])`; one input is written without a name, `[784]`",
+                ));
+            }
+            let mut resolved = Vec::new();
+            let mut failed = None;
+            for (name, shape) in parts {
+                let text = name.to_string();
+                if resolved.iter().any(|p: &Part| p.name == text) {
+                    failed = Some(
+                        cx.error_spanned_by(name, format_args!("a second input named `{text}`")),
+                    );
+                }
+                match one_input(shape, cx) {
+                    Ok(shape) => resolved.push(Part { name: text, shape }),
+                    Err(r) => failed = Some(r),
+                }
+            }
+            match failed {
+                Some(r) => Err(r),
+                None => Ok(Shape::Parts(resolved)),
+            }
+        }
+    }
+}
+
+/// The shape of one input, `[784]` or `tokens[100]`.
+fn one_input(input: &InputShape, cx: &Ctxt) -> Result<Shape, Reported> {
     let mut dims = Vec::new();
     let mut failed = None;
-    for expr in &def.input {
+    for expr in &input.dims {
         match size_value(expr, "an input dimension", "the input shape", cx) {
             Ok(d) => dims.push(d),
             Err(r) => failed = Some(r),
@@ -64,11 +97,11 @@ pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Result<Shape, Reported> {
     if let Some(r) = failed {
         return Err(r);
     }
-    if def.tokens.is_some() {
+    if input.tokens.is_some() {
         return match dims.pop() {
             Some(t) if dims.is_empty() => Ok(Shape::Tokens(t)),
             _ => Err(cx.error_at(
-                def.input_span,
+                input.span,
                 "token ids come as one sequence: `tokens[length]`",
             )),
         };
@@ -76,7 +109,7 @@ pub fn input_shape(def: &NetworkDef, cx: &Ctxt) -> Result<Shape, Reported> {
     let rank = dims.len();
     Shape::from_dims(dims).ok_or_else(|| {
         cx.error_at(
-            def.input_span,
+            input.span,
             format_args!(
                 "expected an input shape of 1 to 3 dimensions such as `[784]`, `[28, 28]` or `[3, 64, 64]`, found {rank}"
             ),
@@ -143,6 +176,31 @@ pub fn chain(
                 index.to_string(),
             ),
         };
+        if let Some(selected) = select_part(layer, &shape, r) {
+            match selected {
+                Ok(rule) => {
+                    let out = rule.out.clone();
+                    resolved.push(Layer {
+                        rows: vec![Row {
+                            ty: rule.ty.clone(),
+                            name: path_name.clone(),
+                        }],
+                        field,
+                        path_name,
+                        span: layer.kind.span(),
+                        decl: &SELECT,
+                        named: layer.name.is_some(),
+                        bare: true,
+                        unproven_input: false,
+                        fused: Vec::new(),
+                        body: Body::Layer(rule),
+                    });
+                    shape = Ok(out);
+                }
+                Err(failed) => shape = Err(failed),
+            }
+            continue;
+        }
         let entry = match known_kind(layer, cx) {
             Ok(entry) => entry,
             Err(failed) => {
@@ -212,6 +270,67 @@ pub fn chain(
         resolved.push(layer);
     }
     shape.map(|out| (resolved, out))
+}
+
+/// What a bare name is in a chain whose input has several parts: the part of that name.
+static SELECT: Decl = Decl {
+    name: "Input",
+    doc: "the input (or part of a `Zip`'s output) of this name",
+    example: "image",
+    accepts: &[Input::Parts],
+    input_words: "several named",
+    flags: Flags::NONE,
+};
+
+/// The selection of a part by its name, when `layer` is a bare name and its input has
+/// parts: a `Select` of that part, or an error naming the parts when none has the name
+/// and it is no layer kind either. `None` when `layer` is something else.
+fn select_part(
+    layer: &LayerDef,
+    input: &Result<Shape, Reported>,
+    r: Resolver<'_>,
+) -> Option<Result<Rule, Reported>> {
+    let Ok(whole @ Shape::Parts(parts)) = input else {
+        return None;
+    };
+    if layer.paren_span.is_some() || layer.block.is_some() {
+        return None;
+    }
+    let name = layer.kind.to_string();
+    let Some((offset, part)) = whole.part(&name) else {
+        if kinds::find(&name).is_some() {
+            return None;
+        }
+        let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+        return Some(Err(r.cx.error_spanned_by(
+            &layer.kind,
+            format_args!(
+                "nothing named `{name}` to read here: its input is {}, so a path starts with one of {}",
+                whole.text(),
+                names.join(", ")
+            ),
+        )));
+    };
+    let rcx = RuleCx {
+        cx: r.cx,
+        env: r.env,
+        layer,
+        decl: &SELECT,
+        rank_hint: None,
+    };
+    let rt = r.env.rt;
+    let (from, to) = (whole.sample_type(r.env), part.sample_type(r.env));
+    Some(
+        rcx.const_args([(&offset, "part's offset")])
+            .map(|[offset]| {
+                let ty = quote!(#rt::Select<#from, #to, #offset>);
+                Rule::new(
+                    ty.clone(),
+                    quote!(<#ty as #rt::layers::Layer>::init(rng)),
+                    part.clone(),
+                )
+            }),
+    )
 }
 
 /// Resolves the join `join` (its layer is `rcx.layer`) from `input`: its paths' chains,

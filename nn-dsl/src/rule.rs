@@ -202,6 +202,11 @@ impl RuleCx<'_> {
             return Ok(());
         }
         let message = match input {
+            Shape::Parts(parts) => format!(
+                "{name} cannot take several named samples {}; read one by its name first (a path such as `{{ {}, … }}` in a `Zip`), or `Flatten` them into one vector",
+                input.text(),
+                parts.first().map_or("name", |p| p.name.as_str())
+            ),
             Shape::Tokens(_) => format!(
                 "{name} cannot read token ids; start with `Embedding(vocabulary, dimension)`"
             ),

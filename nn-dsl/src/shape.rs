@@ -25,6 +25,9 @@ pub enum Input {
     Image,
     /// `tokens[length]`: token ids.
     Tokens,
+    /// Several named samples: a network's inputs `(image: [1, 28, 28], text: tokens[8])`, or
+    /// a `Zip`'s branches.
+    Parts,
 }
 
 /// The shape of the samples flowing between two layers.
@@ -40,6 +43,15 @@ pub enum Shape {
     Tokens(Dim),
     /// Known only to the type system: the output of a sub-network, as a sample type.
     Opaque(TokenStream),
+    /// Named samples side by side, the runtime's nested `Pair<A, Pair<B, C>>`; at least two.
+    Parts(Vec<Part>),
+}
+
+/// One named sample of [`Shape::Parts`].
+#[derive(Clone)]
+pub struct Part {
+    pub name: String,
+    pub shape: Shape,
 }
 
 impl Shape {
@@ -61,8 +73,38 @@ impl Shape {
             Shape::Vector(n) => Some(vec![n.clone()]),
             Shape::Matrix(a, b) => Some(vec![a.clone(), b.clone()]),
             Shape::Image(c, h, w) => Some(vec![c.clone(), h.clone(), w.clone()]),
-            Shape::Tokens(_) | Shape::Opaque(_) => None,
+            Shape::Tokens(_) | Shape::Opaque(_) | Shape::Parts(_) => None,
         }
+    }
+
+    /// The number of values of a sample, when the macro knows the shape.
+    pub fn len(&self) -> Option<Dim> {
+        match self {
+            Shape::Tokens(t) => Some(t.clone()),
+            Shape::Opaque(_) => None,
+            Shape::Parts(parts) => parts
+                .iter()
+                .try_fold(Dim::Known(0), |acc, p| Some(acc.add(&p.shape.len()?))),
+            float => float
+                .dims()
+                .map(|d| d.iter().fold(Dim::Known(1), |acc, x| acc.mul(x))),
+        }
+    }
+
+    /// The part named `name` of a [`Shape::Parts`], with the number of values before it in
+    /// a sample; `None` when there is none (or the sizes before it are unknown).
+    pub fn part(&self, name: &str) -> Option<(Dim, &Shape)> {
+        let Shape::Parts(parts) = self else {
+            return None;
+        };
+        let mut offset = Dim::Known(0);
+        for part in parts {
+            if part.name == name {
+                return Some((offset, &part.shape));
+            }
+            offset = offset.add(&part.shape.len()?);
+        }
+        None
     }
 
     /// The kind of sample, when the macro knows it.
@@ -72,6 +114,7 @@ impl Shape {
             Shape::Matrix(..) => Some(Input::Matrix),
             Shape::Image(..) => Some(Input::Image),
             Shape::Tokens(_) => Some(Input::Tokens),
+            Shape::Parts(_) => Some(Input::Parts),
             Shape::Opaque(_) => None,
         }
     }
@@ -81,6 +124,13 @@ impl Shape {
         match self {
             Shape::Tokens(t) => format!("tokens[{}]", t.text()),
             Shape::Opaque(_) => "a sub-network's output".to_string(),
+            Shape::Parts(parts) => {
+                let texts: Vec<String> = parts
+                    .iter()
+                    .map(|p| format!("{}: {}", p.name, p.shape.text()))
+                    .collect();
+                format!("({})", texts.join(", "))
+            }
             float => {
                 let texts: Vec<String> = float
                     .dims()
@@ -98,6 +148,12 @@ impl Shape {
         let rt = env.rt;
         let tensor = match self {
             Shape::Opaque(ty) => return ty.clone(),
+            Shape::Parts(parts) => {
+                // Right-nested pairs: (a, b, c) is Pair<A, Pair<B, C>>.
+                let mut types = parts.iter().rev().map(|p| p.shape.sample_type(env));
+                let last = types.next().unwrap_or_default();
+                return types.fold(last, |rest, ty| quote!(#rt::Pair<#ty, #rest>));
+            }
             Shape::Tokens(t) => {
                 let t = t.arg();
                 return quote!(#rt::Tokens<#t>);

@@ -1,9 +1,10 @@
-//! The joins' declarations: `Residual`, `Concat` and `Add` hold paths in braces, which
+//! The joins' declarations: `Residual`, `Concat`, `Add` and `Zip` hold paths in braces, which
 //! `joins.rs` resolves.
 
 use super::reshape::FLOATS;
 use crate::decl::{Decl, Flags};
 use crate::kind::{JoinKind, KindEntry};
+use crate::shape::Input;
 
 const fn join(name: &'static str, doc: &'static str, example: &'static str) -> Decl {
     Decl {
@@ -46,5 +47,25 @@ pub const ADD: KindEntry = KindEntry::join(
     "`Add { { layers }, { layers }, … }`",
 );
 
+pub const ZIP: KindEntry = KindEntry::join(
+    Decl {
+        accepts: &[
+            Input::Vector,
+            Input::Matrix,
+            Input::Image,
+            Input::Tokens,
+            Input::Parts,
+        ],
+        input_words: "any",
+        ..join(
+            "Zip",
+            "runs named branches on the same input and keeps their outputs apart, as named parts (a network's several outputs, or what a later layer reads by name: `CrossAttention`, a branch starting with a part's name, `Flatten`)",
+            "Zip { policy: { Dense(4), Softmax }, value: { Dense(1) } }",
+        )
+    },
+    JoinKind::Zip,
+    "`Zip { name: { layers }, name: { layers }, … }`",
+);
+
 /// The joins, in the order the reference lists them.
-pub const KINDS: &[KindEntry] = &[RESIDUAL, CONCAT, ADD];
+pub const KINDS: &[KindEntry] = &[RESIDUAL, CONCAT, ADD, ZIP];

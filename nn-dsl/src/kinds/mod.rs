@@ -117,9 +117,10 @@ mod tests {
                 Input::Matrix => "[8, 64]",
                 Input::Image => "[3, 16, 16]",
                 Input::Tokens => "tokens[16]",
+                Input::Parts => "(queries: [8, 64], memory: [6, 64])",
             };
             // Not the only layer: a network that is only its output activation is an error.
-            let before = if input.starts_with("tokens") {
+            let before = if input.starts_with("tokens") || input.starts_with('(') {
                 ""
             } else {
                 "Dropout(0.5),"

@@ -23,10 +23,10 @@ impl Kind for Flatten {
     type Args = NoArgs;
     const DECL: Decl = Decl {
         name: "Flatten",
-        doc: "the sample as one vector, in row-major order (PyTorch's `nn.Flatten`)",
+        doc: "the sample as one vector, in row-major order (PyTorch's `nn.Flatten`); after a `Zip`, its parts' values one after the other (Keras's `Concatenate` of flattened outputs)",
         example: "Flatten",
-        accepts: FLOATS,
-        input_words: "a float",
+        accepts: &[Input::Vector, Input::Matrix, Input::Image, Input::Parts],
+        input_words: "a float (or several named float)",
         flags: ANY_FLOAT,
     };
 
@@ -36,6 +36,14 @@ impl Kind for Flatten {
         let out = match input {
             Shape::Opaque(ty) => Shape::Opaque(quote!(#rt::Tensor1<{ <#ty as #rt::Sample>::LEN }>)),
             Shape::Tokens(_) => return Err(r.unexpected(input)),
+            Shape::Parts(parts) => {
+                let tokens = |s: &Shape| matches!(s, Shape::Tokens(_));
+                let (Some(len), false) = (input.len(), parts.iter().any(|p| tokens(&p.shape)))
+                else {
+                    return Err(r.unexpected(input));
+                };
+                Shape::Vector(len)
+            }
             float => Shape::Vector(Dim::product(&float.dims().unwrap_or_default())),
         };
         let y = r.sample_type(&out);

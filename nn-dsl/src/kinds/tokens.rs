@@ -139,6 +139,82 @@ impl Kind for MultiHeadAttention {
     }
 }
 
+pub struct CrossAttention;
+
+impl Kind for CrossAttention {
+    type Args = CrossAttentionArgs;
+    const DECL: Decl = Decl {
+        name: "CrossAttention",
+        doc: "the queries of the first of two named sequences `[tq, dim]` attend to the keys and values of the second `[tk, dim]` (PyTorch's `nn.MultiheadAttention(query, key, value)` with `key` and `value` the second sequence: `in_proj_weight`, `out_proj`), giving `[tq, dim]`; its input comes from a `Zip` or the network's two inputs",
+        example: "CrossAttention(4, 64)",
+        accepts: &[Input::Parts],
+        input_words: "two named sequences (queries, then keys and values) as",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &CrossAttentionArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let (heads, dim) = (&a.heads.value, &a.dim.value);
+        let sequences = match input {
+            Shape::Parts(parts) => match parts.as_slice() {
+                [q, kv] => match (&q.shape, &kv.shape) {
+                    (Shape::Matrix(tq, fq), Shape::Matrix(tk, fk)) => Some((tq, fq, tk, fk)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((tq, fq, tk, fk)) = sequences else {
+            return Err(r.cx.error_spanned_by(
+                &r.layer.kind,
+                format_args!(
+                    "CrossAttention reads two sequences, the queries' `[tokens, features]` and the keys' and values' `[tokens, features]`, but its input is {}",
+                    input.text()
+                ),
+            ));
+        };
+        for (features, which) in [(fq, "queries"), (fk, "keys and values")] {
+            r.require(Cmp::Eq, dim, features, &a.dim, || {
+                format!(
+                    "CrossAttention's dimension {} must be the features of its {which}, {} (input {})",
+                    dim.text(),
+                    features.text(),
+                    input.text()
+                )
+            })?;
+        }
+        r.require(Cmp::MultipleOf, dim, heads, &a.heads, || {
+            format!(
+                "{} heads do not divide the dimension {}: each head takes dimension / heads features",
+                heads.text(),
+                dim.text()
+            )
+        })?;
+        let [tqa, tka, fa, ha] = r.const_args([
+            (tq, "number of query tokens"),
+            (tk, "number of key tokens"),
+            (dim, "dimension"),
+            (heads, "number of heads"),
+        ])?;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::CrossAttention<#tqa, #tka, #fa, #ha>),
+            quote_spanned!(span=> #rt::CrossAttention::glorot_uniform(rng)),
+            Shape::Matrix(tq.clone(), dim.clone()),
+        ))
+    }
+}
+
+args! {
+    /// `CrossAttention`'s arguments.
+    pub struct CrossAttentionArgs {
+        /// the number of heads
+        heads: Count,
+        /// the dimension
+        dim: Count,
+    }
+}
+
 pub struct PositionalEmbedding;
 
 impl Kind for PositionalEmbedding {
@@ -171,5 +247,6 @@ impl Kind for PositionalEmbedding {
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Embedding>(),
     KindEntry::layer::<MultiHeadAttention>(),
+    KindEntry::layer::<CrossAttention>(),
     KindEntry::layer::<PositionalEmbedding>(),
 ];

@@ -26,6 +26,7 @@
 //! | `optim.rs` | the Adam update |
 //! | `conv/` | convolution (direct, Winograd, im2col + GEMM) and pooling ([`conv`]) |
 //! | `attention.rs` | multi-head self-attention, built on the products and softmax |
+//! | `cross_attention.rs` | multi-head attention of one sequence's queries over another's keys and values |
 //! | `norm.rs` | batch and layer normalisation (no SIMD path) |
 //!
 //! Beside them: `isa.rs` (which path runs, the [`Arch`] token), `threads.rs` (the thread
@@ -58,6 +59,7 @@
 mod activation;
 pub mod attention;
 pub mod conv;
+pub mod cross_attention;
 mod denormal;
 mod gemm;
 mod isa;

@@ -7,6 +7,7 @@
 //! At a fork the backward pass sums the input gradients of both paths.
 
 use super::{Layer, Walk};
+use crate::pair::Pair;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -402,6 +403,50 @@ impl<A: Layer, B: Layer<In = A::In>, Out: Sample> Layer for Concat<A, B, Out> {
     const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
     const KIND: &'static str = "Concat";
+
+    join_passes!(Concatenated, a, b);
+}
+
+/// Two branches from one input, kept apart: the output is the [`Pair`] of their outputs
+/// (its values are theirs side by side, so the passes are a concatenation's).
+pub struct Zip<A: Layer, B: Layer<In = A::In>> {
+    pub a: A,
+    pub b: B,
+    /// The branches' names in parameter paths; an empty name adds none (a nested join).
+    pub names: [&'static str; 2],
+}
+
+impl<A: Layer, B: Layer<In = A::In>> Zip<A, B> {
+    /// The join of these branches, named `0` and `1`.
+    pub fn from_parts(a: A, b: B) -> Self {
+        Zip {
+            a,
+            b,
+            names: ["0", "1"],
+        }
+    }
+
+    /// The same join with its branches named.
+    pub fn named(mut self, names: [&'static str; 2]) -> Self {
+        self.names = names;
+        self
+    }
+
+    fn names(&self) -> [&'static str; 2] {
+        self.names
+    }
+}
+
+impl<A: Layer, B: Layer<In = A::In>> Layer for Zip<A, B> {
+    type In = A::In;
+    type Out = Pair<A::Out, B::Out>;
+    type Cache = JoinCache<A, B>;
+    type Workspace = JoinWorkspace<A, B>;
+    const SAMPLE_WORKSPACE: bool = A::SAMPLE_WORKSPACE || B::SAMPLE_WORKSPACE;
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const FLOPS: usize = A::FLOPS + B::FLOPS;
+    const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
+    const KIND: &'static str = "Zip";
 
     join_passes!(Concatenated, a, b);
 }

@@ -6,6 +6,7 @@ mod attention;
 mod bidirectional;
 mod conv;
 mod conv_pool;
+mod cross_attention;
 mod dense;
 mod dropout;
 mod embedding;
@@ -32,11 +33,12 @@ pub use conv::{
     Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvPadding, ConvParams, Pad, PaddingRule, Same,
 };
 pub use conv_pool::{ConvPool, ConvPoolCache};
+pub use cross_attention::{CrossAttention, CrossCache};
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::{Flatten, FlattenOn};
-pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum};
+pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum, Zip};
 pub use llama::{RmsNorm, RmsNormCache, SwiGlu, SwiGluScratch};
 pub use norm::{
     BatchNorm, BatchNormCache, ChannelGroups, GroupNorm, Grouping, GroupingRule, LastDimension,
@@ -55,11 +57,11 @@ pub use rnn::{
 /// the one list to extend when a layer kind is added.
 pub mod all {
     pub use super::{
-        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, Dense, DenseSeq, Dropout,
-        Embedding, Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d,
-        GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d,
-        MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu,
-        Residual, RmsNorm, Sigmoid, Softmax, Sum, SwiGlu, Tanh,
+        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention, Dense,
+        DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d,
+        GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu, Linear,
+        LogSoftmax, MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent,
+        RecurrentSeq, Relu, Residual, RmsNorm, Sigmoid, Softmax, Sum, SwiGlu, Tanh,
     };
 }
 

@@ -1,0 +1,231 @@
+//! Samples made of two samples: the inputs of a network that reads several (an image and a
+//! caption, a source and a target sentence) or the outputs of one that writes several (a
+//! policy and a value). More than two nest: `Pair<A, Pair<B, C>>`. A pair's values are its
+//! parts' side by side, `[a | b]`, so a batch of pairs is rows of `A::LEN + B::LEN` values
+//! and a part of each row is a contiguous run: what [`Select`] reads.
+
+use crate::error::{Error, Result};
+use crate::layers::{Layer, Walk};
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A sample of an `A` and a `B`, on the heap (its length is `A::LEN + B::LEN`, which cannot
+/// size an array on stable Rust).
+pub struct Pair<A: Sample, B: Sample> {
+    data: Vec<f32>,
+    _parts: PhantomData<fn() -> (A, B)>,
+}
+
+impl<A: Sample, B: Sample> Pair<A, B> {
+    /// The pair of these samples.
+    pub fn new(a: &A, b: &B) -> Self {
+        let mut data = Vec::with_capacity(A::LEN + B::LEN);
+        data.extend_from_slice(a.as_slice());
+        data.extend_from_slice(b.as_slice());
+        Pair {
+            data,
+            _parts: PhantomData,
+        }
+    }
+
+    /// A copy of the first part.
+    pub fn first(&self) -> A {
+        let mut a = A::zeros();
+        a.as_mut_slice().copy_from_slice(&self.data[..A::LEN]);
+        a
+    }
+
+    /// A copy of the second part.
+    pub fn second(&self) -> B {
+        let mut b = B::zeros();
+        b.as_mut_slice().copy_from_slice(&self.data[A::LEN..]);
+        b
+    }
+}
+
+impl<A: Sample, B: Sample> Sample for Pair<A, B> {
+    const LEN: usize = A::LEN + B::LEN;
+    /// A pair has no shape of its own: its values, flat.
+    const SHAPE: &'static [usize] = &[A::LEN + B::LEN];
+    fn zeros() -> Self {
+        Pair {
+            data: vec![0.0; Self::LEN],
+            _parts: PhantomData,
+        }
+    }
+    fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+}
+
+impl<A: Sample, B: Sample> Clone for Pair<A, B> {
+    fn clone(&self) -> Self {
+        Pair {
+            data: self.data.clone(),
+            _parts: PhantomData,
+        }
+    }
+}
+
+impl<A: Sample, B: Sample> PartialEq for Pair<A, B> {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
+
+impl<A: Sample, B: Sample> Default for Pair<A, B> {
+    fn default() -> Self {
+        Self::zeros()
+    }
+}
+
+impl<A: Sample + fmt::Debug, B: Sample + fmt::Debug> fmt::Debug for Pair<A, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pair")
+            .field(&self.first())
+            .field(&self.second())
+            .finish()
+    }
+}
+
+impl<A: Sample, B: Sample> Batch<Pair<A, B>> {
+    /// Row i of the result is row i of `a` beside row i of `b`; an error when they have
+    /// different numbers of rows. Lengths are not carried (a pair's parts would each need
+    /// their own).
+    pub fn zip(a: &Batch<A>, b: &Batch<B>) -> Result<Self> {
+        if a.rows() != b.rows() {
+            return Err(Error::LengthMismatch {
+                what: "rows of the second part (one per row of the first)",
+                expected: a.rows(),
+                found: b.rows(),
+            });
+        }
+        let mut data = Vec::with_capacity(a.rows() * (A::LEN + B::LEN));
+        for (ra, rb) in a.iter_rows().zip(b.iter_rows()) {
+            data.extend_from_slice(ra);
+            data.extend_from_slice(rb);
+        }
+        Batch::from_vec(data)
+    }
+
+    /// The first parts of the rows.
+    pub fn firsts(&self) -> Batch<A> {
+        part_of(self, 0)
+    }
+
+    /// The second parts of the rows.
+    pub fn seconds(&self) -> Batch<B> {
+        part_of(self, A::LEN)
+    }
+}
+
+/// The `P::LEN` values at `offset` of every row of `x`, as a batch.
+fn part_of<S: Sample, P: Sample>(x: &Batch<S>, offset: usize) -> Batch<P> {
+    let mut out = Batch::with_capacity(x.rows());
+    copy_part(x, offset, &mut out);
+    out
+}
+
+/// Fills `out` with the `P::LEN` values at `offset` of every row of `x`.
+fn copy_part<S: Sample, P: Sample>(x: &Batch<S>, offset: usize, out: &mut Batch<P>) {
+    out.set_rows(x.rows());
+    for (o, row) in out
+        .as_mut_slice()
+        .chunks_exact_mut(P::LEN)
+        .zip(x.iter_rows())
+    {
+        o.copy_from_slice(&row[offset..offset + P::LEN]);
+    }
+}
+
+/// The part `Out` at `OFFSET` values into each sample of `In` (a pair, or pairs nested):
+/// how a path of a network with several inputs reads the one it names. The gradient of the
+/// input is the output's at the part and zero elsewhere.
+pub struct Select<In: Sample, Out: Sample, const OFFSET: usize>(PhantomData<fn() -> (In, Out)>);
+
+impl<In: Sample, Out: Sample, const OFFSET: usize> Select<In, Out, OFFSET> {
+    const FITS: () = assert!(
+        OFFSET + Out::LEN <= In::LEN,
+        "the selected part lies within the sample"
+    );
+
+    /// The selected part of every row of `x`.
+    pub fn part(x: &Batch<In>) -> Batch<Out> {
+        let () = Self::FITS;
+        part_of(x, OFFSET)
+    }
+}
+
+impl<In: Sample, Out: Sample, const OFFSET: usize> Default for Select<In, Out, OFFSET> {
+    fn default() -> Self {
+        Select(PhantomData)
+    }
+}
+
+impl<In: Sample, Out: Sample, const OFFSET: usize> Layer for Select<In, Out, OFFSET> {
+    type In = In;
+    type Out = Out;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = 0;
+    const KIND: &'static str = "Input";
+
+    fn init(_rng: &mut Rng) -> Self {
+        let () = Self::FITS;
+        Self::default()
+    }
+
+    fn forward_into(&self, x: &In, y: &mut Out, _ws: &mut ()) {
+        y.as_mut_slice()
+            .copy_from_slice(&x.as_slice()[OFFSET..OFFSET + Out::LEN]);
+    }
+
+    fn forward_batch_into(&self, x: &Batch<In>, y: &mut Batch<Out>, _ws: &mut ()) {
+        copy_part(x, OFFSET, y);
+    }
+
+    fn forward_train(&self, x: &Batch<In>, y: &mut Batch<Out>, _cache: &mut (), _rng: &mut Rng) {
+        copy_part(x, OFFSET, y);
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<In>,
+        _y: &Batch<Out>,
+        _cache: &mut (),
+        dy: &Batch<Out>,
+        dx: Option<&mut Batch<In>>,
+    ) {
+        let Some(dx) = dx else { return };
+        dx.set_rows(x.rows());
+        for (d, g) in dx
+            .as_mut_slice()
+            .chunks_exact_mut(In::LEN)
+            .zip(dy.iter_rows())
+        {
+            d.fill(0.0);
+            d[OFFSET..OFFSET + Out::LEN].copy_from_slice(g);
+        }
+    }
+
+    fn walk<W: Walk<Self>>(_: &mut W) {}
+}
+
+impl<A: Sample, B: Sample, Y: crate::data::Target> crate::data::Dataset<Pair<A, B>, Y> {
+    /// A data set of two inputs and a target per sample, for a network that reads
+    /// `(a: …, b: …)` (Keras's `fit([a, b], y)`).
+    pub fn from_pairs(samples: impl IntoIterator<Item = (A, B, Y)>) -> Result<Self> {
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        for (a, b, y) in samples {
+            inputs.extend_from_slice(a.as_slice());
+            inputs.extend_from_slice(b.as_slice());
+            targets.push(y);
+        }
+        Self::new(inputs, targets)
+    }
+}

@@ -1,0 +1,176 @@
+//! Networks that read several inputs: named inputs of their own shapes, paths that start
+//! with an input's name, `Zip` keeping branches apart as named parts, `Flatten` joining
+//! them, and `CrossAttention` reading one sequence's queries over another's keys.
+
+use typed_nn::layers::{Layout, ParamVisitor, Path};
+use typed_nn::prelude::*;
+
+const V: usize = 10;
+
+network! {
+    /// An image and a token sequence, each read by its own path, then joined.
+    pub struct ImageAndText: (image: [1, 6, 6], text: tokens[5]) {
+        Zip {
+            seen: { image, Conv2d(2, 3), Relu, Flatten, Dense(8) },
+            read: { text, Embedding(V, 4), GRU(8) },
+        },
+        Flatten,
+        Dense(3),
+        Softmax,
+    }
+}
+
+network! {
+    /// A decoder's target tokens attend to an encoded source sentence.
+    pub struct Translator: (source: tokens[6], target: tokens[5]) {
+        Zip {
+            queries: {
+                target,
+                Embedding(V, 8),
+                PositionalEmbedding,
+                Residual { LayerNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+            },
+            memory: {
+                source,
+                Embedding(V, 8),
+                PositionalEmbedding,
+                Residual { LayerNorm, MultiHeadAttention(2, 8, rope = true) },
+            },
+        },
+        CrossAttention(2, 8),
+        Dense(V, per_step = true),
+        Softmax,
+    }
+}
+
+network! {
+    /// Float inputs, so that input gradients can be checked by finite differences too.
+    pub struct FloatCross: (a: [4, 6], b: [3, 6]) {
+        Zip {
+            queries: { a, Dense(6, per_step = true), Tanh },
+            keys: { b },
+        },
+        CrossAttention(3, 6),
+        GlobalAvgPool1d,
+        Dense(2),
+    }
+}
+
+fn random_ids<const T: usize>(rng: &mut Rng) -> Tokens<T> {
+    Tokens::new(core::array::from_fn(|_| rng.below(V) as u32))
+}
+
+fn random<S: Sample>(rng: &mut Rng) -> S {
+    let mut s = S::zeros();
+    s.as_mut_slice()
+        .iter_mut()
+        .for_each(|v| *v = rng.uniform(-1.0, 1.0));
+    s
+}
+
+#[test]
+fn paths_read_the_input_they_name() {
+    let mut rng = Rng::seed(1);
+    let net = ImageAndText::init(&mut rng);
+    let (image, text) = (
+        random::<Tensor3<1, 6, 6>>(&mut rng),
+        random_ids::<5>(&mut rng),
+    );
+    let y = net.forward(&Pair::new(&image, &text));
+    assert!((y.as_slice().iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    // Another text changes the output; so does another image.
+    let other_text = Tokens::new([(text.data[0] as u32 + 1) % V as u32, 0, 0, 0, 0]);
+    assert_ne!(y, net.forward(&Pair::new(&image, &other_text)));
+    let other_image = random::<Tensor3<1, 6, 6>>(&mut rng);
+    assert_ne!(y, net.forward(&Pair::new(&other_image, &text)));
+}
+
+#[test]
+fn a_network_of_two_inputs_trains_with_fit() {
+    let mut rng = Rng::seed(2);
+    // The class is the first token's id mod 3; the image is noise.
+    let samples: Vec<_> = (0..96)
+        .map(|_| {
+            let text = random_ids::<5>(&mut rng);
+            let class = Class::<3>::new(text.data[0] as usize % 3).unwrap();
+            (random::<Tensor3<1, 6, 6>>(&mut rng), text, class)
+        })
+        .collect();
+    let data = Dataset::from_pairs(samples).unwrap();
+    let mut net = ImageAndText::init(&mut rng);
+    let history = Trainer::new(CrossEntropy, Adam::new(1e-2))
+        .epochs(30)
+        .batch_size(16)
+        .verbosity(Verbosity::Silent)
+        .fit(&mut net, &data)
+        .unwrap();
+    let accuracy = history.get("accuracy").unwrap();
+    assert!(
+        *accuracy.last().unwrap() > 0.95,
+        "accuracy by epoch: {accuracy:?}"
+    );
+}
+
+#[test]
+fn cross_attention_reads_both_sequences_and_trains_per_step() {
+    let mut rng = Rng::seed(3);
+    let mut net = Translator::init(&mut rng);
+    // Copy the source's first 5 tokens: only possible by reading the source.
+    let rows: Vec<_> = (0..64)
+        .map(|_| {
+            let source = random_ids::<6>(&mut rng);
+            let ids: [u32; 5] = core::array::from_fn(|i| source.data[i] as u32);
+            let target = StepClasses::<5, V>::new(ids).unwrap();
+            // The decoder reads a start token (0) and the copy so far.
+            let mut shifted = [0u32; 5];
+            shifted[1..].copy_from_slice(&ids[..4]);
+            (source, Tokens::new(shifted), target)
+        })
+        .collect();
+    let data = Dataset::from_pairs(rows).unwrap();
+    let history = Trainer::new(CrossEntropy, Adam::new(1e-2))
+        .epochs(60)
+        .batch_size(16)
+        .verbosity(Verbosity::Silent)
+        .fit(&mut net, &data)
+        .unwrap();
+    let accuracy = history.get("accuracy").unwrap();
+    // Guessing without the source gets 1 in 10.
+    assert!(
+        *accuracy.last().unwrap() > 0.9,
+        "accuracy by epoch: {accuracy:?}"
+    );
+}
+
+#[test]
+fn gradients_through_selection_zip_and_cross_attention() {
+    let mut rng = Rng::seed(4);
+    let mut net = FloatCross::init(&mut rng);
+    let x: Batch<Pair<Tensor2<4, 6>, Tensor2<3, 6>>> = Batch::from_samples(&[
+        Pair::new(&random(&mut rng), &random(&mut rng)),
+        Pair::new(&random(&mut rng), &random(&mut rng)),
+    ]);
+    typed_nn::check::check_gradients(&mut net, &x, &mut rng).unwrap();
+}
+
+#[test]
+fn parameters_are_named_by_the_branches() {
+    struct Names(Vec<String>);
+    impl ParamVisitor for Names {
+        fn visit(&mut self, path: &Path<'_>, _: &[usize], _: Layout, _: &mut [f32], _: &mut [f32]) {
+            self.0.push(path.to_string());
+        }
+    }
+    let mut net = Translator::init(&mut Rng::seed(5));
+    let mut names = Names(Vec::new());
+    net.visit_params(&Path::ROOT, &mut names);
+    for expected in [
+        "0.queries.1.weight",
+        "0.queries.3.body.1.in_proj_weight",
+        "0.memory.1.weight",
+        "1.in_proj_weight",
+        "1.out_proj.weight",
+    ] {
+        assert!(names.0.iter().any(|n| n == expected), "{:?}", names.0);
+    }
+}
