@@ -169,7 +169,7 @@
 //! # Ok::<(), typed_nn::Error>(())
 //! ```
 //!
-//! ## Several inputs
+//! ## Several inputs and outputs
 //!
 //! A network may read several inputs, each named with its own shape; a path starts with the
 //! name of the input it reads, and `Zip` runs named branches and keeps their outputs apart as
@@ -204,10 +204,41 @@
 //! # Ok::<(), typed_nn::Error>(())
 //! ```
 //!
-//! Limits today: the parts of a pair carry no sequence lengths of their own, token ids
+//! A network that ends in a `Zip` has several outputs: its output is the `Pair` of them
+//! (`first()` and `second()` of a sample, `firsts()` and `seconds()` of a batch). Each is
+//! logits, and `Losses::new(CrossEntropy, Mse).weighted(1.0, 0.5)` is the weighted sum of
+//! a loss per output (Keras's `loss=[…], loss_weights=[…]`; three outputs nest,
+//! `Losses::new(a, Losses::new(b, c))`); the targets are tuples, `(Class<10>,
+//! Tensor1<1>)`, in data sets and batches alike; `fit` reports each output's metrics,
+//! `out1_accuracy`, `out2_mae`. An output that ends in `Softmax` or `Sigmoid` is a compile
+//! error (the loss applies it, as PyTorch's losses do):
+//!
+//! ```
+//! use typed_nn::prelude::*;
+//!
+//! network! {
+//!     pub struct PolicyAndValue: [8] {
+//!         Dense(32), Relu,
+//!         Zip {
+//!             policy: { Dense(4) },
+//!             value: { Dense(1), Tanh },
+//!         },
+//!     }
+//! }
+//!
+//! let mut net = PolicyAndValue::init(&mut Rng::seed(0));
+//! let data = Dataset::from_samples(&[(Tensor1::<8>::zeros(), (Class::<4>::new(1)?, Tensor1::new([0.5])))]);
+//! let history = Trainer::new(Losses::new(CrossEntropy, Mse), Adam::new(1e-3))
+//!     .epochs(2)
+//!     .verbosity(Verbosity::Silent)
+//!     .fit(&mut net, &data)?;
+//! assert!(history.get("out1_accuracy").is_some() && history.get("out2_mae").is_some());
+//! # Ok::<(), typed_nn::Error>(())
+//! ```
+//!
+//! Limits today: the parts of a pair carry no sequence lengths of their own, and token ids
 //! read through a pair are not checked against the vocabulary before the embedding (an id
-//! out of range gives NaN, which training reports as a non-finite loss), and a network has
-//! one loss over its one output.
+//! out of range gives NaN, which training reports as a non-finite loss).
 //!
 //! ## Generic networks
 //!

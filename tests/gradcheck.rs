@@ -224,6 +224,27 @@ fn check_loss_at<Hd: Head, S: Sample, T, L: Loss<Hd, S, T>>(
 }
 
 #[test]
+fn the_losses_of_two_outputs_are_the_weighted_sum() {
+    let mut rng = Rng::seed(61);
+    let labels = Labels::<5>::new(vec![0, 3, 4]).unwrap();
+    let values: Batch<Tensor1<2>> = random_batch(3, 0.0, &mut rng);
+    let binary: Batch<Tensor1<2>> = Batch::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+    let logits: Batch<Pair<Tensor1<5>, Tensor1<2>>> = random_batch(3, 0.0, &mut rng);
+    check_loss_at::<Linear, _, _, _>(
+        "Losses(CE, MSE) weighted 0.7 and 1.3",
+        &Losses::new(CrossEntropy, Mse).weighted(0.7, 1.3),
+        &(labels.clone(), values),
+        logits.clone(),
+    );
+    check_loss_at::<Linear, _, _, _>(
+        "Losses(CE, BCE)",
+        &Losses::new(CrossEntropy, BinaryCrossEntropy),
+        &(labels, binary),
+        logits,
+    );
+}
+
+#[test]
 fn loss_gradients() {
     let mut rng = Rng::seed(3);
     let labels = Labels::<5>::new(vec![0, 3, 4]).unwrap();

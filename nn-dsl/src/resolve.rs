@@ -130,6 +130,7 @@ pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<(Shape, Vec<Layer>),
         prefix: String::new(),
     };
     let (layers, _) = chain(&def.layers, input.clone(), &scope, r)?;
+    check_outputs(&layers, r.cx)?;
     if let [only] = layers.as_slice() {
         if only.head().is_some() {
             // Its logits would be the caller's input, and it has nothing to train.
@@ -140,6 +141,32 @@ pub fn network(def: &NetworkDef, r: Resolver<'_>) -> Result<(Shape, Vec<Layer>),
         }
     }
     Ok((input?, layers))
+}
+
+/// A network whose output has several parts (it ends in a `Zip`) gives each as logits: the
+/// losses of `Losses` apply each output's softmax or sigmoid themselves, as PyTorch's do, so
+/// an output activation there would be applied twice.
+fn check_outputs(layers: &[Layer], cx: &Ctxt) -> Result<(), Reported> {
+    let Some(Body::Join(join)) = layers.last().map(|l| &l.body) else {
+        return Ok(());
+    };
+    if join.row_kind != "Zip" {
+        return Ok(());
+    }
+    for path in &join.paths {
+        let last = path.chain.as_ref().and_then(|c| c.layers.last());
+        if let Some(head) = last.filter(|l| l.head().is_some()) {
+            return Err(cx.error_at(
+                head.span,
+                format_args!(
+                    "the output `{}` of a network with several outputs ends in logits: `Losses` applies its {} in the loss (as PyTorch's losses do); leave it out here, and apply it to the output in inference",
+                    path.name,
+                    head.decl.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Resolves a chain of layers in order from `input` (an error: unknown, and reported), with

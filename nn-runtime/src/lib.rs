@@ -33,7 +33,7 @@ pub use error::{Error, Result, WeightProblem};
 pub use layers::all::*;
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Mse};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
-pub use pair::{Pair, Select};
+pub use pair::{Losses, Pair, Select};
 pub use rng::Rng;
 pub use tensor::{Batch, Sample, ShapeOf, Shaped, Tensor1, Tensor2, Tensor3, Tokens};
 pub use train::{Evaluation, Network, NetworkExt};
@@ -47,7 +47,7 @@ pub mod prelude {
     pub use crate::layers::{Layer, Stepped};
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Mse};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
-    pub use crate::pair::Pair;
+    pub use crate::pair::{Losses, Pair};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
     pub use crate::train::{Evaluation, Network, NetworkExt};
     pub use crate::Rng;

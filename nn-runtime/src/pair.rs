@@ -1,6 +1,7 @@
 //! Samples made of two samples: the inputs of a network that reads several (an image and a
 //! caption, a source and a target sentence) or the outputs of one that writes several (a
-//! policy and a value). More than two nest: `Pair<A, Pair<B, C>>`. A pair's values are its
+//! policy and a value); and, for the latter, pairs of targets (a tuple `(A, B)`), the
+//! weighted sum of a loss per output ([`Losses`]) and the metrics of each output. More than two nest: `Pair<A, Pair<B, C>>`. A pair's values are its
 //! parts' side by side, `[a | b]`, so a batch of pairs is rows of `A::LEN + B::LEN` values
 //! and a part of each row is a contiguous run: what [`Select`] reads.
 
@@ -228,4 +229,170 @@ impl<A: Sample, B: Sample, Y: crate::data::Target> crate::data::Dataset<Pair<A, 
         }
         Self::new(inputs, targets)
     }
+}
+
+/// The targets of two outputs: a tuple of each output's.
+impl<A: crate::data::Target, B: crate::data::Target> crate::data::Target for (A, B) {
+    type Batch = (A::Batch, B::Batch);
+}
+
+impl<A: crate::data::TargetBatch, B: crate::data::TargetBatch> crate::data::TargetBatch for (A, B) {
+    type Item = (A::Item, B::Item);
+    const ONE_OUTPUT: bool = false;
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+        self.1.clear();
+    }
+    fn push(&mut self, target: &Self::Item) {
+        self.0.push(&target.0);
+        self.1.push(&target.1);
+    }
+    /// None: there is no one accuracy over two outputs (see `ONE_OUTPUT`).
+    fn count_correct<S: Sample>(&self, _outputs: &Batch<S>) -> usize {
+        0
+    }
+    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+        self.0.copy_rows_into(rows.clone(), &mut into.0);
+        self.1.copy_rows_into(rows, &mut into.1);
+    }
+}
+
+/// The loss of a network with two outputs (Keras's `loss=[…], loss_weights=[…]`): each
+/// output's loss against its targets, weighted, summed. The outputs are logits (the network
+/// ends in a `Zip` of branches without a softmax or sigmoid), which `CrossEntropy` and
+/// `BinaryCrossEntropy` read as PyTorch's losses do.
+#[derive(Clone, Copy, Debug)]
+pub struct Losses<L1, L2> {
+    pub first: L1,
+    pub second: L2,
+    pub weights: [f32; 2],
+}
+
+impl<L1, L2> Losses<L1, L2> {
+    /// Both losses, weighted 1.
+    pub fn new(first: L1, second: L2) -> Self {
+        Losses {
+            first,
+            second,
+            weights: [1.0, 1.0],
+        }
+    }
+
+    /// The same losses with these weights.
+    pub fn weighted(mut self, first: f32, second: f32) -> Self {
+        self.weights = [first, second];
+        self
+    }
+}
+
+/// Each part of every row of `x`, as two batches.
+fn split_pairs<A: Sample, B: Sample>(x: &Batch<Pair<A, B>>) -> (Batch<A>, Batch<B>) {
+    (part_of(x, 0), part_of(x, A::LEN))
+}
+
+impl<O1, O2, T1, T2, L1, L2> crate::loss::Loss<crate::layers::Linear, Pair<O1, O2>, (T1, T2)>
+    for Losses<L1, L2>
+where
+    O1: Sample,
+    O2: Sample,
+    L1: crate::loss::Loss<crate::layers::Linear, O1, T1>,
+    L2: crate::loss::Loss<crate::layers::Linear, O2, T2>,
+{
+    fn loss_and_grad(
+        &self,
+        _logits: &Batch<Pair<O1, O2>>,
+        output: &Batch<Pair<O1, O2>>,
+        targets: &(T1, T2),
+        dlogits: &mut Batch<Pair<O1, O2>>,
+    ) -> f32 {
+        let (a, b) = split_pairs(output);
+        let (mut da, mut db) = (Batch::default(), Batch::default());
+        let la = self.first.loss_and_grad(&a, &a, &targets.0, &mut da);
+        let lb = self.second.loss_and_grad(&b, &b, &targets.1, &mut db);
+        let [wa, wb] = self.weights;
+        dlogits.set_rows(output.rows());
+        let parts = da.iter_rows().zip(db.iter_rows());
+        for (row, (ra, rb)) in dlogits
+            .as_mut_slice()
+            .chunks_exact_mut(O1::LEN + O2::LEN)
+            .zip(parts)
+        {
+            for (d, &g) in row[..O1::LEN].iter_mut().zip(ra) {
+                *d = wa * g;
+            }
+            for (d, &g) in row[O1::LEN..].iter_mut().zip(rb) {
+                *d = wb * g;
+            }
+        }
+        wa * la + wb * lb
+    }
+
+    fn loss(
+        &self,
+        _logits: &Batch<Pair<O1, O2>>,
+        output: &Batch<Pair<O1, O2>>,
+        targets: &(T1, T2),
+    ) -> f32 {
+        let (a, b) = split_pairs(output);
+        let [wa, wb] = self.weights;
+        wa * self.first.loss(&a, &a, &targets.0) + wb * self.second.loss(&b, &b, &targets.1)
+    }
+}
+
+/// Each output's metrics, named `out1_…` and `out2_…` (Keras prefixes the output's name).
+pub struct PairMetrics<M1, M2, O1, O2> {
+    first: M1,
+    second: M2,
+    _outputs: PhantomData<fn() -> (O1, O2)>,
+}
+
+impl<M1: Default, M2: Default, O1, O2> Default for PairMetrics<M1, M2, O1, O2> {
+    fn default() -> Self {
+        PairMetrics {
+            first: M1::default(),
+            second: M2::default(),
+            _outputs: PhantomData,
+        }
+    }
+}
+
+impl<M1, M2, O1, O2, T1, T2> crate::fit::Metrics<Pair<O1, O2>, (T1, T2)>
+    for PairMetrics<M1, M2, O1, O2>
+where
+    O1: Sample,
+    O2: Sample,
+    M1: crate::fit::Metrics<O1, T1>,
+    M2: crate::fit::Metrics<O2, T2>,
+{
+    fn names(&self) -> Vec<String> {
+        let first = self.first.names().into_iter().map(|n| format!("out1_{n}"));
+        let second = self.second.names().into_iter().map(|n| format!("out2_{n}"));
+        first.chain(second).collect()
+    }
+
+    fn add(&mut self, output: &Batch<Pair<O1, O2>>, targets: &(T1, T2)) {
+        let (a, b) = split_pairs(output);
+        self.first.add(&a, &targets.0);
+        self.second.add(&b, &targets.1);
+    }
+
+    fn values(&self) -> Vec<f64> {
+        let mut values = self.first.values();
+        values.extend(self.second.values());
+        values
+    }
+}
+
+impl<O1, O2, T1, T2, L1, L2> crate::fit::TaskMetrics<crate::layers::Linear, Pair<O1, O2>, (T1, T2)>
+    for Losses<L1, L2>
+where
+    O1: Sample,
+    O2: Sample,
+    L1: crate::fit::TaskMetrics<crate::layers::Linear, O1, T1>,
+    L2: crate::fit::TaskMetrics<crate::layers::Linear, O2, T2>,
+{
+    type Metrics = PairMetrics<L1::Metrics, L2::Metrics, O1, O2>;
 }

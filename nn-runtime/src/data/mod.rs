@@ -99,6 +99,9 @@ pub trait TargetBatch: Default + Send + Sync {
     /// Makes `into` a copy of `rows` of this batch (a shard of a data-parallel step),
     /// allocating only when `into` has less capacity.
     fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self);
+    /// Whether these targets are one output's, so that one accuracy counts them; targets
+    /// of several outputs (a tuple) have a metric per output instead.
+    const ONE_OUTPUT: bool = true;
 }
 
 impl<const N: usize> Target for Class<N> {

@@ -14,11 +14,15 @@ use std::marker::PhantomData;
 /// Figures accumulated over the batches of an epoch.
 pub trait Metrics<Out: Sample, T>: Default + Send {
     /// Their names, in the order of [`Metrics::values`] (Keras's names).
-    fn names(&self) -> &'static [&'static str];
+    fn names(&self) -> Vec<String>;
     /// Adds one batch of outputs and their targets.
     fn add(&mut self, output: &Batch<Out>, targets: &T);
     /// The figures over everything added so far.
     fn values(&self) -> Vec<f64>;
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 /// The metrics that fit a loss's task: implemented by each loss for the heads, outputs and
@@ -51,12 +55,13 @@ impl<const N: usize> ClassMetrics<N> {
 }
 
 impl<const N: usize, T: ClassTargets<N>> Metrics<Tensor1<N>, T> for ClassMetrics<N> {
-    fn names(&self) -> &'static [&'static str] {
-        if N > 5 {
+    fn names(&self) -> Vec<String> {
+        let names: &[&str] = if N > 5 {
             &["accuracy", "top5_accuracy"]
         } else {
             &["accuracy"]
-        }
+        };
+        owned(names)
     }
 
     fn add(&mut self, output: &Batch<Tensor1<N>>, targets: &T) {
@@ -143,8 +148,8 @@ impl<H> Default for StepClassMetrics<H> {
 impl<H: ClassScoresHead, const T: usize, const N: usize> Metrics<Tensor2<T, N>, StepLabels<T, N>>
     for StepClassMetrics<H>
 {
-    fn names(&self) -> &'static [&'static str] {
-        &["accuracy", "perplexity"]
+    fn names(&self) -> Vec<String> {
+        owned(&["accuracy", "perplexity"])
     }
 
     fn add(&mut self, output: &Batch<Tensor2<T, N>>, targets: &StepLabels<T, N>) {
@@ -211,8 +216,8 @@ impl<H> Default for BinaryMetrics<H> {
 }
 
 impl<H: BinaryThreshold, S: Sample> Metrics<S, Batch<S>> for BinaryMetrics<H> {
-    fn names(&self) -> &'static [&'static str] {
-        &["accuracy", "precision", "recall", "f1"]
+    fn names(&self) -> Vec<String> {
+        owned(&["accuracy", "precision", "recall", "f1"])
     }
 
     fn add(&mut self, output: &Batch<S>, targets: &Batch<S>) {
@@ -259,8 +264,8 @@ pub struct RegressionMetrics {
 }
 
 impl<S: Sample> Metrics<S, Batch<S>> for RegressionMetrics {
-    fn names(&self) -> &'static [&'static str] {
-        &["mae", "rmse"]
+    fn names(&self) -> Vec<String> {
+        owned(&["mae", "rmse"])
     }
 
     fn add(&mut self, output: &Batch<S>, targets: &Batch<S>) {

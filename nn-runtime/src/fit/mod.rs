@@ -431,7 +431,7 @@ fn named<Out: crate::tensor::Sample, T>(
         .chain(
             metrics
                 .names()
-                .iter()
+                .into_iter()
                 .zip(metrics.values())
                 .map(|(n, v)| (format!("{prefix}{n}"), v)),
         )

@@ -20,7 +20,8 @@ pub struct Evaluation {
 const EVAL_BATCH: usize = 256;
 
 /// Fraction of `data`'s targets predicted right (see [`TargetBatch::count_correct`]: one
-/// per sample, or one per step of per-step classes); an inference pass.
+/// per sample, or one per step of per-step classes); an inference pass. NaN for the targets
+/// of several outputs, which have no one accuracy (`fit` reports one per output).
 pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Result<f32> {
     let _flush = FlushDenormals::new();
     let (mut correct, mut count) = (0, 0);
@@ -28,6 +29,9 @@ pub fn accuracy<N: Layer, Y: Target>(net: &N, data: &Dataset<N::In, Y>) -> Resul
         correct += targets.count_correct(output);
         count += targets.count(output);
     })?;
+    if !<Y::Batch as TargetBatch>::ONE_OUTPUT {
+        return Ok(f32::NAN);
+    }
     Ok(correct as f32 / count.max(1) as f32)
 }
 
@@ -48,9 +52,14 @@ where
         count += n;
     })?;
     let count = count.max(1) as f64;
+    let accuracy = if <Y::Batch as TargetBatch>::ONE_OUTPUT {
+        (correct as f64 / count) as f32
+    } else {
+        f32::NAN
+    };
     Ok(Evaluation {
         loss: (total / count) as f32,
-        accuracy: (correct as f64 / count) as f32,
+        accuracy,
     })
 }
 
