@@ -1008,6 +1008,23 @@ fn cross_attention_and_input_selection_gradients() {
 }
 
 #[test]
+fn transformer_decoder_layer_gradients() {
+    let mut rng = Rng::seed(67);
+    check_layer(
+        "DecoderLayer, pre-norm",
+        DecoderLayer::<3, 4, 8, 2, 6, Gelu, true>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "DecoderLayer, post-norm",
+        DecoderLayer::<3, 2, 8, 2, 5, Tanh, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
 fn causal_and_rotary_attention_gradients() {
     let mut rng = Rng::seed(47);
     check_layer(

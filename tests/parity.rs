@@ -577,6 +577,34 @@ fn cross_attention_matches_pytorch_multihead_attention_of_query_key_value() {
     check::<CrossParity, _, _>("cross_attention", dense_targets::<2>, &Mse);
 }
 
+network! {
+    struct DecoderPreNorm: (target: [4, 8], memory: [5, 8]) {
+        decoder: TransformerDecoderLayer(2, 8, 16, norm_first = true, activation = gelu),
+        target,
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+network! {
+    struct DecoderPostNorm: (target: [4, 8], memory: [5, 8]) {
+        decoder: TransformerDecoderLayer(2, 8, 16),
+        target,
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+#[test]
+fn a_pre_norm_decoder_layer_matches_pytorch_transformer_decoder_layer() {
+    check::<DecoderPreNorm, _, _>("decoder_pre_norm", dense_targets::<2>, &Mse);
+}
+
+#[test]
+fn a_post_norm_decoder_layer_matches_pytorch_transformer_decoder_layer() {
+    check::<DecoderPostNorm, _, _>("decoder_post_norm", dense_targets::<2>, &Mse);
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

@@ -292,6 +292,24 @@ class CrossParity(nn.Module):
         return self.out(y.mean(1))
 
 
+class DecoderParity(nn.Module):
+    """(target: [4, 8], memory: [5, 8]) -> TransformerDecoderLayer(2, 8, 16), the target,
+    GlobalAvgPool1d, Dense(2); the input flat as the Rust pair lays it out."""
+
+    def __init__(self, norm_first, activation):
+        super().__init__()
+        self.decoder = nn.TransformerDecoderLayer(
+            8, 2, 16, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first
+        )
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        target, memory = x[:, : 4 * 8].reshape(-1, 4, 8), x[:, 4 * 8 :].reshape(-1, 5, 8)
+        mask = nn.Transformer.generate_square_subsequent_mask(4)
+        y = self.decoder(target, memory, tgt_mask=mask, tgt_is_causal=True)
+        return self.out(y.mean(1))
+
+
 class TokenTagger(nn.Module):
     """Embedding(7, 5), LSTM(6, return_sequences = true), Dense(7, per_step = true), Softmax:
     a distribution over 7 tokens at every step."""
@@ -598,6 +616,11 @@ def main():
     # Cross-attention: queries of one sequence over the keys and values of another
     x = torch.rand(3, 4 * 6 + 5 * 6) - 0.5
     run("cross_attention", CrossParity(), x, torch.rand(3, 2), "mse")
+
+    # nn.TransformerDecoderLayer, pre-norm with GELU and post-norm with ReLU
+    x = torch.rand(3, 4 * 8 + 5 * 8) - 0.5
+    run("decoder_pre_norm", DecoderParity(True, "gelu"), x, torch.rand(3, 2), "mse")
+    run("decoder_post_norm", DecoderParity(False, "relu"), x, torch.rand(3, 2), "mse")
 
     # A Llama-style block: RMSNorm, rotary causal attention, SwiGLU
     x = torch.rand(3, 5, 8) - 0.5

@@ -125,6 +125,26 @@ impl<A: Sample, B: Sample> Batch<Pair<A, B>> {
     }
 }
 
+/// Row i of `out` is row i of `a` beside row i of `b`, for batches known to have the same
+/// rows (parts of one batch); the rows of the shorter otherwise.
+pub(crate) fn zip_into<A: Sample, B: Sample>(
+    a: &Batch<A>,
+    b: &Batch<B>,
+    out: &mut Batch<Pair<A, B>>,
+) {
+    debug_assert_eq!(a.rows(), b.rows());
+    out.set_rows(a.rows().min(b.rows()));
+    let rows = a.iter_rows().zip(b.iter_rows());
+    for (o, (ra, rb)) in out
+        .as_mut_slice()
+        .chunks_exact_mut(A::LEN + B::LEN)
+        .zip(rows)
+    {
+        o[..A::LEN].copy_from_slice(ra);
+        o[A::LEN..].copy_from_slice(rb);
+    }
+}
+
 /// The `P::LEN` values at `offset` of every row of `x`, as a batch.
 fn part_of<S: Sample, P: Sample>(x: &Batch<S>, offset: usize) -> Batch<P> {
     let mut out = Batch::with_capacity(x.rows());

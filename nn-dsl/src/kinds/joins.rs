@@ -60,7 +60,7 @@ pub const ZIP: KindEntry = KindEntry::join(
         ..join(
             "Zip",
             "runs named branches on the same input and keeps their outputs apart, as named parts (a network's several outputs, or what a later layer reads by name: `CrossAttention`, a branch starting with a part's name, `Flatten`)",
-            "Zip { policy: { Dense(4), Softmax }, value: { Dense(1) } }",
+            "Zip { policy: { Dense(4) }, value: { Dense(1), Tanh } }",
         )
     },
     JoinKind::Zip,

@@ -1,7 +1,7 @@
 //! Layers over tokens: `Embedding` of token ids, `PositionalEmbedding` and
 //! `MultiHeadAttention` over sequences of vectors.
 
-use crate::args::{args, Count, Flag, NoArgs};
+use crate::args::{args, choice, Count, Flag, NoArgs};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -97,13 +97,7 @@ impl Kind for MultiHeadAttention {
                 f.text()
             )
         })?;
-        r.require(Cmp::MultipleOf, dim, heads, &a.heads, || {
-            format!(
-                "{} heads do not divide the dimension {}: each head takes dimension / heads features",
-                heads.text(),
-                dim.text()
-            )
-        })?;
+        require_heads_divide(r, heads, dim, &a.heads)?;
         if a.rope.value {
             let per_head = dim.div(heads);
             r.require(Cmp::MultipleOf, &per_head, &Dim::Known(2), &a.rope, || {
@@ -155,42 +149,8 @@ impl Kind for CrossAttention {
     fn rule(r: &RuleCx<'_>, a: &CrossAttentionArgs, input: &Shape) -> Result<Rule, Reported> {
         let (rt, span) = (r.rt(), r.span());
         let (heads, dim) = (&a.heads.value, &a.dim.value);
-        let sequences = match input {
-            Shape::Parts(parts) => match parts.as_slice() {
-                [q, kv] => match (&q.shape, &kv.shape) {
-                    (Shape::Matrix(tq, fq), Shape::Matrix(tk, fk)) => Some((tq, fq, tk, fk)),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((tq, fq, tk, fk)) = sequences else {
-            return Err(r.cx.error_spanned_by(
-                &r.layer.kind,
-                format_args!(
-                    "CrossAttention reads two sequences, the queries' `[tokens, features]` and the keys' and values' `[tokens, features]`, but its input is {}",
-                    input.text()
-                ),
-            ));
-        };
-        for (features, which) in [(fq, "queries"), (fk, "keys and values")] {
-            r.require(Cmp::Eq, dim, features, &a.dim, || {
-                format!(
-                    "CrossAttention's dimension {} must be the features of its {which}, {} (input {})",
-                    dim.text(),
-                    features.text(),
-                    input.text()
-                )
-            })?;
-        }
-        r.require(Cmp::MultipleOf, dim, heads, &a.heads, || {
-            format!(
-                "{} heads do not divide the dimension {}: each head takes dimension / heads features",
-                heads.text(),
-                dim.text()
-            )
-        })?;
+        let (tq, tk) = two_sequences(r, input, dim, &a.dim, "queries", "keys and values")?;
+        require_heads_divide(r, heads, dim, &a.heads)?;
         let [tqa, tka, fa, ha] = r.const_args([
             (tq, "number of query tokens"),
             (tk, "number of key tokens"),
@@ -213,6 +173,128 @@ args! {
         /// the dimension
         dim: Count,
     }
+}
+
+choice! {
+    /// A transformer layer's feed-forward activation.
+    pub enum FeedForwardActivation {
+        Relu = "relu",
+        Gelu = "gelu",
+    }
+}
+
+args! {
+    /// `TransformerDecoderLayer`'s arguments.
+    pub struct DecoderArgs {
+        /// the number of heads
+        heads: Count,
+        /// the dimension
+        dim: Count,
+        /// the feed-forward block's hidden units
+        hidden: Count,
+        /// whether each norm comes before its sublayer
+        norm_first: Flag = "false",
+        /// the feed-forward activation
+        activation: FeedForwardActivation = "relu",
+    }
+}
+
+pub struct TransformerDecoderLayer;
+
+impl Kind for TransformerDecoderLayer {
+    type Args = DecoderArgs;
+    const DECL: Decl = Decl {
+        name: "TransformerDecoderLayer",
+        doc: "PyTorch's `nn.TransformerDecoderLayer` without dropout: causal self-attention over the target `[t, dim]`, cross-attention over the memory `[s, dim]`, a feed-forward block of `hidden` units (`activation = relu | gelu`), each with a residual sum and a LayerNorm, before (`norm_first = true`) or after; takes and gives the pair (target, memory), the memory passed on unchanged, so layers stack (parameters `self_attn`, `multihead_attn`, `linear1`, `linear2`, `norm1`–`norm3`)",
+        example: "TransformerDecoderLayer(4, 64, 256, norm_first = true)",
+        accepts: &[Input::Parts],
+        input_words: "two named sequences (the target, then the memory) as",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &DecoderArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let (tq, tk) = two_sequences(r, input, &a.dim.value, &a.dim, "target", "memory")?;
+        let (heads, dim) = (&a.heads.value, &a.dim.value);
+        require_heads_divide(r, heads, dim, &a.heads)?;
+        let [ta, sa, fa, ha, hidden] = r.const_args([
+            (tq, "number of target tokens"),
+            (tk, "number of memory tokens"),
+            (dim, "dimension"),
+            (heads, "number of heads"),
+            (&a.hidden.value, "number of hidden units"),
+        ])?;
+        let activation = match a.activation.value {
+            FeedForwardActivation::Relu => quote!(#rt::Relu),
+            FeedForwardActivation::Gelu => quote!(#rt::Gelu),
+        };
+        let norm_first = a.norm_first.value;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::DecoderLayer<#ta, #sa, #fa, #ha, #hidden, #activation, #norm_first>),
+            quote_spanned!(span=> <_ as #rt::layers::Layer>::init(rng)),
+            input.clone(),
+        ))
+    }
+}
+
+/// The lengths of the two `[tokens, dim]` sequences a layer reading a pair takes (`first`
+/// and `second` say what they are in messages), each with `dim` features.
+fn two_sequences<'s>(
+    r: &RuleCx<'_>,
+    input: &'s Shape,
+    dim: &Dim,
+    at: &dyn quote::ToTokens,
+    first: &str,
+    second: &str,
+) -> Result<(&'s Dim, &'s Dim), Reported> {
+    let sequences = match input {
+        Shape::Parts(parts) => match parts.as_slice() {
+            [q, kv] => match (&q.shape, &kv.shape) {
+                (Shape::Matrix(tq, fq), Shape::Matrix(tk, fk)) => Some((tq, fq, tk, fk)),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((tq, fq, tk, fk)) = sequences else {
+        return Err(r.cx.error_spanned_by(
+            &r.layer.kind,
+            format_args!(
+                "{} reads two sequences, the {first} `[tokens, features]` and the {second} `[tokens, features]`, but its input is {}",
+                r.decl.name,
+                input.text()
+            ),
+        ));
+    };
+    for (features, which) in [(fq, first), (fk, second)] {
+        r.require(Cmp::Eq, dim, features, at, || {
+            format!(
+                "{}'s dimension {} must be the features of its {which}, {} (input {})",
+                r.decl.name,
+                dim.text(),
+                features.text(),
+                input.text()
+            )
+        })?;
+    }
+    Ok((tq, tk))
+}
+
+/// `heads` must divide `dim`: each head takes dimension / heads features.
+fn require_heads_divide(
+    r: &RuleCx<'_>,
+    heads: &Dim,
+    dim: &Dim,
+    at: &dyn quote::ToTokens,
+) -> Result<(), Reported> {
+    r.require(Cmp::MultipleOf, dim, heads, at, || {
+        format!(
+            "{} heads do not divide the dimension {}: each head takes dimension / heads features",
+            heads.text(),
+            dim.text()
+        )
+    })
 }
 
 pub struct PositionalEmbedding;
@@ -248,5 +330,6 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Embedding>(),
     KindEntry::layer::<MultiHeadAttention>(),
     KindEntry::layer::<CrossAttention>(),
+    KindEntry::layer::<TransformerDecoderLayer>(),
     KindEntry::layer::<PositionalEmbedding>(),
 ];

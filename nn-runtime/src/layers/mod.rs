@@ -7,6 +7,7 @@ mod bidirectional;
 mod conv;
 mod conv_pool;
 mod cross_attention;
+mod decoder;
 mod dense;
 mod dropout;
 mod embedding;
@@ -34,6 +35,7 @@ pub use conv::{
 };
 pub use conv_pool::{ConvPool, ConvPoolCache};
 pub use cross_attention::{CrossAttention, CrossCache};
+pub use decoder::{DecoderCache, DecoderLayer};
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
@@ -57,11 +59,12 @@ pub use rnn::{
 /// the one list to extend when a layer kind is added.
 pub mod all {
     pub use super::{
-        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention, Dense,
-        DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d,
-        GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm, LeakyRelu, Linear,
-        LogSoftmax, MaxPool1d, MaxPool2d, MultiHeadAttention, PositionalEmbedding, Recurrent,
-        RecurrentSeq, Relu, Residual, RmsNorm, Sigmoid, Softmax, Sum, SwiGlu, Tanh,
+        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention,
+        DecoderLayer, Dense, DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d,
+        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm,
+        LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, MultiHeadAttention,
+        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Residual, RmsNorm, Sigmoid, Softmax,
+        Sum, SwiGlu, Tanh,
     };
 }
 

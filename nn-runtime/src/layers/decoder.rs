@@ -1,0 +1,358 @@
+//! A transformer decoder layer, PyTorch's `nn.TransformerDecoderLayer` (`batch_first=True`,
+//! no dropout, the self-attention causal): causal self-attention over the target
+//! sequence, cross-attention of it over the encoder's output (the memory), and a
+//! feed-forward block, each with a residual connection and a LayerNorm, the norms first
+//! (`norm_first=True`, pre-norm) or after each residual sum (post-norm, PyTorch's default).
+//! Its input and output are the [`Pair`] of the target sequence and the memory, which
+//! passes through unchanged, so that layers stack and every one reads the same memory.
+
+use super::{
+    Act, ActivationFn, CausalMask, CrossAttention, DenseSeq, Layer, LayerNorm, MultiHeadAttention,
+    Walk,
+};
+use crate::pair::{zip_into, Pair};
+use crate::tensor::{Batch, Sample, Tensor2};
+use crate::Rng;
+
+/// A decoder layer over `T` target tokens and `S` memory tokens of `F` features, `H`
+/// heads, a feed-forward block of `HIDDEN` units with activation `A` (PyTorch's default is
+/// ReLU); pre-norm when `NORM_FIRST`. Parameters as PyTorch names them: `self_attn.…`,
+/// `multihead_attn.…`, `linear1`, `linear2`, `norm1`, `norm2`, `norm3`.
+#[derive(Clone, Debug)]
+pub struct DecoderLayer<
+    const T: usize,
+    const S: usize,
+    const F: usize,
+    const H: usize,
+    const HIDDEN: usize,
+    A: ActivationFn,
+    const NORM_FIRST: bool,
+> {
+    pub self_attn: MultiHeadAttention<T, F, H, CausalMask>,
+    pub multihead_attn: CrossAttention<T, S, F, H>,
+    pub linear1: DenseSeq<T, F, HIDDEN>,
+    pub activation: Act<A, Tensor2<T, HIDDEN>>,
+    pub linear2: DenseSeq<T, HIDDEN, F>,
+    pub norm1: LayerNorm<Tensor2<T, F>>,
+    pub norm2: LayerNorm<Tensor2<T, F>>,
+    pub norm3: LayerNorm<Tensor2<T, F>>,
+}
+
+type Seq<const T: usize, const F: usize> = Batch<Tensor2<T, F>>;
+
+/// What a training pass keeps: every intermediate sequence and each sublayer's cache.
+pub struct DecoderCache<
+    const T: usize,
+    const S: usize,
+    const F: usize,
+    const H: usize,
+    const HIDDEN: usize,
+    A: ActivationFn,
+> {
+    /// The target sequence in, and the memory.
+    q0: Seq<T, F>,
+    memory: Seq<S, F>,
+    /// Each sublayer's input and output, in order: norm or attention inputs, the
+    /// cross-attention's pair, the residual sums.
+    a1: Seq<T, F>,
+    s1: Seq<T, F>,
+    r1: Seq<T, F>,
+    q1: Seq<T, F>,
+    a2: Seq<T, F>,
+    p2: Batch<Pair<Tensor2<T, F>, Tensor2<S, F>>>,
+    c2: Seq<T, F>,
+    r2: Seq<T, F>,
+    q2: Seq<T, F>,
+    a3: Seq<T, F>,
+    h3: Seq<T, HIDDEN>,
+    g3: Seq<T, HIDDEN>,
+    f3: Seq<T, F>,
+    r3: Seq<T, F>,
+    self_attn: <MultiHeadAttention<T, F, H, CausalMask> as Layer>::Cache,
+    cross: <CrossAttention<T, S, F, H> as Layer>::Cache,
+    linear1: <DenseSeq<T, F, HIDDEN> as Layer>::Cache,
+    activation: <Act<A, Tensor2<T, HIDDEN>> as Layer>::Cache,
+    linear2: <DenseSeq<T, HIDDEN, F> as Layer>::Cache,
+    norm: [<LayerNorm<Tensor2<T, F>> as Layer>::Cache; 3],
+}
+
+impl<const T: usize, const S: usize, const F: usize, const H: usize, const HIDDEN: usize, A> Default
+    for DecoderCache<T, S, F, H, HIDDEN, A>
+where
+    A: ActivationFn,
+{
+    fn default() -> Self {
+        DecoderCache {
+            q0: Batch::default(),
+            memory: Batch::default(),
+            a1: Batch::default(),
+            s1: Batch::default(),
+            r1: Batch::default(),
+            q1: Batch::default(),
+            a2: Batch::default(),
+            p2: Batch::default(),
+            c2: Batch::default(),
+            r2: Batch::default(),
+            q2: Batch::default(),
+            a3: Batch::default(),
+            h3: Batch::default(),
+            g3: Batch::default(),
+            f3: Batch::default(),
+            r3: Batch::default(),
+            self_attn: Default::default(),
+            cross: Default::default(),
+            linear1: Default::default(),
+            activation: Default::default(),
+            linear2: Default::default(),
+            norm: Default::default(),
+        }
+    }
+}
+
+/// `a + b`, into `out`.
+fn add<const T: usize, const F: usize>(a: &Seq<T, F>, b: &Seq<T, F>, out: &mut Seq<T, F>) {
+    out.set_rows(a.rows());
+    for ((o, &x), &y) in out
+        .as_mut_slice()
+        .iter_mut()
+        .zip(a.as_slice())
+        .zip(b.as_slice())
+    {
+        *o = x + y;
+    }
+}
+
+/// `into += d`
+fn accumulate<const T: usize, const F: usize>(into: &mut Seq<T, F>, d: &Seq<T, F>) {
+    for (o, &v) in into.as_mut_slice().iter_mut().zip(d.as_slice()) {
+        *o += v;
+    }
+}
+
+impl<
+        const T: usize,
+        const S: usize,
+        const F: usize,
+        const H: usize,
+        const HIDDEN: usize,
+        A: ActivationFn,
+        const NORM_FIRST: bool,
+    > DecoderLayer<T, S, F, H, HIDDEN, A, NORM_FIRST>
+{
+    /// The forward pass, every intermediate kept in `c`; `train` runs the sublayers'
+    /// training passes (the same values: no sublayer has dropout or batch statistics).
+    fn run(
+        &self,
+        x: &Batch<<Self as Layer>::In>,
+        y: &mut Batch<<Self as Layer>::In>,
+        c: &mut DecoderCache<T, S, F, H, HIDDEN, A>,
+        rng: &mut Rng,
+    ) {
+        c.q0 = x.firsts();
+        c.memory = x.seconds();
+        // Self-attention.
+        if NORM_FIRST {
+            self.norm1
+                .forward_train(&c.q0, &mut c.a1, &mut c.norm[0], rng);
+            self.self_attn
+                .forward_train(&c.a1, &mut c.s1, &mut c.self_attn, rng);
+            add(&c.q0, &c.s1, &mut c.q1);
+        } else {
+            self.self_attn
+                .forward_train(&c.q0, &mut c.s1, &mut c.self_attn, rng);
+            add(&c.q0, &c.s1, &mut c.r1);
+            self.norm1
+                .forward_train(&c.r1, &mut c.q1, &mut c.norm[0], rng);
+        }
+        // Cross-attention over the memory.
+        if NORM_FIRST {
+            self.norm2
+                .forward_train(&c.q1, &mut c.a2, &mut c.norm[1], rng);
+            zip_into(&c.a2, &c.memory, &mut c.p2);
+        } else {
+            zip_into(&c.q1, &c.memory, &mut c.p2);
+        }
+        self.multihead_attn
+            .forward_train(&c.p2, &mut c.c2, &mut c.cross, rng);
+        if NORM_FIRST {
+            add(&c.q1, &c.c2, &mut c.q2);
+        } else {
+            add(&c.q1, &c.c2, &mut c.r2);
+            self.norm2
+                .forward_train(&c.r2, &mut c.q2, &mut c.norm[1], rng);
+        }
+        // Feed-forward.
+        let ff_in = if NORM_FIRST {
+            self.norm3
+                .forward_train(&c.q2, &mut c.a3, &mut c.norm[2], rng);
+            &c.a3
+        } else {
+            &c.q2
+        };
+        self.linear1
+            .forward_train(ff_in, &mut c.h3, &mut c.linear1, rng);
+        self.activation
+            .forward_train(&c.h3, &mut c.g3, &mut c.activation, rng);
+        self.linear2
+            .forward_train(&c.g3, &mut c.f3, &mut c.linear2, rng);
+        let mut out = Batch::default();
+        if NORM_FIRST {
+            add(&c.q2, &c.f3, &mut out);
+        } else {
+            add(&c.q2, &c.f3, &mut c.r3);
+            self.norm3
+                .forward_train(&c.r3, &mut out, &mut c.norm[2], rng);
+        }
+        zip_into(&out, &c.memory, y);
+    }
+}
+
+impl<
+        const T: usize,
+        const S: usize,
+        const F: usize,
+        const H: usize,
+        const HIDDEN: usize,
+        A: ActivationFn,
+        const NORM_FIRST: bool,
+    > Layer for DecoderLayer<T, S, F, H, HIDDEN, A, NORM_FIRST>
+{
+    type In = Pair<Tensor2<T, F>, Tensor2<S, F>>;
+    type Out = Pair<Tensor2<T, F>, Tensor2<S, F>>;
+    type Cache = DecoderCache<T, S, F, H, HIDDEN, A>;
+    type Workspace = DecoderCache<T, S, F, H, HIDDEN, A>;
+    const SAMPLE_WORKSPACE: bool = true;
+    const PARAMS: usize = 2 * (4 * F * F + 4 * F) + 2 * F * HIDDEN + HIDDEN + F + 6 * F;
+    const FLOPS: usize = <MultiHeadAttention<T, F, H, CausalMask> as Layer>::FLOPS
+        + <CrossAttention<T, S, F, H> as Layer>::FLOPS
+        + 2 * 2 * T * F * HIDDEN;
+    const KIND: &'static str = "TransformerDecoderLayer";
+
+    fn init(rng: &mut Rng) -> Self {
+        DecoderLayer {
+            self_attn: MultiHeadAttention::glorot_uniform(rng),
+            multihead_attn: CrossAttention::glorot_uniform(rng),
+            linear1: DenseSeq::glorot_uniform(rng),
+            activation: Act::new(A::default()),
+            linear2: DenseSeq::glorot_uniform(rng),
+            norm1: LayerNorm::new(1e-5),
+            norm2: LayerNorm::new(1e-5),
+            norm3: LayerNorm::new(1e-5),
+        }
+    }
+
+    fn forward_into(&self, x: &Self::In, y: &mut Self::In, ws: &mut Self::Cache) {
+        let batch = Batch::from_samples(std::slice::from_ref(x));
+        let mut out = Batch::default();
+        self.run(&batch, &mut out, ws, &mut Rng::seed(0));
+        y.as_mut_slice().copy_from_slice(out.as_slice());
+    }
+
+    fn forward_batch_into(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::In>,
+        ws: &mut Self::Cache,
+    ) {
+        self.run(x, y, ws, &mut Rng::seed(0));
+    }
+
+    fn forward_train(
+        &self,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::In>,
+        cache: &mut Self::Cache,
+        rng: &mut Rng,
+    ) {
+        self.run(x, y, cache, rng);
+    }
+
+    fn backward(
+        &mut self,
+        _x: &Batch<Self::In>,
+        _y: &Batch<Self::In>,
+        c: &mut Self::Cache,
+        dy: &Batch<Self::In>,
+        dx: Option<&mut Batch<Self::In>>,
+    ) {
+        let (mut dq, mut d_memory) = (dy.firsts(), dy.seconds());
+        let (mut d, mut d_hidden, mut d_act) =
+            (Batch::default(), Batch::default(), Batch::default());
+        // Feed-forward: dq is the gradient of the layer's target output.
+        let ff_in = if NORM_FIRST { &c.a3 } else { &c.q2 };
+        if !NORM_FIRST {
+            // Through norm3 to the residual sum r3 = q2 + f3.
+            self.norm3
+                .backward(&c.r3, &Batch::default(), &mut c.norm[2], &dq, Some(&mut d));
+            dq = std::mem::take(&mut d);
+        }
+        self.linear2
+            .backward(&c.g3, &c.f3, &mut c.linear2, &dq, Some(&mut d_act));
+        self.activation
+            .backward(&c.h3, &c.g3, &mut c.activation, &d_act, Some(&mut d_hidden));
+        self.linear1
+            .backward(ff_in, &c.h3, &mut c.linear1, &d_hidden, Some(&mut d));
+        if NORM_FIRST {
+            let mut through = Batch::default();
+            self.norm3
+                .backward(&c.q2, &c.a3, &mut c.norm[2], &d, Some(&mut through));
+            accumulate(&mut dq, &through);
+        } else {
+            accumulate(&mut dq, &d);
+        }
+        // dq is now ∂/∂q2. Cross-attention.
+        if !NORM_FIRST {
+            self.norm2
+                .backward(&c.r2, &c.q2, &mut c.norm[1], &dq, Some(&mut d));
+            dq = std::mem::take(&mut d);
+        }
+        let mut d_pair = Batch::default();
+        self.multihead_attn
+            .backward(&c.p2, &c.c2, &mut c.cross, &dq, Some(&mut d_pair));
+        let (d_queries, d_keys) = (d_pair.firsts(), d_pair.seconds());
+        accumulate(&mut d_memory, &d_keys);
+        if NORM_FIRST {
+            let mut through = Batch::default();
+            self.norm2
+                .backward(&c.q1, &c.a2, &mut c.norm[1], &d_queries, Some(&mut through));
+            accumulate(&mut dq, &through);
+        } else {
+            accumulate(&mut dq, &d_queries);
+        }
+        // dq is now ∂/∂q1. Self-attention.
+        if !NORM_FIRST {
+            self.norm1
+                .backward(&c.r1, &c.q1, &mut c.norm[0], &dq, Some(&mut d));
+            dq = std::mem::take(&mut d);
+        }
+        let attn_in = if NORM_FIRST { &c.a1 } else { &c.q0 };
+        let mut d_attn = Batch::default();
+        self.self_attn
+            .backward(attn_in, &c.s1, &mut c.self_attn, &dq, Some(&mut d_attn));
+        if NORM_FIRST {
+            let mut through = Batch::default();
+            self.norm1
+                .backward(&c.q0, &c.a1, &mut c.norm[0], &d_attn, Some(&mut through));
+            accumulate(&mut dq, &through);
+        } else {
+            accumulate(&mut dq, &d_attn);
+        }
+        if let Some(dx) = dx {
+            zip_into(&dq, &d_memory, dx);
+        }
+    }
+
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.sublayer("self_attn", |l| &l.self_attn, |l| &mut l.self_attn);
+        walk.sublayer(
+            "multihead_attn",
+            |l| &l.multihead_attn,
+            |l| &mut l.multihead_attn,
+        );
+        walk.sublayer("linear1", |l| &l.linear1, |l| &mut l.linear1);
+        walk.sublayer("linear2", |l| &l.linear2, |l| &mut l.linear2);
+        walk.sublayer("norm1", |l| &l.norm1, |l| &mut l.norm1);
+        walk.sublayer("norm2", |l| &l.norm2, |l| &mut l.norm2);
+        walk.sublayer("norm3", |l| &l.norm3, |l| &mut l.norm3);
+    }
+}
