@@ -180,7 +180,7 @@ fn translate(
             .zip(&written)
             .map(|(s, w)| Pair::new(s, &Tokens::new(w.clone().try_into().expect("ten"))))
             .collect();
-        let out = net.predict(&Batch::from_samples(&pairs));
+        let out = net.predict(&Batch::from_samples(&pairs))?;
         for (row, probabilities) in written.iter_mut().zip(out.iter_rows()) {
             let scores = &probabilities[step * VOCAB..(step + 1) * VOCAB];
             let next = typed_nn::kernels::argmax(scores) as u32;

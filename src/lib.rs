@@ -198,7 +198,7 @@
 //!
 //! let net = Captioned::init(&mut Rng::seed(0));
 //! let image = Tensor3::<1, 8, 8>::zeros();
-//! let y = net.forward(&Pair::new(&image, &Tokens::new([1, 2, 3, 4])));
+//! let y = net.forward(&Pair::new(&image, &Tokens::new([1, 2, 3, 4])))?;
 //! assert!((y.as_slice().iter().sum::<f32>() - 1.0).abs() < 1e-5);
 //! let data = Dataset::from_pairs([(image, Tokens::new([1, 2, 3, 4]), Class::<3>::new(2)?)])?;
 //! assert_eq!(data.len(), 1);
@@ -237,9 +237,9 @@
 //! # Ok::<(), typed_nn::Error>(())
 //! ```
 //!
-//! Limits today: the parts of a pair carry no sequence lengths of their own, and token ids
-//! read through a pair are not checked against the vocabulary before the embedding (an id
-//! out of range gives NaN, which training reports as a non-finite loss).
+//! Token ids read through a pair are checked against the vocabulary as a network over
+//! tokens checks them (its inference returns a `Result`). Limit today: the parts of a pair
+//! carry no sequence lengths of their own.
 //!
 //! ## Generic networks
 //!

@@ -76,13 +76,51 @@ fn paths_read_the_input_they_name() {
         random::<Tensor3<1, 6, 6>>(&mut rng),
         random_ids::<5>(&mut rng),
     );
-    let y = net.forward(&Pair::new(&image, &text));
+    let y = net.forward(&Pair::new(&image, &text)).unwrap();
     assert!((y.as_slice().iter().sum::<f32>() - 1.0).abs() < 1e-5);
     // Another text changes the output; so does another image.
     let other_text = Tokens::new([(text.data[0] as u32 + 1) % V as u32, 0, 0, 0, 0]);
-    assert_ne!(y, net.forward(&Pair::new(&image, &other_text)));
+    assert_ne!(y, net.forward(&Pair::new(&image, &other_text)).unwrap());
     let other_image = random::<Tensor3<1, 6, 6>>(&mut rng);
-    assert_ne!(y, net.forward(&Pair::new(&other_image, &text)));
+    assert_ne!(y, net.forward(&Pair::new(&other_image, &text)).unwrap());
+}
+
+#[test]
+fn token_ids_read_through_a_pair_are_checked() {
+    let mut rng = Rng::seed(6);
+    let mut net = ImageAndText::init(&mut rng);
+    let image = random::<Tensor3<1, 6, 6>>(&mut rng);
+    let bad = Tokens::new([1, 2, V as u32, 3, 4]);
+    let err = net.forward(&Pair::new(&image, &bad)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TokenOutOfVocabulary {
+                position: 2,
+                vocabulary: V,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Training reports it too, naming the sample.
+    let good = random_ids::<5>(&mut rng);
+    let x = Batch::from_samples(&[Pair::new(&image, &good), Pair::new(&image, &bad)]);
+    let y = Labels::<3>::new(vec![0, 1]).unwrap();
+    let err = net
+        .train_step(&x, &y, &CrossEntropy, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TokenOutOfVocabulary {
+                sample: 1,
+                position: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]

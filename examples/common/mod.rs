@@ -1,4 +1,5 @@
 //! What the MNIST examples share: their common options and the report on the test set.
+#![allow(dead_code)] // each example uses the parts it needs
 
 use clap::Args;
 use std::path::PathBuf;

@@ -34,6 +34,9 @@ pub struct Flags {
     pub takes_pooling: bool,
     /// A sub-network: its input and output types are known only to the type system.
     pub subnetwork: bool,
+    /// The selection of a named part of its input: the layer after it reads the part, and
+    /// checks its token ids.
+    pub selects_part: bool,
 }
 
 impl Flags {
@@ -44,6 +47,7 @@ impl Flags {
         pooling: false,
         takes_pooling: false,
         subnetwork: false,
+        selects_part: false,
     };
 }
 

@@ -306,7 +306,10 @@ static SELECT: Decl = Decl {
     example: "image",
     accepts: &[Input::Parts],
     input_words: "several named",
-    flags: Flags::NONE,
+    flags: Flags {
+        selects_part: true,
+        ..Flags::NONE
+    },
 };
 
 /// The selection of a part by its name, when `layer` is a bare name and its input has

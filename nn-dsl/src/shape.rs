@@ -77,6 +77,16 @@ impl Shape {
         }
     }
 
+    /// Whether the samples hold token ids, as a whole or in a part: inference checks them
+    /// against the vocabulary (and returns a `Result`).
+    pub fn reads_tokens(&self) -> bool {
+        match self {
+            Shape::Tokens(_) => true,
+            Shape::Parts(parts) => parts.iter().any(|p| p.shape.reads_tokens()),
+            _ => false,
+        }
+    }
+
     /// The number of values of a sample, when the macro knows the shape.
     pub fn len(&self) -> Option<Dim> {
         match self {

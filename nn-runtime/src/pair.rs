@@ -175,6 +175,16 @@ impl<In: Sample, Out: Sample, const OFFSET: usize> Select<In, Out, OFFSET> {
         "the selected part lies within the sample"
     );
 
+    /// The selected part of every row of the flat values `x` (whole samples of `In`), one
+    /// after the other: what the layer after a selection checks.
+    pub fn part_values(x: &[f32]) -> Vec<f32> {
+        let () = Self::FITS;
+        x.chunks_exact(In::LEN)
+            .flat_map(|row| &row[OFFSET..OFFSET + Out::LEN])
+            .copied()
+            .collect()
+    }
+
     /// The selected part of every row of `x`.
     pub fn part(x: &Batch<In>) -> Batch<Out> {
         let () = Self::FITS;

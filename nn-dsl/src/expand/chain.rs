@@ -6,7 +6,7 @@
 use super::context::{ChainDef, Gen};
 use super::{methods, step, summary};
 use crate::ir::Layer;
-use crate::shape::{Env, Shape};
+use crate::shape::Env;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -184,9 +184,21 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
     let first = p.fields[0];
+    // A path that starts by selecting a part of its input: the layer after the selection
+    // reads that part, and checks it.
+    let check = match (g.def.layers.first(), p.fields.get(1)) {
+        (Some(select), Some(second)) if select.decl.flags.selects_part => {
+            let ty = g.tys[0];
+            quote! {
+                let part = <#ty>::part_values(x);
+                #rt::layers::Layer::check_input(&self.#second, &part)
+            }
+        }
+        _ => quote!(#rt::layers::Layer::check_input(&self.#first, x)),
+    };
     quote! {
         fn check_input(&self, x: &[f32]) -> #rt::Result<()> {
-            #rt::layers::Layer::check_input(&self.#first, x)
+            #check
         }
 
         // Inlined into `forward`, so that a small network's one-sample pass is one function
@@ -271,7 +283,7 @@ fn gen_hidden_chains(g: &Gen<'_>) -> TokenStream {
             name: &chain.name,
             generics: g.def.generics,
             input_ty: chain.input.sample_type(g.env),
-            tokens_in: matches!(chain.input, Shape::Tokens(_)),
+            tokens_in: chain.input.reads_tokens(),
             layers: &chain.layers,
             top: false,
         };

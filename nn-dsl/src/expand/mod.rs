@@ -60,7 +60,7 @@ pub fn network(
         name: &def.name,
         generics: &def.generics,
         input_ty: input.sample_type(env),
-        tokens_in: matches!(input, Shape::Tokens(_)),
+        tokens_in: input.reads_tokens(),
         layers,
         top: true,
     };
