@@ -385,6 +385,7 @@ pub struct KvCache {
     len: usize,
     qkv: Vec<f32>,
     scores: Vec<f32>,
+    probs: Vec<f32>,
     heads_out: Vec<f32>,
     rotary: Rotary,
 }
@@ -417,6 +418,7 @@ pub fn attention_step(
     c.qkv.resize(3 * f, 0.0);
     c.heads_out.resize(f, 0.0);
     c.scores.resize(t, 0.0);
+    c.probs.resize(t, 0.0);
     gemm(
         &MatMul::new(1, 3 * f, f),
         x,
@@ -452,27 +454,19 @@ pub fn attention_step(
             None,
             &mut c.scores[..steps],
         );
-        let probs = &mut c.scores[..steps];
-        let max = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in probs.iter_mut() {
-            *v = ((*v - max) * scale).exp();
-            sum += *v;
-        }
-        // O_h = P·V_h, normalised after.
+        c.scores[..steps].iter_mut().for_each(|v| *v *= scale);
+        softmax_forward(&c.scores[..steps], &mut c.probs[..steps], steps);
+        // O_h = P·V_h
         gemm(
             &MatMul {
                 rsb: f,
                 ..MatMul::new(1, d, steps)
             },
-            probs,
+            &c.probs[..steps],
             &c.values[h * d..],
             None,
             &mut c.heads_out[h * d..(h + 1) * d],
         );
-        let out = &mut c.heads_out[h * d..(h + 1) * d];
-        let inv = 1.0 / sum;
-        out.iter_mut().for_each(|o| *o *= inv);
     }
     gemm(
         &MatMul::new(1, f, f),

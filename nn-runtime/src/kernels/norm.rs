@@ -162,11 +162,18 @@ pub fn group_norm_forward(
         let params = gamma[first_channel..first_channel + per_group]
             .iter()
             .zip(&beta[first_channel..first_channel + per_group]);
-        // Channel by channel: one γ and β for `inner` values.
-        for (c, (&g, &b)) in params.enumerate() {
-            let span = c * inner..(c + 1) * inner;
-            for (yv, &xv) in yg[span.clone()].iter_mut().zip(&xg[span]) {
+        if inner == 1 {
+            // Layer normalisation: a γ and β per value, one loop that vectorises.
+            for ((yv, &xv), (&g, &b)) in yg.iter_mut().zip(xg).zip(params) {
                 *yv = g * ((xv - mean) * inv_std) + b;
+            }
+        } else {
+            // Channel by channel: one γ and β for `inner` values.
+            for (c, (&g, &b)) in params.enumerate() {
+                let span = c * inner..(c + 1) * inner;
+                for (yv, &xv) in yg[span.clone()].iter_mut().zip(&xg[span]) {
+                    *yv = g * ((xv - mean) * inv_std) + b;
+                }
             }
         }
         if let Some((xhat, inv)) = saved.as_mut() {
