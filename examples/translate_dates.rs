@@ -1,8 +1,9 @@
 //! Translation with an encoder–decoder transformer: dates written as people write them
 //! ("12 march 1987", "march 12, 1987", "12/03/1987", "mar 12 1987", "1987 march 12") into
 //! ISO 8601 ("1987-03-12"), character by character. The network reads two inputs, the
-//! source sentence and the target so far; the encoder's output is the memory two
-//! `TransformerDecoderLayer`s attend to. Trained with teacher forcing (the decoder reads the
+//! source sentence and the target so far, each with its own length (the sources are padded,
+//! and the encoder's attention and the decoders' cross-attention mask the padding); the
+//! encoder's output is the memory two `TransformerDecoderLayer`s attend to. Trained with teacher forcing (the decoder reads the
 //! right answer shifted by one, a start token first), then evaluated as a translator:
 //! greedy decoding, one character at a time, on dates it never saw, counting the dates
 //! translated exactly.
@@ -116,13 +117,9 @@ fn decode(ids: &[u32]) -> String {
         .collect()
 }
 
-/// The source ids, padded.
-fn source_tokens(text: &str) -> Tokens<SOURCE> {
-    let mut ids = [PAD; SOURCE];
-    for (slot, id) in ids.iter_mut().zip(encode(text)) {
-        *slot = id;
-    }
-    Tokens::new(ids)
+/// The source ids as the values of a sequence of its own length.
+fn source_values(text: &str) -> Vec<f32> {
+    encode(text).into_iter().map(|id| id as f32).collect()
 }
 
 /// What the decoder reads while learning to write `answer`: the start token, then the
@@ -133,7 +130,7 @@ fn teacher_input(answer: &[u32]) -> Tokens<TARGET> {
     Tokens::new(ids)
 }
 
-type Sample = (Tokens<SOURCE>, Tokens<TARGET>, StepClasses<TARGET, VOCAB>);
+type Sample = (Vec<f32>, Vec<f32>, StepClasses<TARGET, VOCAB>);
 
 /// `n` dates written in random forms, none of them in `exclude`.
 fn dates(
@@ -157,30 +154,33 @@ fn samples(dates: &[(Date, usize)]) -> Result<Vec<Sample>, typed_nn::Error> {
         .map(|&(date, form)| {
             let answer = encode(&date.iso());
             let classes = StepClasses::new(answer.clone().try_into().expect("ten characters"))?;
-            Ok((
-                source_tokens(&date.written(form)),
-                teacher_input(&answer),
-                classes,
-            ))
+            let teacher = teacher_input(&answer).data.to_vec();
+            Ok((source_values(&date.written(form)), teacher, classes))
         })
         .collect()
 }
 
-/// Greedy translation of a batch of sources: the target filled one character at a time,
-/// each from the network's distribution at the position before it (later positions hold
-/// start tokens, which causal self-attention never lets an earlier position read).
-fn translate(
-    net: &DateTranslator,
-    sources: &[Tokens<SOURCE>],
-) -> Result<Vec<Vec<u32>>, typed_nn::Error> {
+/// Greedy translation of a batch of sources (each padded, with its length): the target
+/// filled one character at a time, each from the network's distribution at the position
+/// before it (later positions hold start tokens, which causal self-attention never lets an
+/// earlier position read).
+fn translate(net: &DateTranslator, sources: &[String]) -> Result<Vec<Vec<u32>>, typed_nn::Error> {
+    let mut source_batch = Batch::<Tokens<SOURCE>>::with_capacity(sources.len());
+    for text in sources {
+        let values = source_values(text);
+        let length = values.len();
+        let mut padded = values;
+        padded.resize(SOURCE, PAD as f32);
+        source_batch.push_with_length(&padded, length)?;
+    }
     let mut written = vec![vec![START; TARGET]; sources.len()];
     for step in 0..TARGET {
-        let pairs: Vec<_> = sources
+        let targets: Vec<_> = written
             .iter()
-            .zip(&written)
-            .map(|(s, w)| Pair::new(s, &Tokens::new(w.clone().try_into().expect("ten"))))
+            .map(|w| Tokens::new(core::array::from_fn(|i| w[i])))
             .collect();
-        let out = net.predict(&Batch::from_samples(&pairs))?;
+        let pairs = Batch::zip(&source_batch, &Batch::from_samples(&targets))?;
+        let out = net.predict(&pairs)?;
         for (row, probabilities) in written.iter_mut().zip(out.iter_rows()) {
             let scores = &probabilities[step * VOCAB..(step + 1) * VOCAB];
             let next = typed_nn::kernels::argmax(scores) as u32;
@@ -225,7 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let train_dates = dates(&mut rng, options.train, &Default::default());
     let seen = train_dates.iter().copied().collect();
     let test_dates = dates(&mut rng, options.test, &seen);
-    let train = Dataset::from_pairs(samples(&train_dates)?)?;
+    let train = Dataset::from_pair_sequences(samples(&train_dates)?)?;
     println!(
         "{} training and {} held-out dates, e.g. {:?} -> {:?}",
         train.len(),
@@ -248,7 +248,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let sources: Vec<_> = test_dates
         .iter()
-        .map(|&(d, form)| source_tokens(&d.written(form)))
+        .map(|&(d, form)| d.written(form))
         .collect();
     let translated = translate(&net, &sources)?;
     let translating = start.elapsed().as_secs_f64();

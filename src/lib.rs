@@ -238,8 +238,12 @@
 //! ```
 //!
 //! Token ids read through a pair are checked against the vocabulary as a network over
-//! tokens checks them (its inference returns a `Result`). Limit today: the parts of a pair
-//! carry no sequence lengths of their own.
+//! tokens checks them (its inference returns a `Result`). Each part of a pair may be a
+//! sequence of its own length: `Batch::zip` keeps the parts' lengths
+//! (`Batch::part_lengths`), `Dataset::from_pair_sequences` pads each part and keeps them, a
+//! path that reads a part gets its lengths, and `CrossAttention` and
+//! `TransformerDecoderLayer` mask the padded keys of the memory (PyTorch's
+//! `key_padding_mask`) as self-attention masks its own.
 //!
 //! ## Generic networks
 //!

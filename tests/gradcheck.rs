@@ -1008,6 +1008,29 @@ fn cross_attention_and_input_selection_gradients() {
 }
 
 #[test]
+fn attention_across_sequences_with_lengths_gradients() {
+    let mut rng = Rng::seed(71);
+    // Queries of 3 steps over keys padded after 2 and 5 of their 5 steps.
+    let queries = random_batch::<Tensor2<3, 4>>(2, 0.05, &mut rng);
+    let keys = with_lengths(random_batch::<Tensor2<5, 4>>(2, 0.05, &mut rng), &[2, 5]);
+    check_layer_at(
+        "CrossAttention, padded keys",
+        CrossAttention::<3, 5, 4, 2>::init(&mut rng),
+        Batch::zip(&queries, &keys).unwrap(),
+        &mut rng,
+    );
+    // A decoder layer over a padded target and a padded memory.
+    let target = with_lengths(random_batch::<Tensor2<3, 8>>(2, 0.05, &mut rng), &[2, 3]);
+    let memory = with_lengths(random_batch::<Tensor2<4, 8>>(2, 0.05, &mut rng), &[4, 1]);
+    check_layer_at(
+        "DecoderLayer, padded target and memory",
+        DecoderLayer::<3, 4, 8, 2, 6, Gelu, true>::init(&mut rng),
+        Batch::zip(&target, &memory).unwrap(),
+        &mut rng,
+    );
+}
+
+#[test]
 fn transformer_decoder_layer_gradients() {
     let mut rng = Rng::seed(67);
     check_layer(

@@ -149,6 +149,22 @@ where
         let lengths: Vec<usize> = data.tensor("lengths").iter().map(|&l| l as usize).collect();
         x.set_lengths(&lengths).unwrap();
     }
+    if data.has("part") {
+        // A pair whose second part is padded: its place and the lengths of its rows.
+        let [offset, values, steps] = data.tensor("part")[..] else {
+            panic!("{name}: part holds offset, values and steps")
+        };
+        x.set_part_lengths(vec![typed_nn::tensor::PartLengths {
+            offset: offset as usize,
+            values: values as usize,
+            steps: steps as usize,
+            lengths: data
+                .tensor("part_lengths")
+                .iter()
+                .map(|&l| l as u32)
+                .collect(),
+        }]);
+    }
     let mut net = load();
     let mut out = Batch::default();
     net.forward_batch_into(&x, &mut out, &mut Default::default());
@@ -603,6 +619,11 @@ fn a_pre_norm_decoder_layer_matches_pytorch_transformer_decoder_layer() {
 #[test]
 fn a_post_norm_decoder_layer_matches_pytorch_transformer_decoder_layer() {
     check::<DecoderPostNorm, _, _>("decoder_post_norm", dense_targets::<2>, &Mse);
+}
+
+#[test]
+fn cross_attention_over_a_padded_memory_matches_pytorch_key_padding_mask() {
+    check::<CrossParity, _, _>("cross_attention_lengths", dense_targets::<2>, &Mse);
 }
 
 #[test]

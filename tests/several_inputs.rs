@@ -212,3 +212,120 @@ fn parameters_are_named_by_the_branches() {
         assert!(names.0.iter().any(|n| n == expected), "{:?}", names.0);
     }
 }
+
+#[test]
+fn padded_steps_of_a_part_do_not_reach_the_output() {
+    let mut rng = Rng::seed(7);
+    let net = FloatCross::init(&mut rng);
+    let a = Batch::from_samples(&[random::<Tensor2<4, 6>>(&mut rng)]);
+    let b = Batch::from_samples(&[random::<Tensor2<3, 6>>(&mut rng)]);
+    let mut changed = b.clone();
+    changed.as_mut_slice()[2 * 6..].fill(5.0);
+    let out = |b: &Batch<Tensor2<3, 6>>| net.predict(&Batch::zip(&a, b).unwrap());
+    // With the keys' length 2, their third step is padding: changing it changes nothing.
+    let (b2, changed2) = (
+        b.clone().with_lengths(&[2]).unwrap(),
+        changed.clone().with_lengths(&[2]).unwrap(),
+    );
+    assert_eq!(out(&b2).as_slice(), out(&changed2).as_slice());
+    // Without lengths it is a key like the others (so the test can fail).
+    assert_ne!(out(&b).as_slice(), out(&changed).as_slice());
+}
+
+#[test]
+fn sequences_of_their_own_lengths_train_with_fit() {
+    let mut rng = Rng::seed(8);
+    // Sources of 5 or 6 tokens, padded to 6; the target copies the first 5.
+    let rows: Vec<_> = (0..64)
+        .map(|i| {
+            let length = 5 + i % 2;
+            let source: Vec<u32> = (0..length).map(|_| 2 + rng.below(V - 2) as u32).collect();
+            let answer: [u32; 5] = core::array::from_fn(|t| source[t]);
+            let mut shifted = [0u32; 5];
+            shifted[1..].copy_from_slice(&answer[..4]);
+            let ids = |v: &[u32]| v.iter().map(|&i| i as f32).collect::<Vec<f32>>();
+            (
+                ids(&source),
+                ids(&shifted),
+                StepClasses::<5, V>::new(answer).unwrap(),
+            )
+        })
+        .collect();
+    let data: Dataset<Pair<Tokens<6>, Tokens<5>>, _> = Dataset::from_pair_sequences(rows).unwrap();
+    let (x, _) = data.in_order().batches(4).unwrap().next().unwrap();
+    assert_eq!(x.lengths_at(0, 6), Some(&[5, 6, 5, 6][..]));
+    assert_eq!(x.lengths_at(6, 5), Some(&[5, 5, 5, 5][..]));
+    let mut net = Translator::init(&mut rng);
+    let history = Trainer::new(CrossEntropy, Adam::new(1e-2))
+        .epochs(60)
+        .batch_size(16)
+        .verbosity(Verbosity::Silent)
+        .fit(&mut net, &data)
+        .unwrap();
+    let accuracy = history.get("accuracy").unwrap();
+    // Guessing gets 1 in 10.
+    assert!(*accuracy.last().unwrap() > 0.8, "{accuracy:?}");
+}
+
+network! {
+    /// A decoder layer over a target and a memory, then the target.
+    pub struct Decoding: (target: [3, 8], memory: [4, 8]) {
+        TransformerDecoderLayer(2, 8, 16, norm_first = true),
+        TransformerDecoderLayer(2, 8, 16),
+        target,
+        Dense(2, per_step = true),
+    }
+}
+
+#[test]
+fn a_decoder_layer_reads_neither_padded_memory_nor_later_target_steps() {
+    let mut rng = Rng::seed(9);
+    let net = Decoding::init(&mut rng);
+    let target = Batch::from_samples(&[random::<Tensor2<3, 8>>(&mut rng)]);
+    let memory = Batch::from_samples(&[random::<Tensor2<4, 8>>(&mut rng)]);
+    let run = |t: &Batch<Tensor2<3, 8>>, m: &Batch<Tensor2<4, 8>>| {
+        net.predict(&Batch::zip(t, m).unwrap()).as_slice().to_vec()
+    };
+    let base = run(&target, &memory.clone().with_lengths(&[3]).unwrap());
+    // The memory's fourth step is padding.
+    let mut padded = memory.clone();
+    padded.as_mut_slice()[3 * 8..].fill(-4.0);
+    assert_eq!(
+        base,
+        run(&target, &padded.clone().with_lengths(&[3]).unwrap())
+    );
+    assert_ne!(run(&target, &memory), run(&target, &padded));
+    // The target's last step does not reach the earlier ones (causal self-attention).
+    let mut later = target.clone();
+    later.as_mut_slice()[2 * 8..].fill(3.0);
+    let changed = run(&later, &memory.clone().with_lengths(&[3]).unwrap());
+    assert_eq!(base[..2 * 2], changed[..2 * 2]);
+    assert_ne!(base[2 * 2..], changed[2 * 2..]);
+}
+
+#[test]
+fn part_lengths_survive_copies_appends_and_selection() {
+    let a = Batch::<Tensor2<2, 3>>::zeros(3)
+        .with_lengths(&[1, 2, 1])
+        .unwrap();
+    let b = Batch::<Tokens<4>>::zeros(3)
+        .with_lengths(&[4, 2, 3])
+        .unwrap();
+    let x = Batch::zip(&a, &b).unwrap();
+    assert_eq!(x.firsts().lengths(), Some(&[1, 2, 1][..]));
+    assert_eq!(x.seconds().lengths(), Some(&[4, 2, 3][..]));
+    let mut shard = Batch::default();
+    shard.copy_rows_from(&x, 1..3);
+    assert_eq!(shard.seconds().lengths(), Some(&[2, 3][..]));
+    let mut both = shard.clone();
+    both.append(&x);
+    assert_eq!(both.firsts().lengths(), Some(&[2, 1, 1, 2, 1][..]));
+    // A pair without lengths appended: its rows have every step.
+    let plain = Batch::zip(
+        &Batch::<Tensor2<2, 3>>::zeros(1),
+        &Batch::<Tokens<4>>::zeros(1),
+    )
+    .unwrap();
+    both.append(&plain);
+    assert_eq!(both.seconds().lengths(), Some(&[2, 3, 4, 2, 3, 4][..]));
+}

@@ -279,7 +279,10 @@ class LlamaBlock(nn.Module):
 
 class CrossParity(nn.Module):
     """(queries: [4, 6], memory: [5, 6]) -> CrossAttention(2, 6), GlobalAvgPool1d, Dense(2).
-    The input of a sample is its two parts side by side, flat, as the Rust pair lays it out."""
+    The input of a sample is its two parts side by side, flat, as the Rust pair lays it out;
+    with `part` set, the memory is padded after each row's length (key_padding_mask)."""
+
+    part = None
 
     def __init__(self):
         super().__init__()
@@ -288,7 +291,10 @@ class CrossParity(nn.Module):
 
     def forward(self, x):
         q, kv = x[:, : 4 * 6].reshape(-1, 4, 6), x[:, 4 * 6 :].reshape(-1, 5, 6)
-        y = self.attention(q, kv, kv, need_weights=False)[0]
+        mask = None
+        if self.part is not None:
+            mask = torch.arange(5)[None, :] >= self.part[3][:, None]
+        y = self.attention(q, kv, kv, key_padding_mask=mask, need_weights=False)[0]
         return self.out(y.mean(1))
 
 
@@ -384,6 +390,12 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     }
     if getattr(model, "lengths", None) is not None:
         data["lengths"] = model.lengths.float()
+    if getattr(model, "part", None) is not None:
+        # The lengths of one part of a pair input: its offset in a row, its values, its
+        # steps, and a length per row.
+        offset, values, steps, lengths = model.part
+        data["part"] = torch.tensor([offset, values, steps], dtype=torch.float32)
+        data["part_lengths"] = lengths.float()
     for k, b in model.named_buffers():
         if b.dtype == torch.float32:
             data["buffer." + k] = b.detach().clone().contiguous()
@@ -616,6 +628,9 @@ def main():
     # Cross-attention: queries of one sequence over the keys and values of another
     x = torch.rand(3, 4 * 6 + 5 * 6) - 0.5
     run("cross_attention", CrossParity(), x, torch.rand(3, 2), "mse")
+    model = CrossParity()
+    model.part = (4 * 6, 5 * 6, 5, torch.tensor([5, 2, 3]))
+    run("cross_attention_lengths", model, x, torch.rand(3, 2), "mse")
 
     # nn.TransformerDecoderLayer, pre-norm with GELU and post-norm with ReLU
     x = torch.rand(3, 4 * 8 + 5 * 8) - 0.5

@@ -96,8 +96,8 @@ impl<A: Sample + fmt::Debug, B: Sample + fmt::Debug> fmt::Debug for Pair<A, B> {
 
 impl<A: Sample, B: Sample> Batch<Pair<A, B>> {
     /// Row i of the result is row i of `a` beside row i of `b`; an error when they have
-    /// different numbers of rows. Lengths are not carried (a pair's parts would each need
-    /// their own).
+    /// different numbers of rows. Each part keeps its lengths (see
+    /// [`Batch::part_lengths`]).
     pub fn zip(a: &Batch<A>, b: &Batch<B>) -> Result<Self> {
         if a.rows() != b.rows() {
             return Err(Error::LengthMismatch {
@@ -106,12 +106,9 @@ impl<A: Sample, B: Sample> Batch<Pair<A, B>> {
                 found: b.rows(),
             });
         }
-        let mut data = Vec::with_capacity(a.rows() * (A::LEN + B::LEN));
-        for (ra, rb) in a.iter_rows().zip(b.iter_rows()) {
-            data.extend_from_slice(ra);
-            data.extend_from_slice(rb);
-        }
-        Batch::from_vec(data)
+        let mut out = Batch::default();
+        zip_into(a, b, &mut out);
+        Ok(out)
     }
 
     /// The first parts of the rows.
@@ -133,6 +130,7 @@ pub(crate) fn zip_into<A: Sample, B: Sample>(
     out: &mut Batch<Pair<A, B>>,
 ) {
     debug_assert_eq!(a.rows(), b.rows());
+    out.clear_lengths();
     out.set_rows(a.rows().min(b.rows()));
     let rows = a.iter_rows().zip(b.iter_rows());
     for (o, (ra, rb)) in out
@@ -143,6 +141,10 @@ pub(crate) fn zip_into<A: Sample, B: Sample>(
         o[..A::LEN].copy_from_slice(ra);
         o[A::LEN..].copy_from_slice(rb);
     }
+    // Each part keeps its lengths.
+    let mut parts = a.lengths_as_parts(0);
+    parts.extend(b.lengths_as_parts(A::LEN));
+    out.set_part_lengths(parts);
 }
 
 /// The `P::LEN` values at `offset` of every row of `x`, as a batch.
@@ -152,9 +154,11 @@ fn part_of<S: Sample, P: Sample>(x: &Batch<S>, offset: usize) -> Batch<P> {
     out
 }
 
-/// Fills `out` with the `P::LEN` values at `offset` of every row of `x`.
+/// Fills `out` with the `P::LEN` values at `offset` of every row of `x`, and their lengths.
 fn copy_part<S: Sample, P: Sample>(x: &Batch<S>, offset: usize, out: &mut Batch<P>) {
+    out.clear_lengths();
     out.set_rows(x.rows());
+    out.take_lengths_of(x, offset);
     for (o, row) in out
         .as_mut_slice()
         .chunks_exact_mut(P::LEN)
@@ -205,6 +209,7 @@ impl<In: Sample, Out: Sample, const OFFSET: usize> Layer for Select<In, Out, OFF
     type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = "Input";
+    const OWN_LENGTHS: bool = true;
 
     fn init(_rng: &mut Rng) -> Self {
         let () = Self::FITS;
@@ -247,7 +252,62 @@ impl<In: Sample, Out: Sample, const OFFSET: usize> Layer for Select<In, Out, OFF
     fn walk<W: Walk<Self>>(_: &mut W) {}
 }
 
+/// The values of a sequence of `values.len() / per step` steps padded to `S`'s steps, and
+/// its length; an error when it does not fit.
+fn padded<S: Sample>(values: &[f32], row: usize) -> Result<(Vec<f32>, u32)> {
+    let steps = S::SHAPE.first().copied().unwrap_or(1);
+    let per_step = (S::LEN / steps.max(1)).max(1);
+    let length = values.len() / per_step;
+    if !values.len().is_multiple_of(per_step) {
+        return Err(Error::LengthMismatch {
+            what: "a sequence's values (a multiple of one step's)",
+            expected: length * per_step,
+            found: values.len(),
+        });
+    }
+    if length == 0 || length > steps {
+        return Err(Error::SequenceLength { row, length, steps });
+    }
+    let mut out = values.to_vec();
+    out.resize(S::LEN, 0.0);
+    Ok((out, length as u32))
+}
+
 impl<A: Sample, B: Sample, Y: crate::data::Target> crate::data::Dataset<Pair<A, B>, Y> {
+    /// A data set of two sequences of different lengths and a target per sample (a
+    /// translator's source and target, say): each part the values of its own steps (for
+    /// tokens, its ids as `f32`), padded to its type's steps; every batch carries both
+    /// parts' lengths, which the layers reading each part honour (attention masks the
+    /// padded keys, per-step losses skip the padded steps).
+    pub fn from_pair_sequences(
+        samples: impl IntoIterator<Item = (Vec<f32>, Vec<f32>, Y)>,
+    ) -> Result<Self> {
+        let steps = |len: usize, shape: &[usize]| shape.first().copied().unwrap_or(len);
+        let mut first = crate::tensor::PartLengths {
+            offset: 0,
+            values: A::LEN,
+            steps: steps(A::LEN, A::SHAPE),
+            lengths: Vec::new(),
+        };
+        let mut second = crate::tensor::PartLengths {
+            offset: A::LEN,
+            values: B::LEN,
+            steps: steps(B::LEN, B::SHAPE),
+            lengths: Vec::new(),
+        };
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        for (row, (a, b, y)) in samples.into_iter().enumerate() {
+            let (a, la) = padded::<A>(&a, row)?;
+            let (b, lb) = padded::<B>(&b, row)?;
+            inputs.extend_from_slice(&a);
+            inputs.extend_from_slice(&b);
+            first.lengths.push(la);
+            second.lengths.push(lb);
+            targets.push(y);
+        }
+        Self::with_parts(inputs, targets, vec![first, second])
+    }
+
     /// A data set of two inputs and a target per sample, for a network that reads
     /// `(a: …, b: …)` (Keras's `fit([a, b], y)`).
     pub fn from_pairs(samples: impl IntoIterator<Item = (A, B, Y)>) -> Result<Self> {

@@ -295,7 +295,21 @@ pub struct Batch<S: Sample> {
     rows: usize,
     /// Each row's length in steps; empty when every row has all `S::SHAPE[0]` steps.
     lengths: Vec<u32>,
+    /// For samples of several parts (`Pair`): the lengths of the parts that are sequences
+    /// of different lengths, each at its place in a row.
+    parts: Vec<PartLengths>,
     _shape: PhantomData<fn() -> S>,
+}
+
+/// The lengths of one part of the rows of a batch of pairs: the part's values are
+/// `values` values from `offset` in each row, sequences of `steps` steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartLengths {
+    pub offset: usize,
+    pub values: usize,
+    pub steps: usize,
+    /// One per row.
+    pub lengths: Vec<u32>,
 }
 
 impl<S: Sample> Batch<S> {
@@ -305,6 +319,7 @@ impl<S: Sample> Batch<S> {
             data: vec![0.0; rows * S::LEN],
             rows,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -323,6 +338,7 @@ impl<S: Sample> Batch<S> {
             data,
             rows,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _shape: PhantomData,
         })
     }
@@ -342,6 +358,7 @@ impl<S: Sample> Batch<S> {
             data: Vec::with_capacity(rows * S::LEN),
             rows: 0,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -356,6 +373,11 @@ impl<S: Sample> Batch<S> {
         if !src.lengths.is_empty() {
             self.lengths.extend_from_slice(&src.lengths[rows.clone()]);
         }
+        self.parts.clear();
+        self.parts.extend(src.parts.iter().map(|p| PartLengths {
+            lengths: p.lengths[rows.clone()].to_vec(),
+            ..*p
+        }));
         self.rows = rows.len();
     }
 
@@ -370,9 +392,29 @@ impl<S: Sample> Batch<S> {
                 false => self.lengths.extend_from_slice(&other.lengths),
             }
         }
+        self.append_parts(&other.parts, other.rows);
         self.data
             .extend_from_slice(&other.data[..other.rows * S::LEN]);
         self.rows += other.rows;
+    }
+
+    /// The part lengths of `rows` rows appended: a part with lengths in either batch keeps
+    /// them, full where the other had none.
+    fn append_parts(&mut self, other: &[PartLengths], rows: usize) {
+        for o in other {
+            if !self.parts.iter().any(|p| p.offset == o.offset) {
+                self.parts.push(PartLengths {
+                    lengths: vec![o.steps as u32; self.rows],
+                    ..*o
+                });
+            }
+        }
+        for p in &mut self.parts {
+            match other.iter().find(|o| o.offset == p.offset) {
+                Some(o) => p.lengths.extend_from_slice(&o.lengths[..rows]),
+                None => p.lengths.extend((0..rows).map(|_| p.steps as u32)),
+            }
+        }
     }
 
     /// Appends one sample, of every step.
@@ -380,6 +422,7 @@ impl<S: Sample> Batch<S> {
         if !self.lengths.is_empty() {
             self.lengths.push(Self::steps() as u32);
         }
+        self.append_parts(&[], 1);
         self.data.extend_from_slice(sample.as_slice());
         self.rows += 1;
     }
@@ -460,6 +503,84 @@ impl<S: Sample> Batch<S> {
     /// Forgets the lengths: every row has all its steps.
     pub fn clear_lengths(&mut self) {
         self.lengths.clear();
+        self.parts.clear();
+    }
+
+    /// The lengths of the parts of each row that are sequences with lengths of their own
+    /// (a batch of pairs); empty otherwise.
+    pub fn part_lengths(&self) -> &[PartLengths] {
+        &self.parts
+    }
+
+    /// The lengths of the part of `values` values at `offset`, when it has lengths.
+    pub fn lengths_at(&self, offset: usize, values: usize) -> Option<&[u32]> {
+        self.parts
+            .iter()
+            .find(|p| p.offset == offset && p.values == values)
+            .map(|p| &p.lengths[..self.rows.min(p.lengths.len())])
+    }
+
+    /// Gives the last row's part `like` (its offset, values and steps) the length `length`;
+    /// the rows before it of every step if the part had no lengths yet.
+    pub fn set_part_length(&mut self, like: &PartLengths, length: u32) {
+        if !self.parts.iter().any(|p| p.offset == like.offset) {
+            self.parts.push(PartLengths {
+                lengths: vec![like.steps as u32; self.rows],
+                ..*like
+            });
+        }
+        if let Some(p) = self.parts.iter_mut().find(|p| p.offset == like.offset) {
+            p.lengths.resize(self.rows, p.steps as u32);
+            if let Some(last) = p.lengths.last_mut() {
+                *last = length;
+            }
+        }
+    }
+
+    /// Sets the part lengths (replacing any).
+    pub fn set_part_lengths(&mut self, parts: Vec<PartLengths>) {
+        self.parts = parts;
+    }
+
+    /// Whole-sample lengths as one part at `offset` of a larger sample, or this batch's part
+    /// lengths moved by `offset`: what a pair made of this batch carries.
+    pub fn lengths_as_parts(&self, offset: usize) -> Vec<PartLengths> {
+        if !self.lengths.is_empty() {
+            return vec![PartLengths {
+                offset,
+                values: S::LEN,
+                steps: Self::steps(),
+                lengths: self.lengths.clone(),
+            }];
+        }
+        self.parts
+            .iter()
+            .map(|p| PartLengths {
+                offset: p.offset + offset,
+                ..p.clone()
+            })
+            .collect()
+    }
+
+    /// The lengths of the part `[offset, offset + values)` of `source`'s rows, as this
+    /// batch's own lengths (the part is one sequence) or part lengths (the part is a pair).
+    pub fn take_lengths_of<P: Sample>(&mut self, source: &Batch<P>, offset: usize) {
+        self.lengths.clear();
+        self.parts.clear();
+        if let Some(l) = source.lengths_at(offset, S::LEN) {
+            self.lengths.extend_from_slice(l);
+            return;
+        }
+        self.parts.extend(
+            source
+                .parts
+                .iter()
+                .filter(|p| p.offset >= offset && p.offset + p.values <= offset + S::LEN)
+                .map(|p| PartLengths {
+                    offset: p.offset - offset,
+                    ..p.clone()
+                }),
+        );
     }
 
     /// Appends one sample given as a flat slice of `S::LEN` values.
@@ -474,6 +595,7 @@ impl<S: Sample> Batch<S> {
         if !self.lengths.is_empty() {
             self.lengths.push(Self::steps() as u32);
         }
+        self.append_parts(&[], 1);
         self.data.extend_from_slice(values);
         self.rows += 1;
         Ok(())
@@ -502,6 +624,7 @@ impl<S: Sample> Batch<S> {
     pub fn clear(&mut self) {
         self.data.clear();
         self.lengths.clear();
+        self.parts.clear();
         self.rows = 0;
     }
 
@@ -521,6 +644,9 @@ impl<S: Sample> Batch<S> {
         self.data.resize(rows * S::LEN, 0.0);
         if !self.lengths.is_empty() {
             self.lengths.resize(rows, Self::steps() as u32);
+        }
+        for p in &mut self.parts {
+            p.lengths.resize(rows, p.steps as u32);
         }
         self.rows = rows;
     }
@@ -564,6 +690,7 @@ impl<S: Sample> Default for Batch<S> {
             data: Vec::new(),
             rows: 0,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _shape: PhantomData,
         }
     }
@@ -575,6 +702,7 @@ impl<S: Sample> Clone for Batch<S> {
             data: self.data.clone(),
             rows: self.rows,
             lengths: self.lengths.clone(),
+            parts: self.parts.clone(),
             _shape: PhantomData,
         }
     }

@@ -191,6 +191,9 @@ pub struct Dataset<X: Sample, Y: Target> {
     targets: Vec<Y>,
     /// Each input's length in steps; empty when every input has all its steps.
     lengths: Vec<u32>,
+    /// For pairs, the lengths of each part that is a sequence of different lengths (one
+    /// per sample).
+    parts: Vec<crate::tensor::PartLengths>,
     _x: std::marker::PhantomData<fn() -> X>,
 }
 
@@ -208,6 +211,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             inputs,
             targets,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _x: std::marker::PhantomData,
         })
     }
@@ -241,6 +245,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             inputs,
             targets,
             lengths,
+            parts: Vec::new(),
             _x: std::marker::PhantomData,
         })
     }
@@ -268,6 +273,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             inputs,
             targets,
             lengths: Vec::new(),
+            parts: Vec::new(),
             _x: std::marker::PhantomData,
         }
     }
@@ -309,8 +315,34 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             inputs,
             targets: ids.iter().map(|&i| self.targets[i].clone()).collect(),
             lengths: self.lengths_of(ids.iter().copied()),
+            parts: self.parts_of(ids.iter().copied()),
             _x: std::marker::PhantomData,
         }
+    }
+
+    /// The part lengths of the inputs at `ids`.
+    fn parts_of(
+        &self,
+        ids: impl Iterator<Item = usize> + Clone,
+    ) -> Vec<crate::tensor::PartLengths> {
+        self.parts
+            .iter()
+            .map(|p| crate::tensor::PartLengths {
+                lengths: ids.clone().map(|i| p.lengths[i]).collect(),
+                ..*p
+            })
+            .collect()
+    }
+
+    /// A data set of flat inputs whose parts have these lengths (one per sample each).
+    pub(crate) fn with_parts(
+        inputs: Vec<f32>,
+        targets: Vec<Y>,
+        parts: Vec<crate::tensor::PartLengths>,
+    ) -> Result<Self> {
+        let mut data = Self::new(inputs, targets)?;
+        data.parts = parts;
+        Ok(data)
     }
 
     /// The lengths of the inputs at `ids`, or none when the inputs have none.
@@ -327,7 +359,8 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         let part = |range: std::ops::Range<usize>| Dataset {
             inputs: self.inputs[range.start * X::LEN..range.end * X::LEN].to_vec(),
             targets: self.targets[range.clone()].to_vec(),
-            lengths: self.lengths_of(range),
+            lengths: self.lengths_of(range.clone()),
+            parts: self.parts_of(range),
             _x: std::marker::PhantomData,
         };
         (part(0..n), part(n..self.len()))
@@ -340,6 +373,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             inputs: self.inputs[..n * X::LEN].to_vec(),
             targets: self.targets[..n].to_vec(),
             lengths: self.lengths_of(0..n),
+            parts: self.parts_of(0..n),
             _x: std::marker::PhantomData,
         }
     }
@@ -405,6 +439,9 @@ impl<X: Sample, Y: Target> Batches<'_, X, Y> {
                 false => x.push_slice(input),
             }
             .expect("data set rows have the sample length, and lengths checked when made");
+            for part in &self.data.parts {
+                x.set_part_length(part, part.lengths[i]);
+            }
             y.push(&self.data.targets[i]);
         }
         self.next = end;

@@ -45,7 +45,9 @@ pub struct CrossScratch {
 }
 
 /// y = cross-attention of the queries `xq` (`rows` samples `[T_q, F]`) over `xkv` (`rows`
-/// samples `[T_kv, F]`).
+/// samples `[T_kv, F]`). With `key_lengths` (one per sample, 1 to T_kv), sample b's keys
+/// from its length on are padding and get no weight (PyTorch's `key_padding_mask`).
+#[allow(clippy::too_many_arguments)]
 pub fn cross_attention_forward(
     g: &CrossGeom,
     p: &AttentionParams<'_>,
@@ -53,6 +55,7 @@ pub fn cross_attention_forward(
     xkv: &[f32],
     y: &mut [f32],
     rows: usize,
+    key_lengths: Option<&[u32]>,
     s: &mut CrossScratch,
 ) {
     let (tq, tk, f, heads) = (g.tq, g.tk, g.f, g.heads);
@@ -106,6 +109,13 @@ pub fn cross_attention_forward(
                 &mut s.scores,
             );
             s.scores.iter_mut().for_each(|v| *v *= scale);
+            // e^−∞ = 0: padded keys drop out of every row's softmax, and so get no gradient.
+            if let Some(&len) = key_lengths.and_then(|l| l.get(b)) {
+                let valid = (len as usize).clamp(1, tk);
+                for row in s.scores.chunks_exact_mut(tk) {
+                    row[valid..].fill(f32::NEG_INFINITY);
+                }
+            }
             let at = (b * heads + h) * tq * tk;
             let probs = &mut s.probs[at..at + tq * tk];
             softmax_forward(&s.scores, probs, tk);

@@ -1,7 +1,9 @@
 //! Cross-attention: the queries of one sequence attend to the keys and values of another
 //! (PyTorch's `nn.MultiheadAttention(query, key, value)` with `key` and `value` the same
 //! sequence, `batch_first=True`), the layer of a decoder that reads an encoder's output.
-//! Its input is a [`Pair`] of the two sequences, each with its own length.
+//! Its input is a [`Pair`] of the two sequences, each with its own number of tokens and,
+//! in a batch with part lengths, each sample's own length: padded keys get no weight
+//! (PyTorch's `key_padding_mask`), and the output has the queries' lengths.
 
 use super::{Layer, MultiHeadAttention, Walk};
 use crate::kernels::attention::AttentionGrads;
@@ -65,7 +67,14 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize>
         }
     }
 
-    fn run(&self, x: &[f32], y: &mut [f32], rows: usize, c: &mut CrossCache) {
+    fn run(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        rows: usize,
+        key_lengths: Option<&[u32]>,
+        c: &mut CrossCache,
+    ) {
         c.split::<Tensor2<TQ, F>, Tensor2<TK, F>>(x, rows);
         cross_attention_forward(
             &Self::GEOMETRY,
@@ -74,6 +83,7 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize>
             &c.keys,
             y,
             rows,
+            key_lengths,
             &mut c.scratch,
         );
     }
@@ -92,13 +102,14 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize> Layer
     /// at every key token, and the scores and weighted sums of every head.
     const FLOPS: usize = 2 * TQ * 2 * F * F + 2 * TK * 2 * F * F + 4 * TQ * TK * F;
     const KIND: &'static str = "CrossAttention";
+    const OWN_LENGTHS: bool = true;
 
     fn init(rng: &mut Rng) -> Self {
         Self::glorot_uniform(rng)
     }
 
     fn forward_into(&self, x: &Self::In, y: &mut Tensor2<TQ, F>, ws: &mut CrossCache) {
-        self.run(x.as_slice(), y.as_mut_slice(), 1, ws);
+        self.run(x.as_slice(), y.as_mut_slice(), 1, None, ws);
     }
 
     fn forward_batch_into(
@@ -108,7 +119,11 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize> Layer
         ws: &mut CrossCache,
     ) {
         y.set_rows(x.rows());
-        self.run(x.as_slice(), y.as_mut_slice(), x.rows(), ws);
+        // Padded keys of the second sequence are masked; the output has the queries'
+        // lengths.
+        let keys = x.lengths_at(TQ * F, TK * F);
+        self.run(x.as_slice(), y.as_mut_slice(), x.rows(), keys, ws);
+        y.take_lengths_of(x, 0);
     }
 
     fn forward_train(

@@ -5,6 +5,8 @@
 //! (`norm_first=True`, pre-norm) or after each residual sum (post-norm, PyTorch's default).
 //! Its input and output are the [`Pair`] of the target sequence and the memory, which
 //! passes through unchanged, so that layers stack and every one reads the same memory.
+//! With part lengths, the self-attention masks the target's padded steps and the
+//! cross-attention the memory's.
 
 use super::{
     Act, ActivationFn, CausalMask, CrossAttention, DenseSeq, Layer, LayerNorm, MultiHeadAttention,
@@ -109,9 +111,10 @@ where
     }
 }
 
-/// `a + b`, into `out`.
+/// `a + b`, into `out`, with `a`'s lengths.
 fn add<const T: usize, const F: usize>(a: &Seq<T, F>, b: &Seq<T, F>, out: &mut Seq<T, F>) {
     out.set_rows(a.rows());
+    out.copy_lengths_from(a);
     for ((o, &x), &y) in out
         .as_mut_slice()
         .iter_mut()
@@ -154,6 +157,7 @@ impl<
         if NORM_FIRST {
             self.norm1
                 .forward_train(&c.q0, &mut c.a1, &mut c.norm[0], rng);
+            c.a1.copy_lengths_from(&c.q0);
             self.self_attn
                 .forward_train(&c.a1, &mut c.s1, &mut c.self_attn, rng);
             add(&c.q0, &c.s1, &mut c.q1);
@@ -163,11 +167,13 @@ impl<
             add(&c.q0, &c.s1, &mut c.r1);
             self.norm1
                 .forward_train(&c.r1, &mut c.q1, &mut c.norm[0], rng);
+            c.q1.copy_lengths_from(&c.r1);
         }
         // Cross-attention over the memory.
         if NORM_FIRST {
             self.norm2
                 .forward_train(&c.q1, &mut c.a2, &mut c.norm[1], rng);
+            c.a2.copy_lengths_from(&c.q1);
             zip_into(&c.a2, &c.memory, &mut c.p2);
         } else {
             zip_into(&c.q1, &c.memory, &mut c.p2);
@@ -180,11 +186,13 @@ impl<
             add(&c.q1, &c.c2, &mut c.r2);
             self.norm2
                 .forward_train(&c.r2, &mut c.q2, &mut c.norm[1], rng);
+            c.q2.copy_lengths_from(&c.r2);
         }
         // Feed-forward.
         let ff_in = if NORM_FIRST {
             self.norm3
                 .forward_train(&c.q2, &mut c.a3, &mut c.norm[2], rng);
+            c.a3.copy_lengths_from(&c.q2);
             &c.a3
         } else {
             &c.q2
@@ -202,6 +210,7 @@ impl<
             add(&c.q2, &c.f3, &mut c.r3);
             self.norm3
                 .forward_train(&c.r3, &mut out, &mut c.norm[2], rng);
+            out.copy_lengths_from(&c.r3);
         }
         zip_into(&out, &c.memory, y);
     }
@@ -227,6 +236,7 @@ impl<
         + <CrossAttention<T, S, F, H> as Layer>::FLOPS
         + 2 * 2 * T * F * HIDDEN;
     const KIND: &'static str = "TransformerDecoderLayer";
+    const OWN_LENGTHS: bool = true;
 
     fn init(rng: &mut Rng) -> Self {
         DecoderLayer {

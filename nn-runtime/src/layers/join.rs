@@ -122,6 +122,26 @@ trait Merge<A: Sample, B: Sample, Out: Sample> {
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize);
     /// The gradients of the two paths' outputs from the join's.
     fn split(dy: &[f32], da: &mut [f32], db: &mut [f32], rows: usize);
+    /// What the output carries of the paths' outputs besides values (a zip: the lengths of
+    /// each part); nothing by default.
+    fn carry(_a: &Batch<A>, _b: &Batch<B>, _out: &mut Batch<Out>) {}
+}
+
+/// Concatenation into a pair: each part keeps its lengths.
+struct Zipped;
+
+impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Zipped {
+    fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
+        <Concatenated as Merge<A, B, Out>>::merge(a, b, out, rows)
+    }
+    fn split(dy: &[f32], da: &mut [f32], db: &mut [f32], rows: usize) {
+        <Concatenated as Merge<A, B, Out>>::split(dy, da, db, rows)
+    }
+    fn carry(a: &Batch<A>, b: &Batch<B>, out: &mut Batch<Out>) {
+        let mut parts = a.lengths_as_parts(0);
+        parts.extend(b.lengths_as_parts(A::LEN));
+        out.set_part_lengths(parts);
+    }
 }
 
 /// Element-wise sum (a residual block, `Add`).
@@ -198,6 +218,7 @@ macro_rules! join_passes {
                 y.as_mut_slice(),
                 x.rows(),
             );
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::carry(&ws.a_out, &ws.b_out, y);
         }
 
         fn forward_train(
@@ -218,6 +239,7 @@ macro_rules! join_passes {
                 y.as_mut_slice(),
                 x.rows(),
             );
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::carry(&cache.a_out, &cache.b_out, y);
         }
 
         /// Each path's backward from its share of dy; at the fork, dx = dx_a + dx_b.
@@ -447,6 +469,7 @@ impl<A: Layer, B: Layer<In = A::In>> Layer for Zip<A, B> {
     const FLOPS: usize = A::FLOPS + B::FLOPS;
     const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
     const KIND: &'static str = "Zip";
+    const OWN_LENGTHS: bool = true;
 
-    join_passes!(Concatenated, a, b);
+    join_passes!(Zipped, a, b);
 }

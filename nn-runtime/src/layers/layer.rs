@@ -52,6 +52,10 @@ pub trait Layer: Sized {
     /// (a convolution) says no.
     const KEEPS_STEPS: bool = keeps_steps(Self::In::SHAPE, Self::Out::SHAPE);
 
+    /// Whether the layer gives its output lengths itself (a selection of a part, a zip of
+    /// branches, attention across two sequences), which the passes around it then keep.
+    const OWN_LENGTHS: bool = false;
+
     /// A freshly initialised layer.
     fn init(rng: &mut Rng) -> Self;
 
@@ -176,9 +180,12 @@ const fn keeps_steps(input: &[usize], output: &[usize]) -> bool {
 }
 
 /// Hands the lengths of `x`'s rows on to `y`, the output of layer `L` on them, when `L` keeps
-/// the steps; else `y`'s rows have all their steps. The generated passes call it after every
-/// layer.
+/// the steps; else `y`'s rows have all their steps, unless `L` gave them lengths itself. The
+/// generated passes call it after every layer.
 pub fn carry_lengths<L: Layer>(x: &Batch<L::In>, y: &mut Batch<L::Out>) {
+    if L::OWN_LENGTHS {
+        return;
+    }
     if L::KEEPS_STEPS {
         y.copy_lengths_from(x);
     } else {
