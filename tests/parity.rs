@@ -626,6 +626,24 @@ fn cross_attention_over_a_padded_memory_matches_pytorch_key_padding_mask() {
     check::<CrossParity, _, _>("cross_attention_lengths", dense_targets::<2>, &Mse);
 }
 
+/// A Dense, the activation `$act`, a Dense: the network of fixture `act_<name>`.
+macro_rules! activation_parity {
+    ($($net:ident, $act:ident, $fixture:literal, $test:ident;)*) => {$(
+        network! {
+            struct $net: [6] { Dense(5), $act, Dense(3) }
+        }
+
+        #[test]
+        fn $test() {
+            check::<$net, _, _>($fixture, dense_targets::<3>, &Mse);
+        }
+    )*};
+}
+
+activation_parity! {
+    ActSilu, Silu, "act_silu", silu_matches_pytorch;
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

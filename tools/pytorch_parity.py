@@ -637,6 +637,11 @@ def main():
     run("decoder_pre_norm", DecoderParity(True, "gelu"), x, torch.rand(3, 2), "mse")
     run("decoder_post_norm", DecoderParity(False, "relu"), x, torch.rand(3, 2), "mse")
 
+    # Element-wise activations between two Dense layers, inputs spread over their kinks
+    x = torch.rand(4, 6) * 6 - 3
+    for name, act in [("silu", nn.SiLU())]:
+        run(f"act_{name}", nn.Sequential(nn.Linear(6, 5), act, nn.Linear(5, 3)), x, torch.rand(4, 3), "mse")
+
     # A Llama-style block: RMSNorm, rotary causal attention, SwiGLU
     x = torch.rand(3, 5, 8) - 0.5
     run("llama_block", LlamaBlock(), x, torch.rand(3, 2), "mse")

@@ -67,6 +67,40 @@ pub struct LogSoftmax;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Linear;
 
+/// An element-wise activation computed value by value: its type, `f(x)`, and `f′(x)`, which
+/// the backward pass reads off the input.
+macro_rules! elementwise {
+    ($(#[$doc:meta])* $name:ident, |$x:ident| $f:expr, |$dx:ident| $df:expr $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+
+        impl ActivationFn for $name {
+            const KIND: &'static str = stringify!($name);
+            fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+                for (o, &$x) in y.iter_mut().zip(x) {
+                    *o = $f;
+                }
+            }
+            fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+                for ((d, &$dx), &g) in dx.iter_mut().zip(x).zip(dy) {
+                    *d = g * $df;
+                }
+            }
+        }
+    };
+}
+
+elementwise!(
+    /// x·σ(x) (PyTorch's `nn.SiLU`, also called Swish).
+    Silu,
+    |x| x * kernels::sigmoid(x),
+    |x| {
+        let s = kernels::sigmoid(x);
+        s * (1.0 + x * (1.0 - s))
+    },
+);
+
 impl ActivationFn for Relu {
     const KIND: &'static str = "Relu";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
