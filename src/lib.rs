@@ -72,6 +72,7 @@
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
 //! | `Silu` | a float input | x·σ(x) (PyTorch's `nn.SiLU`, Swish) | `Silu` |
+//! | `Relu6` | a float input | min(max(0, x), 6) (PyTorch's `nn.ReLU6`, MobileNet's) | `Relu6` |
 //! | `Tanh` | a float input | tanh(x) | `Tanh` |
 //! | `Sigmoid` | a float input | 1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with | `Sigmoid` |
 //! | `Softmax` | a float input | e^x / Σe^x over the last dimension (each step of a `[T, V]` output sums to 1, as PyTorch's `dim=-1`); at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |

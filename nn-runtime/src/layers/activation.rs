@@ -92,6 +92,13 @@ macro_rules! elementwise {
 }
 
 elementwise!(
+    /// min(max(0, x), 6) (PyTorch's `nn.ReLU6`); NaN stays NaN.
+    Relu6,
+    |x| x.clamp(0.0, 6.0),
+    |x| if x > 0.0 && x < 6.0 { 1.0 } else { 0.0 },
+);
+
+elementwise!(
     /// x·σ(x) (PyTorch's `nn.SiLU`, also called Swish).
     Silu,
     |x| x * kernels::sigmoid(x),

@@ -63,8 +63,8 @@ pub mod all {
         DecoderLayer, Dense, DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d,
         GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Identity, LayerNorm,
         LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, MultiHeadAttention,
-        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Residual, RmsNorm, Sigmoid, Silu,
-        Softmax, Sum, SwiGlu, Tanh,
+        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid,
+        Silu, Softmax, Sum, SwiGlu, Tanh,
     };
 }
 
