@@ -68,6 +68,7 @@ activations! {
     Relu: "max(0, x)", FUSES;
     Gelu: "x·Φ(x) (PyTorch's exact `nn.GELU`)", ANY_FLOAT;
     Silu: "x·σ(x) (PyTorch's `nn.SiLU`, Swish)", ANY_FLOAT;
+    Hardsigmoid: "min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardsigmoid`)", ANY_FLOAT;
     Relu6: "min(max(0, x), 6) (PyTorch's `nn.ReLU6`, MobileNet's)", ANY_FLOAT;
     Tanh: "tanh(x)", FUSES;
     Sigmoid: "1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with", Flags { loss_head: true, ..FUSES };
@@ -114,6 +115,7 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<LeakyRelu>(),
     KindEntry::layer::<Gelu>(),
     KindEntry::layer::<Silu>(),
+    KindEntry::layer::<Hardsigmoid>(),
     KindEntry::layer::<Relu6>(),
     KindEntry::layer::<Tanh>(),
     KindEntry::layer::<Sigmoid>(),

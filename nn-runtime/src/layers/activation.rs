@@ -99,6 +99,13 @@ elementwise!(
 );
 
 elementwise!(
+    /// min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardsigmoid`): a piecewise-linear sigmoid.
+    Hardsigmoid,
+    |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
+    |x| if x > -3.0 && x < 3.0 { 1.0 / 6.0 } else { 0.0 },
+);
+
+elementwise!(
     /// x·σ(x) (PyTorch's `nn.SiLU`, also called Swish).
     Silu,
     |x| x * kernels::sigmoid(x),
