@@ -106,6 +106,13 @@ elementwise!(
 );
 
 elementwise!(
+    /// x·min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardswish`); its derivative as PyTorch's, x/3 + 1/2 from −3 up to 3 included.
+    Hardswish,
+    |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+    |x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 },
+);
+
+elementwise!(
     /// x·σ(x) (PyTorch's `nn.SiLU`, also called Swish).
     Silu,
     |x| x * kernels::sigmoid(x),

@@ -61,10 +61,10 @@ pub mod all {
     pub use super::{
         Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention,
         DecoderLayer, Dense, DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d,
-        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Hardsigmoid, Identity,
-        LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, MultiHeadAttention,
-        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid,
-        Silu, Softmax, Sum, SwiGlu, Tanh,
+        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Hardsigmoid, Hardswish,
+        Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d,
+        MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual,
+        RmsNorm, Sigmoid, Silu, Softmax, Sum, SwiGlu, Tanh,
     };
 }
 
