@@ -72,6 +72,7 @@
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
 //! | `Silu` | a float input | x·σ(x) (PyTorch's `nn.SiLU`, Swish) | `Silu` |
+//! | `Mish` | a float input | x·tanh(softplus(x)) (PyTorch's `nn.Mish`) | `Mish` |
 //! | `Hardswish` | a float input | x·min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardswish`, MobileNetV3's) | `Hardswish` |
 //! | `Hardsigmoid` | a float input | min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardsigmoid`) | `Hardsigmoid` |
 //! | `Relu6` | a float input | min(max(0, x), 6) (PyTorch's `nn.ReLU6`, MobileNet's) | `Relu6` |

@@ -924,6 +924,7 @@ fn attention_and_transformer_gradients() {
     );
     check_layer("Gelu", Act::<Gelu, Tensor2<3, 5>>::default(), 2, &mut rng);
     check_layer("Silu", Act::<Silu, Tensor2<3, 5>>::default(), 2, &mut rng);
+    check_layer("Mish", Act::<Mish, Tensor2<3, 5>>::default(), 2, &mut rng);
     check_layer(
         "Hardswish",
         Act::<Hardswish, Tensor2<3, 5>>::default(),

@@ -642,6 +642,7 @@ macro_rules! activation_parity {
 
 activation_parity! {
     ActSilu, Silu, "act_silu", silu_matches_pytorch;
+    ActMish, Mish, "act_mish", mish_matches_pytorch;
     ActHardswish, Hardswish, "act_hardswish", hardswish_matches_pytorch;
     ActHardsigmoid, Hardsigmoid, "act_hardsigmoid", hardsigmoid_matches_pytorch;
     ActRelu6, Relu6, "act_relu6", relu6_matches_pytorch;

@@ -68,6 +68,7 @@ activations! {
     Relu: "max(0, x)", FUSES;
     Gelu: "x·Φ(x) (PyTorch's exact `nn.GELU`)", ANY_FLOAT;
     Silu: "x·σ(x) (PyTorch's `nn.SiLU`, Swish)", ANY_FLOAT;
+    Mish: "x·tanh(softplus(x)) (PyTorch's `nn.Mish`)", ANY_FLOAT;
     Hardswish: "x·min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardswish`, MobileNetV3's)", ANY_FLOAT;
     Hardsigmoid: "min(max(0, x + 3), 6) / 6 (PyTorch's `nn.Hardsigmoid`)", ANY_FLOAT;
     Relu6: "min(max(0, x), 6) (PyTorch's `nn.ReLU6`, MobileNet's)", ANY_FLOAT;
@@ -116,6 +117,7 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<LeakyRelu>(),
     KindEntry::layer::<Gelu>(),
     KindEntry::layer::<Silu>(),
+    KindEntry::layer::<Mish>(),
     KindEntry::layer::<Hardswish>(),
     KindEntry::layer::<Hardsigmoid>(),
     KindEntry::layer::<Relu6>(),

@@ -67,6 +67,15 @@ pub struct LogSoftmax;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Linear;
 
+/// ln(1 + e^x), and x itself above 20 (PyTorch's threshold, where the two agree in f32).
+fn softplus(x: f32) -> f32 {
+    if x > 20.0 {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
 /// An element-wise activation computed value by value: its type, `f(x)`, and `f′(x)`, which
 /// the backward pass reads off the input.
 macro_rules! elementwise {
@@ -110,6 +119,13 @@ elementwise!(
     Hardswish,
     |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
     |x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 },
+);
+
+elementwise!(
+    /// x·tanh(softplus(x)) (PyTorch's `nn.Mish`, its softplus x itself above 20).
+    Mish,
+    |x| x * softplus(x).tanh(),
+    |x| { let t = softplus(x).tanh(); t + x * (1.0 - t * t) * kernels::sigmoid(x) },
 );
 
 elementwise!(

@@ -62,7 +62,7 @@ pub mod all {
         Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention,
         DecoderLayer, Dense, DenseSeq, Dropout, Embedding, Flatten, Gelu, GlobalAvgPool1d,
         GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Hardsigmoid, Hardswish,
-        Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d,
+        Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
         MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual,
         RmsNorm, Sigmoid, Silu, Softmax, Sum, SwiGlu, Tanh,
     };
