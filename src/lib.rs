@@ -70,6 +70,7 @@
 //! | `PositionalEmbedding` | a sequence \[tokens, features\] input | adds a learnt vector per position to a `[tokens, features]` sequence | `PositionalEmbedding` |
 //! | `Relu` | a float input | max(0, x) | `Relu` |
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
+//! | `Elu(alpha = 1.0)` | a float input | x for x > 0, α·(e^x − 1) below (PyTorch's `nn.ELU`) | `Elu(0.5)` |
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
 //! | `Silu` | a float input | x·σ(x) (PyTorch's `nn.SiLU`, Swish) | `Silu` |
 //! | `Mish` | a float input | x·tanh(softplus(x)) (PyTorch's `nn.Mish`) | `Mish` |

@@ -908,6 +908,32 @@ network! {
 }
 
 #[test]
+fn activations_of_published_architectures_gradients() {
+    let mut rng = Rng::seed(73);
+    check_layer("Silu", Act::<Silu, Tensor2<3, 5>>::default(), 2, &mut rng);
+    check_layer(
+        "Elu(0.5)",
+        Act::<Elu, Tensor2<3, 5>>::new(Elu::new(0.5)),
+        2,
+        &mut rng,
+    );
+    check_layer("Mish", Act::<Mish, Tensor2<3, 5>>::default(), 2, &mut rng);
+    check_layer(
+        "Hardswish",
+        Act::<Hardswish, Tensor2<3, 5>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Hardsigmoid",
+        Act::<Hardsigmoid, Tensor2<3, 5>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer("Relu6", Act::<Relu6, Tensor2<3, 5>>::default(), 2, &mut rng);
+}
+
+#[test]
 fn attention_and_transformer_gradients() {
     let mut rng = Rng::seed(32);
     check_layer(
@@ -923,21 +949,6 @@ fn attention_and_transformer_gradients() {
         &mut rng,
     );
     check_layer("Gelu", Act::<Gelu, Tensor2<3, 5>>::default(), 2, &mut rng);
-    check_layer("Silu", Act::<Silu, Tensor2<3, 5>>::default(), 2, &mut rng);
-    check_layer("Mish", Act::<Mish, Tensor2<3, 5>>::default(), 2, &mut rng);
-    check_layer(
-        "Hardswish",
-        Act::<Hardswish, Tensor2<3, 5>>::default(),
-        2,
-        &mut rng,
-    );
-    check_layer(
-        "Hardsigmoid",
-        Act::<Hardsigmoid, Tensor2<3, 5>>::default(),
-        2,
-        &mut rng,
-    );
-    check_layer("Relu6", Act::<Relu6, Tensor2<3, 5>>::default(), 2, &mut rng);
     check_layer(
         "Dense per step",
         DenseSeq::<3, 4, 5>::init(&mut rng),

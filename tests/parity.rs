@@ -648,6 +648,15 @@ activation_parity! {
     ActRelu6, Relu6, "act_relu6", relu6_matches_pytorch;
 }
 
+network! {
+    struct ActElu: [6] { Dense(5), Elu(0.5), Dense(3) }
+}
+
+#[test]
+fn elu_with_its_alpha_matches_pytorch() {
+    check::<ActElu, _, _>("act_elu", dense_targets::<3>, &Mse);
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

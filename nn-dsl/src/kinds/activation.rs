@@ -2,7 +2,7 @@
 //! before them; Softmax and Sigmoid at the end of a network are the heads a loss fuses with.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
-use crate::args::{args, NoArgs, Real};
+use crate::args::{args, NoArgs, Positive, Real};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::kind::{Kind, KindEntry};
@@ -111,10 +111,44 @@ impl Kind for LeakyRelu {
     }
 }
 
+args! {
+    /// `Elu`'s arguments.
+    pub struct EluArgs {
+        /// α, the saturation below zero
+        alpha: Positive = "1.0",
+    }
+}
+
+pub struct Elu;
+
+impl Kind for Elu {
+    type Args = EluArgs;
+    const DECL: Decl = Decl {
+        name: "Elu",
+        doc: "x for x > 0, α·(e^x − 1) below (PyTorch's `nn.ELU`)",
+        example: "Elu(0.5)",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &EluArgs, input: &Shape) -> Result<Rule, Reported> {
+        let rt = r.rt();
+        let alpha = a.alpha.value as f32;
+        Ok(activation(
+            r,
+            input,
+            quote!(#rt::Elu),
+            quote!(#rt::Elu::new(#alpha)),
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Relu>(),
     KindEntry::layer::<LeakyRelu>(),
+    KindEntry::layer::<Elu>(),
     KindEntry::layer::<Gelu>(),
     KindEntry::layer::<Silu>(),
     KindEntry::layer::<Mish>(),

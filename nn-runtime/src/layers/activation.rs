@@ -159,6 +159,39 @@ impl ActivationFn for LeakyRelu {
     }
 }
 
+/// x for x > 0, α·(e^x − 1) below (PyTorch's `nn.ELU`).
+#[derive(Clone, Copy, Debug)]
+pub struct Elu {
+    pub alpha: f32,
+}
+
+impl Elu {
+    pub const fn new(alpha: f32) -> Self {
+        Elu { alpha }
+    }
+}
+
+impl Default for Elu {
+    /// PyTorch's default α, 1.
+    fn default() -> Self {
+        Elu { alpha: 1.0 }
+    }
+}
+
+impl ActivationFn for Elu {
+    const KIND: &'static str = "Elu";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = if v > 0.0 { v } else { self.alpha * v.exp_m1() };
+        }
+    }
+    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
+            *d = if v > 0.0 { g } else { g * self.alpha * v.exp() };
+        }
+    }
+}
+
 impl ActivationFn for Tanh {
     const KIND: &'static str = "Tanh";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
