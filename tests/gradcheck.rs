@@ -931,6 +931,12 @@ fn activations_of_published_architectures_gradients() {
         &mut rng,
     );
     check_layer("Relu6", Act::<Relu6, Tensor2<3, 5>>::default(), 2, &mut rng);
+    check_layer(
+        "Softplus(2, threshold 5)",
+        Act::<Softplus, Tensor2<3, 5>>::new(Softplus::new(2.0, 5.0)),
+        2,
+        &mut rng,
+    );
 }
 
 #[test]

@@ -657,6 +657,15 @@ fn elu_with_its_alpha_matches_pytorch() {
     check::<ActElu, _, _>("act_elu", dense_targets::<3>, &Mse);
 }
 
+network! {
+    struct ActSoftplus: [6] { Dense(5), Softplus(2.0, threshold = 1.5), Dense(3) }
+}
+
+#[test]
+fn softplus_with_its_beta_and_threshold_matches_pytorch() {
+    check::<ActSoftplus, _, _>("act_softplus", dense_targets::<3>, &Mse);
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

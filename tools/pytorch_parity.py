@@ -639,7 +639,7 @@ def main():
 
     # Element-wise activations between two Dense layers, inputs spread over their kinks
     x = torch.rand(4, 6) * 6 - 3
-    for name, act in [("silu", nn.SiLU()), ("elu", nn.ELU(0.5)), ("mish", nn.Mish()), ("hardswish", nn.Hardswish()), ("hardsigmoid", nn.Hardsigmoid()), ("relu6", nn.ReLU6())]:
+    for name, act in [("silu", nn.SiLU()), ("softplus", nn.Softplus(2.0, 1.5)), ("elu", nn.ELU(0.5)), ("mish", nn.Mish()), ("hardswish", nn.Hardswish()), ("hardsigmoid", nn.Hardsigmoid()), ("relu6", nn.ReLU6())]:
         run(f"act_{name}", nn.Sequential(nn.Linear(6, 5), act, nn.Linear(5, 3)), x, torch.rand(4, 3), "mse")
 
     # A Llama-style block: RMSNorm, rotary causal attention, SwiGLU

@@ -144,11 +144,47 @@ impl Kind for Elu {
     }
 }
 
+args! {
+    /// `Softplus`'s arguments.
+    pub struct SoftplusArgs {
+        /// β, the sharpness
+        beta: Positive = "1.0",
+        /// above which β·x the output is x itself
+        threshold: Real = "20.0",
+    }
+}
+
+pub struct Softplus;
+
+impl Kind for Softplus {
+    type Args = SoftplusArgs;
+    const DECL: Decl = Decl {
+        name: "Softplus",
+        doc: "log(1 + e^(βx)) / β, and x itself where βx > `threshold` (PyTorch's `nn.Softplus`)",
+        example: "Softplus(2.0)",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &SoftplusArgs, input: &Shape) -> Result<Rule, Reported> {
+        let rt = r.rt();
+        let (beta, threshold) = (a.beta.value as f32, a.threshold.value as f32);
+        Ok(activation(
+            r,
+            input,
+            quote!(#rt::Softplus),
+            quote!(#rt::Softplus::new(#beta, #threshold)),
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Relu>(),
     KindEntry::layer::<LeakyRelu>(),
     KindEntry::layer::<Elu>(),
+    KindEntry::layer::<Softplus>(),
     KindEntry::layer::<Gelu>(),
     KindEntry::layer::<Silu>(),
     KindEntry::layer::<Mish>(),

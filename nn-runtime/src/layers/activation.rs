@@ -192,6 +192,50 @@ impl ActivationFn for Elu {
     }
 }
 
+/// log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's `nn.Softplus`).
+#[derive(Clone, Copy, Debug)]
+pub struct Softplus {
+    pub beta: f32,
+    pub threshold: f32,
+}
+
+impl Softplus {
+    pub const fn new(beta: f32, threshold: f32) -> Self {
+        Softplus { beta, threshold }
+    }
+}
+
+impl Default for Softplus {
+    /// PyTorch's defaults, β = 1 and threshold 20.
+    fn default() -> Self {
+        Softplus::new(1.0, 20.0)
+    }
+}
+
+impl ActivationFn for Softplus {
+    const KIND: &'static str = "Softplus";
+    fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            let bx = self.beta * v;
+            *o = if bx > self.threshold {
+                v
+            } else {
+                bx.exp().ln_1p() / self.beta
+            };
+        }
+    }
+    fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
+        for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
+            let bx = self.beta * v;
+            *d = if bx > self.threshold {
+                g
+            } else {
+                g * kernels::sigmoid(bx)
+            };
+        }
+    }
+}
+
 impl ActivationFn for Tanh {
     const KIND: &'static str = "Tanh";
     fn forward(&self, x: &[f32], y: &mut [f32], _len: usize) {

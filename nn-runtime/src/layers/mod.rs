@@ -64,7 +64,7 @@ pub mod all {
         GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Hardsigmoid, Hardswish,
         Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
         MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual,
-        RmsNorm, Sigmoid, Silu, Softmax, Sum, SwiGlu, Tanh,
+        RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh,
     };
 }
 
