@@ -82,6 +82,7 @@
 //! | `Sigmoid` | a float input | 1 / (1 + e^−x); at a network's end, the head binary cross-entropy fuses with | `Sigmoid` |
 //! | `Softmax` | a float input | e^x / Σe^x over the last dimension (each step of a `[T, V]` output sums to 1, as PyTorch's `dim=-1`); at a network's end, the head cross-entropy fuses with (computed from the logits) | `Softmax` |
 //! | `LogSoftmax` | a float input | the log of the softmax over the last dimension, computed as (x − max) − log Σe^(x − max) (PyTorch's `nn.LogSoftmax(dim=-1)`) | `LogSoftmax` |
+//! | `Glu` | a \[features\] or \[steps, features\] input | the gated linear unit over the last dimension (PyTorch's `nn.GLU(dim=-1)`): its halves a and b give a ⊙ σ(b), so the last dimension halves (it must be even) | `Glu` |
 //! | `Residual { layers }`, or `Residual { layers } shortcut { layers }` | a float input | adds its body's output to its input; `shortcut { … }` after it replaces the identity by a projection | `Residual { Dense(64), Relu, Dense(64) }` |
 //! | `Concat { { layers }, { layers }, … }` | a float input | runs branches on the same input and stacks their outputs along the first dimension | `Concat { { Dense(16) }, { Dense(16), Relu } }` |
 //! | `Add { { layers }, { layers }, … }` | a float input | runs branches on the same input and sums their outputs | `Add { { Dense(32) }, { Dense(32), Relu } }` |

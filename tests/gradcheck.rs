@@ -937,6 +937,18 @@ fn activations_of_published_architectures_gradients() {
         2,
         &mut rng,
     );
+    check_layer(
+        "Glu [3, 8]",
+        Glu::<Tensor2<3, 8>, Tensor2<3, 4>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Glu [6]",
+        Glu::<Tensor1<6>, Tensor1<3>>::default(),
+        2,
+        &mut rng,
+    );
 }
 
 #[test]

@@ -666,6 +666,15 @@ fn softplus_with_its_beta_and_threshold_matches_pytorch() {
     check::<ActSoftplus, _, _>("act_softplus", dense_targets::<3>, &Mse);
 }
 
+network! {
+    struct ActGlu: [6] { Dense(8), Glu, Dense(3) }
+}
+
+#[test]
+fn glu_matches_pytorch() {
+    check::<ActGlu, _, _>("act_glu", dense_targets::<3>, &Mse);
+}
+
 #[test]
 fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
     check::<LlamaBlock, _, _>("llama_block", dense_targets::<2>, &Mse);

@@ -5,9 +5,10 @@ use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, NoArgs, Positive, Real};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
+use crate::dim::{Cmp, Dim};
 use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
-use crate::shape::Shape;
+use crate::shape::{Input, Shape};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
@@ -179,6 +180,43 @@ impl Kind for Softplus {
     }
 }
 
+pub struct Glu;
+
+impl Kind for Glu {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "Glu",
+        doc: "the gated linear unit over the last dimension (PyTorch's `nn.GLU(dim=-1)`): its halves a and b give a ⊙ σ(b), so the last dimension halves (it must be even)",
+        example: "Glu",
+        accepts: &[Input::Vector, Input::Matrix],
+        input_words: "a [features] or [steps, features]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let two = Dim::Known(2);
+        let (last, out) = match input {
+            Shape::Vector(n) => (n, Shape::Vector(n.div(&two))),
+            Shape::Matrix(t, n) => (n, Shape::Matrix(t.clone(), n.div(&two))),
+            _ => return Err(r.unexpected(input)),
+        };
+        r.require(Cmp::MultipleOf, last, &two, &r.layer.kind, || {
+            format!(
+                "Glu halves the last dimension, but its input {} ends in {}, an odd number",
+                input.text(),
+                last.text()
+            )
+        })?;
+        let (x, y) = (r.sample_type(input), r.sample_type(&out));
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::Glu<#x, #y>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Relu>(),
@@ -195,4 +233,5 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Sigmoid>(),
     KindEntry::layer::<Softmax>(),
     KindEntry::layer::<LogSoftmax>(),
+    KindEntry::layer::<Glu>(),
 ];

@@ -379,3 +379,91 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
 
     fn walk<W: Walk<Self>>(_: &mut W) {}
 }
+
+/// The gated linear unit over the last dimension (PyTorch's `nn.GLU(dim=-1)`): a row of
+/// `2H` values, halves `a` and `b`, gives `a ⊙ σ(b)`, `H` values; from `X` samples to `Y`
+/// samples whose last dimension is half `X`'s.
+pub struct Glu<X: Sample, Y: Sample>(PhantomData<fn() -> (X, Y)>);
+
+impl<X: Sample, Y: Sample> Glu<X, Y> {
+    /// Fails to compile unless `Y`'s rows are half `X`'s, as many of them.
+    const HALVES: () = assert!(
+        X::ROW == 2 * Y::ROW && X::LEN == 2 * Y::LEN,
+        "GLU: the output's last dimension is half the input's"
+    );
+}
+
+impl<X: Sample, Y: Sample> Default for Glu<X, Y> {
+    fn default() -> Self {
+        let () = Self::HALVES;
+        Glu(PhantomData)
+    }
+}
+
+impl<X: Sample, Y: Sample> Glu<X, Y> {
+    fn run(x: &[f32], y: &mut [f32]) {
+        let h = Y::ROW;
+        for (xr, yr) in x.chunks_exact(2 * h).zip(y.chunks_exact_mut(h)) {
+            let (a, b) = xr.split_at(h);
+            for ((o, &av), &bv) in yr.iter_mut().zip(a).zip(b) {
+                *o = av * kernels::sigmoid(bv);
+            }
+        }
+    }
+}
+
+impl<X: Sample, Y: Sample> Layer for Glu<X, Y> {
+    type In = X;
+    type Out = Y;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = 0;
+    const FLOPS: usize = 4 * Y::LEN;
+    const KIND: &'static str = "Glu";
+
+    fn init(_rng: &mut Rng) -> Self {
+        Self::default()
+    }
+
+    fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
+        Self::run(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        Self::run(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    /// da = dy ⊙ σ(b), db = dy ⊙ a ⊙ σ(b)(1 − σ(b)).
+    fn backward(
+        &mut self,
+        x: &Batch<X>,
+        _y: &Batch<Y>,
+        _cache: &mut (),
+        dy: &Batch<Y>,
+        dx: Option<&mut Batch<X>>,
+    ) {
+        let Some(dx) = dx else { return };
+        dx.set_rows(x.rows());
+        let h = Y::ROW;
+        let rows = x
+            .as_slice()
+            .chunks_exact(2 * h)
+            .zip(dy.as_slice().chunks_exact(h));
+        for (d, (xr, g)) in dx.as_mut_slice().chunks_exact_mut(2 * h).zip(rows) {
+            let (a, b) = xr.split_at(h);
+            let (da, db) = d.split_at_mut(h);
+            for i in 0..h {
+                let s = kernels::sigmoid(b[i]);
+                da[i] = g[i] * s;
+                db[i] = g[i] * a[i] * s * (1.0 - s);
+            }
+        }
+    }
+
+    fn walk<W: Walk<Self>>(_: &mut W) {}
+}

@@ -61,7 +61,7 @@ pub mod all {
     pub use super::{
         Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention,
         DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding, Flatten, Gelu, GlobalAvgPool1d,
-        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, GroupNorm, Hardsigmoid, Hardswish,
+        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu, GroupNorm, Hardsigmoid, Hardswish,
         Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
         MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual,
         RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh,
