@@ -72,6 +72,7 @@
 //! | `LeakyRelu(alpha = 0.01)` | a float input | x for x > 0, α·x below (PyTorch's `nn.LeakyReLU`) | `LeakyRelu(0.2)` |
 //! | `Elu(alpha = 1.0)` | a float input | x for x > 0, α·(e^x − 1) below (PyTorch's `nn.ELU`) | `Elu(0.5)` |
 //! | `Softplus(beta = 1.0, threshold = 20.0)` | a float input | log(1 + e^(βx)) / β, and x itself where βx > `threshold` (PyTorch's `nn.Softplus`) | `Softplus(2.0)` |
+//! | `PRelu(parameters = 1, init = 0.25)` | a float input | x for x > 0, a·x below with the slopes a learnt (PyTorch's `nn.PReLU`, `weight [parameters]`): one slope, or one per channel (the sample's first dimension) | `PRelu` |
 //! | `Gelu` | a float input | x·Φ(x) (PyTorch's exact `nn.GELU`) | `Gelu` |
 //! | `Silu` | a float input | x·σ(x) (PyTorch's `nn.SiLU`, Swish) | `Silu` |
 //! | `Mish` | a float input | x·tanh(softplus(x)) (PyTorch's `nn.Mish`) | `Mish` |

@@ -949,6 +949,18 @@ fn activations_of_published_architectures_gradients() {
         2,
         &mut rng,
     );
+    check_layer(
+        "PRelu, one slope",
+        PRelu::<Tensor2<3, 4>, 1>::new(0.3),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "PRelu per channel",
+        PRelu::<Tensor3<2, 3, 3>, 2>::new(0.2),
+        2,
+        &mut rng,
+    );
 }
 
 #[test]

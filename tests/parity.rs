@@ -670,6 +670,15 @@ network! {
     struct ActGlu: [6] { Dense(8), Glu, Dense(3) }
 }
 
+network! {
+    struct ActPRelu: [6] { Dense(5), PRelu(5), Dense(3) }
+}
+
+#[test]
+fn prelu_with_a_slope_per_feature_matches_pytorch() {
+    check::<ActPRelu, _, _>("act_prelu", dense_targets::<3>, &Mse);
+}
+
 #[test]
 fn glu_matches_pytorch() {
     check::<ActGlu, _, _>("act_glu", dense_targets::<3>, &Mse);

@@ -2,7 +2,7 @@
 //! before them; Softmax and Sigmoid at the end of a network are the heads a loss fuses with.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
-use crate::args::{args, NoArgs, Positive, Real};
+use crate::args::{args, Count, NoArgs, Positive, Real};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -180,6 +180,56 @@ impl Kind for Softplus {
     }
 }
 
+args! {
+    /// `PRelu`'s arguments.
+    pub struct PReluArgs {
+        /// the number of slopes: 1, or the channels
+        parameters: Count = "1",
+        /// the slopes' initial value
+        init: Real = "0.25",
+    }
+}
+
+pub struct PRelu;
+
+impl Kind for PRelu {
+    type Args = PReluArgs;
+    const DECL: Decl = Decl {
+        name: "PRelu",
+        doc: "x for x > 0, a·x below with the slopes a learnt (PyTorch's `nn.PReLU`, `weight [parameters]`): one slope, or one per channel (the sample's first dimension)",
+        example: "PRelu",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &PReluArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Some(channels) = input.dims().and_then(|d| d.into_iter().next()) else {
+            return Err(r.unexpected(input));
+        };
+        let parameters = &a.parameters.value;
+        if parameters.value() != Some(1) {
+            r.require(Cmp::Eq, parameters, &channels, &a.parameters, || {
+                format!(
+                    "PRelu has one slope or one per channel: {} parameters, but its input {} has {} channels",
+                    parameters.text(),
+                    input.text(),
+                    channels.text()
+                )
+            })?;
+        }
+        let [p] = r.const_args([(parameters, "number of slopes")])?;
+        let sample = r.sample_type(input);
+        let init = a.init.value as f32;
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::PRelu<#sample, #p>),
+            quote_spanned!(span=> #rt::PRelu::new(#init)),
+            input.clone(),
+        ))
+    }
+}
+
 pub struct Glu;
 
 impl Kind for Glu {
@@ -223,6 +273,7 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<LeakyRelu>(),
     KindEntry::layer::<Elu>(),
     KindEntry::layer::<Softplus>(),
+    KindEntry::layer::<PRelu>(),
     KindEntry::layer::<Gelu>(),
     KindEntry::layer::<Silu>(),
     KindEntry::layer::<Mish>(),

@@ -467,3 +467,116 @@ impl<X: Sample, Y: Sample> Layer for Glu<X, Y> {
 
     fn walk<W: Walk<Self>>(_: &mut W) {}
 }
+
+/// A leaky ReLU whose negative slopes are learnt (PyTorch's `nn.PReLU`): one slope, or one
+/// per channel (`P` = the first dimension of the sample), parameter `weight [P]`.
+#[derive(Clone, Debug)]
+pub struct PRelu<S: Sample, const P: usize> {
+    pub weight: Vec<f32>,
+    pub weight_grad: Vec<f32>,
+    _shape: PhantomData<fn() -> S>,
+}
+
+impl<S: Sample, const P: usize> PRelu<S, P> {
+    /// Fails to compile unless there is one slope, or one per channel.
+    const CHANNELS: () = assert!(
+        P == 1 || (P == S::SHAPE[0] && S::LEN.is_multiple_of(P)),
+        "PReLU: one slope, or one per channel (the sample's first dimension)"
+    );
+
+    /// Every slope `init` (PyTorch's default 0.25).
+    pub fn new(init: f32) -> Self {
+        let () = Self::CHANNELS;
+        PRelu {
+            weight: vec![init; P],
+            weight_grad: vec![0.0; P],
+            _shape: PhantomData,
+        }
+    }
+
+    /// Values of one sample that share a slope.
+    const PER_SLOPE: usize = S::LEN / P;
+}
+
+impl<S: Sample, const P: usize> Layer for PRelu<S, P> {
+    type In = S;
+    type Out = S;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = P;
+    const FLOPS: usize = S::LEN;
+    const KIND: &'static str = "PRelu";
+
+    fn init(_rng: &mut Rng) -> Self {
+        Self::new(0.25)
+    }
+
+    fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
+        self.run(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<S>, y: &mut Batch<S>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        self.run(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<S>, y: &mut Batch<S>, _cache: &mut (), _rng: &mut Rng) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    /// dx = dy where x > 0, slope · dy elsewhere; ∂slope = Σ dy · x where x ≤ 0.
+    fn backward(
+        &mut self,
+        x: &Batch<S>,
+        _y: &Batch<S>,
+        _cache: &mut (),
+        dy: &Batch<S>,
+        dx: Option<&mut Batch<S>>,
+    ) {
+        self.weight_grad.fill(0.0);
+        for (xs, gs) in x
+            .as_slice()
+            .chunks_exact(S::LEN)
+            .zip(dy.as_slice().chunks_exact(S::LEN))
+        {
+            for ((xc, gc), grad) in xs
+                .chunks_exact(Self::PER_SLOPE)
+                .zip(gs.chunks_exact(Self::PER_SLOPE))
+                .zip(self.weight_grad.iter_mut())
+            {
+                *grad += xc
+                    .iter()
+                    .zip(gc)
+                    .filter(|(&v, _)| v <= 0.0)
+                    .map(|(&v, &g)| v * g)
+                    .sum::<f32>();
+            }
+        }
+        let Some(dx) = dx else { return };
+        dx.set_rows(x.rows());
+        let values = x.as_slice().iter().zip(dy.as_slice());
+        for (i, (d, (&v, &g))) in dx.as_mut_slice().iter_mut().zip(values).enumerate() {
+            let slope = self.weight[(i % S::LEN) / Self::PER_SLOPE];
+            *d = if v > 0.0 { g } else { slope * g };
+        }
+    }
+
+    fn walk<W: Walk<Self>>(walk: &mut W) {
+        walk.param(
+            "weight",
+            &[P],
+            super::Layout::RowMajor,
+            |l| (&l.weight, &l.weight_grad),
+            |l| (&mut l.weight, &mut l.weight_grad),
+        );
+    }
+}
+
+impl<S: Sample, const P: usize> PRelu<S, P> {
+    fn run(&self, x: &[f32], y: &mut [f32]) {
+        for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
+            let slope = self.weight[(i % S::LEN) / Self::PER_SLOPE];
+            *o = if v > 0.0 { v } else { slope * v };
+        }
+    }
+}

@@ -63,8 +63,8 @@ pub mod all {
         DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding, Flatten, Gelu, GlobalAvgPool1d,
         GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu, GroupNorm, Hardsigmoid, Hardswish,
         Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
-        MultiHeadAttention, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual,
-        RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh,
+        MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6,
+        Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh,
     };
 }
 
