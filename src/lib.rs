@@ -50,6 +50,7 @@
 //! | `GlobalAvgPool2d` | a \[channels, height, width\] input | the mean of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalAveragePooling2D`) | `GlobalAvgPool2d` |
 //! | `GlobalMaxPool2d` | a \[channels, height, width\] input | the maximum of each channel, `[C, H, W]` to `[C]` (Keras's `GlobalMaxPooling2D`) | `GlobalMaxPool2d` |
 //! | `MaxPool1d(window, stride = window, padding = 0)` | a \[channels, length\] input | the maximum of each window along a `[channels, length]` input (PyTorch's `nn.MaxPool1d`) | `MaxPool1d(2)` |
+//! | `AvgPool1d(window, stride = window, padding = 0)` | a \[channels, length\] input | the mean of each window along a `[channels, length]` input (PyTorch's `nn.AvgPool1d`, zero padding counted); the arguments of `MaxPool1d` | `AvgPool1d(2)` |
 //! | `GlobalAvgPool1d` | a sequence \[time steps, features\] input | the mean of each feature over the steps of a `[T, F]` sequence, to `[F]` (PyTorch's `x.mean(1)` on batch-first sequences, Keras's `GlobalAveragePooling1D`); with lengths, over each sequence's own steps | `GlobalAvgPool1d` |
 //! | `GlobalMaxPool1d` | a sequence \[time steps, features\] input | the maximum of each feature over the steps of a `[T, F]` sequence, to `[F]` (Keras's `GlobalMaxPooling1D`); with lengths, over each sequence's own steps | `GlobalMaxPool1d` |
 //! | `Flatten` | a float (or several named float) input | the sample as one vector, in row-major order (PyTorch's `nn.Flatten`); after a `Zip`, its parts' values one after the other (Keras's `Concatenate` of flattened outputs) | `Flatten` |

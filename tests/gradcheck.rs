@@ -907,6 +907,27 @@ network! {
     }
 }
 
+network! {
+    /// AvgPool1d after a convolution, its padding counted.
+    struct AvgPool1dNet: [2, 10] {
+        Conv1d(3, 3), Tanh,
+        AvgPool1d(3, stride = 2, padding = 1),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn avg_pool_1d_gradients() {
+    let mut rng = Rng::seed(79);
+    check_layer(
+        "AvgPool1d(3, 2, 1)",
+        AvgPool1dNet::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
 #[test]
 fn activations_of_published_architectures_gradients() {
     let mut rng = Rng::seed(73);

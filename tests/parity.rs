@@ -671,6 +671,20 @@ network! {
 }
 
 network! {
+    struct AvgPool1dNet: [2, 10] {
+        Conv1d(3, 3), Tanh,
+        AvgPool1d(3, stride = 2, padding = 1),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn avg_pool_1d_with_padding_matches_pytorch() {
+    check::<AvgPool1dNet, _, _>("avgpool1d", dense_targets::<2>, &Mse);
+}
+
+network! {
     struct ActPRelu: [6] { Dense(5), PRelu(5), Dense(3) }
 }
 

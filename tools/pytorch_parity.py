@@ -443,6 +443,13 @@ def main():
     x = torch.rand(3, 2, 10)
     run("conv1d", conv1d, x, torch.rand(3, 2), "mse", lambda m, x: m(x))
 
+    # AvgPool1d with padding (counted, as PyTorch's count_include_pad)
+    avgpool1d = nn.Sequential(
+        nn.Conv1d(2, 3, 3), nn.Tanh(), nn.AvgPool1d(3, stride=2, padding=1), nn.Flatten(), nn.Linear(12, 2)
+    )
+    x = torch.rand(3, 2, 10)
+    run("avgpool1d", avgpool1d, x, torch.rand(3, 2), "mse")
+
     # SimpleRNN -> Dense(1) -> Sigmoid, binary cross-entropy
     rnn = Seq(rnn=nn.RNN(2, 4, batch_first=True), out=nn.Linear(4, 1), act=nn.Sigmoid())
     x = torch.rand(3, 7, 2) - 0.5

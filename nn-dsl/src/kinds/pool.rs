@@ -144,30 +144,53 @@ impl Kind for MaxPool1d {
     };
 
     fn rule(r: &RuleCx<'_>, a: &Pool1dArgs, input: &Shape) -> Result<Rule, Reported> {
-        let Shape::Matrix(c, l) = input else {
-            return Err(r.unexpected(input));
-        };
-        let k = &a.window.value;
-        let s = a.stride.as_ref().map_or(k, |s| &s.value);
-        let p = &a.padding.value;
-        pool_padding(r, p, k, &a.padding)?;
-        let along = spatial(r, l, k, s, &Dim::Known(1), Some(p), &a.window, &|| {
-            format!(
-                "the pooling window {} is larger than its input length {}",
-                k.text(),
-                l.text()
-            )
-        })?;
-        let [k, s, p] = r.const_args([(k, "window"), (s, "stride"), (p, "padding")])?;
-        let (rt, one, zero) = (r.rt(), Dim::Known(1).arg(), Dim::Known(0).arg());
-        pooling(
-            r,
-            input,
-            Shape::Matrix(c.clone(), along.out),
-            Op::Max,
-            quote!(#rt::layers::PoolWindow<#one, #k, #one, #s, #zero, #p>),
-        )
+        pool1d(r, a, input, Op::Max)
     }
+}
+
+pub struct AvgPool1d;
+
+impl Kind for AvgPool1d {
+    type Args = Pool1dArgs;
+    const DECL: Decl = Decl {
+        name: "AvgPool1d",
+        doc: "the mean of each window along a `[channels, length]` input (PyTorch's `nn.AvgPool1d`, zero padding counted); the arguments of `MaxPool1d`",
+        example: "AvgPool1d(2)",
+        accepts: &[Input::Matrix],
+        input_words: "a [channels, length]",
+        flags: POOLING,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &Pool1dArgs, input: &Shape) -> Result<Rule, Reported> {
+        pool1d(r, a, input, Op::Avg)
+    }
+}
+
+/// A pooling `op` of windows along a `[channels, length]` input.
+fn pool1d(r: &RuleCx<'_>, a: &Pool1dArgs, input: &Shape, op: Op) -> Result<Rule, Reported> {
+    let Shape::Matrix(c, l) = input else {
+        return Err(r.unexpected(input));
+    };
+    let k = &a.window.value;
+    let s = a.stride.as_ref().map_or(k, |s| &s.value);
+    let p = &a.padding.value;
+    pool_padding(r, p, k, &a.padding)?;
+    let along = spatial(r, l, k, s, &Dim::Known(1), Some(p), &a.window, &|| {
+        format!(
+            "the pooling window {} is larger than its input length {}",
+            k.text(),
+            l.text()
+        )
+    })?;
+    let [k, s, p] = r.const_args([(k, "window"), (s, "stride"), (p, "padding")])?;
+    let (rt, one, zero) = (r.rt(), Dim::Known(1).arg(), Dim::Known(0).arg());
+    pooling(
+        r,
+        input,
+        Shape::Matrix(c.clone(), along.out),
+        op,
+        quote!(#rt::layers::PoolWindow<#one, #k, #one, #s, #zero, #p>),
+    )
 }
 
 pub struct GlobalAvgPool2d;
@@ -296,6 +319,7 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<GlobalAvgPool2d>(),
     KindEntry::layer::<GlobalMaxPool2d>(),
     KindEntry::layer::<MaxPool1d>(),
+    KindEntry::layer::<AvgPool1d>(),
     KindEntry::layer::<GlobalAvgPool1d>(),
     KindEntry::layer::<GlobalMaxPool1d>(),
 ];
