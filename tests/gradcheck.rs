@@ -982,6 +982,12 @@ fn activations_of_published_architectures_gradients() {
         2,
         &mut rng,
     );
+    check_layer(
+        "Identity",
+        Identity::<Tensor2<3, 4>>::default(),
+        2,
+        &mut rng,
+    );
 }
 
 #[test]

@@ -688,6 +688,15 @@ network! {
     struct ActPRelu: [6] { Dense(5), PRelu(5), Dense(3) }
 }
 
+network! {
+    struct WithIdentity: [6] { Dense(5), Identity, Dense(3) }
+}
+
+#[test]
+fn identity_matches_pytorch() {
+    check::<WithIdentity, _, _>("identity", dense_targets::<3>, &Mse);
+}
+
 #[test]
 fn prelu_with_a_slope_per_feature_matches_pytorch() {
     check::<ActPRelu, _, _>("act_prelu", dense_targets::<3>, &Mse);

@@ -649,6 +649,9 @@ def main():
     for name, act in [("silu", nn.SiLU()), ("softplus", nn.Softplus(2.0, 1.5)), ("elu", nn.ELU(0.5)), ("mish", nn.Mish()), ("hardswish", nn.Hardswish()), ("hardsigmoid", nn.Hardsigmoid()), ("relu6", nn.ReLU6())]:
         run(f"act_{name}", nn.Sequential(nn.Linear(6, 5), act, nn.Linear(5, 3)), x, torch.rand(4, 3), "mse")
 
+    # The identity between two layers (an architecture's optional layer left out)
+    run("identity", nn.Sequential(nn.Linear(6, 5), nn.Identity(), nn.Linear(5, 3)), x, torch.rand(4, 3), "mse")
+
     # Learnt slopes, one per feature
     run("act_prelu", nn.Sequential(nn.Linear(6, 5), nn.PReLU(5), nn.Linear(5, 3)), x, torch.rand(4, 3), "mse")
 

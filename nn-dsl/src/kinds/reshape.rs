@@ -1,5 +1,5 @@
-//! Layers that change only how values are laid out or which reach the output: `Flatten`
-//! and `Dropout`.
+//! Layers that change only how values are laid out or which reach the output: `Flatten`,
+//! `Identity` and `Dropout`.
 
 use crate::args::{args, Fraction, NoArgs};
 use crate::ctxt::Reported;
@@ -55,6 +55,31 @@ impl Kind for Flatten {
     }
 }
 
+pub struct Identity;
+
+impl Kind for Identity {
+    type Args = NoArgs;
+    const DECL: Decl = Decl {
+        name: "Identity",
+        doc: "its input, unchanged (PyTorch's `nn.Identity`): a placeholder where an architecture has an optional layer",
+        example: "Identity",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: ANY_FLOAT,
+    };
+
+    fn rule(r: &RuleCx<'_>, _: &NoArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let sample = r.sample_type(input);
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::Identity<#sample>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            input.clone(),
+        )
+        .stepped(matches!(input, Shape::Matrix(..))))
+    }
+}
+
 args! {
     /// `Dropout`'s arguments.
     pub struct DropoutArgs {
@@ -90,4 +115,8 @@ impl Kind for Dropout {
 }
 
 /// This family's kinds, in the order the reference lists them.
-pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Flatten>(), KindEntry::layer::<Dropout>()];
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<Flatten>(),
+    KindEntry::layer::<Identity>(),
+    KindEntry::layer::<Dropout>(),
+];
