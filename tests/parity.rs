@@ -692,6 +692,20 @@ network! {
     struct WithIdentity: [6] { Dense(5), Identity, Dense(3) }
 }
 
+network! {
+    struct ZeroPadNet: [2, 5, 6] {
+        ZeroPad2d((1, 2)),
+        Conv2d(3, 3), Tanh,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn zero_padding_matches_pytorch() {
+    check::<ZeroPadNet, _, _>("zeropad2d", dense_targets::<2>, &Mse);
+}
+
 #[test]
 fn identity_matches_pytorch() {
     check::<WithIdentity, _, _>("identity", dense_targets::<3>, &Mse);

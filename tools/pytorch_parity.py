@@ -443,6 +443,13 @@ def main():
     x = torch.rand(3, 2, 10)
     run("conv1d", conv1d, x, torch.rand(3, 2), "mse", lambda m, x: m(x))
 
+    # Zero padding of the planes, then a convolution that reads the zeros
+    zeropad = nn.Sequential(
+        nn.ZeroPad2d((2, 2, 1, 1)), nn.Conv2d(2, 3, 3), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 5 * 8, 2)
+    )
+    x = torch.rand(3, 2, 5, 6)
+    run("zeropad2d", zeropad, x, torch.rand(3, 2), "mse")
+
     # AvgPool1d with padding (counted, as PyTorch's count_include_pad)
     avgpool1d = nn.Sequential(
         nn.Conv1d(2, 3, 3), nn.Tanh(), nn.AvgPool1d(3, stride=2, padding=1), nn.Flatten(), nn.Linear(12, 2)

@@ -1,7 +1,7 @@
 //! Layers that change only how values are laid out or which reach the output: `Flatten`,
 //! `Identity` and `Dropout`.
 
-use crate::args::{args, Fraction, NoArgs};
+use crate::args::{args, Fraction, NoArgs, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::Dim;
@@ -81,6 +81,45 @@ impl Kind for Identity {
 }
 
 args! {
+    /// `ZeroPad2d`'s arguments.
+    pub struct ZeroPadArgs {
+        /// the zeros on each side: a number, or `(rows, columns)`
+        padding: Zeros2,
+    }
+}
+
+pub struct ZeroPad2d;
+
+impl Kind for ZeroPad2d {
+    type Args = ZeroPadArgs;
+    const DECL: Decl = Decl {
+        name: "ZeroPad2d",
+        doc: "zeros around each plane of a `[channels, height, width]` sample (PyTorch's `nn.ZeroPad2d` with the same zeros on opposite sides): `padding` rows above and below, and columns left and right, or a pair `(rows, columns)`",
+        example: "ZeroPad2d(1)",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &ZeroPadArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Image(c, h, w) = input else {
+            return Err(r.unexpected(input));
+        };
+        let (top, left) = &a.padding.value;
+        let two = Dim::Known(2);
+        let out = Shape::Image(c.clone(), h.add(&top.mul(&two)), w.add(&left.mul(&two)));
+        let [t, l] = r.const_args([(top, "rows of zeros"), (left, "columns of zeros")])?;
+        let (x, y) = (r.sample_type(input), r.sample_type(&out));
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::ZeroPad2d<#x, #y, #t, #l>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
+args! {
     /// `Dropout`'s arguments.
     pub struct DropoutArgs {
         /// the dropout rate
@@ -118,5 +157,6 @@ impl Kind for Dropout {
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Flatten>(),
     KindEntry::layer::<Identity>(),
+    KindEntry::layer::<ZeroPad2d>(),
     KindEntry::layer::<Dropout>(),
 ];

@@ -16,6 +16,7 @@ mod join;
 mod layer;
 mod llama;
 mod norm;
+mod pad;
 mod pool;
 mod rnn;
 mod stepped;
@@ -46,6 +47,7 @@ pub use norm::{
     BatchNorm, BatchNormCache, ChannelGroups, GroupNorm, Grouping, GroupingRule, LastDimension,
     LayerNorm, Norm, NormCache,
 };
+pub use pad::ZeroPad2d;
 pub use pool::{
     AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolAvg, PoolExtent,
     PoolGlobal, PoolLayer, PoolMax, PoolOn, PoolOp, PoolWindow,
@@ -64,7 +66,7 @@ pub mod all {
         GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu, GroupNorm, Hardsigmoid, Hardswish,
         Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
         MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6,
-        Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh,
+        Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, ZeroPad2d,
     };
 }
 

@@ -1,0 +1,104 @@
+//! Zero padding around the planes of `[channels, height, width]` samples (PyTorch's
+//! `nn.ZeroPad2d`).
+
+use super::{planes, Layer, Walk};
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// `X` samples `[C, H, W]` into `Y` samples `[C, H + 2·TOP, W + 2·LEFT]`, each plane at
+/// `(TOP, LEFT)` in zeros (the macro computes `Y`; `FITS` checks it again).
+pub struct ZeroPad2d<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize>(
+    PhantomData<fn() -> (X, Y)>,
+);
+
+impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> ZeroPad2d<X, Y, TOP, LEFT> {
+    const FITS: () = {
+        let ((c, h, w), (co, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        assert!(
+            c == co && ho == h + 2 * TOP && wo == w + 2 * LEFT,
+            "ZeroPad2d: the output is the input with TOP rows and LEFT columns of zeros on each side"
+        );
+    };
+
+    /// Copies each plane of `x` (rows of `X`) into the middle of `y`'s (rows of `Y`);
+    /// `y`'s border is zero.
+    fn pad(x: &[f32], y: &mut [f32]) {
+        let ((_, h, w), (_, _, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        let (plane_in, plane_out) = (h * w, Y::LEN / planes(Y::SHAPE).0.max(1));
+        y.fill(0.0);
+        for (xp, yp) in x.chunks_exact(plane_in).zip(y.chunks_exact_mut(plane_out)) {
+            for (r, row) in xp.chunks_exact(w).enumerate() {
+                let at = (r + TOP) * wo + LEFT;
+                yp[at..at + w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// The middle of each plane of `dy` (rows of `Y`) into `dx` (rows of `X`).
+    fn crop(dy: &[f32], dx: &mut [f32]) {
+        let ((_, h, w), (_, _, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        let (plane_in, plane_out) = (h * w, Y::LEN / planes(Y::SHAPE).0.max(1));
+        for (dp, gp) in dx
+            .chunks_exact_mut(plane_in)
+            .zip(dy.chunks_exact(plane_out))
+        {
+            for (r, row) in dp.chunks_exact_mut(w).enumerate() {
+                let at = (r + TOP) * wo + LEFT;
+                row.copy_from_slice(&gp[at..at + w]);
+            }
+        }
+    }
+}
+
+impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> Default
+    for ZeroPad2d<X, Y, TOP, LEFT>
+{
+    fn default() -> Self {
+        let () = Self::FITS;
+        ZeroPad2d(PhantomData)
+    }
+}
+
+impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> Layer
+    for ZeroPad2d<X, Y, TOP, LEFT>
+{
+    type In = X;
+    type Out = Y;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = 0;
+    const KIND: &'static str = "ZeroPad2d";
+
+    fn init(_rng: &mut Rng) -> Self {
+        Self::default()
+    }
+
+    fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
+        Self::pad(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
+        y.set_rows(x.rows());
+        Self::pad(x.as_slice(), y.as_mut_slice());
+    }
+
+    fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+
+    fn backward(
+        &mut self,
+        x: &Batch<X>,
+        _y: &Batch<Y>,
+        _cache: &mut (),
+        dy: &Batch<Y>,
+        dx: Option<&mut Batch<X>>,
+    ) {
+        let Some(dx) = dx else { return };
+        dx.set_rows(x.rows());
+        Self::crop(dy.as_slice(), dx.as_mut_slice());
+    }
+
+    fn walk<W: Walk<Self>>(_: &mut W) {}
+}
