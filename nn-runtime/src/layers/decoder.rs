@@ -125,6 +125,39 @@ fn add<const T: usize, const F: usize>(a: &Seq<T, F>, b: &Seq<T, F>, out: &mut S
     }
 }
 
+/// Post-norm: `dq`, the gradient of a norm's output, carried back through it to the
+/// residual sum `sum` it normalised.
+fn through_post_norm<const T: usize, const F: usize>(
+    norm: &mut LayerNorm<Tensor2<T, F>>,
+    sum: &Seq<T, F>,
+    cache: &mut <LayerNorm<Tensor2<T, F>> as Layer>::Cache,
+    dq: &mut Seq<T, F>,
+) {
+    let mut d = Batch::default();
+    norm.backward(sum, &Batch::default(), cache, dq, Some(&mut d));
+    *dq = d;
+}
+
+/// A sublayer's input gradient `d` added to the residual stream's `dq`: pre-norm, through
+/// the norm that made that input from the stream `x` (its output `normed`); post-norm, as
+/// it is (the sublayer read the stream itself).
+fn onto_stream<const T: usize, const F: usize, const NORM_FIRST: bool>(
+    norm: &mut LayerNorm<Tensor2<T, F>>,
+    x: &Seq<T, F>,
+    normed: &Seq<T, F>,
+    cache: &mut <LayerNorm<Tensor2<T, F>> as Layer>::Cache,
+    d: &Seq<T, F>,
+    dq: &mut Seq<T, F>,
+) {
+    if NORM_FIRST {
+        let mut through = Batch::default();
+        norm.backward(x, normed, cache, d, Some(&mut through));
+        accumulate(dq, &through);
+    } else {
+        accumulate(dq, d);
+    }
+}
+
 /// `into += d`
 fn accumulate<const T: usize, const F: usize>(into: &mut Seq<T, F>, d: &Seq<T, F>) {
     for (o, &v) in into.as_mut_slice().iter_mut().zip(d.as_slice()) {
@@ -288,65 +321,45 @@ impl<
         let (mut dq, mut d_memory) = (dy.firsts(), dy.seconds());
         let (mut d, mut d_hidden, mut d_act) =
             (Batch::default(), Batch::default(), Batch::default());
-        // Feed-forward: dq is the gradient of the layer's target output.
-        let ff_in = if NORM_FIRST { &c.a3 } else { &c.q2 };
+        // Each block from the last: dq is the gradient of the block's output on the way in,
+        // of its input on the way out.
+        // Feed-forward.
         if !NORM_FIRST {
-            // Through norm3 to the residual sum r3 = q2 + f3.
-            self.norm3
-                .backward(&c.r3, &Batch::default(), &mut c.norm[2], &dq, Some(&mut d));
-            dq = std::mem::take(&mut d);
+            through_post_norm(&mut self.norm3, &c.r3, &mut c.norm[2], &mut dq);
         }
+        let ff_in = if NORM_FIRST { &c.a3 } else { &c.q2 };
         self.linear2
             .backward(&c.g3, &c.f3, &mut c.linear2, &dq, Some(&mut d_act));
         self.activation
             .backward(&c.h3, &c.g3, &mut c.activation, &d_act, Some(&mut d_hidden));
         self.linear1
             .backward(ff_in, &c.h3, &mut c.linear1, &d_hidden, Some(&mut d));
-        if NORM_FIRST {
-            let mut through = Batch::default();
-            self.norm3
-                .backward(&c.q2, &c.a3, &mut c.norm[2], &d, Some(&mut through));
-            accumulate(&mut dq, &through);
-        } else {
-            accumulate(&mut dq, &d);
-        }
-        // dq is now ∂/∂q2. Cross-attention.
+        onto_stream::<T, F, NORM_FIRST>(&mut self.norm3, &c.q2, &c.a3, &mut c.norm[2], &d, &mut dq);
+        // Cross-attention, whose keys' gradient goes to the memory.
         if !NORM_FIRST {
-            self.norm2
-                .backward(&c.r2, &c.q2, &mut c.norm[1], &dq, Some(&mut d));
-            dq = std::mem::take(&mut d);
+            through_post_norm(&mut self.norm2, &c.r2, &mut c.norm[1], &mut dq);
         }
         let mut d_pair = Batch::default();
         self.multihead_attn
             .backward(&c.p2, &c.c2, &mut c.cross, &dq, Some(&mut d_pair));
-        let (d_queries, d_keys) = (d_pair.firsts(), d_pair.seconds());
-        accumulate(&mut d_memory, &d_keys);
-        if NORM_FIRST {
-            let mut through = Batch::default();
-            self.norm2
-                .backward(&c.q1, &c.a2, &mut c.norm[1], &d_queries, Some(&mut through));
-            accumulate(&mut dq, &through);
-        } else {
-            accumulate(&mut dq, &d_queries);
-        }
-        // dq is now ∂/∂q1. Self-attention.
+        accumulate(&mut d_memory, &d_pair.seconds());
+        let d_queries = d_pair.firsts();
+        onto_stream::<T, F, NORM_FIRST>(
+            &mut self.norm2,
+            &c.q1,
+            &c.a2,
+            &mut c.norm[1],
+            &d_queries,
+            &mut dq,
+        );
+        // Self-attention.
         if !NORM_FIRST {
-            self.norm1
-                .backward(&c.r1, &c.q1, &mut c.norm[0], &dq, Some(&mut d));
-            dq = std::mem::take(&mut d);
+            through_post_norm(&mut self.norm1, &c.r1, &mut c.norm[0], &mut dq);
         }
         let attn_in = if NORM_FIRST { &c.a1 } else { &c.q0 };
-        let mut d_attn = Batch::default();
         self.self_attn
-            .backward(attn_in, &c.s1, &mut c.self_attn, &dq, Some(&mut d_attn));
-        if NORM_FIRST {
-            let mut through = Batch::default();
-            self.norm1
-                .backward(&c.q0, &c.a1, &mut c.norm[0], &d_attn, Some(&mut through));
-            accumulate(&mut dq, &through);
-        } else {
-            accumulate(&mut dq, &d_attn);
-        }
+            .backward(attn_in, &c.s1, &mut c.self_attn, &dq, Some(&mut d));
+        onto_stream::<T, F, NORM_FIRST>(&mut self.norm1, &c.q0, &c.a1, &mut c.norm[0], &d, &mut dq);
         if let Some(dx) = dx {
             zip_into(&dq, &d_memory, dx);
         }
