@@ -120,6 +120,13 @@ impl<A: Sample, B: Sample> Batch<Pair<A, B>> {
     pub fn seconds(&self) -> Batch<B> {
         part_of(self, A::LEN)
     }
+
+    /// [`Self::firsts`] and [`Self::seconds`] into batches that are reused (no allocation
+    /// once they have room).
+    pub fn split_into(&self, first: &mut Batch<A>, second: &mut Batch<B>) {
+        copy_part(self, 0, first);
+        copy_part(self, A::LEN, second);
+    }
 }
 
 /// Row i of `out` is row i of `a` beside row i of `b`, for batches known to have the same

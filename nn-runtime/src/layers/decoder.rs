@@ -42,7 +42,9 @@ pub struct DecoderLayer<
 
 type Seq<const T: usize, const F: usize> = Batch<Tensor2<T, F>>;
 
-/// What a training pass keeps: every intermediate sequence and each sublayer's cache.
+/// What a training pass keeps: every intermediate sequence and each sublayer's cache, and
+/// the backward pass's gradients, reused from call to call.
+#[derive(Default)]
 pub struct DecoderCache<
     const T: usize,
     const S: usize,
@@ -76,39 +78,25 @@ pub struct DecoderCache<
     activation: <Act<A, Tensor2<T, HIDDEN>> as Layer>::Cache,
     linear2: <DenseSeq<T, HIDDEN, F> as Layer>::Cache,
     norm: [<LayerNorm<Tensor2<T, F>> as Layer>::Cache; 3],
+    /// The target's output before it is paired with the memory again.
+    out: Seq<T, F>,
+    grads: DecoderGrads<T, S, F, HIDDEN>,
 }
 
-impl<const T: usize, const S: usize, const F: usize, const H: usize, const HIDDEN: usize, A> Default
-    for DecoderCache<T, S, F, H, HIDDEN, A>
-where
-    A: ActivationFn,
-{
-    fn default() -> Self {
-        DecoderCache {
-            q0: Batch::default(),
-            memory: Batch::default(),
-            a1: Batch::default(),
-            s1: Batch::default(),
-            r1: Batch::default(),
-            q1: Batch::default(),
-            a2: Batch::default(),
-            p2: Batch::default(),
-            c2: Batch::default(),
-            r2: Batch::default(),
-            q2: Batch::default(),
-            a3: Batch::default(),
-            h3: Batch::default(),
-            g3: Batch::default(),
-            f3: Batch::default(),
-            r3: Batch::default(),
-            self_attn: Default::default(),
-            cross: Default::default(),
-            linear1: Default::default(),
-            activation: Default::default(),
-            linear2: Default::default(),
-            norm: Default::default(),
-        }
-    }
+/// The gradients a backward pass of a [`DecoderLayer`] moves between its sublayers.
+#[derive(Default)]
+struct DecoderGrads<const T: usize, const S: usize, const F: usize, const HIDDEN: usize> {
+    /// Of the target stream, block by block from the last.
+    dq: Seq<T, F>,
+    d_memory: Seq<S, F>,
+    /// A sublayer's input gradient, and the same through a norm.
+    d: Seq<T, F>,
+    through: Seq<T, F>,
+    d_hidden: Seq<T, HIDDEN>,
+    d_act: Seq<T, HIDDEN>,
+    d_pair: Batch<Pair<Tensor2<T, F>, Tensor2<S, F>>>,
+    d_queries: Seq<T, F>,
+    d_keys: Seq<S, F>,
 }
 
 /// `a + b`, into `out`, with `a`'s lengths.
@@ -132,10 +120,11 @@ fn through_post_norm<const T: usize, const F: usize>(
     sum: &Seq<T, F>,
     cache: &mut <LayerNorm<Tensor2<T, F>> as Layer>::Cache,
     dq: &mut Seq<T, F>,
+    scratch: &mut Seq<T, F>,
 ) {
-    let mut d = Batch::default();
-    norm.backward(sum, &Batch::default(), cache, dq, Some(&mut d));
-    *dq = d;
+    // The norm's backward pass reads neither its output nor anything but the rows of `sum`.
+    norm.backward(sum, sum, cache, dq, Some(scratch));
+    std::mem::swap(dq, scratch);
 }
 
 /// A sublayer's input gradient `d` added to the residual stream's `dq`: pre-norm, through
@@ -148,11 +137,11 @@ fn onto_stream<const T: usize, const F: usize, const NORM_FIRST: bool>(
     cache: &mut <LayerNorm<Tensor2<T, F>> as Layer>::Cache,
     d: &Seq<T, F>,
     dq: &mut Seq<T, F>,
+    through: &mut Seq<T, F>,
 ) {
     if NORM_FIRST {
-        let mut through = Batch::default();
-        norm.backward(x, normed, cache, d, Some(&mut through));
-        accumulate(dq, &through);
+        norm.backward(x, normed, cache, d, Some(through));
+        accumulate(dq, through);
     } else {
         accumulate(dq, d);
     }
@@ -184,8 +173,7 @@ impl<
         c: &mut DecoderCache<T, S, F, H, HIDDEN, A>,
         rng: &mut Rng,
     ) {
-        c.q0 = x.firsts();
-        c.memory = x.seconds();
+        x.split_into(&mut c.q0, &mut c.memory);
         // Self-attention.
         if NORM_FIRST {
             self.norm1
@@ -236,16 +224,15 @@ impl<
             .forward_train(&c.h3, &mut c.g3, &mut c.activation, rng);
         self.linear2
             .forward_train(&c.g3, &mut c.f3, &mut c.linear2, rng);
-        let mut out = Batch::default();
         if NORM_FIRST {
-            add(&c.q2, &c.f3, &mut out);
+            add(&c.q2, &c.f3, &mut c.out);
         } else {
             add(&c.q2, &c.f3, &mut c.r3);
             self.norm3
-                .forward_train(&c.r3, &mut out, &mut c.norm[2], rng);
-            out.copy_lengths_from(&c.r3);
+                .forward_train(&c.r3, &mut c.out, &mut c.norm[2], rng);
+            c.out.copy_lengths_from(&c.r3);
         }
-        zip_into(&out, &c.memory, y);
+        zip_into(&c.out, &c.memory, y);
     }
 }
 
@@ -318,50 +305,70 @@ impl<
         dy: &Batch<Self::In>,
         dx: Option<&mut Batch<Self::In>>,
     ) {
-        let (mut dq, mut d_memory) = (dy.firsts(), dy.seconds());
-        let (mut d, mut d_hidden, mut d_act) =
-            (Batch::default(), Batch::default(), Batch::default());
+        let g = &mut c.grads;
+        dy.split_into(&mut g.dq, &mut g.d_memory);
         // Each block from the last: dq is the gradient of the block's output on the way in,
         // of its input on the way out.
         // Feed-forward.
         if !NORM_FIRST {
-            through_post_norm(&mut self.norm3, &c.r3, &mut c.norm[2], &mut dq);
+            through_post_norm(&mut self.norm3, &c.r3, &mut c.norm[2], &mut g.dq, &mut g.d);
         }
         let ff_in = if NORM_FIRST { &c.a3 } else { &c.q2 };
         self.linear2
-            .backward(&c.g3, &c.f3, &mut c.linear2, &dq, Some(&mut d_act));
-        self.activation
-            .backward(&c.h3, &c.g3, &mut c.activation, &d_act, Some(&mut d_hidden));
+            .backward(&c.g3, &c.f3, &mut c.linear2, &g.dq, Some(&mut g.d_act));
+        self.activation.backward(
+            &c.h3,
+            &c.g3,
+            &mut c.activation,
+            &g.d_act,
+            Some(&mut g.d_hidden),
+        );
         self.linear1
-            .backward(ff_in, &c.h3, &mut c.linear1, &d_hidden, Some(&mut d));
-        onto_stream::<T, F, NORM_FIRST>(&mut self.norm3, &c.q2, &c.a3, &mut c.norm[2], &d, &mut dq);
+            .backward(ff_in, &c.h3, &mut c.linear1, &g.d_hidden, Some(&mut g.d));
+        onto_stream::<T, F, NORM_FIRST>(
+            &mut self.norm3,
+            &c.q2,
+            &c.a3,
+            &mut c.norm[2],
+            &g.d,
+            &mut g.dq,
+            &mut g.through,
+        );
         // Cross-attention, whose keys' gradient goes to the memory.
         if !NORM_FIRST {
-            through_post_norm(&mut self.norm2, &c.r2, &mut c.norm[1], &mut dq);
+            through_post_norm(&mut self.norm2, &c.r2, &mut c.norm[1], &mut g.dq, &mut g.d);
         }
-        let mut d_pair = Batch::default();
         self.multihead_attn
-            .backward(&c.p2, &c.c2, &mut c.cross, &dq, Some(&mut d_pair));
-        accumulate(&mut d_memory, &d_pair.seconds());
-        let d_queries = d_pair.firsts();
+            .backward(&c.p2, &c.c2, &mut c.cross, &g.dq, Some(&mut g.d_pair));
+        g.d_pair.split_into(&mut g.d_queries, &mut g.d_keys);
+        accumulate(&mut g.d_memory, &g.d_keys);
         onto_stream::<T, F, NORM_FIRST>(
             &mut self.norm2,
             &c.q1,
             &c.a2,
             &mut c.norm[1],
-            &d_queries,
-            &mut dq,
+            &g.d_queries,
+            &mut g.dq,
+            &mut g.through,
         );
         // Self-attention.
         if !NORM_FIRST {
-            through_post_norm(&mut self.norm1, &c.r1, &mut c.norm[0], &mut dq);
+            through_post_norm(&mut self.norm1, &c.r1, &mut c.norm[0], &mut g.dq, &mut g.d);
         }
         let attn_in = if NORM_FIRST { &c.a1 } else { &c.q0 };
         self.self_attn
-            .backward(attn_in, &c.s1, &mut c.self_attn, &dq, Some(&mut d));
-        onto_stream::<T, F, NORM_FIRST>(&mut self.norm1, &c.q0, &c.a1, &mut c.norm[0], &d, &mut dq);
+            .backward(attn_in, &c.s1, &mut c.self_attn, &g.dq, Some(&mut g.d));
+        onto_stream::<T, F, NORM_FIRST>(
+            &mut self.norm1,
+            &c.q0,
+            &c.a1,
+            &mut c.norm[0],
+            &g.d,
+            &mut g.dq,
+            &mut g.through,
+        );
         if let Some(dx) = dx {
-            zip_into(&dq, &d_memory, dx);
+            zip_into(&g.dq, &g.d_memory, dx);
         }
     }
 
