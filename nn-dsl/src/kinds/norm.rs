@@ -120,22 +120,31 @@ impl Kind for LayerNorm {
     };
 
     fn rule(r: &RuleCx<'_>, a: &LayerNormArgs, input: &Shape) -> Result<Rule, Reported> {
-        let (rt, span) = (r.rt(), r.span());
-        check_features(
-            r,
-            a.features.as_ref(),
-            &last_dimension(r, input)?,
-            "features",
-        )?;
-        let sample = r.sample_type(input);
-        let eps = a.eps.value as f32;
-        Ok(Rule::new(
-            quote_spanned!(span=> #rt::LayerNorm<#sample>),
-            quote_spanned!(span=> #rt::LayerNorm::new(#eps)),
-            input.clone(),
-        )
-        .stepped(matches!(input, Shape::Matrix(..))))
+        last_dimension_norm(r, a.features.as_ref(), a.eps.value, input, "LayerNorm")
     }
+}
+
+/// The rule of a normalisation of each row of the last dimension, the runtime's `norm`
+/// (`LayerNorm`, `RmsNorm`) with its `eps`: `features`, when given, must be that dimension;
+/// it steps on sequences.
+fn last_dimension_norm(
+    r: &RuleCx<'_>,
+    features: Option<&Spanned<Dim>>,
+    eps: f64,
+    input: &Shape,
+    norm: &str,
+) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt(), r.span());
+    let norm = quote::format_ident!("{}", norm, span = span);
+    check_features(r, features, &last_dimension(r, input)?, "features")?;
+    let sample = r.sample_type(input);
+    let eps = eps as f32;
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::#norm<#sample>),
+        quote_spanned!(span=> #rt::#norm::new(#eps)),
+        input.clone(),
+    )
+    .stepped(matches!(input, Shape::Matrix(..))))
 }
 
 /// The last dimension of a float input, which a normalisation over it normalises: after a
@@ -178,21 +187,7 @@ impl Kind for RmsNorm {
     };
 
     fn rule(r: &RuleCx<'_>, a: &RmsNormArgs, input: &Shape) -> Result<Rule, Reported> {
-        let (rt, span) = (r.rt(), r.span());
-        check_features(
-            r,
-            a.features.as_ref(),
-            &last_dimension(r, input)?,
-            "features",
-        )?;
-        let sample = r.sample_type(input);
-        let eps = a.eps.value as f32;
-        Ok(Rule::new(
-            quote_spanned!(span=> #rt::RmsNorm<#sample>),
-            quote_spanned!(span=> #rt::RmsNorm::new(#eps)),
-            input.clone(),
-        )
-        .stepped(matches!(input, Shape::Matrix(..))))
+        last_dimension_norm(r, a.features.as_ref(), a.eps.value, input, "RmsNorm")
     }
 }
 
