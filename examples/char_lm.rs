@@ -15,7 +15,7 @@ use typed_nn::prelude::*;
 
 #[path = "common/text.rs"]
 mod text;
-use text::{sampler, Vocabulary};
+use text::{report_epochs, sampler, Corpus};
 
 /// Characters the model can read and write: the text's, in order of first appearance, and
 /// room to spare.
@@ -68,24 +68,8 @@ struct Options {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse();
-    let text = std::fs::read_to_string(&options.text)
-        .map_err(|e| format!("{}: {e}", options.text.display()))?;
-    let vocabulary = Vocabulary::of(&text, VOCAB)?;
-    let ids = vocabulary.encode(&text)?;
-    let split = ids.len() * 9 / 10;
-    // Windows side by side over each part; the validation part is text the model never saw.
-    let train = Dataset::<Tokens<WINDOW>, StepClasses<WINDOW, VOCAB>>::next_token_windows(
-        &ids[..split],
-        WINDOW,
-    )?;
-    let validation = Dataset::next_token_windows(&ids[split..], WINDOW)?;
-    println!(
-        "{} characters ({} distinct): {} training and {} validation windows of {WINDOW}",
-        ids.len(),
-        vocabulary.chars.len(),
-        train.len(),
-        validation.len()
-    );
+    let corpus = Corpus::<WINDOW, VOCAB>::load(&options.text)?;
+    let vocabulary = &corpus.vocabulary;
 
     let mut rng = Rng::seed(options.seed);
     let mut model = CharModel::init(&mut rng);
@@ -96,20 +80,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .batch_size(options.batch_size)
         .seed(options.seed)
         .verbosity(options.progress)
-        .fit_validated(&mut model, &train, Some(&validation))?;
+        .fit_validated(&mut model, &corpus.train, Some(&corpus.validation))?;
     let seconds = start.elapsed().as_secs_f64();
-    println!("epoch  val_perplexity  val_accuracy");
-    let (perplexity, accuracy) = (
-        history.get("val_perplexity").unwrap_or_default(),
-        history.get("val_accuracy").unwrap_or_default(),
-    );
-    for (epoch, (p, a)) in perplexity.iter().zip(accuracy).enumerate() {
-        println!("{:>5}  {p:>14.3}  {:>11.2} %", epoch + 1, 100.0 * a);
-    }
-    println!(
-        "trained in {seconds:.1} s ({:.1} s per epoch)",
-        seconds / options.epochs.max(1) as f64
-    );
+    report_epochs(&history, seconds, options.epochs);
 
     // Generation: the prompt read one character at a time, then each sampled character fed
     // back. The state carries everything read so far.
