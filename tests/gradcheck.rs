@@ -997,6 +997,29 @@ fn activations_of_published_architectures_gradients() {
 }
 
 #[test]
+fn upsampling_layer_gradients() {
+    let mut rng = Rng::seed(31);
+    check_layer(
+        "ConvTranspose2d stride 2, padding 1, output padding 1",
+        ConvTranspose2d::<3, 3, 4, 4, 3, 3, 2, 2, 1, 1, 6, 8>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "ConvTranspose2d dilated, 2 groups",
+        ConvTranspose2d::<4, 3, 3, 2, 2, 3, 1, 2, 0, 1, 5, 6, 2, 1, 2>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "ConvTranspose1d without bias",
+        ConvTranspose1d::<2, 5, 3, 3, 2, 1, 10, 1, 1, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
 fn attention_and_transformer_gradients() {
     let mut rng = Rng::seed(32);
     check_layer(

@@ -730,3 +730,27 @@ fn a_llama_block_matches_pytorch_rms_norm_and_swiglu() {
 fn rotary_causal_attention_matches_a_llama_style_reference() {
     check::<RopeAttention, _, _>("attention_rope", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct ConvTranspose2dNet: [3, 4, 5] {
+        ConvTranspose2d(4, 3, stride = 2, padding = 1, output_padding = 1), Tanh,
+        ConvTranspose2d(2, (2, 3), stride = (1, 2), dilation = (2, 1), groups = 2),
+        Flatten,
+        Dense(2),
+    }
+}
+
+network! {
+    struct ConvTranspose1dNet: [3, 6] {
+        ConvTranspose1d(4, 4, stride = 2, padding = 1), Relu,
+        ConvTranspose1d(2, 3, stride = 3, output_padding = 2, bias = false),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn transposed_convolutions_match_pytorch() {
+    check::<ConvTranspose2dNet, _, _>("conv_transpose2d", dense_targets::<2>, &Mse);
+    check::<ConvTranspose1dNet, _, _>("conv_transpose1d", dense_targets::<2>, &Mse);
+}

@@ -669,6 +669,20 @@ def main():
     x = torch.rand(3, 5, 8) - 0.5
     run("llama_block", LlamaBlock(), x, torch.rand(3, 2), "mse")
 
+    # Transposed convolutions: PyTorch's padding, output padding, dilation and groups
+    up2d = nn.Sequential(
+        nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+        nn.ConvTranspose2d(4, 2, (2, 3), stride=(1, 2), dilation=(2, 1), groups=2),
+        nn.Flatten(), nn.Linear(2 * 10 * 21, 2),
+    )
+    run("conv_transpose2d", up2d, torch.rand(3, 3, 4, 5) - 0.5, torch.rand(3, 2), "mse")
+    up1d = nn.Sequential(
+        nn.ConvTranspose1d(3, 4, 4, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose1d(4, 2, 3, stride=3, output_padding=2, bias=False),
+        nn.Flatten(), nn.Linear(2 * 38, 2),
+    )
+    run("conv_transpose1d", up1d, torch.rand(3, 3, 6) - 0.5, torch.rand(3, 2), "mse")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

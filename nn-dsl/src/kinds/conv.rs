@@ -1,7 +1,8 @@
-//! `Conv2d` and `Conv1d`: convolutions, PyTorch's layout and names.
+//! `Conv2d` and `Conv1d`: convolutions, and `ConvTranspose2d` and `ConvTranspose1d`, their
+//! transposes; PyTorch's layouts and names.
 
 use super::window::{padding_dims, padding_type, padding_words, pair_text, spatial};
-use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned};
+use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned, Zeros1, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -175,6 +176,200 @@ impl Kind for Conv1d {
     }
 }
 
+args! {
+    /// `ConvTranspose2d`'s arguments.
+    pub struct ConvTranspose2dArgs {
+        /// the number of output channels
+        filters: Count,
+        /// the kernel size
+        kernel: Pair,
+        /// the stride
+        stride: Pair = "1",
+        /// the zeros PyTorch's `padding` removes from each side of the output
+        padding: Zeros2 = "0",
+        /// the extra rows and columns after the output, less than the stride
+        output_padding: Zeros2 = "0",
+        /// the dilation
+        dilation: Pair = "1",
+        /// the number of groups
+        groups: Count = "1",
+        /// whether a bias is added
+        bias: Flag = "true",
+    }
+}
+
+args! {
+    /// `ConvTranspose1d`'s arguments.
+    pub struct ConvTranspose1dArgs {
+        /// the number of output channels
+        filters: Count,
+        /// the kernel size
+        kernel: Count,
+        /// the stride
+        stride: Count = "1",
+        /// the positions PyTorch's `padding` removes from each end of the output
+        padding: Zeros1 = "0",
+        /// the extra positions after the output, less than the stride
+        output_padding: Zeros1 = "0",
+        /// the dilation
+        dilation: Count = "1",
+        /// the number of groups
+        groups: Count = "1",
+        /// whether a bias is added
+        bias: Flag = "true",
+    }
+}
+
+/// One dimension of a transposed convolution, `(input − 1)·stride + (kernel − 1)·dilation +
+/// 1 + output_padding − 2·padding`, with the output padding less than the stride (as the
+/// layer's adjoint convolution requires) and at least one position left.
+#[allow(clippy::too_many_arguments)]
+fn transposed(
+    r: &RuleCx<'_>,
+    what: &str,
+    input: &Dim,
+    (kernel, stride, dilation): (&Dim, &Dim, &Dim),
+    padding: &Dim,
+    output_padding: &Dim,
+    at_padding: &dyn quote::ToTokens,
+    at_output_padding: &dyn quote::ToTokens,
+) -> Result<Dim, Reported> {
+    let one = Dim::Known(1);
+    r.require(
+        Cmp::Le,
+        &output_padding.add(&one),
+        stride,
+        at_output_padding,
+        || {
+            format!(
+                "the output padding {} along the {what} must be less than the stride {}",
+                output_padding.text(),
+                stride.text()
+            )
+        },
+    )?;
+    let full = input
+        .sub(&one)
+        .mul(stride)
+        .add(&kernel.sub(&one).mul(dilation))
+        .add(&one)
+        .add(output_padding);
+    let removed = padding.mul(&Dim::Known(2));
+    r.require(Cmp::Le, &removed.add(&one), &full, at_padding, || {
+        format!(
+            "the padding {} removes the whole {what} of the output: {} positions before padding",
+            padding.text(),
+            full.text()
+        )
+    })?;
+    Ok(full.saturating_sub(&removed))
+}
+
+pub struct ConvTranspose2d;
+
+impl Kind for ConvTranspose2d {
+    type Args = ConvTranspose2dArgs;
+    const DECL: Decl = Decl {
+        name: "ConvTranspose2d",
+        doc: "2-D transposed convolution (PyTorch's `nn.ConvTranspose2d`, weight `[channels, filters / groups, kh, kw]`): output `(input − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1` along each dimension; `kernel`, `stride`, `padding`, `output_padding` and `dilation` a number or a pair `(h, w)`",
+        example: "ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 1)",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &ConvTranspose2dArgs, input: &Shape) -> Result<Rule, Reported> {
+        let Shape::Image(c, h, w) = input else {
+            return Err(r.unexpected(input));
+        };
+        let filters = &a.filters.value;
+        let ((kh, kw), (sh, sw), (dh, dw)) = (&a.kernel.value, &a.stride.value, &a.dilation.value);
+        let ((ph, pw), (oph, opw)) = (&a.padding.value, &a.output_padding.value);
+        let g = groups(r, c, filters, &a.groups)?;
+        let (at_p, at_op) = (&a.padding, &a.output_padding);
+        let rows = transposed(r, "height", h, (kh, sh, dh), ph, oph, at_p, at_op)?;
+        let cols = transposed(r, "width", w, (kw, sw, dw), pw, opw, at_p, at_op)?;
+        let [kh, kw, sh, sw, ph, pw, dh, dw, g] = r.const_args([
+            (kh, "kernel height"),
+            (kw, "kernel width"),
+            (sh, "vertical stride"),
+            (sw, "horizontal stride"),
+            (ph, "vertical padding"),
+            (pw, "horizontal padding"),
+            (dh, "vertical dilation"),
+            (dw, "horizontal dilation"),
+            (&g, "number of groups"),
+        ])?;
+        let out = Shape::Image(filters.clone(), rows, cols);
+        Ok(transposed_convolution(
+            r,
+            input,
+            out,
+            quote::quote!(#kh, #kw, #sh, #sw, #ph, #pw, #dh, #dw, #g),
+            a.bias.value,
+        ))
+    }
+}
+
+pub struct ConvTranspose1d;
+
+impl Kind for ConvTranspose1d {
+    type Args = ConvTranspose1dArgs;
+    const DECL: Decl = Decl {
+        name: "ConvTranspose1d",
+        doc: "1-D transposed convolution (PyTorch's `nn.ConvTranspose1d`, weight `[channels, filters / groups, kernel]`), the same arguments as `ConvTranspose2d` with single numbers",
+        example: "ConvTranspose1d(8, 4, stride = 2, padding = 1)",
+        accepts: &[Input::Matrix],
+        input_words: "a [channels, length]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &ConvTranspose1dArgs, input: &Shape) -> Result<Rule, Reported> {
+        let Shape::Matrix(c, l) = input else {
+            return Err(r.unexpected(input));
+        };
+        let filters = &a.filters.value;
+        let (k, s, d) = (&a.kernel.value, &a.stride.value, &a.dilation.value);
+        let (p, op) = (&a.padding.value, &a.output_padding.value);
+        let g = groups(r, c, filters, &a.groups)?;
+        let (at_p, at_op) = (&a.padding, &a.output_padding);
+        let along = transposed(r, "length", l, (k, s, d), p, op, at_p, at_op)?;
+        let [k, s, p, d, g] = r.const_args([
+            (k, "kernel"),
+            (s, "stride"),
+            (p, "padding"),
+            (d, "dilation"),
+            (&g, "number of groups"),
+        ])?;
+        let (one, zero) = (Dim::Known(1).arg(), Dim::Known(0).arg());
+        let out = Shape::Matrix(filters.clone(), along);
+        Ok(transposed_convolution(
+            r,
+            input,
+            out,
+            quote::quote!(#one, #k, #one, #s, #zero, #p, #one, #d, #g),
+            a.bias.value,
+        ))
+    }
+}
+
+/// `ConvTransposeOn` from `input` to `out` with the geometry arguments `geometry`.
+fn transposed_convolution(
+    r: &RuleCx<'_>,
+    input: &Shape,
+    out: Shape,
+    geometry: proc_macro2::TokenStream,
+    bias: bool,
+) -> Rule {
+    let (rt, span) = (r.rt(), r.span());
+    let (x, y) = (r.sample_type(input), r.sample_type(&out));
+    Rule::new(
+        quote_spanned!(span=> #rt::layers::ConvTransposeOn<#x, #y, #geometry, #bias>),
+        quote_spanned!(span=> #rt::layers::ConvTransposeOn::glorot_uniform(rng)),
+        out,
+    )
+}
+
 /// The groups argument, checked to divide both channel counts.
 fn groups(
     r: &RuleCx<'_>,
@@ -216,4 +411,9 @@ fn convolution(
 }
 
 /// This family's kinds, in the order the reference lists them.
-pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Conv2d>(), KindEntry::layer::<Conv1d>()];
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<Conv2d>(),
+    KindEntry::layer::<Conv1d>(),
+    KindEntry::layer::<ConvTranspose2d>(),
+    KindEntry::layer::<ConvTranspose1d>(),
+];

@@ -104,7 +104,7 @@ const fn dim_fits(len: usize, k: usize, s: usize, d: usize, pad: usize, out: usi
 }
 
 /// Why no PyTorch or Keras convolution has the sizes `g`, or `None` when one does.
-const fn problem(g: &ConvGeom) -> Option<&'static str> {
+pub(super) const fn problem(g: &ConvGeom) -> Option<&'static str> {
     if g.c_in == 0 || g.h == 0 || g.w == 0 || g.c_out == 0 || g.oh == 0 || g.ow == 0 {
         Some("convolution sizes must be positive")
     } else if g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0 || g.dh == 0 || g.dw == 0 {

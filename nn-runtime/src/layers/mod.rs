@@ -6,6 +6,7 @@ mod attention;
 mod bidirectional;
 mod conv;
 mod conv_pool;
+mod conv_transpose;
 mod cross_attention;
 mod decoder;
 mod dense;
@@ -35,6 +36,7 @@ pub use conv::{
     Conv1d, Conv2d, ConvCache, ConvLayer, ConvOn, ConvPadding, ConvParams, Pad, PaddingRule, Same,
 };
 pub use conv_pool::{ConvPool, ConvPoolCache};
+pub use conv_transpose::{ConvTranspose1d, ConvTranspose2d, ConvTransposeOn};
 pub use cross_attention::{CrossAttention, CrossCache};
 pub use decoder::{DecoderCache, DecoderLayer};
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
@@ -61,12 +63,13 @@ pub use rnn::{
 /// the one list to extend when a layer kind is added.
 pub mod all {
     pub use super::{
-        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, CrossAttention,
-        DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding, Flatten, Gelu, GlobalAvgPool1d,
-        GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu, GroupNorm, Hardsigmoid, Hardswish,
-        Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool1d, MaxPool2d, Mish,
-        MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6,
-        Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, ZeroPad2d,
+        Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, ConvTranspose1d,
+        ConvTranspose2d, CrossAttention, DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding,
+        Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu,
+        GroupNorm, Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax,
+        MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent,
+        RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum,
+        SwiGlu, Tanh, ZeroPad2d,
     };
 }
 

@@ -185,34 +185,8 @@ pub fn conv2d_backward_with(
                 }
             }
             if want_dx {
-                // dcols_k[gk, P] = W_kᵀ · dz_k (W_k read transposed through its strides),
-                // then folded back onto the input.
                 let dxr = &mut dx.data[n * in_len..(n + 1) * in_len];
-                let transposed = MatMul {
-                    rsa: 1,
-                    csa: gk,
-                    ..MatMul::new(gk, p, co_g)
-                };
-                if identity {
-                    // The unfolded gradient is the input gradient.
-                    for ((w_k, dz_k), dx_k) in weight
-                        .chunks_exact(co_g * gk)
-                        .zip(s.dz.chunks_exact(co_g * p))
-                        .zip(dxr.chunks_exact_mut(gk * p))
-                    {
-                        gemm_in(arch, &transposed, w_k, dz_k, None, dx_k);
-                    }
-                    continue;
-                }
-                dxr.fill(0.0);
-                for ((w_k, dz_k), dcols_k) in weight
-                    .chunks_exact(co_g * gk)
-                    .zip(s.dz.chunks_exact(co_g * p))
-                    .zip(s.cols.chunks_exact_mut(gk * p))
-                {
-                    gemm_in(arch, &transposed, w_k, dz_k, None, dcols_k);
-                }
-                col2im_add(g, &s.cols, dxr);
+                fold_input_gradient(arch, g, weight, &s.dz, &mut s.cols, dxr);
             }
         }
         if !dot_form && !direct {
@@ -241,4 +215,45 @@ pub fn conv2d_backward_with(
             }
         }
     }
+}
+
+/// One sample's input gradient from its output gradient `dz`: per group k, dcols_k[gk, P] =
+/// W_kᵀ · dz_k (W_k read transposed through its strides), folded back onto the input
+/// (col2im) into `dx`, which it overwrites. `cols` is scratch (`ckk · P` values unless the
+/// unfolding is the identity). The transposed convolution's forward pass is this.
+pub(super) fn fold_input_gradient(
+    arch: Arch,
+    g: &ConvGeom,
+    weight: &[f32],
+    dz: &[f32],
+    cols: &mut Vec<f32>,
+    dx: &mut [f32],
+) {
+    let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
+    let transposed = MatMul {
+        rsa: 1,
+        csa: gk,
+        ..MatMul::new(gk, p, co_g)
+    };
+    if unfold_is_identity(g) {
+        // The unfolded gradient is the input gradient.
+        for ((w_k, dz_k), dx_k) in weight
+            .chunks_exact(co_g * gk)
+            .zip(dz.chunks_exact(co_g * p))
+            .zip(dx.chunks_exact_mut(gk * p))
+        {
+            gemm_in(arch, &transposed, w_k, dz_k, None, dx_k);
+        }
+        return;
+    }
+    cols.resize(g.ckk() * p, 0.0);
+    dx.fill(0.0);
+    for ((w_k, dz_k), dcols_k) in weight
+        .chunks_exact(co_g * gk)
+        .zip(dz.chunks_exact(co_g * p))
+        .zip(cols.chunks_exact_mut(gk * p))
+    {
+        gemm_in(arch, &transposed, w_k, dz_k, None, dcols_k);
+    }
+    col2im_add(g, cols, dx);
 }

@@ -33,11 +33,11 @@ pub struct ConvGeom {
 
 impl ConvGeom {
     /// Rows of the unfolded input: one per (input channel, kernel row, kernel column).
-    pub fn ckk(&self) -> usize {
+    pub const fn ckk(&self) -> usize {
         self.c_in * self.kh * self.kw
     }
     /// Rows of the unfolded input one group reads, and the length of a weight row.
-    pub fn group_ckk(&self) -> usize {
+    pub const fn group_ckk(&self) -> usize {
         self.ckk() / self.groups
     }
     /// Output channels per group.
@@ -45,11 +45,11 @@ impl ConvGeom {
         self.c_out / self.groups
     }
     /// Values of the weight `[c_out, c_in / groups, kh, kw]`.
-    pub fn weight_len(&self) -> usize {
+    pub const fn weight_len(&self) -> usize {
         self.c_out * self.group_ckk()
     }
     /// Output positions per channel.
-    pub fn positions(&self) -> usize {
+    pub const fn positions(&self) -> usize {
         self.oh * self.ow
     }
     pub(super) fn in_len(&self) -> usize {
@@ -59,7 +59,7 @@ impl ConvGeom {
         self.c_out * self.positions()
     }
     /// Multiply-adds of one sample's forward pass, as FLOPs.
-    pub fn flops(&self) -> usize {
+    pub const fn flops(&self) -> usize {
         2 * self.c_out * self.group_ckk() * self.positions()
     }
 }

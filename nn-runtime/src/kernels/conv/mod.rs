@@ -23,6 +23,7 @@
 //! | `backward.rs` | [`conv2d_backward`] |
 //! | `pool.rs` | max and average pooling, forward and backward |
 //! | `fused.rs` | [`conv2d_pool_forward`]: a convolution pooled sample by sample |
+//! | `transposed.rs` | [`conv_transpose_forward`], [`conv_transpose_backward`]: the adjoint of a convolution |
 //!
 //! Each file imports only files above it in this table (the tests in `winograd.rs` run a
 //! whole convolution through `forward.rs`), so no two import each other.
@@ -35,6 +36,7 @@ mod geom;
 mod im2col;
 mod plan;
 mod pool;
+mod transposed;
 pub mod winograd;
 mod workspace;
 
@@ -49,4 +51,5 @@ pub use pool::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_backward_with,
     max_pool_forward, max_pool_forward_with,
 };
+pub use transposed::{conv_transpose_backward, conv_transpose_forward};
 pub use workspace::{ConvScratch, ConvWorkspace};
