@@ -6,7 +6,9 @@
 //! relative tolerance of 2e-3 (with an absolute floor of 2e-4) separates right from wrong
 //! gradients by orders of magnitude (a wrong sign or a missing factor is off by ≥ 30%).
 
-use typed_nn::layers::{CausalMask, GlobalAvgPool1d, GlobalMaxPool1d, Rotary, Unmasked};
+use typed_nn::layers::{
+    Bilinear, CausalMask, GlobalAvgPool1d, GlobalMaxPool1d, Nearest, Rotary, Unmasked,
+};
 use typed_nn::layers::{Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{Head, Loss};
 use typed_nn::prelude::*;
@@ -1014,6 +1016,30 @@ fn upsampling_layer_gradients() {
     check_layer(
         "ConvTranspose1d without bias",
         ConvTranspose1d::<2, 5, 3, 3, 2, 1, 10, 1, 1, false>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Upsample nearest (2, 3)",
+        Upsample::<Tensor3<2, 3, 2>, Tensor3<2, 6, 6>, Nearest>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Upsample bilinear (3, 2)",
+        Upsample::<Tensor3<2, 3, 4>, Tensor3<2, 9, 8>, Bilinear<false>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Upsample bilinear, align_corners",
+        Upsample::<Tensor3<1, 3, 3>, Tensor3<1, 6, 6>, Bilinear<true>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Upsample linear [C, L]",
+        Upsample::<Tensor2<2, 4>, Tensor2<2, 12>, Bilinear<false>>::default(),
         2,
         &mut rng,
     );

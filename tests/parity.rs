@@ -754,3 +754,36 @@ fn transposed_convolutions_match_pytorch() {
     check::<ConvTranspose2dNet, _, _>("conv_transpose2d", dense_targets::<2>, &Mse);
     check::<ConvTranspose1dNet, _, _>("conv_transpose1d", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct UpsampleNet: [2, 5, 6] {
+        Conv2d(3, 3), Tanh, Upsample(2),
+        Conv2d(8, 3), Upsample((2, 3), mode = bilinear),
+        Flatten,
+        Dense(2),
+    }
+}
+
+network! {
+    struct AlignCornersNet: [2, 5, 6] {
+        Conv2d(4, 3), Upsample(3, mode = bilinear, align_corners = true),
+        Flatten,
+        Dense(2),
+    }
+}
+
+network! {
+    struct LinearUpsampleNet: [3, 7] {
+        Conv1d(4, 3), Upsample(2, mode = linear),
+        Conv1d(2, 3), Upsample(3, mode = linear, align_corners = true),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn upsampling_matches_pytorch() {
+    check::<UpsampleNet, _, _>("upsample", dense_targets::<2>, &Mse);
+    check::<AlignCornersNet, _, _>("upsample_align_corners", dense_targets::<2>, &Mse);
+    check::<LinearUpsampleNet, _, _>("upsample_linear", dense_targets::<2>, &Mse);
+}

@@ -683,6 +683,27 @@ def main():
     )
     run("conv_transpose1d", up1d, torch.rand(3, 3, 6) - 0.5, torch.rand(3, 2), "mse")
 
+    # Upsampling between convolutions: nearest, bilinear at two factors; bilinear with
+    # align_corners; linear on sequences
+    x = torch.rand(3, 2, 5, 6) - 0.5
+    ups = nn.Sequential(
+        nn.Conv2d(2, 3, 3), nn.Tanh(), nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(3, 8, 3), nn.Upsample(scale_factor=(2, 3), mode="bilinear"),
+        nn.Flatten(), nn.Linear(8 * 8 * 18, 2),
+    )
+    run("upsample", ups, x, torch.rand(3, 2), "mse")
+    corners = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.Upsample(scale_factor=3, mode="bilinear", align_corners=True),
+        nn.Flatten(), nn.Linear(4 * 9 * 12, 2),
+    )
+    run("upsample_align_corners", corners, x, torch.rand(3, 2), "mse")
+    linear = nn.Sequential(
+        nn.Conv1d(3, 4, 3), nn.Upsample(scale_factor=2, mode="linear"),
+        nn.Conv1d(4, 2, 3), nn.Upsample(scale_factor=3, mode="linear", align_corners=True),
+        nn.Flatten(), nn.Linear(2 * 24, 2),
+    )
+    run("upsample_linear", linear, torch.rand(3, 3, 7) - 0.5, torch.rand(3, 2), "mse")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

@@ -16,6 +16,7 @@ mod recurrent;
 mod reshape;
 mod subnetwork;
 mod tokens;
+mod upsample;
 mod window;
 
 use crate::kind::KindEntry;
@@ -26,6 +27,7 @@ use crate::suggest::closest;
 static FAMILIES: &[&[KindEntry]] = &[
     dense::KINDS,
     conv::KINDS,
+    upsample::KINDS,
     pool::KINDS,
     reshape::KINDS,
     norm::KINDS,

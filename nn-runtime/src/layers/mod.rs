@@ -23,6 +23,7 @@ mod rnn;
 mod stepped;
 mod summary;
 mod time_pool;
+mod upsample;
 
 pub use activation::*;
 pub use attention::{
@@ -69,7 +70,7 @@ pub mod all {
         GroupNorm, Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax,
         MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent,
         RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum,
-        SwiGlu, Tanh, ZeroPad2d,
+        SwiGlu, Tanh, Upsample, ZeroPad2d,
     };
 }
 
@@ -80,6 +81,7 @@ pub use layer::{
 pub use stepped::{RecurrentState, Stepped, SwiGluState};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};
 pub use time_pool::{GlobalAvgPool1d, GlobalMaxPool1d, TimePool, TimePoolCache};
+pub use upsample::{Bilinear, Interpolation, Nearest, Upsample};
 
 /// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample: how
 /// convolutions and poolings read their samples' shapes.

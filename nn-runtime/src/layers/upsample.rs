@@ -1,0 +1,222 @@
+//! Upsampling: `Upsample` by an integer scale factor (PyTorch's `nn.Upsample`, nearest or
+//! (bi)linear, `align_corners` as PyTorch).
+
+use super::{planes, Layer, Marker, Walk};
+use crate::tensor::{Batch, Sample};
+use crate::Rng;
+use std::marker::PhantomData;
+
+/// How `Upsample` reads its input between samples: [`Nearest`] or [`Bilinear`].
+pub trait Interpolation: Send + Sync + 'static {
+    /// PyTorch's name of the mode (for the summary).
+    const MODE: &'static str;
+    /// The output positions' sources along one axis of `n` inputs upsampled to `m`: input
+    /// indices `(i0, i1)` and the weight `λ` of `i1` (`1 − λ` of `i0`).
+    fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)>;
+}
+
+/// The nearest input (PyTorch's `mode="nearest"`): output `o` reads input `⌊o / scale⌋`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Nearest;
+
+impl Interpolation for Nearest {
+    const MODE: &'static str = "nearest";
+    fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
+        let scale = m / n.max(1);
+        (0..m)
+            .map(|o| {
+                let i = (o / scale.max(1)).min(n - 1);
+                (i, i, 0.0)
+            })
+            .collect()
+    }
+}
+
+/// Linear interpolation along each axis (PyTorch's `mode="bilinear"` on `[C, H, W]`,
+/// `"linear"` on `[C, L]`): with `ALIGN_CORNERS` the first and last outputs sit on the first
+/// and last inputs; without, output `o`'s centre maps to `(o + ½)/scale − ½`, clamped at 0
+/// (PyTorch's default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bilinear<const ALIGN_CORNERS: bool>;
+
+impl<const ALIGN_CORNERS: bool> Interpolation for Bilinear<ALIGN_CORNERS> {
+    const MODE: &'static str = if ALIGN_CORNERS {
+        "bilinear, align_corners"
+    } else {
+        "bilinear"
+    };
+    fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
+        (0..m)
+            .map(|o| {
+                // PyTorch computes the source position in f32 with the inverse scale.
+                let src = if ALIGN_CORNERS {
+                    if m > 1 {
+                        o as f32 * ((n - 1) as f32 / (m - 1) as f32)
+                    } else {
+                        0.0
+                    }
+                } else {
+                    let inverse = n as f32 / m as f32;
+                    ((o as f32 + 0.5) * inverse - 0.5).max(0.0)
+                };
+                let i0 = (src as usize).min(n - 1);
+                let i1 = (i0 + 1).min(n - 1);
+                (i0, i1, src - i0 as f32)
+            })
+            .collect()
+    }
+}
+
+/// `X` samples `[C, H, W]` (or `[C, L]`) into `Y` samples `[C, H·s, W·t]` (or `[C, L·t]`)
+/// for integer scale factors, reading the input as `M` interpolates it. The macro computes
+/// `Y`; `FITS` checks it again.
+pub struct Upsample<X: Sample, Y: Sample, M: Interpolation>(Marker<X, Y, M>);
+
+/// The taps of both axes of an `Upsample` from `x` to `y` samples.
+struct Taps {
+    rows: Vec<(usize, usize, f32)>,
+    cols: Vec<(usize, usize, f32)>,
+}
+
+impl<X: Sample, Y: Sample, M: Interpolation> Upsample<X, Y, M> {
+    const FITS: () = {
+        let ((c, h, w), (co, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        assert!(
+            X::SHAPE.len() == Y::SHAPE.len()
+                && c == co
+                && h > 0
+                && w > 0
+                && ho % h == 0
+                && wo % w == 0
+                && ho >= h
+                && wo >= w,
+            "Upsample: the output is the input's planes scaled by whole factors"
+        );
+    };
+
+    fn taps() -> Taps {
+        let ((_, h, w), (_, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        Taps {
+            rows: M::taps(h, ho),
+            cols: M::taps(w, wo),
+        }
+    }
+
+    fn forward(x: &[f32], y: &mut [f32]) {
+        let ((_, h, w), (_, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        let t = Self::taps();
+        for (xp, yp) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(ho * wo)) {
+            for (yrow, &(r0, r1, a)) in yp.chunks_exact_mut(wo).zip(&t.rows) {
+                let (x0, x1) = (&xp[r0 * w..][..w], &xp[r1 * w..][..w]);
+                for (v, &(c0, c1, b)) in yrow.iter_mut().zip(&t.cols) {
+                    let top = x0[c0] + b * (x0[c1] - x0[c0]);
+                    let bottom = x1[c0] + b * (x1[c1] - x1[c0]);
+                    *v = top + a * (bottom - top);
+                }
+            }
+        }
+    }
+
+    /// Each output's gradient back to the inputs it read, with their weights.
+    fn backward(dy: &[f32], dx: &mut [f32]) {
+        let ((_, h, w), (_, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        let t = Self::taps();
+        dx.fill(0.0);
+        for (dp, gp) in dx.chunks_exact_mut(h * w).zip(dy.chunks_exact(ho * wo)) {
+            for (grow, &(r0, r1, a)) in gp.chunks_exact(wo).zip(&t.rows) {
+                for (&g, &(c0, c1, b)) in grow.iter().zip(&t.cols) {
+                    let (top, bottom) = (g * (1.0 - a), g * a);
+                    dp[r0 * w + c0] += top * (1.0 - b);
+                    dp[r0 * w + c1] += top * b;
+                    dp[r1 * w + c0] += bottom * (1.0 - b);
+                    dp[r1 * w + c1] += bottom * b;
+                }
+            }
+        }
+    }
+}
+
+impl<X: Sample, Y: Sample, M: Interpolation> Default for Upsample<X, Y, M> {
+    fn default() -> Self {
+        let () = Self::FITS;
+        Upsample(PhantomData)
+    }
+}
+
+/// The forward and backward passes of a layer without parameters, cache or workspace that
+/// maps each row of its input to a row of its output with `Self::forward(x, y)` and back with
+/// `Self::backward(dy, dx)`.
+macro_rules! rearranging_passes {
+    () => {
+        type In = X;
+        type Out = Y;
+        type Cache = ();
+        type Workspace = ();
+        const PARAMS: usize = 0;
+
+        fn init(_rng: &mut Rng) -> Self {
+            Self::default()
+        }
+
+        fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
+            Self::forward(x.as_slice(), y.as_mut_slice());
+        }
+
+        fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
+            y.set_rows(x.rows());
+            Self::forward(x.as_slice(), y.as_mut_slice());
+        }
+
+        fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
+            self.forward_batch_into(x, y, &mut ());
+        }
+
+        fn backward(
+            &mut self,
+            x: &Batch<X>,
+            _y: &Batch<Y>,
+            _cache: &mut (),
+            dy: &Batch<Y>,
+            dx: Option<&mut Batch<X>>,
+        ) {
+            let Some(dx) = dx else { return };
+            dx.set_rows(x.rows());
+            Self::backward(dy.as_slice(), dx.as_mut_slice());
+        }
+
+        fn walk<W: Walk<Self>>(_: &mut W) {}
+    };
+}
+
+impl<X: Sample, Y: Sample, M: Interpolation> Layer for Upsample<X, Y, M> {
+    const KIND: &'static str = "Upsample";
+    /// The first dimension is channels, not steps.
+    const KEEPS_STEPS: bool = false;
+    rearranging_passes!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_follow_pytorchs_source_positions() {
+        // PyTorch: upsampling 3 → 6, align_corners=False: sources −0.25 (clamped to 0),
+        // 0.25, 0.75, 1.25, 1.75, 2.25 (whose second tap is clamped to the last input).
+        let t = Bilinear::<false>::taps(3, 6);
+        let src: Vec<f32> = t.iter().map(|&(i0, _, l)| i0 as f32 + l).collect();
+        assert_eq!(src, [0.0, 0.25, 0.75, 1.25, 1.75, 2.25]);
+        assert_eq!(t[5], (2, 2, 0.25));
+        // align_corners=True: 0, 0.4, 0.8, 1.2, 1.6, 2.
+        let t = Bilinear::<true>::taps(3, 6);
+        let src: Vec<f32> = t.iter().map(|&(i0, _, l)| i0 as f32 + l).collect();
+        for (got, want) in src.iter().zip([0.0, 0.4, 0.8, 1.2, 1.6, 2.0]) {
+            assert!((got - want).abs() < 1e-6, "{src:?}");
+        }
+        let t = Nearest::taps(2, 6);
+        assert_eq!(
+            t.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [0, 0, 0, 1, 1, 1]
+        );
+    }
+}
