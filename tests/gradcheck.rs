@@ -1043,6 +1043,12 @@ fn upsampling_layer_gradients() {
         2,
         &mut rng,
     );
+    check_layer(
+        "PixelShuffle(2)",
+        PixelShuffle::<Tensor3<8, 2, 3>, Tensor3<2, 4, 6>, 2>::default(),
+        2,
+        &mut rng,
+    );
 }
 
 #[test]

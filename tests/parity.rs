@@ -787,3 +787,16 @@ fn upsampling_matches_pytorch() {
     check::<AlignCornersNet, _, _>("upsample_align_corners", dense_targets::<2>, &Mse);
     check::<LinearUpsampleNet, _, _>("upsample_linear", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct PixelShuffleNet: [2, 5, 6] {
+        Conv2d(8, 3), PixelShuffle(2), Tanh,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn pixel_shuffle_matches_pytorch() {
+    check::<PixelShuffleNet, _, _>("pixel_shuffle", dense_targets::<2>, &Mse);
+}

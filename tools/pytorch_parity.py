@@ -704,6 +704,10 @@ def main():
     )
     run("upsample_linear", linear, torch.rand(3, 3, 7) - 0.5, torch.rand(3, 2), "mse")
 
+    # A sub-pixel convolution: 8 channels rearranged into 2 of twice the height and width
+    shuffle = nn.Sequential(nn.Conv2d(2, 8, 3), nn.PixelShuffle(2), nn.Tanh(), nn.Flatten(), nn.Linear(2 * 6 * 8, 2))
+    run("pixel_shuffle", shuffle, torch.rand(3, 2, 5, 6) - 0.5, torch.rand(3, 2), "mse")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

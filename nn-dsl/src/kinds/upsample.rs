@@ -1,9 +1,10 @@
-//! Layers that make a sample's planes larger: `Upsample`, interpolation by whole scale
-//! factors.
+//! Layers that make a sample's planes larger: `Upsample` (interpolation by whole scale
+//! factors) and `PixelShuffle` (channels rearranged into space).
 
-use crate::args::{args, choice, Flag, Pair};
+use crate::args::{args, choice, Count, Flag, Pair};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
+use crate::dim::Cmp;
 use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
@@ -106,5 +107,55 @@ impl Kind for Upsample {
     }
 }
 
+args! {
+    /// `PixelShuffle`'s arguments.
+    pub struct PixelShuffleArgs {
+        /// the factor each side of a plane grows by
+        upscale_factor: Count,
+    }
+}
+
+pub struct PixelShuffle;
+
+impl Kind for PixelShuffle {
+    type Args = PixelShuffleArgs;
+    const DECL: Decl = Decl {
+        name: "PixelShuffle",
+        doc: "`[channels·r², height, width]` rearranged into `[channels, height·r, width·r]` (PyTorch's `nn.PixelShuffle(r)`, the sub-pixel convolution's upsampling)",
+        example: "PixelShuffle(2)",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &PixelShuffleArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Image(c, h, w) = input else {
+            return Err(r.unexpected(input));
+        };
+        let factor = &a.upscale_factor.value;
+        let square = factor.mul(factor);
+        r.require(Cmp::MultipleOf, c, &square, &a.upscale_factor, || {
+            format!(
+                "PixelShuffle({}) needs channels that are a multiple of {}, but its input has {}",
+                factor.text(),
+                square.text(),
+                c.text()
+            )
+        })?;
+        let out = Shape::Image(c.div(&square), h.mul(factor), w.mul(factor));
+        let [f] = r.const_args([(factor, "upscale factor")])?;
+        let (x, y) = (r.sample_type(input), r.sample_type(&out));
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::PixelShuffle<#x, #y, #f>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
-pub const KINDS: &[KindEntry] = &[KindEntry::layer::<Upsample>()];
+pub const KINDS: &[KindEntry] = &[
+    KindEntry::layer::<Upsample>(),
+    KindEntry::layer::<PixelShuffle>(),
+];

@@ -68,9 +68,9 @@ pub mod all {
         ConvTranspose2d, CrossAttention, DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding,
         Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu,
         GroupNorm, Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax,
-        MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PositionalEmbedding, Recurrent,
-        RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus, Sum,
-        SwiGlu, Tanh, Upsample, ZeroPad2d,
+        MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PixelShuffle, PositionalEmbedding,
+        Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus,
+        Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
     };
 }
 
@@ -81,7 +81,7 @@ pub use layer::{
 pub use stepped::{RecurrentState, Stepped, SwiGluState};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};
 pub use time_pool::{GlobalAvgPool1d, GlobalMaxPool1d, TimePool, TimePoolCache};
-pub use upsample::{Bilinear, Interpolation, Nearest, Upsample};
+pub use upsample::{Bilinear, Interpolation, Nearest, PixelShuffle, Upsample};
 
 /// Channels, rows and columns of a `[C]`, `[C, L]` (one row) or `[C, H, W]` sample: how
 /// convolutions and poolings read their samples' shapes.

@@ -1,5 +1,6 @@
 //! Upsampling: `Upsample` by an integer scale factor (PyTorch's `nn.Upsample`, nearest or
-//! (bi)linear, `align_corners` as PyTorch).
+//! (bi)linear, `align_corners` as PyTorch) and `PixelShuffle` (sub-pixel convolution's
+//! rearrangement of channels into space).
 
 use super::{planes, Layer, Marker, Walk};
 use crate::tensor::{Batch, Sample};
@@ -191,6 +192,64 @@ macro_rules! rearranging_passes {
 impl<X: Sample, Y: Sample, M: Interpolation> Layer for Upsample<X, Y, M> {
     const KIND: &'static str = "Upsample";
     /// The first dimension is channels, not steps.
+    const KEEPS_STEPS: bool = false;
+    rearranging_passes!();
+}
+
+/// PyTorch's `nn.PixelShuffle(R)`: `[C·R², H, W]` into `[C, H·R, W·R]`, output `(c, h·R + i,
+/// w·R + j)` from input channel `c·R² + i·R + j` at `(h, w)`.
+pub struct PixelShuffle<X: Sample, Y: Sample, const R: usize>(PhantomData<fn() -> (X, Y)>);
+
+impl<X: Sample, Y: Sample, const R: usize> PixelShuffle<X, Y, R> {
+    const FITS: () = {
+        let ((c, h, w), (co, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        assert!(
+            X::SHAPE.len() == 3
+                && Y::SHAPE.len() == 3
+                && R > 0
+                && c == co * R * R
+                && ho == h * R
+                && wo == w * R,
+            "PixelShuffle: [C·R², H, W] into [C, H·R, W·R]"
+        );
+    };
+
+    /// `(output index, input index)` of every value of one sample, in output order.
+    fn pairs() -> impl Iterator<Item = (usize, usize)> {
+        let ((_, h, w), (co, ho, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
+        (0..co * ho * wo).map(move |o| {
+            let (c, oy, ox) = (o / (ho * wo), (o / wo) % ho, o % wo);
+            let channel = c * R * R + (oy % R) * R + ox % R;
+            (o, (channel * h + oy / R) * w + ox / R)
+        })
+    }
+
+    fn forward(x: &[f32], y: &mut [f32]) {
+        for (xs, ys) in x.chunks_exact(X::LEN).zip(y.chunks_exact_mut(Y::LEN)) {
+            for (o, i) in Self::pairs() {
+                ys[o] = xs[i];
+            }
+        }
+    }
+
+    fn backward(dy: &[f32], dx: &mut [f32]) {
+        for (dxs, dys) in dx.chunks_exact_mut(X::LEN).zip(dy.chunks_exact(Y::LEN)) {
+            for (o, i) in Self::pairs() {
+                dxs[i] = dys[o];
+            }
+        }
+    }
+}
+
+impl<X: Sample, Y: Sample, const R: usize> Default for PixelShuffle<X, Y, R> {
+    fn default() -> Self {
+        let () = Self::FITS;
+        PixelShuffle(PhantomData)
+    }
+}
+
+impl<X: Sample, Y: Sample, const R: usize> Layer for PixelShuffle<X, Y, R> {
+    const KIND: &'static str = "PixelShuffle";
     const KEEPS_STEPS: bool = false;
     rearranging_passes!();
 }
