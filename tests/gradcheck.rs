@@ -816,6 +816,15 @@ fn group_norm_gradients() {
     let mut per_channel = GroupNorm::<Tensor3<3, 2, 2>, 3>::new(1e-5);
     random_affine(&mut per_channel.weight, &mut per_channel.bias, &mut rng);
     check_layer("GroupNorm(3) on [3, 2, 2]", per_channel, 2, &mut rng);
+    let mut instance = InstanceNorm::<Tensor3<3, 2, 3>, true>::new(1e-5);
+    random_affine(&mut instance.weight, &mut instance.bias, &mut rng);
+    check_layer("InstanceNorm2d(affine) on [3, 2, 3]", instance, 2, &mut rng);
+    check_layer(
+        "InstanceNorm1d on [2, 5]",
+        InstanceNorm::<Tensor2<2, 5>, false>::new(1e-5),
+        3,
+        &mut rng,
+    );
 }
 
 #[test]

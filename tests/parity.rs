@@ -800,3 +800,26 @@ network! {
 fn pixel_shuffle_matches_pytorch() {
     check::<PixelShuffleNet, _, _>("pixel_shuffle", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct InstanceNorm2dNet: [2, 5, 6] {
+        Conv2d(4, 3), InstanceNorm2d(4, affine = true), Relu,
+        Conv2d(3, 1, bias = false), InstanceNorm2d(eps = 1e-3),
+        Flatten,
+        Dense(2),
+    }
+}
+
+network! {
+    struct InstanceNorm1dNet: [3, 7] {
+        Conv1d(4, 3), InstanceNorm1d(affine = true), Tanh,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn instance_norm_matches_pytorch() {
+    check::<InstanceNorm2dNet, _, _>("instancenorm2d", dense_targets::<2>, &Mse);
+    check::<InstanceNorm1dNet, _, _>("instancenorm1d", dense_targets::<2>, &Mse);
+}

@@ -708,6 +708,19 @@ def main():
     shuffle = nn.Sequential(nn.Conv2d(2, 8, 3), nn.PixelShuffle(2), nn.Tanh(), nn.Flatten(), nn.Linear(2 * 6 * 8, 2))
     run("pixel_shuffle", shuffle, torch.rand(3, 2, 5, 6) - 0.5, torch.rand(3, 2), "mse")
 
+    # Instance normalisation of images (with and without the affine step) and of sequences
+    inorm2d = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.InstanceNorm2d(4, affine=True), nn.ReLU(),
+        # No bias before a normalisation without the affine step: its gradient is zero
+        # but for rounding, which Adam's step would magnify.
+        nn.Conv2d(4, 3, 1, bias=False), nn.InstanceNorm2d(3, eps=1e-3), nn.Flatten(), nn.Linear(3 * 3 * 4, 2),
+    )
+    run("instancenorm2d", inorm2d, torch.rand(3, 2, 5, 6) - 0.5, torch.rand(3, 2), "mse")
+    inorm1d = nn.Sequential(
+        nn.Conv1d(3, 4, 3), nn.InstanceNorm1d(4, affine=True), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 5, 2)
+    )
+    run("instancenorm1d", inorm1d, torch.rand(3, 3, 7) - 0.5, torch.rand(3, 2), "mse")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

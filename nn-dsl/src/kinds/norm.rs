@@ -1,8 +1,8 @@
-//! Normalisations: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`, `RMSNorm` and `GroupNorm`,
-//! PyTorch's semantics.
+//! Normalisations: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`, `RMSNorm`, `GroupNorm`,
+//! `InstanceNorm1d` and `InstanceNorm2d`, PyTorch's semantics.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
-use crate::args::{args, Count, Positive, Spanned, UnitInterval};
+use crate::args::{args, Count, Flag, Positive, Spanned, UnitInterval};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -239,6 +239,68 @@ impl Kind for GroupNorm {
     }
 }
 
+args! {
+    /// The arguments of an instance normalisation.
+    pub struct InstanceNormArgs {
+        /// the number of channels
+        features: Count or "inferred",
+        /// eps
+        eps: Positive = "1e-5",
+        /// whether a scale and shift per channel follow (`weight`, `bias`)
+        affine: Flag = "false",
+    }
+}
+
+pub struct InstanceNorm1d;
+pub struct InstanceNorm2d;
+
+impl Kind for InstanceNorm1d {
+    type Args = InstanceNormArgs;
+    const DECL: Decl = Decl {
+        name: "InstanceNorm1d",
+        doc: "normalisation of each channel of each `[channels, length]` sample with its own mean and variance (PyTorch's `nn.InstanceNorm1d`, no running statistics); `affine = true` adds a scale and shift per channel (`weight`, `bias`)",
+        example: "InstanceNorm1d(affine = true)",
+        accepts: &[Input::Matrix],
+        input_words: "a [channels, length]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &InstanceNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        instance_norm(r, args, input)
+    }
+}
+
+impl Kind for InstanceNorm2d {
+    type Args = InstanceNormArgs;
+    const DECL: Decl = Decl {
+        name: "InstanceNorm2d",
+        doc: "normalisation of each channel of each `[channels, height, width]` sample with its own mean and variance (PyTorch's `nn.InstanceNorm2d`); the arguments of `InstanceNorm1d`",
+        example: "InstanceNorm2d",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, args: &InstanceNormArgs, input: &Shape) -> Result<Rule, Reported> {
+        instance_norm(r, args, input)
+    }
+}
+
+fn instance_norm(r: &RuleCx<'_>, a: &InstanceNormArgs, input: &Shape) -> Result<Rule, Reported> {
+    let (rt, span) = (r.rt(), r.span());
+    let Some(channels) = input.dims().and_then(|d| d.into_iter().next()) else {
+        return Err(r.unexpected(input));
+    };
+    check_features(r, a.features.as_ref(), &channels, "channels")?;
+    let sample = r.sample_type(input);
+    let (eps, affine) = (a.eps.value as f32, a.affine.value);
+    Ok(Rule::new(
+        quote_spanned!(span=> #rt::InstanceNorm<#sample, #affine>),
+        quote_spanned!(span=> #rt::InstanceNorm::new(#eps)),
+        input.clone(),
+    ))
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<BatchNorm1d>(),
@@ -246,4 +308,6 @@ pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<LayerNorm>(),
     KindEntry::layer::<RmsNorm>(),
     KindEntry::layer::<GroupNorm>(),
+    KindEntry::layer::<InstanceNorm1d>(),
+    KindEntry::layer::<InstanceNorm2d>(),
 ];

@@ -47,8 +47,8 @@ pub use flatten::{Flatten, FlattenOn};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum, Zip};
 pub use llama::{RmsNorm, RmsNormCache, SwiGlu, SwiGluScratch};
 pub use norm::{
-    BatchNorm, BatchNormCache, ChannelGroups, GroupNorm, Grouping, GroupingRule, LastDimension,
-    LayerNorm, Norm, NormCache,
+    BatchNorm, BatchNormCache, ChannelGroups, EachChannel, GroupNorm, Grouping, GroupingRule,
+    InstanceNorm, LastDimension, LayerNorm, Norm, NormCache,
 };
 pub use pad::ZeroPad2d;
 pub use pool::{
@@ -67,10 +67,10 @@ pub mod all {
         Act, AvgPool2d, BatchNorm, Bidirectional, Concat, Conv1d, Conv2d, ConvTranspose1d,
         ConvTranspose2d, CrossAttention, DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding,
         Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu,
-        GroupNorm, Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, Linear, LogSoftmax,
-        MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PixelShuffle, PositionalEmbedding,
-        Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid, Silu, Softmax, Softplus,
-        Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
+        GroupNorm, Hardsigmoid, Hardswish, Identity, InstanceNorm, LayerNorm, LeakyRelu, Linear,
+        LogSoftmax, MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PixelShuffle,
+        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid,
+        Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
     };
 }
 

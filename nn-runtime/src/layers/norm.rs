@@ -1,8 +1,9 @@
 //! Normalisation layers, PyTorch's semantics and names: `BatchNorm1d`/`BatchNorm2d`
 //! (`weight`, `bias`; buffers `running_mean`, `running_var`, `num_batches_tracked`) over
 //! the batch, and the normalisations of each sample on its own, [`Norm`]: `LayerNorm` over
-//! the last dimension and `GroupNorm` over groups of channels (`weight`, `bias`), one layer
-//! and one kernel whose grouping is a type.
+//! the last dimension, `GroupNorm` over groups of channels and `InstanceNorm1d/2d` over each
+//! channel (`weight`, `bias` unless the affine step is off), one layer and one kernel whose
+//! grouping is a type.
 
 use super::{Layer, Layout, Walk};
 use crate::kernels::norm::{
@@ -245,6 +246,8 @@ pub enum GroupingRule {
     /// The channels (the first dimension) in this many groups of consecutive channels, with a
     /// parameter per channel (GroupNorm).
     ChannelGroups(usize),
+    /// Each channel on its own, with a parameter per channel (InstanceNorm).
+    Channels,
 }
 
 /// Normalise each row of the last dimension: [`LayerNorm`].
@@ -263,6 +266,20 @@ impl<const G: usize> Grouping for ChannelGroups<G> {
     const RULE: GroupingRule = GroupingRule::ChannelGroups(G);
 }
 
+/// Normalise each channel on its own: [`InstanceNorm`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EachChannel;
+
+impl Grouping for EachChannel {
+    const RULE: GroupingRule = GroupingRule::Channels;
+}
+
+/// Instance normalisation (PyTorch's `nn.InstanceNorm1d` on `[C, L]`, `nn.InstanceNorm2d`
+/// on `[C, H, W]`, without running statistics as PyTorch's default): each channel of each
+/// sample normalised with its own mean and variance, then, when `AFFINE`, scaled and shifted
+/// per channel (PyTorch's `affine=True`; its default is `False`).
+pub type InstanceNorm<S, const AFFINE: bool> = Norm<S, EachChannel, AFFINE>;
+
 /// Layer normalisation over the last dimension of `S` (PyTorch's `nn.LayerNorm` of that
 /// dimension): each row of it normalised with its own mean and variance, then scaled and
 /// shifted per feature.
@@ -275,11 +292,12 @@ pub type LayerNorm<S> = Norm<S, LastDimension>;
 pub type GroupNorm<S, const G: usize> = Norm<S, ChannelGroups<G>>;
 
 /// A normalisation of each sample on its own, the same in training and inference whatever
-/// the batch: its values grouped as `R` says ([`LayerNorm`], [`GroupNorm`]), each group
-/// normalised with its own mean and variance, then y = γ·x̂ + β with a γ and β per feature
-/// or channel (`weight`, `bias`).
+/// the batch: its values grouped as `R` says ([`LayerNorm`], [`GroupNorm`],
+/// [`InstanceNorm`]), each group normalised with its own mean and variance, then y = γ·x̂ + β
+/// with a γ and β per feature or channel (`weight`, `bias`). Without `AFFINE` γ stays 1 and
+/// β 0: they are no parameters (none to train, save or load).
 #[derive(Clone, Debug)]
-pub struct Norm<S: Sample, R: Grouping> {
+pub struct Norm<S: Sample, R: Grouping, const AFFINE: bool = true> {
     /// γ, one per feature or channel.
     pub weight: Vec<f32>,
     /// β, one per feature or channel.
@@ -319,13 +337,21 @@ const fn norm_geometry(shape: &[usize], len: usize, rule: GroupingRule) -> (usiz
             );
             (channels, len / channels, groups)
         }
+        GroupingRule::Channels => {
+            let channels = shape[0];
+            assert!(
+                shape.len() >= 2 && channels > 0,
+                "InstanceNorm takes [C, L] or [C, H, W] samples"
+            );
+            (channels, len / channels, channels)
+        }
     }
 }
 
-impl<S: Sample, R: Grouping> Norm<S, R> {
+impl<S: Sample, R: Grouping, const AFFINE: bool> Norm<S, R, AFFINE> {
     const GEOMETRY: (usize, usize, usize) = norm_geometry(S::SHAPE, S::LEN, R::RULE);
 
-    /// γ and β: one per feature (LayerNorm) or channel (GroupNorm).
+    /// γ and β: one per feature (LayerNorm) or channel (GroupNorm, InstanceNorm).
     pub const PARAMETERS: usize = Self::GEOMETRY.0;
 
     /// γ = 1, β = 0, as PyTorch initialises them.
@@ -357,15 +383,17 @@ impl<S: Sample, R: Grouping> Norm<S, R> {
     }
 }
 
-impl<S: Sample, R: Grouping> Layer for Norm<S, R> {
+impl<S: Sample, R: Grouping, const AFFINE: bool> Layer for Norm<S, R, AFFINE> {
     type In = S;
     type Out = S;
     type Cache = NormCache;
     type Workspace = ();
-    const PARAMS: usize = 2 * Self::PARAMETERS;
+    const PARAMS: usize = if AFFINE { 2 * Self::PARAMETERS } else { 0 };
     const KIND: &'static str = match R::RULE {
         GroupingRule::LastDimension => "LayerNorm",
         GroupingRule::ChannelGroups(_) => "GroupNorm",
+        GroupingRule::Channels if S::SHAPE.len() == 2 => "InstanceNorm1d",
+        GroupingRule::Channels => "InstanceNorm2d",
     };
 
     /// PyTorch's default ε = 1e-5.
@@ -424,6 +452,9 @@ impl<S: Sample, R: Grouping> Layer for Norm<S, R> {
     }
 
     fn walk<W: Walk<Self>>(walk: &mut W) {
+        if !AFFINE {
+            return;
+        }
         walk.param(
             "weight",
             &[Self::PARAMETERS],
