@@ -117,7 +117,7 @@ mod tests {
             let input = match kind.decl.accepts[0] {
                 Input::Vector => "[64]",
                 Input::Matrix => "[8, 64]",
-                Input::Image => "[3, 16, 16]",
+                Input::Image => "[4, 16, 16]",
                 Input::Tokens => "tokens[16]",
                 Input::Parts => "(queries: [8, 64], memory: [6, 64])",
             };
