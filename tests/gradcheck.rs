@@ -1000,6 +1000,12 @@ fn activations_of_published_architectures_gradients() {
         &mut rng,
     );
     check_layer(
+        "Reshape [2, 6] to [3, 4]",
+        Reshape::<Tensor2<2, 6>, Tensor2<3, 4>>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
         "ZeroPad2d((1, 2))",
         ZeroPad2d::<Tensor3<2, 3, 4>, Tensor3<2, 5, 8>, 1, 2>::default(),
         2,

@@ -823,3 +823,16 @@ fn instance_norm_matches_pytorch() {
     check::<InstanceNorm2dNet, _, _>("instancenorm2d", dense_targets::<2>, &Mse);
     check::<InstanceNorm1dNet, _, _>("instancenorm1d", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct ReshapeNet: [6] {
+        Dense(12), Reshape([3, 4]), Conv1d(2, 3), Tanh,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn reshape_matches_pytorch() {
+    check::<ReshapeNet, _, _>("reshape", dense_targets::<2>, &Mse);
+}

@@ -721,6 +721,12 @@ def main():
     )
     run("instancenorm1d", inorm1d, torch.rand(3, 3, 7) - 0.5, torch.rand(3, 2), "mse")
 
+    # Reshape: a Dense layer's features read as a sequence by a Conv1d
+    reshape = nn.Sequential(
+        nn.Linear(6, 12), nn.Unflatten(1, (3, 4)), nn.Conv1d(3, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(4, 2)
+    )
+    run("reshape", reshape, torch.rand(3, 6) - 0.5, torch.rand(3, 2), "mse")
+
     if ONLY:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:

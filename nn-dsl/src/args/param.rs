@@ -30,6 +30,8 @@ pub enum ArgKind {
     Type,
     /// A layer of one of these kinds, written as it is on its own (`LSTM(64)`).
     Layer(&'static [&'static str]),
+    /// A list `[a, b, c]` of one to three positive sizes: a sample's shape.
+    Sizes,
 }
 
 /// Bounds of a number argument.

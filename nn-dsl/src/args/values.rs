@@ -19,6 +19,8 @@ pub struct Zeros1;
 pub struct Zeros2;
 /// `true` or `false`.
 pub struct Flag;
+/// A list `[a, b, c]` of one to three positive sizes.
+pub struct Sizes;
 /// A number above 0 (`eps`).
 pub struct Positive;
 /// A number in [0, 1) (a dropout rate).
@@ -300,5 +302,34 @@ fn zeros_value(expr: &Expr, pair: bool) -> Option<(Dim, Dim)> {
     match expr {
         Expr::Tuple(t) if pair && t.elems.len() == 2 => zeros(&t.elems[0]).zip(zeros(&t.elems[1])),
         e => zeros(e).map(|d| (d.clone(), d)),
+    }
+}
+
+/// The elements of a list written `[a, b]` or `(a, b)`; `None` for anything else.
+fn list_elements(expr: &Expr) -> Option<Vec<&Expr>> {
+    match expr {
+        Expr::Array(a) => Some(a.elems.iter().collect()),
+        Expr::Tuple(t) => Some(t.elems.iter().collect()),
+        Expr::Paren(p) => list_elements(&p.expr),
+        Expr::Group(g) => list_elements(&g.expr),
+        _ => None,
+    }
+}
+
+impl ArgType for Sizes {
+    type Value = Vec<Dim>;
+    const KIND: ArgKind = ArgKind::Sizes;
+    fn parse(expr: &Expr, param: &Param, a: &ArgCx<'_>) -> Result<Vec<Dim>, Reported> {
+        let what = param.what;
+        match list_elements(expr) {
+            Some(elems) if (1..=3).contains(&elems.len()) => elems
+                .into_iter()
+                .map(|e| size_value(e, what, a.label, a.cx))
+                .collect(),
+            _ => Err(a.cx.error_spanned_by(
+                expr,
+                format_args!("{what} must be a list of one to three sizes such as `[4, 7]`"),
+            )),
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! Layers that change only how values are laid out or which reach the output: `Flatten`,
-//! `Identity` and `Dropout`.
+//! `Reshape`, `Identity`, `ZeroPad2d` and `Dropout`.
 
-use crate::args::{args, Fraction, NoArgs, Zeros2};
+use crate::args::{args, Fraction, NoArgs, Sizes, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
-use crate::dim::Dim;
+use crate::dim::{Cmp, Dim};
 use crate::kind::{Kind, KindEntry};
 use crate::rule::{Rule, RuleCx};
 use crate::shape::{Input, Shape};
@@ -49,6 +49,62 @@ impl Kind for Flatten {
         let y = r.sample_type(&out);
         Ok(Rule::new(
             quote_spanned!(span=> #rt::layers::FlattenOn<#sample, #y>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
+args! {
+    /// `Reshape`'s arguments.
+    pub struct ReshapeArgs {
+        /// the sample's new shape, one to three sizes
+        shape: Sizes,
+    }
+}
+
+pub struct Reshape;
+
+impl Kind for Reshape {
+    type Args = ReshapeArgs;
+    const DECL: Decl = Decl {
+        name: "Reshape",
+        doc: "the same values in the same row-major order as a sample of another shape (PyTorch's `x.reshape(batch, …)`, Keras's `Reshape`); `shape` `[n]`, `[a, b]` or `[c, h, w]` must hold as many values as the input, checked at compile time",
+        example: "Reshape([8, 8])",
+        accepts: FLOATS,
+        input_words: "a float",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &ReshapeArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Some(dims) = input.dims() else {
+            return Err(r.unexpected(input));
+        };
+        let dims_out = &a.shape.value;
+        let (len_in, len_out) = (Dim::product(&dims), Dim::product(dims_out));
+        r.require(Cmp::Eq, &len_out, &len_in, &a.shape, || {
+            format!(
+                "Reshape to [{}] holds {} values, but its input {} holds {}",
+                dims_out
+                    .iter()
+                    .map(Dim::text)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                len_out.text(),
+                input.text(),
+                len_in.text()
+            )
+        })?;
+        let out = match dims_out.as_slice() {
+            [n] => Shape::Vector(n.clone()),
+            [a, b] => Shape::Matrix(a.clone(), b.clone()),
+            [c, h, w] => Shape::Image(c.clone(), h.clone(), w.clone()),
+            _ => return Err(r.unexpected(input)),
+        };
+        let (x, y) = (r.sample_type(input), r.sample_type(&out));
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::Reshape<#x, #y>),
             quote_spanned!(span=> ::core::default::Default::default()),
             out,
         ))
@@ -156,6 +212,7 @@ impl Kind for Dropout {
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Flatten>(),
+    KindEntry::layer::<Reshape>(),
     KindEntry::layer::<Identity>(),
     KindEntry::layer::<ZeroPad2d>(),
     KindEntry::layer::<Dropout>(),

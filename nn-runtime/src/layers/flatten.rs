@@ -1,5 +1,6 @@
-//! Flatten: any sample shape to a vector of the same values, row-major (PyTorch's
-//! `nn.Flatten` on NCHW, so a Dense after it matches PyTorch's weights).
+//! Flatten and Reshape: any sample shape to another of the same values in the same
+//! row-major order (PyTorch's `nn.Flatten` on NCHW, so a Dense after it matches PyTorch's
+//! weights, and `x.reshape(batch, …)`).
 
 use super::{Layer, Walk};
 use crate::tensor::{Batch, Sample, Tensor1};
@@ -9,42 +10,49 @@ use std::marker::PhantomData;
 /// `S` to `[N]`, where `N` must equal `S::LEN` (checked at compile time).
 pub type Flatten<S, const N: usize> = FlattenOn<S, Tensor1<N>>;
 
-/// `S` to `Y`, a sample of the same length (checked at compile time): [`Flatten`] when `Y`
-/// is a vector of const length, a generic network's flattened shape otherwise.
-pub struct FlattenOn<S: Sample, Y: Sample>(PhantomData<fn() -> (S, Y)>);
+/// `S` to `Y`, any sample shape of the same length (checked at compile time): what the
+/// `Reshape([…])` layer is.
+pub type Reshape<S, Y> = FlattenOn<S, Y, true>;
 
-impl<S: Sample, Y: Sample> FlattenOn<S, Y> {
+/// `S` to `Y`, a sample of the same length (checked at compile time): [`Flatten`] when `Y`
+/// is a vector of const length, a generic network's flattened shape otherwise, and
+/// [`Reshape`] (named so in summaries) when `RESHAPE`.
+pub struct FlattenOn<S: Sample, Y: Sample, const RESHAPE: bool = false>(
+    PhantomData<fn() -> (S, Y)>,
+);
+
+impl<S: Sample, Y: Sample, const RESHAPE: bool> FlattenOn<S, Y, RESHAPE> {
     const SAME_LENGTH: () = assert!(
         S::LEN == Y::LEN,
-        "Flatten's output length must equal its input's"
+        "Flatten's or Reshape's output length must equal its input's"
     );
 }
 
-impl<S: Sample, Y: Sample> Default for FlattenOn<S, Y> {
+impl<S: Sample, Y: Sample, const RESHAPE: bool> Default for FlattenOn<S, Y, RESHAPE> {
     fn default() -> Self {
         FlattenOn(PhantomData)
     }
 }
 
-impl<S: Sample, Y: Sample> Clone for FlattenOn<S, Y> {
+impl<S: Sample, Y: Sample, const RESHAPE: bool> Clone for FlattenOn<S, Y, RESHAPE> {
     fn clone(&self) -> Self {
         Self::default()
     }
 }
 
-impl<S: Sample, Y: Sample> std::fmt::Debug for FlattenOn<S, Y> {
+impl<S: Sample, Y: Sample, const RESHAPE: bool> std::fmt::Debug for FlattenOn<S, Y, RESHAPE> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Flatten{:?} -> {:?}", S::SHAPE, Y::SHAPE)
+        write!(f, "{}{:?} -> {:?}", Self::KIND, S::SHAPE, Y::SHAPE)
     }
 }
 
-impl<S: Sample, Y: Sample> Layer for FlattenOn<S, Y> {
+impl<S: Sample, Y: Sample, const RESHAPE: bool> Layer for FlattenOn<S, Y, RESHAPE> {
     type In = S;
     type Out = Y;
     type Cache = ();
     type Workspace = ();
     const PARAMS: usize = 0;
-    const KIND: &'static str = "Flatten";
+    const KIND: &'static str = if RESHAPE { "Reshape" } else { "Flatten" };
 
     fn init(_rng: &mut Rng) -> Self {
         let () = Self::SAME_LENGTH;

@@ -43,7 +43,7 @@ pub use decoder::{DecoderCache, DecoderLayer};
 pub use dense::{Dense, DenseOn, DenseSeq, FusedActivation};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
-pub use flatten::{Flatten, FlattenOn};
+pub use flatten::{Flatten, FlattenOn, Reshape};
 pub use join::{Concat, Identity, JoinCache, JoinWorkspace, Residual, Sum, Zip};
 pub use llama::{RmsNorm, RmsNormCache, SwiGlu, SwiGluScratch};
 pub use norm::{
@@ -69,8 +69,8 @@ pub mod all {
         Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu,
         GroupNorm, Hardsigmoid, Hardswish, Identity, InstanceNorm, LayerNorm, LeakyRelu, Linear,
         LogSoftmax, MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PixelShuffle,
-        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Residual, RmsNorm, Sigmoid,
-        Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
+        PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Reshape, Residual, RmsNorm,
+        Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
     };
 }
 
