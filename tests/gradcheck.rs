@@ -1006,6 +1006,18 @@ fn activations_of_published_architectures_gradients() {
         &mut rng,
     );
     check_layer(
+        "Permute([1, 0])",
+        Permute::<Tensor2<2, 3>, Tensor2<3, 2>, 1, 0, 2>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
+        "Permute([2, 0, 1])",
+        Permute::<Tensor3<2, 3, 4>, Tensor3<4, 2, 3>, 2, 0, 1>::default(),
+        2,
+        &mut rng,
+    );
+    check_layer(
         "ZeroPad2d((1, 2))",
         ZeroPad2d::<Tensor3<2, 3, 4>, Tensor3<2, 5, 8>, 1, 2>::default(),
         2,

@@ -836,3 +836,25 @@ network! {
 fn reshape_matches_pytorch() {
     check::<ReshapeNet, _, _>("reshape", dense_targets::<2>, &Mse);
 }
+
+network! {
+    struct PermuteNet: [5, 3] {
+        Permute([1, 0]), Conv1d(4, 3), Relu, Permute([1, 0]),
+        Flatten,
+        Dense(2),
+    }
+}
+
+network! {
+    struct Permute3Net: [2, 3, 4] {
+        Permute([2, 0, 1]), Conv2d(2, 2),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn permute_matches_pytorch() {
+    check::<PermuteNet, _, _>("permute", dense_targets::<2>, &Mse);
+    check::<Permute3Net, _, _>("permute3", dense_targets::<2>, &Mse);
+}

@@ -333,6 +333,17 @@ class TokenTagger(nn.Module):
         return torch.softmax(self.logits(x), dim=-1)
 
 
+class Permute(nn.Module):
+    """Permute(1, 0): a sample's dimensions in another order, the batch left first."""
+
+    def __init__(self, *dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return x.permute(0, *[d + 1 for d in self.dims])
+
+
 def glorot(model):
     torch.manual_seed(1)
     for name, p in model.named_parameters():
@@ -726,6 +737,14 @@ def main():
         nn.Linear(6, 12), nn.Unflatten(1, (3, 4)), nn.Conv1d(3, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(4, 2)
     )
     run("reshape", reshape, torch.rand(3, 6) - 0.5, torch.rand(3, 2), "mse")
+
+    # Permute: steps and features swapped around a Conv1d; an image's last dimension first
+    permute = nn.Sequential(
+        Permute(1, 0), nn.Conv1d(3, 4, 3), nn.ReLU(), Permute(1, 0), nn.Flatten(), nn.Linear(3 * 4, 2)
+    )
+    run("permute", permute, torch.rand(3, 5, 3) - 0.5, torch.rand(3, 2), "mse")
+    permute3 = nn.Sequential(Permute(2, 0, 1), nn.Conv2d(4, 2, 2), nn.Flatten(), nn.Linear(2 * 1 * 2, 2))
+    run("permute3", permute3, torch.rand(3, 2, 3, 4) - 0.5, torch.rand(3, 2), "mse")
 
     if ONLY:
         return

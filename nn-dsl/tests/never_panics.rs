@@ -156,6 +156,15 @@ fn plausible_value(kind: ArgKind) -> BoxedStrategy<String> {
         ArgKind::Choice(choices) => words(choices).boxed(),
         ArgKind::Type => words(&["Encoder"]).boxed(),
         ArgKind::Sizes => words(&["[4]", "[2, 3]", "[3, 2, 2]", "[K, 2]", "[0, 5]"]).boxed(),
+        ArgKind::Axes => words(&[
+            "[1, 0]",
+            "[0, 1]",
+            "[2, 0, 1]",
+            "[0, 2, 1]",
+            "[1, 1]",
+            "[3, 0]",
+        ])
+        .boxed(),
         ArgKind::Layer(kinds) => (
             prop::sample::select(kinds.to_vec()),
             1usize..20,

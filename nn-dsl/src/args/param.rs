@@ -32,6 +32,8 @@ pub enum ArgKind {
     Layer(&'static [&'static str]),
     /// A list `[a, b, c]` of one to three positive sizes: a sample's shape.
     Sizes,
+    /// A list `[1, 0]` of a sample's dimensions, 0-based: an order of them.
+    Axes,
 }
 
 /// Bounds of a number argument.

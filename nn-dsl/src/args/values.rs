@@ -21,6 +21,8 @@ pub struct Zeros2;
 pub struct Flag;
 /// A list `[a, b, c]` of one to three positive sizes.
 pub struct Sizes;
+/// A list `[1, 0]` of dimensions, 0-based integer literals.
+pub struct Axes;
 /// A number above 0 (`eps`).
 pub struct Positive;
 /// A number in [0, 1) (a dropout rate).
@@ -329,6 +331,29 @@ impl ArgType for Sizes {
             _ => Err(a.cx.error_spanned_by(
                 expr,
                 format_args!("{what} must be a list of one to three sizes such as `[4, 7]`"),
+            )),
+        }
+    }
+}
+
+impl ArgType for Axes {
+    type Value = Vec<usize>;
+    const KIND: ArgKind = ArgKind::Axes;
+    fn parse(expr: &Expr, param: &Param, a: &ArgCx<'_>) -> Result<Vec<usize>, Reported> {
+        let what = param.what;
+        let axes = list_elements(expr).and_then(|elems| {
+            elems
+                .into_iter()
+                .map(dim::literal)
+                .collect::<Option<Vec<_>>>()
+        });
+        match axes {
+            Some(axes) if (2..=3).contains(&axes.len()) => Ok(axes),
+            _ => Err(a.cx.error_spanned_by(
+                expr,
+                format_args!(
+                    "{what} must be a list of two or three dimensions, numbered from 0, such as `[1, 0]`"
+                ),
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! Layers that change only how values are laid out or which reach the output: `Flatten`,
-//! `Reshape`, `Identity`, `ZeroPad2d` and `Dropout`.
+//! `Reshape`, `Permute`, `Identity`, `ZeroPad2d` and `Dropout`.
 
-use crate::args::{args, Fraction, NoArgs, Sizes, Zeros2};
+use crate::args::{args, Axes, Fraction, NoArgs, Sizes, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -111,6 +111,65 @@ impl Kind for Reshape {
     }
 }
 
+args! {
+    /// `Permute`'s arguments.
+    pub struct PermuteArgs {
+        /// the input's dimensions in their new order, numbered from 0
+        dims: Axes,
+    }
+}
+
+pub struct Permute;
+
+impl Kind for Permute {
+    type Args = PermuteArgs;
+    const DECL: Decl = Decl {
+        name: "Permute",
+        doc: "the sample's dimensions in another order (PyTorch's `x.permute(0, …)` with the batch left first, Keras's `Permute` numbered from 0): `dims` lists the input's dimensions, numbered from 0, in the output's order; `Permute([1, 0])` turns `[steps, features]` into `[features, steps]`",
+        example: "Permute([1, 0])",
+        accepts: &[Input::Matrix, Input::Image],
+        input_words: "a [a, b] or [a, b, c]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &PermuteArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Some(dims) = input.dims() else {
+            return Err(r.unexpected(input));
+        };
+        let axes = &a.dims.value;
+        let rank = dims.len();
+        let mut seen = [false; 3];
+        let is_permutation = axes.len() == rank
+            && axes
+                .iter()
+                .all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
+        if !is_permutation {
+            return Err(r.cx.error_spanned_by(
+                &a.dims,
+                format_args!(
+                    "Permute needs each of the input's {rank} dimensions (0 to {}) once, but got {axes:?} for an input of shape {}",
+                    rank - 1,
+                    input.text()
+                ),
+            ));
+        }
+        let out = match axes.as_slice() {
+            [a, b] => Shape::Matrix(dims[*a].clone(), dims[*b].clone()),
+            [a, b, c] => Shape::Image(dims[*a].clone(), dims[*b].clone(), dims[*c].clone()),
+            _ => return Err(r.unexpected(input)),
+        };
+        let [a0, a1] = [axes[0], axes[1]];
+        let a2 = axes.get(2).copied().unwrap_or(2);
+        let (x, y) = (r.sample_type(input), r.sample_type(&out));
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::Permute<#x, #y, #a0, #a1, #a2>),
+            quote_spanned!(span=> ::core::default::Default::default()),
+            out,
+        ))
+    }
+}
+
 pub struct Identity;
 
 impl Kind for Identity {
@@ -213,6 +272,7 @@ impl Kind for Dropout {
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Flatten>(),
     KindEntry::layer::<Reshape>(),
+    KindEntry::layer::<Permute>(),
     KindEntry::layer::<Identity>(),
     KindEntry::layer::<ZeroPad2d>(),
     KindEntry::layer::<Dropout>(),

@@ -18,6 +18,7 @@ mod layer;
 mod llama;
 mod norm;
 mod pad;
+mod permute;
 mod pool;
 mod rnn;
 mod stepped;
@@ -51,6 +52,7 @@ pub use norm::{
     InstanceNorm, LastDimension, LayerNorm, Norm, NormCache,
 };
 pub use pad::ZeroPad2d;
+pub use permute::Permute;
 pub use pool::{
     AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, PoolAvg, PoolExtent,
     PoolGlobal, PoolLayer, PoolMax, PoolOn, PoolOp, PoolWindow,
@@ -68,7 +70,7 @@ pub mod all {
         ConvTranspose2d, CrossAttention, DecoderLayer, Dense, DenseSeq, Dropout, Elu, Embedding,
         Flatten, Gelu, GlobalAvgPool1d, GlobalAvgPool2d, GlobalMaxPool1d, GlobalMaxPool2d, Glu,
         GroupNorm, Hardsigmoid, Hardswish, Identity, InstanceNorm, LayerNorm, LeakyRelu, Linear,
-        LogSoftmax, MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, PixelShuffle,
+        LogSoftmax, MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, Permute, PixelShuffle,
         PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Reshape, Residual, RmsNorm,
         Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
     };
