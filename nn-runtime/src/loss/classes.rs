@@ -1,0 +1,150 @@
+//! Losses over classes: cross-entropy from class scores.
+
+use super::{ClassScoresHead, Loss};
+use crate::data::{Labels, StepLabels};
+use crate::kernels;
+use crate::tensor::{Batch, Tensor1, Tensor2};
+
+/// Cross-entropy over classes from logits (PyTorch `CrossEntropyLoss`), with class-index
+/// labels ([`Labels`]) or probability / one-hot targets (`Batch<Tensor1<N>>`); and, on an
+/// output of class scores per step (`[T, N]`), with a class per step ([`StepLabels`]):
+/// the mean over the steps not ignored (PyTorch's `ignore_index`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CrossEntropy;
+
+impl<H: ClassScoresHead, const N: usize> Loss<H, Tensor1<N>, Labels<N>> for CrossEntropy {
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+        dlogits: &mut Batch<Tensor1<N>>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        let classes = labels.as_slice().iter().map(|&c| Some(c as usize));
+        cross_entropy_labels(logits.as_slice(), classes, Some(dlogits.as_mut_slice()), N)
+    }
+
+    fn loss(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+    ) -> f32 {
+        let classes = labels.as_slice().iter().map(|&c| Some(c as usize));
+        cross_entropy_labels(logits.as_slice(), classes, None, N)
+    }
+}
+
+impl<H: ClassScoresHead, const T: usize, const N: usize> Loss<H, Tensor2<T, N>, StepLabels<T, N>>
+    for CrossEntropy
+{
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Tensor2<T, N>>,
+        output: &Batch<Tensor2<T, N>>,
+        labels: &StepLabels<T, N>,
+        dlogits: &mut Batch<Tensor2<T, N>>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        let steps = labels.counted(output);
+        cross_entropy_labels(logits.as_slice(), steps, Some(dlogits.as_mut_slice()), N)
+    }
+
+    fn loss(
+        &self,
+        logits: &Batch<Tensor2<T, N>>,
+        output: &Batch<Tensor2<T, N>>,
+        labels: &StepLabels<T, N>,
+    ) -> f32 {
+        cross_entropy_labels(logits.as_slice(), labels.counted(output), None, N)
+    }
+}
+
+impl<H: ClassScoresHead, const N: usize> Loss<H, Tensor1<N>, Batch<Tensor1<N>>> for CrossEntropy {
+    fn loss_and_grad(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        targets: &Batch<Tensor1<N>>,
+        dlogits: &mut Batch<Tensor1<N>>,
+    ) -> f32 {
+        dlogits.set_rows(logits.rows());
+        cross_entropy_dense(
+            logits.as_slice(),
+            targets.as_slice(),
+            Some(dlogits.as_mut_slice()),
+            N,
+        )
+    }
+
+    fn loss(
+        &self,
+        logits: &Batch<Tensor1<N>>,
+        _output: &Batch<Tensor1<N>>,
+        targets: &Batch<Tensor1<N>>,
+    ) -> f32 {
+        cross_entropy_dense(logits.as_slice(), targets.as_slice(), None, N)
+    }
+}
+
+/// Mean over the rows of `classes` scores that have a label of `logsumexp(z) − z[label]`;
+/// gradient `(softmax(z) − onehot) / labelled rows`, and 0 for a row without a label (an
+/// ignored step).
+fn cross_entropy_labels(
+    z: &[f32],
+    labels: impl Iterator<Item = Option<usize>> + Clone,
+    mut dz: Option<&mut [f32]>,
+    classes: usize,
+) -> f32 {
+    let labelled = labels.clone().filter(Option::is_some).count();
+    let inv = 1.0 / labelled.max(1) as f32;
+    let mut total = 0.0f64;
+    for (r, (zr, label)) in z.chunks_exact(classes).zip(labels).enumerate() {
+        let dr = dz
+            .as_deref_mut()
+            .map(|dz| &mut dz[r * classes..(r + 1) * classes]);
+        let Some(label) = label else {
+            if let Some(dr) = dr {
+                dr.fill(0.0);
+            }
+            continue;
+        };
+        let (max, log_sum) = kernels::log_sum_exp_parts(zr);
+        total += (log_sum - (zr[label] - max)) as f64;
+        if let Some(dr) = dr {
+            for (d, &zi) in dr.iter_mut().zip(zr) {
+                *d = ((zi - max) - log_sum).exp() * inv;
+            }
+            dr[label] -= inv;
+        }
+    }
+    (total / labelled.max(1) as f64) as f32
+}
+
+/// Mean over rows of `−Σ t · log_softmax(z)`; gradient `(Σt · softmax(z) − t) / rows`.
+fn cross_entropy_dense(z: &[f32], t: &[f32], mut dz: Option<&mut [f32]>, classes: usize) -> f32 {
+    let rows = z.len() / classes.max(1);
+    let inv_rows = 1.0 / rows.max(1) as f32;
+    let mut total = 0.0f64;
+    for (r, (zr, tr)) in z
+        .chunks_exact(classes)
+        .zip(t.chunks_exact(classes))
+        .enumerate()
+    {
+        let (max, log_sum) = kernels::log_sum_exp_parts(zr);
+        let t_sum: f32 = tr.iter().sum();
+        total += zr
+            .iter()
+            .zip(tr)
+            .map(|(&zi, &ti)| -(ti * ((zi - max) - log_sum)) as f64)
+            .sum::<f64>();
+        if let Some(dz) = dz.as_deref_mut() {
+            let dr = &mut dz[r * classes..(r + 1) * classes];
+            for ((d, &zi), &ti) in dr.iter_mut().zip(zr).zip(tr) {
+                *d = (t_sum * ((zi - max) - log_sum).exp() - ti) * inv_rows;
+            }
+        }
+    }
+    (total / rows.max(1) as f64) as f32
+}
