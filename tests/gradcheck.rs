@@ -316,6 +316,65 @@ fn losses_match_closed_forms() {
     assert!((ce - 2e4).abs() < 1.0, "{ce}");
 }
 
+/// Targets at `head(logits) − e` for residuals e drawn in ±[0.05, 1) and kept 0.05 away from
+/// every `kink` of |e| (0 always): a step of H in the logits never crosses one, where the
+/// loss is not twice differentiable and central differences would disagree.
+fn targets_off_kinks<Hd: Head, S: Sample>(
+    logits: &Batch<S>,
+    kinks: &[f32],
+    rng: &mut Rng,
+) -> Batch<S> {
+    let mut targets = logits.clone();
+    Hd::default().forward(logits.as_slice(), targets.as_mut_slice(), S::ROW);
+    let e: Batch<S> = random_batch(logits.rows(), 0.05, rng);
+    for (t, &e) in targets.as_mut_slice().iter_mut().zip(e.as_slice()) {
+        let near = kinks.iter().any(|&k| (e.abs() - k).abs() < 0.05);
+        let e = if near { e + 0.1 * e.signum() } else { e };
+        *t -= e;
+    }
+    targets
+}
+
+/// The element-wise regression losses through each head, on their own targets and on
+/// padded sequences (padded steps count for nothing).
+fn check_regression_loss<L>(name: &str, loss: &L, kinks: &[f32], rng: &mut Rng)
+where
+    L: Loss<Linear, Tensor1<5>, Batch<Tensor1<5>>>
+        + Loss<Sigmoid, Tensor1<5>, Batch<Tensor1<5>>>
+        + Loss<Softmax, Tensor1<5>, Batch<Tensor1<5>>>
+        + Loss<Linear, Tensor2<3, 4>, Batch<Tensor2<3, 4>>>,
+{
+    let z: Batch<Tensor1<5>> = random_batch(3, 0.0, rng);
+    let t = targets_off_kinks::<Linear, _>(&z, kinks, rng);
+    check_loss_at::<Linear, _, _, _>(&format!("{name}, linear head"), loss, &t, z.clone());
+    let t = targets_off_kinks::<Sigmoid, _>(&z, kinks, rng);
+    check_loss_at::<Sigmoid, _, _, _>(&format!("{name}, sigmoid head"), loss, &t, z.clone());
+    let t = targets_off_kinks::<Softmax, _>(&z, kinks, rng);
+    check_loss_at::<Softmax, _, _, _>(&format!("{name}, softmax head"), loss, &t, z);
+    let z: Batch<Tensor2<3, 4>> = random_batch::<Tensor2<3, 4>>(2, 0.0, rng)
+        .with_lengths(&[3, 2])
+        .unwrap();
+    let t = targets_off_kinks::<Linear, _>(&z, kinks, rng);
+    check_loss_at::<Linear, _, _, _>(&format!("{name}, padded steps"), loss, &t, z);
+}
+
+#[test]
+fn regression_loss_gradients() {
+    let mut rng = Rng::seed(71);
+    check_regression_loss("L1", &L1, &[0.0], &mut rng);
+}
+
+#[test]
+fn l1_gradient_is_zero_where_the_output_equals_the_target() {
+    // PyTorch's choice at the kink of |y − t|: sgn(0) = 0, not f32::signum's 1.
+    let y: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, -0.25, 2.0]).unwrap();
+    let t: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, 0.25, 1.0]).unwrap();
+    let mut d = Batch::default();
+    let value = <L1 as Loss<Linear, _, _>>::loss_and_grad(&L1, &y, &y, &t, &mut d);
+    assert!((value - 1.5 / 3.0).abs() < 1e-7, "{value}");
+    assert_eq!(d.as_slice(), [0.0, -1.0 / 3.0, 1.0 / 3.0]);
+}
+
 network! {
     struct Tiny: [5] {
         Dense(6), Tanh,

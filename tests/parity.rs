@@ -17,7 +17,9 @@
 //! gradients compare against either PyTorch bias (both equal ∂loss/∂bias), and the Adam step
 //! is not compared for that bias (one Adam parameter moves differently from two).
 
+use typed_nn::layers::ActivationFn;
 use typed_nn::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
+use typed_nn::loss::Head;
 use typed_nn::prelude::*;
 use typed_nn::{data::TargetBatch, loss::Loss, Network};
 
@@ -254,6 +256,46 @@ fn labels<const N: usize>(t: &[f32]) -> Labels<N> {
 
 fn dense_targets<const N: usize>(t: &[f32]) -> Batch<Tensor1<N>> {
     Batch::from_vec(t.to_vec()).unwrap()
+}
+
+/// A loss alone against a `loss_<case>` fixture: the value of `loss` and `loss_and_grad`,
+/// and ∂loss/∂input, at PyTorch's input (logits, or log-probabilities) through head `Hd`.
+/// Both 1e-5 relative, with floors of 1e-6 (loss) and 1e-7 (gradient entries, which are
+/// of order 1/n): one f32 loss over a few dozen terms, without a network before it.
+fn check_loss<Hd: Head, S: Sample, T, L: Loss<Hd, S, T>>(
+    name: &str,
+    targets: impl Fn(&Data) -> T,
+    loss: impl Fn(&Data) -> L,
+) {
+    let data = Data {
+        bytes: fixture(name, "data"),
+    };
+    let input: Batch<S> = Batch::from_vec(data.tensor("input")).unwrap();
+    let (targets, loss) = (targets(&data), loss(&data));
+    let mut output = input.clone();
+    Hd::default().forward(input.as_slice(), output.as_mut_slice(), S::ROW);
+    let mut grad = Batch::default();
+    let value = loss.loss_and_grad(&input, &output, &targets, &mut grad);
+    let want = data.tensor("loss");
+    assert_close(&format!("{name} loss"), &[value], &want, 1e-5, 1e-6);
+    let alone = loss.loss(&input, &output, &targets);
+    assert_close(&format!("{name} loss alone"), &[alone], &want, 1e-5, 1e-6);
+    assert_close(
+        &format!("{name} grad"),
+        grad.as_slice(),
+        &data.tensor("grad"),
+        1e-5,
+        1e-7,
+    );
+}
+
+fn dense<S: Sample>(data: &Data) -> Batch<S> {
+    Batch::from_vec(data.tensor("target")).unwrap()
+}
+
+#[test]
+fn l1_loss_matches_pytorch() {
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_l1", dense, |_| L1);
 }
 
 network! {

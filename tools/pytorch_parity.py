@@ -14,6 +14,11 @@ For each network kind, builds the network in PyTorch with the module names typed
                                random (dropout); "lengths" for a batch of padded sequences
                                (the model packs them: pack_padded_sequence, key_padding_mask)
 
+Losses alone (no network) write one file each, loss_<case>.data.safetensors: "input" (what
+the loss reads: logits, or log-probabilities after LogSoftmax), "target", the loss's settings
+when it has any ("weight", "pos_weight", "delta", ...), "loss" and "grad" (d loss / d input,
+from autograd), with PyTorch's default reduction="mean" unless the case says otherwise.
+
 The torch version is recorded in each file's metadata and in tests/fixtures/TORCH_VERSION.
 CI does not run this; the fixtures are committed. Names given on the command line write those
 fixtures only (every model is still built and run, in order, so that the random inputs of
@@ -757,5 +762,32 @@ def main():
         f.write(torch.__version__ + "\n")
 
 
+
+def save_loss(name, inputs, target, loss_fn, **settings):
+    """One loss case: loss_fn(inputs, target) with autograd's gradient; each case draws
+    from a generator of its own, so that adding or regenerating one moves no other."""
+    x = inputs.clone().requires_grad_(True)
+    loss = loss_fn(x, target)
+    loss.backward()
+    data = {"input": inputs, "target": target.float(), "loss": loss.detach().reshape(1), "grad": x.grad}
+    for key, value in settings.items():
+        data[key] = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
+    data = {k: v.detach().contiguous() for k, v in data.items()}
+    save(data, name, "data", {"torch": torch.__version__})
+    print(f"{name}: loss {loss.item():.6f}")
+
+
+def losses():
+    gen = lambda seed: torch.Generator().manual_seed(seed)
+
+    # L1: a few outputs equal to their targets, where PyTorch's gradient is 0
+    g = gen(101)
+    x = torch.randn(4, 5, generator=g)
+    t = torch.randn(4, 5, generator=g)
+    t[0, 1], t[2, 3], t[3, 0] = x[0, 1], x[2, 3], x[3, 0]
+    save_loss("loss_l1", x, t, F.l1_loss)
+
+
 if __name__ == "__main__":
     main()
+    losses()

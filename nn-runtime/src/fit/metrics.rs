@@ -2,12 +2,12 @@
 //! accuracy and, past five classes, top-5 accuracy; a class per step (cross-entropy on a
 //! sequence of class scores: taggers, language models) accuracy over the steps and
 //! perplexity; binary targets (binary cross-entropy) accuracy, precision, recall and F1;
-//! regression (mean squared error) MAE and RMSE.
+//! regression (mean squared or absolute error) MAE and RMSE.
 
 use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
-use crate::loss::{BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Mse};
+use crate::loss::{BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Mse, L1};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
 
@@ -284,6 +284,10 @@ impl<S: Sample> Metrics<S, Batch<S>> for RegressionMetrics {
 }
 
 impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for Mse {
+    type Metrics = RegressionMetrics;
+}
+
+impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for L1 {
     type Metrics = RegressionMetrics;
 }
 
