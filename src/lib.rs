@@ -422,7 +422,7 @@
 //! [`data::StepLabels`]) with `CrossEntropy` — fused with the softmax, the mean over the
 //! steps that count, a step can be ignored as PyTorch's `ignore_index` does — and `fit`
 //! reports accuracy per step and perplexity. Dense targets of the output's own shape go with
-//! `Mse`, `L1` or `BinaryCrossEntropy`, per step alike; any other pairing of head, loss and target
+//! `Mse`, `L1`, `Huber`, `SmoothL1` or `BinaryCrossEntropy`, per step alike; any other pairing of head, loss and target
 //! is a compile error naming the loss to use.
 //!
 //! Sequences of different lengths are padded to `T` and carry their lengths:

@@ -362,6 +362,21 @@ where
 fn regression_loss_gradients() {
     let mut rng = Rng::seed(71);
     check_regression_loss("L1", &L1, &[0.0], &mut rng);
+    check_regression_loss(
+        "Huber(0.5)",
+        &Huber::new(0.5).unwrap(),
+        &[0.0, 0.5],
+        &mut rng,
+    );
+    check_regression_loss("Huber()", &Huber::default(), &[0.0, 1.0], &mut rng);
+    let smooth = SmoothL1::new(0.3).unwrap();
+    check_regression_loss("SmoothL1(0.3)", &smooth, &[0.0, 0.3], &mut rng);
+    check_regression_loss(
+        "SmoothL1(0)",
+        &SmoothL1::new(0.0).unwrap(),
+        &[0.0],
+        &mut rng,
+    );
 }
 
 #[test]

@@ -298,6 +298,15 @@ fn l1_loss_matches_pytorch() {
     check_loss::<Linear, Tensor1<5>, _, _>("loss_l1", dense, |_| L1);
 }
 
+#[test]
+fn huber_and_smooth_l1_losses_match_pytorch() {
+    let delta = |d: &Data| Huber::new(d.tensor("delta")[0]).unwrap();
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_huber", dense, delta);
+    let beta = |d: &Data| SmoothL1::new(d.tensor("beta")[0]).unwrap();
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_smooth_l1", dense, beta);
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_smooth_l1_beta0", dense, beta);
+}
+
 network! {
     struct DenseNet: [6] {
         Dense(5), Tanh, Dense(5), LeakyRelu(0.1), Dense(4), Sigmoid, Dense(4), Relu, Dense(3), Softmax,

@@ -787,6 +787,16 @@ def losses():
     t[0, 1], t[2, 3], t[3, 0] = x[0, 1], x[2, 3], x[3, 0]
     save_loss("loss_l1", x, t, F.l1_loss)
 
+    # Huber and smooth L1 with thresholds other than the default 1, residuals on both sides
+    # of them; smooth L1 with beta = 0 (PyTorch's L1 loss, gradient 0 at a tie)
+    g = gen(102)
+    x = torch.randn(4, 5, generator=g)
+    t = x - 2 * torch.randn(4, 5, generator=g)
+    save_loss("loss_huber", x, t, lambda x, t: F.huber_loss(x, t, delta=0.5), delta=0.5)
+    save_loss("loss_smooth_l1", x, t, lambda x, t: F.smooth_l1_loss(x, t, beta=0.7), beta=0.7)
+    t[1, 2] = x[1, 2]
+    save_loss("loss_smooth_l1_beta0", x, t, lambda x, t: F.smooth_l1_loss(x, t, beta=0.0), beta=0.0)
+
 
 if __name__ == "__main__":
     main()

@@ -2,12 +2,14 @@
 //! accuracy and, past five classes, top-5 accuracy; a class per step (cross-entropy on a
 //! sequence of class scores: taggers, language models) accuracy over the steps and
 //! perplexity; binary targets (binary cross-entropy) accuracy, precision, recall and F1;
-//! regression (mean squared or absolute error) MAE and RMSE.
+//! regression (mean squared or absolute error, Huber, smooth L1) MAE and RMSE.
 
 use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
-use crate::loss::{BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Mse, L1};
+use crate::loss::{
+    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, Mse, SmoothL1, L1,
+};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
 
@@ -288,6 +290,14 @@ impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for Mse {
 }
 
 impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for L1 {
+    type Metrics = RegressionMetrics;
+}
+
+impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for Huber {
+    type Metrics = RegressionMetrics;
+}
+
+impl<H: Head, S: Sample> TaskMetrics<H, S, Batch<S>> for SmoothL1 {
     type Metrics = RegressionMetrics;
 }
 

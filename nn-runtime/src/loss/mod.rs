@@ -11,7 +11,7 @@ mod regression;
 
 pub use binary::BinaryCrossEntropy;
 pub use classes::CrossEntropy;
-pub use regression::{Mse, L1};
+pub use regression::{Huber, Mse, SmoothL1, L1};
 
 use crate::kernels;
 use crate::layers::{ActivationFn, Linear, Sigmoid, Softmax};
