@@ -421,9 +421,10 @@
 //! distribution per step trains on a class per step: [`data::StepClasses`] (batched as
 //! [`data::StepLabels`]) with `CrossEntropy` — fused with the softmax, the mean over the
 //! steps that count, a step can be ignored as PyTorch's `ignore_index` does — and `fit`
-//! reports accuracy per step and perplexity. Dense targets of the output's own shape go with
-//! `Mse`, `L1`, `Huber`, `SmoothL1` or `BinaryCrossEntropy`, per step alike; any other pairing of head, loss and target
-//! is a compile error naming the loss to use.
+//! reports accuracy per step and perplexity; a network ending in `LogSoftmax` trains on the
+//! same targets with `Nll` (PyTorch's `NLLLoss`). Dense targets of the output's own shape go
+//! with `Mse`, `L1`, `Huber`, `SmoothL1` or `BinaryCrossEntropy`, per step alike; any other
+//! pairing of head, loss and target is a compile error naming the loss to use.
 //!
 //! Sequences of different lengths are padded to `T` and carry their lengths:
 //! [`Dataset::from_sequences`] pads and keeps them, every batch carries them

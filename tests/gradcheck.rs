@@ -379,6 +379,44 @@ fn regression_loss_gradients() {
     );
 }
 
+/// Three sequences of 4 steps over 5 classes: an ignored step, padding past a sequence's
+/// end, a one-step sequence.
+fn step_labels() -> StepLabels<4, 5> {
+    StepLabels::new(&[
+        StepClasses::<4, 5>::from_steps([Some(0), Some(3), None, Some(4)]).unwrap(),
+        StepClasses::padded(&[2, 2, 1]).unwrap(),
+        StepClasses::padded(&[4]).unwrap(),
+    ])
+}
+
+#[test]
+fn nll_loss_gradients() {
+    let mut rng = Rng::seed(72);
+    let labels = Labels::<5>::new(vec![0, 3, 4]).unwrap();
+    check_loss::<Linear, 5, _, _>("NLL labels", &Nll, &labels, 3, &mut rng);
+    let steps = step_labels();
+    let x = || random_batch::<Tensor2<4, 5>>(3, 0.0, &mut Rng::seed(73));
+    check_loss_at::<Linear, _, _, _>("NLL per step", &Nll, &steps, x());
+    let short = x().with_lengths(&[4, 2, 1]).unwrap();
+    check_loss_at::<Linear, _, _, _>("NLL per step, lengths", &Nll, &steps, short);
+}
+
+network! {
+    struct LogProbs: [5] {
+        Dense(6), Tanh,
+        Dense(4), LogSoftmax,
+    }
+}
+
+#[test]
+fn nll_through_a_generated_log_softmax_matches_finite_differences() {
+    let mut rng = Rng::seed(74);
+    let mut net = LogProbs::init(&mut rng);
+    let x: Batch<Tensor1<5>> = random_batch(4, 0.0, &mut rng);
+    let labels = Labels::<4>::new(vec![3, 0, 1, 3]).unwrap();
+    check_network("LogProbs + Nll", &mut net, &x, &labels, &Nll);
+}
+
 #[test]
 fn l1_gradient_is_zero_where_the_output_equals_the_target() {
     // PyTorch's choice at the kink of |y − t|: sgn(0) = 0, not f32::signum's 1.

@@ -299,6 +299,14 @@ fn l1_loss_matches_pytorch() {
 }
 
 #[test]
+fn nll_loss_after_log_softmax_matches_pytorch() {
+    let labels = |d: &Data| labels::<5>(&d.tensor("target"));
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_nll", labels, |_| Nll);
+    let steps = |d: &Data| step_labels::<4, 5>(&d.tensor("target"));
+    check_loss::<Linear, Tensor2<4, 5>, _, _>("loss_nll_steps", steps, |_| Nll);
+}
+
+#[test]
 fn huber_and_smooth_l1_losses_match_pytorch() {
     let delta = |d: &Data| Huber::new(d.tensor("delta")[0]).unwrap();
     check_loss::<Linear, Tensor1<5>, _, _>("loss_huber", dense, delta);

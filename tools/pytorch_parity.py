@@ -797,6 +797,16 @@ def losses():
     t[1, 2] = x[1, 2]
     save_loss("loss_smooth_l1_beta0", x, t, lambda x, t: F.smooth_l1_loss(x, t, beta=0.0), beta=0.0)
 
+    # NLL of log-probabilities: class labels, and a class per step [B, T] with ignored steps
+    # (-100, PyTorch's ignore_index)
+    g = gen(103)
+    x = F.log_softmax(torch.randn(4, 5, generator=g), dim=-1)
+    save_loss("loss_nll", x, torch.tensor([1, 4, 0, 1]), F.nll_loss)
+    x = F.log_softmax(torch.randn(3, 4, 5, generator=g), dim=-1)
+    t = torch.tensor([[0, 3, -100, 4], [2, -100, -100, 1], [4, 4, 0, -100]])
+    nll_steps = lambda x, t: F.nll_loss(x.reshape(-1, 5), t.reshape(-1), ignore_index=-100)
+    save_loss("loss_nll_steps", x, t, nll_steps)
+
 
 if __name__ == "__main__":
     main()

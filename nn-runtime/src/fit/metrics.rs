@@ -1,4 +1,5 @@
-//! Metrics chosen by the task, which the loss names: class labels (cross-entropy) get
+//! Metrics chosen by the task, which the loss names: class labels (cross-entropy, or the
+//! negative log-likelihood of log-probabilities) get
 //! accuracy and, past five classes, top-5 accuracy; a class per step (cross-entropy on a
 //! sequence of class scores: taggers, language models) accuracy over the steps and
 //! perplexity; binary targets (binary cross-entropy) accuracy, precision, recall and F1;
@@ -8,7 +9,7 @@ use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
 use crate::loss::{
-    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, Mse, SmoothL1, L1,
+    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, Mse, Nll, SmoothL1, L1,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
@@ -110,6 +111,11 @@ impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Batch<Tensor
     type Metrics = ClassMetrics<N>;
 }
 
+/// Log-probabilities (after `LogSoftmax`) rank the classes as the logits do.
+impl<const N: usize> TaskMetrics<Linear, Tensor1<N>, Labels<N>> for Nll {
+    type Metrics = ClassMetrics<N>;
+}
+
 /// The pairs of output and target values that count: those of the steps within each
 /// sequence's length (every value of samples without lengths).
 fn counted_values<'a, S: Sample>(
@@ -179,6 +185,12 @@ impl<H: ClassScoresHead, const T: usize, const N: usize>
     TaskMetrics<H, Tensor2<T, N>, StepLabels<T, N>> for CrossEntropy
 {
     type Metrics = StepClassMetrics<H>;
+}
+
+/// Perplexity from log-probabilities: log-softmax leaves them as they are, so the `Linear`
+/// reading of the scores gives log p(class) itself.
+impl<const T: usize, const N: usize> TaskMetrics<Linear, Tensor2<T, N>, StepLabels<T, N>> for Nll {
+    type Metrics = StepClassMetrics<Linear>;
 }
 
 /// Where a binary head's output splits the two answers: 0.5 for probabilities (a Sigmoid

@@ -1,8 +1,10 @@
-//! Losses over classes: cross-entropy from class scores.
+//! Losses over classes: cross-entropy from class scores, the negative log-likelihood of
+//! log-probabilities.
 
 use super::{ClassScoresHead, Loss};
 use crate::data::{Labels, StepLabels};
 use crate::kernels;
+use crate::layers::Linear;
 use crate::tensor::{Batch, Tensor1, Tensor2};
 
 /// Cross-entropy over classes from logits (PyTorch `CrossEntropyLoss`), with class-index
@@ -86,6 +88,91 @@ impl<H: ClassScoresHead, const N: usize> Loss<H, Tensor1<N>, Batch<Tensor1<N>>> 
     ) -> f32 {
         cross_entropy_dense(logits.as_slice(), targets.as_slice(), None, N)
     }
+}
+
+/// Negative log-likelihood (PyTorch `NLLLoss`) of a network ending in `LogSoftmax`: its
+/// outputs are read as log-probabilities, the loss is the mean over labelled rows of
+/// −log p(label), and its gradient −1/n at each row's label (0 elsewhere), which the
+/// network's `LogSoftmax` then takes back to its logits. With class labels ([`Labels`]), or
+/// a class per step ([`StepLabels`]: the mean over the steps not ignored, as PyTorch's
+/// `ignore_index`).
+///
+/// The network's head as far as losses go is `Linear` (`LogSoftmax` is an ordinary layer,
+/// not fused): `Nll` does not accept a network ending in `Softmax`, whose outputs are
+/// probabilities; that one is trained with [`CrossEntropy`](super::CrossEntropy), as is a
+/// network ending in no activation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Nll;
+
+impl<const N: usize> Loss<Linear, Tensor1<N>, Labels<N>> for Nll {
+    fn loss_and_grad(
+        &self,
+        _logits: &Batch<Tensor1<N>>,
+        output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+        dlogits: &mut Batch<Tensor1<N>>,
+    ) -> f32 {
+        dlogits.set_rows(output.rows());
+        let classes = labels.as_slice().iter().map(|&c| Some(c as usize));
+        nll(output.as_slice(), classes, Some(dlogits.as_mut_slice()), N)
+    }
+
+    fn loss(
+        &self,
+        _logits: &Batch<Tensor1<N>>,
+        output: &Batch<Tensor1<N>>,
+        labels: &Labels<N>,
+    ) -> f32 {
+        let classes = labels.as_slice().iter().map(|&c| Some(c as usize));
+        nll(output.as_slice(), classes, None, N)
+    }
+}
+
+impl<const T: usize, const N: usize> Loss<Linear, Tensor2<T, N>, StepLabels<T, N>> for Nll {
+    fn loss_and_grad(
+        &self,
+        _logits: &Batch<Tensor2<T, N>>,
+        output: &Batch<Tensor2<T, N>>,
+        labels: &StepLabels<T, N>,
+        dlogits: &mut Batch<Tensor2<T, N>>,
+    ) -> f32 {
+        dlogits.set_rows(output.rows());
+        let steps = labels.counted(output);
+        nll(output.as_slice(), steps, Some(dlogits.as_mut_slice()), N)
+    }
+
+    fn loss(
+        &self,
+        _logits: &Batch<Tensor2<T, N>>,
+        output: &Batch<Tensor2<T, N>>,
+        labels: &StepLabels<T, N>,
+    ) -> f32 {
+        nll(output.as_slice(), labels.counted(output), None, N)
+    }
+}
+
+/// Mean over the rows of `classes` log-probabilities that have a label of −x[label];
+/// gradient −1/(labelled rows) at the label, 0 elsewhere and on rows without a label.
+fn nll(
+    x: &[f32],
+    labels: impl Iterator<Item = Option<usize>> + Clone,
+    mut dx: Option<&mut [f32]>,
+    classes: usize,
+) -> f32 {
+    let labelled = labels.clone().filter(Option::is_some).count().max(1);
+    let inv = 1.0 / labelled as f32;
+    if let Some(dx) = dx.as_deref_mut() {
+        dx.fill(0.0);
+    }
+    let mut total = 0.0f64;
+    for (r, (xr, label)) in x.chunks_exact(classes).zip(labels).enumerate() {
+        let Some(label) = label else { continue };
+        total -= xr[label] as f64;
+        if let Some(dx) = dx.as_deref_mut() {
+            dx[r * classes + label] = -inv;
+        }
+    }
+    (total / labelled as f64) as f32
 }
 
 /// Mean over the rows of `classes` scores that have a label of `logsumexp(z) − z[label]`;
