@@ -422,7 +422,8 @@
 //! [`data::StepLabels`]) with `CrossEntropy` — fused with the softmax, the mean over the
 //! steps that count, a step can be ignored as PyTorch's `ignore_index` does — and `fit`
 //! reports accuracy per step and perplexity; a network ending in `LogSoftmax` trains on the
-//! same targets with `Nll` (PyTorch's `NLLLoss`). Dense targets of the output's own shape go
+//! same targets with `Nll` (PyTorch's `NLLLoss`), and on target distributions with `KlDiv`
+//! (PyTorch's `KLDivLoss`, `"batchmean"`). Dense targets of the output's own shape go
 //! with `Mse`, `L1`, `Huber`, `SmoothL1` or `BinaryCrossEntropy`, per step alike; any other
 //! pairing of head, loss and target is a compile error naming the loss to use.
 //!

@@ -418,6 +418,48 @@ fn nll_through_a_generated_log_softmax_matches_finite_differences() {
 }
 
 #[test]
+fn kl_divergence_gradients() {
+    let mut rng = Rng::seed(75);
+    // Probabilities from a softmax, one of them exactly 0 (its term is 0 whatever p is).
+    let mut t: Batch<Tensor1<5>> = random_batch(3, 0.0, &mut rng);
+    let logits = t.as_slice().to_vec();
+    typed_nn::layers::ActivationFn::forward(&Softmax, &logits, t.as_mut_slice(), 5);
+    t.as_mut_slice()[7] = 0.0;
+    let log_t: Batch<Tensor1<5>> =
+        Batch::from_vec(t.as_slice().iter().map(|p| p.max(1e-3).ln()).collect()).unwrap();
+    check_loss::<Linear, 5, _, _>("KL", &KlDiv::default(), &t, 3, &mut rng);
+    let kl_log = KlDiv { log_target: true };
+    check_loss::<Linear, 5, _, _>("KL, log target", &kl_log, &log_t, 3, &mut rng);
+    let x = random_batch::<Tensor2<4, 5>>(3, 0.0, &mut rng)
+        .with_lengths(&[4, 2, 1])
+        .unwrap();
+    let t: Batch<Tensor2<4, 5>> = random_batch(3, 0.0, &mut rng);
+    let t = Batch::from_vec(t.as_slice().iter().map(|v| v.abs()).collect()).unwrap();
+    check_loss_at::<Linear, _, _, _>("KL per step, lengths", &KlDiv::default(), &t, x);
+}
+
+#[test]
+fn kl_divergence_is_zero_at_the_target_and_divides_by_the_batch() {
+    let p: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, 0.5, 0.0, 0.2, 0.3, 0.5]).unwrap();
+    let log_p: Batch<Tensor1<3>> =
+        Batch::from_vec(p.as_slice().iter().map(|v| v.ln().max(-30.0)).collect()).unwrap();
+    let kl =
+        |x: &Batch<Tensor1<3>>| <KlDiv as Loss<Linear, _, _>>::loss(&KlDiv::default(), x, x, &p);
+    // Identical distributions: 0, the 0 target's term 0 whatever its log-probability.
+    assert_eq!(kl(&log_p), 0.0);
+    // Uniform predictions: Σ_rows Σ t (ln t + ln 3), over 2 rows (not 6 values).
+    let uniform: Batch<Tensor1<3>> = Batch::from_vec(vec![-(3f32.ln()); 6]).unwrap();
+    let want = (0.5f32.ln() + 3f32.ln())
+        + (0.2 * 0.2f32.ln() + 0.3 * 0.3f32.ln() + 0.5 * 0.5f32.ln() + 3f32.ln());
+    assert!(
+        (kl(&uniform) - want / 2.0).abs() < 1e-6,
+        "{} vs {}",
+        kl(&uniform),
+        want / 2.0
+    );
+}
+
+#[test]
 fn l1_gradient_is_zero_where_the_output_equals_the_target() {
     // PyTorch's choice at the kink of |y − t|: sgn(0) = 0, not f32::signum's 1.
     let y: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, -0.25, 2.0]).unwrap();

@@ -307,6 +307,13 @@ fn nll_loss_after_log_softmax_matches_pytorch() {
 }
 
 #[test]
+fn kl_divergence_batchmean_matches_pytorch() {
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_kl_div", dense, |_| KlDiv::default());
+    let log_target = |_: &Data| KlDiv { log_target: true };
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_kl_div_log_target", dense, log_target);
+}
+
+#[test]
 fn huber_and_smooth_l1_losses_match_pytorch() {
     let delta = |d: &Data| Huber::new(d.tensor("delta")[0]).unwrap();
     check_loss::<Linear, Tensor1<5>, _, _>("loss_huber", dense, delta);

@@ -807,6 +807,18 @@ def losses():
     nll_steps = lambda x, t: F.nll_loss(x.reshape(-1, 5), t.reshape(-1), ignore_index=-100)
     save_loss("loss_nll_steps", x, t, nll_steps)
 
+    # KL divergence, batchmean: log-probabilities against probabilities with exact zeros,
+    # then against log-probabilities (log_target)
+    g = gen(104)
+    x = F.log_softmax(torch.randn(4, 5, generator=g), dim=-1)
+    t = F.softmax(torch.randn(4, 5, generator=g), dim=-1)
+    t[0, 2], t[3, 4] = 0.0, 0.0
+    kl = lambda x, t: F.kl_div(x, t, reduction="batchmean")
+    save_loss("loss_kl_div", x, t, kl)
+    t = F.log_softmax(torch.randn(4, 5, generator=g), dim=-1)
+    kl_log = lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=True)
+    save_loss("loss_kl_div_log_target", x, t, kl_log)
+
 
 if __name__ == "__main__":
     main()

@@ -31,7 +31,7 @@ pub use data::csv::{CsvOptions, Standardizer};
 pub use data::{mnist, Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
 pub use layers::all::*;
-pub use loss::{BinaryCrossEntropy, CrossEntropy, Huber, Mse, Nll, SmoothL1, L1};
+pub use loss::{BinaryCrossEntropy, CrossEntropy, Huber, KlDiv, Mse, Nll, SmoothL1, L1};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
 pub use pair::{Losses, Pair, Select};
 pub use rng::Rng;
@@ -45,7 +45,7 @@ pub mod prelude {
     pub use crate::fit::{History, Trainer, Verbosity};
     pub use crate::layers::all::*;
     pub use crate::layers::{Layer, Stepped};
-    pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Huber, Mse, Nll, SmoothL1, L1};
+    pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Huber, KlDiv, Mse, Nll, SmoothL1, L1};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::pair::{Losses, Pair};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};

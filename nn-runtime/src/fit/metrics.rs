@@ -9,7 +9,7 @@ use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
 use crate::loss::{
-    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, Mse, Nll, SmoothL1, L1,
+    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, KlDiv, Mse, Nll, SmoothL1, L1,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
@@ -108,6 +108,12 @@ impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Labels<N>> f
 impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Batch<Tensor1<N>>>
     for CrossEntropy
 {
+    type Metrics = ClassMetrics<N>;
+}
+
+/// A distribution learnt from target distributions (distillation): how often its most
+/// likely class is the targets' (a log-target's arg-max is the same).
+impl<const N: usize> TaskMetrics<Linear, Tensor1<N>, Batch<Tensor1<N>>> for KlDiv {
     type Metrics = ClassMetrics<N>;
 }
 

@@ -1,11 +1,11 @@
-//! Losses over classes: cross-entropy from class scores, the negative log-likelihood of
-//! log-probabilities.
+//! Losses over classes: cross-entropy from class scores, the negative log-likelihood and the
+//! Kullback-Leibler divergence of log-probabilities.
 
 use super::{ClassScoresHead, Loss};
 use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::Linear;
-use crate::tensor::{Batch, Tensor1, Tensor2};
+use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 
 /// Cross-entropy over classes from logits (PyTorch `CrossEntropyLoss`), with class-index
 /// labels ([`Labels`]) or probability / one-hot targets (`Batch<Tensor1<N>>`); and, on an
@@ -148,6 +148,78 @@ impl<const T: usize, const N: usize> Loss<Linear, Tensor2<T, N>, StepLabels<T, N
         labels: &StepLabels<T, N>,
     ) -> f32 {
         nll(output.as_slice(), labels.counted(output), None, N)
+    }
+}
+
+/// Kullback-Leibler divergence KL(t ‖ p) = Σ t·(log t − log p) of a network ending in
+/// `LogSoftmax` (its outputs read as log p) from target probabilities t of the output's own
+/// shape: PyTorch `KLDivLoss(reduction="batchmean")`, the sum over every counted value
+/// divided by the batch size. That is the divergence per sample, averaged over the batch,
+/// the quantity KL's definition names; PyTorch's default `reduction="mean"` divides by
+/// the number of values instead, which is not the divergence (it also divides by the classes)
+/// and which PyTorch's documentation warns against and recommends `"batchmean"` over.
+///
+/// The gradient is −t / batch. A target of 0 contributes 0, its log t term taken as 0
+/// (PyTorch's `xlogy`), unless its log p is −∞ (0 · −∞ is NaN, in PyTorch too). With `log_target`, the targets are log-probabilities too (PyTorch's
+/// `log_target=True`): terms e^t·(t − log p), gradient −e^t / batch. Padded steps of a
+/// sequence count for nothing; the division stays by the batch size.
+///
+/// As `Nll`, this reads the outputs as they are: the network's head is `Linear` (a final
+/// `LogSoftmax`, or log-probabilities computed otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KlDiv {
+    /// The targets are log-probabilities (PyTorch's `log_target`); probabilities by default.
+    pub log_target: bool,
+}
+
+impl<S: Sample> Loss<Linear, S, Batch<S>> for KlDiv {
+    fn loss_and_grad(
+        &self,
+        _logits: &Batch<S>,
+        output: &Batch<S>,
+        targets: &Batch<S>,
+        dlogits: &mut Batch<S>,
+    ) -> f32 {
+        dlogits.set_rows(output.rows());
+        self.divergence(output, targets, Some(dlogits.as_mut_slice()))
+    }
+
+    fn loss(&self, _logits: &Batch<S>, output: &Batch<S>, targets: &Batch<S>) -> f32 {
+        self.divergence(output, targets, None)
+    }
+}
+
+impl KlDiv {
+    /// Σ over counted values of the pointwise divergence, / rows; its gradient into `dx`
+    /// (0 at values not counted).
+    fn divergence<S: Sample>(&self, x: &Batch<S>, t: &Batch<S>, mut dx: Option<&mut [f32]>) -> f32 {
+        let row = S::ROW.max(1);
+        let inv_rows = 1.0 / x.rows().max(1) as f32;
+        let mut total = 0.0f64;
+        let rows = x
+            .as_slice()
+            .chunks_exact(row)
+            .zip(t.as_slice().chunks_exact(row));
+        for (k, ((xr, tr), within)) in rows.zip(x.step_mask()).enumerate() {
+            for (i, (&x, &t)) in xr.iter().zip(tr).enumerate() {
+                // (pointwise divergence, the probability t weighing −log p)
+                let (term, weight) = if !within {
+                    (0.0, 0.0)
+                } else if self.log_target {
+                    let p = t.exp();
+                    (p * (t - x), p)
+                } else {
+                    // xlogy: 0 · log 0 = 0; a NaN target stays NaN.
+                    let t_log_t = if t == 0.0 { 0.0 } else { t * t.ln() };
+                    (t_log_t - t * x, t)
+                };
+                total += term as f64;
+                if let Some(dx) = dx.as_deref_mut() {
+                    dx[k * row + i] = -weight * inv_rows;
+                }
+            }
+        }
+        (total / x.rows().max(1) as f64) as f32
     }
 }
 

@@ -10,7 +10,7 @@ mod classes;
 mod regression;
 
 pub use binary::BinaryCrossEntropy;
-pub use classes::{CrossEntropy, Nll};
+pub use classes::{CrossEntropy, KlDiv, Nll};
 pub use regression::{Huber, Mse, SmoothL1, L1};
 
 use crate::kernels;
