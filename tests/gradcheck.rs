@@ -460,6 +460,38 @@ fn kl_divergence_is_zero_at_the_target_and_divides_by_the_batch() {
 }
 
 #[test]
+fn cross_entropy_with_weights_and_smoothing_gradients() {
+    let mut rng = Rng::seed(76);
+    let labels = Labels::<5>::new(vec![0, 3, 3]).unwrap();
+    let probabilities: Batch<Tensor1<5>> = Batch::from_vec(
+        (0..15)
+            .map(|i| [0.1, 0.6, 0.05, 0.05, 0.2][i % 5])
+            .collect(),
+    )
+    .unwrap();
+    let weighted = CrossEntropy
+        .class_weights([0.5, 1.0, 2.0, 1.5, 0.3])
+        .unwrap();
+    let both = weighted.clone().label_smoothing(0.15).unwrap();
+    let smoothed = CrossEntropy.label_smoothing(0.25).unwrap();
+    for (name, loss) in [
+        ("weights", &weighted),
+        ("weights + smoothing", &both),
+        ("smoothing", &smoothed),
+    ] {
+        check_loss::<Linear, 5, _, _>(&format!("CE {name}, logits"), loss, &labels, 3, &mut rng);
+        check_loss::<Softmax, 5, _, _>(&format!("CE {name}, softmax"), loss, &labels, 3, &mut rng);
+        let soft = format!("CE {name}, probabilities");
+        check_loss::<Softmax, 5, _, _>(&soft, loss, &probabilities, 3, &mut rng);
+        let z = random_batch::<Tensor2<4, 5>>(3, 0.0, &mut rng)
+            .with_lengths(&[4, 2, 1])
+            .unwrap();
+        let steps = format!("CE {name}, per step, lengths");
+        check_loss_at::<Softmax, _, _, _>(&steps, loss, &step_labels(), z);
+    }
+}
+
+#[test]
 fn l1_gradient_is_zero_where_the_output_equals_the_target() {
     // PyTorch's choice at the kink of |y − t|: sgn(0) = 0, not f32::signum's 1.
     let y: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, -0.25, 2.0]).unwrap();

@@ -19,7 +19,7 @@
 
 use typed_nn::layers::ActivationFn;
 use typed_nn::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
-use typed_nn::loss::Head;
+use typed_nn::loss::{CrossEntropyWith, Head};
 use typed_nn::prelude::*;
 use typed_nn::{data::TargetBatch, loss::Loss, Network};
 
@@ -311,6 +311,42 @@ fn kl_divergence_batchmean_matches_pytorch() {
     check_loss::<Linear, Tensor1<5>, _, _>("loss_kl_div", dense, |_| KlDiv::default());
     let log_target = |_: &Data| KlDiv { log_target: true };
     check_loss::<Linear, Tensor1<5>, _, _>("loss_kl_div_log_target", dense, log_target);
+}
+
+/// The cross-entropy of a fixture's settings: its class weights and label smoothing when it
+/// has them.
+fn cross_entropy_with<const N: usize>(d: &Data) -> CrossEntropyWith<N> {
+    let mut loss = CrossEntropyWith::default();
+    if d.has("weight") {
+        loss = loss.class_weights_from_slice(&d.tensor("weight")).unwrap();
+    }
+    if d.has("label_smoothing") {
+        loss = loss
+            .label_smoothing(d.tensor("label_smoothing")[0])
+            .unwrap();
+    }
+    loss
+}
+
+#[test]
+fn cross_entropy_with_class_weights_and_label_smoothing_matches_pytorch() {
+    let labels = |d: &Data| labels::<5>(&d.tensor("target"));
+    for case in [
+        "loss_ce_weighted",
+        "loss_ce_smoothing",
+        "loss_ce_weighted_smoothing",
+    ] {
+        // Fused with a softmax or on raw logits, the gradient is the logits' own.
+        check_loss::<Linear, Tensor1<5>, _, _>(case, labels, cross_entropy_with::<5>);
+        check_loss::<Softmax, Tensor1<5>, _, _>(case, labels, cross_entropy_with::<5>);
+    }
+    let steps = |d: &Data| step_labels::<4, 5>(&d.tensor("target"));
+    let case = "loss_ce_steps_weighted_smoothing";
+    check_loss::<Linear, Tensor2<4, 5>, _, _>(case, steps, cross_entropy_with::<5>);
+    check_loss::<Softmax, Tensor2<4, 5>, _, _>(case, steps, cross_entropy_with::<5>);
+    let case = "loss_ce_probs_weighted_smoothing";
+    check_loss::<Linear, Tensor1<5>, _, _>(case, dense, cross_entropy_with::<5>);
+    check_loss::<Softmax, Tensor1<5>, _, _>(case, dense, cross_entropy_with::<5>);
 }
 
 #[test]

@@ -819,6 +819,25 @@ def losses():
     kl_log = lambda x, t: F.kl_div(x, t, reduction="batchmean", log_target=True)
     save_loss("loss_kl_div_log_target", x, t, kl_log)
 
+    # Cross-entropy with class weights and label smoothing, apart and together: labels
+    # (a class twice, so that the weights of the labels' classes sum unevenly), a class per
+    # step with ignored steps, probability targets
+    g = gen(105)
+    z = torch.randn(6, 5, generator=g)
+    y = torch.tensor([1, 4, 0, 1, 3, 1])
+    w = torch.rand(5, generator=g) + 0.2
+    ce = lambda **kw: lambda z, y: F.cross_entropy(z, y, **kw)
+    save_loss("loss_ce_weighted", z, y, ce(weight=w), weight=w)
+    save_loss("loss_ce_smoothing", z, y, ce(label_smoothing=0.2), label_smoothing=0.2)
+    save_loss("loss_ce_weighted_smoothing", z, y, ce(weight=w, label_smoothing=0.1), weight=w, label_smoothing=0.1)
+    z = torch.randn(3, 4, 5, generator=g)
+    y = torch.tensor([[0, 3, -100, 4], [2, -100, -100, 1], [4, 4, 0, -100]])
+    ce_steps = lambda z, y: F.cross_entropy(z.reshape(-1, 5), y.reshape(-1), weight=w, label_smoothing=0.1)
+    save_loss("loss_ce_steps_weighted_smoothing", z, y, ce_steps, weight=w, label_smoothing=0.1)
+    z = torch.randn(6, 5, generator=g)
+    p = F.softmax(2 * torch.randn(6, 5, generator=g), dim=-1)
+    save_loss("loss_ce_probs_weighted_smoothing", z, p, ce(weight=w, label_smoothing=0.1), weight=w, label_smoothing=0.1)
+
 
 if __name__ == "__main__":
     main()

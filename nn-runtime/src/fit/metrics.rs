@@ -9,7 +9,8 @@ use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
 use crate::loss::{
-    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, Head, Huber, KlDiv, Mse, Nll, SmoothL1, L1,
+    BinaryCrossEntropy, ClassScoresHead, CrossEntropy, CrossEntropyWith, Head, Huber, KlDiv, Mse,
+    Nll, SmoothL1, L1,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use std::marker::PhantomData;
@@ -109,6 +110,24 @@ impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Batch<Tensor
     for CrossEntropy
 {
     type Metrics = ClassMetrics<N>;
+}
+
+impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Labels<N>>
+    for CrossEntropyWith<N>
+{
+    type Metrics = ClassMetrics<N>;
+}
+
+impl<H: ClassScoresHead, const N: usize> TaskMetrics<H, Tensor1<N>, Batch<Tensor1<N>>>
+    for CrossEntropyWith<N>
+{
+    type Metrics = ClassMetrics<N>;
+}
+
+impl<H: ClassScoresHead, const T: usize, const N: usize>
+    TaskMetrics<H, Tensor2<T, N>, StepLabels<T, N>> for CrossEntropyWith<N>
+{
+    type Metrics = StepClassMetrics<H>;
 }
 
 /// A distribution learnt from target distributions (distillation): how often its most

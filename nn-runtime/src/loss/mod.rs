@@ -8,10 +8,12 @@
 mod binary;
 mod classes;
 mod regression;
+mod weighted;
 
 pub use binary::BinaryCrossEntropy;
 pub use classes::{CrossEntropy, KlDiv, Nll};
 pub use regression::{Huber, Mse, SmoothL1, L1};
+pub use weighted::CrossEntropyWith;
 
 use crate::kernels;
 use crate::layers::{ActivationFn, Linear, Sigmoid, Softmax};
