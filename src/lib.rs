@@ -379,7 +379,9 @@
 //! A network ending in `Softmax` (or `Sigmoid`) trained with [`CrossEntropy`]
 //! (or [`BinaryCrossEntropy`]) computes the loss from the logits, fused and stable;
 //! PyTorch's class weights and label smoothing are
-//! `CrossEntropy.label_smoothing(0.1)?.class_weights([…])?` ([`loss::CrossEntropyWith`]).
+//! `CrossEntropy.label_smoothing(0.1)?.class_weights([…])?` ([`loss::CrossEntropyWith`]),
+//! and its `pos_weight` `BinaryCrossEntropy.pos_weight([…])?`
+//! ([`loss::BinaryCrossEntropyWith`]).
 //!
 //! [`fit::Trainer`] runs the epochs as Keras's `fit` does: a progress bar, validation,
 //! metrics chosen by the task, early stopping, checkpoints that resume bit for bit, schedules

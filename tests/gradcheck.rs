@@ -492,6 +492,24 @@ fn cross_entropy_with_weights_and_smoothing_gradients() {
 }
 
 #[test]
+fn binary_cross_entropy_with_pos_weight_gradients() {
+    let mut rng = Rng::seed(77);
+    let loss = BinaryCrossEntropy
+        .pos_weight([0.5, 1.0, 3.0, 0.0, 2.0])
+        .unwrap();
+    let t: Batch<Tensor1<5>> =
+        Batch::from_vec((0..15).map(|i| [1.0, 0.0, 0.3][i % 3]).collect()).unwrap();
+    check_loss::<Linear, 5, _, _>("BCE pos_weight, logits", &loss, &t, 3, &mut rng);
+    check_loss::<Sigmoid, 5, _, _>("BCE pos_weight, sigmoid", &loss, &t, 3, &mut rng);
+    let t: Batch<Tensor2<4, 5>> =
+        Batch::from_vec((0..60).map(|i| (i % 3 == 0) as u8 as f32).collect()).unwrap();
+    let z = random_batch::<Tensor2<4, 5>>(3, 0.0, &mut rng)
+        .with_lengths(&[3, 4, 1])
+        .unwrap();
+    check_loss_at::<Sigmoid, _, _, _>("BCE pos_weight per step, lengths", &loss, &t, z);
+}
+
+#[test]
 fn l1_gradient_is_zero_where_the_output_equals_the_target() {
     // PyTorch's choice at the kink of |y − t|: sgn(0) = 0, not f32::signum's 1.
     let y: Batch<Tensor1<3>> = Batch::from_vec(vec![0.5, -0.25, 2.0]).unwrap();

@@ -19,7 +19,7 @@
 
 use typed_nn::layers::ActivationFn;
 use typed_nn::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
-use typed_nn::loss::{CrossEntropyWith, Head};
+use typed_nn::loss::{BinaryCrossEntropyWith, CrossEntropyWith, Head};
 use typed_nn::prelude::*;
 use typed_nn::{data::TargetBatch, loss::Loss, Network};
 
@@ -347,6 +347,16 @@ fn cross_entropy_with_class_weights_and_label_smoothing_matches_pytorch() {
     let case = "loss_ce_probs_weighted_smoothing";
     check_loss::<Linear, Tensor1<5>, _, _>(case, dense, cross_entropy_with::<5>);
     check_loss::<Softmax, Tensor1<5>, _, _>(case, dense, cross_entropy_with::<5>);
+}
+
+#[test]
+fn binary_cross_entropy_with_pos_weight_matches_pytorch() {
+    let pos_weight =
+        |d: &Data| BinaryCrossEntropyWith::<5>::from_slice(&d.tensor("pos_weight")).unwrap();
+    // Fused with a sigmoid or on raw logits, the gradient is the logits' own.
+    check_loss::<Linear, Tensor1<5>, _, _>("loss_bce_pos_weight", dense, pos_weight);
+    check_loss::<Sigmoid, Tensor1<5>, _, _>("loss_bce_pos_weight", dense, pos_weight);
+    check_loss::<Linear, Tensor2<3, 5>, _, _>("loss_bce_pos_weight_steps", dense, pos_weight);
 }
 
 #[test]

@@ -838,6 +838,19 @@ def losses():
     p = F.softmax(2 * torch.randn(6, 5, generator=g), dim=-1)
     save_loss("loss_ce_probs_weighted_smoothing", z, p, ce(weight=w, label_smoothing=0.1), weight=w, label_smoothing=0.1)
 
+    # BCE with logits and a positive weight per element of the last dimension: on [B, K]
+    # (multi-label) and on [B, T, K], broadcast over the steps; targets 0, 1 and between
+    g = gen(106)
+    pw = torch.tensor([0.5, 1.0, 3.0, 0.0, 2.0])
+    bce = lambda z, t: F.binary_cross_entropy_with_logits(z, t, pos_weight=pw)
+    z = 2 * torch.randn(4, 5, generator=g)
+    t = (torch.rand(4, 5, generator=g) > 0.5).float()
+    t[0, 0], t[2, 2] = 0.3, 0.8
+    save_loss("loss_bce_pos_weight", z, t, bce, pos_weight=pw)
+    z = 2 * torch.randn(2, 3, 5, generator=g)
+    t = (torch.rand(2, 3, 5, generator=g) > 0.5).float()
+    save_loss("loss_bce_pos_weight_steps", z, t, bce, pos_weight=pw)
+
 
 if __name__ == "__main__":
     main()

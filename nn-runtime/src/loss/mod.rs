@@ -10,7 +10,7 @@ mod classes;
 mod regression;
 mod weighted;
 
-pub use binary::BinaryCrossEntropy;
+pub use binary::{BinaryCrossEntropy, BinaryCrossEntropyWith};
 pub use classes::{CrossEntropy, KlDiv, Nll};
 pub use regression::{Huber, Mse, SmoothL1, L1};
 pub use weighted::CrossEntropyWith;
