@@ -17,7 +17,6 @@
 //! gradients compare against either PyTorch bias (both equal ∂loss/∂bias), and the Adam step
 //! is not compared for that bias (one Adam parameter moves differently from two).
 
-use typed_nn::layers::ActivationFn;
 use typed_nn::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 use typed_nn::loss::{BinaryCrossEntropyWith, CrossEntropyWith, Head};
 use typed_nn::prelude::*;

@@ -12,10 +12,10 @@ use crate::tensor::{Batch, Tensor1, Tensor2};
 /// logits or a fused `Softmax`). Made from `CrossEntropy`:
 ///
 /// ```
-/// use typed_nn::prelude::*;
-/// # fn main() -> Result<(), typed_nn::Error> {
+/// use nn_runtime::prelude::*;
+/// # fn main() -> Result<(), nn_runtime::Error> {
 /// let loss = CrossEntropy.label_smoothing(0.1)?.class_weights([1.0, 2.0, 0.5])?;
-/// # let _: typed_nn::loss::CrossEntropyWith<3> = loss;
+/// # let _: nn_runtime::loss::CrossEntropyWith<3> = loss;
 /// # Ok(()) }
 /// ```
 ///
