@@ -998,6 +998,19 @@ fn batch_norm_gradients_in_training_mode() {
 }
 
 #[test]
+fn batch_norm_gradients_on_running_statistics() {
+    // In eval mode while training (a frozen block, PyTorch's `bn.eval()`), the statistics
+    // are constants: a per-channel affine map.
+    let mut rng = Rng::seed(22);
+    let mut image = BatchNorm::<Tensor3<3, 2, 2>>::new(0.1, 1e-5);
+    random_affine(&mut image.weight, &mut image.bias, &mut rng);
+    rng.fill_uniform(&mut image.running_mean, 0.5);
+    image.running_var = vec![0.5, 1.5, 2.0];
+    image.eval_mode = true;
+    check_layer("BatchNorm2d on running statistics", image, 3, &mut rng);
+}
+
+#[test]
 fn layer_norm_gradients() {
     let mut rng = Rng::seed(22);
     let mut vector = LayerNorm::<Tensor1<6>>::new(1e-5);

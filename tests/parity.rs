@@ -122,6 +122,20 @@ where
     T: TargetBatch + 'static,
     L: Loss<N::Head, N::Out, T> + Sync,
 {
+    check_prepared::<N, T, L>(name, targets, loss, |_| {});
+}
+
+/// [`check`] of a network that `prepare` sets up after loading (modes, frozen parts).
+fn check_prepared<N, T, L>(
+    name: &str,
+    targets: impl Fn(&[f32]) -> T,
+    loss: &L,
+    prepare: impl Fn(&mut N),
+) where
+    N: Network + Send,
+    T: TargetBatch + 'static,
+    L: Loss<N::Head, N::Out, T> + Sync,
+{
     let weights = fixture(name, "weights");
     let data = Data {
         bytes: fixture(name, "data"),
@@ -129,6 +143,7 @@ where
     let load = || {
         let mut net = N::init(&mut Rng::seed(99));
         typed_nn::io::safetensors::load_bytes(&mut net, &weights).unwrap();
+        prepare(&mut net);
         net
     };
     // The same number of trainable scalars as PyTorch's sum(p.numel()), counting the bias
@@ -968,4 +983,19 @@ network! {
 fn permute_matches_pytorch() {
     check::<PermuteNet, _, _>("permute", dense_targets::<2>, &Mse);
     check::<Permute3Net, _, _>("permute3", dense_targets::<2>, &Mse);
+}
+
+network! {
+    struct BatchNormEvalNet: [2, 5, 6] {
+        Conv2d(4, 3), BatchNorm2d, Relu,
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn batch_norm_in_eval_mode_while_training_matches_pytorch() {
+    check_prepared::<BatchNormEvalNet, _, _>("batchnorm_eval", dense_targets::<2>, &Mse, |net| {
+        assert_eq!(net.batch_norm_eval("1", true).unwrap(), 1);
+    });
 }

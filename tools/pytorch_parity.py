@@ -349,6 +349,18 @@ class Permute(nn.Module):
         return x.permute(0, *[d + 1 for d in self.dims])
 
 
+class EvalNorms(nn.Sequential):
+    """A Sequential whose batch normalisations stay in eval mode while the rest trains: their
+    running statistics normalise, and are not updated."""
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.eval()
+        return self
+
+
 def glorot(model):
     torch.manual_seed(1)
     for name, p in model.named_parameters():
@@ -750,6 +762,10 @@ def main():
     run("permute", permute, torch.rand(3, 5, 3) - 0.5, torch.rand(3, 2), "mse")
     permute3 = nn.Sequential(Permute(2, 0, 1), nn.Conv2d(4, 2, 2), nn.Flatten(), nn.Linear(2 * 1 * 2, 2))
     run("permute3", permute3, torch.rand(3, 2, 3, 4) - 0.5, torch.rand(3, 2), "mse")
+
+    # Batch normalisation in eval mode while the rest trains (a frozen block)
+    bn_eval = EvalNorms(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 4, 2))
+    run("batchnorm_eval", bn_eval, torch.rand(3, 2, 5, 6) - 0.5, torch.rand(3, 2), "mse")
 
     if ONLY:
         return

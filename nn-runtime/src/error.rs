@@ -191,6 +191,19 @@ pub enum Error {
     #[error("cannot sample from these scores: {reason}")]
     InvalidScores { reason: String },
 
+    /// A path prefix (`freeze`, `batch_norm_eval`, loading options) under which the network
+    /// has nothing of what was asked for.
+    #[error("the network has no {what} under `{prefix}` (its top-level parts: {known})")]
+    UnknownPrefix {
+        prefix: String,
+        what: &'static str,
+        known: String,
+    },
+
+    /// A part of a frozen block cannot be made trainable alone.
+    #[error("`{prefix}` lies in the frozen block `{block}`: unfreeze `{block}`, then freeze what should stay frozen")]
+    FrozenBlock { prefix: String, block: String },
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {

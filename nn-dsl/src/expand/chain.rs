@@ -224,6 +224,8 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
             dy: &#rt::Batch<Self::Out>,
             dx: ::core::option::Option<&mut #rt::Batch<Self::In>>,
         ) {
+            // As a layer, nothing of it is frozen.
+            let floor: usize = 0;
             #( #backward )*
         }
     }

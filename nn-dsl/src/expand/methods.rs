@@ -96,6 +96,7 @@ pub fn gen_network_impl(g: &Gen<'_>) -> TokenStream {
                 done: &mut dyn FnMut(&mut Self, usize),
             ) {
                 let _ = &output;
+                let floor = #rt::train::Network::buffers_ref(self).frozen().backward_floor();
                 #( #from_logits )*
             }
         }
@@ -265,13 +266,25 @@ fn gen_summary_method(g: &Gen<'_>) -> TokenStream {
     quote! {
         /// A Keras-style table of layers, output shapes and parameter counts.
         pub fn summary() -> ::std::string::String {
+            #rt::layers::format_summary(#model_name, &Self::summary_table_rows())
+        }
+
+        /// [`Self::summary`] of this network as it is now: the parameters of frozen layers
+        /// (`freeze`) counted as non-trainable, and their rows marked `frozen`.
+        pub fn trainable_summary(&self) -> ::std::string::String {
+            let mut rows = Self::summary_table_rows();
+            #rt::train::Network::buffers_ref(self).frozen().mark_rows(&mut rows);
+            #rt::layers::format_summary(#model_name, &rows)
+        }
+
+        fn summary_table_rows() -> ::std::vec::Vec<#rt::layers::SummaryRow> {
             let mut all_rows = ::std::vec::Vec::new();
             let rows = &mut all_rows;
             let prefix = "";
             let input = ::std::string::String::from("input");
             #( #rows )*
             let _ = (input, prefix);
-            #rt::layers::format_summary(#model_name, &all_rows)
+            all_rows
         }
     }
 }

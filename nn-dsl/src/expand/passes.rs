@@ -159,7 +159,9 @@ impl<'a> Passes<'a> {
     }
 
     /// Backward from layer `top` down to 0; `dy` is the gradient of layer `top`'s output,
-    /// `y` that output, `dx` what layer 0 writes its input gradient to.
+    /// `y` that output, `dx` what layer 0 writes its input gradient to. The code reads
+    /// `floor`, the first layer with anything to train (a frozen network's; 0 otherwise):
+    /// the layers below it are skipped, and it computes no input gradient.
     pub fn backward(
         &self,
         top: usize,
@@ -184,13 +186,22 @@ impl<'a> Passes<'a> {
                     let v = &self.d[k + 1];
                     quote!(&cache.#v)
                 };
-                let dxk = if k == 0 {
-                    self.input_grad(0, dx.clone())
-                } else {
-                    let v = &self.d[k];
-                    self.input_grad(k, Some(quote!(&mut cache.#v)))
-                };
-                quote!(self.#field.backward(#x, #out, &mut cache.#ck, #grad, #dxk);)
+                if k == 0 {
+                    let dxk = self.input_grad(0, dx.clone());
+                    return quote! {
+                        if floor == 0 {
+                            self.#field.backward(#x, #out, &mut cache.#ck, #grad, #dxk);
+                        }
+                    };
+                }
+                let v = &self.d[k];
+                let dxk = self.input_grad(k, Some(quote!(&mut cache.#v)));
+                let k = Literal::usize_unsuffixed(k);
+                quote! {
+                    if #k >= floor {
+                        self.#field.backward(#x, #out, &mut cache.#ck, #grad, if #k > floor { #dxk } else { None });
+                    }
+                }
             })
             .collect()
     }

@@ -28,7 +28,9 @@ use crate::kernels;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::tensor::Batch;
-use crate::train::{train_step, train_step_exchanging, weights_digest, GradientExchange, Network};
+use crate::train::{
+    train_step, train_step_exchanging, weights_digest, Accumulation, GradientExchange, Network,
+};
 use crate::Rng;
 use progress::Progress;
 use std::path::PathBuf;
@@ -49,6 +51,7 @@ pub struct Trainer<N: Network, L, O> {
     schedule: Option<Box<dyn Schedule>>,
     callbacks: Vec<Box<dyn Callback<N>>>,
     resume: Option<PathBuf>,
+    accumulate: usize,
 }
 
 impl<N, L, O> Trainer<N, L, O>
@@ -71,11 +74,21 @@ where
             schedule: None,
             callbacks: Vec::new(),
             resume: None,
+            accumulate: 1,
         }
     }
 
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
+        self
+    }
+
+    /// One optimizer update from the mean gradient of every `k` batches (gradient
+    /// accumulation: an effective batch of `k · batch_size` rows), and one from the batches
+    /// left at the end of an epoch; the metrics and the learning-rate schedule still count
+    /// batches. `k = 1` (the default) updates after every batch; 0 is an error when fitting.
+    pub fn accumulate_gradients(mut self, k: usize) -> Self {
+        self.accumulate = k;
         self
     }
 
@@ -290,6 +303,15 @@ where
                 self.batch_size
             )));
         }
+        let mut accumulation = match self.accumulate {
+            1 => None,
+            k if workers > 1 => {
+                return Err(Error::Distributed(format!(
+                    "gradient accumulation ({k} batches) is not taken in a distributed run"
+                )))
+            }
+            k => Some(Accumulation::new(k)?),
+        };
         for epoch in first_epoch..self.epochs {
             let mut progress = Progress::new(self.verbosity, epoch + 1, self.epochs, steps);
             let mut metrics = <L as TaskMetrics<N::Head, N::Out, Y::Batch>>::Metrics::default();
@@ -306,9 +328,10 @@ where
                 if let Some(s) = &mut self.schedule {
                     self.optimizer.set_learning_rate(s.rate(step));
                 }
-                let result = match exchange.as_mut() {
-                    None => train_step(net, &x, &y, &self.loss, &mut self.optimizer),
-                    Some(ex) => {
+                let result = match (exchange.as_mut(), accumulation.as_mut()) {
+                    (None, Some(acc)) => acc.step(net, &x, &y, &self.loss, &mut self.optimizer),
+                    (None, None) => train_step(net, &x, &y, &self.loss, &mut self.optimizer),
+                    (Some(ex), _) => {
                         let k = ex.worker();
                         let share = rows * k / workers..rows * (k + 1) / workers;
                         x_share.copy_rows_from(&x, share.clone());
@@ -354,6 +377,17 @@ where
                 progress.step(k, steps, samples, || {
                     named(&metrics, loss_sum / targets.max(1) as f64, "")
                 });
+            }
+            if let Some(acc) = accumulation.as_mut() {
+                acc.flush(net, &mut self.optimizer)
+                    .map_err(|cause| match cause {
+                        Error::NonFiniteGradient { .. } => Error::Diverged {
+                            epoch: epoch + 1,
+                            step: k,
+                            cause: Box::new(cause),
+                        },
+                        e => e,
+                    })?;
             }
             let mut figures = named(&metrics, loss_sum / targets.max(1) as f64, "");
             if let Some(val) = validation {

@@ -21,6 +21,38 @@ pub enum NamedBuffer {
     Count { name: String, count: u64 },
 }
 
+/// One entry of a network's state listing ([`NetworkExt::state_dict`](crate::NetworkExt::state_dict)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEntry {
+    pub name: String,
+    /// PyTorch's shape; `[]` for a count.
+    pub shape: Vec<usize>,
+    pub kind: StateKind,
+}
+
+/// What a state entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateKind {
+    /// A parameter training updates.
+    Parameter,
+    /// A parameter frozen for fine-tuning.
+    Frozen,
+    /// A buffer (running statistics, a count).
+    Buffer,
+}
+
+impl std::fmt::Display for StateEntry {
+    /// `name [shape] kind`: `fc1.weight [128, 784] parameter`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            StateKind::Parameter => "parameter",
+            StateKind::Frozen => "parameter, frozen",
+            StateKind::Buffer => "buffer",
+        };
+        write!(f, "{} {:?} {kind}", self.name, self.shape)
+    }
+}
+
 /// Which side of each parameter tensor to read.
 #[derive(Clone, Copy)]
 enum Side {

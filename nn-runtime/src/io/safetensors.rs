@@ -11,7 +11,7 @@ use super::named::{named_buffers, named_parameters, replace_last, NamedBuffer};
 use crate::error::{Error, Result, WeightProblem};
 use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -113,9 +113,22 @@ impl BufferVisitor for Expect {
     }
 }
 
-/// Copies checked tensors into the parameters.
+/// Copies checked tensors into the parameters: each network name read from the file's
+/// tensor `names` maps it to (its own name when loading plainly), those in `skip` (left out
+/// of a partial load) not at all.
 struct Import<'a> {
     tensors: &'a SafeTensors<'a>,
+    names: &'a HashMap<String, String>,
+    skip: &'a HashSet<String>,
+}
+
+impl<'a> Import<'a> {
+    fn tensor(&self, name: &str) -> Option<TensorView<'a>> {
+        if self.skip.contains(name) {
+            return None;
+        }
+        self.tensors.tensor(self.names.get(name)?).ok()
+    }
 }
 
 fn read_f32(view: &TensorView<'_>) -> Vec<f32> {
@@ -136,7 +149,7 @@ impl ParamVisitor for Import<'_> {
     ) {
         let name = path.to_string();
         // Every name, dtype and shape was checked before any parameter is touched.
-        let Ok(view) = self.tensors.tensor(&name) else {
+        let Some(view) = self.tensor(&name) else {
             return;
         };
         let data = read_f32(&view);
@@ -145,7 +158,6 @@ impl ParamVisitor for Import<'_> {
             Layout::Transposed => value.copy_from_slice(&transposed(&data, shape[0], shape[1])),
             Layout::SumWith(sibling) => {
                 let other = self
-                    .tensors
                     .tensor(&replace_last(&name, sibling))
                     .map(|v| read_f32(&v))
                     .unwrap_or_default();
@@ -161,63 +173,256 @@ impl ParamVisitor for Import<'_> {
     }
 }
 
+/// A function from a file's tensor name to the network's.
+type RenameFn = Box<dyn Fn(&str) -> String>;
+
+/// How [`load_with`] reads a file whose tensor names differ from the network's, or that
+/// holds only part of it. Each file name is mapped in order: the prefix to strip removed
+/// (names without it are kept as they are), the prefix to add put in front, the first
+/// rename whose old prefix it lies under rewritten (`"0.short"` → `"0.shortcut"` turns
+/// `0.short.0.weight` into `0.shortcut.0.weight`), then the rename function. Prefixes are
+/// whole path components (`"0.short"` is no prefix of `"0.shorter.weight"`).
+pub struct LoadOptions {
+    strip_prefix: Option<String>,
+    add_prefix: Option<String>,
+    renames: Vec<(String, String)>,
+    rename_fn: Option<RenameFn>,
+    only: Option<String>,
+    strict: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            strip_prefix: None,
+            add_prefix: None,
+            renames: Vec::new(),
+            rename_fn: None,
+            only: None,
+            strict: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("strip_prefix", &self.strip_prefix)
+            .field("add_prefix", &self.add_prefix)
+            .field("renames", &self.renames)
+            .field("rename_fn", &self.rename_fn.is_some())
+            .field("only", &self.only)
+            .field("strict", &self.strict)
+            .finish()
+    }
+}
+
+impl LoadOptions {
+    /// Every tensor of the network from the file, under its own name (what [`load`] does).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Removes `prefix` (a path: `"model"` or `"model."` alike) from the file's names, as a
+    /// checkpoint saved from a wrapper (`model.0.weight`) needs.
+    pub fn strip_prefix(mut self, prefix: &str) -> Self {
+        self.strip_prefix = Some(prefix.trim_end_matches('.').to_string());
+        self
+    }
+
+    /// Puts `prefix` in front of the file's names: a file of a body alone loaded into the
+    /// `body` block of a larger network.
+    pub fn add_prefix(mut self, prefix: &str) -> Self {
+        self.add_prefix = Some(prefix.trim_end_matches('.').to_string());
+        self
+    }
+
+    /// Renames the file's names at or under `from` to lie under `to` instead.
+    pub fn rename(mut self, from: &str, to: &str) -> Self {
+        self.renames.push((from.to_string(), to.to_string()));
+        self
+    }
+
+    /// Maps every file name (after the prefixes and renames) through `f`.
+    pub fn rename_with(mut self, f: impl Fn(&str) -> String + 'static) -> Self {
+        self.rename_fn = Some(Box::new(f));
+        self
+    }
+
+    /// Reads only the file's tensors that map to names at or under `prefix` (the body of a
+    /// network whose head is replaced); the others are passed over, as if not in the file.
+    pub fn only(mut self, prefix: &str) -> Self {
+        self.only = Some(prefix.trim_end_matches('.').to_string());
+        self
+    }
+
+    /// Loads what the file and the network share (PyTorch's `strict=False`): the network's
+    /// tensors the file lacks keep their values, the file's tensors the network lacks are
+    /// ignored, both listed in the [`LoadReport`]. A tensor of the wrong shape or dtype is
+    /// still an error.
+    pub fn non_strict(mut self) -> Self {
+        self.strict = false;
+        self
+    }
+
+    /// The network name a file name maps to.
+    pub fn map(&self, file_name: &str) -> String {
+        let mut name = file_name.to_string();
+        if let Some(p) = &self.strip_prefix {
+            if crate::layers::under(&name, p) && name != *p {
+                name = name[p.len() + 1..].to_string();
+            }
+        }
+        if let Some(p) = &self.add_prefix {
+            if !p.is_empty() {
+                name = format!("{p}.{name}");
+            }
+        }
+        if let Some((from, to)) = self
+            .renames
+            .iter()
+            .find(|(from, _)| crate::layers::under(&name, from))
+        {
+            name = format!("{to}{}", &name[from.len()..]);
+        }
+        match &self.rename_fn {
+            Some(f) => f(&name),
+            None => name,
+        }
+    }
+}
+
+/// What a load read: the network's tensors it loaded, those it left as they were (not in the
+/// file), and the file's tensors it ignored (not in the network), each by name (the
+/// network's for the first two, the file's for the third).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub loaded: Vec<String>,
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+}
+
 /// Loads parameters and buffers from the bytes of a safetensors file into `net`: every
 /// tensor the network has must be there with its dtype (F32; I64 for counts) and shape, and
 /// no other; otherwise one error lists every problem and `net` is unchanged.
 pub fn load_bytes<L: Layer>(net: &mut L, bytes: &[u8]) -> Result<()> {
+    load_bytes_with(net, bytes, &LoadOptions::new()).map(|_| ())
+}
+
+/// [`load_bytes`] with names mapped by `options`, and, when they are not strict, of the
+/// tensors the file and the network share. Every problem is reported at once and `net` is
+/// unchanged unless the load succeeds.
+pub fn load_bytes_with<L: Layer>(
+    net: &mut L,
+    bytes: &[u8],
+    options: &LoadOptions,
+) -> Result<LoadReport> {
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::CorruptWeights {
         reason: e.to_string(),
     })?;
+    // Network name → file name.
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut passed_over: HashSet<&str> = HashSet::new();
+    for file_name in tensors.names() {
+        let name = options.map(file_name);
+        if options
+            .only
+            .as_ref()
+            .is_some_and(|p| !crate::layers::under(&name, p))
+        {
+            passed_over.insert(file_name);
+            continue;
+        }
+        if let Some(other) = names.insert(name.clone(), file_name.to_string()) {
+            return Err(Error::CorruptWeights {
+                reason: format!(
+                    "the file's tensors `{other}` and `{file_name}` both map to `{name}`"
+                ),
+            });
+        }
+    }
     let mut expect = Expect(Vec::new());
     net.visit_params(&Path::ROOT, &mut expect);
     net.visit_buffers(&Path::ROOT, &mut expect);
     let mut problems = Vec::new();
-    let mut known: Vec<&str> = Vec::new();
+    let mut report = LoadReport::default();
+    let mut skip = HashSet::new();
+    let mut known: HashSet<&str> = HashSet::new();
     for e in &expect.0 {
-        for name in std::iter::once(&e.name).chain(e.sibling.as_ref()) {
-            known.push(name);
-            match tensors.tensor(name) {
-                Err(_) => problems.push(WeightProblem::Missing {
+        let parts: Vec<&String> = std::iter::once(&e.name).chain(e.sibling.as_ref()).collect();
+        let absent: Vec<&&String> = parts
+            .iter()
+            .filter(|n| !names.contains_key(n.as_str()))
+            .collect();
+        if !absent.is_empty() && !options.strict {
+            // A tensor the file lacks (or half of a pair summed into one) keeps its values.
+            report.missing.extend(parts.iter().map(|n| n.to_string()));
+            skip.insert(e.name.clone());
+            for n in &parts {
+                if let Some(f) = names.get(n.as_str()) {
+                    known.insert(f);
+                }
+            }
+            continue;
+        }
+        for name in parts {
+            let Some(file_name) = names.get(name.as_str()) else {
+                problems.push(WeightProblem::Missing {
                     name: name.clone(),
                     shape: e.shape.clone(),
-                }),
-                Ok(view) if view.dtype() != e.dtype => problems.push(WeightProblem::WrongDtype {
-                    name: name.clone(),
+                });
+                continue;
+            };
+            known.insert(file_name);
+            let Ok(view) = tensors.tensor(file_name) else {
+                continue;
+            };
+            if view.dtype() != e.dtype {
+                problems.push(WeightProblem::WrongDtype {
+                    name: file_name.clone(),
                     found: format!("{:?}", view.dtype()),
-                }),
-                Ok(view) if view.shape() != e.shape.as_slice() => {
-                    problems.push(WeightProblem::WrongShape {
-                        name: name.clone(),
-                        expected: e.shape.clone(),
-                        found: view.shape().to_vec(),
-                    })
-                }
-                Ok(_) => {}
+                });
+            } else if view.shape() != e.shape.as_slice() {
+                problems.push(WeightProblem::WrongShape {
+                    name: file_name.clone(),
+                    expected: e.shape.clone(),
+                    found: view.shape().to_vec(),
+                });
+            } else {
+                report.loaded.push(name.clone());
             }
         }
     }
     let mut unexpected: Vec<&str> = tensors
         .names()
         .into_iter()
-        .filter(|n| !known.contains(n))
+        .filter(|n| !known.contains(n) && !passed_over.contains(n))
         .collect();
     unexpected.sort_unstable();
-    problems.extend(unexpected.into_iter().map(|n| WeightProblem::Unexpected {
-        name: n.to_string(),
-    }));
+    if options.strict {
+        problems.extend(unexpected.iter().map(|n| WeightProblem::Unexpected {
+            name: n.to_string(),
+        }));
+    } else {
+        report.unexpected = unexpected.iter().map(|n| n.to_string()).collect();
+    }
     if !problems.is_empty() {
         return Err(Error::WeightsMismatch { problems });
     }
-    let mut import = Import { tensors: &tensors };
+    let mut import = Import {
+        tensors: &tensors,
+        names: &names,
+        skip: &skip,
+    };
     net.visit_params(&Path::ROOT, &mut import);
     net.visit_buffers(&Path::ROOT, &mut import);
-    Ok(())
+    Ok(report)
 }
 
 impl BufferVisitor for Import<'_> {
     fn visit(&mut self, path: &Path<'_>, _shape: &[usize], buffer: Buffer<'_>) {
         // Checked before any buffer is touched, as the parameters.
-        let Ok(view) = self.tensors.tensor(&path.to_string()) else {
+        let Some(view) = self.tensor(&path.to_string()) else {
             return;
         };
         match buffer {
@@ -230,6 +435,17 @@ impl BufferVisitor for Import<'_> {
             }
         }
     }
+}
+
+/// [`load_bytes_with`] from a file.
+pub fn load_with<L: Layer>(
+    net: &mut L,
+    path: impl AsRef<std::path::Path>,
+    options: &LoadOptions,
+) -> Result<LoadReport> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(Error::reading(path))?;
+    load_bytes_with(net, &bytes, options)
 }
 
 /// [`load_bytes`] from a file.

@@ -155,6 +155,22 @@ pub trait Layer: Sized {
         });
     }
 
+    /// Makes the batch normalisations at or under the path `prefix` (`""` for all) normalise
+    /// with their running statistics in training too, without updating them (PyTorch's
+    /// `eval()` on those modules: its eval-mode backward), or, with `eval` false, with the
+    /// batch's statistics again; returns how many it set. `path` is this layer's own.
+    fn set_batch_norm_eval(&mut self, path: &Path<'_>, prefix: &str, eval: bool) -> usize {
+        let mut walk = SetBatchNormEval {
+            layer: self,
+            path,
+            prefix,
+            eval,
+            count: 0,
+        };
+        Self::walk(&mut walk);
+        walk.count
+    }
+
     /// Rows of a Keras-style summary, this layer named `name` and fed by the row named
     /// `input`; returns the name of the row that produces its output (what the next layer
     /// is connected to).
@@ -342,6 +358,41 @@ pub enum BufferRef<'a> {
 pub trait BufferReader {
     /// As [`BufferVisitor::visit`], read-only.
     fn read(&mut self, path: &Path<'_>, shape: &[usize], buffer: BufferRef<'_>);
+}
+
+/// Whether the path `name` is `prefix` or lies under it (`"body.3.weight"` under `"body"`
+/// and `"body.3"`, not under `"bod"`); everything lies under the empty prefix.
+pub fn under(name: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// Sets the batch normalisations among the sub-layers (see [`Layer::set_batch_norm_eval`]).
+struct SetBatchNormEval<'a, 'p, L> {
+    layer: &'a mut L,
+    path: &'a Path<'p>,
+    prefix: &'a str,
+    eval: bool,
+    count: usize,
+}
+
+impl<L> Walk<L> for SetBatchNormEval<'_, '_, L> {
+    fn layer(&self) -> &L {
+        self.layer
+    }
+
+    fn param(&mut self, _: &str, _: &[usize], _: Layout, _: Tensor<L>, _: TensorMut<L>) {}
+
+    fn buffer(&mut self, _: &str, _: &[usize], _: Get<L, [f32]>, _: GetMut<L, [f32]>) {}
+
+    fn count(&mut self, _: &str, _: Get<L, u64>, _: GetMut<L, u64>) {}
+
+    fn sublayer<C: Layer>(&mut self, name: &str, _: Get<L, C>, set: GetMut<L, C>) {
+        let path = self.path.child(name);
+        self.count += set(self.layer).set_batch_norm_eval(&path, self.prefix, self.eval);
+    }
 }
 
 /// Writes: every parameter tensor to a [`ParamVisitor`].

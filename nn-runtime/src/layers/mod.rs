@@ -77,8 +77,8 @@ pub mod all {
 }
 
 pub use layer::{
-    carry_lengths, Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer, Layout,
-    ParamReader, ParamVisitor, Path, Tensor, TensorMut, Walk,
+    carry_lengths, under, Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer,
+    Layout, ParamReader, ParamVisitor, Path, Tensor, TensorMut, Walk,
 };
 pub use stepped::{RecurrentState, Stepped, SwiGluState};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};

@@ -5,7 +5,7 @@
 //! channel (`weight`, `bias` unless the affine step is off), one layer and one kernel whose
 //! grouping is a type.
 
-use super::{Layer, Layout, Walk};
+use super::{under, Layer, Layout, Path, Walk};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
 };
@@ -34,6 +34,10 @@ pub struct BatchNorm<S: Sample> {
     pub momentum: f32,
     /// Added to the variance before its square root (PyTorch's default 1e-5).
     pub eps: f32,
+    /// Normalise with the running statistics in training too and leave them as they are
+    /// (PyTorch's `bn.eval()` while the rest trains; what freezing sets): the gradients are
+    /// then those of a fixed affine map per channel.
+    pub eval_mode: bool,
     _shape: PhantomData<fn() -> S>,
 }
 
@@ -71,7 +75,49 @@ impl<S: Sample> BatchNorm<S> {
             num_batches_tracked: 0,
             momentum,
             eps,
+            eval_mode: false,
             _shape: PhantomData,
+        }
+    }
+
+    /// Gradients of y = γ·x̂ + β with x̂ = (x − running mean)/√(running var + ε), the
+    /// statistics constants: ∂γ = Σ dy·x̂, ∂β = Σ dy, ∂x = dy·γ/√(running var + ε).
+    fn backward_with_running_stats(
+        &mut self,
+        xhat: &[f32],
+        dy: &[f32],
+        rows: usize,
+        dx: Option<&mut [f32]>,
+    ) {
+        let (channels, inner) = (Self::CHANNELS, Self::INNER);
+        self.weight_grad.fill(0.0);
+        self.bias_grad.fill(0.0);
+        for (xs, gs) in xhat
+            .chunks_exact(channels * inner)
+            .zip(dy.chunks_exact(channels * inner))
+            .take(rows)
+        {
+            for c in 0..channels {
+                let (xc, gc) = (&xs[c * inner..][..inner], &gs[c * inner..][..inner]);
+                self.weight_grad[c] += xc.iter().zip(gc).map(|(a, b)| a * b).sum::<f32>();
+                self.bias_grad[c] += gc.iter().sum::<f32>();
+            }
+        }
+        if let Some(dx) = dx {
+            for (ds, gs) in dx
+                .chunks_exact_mut(channels * inner)
+                .zip(dy.chunks_exact(channels * inner))
+            {
+                for c in 0..channels {
+                    let scale = self.weight[c] / (self.running_var[c] + self.eps).sqrt();
+                    for (d, &g) in ds[c * inner..][..inner]
+                        .iter_mut()
+                        .zip(&gs[c * inner..][..inner])
+                    {
+                        *d = g * scale;
+                    }
+                }
+            }
         }
     }
 
@@ -130,6 +176,23 @@ impl<S: Sample> Layer for BatchNorm<S> {
         let rows = x.rows();
         y.set_rows(rows);
         cache.rows = rows;
+        if self.eval_mode {
+            cache.xhat.resize(x.as_slice().len(), 0.0);
+            batch_norm_forward(
+                x.as_slice(),
+                rows,
+                Self::CHANNELS,
+                Self::INNER,
+                &self.running_mean,
+                &self.running_var,
+                self.eps,
+                &self.weight,
+                &self.bias,
+                y.as_mut_slice(),
+                Some(&mut cache.xhat),
+            );
+            return;
+        }
         cache.mean.resize(Self::CHANNELS, 0.0);
         cache.var.resize(Self::CHANNELS, 0.0);
         cache.xhat.resize(x.as_slice().len(), 0.0);
@@ -172,6 +235,10 @@ impl<S: Sample> Layer for BatchNorm<S> {
             dx.set_rows(rows);
             dx.as_mut_slice()
         });
+        if self.eval_mode {
+            self.backward_with_running_stats(&cache.xhat, dy.as_slice(), rows, dx);
+            return;
+        }
         batch_norm_backward(
             &cache.xhat,
             dy.as_slice(),
@@ -195,6 +262,15 @@ impl<S: Sample> Layer for BatchNorm<S> {
             self.running_var[c] = (1.0 - m) * self.running_var[c] + m * cache.var[c] * unbias;
         }
         self.num_batches_tracked += 1;
+    }
+
+    fn set_batch_norm_eval(&mut self, path: &Path<'_>, prefix: &str, eval: bool) -> usize {
+        if under(&path.to_string(), prefix) {
+            self.eval_mode = eval;
+            1
+        } else {
+            0
+        }
     }
 
     fn walk<W: Walk<Self>>(walk: &mut W) {

@@ -5,11 +5,13 @@
 //! errors name plain dimensions); these are for code that names no network type.
 
 use super::eval::{self, Evaluation};
+use super::freeze;
 use super::network::Network;
 use super::{infer, step};
 use crate::data::{Dataset, Target, TargetBatch};
 use crate::error::Result;
 use crate::io::named::{self, NamedBuffer, NamedTensor};
+use crate::layers::Layer;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::tensor::Batch;
@@ -108,6 +110,122 @@ pub trait NetworkExt: Network {
     /// Every buffer (running statistics) by PyTorch name.
     fn named_buffers(&self) -> Vec<NamedBuffer> {
         named::named_buffers(self)
+    }
+
+    /// Freezes the parameters at or under the path `prefix` (a top-level layer `"0"`, a
+    /// named block `"body"`, one tensor `"3.weight"`; `""` for all) for fine-tuning, as
+    /// Keras's `layer.trainable = False`: training steps leave them as they are (no update,
+    /// the optimizer's state for them kept), the backward pass stops above the first
+    /// top-level layer with anything left to train, and the batch normalisations under
+    /// `prefix` normalise with their running statistics and stop updating them. Returns the
+    /// number of scalars frozen; [`Error::UnknownPrefix`](crate::Error::UnknownPrefix) when
+    /// nothing lies under `prefix`.
+    fn freeze(&mut self, prefix: &str) -> Result<usize> {
+        freeze::freeze(self, prefix)
+    }
+
+    /// Makes what lies at or under `prefix` trainable again (`""`: everything), its batch
+    /// normalisations back on batch statistics; returns the number of scalars thawed. A part
+    /// of a frozen block cannot be thawed alone
+    /// ([`Error::FrozenBlock`](crate::Error::FrozenBlock)).
+    fn unfreeze(&mut self, prefix: &str) -> Result<usize> {
+        freeze::unfreeze(self, prefix)
+    }
+
+    /// The number of scalars training updates: all of them but the frozen.
+    fn trainable_params(&self) -> usize {
+        freeze::trainable_params(self)
+    }
+
+    /// Makes the batch normalisations at or under `prefix` normalise with their running
+    /// statistics in training and stop updating them (`eval` true: PyTorch's `bn.eval()`
+    /// while the rest trains), or go back to batch statistics (`eval` false), without
+    /// freezing their parameters. Returns how many were set;
+    /// [`Error::UnknownPrefix`](crate::Error::UnknownPrefix) when there are none.
+    fn batch_norm_eval(&mut self, prefix: &str, eval: bool) -> Result<usize> {
+        match self.set_batch_norm_eval(&crate::layers::Path::ROOT, prefix, eval) {
+            0 => Err(freeze::unknown_prefix(self, prefix, "batch normalisation")),
+            n => Ok(n),
+        }
+    }
+
+    /// Loads a safetensors file whose names differ from the network's (a prefix to strip
+    /// or add, renames), or that holds only part of it (`non_strict`): see
+    /// [`LoadOptions`](crate::io::safetensors::LoadOptions). The report lists what was
+    /// loaded, what the file lacked and what it held beyond the network.
+    fn load_with(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        options: &crate::io::safetensors::LoadOptions,
+    ) -> Result<crate::io::safetensors::LoadReport> {
+        crate::io::safetensors::load_with(self, path, options)
+    }
+
+    /// Takes the tensors of another network `from` (of any type) as `options` map their names,
+    /// as if `from` had been saved and loaded with them.
+    fn transfer_from<M: Layer>(
+        &mut self,
+        from: &M,
+        options: &crate::io::safetensors::LoadOptions,
+    ) -> Result<crate::io::safetensors::LoadReport> {
+        let bytes = crate::io::safetensors::to_bytes(from)?;
+        crate::io::safetensors::load_bytes_with(self, &bytes, options)
+    }
+
+    /// Transfer learning in one line: takes every tensor at or under `body` (a path:
+    /// `"0"`, `"features"`) from the trained network `from`, under the same names and
+    /// shapes, and keeps this network's own initialisation everywhere else (its new
+    /// classifier head). The report lists what was taken;
+    /// [`Error::UnknownPrefix`](crate::Error::UnknownPrefix) when nothing was.
+    fn take_body_from<M: Layer>(
+        &mut self,
+        from: &M,
+        body: &str,
+    ) -> Result<crate::io::safetensors::LoadReport> {
+        let options = crate::io::safetensors::LoadOptions::new()
+            .only(body)
+            .non_strict();
+        let report = self.transfer_from(from, &options)?;
+        if report.loaded.is_empty() {
+            return Err(freeze::unknown_prefix(
+                self,
+                body,
+                "tensor shared with the other network",
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Every tensor of the network's state by PyTorch name, with its shape, and whether it
+    /// is a trainable parameter, a frozen one or a buffer: what PyTorch's
+    /// `{k: v.shape for k, v in model.state_dict().items()}` lists.
+    fn state_dict(&self) -> Vec<named::StateEntry> {
+        let frozen = self.buffers_ref().frozen();
+        let params = self
+            .named_parameters()
+            .into_iter()
+            .map(|t| named::StateEntry {
+                kind: if frozen.covers(&t.name) {
+                    named::StateKind::Frozen
+                } else {
+                    named::StateKind::Parameter
+                },
+                name: t.name,
+                shape: t.shape,
+            });
+        let buffers = self.named_buffers().into_iter().map(|b| match b {
+            NamedBuffer::Values(t) => named::StateEntry {
+                name: t.name,
+                shape: t.shape,
+                kind: named::StateKind::Buffer,
+            },
+            NamedBuffer::Count { name, .. } => named::StateEntry {
+                name,
+                shape: Vec::new(),
+                kind: named::StateKind::Buffer,
+            },
+        });
+        params.chain(buffers).collect()
     }
 
     /// The network's outputs in the last training step, one row per row of its batch

@@ -3,6 +3,7 @@
 //! hold and how they start is here; the training steps and inference fill them, which is
 //! why the fields are visible to the rest of `train`.
 
+use super::freeze::Frozen;
 use crate::layers::Layer;
 use crate::tensor::Batch;
 use crate::Rng;
@@ -35,6 +36,8 @@ pub struct Buffers<N: Layer> {
     /// leaves them in `step.output`).
     pub(super) outputs: Batch<N::Out>,
     pub(super) last_split: bool,
+    /// The parts of the network frozen for fine-tuning.
+    pub(super) frozen: Frozen,
 }
 
 /// What one training pass writes: the cache, the output and the gradient of the logits.
@@ -100,6 +103,11 @@ impl<N: Layer> Buffers<N> {
         &mut self.rng
     }
 
+    /// The parts of the network frozen for fine-tuning (`NetworkExt::freeze`).
+    pub fn frozen(&self) -> &Frozen {
+        &self.frozen
+    }
+
     /// The network's outputs in the last training step, for every row of its batch.
     pub fn last_outputs(&self) -> &Batch<N::Out> {
         if self.last_split {
@@ -123,6 +131,7 @@ impl<N: Layer> Default for Buffers<N> {
             means: Vec::new(),
             outputs: Batch::default(),
             last_split: false,
+            frozen: Frozen::default(),
         }
     }
 }

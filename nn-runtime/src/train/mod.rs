@@ -4,6 +4,7 @@
 //! One job per file:
 //!
 //! - `network`: the [`Network`] trait, what a whole network adds to a layer;
+//! - `accumulate`: [`Accumulation`], one update from the gradients of several batches;
 //! - `api`: [`NetworkExt`], every network's API for generic code, on top of the rest;
 //! - `buffers`: the [`Buffers`] a network keeps between steps and inference calls;
 //! - `step`: [`train_step`] and [`train_step_exchanging`], which check the batch and run
@@ -12,6 +13,7 @@
 //! - `parallel`: a step split over threads, its shares merged back before one update;
 //! - `exchange`: the [`GradientExchange`] across processes, and the steps' side of it;
 //! - `flat`: parameters, gradients and running statistics as flat vectors;
+//! - `freeze`: [`Frozen`], the parts of a network its optimizer leaves alone;
 //! - `digest`: [`weights_digest`] and its hash, [`Fnv`];
 //! - `eval`: [`evaluate`] and [`accuracy`] over a data set;
 //! - `infer`: [`forward`], [`predict`], [`predict_into`] and [`forward_batch`], on `&self`.
@@ -22,24 +24,28 @@
 //! `parallel`; `parallel` uses `serial`; both use `exchange`; everything builds on
 //! `network`, `buffers` and `flat`; and `api` on everything.
 
+mod accumulate;
 mod api;
 mod buffers;
 mod digest;
 mod eval;
 mod exchange;
 mod flat;
+mod freeze;
 mod infer;
 mod network;
 mod parallel;
 mod serial;
 mod step;
 
+pub use accumulate::Accumulation;
 pub use api::NetworkExt;
 pub use buffers::Buffers;
 pub use digest::{weights_digest, Fnv};
 pub use eval::{accuracy, evaluate, Evaluation};
 pub use exchange::{BackwardPass, GradientExchange, Ready};
 pub use flat::{gather_buffers, parameters, scatter_buffers, set_parameters};
+pub use freeze::Frozen;
 pub use infer::{
     forward, forward_batch, predict, predict_into, try_forward, try_predict, try_predict_into,
 };

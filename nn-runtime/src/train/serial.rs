@@ -6,6 +6,7 @@
 use super::buffers::{Buffers, StepBuffers};
 use super::exchange::{overlapped_step, GradientExchange};
 use super::flat::{set_buffers, GatherBuffers};
+use super::freeze::Frozen;
 use super::network::Network;
 use crate::data::TargetBatch;
 use crate::error::{Error, Result};
@@ -81,7 +82,47 @@ where
 /// Clipping, then the optimizer's update of every parameter from its gradient. A NaN or
 /// infinite gradient (a finite loss can have one: an infinite input to a saturated gate
 /// gives 0 · ∞) is an error before anything changes, optimizer state included.
+///
+/// Frozen parameters (`NetworkExt::freeze`) are left out of all three: their gradients are
+/// not checked, not counted in the norm, and the optimizer does not move them (its state for
+/// them stays as it was).
 pub(super) fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
+    let frozen = net.buffers_ref().frozen().clone();
+    if !frozen.is_empty() {
+        let mut check = Trainable {
+            frozen: &frozen,
+            inner: FirstNonFiniteGrad(None),
+        };
+        net.visit_params(&Path::ROOT, &mut check);
+        if let Some(parameter) = check.inner.0 {
+            return Err(Error::NonFiniteGradient { parameter });
+        }
+        opt.begin_step(N::PARAMS)?;
+        if let Some(max) = opt.max_grad_norm() {
+            let mut norm = Trainable {
+                frozen: &frozen,
+                inner: GradNorm(0.0),
+            };
+            net.visit_params(&Path::ROOT, &mut norm);
+            let norm = norm.inner.0.sqrt();
+            if norm > max as f64 {
+                let scale = ScaleGrads((max as f64 / norm) as f32);
+                net.visit_params(
+                    &Path::ROOT,
+                    &mut Trainable {
+                        frozen: &frozen,
+                        inner: scale,
+                    },
+                );
+            }
+        }
+        let mut apply = Trainable {
+            frozen: &frozen,
+            inner: ApplyOptimizer { opt, offset: 0 },
+        };
+        net.visit_params(&Path::ROOT, &mut apply);
+        return Ok(());
+    }
     let mut check = FirstNonFiniteGrad(None);
     net.visit_params(&Path::ROOT, &mut check);
     if let Some(parameter) = check.0 {
@@ -153,6 +194,45 @@ impl ParamVisitor for ScaleGrads {
         grad: &mut [f32],
     ) {
         grad.iter_mut().for_each(|g| *g *= self.0);
+    }
+}
+
+/// `inner` on the parameters not frozen; the frozen ones only advance an optimizer's offset
+/// (so that each parameter keeps its place in the optimizer's state).
+struct Trainable<'f, V> {
+    frozen: &'f Frozen,
+    inner: V,
+}
+
+impl<V: ParamVisitor + SkipFrozen> ParamVisitor for Trainable<'_, V> {
+    fn visit(
+        &mut self,
+        path: &Path<'_>,
+        shape: &[usize],
+        layout: Layout,
+        value: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        if self.frozen.covers(&path.to_string()) {
+            self.inner.skip(value.len());
+        } else {
+            self.inner.visit(path, shape, layout, value, grad);
+        }
+    }
+}
+
+/// What a visitor does with a frozen parameter of `len` values: nothing, but for an
+/// optimizer's offset.
+trait SkipFrozen {
+    fn skip(&mut self, _len: usize) {}
+}
+
+impl SkipFrozen for FirstNonFiniteGrad {}
+impl SkipFrozen for GradNorm {}
+impl SkipFrozen for ScaleGrads {}
+impl<O: Optimizer + ?Sized> SkipFrozen for ApplyOptimizer<'_, O> {
+    fn skip(&mut self, len: usize) {
+        self.offset += len;
     }
 }
 

@@ -64,6 +64,9 @@ where
     net.check_input(x.as_slice())?;
     let shards = share_count::<N>(x.rows());
     let mut state = std::mem::take(net.buffers());
+    // The generated backward pass reads how far down it has to go from the network's own
+    // buffers, which the step holds meanwhile.
+    net.buffers().frozen = state.frozen.clone();
     state.last_split = shards >= 2;
     let result = if shards >= 2 {
         parallel_step(net, &mut state, shards, x, targets, loss, opt, exchange)
