@@ -170,6 +170,13 @@ fn a_frozen_batch_norm_uses_and_keeps_its_running_statistics() {
     for (a, b) in out.as_slice().iter().zip(inferred.as_slice()) {
         assert!((a - b).abs() < 1e-6);
     }
+    // A batch large enough to be split over the threads: the copies that take shares of it
+    // are in the same modes (their statistics would otherwise move the merged ones).
+    let (x, y) = (batch::<Tensor1<4>>(512, 19), batch::<Tensor1<2>>(512, 20));
+    net.train_step(&x, &y, &Mse, &mut opt).unwrap();
+    assert_eq!(buffer(&net, "1.running_mean"), mean);
+    assert_eq!(buffer(&net, "1.running_var"), var);
+    assert_eq!(tensor(&net, "1.weight"), gamma);
     assert!(matches!(
         net.batch_norm_eval("0", true),
         Err(Error::UnknownPrefix { .. })

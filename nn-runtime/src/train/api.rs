@@ -143,10 +143,7 @@ pub trait NetworkExt: Network {
     /// freezing their parameters. Returns how many were set;
     /// [`Error::UnknownPrefix`](crate::Error::UnknownPrefix) when there are none.
     fn batch_norm_eval(&mut self, prefix: &str, eval: bool) -> Result<usize> {
-        match self.set_batch_norm_eval(&crate::layers::Path::ROOT, prefix, eval) {
-            0 => Err(freeze::unknown_prefix(self, prefix, "batch normalisation")),
-            n => Ok(n),
-        }
+        freeze::batch_norm_eval(self, prefix, eval)
     }
 
     /// Loads a safetensors file whose names differ from the network's (a prefix to strip

@@ -12,6 +12,9 @@ use crate::layers::{under, Layer, ParamReader, ParamVisitor, Path, SummaryRow};
 pub struct Frozen {
     prefixes: Vec<String>,
     floor: usize,
+    /// The batch normalisations set to running statistics (or back), prefix by prefix in
+    /// order: what the copies of a data-parallel step replay.
+    norm_modes: Vec<(String, bool)>,
 }
 
 impl Frozen {
@@ -34,6 +37,25 @@ impl Frozen {
     /// neither their gradients nor the input gradient of this one.
     pub fn backward_floor(&self) -> usize {
         self.floor
+    }
+
+    /// The batch-normalisation modes set, in order (see `Layer::set_batch_norm_eval`).
+    pub fn norm_modes(&self) -> &[(String, bool)] {
+        &self.norm_modes
+    }
+
+    /// Records that the batch normalisations under `prefix` were set to `eval`; earlier
+    /// settings it overrides entirely are dropped.
+    pub(super) fn record_norms(&mut self, prefix: &str, eval: bool) {
+        self.norm_modes.retain(|(p, _)| !under(p, prefix));
+        self.norm_modes.push((prefix.to_string(), eval));
+    }
+
+    /// `net` (a copy of the network) in the same modes.
+    pub(super) fn apply_norm_modes<L: Layer>(&self, net: &mut L) {
+        for (prefix, eval) in &self.norm_modes {
+            net.set_batch_norm_eval(&Path::ROOT, prefix, *eval);
+        }
     }
 
     pub(super) fn add(&mut self, prefix: &str) {
@@ -141,6 +163,7 @@ pub(super) fn freeze<N: Network>(net: &mut N, prefix: &str) -> Result<usize> {
     }
     let mut frozen = net.buffers_ref().frozen().clone();
     frozen.add(prefix);
+    frozen.record_norms(prefix, true);
     frozen.set_floor(&layer_parameter_names(net));
     net.buffers().frozen = frozen;
     Ok(count)
@@ -158,9 +181,21 @@ pub(super) fn unfreeze<N: Network>(net: &mut N, prefix: &str) -> Result<usize> {
         });
     }
     frozen.set_floor(&layer_parameter_names(net));
+    frozen.record_norms(prefix, false);
     net.buffers().frozen = frozen;
     net.set_batch_norm_eval(&Path::ROOT, prefix, false);
     Ok(trainable_params(net) - before)
+}
+
+/// The batch normalisations under `prefix` on running statistics (`eval`) or not; how many.
+pub(super) fn batch_norm_eval<N: Network>(net: &mut N, prefix: &str, eval: bool) -> Result<usize> {
+    match net.set_batch_norm_eval(&Path::ROOT, prefix, eval) {
+        0 => Err(unknown_prefix(net, prefix, "batch normalisation")),
+        n => {
+            net.buffers().frozen.record_norms(prefix, eval);
+            Ok(n)
+        }
+    }
 }
 
 /// The number of parameters the optimizer updates.

@@ -116,6 +116,9 @@ where
             .net
             .visit_params(&Path::ROOT, &mut Scatter::values(&st.flat, &mut offset));
         set_buffers(&mut shard.net, &st.saved_buffers);
+        // And in the network's modes: frozen parts, batch normalisations on running statistics.
+        st.frozen.apply_norm_modes(&mut shard.net);
+        shard.net.buffers().frozen.clone_from(&st.frozen);
         shard.share.take(x, targets, range(k + 1), &mut st.rng);
     }
     let (share, step) = (&mut st.share, &mut st.step);
