@@ -1,6 +1,62 @@
 //! Layers: one file per kind. Each is an ordinary Rust type usable by hand; the `network!`
 //! macro only chains them.
 
+/// The forward and backward passes of a layer without parameters, cache or workspace that
+/// maps each row of its input to a row of its output with `Self::forward(x, y)` and back with
+/// `Self::backward(dy, dx)`: `ZeroPad2d`, `Permute`, `Upsample`, `PixelShuffle`.
+macro_rules! rearranging_passes {
+    () => {
+        type In = X;
+        type Out = Y;
+        type Cache = ();
+        type Workspace = ();
+        const PARAMS: usize = 0;
+
+        fn init(_rng: &mut $crate::Rng) -> Self {
+            Self::default()
+        }
+
+        fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
+            Self::forward(x.as_slice(), y.as_mut_slice());
+        }
+
+        fn forward_batch_into(
+            &self,
+            x: &$crate::tensor::Batch<X>,
+            y: &mut $crate::tensor::Batch<Y>,
+            _ws: &mut (),
+        ) {
+            y.set_rows(x.rows());
+            Self::forward(x.as_slice(), y.as_mut_slice());
+        }
+
+        fn forward_train(
+            &self,
+            x: &$crate::tensor::Batch<X>,
+            y: &mut $crate::tensor::Batch<Y>,
+            _cache: &mut (),
+            _rng: &mut $crate::Rng,
+        ) {
+            self.forward_batch_into(x, y, &mut ());
+        }
+
+        fn backward(
+            &mut self,
+            x: &$crate::tensor::Batch<X>,
+            _y: &$crate::tensor::Batch<Y>,
+            _cache: &mut (),
+            dy: &$crate::tensor::Batch<Y>,
+            dx: Option<&mut $crate::tensor::Batch<X>>,
+        ) {
+            let Some(dx) = dx else { return };
+            dx.set_rows(x.rows());
+            Self::backward(dy.as_slice(), dx.as_mut_slice());
+        }
+
+        fn walk<W: $crate::layers::Walk<Self>>(_: &mut W) {}
+    };
+}
+
 mod activation;
 mod attention;
 mod bidirectional;

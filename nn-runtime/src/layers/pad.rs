@@ -1,9 +1,8 @@
 //! Zero padding around the planes of `[channels, height, width]` samples (PyTorch's
 //! `nn.ZeroPad2d`).
 
-use super::{planes, Layer, Walk};
-use crate::tensor::{Batch, Sample};
-use crate::Rng;
+use super::{planes, Layer};
+use crate::tensor::Sample;
 use std::marker::PhantomData;
 
 /// `X` samples `[C, H, W]` into `Y` samples `[C, H + 2·TOP, W + 2·LEFT]`, each plane at
@@ -23,7 +22,7 @@ impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> ZeroPad2d<X, Y, 
 
     /// Copies each plane of `x` (rows of `X`) into the middle of `y`'s (rows of `Y`);
     /// `y`'s border is zero.
-    fn pad(x: &[f32], y: &mut [f32]) {
+    fn forward(x: &[f32], y: &mut [f32]) {
         let ((_, h, w), (_, _, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
         let (plane_in, plane_out) = (h * w, Y::LEN / planes(Y::SHAPE).0.max(1));
         y.fill(0.0);
@@ -36,7 +35,7 @@ impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> ZeroPad2d<X, Y, 
     }
 
     /// The middle of each plane of `dy` (rows of `Y`) into `dx` (rows of `X`).
-    fn crop(dy: &[f32], dx: &mut [f32]) {
+    fn backward(dy: &[f32], dx: &mut [f32]) {
         let ((_, h, w), (_, _, wo)) = (planes(X::SHAPE), planes(Y::SHAPE));
         let (plane_in, plane_out) = (h * w, Y::LEN / planes(Y::SHAPE).0.max(1));
         for (dp, gp) in dx
@@ -63,42 +62,6 @@ impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> Default
 impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> Layer
     for ZeroPad2d<X, Y, TOP, LEFT>
 {
-    type In = X;
-    type Out = Y;
-    type Cache = ();
-    type Workspace = ();
-    const PARAMS: usize = 0;
     const KIND: &'static str = "ZeroPad2d";
-
-    fn init(_rng: &mut Rng) -> Self {
-        Self::default()
-    }
-
-    fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
-        Self::pad(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
-        y.set_rows(x.rows());
-        Self::pad(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
-        self.forward_batch_into(x, y, &mut ());
-    }
-
-    fn backward(
-        &mut self,
-        x: &Batch<X>,
-        _y: &Batch<Y>,
-        _cache: &mut (),
-        dy: &Batch<Y>,
-        dx: Option<&mut Batch<X>>,
-    ) {
-        let Some(dx) = dx else { return };
-        dx.set_rows(x.rows());
-        Self::crop(dy.as_slice(), dx.as_mut_slice());
-    }
-
-    fn walk<W: Walk<Self>>(_: &mut W) {}
+    rearranging_passes!();
 }

@@ -1,9 +1,8 @@
 //! Permute: a sample's dimensions in another order (PyTorch's `x.permute(0, …)` with the
 //! batch first).
 
-use super::{Layer, Marker, Walk};
-use crate::tensor::{Batch, Sample};
-use crate::Rng;
+use super::{Layer, Marker};
+use crate::tensor::Sample;
 
 /// `X` samples of rank 2 or 3 into `Y` samples whose dimension `i` is `X`'s dimension `Ai`
 /// (`A2` is 2 for rank 2, and unused). The macro computes `Y`; `FITS` checks it again.
@@ -92,46 +91,10 @@ impl<X: Sample, Y: Sample, const A0: usize, const A1: usize, const A2: usize> De
 impl<X: Sample, Y: Sample, const A0: usize, const A1: usize, const A2: usize> Layer
     for Permute<X, Y, A0, A1, A2>
 {
-    type In = X;
-    type Out = Y;
-    type Cache = ();
-    type Workspace = ();
-    const PARAMS: usize = 0;
     const KIND: &'static str = "Permute";
     /// Steps do not stay steps across a permutation.
     const KEEPS_STEPS: bool = false;
-
-    fn init(_rng: &mut Rng) -> Self {
-        Self::default()
-    }
-
-    fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
-        Self::forward(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
-        y.set_rows(x.rows());
-        Self::forward(x.as_slice(), y.as_mut_slice());
-    }
-
-    fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
-        self.forward_batch_into(x, y, &mut ());
-    }
-
-    fn backward(
-        &mut self,
-        x: &Batch<X>,
-        _y: &Batch<Y>,
-        _cache: &mut (),
-        dy: &Batch<Y>,
-        dx: Option<&mut Batch<X>>,
-    ) {
-        let Some(dx) = dx else { return };
-        dx.set_rows(x.rows());
-        Self::backward(dy.as_slice(), dx.as_mut_slice());
-    }
-
-    fn walk<W: Walk<Self>>(_: &mut W) {}
+    rearranging_passes!();
 }
 
 #[cfg(test)]

@@ -2,9 +2,8 @@
 //! (bi)linear, `align_corners` as PyTorch) and `PixelShuffle` (sub-pixel convolution's
 //! rearrangement of channels into space).
 
-use super::{planes, Layer, Marker, Walk};
-use crate::tensor::{Batch, Sample};
-use crate::Rng;
+use super::{planes, Layer, Marker};
+use crate::tensor::Sample;
 use std::marker::PhantomData;
 
 /// How `Upsample` reads its input between samples: [`Nearest`] or [`Bilinear`].
@@ -142,51 +141,6 @@ impl<X: Sample, Y: Sample, M: Interpolation> Default for Upsample<X, Y, M> {
         let () = Self::FITS;
         Upsample(PhantomData)
     }
-}
-
-/// The forward and backward passes of a layer without parameters, cache or workspace that
-/// maps each row of its input to a row of its output with `Self::forward(x, y)` and back with
-/// `Self::backward(dy, dx)`.
-macro_rules! rearranging_passes {
-    () => {
-        type In = X;
-        type Out = Y;
-        type Cache = ();
-        type Workspace = ();
-        const PARAMS: usize = 0;
-
-        fn init(_rng: &mut Rng) -> Self {
-            Self::default()
-        }
-
-        fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
-            Self::forward(x.as_slice(), y.as_mut_slice());
-        }
-
-        fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
-            y.set_rows(x.rows());
-            Self::forward(x.as_slice(), y.as_mut_slice());
-        }
-
-        fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _cache: &mut (), _rng: &mut Rng) {
-            self.forward_batch_into(x, y, &mut ());
-        }
-
-        fn backward(
-            &mut self,
-            x: &Batch<X>,
-            _y: &Batch<Y>,
-            _cache: &mut (),
-            dy: &Batch<Y>,
-            dx: Option<&mut Batch<X>>,
-        ) {
-            let Some(dx) = dx else { return };
-            dx.set_rows(x.rows());
-            Self::backward(dy.as_slice(), dx.as_mut_slice());
-        }
-
-        fn walk<W: Walk<Self>>(_: &mut W) {}
-    };
 }
 
 impl<X: Sample, Y: Sample, M: Interpolation> Layer for Upsample<X, Y, M> {
