@@ -1296,6 +1296,30 @@ fn upsampling_layer_gradients() {
 }
 
 #[test]
+fn squeeze_excitation_gradients() {
+    let mut rng = Rng::seed(38);
+    // ReLU's kink: biases that keep fc1's outputs (means of about ±0.1 times weights
+    // below 1) more than the step h away from 0, so that nudging a bias never crosses it.
+    let mut relu = SqueezeExcitation::<Tensor3<3, 4, 5>, 2, Relu, Sigmoid>::init(&mut rng);
+    relu.fc1_bias = vec![0.6, -0.5];
+    relu.fc2_bias = vec![0.1, -0.2, 0.3];
+    check_layer("SqueezeExcitation(2) relu, sigmoid", relu, 2, &mut rng);
+    check_layer(
+        "SqueezeExcitation(3) hardswish, hardsigmoid",
+        SqueezeExcitation::<Tensor3<4, 3, 3>, 3, Hardswish, Hardsigmoid>::init(&mut rng),
+        3,
+        &mut rng,
+    );
+    // More squeeze channels than channels, as torchvision allows.
+    check_layer(
+        "SqueezeExcitation(4) silu, sigmoid",
+        SqueezeExcitation::<Tensor3<2, 2, 3>, 4, Silu, Sigmoid>::init(&mut rng),
+        2,
+        &mut rng,
+    );
+}
+
+#[test]
 fn attention_and_transformer_gradients() {
     let mut rng = Rng::seed(32);
     check_layer(

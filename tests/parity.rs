@@ -999,3 +999,17 @@ fn batch_norm_in_eval_mode_while_training_matches_pytorch() {
         assert_eq!(net.batch_norm_eval("1", true).unwrap(), 1);
     });
 }
+
+network! {
+    struct SqueezeExcitationNet: [2, 6, 7] {
+        Conv2d(4, 3), Tanh, SqueezeExcitation(3),
+        Conv2d(3, 1), SqueezeExcitation(2, activation = hardswish, scale_activation = hardsigmoid),
+        Flatten,
+        Dense(2),
+    }
+}
+
+#[test]
+fn squeeze_excitation_matches_pytorch() {
+    check::<SqueezeExcitationNet, _, _>("squeeze_excitation", dense_targets::<2>, &Mse);
+}

@@ -361,6 +361,23 @@ class EvalNorms(nn.Sequential):
         return self
 
 
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation as torchvision writes it (its names: fc1, fc2), so that
+    the fixture needs no torchvision."""
+
+    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU, scale_activation=nn.Sigmoid):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x):
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
 def glorot(model):
     torch.manual_seed(1)
     for name, p in model.named_parameters():
@@ -766,6 +783,15 @@ def main():
     # Batch normalisation in eval mode while the rest trains (a frozen block)
     bn_eval = EvalNorms(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 4, 2))
     run("batchnorm_eval", bn_eval, torch.rand(3, 2, 5, 6) - 0.5, torch.rand(3, 2), "mse")
+
+    # Squeeze-and-excitation after convolutions: ReLU and sigmoid (torchvision's defaults),
+    # then Hardswish and Hardsigmoid (MobileNetV3's gate)
+    se = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.Tanh(), SqueezeExcitation(4, 3),
+        nn.Conv2d(4, 3, 1), SqueezeExcitation(3, 2, nn.Hardswish, nn.Hardsigmoid),
+        nn.Flatten(), nn.Linear(3 * 4 * 5, 2),
+    )
+    run("squeeze_excitation", se, torch.rand(3, 2, 6, 7) - 0.5, torch.rand(3, 2), "mse")
 
     if ONLY:
         return

@@ -1,8 +1,9 @@
 //! `Conv2d` and `Conv1d`: convolutions, and `ConvTranspose2d` and `ConvTranspose1d`, their
-//! transposes; PyTorch's layouts and names.
+//! transposes; `SqueezeExcitation`, a block of 1×1 convolutions gating the channels;
+//! PyTorch's layouts and names.
 
 use super::window::{padding_dims, padding_type, padding_words, pair_text, spatial};
-use crate::args::{args, Count, Flag, Padding1, Padding2, Pair, Spanned, Zeros1, Zeros2};
+use crate::args::{args, choice, Count, Flag, Padding1, Padding2, Pair, Spanned, Zeros1, Zeros2};
 use crate::ctxt::Reported;
 use crate::decl::{Decl, Flags};
 use crate::dim::{Cmp, Dim};
@@ -410,10 +411,81 @@ fn convolution(
     )
 }
 
+choice! {
+    /// The activation between `SqueezeExcitation`'s two projections.
+    pub enum SqueezeActivation {
+        Relu = "relu",
+        Hardswish = "hardswish",
+        Silu = "silu",
+    }
+}
+
+choice! {
+    /// The activation that makes `SqueezeExcitation`'s gates.
+    pub enum ScaleActivation {
+        Sigmoid = "sigmoid",
+        Hardsigmoid = "hardsigmoid",
+    }
+}
+
+args! {
+    /// `SqueezeExcitation`'s arguments.
+    pub struct SqueezeExcitationArgs {
+        /// the channels between the two projections
+        squeeze_channels: Count,
+        /// `relu`, `hardswish` or `silu`, between the projections
+        activation: SqueezeActivation = "relu",
+        /// `sigmoid` or `hardsigmoid` (MobileNetV3's), on the gates
+        scale_activation: ScaleActivation = "sigmoid",
+    }
+}
+
+pub struct SqueezeExcitation;
+
+impl Kind for SqueezeExcitation {
+    type Args = SqueezeExcitationArgs;
+    const DECL: Decl = Decl {
+        name: "SqueezeExcitation",
+        doc: "squeeze-and-excitation (torchvision's `ops.SqueezeExcitation`: `fc1.weight [squeeze_channels, C, 1, 1]`, `fc1.bias`, `fc2.weight [C, squeeze_channels, 1, 1]`, `fc2.bias`): each channel of a `[C, H, W]` sample scaled by `scale_activation(fc2(activation(fc1(mean over H, W))))`; `activation` `relu`, `hardswish` or `silu`, `scale_activation` `sigmoid` or `hardsigmoid` (MobileNetV3's)",
+        example: "SqueezeExcitation(2, scale_activation = hardsigmoid)",
+        accepts: &[Input::Image],
+        input_words: "a [channels, height, width]",
+        flags: Flags::NONE,
+    };
+
+    fn rule(r: &RuleCx<'_>, a: &SqueezeExcitationArgs, input: &Shape) -> Result<Rule, Reported> {
+        let (rt, span) = (r.rt(), r.span());
+        let Shape::Image(..) = input else {
+            return Err(r.unexpected(input));
+        };
+        let [squeeze] = r.const_args([(&a.squeeze_channels.value, "squeeze channels")])?;
+        let activation = match a.activation.value {
+            SqueezeActivation::Relu => quote::quote!(#rt::Relu),
+            SqueezeActivation::Hardswish => quote::quote!(#rt::Hardswish),
+            SqueezeActivation::Silu => quote::quote!(#rt::Silu),
+        };
+        let scale = match a.scale_activation.value {
+            ScaleActivation::Sigmoid => quote::quote!(#rt::Sigmoid),
+            ScaleActivation::Hardsigmoid => quote::quote!(#rt::Hardsigmoid),
+        };
+        let x = r.sample_type(input);
+        Ok(Rule::new(
+            quote_spanned!(span=> #rt::layers::SqueezeExcitation<#x, #squeeze, #activation, #scale>),
+            quote_spanned!(span=> #rt::layers::SqueezeExcitation::new(
+                ::core::default::Default::default(),
+                ::core::default::Default::default(),
+                rng,
+            )),
+            input.clone(),
+        ))
+    }
+}
+
 /// This family's kinds, in the order the reference lists them.
 pub const KINDS: &[KindEntry] = &[
     KindEntry::layer::<Conv2d>(),
     KindEntry::layer::<Conv1d>(),
     KindEntry::layer::<ConvTranspose2d>(),
     KindEntry::layer::<ConvTranspose1d>(),
+    KindEntry::layer::<SqueezeExcitation>(),
 ];

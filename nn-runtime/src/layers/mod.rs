@@ -77,6 +77,7 @@ mod pad;
 mod permute;
 mod pool;
 mod rnn;
+mod squeeze_excitation;
 mod stepped;
 mod summary;
 mod time_pool;
@@ -128,7 +129,8 @@ pub mod all {
         GroupNorm, Hardsigmoid, Hardswish, Identity, InstanceNorm, LayerNorm, LeakyRelu, Linear,
         LogSoftmax, MaxPool1d, MaxPool2d, Mish, MultiHeadAttention, PRelu, Permute, PixelShuffle,
         PositionalEmbedding, Recurrent, RecurrentSeq, Relu, Relu6, Reshape, Residual, RmsNorm,
-        Sigmoid, Silu, Softmax, Softplus, Sum, SwiGlu, Tanh, Upsample, ZeroPad2d,
+        Sigmoid, Silu, Softmax, Softplus, SqueezeExcitation, Sum, SwiGlu, Tanh, Upsample,
+        ZeroPad2d,
     };
 }
 
@@ -136,6 +138,7 @@ pub use layer::{
     carry_lengths, under, Buffer, BufferReader, BufferRef, BufferVisitor, Get, GetMut, Layer,
     Layout, ParamReader, ParamVisitor, Path, Tensor, TensorMut, Walk,
 };
+pub use squeeze_excitation::{SqueezeCache, SqueezeExcitation};
 pub use stepped::{RecurrentState, Stepped, SwiGluState};
 pub use summary::{child_name, format_summary, group_thousands, join_row, SummaryRow};
 pub use time_pool::{GlobalAvgPool1d, GlobalMaxPool1d, TimePool, TimePoolCache};
