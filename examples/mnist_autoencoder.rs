@@ -11,8 +11,13 @@
 //! the first test image of each digit and its reconstruction are drawn side by side, inputs
 //! on the top row, into a PNG.
 //!
+//! With `--unet`, a small denoising U-Net instead: its full-resolution features skip the
+//! bottleneck and are concatenated with the upsampled ones (`Concat { { Identity }, { … } }`);
+//! it is given digits with uniform noise added and trained to give back the clean ones.
+//!
 //! ```text
 //! cargo run --release --example mnist_autoencoder [-- --epochs 5 --train-images 20000]
+//! cargo run --release --example mnist_autoencoder -- --unet
 //! cargo run --release --example mnist_autoencoder -- --help
 //! ```
 
@@ -48,6 +53,24 @@ network! {
     }
 }
 
+network! {
+    /// A small U-Net that removes noise (`--unet`): the full-resolution features skip the
+    /// bottleneck and are concatenated, channel by channel, with the upsampled ones.
+    pub struct DenoisingUNet: [1, 28, 28] {
+        enc: Conv2d(16, 3, padding = 1), Relu,
+        Concat {
+            { Identity },
+            {
+                MaxPool2d(2),
+                down: Conv2d(32, 3, padding = 1), Relu,
+                up: ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 1), Relu,
+            },
+        },
+        dec: Conv2d(16, 3, padding = 1), Relu,
+        out: Conv2d(1, 3, padding = 1), Flatten, Sigmoid,
+    }
+}
+
 /// Trains a convolutional autoencoder on MNIST and draws test digits beside their
 /// reconstructions.
 #[derive(Parser, Debug)]
@@ -65,19 +88,37 @@ struct Options {
     /// Where to draw the inputs and their reconstructions.
     #[arg(long, default_value = "target/mnist_autoencoder.png")]
     picture: PathBuf,
+    /// A denoising U-Net with a skip concatenation instead: noisy digits in, clean out.
+    #[arg(long)]
+    unet: bool,
+    /// With --unet: the noise added to each pixel, uniform in [-noise, noise] (then clamped
+    /// to [0, 1]).
+    #[arg(long, default_value_t = 0.5)]
+    noise: f32,
     #[command(flatten)]
     mnist: common::MnistOptions,
 }
 
-/// Images as their own targets.
+/// Images as their own targets; with `noise`, the inputs made noisy by it (drawn from
+/// `rng`), the targets clean.
 fn reconstruction_set<Y: typed_nn::data::Target>(
     data: &Dataset<Image, Y>,
+    noise: Option<(f32, &mut Rng)>,
 ) -> Result<Dataset<Image, Pixels>, Error> {
     let mut inputs = Vec::with_capacity(data.len() * 784);
     let mut targets = Vec::with_capacity(data.len());
+    let mut noise = noise;
     for i in 0..data.len() {
-        inputs.extend_from_slice(data.input_slice(i));
-        targets.push(Pixels::from_slice(data.input_slice(i))?);
+        let clean = data.input_slice(i);
+        match noise.as_mut() {
+            Some((level, rng)) => inputs.extend(
+                clean
+                    .iter()
+                    .map(|&p| (p + rng.uniform(-*level, *level)).clamp(0.0, 1.0)),
+            ),
+            None => inputs.extend_from_slice(clean),
+        }
+        targets.push(Pixels::from_slice(clean)?);
     }
     Dataset::new(inputs, targets)
 }
@@ -89,8 +130,8 @@ struct Report {
     started: Instant,
 }
 
-impl Callback<Autoencoder> for Report {
-    fn end_epoch(&mut self, end: &mut EpochEnd<'_, Autoencoder>) -> Result<Control, Error> {
+impl<N: Network<In = Image, Out = Pixels>> Callback<N> for Report {
+    fn end_epoch(&mut self, end: &mut EpochEnd<'_, N>) -> Result<Control, Error> {
         let train = evaluate(end.net, &self.train, &Mse)?.loss;
         let test = evaluate(end.net, &self.test, &Mse)?.loss;
         println!(
@@ -104,28 +145,65 @@ impl Callback<Autoencoder> for Report {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::parse();
+    let mut rng = Rng::seed(options.mnist.seed);
+    if options.unet {
+        print!("{}", DenoisingUNet::summary());
+        run(DenoisingUNet::init(&mut rng), &options, Some(options.noise))
+    } else {
+        print!("{}", Autoencoder::summary());
+        run(Autoencoder::init(&mut rng), &options, None)
+    }
+}
+
+/// Trains `model` to give back clean digits from its inputs (the digits themselves, or
+/// with `noise` added), reporting the MSE after each epoch; then draws test inputs above
+/// the outputs.
+fn run<N>(
+    mut model: N,
+    options: &Options,
+    noise: Option<f32>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    N: Network<In = Image, Out = Pixels, Head = Sigmoid> + Send,
+{
     let started = Instant::now();
-    print!("{}", Autoencoder::summary());
     let (train, test) = mnist::load_as::<Image>(&options.mnist.data)?;
-    let train = reconstruction_set(&train.take(options.train_images.min(train.len())))?;
+    let mut noise_rng = Rng::seed(options.mnist.seed + 1);
+    let train = reconstruction_set(
+        &train.take(options.train_images.min(train.len())),
+        noise.map(|n| (n, &mut noise_rng)),
+    )?;
     let test_classes = test;
-    let test = reconstruction_set(&test_classes)?;
+    let test = reconstruction_set(&test_classes, noise.map(|n| (n, &mut noise_rng)))?;
+    if let Some(level) = noise {
+        // What the network starts from: the noisy input as the answer.
+        let given = (0..test.len())
+            .map(|i| {
+                let (x, y) = (test.input_slice(i), test.target(i).as_slice());
+                x.iter()
+                    .zip(y)
+                    .map(|(a, b)| ((a - b) as f64).powi(2))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / (test.len() * 784) as f64;
+        println!("noise ±{level}: test MSE of the noisy inputs themselves {given:.5}");
+    }
     println!("{} training and {} test images", train.len(), test.len());
     // The baseline any model must beat: every pixel answered with the training images'
-    // mean pixel.
+    // mean (clean) pixel.
     let mean = (0..train.len())
-        .flat_map(|i| train.input_slice(i).iter())
+        .flat_map(|i| train.target(i).as_slice().iter())
         .map(|&p| p as f64)
         .sum::<f64>()
         / (train.len() * 784) as f64;
     let baseline = (0..test.len())
-        .flat_map(|i| test.input_slice(i).iter())
+        .flat_map(|i| test.target(i).as_slice().iter())
         .map(|&p| (p as f64 - mean).powi(2))
         .sum::<f64>()
         / (test.len() * 784) as f64;
     println!("test MSE of the mean pixel ({mean:.4}) everywhere: {baseline:.5}");
 
-    let mut model = Autoencoder::init(&mut Rng::seed(options.mnist.seed));
     let report = Report {
         train: train.clone(),
         test: test.clone(),
@@ -148,11 +226,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             shown.push((x, y));
         }
     }
-    write_pairs(&options.picture, &shown)?;
+    let picture = match (noise, options.picture.to_str()) {
+        (Some(_), Some("target/mnist_autoencoder.png")) => PathBuf::from("target/mnist_unet.png"),
+        _ => options.picture.clone(),
+    };
+    write_pairs(&picture, &shown)?;
     println!(
-        "drew {} test digits (top) and their reconstructions (bottom) in {}",
+        "drew {} test inputs (top) and what the network gives back (bottom) in {}",
         shown.len(),
-        options.picture.display()
+        picture.display()
     );
     println!("{:.1} s in all", started.elapsed().as_secs_f64());
     Ok(())
