@@ -12,7 +12,7 @@ mod weighted;
 
 pub use binary::{BinaryCrossEntropy, BinaryCrossEntropyWith};
 pub use classes::{CrossEntropy, KlDiv, Nll};
-pub use regression::{Huber, Mse, SmoothL1, L1};
+pub use regression::{ElementwiseTerm, Huber, Mse, SmoothL1, L1};
 pub use weighted::CrossEntropyWith;
 
 use crate::kernels;

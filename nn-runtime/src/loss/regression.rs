@@ -58,7 +58,15 @@ impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for Mse {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct L1;
 
-impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for L1 {
+/// A loss that is the mean of a term of each residual e = y − t over the counted values:
+/// implementing its term makes a type a [`Loss`] against dense targets of the output's
+/// shape, for any head ([`L1`], [`Huber`], [`SmoothL1`]).
+pub trait ElementwiseTerm {
+    /// The term at residual `e`, and its derivative with respect to `e`.
+    fn term(&self, e: f32) -> (f32, f32);
+}
+
+impl<H: Head, S: Sample, E: ElementwiseTerm> Loss<H, S, Batch<S>> for E {
     fn loss_and_grad(
         &self,
         _logits: &Batch<S>,
@@ -66,11 +74,17 @@ impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for L1 {
         targets: &Batch<S>,
         dlogits: &mut Batch<S>,
     ) -> f32 {
-        elementwise::<H, S>(output, targets, Some(dlogits), |e| (e.abs(), sign(e)))
+        elementwise::<H, S>(output, targets, Some(dlogits), |e| self.term(e))
     }
 
     fn loss(&self, _logits: &Batch<S>, output: &Batch<S>, targets: &Batch<S>) -> f32 {
-        elementwise::<H, S>(output, targets, None, |e| (e.abs(), sign(e)))
+        elementwise::<H, S>(output, targets, None, |e| self.term(e))
+    }
+}
+
+impl ElementwiseTerm for L1 {
+    fn term(&self, e: f32) -> (f32, f32) {
+        (e.abs(), sign(e))
     }
 }
 
@@ -100,7 +114,9 @@ impl Huber {
     pub fn delta(&self) -> f32 {
         self.delta
     }
+}
 
+impl ElementwiseTerm for Huber {
     fn term(&self, e: f32) -> (f32, f32) {
         let delta = self.delta;
         if e.abs() < delta {
@@ -114,22 +130,6 @@ impl Huber {
 impl Default for Huber {
     fn default() -> Self {
         Huber { delta: 1.0 }
-    }
-}
-
-impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for Huber {
-    fn loss_and_grad(
-        &self,
-        _logits: &Batch<S>,
-        output: &Batch<S>,
-        targets: &Batch<S>,
-        dlogits: &mut Batch<S>,
-    ) -> f32 {
-        elementwise::<H, S>(output, targets, Some(dlogits), |e| self.term(e))
-    }
-
-    fn loss(&self, _logits: &Batch<S>, output: &Batch<S>, targets: &Batch<S>) -> f32 {
-        elementwise::<H, S>(output, targets, None, |e| self.term(e))
     }
 }
 
@@ -160,7 +160,9 @@ impl SmoothL1 {
     pub fn beta(&self) -> f32 {
         self.beta
     }
+}
 
+impl ElementwiseTerm for SmoothL1 {
     fn term(&self, e: f32) -> (f32, f32) {
         let beta = self.beta;
         // With β = 0 no residual is below β: the L1 branch, with its gradient 0 at e = 0.
@@ -175,22 +177,6 @@ impl SmoothL1 {
 impl Default for SmoothL1 {
     fn default() -> Self {
         SmoothL1 { beta: 1.0 }
-    }
-}
-
-impl<H: Head, S: Sample> Loss<H, S, Batch<S>> for SmoothL1 {
-    fn loss_and_grad(
-        &self,
-        _logits: &Batch<S>,
-        output: &Batch<S>,
-        targets: &Batch<S>,
-        dlogits: &mut Batch<S>,
-    ) -> f32 {
-        elementwise::<H, S>(output, targets, Some(dlogits), |e| self.term(e))
-    }
-
-    fn loss(&self, _logits: &Batch<S>, output: &Batch<S>, targets: &Batch<S>) -> f32 {
-        elementwise::<H, S>(output, targets, None, |e| self.term(e))
     }
 }
 
