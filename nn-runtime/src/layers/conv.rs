@@ -26,16 +26,18 @@ impl ConvParams {
     /// Glorot-uniform weights: U(−l, l), l = √(6 / (fan_in + fan_out)), with the fans of the
     /// weight's shape as Keras's `Conv2D(groups=G)` and PyTorch's `xavier_uniform_` take
     /// them: fan_in = (C / G)·KH·KW, fan_out = C_OUT·KH·KW. Zero bias.
-    fn glorot_uniform(g: &ConvGeom, bias: bool, rng: &mut Rng) -> Self {
-        let mut p = Self::zeros(g, bias);
+    /// With `biases` zero biases: the convolution's `c_out`, the transposed convolution's
+    /// `c_in` (its output channels), or none.
+    pub(super) fn glorot_uniform(g: &ConvGeom, biases: usize, rng: &mut Rng) -> Self {
+        let mut p = Self::zeros(g, biases);
         let receptive = g.kh * g.kw;
         let limit = (6.0 / ((g.c_in / g.groups + g.c_out) * receptive) as f32).sqrt();
         rng.fill_uniform(&mut p.weight, limit);
         p
     }
 
-    fn zeros(g: &ConvGeom, bias: bool) -> Self {
-        let (n, b) = (g.weight_len(), if bias { g.c_out } else { 0 });
+    fn zeros(g: &ConvGeom, b: usize) -> Self {
+        let n = g.weight_len();
         ConvParams {
             weight: vec![0.0; n],
             bias: vec![0.0; b],
@@ -373,7 +375,7 @@ const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 7], padding: Padding
 
 /// Input channels per group (all of them for an impossible zero groups, which `checked`
 /// reports).
-const fn group_in(g: &ConvGeom) -> usize {
+pub(super) const fn group_in(g: &ConvGeom) -> usize {
     match g.c_in.checked_div(g.groups) {
         Some(n) => n,
         None => g.c_in,
@@ -417,7 +419,11 @@ conv_on_impl! {
         /// Glorot-uniform weights (Keras's default for Conv2D), zero bias.
         pub fn glorot_uniform(rng: &mut Rng) -> Self {
             ConvOn {
-                params: ConvParams::glorot_uniform(&Self::GEOMETRY, BIAS, rng),
+                params: ConvParams::glorot_uniform(
+                    &Self::GEOMETRY,
+                    if BIAS { Self::GEOMETRY.c_out } else { 0 },
+                    rng,
+                ),
                 _act: PhantomData,
             }
         }

@@ -5,7 +5,7 @@
 //! (rows and columns that only the bias reaches) is whatever that size implies, less than
 //! the stride.
 
-use super::conv::{problem, ConvParams};
+use super::conv::{group_in, problem, ConvParams};
 use super::{planes, Layer, Layout, Walk};
 use crate::kernels::conv::ConvWorkspace;
 use crate::kernels::conv::{conv_transpose_backward, conv_transpose_forward, ConvGeom};
@@ -154,19 +154,10 @@ conv_transpose_impl! {
         /// Glorot-uniform weights over the fans of the weight `[C, CO / G, KH, KW]` (Keras's
         /// default for `Conv2DTranspose`), zero bias.
         pub fn glorot_uniform(rng: &mut Rng) -> Self {
+            // The adjoint convolution's fans are the weight's: (CO / G + C)·KH·KW.
             let g = Self::GEOMETRY;
-            let n = g.weight_len();
-            let b = if BIAS { g.c_in } else { 0 };
-            let mut params = ConvParams {
-                weight: vec![0.0; n],
-                bias: vec![0.0; b],
-                weight_grad: vec![0.0; n],
-                bias_grad: vec![0.0; b],
-            };
-            let limit = (6.0 / ((g.c_out + g.c_in / g.groups) * g.kh * g.kw) as f32).sqrt();
-            rng.fill_uniform(&mut params.weight, limit);
             ConvTransposeOn {
-                params,
+                params: ConvParams::glorot_uniform(&g, if BIAS { g.c_in } else { 0 }, rng),
                 _shapes: PhantomData,
             }
         }
@@ -189,10 +180,7 @@ conv_transpose_impl! {
         const KEEPS_STEPS: bool = false;
         const PARAMS: usize = {
             let g = Self::SIZES;
-            let per_group = match g.c_in.checked_div(g.groups) {
-                Some(n) => n,
-                None => g.c_in,
-            };
+            let per_group = group_in(&g);
             g.c_out * per_group * g.kh * g.kw + if BIAS { g.c_in } else { 0 }
         };
         const FLOPS: usize = Self::SIZES.flops();

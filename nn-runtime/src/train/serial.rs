@@ -87,57 +87,50 @@ where
 /// not checked, not counted in the norm, and the optimizer does not move them (its state for
 /// them stays as it was).
 pub(super) fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
-    let frozen = net.buffers_ref().frozen().clone();
-    if !frozen.is_empty() {
-        let mut check = Trainable {
-            frozen: &frozen,
-            inner: FirstNonFiniteGrad(None),
-        };
-        net.visit_params(&Path::ROOT, &mut check);
-        if let Some(parameter) = check.inner.0 {
-            return Err(Error::NonFiniteGradient { parameter });
-        }
-        opt.begin_step(N::PARAMS)?;
-        if let Some(max) = opt.max_grad_norm() {
-            let mut norm = Trainable {
-                frozen: &frozen,
-                inner: GradNorm(0.0),
-            };
-            net.visit_params(&Path::ROOT, &mut norm);
-            let norm = norm.inner.0.sqrt();
-            if norm > max as f64 {
-                let scale = ScaleGrads((max as f64 / norm) as f32);
-                net.visit_params(
-                    &Path::ROOT,
-                    &mut Trainable {
-                        frozen: &frozen,
-                        inner: scale,
-                    },
-                );
-            }
-        }
-        let mut apply = Trainable {
-            frozen: &frozen,
-            inner: ApplyOptimizer { opt, offset: 0 },
-        };
-        net.visit_params(&Path::ROOT, &mut apply);
-        return Ok(());
-    }
-    let mut check = FirstNonFiniteGrad(None);
+    // Out of the network while its parameters are visited, and back after: no copy per step.
+    let frozen = std::mem::take(&mut net.buffers().frozen);
+    let result = update_trainable(net, opt, &frozen);
+    net.buffers().frozen = frozen;
+    result
+}
+
+fn update_trainable<N: Network, O: Optimizer + ?Sized>(
+    net: &mut N,
+    opt: &mut O,
+    frozen: &Frozen,
+) -> Result<()> {
+    let mut check = Trainable {
+        frozen,
+        inner: FirstNonFiniteGrad(None),
+    };
     net.visit_params(&Path::ROOT, &mut check);
-    if let Some(parameter) = check.0 {
+    if let Some(parameter) = check.inner.0 {
         return Err(Error::NonFiniteGradient { parameter });
     }
     opt.begin_step(N::PARAMS)?;
     if let Some(max) = opt.max_grad_norm() {
-        let mut norm = GradNorm(0.0);
+        let mut norm = Trainable {
+            frozen,
+            inner: GradNorm(0.0),
+        };
         net.visit_params(&Path::ROOT, &mut norm);
-        let norm = norm.0.sqrt();
+        let norm = norm.inner.0.sqrt();
         if norm > max as f64 {
-            net.visit_params(&Path::ROOT, &mut ScaleGrads((max as f64 / norm) as f32));
+            let scale = ScaleGrads((max as f64 / norm) as f32);
+            net.visit_params(
+                &Path::ROOT,
+                &mut Trainable {
+                    frozen,
+                    inner: scale,
+                },
+            );
         }
     }
-    net.visit_params(&Path::ROOT, &mut ApplyOptimizer { opt, offset: 0 });
+    let mut apply = Trainable {
+        frozen,
+        inner: ApplyOptimizer { opt, offset: 0 },
+    };
+    net.visit_params(&Path::ROOT, &mut apply);
     Ok(())
 }
 
@@ -213,7 +206,8 @@ impl<V: ParamVisitor + SkipFrozen> ParamVisitor for Trainable<'_, V> {
         value: &mut [f32],
         grad: &mut [f32],
     ) {
-        if self.frozen.covers(&path.to_string()) {
+        // Names are built only when something is frozen.
+        if !self.frozen.is_empty() && self.frozen.covers(&path.to_string()) {
             self.inner.skip(value.len());
         } else {
             self.inner.visit(path, shape, layout, value, grad);
