@@ -418,12 +418,9 @@ conv_on_impl! {
 
         /// Glorot-uniform weights (Keras's default for Conv2D), zero bias.
         pub fn glorot_uniform(rng: &mut Rng) -> Self {
+            let g = Self::GEOMETRY;
             ConvOn {
-                params: ConvParams::glorot_uniform(
-                    &Self::GEOMETRY,
-                    if BIAS { Self::GEOMETRY.c_out } else { 0 },
-                    rng,
-                ),
+                params: ConvParams::glorot_uniform(&g, if BIAS { g.c_out } else { 0 }, rng),
                 _act: PhantomData,
             }
         }
