@@ -43,6 +43,7 @@ mod ir;
 mod joins;
 mod kind;
 mod kinds;
+pub mod onnx;
 mod reference;
 mod resolve;
 mod rule;
@@ -65,6 +66,12 @@ fn runtime_path() -> TokenStream {
 
 /// Expands `network! { … }`'s input into the network's items, or into its errors.
 pub fn network(input: TokenStream) -> TokenStream {
+    if onnx::OnnxDef::peek(&input) {
+        return match syn::parse2::<onnx::OnnxDef>(input.clone()) {
+            Ok(def) => onnx::network(&def, &runtime_path()),
+            Err(error) => parse_fallback(&input, error),
+        };
+    }
     if let Some(span) = nested_too_deep(&input) {
         let message = format!("groups nested more than {MAX_NESTING} deep");
         return parse_fallback(&input, syn::Error::new(span, message));
@@ -95,6 +102,24 @@ pub fn network(input: TokenStream) -> TokenStream {
             syn::Error::new(def.body_span, "this network could not be resolved"),
         ),
     }
+}
+
+/// Expands `network! { pub struct Imported: onnx(…) }` for the ONNX file whose bytes are
+/// `bytes` (what the fuzz target and tests drive): the network's items, or its errors.
+pub fn onnx_network_from_bytes(bytes: &[u8]) -> TokenStream {
+    let def = onnx::OnnxDef {
+        attrs: Vec::new(),
+        vis: syn::Visibility::Inherited,
+        name: proc_macro2::Ident::new("Imported", proc_macro2::Span::call_site()),
+        path: syn::LitStr::new("model.onnx", proc_macro2::Span::call_site()),
+    };
+    onnx::network_from_bytes(
+        &def,
+        bytes,
+        None,
+        &runtime_path(),
+        proc_macro2::Span::call_site(),
+    )
 }
 
 /// The network's generic parameters, which must be sizes (`const N: usize`); errors go to

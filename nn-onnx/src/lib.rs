@@ -100,8 +100,8 @@ impl TensorProto {
         let mut shape = Vec::with_capacity(self.dims.len());
         let mut count: usize = 1;
         for &d in &self.dims {
-            let d = usize::try_from(d)
-                .map_err(|_| self.problem(format!("negative dimension {d}")))?;
+            let d =
+                usize::try_from(d).map_err(|_| self.problem(format!("negative dimension {d}")))?;
             count = count
                 .checked_mul(d)
                 .ok_or_else(|| self.problem("its dimensions overflow"))?;
@@ -331,7 +331,11 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert!(external.to_f32().unwrap_err().to_string().contains("external"));
+        assert!(external
+            .to_f32()
+            .unwrap_err()
+            .to_string()
+            .contains("external"));
         assert!(decode_model(&[0xff, 0xff, 0xff]).is_err());
         assert_eq!(decode_model(&[]), Err(OnnxError::NoGraph));
     }

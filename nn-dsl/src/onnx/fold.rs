@@ -1,0 +1,288 @@
+//! Constants folded while compiling: the shape computations exporters write around
+//! `Reshape` (`Shape → Gather → Unsqueeze → Concat`), `Constant` nodes, and casts. A shape
+//! read from data keeps its batch (and a generic network's sizes) as symbols, so that a
+//! `Reshape` to `[batch, -1]` built from them still imports.
+
+use super::ops::Attrs;
+use super::values::{Data, Dim, Value};
+use nn_onnx::{data_type, NodeProto, TensorProto};
+
+type Outputs = Result<Vec<Value>, String>;
+
+/// The largest float constant kept by value (for the bounds and scalars of patterns).
+const SMALL: usize = 16;
+
+/// A tensor of the file as a value.
+pub fn constant(t: &TensorProto, name: &str) -> Result<Value, String> {
+    let dims = t.shape().map_err(|e| e.to_string())?;
+    match t.data_type {
+        data_type::FLOAT | data_type::DOUBLE => {
+            let count: usize = dims.iter().product();
+            let small = if count <= SMALL {
+                Some(t.to_f32().map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            Ok(Value::Weight {
+                name: name.to_string(),
+                dims,
+                small,
+            })
+        }
+        data_type::INT64 | data_type::INT32 => {
+            let values = t.to_i64().map_err(|e| e.to_string())?;
+            Ok(Value::Ints {
+                dims,
+                values: values.into_iter().map(Dim::N).collect(),
+            })
+        }
+        other => Err(format!(
+            "tensor `{name}` holds {}, which typed-nn does not read",
+            nn_onnx::data_type_name(other)
+        )),
+    }
+}
+
+/// `Shape` of a data value: its dimensions, the batch as a symbol.
+pub fn shape_of(d: &Data, attrs: &mut Attrs) -> Outputs {
+    let rank = d.shape.len() as i64;
+    let start = clamp_axis(attrs.int("start", 0)?, rank);
+    let end = clamp_axis(attrs.int("end", rank)?, rank);
+    let values: Vec<Dim> = d.shape[start..end.max(start)].to_vec();
+    Ok(vec![Value::Ints {
+        dims: vec![values.len()],
+        values,
+    }])
+}
+
+fn clamp_axis(axis: i64, rank: i64) -> usize {
+    let a = if axis < 0 { axis + rank } else { axis };
+    a.clamp(0, rank) as usize
+}
+
+fn ints_of(inputs: &[Option<Value>], k: usize) -> Result<(Vec<usize>, Vec<Dim>), String> {
+    match inputs.get(k).and_then(|v| v.as_ref()) {
+        Some(Value::Ints { dims, values }) => Ok((dims.clone(), values.clone())),
+        Some(_) => Err(format!("input {k} is not an integer constant")),
+        None => Err(format!("input {k} is missing")),
+    }
+}
+
+/// The shape after `Squeeze` or `Unsqueeze` on `axes`.
+pub fn squeeze(op: &str, shape: &[Dim], axes: &[i64]) -> Result<Vec<Dim>, String> {
+    let mut out = shape.to_vec();
+    if op == "Unsqueeze" {
+        let rank = (shape.len() + axes.len()) as i64;
+        let mut axes: Vec<i64> = axes
+            .iter()
+            .map(|&a| if a < 0 { a + rank } else { a })
+            .collect();
+        axes.sort_unstable();
+        for a in axes {
+            if a < 0 || a as usize > out.len() {
+                return Err(format!("axis {a} out of range"));
+            }
+            out.insert(a as usize, Dim::N(1));
+        }
+    } else {
+        let rank = shape.len() as i64;
+        let mut axes: Vec<i64> = if axes.is_empty() {
+            (0..rank)
+                .filter(|&a| shape[a as usize] == Dim::N(1))
+                .collect()
+        } else {
+            axes.iter()
+                .map(|&a| if a < 0 { a + rank } else { a })
+                .collect()
+        };
+        axes.sort_unstable();
+        for a in axes.into_iter().rev() {
+            if a < 0 || a >= rank || out[a as usize] != Dim::N(1) {
+                return Err(format!("axis {a} is not of size 1"));
+            }
+            out.remove(a as usize);
+        }
+    }
+    Ok(out)
+}
+
+fn arith(op: &str, a: &Dim, b: &Dim) -> Result<Dim, String> {
+    match (a, b) {
+        (Dim::N(a), Dim::N(b)) => {
+            let v = match op {
+                "Add" => a.checked_add(*b),
+                "Sub" => a.checked_sub(*b),
+                "Mul" => a.checked_mul(*b),
+                _ => {
+                    if *b == 0 {
+                        None
+                    } else {
+                        Some(a.div_euclid(*b))
+                    }
+                }
+            };
+            v.map(Dim::N)
+                .ok_or_else(|| format!("{op} of {a} and {b} overflows"))
+        }
+        (s, Dim::N(1)) if op == "Mul" || op == "Div" => Ok(s.clone()),
+        (Dim::N(1), s) if op == "Mul" => Ok(s.clone()),
+        (s, Dim::N(0)) if op == "Add" || op == "Sub" => Ok(s.clone()),
+        _ => Err(format!("{op} of {a} and {b} is not known while compiling")),
+    }
+}
+
+/// Folds a node whose inputs are all constants.
+pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
+    let op = node.op_type.as_str();
+    let out_name = node.output.first().cloned().unwrap_or_default();
+    match op {
+        "Constant" => {
+            let a = attrs.get("value").and_then(|a| a.t.as_ref());
+            if let Some(t) = a {
+                return Ok(vec![constant(t, &out_name)?]);
+            }
+            if let Some(a) = attrs.get("value_ints") {
+                return Ok(vec![Value::Ints {
+                    dims: vec![a.ints.len()],
+                    values: a.ints.iter().map(|&v| Dim::N(v)).collect(),
+                }]);
+            }
+            if let Some(a) = attrs.get("value_int") {
+                return Ok(vec![Value::Ints {
+                    dims: Vec::new(),
+                    values: vec![Dim::N(a.i)],
+                }]);
+            }
+            if let Some(a) = attrs.get("value_float") {
+                return Ok(vec![Value::Weight {
+                    name: out_name,
+                    dims: Vec::new(),
+                    small: Some(vec![a.f]),
+                }]);
+            }
+            Err("a constant of a kind typed-nn does not read".into())
+        }
+        "Identity" | "Cast" => {
+            if op == "Cast" {
+                attrs.int("to", 0)?;
+                attrs.int("saturate", 1)?;
+            }
+            Ok(vec![inputs
+                .first()
+                .cloned()
+                .flatten()
+                .ok_or("input 0 is missing")?])
+        }
+        "Gather" => {
+            let (dims, values) = ints_of(inputs, 0)?;
+            let (idims, indices) = ints_of(inputs, 1)?;
+            if attrs.int("axis", 0)? != 0 || dims.len() != 1 {
+                return Err("only a gather from a vector of integers folds".into());
+            }
+            let picked = indices
+                .iter()
+                .map(|i| {
+                    let i = i.known().ok_or("a symbolic index")?;
+                    let i = if i < 0 { i + values.len() as i64 } else { i };
+                    values
+                        .get(usize::try_from(i).map_err(|_| "index out of range")?)
+                        .cloned()
+                        .ok_or("index out of range")
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(vec![Value::Ints {
+                dims: idims,
+                values: picked,
+            }])
+        }
+        "Unsqueeze" | "Squeeze" => {
+            let (dims, values) = ints_of(inputs, 0)?;
+            let axes = match inputs.get(1) {
+                Some(Some(_)) => ints_of(inputs, 1)?
+                    .1
+                    .iter()
+                    .map(|d| d.known().ok_or("symbolic axes"))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => attrs.ints("axes")?.unwrap_or_default(),
+            };
+            let dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
+            let dims = squeeze(op, &dims, &axes)?
+                .iter()
+                .map(|d| d.known().unwrap_or(0) as usize)
+                .collect();
+            Ok(vec![Value::Ints { dims, values }])
+        }
+        "Concat" => {
+            let mut values = Vec::new();
+            for k in 0..inputs.len() {
+                let (dims, v) = ints_of(inputs, k)?;
+                if dims.len() > 1 {
+                    return Err("only a concatenation of integer vectors folds".into());
+                }
+                values.extend(v);
+            }
+            attrs.int("axis", 0)?;
+            Ok(vec![Value::Ints {
+                dims: vec![values.len()],
+                values,
+            }])
+        }
+        "Slice" => {
+            let (dims, values) = ints_of(inputs, 0)?;
+            let known = |k: usize| -> Result<Vec<i64>, String> {
+                ints_of(inputs, k)?
+                    .1
+                    .iter()
+                    .map(|d| d.known().ok_or_else(|| "symbolic bounds".to_string()))
+                    .collect()
+            };
+            let (starts, ends) = (known(1)?, known(2)?);
+            let steps = if matches!(inputs.get(4), Some(Some(_))) {
+                known(4)?
+            } else {
+                vec![1]
+            };
+            if dims.len() != 1 || starts.len() != 1 || ends.len() != 1 || steps != [1] {
+                return Err("only a unit-step slice of an integer vector folds".into());
+            }
+            let n = values.len() as i64;
+            let at = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
+            let (s, e) = (at(starts[0]), at(ends[0]));
+            let values: Vec<Dim> = values[s..e.max(s)].to_vec();
+            Ok(vec![Value::Ints {
+                dims: vec![values.len()],
+                values,
+            }])
+        }
+        "Add" | "Sub" | "Mul" | "Div" => {
+            let (ad, a) = ints_of(inputs, 0)?;
+            let (bd, b) = ints_of(inputs, 1)?;
+            let (dims, values) = match (a.len(), b.len()) {
+                (x, y) if x == y => (
+                    ad,
+                    a.iter()
+                        .zip(&b)
+                        .map(|(x, y)| arith(op, x, y))
+                        .collect::<Result<_, _>>()?,
+                ),
+                (_, 1) => (
+                    ad,
+                    a.iter()
+                        .map(|x| arith(op, x, &b[0]))
+                        .collect::<Result<_, _>>()?,
+                ),
+                (1, _) => (
+                    bd,
+                    b.iter()
+                        .map(|y| arith(op, &a[0], y))
+                        .collect::<Result<_, _>>()?,
+                ),
+                _ => return Err("integers of different lengths".into()),
+            };
+            Ok(vec![Value::Ints { dims, values }])
+        }
+        _ => Err(format!(
+            "operator `{op}` on constants is not folded (only shape computations are)"
+        )),
+    }
+}

@@ -1,0 +1,1237 @@
+//! What each ONNX operator becomes: a layer of the table (with its arguments and the file's
+//! tensors it reads), a join, or, for the shape computations exporters write, a constant
+//! folded while compiling. Every operator, attribute and input shape that has no layer is an
+//! error naming what it is; the node's own message is added by the caller.
+
+use super::emit::{self, JoinKind, Layout, Step, WeightRef};
+use super::values::{shape_text, Data, Dim, Value};
+use super::Importer;
+use nn_onnx::{attribute_type, AttributeProto, NodeProto};
+
+type Outputs = Result<Vec<Value>, String>;
+
+/// The attributes of a node, each one read at most once, so that any left unread is one the
+/// import does not support.
+pub struct Attrs<'n> {
+    node: &'n NodeProto,
+    read: Vec<&'n str>,
+}
+
+impl<'n> Attrs<'n> {
+    fn new(node: &'n NodeProto) -> Self {
+        Attrs {
+            node,
+            read: Vec::new(),
+        }
+    }
+
+    pub fn get(&mut self, name: &'n str) -> Option<&'n AttributeProto> {
+        self.read.push(name);
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+
+    pub fn int(&mut self, name: &'n str, default: i64) -> Result<i64, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(a) if a.r#type == attribute_type::INT || a.r#type == 0 => Ok(a.i),
+            Some(_) => Err(format!("attribute `{name}` is not an integer")),
+        }
+    }
+
+    pub fn float(&mut self, name: &'n str, default: f32) -> Result<f32, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(a) if (a.r#type == attribute_type::FLOAT || a.r#type == 0) && a.f.is_finite() => {
+                Ok(a.f)
+            }
+            Some(_) => Err(format!("attribute `{name}` is not a finite float")),
+        }
+    }
+
+    pub fn ints(&mut self, name: &'n str) -> Result<Option<Vec<i64>>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(a) if a.r#type == attribute_type::INTS || a.r#type == 0 => {
+                Ok(Some(a.ints.clone()))
+            }
+            Some(_) => Err(format!("attribute `{name}` is not a list of integers")),
+        }
+    }
+
+    pub fn string(&mut self, name: &'n str, default: &str) -> Result<String, String> {
+        match self.get(name) {
+            None => Ok(default.to_string()),
+            Some(a) if a.r#type == attribute_type::STRING || a.r#type == 0 => {
+                Ok(String::from_utf8_lossy(&a.s).into_owned())
+            }
+            Some(_) => Err(format!("attribute `{name}` is not a string")),
+        }
+    }
+
+    /// The attributes the node has that were never read.
+    fn unread(&self) -> Vec<&'n str> {
+        self.node
+            .attribute
+            .iter()
+            .map(|a| a.name.as_str())
+            .filter(|n| !self.read.contains(n))
+            .collect()
+    }
+}
+
+/// Imports one node whose inputs are known (none failed).
+pub fn import(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
+    let mut attrs = Attrs::new(node);
+    let outputs = dispatch(cx, node, inputs, &mut attrs)?;
+    let unread = attrs.unread();
+    if !unread.is_empty() {
+        return Err(format!(
+            "unsupported attribute{} {}",
+            if unread.len() > 1 { "s" } else { "" },
+            unread
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(outputs)
+}
+
+fn input(inputs: &[Option<Value>], k: usize) -> Result<&Value, String> {
+    inputs
+        .get(k)
+        .and_then(|v| v.as_ref())
+        .ok_or_else(|| format!("input {k} is missing"))
+}
+
+fn data(inputs: &[Option<Value>], k: usize) -> Result<&Data, String> {
+    match input(inputs, k)? {
+        Value::Data(d) => Ok(d),
+        _ => Err(format!("input {k} is a constant, where data is needed")),
+    }
+}
+
+fn weight(inputs: &[Option<Value>], k: usize) -> Result<(String, Vec<usize>), String> {
+    match input(inputs, k)? {
+        Value::Weight { name, dims, .. } => Ok((name.clone(), dims.clone())),
+        Value::Data(_) => Err(format!(
+            "input {k} is computed from the network's input, where a weight of the file is needed"
+        )),
+        _ => Err(format!("input {k} is not a float tensor")),
+    }
+}
+
+fn optional_weight(
+    inputs: &[Option<Value>],
+    k: usize,
+) -> Result<Option<(String, Vec<usize>)>, String> {
+    match inputs.get(k) {
+        Some(Some(_)) => weight(inputs, k).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A small float constant's values (an activation's bounds).
+fn small_floats(inputs: &[Option<Value>], k: usize) -> Result<Option<Vec<f32>>, String> {
+    match inputs.get(k) {
+        Some(Some(Value::Weight { small, .. })) => small
+            .clone()
+            .map(Some)
+            .ok_or_else(|| format!("input {k} is too large for a bound")),
+        Some(Some(_)) => Err(format!("input {k} is not a float constant")),
+        _ => Ok(None),
+    }
+}
+
+fn ints(inputs: &[Option<Value>], k: usize) -> Result<Vec<Dim>, String> {
+    match input(inputs, k)? {
+        Value::Ints { values, .. } => Ok(values.clone()),
+        _ => Err(format!(
+            "input {k} is not known while compiling (only constants and shapes fold)"
+        )),
+    }
+}
+
+fn known_ints(inputs: &[Option<Value>], k: usize) -> Result<Vec<i64>, String> {
+    ints(inputs, k)?
+        .iter()
+        .map(|d| {
+            d.known()
+                .ok_or_else(|| format!("input {k} depends on the batch size"))
+        })
+        .collect()
+}
+
+fn usize_dims(dims: &[Dim]) -> Result<Vec<usize>, String> {
+    dims.iter()
+        .map(|d| match d {
+            Dim::N(n) if *n >= 0 => Ok(*n as usize),
+            _ => Err(format!("shape {} is not fixed", shape_text(dims))),
+        })
+        .collect()
+}
+
+fn known(d: &Dim, what: &str) -> Result<i64, String> {
+    d.known()
+        .ok_or_else(|| format!("the {what} ({d}) must be a fixed number"))
+}
+
+/// A list attribute of one value per spatial dimension, defaulting to `default`.
+fn per_axis(
+    attrs: &mut Attrs,
+    name: &'static str,
+    rank: usize,
+    default: i64,
+) -> Result<Vec<i64>, String> {
+    match attrs.ints(name)? {
+        None => Ok(vec![default; rank]),
+        Some(v) if v.len() == rank => Ok(v),
+        Some(v) => Err(format!(
+            "`{name}` has {} values for {rank} spatial axes",
+            v.len()
+        )),
+    }
+}
+
+/// `pads` as one value per spatial axis; ONNX lists the beginnings then the ends, and
+/// typed-nn pads both ends alike.
+fn symmetric_pads(attrs: &mut Attrs, rank: usize) -> Result<Vec<i64>, String> {
+    let auto_pad = attrs.string("auto_pad", "NOTSET")?;
+    if auto_pad != "NOTSET" && auto_pad != "VALID" {
+        return Err(format!(
+            "`auto_pad = {auto_pad}` (export with explicit pads: PyTorch does)"
+        ));
+    }
+    let pads = per_axis(attrs, "pads", 2 * rank, 0)?;
+    let (begin, end) = pads.split_at(rank);
+    if begin != end {
+        return Err(format!(
+            "asymmetric `pads` {pads:?}: typed-nn pads both ends of an axis alike"
+        ));
+    }
+    if begin.iter().any(|&p| p < 0) {
+        return Err("negative `pads`".into());
+    }
+    Ok(begin.to_vec())
+}
+
+/// `n` as an argument, or the pair `(h, w)` on two axes.
+fn arg(values: &[i64]) -> String {
+    match values {
+        [v] => v.to_string(),
+        [h, w] => format!("({h}, {w})"),
+        _ => format!("{values:?}"),
+    }
+}
+
+/// A float as a Rust literal that parses back to it.
+fn float_arg(v: f32) -> String {
+    let text = format!("{v:?}");
+    if text.contains(['.', 'e']) {
+        text
+    } else {
+        format!("{text}.0")
+    }
+}
+
+/// The spatial output size of a window of `k` at stride `s`, dilation `d`, padding `p`.
+fn window_out(size: i64, k: i64, s: i64, d: i64, p: i64) -> Result<i64, String> {
+    if s <= 0 || d <= 0 || k <= 0 {
+        return Err("kernel, stride and dilation must be positive".into());
+    }
+    let span = d.checked_mul(k - 1).ok_or("the window overflows")? + 1;
+    let padded = size + 2 * p;
+    if padded < span {
+        return Err(format!(
+            "the window ({span}) is larger than the padded input ({padded})"
+        ));
+    }
+    Ok((padded - span) / s + 1)
+}
+
+impl Importer {
+    /// `d` with its sample in the ONNX shape (a `Flatten` or `Reshape` first when a reshape
+    /// no layer needed left it in another).
+    fn exact(&mut self, d: &Data, at: &str) -> Result<Data, String> {
+        let want = d.onnx_sample().to_vec();
+        if d.sample == want {
+            return Ok(d.clone());
+        }
+        let text = if want.len() == 1 {
+            "Flatten".to_string()
+        } else {
+            let dims = usize_dims(&want)?;
+            format!("Reshape({dims:?})")
+        };
+        let name = self.steps.name(&format!("{at}/reshape"), "");
+        let mut out = d.clone();
+        out.path.push(self.steps.push(Step::Layer {
+            name,
+            text,
+            weights: Vec::new(),
+        }));
+        out.sample = want;
+        Ok(out)
+    }
+
+    /// `d` followed by a new layer.
+    fn layer(
+        &mut self,
+        node: &NodeProto,
+        d: &Data,
+        text: String,
+        weights: Vec<WeightRef>,
+        shape: Vec<Dim>,
+    ) -> Result<(Data, usize), String> {
+        let d = self.exact(d, &node.name)?;
+        let name = self.steps.name(&node.name, &node.op_type);
+        let id = self.steps.push(Step::Layer {
+            name,
+            text,
+            weights,
+        });
+        let mut out = d;
+        out.path.push(id);
+        out.sample = shape[1..].to_vec();
+        out.shape = shape;
+        Ok((out, id))
+    }
+
+    /// `d` through an element-wise layer, its shape kept (and its sample as it is).
+    fn elementwise(&mut self, node: &NodeProto, d: &Data, text: &str) -> Outputs {
+        let name = self.steps.name(&node.name, &node.op_type);
+        let id = self.steps.push(Step::Layer {
+            name,
+            text: text.to_string(),
+            weights: Vec::new(),
+        });
+        let mut out = d.clone();
+        out.path.push(id);
+        Ok(vec![Value::Data(out)])
+    }
+}
+
+fn same(suffix: &'static str, shape: Vec<usize>, source: String) -> WeightRef {
+    WeightRef {
+        suffix,
+        shape,
+        source,
+        layout: Layout::Same,
+    }
+}
+
+fn dispatch(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    if !node.domain.is_empty() && node.domain != "ai.onnx" {
+        return Err(format!(
+            "operator `{}.{}` is not supported",
+            node.domain, node.op_type
+        ));
+    }
+    let all_constant = inputs
+        .iter()
+        .flatten()
+        .all(|v| !matches!(v, Value::Data(_)));
+    if all_constant && node.op_type != "Constant" {
+        return super::fold::fold(node, inputs, attrs);
+    }
+    let op = node.op_type.as_str();
+    match op {
+        "Constant" => super::fold::fold(node, inputs, attrs),
+        "Shape" => super::fold::shape_of(data(inputs, 0)?, attrs),
+        "Identity" => Ok(vec![Value::Data(data(inputs, 0)?.clone())]),
+        "Dropout" => {
+            attrs.int("seed", 0)?;
+            if node.output.get(1).is_some_and(|m| !m.is_empty()) && cx.is_used(&node.output[1]) {
+                return Err("its mask output is used".into());
+            }
+            Ok(vec![Value::Data(data(inputs, 0)?.clone()), Value::Failed])
+        }
+        "Relu" => cx.elementwise(node, data(inputs, 0)?, "Relu"),
+        "Sigmoid" => {
+            cx.note_activation(node, "Sigmoid");
+            cx.elementwise(node, data(inputs, 0)?, "Sigmoid")
+        }
+        "Tanh" => {
+            cx.note_activation(node, "Tanh");
+            cx.elementwise(node, data(inputs, 0)?, "Tanh")
+        }
+        "Softplus" => {
+            cx.note_activation(node, "Softplus");
+            cx.elementwise(node, data(inputs, 0)?, "Softplus")
+        }
+        "HardSwish" => cx.elementwise(node, data(inputs, 0)?, "Hardswish"),
+        "Mish" => cx.elementwise(node, data(inputs, 0)?, "Mish"),
+        "Gelu" => {
+            let approximate = attrs.string("approximate", "none")?;
+            if approximate != "none" {
+                return Err(format!(
+                    "`approximate = {approximate}` (typed-nn's Gelu is exact)"
+                ));
+            }
+            cx.elementwise(node, data(inputs, 0)?, "Gelu")
+        }
+        "LeakyRelu" => {
+            let alpha = attrs.float("alpha", 0.01)?;
+            cx.elementwise(
+                node,
+                data(inputs, 0)?,
+                &format!("LeakyRelu({})", float_arg(alpha)),
+            )
+        }
+        "Elu" => {
+            let alpha = attrs.float("alpha", 1.0)?;
+            cx.elementwise(
+                node,
+                data(inputs, 0)?,
+                &format!("Elu({})", float_arg(alpha)),
+            )
+        }
+        "HardSigmoid" => {
+            let (alpha, beta) = (attrs.float("alpha", 0.2)?, attrs.float("beta", 0.5)?);
+            if (alpha - 1.0 / 6.0).abs() > 1e-6 || (beta - 0.5).abs() > 1e-6 {
+                return Err(format!(
+                    "`alpha = {alpha}, beta = {beta}`: typed-nn's Hardsigmoid is PyTorch's (alpha 1/6, beta 0.5)"
+                ));
+            }
+            cx.elementwise(node, data(inputs, 0)?, "Hardsigmoid")
+        }
+        "Clip" => {
+            let (lo, hi) = (small_floats(inputs, 1)?, small_floats(inputs, 2)?);
+            let d = data(inputs, 0)?;
+            match (lo.as_deref(), hi.as_deref()) {
+                (Some([lo]), Some([hi])) if *lo == 0.0 && *hi == 6.0 => {
+                    cx.elementwise(node, d, "Relu6")
+                }
+                (Some([lo]), None) if *lo == 0.0 => cx.elementwise(node, d, "Relu"),
+                _ => Err(format!(
+                    "bounds {lo:?}, {hi:?}: only [0, 6] (ReLU6) and [0, ∞) (ReLU) have a layer"
+                )),
+            }
+        }
+        "Softmax" | "LogSoftmax" => {
+            let d = data(inputs, 0)?;
+            let axis = attrs.int("axis", -1)?;
+            let rank = d.shape.len() as i64;
+            if axis != -1 && axis != rank - 1 {
+                return Err(format!(
+                    "`axis = {axis}`: typed-nn's {op} is over the last axis"
+                ));
+            }
+            cx.elementwise(node, d, op)
+        }
+        "PRelu" => {
+            let d = data(inputs, 0)?;
+            let (slope, dims) = weight(inputs, 1)?;
+            let count: usize = dims.iter().product();
+            let channels = d.shape.get(1).and_then(Dim::known).unwrap_or(-1);
+            if count != 1 && count as i64 != channels {
+                return Err(format!(
+                    "slopes of shape {dims:?}: typed-nn's PRelu has one slope or one per channel"
+                ));
+            }
+            let d = cx.exact(d, &node.name)?;
+            let text = format!("PRelu(parameters = {count})");
+            let w = vec![same("weight", vec![count], slope)];
+            let (out, _) = cx.layer(node, &d, text, w, d.shape.clone())?;
+            Ok(vec![Value::Data(out)])
+        }
+        "Mul" => activation_product(cx, node, inputs),
+        "Add" | "Sum" if matches!(input(inputs, 1), Ok(Value::Data(_))) => {
+            if inputs.len() != 2 {
+                return Err("a sum of more than two values".into());
+            }
+            join(cx, node, inputs, JoinKind::Add)
+        }
+        "Add" => bias_after_matmul(cx, node, inputs),
+        "Concat" => {
+            let rank = data(inputs, 0)?.shape.len() as i64;
+            let axis = attrs.int("axis", 0)?;
+            if axis != 1 && axis != 1 - rank {
+                return Err(format!(
+                    "`axis = {axis}`: typed-nn concatenates along the first axis after the batch"
+                ));
+            }
+            join(cx, node, inputs, JoinKind::Concat)
+        }
+        "Gemm" => {
+            let d = data(inputs, 0)?;
+            let (w, dims) = weight(inputs, 1)?;
+            let (alpha, beta) = (attrs.float("alpha", 1.0)?, attrs.float("beta", 1.0)?);
+            let (trans_a, trans_b) = (attrs.int("transA", 0)?, attrs.int("transB", 0)?);
+            if alpha != 1.0 || beta != 1.0 || trans_a != 0 {
+                return Err("`alpha`, `beta` other than 1 or `transA`".into());
+            }
+            let &[r, c] = dims.as_slice() else {
+                return Err(format!("weight of shape {dims:?}, not a matrix"));
+            };
+            let (units, depth, layout) = if trans_b != 0 {
+                (r, c, Layout::Same)
+            } else {
+                (c, r, Layout::Transpose)
+            };
+            if d.shape.len() != 2 || d.shape[1] != Dim::N(depth as i64) {
+                return Err(format!(
+                    "a [{units}, {depth}] weight on input {}",
+                    shape_text(&d.shape)
+                ));
+            }
+            let mut weights = vec![WeightRef {
+                suffix: "weight",
+                shape: vec![units, depth],
+                source: w,
+                layout,
+            }];
+            let bias = optional_weight(inputs, 2)?;
+            if let Some((b, bdims)) = &bias {
+                if bdims.iter().product::<usize>() != units {
+                    return Err(format!("bias of shape {bdims:?} for {units} units"));
+                }
+                weights.push(same("bias", vec![units], b.clone()));
+            }
+            let text = format!("Dense({units}, bias = {})", bias.is_some());
+            let (out, _) = cx.layer(
+                node,
+                d,
+                text,
+                weights,
+                vec![Dim::Batch, Dim::N(units as i64)],
+            )?;
+            Ok(vec![Value::Data(out)])
+        }
+        "MatMul" => {
+            let d = data(inputs, 0)?;
+            let (w, dims) = weight(inputs, 1)?;
+            let &[depth, units] = dims.as_slice() else {
+                return Err(format!("right-hand side of shape {dims:?}, not a matrix"));
+            };
+            if d.shape.last() != Some(&Dim::N(depth as i64)) || !(2..=3).contains(&d.shape.len()) {
+                return Err(format!(
+                    "a [{depth}, {units}] matrix on input {}",
+                    shape_text(&d.shape)
+                ));
+            }
+            let per_step = if d.shape.len() == 3 {
+                ", per_step = true"
+            } else {
+                ""
+            };
+            let weights = vec![WeightRef {
+                suffix: "weight",
+                shape: vec![units, depth],
+                source: w,
+                layout: Layout::Transpose,
+            }];
+            let mut shape = d.shape.clone();
+            *shape.last_mut().expect("rank checked") = Dim::N(units as i64);
+            let text = format!("Dense({units}, bias = false{per_step})");
+            let (out, id) = cx.layer(node, d, text, weights, shape)?;
+            cx.open_dense(&node.output[0], id, units);
+            Ok(vec![Value::Data(out)])
+        }
+        "Conv" | "ConvTranspose" => conv(cx, node, inputs, attrs),
+        "MaxPool" | "AveragePool" => pool(cx, node, inputs, attrs),
+        "ReduceMean" | "ReduceMax" => {
+            let d = data(inputs, 0)?;
+            let rank = d.shape.len() as i64;
+            let mut axes = match inputs.get(1) {
+                Some(Some(_)) => known_ints(inputs, 1)?,
+                _ => attrs.ints("axes")?.unwrap_or_default(),
+            };
+            for a in &mut axes {
+                if *a < 0 {
+                    *a += rank;
+                }
+            }
+            axes.sort_unstable();
+            let keep = attrs.int("keepdims", 1)? != 0;
+            attrs.int("noop_with_empty_axes", 0)?;
+            let mean = op == "ReduceMean";
+            let (text, mut shape) = match (rank, axes.as_slice()) {
+                (4, [2, 3]) => (if mean { "GlobalAvgPool2d" } else { "GlobalMaxPool2d" }, vec![Dim::Batch, d.shape[1].clone()]),
+                (3, [1]) => (if mean { "GlobalAvgPool1d" } else { "GlobalMaxPool1d" }, vec![Dim::Batch, d.shape[2].clone()]),
+                _ => return Err(format!("axes {axes:?}: only the spatial axes of [batch, channels, height, width] or the steps of [batch, steps, features] have a layer")),
+            };
+            let (mut out, _) = cx.layer(node, d, text.into(), Vec::new(), shape.clone())?;
+            if keep {
+                if rank == 4 {
+                    shape.extend([Dim::N(1), Dim::N(1)]);
+                } else {
+                    shape.insert(1, Dim::N(1));
+                }
+                out.shape = shape;
+            }
+            Ok(vec![Value::Data(out)])
+        }
+        "GlobalAveragePool" | "GlobalMaxPool" => {
+            let d = data(inputs, 0)?;
+            if d.shape.len() != 4 {
+                return Err(
+                    "a global pooling of other than [batch, channels, height, width]".into(),
+                );
+            }
+            let text = if op == "GlobalAveragePool" {
+                "GlobalAvgPool2d"
+            } else {
+                "GlobalMaxPool2d"
+            };
+            let shape = vec![Dim::Batch, d.shape[1].clone()];
+            let (mut out, _) = cx.layer(node, d, text.into(), Vec::new(), shape)?;
+            // ONNX keeps the two axes of one; typed-nn's sample is [C] until a layer needs them.
+            out.shape.extend([Dim::N(1), Dim::N(1)]);
+            Ok(vec![Value::Data(out)])
+        }
+        "BatchNormalization" => {
+            let d = data(inputs, 0)?;
+            let eps = attrs.float("epsilon", 1e-5)?;
+            let momentum = attrs.float("momentum", 0.9)?;
+            if attrs.int("training_mode", 0)? != 0 {
+                return Err("`training_mode = 1`".into());
+            }
+            let channels = usize_dims(&d.shape[1..2])?[0];
+            let text = match d.shape.len() {
+                4 => "BatchNorm2d",
+                2 | 3 => "BatchNorm1d",
+                _ => return Err("a batch normalisation of rank other than 2, 3 or 4".into()),
+            };
+            let mut weights = Vec::new();
+            for (k, suffix) in [
+                (1, "weight"),
+                (2, "bias"),
+                (3, "running_mean"),
+                (4, "running_var"),
+            ] {
+                let (w, dims) = weight(inputs, k)?;
+                if dims.iter().product::<usize>() != channels {
+                    return Err(format!(
+                        "`{suffix}` of shape {dims:?} for {channels} channels"
+                    ));
+                }
+                weights.push(same(suffix, vec![channels], w));
+            }
+            weights.push(WeightRef {
+                suffix: "num_batches_tracked",
+                shape: Vec::new(),
+                source: String::new(),
+                layout: Layout::Count,
+            });
+            let momentum = if momentum > 0.0 && momentum < 1.0 {
+                format!(", momentum = {}", float_arg(1.0 - momentum))
+            } else {
+                String::new()
+            };
+            let text = format!("{text}(eps = {}{momentum})", float_arg(eps));
+            let (out, _) = cx.layer(node, d, text, weights, d.shape.clone())?;
+            Ok(vec![Value::Data(out)])
+        }
+        "LayerNormalization" => {
+            let d = data(inputs, 0)?;
+            let eps = attrs.float("epsilon", 1e-5)?;
+            let axis = attrs.int("axis", -1)?;
+            attrs.int("stash_type", 1)?;
+            if axis != -1 && axis != d.shape.len() as i64 - 1 {
+                return Err(format!(
+                    "`axis = {axis}`: typed-nn's LayerNorm is over the last axis"
+                ));
+            }
+            if node
+                .output
+                .iter()
+                .skip(1)
+                .any(|o| !o.is_empty() && cx.is_used(o))
+            {
+                return Err("its mean or inverse deviation output is used".into());
+            }
+            let features = usize_dims(&d.shape[d.shape.len() - 1..])?[0];
+            let (w, _) = weight(inputs, 1)?;
+            let mut weights = vec![same("weight", vec![features], w)];
+            weights.push(match optional_weight(inputs, 2)? {
+                Some((b, _)) => same("bias", vec![features], b),
+                None => WeightRef {
+                    suffix: "bias",
+                    shape: vec![features],
+                    source: String::new(),
+                    layout: Layout::Zeros,
+                },
+            });
+            let text = format!("LayerNorm(eps = {})", float_arg(eps));
+            let (out, _) = cx.layer(node, d, text, weights, d.shape.clone())?;
+            Ok(vec![Value::Data(out)])
+        }
+        "InstanceNormalization" => {
+            let d = data(inputs, 0)?;
+            let eps = attrs.float("epsilon", 1e-5)?;
+            let channels = usize_dims(&d.shape[1..2])?[0];
+            let kind = match d.shape.len() {
+                4 => "InstanceNorm2d",
+                3 => "InstanceNorm1d",
+                _ => return Err("an instance normalisation of rank other than 3 or 4".into()),
+            };
+            let weights = vec![
+                same("weight", vec![channels], weight(inputs, 1)?.0),
+                same("bias", vec![channels], weight(inputs, 2)?.0),
+            ];
+            let text = format!("{kind}(eps = {}, affine = true)", float_arg(eps));
+            let (out, _) = cx.layer(node, d, text, weights, d.shape.clone())?;
+            Ok(vec![Value::Data(out)])
+        }
+        "Flatten" => {
+            let d = data(inputs, 0)?;
+            let axis = attrs.int("axis", 1)?;
+            if axis != 1 {
+                return Err(format!(
+                    "`axis = {axis}`: only a flattening after the batch has a layer"
+                ));
+            }
+            let rest: Vec<usize> = usize_dims(&d.shape[1..])?;
+            let mut out = d.clone();
+            out.shape = vec![Dim::Batch, Dim::N(rest.iter().product::<usize>() as i64)];
+            Ok(vec![Value::Data(out)])
+        }
+        "Reshape" => {
+            let d = data(inputs, 0)?;
+            let target = ints(inputs, 1)?;
+            // With `allowzero`, a 0 is an empty axis rather than a copied one; without any,
+            // both read alike.
+            if attrs.int("allowzero", 0)? != 0 && target.contains(&Dim::N(0)) {
+                return Err("`allowzero = 1` with an empty axis".into());
+            }
+            let shape = reshaped(&d.shape, &target)?;
+            let mut out = d.clone();
+            out.shape = shape;
+            Ok(vec![Value::Data(out)])
+        }
+        "Squeeze" | "Unsqueeze" => {
+            let d = data(inputs, 0)?;
+            let axes = match inputs.get(1) {
+                Some(Some(_)) => known_ints(inputs, 1)?,
+                _ => attrs.ints("axes")?.unwrap_or_default(),
+            };
+            let shape = super::fold::squeeze(op, &d.shape, &axes)?;
+            if shape.first() != Some(&Dim::Batch) {
+                return Err("it moves the batch axis".into());
+            }
+            let mut out = d.clone();
+            out.shape = shape;
+            Ok(vec![Value::Data(out)])
+        }
+        "Transpose" => {
+            let d = data(inputs, 0)?;
+            let rank = d.shape.len();
+            let perm = attrs
+                .ints("perm")?
+                .unwrap_or_else(|| (0..rank as i64).rev().collect());
+            if perm.first() != Some(&0) || perm.len() != rank {
+                return Err(format!("`perm = {perm:?}` moves the batch axis"));
+            }
+            let dims: Vec<i64> = perm[1..].iter().map(|p| p - 1).collect();
+            let shape: Vec<Dim> = perm
+                .iter()
+                .map(|&p| {
+                    d.shape
+                        .get(p as usize)
+                        .cloned()
+                        .ok_or("`perm` out of range")
+                })
+                .collect::<Result<_, _>>()?;
+            let (out, _) = cx.layer(node, d, format!("Permute({dims:?})"), Vec::new(), shape)?;
+            Ok(vec![Value::Data(out)])
+        }
+        "Pad" => {
+            let d = data(inputs, 0)?;
+            let mode = attrs.string("mode", "constant")?;
+            let pads = known_ints(inputs, 1)?;
+            let value = small_floats(inputs, 2)?;
+            if mode != "constant"
+                || value
+                    .as_deref()
+                    .is_some_and(|v| v.iter().any(|&v| v != 0.0))
+                || matches!(inputs.get(3), Some(Some(_)))
+            {
+                return Err("only zero padding of every axis has a layer".into());
+            }
+            if d.shape.len() != 4
+                || pads.len() != 8
+                || pads[..2] != [0, 0]
+                || pads[4..6] != [0, 0]
+                || pads[2..4] != pads[6..8]
+            {
+                return Err(format!("`pads` {pads:?}: only the same zeros at both ends of height and width have a layer"));
+            }
+            let mut shape = d.shape.clone();
+            for k in 2..4 {
+                shape[k] = Dim::N(known(&d.shape[k], "size")? + 2 * pads[k]);
+            }
+            let text = format!("ZeroPad2d({})", arg(&pads[2..4]));
+            let (out, _) = cx.layer(node, d, text, Vec::new(), shape)?;
+            Ok(vec![Value::Data(out)])
+        }
+        "DepthToSpace" => {
+            let d = data(inputs, 0)?;
+            let r = attrs.int("blocksize", 0)?;
+            if attrs.string("mode", "DCR")? != "CRD" {
+                return Err("`mode = DCR`: PyTorch's PixelShuffle is CRD".into());
+            }
+            if d.shape.len() != 4 || r <= 0 {
+                return Err(
+                    "a [batch, channels, height, width] input and a positive block size are needed"
+                        .into(),
+                );
+            }
+            let dims = usize_dims(&d.shape[1..])?;
+            let shape = vec![
+                Dim::Batch,
+                Dim::N(dims[0] as i64 / (r * r)),
+                Dim::N(dims[1] as i64 * r),
+                Dim::N(dims[2] as i64 * r),
+            ];
+            let (out, _) = cx.layer(node, d, format!("PixelShuffle({r})"), Vec::new(), shape)?;
+            Ok(vec![Value::Data(out)])
+        }
+        "Resize" => resize(cx, node, inputs, attrs),
+        "Gather" => {
+            let tokens = data(inputs, 1)?;
+            let (w, dims) = weight(inputs, 0)?;
+            if attrs.int("axis", 0)? != 0 || !tokens.tokens {
+                return Err("only rows of a weight picked by the network's token ids (an embedding) have a layer".into());
+            }
+            let &[vocabulary, dimension] = dims.as_slice() else {
+                return Err(format!("embedding of shape {dims:?}"));
+            };
+            let mut shape = tokens.shape.clone();
+            shape.push(Dim::N(dimension as i64));
+            let weights = vec![same("weight", dims.clone(), w)];
+            let mut tokens = tokens.clone();
+            tokens.tokens = false;
+            let (out, _) = cx.layer(
+                node,
+                &tokens,
+                format!("Embedding({vocabulary}, {dimension})"),
+                weights,
+                shape,
+            )?;
+            Ok(vec![Value::Data(out)])
+        }
+        _ => Err(format!("operator `{op}` is not supported")),
+    }
+}
+
+/// The operators [`import`] maps (on data; any operator folds on constants that the folding
+/// knows), so that a node after a failed one is still reported when it has none.
+pub const OPERATORS: &[&str] = &[
+    "Constant",
+    "Shape",
+    "Identity",
+    "Dropout",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "HardSwish",
+    "Mish",
+    "Gelu",
+    "LeakyRelu",
+    "Elu",
+    "HardSigmoid",
+    "Clip",
+    "Softmax",
+    "LogSoftmax",
+    "PRelu",
+    "Mul",
+    "Add",
+    "Sum",
+    "Concat",
+    "Gemm",
+    "MatMul",
+    "Conv",
+    "ConvTranspose",
+    "MaxPool",
+    "AveragePool",
+    "ReduceMean",
+    "ReduceMax",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "BatchNormalization",
+    "LayerNormalization",
+    "InstanceNormalization",
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Pad",
+    "DepthToSpace",
+    "Resize",
+    "Gather",
+    "Cast",
+    "Slice",
+    "Sub",
+    "Div",
+];
+
+/// The shape `Reshape` gives `shape` with `target` (0 keeps a dimension, -1 takes the rest).
+fn reshaped(shape: &[Dim], target: &[Dim]) -> Result<Vec<Dim>, String> {
+    let mut out: Vec<Dim> = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (k, t) in target.iter().enumerate() {
+        match t {
+            Dim::N(0) => out.push(shape.get(k).cloned().ok_or("0 past the input's rank")?),
+            Dim::N(-1) if infer.is_none() => {
+                infer = Some(k);
+                out.push(Dim::N(-1));
+            }
+            Dim::N(n) if *n > 0 => out.push(Dim::N(*n)),
+            Dim::N(n) => return Err(format!("target dimension {n}")),
+            other => out.push(other.clone()),
+        }
+    }
+    let known_product = |dims: &[Dim]| -> Option<i64> {
+        dims.iter()
+            .filter(|d| **d != Dim::Batch && **d != Dim::N(-1))
+            .map(Dim::known)
+            .product::<Option<i64>>()
+    };
+    let batches = |dims: &[Dim]| dims.iter().filter(|d| **d == Dim::Batch).count();
+    if let Some(k) = infer {
+        let (have, want) = (known_product(shape), known_product(&out));
+        let (Some(have), Some(want)) = (have, want) else {
+            return Err(format!("-1 in {} needs fixed sizes", shape_text(target)));
+        };
+        if batches(shape) == batches(&out) + 1 && k == 0 {
+            out[0] = Dim::Batch;
+        } else if want == 0 || have % want != 0 {
+            return Err(format!(
+                "cannot reshape {} into {}",
+                shape_text(shape),
+                shape_text(target)
+            ));
+        } else {
+            out[k] = Dim::N(have / want);
+        }
+    }
+    if out.first() != Some(&Dim::Batch) || batches(&out) != 1 {
+        return Err(format!(
+            "target {} does not keep the batch first",
+            shape_text(&out)
+        ));
+    }
+    if known_product(shape) != known_product(&out) {
+        return Err(format!(
+            "cannot reshape {} into {}",
+            shape_text(shape),
+            shape_text(&out)
+        ));
+    }
+    Ok(out)
+}
+
+/// `x · σ(x)` (SiLU) and `x · tanh(softplus(x))` (Mish), which exporters write as products.
+fn activation_product(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
+    for (a, b) in [(0, 1), (1, 0)] {
+        let (Some(x), Some(gate)) = (node.input.get(a), node.input.get(b)) else {
+            continue;
+        };
+        let chain = cx.activation_chain(gate, x);
+        let kind = match chain.as_slice() {
+            ["Sigmoid"] => "Silu",
+            ["Softplus", "Tanh"] => "Mish",
+            _ => continue,
+        };
+        return cx.elementwise(node, data(inputs, a)?, kind);
+    }
+    Err("a product of values: only x·σ(x) (SiLU) and x·tanh(softplus(x)) (Mish) have layers".into())
+}
+
+/// `MatMul` then `Add` of a vector: the bias of the dense layer the product made.
+fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
+    let (d_at, w_at) = if matches!(input(inputs, 0)?, Value::Data(_)) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let d = data(inputs, d_at)?;
+    let (b, dims) = weight(inputs, w_at)?;
+    let Some((id, units)) = cx.open_dense_of(&node.input[d_at]) else {
+        return Err("adding a constant: only the bias right after a MatMul has a layer".into());
+    };
+    if dims.iter().product::<usize>() != units || dims.last() != Some(&units) {
+        return Err(format!("a bias of shape {dims:?} for {units} units"));
+    }
+    let (text, weights) = cx.steps.layer_mut(id).ok_or("no dense layer")?;
+    *text = text.replacen("bias = false", "bias = true", 1);
+    weights.push(same("bias", vec![units], b));
+    Ok(vec![Value::Data(d.clone())])
+}
+
+fn join(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>], kind: JoinKind) -> Outputs {
+    let mut parts = Vec::new();
+    for k in 0..inputs.len() {
+        let d = data(inputs, k)?;
+        parts.push(cx.exact(d, &node.name)?);
+    }
+    let first = &parts[0];
+    let mut shape = first.shape.clone();
+    for p in &parts[1..] {
+        if p.shape.len() != shape.len() {
+            return Err("inputs of different ranks".into());
+        }
+        match kind {
+            JoinKind::Add if p.shape != shape => {
+                return Err("a sum of different shapes (typed-nn does not broadcast)".into())
+            }
+            JoinKind::Concat if p.shape[2..] != shape[2..] => {
+                return Err("a concatenation of values that differ past their first axis".into())
+            }
+            JoinKind::Concat => {
+                shape[1] = Dim::N(known(&shape[1], "channels")? + known(&p.shape[1], "channels")?)
+            }
+            _ => {}
+        }
+    }
+    let name = cx.steps.name(&node.name, &node.op_type);
+    let paths: Vec<&[usize]> = parts.iter().map(|p| p.path.as_slice()).collect();
+    let path = emit::join(&mut cx.steps, name, kind, &paths);
+    Ok(vec![Value::Data(Data {
+        sample: shape[1..].to_vec(),
+        shape,
+        path,
+        tokens: false,
+    })])
+}
+
+fn conv(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    let transposed = node.op_type == "ConvTranspose";
+    let d = data(inputs, 0)?;
+    let (w, wdims) = weight(inputs, 1)?;
+    let rank = d.shape.len().saturating_sub(2);
+    if !(1..=2).contains(&rank) || wdims.len() != rank + 2 {
+        return Err(format!(
+            "a weight of shape {wdims:?} on {}: only 1-D and 2-D convolutions have layers",
+            shape_text(&d.shape)
+        ));
+    }
+    let sizes: Vec<i64> = d.shape[1..]
+        .iter()
+        .map(|s| known(s, "size"))
+        .collect::<Result<_, _>>()?;
+    let channels = sizes[0];
+    let groups = attrs.int("group", 1)?;
+    let kernel: Vec<i64> = wdims[2..].iter().map(|&k| k as i64).collect();
+    if let Some(k) = attrs.ints("kernel_shape")? {
+        if k != kernel {
+            return Err(format!(
+                "`kernel_shape` {k:?} differs from the weight's {kernel:?}"
+            ));
+        }
+    }
+    let strides = per_axis(attrs, "strides", rank, 1)?;
+    let dilations = per_axis(attrs, "dilations", rank, 1)?;
+    let pads = symmetric_pads(attrs, rank)?;
+    if groups <= 0 || channels % groups != 0 {
+        return Err(format!("{channels} channels in {groups} groups"));
+    }
+    let (filters, weight_in) = if transposed {
+        (wdims[1] as i64 * groups, wdims[0] as i64)
+    } else {
+        (wdims[0] as i64, wdims[1] as i64 * groups)
+    };
+    if weight_in != channels {
+        return Err(format!(
+            "a weight of shape {wdims:?} for {channels} input channels in {groups} groups"
+        ));
+    }
+    let output_padding = if transposed {
+        if attrs.ints("output_shape")?.is_some() {
+            return Err("`output_shape` (export with `output_padding`)".into());
+        }
+        per_axis(attrs, "output_padding", rank, 0)?
+    } else {
+        vec![0; rank]
+    };
+    let mut shape = vec![Dim::Batch, Dim::N(filters)];
+    for a in 0..rank {
+        let size = sizes[a + 1];
+        let out = if transposed {
+            (size - 1) * strides[a] - 2 * pads[a]
+                + dilations[a] * (kernel[a] - 1)
+                + output_padding[a]
+                + 1
+        } else {
+            window_out(size, kernel[a], strides[a], dilations[a], pads[a])?
+        };
+        if out <= 0 {
+            return Err("an empty output".into());
+        }
+        shape.push(Dim::N(out));
+    }
+    let bias = optional_weight(inputs, 2)?;
+    let mut weights = vec![same("weight", wdims.clone(), w)];
+    if let Some((b, _)) = &bias {
+        weights.push(same("bias", vec![filters as usize], b.clone()));
+    }
+    let kind = match (transposed, rank) {
+        (false, 1) => "Conv1d",
+        (false, _) => "Conv2d",
+        (true, 1) => "ConvTranspose1d",
+        (true, _) => "ConvTranspose2d",
+    };
+    let mut text = format!(
+        "{kind}({filters}, {}, stride = {}, padding = {}, dilation = {}, groups = {groups}, bias = {}",
+        arg(&kernel),
+        arg(&strides),
+        arg(&pads),
+        arg(&dilations),
+        bias.is_some()
+    );
+    if transposed {
+        text.push_str(&format!(", output_padding = {}", arg(&output_padding)));
+    }
+    text.push(')');
+    let (out, _) = cx.layer(node, d, text, weights, shape)?;
+    Ok(vec![Value::Data(out)])
+}
+
+fn pool(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    let max = node.op_type == "MaxPool";
+    let d = data(inputs, 0)?;
+    let rank = d.shape.len().saturating_sub(2);
+    if !(1..=2).contains(&rank) {
+        return Err("only 1-D and 2-D pooling have layers".into());
+    }
+    let kernel = attrs.ints("kernel_shape")?.ok_or("no `kernel_shape`")?;
+    if kernel.len() != rank {
+        return Err(format!(
+            "`kernel_shape` {kernel:?} on {}",
+            shape_text(&d.shape)
+        ));
+    }
+    let strides = per_axis(attrs, "strides", rank, 1)?;
+    let pads = symmetric_pads(attrs, rank)?;
+    if attrs.int("ceil_mode", 0)? != 0 {
+        return Err("`ceil_mode = 1`".into());
+    }
+    if max {
+        if per_axis(attrs, "dilations", rank, 1)?
+            .iter()
+            .any(|&d| d != 1)
+        {
+            return Err("dilated pooling".into());
+        }
+        if attrs.int("storage_order", 0)? != 0 {
+            return Err("`storage_order = 1`".into());
+        }
+        if node
+            .output
+            .get(1)
+            .is_some_and(|o| !o.is_empty() && cx.is_used(o))
+        {
+            return Err("its indices output is used".into());
+        }
+    } else if attrs.int("count_include_pad", 0)? == 0 && pads.iter().any(|&p| p > 0) {
+        return Err("padding not counted in the mean (`count_include_pad = 0`): typed-nn counts it, as PyTorch's default".into());
+    }
+    let mut shape = d.shape[..2].to_vec();
+    for a in 0..rank {
+        let size = known(&d.shape[a + 2], "size")?;
+        shape.push(Dim::N(window_out(size, kernel[a], strides[a], 1, pads[a])?));
+    }
+    let kind = match (max, rank) {
+        (true, 1) => "MaxPool1d",
+        (true, _) => "MaxPool2d",
+        (false, 1) => "AvgPool1d",
+        (false, _) => "AvgPool2d",
+    };
+    let text = format!(
+        "{kind}({}, stride = {}, padding = {})",
+        arg(&kernel),
+        arg(&strides),
+        arg(&pads)
+    );
+    let (out, _) = cx.layer(node, d, text, Vec::new(), shape)?;
+    Ok(vec![Value::Data(out), Value::Failed])
+}
+
+fn resize(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    let d = data(inputs, 0)?;
+    let mode = attrs.string("mode", "nearest")?;
+    let transform = attrs.string("coordinate_transformation_mode", "half_pixel")?;
+    let nearest_mode = attrs.string("nearest_mode", "round_prefer_floor")?;
+    attrs.float("cubic_coeff_a", -0.75)?;
+    attrs.int("exclude_outside", 0)?;
+    attrs.float("extrapolation_value", 0.0)?;
+    let sizes = d.shape[2..]
+        .iter()
+        .map(|s| known(s, "size"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let factors: Vec<i64> = match (small_floats(inputs, 2)?, inputs.get(3)) {
+        (Some(scales), _) if !scales.is_empty() => scales
+            .iter()
+            .map(|&s| {
+                if s >= 1.0 && s.fract() == 0.0 {
+                    s as i64
+                } else {
+                    -1
+                }
+            })
+            .collect(),
+        (_, Some(Some(_))) => {
+            let out = known_ints(inputs, 3)?;
+            out.iter()
+                .zip(&d.shape)
+                .map(|(&o, s)| match s {
+                    Dim::Batch => 1,
+                    s => match s.known() {
+                        Some(s) if s > 0 && o % s == 0 => o / s,
+                        _ => -1,
+                    },
+                })
+                .collect()
+        }
+        _ => return Err("neither `scales` nor `sizes`".into()),
+    };
+    if factors.len() != d.shape.len()
+        || factors[..2] != [1, 1]
+        || factors[2..].iter().any(|&f| f <= 0)
+    {
+        return Err(format!(
+            "scale factors {factors:?}: only whole factors on the spatial axes have a layer"
+        ));
+    }
+    let factor = arg(&factors[2..]);
+    let args = match (mode.as_str(), transform.as_str()) {
+        ("nearest", "asymmetric") if nearest_mode == "floor" => String::new(),
+        ("linear", "half_pixel" | "pytorch_half_pixel") => format!(", mode = {}", if sizes.len() == 2 { "bilinear" } else { "linear" }),
+        ("linear", "align_corners") => format!(", mode = {}, align_corners = true", if sizes.len() == 2 { "bilinear" } else { "linear" }),
+        _ => return Err(format!("`mode = {mode}`, `coordinate_transformation_mode = {transform}`, `nearest_mode = {nearest_mode}`: PyTorch's nearest and (bi)linear upsampling have a layer")),
+    };
+    let mut shape = d.shape[..2].to_vec();
+    shape.extend(sizes.iter().zip(&factors[2..]).map(|(s, f)| Dim::N(s * f)));
+    let (out, _) = cx.layer(
+        node,
+        d,
+        format!("Upsample({factor}{args})"),
+        Vec::new(),
+        shape,
+    )?;
+    Ok(vec![Value::Data(out)])
+}

@@ -1,0 +1,92 @@
+//! What the importer knows of each value of an ONNX graph while it walks the nodes in order:
+//! a constant (a weight it does not read, or integers and small floats it folds), or data
+//! computed from the network's input (its shape, and the layers that compute it).
+
+use super::emit::StepId;
+use std::fmt;
+
+/// One dimension of a data value or one integer of a folded shape computation: a number,
+/// the batch, or a named size the network is generic over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dim {
+    N(i64),
+    Batch,
+    Param(String),
+}
+
+impl Dim {
+    pub fn known(&self) -> Option<i64> {
+        match self {
+            Dim::N(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::N(n) => write!(f, "{n}"),
+            Dim::Batch => f.write_str("batch"),
+            Dim::Param(p) => f.write_str(p),
+        }
+    }
+}
+
+/// A shape as messages write it: `[batch, 3, 224, 224]`.
+pub fn shape_text(dims: &[Dim]) -> String {
+    let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// A value of the graph.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A float tensor of the file (an initializer or a `Constant` node's value), kept by
+    /// name: the network reads it at run time.
+    Weight {
+        name: String,
+        dims: Vec<usize>,
+        /// Its values when it is small (a scalar of an activation's pattern).
+        small: Option<Vec<f32>>,
+    },
+    /// Integers known while compiling (shapes, axes, indices), some of them symbolic.
+    Ints { dims: Vec<usize>, values: Vec<Dim> },
+    /// Data computed from the input.
+    Data(Data),
+    /// The output of a node that could not be imported (reported once, there).
+    Failed,
+}
+
+impl Value {
+    /// The shape, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Weight { dims, .. } | Value::Ints { dims, .. } => {
+                let dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
+                format!("constant {}", shape_text(&dims))
+            }
+            Value::Data(d) => shape_text(&d.shape),
+            Value::Failed => "(not imported)".into(),
+        }
+    }
+}
+
+/// A data value: its ONNX shape (the batch first), the shape of typed-nn's sample holding
+/// it (the same values in row-major order; it differs after a reshape that no layer needed
+/// yet), and the chain of steps from the network's input that computes it.
+#[derive(Clone, Debug)]
+pub struct Data {
+    pub shape: Vec<Dim>,
+    pub sample: Vec<Dim>,
+    pub path: Vec<StepId>,
+    /// Token ids (an integer input), which only `Gather` (an embedding) reads.
+    pub tokens: bool,
+}
+
+impl Data {
+    /// The sample shape the ONNX shape implies (the batch dropped).
+    pub fn onnx_sample(&self) -> &[Dim] {
+        &self.shape[1..]
+    }
+}
