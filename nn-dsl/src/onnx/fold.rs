@@ -131,11 +131,67 @@ fn arith(op: &str, a: &Dim, b: &Dim) -> Result<Dim, String> {
     }
 }
 
+/// A float constant that is all zeros, as one zero (what initial states are made of).
+fn zero(name: &str) -> Value {
+    Value::Weight {
+        name: name.to_string(),
+        dims: Vec::new(),
+        small: Some(vec![0.0]),
+    }
+}
+
+fn is_zero(v: Option<&Option<Value>>) -> bool {
+    matches!(v, Some(Some(Value::Weight { small: Some(values), .. })) if values.iter().all(|&v| v == 0.0))
+}
+
 /// Folds a node whose inputs are all constants.
 pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
     let op = node.op_type.as_str();
     let out_name = node.output.first().cloned().unwrap_or_default();
+    // Zeros expanded, sliced or reshaped to a state's shape stay zeros (of the batch's
+    // size, which is not known while compiling).
+    if matches!(
+        op,
+        "Expand"
+            | "Slice"
+            | "Reshape"
+            | "Unsqueeze"
+            | "Squeeze"
+            | "Transpose"
+            | "Cast"
+            | "Identity"
+    ) && is_zero(inputs.first())
+    {
+        for a in ["perm", "to", "saturate", "allowzero", "axes"] {
+            attrs.get(a);
+        }
+        return Ok(vec![zero(&out_name)]);
+    }
     match op {
+        "ConstantOfShape" => {
+            let value = attrs.get("value").and_then(|a| a.t.as_ref());
+            let zeros = match value {
+                None => true,
+                Some(t) => {
+                    t.to_f32().is_ok_and(|v| v.iter().all(|&v| v == 0.0))
+                        || t.to_i64().is_ok_and(|v| v.iter().all(|&v| v == 0))
+                }
+            };
+            if zeros {
+                Ok(vec![zero(&out_name)])
+            } else {
+                Err("a constant other than zeros of a computed shape".into())
+            }
+        }
+        "Reshape" => {
+            let (_, values) = ints_of(inputs, 0)?;
+            attrs.get("allowzero");
+            let count = values.len();
+            Ok(vec![Value::Ints {
+                dims: vec![count],
+                values,
+            }])
+        }
         "Constant" => {
             let a = attrs.get("value").and_then(|a| a.t.as_ref());
             if let Some(t) = a {

@@ -235,11 +235,17 @@ pub struct Importer {
     open_dense: HashMap<String, (usize, usize)>,
     /// An activation's output: its input and kind (for x·σ(x) and x·tanh(softplus(x))).
     activations: HashMap<String, (String, &'static str)>,
+    /// Whether a float input is cast to token ids (the network then reads token ids).
+    input_tokens: bool,
 }
 
 impl Importer {
     fn is_used(&self, value: &str) -> bool {
         self.uses.get(value).copied().unwrap_or(0) > 0
+    }
+
+    fn is_used_once(&self, value: &str) -> bool {
+        self.uses.get(value).copied() == Some(1)
     }
 
     fn note_activation(&mut self, node: &nn_onnx::NodeProto, kind: &'static str) {
@@ -321,6 +327,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
         steps: emit::Steps::default(),
         open_dense: HashMap::new(),
         activations: HashMap::new(),
+        input_tokens: false,
     };
     for t in &graph.initializer {
         match fold::constant(t, &t.name) {
@@ -447,6 +454,11 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
             "the graph's forks do not meet again in blocks (residual, sum, concatenation): layer `{name}` would be computed twice"
         )]
     })?;
+    let input_text = if cx.input_tokens && !input_text.starts_with("tokens") {
+        format!("tokens{input_text}")
+    } else {
+        input_text
+    };
     let generics = if params.is_empty() {
         String::new()
     } else {
@@ -464,7 +476,10 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
 
 impl Importer {
     fn exact_output(&mut self, d: &Data) -> Result<Data, String> {
-        let want = d.onnx_sample().to_vec();
+        let want = d.onnx_sample();
+        if d.batch_axis() != Some(0) {
+            return Err("the output's batch axis is not its first".into());
+        }
         if d.sample == want {
             return Ok(d.clone());
         }
@@ -551,6 +566,7 @@ fn network_input(
             shape,
             path: Vec::new(),
             tokens,
+            sequence_of: None,
         },
     ))
 }

@@ -254,9 +254,17 @@ impl Importer {
     /// `d` with its sample in the ONNX shape (a `Flatten` or `Reshape` first when a reshape
     /// no layer needed left it in another).
     fn exact(&mut self, d: &Data, at: &str) -> Result<Data, String> {
-        let want = d.onnx_sample().to_vec();
+        if d.batch_axis() != Some(0) {
+            return Err(format!(
+                "input {} has its batch axis elsewhere than first (time-major), which no layer reads",
+                shape_text(&d.shape)
+            ));
+        }
+        let want = d.onnx_sample();
         if d.sample == want {
-            return Ok(d.clone());
+            let mut d = d.clone();
+            d.sequence_of = None;
+            return Ok(d);
         }
         let text = if want.len() == 1 {
             "Flatten".to_string()
@@ -272,6 +280,7 @@ impl Importer {
             weights: Vec::new(),
         }));
         out.sample = want;
+        out.sequence_of = None;
         Ok(out)
     }
 
@@ -293,8 +302,13 @@ impl Importer {
         });
         let mut out = d;
         out.path.push(id);
-        out.sample = shape[1..].to_vec();
+        out.sample = shape
+            .iter()
+            .filter(|d| **d != Dim::Batch)
+            .cloned()
+            .collect();
         out.shape = shape;
+        out.sequence_of = None;
         Ok((out, id))
     }
 
@@ -308,6 +322,7 @@ impl Importer {
         });
         let mut out = d.clone();
         out.path.push(id);
+        out.sequence_of = None;
         Ok(vec![Value::Data(out)])
     }
 }
@@ -345,6 +360,26 @@ fn dispatch(
         "Constant" => super::fold::fold(node, inputs, attrs),
         "Shape" => super::fold::shape_of(data(inputs, 0)?, attrs),
         "Identity" => Ok(vec![Value::Data(data(inputs, 0)?.clone())]),
+        "Cast" => {
+            // Token ids cast between integer types, or floats to floats: the same values.
+            let d = data(inputs, 0)?;
+            let to = attrs.int("to", 0)?;
+            attrs.int("saturate", 1)?;
+            let ints =
+                [nn_onnx::data_type::INT64, nn_onnx::data_type::INT32].contains(&(to as i32));
+            if ints && !d.tokens && d.path.is_empty() {
+                // Token ids given as floats and cast: the network reads token ids.
+                cx.input_tokens = true;
+                let mut d = d.clone();
+                d.tokens = true;
+                return Ok(vec![Value::Data(d)]);
+            }
+            if ints != d.tokens || !(ints || to as i32 == nn_onnx::data_type::FLOAT) {
+                return Err(format!("a cast to {}", nn_onnx::data_type_name(to as i32)));
+            }
+            Ok(vec![Value::Data(d.clone())])
+        }
+        "LSTM" | "GRU" | "RNN" => recurrence(cx, node, inputs, attrs),
         "Dropout" => {
             attrs.int("seed", 0)?;
             if node.output.get(1).is_some_and(|m| !m.is_empty()) && cx.is_used(&node.output[1]) {
@@ -713,9 +748,6 @@ fn dispatch(
                 _ => attrs.ints("axes")?.unwrap_or_default(),
             };
             let shape = super::fold::squeeze(op, &d.shape, &axes)?;
-            if shape.first() != Some(&Dim::Batch) {
-                return Err("it moves the batch axis".into());
-            }
             let mut out = d.clone();
             out.shape = shape;
             Ok(vec![Value::Data(out)])
@@ -726,19 +758,29 @@ fn dispatch(
             let perm = attrs
                 .ints("perm")?
                 .unwrap_or_else(|| (0..rank as i64).rev().collect());
-            if perm.first() != Some(&0) || perm.len() != rank {
-                return Err(format!("`perm = {perm:?}` moves the batch axis"));
+            let mut sorted = perm.clone();
+            sorted.sort_unstable();
+            if sorted != (0..rank as i64).collect::<Vec<_>>() {
+                return Err(format!(
+                    "`perm = {perm:?}` is not a permutation of the axes"
+                ));
+            }
+            let shape: Vec<Dim> = perm.iter().map(|&p| d.shape[p as usize].clone()).collect();
+            let batch = d.batch_axis().ok_or("no batch axis")? as i64;
+            let others: Vec<i64> = perm.iter().copied().filter(|&p| p != batch).collect();
+            if others.windows(2).all(|w| w[0] < w[1]) {
+                // Only the batch axis moves (batch-first to time-major and back): the
+                // samples are the same.
+                let mut out = d.clone();
+                out.shape = shape;
+                return Ok(vec![Value::Data(out)]);
+            }
+            if perm[0] != 0 || batch != 0 {
+                return Err(format!(
+                    "`perm = {perm:?}` moves the batch axis and the others"
+                ));
             }
             let dims: Vec<i64> = perm[1..].iter().map(|p| p - 1).collect();
-            let shape: Vec<Dim> = perm
-                .iter()
-                .map(|&p| {
-                    d.shape
-                        .get(p as usize)
-                        .cloned()
-                        .ok_or("`perm` out of range")
-                })
-                .collect::<Result<_, _>>()?;
             let (out, _) = cx.layer(node, d, format!("Permute({dims:?})"), Vec::new(), shape)?;
             Ok(vec![Value::Data(out)])
         }
@@ -794,6 +836,9 @@ fn dispatch(
             Ok(vec![Value::Data(out)])
         }
         "Resize" => resize(cx, node, inputs, attrs),
+        "Gather" if matches!(input(inputs, 0), Ok(Value::Data(_))) => {
+            last_step(cx, node, inputs, attrs)
+        }
         "Gather" => {
             let tokens = data(inputs, 1)?;
             let (w, dims) = weight(inputs, 0)?;
@@ -914,9 +959,17 @@ fn reshaped(shape: &[Dim], target: &[Dim]) -> Result<Vec<Dim>, String> {
             out[k] = Dim::N(have / want);
         }
     }
-    if out.first() != Some(&Dim::Batch) || batches(&out) != 1 {
+    // The samples stay the same values in the same order when what comes before the
+    // batch axis is the same.
+    let before = |dims: &[Dim]| {
+        dims.iter()
+            .take_while(|d| **d != Dim::Batch)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    if batches(&out) != 1 || before(shape) != before(&out) {
         return Err(format!(
-            "target {} does not keep the batch first",
+            "target {} does not keep the batch axis where it was",
             shape_text(&out)
         ));
     }
@@ -1001,6 +1054,7 @@ fn join(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>], kind: Joi
         shape,
         path,
         tokens: false,
+        sequence_of: None,
     })])
 }
 
@@ -1233,5 +1287,228 @@ fn resize(
         Vec::new(),
         shape,
     )?;
+    Ok(vec![Value::Data(out)])
+}
+
+/// `LSTM`, `GRU` and `RNN` over a time-major input: the recurrent layer returning every step
+/// (`Y`, `[steps, directions, batch, hidden]`) and one returning its last state (`Y_h`,
+/// `[directions, batch, hidden]`), whichever the graph reads.
+fn recurrence(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    let op = node.op_type.as_str();
+    let d = data(inputs, 0)?;
+    if attrs.int("layout", 0)? != 0 {
+        return Err("`layout = 1`".into());
+    }
+    let hidden = attrs.int("hidden_size", 0)?;
+    let direction = attrs.string("direction", "forward")?;
+    let directions: usize = match direction.as_str() {
+        "forward" => 1,
+        "bidirectional" => 2,
+        _ => return Err(format!("`direction = {direction}`")),
+    };
+    if attrs.get("clip").is_some() {
+        return Err("`clip`".into());
+    }
+    let activations: Vec<String> = attrs
+        .get("activations")
+        .map(|a| {
+            a.strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    attrs.get("activation_alpha");
+    attrs.get("activation_beta");
+    let (gates, order, kind, activation): (usize, &'static [usize], &str, &str) = match op {
+        "LSTM" => {
+            if attrs.int("input_forget", 0)? != 0 {
+                return Err("`input_forget = 1`".into());
+            }
+            if !activations.is_empty()
+                && activations
+                    .chunks(3)
+                    .any(|a| a != ["sigmoid", "tanh", "tanh"])
+            {
+                return Err(format!("activations {activations:?}"));
+            }
+            // ONNX's gates are i, o, f, c; PyTorch's i, f, g, o.
+            (4, &[0, 2, 3, 1], "LSTM", "")
+        }
+        "GRU" => {
+            if attrs.int("linear_before_reset", 0)? != 1 {
+                return Err("`linear_before_reset = 0`: PyTorch's GRU applies the reset gate after the recurrent product".into());
+            }
+            if !activations.is_empty() && activations.chunks(2).any(|a| a != ["sigmoid", "tanh"]) {
+                return Err(format!("activations {activations:?}"));
+            }
+            // ONNX's gates are z, r, h; PyTorch's r, z, n.
+            (3, &[1, 0, 2], "GRU", "")
+        }
+        _ => {
+            let activation = match activations.first().map(String::as_str) {
+                None | Some("tanh") => "",
+                Some("relu") => ", activation = relu",
+                Some(other) => return Err(format!("activation `{other}`")),
+            };
+            if activations.len() > 1 && activations.iter().any(|a| *a != activations[0]) {
+                return Err("different activations per direction".into());
+            }
+            (1, &[0], "SimpleRNN", activation)
+        }
+    };
+    for (k, what) in [(4, "sequence lengths"), (7, "peepholes")] {
+        if matches!(inputs.get(k), Some(Some(_))) {
+            return Err(format!("{what} (input {k})"));
+        }
+    }
+    for k in [5, 6] {
+        match inputs.get(k) {
+            Some(Some(Value::Weight { small: Some(v), .. })) if v.iter().all(|&v| v == 0.0) => {}
+            Some(Some(_)) => return Err(format!("an initial state (input {k}) other than zeros")),
+            _ => {}
+        }
+    }
+    if d.shape.len() != 3 || d.batch_axis() != Some(1) {
+        return Err(format!(
+            "input {}: a [steps, batch, features] sequence is needed",
+            shape_text(&d.shape)
+        ));
+    }
+    let (steps, features) = (d.shape[0].clone(), known(&d.shape[2], "features")? as usize);
+    let hidden = hidden as usize;
+    let (w, wdims) = weight(inputs, 1)?;
+    let (r, _) = weight(inputs, 2)?;
+    let b = optional_weight(inputs, 3)?;
+    if wdims != [directions, gates * hidden, features] {
+        return Err(format!(
+            "`W` of shape {wdims:?} for {features} features and {hidden} units"
+        ));
+    }
+    let names: [&'static str; 8] = [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse",
+    ];
+    let mut weights = Vec::new();
+    for direction in 0..directions {
+        let name = &names[4 * direction..4 * direction + 4];
+        let gates_of =
+            |source: &str, half: usize, suffix: &'static str, shape: Vec<usize>| WeightRef {
+                suffix,
+                shape,
+                source: source.to_string(),
+                layout: Layout::Gates {
+                    direction,
+                    half,
+                    order,
+                },
+            };
+        weights.push(gates_of(&w, 0, name[0], vec![gates * hidden, features]));
+        weights.push(gates_of(&r, 0, name[1], vec![gates * hidden, hidden]));
+        for half in 0..2 {
+            weights.push(match &b {
+                Some((b, _)) => gates_of(b, half, name[2 + half], vec![gates * hidden]),
+                None => WeightRef {
+                    suffix: name[2 + half],
+                    shape: vec![gates * hidden],
+                    source: String::new(),
+                    layout: Layout::Zeros,
+                },
+            });
+        }
+    }
+    let layer = |sequences: bool| {
+        let inner = format!("{kind}({hidden}{activation}, return_sequences = {sequences})");
+        if directions == 2 {
+            format!("Bidirectional({inner})")
+        } else {
+            inner
+        }
+    };
+    // The sequence as batch-first samples, as the layer reads it.
+    let mut x = d.clone();
+    x.shape.swap(0, 1);
+    let dirs = Dim::N(directions as i64);
+    let units = Dim::N(hidden as i64);
+    let (mut y, id) = cx.layer(
+        node,
+        &x,
+        layer(true),
+        weights.clone(),
+        vec![
+            Dim::Batch,
+            steps.clone(),
+            Dim::N((directions * hidden) as i64),
+        ],
+    )?;
+    y.shape = vec![steps, dirs.clone(), Dim::Batch, units.clone()];
+    y.sequence_of = (directions == 1).then_some(id);
+    let mut outputs = vec![Value::Data(y)];
+    if node
+        .output
+        .get(1)
+        .is_some_and(|o| !o.is_empty() && cx.is_used(o))
+    {
+        let (mut h, _) = cx.layer(
+            node,
+            &x,
+            layer(false),
+            weights,
+            vec![Dim::Batch, Dim::N((directions * hidden) as i64)],
+        )?;
+        h.shape = vec![dirs, Dim::Batch, units];
+        outputs.push(Value::Data(h));
+    }
+    if node
+        .output
+        .get(2)
+        .is_some_and(|o| !o.is_empty() && cx.is_used(o))
+    {
+        return Err("its last cell state (`Y_c`) is used".into());
+    }
+    Ok(outputs)
+}
+
+/// `Gather` of a recurrence's last step (`y[:, -1]`): the layer returns its last state.
+fn last_step(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    let d = data(inputs, 0)?;
+    let index = known_ints(inputs, 1)?;
+    let rank = d.shape.len() as i64;
+    let axis = attrs.int("axis", 0)?;
+    let axis = if axis < 0 { axis + rank } else { axis } as usize;
+    let (Some(id), [index]) = (d.sequence_of, index.as_slice()) else {
+        return Err("only the last step of a recurrence's output has a layer".into());
+    };
+    let steps = known(&d.shape[axis.min(d.shape.len() - 1)], "steps")?;
+    if d.shape.len() != 3
+        || d.batch_axis() != Some(0)
+        || axis != 1
+        || (*index != -1 && *index != steps - 1)
+        || !cx.is_used_once(&node.input[0])
+    {
+        return Err("only the last step of a recurrence's output has a layer".into());
+    }
+    let (text, _) = cx.steps.layer_mut(id).ok_or("no recurrent layer")?;
+    *text = text.replacen("return_sequences = true", "return_sequences = false", 1);
+    let mut out = d.clone();
+    out.shape.remove(1);
+    out.sample = out.onnx_sample();
+    out.sequence_of = None;
     Ok(vec![Value::Data(out)])
 }

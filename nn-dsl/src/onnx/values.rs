@@ -82,11 +82,24 @@ pub struct Data {
     pub path: Vec<StepId>,
     /// Token ids (an integer input), which only `Gather` (an embedding) reads.
     pub tokens: bool,
+    /// The recurrent layer whose every step this is (through moves of the batch axis and
+    /// reshapes only), so that taking its last step makes it return its last state.
+    pub sequence_of: Option<StepId>,
 }
 
 impl Data {
-    /// The sample shape the ONNX shape implies (the batch dropped).
-    pub fn onnx_sample(&self) -> &[Dim] {
-        &self.shape[1..]
+    /// The sample shape the ONNX shape implies (the batch dropped; the batch of a
+    /// time-major value is not first, and a layer cannot read it).
+    pub fn onnx_sample(&self) -> Vec<Dim> {
+        self.shape
+            .iter()
+            .filter(|d| **d != Dim::Batch)
+            .cloned()
+            .collect()
+    }
+
+    /// Where the batch axis is.
+    pub fn batch_axis(&self) -> Option<usize> {
+        self.shape.iter().position(|d| *d == Dim::Batch)
     }
 }
