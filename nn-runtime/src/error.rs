@@ -204,6 +204,15 @@ pub enum Error {
     #[error("`{prefix}` lies in the frozen block `{block}`: unfreeze `{block}`, then freeze what should stay frozen")]
     FrozenBlock { prefix: String, block: String },
 
+    /// A layer that ONNX export has no graph for: its kind, where it sits in the network,
+    /// and why.
+    #[error("cannot export `{path}` ({kind}) to ONNX: {reason}")]
+    OnnxUnsupported {
+        kind: String,
+        path: String,
+        reason: String,
+    },
+
     /// A hyper-parameter is outside its valid range.
     #[error("invalid hyper-parameter {name} = {value}: {expected}")]
     InvalidHyperparameter {

@@ -231,7 +231,8 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     }
 }
 
-/// `walk` (each layer's state under its path name) and `BUFFERS`.
+/// `walk` (each layer's state under its path name), `BUFFERS`, and `to_onnx` (each layer's
+/// nodes under the same names).
 fn gen_layer_visitors(g: &Gen<'_>) -> TokenStream {
     let rt = g.env.rt;
     let (fields, tys) = (&g.passes.fields, &g.tys);
@@ -242,6 +243,21 @@ fn gen_layer_visitors(g: &Gen<'_>) -> TokenStream {
         }
 
         const BUFFERS: usize = 0 #( + <#tys as #rt::layers::Layer>::BUFFERS )*;
+
+        // Each layer's nodes under the path `walk` names its state with, so that the
+        // initializers are named as the state dict.
+        fn to_onnx(
+            &self,
+            g: &mut #rt::io::onnx::OnnxGraph,
+            path: &#rt::layers::Path<'_>,
+            input: &str,
+        ) -> #rt::Result<::std::string::String> {
+            let x = ::std::string::String::from(input);
+            #(
+                let x = #rt::layers::Layer::to_onnx(&self.#fields, g, &path.child(#path_names), &x)?;
+            )*
+            ::core::result::Result::Ok(x)
+        }
     }
 }
 

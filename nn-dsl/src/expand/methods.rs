@@ -242,6 +242,17 @@ fn gen_file_methods(g: &Gen<'_>) -> TokenStream {
             ::core::result::Result::Ok(net)
         }
 
+        /// Writes the network as an ONNX model (opset 17): input `input`, output `output`,
+        /// each with a symbolic batch dimension; initializers named as in [`Self::save`].
+        pub fn save_onnx(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
+            #rt::io::onnx::save(self, path)
+        }
+
+        /// The network as the bytes of an ONNX model (see [`Self::save_onnx`]).
+        pub fn to_onnx_bytes(&self) -> #rt::Result<::std::vec::Vec<u8>> {
+            #rt::io::onnx::to_bytes(self)
+        }
+
         /// [`Self::load`] from bytes, e.g. `include_bytes!("model.safetensors")`.
         pub fn from_safetensors_bytes(bytes: &[u8]) -> #rt::Result<Self> {
             let mut net = Self::init(&mut #rt::Rng::seed(0));

@@ -2,6 +2,7 @@
 //! leaves a half-written one in place.
 
 pub mod named;
+pub mod onnx;
 pub mod onnx_import;
 pub mod safetensors;
 

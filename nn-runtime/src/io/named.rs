@@ -132,30 +132,41 @@ pub(crate) fn replace_last(name: &str, last: &str) -> String {
     }
 }
 
-fn collect<L: Layer>(net: &L, side: Side) -> Vec<NamedTensor> {
+fn collect<L: Layer>(net: &L, path: &Path<'_>, side: Side) -> Vec<NamedTensor> {
     let mut collect = Collect {
         side,
         tensors: Vec::new(),
     };
-    net.read_params(&Path::ROOT, &mut collect);
+    net.read_params(path, &mut collect);
     collect.tensors
+}
+
+/// The parameter tensors of `layer`, named under `path` as it sits in a network, in
+/// PyTorch's layout: what ONNX export writes as a layer's initializers.
+pub(crate) fn parameters_at<L: Layer>(layer: &L, path: &Path<'_>) -> Vec<NamedTensor> {
+    collect(layer, path, Side::Values)
+}
+
+/// The buffers of `layer`, named under `path`.
+pub(crate) fn buffers_at<L: Layer>(layer: &L, path: &Path<'_>) -> Vec<NamedBuffer> {
+    let mut buffers = Vec::new();
+    layer.read_buffers(path, &mut buffers);
+    buffers
 }
 
 /// Every parameter tensor by PyTorch name, in PyTorch's layout (PyTorch's
 /// `named_parameters()`), in the network's order.
 pub fn named_parameters<L: Layer>(net: &L) -> Vec<NamedTensor> {
-    collect(net, Side::Values)
+    collect(net, &Path::ROOT, Side::Values)
 }
 
 /// The gradient of every parameter from the last training step (or backward pass), by
 /// PyTorch name and in PyTorch's layout (PyTorch's `param.grad`).
 pub fn named_gradients<L: Layer>(net: &L) -> Vec<NamedTensor> {
-    collect(net, Side::Grads)
+    collect(net, &Path::ROOT, Side::Grads)
 }
 
 /// Every buffer by PyTorch name (PyTorch's `named_buffers()`).
 pub fn named_buffers<L: Layer>(net: &L) -> Vec<NamedBuffer> {
-    let mut buffers = Vec::new();
-    net.read_buffers(&Path::ROOT, &mut buffers);
-    buffers
+    buffers_at(net, &Path::ROOT)
 }

@@ -1,6 +1,8 @@
 //! Activation layers: parameter-free, shape-preserving, generic over the sample shape.
 
-use super::{Layer, Walk};
+use super::{Layer, Path, Walk};
+use crate::error::{Error, Result};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -15,6 +17,22 @@ pub trait ActivationFn: Clone + Default + Send + Sync + 'static {
     fn forward(&self, x: &[f32], y: &mut [f32], len: usize);
     /// dx = J_f(x)ᵀ · dy, given the x and y of the forward pass.
     fn backward(&self, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize);
+
+    /// Writes y = f(x) as ONNX nodes of the layer at `scope` (see [`Layer::to_onnx`]);
+    /// returns the value holding y. An activation defined outside typed-nn has none.
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        let _ = (g, x);
+        Err(Error::OnnxUnsupported {
+            kind: Self::KIND.to_string(),
+            path: scope.to_string(),
+            reason: "this activation has no ONNX export".to_string(),
+        })
+    }
+}
+
+/// x · f(x) for an ONNX operator `f` (SiLU's sigmoid, Mish's tanh∘softplus).
+fn times_x(g: &mut OnnxGraph, scope: &str, x: &str, fx: &str) -> String {
+    g.op("Mul", scope, &[x, fx], vec![])
 }
 
 /// max(x, 0)
@@ -79,7 +97,10 @@ fn softplus(x: f32) -> f32 {
 /// An element-wise activation computed value by value: its type, `f(x)`, and `f′(x)`, which
 /// the backward pass reads off the input.
 macro_rules! elementwise {
-    ($(#[$doc:meta])* $name:ident, |$x:ident| $f:expr, |$dx:ident| $df:expr $(,)?) => {
+    (
+        $(#[$doc:meta])* $name:ident, |$x:ident| $f:expr, |$dx:ident| $df:expr,
+        onnx |$g:ident, $scope:ident, $xv:ident| $onnx:expr $(,)?
+    ) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
@@ -96,6 +117,9 @@ macro_rules! elementwise {
                     *d = g * $df;
                 }
             }
+            fn to_onnx(&self, $g: &mut OnnxGraph, $scope: &str, $xv: &str) -> Result<String> {
+                Ok($onnx)
+            }
         }
     };
 }
@@ -105,6 +129,10 @@ elementwise!(
     Relu6,
     |x| x.clamp(0.0, 6.0),
     |x| if x > 0.0 && x < 6.0 { 1.0 } else { 0.0 },
+    onnx |g, scope, x| {
+        let (lo, hi) = (g.scalar(scope, "min", 0.0), g.scalar(scope, "max", 6.0));
+        g.op("Clip", scope, &[x, &lo, &hi], vec![])
+    },
 );
 
 elementwise!(
@@ -112,6 +140,12 @@ elementwise!(
     Hardsigmoid,
     |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
     |x| if x > -3.0 && x < 3.0 { 1.0 / 6.0 } else { 0.0 },
+    onnx |g, scope, x| g.op(
+        "HardSigmoid",
+        scope,
+        &[x],
+        vec![attr::float("alpha", 1.0 / 6.0), attr::float("beta", 0.5)],
+    ),
 );
 
 elementwise!(
@@ -119,6 +153,7 @@ elementwise!(
     Hardswish,
     |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
     |x| if x < -3.0 { 0.0 } else if x <= 3.0 { x / 3.0 + 0.5 } else { 1.0 },
+    onnx |g, scope, x| g.op("HardSwish", scope, &[x], vec![]),
 );
 
 elementwise!(
@@ -126,6 +161,12 @@ elementwise!(
     Mish,
     |x| x * softplus(x).tanh(),
     |x| { let t = softplus(x).tanh(); t + x * (1.0 - t * t) * kernels::sigmoid(x) },
+    // ONNX's Mish is opset 18: x · tanh(softplus(x)).
+    onnx |g, scope, x| {
+        let sp = g.op("Softplus", scope, &[x], vec![]);
+        let t = g.op("Tanh", scope, &[&sp], vec![]);
+        times_x(g, scope, x, &t)
+    },
 );
 
 elementwise!(
@@ -135,6 +176,10 @@ elementwise!(
     |x| {
         let s = kernels::sigmoid(x);
         s * (1.0 + x * (1.0 - s))
+    },
+    onnx |g, scope, x| {
+        let s = g.op("Sigmoid", scope, &[x], vec![]);
+        times_x(g, scope, x, &s)
     },
 );
 
@@ -147,6 +192,9 @@ impl ActivationFn for Relu {
         // y > 0 exactly where x > 0.
         kernels::activation_backward(EpilogueAct::Relu, y, dy, dx)
     }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        Ok(g.op("Relu", scope, &[x], vec![]))
+    }
 }
 
 impl ActivationFn for LeakyRelu {
@@ -156,6 +204,10 @@ impl ActivationFn for LeakyRelu {
     }
     fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         kernels::leaky_relu_backward(self.alpha, x, dy, dx)
+    }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        let alpha = attr::float("alpha", self.alpha);
+        Ok(g.op("LeakyRelu", scope, &[x], vec![alpha]))
     }
 }
 
@@ -189,6 +241,10 @@ impl ActivationFn for Elu {
         for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
             *d = if v > 0.0 { g } else { g * self.alpha * v.exp() };
         }
+    }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        let alpha = attr::float("alpha", self.alpha);
+        Ok(g.op("Elu", scope, &[x], vec![alpha]))
     }
 }
 
@@ -234,6 +290,17 @@ impl ActivationFn for Softplus {
             };
         }
     }
+    /// ONNX's Softplus has neither β nor threshold: log(1 + e^(βx)) / β where βx is at
+    /// most the threshold, x above.
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        let beta = g.scalar(scope, "beta", self.beta);
+        let bx = g.op("Mul", scope, &[x, &beta], vec![]);
+        let sp = g.op("Softplus", scope, &[&bx], vec![]);
+        let smooth = g.op("Div", scope, &[&sp, &beta], vec![]);
+        let threshold = g.scalar(scope, "threshold", self.threshold);
+        let above = g.op("Greater", scope, &[&bx, &threshold], vec![]);
+        Ok(g.op("Where", scope, &[&above, x, &smooth], vec![]))
+    }
 }
 
 impl ActivationFn for Tanh {
@@ -243,6 +310,9 @@ impl ActivationFn for Tanh {
     }
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         kernels::activation_backward(EpilogueAct::Tanh, y, dy, dx)
+    }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        Ok(g.op("Tanh", scope, &[x], vec![]))
     }
 }
 
@@ -254,6 +324,9 @@ impl ActivationFn for Sigmoid {
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         kernels::activation_backward(EpilogueAct::Sigmoid, y, dy, dx)
     }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        Ok(g.op("Sigmoid", scope, &[x], vec![]))
+    }
 }
 
 impl ActivationFn for Gelu {
@@ -263,6 +336,16 @@ impl ActivationFn for Gelu {
     }
     fn backward(&self, x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         kernels::gelu_backward(x, dy, dx)
+    }
+    /// ONNX's Gelu is opset 20: x · (1 + erf(x / √2)) / 2.
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        let sqrt2 = g.scalar(scope, "sqrt2", std::f32::consts::SQRT_2);
+        let (one, half) = (g.scalar(scope, "one", 1.0), g.scalar(scope, "half", 0.5));
+        let scaled = g.op("Div", scope, &[x, &sqrt2], vec![]);
+        let erf = g.op("Erf", scope, &[&scaled], vec![]);
+        let cdf = g.op("Add", scope, &[&erf, &one], vec![]);
+        let half_x = g.op("Mul", scope, &[x, &half], vec![]);
+        Ok(g.op("Mul", scope, &[&half_x, &cdf], vec![]))
     }
 }
 
@@ -274,6 +357,9 @@ impl ActivationFn for Softmax {
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize) {
         kernels::softmax_backward(y, dy, dx, len)
     }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        Ok(g.op("Softmax", scope, &[x], vec![attr::int("axis", -1)]))
+    }
 }
 
 impl ActivationFn for LogSoftmax {
@@ -284,6 +370,9 @@ impl ActivationFn for LogSoftmax {
     fn backward(&self, _x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], len: usize) {
         kernels::log_softmax_backward(y, dy, dx, len)
     }
+    fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
+        Ok(g.op("LogSoftmax", scope, &[x], vec![attr::int("axis", -1)]))
+    }
 }
 
 impl ActivationFn for Linear {
@@ -293,6 +382,9 @@ impl ActivationFn for Linear {
     }
     fn backward(&self, _x: &[f32], _y: &[f32], dy: &[f32], dx: &mut [f32], _len: usize) {
         dx.copy_from_slice(dy)
+    }
+    fn to_onnx(&self, _g: &mut OnnxGraph, _scope: &str, x: &str) -> Result<String> {
+        Ok(x.to_string())
     }
 }
 
@@ -337,6 +429,10 @@ impl<F: ActivationFn, S: Sample> Layer for Act<F, S> {
     type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = F::KIND;
+
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> Result<String> {
+        self.function.to_onnx(g, &path.to_string(), input)
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         Self::default()
@@ -420,6 +516,14 @@ impl<X: Sample, Y: Sample> Layer for Glu<X, Y> {
     const PARAMS: usize = 0;
     const FLOPS: usize = 4 * Y::LEN;
     const KIND: &'static str = "Glu";
+
+    /// The last axis split in halves a, b: a · σ(b).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> Result<String> {
+        let scope = path.to_string();
+        let halves = g.op_outputs("Split", &scope, &[input], 2, vec![attr::int("axis", -1)]);
+        let gate = g.op("Sigmoid", &scope, &[&halves[1]], vec![]);
+        Ok(g.op("Mul", &scope, &[&halves[0], &gate], vec![]))
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         Self::default()
@@ -506,6 +610,17 @@ impl<S: Sample, const P: usize> Layer for PRelu<S, P> {
     const PARAMS: usize = P;
     const FLOPS: usize = S::LEN;
     const KIND: &'static str = "PRelu";
+
+    /// One slope broadcasts as it is; one per channel as `[P, 1, …]` against the sample.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> Result<String> {
+        let scope = path.to_string();
+        let mut slope = LayerState::of(self, path).initializer(g, "weight")?;
+        if P > 1 && S::SHAPE.len() > 1 {
+            let axes: Vec<i64> = (1..S::SHAPE.len() as i64).collect();
+            slope = g.unsqueeze(&scope, &slope, &axes);
+        }
+        Ok(g.op("PRelu", &scope, &[input, &slope], vec![]))
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         Self::new(0.25)

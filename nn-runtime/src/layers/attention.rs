@@ -4,7 +4,8 @@
 //! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), causal or not,
 //! with rotary positions or not; and a learned positional embedding added to every sample.
 
-use super::{Layer, Layout, Walk};
+use super::{Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::attention::{
     attention_backward, attention_forward, AttentionGeom, AttentionGrads, AttentionParams,
     AttentionScratch,
@@ -148,6 +149,64 @@ impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions> L
     const FLOPS: usize = 2 * T * 4 * F * F + 4 * T * T * F;
     const KIND: &'static str = "MultiHeadAttention";
 
+    /// Decomposed (ONNX 17 has no attention operator): the input projection, the heads
+    /// split as `[N, H, T, F/H]`, softmax(q·kᵀ/√(F/H) + mask)·v, the heads joined and the
+    /// output projection. Every key of the sample is attended (lengths are not exported).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        if P::ROTARY {
+            return Err(crate::io::onnx::unsupported::<Self>(
+                path,
+                "rotary positions have no ONNX export yet",
+            ));
+        }
+        let scope = path.to_string();
+        let state = LayerState::of(self, path);
+        let (in_w, in_b) = (
+            state.initializer(g, "in_proj_weight")?,
+            state.initializer(g, "in_proj_bias")?,
+        );
+        let (out_w, out_b) = (
+            state.initializer(g, "out_proj.weight")?,
+            state.initializer(g, "out_proj.bias")?,
+        );
+        let dh = F / H;
+        let qkv = g.linear(&scope, input, 2, &in_w, Some(&in_b));
+        let qkv = g.reshape(&scope, &qkv, &[T, 3, H, dh]);
+        let qkv = g.transpose(&scope, &qkv, &[2, 0, 3, 1, 4]);
+        let [q, k, v] = [0, 1, 2].map(|i| {
+            let index = g.const_i64(&scope, "index", &[], &[i]);
+            g.op(
+                "Gather",
+                &scope,
+                &[&qkv, &index],
+                vec![attr::int("axis", 0)],
+            )
+        });
+        let kt = g.transpose(&scope, &k, &[0, 1, 3, 2]);
+        let scores = g.op("MatMul", &scope, &[&q, &kt], vec![]);
+        let scale = g.scalar(&scope, "scale", 1.0 / (dh as f32).sqrt());
+        let mut scores = g.op("Mul", &scope, &[&scores, &scale], vec![]);
+        if M::CAUSAL {
+            // Query i sees keys 0..=i: −∞ above the diagonal.
+            let mask: Vec<f32> = (0..T * T)
+                .map(|i| {
+                    if i % T > i / T {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = g.const_f32(&scope, "causal_mask", &[T, T], &mask);
+            scores = g.op("Add", &scope, &[&scores, &mask], vec![]);
+        }
+        let weights = g.op("Softmax", &scope, &[&scores], vec![attr::int("axis", -1)]);
+        let heads = g.op("MatMul", &scope, &[&weights, &v], vec![]);
+        let heads = g.transpose(&scope, &heads, &[0, 2, 1, 3]);
+        let joined = g.reshape(&scope, &heads, &[T, F]);
+        Ok(g.linear(&scope, &joined, 2, &out_w, Some(&out_b)))
+    }
+
     fn init(rng: &mut Rng) -> Self {
         Self::glorot_uniform(rng)
     }
@@ -287,6 +346,11 @@ impl<const T: usize, const F: usize> Layer for PositionalEmbedding<T, F> {
     const PARAMS: usize = T * F;
     const FLOPS: usize = T * F;
     const KIND: &'static str = "PositionalEmbedding";
+
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let table = LayerState::of(self, path).initializer(g, "weight")?;
+        Ok(g.op("Add", &path.to_string(), &[input, &table], vec![]))
+    }
 
     /// N(0, 0.02²) entries, as vision transformers initialise theirs.
     fn init(rng: &mut Rng) -> Self {

@@ -8,7 +8,8 @@
 //! last step is the state after reading the sequence's first step, as PyTorch's packed
 //! sequences give; its outputs are put back in the sequence's order before they are joined.
 
-use super::{Layer, Walk};
+use super::{Layer, Path, Walk};
+use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -135,6 +136,15 @@ fn reverse_steps(
             d[t * width..(t + 1) * width].copy_from_slice(&s[from * width..(from + 1) * width]);
         }
     }
+}
+
+/// A batch of sequences `[N, T, …]` with the steps of each in reverse order.
+fn onnx_reverse_steps(g: &mut OnnxGraph, scope: &str, x: &str) -> String {
+    let starts = g.const_i64(scope, "starts", &[1], &[-1]);
+    let ends = g.const_i64(scope, "ends", &[1], &[i64::MIN]);
+    let axes = g.const_i64(scope, "axes", &[1], &[1]);
+    let steps = g.const_i64(scope, "steps", &[1], &[-1]);
+    g.op("Slice", scope, &[x, &starts, &ends, &axes, &steps], vec![])
 }
 
 impl<Fw, Bw, M, Y> Bidirectional<Fw, Bw, M, Y>
@@ -346,6 +356,23 @@ where
                 }
             }
         }
+    }
+
+    /// The forward direction on the input, the reverse one on the input reversed in time
+    /// (its output of every step reversed back), then their concatenation or sum.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let fw = self.forward.to_onnx(g, path, input)?;
+        let reversed = onnx_reverse_steps(g, &scope, input);
+        let mut bw = self.reverse.to_onnx(g, path, &reversed)?;
+        if <Fw::Out as Sample>::SHAPE.len() == 2 {
+            bw = onnx_reverse_steps(g, &scope, &bw);
+        }
+        Ok(if M::CONCAT {
+            g.op("Concat", &scope, &[&fw, &bw], vec![attr::int("axis", -1)])
+        } else {
+            g.op("Add", &scope, &[&fw, &bw], vec![])
+        })
     }
 
     fn walk<W: Walk<Self>>(walk: &mut W) {

@@ -4,11 +4,13 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
-use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, Walk};
+use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, Path, Walk};
+use crate::io::onnx::{attr, window_attrs, LayerState, OnnxGraph};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
+use nn_onnx::AttributeProto;
 use std::marker::PhantomData;
 
 /// Parameters and gradients shared by the 1-D and 2-D convolutions.
@@ -373,6 +375,23 @@ const fn conv_geometry(x: &[usize], y: &[usize], k: [usize; 7], padding: Padding
     }
 }
 
+/// The window attributes of a convolution of sizes `g` (see [`window_attrs`]): over
+/// the one spatial axis of a 1-D convolution, or the two of a 2-D one.
+pub(super) fn conv_window_attrs(g: &ConvGeom, one_d: bool) -> Vec<AttributeProto> {
+    if one_d {
+        window_attrs(&[g.w], &[g.ow], &[g.kw], &[g.sw], &[g.dw], &[g.pl])
+    } else {
+        window_attrs(
+            &[g.h, g.w],
+            &[g.oh, g.ow],
+            &[g.kh, g.kw],
+            &[g.sh, g.sw],
+            &[g.dh, g.dw],
+            &[g.pt, g.pl],
+        )
+    }
+}
+
 /// Input channels per group (all of them for an impossible zero groups, which `checked`
 /// reports).
 pub(super) const fn group_in(g: &ConvGeom) -> usize {
@@ -455,6 +474,20 @@ conv_on_impl! {
         }
 
         conv_passes!();
+
+        /// `Conv` with the layer's geometry, and the fused activation.
+        fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+            let scope = path.to_string();
+            let state = LayerState::of(self, path);
+            let weight = state.initializer(g, "weight")?;
+            let bias = state.optional_initializer(g, "bias");
+            let mut inputs = vec![input, weight.as_str()];
+            inputs.extend(bias.as_deref());
+            let mut attrs = conv_window_attrs(&Self::GEOMETRY, X::SHAPE.len() == 2);
+            attrs.push(attr::int("group", Self::GEOMETRY.groups as i64));
+            let z = g.op("Conv", &scope, &inputs, attrs);
+            F::default().to_onnx(g, &scope, &z)
+        }
 
         /// PyTorch's weight shape: `[CO, C / G, K]` (1-D) or `[CO, C / G, KH, KW]` (2-D);
         /// no `bias` tensor without a bias, as in PyTorch's `state_dict`.

@@ -1,7 +1,8 @@
 //! A convolution and the pooling after it as one layer ([`ConvPool`]), which the network
 //! macro writes for an unnamed pooling right after a convolution.
 
-use super::{ConvCache, ConvLayer, Layer, PoolLayer, Walk};
+use super::{ConvCache, ConvLayer, Layer, Path, PoolLayer, Walk};
+use crate::io::onnx::OnnxGraph;
 use crate::kernels::conv::{conv2d_pool_forward, ConvWorkspace};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -74,6 +75,12 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
     const PARAMS: usize = Conv::PARAMS;
     const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
     const KIND: &'static str = Conv::KIND;
+
+    /// The convolution's nodes, then the pooling's, as written before they were fused.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let y = self.conv.to_onnx(g, path, input)?;
+        self.pool.to_onnx(g, path, &y)
+    }
 
     fn init(rng: &mut Rng) -> Self {
         ConvPool {

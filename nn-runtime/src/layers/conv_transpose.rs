@@ -6,7 +6,8 @@
 //! the stride.
 
 use super::conv::{group_in, problem, ConvParams};
-use super::{planes, Layer, Layout, Walk};
+use super::{planes, Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, dims, LayerState, OnnxGraph};
 use crate::kernels::conv::ConvWorkspace;
 use crate::kernels::conv::{conv_transpose_backward, conv_transpose_forward, ConvGeom};
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
@@ -238,6 +239,41 @@ conv_transpose_impl! {
                 dx,
                 cache,
             );
+        }
+
+        /// `ConvTranspose` with the layer's geometry (that of the convolution whose adjoint
+        /// it is) and the output padding that gives the output's size.
+        fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+            let scope = path.to_string();
+            let state = LayerState::of(self, path);
+            let weight = state.initializer(g, "weight")?;
+            let bias = state.optional_initializer(g, "bias");
+            let mut inputs = vec![input, weight.as_str()];
+            inputs.extend(bias.as_deref());
+            let a = Self::GEOMETRY;
+            // Per spatial axis: input, output, kernel, stride, dilation, zeros before.
+            let axes = [[a.oh, a.h, a.kh, a.sh, a.dh, a.pt], [a.ow, a.w, a.kw, a.sw, a.dw, a.pl]];
+            let axes = if X::SHAPE.len() == 2 { &axes[1..] } else { &axes[..] };
+            let (mut before, mut after, mut extra) = (vec![], vec![], vec![]);
+            for &[len, out, k, s, d, p] in axes {
+                // ONNX: out = s·(len − 1) + (k − 1)·d + 1 − before − after + output_padding.
+                let full = s * (len - 1) + (k - 1) * d + 1;
+                let cut = full as i64 - out as i64 - p as i64;
+                before.push(p);
+                after.push(cut.max(0) as usize);
+                extra.push((-cut).max(0) as usize);
+            }
+            let column = |i: usize| -> Vec<i64> { axes.iter().map(|a| a[i] as i64).collect() };
+            let pads: Vec<usize> = before.iter().chain(&after).copied().collect();
+            let attrs = vec![
+                attr::ints("kernel_shape", &column(2)),
+                attr::ints("strides", &column(3)),
+                attr::ints("dilations", &column(4)),
+                attr::ints("pads", &dims(&pads)),
+                attr::ints("output_padding", &dims(&extra)),
+                attr::int("group", a.groups as i64),
+            ];
+            Ok(g.op("ConvTranspose", &scope, &inputs, attrs))
         }
 
         /// PyTorch's weight shape: `[C, CO / G, K]` (1-D) or `[C, CO / G, KH, KW]` (2-D);

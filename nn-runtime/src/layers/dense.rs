@@ -6,7 +6,8 @@
 //! parameter visitor reports PyTorch's shape with [`Layout::Transposed`], so weight files
 //! keep PyTorch's layout.
 
-use super::{ActivationFn, Layer, Layout, Linear, Marker, Relu, Sigmoid, Tanh, Walk};
+use super::{ActivationFn, Layer, Layout, Linear, Marker, Path, Relu, Sigmoid, Tanh, Walk};
+use crate::io::onnx::{LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
@@ -34,6 +35,22 @@ impl FusedActivation for Tanh {
 }
 impl FusedActivation for Sigmoid {
     const EPILOGUE: EpilogueAct = EpilogueAct::Sigmoid;
+}
+
+/// The nodes of a dense layer `layer` (its `weight` and optional `bias` under `path`) on
+/// `input`, a batch of samples of rank `rank`, then its activation `F`.
+fn dense_onnx<L: Layer, F: FusedActivation>(
+    layer: &L,
+    g: &mut OnnxGraph,
+    path: &Path<'_>,
+    input: &str,
+    rank: usize,
+) -> crate::Result<String> {
+    let (scope, state) = (path.to_string(), LayerState::of(layer, path));
+    let weight = state.initializer(g, "weight")?;
+    let bias = state.optional_initializer(g, "bias");
+    let z = g.linear(&scope, input, rank, &weight, bias.as_deref());
+    F::default().to_onnx(g, &scope, &z)
 }
 
 /// `y = F(x · Wᵀ + b)`, from `IN` features to `OUT`; `F` is `Linear` (none) by default, and
@@ -206,6 +223,22 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Layer for Dense
         Self::glorot_uniform(rng)
     }
 
+    /// `Gemm` on the sample's values as one vector, and the fused activation.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let flat = if X::SHAPE.len() == 1 {
+            input.to_string()
+        } else {
+            g.reshape(&scope, input, &[X::LEN])
+        };
+        let y = dense_onnx::<_, F>(self, g, path, &flat, 1)?;
+        if Y::SHAPE.len() == 1 {
+            Ok(y)
+        } else {
+            Ok(g.reshape(&scope, &y, Y::SHAPE))
+        }
+    }
+
     fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
         self.forward_rows(x.as_slice(), y.as_mut_slice(), 1);
     }
@@ -321,6 +354,11 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
     const PARAMS: usize = Dense::<IN, OUT, F, BIAS>::PARAMS_OF;
     const FLOPS: usize = 2 * T * IN * OUT;
     const KIND: &'static str = "Dense";
+
+    /// The same product at every step (`MatMul` by the transposed weight).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        dense_onnx::<_, F>(self, g, path, input, 2)
+    }
 
     fn init(rng: &mut Rng) -> Self {
         Self::glorot_uniform(rng)

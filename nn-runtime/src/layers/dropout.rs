@@ -1,7 +1,8 @@
 //! Dropout: in training, each value is zeroed with probability `rate` and the others scaled
 //! by 1/(1 − rate) (inverted dropout, PyTorch's `nn.Dropout`), so inference is the identity.
 
-use super::{Layer, Walk};
+use super::{Layer, Path, Walk};
+use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -44,6 +45,11 @@ impl<S: Sample> Layer for Dropout<S> {
     type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = "Dropout";
+
+    /// The identity at inference: no node.
+    fn to_onnx(&self, _g: &mut OnnxGraph, _path: &Path<'_>, input: &str) -> crate::Result<String> {
+        Ok(input.to_string())
+    }
 
     /// `rate` 0; the macro builds it with `new`.
     fn init(_rng: &mut Rng) -> Self {

@@ -1,8 +1,10 @@
 //! Embedding: token ids to learned vectors, PyTorch's `nn.Embedding` (`weight [V, D]`).
 
-use super::{Layer, Layout, Walk};
+use super::{Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph, INPUT};
 use crate::tensor::{Batch, Sample, Tensor2, Tokens};
 use crate::Rng;
+use nn_onnx::data_type;
 
 /// `T` token ids below `V` to `[T, D]` vectors. An id that is not an integer below `V`
 /// (data a user fed in) is the typed `TokenOutOfVocabulary` error, naming the sample and
@@ -58,6 +60,25 @@ impl<const T: usize, const V: usize, const D: usize> Layer for Embedding<T, V, D
     /// A lookup: one copy per value produced.
     const FLOPS: usize = T * D;
     const KIND: &'static str = "Embedding";
+
+    /// `Gather` of the table's rows: the network's input is then int64 token ids; ids
+    /// computed inside the graph are cast to them.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let weight = LayerState::of(self, path).initializer(g, "weight")?;
+        let ids = if input == INPUT {
+            g.mark_token_input();
+            input.to_string()
+        } else {
+            g.op(
+                "Cast",
+                &scope,
+                &[input],
+                vec![attr::int("to", data_type::INT64 as i64)],
+            )
+        };
+        Ok(g.op("Gather", &scope, &[&weight, &ids], vec![]))
+    }
 
     /// N(0, 1) entries, as PyTorch.
     fn init(rng: &mut Rng) -> Self {

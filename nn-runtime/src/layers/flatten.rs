@@ -2,7 +2,8 @@
 //! row-major order (PyTorch's `nn.Flatten` on NCHW, so a Dense after it matches PyTorch's
 //! weights, and `x.reshape(batch, …)`).
 
-use super::{Layer, Walk};
+use super::{Layer, Path, Walk};
+use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample, Tensor1};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -53,6 +54,11 @@ impl<S: Sample, Y: Sample, const RESHAPE: bool> Layer for FlattenOn<S, Y, RESHAP
     type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = if RESHAPE { "Reshape" } else { "Flatten" };
+
+    /// Row-major values kept as they are: a `Reshape` to the output's shape.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        Ok(g.reshape(&path.to_string(), input, Y::SHAPE))
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         let () = Self::SAME_LENGTH;

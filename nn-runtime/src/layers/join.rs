@@ -6,7 +6,8 @@
 //!
 //! At a fork the backward pass sums the input gradients of both paths.
 
-use super::{Layer, Walk};
+use super::{Layer, Path, Walk};
+use crate::io::onnx::{attr, OnnxGraph};
 use crate::pair::Pair;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -35,6 +36,10 @@ impl<S: Sample> Layer for Identity<S> {
     type Workspace = ();
     const PARAMS: usize = 0;
     const KIND: &'static str = "Identity";
+
+    fn to_onnx(&self, _g: &mut OnnxGraph, _path: &Path<'_>, input: &str) -> crate::Result<String> {
+        Ok(input.to_string())
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         Self::default()
@@ -125,12 +130,18 @@ trait Merge<A: Sample, B: Sample, Out: Sample> {
     /// What the output carries of the paths' outputs besides values (a zip: the lengths of
     /// each part); nothing by default.
     fn carry(_a: &Batch<A>, _b: &Batch<B>, _out: &mut Batch<Out>) {}
+    /// The ONNX node merging the paths' outputs `a` and `b`, or `None` where a graph has no
+    /// value of the output's type (a pair).
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String>;
 }
 
 /// Concatenation into a pair: each part keeps its lengths.
 struct Zipped;
 
 impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Zipped {
+    fn onnx(_: &mut OnnxGraph, _: &str, _: &str, _: &str) -> Option<String> {
+        None
+    }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
         <Concatenated as Merge<A, B, Out>>::merge(a, b, out, rows)
     }
@@ -148,6 +159,9 @@ impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Zipped {
 struct Summed;
 
 impl<S: Sample> Merge<S, S, S> for Summed {
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String> {
+        Some(g.op("Add", scope, &[a, b], vec![]))
+    }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], _rows: usize) {
         add_into(a, b, out);
     }
@@ -161,6 +175,10 @@ impl<S: Sample> Merge<S, S, S> for Summed {
 struct Concatenated;
 
 impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Concatenated {
+    /// The first dimension of a sample is the second of a batch.
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String> {
+        Some(g.op("Concat", scope, &[a, b], vec![attr::int("axis", 1)]))
+    }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
         for r in 0..rows {
             let o = &mut out[r * Out::LEN..(r + 1) * Out::LEN];
@@ -279,6 +297,25 @@ macro_rules! join_passes {
                 dx.set_rows(rows);
                 add_into(a_dx.as_slice(), b_dx.as_slice(), dx.as_mut_slice());
             }
+        }
+
+        /// Both paths from the input, under the names `walk` gives them, then the merge.
+        fn to_onnx(
+            &self,
+            g: &mut OnnxGraph,
+            path: &Path<'_>,
+            input: &str,
+        ) -> crate::Result<String> {
+            let [na, nb] = self.names();
+            let a = self.$a.to_onnx(g, &path.child(na), input)?;
+            let b = self.$b.to_onnx(g, &path.child(nb), input)?;
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::onnx(g, &path.to_string(), &a, &b)
+                .ok_or_else(|| {
+                    crate::io::onnx::unsupported::<Self>(
+                        path,
+                        "its output is a pair of tensors, which an ONNX value cannot be",
+                    )
+                })
         }
 
         fn walk<W: Walk<Self>>(walk: &mut W) {

@@ -4,6 +4,8 @@
 //! here too, beside the trait whose provided methods use them.
 
 use super::summary::SummaryRow;
+use crate::error::Result;
+use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::fmt;
@@ -64,7 +66,7 @@ pub trait Layer: Sized {
     /// error naming the sample and position. Inference and training call it on the
     /// network's input before any work; a layer over floats takes anything (the default),
     /// a chain or join asks the layers that read its input.
-    fn check_input(&self, x: &[f32]) -> crate::error::Result<()> {
+    fn check_input(&self, x: &[f32]) -> Result<()> {
         let _ = x;
         Ok(())
     }
@@ -184,6 +186,21 @@ pub trait Layer: Sized {
             connected_to: vec![input.to_string()],
         });
         name.to_string()
+    }
+
+    /// Writes the layer's inference pass as ONNX nodes into `g`: they read the value
+    /// `input` (a batch of `In` samples), take the layer's parameters under `path` as
+    /// initializers of the same names, and the returned name is the value holding the
+    /// output. A layer kind without an export says so: [`Error::OnnxUnsupported`], never a
+    /// wrong graph.
+    ///
+    /// [`Error::OnnxUnsupported`]: crate::Error::OnnxUnsupported
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> Result<String> {
+        let _ = (g, input);
+        Err(crate::io::onnx::unsupported::<Self>(
+            path,
+            "typed-nn has no ONNX export for this layer kind",
+        ))
     }
 
     /// The layer kind as a user wrote it (`Dense`, `Relu`, …).

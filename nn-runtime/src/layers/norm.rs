@@ -6,6 +6,7 @@
 //! grouping is a type.
 
 use super::{under, Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
 };
@@ -150,6 +151,19 @@ impl<S: Sample> Layer for BatchNorm<S> {
     } else {
         "BatchNorm1d"
     };
+
+    /// `BatchNormalization` with the running statistics (inference, PyTorch's `eval()`).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let state = LayerState::of(self, path);
+        let names = ["weight", "bias", "running_mean", "running_var"]
+            .map(|last| state.initializer(g, last))
+            .into_iter()
+            .collect::<crate::Result<Vec<String>>>()?;
+        let mut inputs = vec![input];
+        inputs.extend(names.iter().map(String::as_str));
+        let eps = attr::float("epsilon", self.eps);
+        Ok(g.op("BatchNormalization", &path.to_string(), &inputs, vec![eps]))
+    }
 
     /// PyTorch's defaults: momentum 0.1, ε = 1e-5.
     fn init(_rng: &mut Rng) -> Self {
@@ -471,6 +485,54 @@ impl<S: Sample, R: Grouping, const AFFINE: bool> Layer for Norm<S, R, AFFINE> {
         GroupingRule::Channels if S::SHAPE.len() == 2 => "InstanceNorm1d",
         GroupingRule::Channels => "InstanceNorm2d",
     };
+
+    /// `LayerNormalization` over the last axis; a group or instance normalisation as a
+    /// layer normalisation of each group (the sample reshaped to `[groups, rest]`), then
+    /// γ and β per channel (`GroupNormalization` is opset 18).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let state = LayerState::of(self, path);
+        let (n, _, groups) = Self::GEOMETRY;
+        let eps = attr::float("epsilon", self.eps);
+        let (weight, bias) = if AFFINE {
+            (
+                state.initializer(g, "weight")?,
+                state.initializer(g, "bias")?,
+            )
+        } else {
+            (
+                g.const_f32(&scope, "weight", &[n], &vec![1.0; n]),
+                g.const_f32(&scope, "bias", &[n], &vec![0.0; n]),
+            )
+        };
+        if R::RULE == GroupingRule::LastDimension {
+            let axis = attr::int("axis", -1);
+            return Ok(g.op(
+                "LayerNormalization",
+                &scope,
+                &[input, &weight, &bias],
+                vec![axis, eps],
+            ));
+        }
+        let per_group = S::LEN / groups;
+        let grouped = g.reshape(&scope, input, &[groups, per_group]);
+        let ones = g.const_f32(&scope, "ones", &[per_group], &vec![1.0; per_group]);
+        let zeros = g.const_f32(&scope, "zeros", &[per_group], &vec![0.0; per_group]);
+        let axis = attr::int("axis", -1);
+        let normed = g.op(
+            "LayerNormalization",
+            &scope,
+            &[&grouped, &ones, &zeros],
+            vec![axis, eps],
+        );
+        let normed = g.reshape(&scope, &normed, S::SHAPE);
+        // γ and β `[C]` as `[C, 1, …]` against the channels of a `[C, …]` sample.
+        let axes: Vec<i64> = (1..S::SHAPE.len() as i64).collect();
+        let weight = g.unsqueeze(&scope, &weight, &axes);
+        let bias = g.unsqueeze(&scope, &bias, &axes);
+        let scaled = g.op("Mul", &scope, &[&normed, &weight], vec![]);
+        Ok(g.op("Add", &scope, &[&scaled, &bias], vec![]))
+    }
 
     /// PyTorch's default ε = 1e-5.
     fn init(_rng: &mut Rng) -> Self {

@@ -5,7 +5,8 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
-use super::{planes, Layer, Marker, Walk};
+use super::{planes, Layer, Marker, Path, Walk};
+use crate::io::onnx::{attr, window_attrs, OnnxGraph};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
@@ -203,6 +204,32 @@ pool_on_impl! {
         type Workspace = ();
         const PARAMS: usize = 0;
         const KIND: &'static str = pool_kind_name(Op::MAX, E::WINDOW.is_none(), X::SHAPE.len());
+
+        /// `MaxPool` or `AveragePool` (zeros counted, as PyTorch's default), or the global
+        /// poolings and a reshape to the output's shape.
+        fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+            let scope = path.to_string();
+            let p = Self::GEOMETRY;
+            if E::WINDOW.is_none() {
+                let op = if Op::MAX { "GlobalMaxPool" } else { "GlobalAveragePool" };
+                let pooled = g.op(op, &scope, &[input], vec![]);
+                return Ok(g.reshape(&scope, &pooled, Y::SHAPE));
+            }
+            let mut attrs = if X::SHAPE.len() == 2 {
+                window_attrs(&[p.w], &[p.ow], &[p.kw], &[p.sw], &[1], &[p.pl])
+            } else {
+                window_attrs(&[p.h, p.w], &[p.oh, p.ow], &[p.kh, p.kw], &[p.sh, p.sw], &[1, 1], &[p.pt, p.pl])
+            };
+            let op = if Op::MAX {
+                "MaxPool"
+            } else {
+                // AveragePool has no dilations.
+                attrs.retain(|a| a.name != "dilations");
+                attrs.push(attr::int("count_include_pad", 1));
+                "AveragePool"
+            };
+            Ok(g.op(op, &scope, &[input], attrs))
+        }
 
         fn init(_rng: &mut Rng) -> Self {
             // An impossible geometry fails to compile here already, as a convolution's

@@ -9,7 +9,8 @@
 //! inside the reset-gate product. The input projection of all time steps is one GEMM; each
 //! step is one GEMM with the recurrent weights plus vectorised gate functions.
 
-use super::{Layer, Layout, Walk};
+use super::{Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct, MatMul};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
@@ -602,6 +603,84 @@ pub fn rnn_backward(
     }
 }
 
+/// PyTorch's gate blocks in the order ONNX's operator wants them: LSTM i,f,g,o as i,o,f,c;
+/// GRU r,z,n as z,r,h.
+fn onnx_gate_order(kind: CellKind) -> &'static [usize] {
+    match kind {
+        CellKind::SimpleTanh | CellKind::SimpleRelu => &[0],
+        CellKind::Lstm => &[0, 3, 1, 2],
+        CellKind::Gru => &[1, 0, 2],
+    }
+}
+
+/// `values`, `[G·H, …]` in PyTorch's gate order, with its gate blocks in ONNX's.
+fn reorder_gates(values: &[f32], kind: CellKind) -> Vec<f32> {
+    let block = values.len() / kind.gates();
+    onnx_gate_order(kind)
+        .iter()
+        .flat_map(|&k| &values[k * block..(k + 1) * block])
+        .copied()
+        .collect()
+}
+
+/// A recurrent layer as ONNX's `RNN`, `LSTM` or `GRU` (one direction, batch second, so the
+/// batch-first input is transposed around it), with its tensors in ONNX's gate order
+/// under the PyTorch names of `names` suffixed `.onnx_W`, `.onnx_R` and `.onnx_B` (both
+/// biases). Every step of every sequence is read (lengths are not exported).
+fn rnn_onnx(
+    state: &LayerState,
+    names: [&str; 4],
+    geom: &RnnGeom,
+    sequences: bool,
+    g: &mut OnnxGraph,
+    scope: &str,
+    input: &str,
+) -> crate::Result<String> {
+    let [weight_ih, weight_hh, bias_ih, bias_hh] = names.map(|n| state.tensor(n));
+    let (weight_ih, weight_hh, bias_ih, bias_hh) = (weight_ih?, weight_hh?, bias_ih?, bias_hh?);
+    let (kind, gh, h, f) = (geom.kind, geom.gh(), geom.h, geom.f);
+    let w = g.initializer(
+        &format!("{}.onnx_W", weight_ih.name),
+        &[1, gh, f],
+        &reorder_gates(&weight_ih.values, kind),
+    );
+    let r = g.initializer(
+        &format!("{}.onnx_R", weight_hh.name),
+        &[1, gh, h],
+        &reorder_gates(&weight_hh.values, kind),
+    );
+    let mut biases = reorder_gates(&bias_ih.values, kind);
+    biases.extend(reorder_gates(&bias_hh.values, kind));
+    let b = g.initializer(&format!("{}.onnx_B", bias_ih.name), &[1, 2 * gh], &biases);
+    let mut attrs = vec![attr::int("hidden_size", h as i64)];
+    let op = match kind {
+        CellKind::SimpleTanh => {
+            attrs.push(attr::strings("activations", &["Tanh"]));
+            "RNN"
+        }
+        CellKind::SimpleRelu => {
+            attrs.push(attr::strings("activations", &["Relu"]));
+            "RNN"
+        }
+        CellKind::Lstm => "LSTM",
+        CellKind::Gru => {
+            // PyTorch's GRU applies the reset gate after the hidden product.
+            attrs.push(attr::int("linear_before_reset", 1));
+            "GRU"
+        }
+    };
+    let x = g.transpose(scope, input, &[1, 0, 2]);
+    let outputs = g.op_outputs(op, scope, &[&x, &w, &r, &b], 2, attrs);
+    if sequences {
+        // Y [T, 1, N, H] to [N, T, H].
+        let y = g.squeeze(scope, &outputs[0], &[1]);
+        Ok(g.transpose(scope, &y, &[1, 0, 2]))
+    } else {
+        // Y_h [1, N, H] to [N, H].
+        Ok(g.squeeze(scope, &outputs[1], &[0]))
+    }
+}
+
 macro_rules! recurrent_layer {
     ($(#[$doc:meta])* $name:ident, out $out:ty, sequences $seq:literal) => {
         $(#[$doc])*
@@ -672,6 +751,10 @@ macro_rules! recurrent_layer {
                     dx.as_mut_slice()
                 });
                 rnn_backward(&Self::GEOMETRY, &mut self.params, x.as_slice(), x.rows(), x.lengths(), cache, dy.as_slice(), $seq, dx);
+            }
+
+            fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+                rnn_onnx(&LayerState::of(self, path), D::NAMES, &Self::GEOMETRY, $seq, g, &path.to_string(), input)
             }
 
             fn walk<W: Walk<Self>>(walk: &mut W) {

@@ -2,7 +2,8 @@
 //! MobileNetV3 and EfficientNet use): each channel of a sample scaled by a gate computed
 //! from the means of all its channels.
 
-use super::{planes, ActivationFn, Layer, Layout, Walk};
+use super::{planes, ActivationFn, Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -176,6 +177,36 @@ impl<X: Sample, const S: usize, A: ActivationFn, G: ActivationFn> Layer
     const FLOPS: usize = 2 * X::LEN + 2 * Self::PARAMS;
     const SAMPLE_WORKSPACE: bool = true;
     const KIND: &'static str = "SqueezeExcitation";
+
+    /// The planes' means (`ReduceMean`, kept `[N, C, 1, …]`), the two 1×1 projections as
+    /// `Conv`, the activations, and the input scaled by the gates.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let state = LayerState::of(self, path);
+        let rank = X::SHAPE.len();
+        // Opset 17's ReduceMean takes its axes as an attribute (an input from opset 18).
+        let axes: Vec<i64> = (2..=rank as i64).collect();
+        let mean = g.op(
+            "ReduceMean",
+            &scope,
+            &[input],
+            vec![attr::ints("axes", &axes)],
+        );
+        // The 1×1 weights `[S, C, 1, 1]` as a `[S, C, 1]` kernel for a 1-D sample.
+        let project = |g: &mut OnnxGraph, x: &str, fc: &str| -> crate::Result<String> {
+            let mut weight = state.initializer(g, &format!("{fc}.weight"))?;
+            if rank == 2 {
+                weight = g.squeeze(&scope, &weight, &[3]);
+            }
+            let bias = state.initializer(g, &format!("{fc}.bias"))?;
+            Ok(g.op("Conv", &scope, &[x, &weight, &bias], vec![]))
+        };
+        let hidden = project(g, &mean, "fc1")?;
+        let hidden = self.activation.to_onnx(g, &scope, &hidden)?;
+        let gate = project(g, &hidden, "fc2")?;
+        let gate = self.scale_activation.to_onnx(g, &scope, &gate)?;
+        Ok(g.op("Mul", &scope, &[input, &gate], vec![]))
+    }
 
     fn init(rng: &mut Rng) -> Self {
         Self::new(A::default(), G::default(), rng)

@@ -2,7 +2,8 @@
 //! (bi)linear, `align_corners` as PyTorch) and `PixelShuffle` (sub-pixel convolution's
 //! rearrangement of channels into space).
 
-use super::{planes, Layer, Marker};
+use super::{planes, Layer, Marker, Path};
+use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::Sample;
 use std::marker::PhantomData;
 
@@ -10,6 +11,8 @@ use std::marker::PhantomData;
 pub trait Interpolation: Send + Sync + 'static {
     /// PyTorch's name of the mode (for the summary).
     const MODE: &'static str;
+    /// ONNX `Resize`'s `mode` and `coordinate_transformation_mode` that read the input so.
+    const ONNX_RESIZE: [&'static str; 2];
     /// The output positions' sources along one axis of `n` inputs upsampled to `m`: input
     /// indices `(i0, i1)` and the weight `λ` of `i1` (`1 − λ` of `i0`).
     fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)>;
@@ -21,6 +24,7 @@ pub struct Nearest;
 
 impl Interpolation for Nearest {
     const MODE: &'static str = "nearest";
+    const ONNX_RESIZE: [&'static str; 2] = ["nearest", "asymmetric"];
     fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
         let scale = m / n.max(1);
         (0..m)
@@ -44,6 +48,13 @@ impl<const ALIGN_CORNERS: bool> Interpolation for Bilinear<ALIGN_CORNERS> {
         "bilinear, align_corners"
     } else {
         "bilinear"
+    };
+    // PyTorch's `align_corners=False` is ONNX's half-pixel mapping, positions before the
+    // first input clamped to it.
+    const ONNX_RESIZE: [&'static str; 2] = if ALIGN_CORNERS {
+        ["linear", "align_corners"]
+    } else {
+        ["linear", "half_pixel"]
     };
     fn taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
         (0..m)
@@ -145,6 +156,26 @@ impl<X: Sample, Y: Sample, M: Interpolation> Default for Upsample<X, Y, M> {
 
 impl<X: Sample, Y: Sample, M: Interpolation> Layer for Upsample<X, Y, M> {
     const KIND: &'static str = "Upsample";
+
+    /// `Resize` by the whole factors between the input's and output's planes.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let mut scales = vec![1.0, 1.0];
+        scales.extend(
+            X::SHAPE[1..]
+                .iter()
+                .zip(&Y::SHAPE[1..])
+                .map(|(&x, &y)| y as f32 / x as f32),
+        );
+        let scales = g.const_f32(&scope, "scales", &[scales.len()], &scales);
+        let [mode, coordinates] = M::ONNX_RESIZE;
+        let attrs = vec![
+            attr::string("mode", mode),
+            attr::string("coordinate_transformation_mode", coordinates),
+            attr::string("nearest_mode", "floor"),
+        ];
+        Ok(g.op("Resize", &scope, &[input, "", &scales], attrs))
+    }
     /// The first dimension is channels, not steps.
     const KEEPS_STEPS: bool = false;
     rearranging_passes!();

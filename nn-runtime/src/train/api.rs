@@ -94,6 +94,23 @@ pub trait NetworkExt: Network {
         crate::io::safetensors::to_bytes(self)
     }
 
+    /// Writes the network as an ONNX model (see [`crate::io::onnx`]): opset 17, input
+    /// `input` and output `output` with a symbolic batch dimension, initializers named as
+    /// the state dict. A layer kind without an export is `Error::OnnxUnsupported`.
+    fn save_onnx(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::io::onnx::save(self, path)
+    }
+
+    /// The network as the bytes of an ONNX model (see [`Self::save_onnx`]).
+    fn to_onnx_bytes(&self) -> Result<Vec<u8>> {
+        crate::io::onnx::to_bytes(self)
+    }
+
+    /// The network as an ONNX model (see [`Self::save_onnx`]).
+    fn to_onnx_model(&self) -> Result<nn_onnx::ModelProto> {
+        crate::io::onnx::to_model(self)
+    }
+
     /// Every parameter tensor by PyTorch name (`fc1.weight`), in PyTorch's layout: what
     /// PyTorch's `named_parameters()` gives.
     fn named_parameters(&self) -> Vec<NamedTensor> {
