@@ -1,0 +1,679 @@
+//! ONNX export: the structure of exported models (opset, symbolic batch, initializers named
+//! as the state dict, operators), the typed error of a layer kind without an export, and
+//! check files for the examples' networks when `ONNX_EXPORT_DIR` is set (verified outside
+//! `cargo test` by `tools/onnx_models.py check-export DIR`, which runs them in onnxruntime).
+
+use nn_onnx::{decode_model, DimensionValue, ModelProto, ValueInfoProto};
+use std::collections::BTreeSet;
+use typed_nn::io::onnx::{write_check_files, EXPORT_IR_VERSION, EXPORT_OPSET};
+use typed_nn::prelude::*;
+
+network! {
+    pub struct Mlp: [12] {
+        fc1: Dense(8), Relu,
+        fc2: Dense(6), Tanh,
+        out: Dense(3), Softmax,
+    }
+}
+
+network! {
+    pub struct CnnBn: [1, 12, 12] {
+        conv1: Conv2d(4, 3, bias = false), bn1: BatchNorm2d, Relu,
+        MaxPool2d(2),
+        conv2: Conv2d(6, 3, padding = 1), Relu,
+        AvgPool2d(2),
+        Flatten,
+        fc: Dense(8), Gelu,
+        Dropout(0.5),
+        out: Dense(3), Softmax,
+    }
+}
+
+network! {
+    pub struct Joins: [2, 8, 8] {
+        stem: Conv2d(4, 3, padding = 1), Relu,
+        block: Residual {
+            Conv2d(4, 3, padding = 1, bias = false), BatchNorm2d, Relu,
+        },
+        down: Residual {
+            Conv2d(6, 3, stride = 2, padding = 1), Hardswish,
+        } shortcut {
+            Conv2d(6, 1, stride = 2, bias = false),
+        },
+        mix: Concat {
+            a: { Conv2d(2, 1), Silu },
+            b: {},
+        },
+        GroupNorm(2),
+        GlobalAvgPool2d,
+        out: Dense(3),
+    }
+}
+
+network! {
+    pub struct Recurrences: [5, 4] {
+        lstm: LSTM(6, return_sequences = true),
+        gru: Bidirectional(GRU(3, return_sequences = true)),
+        rnn: SimpleRNN(4),
+        out: Dense(2), Sigmoid,
+    }
+}
+
+const TOKENS: usize = 6;
+const VOCAB: usize = 11;
+
+network! {
+    pub struct Encoder: tokens[TOKENS] {
+        embed: Embedding(VOCAB, 8),
+        position: PositionalEmbedding,
+        attention: Residual { LayerNorm, MultiHeadAttention(2, 8, causal = true) },
+        mlp: Residual { LayerNorm, Dense(16, per_step = true), Gelu, Dense(8, per_step = true) },
+        norm: LayerNorm,
+        Flatten,
+        out: Dense(4), LogSoftmax,
+    }
+}
+
+network! {
+    pub struct Llama: tokens[TOKENS] {
+        Embedding(VOCAB, 8),
+        Residual { RMSNorm, Dense(8, per_step = true) },
+        Flatten,
+        out: Dense(2),
+    }
+}
+
+fn decoded<N: NetworkExt>(net: &N) -> ModelProto {
+    decode_model(&net.to_onnx_bytes().expect("export")).expect("decodes")
+}
+
+/// `batch` then the sample's dimensions, and the element type.
+fn signature(v: &ValueInfoProto) -> (i32, Vec<String>) {
+    let t = v.r#type.as_ref().unwrap().tensor_type.as_ref().unwrap();
+    let dims = t
+        .shape
+        .as_ref()
+        .unwrap()
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(DimensionValue::DimParam(p)) => p.clone(),
+            Some(DimensionValue::DimValue(v)) => v.to_string(),
+            None => "?".into(),
+        });
+    (t.elem_type, dims.collect())
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn op_types(model: &ModelProto) -> BTreeSet<String> {
+    let graph = model.graph.as_ref().unwrap();
+    graph.node.iter().map(|n| n.op_type.clone()).collect()
+}
+
+fn initializer_names(model: &ModelProto) -> BTreeSet<String> {
+    let graph = model.graph.as_ref().unwrap();
+    graph.initializer.iter().map(|t| t.name.clone()).collect()
+}
+
+/// The state dict's tensors of values (parameters and running statistics; not counts).
+fn state_names<N: NetworkExt>(net: &N) -> BTreeSet<String> {
+    let counts: BTreeSet<String> = net
+        .named_buffers()
+        .into_iter()
+        .filter_map(|b| match b {
+            typed_nn::io::named::NamedBuffer::Count { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect();
+    net.state_dict()
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| !counts.contains(n))
+        .collect()
+}
+
+/// Every state tensor is an initializer of the same name, shape and values.
+fn assert_state_is_initializers<N: NetworkExt>(net: &N, model: &ModelProto) {
+    let names = initializer_names(model);
+    let graph = model.graph.as_ref().unwrap();
+    for t in net.named_parameters() {
+        assert!(names.contains(&t.name), "{} missing from {names:?}", t.name);
+        let init = graph.initializer.iter().find(|i| i.name == t.name).unwrap();
+        assert_eq!(init.shape().unwrap(), t.shape, "{}", t.name);
+        assert_eq!(init.to_f32().unwrap(), t.values, "{}", t.name);
+    }
+    for name in state_names(net) {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+}
+
+fn assert_opset_and_io(model: &ModelProto, input: (i32, &[&str]), output: &[&str]) {
+    assert_eq!(model.ir_version, EXPORT_IR_VERSION);
+    assert_eq!(nn_onnx::default_opset(model), Some(EXPORT_OPSET));
+    assert_eq!(EXPORT_OPSET, 17);
+    let graph = model.graph.as_ref().unwrap();
+    assert_eq!(graph.input.len(), 1);
+    assert_eq!(graph.input[0].name, "input");
+    assert_eq!(signature(&graph.input[0]), (input.0, strings(input.1)));
+    assert_eq!(graph.output.len(), 1);
+    assert_eq!(graph.output[0].name, "output");
+    assert_eq!(
+        signature(&graph.output[0]),
+        (nn_onnx::data_type::FLOAT, strings(output))
+    );
+    assert!(graph
+        .node
+        .iter()
+        .any(|n| n.output.contains(&"output".into())));
+}
+
+const FLOAT: i32 = nn_onnx::data_type::FLOAT;
+
+#[test]
+fn a_dense_network_is_gemms_and_its_activations() {
+    let net = Mlp::init(&mut Rng::seed(1));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "12"]), &["batch", "3"]);
+    assert_eq!(
+        initializer_names(&model),
+        state_names(&net),
+        "the initializers are the state dict"
+    );
+    assert_state_is_initializers(&net, &model);
+    let ops: Vec<String> = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .map(|n| n.op_type.clone())
+        .collect();
+    assert_eq!(
+        ops,
+        strings(&["Gemm", "Relu", "Gemm", "Tanh", "Gemm", "Softmax"])
+    );
+    let first = &model.graph.as_ref().unwrap().node[0];
+    assert_eq!(first.name, "fc1/Gemm");
+    assert_eq!(first.input, strings(&["input", "fc1.weight", "fc1.bias"]));
+}
+
+#[test]
+fn convolutions_pools_and_batch_norm_keep_pytorch_names() {
+    let net = CnnBn::init(&mut Rng::seed(2));
+    let model = decoded(&net);
+    assert_opset_and_io(
+        &model,
+        (FLOAT, &["batch", "1", "12", "12"]),
+        &["batch", "3"],
+    );
+    assert_state_is_initializers(&net, &model);
+    for op in [
+        "Conv",
+        "BatchNormalization",
+        "MaxPool",
+        "AveragePool",
+        "Reshape",
+        "Erf",
+        "Gemm",
+    ] {
+        assert!(
+            op_types(&model).contains(op),
+            "{op} in {:?}",
+            op_types(&model)
+        );
+    }
+    assert!(
+        !op_types(&model).contains("Dropout"),
+        "dropout is the identity"
+    );
+    assert!(!initializer_names(&model).contains("bn1.num_batches_tracked"));
+}
+
+#[test]
+fn joins_are_adds_and_concatenations_of_their_paths() {
+    let net = Joins::init(&mut Rng::seed(3));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "2", "8", "8"]), &["batch", "3"]);
+    assert_state_is_initializers(&net, &model);
+    for op in [
+        "Add",
+        "Concat",
+        "HardSwish",
+        "Sigmoid",
+        "LayerNormalization",
+        "GlobalAveragePool",
+    ] {
+        assert!(
+            op_types(&model).contains(op),
+            "{op} in {:?}",
+            op_types(&model)
+        );
+    }
+    let names = initializer_names(&model);
+    assert!(names.contains("block.body.0.weight"), "{names:?}");
+    assert!(names.contains("down.shortcut.0.weight"), "{names:?}");
+    assert!(names.contains("mix.a.0.weight"), "{names:?}");
+}
+
+#[test]
+fn recurrences_are_onnx_recurrent_operators_with_suffixed_tensors() {
+    let net = Recurrences::init(&mut Rng::seed(4));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "5", "4"]), &["batch", "2"]);
+    let ops = op_types(&model);
+    for op in ["LSTM", "GRU", "RNN", "Slice", "Concat"] {
+        assert!(ops.contains(op), "{op} in {ops:?}");
+    }
+    let names = initializer_names(&model);
+    for name in [
+        "lstm.weight_ih_l0.onnx_W",
+        "lstm.weight_hh_l0.onnx_R",
+        "lstm.bias_ih_l0.onnx_B",
+        "gru.weight_ih_l0_reverse.onnx_W",
+        "rnn.bias_ih_l0.onnx_B",
+    ] {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+    // LSTM: ONNX's gates i, o, f, c are PyTorch's blocks 0, 3, 1, 2.
+    let graph = model.graph.as_ref().unwrap();
+    let w = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "lstm.weight_ih_l0.onnx_W")
+        .unwrap();
+    assert_eq!(w.shape().unwrap(), vec![1, 24, 4]);
+    let torch = net
+        .named_parameters()
+        .into_iter()
+        .find(|t| t.name == "lstm.weight_ih_l0")
+        .unwrap();
+    let onnx = w.to_f32().unwrap();
+    let block = 6 * 4;
+    for (to, from) in [0, 3, 1, 2].into_iter().enumerate() {
+        assert_eq!(
+            onnx[to * block..][..block],
+            torch.values[from * block..][..block]
+        );
+    }
+    let b = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "lstm.bias_ih_l0.onnx_B")
+        .unwrap();
+    assert_eq!(b.shape().unwrap(), vec![1, 48]);
+}
+
+#[test]
+fn an_embedding_network_takes_int64_tokens_and_attention_is_decomposed() {
+    let net = Encoder::init(&mut Rng::seed(5));
+    let model = decoded(&net);
+    let tokens = nn_onnx::data_type::INT64;
+    assert_opset_and_io(&model, (tokens, &["batch", "6"]), &["batch", "4"]);
+    assert!(initializer_names(&model).is_superset(&state_names(&net)));
+    assert_state_is_initializers(&net, &model);
+    for op in [
+        "Gather",
+        "MatMul",
+        "Softmax",
+        "LayerNormalization",
+        "LogSoftmax",
+        "Transpose",
+    ] {
+        assert!(
+            op_types(&model).contains(op),
+            "{op} in {:?}",
+            op_types(&model)
+        );
+    }
+}
+
+#[test]
+fn a_layer_kind_without_an_export_is_a_typed_error_naming_it() {
+    let net = Llama::init(&mut Rng::seed(6));
+    match net.to_onnx_bytes() {
+        Err(Error::OnnxUnsupported { kind, path, .. }) => {
+            assert_eq!(kind, "RMSNorm");
+            assert_eq!(path, "1.body.0");
+        }
+        other => panic!("expected OnnxUnsupported, got {:?}", other.map(|b| b.len())),
+    }
+    let message = net
+        .save_onnx(std::env::temp_dir().join("never.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("RMSNorm"), "{message}");
+}
+
+#[test]
+fn save_onnx_writes_the_bytes() {
+    let net = Mlp::init(&mut Rng::seed(7));
+    let dir = std::env::temp_dir().join(format!("typed-nn-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mlp.onnx");
+    net.save_onnx(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), net.to_onnx_bytes().unwrap());
+    write_check_files(&net, &dir, "mlp", &random_batch::<Tensor1<12>>(3, 1)).unwrap();
+    assert!(dir.join("mlp.io.safetensors").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `rows` samples of uniform values in [−1, 1).
+fn random_batch<S: Sample>(rows: usize, seed: u64) -> Batch<S> {
+    let mut rng = Rng::seed(seed);
+    let mut values = vec![0.0; rows * S::LEN];
+    rng.fill_uniform(&mut values, 1.0);
+    Batch::from_vec(values).unwrap()
+}
+
+/// `rows` sequences of token ids below `vocab`.
+fn random_tokens<const T: usize>(rows: usize, vocab: usize, seed: u64) -> Batch<Tokens<T>> {
+    let mut rng = Rng::seed(seed);
+    let mut values = vec![0.0; rows * T];
+    rng.fill_uniform(&mut values, 1.0);
+    let ids: Vec<u32> = values
+        .iter()
+        .map(|v| (((v + 1.0) / 2.0 * vocab as f32) as u32).min(vocab as u32 - 1))
+        .collect();
+    Batch::from_ids(&ids).unwrap()
+}
+
+mod examples {
+    //! The examples' networks, declared as they are there.
+    use typed_nn::prelude::*;
+
+    network! {
+        pub struct Mlp: [784] {
+            fc1: Dense(64), Relu,
+            fc2: Dense(32), Relu,
+            out: Dense(10), Softmax,
+        }
+    }
+
+    network! {
+        pub struct MnistCnn: [1, 28, 28] {
+            conv1: Conv2d(32, 3), Relu,
+            MaxPool2d(2),
+            conv2: Conv2d(64, 3), Relu,
+            MaxPool2d(2),
+            Flatten,
+            fc: Dense(128), Relu,
+            out: Dense(10), Softmax,
+        }
+    }
+
+    network! {
+        pub struct MnistCnnBn: [1, 28, 28] {
+            conv1: Conv2d(32, 3, bias = false), bn1: BatchNorm2d, Relu,
+            MaxPool2d(2),
+            conv2: Conv2d(64, 3, bias = false), bn2: BatchNorm2d, Relu,
+            MaxPool2d(2),
+            Flatten,
+            fc: Dense(128), Relu,
+            Dropout(0.5),
+            out: Dense(10), Softmax,
+        }
+    }
+
+    network! {
+        pub struct Block8: [8, 28, 28] {
+            Residual {
+                Conv2d(8, 3, padding = 1, bias = false), BatchNorm2d, Relu,
+                Conv2d(8, 3, padding = 1, bias = false), BatchNorm2d,
+            },
+            Relu,
+        }
+    }
+
+    network! {
+        pub struct Down16: [8, 28, 28] {
+            Residual {
+                Conv2d(16, 3, stride = 2, padding = 1, bias = false), BatchNorm2d, Relu,
+                Conv2d(16, 3, padding = 1, bias = false), BatchNorm2d,
+            } shortcut {
+                Conv2d(16, 1, stride = 2, bias = false), BatchNorm2d,
+            },
+            Relu,
+        }
+    }
+
+    network! {
+        pub struct Block16: [16, 14, 14] {
+            Residual {
+                Conv2d(16, 3, padding = 1, bias = false), BatchNorm2d, Relu,
+                Conv2d(16, 3, padding = 1, bias = false), BatchNorm2d,
+            },
+            Relu,
+        }
+    }
+
+    network! {
+        pub struct Down32: [16, 14, 14] {
+            Residual {
+                Conv2d(32, 3, stride = 2, padding = 1, bias = false), BatchNorm2d, Relu,
+                Conv2d(32, 3, padding = 1, bias = false), BatchNorm2d,
+            } shortcut {
+                Conv2d(32, 1, stride = 2, bias = false), BatchNorm2d,
+            },
+            Relu,
+        }
+    }
+
+    network! {
+        pub struct Block32: [32, 7, 7] {
+            Residual {
+                Conv2d(32, 3, padding = 1, bias = false), BatchNorm2d, Relu,
+                Conv2d(32, 3, padding = 1, bias = false), BatchNorm2d,
+            },
+            Relu,
+        }
+    }
+
+    network! {
+        pub struct MnistResNet: [1, 28, 28] {
+            stem: Conv2d(8, 3, padding = 1, bias = false), bn: BatchNorm2d, Relu,
+            stage1a: Net(Block8), stage1b: Net(Block8),
+            stage2a: Net(Down16), stage2b: Net(Block16),
+            stage3a: Net(Down32), stage3b: Net(Block32),
+            GlobalAvgPool2d,
+            out: Dense(10), Softmax,
+        }
+    }
+
+    network! {
+        pub struct SeqMnist: [28, 28] {
+            lstm: LSTM(128),
+            out: Dense(10), Softmax,
+        }
+    }
+
+    pub const TOKENS: usize = 28;
+    pub const DIM: usize = 64;
+
+    network! {
+        pub struct EncoderBlock: [TOKENS, DIM] {
+            attention: Residual { LayerNorm, MultiHeadAttention(4, DIM) },
+            mlp: Residual {
+                LayerNorm,
+                Dense(2 * DIM, per_step = true), Gelu,
+                Dense(DIM, per_step = true),
+            },
+        }
+    }
+
+    network! {
+        pub struct MnistTransformer: [TOKENS, 28] {
+            embed: Dense(DIM, per_step = true),
+            position: PositionalEmbedding,
+            block1: Net(EncoderBlock),
+            block2: Net(EncoderBlock),
+            norm: LayerNorm,
+            Flatten,
+            out: Dense(10), Softmax,
+        }
+    }
+
+    network! {
+        pub struct Autoencoder: [1, 28, 28] {
+            enc1: Conv2d(16, 3, padding = 1), Relu,
+            MaxPool2d(2),
+            enc2: Conv2d(32, 3, padding = 1), Relu,
+            MaxPool2d(2),
+            code: Conv2d(4, 3, padding = 1), Relu,
+            dec1: ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 1), Relu,
+            dec2: Conv2d(16, 3, padding = 1), Relu,
+            Upsample(2, mode = bilinear),
+            out: Conv2d(1, 3, padding = 1), Flatten, Sigmoid,
+        }
+    }
+
+    network! {
+        pub struct DenoisingUNet: [1, 28, 28] {
+            enc: Conv2d(16, 3, padding = 1), Relu,
+            Concat {
+                { Identity },
+                {
+                    MaxPool2d(2),
+                    down: Conv2d(32, 3, padding = 1), Relu,
+                    up: ConvTranspose2d(16, 3, stride = 2, padding = 1, output_padding = 1), Relu,
+                },
+            },
+            dec: Conv2d(16, 3, padding = 1), Relu,
+            out: Conv2d(1, 3, padding = 1), Flatten, Sigmoid,
+        }
+    }
+
+    network! {
+        pub struct MobileNetLike: [1, 28, 28] {
+            stem: Conv2d(16, 3, stride = 2, padding = 1, bias = false), BatchNorm2d, Hardswish,
+            block1: Residual {
+                Conv2d(48, 1, bias = false), BatchNorm2d, Hardswish,
+                Conv2d(48, 3, padding = 1, groups = 48, bias = false), BatchNorm2d, Hardswish,
+                SqueezeExcitation(12, scale_activation = hardsigmoid),
+                Conv2d(16, 1, bias = false), BatchNorm2d,
+            },
+            block2: Conv2d(64, 1, bias = false), BatchNorm2d, Hardswish,
+            Conv2d(64, 3, stride = 2, padding = 1, groups = 64, bias = false), BatchNorm2d, Hardswish,
+            SqueezeExcitation(16, scale_activation = hardsigmoid),
+            Conv2d(24, 1, bias = false), BatchNorm2d,
+            block3: Residual {
+                Conv2d(72, 1, bias = false), BatchNorm2d, Hardswish,
+                Conv2d(72, 3, padding = 1, groups = 72, bias = false), BatchNorm2d, Hardswish,
+                SqueezeExcitation(18, scale_activation = hardsigmoid),
+                Conv2d(24, 1, bias = false), BatchNorm2d,
+            },
+            head: Conv2d(96, 1, bias = false), BatchNorm2d, Hardswish,
+            GlobalAvgPool2d,
+            out: Dense(10), Softmax,
+        }
+    }
+}
+
+/// Batch-norm statistics away from their initial 0 and 1, so that an export reading the
+/// wrong tensor or ignoring them shows.
+fn perturb_buffers<N: Network>(net: &mut N) {
+    struct Perturb(Rng);
+    impl typed_nn::layers::BufferVisitor for Perturb {
+        fn visit(
+            &mut self,
+            path: &typed_nn::layers::Path<'_>,
+            _shape: &[usize],
+            buffer: typed_nn::layers::Buffer<'_>,
+        ) {
+            if let typed_nn::layers::Buffer::Values(values) = buffer {
+                let mut noise = vec![0.0; values.len()];
+                self.0.fill_uniform(&mut noise, 0.5);
+                let var = path.to_string().ends_with("running_var");
+                for (v, n) in values.iter_mut().zip(noise) {
+                    *v = if var { 1.0 + n } else { n };
+                }
+            }
+        }
+    }
+    net.visit_buffers(&typed_nn::layers::Path::ROOT, &mut Perturb(Rng::seed(9)));
+}
+
+/// With `ONNX_EXPORT_DIR` set: `<name>.onnx` and `<name>.io.safetensors` for each of the
+/// examples' networks and the networks above, for `tools/onnx_models.py check-export`.
+#[test]
+fn check_files_for_the_examples_networks() {
+    let Some(dir) = std::env::var_os("ONNX_EXPORT_DIR") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    macro_rules! write {
+        ($name:literal, $ty:ty, $input:expr) => {{
+            let mut net = <$ty>::init(&mut Rng::seed(42));
+            perturb_buffers(&mut net);
+            write_check_files(&net, &dir, $name, &$input).unwrap();
+        }};
+    }
+    use examples::{
+        Autoencoder, DenoisingUNet, MnistCnn, MnistCnnBn, MnistResNet, MnistTransformer,
+        MobileNetLike, SeqMnist,
+    };
+    write!(
+        "mnist_mlp",
+        examples::Mlp,
+        random_batch::<Tensor1<784>>(4, 1)
+    );
+    write!(
+        "mnist_cnn",
+        MnistCnn,
+        random_batch::<Tensor3<1, 28, 28>>(4, 2)
+    );
+    write!(
+        "mnist_cnn_bn",
+        MnistCnnBn,
+        random_batch::<Tensor3<1, 28, 28>>(4, 3)
+    );
+    write!(
+        "mnist_resnet",
+        MnistResNet,
+        random_batch::<Tensor3<1, 28, 28>>(3, 4)
+    );
+    write!(
+        "seq_mnist_lstm",
+        SeqMnist,
+        random_batch::<Tensor2<28, 28>>(4, 5)
+    );
+    write!(
+        "mnist_transformer",
+        MnistTransformer,
+        random_batch::<Tensor2<28, 28>>(3, 6)
+    );
+    write!(
+        "mnist_autoencoder",
+        Autoencoder,
+        random_batch::<Tensor3<1, 28, 28>>(3, 7)
+    );
+    write!(
+        "mnist_unet",
+        DenoisingUNet,
+        random_batch::<Tensor3<1, 28, 28>>(3, 8)
+    );
+    write!(
+        "mobilenet_like",
+        MobileNetLike,
+        random_batch::<Tensor3<1, 28, 28>>(3, 9)
+    );
+    write!("test_mlp", Mlp, random_batch::<Tensor1<12>>(5, 10));
+    write!(
+        "test_cnn_bn",
+        CnnBn,
+        random_batch::<Tensor3<1, 12, 12>>(5, 11)
+    );
+    write!("test_joins", Joins, random_batch::<Tensor3<2, 8, 8>>(5, 12));
+    write!(
+        "test_recurrences",
+        Recurrences,
+        random_batch::<Tensor2<5, 4>>(5, 13)
+    );
+    write!(
+        "test_encoder",
+        Encoder,
+        random_tokens::<TOKENS>(5, VOCAB, 14)
+    );
+}
