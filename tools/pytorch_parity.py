@@ -25,8 +25,12 @@ fixtures only (every model is still built and run, in order, so that the random 
 the others do not move).
 
     python3 tools/pytorch_parity.py [name ...]
+
+models() gives every model as run() receives it, input and eval output with it, writing
+nothing (tools/onnx_models.py exports them).
 """
 
+import copy
 import os
 import sys
 
@@ -38,12 +42,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
 LR = 1e-2
-ONLY = set(sys.argv[1:])
+ONLY = set()
+# A list while models() runs: run() appends each model there and nothing is written.
+COLLECT = None
 
 
 def save(tensors, name, kind, meta):
     """Writes `<name>.<kind>.safetensors`, unless names were given and this is not one."""
-    if not ONLY or name in ONLY:
+    if COLLECT is None and (not ONLY or name in ONLY):
         save_file(tensors, os.path.join(OUT, f"{name}.{kind}.safetensors"), metadata=meta)
 
 
@@ -404,6 +410,8 @@ def run(name, model, x, target, loss_kind, logits_of=None, eval_only=False):
     model.eval()
     with torch.no_grad():
         eval_out = model(x)
+    if COLLECT is not None:
+        COLLECT.append((name, copy.deepcopy(model), x.clone(), eval_out.clone()))
     model.train()
     params = sum(p.numel() for p in model.parameters())
     meta = {"torch": torch.__version__, "loss": loss_kind, "lr": str(LR), "params": str(params)}
@@ -793,7 +801,7 @@ def main():
     )
     run("squeeze_excitation", se, torch.rand(3, 2, 6, 7) - 0.5, torch.rand(3, 2), "mse")
 
-    if ONLY:
+    if ONLY or COLLECT is not None:
         return
     with open(os.path.join(OUT, "param_counts.txt"), "w") as f:
         f.write(f"# sum(p.numel() for p in model.parameters()), torch {torch.__version__}\n")
@@ -894,6 +902,20 @@ def losses():
     save_loss("loss_bce_pos_weight_steps", z, t, bce, pos_weight=pw)
 
 
+def models():
+    """(name, model in eval mode with the weights run() saves, input, eval output) of every
+    model fixture, in order, built as main() builds them; writes nothing. For other tools
+    (tools/onnx_models.py)."""
+    global COLLECT
+    COLLECT = []
+    try:
+        main()
+        return COLLECT
+    finally:
+        COLLECT = None
+
+
 if __name__ == "__main__":
+    ONLY.update(sys.argv[1:])
     main()
     losses()
