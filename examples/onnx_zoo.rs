@@ -1,0 +1,84 @@
+//! The zoo of `tools/onnx_models.py zoo` (torchvision's resnet18 and mobilenet_v2 with random
+//! weights, exported by `torch.onnx.export`), imported while compiling, checked against
+//! onnxruntime's outputs written beside each file, and timed at batch 1 and 32 (medians).
+//! The files are large and generated, so this example needs the `onnx-zoo` feature:
+//!
+//! ```sh
+//! /path/to/venv/bin/python tools/onnx_models.py zoo
+//! cargo run --release --features onnx-zoo --example onnx_zoo
+//! ```
+
+use std::time::Instant;
+use typed_nn::prelude::*;
+
+network! {
+    /// torchvision's resnet18.
+    pub struct Resnet18: onnx("target/onnx_zoo/resnet18.onnx")
+}
+
+network! {
+    /// torchvision's mobilenet_v2.
+    pub struct MobilenetV2: onnx("target/onnx_zoo/mobilenet_v2.onnx")
+}
+
+/// The input and onnxruntime's output written beside a model.
+fn io(name: &str) -> Result<(Vec<f32>, Vec<f32>), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(format!("target/onnx_zoo/{name}.io.safetensors"))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes)?;
+    let read = |n: &str| -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+        Ok(file
+            .tensor(n)?
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    Ok((read("input")?, read("output")?))
+}
+
+fn check<N: NetworkExt>(name: &str, net: &N) -> Result<(), Box<dyn std::error::Error>> {
+    let (x, want) = io(name)?;
+    let x = Batch::<N::In>::from_vec(x)?;
+    let got = net.predict(&x);
+    let error = got
+        .as_slice()
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0f32, f32::max);
+    let verdict = if error <= 1e-4 { "agrees" } else { "DISAGREES" };
+    println!("{name}: {verdict} with onnxruntime (max relative error {error:.2e})");
+    for batch in [1, 32] {
+        let row = x.row(0).to_vec();
+        let mut input = Batch::<N::In>::with_capacity(batch);
+        for _ in 0..batch {
+            input.push_slice(&row)?;
+        }
+        let mut y = net.predict(&input);
+        let mut times = Vec::new();
+        for _ in 0..if batch == 1 { 20 } else { 5 } {
+            let start = Instant::now();
+            net.predict_into(&input, &mut y);
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("  batch {batch}: median {:.2} ms", times[times.len() / 2]);
+    }
+    if error > 1e-4 {
+        return Err(format!("{name} disagrees with onnxruntime").into());
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("threads: {}", rayon::current_num_threads());
+    check(
+        "resnet18",
+        &Resnet18::from_onnx_file("target/onnx_zoo/resnet18.onnx")?,
+    )?;
+    check(
+        "mobilenet_v2",
+        &MobilenetV2::from_onnx_file("target/onnx_zoo/mobilenet_v2.onnx")?,
+    )?;
+    Ok(())
+}
