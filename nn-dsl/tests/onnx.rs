@@ -113,7 +113,7 @@ fn a_dense_network_imports_with_its_weights_by_onnx_name() {
     let names: Vec<(&str, &str)> = imported
         .weights
         .iter()
-        .map(|(name, w)| (name.as_str(), w.source.as_str()))
+        .map(|(name, w)| (name.as_str(), w.source.name.as_str()))
         .collect();
     assert_eq!(
         names,
@@ -281,4 +281,38 @@ fn hostile_bytes_are_errors() {
         assert!(items.contains("compile_error"), "{items}");
         syn::parse_str::<syn::File>(&items).unwrap();
     }
+}
+
+#[test]
+fn pieces_of_a_weight_are_read_where_they_are() {
+    // The rows of `w` [4, 3] swapped in halves (Slice, Slice, Concat), then a MatMul.
+    let slice = |name: &str, start: &str, end: &str, out: &str| {
+        node(name, "Slice", &["w", start, end, "axes"], &[out])
+    };
+    let mut concat = node("/Concat", "Concat", &["hi", "lo"], &["w2"]);
+    concat.attribute.push(int_attr("axis", 0));
+    let weights = vec![
+        TensorProto::from_f32("w", &[6, 3], &[0.5; 18]),
+        TensorProto::from_i64("zero", &[1], &[0]),
+        TensorProto::from_i64("three", &[1], &[3]),
+        TensorProto::from_i64("six", &[1], &[6]),
+        TensorProto::from_i64("axes", &[1], &[0]),
+    ];
+    let bytes = model(
+        17,
+        vec![named("batch"), dim(6)],
+        vec![
+            slice("/lo", "zero", "three", "lo"),
+            slice("/hi", "three", "six", "hi"),
+            concat,
+            node("/fc/MatMul", "MatMul", &["input", "w2"], &["output"]),
+        ],
+        weights,
+    );
+    let imported = nn_dsl::onnx::import(&bytes).unwrap();
+    assert_eq!(imported.body, "fc: Dense(3, bias = false), ");
+    let source = &imported.weights[0].1.source;
+    assert_eq!(source.name, "w");
+    assert_eq!(source.chunks, [(9, 18), (0, 9)]);
+    assert_eq!(source.dims, [6, 3]);
 }

@@ -15,8 +15,8 @@ pub struct WeightRef {
     pub suffix: &'static str,
     /// Its PyTorch shape.
     pub shape: Vec<usize>,
-    /// The file's tensor (empty for zeros and counts).
-    pub source: String,
+    /// Where its values are in the file (nowhere for zeros and counts).
+    pub source: super::values::Source,
     pub layout: Layout,
 }
 
@@ -225,7 +225,9 @@ fn chain(
 /// The runtime's description of the network's tensors.
 pub fn weight_table(weights: &[(String, WeightRef)], rt: &TokenStream) -> TokenStream {
     let entries = weights.iter().map(|(name, w)| {
-        let (shape, source) = (&w.shape, &w.source);
+        let (shape, source) = (&w.shape, &w.source.name);
+        let source_dims = &w.source.dims;
+        let chunks = w.source.chunks.iter().map(|(a, b)| quote!((#a, #b)));
         let layout = match &w.layout {
             Layout::Same => quote!(Same),
             Layout::Transpose => quote!(Transpose),
@@ -242,6 +244,8 @@ pub fn weight_table(weights: &[(String, WeightRef)], rt: &TokenStream) -> TokenS
                 name: #name,
                 shape: &[#(#shape),*],
                 source: #source,
+                source_shape: &[#(#source_dims),*],
+                chunks: &[#(#chunks),*],
                 layout: #rt::io::onnx_import::OnnxLayout::#layout,
             }
         }

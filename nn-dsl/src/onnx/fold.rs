@@ -4,7 +4,7 @@
 //! `Reshape` to `[batch, -1]` built from them still imports.
 
 use super::ops::Attrs;
-use super::values::{Data, Dim, Value};
+use super::values::{Data, Dim, Source, Value};
 use nn_onnx::{data_type, NodeProto, TensorProto};
 
 type Outputs = Result<Vec<Value>, String>;
@@ -24,7 +24,7 @@ pub fn constant(t: &TensorProto, name: &str) -> Result<Value, String> {
                 None
             };
             Ok(Value::Weight {
-                name: name.to_string(),
+                name: Source::whole(name, &dims),
                 dims,
                 small,
             })
@@ -134,7 +134,7 @@ fn arith(op: &str, a: &Dim, b: &Dim) -> Result<Dim, String> {
 /// A float constant that is all zeros, as one zero (what initial states are made of).
 fn zero(name: &str) -> Value {
     Value::Weight {
-        name: name.to_string(),
+        name: Source::whole(name, &[]),
         dims: Vec::new(),
         small: Some(vec![0.0]),
     }
@@ -166,6 +166,9 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
             attrs.get(a);
         }
         return Ok(vec![zero(&out_name)]);
+    }
+    if matches!(inputs.first(), Some(Some(Value::Weight { .. }))) {
+        return weight_pieces(op, inputs, attrs);
     }
     match op {
         "ConstantOfShape" => {
@@ -211,7 +214,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
             }
             if let Some(a) = attrs.get("value_float") {
                 return Ok(vec![Value::Weight {
-                    name: out_name,
+                    name: Source::whole(&out_name, &[]),
                     dims: Vec::new(),
                     small: Some(vec![a.f]),
                 }]);
@@ -340,5 +343,155 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
         _ => Err(format!(
             "operator `{op}` on constants is not folded (only shape computations are)"
         )),
+    }
+}
+
+/// The values of a weight, as ranges of its source's.
+fn ranges(w: &Source) -> Vec<(usize, usize)> {
+    if w.chunks.is_empty() {
+        vec![(0, w.dims.iter().product())]
+    } else {
+        w.chunks.clone()
+    }
+}
+
+/// The values `[from, to)` of a weight whose values are `ranges` of its source's.
+fn select(ranges: &[(usize, usize)], from: usize, to: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(a, b) in ranges {
+        let (lo, hi) = (from.max(at), to.min(at + (b - a)));
+        if lo < hi {
+            out.push((a + lo - at, a + hi - at));
+        }
+        at += b - a;
+    }
+    out
+}
+
+/// Slices along the first axis, concatenations along it and changes of shape of a weight:
+/// how exporters reorder a recurrence's gate blocks. The result keeps pointing into the
+/// file's tensor, which the network reads at run time.
+fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
+    let piece = |k: usize| -> Result<(Source, Vec<usize>), String> {
+        match inputs.get(k).and_then(|v| v.as_ref()) {
+            Some(Value::Weight { name, dims, .. }) if !name.name.is_empty() => {
+                Ok((name.clone(), dims.clone()))
+            }
+            _ => Err(format!("input {k} is not a weight of the file")),
+        }
+    };
+    let (source, dims) = piece(0)?;
+    let row: usize = dims.iter().skip(1).product();
+    let made = |name: Source, dims: Vec<usize>| {
+        Ok(vec![Value::Weight {
+            name: Source {
+                dims: dims.clone(),
+                ..name
+            },
+            dims,
+            small: None,
+        }])
+    };
+    match op {
+        "Slice" => {
+            let known = |k: usize| -> Result<Vec<i64>, String> {
+                ints_of(inputs, k)?
+                    .1
+                    .iter()
+                    .map(|d| d.known().ok_or_else(|| "symbolic bounds".to_string()))
+                    .collect()
+            };
+            let (starts, ends) = (known(1)?, known(2)?);
+            let axes = if matches!(inputs.get(3), Some(Some(_))) {
+                known(3)?
+            } else {
+                vec![0]
+            };
+            let steps = if matches!(inputs.get(4), Some(Some(_))) {
+                known(4)?
+            } else {
+                vec![1]
+            };
+            if starts.len() != 1
+                || ends.len() != 1
+                || axes != [0]
+                || steps != [1]
+                || dims.is_empty()
+            {
+                return Err("only a unit-step slice of a weight's first axis folds".into());
+            }
+            let n = dims[0] as i64;
+            let at = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
+            let (s, e) = (at(starts[0]), at(ends[0]).max(at(starts[0])));
+            let chunks = select(&ranges(&source), s * row, e * row);
+            let mut out = dims.clone();
+            out[0] = e - s;
+            made(Source { chunks, ..source }, out)
+        }
+        "Concat" => {
+            if attrs.int("axis", 0)? != 0 {
+                return Err("only a concatenation of weights along their first axis folds".into());
+            }
+            let mut chunks = ranges(&source);
+            let mut out = dims.clone();
+            for k in 1..inputs.len() {
+                let (other, odims) = piece(k)?;
+                if other.name != source.name || odims.get(1..) != dims.get(1..) {
+                    return Err("only pieces of one weight concatenate".into());
+                }
+                chunks.extend(ranges(&other));
+                out[0] += odims[0];
+            }
+            made(Source { chunks, ..source }, out)
+        }
+        "Unsqueeze" | "Squeeze" | "Reshape" | "Identity" | "Cast" => {
+            for a in ["to", "saturate", "allowzero"] {
+                attrs.get(a);
+            }
+            let out: Vec<usize> = match op {
+                "Identity" | "Cast" => dims.clone(),
+                "Reshape" => {
+                    let target = ints_of(inputs, 1)?.1;
+                    let count: usize = dims.iter().product();
+                    let known: Vec<i64> = target.iter().map(|d| d.known().unwrap_or(-2)).collect();
+                    let fixed: usize = known
+                        .iter()
+                        .filter(|&&d| d > 0)
+                        .map(|&d| d as usize)
+                        .product();
+                    known
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &d)| match d {
+                            -1 if fixed > 0 => Ok(count / fixed),
+                            0 => dims.get(k).copied().ok_or("0 past the rank"),
+                            d if d > 0 => Ok(d as usize),
+                            _ => Err("a symbolic shape for a weight"),
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                _ => {
+                    let axes = match inputs.get(1) {
+                        Some(Some(_)) => ints_of(inputs, 1)?
+                            .1
+                            .iter()
+                            .map(|d| d.known().ok_or("symbolic axes"))
+                            .collect::<Result<Vec<_>, _>>()?,
+                        _ => attrs.ints("axes")?.unwrap_or_default(),
+                    };
+                    let as_dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
+                    squeeze(op, &as_dims, &axes)?
+                        .iter()
+                        .map(|d| d.known().unwrap_or(0) as usize)
+                        .collect()
+                }
+            };
+            if out.iter().product::<usize>() != dims.iter().product::<usize>() {
+                return Err("a change of shape that changes the number of values".into());
+            }
+            made(source, out)
+        }
+        _ => Err(format!("operator `{op}` on a weight is not folded")),
     }
 }

@@ -7,10 +7,10 @@
 //! `from_embedded_onnx`, which embeds the file with `include_bytes!`, which also makes
 //! cargo rebuild when the file changes).
 
-mod emit;
+pub mod emit;
 mod fold;
 mod ops;
-mod values;
+pub mod values;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;

@@ -4,7 +4,7 @@
 //! error naming what it is; the node's own message is added by the caller.
 
 use super::emit::{self, JoinKind, Layout, Step, WeightRef};
-use super::values::{shape_text, Data, Dim, Value};
+use super::values::{shape_text, Data, Dim, Source, Value};
 use super::Importer;
 use nn_onnx::{attribute_type, AttributeProto, NodeProto};
 
@@ -112,9 +112,11 @@ fn data(inputs: &[Option<Value>], k: usize) -> Result<&Data, String> {
     }
 }
 
-fn weight(inputs: &[Option<Value>], k: usize) -> Result<(String, Vec<usize>), String> {
+fn weight(inputs: &[Option<Value>], k: usize) -> Result<(Source, Vec<usize>), String> {
     match input(inputs, k)? {
-        Value::Weight { name, dims, .. } => Ok((name.clone(), dims.clone())),
+        Value::Weight { name, dims, .. } if !name.name.is_empty() => {
+            Ok((name.clone(), dims.clone()))
+        }
         Value::Data(_) => Err(format!(
             "input {k} is computed from the network's input, where a weight of the file is needed"
         )),
@@ -125,7 +127,7 @@ fn weight(inputs: &[Option<Value>], k: usize) -> Result<(String, Vec<usize>), St
 fn optional_weight(
     inputs: &[Option<Value>],
     k: usize,
-) -> Result<Option<(String, Vec<usize>)>, String> {
+) -> Result<Option<(Source, Vec<usize>)>, String> {
     match inputs.get(k) {
         Some(Some(_)) => weight(inputs, k).map(Some),
         _ => Ok(None),
@@ -327,7 +329,7 @@ impl Importer {
     }
 }
 
-fn same(suffix: &'static str, shape: Vec<usize>, source: String) -> WeightRef {
+fn same(suffix: &'static str, shape: Vec<usize>, source: Source) -> WeightRef {
     WeightRef {
         suffix,
         shape,
@@ -652,7 +654,7 @@ fn dispatch(
             weights.push(WeightRef {
                 suffix: "num_batches_tracked",
                 shape: Vec::new(),
-                source: String::new(),
+                source: Source::default(),
                 layout: Layout::Count,
             });
             let momentum = if momentum > 0.0 && momentum < 1.0 {
@@ -690,7 +692,7 @@ fn dispatch(
                 None => WeightRef {
                     suffix: "bias",
                     shape: vec![features],
-                    source: String::new(),
+                    source: Source::default(),
                     layout: Layout::Zeros,
                 },
             });
@@ -1176,9 +1178,7 @@ fn pool(
     }
     let strides = per_axis(attrs, "strides", rank, 1)?;
     let pads = symmetric_pads(attrs, rank)?;
-    if attrs.int("ceil_mode", 0)? != 0 {
-        return Err("`ceil_mode = 1`".into());
-    }
+    let ceil = attrs.int("ceil_mode", 0)? != 0;
     if max {
         if per_axis(attrs, "dilations", rank, 1)?
             .iter()
@@ -1202,6 +1202,14 @@ fn pool(
     let mut shape = d.shape[..2].to_vec();
     for a in 0..rank {
         let size = known(&d.shape[a + 2], "size")?;
+        // Rounding the number of windows up changes nothing where the windows fit exactly
+        // (SqueezeNet's pools); elsewhere it adds a partial window typed-nn does not have.
+        if ceil && (size + 2 * pads[a] - kernel[a]).rem_euclid(strides[a].max(1)) != 0 {
+            return Err(format!(
+                "`ceil_mode = 1` where it adds a partial window (size {size}, window {}, stride {})",
+                kernel[a], strides[a]
+            ));
+        }
         shape.push(Dim::N(window_out(size, kernel[a], strides[a], 1, pads[a])?));
     }
     let kind = match (max, rank) {
@@ -1404,10 +1412,10 @@ fn recurrence(
     for direction in 0..directions {
         let name = &names[4 * direction..4 * direction + 4];
         let gates_of =
-            |source: &str, half: usize, suffix: &'static str, shape: Vec<usize>| WeightRef {
+            |source: &Source, half: usize, suffix: &'static str, shape: Vec<usize>| WeightRef {
                 suffix,
                 shape,
-                source: source.to_string(),
+                source: source.clone(),
                 layout: Layout::Gates {
                     direction,
                     half,
@@ -1422,7 +1430,7 @@ fn recurrence(
                 None => WeightRef {
                     suffix: name[2 + half],
                     shape: vec![gates * hidden],
-                    source: String::new(),
+                    source: Source::default(),
                     layout: Layout::Zeros,
                 },
             });

@@ -39,13 +39,36 @@ pub fn shape_text(dims: &[Dim]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
+/// Where a weight's values are in the file: a tensor, or pieces of it (exporters slice a
+/// recurrence's weights into gate blocks and concatenate them in another order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The tensor (an initializer, or a `Constant` node's output); empty for zeros or a
+    /// count, which the file does not hold.
+    pub name: String,
+    /// Ranges of its values, in row-major order, one after the other; none for all of them.
+    pub chunks: Vec<(usize, usize)>,
+    /// The shape the graph gives it, checked against the file's at run time.
+    pub dims: Vec<usize>,
+}
+
+impl Source {
+    pub fn whole(name: &str, dims: &[usize]) -> Source {
+        Source {
+            name: name.to_string(),
+            chunks: Vec::new(),
+            dims: dims.to_vec(),
+        }
+    }
+}
+
 /// A value of the graph.
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A float tensor of the file (an initializer or a `Constant` node's value), kept by
     /// name: the network reads it at run time.
     Weight {
-        name: String,
+        name: Source,
         dims: Vec<usize>,
         /// Its values when it is small (a scalar of an activation's pattern).
         small: Option<Vec<f32>>,

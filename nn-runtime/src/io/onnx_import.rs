@@ -43,6 +43,12 @@ pub struct OnnxWeight {
     pub name: &'static str,
     pub shape: &'static [usize],
     pub source: &'static str,
+    /// The shape the graph gives the source's values (after `chunks`), as the network was
+    /// compiled for it.
+    pub source_shape: &'static [usize],
+    /// Ranges of the file tensor's values, in row-major order, one after the other (the
+    /// pieces an exporter sliced and concatenated); empty for all of them.
+    pub chunks: &'static [(usize, usize)],
     pub layout: OnnxLayout,
 }
 
@@ -92,7 +98,8 @@ pub fn state_from_onnx(bytes: &[u8], map: &[OnnxWeight]) -> Result<Vec<u8>> {
                 })?;
                 let dims = t.shape().map_err(|e| corrupt(e.to_string()))?;
                 let values = t.to_f32().map_err(|e| corrupt(e.to_string()))?;
-                rearrange(w, layout, &dims, values)?
+                let values = pieces(w, &dims, values)?;
+                rearrange(w, layout, w.source_shape, values)?
             }
         };
         if values.len() != count {
@@ -115,6 +122,40 @@ pub fn state_from_onnx(bytes: &[u8], map: &[OnnxWeight]) -> Result<Vec<u8>> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| corrupt(e.to_string()))?;
     safetensors::serialize(views, None).map_err(|e| corrupt(e.to_string()))
+}
+
+/// The values the graph reads from a file tensor of shape `dims`: all of them, or its
+/// pieces, checked against the shape the network was compiled for.
+fn pieces(w: &OnnxWeight, dims: &[usize], values: Vec<f32>) -> Result<Vec<f32>> {
+    let compiled: usize = w.source_shape.iter().product();
+    if w.chunks.is_empty() {
+        if dims != w.source_shape {
+            return Err(corrupt(format!(
+                "ONNX tensor `{}` has shape {dims:?}; the network was imported from a file where it has {:?}",
+                w.source, w.source_shape
+            )));
+        }
+        return Ok(values);
+    }
+    let mut out = Vec::with_capacity(compiled);
+    for &(a, b) in w.chunks {
+        let piece = values.get(a..b).ok_or_else(|| {
+            corrupt(format!(
+                "ONNX tensor `{}` of shape {dims:?} has no values {a}..{b}",
+                w.source
+            ))
+        })?;
+        out.extend_from_slice(piece);
+    }
+    if out.len() != compiled {
+        return Err(corrupt(format!(
+            "the pieces of ONNX tensor `{}` hold {} values for shape {:?}",
+            w.source,
+            out.len(),
+            w.source_shape
+        )));
+    }
+    Ok(out)
 }
 
 /// `values` of the file's tensor of shape `dims`, in the network's layout.
@@ -199,6 +240,8 @@ mod tests {
             name: "w",
             shape,
             source: "t",
+            source_shape: &[],
+            chunks: &[],
             layout,
         }
     }
@@ -234,6 +277,24 @@ mod tests {
             &[4],
         );
         assert!(rearrange(&w, w.layout, &[2, 8], vec![0.; 16]).is_err());
+    }
+
+    #[test]
+    fn pieces_are_read_in_order_and_checked() {
+        let mut w = weight(OnnxLayout::Same, &[4]);
+        w.source_shape = &[4];
+        w.chunks = &[(4, 6), (0, 2)];
+        let values: Vec<f32> = (0..6).map(|v| v as f32).collect();
+        assert_eq!(
+            pieces(&w, &[3, 2], values.clone()).unwrap(),
+            vec![4., 5., 0., 1.]
+        );
+        w.chunks = &[(4, 8)];
+        assert!(pieces(&w, &[3, 2], values.clone()).is_err());
+        w.chunks = &[];
+        w.source_shape = &[2, 3];
+        let message = pieces(&w, &[3, 2], values).unwrap_err().to_string();
+        assert!(message.contains("[3, 2]"), "{message}");
     }
 
     #[test]
