@@ -93,4 +93,6 @@ imported! {
     pools: Pools = "tests/fixtures/onnx/pools.onnx";
     zeropad2d: Zeropad2d = "tests/fixtures/onnx/zeropad2d.onnx";
     act_mish: ActMish = "tests/fixtures/onnx/act_mish.onnx";
+    act_glu: ActGlu = "tests/fixtures/onnx/act_glu.onnx";
+    squeeze_excitation: SqueezeExcitationNet = "tests/fixtures/onnx/squeeze_excitation.onnx";
 }

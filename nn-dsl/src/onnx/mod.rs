@@ -228,13 +228,13 @@ pub struct Imported {
 
 /// The state of an import: what each value is, and the steps found so far.
 pub struct Importer {
-    values: HashMap<String, Value>,
+    pub(crate) values: HashMap<String, Value>,
     uses: HashMap<String, usize>,
     steps: emit::Steps,
     /// A `MatMul`'s output, its dense layer and units, until an `Add` gives it a bias.
     open_dense: HashMap<String, (usize, usize)>,
     /// An activation's output: its input and kind (for x·σ(x) and x·tanh(softplus(x))).
-    activations: HashMap<String, (String, &'static str)>,
+    pub(crate) activations: HashMap<String, (String, &'static str)>,
     /// Whether a float input is cast to token ids (the network then reads token ids).
     input_tokens: bool,
 }
@@ -477,7 +477,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
 impl Importer {
     fn exact_output(&mut self, d: &Data) -> Result<Data, String> {
         let want = d.onnx_sample();
-        if d.batch_axis() != Some(0) {
+        if d.batch_axis() != Some(0) || d.half_of.is_some() {
             return Err("the output's batch axis is not its first".into());
         }
         if d.sample == want {
@@ -567,6 +567,7 @@ fn network_input(
             path: Vec::new(),
             tokens,
             sequence_of: None,
+            half_of: None,
         },
     ))
 }

@@ -256,6 +256,9 @@ impl Importer {
     /// `d` with its sample in the ONNX shape (a `Flatten` or `Reshape` first when a reshape
     /// no layer needed left it in another).
     fn exact(&mut self, d: &Data, at: &str) -> Result<Data, String> {
+        if d.half_of.is_some() {
+            return Err("a half of a Split: only GLU (a · σ(b) of the two halves) reads it".into());
+        }
         if d.batch_axis() != Some(0) {
             return Err(format!(
                 "input {} has its batch axis elsewhere than first (time-major), which no layer reads",
@@ -362,6 +365,34 @@ fn dispatch(
         "Constant" => super::fold::fold(node, inputs, attrs),
         "Shape" => super::fold::shape_of(data(inputs, 0)?, attrs),
         "Identity" => Ok(vec![Value::Data(data(inputs, 0)?.clone())]),
+        "Split" => {
+            let d = data(inputs, 0)?;
+            let last = d.shape.len() as i64 - 1;
+            let axis = attrs.int("axis", 0)?;
+            attrs.int("num_outputs", 2)?;
+            let sizes = match inputs.get(1) {
+                Some(Some(_)) => known_ints(inputs, 1)?,
+                _ => Vec::new(),
+            };
+            let features = known(&d.shape[last as usize], "features")?;
+            if (axis != -1 && axis != last)
+                || node.output.len() != 2
+                || features % 2 != 0
+                || !(sizes.is_empty() || sizes == [features / 2, features / 2])
+            {
+                return Err("only halves of the last axis, multiplied as GLU, have a layer".into());
+            }
+            let d = cx.exact(d, &node.name)?;
+            let halves = (0..2)
+                .map(|k| {
+                    let mut h = d.clone();
+                    *h.shape.last_mut().expect("rank checked") = Dim::N(features / 2);
+                    h.half_of = Some(k);
+                    Value::Data(h)
+                })
+                .collect();
+            Ok(halves)
+        }
         "Cast" => {
             // Token ids cast between integer types, or floats to floats: the same values.
             let d = data(inputs, 0)?;
@@ -999,7 +1030,130 @@ fn activation_product(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Valu
         };
         return cx.elementwise(node, data(inputs, a)?, kind);
     }
-    Err("a product of values: only x·σ(x) (SiLU) and x·tanh(softplus(x)) (Mish) have layers".into())
+    for (a, b) in [(0, 1), (1, 0)] {
+        if let Some(out) = squeeze_excitation(cx, node, data(inputs, a)?, data(inputs, b)?)? {
+            return Ok(vec![Value::Data(out)]);
+        }
+        if let Some(out) = glu(cx, node, inputs, a, b)? {
+            return Ok(vec![Value::Data(out)]);
+        }
+    }
+    Err("a product of values: only x·σ(x) (SiLU), x·tanh(softplus(x)) (Mish), the halves of a Split (GLU) and squeeze-and-excitation have layers".into())
+}
+
+/// `x · gate(fc2(act(fc1(mean of x over its planes))))`, torchvision's
+/// `SqueezeExcitation`: the steps that compute the gates from `x` become one layer.
+fn squeeze_excitation(
+    cx: &mut Importer,
+    node: &NodeProto,
+    x: &Data,
+    gates: &Data,
+) -> Result<Option<Data>, String> {
+    let Some(rest) = gates.path.strip_prefix(x.path.as_slice()) else {
+        return Ok(None);
+    };
+    if x.shape.len() != 4 || gates.shape.len() != 4 || gates.shape[2..] != [Dim::N(1), Dim::N(1)] {
+        return Ok(None);
+    }
+    // The reshapes between the pooled vector and the 1×1 convolutions are not layers of it.
+    let steps: Vec<(&String, &Vec<WeightRef>)> = rest
+        .iter()
+        .filter_map(|&id| match &cx.steps.steps[id] {
+            Step::Layer { text, weights, .. }
+                if !text.starts_with("Reshape") && text != "Flatten" =>
+            {
+                Some((text, weights))
+            }
+            _ => None,
+        })
+        .collect();
+    let [(pool, _), (fc1, w1), (act, _), (fc2, w2), (gate, _)] = steps.as_slice() else {
+        return Ok(None);
+    };
+    let one_by_one = |t: &str| {
+        t.starts_with("Conv2d(") && t.contains(", (1, 1), stride = (1, 1), padding = (0, 0)")
+    };
+    let activation = match act.as_str() {
+        "Relu" => "relu",
+        "Hardswish" => "hardswish",
+        "Silu" => "silu",
+        _ => return Ok(None),
+    };
+    let scale = match gate.as_str() {
+        "Sigmoid" => "sigmoid",
+        "Hardsigmoid" => "hardsigmoid",
+        _ => return Ok(None),
+    };
+    if pool.as_str() != "GlobalAvgPool2d"
+        || !one_by_one(fc1)
+        || !one_by_one(fc2)
+        || w1.len() != 2
+        || w2.len() != 2
+    {
+        return Ok(None);
+    }
+    let squeeze = w1[0].shape[0];
+    let mut weights = Vec::new();
+    for (prefix, w) in [("fc1", w1), ("fc2", w2)] {
+        for part in w.iter() {
+            let suffix: &'static str = match (prefix, part.suffix) {
+                ("fc1", "weight") => "fc1.weight",
+                ("fc1", _) => "fc1.bias",
+                (_, "weight") => "fc2.weight",
+                _ => "fc2.bias",
+            };
+            weights.push(WeightRef {
+                suffix,
+                ..part.clone()
+            });
+        }
+    }
+    let text = format!(
+        "SqueezeExcitation({squeeze}, activation = {activation}, scale_activation = {scale})"
+    );
+    let (out, _) = cx.layer(node, x, text, weights, x.shape.clone())?;
+    Ok(Some(out))
+}
+
+/// `a · σ(b)` where `a` and `b` are the halves of one `Split` along the last axis: GLU.
+fn glu(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    a: usize,
+    b: usize,
+) -> Result<Option<Data>, String> {
+    let (Some(first), Some(gate)) = (node.input.get(a), node.input.get(b)) else {
+        return Ok(None);
+    };
+    let Some((second, "Sigmoid")) = cx
+        .activations
+        .get(gate.as_str())
+        .map(|(i, k)| (i.clone(), *k))
+    else {
+        return Ok(None);
+    };
+    let (Some(Value::Data(x0)), Some(Value::Data(x1))) =
+        (cx.values.get(first), cx.values.get(&second))
+    else {
+        return Ok(None);
+    };
+    if x0.half_of != Some(0)
+        || x1.half_of != Some(1)
+        || x0.path != x1.path
+        || !cx.is_used_once(gate)
+    {
+        return Ok(None);
+    }
+    let mut whole = data(inputs, a)?.clone();
+    whole.half_of = None;
+    let shape = whole.shape.clone();
+    let mut input = whole.clone();
+    let last = input.shape.len() - 1;
+    input.shape[last] = Dim::N(2 * known(&shape[last], "features")?);
+    input.sample = input.onnx_sample();
+    let (out, _) = cx.layer(node, &input, "Glu".into(), Vec::new(), shape)?;
+    Ok(Some(out))
 }
 
 /// `MatMul` then `Add` of a vector: the bias of the dense layer the product made.
@@ -1057,6 +1211,7 @@ fn join(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>], kind: Joi
         path,
         tokens: false,
         sequence_of: None,
+        half_of: None,
     })])
 }
 

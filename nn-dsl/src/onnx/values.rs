@@ -108,6 +108,8 @@ pub struct Data {
     /// The recurrent layer whose every step this is (through moves of the batch axis and
     /// reshapes only), so that taking its last step makes it return its last state.
     pub sequence_of: Option<StepId>,
+    /// Which half of a `Split` this is (the path is the whole's), which only GLU reads.
+    pub half_of: Option<usize>,
 }
 
 impl Data {
