@@ -1,5 +1,5 @@
 //! The zoo of `tools/onnx_models.py zoo` (torchvision's resnet18, mobilenet_v2 and
-//! squeezenet1_1 with random weights, and an LSTM tagger, exported by `torch.onnx.export`),
+//! squeezenet1_1 with random weights, a transformer encoder and an LSTM tagger, exported by `torch.onnx.export`),
 //! imported while compiling, checked against onnxruntime's outputs written beside each file;
 //! the CNNs timed at batch 1 and 32 (medians).
 //! The files are large and generated, so this example needs the `onnx-zoo` feature:
@@ -25,6 +25,11 @@ network! {
 network! {
     /// torchvision's squeezenet1_1.
     pub struct Squeezenet11: onnx("target/onnx_zoo/squeezenet1_1.onnx")
+}
+
+network! {
+    /// Two nn.TransformerEncoderLayer(64, 4 heads, 128 hidden) over [16, 64] sequences.
+    pub struct TransformerEncoder: onnx("target/onnx_zoo/transformer_encoder.onnx")
 }
 
 network! {
@@ -101,6 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     check("mobilenet_v2", &mobilenet, true)?;
     let squeezenet = Squeezenet11::from_onnx_file(format!("{zoo}/squeezenet1_1.onnx"))?;
     check("squeezenet1_1", &squeezenet, true)?;
+    let encoder = TransformerEncoder::from_onnx_file(format!("{zoo}/transformer_encoder.onnx"))?;
+    check("transformer_encoder", &encoder, false)?;
     let tagger = LstmTagger::from_onnx_file(format!("{zoo}/lstm_tagger.onnx"))?;
     check("lstm_tagger", &tagger, false)?;
     Ok(())

@@ -148,6 +148,20 @@ fn is_zero(v: Option<&Option<Value>>) -> bool {
 pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
     let op = node.op_type.as_str();
     let out_name = node.output.first().cloned().unwrap_or_default();
+    if inputs.iter().flatten().any(|v| matches!(v, Value::Opaque)) {
+        for a in [
+            "axis",
+            "axes",
+            "start",
+            "end",
+            "allowzero",
+            "to",
+            "saturate",
+        ] {
+            attrs.get(a);
+        }
+        return Ok(vec![Value::Opaque; node.output.len().max(1)]);
+    }
     // Zeros expanded, sliced or reshaped to a state's shape stay zeros (of the batch's
     // size, which is not known while compiling).
     if matches!(

@@ -7,6 +7,7 @@
 //! `from_embedded_onnx`, which embeds the file with `include_bytes!`, which also makes
 //! cargo rebuild when the file changes).
 
+mod attention;
 pub mod emit;
 mod fold;
 mod ops;
@@ -232,11 +233,13 @@ pub struct Importer {
     uses: HashMap<String, usize>,
     steps: emit::Steps,
     /// A `MatMul`'s output, its dense layer and units, until an `Add` gives it a bias.
-    open_dense: HashMap<String, (usize, usize)>,
+    open_dense: HashMap<String, (usize, usize, &'static str)>,
     /// An activation's output: its input and kind (for x·σ(x) and x·tanh(softplus(x))).
     pub(crate) activations: HashMap<String, (String, &'static str)>,
     /// Whether a float input is cast to token ids (the network then reads token ids).
     input_tokens: bool,
+    /// The self-attention regions found so far.
+    pub(crate) regions: Vec<attention::Region>,
 }
 
 impl Importer {
@@ -273,10 +276,17 @@ impl Importer {
     }
 
     fn open_dense(&mut self, value: &str, step: usize, units: usize) {
-        self.open_dense.insert(value.to_string(), (step, units));
+        self.open_dense
+            .insert(value.to_string(), (step, units, "bias"));
     }
 
-    fn open_dense_of(&mut self, value: &str) -> Option<(usize, usize)> {
+    /// An attention's output, whose projection's bias an `Add` may give.
+    fn open_attention(&mut self, value: &str, step: usize, units: usize) {
+        self.open_dense
+            .insert(value.to_string(), (step, units, "out_proj.bias"));
+    }
+
+    fn open_dense_of(&mut self, value: &str) -> Option<(usize, usize, &'static str)> {
         if self.uses.get(value).copied() != Some(1) {
             return None;
         }
@@ -328,6 +338,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
         open_dense: HashMap::new(),
         activations: HashMap::new(),
         input_tokens: false,
+        regions: Vec::new(),
     };
     for t in &graph.initializer {
         match fold::constant(t, &t.name) {
@@ -568,6 +579,7 @@ fn network_input(
             tokens,
             sequence_of: None,
             half_of: None,
+            region: None,
         },
     ))
 }

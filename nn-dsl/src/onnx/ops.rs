@@ -255,7 +255,7 @@ fn window_out(size: i64, k: i64, s: i64, d: i64, p: i64) -> Result<i64, String> 
 impl Importer {
     /// `d` with its sample in the ONNX shape (a `Flatten` or `Reshape` first when a reshape
     /// no layer needed left it in another).
-    fn exact(&mut self, d: &Data, at: &str) -> Result<Data, String> {
+    pub(super) fn exact(&mut self, d: &Data, at: &str) -> Result<Data, String> {
         if d.half_of.is_some() {
             return Err("a half of a Split: only GLU (a · σ(b) of the two halves) reads it".into());
         }
@@ -290,7 +290,7 @@ impl Importer {
     }
 
     /// `d` followed by a new layer.
-    fn layer(
+    pub(super) fn layer(
         &mut self,
         node: &NodeProto,
         d: &Data,
@@ -314,7 +314,20 @@ impl Importer {
             .collect();
         out.shape = shape;
         out.sequence_of = None;
+        out.region = None;
         Ok((out, id))
+    }
+
+    /// The layer that closes an attention region, on its start (batch first).
+    pub(super) fn attention_layer(
+        &mut self,
+        node: &NodeProto,
+        start: &Data,
+        text: String,
+        weights: Vec<WeightRef>,
+    ) -> Result<(Data, usize), String> {
+        let shape = start.shape.clone();
+        self.layer(node, start, text, weights, shape)
     }
 
     /// `d` through an element-wise layer, its shape kept (and its sample as it is).
@@ -328,6 +341,7 @@ impl Importer {
         let mut out = d.clone();
         out.path.push(id);
         out.sequence_of = None;
+        out.region = None;
         Ok(vec![Value::Data(out)])
     }
 }
@@ -342,6 +356,24 @@ fn same(suffix: &'static str, shape: Vec<usize>, source: Source) -> WeightRef {
 }
 
 fn dispatch(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Outputs {
+    // Inside an attention region, the region takes every node; on a value that starts one
+    // (the input projection's output), the node is tried as usual first.
+    if let Some(r) = super::attention::region_of(inputs, true) {
+        return super::attention::absorb(cx, node, inputs, attrs, r);
+    }
+    let plain = dispatch_plain(cx, node, inputs, attrs);
+    match (plain, super::attention::region_of(inputs, false)) {
+        (Err(e), Some(r)) => super::attention::absorb(cx, node, inputs, attrs, r).map_err(|_| e),
+        (plain, _) => plain,
+    }
+}
+
+fn dispatch_plain(
     cx: &mut Importer,
     node: &NodeProto,
     inputs: &[Option<Value>],
@@ -595,11 +627,33 @@ fn dispatch(
                 source: w,
                 layout: Layout::Transpose,
             }];
-            let mut shape = d.shape.clone();
+            // A time-major sequence holds the same samples as a batch-first one.
+            let time_major = d.shape.len() == 3 && d.batch_axis() == Some(1);
+            let mut x = d.clone();
+            if time_major {
+                x.shape.swap(0, 1);
+            }
+            let mut shape = x.shape.clone();
             *shape.last_mut().expect("rank checked") = Dim::N(units as i64);
             let text = format!("Dense({units}, bias = false{per_step})");
-            let (out, id) = cx.layer(node, d, text, weights, shape)?;
+            let (mut out, id) = cx.layer(node, &x, text, weights, shape)?;
+            if time_major {
+                out.shape.swap(0, 1);
+            }
             cx.open_dense(&node.output[0], id, units);
+            if units == 3 * depth {
+                // Perhaps an attention's input projection (queries, keys, values).
+                out.region = Some(cx.regions.len());
+                cx.regions.push(super::attention::Region {
+                    start: d.clone(),
+                    projection: id,
+                    dim: depth,
+                    head_dim: None,
+                    softmaxes: 0,
+                    products: 0,
+                    scale: 1.0,
+                });
+            }
             Ok(vec![Value::Data(out)])
         }
         "Conv" | "ConvTranspose" => conv(cx, node, inputs, attrs),
@@ -980,8 +1034,8 @@ fn reshaped(shape: &[Dim], target: &[Dim]) -> Result<Vec<Dim>, String> {
         let (Some(have), Some(want)) = (have, want) else {
             return Err(format!("-1 in {} needs fixed sizes", shape_text(target)));
         };
-        if batches(shape) == batches(&out) + 1 && k == 0 {
-            out[0] = Dim::Batch;
+        if batches(shape) == batches(&out) + 1 {
+            out[k] = Dim::Batch;
         } else if want == 0 || have % want != 0 {
             return Err(format!(
                 "cannot reshape {} into {}",
@@ -1165,7 +1219,7 @@ fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value
     };
     let d = data(inputs, d_at)?;
     let (b, dims) = weight(inputs, w_at)?;
-    let Some((id, units)) = cx.open_dense_of(&node.input[d_at]) else {
+    let Some((id, units, suffix)) = cx.open_dense_of(&node.input[d_at]) else {
         return Err("adding a constant: only the bias right after a MatMul has a layer".into());
     };
     if dims.iter().product::<usize>() != units || dims.last() != Some(&units) {
@@ -1173,7 +1227,9 @@ fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value
     }
     let (text, weights) = cx.steps.layer_mut(id).ok_or("no dense layer")?;
     *text = text.replacen("bias = false", "bias = true", 1);
-    weights.push(same("bias", vec![units], b));
+    // An attention's output projection has its bias already, as zeros until now.
+    weights.retain(|w| w.suffix != suffix);
+    weights.push(same(suffix, vec![units], b));
     Ok(vec![Value::Data(d.clone())])
 }
 
@@ -1212,6 +1268,7 @@ fn join(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>], kind: Joi
         tokens: false,
         sequence_of: None,
         half_of: None,
+        region: None,
     })])
 }
 

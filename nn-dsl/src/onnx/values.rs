@@ -79,6 +79,8 @@ pub enum Value {
     Data(Data),
     /// The output of a node that could not be imported (reported once, there).
     Failed,
+    /// Integers computed from a shape an attention region hides: only the region reads them.
+    Opaque,
 }
 
 impl Value {
@@ -91,6 +93,7 @@ impl Value {
             }
             Value::Data(d) => shape_text(&d.shape),
             Value::Failed => "(not imported)".into(),
+            Value::Opaque => "(a shape inside attention)".into(),
         }
     }
 }
@@ -110,6 +113,9 @@ pub struct Data {
     pub sequence_of: Option<StepId>,
     /// Which half of a `Split` this is (the path is the whole's), which only GLU reads.
     pub half_of: Option<usize>,
+    /// The self-attention region this value is part of (see `attention.rs`); its shape is
+    /// empty when the region hides it.
+    pub region: Option<usize>,
 }
 
 impl Data {
