@@ -95,4 +95,5 @@ imported! {
     act_mish: ActMish = "tests/fixtures/onnx/act_mish.onnx";
     act_glu: ActGlu = "tests/fixtures/onnx/act_glu.onnx";
     squeeze_excitation: SqueezeExcitationNet = "tests/fixtures/onnx/squeeze_excitation.onnx";
+    transformer: Transformer = "tests/fixtures/onnx/transformer.onnx";
 }

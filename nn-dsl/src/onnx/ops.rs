@@ -4,7 +4,7 @@
 //! error naming what it is; the node's own message is added by the caller.
 
 use super::emit::{self, JoinKind, Layout, Step, WeightRef};
-use super::values::{shape_text, Data, Dim, Source, Value};
+use super::values::{shape_text, Data, Dim, GeluStage, Source, Value};
 use super::Importer;
 use nn_onnx::{attribute_type, AttributeProto, NodeProto};
 
@@ -388,11 +388,14 @@ fn dispatch_plain(
     let all_constant = inputs
         .iter()
         .flatten()
-        .all(|v| !matches!(v, Value::Data(_)));
+        .all(|v| !matches!(v, Value::Data(_) | Value::Gelu { .. }));
     if all_constant && node.op_type != "Constant" {
         return super::fold::fold(node, inputs, attrs);
     }
     let op = node.op_type.as_str();
+    if let Some(out) = gelu(cx, node, inputs)? {
+        return Ok(vec![out]);
+    }
     match op {
         "Constant" => super::fold::fold(node, inputs, attrs),
         "Shape" => super::fold::shape_of(data(inputs, 0)?, attrs),
@@ -1210,6 +1213,86 @@ fn glu(
     Ok(Some(out))
 }
 
+/// A scalar constant among the inputs, and the other input's position.
+fn scalar_and_other(inputs: &[Option<Value>]) -> Option<(f32, usize)> {
+    if inputs.len() != 2 {
+        return None;
+    }
+    (0..2).find_map(|k| match &inputs[k] {
+        Some(Value::Weight { small: Some(v), .. }) if v.len() == 1 => Some((v[0], 1 - k)),
+        _ => None,
+    })
+}
+
+/// GELU written out, x · ½(1 + erf(x / √2)), in either order of its last two products:
+/// each step is followed as a `Value::Gelu` until the last gives the layer.
+fn gelu(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+) -> Result<Option<Value>, String> {
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * b.abs();
+    let op = node.op_type.as_str();
+    let pending = |k: usize| match inputs.get(k) {
+        Some(Some(Value::Gelu { x, stage })) => Some((x.clone(), *stage)),
+        _ => None,
+    };
+    let next = |x: String, stage| Ok(Some(Value::Gelu { x, stage }));
+    let scalar = scalar_and_other(inputs);
+    match (op, scalar) {
+        ("Div", Some((c, 0)))
+            if close(c, std::f32::consts::SQRT_2) && matches!(inputs[0], Some(Value::Data(_))) =>
+        {
+            next(node.input[0].clone(), GeluStage::Scaled)
+        }
+        ("Mul", Some((c, k)))
+            if close(c, std::f32::consts::FRAC_1_SQRT_2)
+                && matches!(inputs[k], Some(Value::Data(_))) =>
+        {
+            next(node.input[k].clone(), GeluStage::Scaled)
+        }
+        ("Erf", _) => match pending(0) {
+            Some((x, GeluStage::Scaled)) => next(x, GeluStage::Erf),
+            _ => Err("an error function other than GELU's".into()),
+        },
+        ("Add", Some((c, k))) if c == 1.0 => match pending(k) {
+            Some((x, GeluStage::Erf)) => next(x, GeluStage::OnePlus),
+            _ => Ok(None),
+        },
+        ("Mul", Some((c, k))) if c == 0.5 => match pending(k) {
+            Some((x, GeluStage::OnePlus)) => next(x, GeluStage::Phi),
+            Some((x, GeluStage::Twice)) => gelu_layer(cx, node, &x),
+            _ => Ok(None),
+        },
+        ("Mul", None) => {
+            for (a, b) in [(0, 1), (1, 0)] {
+                if let Some((x, stage)) = pending(b) {
+                    if node.input.get(a) == Some(&x) {
+                        return match stage {
+                            GeluStage::Phi => gelu_layer(cx, node, &x),
+                            GeluStage::OnePlus => next(x, GeluStage::Twice),
+                            _ => Ok(None),
+                        };
+                    }
+                }
+            }
+            Ok(None)
+        }
+        _ if (0..inputs.len()).any(|k| pending(k).is_some()) => {
+            Err("arithmetic on a GELU's steps other than GELU's own".into())
+        }
+        _ => Ok(None),
+    }
+}
+
+fn gelu_layer(cx: &mut Importer, node: &NodeProto, x: &str) -> Result<Option<Value>, String> {
+    let Some(Value::Data(d)) = cx.values.get(x).cloned() else {
+        return Err(format!("GELU of `{x}`, which is not data"));
+    };
+    let out = cx.elementwise(node, &d, "Gelu")?;
+    Ok(out.into_iter().next())
+}
+
 /// `MatMul` then `Add` of a vector: the bias of the dense layer the product made.
 fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
     let (d_at, w_at) = if matches!(input(inputs, 0)?, Value::Data(_)) {
@@ -1220,7 +1303,25 @@ fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value
     let d = data(inputs, d_at)?;
     let (b, dims) = weight(inputs, w_at)?;
     let Some((id, units, suffix)) = cx.open_dense_of(&node.input[d_at]) else {
-        return Err("adding a constant: only the bias right after a MatMul has a layer".into());
+        // A learnt [steps, features] table added to a sequence: positional embeddings.
+        let sample = d.onnx_sample();
+        let table = dims
+            .iter()
+            .skip_while(|&&n| n == 1)
+            .map(|&n| Dim::N(n as i64));
+        if d.shape.len() == 3 && d.batch_axis() == Some(0) && table.eq(sample.iter().cloned()) {
+            let dims = usize_dims(&sample)?;
+            let weights = vec![same("weight", dims, b)];
+            let (out, _) = cx.layer(
+                node,
+                d,
+                "PositionalEmbedding".into(),
+                weights,
+                d.shape.clone(),
+            )?;
+            return Ok(vec![Value::Data(out)]);
+        }
+        return Err("adding a constant: only the bias right after a MatMul and a [steps, features] table (positional embeddings) have layers".into());
     };
     if dims.iter().product::<usize>() != units || dims.last() != Some(&units) {
         return Err(format!("a bias of shape {dims:?} for {units} units"));

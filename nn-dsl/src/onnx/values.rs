@@ -62,6 +62,21 @@ impl Source {
     }
 }
 
+/// How far a GELU's arithmetic has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeluStage {
+    /// x / √2
+    Scaled,
+    /// erf(x / √2)
+    Erf,
+    /// 1 + erf(x / √2)
+    OnePlus,
+    /// Φ(x) = (1 + erf(x / √2)) / 2
+    Phi,
+    /// x · (1 + erf(x / √2)) = 2 GELU(x)
+    Twice,
+}
+
 /// A value of the graph.
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -81,6 +96,9 @@ pub enum Value {
     Failed,
     /// Integers computed from a shape an attention region hides: only the region reads them.
     Opaque,
+    /// A step of x·Φ(x) as exporters write GELU (x / √2, erf, + 1, · 0.5, · x), on the data
+    /// value named `x`.
+    Gelu { x: String, stage: GeluStage },
 }
 
 impl Value {
@@ -94,6 +112,7 @@ impl Value {
             Value::Data(d) => shape_text(&d.shape),
             Value::Failed => "(not imported)".into(),
             Value::Opaque => "(a shape inside attention)".into(),
+            Value::Gelu { .. } => "(part of a GELU)".into(),
         }
     }
 }
