@@ -1255,11 +1255,11 @@ fn gelu(
             Some((x, GeluStage::Scaled)) => next(x, GeluStage::Erf),
             _ => Err("an error function other than GELU's".into()),
         },
-        ("Add", Some((c, k))) if c == 1.0 => match pending(k) {
+        ("Add", Some((1.0, k))) => match pending(k) {
             Some((x, GeluStage::Erf)) => next(x, GeluStage::OnePlus),
             _ => Ok(None),
         },
-        ("Mul", Some((c, k))) if c == 0.5 => match pending(k) {
+        ("Mul", Some((0.5, k))) => match pending(k) {
             Some((x, GeluStage::OnePlus)) => next(x, GeluStage::Phi),
             Some((x, GeluStage::Twice)) => gelu_layer(cx, node, &x),
             _ => Ok(None),
