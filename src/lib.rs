@@ -641,6 +641,16 @@
 //! assert!(action.iter().all(|a| a.is_finite()));
 //! ```
 //!
+//! ## From and to ONNX
+//!
+//! `network! { pub struct Net: onnx("model.onnx") }` imports an ONNX file while compiling
+//! (the path is relative to the crate): each node becomes a layer kind or join of the table,
+//! and the result is an ordinary network, with `Net::from_onnx_file(path)`,
+//! `Net::from_onnx_bytes(bytes)` and `Net::from_embedded_onnx()` to read its weights. What
+//! cannot be imported is a compile error naming every such node, its operator and its input
+//! shapes. Any network exports with [`NetworkExt::save_onnx`] (opset 17, the state dict's
+//! names, a symbolic batch). README's ONNX section lists the operators.
+//!
 //! ## How typed-nn is built
 //!
 //! A map for a first read; each module's own docs say more.
@@ -653,7 +663,10 @@
 //!   (activations and poolings merged into the layer before, as the flags allow) and
 //!   expansion (`expand/`, one function per generated item). The generic network's size
 //!   parameters are explicit context, not hidden state. The layer reference above is
-//!   generated from the table.
+//!   generated from the table. `onnx/` is a second front end: it maps an ONNX graph's nodes
+//!   to the table and writes the same language for the same passes.
+//! - **`nn-onnx`**, the messages of `onnx.proto` on prost and checked readers of their
+//!   tensors, shared by the importer and the runtime's export and weight loading.
 //! - **`nn-runtime`**, everything that runs, usable by hand:
 //!   - `tensor`: samples with compile-time shapes and run-time batches;
 //!   - `layers`: one file per kind or family; the [`layers::Layer`] trait (inference, training

@@ -21,6 +21,9 @@
 //! - Fusion (`fuse.rs`): activations and poolings merged into the layer before, as the
 //!   declarations' flags allow.
 //! - Expansion (`expand/`): the code, one function per generated item.
+//! - ONNX (`onnx/`): a second front end, `network! { … : onnx("model.onnx") }`, that maps an
+//!   ONNX graph's nodes to the table (folding the shape computations exporters write,
+//!   following self-attention as a region) and writes `network!` text for the same passes.
 //!
 //! Sizes are `Dim`s: numbers the macro computes, or const expressions left to rustc
 //! as assertions that name the layer (`dim.rs`); a generic network's size parameters and the
