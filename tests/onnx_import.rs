@@ -96,4 +96,5 @@ imported! {
     act_glu: ActGlu = "tests/fixtures/onnx/act_glu.onnx";
     squeeze_excitation: SqueezeExcitationNet = "tests/fixtures/onnx/squeeze_excitation.onnx";
     transformer: Transformer = "tests/fixtures/onnx/transformer.onnx";
+    attention_causal: AttentionCausal = "tests/fixtures/onnx/attention_causal.onnx";
 }

@@ -10,7 +10,7 @@
 
 use super::emit::{Layout, Step, WeightRef};
 use super::ops::Attrs;
-use super::values::{Data, Dim, Source, Value};
+use super::values::{Data, Dim, Mask, Source, Value};
 use super::Importer;
 use nn_onnx::NodeProto;
 
@@ -28,6 +28,8 @@ pub struct Region {
     pub softmaxes: usize,
     pub products: usize,
     pub scale: f64,
+    /// Whether a causal mask was added to the scores.
+    pub causal: bool,
 }
 
 /// The region a node reads, when one of its inputs is inside one (`strict`: only values
@@ -79,7 +81,7 @@ pub fn absorb(
         "Shape" => {
             attrs.int("start", 0)?;
             attrs.int("end", 0)?;
-            Ok(vec![Value::Opaque])
+            Ok(vec![Value::Opaque(Mask::Other)])
         }
         "Reshape" => {
             attrs.int("allowzero", 0)?;
@@ -117,6 +119,14 @@ pub fn absorb(
                 return Err("a product of two attentions' values".into());
             }
             cx.regions[r].products += 1;
+            Ok(vec![inside(cx, r)])
+        }
+        "Add" if matches!(inputs.get(1), Some(Some(Value::Opaque(Mask::Causal)))) => {
+            let region = &mut cx.regions[r];
+            if region.causal || region.products != 1 || region.softmaxes != 0 {
+                return Err("a mask added elsewhere than to the scores".into());
+            }
+            region.causal = true;
             Ok(vec![inside(cx, r)])
         }
         "Softmax" => {
@@ -245,7 +255,8 @@ fn close(
     if start.shape.len() != 3 {
         return Err("attention over other than [batch, tokens, features] sequences".into());
     }
-    let text = format!("MultiHeadAttention({}, {dim})", dim / head_dim);
+    let causal = if region.causal { ", causal = true" } else { "" };
+    let text = format!("MultiHeadAttention({}, {dim}{causal})", dim / head_dim);
     let (mut out, id) = cx.attention_layer(node, &start, text, weights)?;
     // What follows reads the projection's output with the batch where the start had it.
     if time_major {

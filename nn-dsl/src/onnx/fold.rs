@@ -4,7 +4,7 @@
 //! `Reshape` to `[batch, -1]` built from them still imports.
 
 use super::ops::Attrs;
-use super::values::{Data, Dim, Source, Value};
+use super::values::{Data, Dim, Mask, Source, Value};
 use nn_onnx::{data_type, NodeProto, TensorProto};
 
 type Outputs = Result<Vec<Value>, String>;
@@ -148,19 +148,14 @@ fn is_zero(v: Option<&Option<Value>>) -> bool {
 pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
     let op = node.op_type.as_str();
     let out_name = node.output.first().cloned().unwrap_or_default();
-    if inputs.iter().flatten().any(|v| matches!(v, Value::Opaque)) {
-        for a in [
-            "axis",
-            "axes",
-            "start",
-            "end",
-            "allowzero",
-            "to",
-            "saturate",
-        ] {
-            attrs.get(a);
-        }
-        return Ok(vec![Value::Opaque; node.output.len().max(1)]);
+    if let Some(mask) = inputs.iter().flatten().find_map(|v| match v {
+        Value::Opaque(m) => Some(*m),
+        _ => None,
+    }) {
+        return Ok(vec![
+            Value::Opaque(mask_step(op, mask, inputs, attrs)?);
+            node.output.len().max(1)
+        ]);
     }
     // Zeros expanded, sliced or reshaped to a state's shape stay zeros (of the batch's
     // size, which is not known while compiling).
@@ -508,4 +503,52 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
         }
         _ => Err(format!("operator `{op}` on a weight is not folded")),
     }
+}
+
+/// The next step of a causal mask built from a hidden shape, or `Mask::Other`.
+fn mask_step(
+    op: &str,
+    mask: Mask,
+    inputs: &[Option<Value>],
+    attrs: &mut Attrs,
+) -> Result<Mask, String> {
+    for a in [
+        "axis",
+        "axes",
+        "start",
+        "end",
+        "allowzero",
+        "to",
+        "saturate",
+    ] {
+        attrs.get(a);
+    }
+    let float = |k: usize| match inputs.get(k) {
+        Some(Some(Value::Weight { small: Some(v), .. })) if v.len() == 1 => Some(v[0]),
+        _ => None,
+    };
+    let is = |k: usize, m: Mask| matches!(inputs.get(k), Some(Some(Value::Opaque(x))) if *x == m);
+    Ok(match op {
+        "Expand" if float(0) == Some(1.0) => Mask::Ones,
+        "Trilu" if is(0, Mask::Ones) && inputs.len() == 1 => {
+            if attrs.int("upper", 1)? == 0 {
+                Mask::LowerTriangle
+            } else {
+                Mask::Other
+            }
+        }
+        "Equal" if is(0, Mask::LowerTriangle) && float(1) == Some(0.0) => Mask::AboveDiagonal,
+        "Where"
+            if is(0, Mask::AboveDiagonal)
+                && float(1).is_some_and(|v| v < -1e30)
+                && float(2) == Some(0.0) =>
+        {
+            Mask::Causal
+        }
+        _ => {
+            let _ = mask;
+            attrs.get("upper");
+            Mask::Other
+        }
+    })
 }

@@ -655,6 +655,7 @@ fn dispatch_plain(
                     softmaxes: 0,
                     products: 0,
                     scale: 1.0,
+                    causal: false,
                 });
             }
             Ok(vec![Value::Data(out)])

@@ -62,6 +62,19 @@ impl Source {
     }
 }
 
+/// How far the causal mask exporters write (ones of the scores' shape, their lower
+/// triangle, where they are 0, −∞ there and 0 elsewhere) has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// A shape, or anything else computed from one.
+    Other,
+    Ones,
+    LowerTriangle,
+    AboveDiagonal,
+    /// −∞ above the diagonal and 0 elsewhere: added to the scores, a causal mask.
+    Causal,
+}
+
 /// How far a GELU's arithmetic has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GeluStage {
@@ -94,8 +107,9 @@ pub enum Value {
     Data(Data),
     /// The output of a node that could not be imported (reported once, there).
     Failed,
-    /// Integers computed from a shape an attention region hides: only the region reads them.
-    Opaque,
+    /// Values computed from a shape an attention region hides: only the region reads them.
+    /// Exporters build a causal mask that way, which the import follows.
+    Opaque(Mask),
     /// A step of x·Φ(x) as exporters write GELU (x / √2, erf, + 1, · 0.5, · x), on the data
     /// value named `x`.
     Gelu { x: String, stage: GeluStage },
@@ -111,7 +125,7 @@ impl Value {
             }
             Value::Data(d) => shape_text(&d.shape),
             Value::Failed => "(not imported)".into(),
-            Value::Opaque => "(a shape inside attention)".into(),
+            Value::Opaque(_) => "(a shape inside attention)".into(),
             Value::Gelu { .. } => "(part of a GELU)".into(),
         }
     }
