@@ -97,4 +97,5 @@ imported! {
     squeeze_excitation: SqueezeExcitationNet = "tests/fixtures/onnx/squeeze_excitation.onnx";
     transformer: Transformer = "tests/fixtures/onnx/transformer.onnx";
     attention_causal: AttentionCausal = "tests/fixtures/onnx/attention_causal.onnx";
+    groupnorm: Groupnorm = "tests/fixtures/onnx/groupnorm.onnx";
 }

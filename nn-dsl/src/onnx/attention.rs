@@ -52,6 +52,7 @@ fn inside(cx: &Importer, r: usize) -> Value {
         sequence_of: None,
         half_of: None,
         region: Some(r),
+        affine_of: None,
     })
 }
 

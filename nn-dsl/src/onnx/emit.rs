@@ -31,6 +31,7 @@ pub enum Layout {
         order: &'static [usize],
     },
     Zeros,
+    Ones,
     Count,
 }
 
@@ -232,6 +233,7 @@ pub fn weight_table(weights: &[(String, WeightRef)], rt: &TokenStream) -> TokenS
             Layout::Same => quote!(Same),
             Layout::Transpose => quote!(Transpose),
             Layout::Zeros => quote!(Zeros),
+            Layout::Ones => quote!(Ones),
             Layout::Count => quote!(Count),
             Layout::Gates {
                 direction,

@@ -580,6 +580,7 @@ fn network_input(
             sequence_of: None,
             half_of: None,
             region: None,
+            affine_of: None,
         },
     ))
 }

@@ -315,6 +315,7 @@ impl Importer {
         out.shape = shape;
         out.sequence_of = None;
         out.region = None;
+        out.affine_of = None;
         Ok((out, id))
     }
 
@@ -342,6 +343,7 @@ impl Importer {
         out.path.push(id);
         out.sequence_of = None;
         out.region = None;
+        out.affine_of = None;
         Ok(vec![Value::Data(out)])
     }
 }
@@ -792,6 +794,9 @@ fn dispatch_plain(
         "InstanceNormalization" => {
             let d = data(inputs, 0)?;
             let eps = attrs.float("epsilon", 1e-5)?;
+            if let Some(out) = group_norm(cx, node, inputs, d, eps)? {
+                return Ok(vec![Value::Data(out)]);
+            }
             let channels = usize_dims(&d.shape[1..2])?[0];
             let kind = match d.shape.len() {
                 4 => "InstanceNorm2d",
@@ -1076,6 +1081,9 @@ fn reshaped(shape: &[Dim], target: &[Dim]) -> Result<Vec<Dim>, String> {
 
 /// `x · σ(x)` (SiLU) and `x · tanh(softplus(x))` (Mish), which exporters write as products.
 fn activation_product(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
+    if let Some(out) = group_norm_affine(cx, inputs, "weight")? {
+        return Ok(vec![Value::Data(out)]);
+    }
     for (a, b) in [(0, 1), (1, 0)] {
         let (Some(x), Some(gate)) = (node.input.get(a), node.input.get(b)) else {
             continue;
@@ -1294,8 +1302,107 @@ fn gelu_layer(cx: &mut Importer, node: &NodeProto, x: &str) -> Result<Option<Val
     Ok(out.into_iter().next())
 }
 
+/// Group normalisation as exporters write it: the sample reshaped to `[groups, rest]`, an
+/// `InstanceNormalization` without scale or shift (ones and zeros), reshaped back; the
+/// per-channel scale and shift come after (`group_norm_affine`).
+fn group_norm(
+    cx: &mut Importer,
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    d: &Data,
+    eps: f32,
+) -> Result<Option<Data>, String> {
+    let plain = |k: usize, v: f32| matches!(inputs.get(k), Some(Some(Value::Weight { small: Some(x), .. })) if x.iter().all(|&x| x == v));
+    if d.shape.len() != 3
+        || d.sample.len() < 2
+        || d.sample == d.onnx_sample()
+        || !plain(1, 1.0)
+        || !plain(2, 0.0)
+    {
+        return Ok(None);
+    }
+    let (Some(groups), Some(channels)) = (d.shape[1].known(), d.sample[0].known()) else {
+        return Ok(None);
+    };
+    if groups <= 0 || channels % groups != 0 {
+        return Ok(None);
+    }
+    let channels = channels as usize;
+    let weights = vec![
+        WeightRef {
+            suffix: "weight",
+            shape: vec![channels],
+            source: Source::default(),
+            layout: Layout::Ones,
+        },
+        WeightRef {
+            suffix: "bias",
+            shape: vec![channels],
+            source: Source::default(),
+            layout: Layout::Zeros,
+        },
+    ];
+    let text = format!("GroupNorm({groups}, eps = {})", float_arg(eps));
+    // On the sample as it is (`[C, H, W]`), not the grouped view.
+    let name = cx.steps.name(&node.name, "GroupNorm");
+    let id = cx.steps.push(Step::Layer {
+        name,
+        text,
+        weights,
+    });
+    let mut out = d.clone();
+    out.path.push(id);
+    out.affine_of = Some((id, channels));
+    out.sequence_of = None;
+    out.region = None;
+    Ok(Some(out))
+}
+
+/// The per-channel scale (`Mul`) or shift (`Add`) of a `[C, 1, 1]` constant after a group
+/// normalisation: its weight or bias.
+fn group_norm_affine(
+    cx: &mut Importer,
+    inputs: &[Option<Value>],
+    suffix: &'static str,
+) -> Result<Option<Data>, String> {
+    let k = match (inputs.first(), inputs.get(1)) {
+        (Some(Some(Value::Data(d))), Some(Some(Value::Weight { .. }))) if d.affine_of.is_some() => {
+            0
+        }
+        (Some(Some(Value::Weight { .. })), Some(Some(Value::Data(d)))) if d.affine_of.is_some() => {
+            1
+        }
+        _ => return Ok(None),
+    };
+    let d = data(inputs, k)?;
+    let (w, dims) = weight(inputs, 1 - k)?;
+    let Some((id, channels)) = d.affine_of else {
+        return Ok(None);
+    };
+    let per_channel = dims.iter().product::<usize>() == channels && dims.first() == Some(&channels);
+    if !per_channel || d.onnx_sample() != d.sample {
+        return Ok(None);
+    }
+    let (_, weights) = cx.steps.layer_mut(id).ok_or("no group normalisation")?;
+    let Some(slot) = weights
+        .iter_mut()
+        .find(|w| w.suffix == suffix && w.source.name.is_empty())
+    else {
+        return Ok(None);
+    };
+    *slot = same(suffix, vec![channels], w);
+    let mut out = d.clone();
+    if suffix == "bias" {
+        out.affine_of = None;
+    }
+    Ok(Some(out))
+}
+
 /// `MatMul` then `Add` of a vector: the bias of the dense layer the product made.
 fn bias_after_matmul(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>]) -> Outputs {
+    if let Some(out) = group_norm_affine(cx, inputs, "bias")? {
+        return Ok(vec![Value::Data(out)]);
+    }
     let (d_at, w_at) = if matches!(input(inputs, 0)?, Value::Data(_)) {
         (0, 1)
     } else {
@@ -1371,6 +1478,7 @@ fn join(cx: &mut Importer, node: &NodeProto, inputs: &[Option<Value>], kind: Joi
         sequence_of: None,
         half_of: None,
         region: None,
+        affine_of: None,
     })])
 }
 

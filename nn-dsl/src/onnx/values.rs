@@ -149,6 +149,8 @@ pub struct Data {
     /// The self-attention region this value is part of (see `attention.rs`); its shape is
     /// empty when the region hides it.
     pub region: Option<usize>,
+    /// The group normalisation (and its channels) whose scale and shift may follow.
+    pub affine_of: Option<(StepId, usize)>,
 }
 
 impl Data {

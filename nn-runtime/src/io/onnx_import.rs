@@ -32,6 +32,8 @@ pub enum OnnxLayout {
     },
     /// Zeros (a bias the file leaves out, such as `LayerNormalization`'s optional `B`).
     Zeros,
+    /// Ones (a scale the file leaves out: a group normalisation without one).
+    Ones,
     /// A step count of zero (BatchNorm's `num_batches_tracked`, which ONNX does not keep).
     Count,
 }
@@ -85,6 +87,7 @@ pub fn state_from_onnx(bytes: &[u8], map: &[OnnxWeight]) -> Result<Vec<u8>> {
         let count: usize = w.shape.iter().product();
         let values = match w.layout {
             OnnxLayout::Zeros => vec![0.0; count],
+            OnnxLayout::Ones => vec![1.0; count],
             OnnxLayout::Count => {
                 tensors.push((w.name, Dtype::I64, Vec::new(), 0i64.to_le_bytes().to_vec()));
                 continue;
@@ -172,7 +175,7 @@ fn rearrange(
         ))
     };
     match layout {
-        OnnxLayout::Same | OnnxLayout::Zeros | OnnxLayout::Count => Ok(values),
+        OnnxLayout::Same | OnnxLayout::Zeros | OnnxLayout::Ones | OnnxLayout::Count => Ok(values),
         OnnxLayout::Transpose => {
             let &[k, n] = dims else {
                 return Err(wrong("not a matrix"));
