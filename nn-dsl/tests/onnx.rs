@@ -316,3 +316,32 @@ fn pieces_of_a_weight_are_read_where_they_are() {
     assert_eq!(source.chunks, [(9, 18), (0, 9)]);
     assert_eq!(source.dims, [6, 3]);
 }
+
+/// The exported parity models that do not import yet (tests/onnx_import.rs imports the
+/// rest): each is a list of errors naming the nodes, not a panic or a wrong network.
+#[test]
+fn the_parity_models_that_do_not_import_name_their_nodes() {
+    let cases: [(&str, &str); 7] = [
+        ("act_softplus", "node `n9` (Greater)"),
+        ("attention_rope", "node `node_neg_1` (Neg)"),
+        ("bigru", "node `node_select` (Gather) on [2, batch, 3]"),
+        (
+            "cross_attention",
+            "node `node_slice_2` (Slice) on [batch, 54]",
+        ),
+        ("decoder_post_norm", "node `node_Split_260` (Split)"),
+        ("decoder_pre_norm", "node `node_Split_267` (Split)"),
+        ("llama_block", "node `node_pow_1` (Pow) on [batch, 5, 8]"),
+    ];
+    for (case, expected) in cases {
+        let path = format!(
+            "{}/../tests/fixtures/onnx/{case}.onnx",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let errors = nn_dsl::onnx::import(&std::fs::read(path).unwrap()).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{case}: {errors:#?}"
+        );
+    }
+}

@@ -1013,6 +1013,16 @@ pub const OPERATORS: &[&str] = &[
     "Slice",
     "Sub",
     "Div",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "Expand",
+    "ConstantOfShape",
+    "Split",
+    "Erf",
+    "Trilu",
+    "Equal",
+    "Where",
 ];
 
 /// The shape `Reshape` gives `shape` with `target` (0 keeps a dimension, -1 takes the rest).
