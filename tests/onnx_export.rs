@@ -83,6 +83,30 @@ network! {
     }
 }
 
+network! {
+    pub struct Rearrangements: [2, 5, 6] {
+        ZeroPad2d((1, 2)),
+        conv: Conv2d(8, 3, padding = 1), Tanh,
+        PixelShuffle(2),
+        Permute([1, 2, 0]),
+        Flatten,
+        out: Dense(3),
+    }
+}
+
+network! {
+    pub struct TimePools: [6, 5] {
+        Permute([1, 0]),
+        conv: Conv1d(4, 3), Relu,
+        Permute([1, 0]),
+        pools: Concat {
+            avg: { GlobalAvgPool1d },
+            max: { GlobalMaxPool1d },
+        },
+        out: Dense(2),
+    }
+}
+
 fn decoded<N: NetworkExt>(net: &N) -> ModelProto {
     decode_model(&net.to_onnx_bytes().expect("export")).expect("decodes")
 }
@@ -327,6 +351,58 @@ fn an_embedding_network_takes_int64_tokens_and_attention_is_decomposed() {
             "{op} in {:?}",
             op_types(&model)
         );
+    }
+}
+
+/// The ONNX node of type `op` (the first), if any.
+fn node<'m>(model: &'m ModelProto, op: &str) -> Option<&'m nn_onnx::NodeProto> {
+    let graph = model.graph.as_ref().unwrap();
+    graph.node.iter().find(|n| n.op_type == op)
+}
+
+fn int_attr(node: &nn_onnx::NodeProto, name: &str) -> Option<i64> {
+    node.attribute.iter().find(|a| a.name == name).map(|a| a.i)
+}
+
+fn ints_attr(node: &nn_onnx::NodeProto, name: &str) -> Option<Vec<i64>> {
+    let a = node.attribute.iter().find(|a| a.name == name)?;
+    Some(a.ints.clone())
+}
+
+#[test]
+fn padding_pixel_shuffle_and_permutations_are_pad_depth_to_space_and_transposes() {
+    let net = Rearrangements::init(&mut Rng::seed(8));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "2", "5", "6"]), &["batch", "3"]);
+    assert_state_is_initializers(&net, &model);
+    let pad = node(&model, "Pad").expect("a Pad");
+    let pads = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .find(|t| t.name == pad.input[1])
+        .unwrap();
+    // Batch and channels unpadded; 1 row and 2 columns before and after.
+    assert_eq!(pads.to_i64().unwrap(), [0, 0, 1, 2, 0, 0, 1, 2]);
+    let shuffle = node(&model, "DepthToSpace").expect("a DepthToSpace");
+    assert_eq!(int_attr(shuffle, "blocksize"), Some(2));
+    let mode = shuffle.attribute.iter().find(|a| a.name == "mode").unwrap();
+    assert_eq!(mode.s, b"CRD", "PyTorch's channel order");
+    let permute = node(&model, "Transpose").expect("a Transpose");
+    assert_eq!(ints_attr(permute, "perm").unwrap(), [0, 2, 3, 1]);
+}
+
+#[test]
+fn pooling_over_time_reduces_the_steps_axis() {
+    let net = TimePools::init(&mut Rng::seed(9));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "6", "5"]), &["batch", "2"]);
+    for op in ["ReduceMean", "ReduceMax"] {
+        let reduce = node(&model, op).unwrap_or_else(|| panic!("a {op}"));
+        assert_eq!(ints_attr(reduce, "axes").unwrap(), [1], "{op}");
+        assert_eq!(int_attr(reduce, "keepdims"), Some(0), "{op}");
     }
 }
 
@@ -675,5 +751,15 @@ fn check_files_for_the_examples_networks() {
         "test_encoder",
         Encoder,
         random_tokens::<TOKENS>(5, VOCAB, 14)
+    );
+    write!(
+        "test_rearrangements",
+        Rearrangements,
+        random_batch::<Tensor3<2, 5, 6>>(5, 17)
+    );
+    write!(
+        "test_time_pools",
+        TimePools,
+        random_batch::<Tensor2<6, 5>>(5, 18)
     );
 }

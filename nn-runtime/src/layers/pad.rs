@@ -1,7 +1,8 @@
 //! Zero padding around the planes of `[channels, height, width]` samples (PyTorch's
 //! `nn.ZeroPad2d`).
 
-use super::{planes, Layer};
+use super::{planes, Layer, Path};
+use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::Sample;
 use std::marker::PhantomData;
 
@@ -64,4 +65,25 @@ impl<X: Sample, Y: Sample, const TOP: usize, const LEFT: usize> Layer
 {
     const KIND: &'static str = "ZeroPad2d";
     rearranging_passes!();
+
+    /// `Pad` with zeros: `TOP` rows above and below, `LEFT` columns either side of each
+    /// plane; none on the batch and channel axes (a `[C, L]` sample has only columns).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let spatial: &[i64] = match X::SHAPE.len() {
+            3 => &[TOP as i64, LEFT as i64],
+            2 => &[LEFT as i64],
+            _ => &[],
+        };
+        // ONNX's pads: every axis's start, then every axis's end.
+        let side: Vec<i64> = [0, 0].iter().chain(spatial).copied().collect();
+        let pads: Vec<i64> = side.iter().chain(&side).copied().collect();
+        let pads = g.const_i64(&scope, "pads", &[pads.len()], &pads);
+        Ok(g.op(
+            "Pad",
+            &scope,
+            &[input, &pads],
+            vec![attr::string("mode", "constant")],
+        ))
+    }
 }

@@ -1,7 +1,8 @@
 //! Permute: a sample's dimensions in another order (PyTorch's `x.permute(0, …)` with the
 //! batch first).
 
-use super::{Layer, Marker};
+use super::{Layer, Marker, Path};
+use crate::io::onnx::OnnxGraph;
 use crate::tensor::Sample;
 
 /// `X` samples of rank 2 or 3 into `Y` samples whose dimension `i` is `X`'s dimension `Ai`
@@ -95,6 +96,15 @@ impl<X: Sample, Y: Sample, const A0: usize, const A1: usize, const A2: usize> La
     /// Steps do not stay steps across a permutation.
     const KEEPS_STEPS: bool = false;
     rearranging_passes!();
+
+    /// `Transpose` of the sample's axes, the batch axis staying first.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let axes = [A0, A1, A2];
+        let perm: Vec<i64> = std::iter::once(0)
+            .chain(axes[..X::SHAPE.len()].iter().map(|&a| a as i64 + 1))
+            .collect();
+        Ok(g.transpose(&path.to_string(), input, &perm))
+    }
 }
 
 #[cfg(test)]

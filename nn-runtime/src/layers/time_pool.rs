@@ -4,7 +4,8 @@
 //! with lengths pools each sequence over its own steps only: padding never enters a mean or
 //! wins a maximum.
 
-use super::{Layer, PoolAvg, PoolMax, PoolOp, Walk};
+use super::{Layer, Path, PoolAvg, PoolMax, PoolOp, Walk};
+use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
 use std::marker::PhantomData;
@@ -91,6 +92,14 @@ impl<Op: PoolOp, const T: usize, const F: usize> Layer for TimePool<Op, T, F> {
     } else {
         "GlobalAvgPool1d"
     };
+
+    /// `ReduceMax` or `ReduceMean` over the steps axis (opset 17 takes `axes` as an
+    /// attribute), every step: lengths are not exported.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let op = if Op::MAX { "ReduceMax" } else { "ReduceMean" };
+        let attrs = vec![attr::ints("axes", &[1]), attr::int("keepdims", 0)];
+        Ok(g.op(op, &path.to_string(), &[input], attrs))
+    }
 
     fn init(_rng: &mut Rng) -> Self {
         Self::default()

@@ -237,6 +237,16 @@ impl<X: Sample, Y: Sample, const R: usize> Layer for PixelShuffle<X, Y, R> {
     const KIND: &'static str = "PixelShuffle";
     const KEEPS_STEPS: bool = false;
     rearranging_passes!();
+
+    /// `DepthToSpace` in mode `CRD`: output channel `c` at offset `(i, j)` reads input
+    /// channel `c·R² + i·R + j`, PyTorch's order (the default mode `DCR` is TensorFlow's).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let attrs = vec![
+            attr::int("blocksize", R as i64),
+            attr::string("mode", "CRD"),
+        ];
+        Ok(g.op("DepthToSpace", &path.to_string(), &[input], attrs))
+    }
 }
 
 #[cfg(test)]
