@@ -75,10 +75,22 @@ network! {
 }
 
 network! {
+    /// Llama's layout: RMS norms, rotary causal attention, a SwiGLU block.
     pub struct Llama: tokens[TOKENS] {
-        Embedding(VOCAB, 8),
-        Residual { RMSNorm, Dense(8, per_step = true) },
-        Flatten,
+        embed: Embedding(VOCAB, 8),
+        attention: Residual { RMSNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+        mlp: Residual { RMSNorm(eps = 1e-6), SwiGLU(12) },
+        norm: RMSNorm,
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+network! {
+    /// RMSNorm and SwiGLU on vectors (`Gemm`s rather than `MatMul`s).
+    pub struct VectorSwiGlu: [8] {
+        norm: RMSNorm,
+        mlp: SwiGLU(12),
         out: Dense(2),
     }
 }
@@ -407,20 +419,101 @@ fn pooling_over_time_reduces_the_steps_axis() {
 }
 
 #[test]
-fn a_layer_kind_without_an_export_is_a_typed_error_naming_it() {
+fn rms_norm_swiglu_and_rotary_attention_are_decomposed() {
     let net = Llama::init(&mut Rng::seed(6));
-    match net.to_onnx_bytes() {
+    let model = decoded(&net);
+    let tokens = nn_onnx::data_type::INT64;
+    assert_opset_and_io(&model, (tokens, &["batch", "6"]), &["batch", "2"]);
+    assert_state_is_initializers(&net, &model);
+    let ops = op_types(&model);
+    for op in [
+        "ReduceMean",
+        "Sqrt",
+        "Div",
+        "Sigmoid",
+        "MatMul",
+        "Neg",
+        "Slice",
+        "Concat",
+    ] {
+        assert!(ops.contains(op), "{op} in {ops:?}");
+    }
+    let names = initializer_names(&model);
+    for name in [
+        "mlp.body.1.gate_proj.weight",
+        "mlp.body.1.up_proj.weight",
+        "mlp.body.1.down_proj.weight",
+        "attention.body.1/rope_cos",
+        "attention.body.1/rope_sin",
+    ] {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+    let vector = VectorSwiGlu::init(&mut Rng::seed(6));
+    let model = decoded(&vector);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "8"]), &["batch", "2"]);
+    assert_state_is_initializers(&vector, &model);
+    assert!(op_types(&model).contains("Gemm"));
+}
+
+/// A layer written by hand without an export: `y = 2x`.
+#[derive(Default)]
+struct Doubling;
+
+impl typed_nn::layers::Layer for Doubling {
+    type In = Tensor1<2>;
+    type Out = Tensor1<2>;
+    type Cache = ();
+    type Workspace = ();
+    const PARAMS: usize = 0;
+    const KIND: &'static str = "Doubling";
+    fn init(_: &mut Rng) -> Self {
+        Doubling
+    }
+    fn forward_into(&self, x: &Tensor1<2>, y: &mut Tensor1<2>, _: &mut ()) {
+        y.data = x.data.map(|v| 2.0 * v);
+    }
+    fn forward_batch_into(&self, x: &Batch<Tensor1<2>>, y: &mut Batch<Tensor1<2>>, _: &mut ()) {
+        *y = Batch::from_vec(x.as_slice().iter().map(|v| 2.0 * v).collect()).unwrap();
+    }
+    fn forward_train(
+        &self,
+        x: &Batch<Tensor1<2>>,
+        y: &mut Batch<Tensor1<2>>,
+        _: &mut (),
+        _: &mut Rng,
+    ) {
+        self.forward_batch_into(x, y, &mut ());
+    }
+    fn backward(
+        &mut self,
+        _: &Batch<Tensor1<2>>,
+        _: &Batch<Tensor1<2>>,
+        _: &mut (),
+        dy: &Batch<Tensor1<2>>,
+        dx: Option<&mut Batch<Tensor1<2>>>,
+    ) {
+        if let Some(dx) = dx {
+            *dx = dy.clone();
+        }
+    }
+    fn walk<W: typed_nn::layers::Walk<Self>>(_: &mut W) {}
+}
+
+#[test]
+fn a_layer_kind_without_an_export_is_a_typed_error_naming_it() {
+    use typed_nn::layers::{Identity, Residual};
+    let block = Residual::from_parts(Doubling, Identity::<Tensor1<2>>::default());
+    match typed_nn::io::onnx::to_bytes(&block) {
         Err(Error::OnnxUnsupported { kind, path, .. }) => {
-            assert_eq!(kind, "RMSNorm");
-            assert_eq!(path, "1.body.0");
+            assert_eq!(kind, "Doubling");
+            assert_eq!(path, "body");
         }
         other => panic!("expected OnnxUnsupported, got {:?}", other.map(|b| b.len())),
     }
-    let message = net
-        .save_onnx(std::env::temp_dir().join("never.onnx"))
+    let message = typed_nn::io::onnx::save(&block, std::env::temp_dir().join("never.onnx"))
         .unwrap_err()
         .to_string();
-    assert!(message.contains("RMSNorm"), "{message}");
+    assert!(message.contains("Doubling"), "{message}");
 }
 
 #[test]
@@ -751,6 +844,12 @@ fn check_files_for_the_examples_networks() {
         "test_encoder",
         Encoder,
         random_tokens::<TOKENS>(5, VOCAB, 14)
+    );
+    write!("test_llama", Llama, random_tokens::<TOKENS>(5, VOCAB, 15));
+    write!(
+        "test_vector_swiglu",
+        VectorSwiGlu,
+        random_batch::<Tensor1<8>>(5, 16)
     );
     write!(
         "test_rearrangements",

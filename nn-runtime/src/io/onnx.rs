@@ -244,6 +244,14 @@ impl OnnxGraph {
         self.op("Unsqueeze", scope, &[x, &axes], vec![])
     }
 
+    /// `x[start..end]` along `axis` (negative from the last).
+    pub fn slice(&mut self, scope: &str, x: &str, axis: i64, start: usize, end: usize) -> String {
+        let starts = self.const_i64(scope, "starts", &[1], &[start as i64]);
+        let ends = self.const_i64(scope, "ends", &[1], &[end as i64]);
+        let axes = self.const_i64(scope, "axes", &[1], &[axis]);
+        self.op("Slice", scope, &[x, &starts, &ends, &axes], vec![])
+    }
+
     /// `y = x · Wᵀ + b` over the last axis of `x`, a batch of samples of rank `rank`, with
     /// `weight` `[out, in]` (PyTorch's layout) and an optional `bias` `[out]`: `Gemm` for a
     /// batch of vectors, else `MatMul` by the transposed weight (at every step).

@@ -43,6 +43,23 @@ impl AttentionGeom {
     }
 }
 
+/// `cos` and `sin` of RoPE's angles `p·θ_i`, θ_i = 10000^(−2i/d), for positions `p < t`
+/// and `i < d/2`, row-major `[t, d/2]`: the one formula of the kernel and the ONNX export.
+pub fn rotary_tables(t: usize, d: usize) -> (Vec<f32>, Vec<f32>) {
+    let half = d / 2;
+    let (mut cos, mut sin) = (Vec::with_capacity(t * half), Vec::with_capacity(t * half));
+    for p in 0..t {
+        for i in 0..half {
+            // In f64: at p·θ near the window's end an f32 angle loses the low digits
+            // PyTorch's reference keeps.
+            let theta = (p as f64) * 10000f64.powf(-2.0 * i as f64 / d as f64);
+            cos.push(theta.cos() as f32);
+            sin.push(theta.sin() as f32);
+        }
+    }
+    (cos, sin)
+}
+
 /// RoPE's angles: `cos`/`sin` of `p·θ_i`, θ_i = 10000^(−2i/d), for positions `p < t` and
 /// `i < d/2`, row-major `[t, d/2]`.
 #[derive(Default, Debug, Clone)]
@@ -58,18 +75,7 @@ impl Rotary {
         if self.made_for == (t, d) && !self.cos.is_empty() {
             return;
         }
-        let half = d / 2;
-        self.cos.clear();
-        self.sin.clear();
-        for p in 0..t {
-            for i in 0..half {
-                // In f64: at p·θ near the window's end an f32 angle loses the low digits
-                // PyTorch's reference keeps.
-                let theta = (p as f64) * 10000f64.powf(-2.0 * i as f64 / d as f64);
-                self.cos.push(theta.cos() as f32);
-                self.sin.push(theta.sin() as f32);
-            }
-        }
+        (self.cos, self.sin) = rotary_tables(t, d);
         self.made_for = (t, d);
     }
 

@@ -7,8 +7,8 @@
 use super::{Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::attention::{
-    attention_backward, attention_forward, AttentionGeom, AttentionGrads, AttentionParams,
-    AttentionScratch,
+    attention_backward, attention_forward, rotary_tables, AttentionGeom, AttentionGrads,
+    AttentionParams, AttentionScratch,
 };
 use crate::tensor::{Batch, Sample, Tensor2};
 use crate::Rng;
@@ -149,62 +149,19 @@ impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions> L
     const FLOPS: usize = 2 * T * 4 * F * F + 4 * T * T * F;
     const KIND: &'static str = "MultiHeadAttention";
 
-    /// Decomposed (ONNX 17 has no attention operator): the input projection, the heads
-    /// split as `[N, H, T, F/H]`, softmax(q·kᵀ/√(F/H) + mask)·v, the heads joined and the
-    /// output projection. Every key of the sample is attended (lengths are not exported).
+    /// Decomposed (ONNX 17 has no attention operator): see [`attention_onnx`].
     fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
-        if P::ROTARY {
-            return Err(crate::io::onnx::unsupported::<Self>(
-                path,
-                "rotary positions have no ONNX export yet",
-            ));
-        }
-        let scope = path.to_string();
-        let state = LayerState::of(self, path);
-        let (in_w, in_b) = (
-            state.initializer(g, "in_proj_weight")?,
-            state.initializer(g, "in_proj_bias")?,
-        );
-        let (out_w, out_b) = (
-            state.initializer(g, "out_proj.weight")?,
-            state.initializer(g, "out_proj.bias")?,
-        );
-        let dh = F / H;
-        let qkv = g.linear(&scope, input, 2, &in_w, Some(&in_b));
-        let qkv = g.reshape(&scope, &qkv, &[T, 3, H, dh]);
-        let qkv = g.transpose(&scope, &qkv, &[2, 0, 3, 1, 4]);
-        let [q, k, v] = [0, 1, 2].map(|i| {
-            let index = g.const_i64(&scope, "index", &[], &[i]);
-            g.op(
-                "Gather",
-                &scope,
-                &[&qkv, &index],
-                vec![attr::int("axis", 0)],
-            )
-        });
-        let kt = g.transpose(&scope, &k, &[0, 1, 3, 2]);
-        let scores = g.op("MatMul", &scope, &[&q, &kt], vec![]);
-        let scale = g.scalar(&scope, "scale", 1.0 / (dh as f32).sqrt());
-        let mut scores = g.op("Mul", &scope, &[&scores, &scale], vec![]);
-        if M::CAUSAL {
-            // Query i sees keys 0..=i: −∞ above the diagonal.
-            let mask: Vec<f32> = (0..T * T)
-                .map(|i| {
-                    if i % T > i / T {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let mask = g.const_f32(&scope, "causal_mask", &[T, T], &mask);
-            scores = g.op("Add", &scope, &[&scores, &mask], vec![]);
-        }
-        let weights = g.op("Softmax", &scope, &[&scores], vec![attr::int("axis", -1)]);
-        let heads = g.op("MatMul", &scope, &[&weights, &v], vec![]);
-        let heads = g.transpose(&scope, &heads, &[0, 2, 1, 3]);
-        let joined = g.reshape(&scope, &heads, &[T, F]);
-        Ok(g.linear(&scope, &joined, 2, &out_w, Some(&out_b)))
+        // Its checks (heads divide the features, an even head size for rotations) hold.
+        let _checked = Self::GEOMETRY;
+        let sizes = AttentionOnnx {
+            queries: T,
+            keys: T,
+            features: F,
+            heads: H,
+            causal: M::CAUSAL,
+            rotary: P::ROTARY,
+        };
+        attention_onnx(g, &LayerState::of(self, path), path, input, None, sizes)
     }
 
     fn init(rng: &mut Rng) -> Self {
@@ -317,6 +274,148 @@ impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions> L
             |l| (&mut l.out_bias, &mut l.out_bias_grad),
         );
     }
+}
+
+/// The sizes and options of an attention written as ONNX nodes.
+pub(super) struct AttentionOnnx {
+    pub queries: usize,
+    pub keys: usize,
+    pub features: usize,
+    pub heads: usize,
+    pub causal: bool,
+    pub rotary: bool,
+}
+
+/// An attention's nodes, decomposed (ONNX 17 has no attention operator), reading the
+/// parameters of `state` (a [`MultiHeadAttention`]'s): the input projection, the heads
+/// split as `[N, H, T, F/H]`, queries and keys rotated by their positions where `rotary`,
+/// softmax(q·kᵀ/√(F/H) + mask)·v, the heads joined and the output projection. Self-attention
+/// (`keys` `None`) projects every token once by the whole `in_proj_weight`; cross-attention
+/// projects `queries` by its first block of rows and `keys` by the other two, as the
+/// kernels do. Every key of the sample is attended (lengths are not exported).
+pub(super) fn attention_onnx(
+    g: &mut OnnxGraph,
+    state: &LayerState,
+    path: &Path<'_>,
+    queries: &str,
+    keys: Option<&str>,
+    a: AttentionOnnx,
+) -> crate::Result<String> {
+    let scope = path.to_string();
+    let (f, heads) = (a.features, a.heads);
+    let (in_w, in_b) = (
+        state.initializer(g, "in_proj_weight")?,
+        state.initializer(g, "in_proj_bias")?,
+    );
+    let (out_w, out_b) = (
+        state.initializer(g, "out_proj.weight")?,
+        state.initializer(g, "out_proj.bias")?,
+    );
+    let dh = f / heads;
+    let (q, k, v) = match keys {
+        None => {
+            let qkv = g.linear(&scope, queries, 2, &in_w, Some(&in_b));
+            let [q, k, v] = split_heads(g, &scope, &qkv, a.queries, heads, dh);
+            (q, k, v)
+        }
+        Some(keys) => {
+            let w_q = g.slice(&scope, &in_w, 0, 0, f);
+            let b_q = g.slice(&scope, &in_b, 0, 0, f);
+            let w_kv = g.slice(&scope, &in_w, 0, f, 3 * f);
+            let b_kv = g.slice(&scope, &in_b, 0, f, 3 * f);
+            let q = g.linear(&scope, queries, 2, &w_q, Some(&b_q));
+            let [q] = split_heads(g, &scope, &q, a.queries, heads, dh);
+            let kv = g.linear(&scope, keys, 2, &w_kv, Some(&b_kv));
+            let [k, v] = split_heads(g, &scope, &kv, a.keys, heads, dh);
+            (q, k, v)
+        }
+    };
+    let (q, k) = if a.rotary {
+        // One table for queries and keys: rotary positions are self-attention's, where
+        // both have the same tokens.
+        let (cos, sin) = rotary_onnx(g, &scope, a.queries, dh);
+        (
+            rotate_onnx(g, &scope, &q, &cos, &sin, dh),
+            rotate_onnx(g, &scope, &k, &cos, &sin, dh),
+        )
+    } else {
+        (q, k)
+    };
+    let kt = g.transpose(&scope, &k, &[0, 1, 3, 2]);
+    let scores = g.op("MatMul", &scope, &[&q, &kt], vec![]);
+    let scale = g.scalar(&scope, "scale", 1.0 / (dh as f32).sqrt());
+    let mut scores = g.op("Mul", &scope, &[&scores, &scale], vec![]);
+    if a.causal {
+        // Query i sees keys 0..=i: −∞ above the diagonal.
+        let (tq, tk) = (a.queries, a.keys);
+        let mask: Vec<f32> = (0..tq * tk)
+            .map(|i| {
+                if i % tk > i / tk {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = g.const_f32(&scope, "causal_mask", &[tq, tk], &mask);
+        scores = g.op("Add", &scope, &[&scores, &mask], vec![]);
+    }
+    let weights = g.op("Softmax", &scope, &[&scores], vec![attr::int("axis", -1)]);
+    let heads_out = g.op("MatMul", &scope, &[&weights, &v], vec![]);
+    let heads_out = g.transpose(&scope, &heads_out, &[0, 2, 1, 3]);
+    let joined = g.reshape(&scope, &heads_out, &[a.queries, f]);
+    Ok(g.linear(&scope, &joined, 2, &out_w, Some(&out_b)))
+}
+
+/// The `K` blocks of `F` features of each of `t` tokens of `x` (`[N, t, K·F]`, a
+/// projection's output), each as heads `[N, H, t, d]`.
+fn split_heads<const K: usize>(
+    g: &mut OnnxGraph,
+    scope: &str,
+    x: &str,
+    t: usize,
+    heads: usize,
+    d: usize,
+) -> [String; K] {
+    let x = g.reshape(scope, x, &[t, K, heads, d]);
+    let x = g.transpose(scope, &x, &[2, 0, 3, 1, 4]);
+    std::array::from_fn(|i| {
+        let index = g.const_i64(scope, "index", &[], &[i as i64]);
+        g.op("Gather", scope, &[&x, &index], vec![attr::int("axis", 0)])
+    })
+}
+
+/// RoPE's `cos` and `sin` of every position `< t` as `[t, d]` constants, each half of a
+/// row the same angles (the "rotate half" layout).
+fn rotary_onnx(g: &mut OnnxGraph, scope: &str, t: usize, d: usize) -> (String, String) {
+    let (cos, sin) = rotary_tables(t, d);
+    let both_halves = |table: &[f32]| -> Vec<f32> {
+        table
+            .chunks_exact((d / 2).max(1))
+            .flat_map(|row| row.iter().chain(row).copied())
+            .collect()
+    };
+    (
+        g.const_f32(scope, "rope_cos", &[t, d], &both_halves(&cos)),
+        g.const_f32(scope, "rope_sin", &[t, d], &both_halves(&sin)),
+    )
+}
+
+/// Heads `x` (`[N, H, t, d]`) rotated by their positions: with `x = [a, b]` in halves,
+/// `[a·cos − b·sin, b·cos + a·sin] = x·cos + [−b, a]·sin`.
+fn rotate_onnx(g: &mut OnnxGraph, scope: &str, x: &str, cos: &str, sin: &str, d: usize) -> String {
+    let a = g.slice(scope, x, -1, 0, d / 2);
+    let b = g.slice(scope, x, -1, d / 2, d);
+    let minus_b = g.op("Neg", scope, &[&b], vec![]);
+    let turned = g.op(
+        "Concat",
+        scope,
+        &[&minus_b, &a],
+        vec![attr::int("axis", -1)],
+    );
+    let x_cos = g.op("Mul", scope, &[x, cos], vec![]);
+    let turned_sin = g.op("Mul", scope, &[&turned, sin], vec![]);
+    g.op("Add", scope, &[&x_cos, &turned_sin], vec![])
 }
 
 /// A learned position embedding: `y = x + E`, one `[T, F]` table `E` for every sample

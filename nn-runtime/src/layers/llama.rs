@@ -3,7 +3,8 @@
 //! (Shazeer's GLU variants; Llama's `gate_proj`, `up_proj`, `down_proj`). Both act on each
 //! row of a sample's last dimension, so on every step of a `[T, F]` sequence.
 
-use super::{Layer, Layout, Walk};
+use super::{Layer, Layout, Path, Walk};
+use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{gemm, gemm_nt, sigmoid, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -79,6 +80,22 @@ impl<S: Sample> Layer for RmsNorm<S> {
     /// ε = f32's machine epsilon, PyTorch's default (`eps=None`).
     fn init(_rng: &mut Rng) -> Self {
         Self::new(f32::EPSILON)
+    }
+
+    /// Decomposed (`RMSNormalization` is opset 23): `x / √(mean(x·x) + ε) · γ`, the mean
+    /// over the last axis.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let weight = LayerState::of(self, path).initializer(g, "weight")?;
+        // x·x rather than Pow(x, 2): the product the inference pass computes.
+        let square = g.op("Mul", &scope, &[input, input], vec![]);
+        let reduce = vec![attr::ints("axes", &[-1]), attr::int("keepdims", 1)];
+        let mean_square = g.op("ReduceMean", &scope, &[&square], reduce);
+        let eps = g.scalar(&scope, "eps", self.eps);
+        let shifted = g.op("Add", &scope, &[&mean_square, &eps], vec![]);
+        let rms = g.op("Sqrt", &scope, &[&shifted], vec![]);
+        let normed = g.op("Div", &scope, &[input, &rms], vec![]);
+        Ok(g.op("Mul", &scope, &[&normed, &weight], vec![]))
     }
 
     fn forward_into(&self, x: &S, y: &mut S, _ws: &mut ()) {
@@ -249,6 +266,23 @@ impl<S: Sample, const H: usize> Layer for SwiGlu<S, H> {
 
     fn init(rng: &mut Rng) -> Self {
         Self::kaiming_uniform(rng)
+    }
+
+    /// Decomposed: the gate and up projections (`MatMul` by the transposed weights, `Gemm`
+    /// for a vector), `gate · Sigmoid(gate) · up`, and the down projection.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let state = LayerState::of(self, path);
+        let gate_w = state.initializer(g, "gate_proj.weight")?;
+        let up_w = state.initializer(g, "up_proj.weight")?;
+        let down_w = state.initializer(g, "down_proj.weight")?;
+        let rank = S::SHAPE.len();
+        let gate = g.linear(&scope, input, rank, &gate_w, None);
+        let up = g.linear(&scope, input, rank, &up_w, None);
+        let sigmoid = g.op("Sigmoid", &scope, &[&gate], vec![]);
+        let silu = g.op("Mul", &scope, &[&gate, &sigmoid], vec![]);
+        let hidden = g.op("Mul", &scope, &[&silu, &up], vec![]);
+        Ok(g.linear(&scope, &hidden, rank, &down_w, None))
     }
 
     fn forward_into(&self, x: &S, y: &mut S, ws: &mut SwiGluScratch) {
