@@ -119,6 +119,62 @@ network! {
     }
 }
 
+network! {
+    /// Two float inputs: cross-attention of one over the other.
+    pub struct Cross: (queries: [4, 6], memory: [5, 6]) {
+        attention: CrossAttention(2, 6),
+        GlobalAvgPool1d,
+        out: Dense(2),
+    }
+}
+
+network! {
+    /// Decoder layers, pre-norm then post-norm, then the target.
+    pub struct Decoding: (target: [4, 8], memory: [5, 8]) {
+        pre: TransformerDecoderLayer(2, 8, 16, norm_first = true, activation = gelu),
+        post: TransformerDecoderLayer(2, 8, 16),
+        target,
+        GlobalMaxPool1d,
+        out: Dense(2),
+    }
+}
+
+const SOURCE: usize = 6;
+const TARGET: usize = 5;
+
+network! {
+    /// Two token inputs, each read by its own path, then cross-attention.
+    pub struct Translator: (source: tokens[SOURCE], target: tokens[TARGET]) {
+        Zip {
+            queries: {
+                target,
+                Embedding(VOCAB, 8),
+                Residual { LayerNorm, MultiHeadAttention(2, 8, causal = true, rope = true) },
+            },
+            memory: {
+                source,
+                Embedding(VOCAB, 8),
+                PositionalEmbedding,
+                Residual { LayerNorm, MultiHeadAttention(2, 8, rope = true) },
+            },
+        },
+        CrossAttention(2, 8),
+        Dense(VOCAB, per_step = true),
+        Softmax,
+    }
+}
+
+network! {
+    /// Two outputs, kept apart.
+    pub struct TwoHeads: [6] {
+        trunk: Dense(8), Relu,
+        Zip {
+            class: { Dense(3) },
+            value: { Dense(1) },
+        },
+    }
+}
+
 fn decoded<N: NetworkExt>(net: &N) -> ModelProto {
     decode_model(&net.to_onnx_bytes().expect("export")).expect("decodes")
 }
@@ -453,6 +509,45 @@ fn rms_norm_swiglu_and_rotary_attention_are_decomposed() {
     assert_opset_and_io(&model, (FLOAT, &["batch", "8"]), &["batch", "2"]);
     assert_state_is_initializers(&vector, &model);
     assert!(op_types(&model).contains("Gemm"));
+}
+
+#[test]
+fn several_inputs_are_one_input_of_their_parts_side_by_side() {
+    let net = Cross::init(&mut Rng::seed(10));
+    let model = decoded(&net);
+    // [4, 6] queries and [5, 6] memory: 24 + 30 values a sample.
+    assert_opset_and_io(&model, (FLOAT, &["batch", "54"]), &["batch", "2"]);
+    assert_state_is_initializers(&net, &model);
+    let ops = op_types(&model);
+    for op in ["Slice", "Reshape", "MatMul", "Softmax"] {
+        assert!(ops.contains(op), "{op} in {ops:?}");
+    }
+
+    let net = Decoding::init(&mut Rng::seed(11));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "72"]), &["batch", "2"]);
+    assert_state_is_initializers(&net, &model);
+    let names = initializer_names(&model);
+    for name in [
+        "pre.self_attn.in_proj_weight",
+        "pre.multihead_attn.in_proj_weight",
+        "post.linear1.weight",
+        "post.norm3.bias",
+    ] {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+
+    // Token ids among the parts travel as floats and are cast where embedded.
+    let net = Translator::init(&mut Rng::seed(12));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "11"]), &["batch", "5", "11"]);
+    assert_state_is_initializers(&net, &model);
+    assert!(op_types(&model).contains("Cast"));
+
+    // Two outputs: one output of both side by side.
+    let net = TwoHeads::init(&mut Rng::seed(13));
+    let model = decoded(&net);
+    assert_opset_and_io(&model, (FLOAT, &["batch", "6"]), &["batch", "4"]);
 }
 
 /// A layer written by hand without an export: `y = 2x`.
@@ -860,5 +955,26 @@ fn check_files_for_the_examples_networks() {
         "test_time_pools",
         TimePools,
         random_batch::<Tensor2<6, 5>>(5, 18)
+    );
+    write!(
+        "test_cross_attention",
+        Cross,
+        random_batch::<Pair<Tensor2<4, 6>, Tensor2<5, 6>>>(5, 19)
+    );
+    write!(
+        "test_decoder",
+        Decoding,
+        random_batch::<Pair<Tensor2<4, 8>, Tensor2<5, 8>>>(5, 20)
+    );
+    let tokens = Batch::zip(
+        &random_tokens::<SOURCE>(5, VOCAB, 21),
+        &random_tokens::<TARGET>(5, VOCAB, 22),
+    )
+    .unwrap();
+    write!("test_translator", Translator, tokens);
+    write!(
+        "test_two_heads",
+        TwoHeads,
+        random_batch::<Tensor1<6>>(5, 23)
     );
 }

@@ -218,6 +218,17 @@ impl<In: Sample, Out: Sample, const OFFSET: usize> Layer for Select<In, Out, OFF
     const KIND: &'static str = "Input";
     const OWN_LENGTHS: bool = true;
 
+    /// `Slice` of the part's values out of each sample's, reshaped to the part's shape.
+    fn to_onnx(
+        &self,
+        g: &mut crate::io::onnx::OnnxGraph,
+        path: &crate::layers::Path<'_>,
+        input: &str,
+    ) -> Result<String> {
+        let () = Self::FITS;
+        Ok(g.part(&path.to_string(), input, In::LEN, OFFSET, Out::SHAPE))
+    }
+
     fn init(_rng: &mut Rng) -> Self {
         let () = Self::FITS;
         Self::default()

@@ -14,6 +14,11 @@
 //! `<bias_ih name>.onnx_B`, the last holding both biases), and counts such as
 //! `num_batches_tracked`, which inference does not read. A layer kind with no export is
 //! [`Error::OnnxUnsupported`], naming its kind and path.
+//!
+//! A network of several inputs (or outputs) reads (or writes) them as typed-nn holds a
+//! [`crate::pair::Pair`]: one tensor `[batch, values]` of each sample's parts side by side,
+//! in their declared order (token ids among them as floats, cast where an embedding reads
+//! them), so that the graph keeps one input and one output as `predict` does.
 
 use crate::error::{Error, Result};
 use crate::io::named::{self, NamedBuffer, NamedTensor};
@@ -250,6 +255,31 @@ impl OnnxGraph {
         let ends = self.const_i64(scope, "ends", &[1], &[end as i64]);
         let axes = self.const_i64(scope, "axes", &[1], &[axis]);
         self.op("Slice", scope, &[x, &starts, &ends, &axes], vec![])
+    }
+
+    /// The part `[offset, offset + part.len)` of the values of each sample of `x` (samples
+    /// of `whole` values), as samples of shape `part`: how a layer reads one part of a
+    /// pair.
+    pub fn part(
+        &mut self,
+        scope: &str,
+        x: &str,
+        whole: usize,
+        offset: usize,
+        part: &[usize],
+    ) -> String {
+        let flat = self.reshape(scope, x, &[whole]);
+        let len = part.iter().product::<usize>();
+        let values = self.slice(scope, &flat, 1, offset, offset + len);
+        self.reshape(scope, &values, part)
+    }
+
+    /// The pair of `a` (samples of `a_len` values) and `b` (of `b_len`): each sample's
+    /// values side by side, as typed-nn lays out a [`crate::pair::Pair`].
+    pub fn pair(&mut self, scope: &str, a: &str, a_len: usize, b: &str, b_len: usize) -> String {
+        let a = self.reshape(scope, a, &[a_len]);
+        let b = self.reshape(scope, b, &[b_len]);
+        self.op("Concat", scope, &[&a, &b], vec![attr::int("axis", 1)])
     }
 
     /// `y = x · Wᵀ + b` over the last axis of `x`, a batch of samples of rank `rank`, with

@@ -5,7 +5,9 @@
 //! in a batch with part lengths, each sample's own length: padded keys get no weight
 //! (PyTorch's `key_padding_mask`), and the output has the queries' lengths.
 
-use super::{Layer, MultiHeadAttention, Walk};
+use super::attention::{attention_onnx, AttentionOnnx};
+use super::{Layer, MultiHeadAttention, Path, Walk};
+use crate::io::onnx::{LayerState, OnnxGraph};
 use crate::kernels::attention::AttentionGrads;
 use crate::kernels::cross_attention::{
     cross_attention_backward, cross_attention_forward, CrossGeom, CrossScratch,
@@ -67,6 +69,28 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize>
         }
     }
 
+    /// The nodes of the attention of `queries` (`[N, TQ, F]`) over `keys` (`[N, TK, F]`),
+    /// its parameters under `path`.
+    pub(super) fn onnx_of(
+        &self,
+        g: &mut OnnxGraph,
+        path: &Path<'_>,
+        queries: &str,
+        keys: &str,
+    ) -> crate::Result<String> {
+        let _checked = Self::GEOMETRY;
+        let sizes = AttentionOnnx {
+            queries: TQ,
+            keys: TK,
+            features: F,
+            heads: H,
+            causal: false,
+            rotary: false,
+        };
+        let state = LayerState::of(&self.attention, path);
+        attention_onnx(g, &state, path, queries, Some(keys), sizes)
+    }
+
     fn run(
         &self,
         x: &[f32],
@@ -106,6 +130,15 @@ impl<const TQ: usize, const TK: usize, const F: usize, const H: usize> Layer
 
     fn init(rng: &mut Rng) -> Self {
         Self::glorot_uniform(rng)
+    }
+
+    /// The pair's two sequences apart, then the attention of the first over the second.
+    /// Every key is attended (lengths are not exported).
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let queries = g.part(&scope, input, Self::In::LEN, 0, &[TQ, F]);
+        let keys = g.part(&scope, input, Self::In::LEN, TQ * F, &[TK, F]);
+        self.onnx_of(g, path, &queries, &keys)
     }
 
     fn forward_into(&self, x: &Self::In, y: &mut Tensor2<TQ, F>, ws: &mut CrossCache) {

@@ -10,8 +10,9 @@
 
 use super::{
     Act, ActivationFn, CausalMask, CrossAttention, DenseSeq, Layer, LayerNorm, MultiHeadAttention,
-    Walk,
+    Path, Walk,
 };
+use crate::io::onnx::OnnxGraph;
 use crate::pair::{zip_into, Pair};
 use crate::tensor::{Batch, Sample, Tensor2};
 use crate::Rng;
@@ -269,6 +270,64 @@ impl<
             norm2: LayerNorm::new(1e-5),
             norm3: LayerNorm::new(1e-5),
         }
+    }
+
+    /// The target and the memory apart, the three blocks as the forward pass runs them
+    /// (each sublayer's own nodes under its name), and the pair of the output and the
+    /// memory again. Lengths are not exported.
+    fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
+        let scope = path.to_string();
+        let len = Self::In::LEN;
+        let q0 = g.part(&scope, input, len, 0, &[T, F]);
+        let memory = g.part(&scope, input, len, T * F, &[S, F]);
+        let [self_attn, cross, linear1, activation, linear2, norm1, norm2, norm3] = [
+            "self_attn",
+            "multihead_attn",
+            "linear1",
+            "activation",
+            "linear2",
+            "norm1",
+            "norm2",
+            "norm3",
+        ]
+        .map(|name| path.child(name));
+        let add = |g: &mut OnnxGraph, a: &str, b: &str| g.op("Add", &scope, &[a, b], vec![]);
+        // Self-attention.
+        let q1 = if NORM_FIRST {
+            let a1 = self.norm1.to_onnx(g, &norm1, &q0)?;
+            let s1 = self.self_attn.to_onnx(g, &self_attn, &a1)?;
+            add(g, &q0, &s1)
+        } else {
+            let s1 = self.self_attn.to_onnx(g, &self_attn, &q0)?;
+            let r1 = add(g, &q0, &s1);
+            self.norm1.to_onnx(g, &norm1, &r1)?
+        };
+        // Cross-attention over the memory.
+        let q2 = if NORM_FIRST {
+            let a2 = self.norm2.to_onnx(g, &norm2, &q1)?;
+            let c2 = self.multihead_attn.onnx_of(g, &cross, &a2, &memory)?;
+            add(g, &q1, &c2)
+        } else {
+            let c2 = self.multihead_attn.onnx_of(g, &cross, &q1, &memory)?;
+            let r2 = add(g, &q1, &c2);
+            self.norm2.to_onnx(g, &norm2, &r2)?
+        };
+        // Feed-forward.
+        let ff_in = if NORM_FIRST {
+            self.norm3.to_onnx(g, &norm3, &q2)?
+        } else {
+            q2.clone()
+        };
+        let h3 = self.linear1.to_onnx(g, &linear1, &ff_in)?;
+        let g3 = self.activation.to_onnx(g, &activation, &h3)?;
+        let f3 = self.linear2.to_onnx(g, &linear2, &g3)?;
+        let out = if NORM_FIRST {
+            add(g, &q2, &f3)
+        } else {
+            let r3 = add(g, &q2, &f3);
+            self.norm3.to_onnx(g, &norm3, &r3)?
+        };
+        Ok(g.pair(&scope, &out, T * F, &memory, S * F))
     }
 
     fn forward_into(&self, x: &Self::In, y: &mut Self::In, ws: &mut Self::Cache) {

@@ -130,17 +130,17 @@ trait Merge<A: Sample, B: Sample, Out: Sample> {
     /// What the output carries of the paths' outputs besides values (a zip: the lengths of
     /// each part); nothing by default.
     fn carry(_a: &Batch<A>, _b: &Batch<B>, _out: &mut Batch<Out>) {}
-    /// The ONNX node merging the paths' outputs `a` and `b`, or `None` where a graph has no
-    /// value of the output's type (a pair).
-    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String>;
+    /// The ONNX node merging the paths' outputs `a` and `b`.
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> String;
 }
 
 /// Concatenation into a pair: each part keeps its lengths.
 struct Zipped;
 
 impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Zipped {
-    fn onnx(_: &mut OnnxGraph, _: &str, _: &str, _: &str) -> Option<String> {
-        None
+    /// The pair as typed-nn holds one: each sample's parts flat, side by side.
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> String {
+        g.pair(scope, a, A::LEN, b, B::LEN)
     }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
         <Concatenated as Merge<A, B, Out>>::merge(a, b, out, rows)
@@ -159,8 +159,8 @@ impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Zipped {
 struct Summed;
 
 impl<S: Sample> Merge<S, S, S> for Summed {
-    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String> {
-        Some(g.op("Add", scope, &[a, b], vec![]))
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> String {
+        g.op("Add", scope, &[a, b], vec![])
     }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], _rows: usize) {
         add_into(a, b, out);
@@ -176,8 +176,8 @@ struct Concatenated;
 
 impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Concatenated {
     /// The first dimension of a sample is the second of a batch.
-    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> Option<String> {
-        Some(g.op("Concat", scope, &[a, b], vec![attr::int("axis", 1)]))
+    fn onnx(g: &mut OnnxGraph, scope: &str, a: &str, b: &str) -> String {
+        g.op("Concat", scope, &[a, b], vec![attr::int("axis", 1)])
     }
     fn merge(a: &[f32], b: &[f32], out: &mut [f32], rows: usize) {
         for r in 0..rows {
@@ -309,13 +309,12 @@ macro_rules! join_passes {
             let [na, nb] = self.names();
             let a = self.$a.to_onnx(g, &path.child(na), input)?;
             let b = self.$b.to_onnx(g, &path.child(nb), input)?;
-            <$merge as Merge<A::Out, B::Out, Self::Out>>::onnx(g, &path.to_string(), &a, &b)
-                .ok_or_else(|| {
-                    crate::io::onnx::unsupported::<Self>(
-                        path,
-                        "its output is a pair of tensors, which an ONNX value cannot be",
-                    )
-                })
+            Ok(<$merge as Merge<A::Out, B::Out, Self::Out>>::onnx(
+                g,
+                &path.to_string(),
+                &a,
+                &b,
+            ))
         }
 
         fn walk<W: Walk<Self>>(walk: &mut W) {

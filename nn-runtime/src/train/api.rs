@@ -96,7 +96,9 @@ pub trait NetworkExt: Network {
 
     /// Writes the network as an ONNX model (see [`crate::io::onnx`]): opset 17, input
     /// `input` and output `output` with a symbolic batch dimension, initializers named as
-    /// the state dict. A layer kind without an export is `Error::OnnxUnsupported`.
+    /// the state dict. A network of several inputs (or outputs) has one input (or output)
+    /// of their values side by side, as its `Pair` samples hold them. A layer kind without an
+    /// export is `Error::OnnxUnsupported`.
     fn save_onnx(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         crate::io::onnx::save(self, path)
     }
