@@ -99,3 +99,20 @@ imported! {
     attention_causal: AttentionCausal = "tests/fixtures/onnx/attention_causal.onnx";
     groupnorm: Groupnorm = "tests/fixtures/onnx/groupnorm.onnx";
 }
+
+// The steps are a named dimension in the file (`steps`): a const parameter of the network.
+network! { struct PerStepDynamic: onnx("tests/fixtures/onnx/per_step_dynamic.onnx") }
+
+#[test]
+fn a_named_dimension_is_a_parameter_of_the_network() {
+    let path = "tests/fixtures/onnx/per_step_dynamic.onnx";
+    let net = PerStepDynamic::<5>::from_onnx_file(path).unwrap();
+    let (x, want) = io("per_step_dynamic");
+    let got = net.predict(&Batch::from_vec(x).unwrap());
+    let error = max_error(got.as_slice(), &want);
+    assert!(error <= 1e-4, "error {error}");
+    // Other lengths are other types, from the same file.
+    let longer = PerStepDynamic::<9>::from_onnx_file(path).unwrap();
+    assert_eq!(longer.predict(&Batch::zeros(2)).rows(), 2);
+    assert_eq!(<PerStepDynamic<9> as Layer>::Out::SHAPE, &[9, 3]);
+}

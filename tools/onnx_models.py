@@ -437,6 +437,8 @@ def fixtures(cases):
             save_io(io_path, x.numpy(), y)
         print("\n".join(lines + [status]))
         report.append(lines)
+    if not cases:
+        dynamic_steps()
     with open(os.path.join(ONNX_FIXTURES, "VERSIONS"), "w") as f:
         f.writelines(f"{k} {v}\n" for k, v in versions().items())
     if not cases:
@@ -447,6 +449,33 @@ def fixtures(cases):
         print(f"  skipped {name}: {reason}")
     print("  the loss fixtures (loss_*) have no model")
     return 1 if bad else 0
+
+
+def dynamic_steps():
+    """per_step_dynamic: Linear, Tanh, Linear on every step of [batch, steps, 6] sequences,
+    with the steps a named dimension as well as the batch (a const parameter of the imported
+    network); the io file holds 5 steps."""
+    import onnx
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)).eval()
+    x = torch.rand(2, 5, 6)
+    path = os.path.join(ONNX_FIXTURES, "per_step_dynamic.onnx")
+    with contextlib.redirect_stdout(io.StringIO()):
+        torch.onnx.export(
+            model, (x,), path, dynamo=False, opset_version=OPSET, input_names=["input"],
+            output_names=["output"], do_constant_folding=True,
+            dynamic_axes={"input": {0: "batch", 1: "steps"}, "output": {0: "batch", 1: "steps"}},
+        )
+    model_proto = onnx.load(path)
+    strip_notes(model_proto)
+    onnx.save(model_proto, path)
+    onnx.checker.check_model(model_proto, full_check=True)
+    y = run_onnx(path, x.numpy())
+    with torch.no_grad():
+        assert max_error(y, model(x).numpy()) <= TOLERANCE
+    save_io(os.path.join(ONNX_FIXTURES, "per_step_dynamic.io.safetensors"), x.numpy(), y)
+    print(f"per_step_dynamic: {op_counts(model_proto)}")
 
 
 def write_summary(report, skipped):

@@ -547,7 +547,10 @@ fn dispatch_plain(
             Ok(vec![Value::Data(out)])
         }
         "Mul" => activation_product(cx, node, inputs),
-        "Add" | "Sum" if matches!(input(inputs, 1), Ok(Value::Data(_))) => {
+        "Add" | "Sum"
+            if matches!(input(inputs, 0), Ok(Value::Data(_)))
+                && matches!(input(inputs, 1), Ok(Value::Data(_))) =>
+        {
             if inputs.len() != 2 {
                 return Err("a sum of more than two values".into());
             }
