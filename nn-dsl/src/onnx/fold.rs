@@ -148,12 +148,13 @@ fn is_zero(v: Option<&Option<Value>>) -> bool {
 pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
     let op = node.op_type.as_str();
     let out_name = node.output.first().cloned().unwrap_or_default();
-    if let Some(mask) = inputs.iter().flatten().find_map(|v| match v {
-        Value::Opaque(m) => Some(*m),
-        _ => None,
-    }) {
+    if inputs
+        .iter()
+        .flatten()
+        .any(|v| matches!(v, Value::Opaque(_)))
+    {
         return Ok(vec![
-            Value::Opaque(mask_step(op, mask, inputs, attrs)?);
+            Value::Opaque(mask_step(op, inputs, attrs)?);
             node.output.len().max(1)
         ]);
     }
@@ -506,12 +507,7 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
 }
 
 /// The next step of a causal mask built from a hidden shape, or `Mask::Other`.
-fn mask_step(
-    op: &str,
-    mask: Mask,
-    inputs: &[Option<Value>],
-    attrs: &mut Attrs,
-) -> Result<Mask, String> {
+fn mask_step(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Result<Mask, String> {
     for a in [
         "axis",
         "axes",
@@ -546,7 +542,6 @@ fn mask_step(
             Mask::Causal
         }
         _ => {
-            let _ = mask;
             attrs.get("upper");
             Mask::Other
         }

@@ -18,7 +18,7 @@ use quote::quote;
 use std::collections::HashMap;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, LitStr, Token, Visibility};
-use values::{shape_text, Data, Dim, Value};
+use values::{Data, Dim, Value};
 
 /// The opsets of the default domain the import knows (`Squeeze` with axes as an input and
 /// `Softmax` over one axis came with 13).
@@ -569,7 +569,6 @@ fn network_input(
         if tokens { "tokens" } else { "" },
         sample.join(", ")
     );
-    let _ = shape_text;
     Ok((
         text,
         Data {
