@@ -268,7 +268,7 @@ impl Importer {
         let want = d.onnx_sample();
         if d.sample == want {
             let mut d = d.clone();
-            d.sequence_of = None;
+            d.forget_marks();
             return Ok(d);
         }
         let text = if want.len() == 1 {
@@ -285,7 +285,7 @@ impl Importer {
             weights: Vec::new(),
         }));
         out.sample = want;
-        out.sequence_of = None;
+        out.forget_marks();
         Ok(out)
     }
 
@@ -313,9 +313,7 @@ impl Importer {
             .cloned()
             .collect();
         out.shape = shape;
-        out.sequence_of = None;
-        out.region = None;
-        out.affine_of = None;
+        out.forget_marks();
         Ok((out, id))
     }
 
@@ -341,9 +339,7 @@ impl Importer {
         });
         let mut out = d.clone();
         out.path.push(id);
-        out.sequence_of = None;
-        out.region = None;
-        out.affine_of = None;
+        out.forget_marks();
         Ok(vec![Value::Data(out)])
     }
 }
@@ -1365,9 +1361,8 @@ fn group_norm(
     });
     let mut out = d.clone();
     out.path.push(id);
+    out.forget_marks();
     out.affine_of = Some((id, channels));
-    out.sequence_of = None;
-    out.region = None;
     Ok(Some(out))
 }
 
@@ -1952,6 +1947,6 @@ fn last_step(
     let mut out = d.clone();
     out.shape.remove(1);
     out.sample = out.onnx_sample();
-    out.sequence_of = None;
+    out.forget_marks();
     Ok(vec![Value::Data(out)])
 }

@@ -164,6 +164,14 @@ impl Data {
             .collect()
     }
 
+    /// Forgets what the value was part of (a recurrence's steps, an attention region, a group
+    /// normalisation awaiting its scale): a layer has read it.
+    pub fn forget_marks(&mut self) {
+        self.sequence_of = None;
+        self.region = None;
+        self.affine_of = None;
+    }
+
     /// Where the batch axis is.
     pub fn batch_axis(&self) -> Option<usize> {
         self.shape.iter().position(|d| *d == Dim::Batch)
