@@ -298,26 +298,12 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
         }
         "Slice" => {
             let (dims, values) = ints_of(inputs, 0)?;
-            let known = |k: usize| -> Result<Vec<i64>, String> {
-                ints_of(inputs, k)?
-                    .1
-                    .iter()
-                    .map(|d| d.known().ok_or_else(|| "symbolic bounds".to_string()))
-                    .collect()
-            };
-            let (starts, ends) = (known(1)?, known(2)?);
-            let steps = if matches!(inputs.get(4), Some(Some(_))) {
-                known(4)?
-            } else {
-                vec![1]
-            };
-            if dims.len() != 1 || starts.len() != 1 || ends.len() != 1 || steps != [1] {
+            let bounds = slice_bounds(inputs)?;
+            if dims.len() != 1 || bounds.axis != 0 || bounds.step != 1 {
                 return Err("only a unit-step slice of an integer vector folds".into());
             }
-            let n = values.len() as i64;
-            let at = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
-            let (s, e) = (at(starts[0]), at(ends[0]));
-            let values: Vec<Dim> = values[s..e.max(s)].to_vec();
+            let (s, e) = bounds.range(values.len());
+            let values: Vec<Dim> = values[s..e].to_vec();
             Ok(vec![Value::Ints {
                 dims: vec![values.len()],
                 values,
@@ -356,9 +342,47 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
     }
 }
 
+/// One axis of a `Slice` (starts, ends, axes and steps of one value each, known).
+struct SliceBounds {
+    start: i64,
+    end: i64,
+    axis: i64,
+    step: i64,
+}
+
+impl SliceBounds {
+    /// The indices `[s, e)` the slice takes of an axis of `len`, clamped as ONNX says.
+    fn range(&self, len: usize) -> (usize, usize) {
+        let n = len as i64;
+        let at = |v: i64| (if v < 0 { v.saturating_add(n) } else { v }).clamp(0, n) as usize;
+        let s = at(self.start);
+        (s, at(self.end).max(s))
+    }
+}
+
+fn slice_bounds(inputs: &[Option<Value>]) -> Result<SliceBounds, String> {
+    let one = |k: usize, default: i64| -> Result<i64, String> {
+        if !matches!(inputs.get(k), Some(Some(_))) {
+            return Ok(default);
+        }
+        match ints_of(inputs, k)?.1.as_slice() {
+            [Dim::N(v)] => Ok(*v),
+            [_] => Err("symbolic bounds".into()),
+            _ => Err("a slice of more than one axis".into()),
+        }
+    };
+    Ok(SliceBounds {
+        start: one(1, 0)?,
+        end: one(2, i64::MAX)?,
+        axis: one(3, 0)?,
+        step: one(4, 1)?,
+    })
+}
+
 /// The values of a weight, as ranges of its source's.
 fn ranges(w: &Source) -> Vec<(usize, usize)> {
     if w.chunks.is_empty() {
+        // A whole tensor's dimensions multiply within usize (checked when it was read).
         vec![(0, w.dims.iter().product())]
     } else {
         w.chunks.clone()
@@ -393,11 +417,14 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
     };
     let (source, dims) = piece(0)?;
     let row: usize = dims.iter().skip(1).product();
+    // The result names its ranges of the file's tensor even when it is all of it: its shape
+    // is no longer the file's.
     let made = |name: Source, dims: Vec<usize>| {
         Ok(vec![Value::Weight {
             name: Source {
+                chunks: ranges(&name),
                 dims: dims.clone(),
-                ..name
+                name: name.name,
             },
             dims,
             small: None,
@@ -405,35 +432,11 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
     };
     match op {
         "Slice" => {
-            let known = |k: usize| -> Result<Vec<i64>, String> {
-                ints_of(inputs, k)?
-                    .1
-                    .iter()
-                    .map(|d| d.known().ok_or_else(|| "symbolic bounds".to_string()))
-                    .collect()
-            };
-            let (starts, ends) = (known(1)?, known(2)?);
-            let axes = if matches!(inputs.get(3), Some(Some(_))) {
-                known(3)?
-            } else {
-                vec![0]
-            };
-            let steps = if matches!(inputs.get(4), Some(Some(_))) {
-                known(4)?
-            } else {
-                vec![1]
-            };
-            if starts.len() != 1
-                || ends.len() != 1
-                || axes != [0]
-                || steps != [1]
-                || dims.is_empty()
-            {
+            let bounds = slice_bounds(inputs)?;
+            if bounds.axis != 0 || bounds.step != 1 || dims.is_empty() {
                 return Err("only a unit-step slice of a weight's first axis folds".into());
             }
-            let n = dims[0] as i64;
-            let at = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
-            let (s, e) = (at(starts[0]), at(ends[0]).max(at(starts[0])));
+            let (s, e) = bounds.range(dims[0]);
             let chunks = select(&ranges(&source), s * row, e * row);
             let mut out = dims.clone();
             out[0] = e - s;
@@ -451,7 +454,9 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
                     return Err("only pieces of one weight concatenate".into());
                 }
                 chunks.extend(ranges(&other));
-                out[0] += odims[0];
+                out[0] = out[0]
+                    .checked_add(odims[0])
+                    .ok_or("a concatenation of weights overflows")?;
             }
             made(Source { chunks, ..source }, out)
         }
@@ -468,8 +473,8 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
                     let fixed: usize = known
                         .iter()
                         .filter(|&&d| d > 0)
-                        .map(|&d| d as usize)
-                        .product();
+                        .try_fold(1usize, |p, &d| p.checked_mul(usize::try_from(d).ok()?))
+                        .ok_or("a weight's new shape overflows")?;
                     known
                         .iter()
                         .enumerate()
@@ -497,7 +502,8 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
                         .collect()
                 }
             };
-            if out.iter().product::<usize>() != dims.iter().product::<usize>() {
+            let new_count = out.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+            if new_count != Some(dims.iter().product::<usize>()) {
                 return Err("a change of shape that changes the number of values".into());
             }
             made(source, out)

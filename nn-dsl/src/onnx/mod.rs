@@ -548,7 +548,9 @@ fn network_input(
     let mut shape = vec![Dim::Batch];
     for (k, d) in dims.iter().enumerate().skip(1) {
         match &d.value {
-            Some(nn_onnx::DimensionValue::DimValue(v)) if *v > 0 => shape.push(Dim::N(*v)),
+            Some(nn_onnx::DimensionValue::DimValue(v)) if *v > 0 => {
+                shape.push(Dim::N(ops::in_range("the input's dimensions", *v)?))
+            }
             Some(nn_onnx::DimensionValue::DimParam(p)) if !p.is_empty() => {
                 let p = param_name(p);
                 if !params.contains(&p) {

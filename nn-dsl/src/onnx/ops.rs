@@ -33,7 +33,7 @@ impl<'n> Attrs<'n> {
     pub fn int(&mut self, name: &'n str, default: i64) -> Result<i64, String> {
         match self.get(name) {
             None => Ok(default),
-            Some(a) if a.r#type == attribute_type::INT || a.r#type == 0 => Ok(a.i),
+            Some(a) if a.r#type == attribute_type::INT || a.r#type == 0 => in_range(name, a.i),
             Some(_) => Err(format!("attribute `{name}` is not an integer")),
         }
     }
@@ -52,7 +52,8 @@ impl<'n> Attrs<'n> {
         match self.get(name) {
             None => Ok(None),
             Some(a) if a.r#type == attribute_type::INTS || a.r#type == 0 => {
-                Ok(Some(a.ints.clone()))
+                let values = a.ints.iter().map(|&v| in_range(name, v));
+                Ok(Some(values.collect::<Result<_, _>>()?))
             }
             Some(_) => Err(format!("attribute `{name}` is not a list of integers")),
         }
@@ -112,9 +113,26 @@ fn data(inputs: &[Option<Value>], k: usize) -> Result<&Data, String> {
     }
 }
 
+/// The largest size, count or index an attribute or a shape the import computes with may
+/// hold: far above any network's, and small enough that sums and products of a few of them
+/// cannot overflow (a hostile file's `i64::MAX` is an error, not a panic).
+pub const LIMIT: i64 = 1 << 31;
+
+/// `value`, or an error naming `what` when it is beyond ±[`LIMIT`].
+pub fn in_range(what: &str, value: i64) -> Result<i64, String> {
+    if value.abs() <= LIMIT {
+        Ok(value)
+    } else {
+        Err(format!("`{what}` = {value} is out of range"))
+    }
+}
+
 fn weight(inputs: &[Option<Value>], k: usize) -> Result<(Source, Vec<usize>), String> {
     match input(inputs, k)? {
         Value::Weight { name, dims, .. } if !name.name.is_empty() => {
+            if dims.iter().any(|&d| d as u64 > LIMIT as u64) {
+                return Err(format!("input {k} has a dimension out of range: {dims:?}"));
+            }
             Ok((name.clone(), dims.clone()))
         }
         Value::Data(_) => Err(format!(
@@ -148,7 +166,14 @@ fn small_floats(inputs: &[Option<Value>], k: usize) -> Result<Option<Vec<f32>>, 
 
 fn ints(inputs: &[Option<Value>], k: usize) -> Result<Vec<Dim>, String> {
     match input(inputs, k)? {
-        Value::Ints { values, .. } => Ok(values.clone()),
+        Value::Ints { values, .. } => {
+            for v in values {
+                if let Dim::N(n) = v {
+                    in_range(&format!("input {k}"), *n)?;
+                }
+            }
+            Ok(values.clone())
+        }
         _ => Err(format!(
             "input {k} is not known while compiling (only constants and shapes fold)"
         )),
@@ -298,6 +323,10 @@ impl Importer {
         weights: Vec<WeightRef>,
         shape: Vec<Dim>,
     ) -> Result<(Data, usize), String> {
+        // Every size stays within LIMIT, so that the next layer's arithmetic cannot overflow.
+        for n in shape.iter().filter_map(Dim::known) {
+            in_range("an output size", n)?;
+        }
         let d = self.exact(d, &node.name)?;
         let name = self.steps.name(&node.name, &node.op_type);
         let id = self.steps.push(Step::Layer {
@@ -819,8 +848,12 @@ fn dispatch_plain(
                 ));
             }
             let rest: Vec<usize> = usize_dims(&d.shape[1..])?;
+            let count = rest
+                .iter()
+                .try_fold(1i64, |p, &n| p.checked_mul(n as i64))
+                .ok_or("the flattened size overflows")?;
             let mut out = d.clone();
-            out.shape = vec![Dim::Batch, Dim::N(rest.iter().product::<usize>() as i64)];
+            out.shape = vec![Dim::Batch, Dim::N(in_range("the flattened size", count)?)];
             Ok(vec![Value::Data(out)])
         }
         "Reshape" => {
@@ -1043,8 +1076,7 @@ fn reshaped(shape: &[Dim], target: &[Dim]) -> Result<Vec<Dim>, String> {
     let known_product = |dims: &[Dim]| -> Option<i64> {
         dims.iter()
             .filter(|d| **d != Dim::Batch && **d != Dim::N(-1))
-            .map(Dim::known)
-            .product::<Option<i64>>()
+            .try_fold(1i64, |p, d| p.checked_mul(d.known()?))
     };
     let batches = |dims: &[Dim]| dims.iter().filter(|d| **d == Dim::Batch).count();
     if let Some(k) = infer {
@@ -1548,10 +1580,12 @@ fn conv(
     for a in 0..rank {
         let size = sizes[a + 1];
         let out = if transposed {
-            (size - 1) * strides[a] - 2 * pads[a]
-                + dilations[a] * (kernel[a] - 1)
-                + output_padding[a]
-                + 1
+            // Each term is within ±2^62: their sum is computed wide.
+            let wide = i128::from(size - 1) * i128::from(strides[a]) - 2 * i128::from(pads[a])
+                + i128::from(dilations[a]) * i128::from(kernel[a] - 1)
+                + i128::from(output_padding[a])
+                + 1;
+            in_range("the output size", i64::try_from(wide).unwrap_or(i64::MAX))?
         } else {
             window_out(size, kernel[a], strides[a], dilations[a], pads[a])?
         };
@@ -1717,6 +1751,9 @@ fn resize(
         _ => return Err(format!("`mode = {mode}`, `coordinate_transformation_mode = {transform}`, `nearest_mode = {nearest_mode}`: PyTorch's nearest and (bi)linear upsampling have a layer")),
     };
     let mut shape = d.shape[..2].to_vec();
+    for f in &factors[2..] {
+        in_range("a scale factor", *f)?;
+    }
     shape.extend(sizes.iter().zip(&factors[2..]).map(|(s, f)| Dim::N(s * f)));
     let (out, _) = cx.layer(
         node,
