@@ -120,7 +120,7 @@ pub const LIMIT: i64 = 1 << 31;
 
 /// `value`, or an error naming `what` when it is beyond ±[`LIMIT`].
 pub fn in_range(what: &str, value: i64) -> Result<i64, String> {
-    if value.abs() <= LIMIT {
+    if value.unsigned_abs() <= LIMIT as u64 {
         Ok(value)
     } else {
         Err(format!("`{what}` = {value} is out of range"))
@@ -436,7 +436,7 @@ fn dispatch_plain(
                 Some(Some(_)) => known_ints(inputs, 1)?,
                 _ => Vec::new(),
             };
-            let features = known(&d.shape[last as usize], "features")?;
+            let features = known(d.shape.last().ok_or("a value without axes")?, "features")?;
             if (axis != -1 && axis != last)
                 || node.output.len() != 2
                 || features % 2 != 0
@@ -1856,7 +1856,10 @@ fn recurrence(
         ));
     }
     let (steps, features) = (d.shape[0].clone(), known(&d.shape[2], "features")? as usize);
-    let hidden = hidden as usize;
+    let hidden = usize::try_from(hidden)
+        .ok()
+        .filter(|&h| h > 0)
+        .ok_or("`hidden_size` must be positive")?;
     let (w, wdims) = weight(inputs, 1)?;
     let (r, _) = weight(inputs, 2)?;
     let b = optional_weight(inputs, 3)?;
