@@ -1,5 +1,5 @@
 //! Records, for the table's header, the versions this binary was built with: the locked
-//! versions of typed-nn, candle and burn (from the workspace's Cargo.lock) and rustc's.
+//! versions of typed-nn, candle, burn and tract (from the workspace's Cargo.lock) and rustc's.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +12,7 @@ fn main() {
         ("typed-nn", "PEERS_TYPED_NN_VERSION"),
         ("candle-core", "PEERS_CANDLE_VERSION"),
         ("burn", "PEERS_BURN_VERSION"),
+        ("tract-onnx", "PEERS_TRACT_VERSION"),
     ] {
         let version = locked_version(&text, package).unwrap_or_else(|| "unknown".into());
         println!("cargo:rustc-env={var}={version}");

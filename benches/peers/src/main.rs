@@ -1,21 +1,28 @@
 //! typed-nn against PyTorch, candle and burn on the workloads of BENCHMARKS.md (W1–W13,
-//! E1–E3).
+//! E1–E3), and against tract and onnxruntime on imported ONNX models (O1–O4, with the
+//! `onnx-zoo` feature).
 //!
 //! ```text
-//! cargo run --release -p peers -- table [--threads 1,2] [--torch PYTHON] [--seconds S]
-//!                                       [--workloads W1,…] [--libs typed-nn,torch,candle,burn]
-//! cargo run --release -p peers -- run --lib typed-nn|candle|burn [--workloads W1,…] [--seconds S]
+//! cargo run --release -p peers -- table [--threads 1,2] [--torch PYTHON] [--ort PYTHON]
+//!                                       [--seconds S] [--workloads W1,…]
+//!                                       [--libs typed-nn,torch,candle,burn,tract,onnxruntime]
+//! cargo run --release -p peers -- run --lib typed-nn|candle|burn|tract [--workloads W1,…] [--seconds S]
 //! cargo run --release -p peers -- peak [--threads N]
 //! ```
 //!
 //! `run` times one library in this process and prints one JSON line per workload; `table`
-//! runs `run` (and torch_bench.py) in child processes for every library and thread count and
-//! prints the markdown table of BENCHMARKS.md. See README.md beside this file.
+//! runs `run` (and torch_bench.py, ort_bench.py) in child processes for every library and
+//! thread count and prints the markdown table of BENCHMARKS.md. See README.md beside this
+//! file.
 
 mod burn;
 mod candle;
 mod harness;
+#[cfg(feature = "onnx-zoo")]
+mod onnx_zoo;
 mod table;
+#[cfg(feature = "onnx-zoo")]
+mod tract;
 mod typed;
 
 use harness::{Budget, Outcome};
@@ -23,7 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every workload, in table order.
-pub const WORKLOADS: [(&str, &str); 16] = [
+pub const WORKLOADS: [(&str, &str); 20] = [
     ("W1", "mlp-infer-b1"),
     ("W2", "mlp-infer-b64"),
     ("W3", "mlp-train-b64"),
@@ -40,7 +47,44 @@ pub const WORKLOADS: [(&str, &str); 16] = [
     ("E1", "mnist-mlp epoch"),
     ("E2", "mnist-cnn epoch"),
     ("E3", "mnist-lstm epoch"),
+    ("O1", "resnet18-infer-b1"),
+    ("O2", "resnet18-infer-b32"),
+    ("O3", "mobilenet_v2-infer-b1"),
+    ("O4", "mobilenet_v2-infer-b32"),
 ];
+
+/// The ONNX workloads: the model of `target/onnx_zoo` each runs and its batch.
+pub const ONNX_WORKLOADS: [(&str, &str, usize); 4] = [
+    ("O1", "resnet18", 1),
+    ("O2", "resnet18", 32),
+    ("O3", "mobilenet_v2", 1),
+    ("O4", "mobilenet_v2", 32),
+];
+
+/// The model and batch of an ONNX workload; `None` for the others.
+pub fn onnx_workload(workload: &str) -> Option<(&'static str, usize)> {
+    ONNX_WORKLOADS
+        .iter()
+        .find(|w| w.0 == workload)
+        .map(|w| (w.1, w.2))
+}
+
+/// Where `tools/onnx_models.py zoo` writes the models: the workspace's `target/onnx_zoo`.
+/// typed-nn's `network!` imports them from here while compiling (its paths are relative to
+/// this crate), and every library loads the weights from the same files at run time.
+pub const ZOO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/onnx_zoo");
+
+/// Why typed-nn and tract have no O1–O4 in a build without the `onnx-zoo` feature.
+pub const NEEDS_ONNX_ZOO: &str = "O1 to O4 need the zoo files (`tools/onnx_models.py zoo`) \
+     and a build with `--features onnx-zoo`";
+
+/// Why candle and burn have no O1–O4: they do not read ONNX files (candle-onnx and burn-onnx
+/// are separate projects), and these rows compare ONNX runtimes.
+pub const NO_ONNX: &str =
+    "O1 to O4 run ONNX files: typed-nn's import against tract and onnxruntime";
+
+/// Why tract and onnxruntime have only O1–O4.
+pub const ONLY_ONNX: &str = "runs ONNX files: O1 to O4 only";
 
 /// Why candle and burn have no E2 and E3: the two end-to-end epochs compare typed-nn with
 /// PyTorch, the reference users port from.
@@ -53,7 +97,7 @@ pub const ONLY_TORCH_SEQUENCES: &str =
     "W10 to W13 are written for typed-nn and PyTorch only (their goals are set against PyTorch)";
 
 /// The Rust libraries `run` knows.
-pub const RUST_LIBS: [&str; 3] = ["typed-nn", "candle", "burn"];
+pub const RUST_LIBS: [&str; 4] = ["typed-nn", "candle", "burn", "tract"];
 
 /// MNIST as shipped in the repository.
 pub fn default_data_dir() -> PathBuf {
@@ -75,8 +119,8 @@ fn main() {
 }
 
 const USAGE: &str = "usage:
-  peers table [--threads 1,2] [--torch PYTHON] [--seconds S] [--workloads W1,...] [--libs typed-nn,torch,candle,burn] [--data DIR]
-  peers run --lib typed-nn|candle|burn [--workloads W1,...] [--seconds S] [--data DIR]
+  peers table [--threads 1,2] [--torch PYTHON] [--ort PYTHON] [--seconds S] [--workloads W1,...] [--libs typed-nn,torch,candle,burn,tract,onnxruntime] [--data DIR]
+  peers run --lib typed-nn|candle|burn|tract [--workloads W1,...] [--seconds S] [--data DIR]
   peers peak [--threads N]";
 
 /// Flags of the form `--name value`, in any order.
@@ -119,9 +163,16 @@ impl Flags {
             .map_err(|e| format!("--seconds: {e}"))
     }
 
+    /// `--workloads`, or by default every workload this build can run: O1–O4 only with the
+    /// `onnx-zoo` feature (asked for by name, they run in the libraries that can without it).
     pub fn workloads(&self) -> Result<Vec<String>, String> {
         let all: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
-        let chosen = self.list("workloads", &all);
+        let default: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|w| cfg!(feature = "onnx-zoo") || onnx_workload(w).is_none())
+            .collect();
+        let chosen = self.list("workloads", &default);
         match chosen.iter().find(|w| !all.contains(&w.as_str())) {
             Some(w) => Err(format!("unknown workload {w}; expected some of {all:?}")),
             None => Ok(chosen),
@@ -157,14 +208,32 @@ fn run(args: &[String]) -> Result<(), String> {
     // environment themselves.
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     for workload in flags.workloads()? {
-        let outcome: Result<Outcome, String> = match lib {
-            "typed-nn" => typed::run(&workload, &budget, &data),
-            "candle" => candle::run(&workload, &budget, &data),
+        let outcome: Result<Outcome, String> = match (lib, onnx_workload(&workload)) {
+            ("tract", None) => Ok(Outcome::Unsupported(ONLY_ONNX.into())),
+            ("typed-nn" | "tract", Some((model, batch))) => run_onnx(lib, model, batch, &budget),
+            ("candle" | "burn", Some(_)) => Ok(Outcome::Unsupported(NO_ONNX.into())),
+            ("typed-nn", None) => typed::run(&workload, &budget, &data),
+            ("candle", None) => candle::run(&workload, &budget, &data),
             _ => burn::run(&workload, &budget, &data),
         };
         println!("{}", harness::record(lib, &workload, &threads, &outcome));
     }
     Ok(())
+}
+
+/// O1–O4 in typed-nn (the networks imported while compiling) or tract (the same files read
+/// at run time).
+#[cfg(feature = "onnx-zoo")]
+fn run_onnx(lib: &str, model: &str, batch: usize, budget: &Budget) -> Result<Outcome, String> {
+    match lib {
+        "tract" => tract::run(model, batch, budget),
+        _ => onnx_zoo::run(model, batch, budget),
+    }
+}
+
+#[cfg(not(feature = "onnx-zoo"))]
+fn run_onnx(_: &str, _: &str, _: usize, _: &Budget) -> Result<Outcome, String> {
+    Ok(Outcome::Unsupported(NEEDS_ONNX_ZOO.into()))
 }
 
 /// `peers peak`: the FMA peak of `--threads` cores running typed-nn's probe at once, in
