@@ -1,9 +1,11 @@
-"""W1-W13 and E1-E3 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
+"""W1-W13, E1-E3 and O1-O4 of BENCHMARKS.md in PyTorch on the CPU, timed like `peers run`.
 
     python torch_bench.py --threads 1 [--workloads W1,W3] [--seconds 1.5] [--data DIR]
 
 Prints one JSON line with the versions, then one per workload with the same keys as
-`peers run` (median_us, p10_us, p90_us, samples, batch; E1-E3: seconds, accuracy).
+`peers run` (median_us, p10_us, p90_us, samples, batch; E1-E3: seconds, accuracy). O1-O4
+run torchvision's resnet18 and mobilenet_v2 (the models the ONNX zoo is exported from) with
+their own random weights.
 `peers table` runs it; see README.md beside this file.
 """
 
@@ -23,7 +25,10 @@ from torch.nn import functional as F
 
 WORKLOADS = [
     "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "E1", "E2", "E3",
+    "O1", "O2", "O3", "O4",
 ]
+# O1-O4: the torchvision model and the batch, on [batch, 3, 224, 224].
+ZOO = {"O1": ("resnet18", 1), "O2": ("resnet18", 32), "O3": ("mobilenet_v2", 1), "O4": ("mobilenet_v2", 32)}
 # W11: characters generated per call (its figures are per character).
 GENERATED = 200
 # W13: tokens generated per call (its figures are per token).
@@ -362,6 +367,12 @@ def run(workload, seconds, data):
         return epoch(data, mnist_cnn(), (1, 28, 28))
     if workload == "E3":
         return epoch(data, SeqLstm(), (28, 28))
+    if workload in ZOO:
+        import torchvision
+
+        name, batch = ZOO[workload]
+        model = getattr(torchvision.models, name)(weights=None)
+        return infer(model, torch.rand(batch, 3, 224, 224), lambda z: z, seconds)
     raise ValueError(f"unknown workload {workload}")
 
 

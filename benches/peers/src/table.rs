@@ -2,20 +2,43 @@
 //! markdown table of the medians with each peer's ratio to typed-nn.
 
 use crate::harness::{parse_flat, Value};
-use crate::{default_data_dir, Flags, WORKLOADS};
+use crate::{default_data_dir, onnx_workload, Flags, WORKLOADS, ZOO_DIR};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Libraries in column order: the key torch_bench.py and `run` print, and the header.
-const LIBS: [(&str, &str); 4] = [
+/// Libraries in column order: the key torch_bench.py, ort_bench.py and `run` print, and the
+/// header.
+const LIBS: [(&str, &str); 6] = [
     ("typed-nn", "typed-nn"),
     ("torch", "PyTorch"),
     ("candle", "candle"),
     ("burn", "burn"),
+    ("tract", "tract"),
+    ("onnxruntime", "onnxruntime"),
 ];
+
+/// The libraries run from Python: the script beside this crate, and the module it imports.
+const PYTHON_LIBS: [(&str, &str, &str); 2] = [
+    ("torch", "torch_bench.py", "torch"),
+    ("onnxruntime", "ort_bench.py", "onnxruntime"),
+];
+
+/// Whether `lib` has any of `workloads` to run: candle and burn have no ONNX workloads, tract
+/// and onnxruntime nothing else. The default `--libs` leaves out a library with none.
+fn runs_any(lib: &str, workloads: &[String]) -> bool {
+    let onnx = workloads
+        .iter()
+        .filter(|w| onnx_workload(w).is_some())
+        .count();
+    match lib {
+        "candle" | "burn" => onnx < workloads.len(),
+        "tract" | "onnxruntime" => onnx > 0,
+        _ => true,
+    }
+}
 
 /// What a cell of the table holds.
 #[derive(Clone, Debug)]
@@ -33,14 +56,23 @@ struct Run {
     cells: HashMap<Key, Cell>,
     /// Lines for under the table: why a library did not run, what failed.
     notes: Vec<String>,
-    torch_version: Option<String>,
+    /// The versions the Python libraries report (PyTorch, onnxruntime).
+    versions: HashMap<String, String>,
 }
 
 pub fn table(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let flags = Flags::parse(
         args,
-        &["threads", "torch", "seconds", "workloads", "libs", "data"],
+        &[
+            "threads",
+            "torch",
+            "ort",
+            "seconds",
+            "workloads",
+            "libs",
+            "data",
+        ],
     )?;
     let threads: Vec<usize> = flags
         .list("threads", &["1", "2"])
@@ -52,7 +84,12 @@ pub fn table(args: &[String]) -> Result<(), String> {
     }
     let seconds = flags.seconds()?;
     let workloads = flags.workloads()?;
-    let libs = flags.list("libs", &LIBS.map(|l| l.0));
+    let default_libs: Vec<&str> = LIBS
+        .iter()
+        .map(|l| l.0)
+        .filter(|l| runs_any(l, &workloads))
+        .collect();
+    let libs = flags.list("libs", &default_libs);
     if let Some(l) = libs
         .iter()
         .find(|l| !LIBS.iter().any(|k| k.0 == l.as_str()))
@@ -73,17 +110,23 @@ pub fn table(args: &[String]) -> Result<(), String> {
     let mut run = Run {
         cells: HashMap::new(),
         notes: Vec::new(),
-        torch_version: None,
+        versions: HashMap::new(),
     };
     if !taskset {
         run.notes
             .push("`taskset` was not found: the one-thread runs were not pinned to a core.".into());
     }
-    let python = if libs.iter().any(|l| l == "torch") {
-        find_python(flags.get("torch"), &mut run.notes)
-    } else {
-        None
-    };
+    // The Python of each Python library: `--torch`, `--ort` (by default the same as `--torch`).
+    let pythons: HashMap<&str, String> = PYTHON_LIBS
+        .iter()
+        .filter(|(lib, _, _)| libs.iter().any(|l| l == lib))
+        .filter_map(|&(lib, _, module)| {
+            let flag = if lib == "torch" { "torch" } else { "ort" };
+            let given = flags.get(flag).or(flags.get("torch"));
+            let found = find_python(given, flag, module, &mut run.notes)?;
+            Some((lib, found))
+        })
+        .collect();
 
     let peak = |t: usize| -> Option<(f64, String)> {
         let mut cmd = spawn_command(&exe, &["peak", "--threads", &t.to_string()], t, taskset);
@@ -108,7 +151,6 @@ pub fn table(args: &[String]) -> Result<(), String> {
     let peaks: Vec<(usize, Option<(f64, String)>)> =
         threads.iter().map(|&t| (t, peak(t))).collect();
 
-    let torch_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("torch_bench.py");
     let seconds_arg = seconds.to_string();
     let data_arg = data.display().to_string();
     for &t in &threads {
@@ -117,24 +159,27 @@ pub fn table(args: &[String]) -> Result<(), String> {
             .map(|l| l.0)
             .filter(|l| libs.iter().any(|x| x == l))
         {
-            let (program, mut base): (PathBuf, Vec<String>) = if lib == "torch" {
-                let Some(python) = &python else {
-                    for w in &workloads {
-                        run.cells.insert((lib.into(), t, w.clone()), Cell::NotRun);
-                    }
-                    continue;
-                };
-                (
-                    PathBuf::from(python),
-                    vec![
-                        torch_script.display().to_string(),
+            let (program, mut base): (PathBuf, Vec<String>) =
+                if let Some(&(_, script, _)) = PYTHON_LIBS.iter().find(|p| p.0 == lib) {
+                    let Some(python) = pythons.get(lib) else {
+                        for w in &workloads {
+                            run.cells.insert((lib.into(), t, w.clone()), Cell::NotRun);
+                        }
+                        continue;
+                    };
+                    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+                    let mut args = vec![
+                        script.display().to_string(),
                         "--threads".into(),
                         t.to_string(),
-                    ],
-                )
-            } else {
-                (exe.clone(), vec!["run".into(), "--lib".into(), lib.into()])
-            };
+                    ];
+                    if lib == "onnxruntime" {
+                        args.extend(["--zoo".into(), ZOO_DIR.into()]);
+                    }
+                    (PathBuf::from(python), args)
+                } else {
+                    (exe.clone(), vec!["run".into(), "--lib".into(), lib.into()])
+                };
             base.extend(
                 ["--seconds", &seconds_arg, "--data", &data_arg]
                     .iter()
@@ -146,16 +191,7 @@ pub fn table(args: &[String]) -> Result<(), String> {
 
     print!(
         "{}",
-        render(
-            &run,
-            &threads,
-            &workloads,
-            &libs,
-            &peaks,
-            taskset,
-            python.is_some(),
-            seconds
-        )
+        render(&run, &threads, &workloads, &libs, &peaks, taskset, seconds)
     );
     eprintln!(
         "peers: the whole run took {:.0} s",
@@ -164,11 +200,23 @@ pub fn table(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The Python to run torch_bench.py with: `--torch`, else `python3` if it can import torch.
-fn find_python(given: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
+/// The Python to run a Python library's script with (`--torch` for torch_bench.py, `--ort`
+/// for ort_bench.py): `given`, else `python3`, if it can import `module`.
+fn find_python(
+    given: Option<&str>,
+    flag: &str,
+    module: &str,
+    notes: &mut Vec<String>,
+) -> Option<String> {
     let candidate = given.unwrap_or("python3");
+    let name = if module == "torch" { "PyTorch" } else { module };
+    let install = if module == "torch" {
+        "`pip install torch==2.15.0 torchvision` in a venv"
+    } else {
+        "`pip install onnxruntime numpy` in a venv"
+    };
     let check = Command::new(candidate)
-        .args(["-c", "import torch"])
+        .args(["-c", &format!("import {module}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output();
@@ -178,10 +226,10 @@ fn find_python(given: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
             let err = String::from_utf8_lossy(&out.stderr);
             let last = err.lines().last().unwrap_or("").trim().to_string();
             notes.push(format!(
-                "PyTorch not run: `{}` cannot import torch ({last}); pass `--torch PYTHON` with a \
-                 Python that has it (`pip install torch==2.15.0` in a venv).",
+                "{name} not run: `{}` cannot import {module} ({last}); pass `--{flag} PYTHON` \
+                 with a Python that has it ({install}).",
                 if given.is_some() {
-                    "--torch"
+                    candidate
                 } else {
                     "python3"
                 }
@@ -190,12 +238,7 @@ fn find_python(given: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
         }
         Err(e) => {
             notes.push(format!(
-                "PyTorch not run: cannot start `{}` ({e}); pass `--torch PYTHON`.",
-                if given.is_some() {
-                    "--torch"
-                } else {
-                    "python3"
-                }
+                "{name} not run: cannot start `{candidate}` ({e}); pass `--{flag} PYTHON`."
             ));
             None
         }
@@ -214,8 +257,9 @@ fn spawn_command(program: &Path, args: &[&str], threads: usize, taskset: bool) -
     };
     cmd.args(args);
     let t = threads.to_string();
-    // typed-nn; rayon's pool (typed-nn, candle, burn-flex, gemm); candle's own pool;
-    // PyTorch's OpenMP and MKL pools (torch_bench.py also calls torch.set_num_threads).
+    // typed-nn (and tract's pool, which `run` sizes from it); rayon's pool (typed-nn, candle,
+    // burn-flex, gemm); candle's own pool; PyTorch's OpenMP and MKL pools (torch_bench.py
+    // also calls torch.set_num_threads; ort_bench.py sizes onnxruntime's pool itself).
     for var in [
         "TYPED_NN_THREADS",
         "RAYON_NUM_THREADS",
@@ -269,8 +313,8 @@ fn run_library(
                 Some(Value::Str(s)) => Some(s),
                 _ => None,
             };
-            if let Some(v) = text("version").filter(|_| lib == "torch") {
-                run.torch_version = Some(v);
+            if let Some(v) = text("version") {
+                run.versions.insert(lib.to_string(), v);
                 continue;
             }
             if text("workload").as_deref() != Some(workload.as_str()) {
@@ -312,7 +356,6 @@ fn render(
     libs: &[String],
     peaks: &[(usize, Option<(f64, String)>)],
     taskset: bool,
-    torch_ran: bool,
     seconds: f64,
 ) -> String {
     let mut out = String::new();
@@ -325,29 +368,58 @@ fn render(
     // The header: what ran where.
     let command: Vec<String> = {
         let mut args: Vec<String> = std::env::args().skip(1).collect();
-        // The Python's path is this machine's; the version line says what it was.
-        if let Some(i) = args.iter().position(|a| a == "--torch") {
-            if let Some(p) = args.get_mut(i + 1) {
-                *p = "PYTHON".into();
+        // The Pythons' paths are this machine's; the version line says what they ran.
+        for flag in ["--torch", "--ort"] {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                if let Some(p) = args.get_mut(i + 1) {
+                    *p = "PYTHON".into();
+                }
             }
         }
         args
     };
     let _ = writeln!(
         out,
-        "- command: `cargo run --release -p peers -- {}`",
+        "- command: `cargo run --release -p peers{} -- {}`",
+        if cfg!(feature = "onnx-zoo") {
+            " --features onnx-zoo"
+        } else {
+            ""
+        },
         command.join(" ")
     );
     let _ = writeln!(out, "- date: {} (UTC)", today());
-    let mut versions = format!(
-        "versions: typed-nn {}, candle {} (candle-core, candle-nn; CPU), burn {} (flex backend, autodiff)",
-        env!("PEERS_TYPED_NN_VERSION"),
-        env!("PEERS_CANDLE_VERSION"),
-        env!("PEERS_BURN_VERSION"),
-    );
-    if torch_ran {
-        let v = run.torch_version.as_deref().unwrap_or("unknown");
-        let _ = write!(versions, ", PyTorch {v} (CPU)");
+    let shown = |lib: &str| libs.iter().any(|l| l.0 == lib);
+    let mut versions = format!("versions: typed-nn {}", env!("PEERS_TYPED_NN_VERSION"));
+    if shown("candle") {
+        let _ = write!(
+            versions,
+            ", candle {} (candle-core, candle-nn; CPU)",
+            env!("PEERS_CANDLE_VERSION")
+        );
+    }
+    if shown("burn") {
+        let _ = write!(
+            versions,
+            ", burn {} (flex backend, autodiff)",
+            env!("PEERS_BURN_VERSION")
+        );
+    }
+    if shown("tract") {
+        let _ = write!(versions, ", tract-onnx {}", env!("PEERS_TRACT_VERSION"));
+    }
+    for (lib, name, what) in [
+        ("torch", "PyTorch", " (CPU)"),
+        ("onnxruntime", "onnxruntime", " (CPU execution provider)"),
+    ] {
+        let ran = run
+            .cells
+            .iter()
+            .any(|(k, c)| k.0 == lib && !matches!(c, Cell::NotRun));
+        if shown(lib) && ran {
+            let v = run.versions.get(lib).map_or("unknown", String::as_str);
+            let _ = write!(versions, ", {name} {v}{what}");
+        }
     }
     let _ = writeln!(out, "- {versions}, {}", env!("PEERS_RUSTC_VERSION"));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -366,7 +438,7 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "- threads: t1 = 1 thread{}, t2 = 2 threads, unpinned; every library's thread-count variable set (TYPED_NN_THREADS, RAYON_NUM_THREADS, CANDLE_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; torch.set_num_threads)",
+        "- threads: t1 = 1 thread{}, t2 = 2 threads, unpinned; every library's thread-count variable set (TYPED_NN_THREADS, RAYON_NUM_THREADS, CANDLE_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS; torch.set_num_threads; tract: a rayon pool of N above one thread; onnxruntime: intra_op_num_threads = N, inter_op_num_threads = 1)",
         if taskset { " pinned to CPU 0 (taskset -c 0)" } else { ", not pinned (no taskset)" }
     );
     // Allocator settings change the peers' times (they allocate every step's tensors), so a
