@@ -68,6 +68,28 @@ fn ints_of(inputs: &[Option<Value>], k: usize) -> Result<(Vec<usize>, Vec<Dim>),
     }
 }
 
+/// The axes a node names: its input 1 (opset 13 on) or its `axes` attribute (before, and
+/// for reductions until opset 18).
+pub fn axes_of(inputs: &[Option<Value>], attrs: &mut Attrs) -> Result<Vec<i64>, String> {
+    match inputs.get(1) {
+        Some(Some(_)) => ints_of(inputs, 1)?
+            .1
+            .iter()
+            .map(|d| d.known().ok_or_else(|| "symbolic axes".to_string()))
+            .collect(),
+        _ => Ok(attrs.ints("axes")?.unwrap_or_default()),
+    }
+}
+
+/// [`squeeze`] of a constant's dimensions.
+fn squeezed_dims(op: &str, dims: &[usize], axes: &[i64]) -> Result<Vec<usize>, String> {
+    let as_dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
+    Ok(squeeze(op, &as_dims, axes)?
+        .iter()
+        .map(|d| d.known().unwrap_or(0) as usize)
+        .collect())
+}
+
 /// The shape after `Squeeze` or `Unsqueeze` on `axes`.
 pub fn squeeze(op: &str, shape: &[Dim], axes: &[i64]) -> Result<Vec<Dim>, String> {
     let mut out = shape.to_vec();
@@ -266,19 +288,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
         }
         "Unsqueeze" | "Squeeze" => {
             let (dims, values) = ints_of(inputs, 0)?;
-            let axes = match inputs.get(1) {
-                Some(Some(_)) => ints_of(inputs, 1)?
-                    .1
-                    .iter()
-                    .map(|d| d.known().ok_or("symbolic axes"))
-                    .collect::<Result<Vec<_>, _>>()?,
-                _ => attrs.ints("axes")?.unwrap_or_default(),
-            };
-            let dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
-            let dims = squeeze(op, &dims, &axes)?
-                .iter()
-                .map(|d| d.known().unwrap_or(0) as usize)
-                .collect();
+            let dims = squeezed_dims(op, &dims, &axes_of(inputs, attrs)?)?;
             Ok(vec![Value::Ints { dims, values }])
         }
         "Concat" => {
@@ -486,21 +496,7 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
                         })
                         .collect::<Result<_, _>>()?
                 }
-                _ => {
-                    let axes = match inputs.get(1) {
-                        Some(Some(_)) => ints_of(inputs, 1)?
-                            .1
-                            .iter()
-                            .map(|d| d.known().ok_or("symbolic axes"))
-                            .collect::<Result<Vec<_>, _>>()?,
-                        _ => attrs.ints("axes")?.unwrap_or_default(),
-                    };
-                    let as_dims: Vec<Dim> = dims.iter().map(|&d| Dim::N(d as i64)).collect();
-                    squeeze(op, &as_dims, &axes)?
-                        .iter()
-                        .map(|d| d.known().unwrap_or(0) as usize)
-                        .collect()
-                }
+                _ => squeezed_dims(op, &dims, &axes_of(inputs, attrs)?)?,
             };
             let new_count = out.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
             if new_count != Some(dims.iter().product::<usize>()) {

@@ -318,10 +318,7 @@ pub(super) fn dispatch_plain(
         "ReduceMean" | "ReduceMax" => {
             let d = data(inputs, 0)?;
             let rank = d.shape.len() as i64;
-            let mut axes = match inputs.get(1) {
-                Some(Some(_)) => known_ints(inputs, 1)?,
-                _ => attrs.ints("axes")?.unwrap_or_default(),
-            };
+            let mut axes = fold::axes_of(inputs, attrs)?;
             for a in &mut axes {
                 if *a < 0 {
                     *a += rank;
@@ -494,11 +491,7 @@ pub(super) fn dispatch_plain(
         }
         "Squeeze" | "Unsqueeze" => {
             let d = data(inputs, 0)?;
-            let axes = match inputs.get(1) {
-                Some(Some(_)) => known_ints(inputs, 1)?,
-                _ => attrs.ints("axes")?.unwrap_or_default(),
-            };
-            let shape = fold::squeeze(op, &d.shape, &axes)?;
+            let shape = fold::squeeze(op, &d.shape, &fold::axes_of(inputs, attrs)?)?;
             let mut out = d.clone();
             out.shape = shape;
             Ok(vec![Value::Data(out)])
