@@ -19,6 +19,34 @@ pub const EXPORT_OPSET: i64 = 17;
 /// The ONNX IR version of exported files (the one that goes with opset 17).
 pub const EXPORT_IR_VERSION: i64 = 8;
 
+/// How a tensor of an ONNX file becomes a tensor of an imported network, in PyTorch's layout:
+/// what the importer (nn-dsl) writes for each tensor and the runtime's loader applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorLayout {
+    /// The same values in the same order (the shape may differ by ones: a `[C, 1, 1]`
+    /// slope is a `[C]` one).
+    Same,
+    /// A `[k, n]` matrix (`MatMul`'s right-hand side, `Gemm` without `transB`) transposed
+    /// into `[n, k]` (`nn.Linear`'s weight).
+    Transpose,
+    /// A recurrence's gate blocks: from the file's `[directions, gates · hidden, …]` tensor
+    /// (`W`, `R`; or `B`, `[directions, 2 · gates · hidden]`, whose `half` 0 is the input
+    /// bias and 1 the recurrent one), direction `direction`, its gate blocks reordered so
+    /// that block `k` of the result is block `order[k]` of the file (ONNX's LSTM gates are
+    /// i, o, f, c and PyTorch's i, f, g, o).
+    Gates {
+        direction: usize,
+        half: usize,
+        order: &'static [usize],
+    },
+    /// Zeros (a bias the file leaves out, such as `LayerNormalization`'s optional `B`).
+    Zeros,
+    /// Ones (a scale the file leaves out: a group normalisation without one).
+    Ones,
+    /// A step count of zero (BatchNorm's `num_batches_tracked`, which ONNX does not keep).
+    Count,
+}
+
 /// Why a file or one of its tensors could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OnnxError {

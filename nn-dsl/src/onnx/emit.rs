@@ -20,20 +20,7 @@ pub struct WeightRef {
     pub layout: Layout,
 }
 
-/// How the file lays out a tensor (the runtime's `OnnxLayout`).
-#[derive(Clone, Debug)]
-pub enum Layout {
-    Same,
-    Transpose,
-    Gates {
-        direction: usize,
-        half: usize,
-        order: &'static [usize],
-    },
-    Zeros,
-    Ones,
-    Count,
-}
+pub use nn_onnx::TensorLayout as Layout;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinKind {

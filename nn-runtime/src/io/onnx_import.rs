@@ -11,32 +11,9 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use std::collections::HashMap;
 
-/// How a tensor of the file becomes a tensor of the network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnnxLayout {
-    /// The same values in the same order (the shape may differ by ones: a `[C, 1, 1]`
-    /// slope is a `[C]` one).
-    Same,
-    /// A `[k, n]` matrix (`MatMul`'s right-hand side, `Gemm` without `transB`) transposed
-    /// into `[n, k]` (`nn.Linear`'s weight).
-    Transpose,
-    /// A recurrence's gate blocks: from the file's `[directions, gates · hidden, …]` tensor
-    /// (`W`, `R`; or `B`, `[directions, 2 · gates · hidden]`, whose `half` 0 is the input
-    /// bias and 1 the recurrent one), direction `direction`, its gate blocks reordered so
-    /// that block `k` of the result is block `order[k]` of the file (ONNX's LSTM gates are
-    /// i, o, f, c and PyTorch's i, f, g, o).
-    Gates {
-        direction: usize,
-        half: usize,
-        order: &'static [usize],
-    },
-    /// Zeros (a bias the file leaves out, such as `LayerNormalization`'s optional `B`).
-    Zeros,
-    /// Ones (a scale the file leaves out: a group normalisation without one).
-    Ones,
-    /// A step count of zero (BatchNorm's `num_batches_tracked`, which ONNX does not keep).
-    Count,
-}
+/// How a tensor of the file becomes a tensor of the network: the description the importer
+/// writes for each tensor, shared through `nn-onnx`.
+pub use nn_onnx::TensorLayout as OnnxLayout;
 
 /// One tensor of an imported network: its name in the network, its PyTorch shape, where
 /// it comes from in the file and how.
