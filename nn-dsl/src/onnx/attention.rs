@@ -57,10 +57,7 @@ fn inside(cx: &Importer, r: usize) -> Value {
 }
 
 fn scalar(inputs: &[Option<Value>]) -> Option<f32> {
-    inputs.iter().flatten().find_map(|v| match v {
-        Value::Weight { small: Some(v), .. } if v.len() == 1 => Some(v[0]),
-        _ => None,
-    })
+    inputs.iter().flatten().find_map(Value::scalar)
 }
 
 /// A node of region `r`.
@@ -155,7 +152,7 @@ fn close(
     let region = cx.regions[r].clone();
     let dim = region.dim;
     let (w, wdims) = match inputs.get(1).and_then(|v| v.as_ref()) {
-        Some(Value::Weight { name, dims, .. }) => (name.clone(), dims.clone()),
+        Some(Value::Weight { source, dims, .. }) => (source.clone(), dims.clone()),
         _ => return Err("the output projection's weight is not a weight of the file".into()),
     };
     let layout = if node.op_type == "Gemm" {
@@ -233,10 +230,10 @@ fn close(
         layout,
     });
     let bias = match inputs.get(2).and_then(|v| v.as_ref()) {
-        Some(Value::Weight { name, .. }) => WeightRef {
+        Some(Value::Weight { source, .. }) => WeightRef {
             suffix: "out_proj.bias",
             shape: vec![dim],
-            source: name.clone(),
+            source: source.clone(),
             layout: Layout::Same,
         },
         _ => WeightRef {

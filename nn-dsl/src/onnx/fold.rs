@@ -24,7 +24,7 @@ pub fn constant(t: &TensorProto, name: &str) -> Result<Value, String> {
                 None
             };
             Ok(Value::Weight {
-                name: Source::whole(name, &dims),
+                source: Source::whole(name, &dims),
                 dims,
                 small,
             })
@@ -156,14 +156,14 @@ fn arith(op: &str, a: &Dim, b: &Dim) -> Result<Dim, String> {
 /// A float constant that is all zeros, as one zero (what initial states are made of).
 fn zero(name: &str) -> Value {
     Value::Weight {
-        name: Source::whole(name, &[]),
+        source: Source::whole(name, &[]),
         dims: Vec::new(),
         small: Some(vec![0.0]),
     }
 }
 
 fn is_zero(v: Option<&Option<Value>>) -> bool {
-    matches!(v, Some(Some(Value::Weight { small: Some(values), .. })) if values.iter().all(|&v| v == 0.0))
+    v.and_then(Option::as_ref).is_some_and(|v| v.all_equal(0.0))
 }
 
 /// Folds a node whose inputs are all constants.
@@ -246,7 +246,7 @@ pub fn fold(node: &NodeProto, inputs: &[Option<Value>], attrs: &mut Attrs) -> Ou
             }
             if let Some(a) = attrs.get("value_float") {
                 return Ok(vec![Value::Weight {
-                    name: Source::whole(&out_name, &[]),
+                    source: Source::whole(&out_name, &[]),
                     dims: Vec::new(),
                     small: Some(vec![a.f]),
                 }]);
@@ -419,8 +419,8 @@ fn select(ranges: &[(usize, usize)], from: usize, to: usize) -> Vec<(usize, usiz
 fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outputs {
     let piece = |k: usize| -> Result<(Source, Vec<usize>), String> {
         match inputs.get(k).and_then(|v| v.as_ref()) {
-            Some(Value::Weight { name, dims, .. }) if !name.name.is_empty() => {
-                Ok((name.clone(), dims.clone()))
+            Some(Value::Weight { source, dims, .. }) if !source.name.is_empty() => {
+                Ok((source.clone(), dims.clone()))
             }
             _ => Err(format!("input {k} is not a weight of the file")),
         }
@@ -429,12 +429,12 @@ fn weight_pieces(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Outpu
     let row: usize = dims.iter().skip(1).product();
     // The result names its ranges of the file's tensor even when it is all of it: its shape
     // is no longer the file's.
-    let made = |name: Source, dims: Vec<usize>| {
+    let made = |from: Source, dims: Vec<usize>| {
         Ok(vec![Value::Weight {
-            name: Source {
-                chunks: ranges(&name),
+            source: Source {
+                chunks: ranges(&from),
                 dims: dims.clone(),
-                name: name.name,
+                name: from.name,
             },
             dims,
             small: None,
@@ -521,9 +521,11 @@ fn mask_step(op: &str, inputs: &[Option<Value>], attrs: &mut Attrs) -> Result<Ma
     ] {
         attrs.get(a);
     }
-    let float = |k: usize| match inputs.get(k) {
-        Some(Some(Value::Weight { small: Some(v), .. })) if v.len() == 1 => Some(v[0]),
-        _ => None,
+    let float = |k: usize| {
+        inputs
+            .get(k)
+            .and_then(Option::as_ref)
+            .and_then(Value::scalar)
     };
     let is = |k: usize, m: Mask| matches!(inputs.get(k), Some(Some(Value::Opaque(x))) if *x == m);
     Ok(match op {

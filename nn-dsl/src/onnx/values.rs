@@ -96,7 +96,7 @@ pub enum Value {
     /// A float tensor of the file (an initializer or a `Constant` node's value), kept by
     /// name: the network reads it at run time.
     Weight {
-        name: Source,
+        source: Source,
         dims: Vec<usize>,
         /// Its values when it is small (a scalar of an activation's pattern).
         small: Option<Vec<f32>>,
@@ -116,6 +116,20 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value of a float constant of one element (an activation's bound, a scale).
+    pub fn scalar(&self) -> Option<f32> {
+        match self {
+            Value::Weight { small: Some(v), .. } if v.len() == 1 => Some(v[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a small float constant all of whose values are `v` (zeros of an
+    /// initial state, ones of a scale left out).
+    pub fn all_equal(&self, v: f32) -> bool {
+        matches!(self, Value::Weight { small: Some(x), .. } if x.iter().all(|&x| x == v))
+    }
+
     /// The shape, for messages.
     pub fn describe(&self) -> String {
         match self {

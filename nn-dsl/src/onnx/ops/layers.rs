@@ -324,7 +324,7 @@ pub(super) fn recurrence(
     }
     for k in [5, 6] {
         match inputs.get(k) {
-            Some(Some(Value::Weight { small: Some(v), .. })) if v.iter().all(|&v| v == 0.0) => {}
+            Some(Some(v)) if v.all_equal(0.0) => {}
             Some(Some(_)) => return Err(format!("an initial state (input {k}) other than zeros")),
             _ => {}
         }

@@ -138,11 +138,11 @@ pub fn in_range(what: &str, value: i64) -> Result<i64, String> {
 
 fn weight(inputs: &[Option<Value>], k: usize) -> Result<(Source, Vec<usize>), String> {
     match input(inputs, k)? {
-        Value::Weight { name, dims, .. } if !name.name.is_empty() => {
+        Value::Weight { source, dims, .. } if !source.name.is_empty() => {
             if dims.iter().any(|&d| d as u64 > LIMIT as u64) {
                 return Err(format!("input {k} has a dimension out of range: {dims:?}"));
             }
-            Ok((name.clone(), dims.clone()))
+            Ok((source.clone(), dims.clone()))
         }
         Value::Data(_) => Err(format!(
             "input {k} is computed from the network's input, where a weight of the file is needed"

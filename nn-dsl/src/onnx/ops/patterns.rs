@@ -156,10 +156,7 @@ pub(super) fn scalar_and_other(inputs: &[Option<Value>]) -> Option<(f32, usize)>
     if inputs.len() != 2 {
         return None;
     }
-    (0..2).find_map(|k| match &inputs[k] {
-        Some(Value::Weight { small: Some(v), .. }) if v.len() == 1 => Some((v[0], 1 - k)),
-        _ => None,
-    })
+    (0..2).find_map(|k| Some((inputs[k].as_ref()?.scalar()?, 1 - k)))
 }
 
 /// GELU written out, x · ½(1 + erf(x / √2)), in either order of its last two products:
@@ -245,7 +242,12 @@ pub(super) fn group_norm(
     d: &Data,
     eps: f32,
 ) -> Result<Option<Data>, String> {
-    let plain = |k: usize, v: f32| matches!(inputs.get(k), Some(Some(Value::Weight { small: Some(x), .. })) if x.iter().all(|&x| x == v));
+    let plain = |k: usize, v: f32| {
+        inputs
+            .get(k)
+            .and_then(Option::as_ref)
+            .is_some_and(|x| x.all_equal(v))
+    };
     if d.shape.len() != 3
         || d.sample.len() < 2
         || d.sample == d.onnx_sample()
