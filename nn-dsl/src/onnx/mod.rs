@@ -453,7 +453,8 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
             )])
         }
     };
-    let out = cx.exact_output(&out).map_err(|e| vec![e])?;
+    // The output's shape as ONNX has it, so that a user reads what onnxruntime gives.
+    let out = cx.exact(&out, "output").map_err(|e| vec![e])?;
     if out.path.is_empty() {
         return Err(vec!["the output is the input: there is no layer".into()]);
     }
@@ -483,34 +484,6 @@ pub fn import(bytes: &[u8]) -> Result<Imported, Vec<String>> {
         body: written.body,
         weights: written.weights,
     })
-}
-
-impl Importer {
-    fn exact_output(&mut self, d: &Data) -> Result<Data, String> {
-        let want = d.onnx_sample();
-        if d.batch_axis() != Some(0) || d.half_of.is_some() {
-            return Err("the output's batch axis is not its first".into());
-        }
-        if d.sample == want {
-            return Ok(d.clone());
-        }
-        // The output's shape as ONNX has it, so that a user reads what onnxruntime gives.
-        let mut out = d.clone();
-        let name = self.steps.name("output", "reshape");
-        let text = if want.len() == 1 {
-            "Flatten".to_string()
-        } else {
-            let dims: Vec<String> = want.iter().map(|d| d.to_string()).collect();
-            format!("Reshape([{}])", dims.join(", "))
-        };
-        out.path.push(self.steps.push(emit::Step::Layer {
-            name,
-            text,
-            weights: Vec::new(),
-        }));
-        out.sample = want;
-        Ok(out)
-    }
 }
 
 /// The network's input shape (`[3, 224, 224]`, `tokens[12]`) and its value.
