@@ -688,6 +688,8 @@
 //! kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
 //! tests); the reference and the never-panics property follow from the declaration.
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
 pub use nn_macros::network;
 pub use nn_runtime::*;
 

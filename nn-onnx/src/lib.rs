@@ -6,12 +6,18 @@
 //! the readers here check every element count against the tensor's dimensions, with
 //! overflow-checked arithmetic, before they read.
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 pub mod proto;
 
 pub use proto::*;
 
+#[allow(unused_imports)]
+use alloc::{format, string::String, string::ToString, vec, vec::Vec};
+use core::fmt;
 use prost::Message;
-use std::fmt;
 
 /// The opset of the default domain that exported files declare.
 pub const EXPORT_OPSET: i64 = 17;
@@ -68,7 +74,7 @@ impl fmt::Display for OnnxError {
     }
 }
 
-impl std::error::Error for OnnxError {}
+impl core::error::Error for OnnxError {}
 
 /// Decodes an ONNX file's bytes.
 pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, OnnxError> {

@@ -4,6 +4,9 @@
 //! them as unknown fields, so a file that has them still decodes, and a node that needs them
 //! is reported as an unsupported operator by the importer.
 
+#[allow(unused_imports)]
+use alloc::{format, string::String, string::ToString, vec, vec::Vec};
+
 /// `ModelProto`: a graph with the operator sets it is written against.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelProto {

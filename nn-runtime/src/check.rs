@@ -9,10 +9,13 @@
 //! sign or a missing factor is off by 30 % or more). Inputs should keep away from kinks
 //! (ReLU's 0, a max pooling's ties) by more than h.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::layers::{Layer, Layout, ParamReader, ParamVisitor, Path};
 use crate::tensor::Batch;
 use crate::Rng;
-use std::fmt;
+use core::fmt;
 
 /// The finite-difference step and how far the two gradients may differ.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,7 +93,7 @@ impl fmt::Display for GradientMismatch {
     }
 }
 
-impl std::error::Error for GradientMismatch {}
+impl core::error::Error for GradientMismatch {}
 
 /// Checks ∂/∂x and ∂/∂θ of Σ w ⊙ layer(x) for random `w` (drawn from `rng`) against
 /// central differences, with the default [`Tolerance`]. The layer's parameters are nudged

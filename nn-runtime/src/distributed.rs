@@ -22,6 +22,9 @@
 //! `MPI_Abort`, since MPI cannot cancel a collective operation others have entered. A
 //! checkpoint written at the last epoch's end (`Checkpoint` on rank 0) resumes the run.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use crate::train::{
     gather_buffers, parameters, scatter_buffers, set_parameters, weights_digest, BackwardPass, Fnv,
@@ -107,7 +110,7 @@ impl MpiExchange {
                 "rank {} built a different network than rank {} ({}, {} parameters here)",
                 other,
                 self.rank(),
-                std::any::type_name::<N>(),
+                core::any::type_name::<N>(),
                 N::PARAMS
             )));
         }
@@ -247,11 +250,11 @@ impl GradientExchange for MpiExchange {
         self.send.resize(grads, 0.0);
         means.clear();
         means.resize(grads, 0.0);
-        let mut tail = std::mem::take(&mut self.recv);
+        let mut tail = core::mem::take(&mut self.recv);
         let step = self.steps + 1;
         let (world, bucket, timeout) = (&self.world, self.bucket_len, self.timeout);
         let (send, recv) = (&mut self.send[..], &mut means[..]);
-        let mut tail_sum = std::mem::take(&mut self.tail_sum);
+        let mut tail_sum = core::mem::take(&mut self.tail_sum);
         mpi::request::scope(|scope| {
             let mut pending = Vec::new();
             // Gradients `[filled, unsent.len())` are written and not yet sent; everything
@@ -266,8 +269,8 @@ impl GradientExchange for MpiExchange {
                     // Whole buckets from the end of what is ready; the rest waits for more.
                     while unsent.len() - filled >= bucket {
                         let at = unsent.len() - bucket;
-                        let (head, ready) = std::mem::take(&mut unsent).split_at_mut(at);
-                        let (sums_head, sums) = std::mem::take(&mut unsent_sums).split_at_mut(at);
+                        let (head, ready) = core::mem::take(&mut unsent).split_at_mut(at);
+                        let (sums_head, sums) = core::mem::take(&mut unsent_sums).split_at_mut(at);
                         (unsent, unsent_sums) = (head, sums_head);
                         let ready: &[f32] = ready;
                         pending.push(world.immediate_all_reduce_into(
@@ -316,7 +319,7 @@ fn wait_or_stop<'a, D: ?Sized, S: Scope<'a>>(
     world: &SimpleCommunicator,
     pending: Vec<Request<'a, D, S>>,
     timeout: Duration,
-    what: &dyn std::fmt::Display,
+    what: &dyn core::fmt::Display,
 ) {
     let start = Instant::now();
     let mut pending: Vec<_> = pending.into_iter().map(Some).collect();
@@ -347,7 +350,7 @@ fn wait_or_stop<'a, D: ?Sized, S: Scope<'a>>(
 /// FNV-1a over the bytes of a type's name, parameter count and FLOPs per sample.
 fn network_signature<N: Network>() -> u64 {
     let mut h = Fnv::default();
-    h.write(std::any::type_name::<N>().as_bytes());
+    h.write(core::any::type_name::<N>().as_bytes());
     h.write(&(N::PARAMS as u64).to_le_bytes());
     h.write(&(N::FLOPS as u64).to_le_bytes());
     h.finish()

@@ -1,12 +1,21 @@
 //! The runtime's error type: every failure a user can cause is a value, never a panic.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
+#[cfg(feature = "std")]
 use std::path::{Path, PathBuf};
+/// Without `std` there are no files: the variants that name one (never made then) hold a
+/// string.
+#[cfg(not(feature = "std"))]
+type PathBuf = String;
 
 /// What went wrong, with what was expected and what was found.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be opened or read.
+    #[cfg(feature = "std")]
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -240,11 +249,12 @@ pub enum WeightProblem {
 }
 
 /// `Result` with the runtime's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     /// The error for a failed open or read of `path`: [`Error::MissingFile`] when it does not
     /// exist, [`Error::Io`] otherwise. For `map_err`.
+    #[cfg(feature = "std")]
     pub(crate) fn reading(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |source| match source.kind() {
             std::io::ErrorKind::NotFound => Error::MissingFile {

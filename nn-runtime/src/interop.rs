@@ -23,7 +23,7 @@ use nalgebra::{SMatrix, SVector};
 impl<const N: usize> From<SVector<f32, N>> for Tensor1<N> {
     fn from(v: SVector<f32, N>) -> Self {
         Tensor1 {
-            data: std::array::from_fn(|i| v[i]),
+            data: core::array::from_fn(|i| v[i]),
         }
     }
 }
@@ -37,7 +37,7 @@ impl<const N: usize> From<Tensor1<N>> for SVector<f32, N> {
 impl<const R: usize, const C: usize> From<SMatrix<f32, R, C>> for Tensor2<R, C> {
     fn from(m: SMatrix<f32, R, C>) -> Self {
         Tensor2 {
-            data: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+            data: core::array::from_fn(|r| core::array::from_fn(|c| m[(r, c)])),
         }
     }
 }

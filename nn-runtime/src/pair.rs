@@ -5,12 +5,15 @@
 //! parts' side by side, `[a | b]`, so a batch of pairs is rows of `A::LEN + B::LEN` values
 //! and a part of each row is a contiguous run: what [`Select`] reads.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use crate::layers::{Layer, Walk};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::fmt;
-use std::marker::PhantomData;
+use core::fmt;
+use core::marker::PhantomData;
 
 /// A sample of an `A` and a `B`, on the heap (its length is `A::LEN + B::LEN`, which cannot
 /// size an array on stable Rust).
@@ -362,7 +365,7 @@ impl<A: crate::data::TargetBatch, B: crate::data::TargetBatch> crate::data::Targ
     fn count_correct<S: Sample>(&self, _outputs: &Batch<S>) -> usize {
         0
     }
-    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+    fn copy_rows_into(&self, rows: core::ops::Range<usize>, into: &mut Self) {
         self.0.copy_rows_into(rows.clone(), &mut into.0);
         self.1.copy_rows_into(rows, &mut into.1);
     }
@@ -450,6 +453,7 @@ where
     }
 }
 
+#[cfg(feature = "fit")]
 /// Each output's metrics, named `out1_…` and `out2_…` (Keras prefixes the output's name).
 pub struct PairMetrics<M1, M2, O1, O2> {
     first: M1,
@@ -457,6 +461,7 @@ pub struct PairMetrics<M1, M2, O1, O2> {
     _outputs: PhantomData<fn() -> (O1, O2)>,
 }
 
+#[cfg(feature = "fit")]
 impl<M1: Default, M2: Default, O1, O2> Default for PairMetrics<M1, M2, O1, O2> {
     fn default() -> Self {
         PairMetrics {
@@ -467,6 +472,7 @@ impl<M1: Default, M2: Default, O1, O2> Default for PairMetrics<M1, M2, O1, O2> {
     }
 }
 
+#[cfg(feature = "fit")]
 impl<M1, M2, O1, O2, T1, T2> crate::fit::Metrics<Pair<O1, O2>, (T1, T2)>
     for PairMetrics<M1, M2, O1, O2>
 where
@@ -494,6 +500,7 @@ where
     }
 }
 
+#[cfg(feature = "fit")]
 impl<O1, O2, T1, T2, L1, L2> crate::fit::TaskMetrics<crate::layers::Linear, Pair<O1, O2>, (T1, T2)>
     for Losses<L1, L2>
 where

@@ -1,6 +1,9 @@
 //! A small seeded random number generator, so results are reproducible across platforms
 //! and dependency versions (xoshiro256++ seeded through SplitMix64).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 /// Seeded pseudo-random generator used for initialisation, shuffling and dropout.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -73,7 +76,7 @@ impl Rng {
     pub fn normal(&mut self) -> f32 {
         let u1 = 1.0 - self.next_f64();
         let u2 = self.next_f64();
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        ((-2.0 * u1.ln()).sqrt() * (core::f64::consts::TAU * u2).cos()) as f32
     }
 
     /// Fisher-Yates shuffle.

@@ -13,6 +13,9 @@
 //! # Ok::<(), nn_runtime::Error>(())
 //! ```
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use crate::Rng;
 

@@ -1,9 +1,12 @@
 //! Shapes and storage. Feature dimensions are const generics; the batch dimension is a
 //! run-time row count, so the last, smaller batch of an epoch needs no recompilation.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
-use std::fmt;
-use std::marker::PhantomData;
+use core::fmt;
+use core::marker::PhantomData;
 
 /// One sample of a fixed shape, stored contiguously (row-major, PyTorch order).
 pub trait Sample: Clone + Send + Sync + 'static {
@@ -81,14 +84,14 @@ impl<const N: usize> From<[f32; N]> for Tensor1<N> {
     }
 }
 
-impl<const N: usize> std::ops::Index<usize> for Tensor1<N> {
+impl<const N: usize> core::ops::Index<usize> for Tensor1<N> {
     type Output = f32;
     fn index(&self, i: usize) -> &f32 {
         &self.data[i]
     }
 }
 
-impl<const N: usize> std::ops::IndexMut<usize> for Tensor1<N> {
+impl<const N: usize> core::ops::IndexMut<usize> for Tensor1<N> {
     fn index_mut(&mut self, i: usize) -> &mut f32 {
         &mut self.data[i]
     }
@@ -365,7 +368,7 @@ impl<S: Sample> Batch<S> {
 
     /// Makes this batch a copy of `rows` of `src`, allocating only when the capacity held
     /// is too small.
-    pub fn copy_rows_from(&mut self, src: &Batch<S>, rows: std::ops::Range<usize>) {
+    pub fn copy_rows_from(&mut self, src: &Batch<S>, rows: core::ops::Range<usize>) {
         self.data.clear();
         self.data
             .extend_from_slice(&src.data[rows.start * S::LEN..rows.end * S::LEN]);
@@ -679,7 +682,7 @@ impl<S: Sample> Batch<S> {
     }
 
     /// Iterates over the rows as flat slices.
-    pub fn iter_rows(&self) -> std::slice::ChunksExact<'_, f32> {
+    pub fn iter_rows(&self) -> core::slice::ChunksExact<'_, f32> {
         self.data.chunks_exact(S::LEN.max(1))
     }
 }

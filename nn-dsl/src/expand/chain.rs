@@ -251,8 +251,8 @@ fn gen_layer_visitors(g: &Gen<'_>) -> TokenStream {
             g: &mut #rt::io::onnx::OnnxGraph,
             path: &#rt::layers::Path<'_>,
             input: &str,
-        ) -> #rt::Result<::std::string::String> {
-            let x = ::std::string::String::from(input);
+        ) -> #rt::Result<#rt::__alloc::String> {
+            let x = #rt::__alloc::String::from(input);
             #(
                 let x = #rt::layers::Layer::to_onnx(&self.#fields, g, &path.child(#path_names), &x)?;
             )*
@@ -272,10 +272,10 @@ fn gen_summary_rows_fn(g: &Gen<'_>) -> TokenStream {
         fn summary_rows(
             name: &str,
             input: &str,
-            rows: &mut ::std::vec::Vec<#rt::layers::SummaryRow>,
-        ) -> ::std::string::String {
+            rows: &mut #rt::__alloc::Vec<#rt::layers::SummaryRow>,
+        ) -> #rt::__alloc::String {
             let prefix = name;
-            let input = ::std::string::String::from(input);
+            let input = #rt::__alloc::String::from(input);
             #( #rows )*
             input
         }

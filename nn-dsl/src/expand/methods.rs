@@ -224,16 +224,20 @@ fn gen_training_methods(g: &Gen<'_>) -> TokenStream {
 fn gen_file_methods(g: &Gen<'_>) -> TokenStream {
     let rt = g.env.rt;
     quote! {
+        #rt::__if_std! {
         /// Writes the parameters to a safetensors file, with PyTorch's names and layouts.
         pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<()> {
             #rt::io::safetensors::save(self, path)
         }
 
+        }
+
         /// The parameters as the bytes of a safetensors file.
-        pub fn to_safetensors_bytes(&self) -> #rt::Result<::std::vec::Vec<u8>> {
+        pub fn to_safetensors_bytes(&self) -> #rt::Result<#rt::__alloc::Vec<u8>> {
             #rt::io::safetensors::to_bytes(self)
         }
 
+        #rt::__if_std! {
         /// A network with the parameters of a safetensors file; every tensor's name, dtype
         /// and shape is checked, and every mismatch reported at once.
         pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<Self> {
@@ -248,8 +252,10 @@ fn gen_file_methods(g: &Gen<'_>) -> TokenStream {
             #rt::io::onnx::save(self, path)
         }
 
+        }
+
         /// The network as the bytes of an ONNX model (see [`Self::save_onnx`]).
-        pub fn to_onnx_bytes(&self) -> #rt::Result<::std::vec::Vec<u8>> {
+        pub fn to_onnx_bytes(&self) -> #rt::Result<#rt::__alloc::Vec<u8>> {
             #rt::io::onnx::to_bytes(self)
         }
 
@@ -272,27 +278,27 @@ fn gen_summary_method(g: &Gen<'_>) -> TokenStream {
         quote!(#name_str)
     } else {
         let format = format!("{name_str}<{}>", vec!["{}"; params.len()].join(", "));
-        quote!(&::std::format!(#format, #(#params),*))
+        quote!(&#rt::__alloc::format!(#format, #(#params),*))
     };
     quote! {
         /// A Keras-style table of layers, output shapes and parameter counts.
-        pub fn summary() -> ::std::string::String {
+        pub fn summary() -> #rt::__alloc::String {
             #rt::layers::format_summary(#model_name, &Self::summary_table_rows())
         }
 
         /// [`Self::summary`] of this network as it is now: the parameters of frozen layers
         /// (`freeze`) counted as non-trainable, and their rows marked `frozen`.
-        pub fn trainable_summary(&self) -> ::std::string::String {
+        pub fn trainable_summary(&self) -> #rt::__alloc::String {
             let mut rows = Self::summary_table_rows();
             #rt::train::Network::buffers_ref(self).frozen().mark_rows(&mut rows);
             #rt::layers::format_summary(#model_name, &rows)
         }
 
-        fn summary_table_rows() -> ::std::vec::Vec<#rt::layers::SummaryRow> {
-            let mut all_rows = ::std::vec::Vec::new();
+        fn summary_table_rows() -> #rt::__alloc::Vec<#rt::layers::SummaryRow> {
+            let mut all_rows = #rt::__alloc::Vec::new();
             let rows = &mut all_rows;
             let prefix = "";
-            let input = ::std::string::String::from("input");
+            let input = #rt::__alloc::String::from("input");
             #( #rows )*
             let _ = (input, prefix);
             all_rows

@@ -48,7 +48,7 @@ fn layer_rows(layer: &Layer, rt: &TokenStream) -> TokenStream {
         let input = {
             let name = #rt::layers::child_name(prefix, #name);
             let prefix = name.as_str();
-            let mut ends = ::std::vec::Vec::new();
+            let mut ends = #rt::__alloc::Vec::new();
             #( #ends )*
             #rt::layers::join_row(
                 prefix,

@@ -170,11 +170,13 @@ pub fn network_from_bytes(
                 Ok(net)
             }
 
-            /// The network with the weights of an ONNX file read at run time.
-            pub fn from_onnx_file(path: impl AsRef<::std::path::Path>) -> #rt::Result<Self> {
-                let mut net = <Self as #rt::layers::Layer>::init(&mut #rt::Rng::seed(0));
-                #rt::io::onnx_import::load_onnx_file(&mut net, path, Self::ONNX_WEIGHTS)?;
-                Ok(net)
+            #rt::__if_std! {
+                /// The network with the weights of an ONNX file read at run time.
+                pub fn from_onnx_file(path: impl ::core::convert::AsRef<::std::path::Path>) -> #rt::Result<Self> {
+                    let mut net = <Self as #rt::layers::Layer>::init(&mut #rt::Rng::seed(0));
+                    #rt::io::onnx_import::load_onnx_file(&mut net, path, Self::ONNX_WEIGHTS)?;
+                    ::core::result::Result::Ok(net)
+                }
             }
 
             #embedded

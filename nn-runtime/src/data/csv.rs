@@ -1,6 +1,9 @@
 //! Tabular data: CSV files into data sets, seeded train/validation/test splits, and feature
 //! standardisation fitted on the training part only.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Class, Dataset, Target};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor1;

@@ -2,6 +2,9 @@
 //! type, NN = number of dimensions), NN big-endian u32 dimensions, then the elements.
 //! Files may be gzipped; the gzip magic bytes, not the file name, decide.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use flate2::read::GzDecoder;
 use std::fs::File;

@@ -1,5 +1,8 @@
 //! MNIST from its four IDX files (gzipped or raw), inputs scaled to [0, 1].
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::idx;
 use super::{Class, Dataset};
 use crate::error::{Error, Result};

@@ -1,7 +1,13 @@
 //! Data sets, class labels and mini-batches.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
+#[cfg(feature = "csv")]
 pub mod csv;
+#[cfg(feature = "mnist")]
 pub mod idx;
+#[cfg(feature = "mnist")]
 pub mod mnist;
 mod steps;
 
@@ -98,7 +104,7 @@ pub trait TargetBatch: Default + Send + Sync {
     }
     /// Makes `into` a copy of `rows` of this batch (a shard of a data-parallel step),
     /// allocating only when `into` has less capacity.
-    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self);
+    fn copy_rows_into(&self, rows: core::ops::Range<usize>, into: &mut Self);
     /// Whether these targets are one output's, so that one accuracy counts them; targets
     /// of several outputs (a tuple) have a metric per output instead.
     const ONE_OUTPUT: bool = true;
@@ -119,7 +125,7 @@ impl<const N: usize> TargetBatch for Labels<N> {
     fn push(&mut self, target: &Class<N>) {
         self.classes.push(target.0)
     }
-    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+    fn copy_rows_into(&self, rows: core::ops::Range<usize>, into: &mut Self) {
         into.classes.clear();
         into.classes.extend_from_slice(&self.classes[rows]);
     }
@@ -154,7 +160,7 @@ impl<S: Sample> TargetBatch for Batch<S> {
     fn push(&mut self, target: &S) {
         Batch::push(self, target)
     }
-    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+    fn copy_rows_into(&self, rows: core::ops::Range<usize>, into: &mut Self) {
         into.copy_rows_from(self, rows);
     }
     /// Per row of the last dimension (one per sample of a vector, one per step of a
@@ -194,7 +200,7 @@ pub struct Dataset<X: Sample, Y: Target> {
     /// For pairs, the lengths of each part that is a sequence of different lengths (one
     /// per sample).
     parts: Vec<crate::tensor::PartLengths>,
-    _x: std::marker::PhantomData<fn() -> X>,
+    _x: core::marker::PhantomData<fn() -> X>,
 }
 
 impl<X: Sample, Y: Target> Dataset<X, Y> {
@@ -212,7 +218,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             targets,
             lengths: Vec::new(),
             parts: Vec::new(),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         })
     }
 
@@ -246,7 +252,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             targets,
             lengths,
             parts: Vec::new(),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         })
     }
 
@@ -274,7 +280,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             targets,
             lengths: Vec::new(),
             parts: Vec::new(),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         }
     }
 
@@ -305,6 +311,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
         &self.targets[i]
     }
 
+    #[cfg(feature = "csv")]
     /// A new data set of the samples at `ids` (each below `len`), in that order.
     pub(crate) fn select(&self, ids: &[usize]) -> Self {
         let mut inputs = Vec::with_capacity(ids.len() * X::LEN);
@@ -316,7 +323,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             targets: ids.iter().map(|&i| self.targets[i].clone()).collect(),
             lengths: self.lengths_of(ids.iter().copied()),
             parts: self.parts_of(ids.iter().copied()),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         }
     }
 
@@ -356,12 +363,12 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
     /// The first `n` samples and the rest, as two data sets (`n` is capped at the length).
     pub fn split_at(&self, n: usize) -> (Self, Self) {
         let n = n.min(self.len());
-        let part = |range: std::ops::Range<usize>| Dataset {
+        let part = |range: core::ops::Range<usize>| Dataset {
             inputs: self.inputs[range.start * X::LEN..range.end * X::LEN].to_vec(),
             targets: self.targets[range.clone()].to_vec(),
             lengths: self.lengths_of(range.clone()),
             parts: self.parts_of(range),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         };
         (part(0..n), part(n..self.len()))
     }
@@ -374,7 +381,7 @@ impl<X: Sample, Y: Target> Dataset<X, Y> {
             targets: self.targets[..n].to_vec(),
             lengths: self.lengths_of(0..n),
             parts: self.parts_of(0..n),
-            _x: std::marker::PhantomData,
+            _x: core::marker::PhantomData,
         }
     }
 

@@ -3,6 +3,9 @@
 //! is `[T, N]` class scores. A step may be ignored — padding, PyTorch's `ignore_index` —
 //! and then counts in no loss and no metric.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Target, TargetBatch};
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -137,7 +140,7 @@ impl<const T: usize, const V: usize> super::Dataset<Tokens<T>, StepClasses<T, V>
         let mut start = 0;
         while start + T < ids.len() {
             inputs.extend(ids[start..start + T].iter().map(|&id| id as f32));
-            let next: [u32; T] = std::array::from_fn(|k| ids[start + 1 + k]);
+            let next: [u32; T] = core::array::from_fn(|k| ids[start + 1 + k]);
             targets.push(StepClasses { ids: next });
             start += stride;
         }
@@ -163,7 +166,7 @@ impl<const T: usize, const N: usize> TargetBatch for StepLabels<T, N> {
     fn push(&mut self, target: &StepClasses<T, N>) {
         self.ids.extend_from_slice(&target.ids)
     }
-    fn copy_rows_into(&self, rows: std::ops::Range<usize>, into: &mut Self) {
+    fn copy_rows_into(&self, rows: core::ops::Range<usize>, into: &mut Self) {
         into.ids.clear();
         into.ids
             .extend_from_slice(&self.ids[rows.start * T..rows.end * T]);

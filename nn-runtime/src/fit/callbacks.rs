@@ -1,6 +1,9 @@
 //! Callbacks run at the end of every epoch of `Trainer::fit`: early stopping, and
 //! checkpoints of the best and the last model.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::checkpoint::{self, TrainingState};
 use crate::error::Result;
 use crate::io::safetensors as weights;

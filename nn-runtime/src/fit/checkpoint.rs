@@ -8,6 +8,9 @@
 //! one save's state with another save's weights; the weight file beside it is written after
 //! it (atomically too) for `Model::load` and other tools.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::history::History;
 use crate::error::{Error, Result};
 use crate::io::{safetensors as weights, write_atomically};
@@ -53,7 +56,7 @@ pub fn paths(base: &Path) -> (PathBuf, PathBuf) {
     (with(".safetensors"), with(".state.safetensors"))
 }
 
-fn numbers<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
+fn numbers<T: core::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
     values
         .into_iter()
         .map(|v| v.to_string())
@@ -61,7 +64,7 @@ fn numbers<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String 
         .join(",")
 }
 
-fn parse_numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>> {
+fn parse_numbers<T: core::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
@@ -122,7 +125,7 @@ pub fn state_bytes(weight_bytes: &[u8], state: &TrainingState) -> Result<Vec<u8>
     let views = data
         .iter()
         .map(|(name, bytes, len)| (name.as_str(), Dtype::F32, *len, bytes.as_slice()))
-        .chain(std::iter::once((
+        .chain(core::iter::once((
             WEIGHTS,
             Dtype::U8,
             weight_bytes.len(),
@@ -131,7 +134,7 @@ pub fn state_bytes(weight_bytes: &[u8], state: &TrainingState) -> Result<Vec<u8>
         .map(|(name, dtype, len, bytes)| {
             TensorView::new(dtype, vec![len], bytes).map(|v| (name, v))
         })
-        .collect::<std::result::Result<Vec<_>, _>>()
+        .collect::<core::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::CorruptCheckpoint {
             reason: e.to_string(),
         })?;

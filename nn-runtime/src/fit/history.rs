@@ -1,6 +1,9 @@
 //! The per-epoch figures of a training run, as Keras's `History`: `loss`, each metric, and
 //! their `val_` twins, with a plot of them.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -90,7 +93,7 @@ impl History {
     pub fn plot(&self, path: impl AsRef<Path>) -> Result<()> {
         use plotters::prelude::*;
         let path = path.as_ref();
-        let io = |e: &dyn std::fmt::Display| Error::Io {
+        let io = |e: &dyn core::fmt::Display| Error::Io {
             path: path.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         };

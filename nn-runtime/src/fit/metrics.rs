@@ -5,6 +5,9 @@
 //! perplexity; binary targets (binary cross-entropy) accuracy, precision, recall and F1;
 //! regression (mean squared or absolute error, Huber, smooth L1) MAE and RMSE.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::data::{Labels, StepLabels};
 use crate::kernels;
 use crate::layers::{Linear, Sigmoid};
@@ -13,7 +16,7 @@ use crate::loss::{
     Nll, SmoothL1, L1,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Figures accumulated over the batches of an epoch.
 pub trait Metrics<Out: Sample, T>: Default + Send {
@@ -369,9 +372,9 @@ impl<const N: usize> ConfusionMatrix<N> {
     }
 }
 
-impl<const N: usize> std::fmt::Display for ConfusionMatrix<N> {
+impl<const N: usize> core::fmt::Display for ConfusionMatrix<N> {
     /// Rows are the actual classes, columns the predicted ones, with each class's recall.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let width = self
             .counts
             .iter()

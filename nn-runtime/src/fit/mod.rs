@@ -5,6 +5,9 @@
 //!
 //! The typed-nn crate's documentation shows a whole run (its section "Training with `fit`").
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 mod callbacks;
 pub mod checkpoint;
 mod history;
@@ -461,7 +464,7 @@ fn named<Out: crate::tensor::Sample, T>(
     loss: f64,
     prefix: &str,
 ) -> Vec<(String, f64)> {
-    std::iter::once((format!("{prefix}loss"), loss))
+    core::iter::once((format!("{prefix}loss"), loss))
         .chain(
             metrics
                 .names()

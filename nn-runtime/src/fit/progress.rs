@@ -1,6 +1,9 @@
 //! What `fit` shows while it trains: a live bar per epoch on a terminal (Keras's
 //! `verbose=1`), one line per epoch otherwise, nothing when silenced.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -19,11 +22,11 @@ pub enum Verbosity {
     Silent,
 }
 
-impl std::str::FromStr for Verbosity {
+impl core::str::FromStr for Verbosity {
     type Err = String;
 
     /// `auto`, `bar`, `lines` or `silent`, as a command-line option would spell it.
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    fn from_str(s: &str) -> core::result::Result<Self, String> {
         match s {
             "auto" => Ok(Verbosity::Auto),
             "bar" => Ok(Verbosity::Bar),

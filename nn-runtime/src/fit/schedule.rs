@@ -16,6 +16,9 @@
 //! assert!(opt.learning_rate() < 1e-8); // and the cosine ends near 0
 //! ```
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 /// A learning rate for every optimizer step.
 pub trait Schedule: Send {
     /// The learning rate of global step `step` (counted from 0 over the whole run).
@@ -125,7 +128,7 @@ impl Schedule for CosineDecay {
         }
         let span = self.total.saturating_sub(self.warmup).max(1);
         let progress = ((step - self.warmup) as f32 / span as f32).min(1.0);
-        self.min + 0.5 * (self.base - self.min) * (1.0 + (std::f32::consts::PI * progress).cos())
+        self.min + 0.5 * (self.base - self.min) * (1.0 + (core::f32::consts::PI * progress).cos())
     }
 }
 

@@ -3,6 +3,9 @@
 //! `param.grad` would hold them (`named_gradients`), and its buffers. Safetensors files are
 //! written from the same conversion.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::layers::{BufferReader, BufferRef, Layer, Layout, ParamReader, Path};
 
 /// One tensor, by its PyTorch name (`fc1.weight`), row-major in its PyTorch shape.
@@ -41,9 +44,9 @@ pub enum StateKind {
     Buffer,
 }
 
-impl std::fmt::Display for StateEntry {
+impl core::fmt::Display for StateEntry {
     /// `name [shape] kind`: `fc1.weight [128, 784] parameter`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kind = match self.kind {
             StateKind::Parameter => "parameter",
             StateKind::Frozen => "parameter, frozen",

@@ -20,17 +20,23 @@
 //! in their declared order (token ids among them as floats, cast where an embedding reads
 //! them), so that the graph keeps one input and one output as `predict` does.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use crate::io::named::{self, NamedBuffer, NamedTensor};
 use crate::layers::{Layer, Path};
-use crate::tensor::{Batch, Sample};
+#[cfg(feature = "std")]
+use crate::tensor::Batch;
+use crate::tensor::Sample;
+#[cfg(feature = "std")]
 use crate::train::NetworkExt;
+use alloc::collections::BTreeSet;
 use nn_onnx::{
     attribute_type, data_type, AttributeProto, Dimension, DimensionValue, GraphProto, ModelProto,
     NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto,
     ValueInfoProto,
 };
-use std::collections::HashSet;
 
 pub use nn_onnx::{EXPORT_IR_VERSION, EXPORT_OPSET};
 
@@ -53,6 +59,8 @@ pub fn unsupported<L: Layer>(path: &Path<'_>, reason: impl Into<String>) -> Erro
 /// Attributes of a node, by type.
 pub mod attr {
     use super::{attribute_type, AttributeProto};
+    #[allow(unused_imports)]
+    use crate::core_prelude::*;
 
     pub fn int(name: &str, i: i64) -> AttributeProto {
         AttributeProto {
@@ -111,7 +119,7 @@ pub fn dims(sizes: &[usize]) -> Vec<i64> {
 pub struct OnnxGraph {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
-    taken: HashSet<String>,
+    taken: BTreeSet<String>,
     token_input: bool,
 }
 
@@ -385,7 +393,7 @@ fn batch_type(elem_type: i32, sample: &[usize]) -> TypeProto {
         tensor_type: Some(TensorTypeProto {
             elem_type,
             shape: Some(TensorShapeProto {
-                dim: std::iter::once(batch).chain(rest).collect(),
+                dim: core::iter::once(batch).chain(rest).collect(),
             }),
         }),
         denotation: String::new(),
@@ -461,11 +469,13 @@ pub fn to_bytes<L: Layer>(net: &L) -> Result<Vec<u8>> {
     Ok(nn_onnx::encode_model(&to_model(net)?))
 }
 
+#[cfg(feature = "std")]
 /// Writes [`to_model`]'s model to `path`, atomically (see [`super::write_atomically`]).
 pub fn save<L: Layer>(net: &L, path: impl AsRef<std::path::Path>) -> Result<()> {
     super::write_atomically(path.as_ref(), &to_bytes(net)?)
 }
 
+#[cfg(feature = "std")]
 /// Writes `<dir>/<name>.onnx` and `<dir>/<name>.io.safetensors`, a test vector for an ONNX
 /// runtime: `input` (`[batch, …]`, float32, or int64 token ids where the model's input is)
 /// and `output`, the network's own `predict` on it.
@@ -487,7 +497,7 @@ pub fn write_check_files<N: NetworkExt>(
     let output = net.try_predict(input)?;
     let rows = input.rows();
     let shape = |sample: &[usize]| {
-        std::iter::once(rows)
+        core::iter::once(rows)
             .chain(sample.iter().copied())
             .collect()
     };

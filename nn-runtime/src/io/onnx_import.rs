@@ -4,12 +4,15 @@
 //! the file with `nn-onnx`, rearranges each tensor into PyTorch's layout under the network's
 //! name, and loads the result as a safetensors file would be, with the same checks.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
 use crate::layers::Layer;
+use alloc::collections::BTreeMap;
 use nn_onnx::TensorProto;
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
-use std::collections::HashMap;
 
 /// How a tensor of the file becomes a tensor of the network: the description the importer
 /// writes for each tensor, shared through `nn-onnx`.
@@ -41,7 +44,7 @@ fn corrupt(reason: impl Into<String>) -> Error {
 pub fn state_from_onnx(bytes: &[u8], map: &[OnnxWeight]) -> Result<Vec<u8>> {
     let model = nn_onnx::decode_model(bytes).map_err(|e| corrupt(e.to_string()))?;
     let graph = model.graph.as_ref().ok_or_else(|| corrupt("no graph"))?;
-    let mut sources: HashMap<&str, &TensorProto> = graph
+    let mut sources: BTreeMap<&str, &TensorProto> = graph
         .initializer
         .iter()
         .map(|t| (t.name.as_str(), t))
@@ -99,7 +102,7 @@ pub fn state_from_onnx(bytes: &[u8], map: &[OnnxWeight]) -> Result<Vec<u8>> {
         .map(|(name, dtype, shape, bytes)| {
             TensorView::new(*dtype, shape.clone(), bytes).map(|v| (*name, v))
         })
-        .collect::<std::result::Result<Vec<_>, _>>()
+        .collect::<core::result::Result<Vec<_>, _>>()
         .map_err(|e| corrupt(e.to_string()))?;
     safetensors::serialize(views, None).map_err(|e| corrupt(e.to_string()))
 }
@@ -198,6 +201,7 @@ pub fn load_onnx_bytes<L: Layer>(net: &mut L, bytes: &[u8], map: &[OnnxWeight]) 
 }
 
 /// Loads the weights of an imported network from its ONNX file.
+#[cfg(feature = "std")]
 pub fn load_onnx_file<L: Layer>(
     net: &mut L,
     path: impl AsRef<std::path::Path>,

@@ -7,11 +7,14 @@
 //! corrupt or hostile files are errors (the `safetensors` crate bounds-checks the header and
 //! every offset before anything is read).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::named::{named_buffers, named_parameters, replace_last, NamedBuffer};
 use crate::error::{Error, Result, WeightProblem};
 use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
+use alloc::collections::{BTreeMap, BTreeSet};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -51,7 +54,7 @@ pub fn to_bytes<L: Layer>(net: &L) -> Result<Vec<u8>> {
         .map(|(name, (dtype, shape, bytes))| {
             TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.as_str(), v))
         })
-        .collect::<std::result::Result<Vec<_>, _>>()
+        .collect::<core::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::CorruptWeights {
             reason: e.to_string(),
         })?;
@@ -60,6 +63,7 @@ pub fn to_bytes<L: Layer>(net: &L) -> Result<Vec<u8>> {
     })
 }
 
+#[cfg(feature = "std")]
 /// Writes the network's parameters and buffers to a safetensors file, atomically: an
 /// existing file is replaced only by a complete new one (see [`super::write_atomically`]).
 pub fn save<L: Layer>(net: &L, path: impl AsRef<std::path::Path>) -> Result<()> {
@@ -118,8 +122,8 @@ impl BufferVisitor for Expect {
 /// of a partial load) not at all.
 struct Import<'a> {
     tensors: &'a SafeTensors<'a>,
-    names: &'a HashMap<String, String>,
-    skip: &'a HashSet<String>,
+    names: &'a BTreeMap<String, String>,
+    skip: &'a BTreeSet<String>,
 }
 
 impl<'a> Import<'a> {
@@ -164,7 +168,7 @@ impl ParamVisitor for Import<'_> {
                 for ((v, a), b) in value
                     .iter_mut()
                     .zip(&data)
-                    .zip(other.iter().chain(std::iter::repeat(&0.0)))
+                    .zip(other.iter().chain(core::iter::repeat(&0.0)))
                 {
                     *v = a + b;
                 }
@@ -204,8 +208,8 @@ impl Default for LoadOptions {
     }
 }
 
-impl std::fmt::Debug for LoadOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("LoadOptions")
             .field("strip_prefix", &self.strip_prefix)
             .field("add_prefix", &self.add_prefix)
@@ -321,8 +325,8 @@ pub fn load_bytes_with<L: Layer>(
         reason: e.to_string(),
     })?;
     // Network name → file name.
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut passed_over: HashSet<&str> = HashSet::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut passed_over: BTreeSet<&str> = BTreeSet::new();
     for file_name in tensors.names() {
         let name = options.map(file_name);
         if options
@@ -346,10 +350,12 @@ pub fn load_bytes_with<L: Layer>(
     net.visit_buffers(&Path::ROOT, &mut expect);
     let mut problems = Vec::new();
     let mut report = LoadReport::default();
-    let mut skip = HashSet::new();
-    let mut known: HashSet<&str> = HashSet::new();
+    let mut skip = BTreeSet::new();
+    let mut known: BTreeSet<&str> = BTreeSet::new();
     for e in &expect.0 {
-        let parts: Vec<&String> = std::iter::once(&e.name).chain(e.sibling.as_ref()).collect();
+        let parts: Vec<&String> = core::iter::once(&e.name)
+            .chain(e.sibling.as_ref())
+            .collect();
         let absent: Vec<&&String> = parts
             .iter()
             .filter(|n| !names.contains_key(n.as_str()))
@@ -437,6 +443,7 @@ impl BufferVisitor for Import<'_> {
     }
 }
 
+#[cfg(feature = "std")]
 /// [`load_bytes_with`] from a file.
 pub fn load_with<L: Layer>(
     net: &mut L,
@@ -448,6 +455,7 @@ pub fn load_with<L: Layer>(
     load_bytes_with(net, &bytes, options)
 }
 
+#[cfg(feature = "std")]
 /// [`load_bytes`] from a file.
 pub fn load<L: Layer>(net: &mut L, path: impl AsRef<std::path::Path>) -> Result<()> {
     let path = path.as_ref();

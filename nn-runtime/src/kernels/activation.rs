@@ -8,6 +8,9 @@
 //! The `*_with` variants run the path of the [`Arch`] token they are given; a token can only
 //! be made for a path this CPU has, so they are safe to call with any token.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::isa::Arch;
 use super::simd::{dispatch, EpilogueAct};
 
@@ -175,7 +178,7 @@ pub fn gelu_forward_with(arch: Arch, x: &[f32], y: &mut [f32]) {
 pub fn gelu_forward_scalar(x: &[f32], y: &mut [f32]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         let v = xi as f64;
-        *yi = (0.5 * v * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))) as f32;
+        *yi = (0.5 * v * (1.0 + erf(v * core::f64::consts::FRAC_1_SQRT_2))) as f32;
     }
 }
 
@@ -200,10 +203,10 @@ pub fn gelu_backward_with(arch: Arch, x: &[f32], dy: &[f32], dx: &mut [f32]) {
 
 /// The scalar path of [`gelu_backward_with`], in f64.
 pub fn gelu_backward_scalar(x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    let inv_sqrt_2pi = 0.5 * core::f64::consts::FRAC_2_SQRT_PI * core::f64::consts::FRAC_1_SQRT_2;
     for ((d, &xi), &g) in dx.iter_mut().zip(x).zip(dy) {
         let v = xi as f64;
-        let cdf = 0.5 * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2));
+        let cdf = 0.5 * (1.0 + erf(v * core::f64::consts::FRAC_1_SQRT_2));
         let pdf = inv_sqrt_2pi * (-0.5 * v * v).exp();
         *d = (g as f64 * (cdf + v * pdf)) as f32;
     }

@@ -9,6 +9,9 @@
 //! over are copied into scratch first. One query at a time against a cache of keys and
 //! values is [`attention_step`], what generation runs.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::gemm::{gemm, MatMul};
 use super::matrix::{column_sums, transpose};
 use super::reduce::softmax_forward;

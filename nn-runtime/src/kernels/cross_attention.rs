@@ -5,6 +5,9 @@
 //! `in_proj_weight`), per head `P = softmax(Q_h K_hᵀ/√d)`, `O_h = P V_h`,
 //! `Y = O·W_outᵀ + b_out`. Parameters as [`super::attention::AttentionParams`].
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::attention::{AttentionGrads, AttentionParams};
 use super::gemm::{gemm, gemm_nt, MatMul, MatMulNt};
 use super::matrix::{column_sums, transpose};

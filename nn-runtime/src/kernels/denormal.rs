@@ -10,7 +10,7 @@
 //! trained network depends on them. `TYPED_NN_FLUSH_DENORMALS=0` or
 //! [`set_flush_denormals`]`(false)` keeps IEEE subnormals.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 /// 0 = not read yet, 1 = flush, 2 = keep subnormals.
 static FLUSH: AtomicU8 = AtomicU8::new(0);
@@ -20,7 +20,7 @@ static FLUSH: AtomicU8 = AtomicU8::new(0);
 pub fn flush_denormals() -> bool {
     match FLUSH.load(Ordering::Relaxed) {
         0 => {
-            let off = std::env::var("TYPED_NN_FLUSH_DENORMALS").is_ok_and(|v| v.trim() == "0");
+            let off = crate::env::var("TYPED_NN_FLUSH_DENORMALS").is_some_and(|v| v == "0");
             FLUSH.store(if off { 2 } else { 1 }, Ordering::Relaxed);
             !off
         }
@@ -45,7 +45,9 @@ fn read_mxcsr() -> u32 {
     let mut csr: u32 = 0;
     // SAFETY: `stmxcsr` stores the 32-bit MXCSR (SSE, part of x86-64's baseline) to the
     // given address: a live, aligned `u32` on this stack frame.
-    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags))
+    };
     csr
 }
 
@@ -55,10 +57,11 @@ fn write_mxcsr(csr: u32) {
     // written here is one read from the register with only the FTZ and DAZ bits changed,
     // so no reserved bit is set (which would fault).
     unsafe {
-        std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly, preserves_flags))
+        core::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly, preserves_flags))
     };
 }
 
+#[cfg(feature = "parallel")]
 /// Flushes subnormals on this thread from now on (the library's own worker threads).
 pub(crate) fn flush_this_thread() {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -118,15 +121,18 @@ mod tests {
 
     #[test]
     fn subnormals_flush_inside_the_guard_and_the_mxcsr_is_restored() {
-        let tiny = std::hint::black_box(f32::MIN_POSITIVE);
-        let half = std::hint::black_box(0.5f32);
+        let tiny = core::hint::black_box(f32::MIN_POSITIVE);
+        let half = core::hint::black_box(0.5f32);
         assert!(tiny * half > 0.0, "subnormals exist outside the guard");
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         let before = read_mxcsr();
         {
             let _flush = FlushDenormals::new();
             if flush_denormals() && cfg!(all(target_arch = "x86_64", not(miri))) {
-                assert_eq!(std::hint::black_box(tiny) * std::hint::black_box(half), 0.0);
+                assert_eq!(
+                    core::hint::black_box(tiny) * core::hint::black_box(half),
+                    0.0
+                );
             }
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]

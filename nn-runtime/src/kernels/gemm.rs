@@ -260,7 +260,7 @@ fn own_gemm(arch: Arch, p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, 
                 c.as_mut_ptr(),
                 p.rsc,
                 p.accumulate,
-                bias.map_or(std::ptr::null(), |b| b.as_ptr()),
+                bias.map_or(core::ptr::null(), |b| b.as_ptr()),
                 p.row_bias,
                 p.act,
             )
@@ -277,9 +277,15 @@ fn library_gemm(
     c: &mut [f32],
     threads: usize,
 ) {
+    #[cfg(feature = "parallel")]
     let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
+        gemm::Parallelism::None
+    };
+    #[cfg(not(feature = "parallel"))]
+    let parallelism = {
+        let _ = threads;
         gemm::Parallelism::None
     };
     let product = |c: &mut [f32]| {
@@ -450,6 +456,6 @@ pub fn fma_peak_probe(arch: Arch, iters: usize) -> Option<u64> {
         simd => unsafe { simd::fma_probe(iters) },
         scalar => return None,
     );
-    std::hint::black_box(sink);
+    core::hint::black_box(sink);
     Some(flops)
 }

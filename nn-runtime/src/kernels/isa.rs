@@ -8,8 +8,11 @@
 //! after checking that this CPU has the path's features. So no safe function can be handed
 //! a path the CPU cannot run, and the SIMD code behind it needs no check of its own.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 /// An instruction set the kernels have a path for: a name (for [`set_isa`], `TYPED_NN_ISA`
 /// and printing). Running a path takes an [`Arch`], which [`Arch::new`] makes from this.
@@ -28,12 +31,17 @@ impl Isa {
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx2 => {
                 std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
             }
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            // Without `std`, no run-time detection: the features the target is compiled for.
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx2 => cfg!(all(target_feature = "avx2", target_feature = "fma")),
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx512 => cfg!(target_feature = "avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -151,8 +159,7 @@ pub fn isa() -> Isa {
     match Isa::from_code(CURRENT.load(Ordering::Relaxed)) {
         Some(isa) => isa,
         None => {
-            let chosen = std::env::var("TYPED_NN_ISA")
-                .ok()
+            let chosen = crate::env::var("TYPED_NN_ISA")
                 .and_then(|v| Isa::parse(&v))
                 .filter(|i| i.is_available())
                 .unwrap_or_else(Isa::detect);

@@ -7,6 +7,9 @@
 //! A batch of `rows` samples is laid out `[rows, channels, inner]`: `inner` is 1 for
 //! `[features]`, the length for `[channels, length]`, h·w for `[channels, h, w]`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 /// Batch statistics of one training pass: per channel, the mean and the biased variance.
 pub fn batch_stats(
     x: &[f32],

@@ -2,6 +2,9 @@
 //! scalar reference and the SIMD paths of `simd/optim.rs`: one call per parameter tensor
 //! and step (Adam and AdamW, `optim/adam.rs`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::isa::Arch;
 use super::simd::{dispatch, AdamStep};
 

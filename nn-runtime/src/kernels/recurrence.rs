@@ -104,7 +104,7 @@ pub fn lstm_cell_backward_with(
                 h,
                 gates.as_ptr(),
                 tanh_c.as_ptr(),
-                c_prev.map_or(std::ptr::null(), |c| c.as_ptr()),
+                c_prev.map_or(core::ptr::null(), |c| c.as_ptr()),
                 dh.as_ptr(),
                 dc.as_mut_ptr(),
                 dgates.as_mut_ptr(),

@@ -10,6 +10,9 @@
 //! The `*_with` variants run the path of the [`Arch`] token they are given; a token can only
 //! be made for a path this CPU has, so they are safe to call with any token.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::isa::Arch;
 use super::simd::dispatch;
 
@@ -124,7 +127,7 @@ fn exp_shifted_with(arch: Arch, x: &[f32], y: Option<&mut [f32]>, shift: f32) ->
     dispatch!(
         arch,
         simd => {
-            let y = y.map_or(std::ptr::null_mut(), |y| y.as_mut_ptr());
+            let y = y.map_or(core::ptr::null_mut(), |y| y.as_mut_ptr());
             // SAFETY: reads `x.len()` values of `x` and writes as many to `y` (same length,
             // asserted) or nowhere (null); `arch` proves this CPU has the path's features.
             unsafe { simd::exp_shifted(x.as_ptr(), y, x.len(), shift) }

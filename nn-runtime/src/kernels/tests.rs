@@ -2,6 +2,9 @@
 //! products, activations, reductions and Adam here, convolution, pooling and the RNN
 //! recurrence in the files of `tests/`, random shapes in `tests/props.rs`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::*;
 use crate::Rng;
 

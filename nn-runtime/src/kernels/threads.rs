@@ -1,7 +1,10 @@
 //! How many threads the kernels use, and from what size parallel work pays.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Products below this many FLOPs stay on one thread. Handing half a product to rayon's
 /// pool costs about 20 µs when its workers are awake and more when they have gone to sleep
@@ -17,11 +20,10 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
-            let n = std::env::var("TYPED_NN_THREADS")
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
+            let n = crate::env::var("TYPED_NN_THREADS")
+                .and_then(|v| v.parse::<usize>().ok())
                 .filter(|&n| n > 0)
-                .unwrap_or_else(rayon::current_num_threads);
+                .unwrap_or_else(available_threads);
             THREADS.store(n, Ordering::Relaxed);
             n
         }
@@ -29,8 +31,21 @@ pub fn threads() -> usize {
     }
 }
 
+/// The threads rayon's pool has (the machine's logical CPUs, or `RAYON_NUM_THREADS`).
+#[cfg(feature = "parallel")]
+fn available_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Without `parallel`, one thread.
+#[cfg(not(feature = "parallel"))]
+fn available_threads() -> usize {
+    1
+}
+
 /// Threads the kernel running on this thread may split its work over: 1 inside a shard of a
 /// data-parallel training step (the step already has every thread busy), else [`threads`].
+#[cfg(feature = "parallel")]
 pub(crate) fn threads_here() -> usize {
     if IN_SHARD.get() {
         1
@@ -39,11 +54,13 @@ pub(crate) fn threads_here() -> usize {
     }
 }
 
+#[cfg(feature = "parallel")]
 thread_local! {
     /// Whether this thread is running one shard of a data-parallel step.
-    static IN_SHARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static IN_SHARD: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
+#[cfg(feature = "parallel")]
 /// Runs `f` as one shard of a data-parallel step: its kernels stay on this thread.
 pub fn as_shard<R>(f: impl FnOnce() -> R) -> R {
     let outer = IN_SHARD.replace(true);
@@ -52,6 +69,7 @@ pub fn as_shard<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+#[cfg(feature = "parallel")]
 /// The pool the library's parallel work runs on. Its workers flush subnormals for their
 /// whole life (when flushing is on as the pool starts), so that work handed to the `gemm`
 /// crate inside it flushes too; `None` if the threads could not be started, and the
@@ -69,6 +87,7 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+#[cfg(feature = "parallel")]
 /// Runs `f` on the library's pool (where `rayon::join` and the `gemm` crate's parallel
 /// products find its workers), with subnormals flushed on whichever thread runs it.
 pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
@@ -82,6 +101,7 @@ pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+#[cfg(feature = "parallel")]
 /// Runs `f` on one of the library's threads and waits for it. Every call that splits work
 /// (a training step over its shares, a large product) from a thread outside the pool hands
 /// the work over through rayon's job injector, which takes a new block of job slots every
@@ -92,6 +112,7 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     in_pool(f)
 }
 
+#[cfg(feature = "parallel")]
 /// `rayon::join` on the library's pool, each half flushing subnormals.
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
@@ -113,6 +134,47 @@ where
         )
     })
 }
+
+/// Without `parallel` every kernel runs on the calling thread: the same functions, serial.
+#[cfg(not(feature = "parallel"))]
+mod serial {
+    /// One thread.
+    pub(crate) fn threads_here() -> usize {
+        1
+    }
+
+    /// Runs `f` (there are no shards to keep apart).
+    pub fn as_shard<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// Runs `f`, flushing subnormals.
+    pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        let _flush = super::super::denormal::FlushDenormals::new();
+        f()
+    }
+
+    /// Runs `f` on this thread (see the `parallel` feature's `on_pool`).
+    pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        in_pool(f)
+    }
+
+    /// `a` then `b`, on this thread.
+    pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        let _flush = super::super::denormal::FlushDenormals::new();
+        (a(), b())
+    }
+}
+#[cfg(not(feature = "parallel"))]
+pub use serial::{as_shard, join, on_pool};
+#[cfg(not(feature = "parallel"))]
+pub(crate) use serial::{in_pool, threads_here};
 
 /// Sets the number of threads large kernels split their work over (1 = never split).
 pub fn set_threads(n: usize) -> Result<()> {

@@ -1,12 +1,15 @@
 //! Activation layers: parameter-free, shape-preserving, generic over the sample shape.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, Walk};
 use crate::error::{Error, Result};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// An activation function applied to rows of `len` values: the last dimension of a sample
 /// (what a softmax normalises; element-wise functions ignore it).
@@ -339,7 +342,7 @@ impl ActivationFn for Gelu {
     }
     /// ONNX's Gelu is opset 20: x · (1 + erf(x / √2)) / 2.
     fn to_onnx(&self, g: &mut OnnxGraph, scope: &str, x: &str) -> Result<String> {
-        let sqrt2 = g.scalar(scope, "sqrt2", std::f32::consts::SQRT_2);
+        let sqrt2 = g.scalar(scope, "sqrt2", core::f32::consts::SQRT_2);
         let (one, half) = (g.scalar(scope, "one", 1.0), g.scalar(scope, "half", 0.5));
         let scaled = g.op("Div", scope, &[x, &sqrt2], vec![]);
         let erf = g.op("Erf", scope, &[&scaled], vec![]);
@@ -410,8 +413,8 @@ impl<F: ActivationFn, S: Sample> Clone for Act<F, S> {
     }
 }
 
-impl<F: ActivationFn + std::fmt::Debug, S: Sample> std::fmt::Debug for Act<F, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<F: ActivationFn + core::fmt::Debug, S: Sample> core::fmt::Debug for Act<F, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{:?} on {:?}", self.function, S::SHAPE)
     }
 }

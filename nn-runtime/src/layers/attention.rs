@@ -4,6 +4,9 @@
 //! [3F, F]`, `in_proj_bias`, `out_proj.weight [F, F]`, `out_proj.bias`), causal or not,
 //! with rotary positions or not; and a learned positional embedding added to every sample.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::attention::{
@@ -12,7 +15,7 @@ use crate::kernels::attention::{
 };
 use crate::tensor::{Batch, Sample, Tensor2};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Which keys each query of a [`MultiHeadAttention`] sees.
 pub trait Masking: Send + Sync + 'static {
@@ -379,7 +382,7 @@ fn split_heads<const K: usize>(
 ) -> [String; K] {
     let x = g.reshape(scope, x, &[t, K, heads, d]);
     let x = g.transpose(scope, &x, &[2, 0, 3, 1, 4]);
-    std::array::from_fn(|i| {
+    core::array::from_fn(|i| {
         let index = g.const_i64(scope, "index", &[], &[i as i64]);
         g.op("Gather", scope, &[&x, &index], vec![attr::int("axis", 0)])
     })

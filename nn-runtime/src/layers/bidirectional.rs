@@ -8,11 +8,14 @@
 //! last step is the state after reading the sequence's first step, as PyTorch's packed
 //! sequences give; its outputs are put back in the sequence's order before they are joined.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, Walk};
 use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// How the two directions' outputs are joined.
 pub trait MergeMode: Send + Sync + 'static {

@@ -4,14 +4,17 @@
 //! Output sizes and padding are const parameters the `network!` macro computes; a set no
 //! PyTorch or Keras layer would produce fails to compile (`GEOMETRY`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, Path, Walk};
 use crate::io::onnx::{attr, window_attrs, LayerState, OnnxGraph};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
+use core::marker::PhantomData;
 use nn_onnx::AttributeProto;
-use std::marker::PhantomData;
 
 /// Parameters and gradients shared by the 1-D and 2-D convolutions.
 #[derive(Clone, Debug)]

@@ -1,6 +1,9 @@
 //! A convolution and the pooling after it as one layer ([`ConvPool`]), which the network
 //! macro writes for an unnamed pooling right after a convolution.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{ConvCache, ConvLayer, Layer, Path, PoolLayer, Walk};
 use crate::io::onnx::OnnxGraph;
 use crate::kernels::conv::{conv2d_pool_forward, ConvWorkspace};

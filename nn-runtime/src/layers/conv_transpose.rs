@@ -5,6 +5,9 @@
 //! (rows and columns that only the bias reaches) is whatever that size implies, less than
 //! the stride.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::conv::{group_in, problem, ConvParams};
 use super::{planes, Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, dims, LayerState, OnnxGraph};
@@ -12,7 +15,7 @@ use crate::kernels::conv::ConvWorkspace;
 use crate::kernels::conv::{conv_transpose_backward, conv_transpose_forward, ConvGeom};
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// 2-D transposed convolution from `[C, H, W]` to `[CO, OH, OW]`: kernel `KH×KW`, stride
 /// `SH×SW`, `PT` rows and `PL` columns of PyTorch's `padding` (removed from each side of the

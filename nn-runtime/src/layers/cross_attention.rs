@@ -5,6 +5,9 @@
 //! in a batch with part lengths, each sample's own length: padded keys get no weight
 //! (PyTorch's `key_padding_mask`), and the output has the queries' lengths.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::attention::{attention_onnx, AttentionOnnx};
 use super::{Layer, MultiHeadAttention, Path, Walk};
 use crate::io::onnx::{LayerState, OnnxGraph};

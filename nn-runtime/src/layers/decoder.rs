@@ -8,6 +8,9 @@
 //! With part lengths, the self-attention masks the target's padded steps and the
 //! cross-attention the memory's.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{
     Act, ActivationFn, CausalMask, CrossAttention, DenseSeq, Layer, LayerNorm, MultiHeadAttention,
     Path, Walk,
@@ -125,7 +128,7 @@ fn through_post_norm<const T: usize, const F: usize>(
 ) {
     // The norm's backward pass reads neither its output nor anything but the rows of `sum`.
     norm.backward(sum, sum, cache, dq, Some(scratch));
-    std::mem::swap(dq, scratch);
+    core::mem::swap(dq, scratch);
 }
 
 /// A sublayer's input gradient `d` added to the residual stream's `dq`: pre-norm, through
@@ -331,7 +334,7 @@ impl<
     }
 
     fn forward_into(&self, x: &Self::In, y: &mut Self::In, ws: &mut Self::Cache) {
-        let batch = Batch::from_samples(std::slice::from_ref(x));
+        let batch = Batch::from_samples(core::slice::from_ref(x));
         let mut out = Batch::default();
         self.run(&batch, &mut out, ws, &mut Rng::seed(0));
         y.as_mut_slice().copy_from_slice(out.as_slice());

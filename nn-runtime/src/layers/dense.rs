@@ -6,12 +6,15 @@
 //! parameter visitor reports PyTorch's shape with [`Layout::Transposed`], so weight files
 //! keep PyTorch's layout.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{ActivationFn, Layer, Layout, Linear, Marker, Path, Relu, Sigmoid, Tanh, Walk};
 use crate::io::onnx::{LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Outputs from which the input gradient is computed as dot products along OUT against the
 /// weight as stored, rather than by a product with a transposed copy of the weight: each dot

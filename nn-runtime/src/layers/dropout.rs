@@ -1,11 +1,14 @@
 //! Dropout: in training, each value is zeroed with probability `rate` and the others scaled
 //! by 1/(1 − rate) (inverted dropout, PyTorch's `nn.Dropout`), so inference is the identity.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, Walk};
 use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Inverted dropout on samples of shape `S`: elementwise, so it also drops single values of
 /// a sequence or a feature map.
@@ -31,8 +34,8 @@ impl<S: Sample> Clone for Dropout<S> {
     }
 }
 
-impl<S: Sample> std::fmt::Debug for Dropout<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<S: Sample> core::fmt::Debug for Dropout<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Dropout({}) on {:?}", self.rate, S::SHAPE)
     }
 }

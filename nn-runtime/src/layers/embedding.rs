@@ -1,5 +1,8 @@
 //! Embedding: token ids to learned vectors, PyTorch's `nn.Embedding` (`weight [V, D]`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph, INPUT};
 use crate::tensor::{Batch, Sample, Tensor2, Tokens};

@@ -2,11 +2,14 @@
 //! row-major order (PyTorch's `nn.Flatten` on NCHW, so a Dense after it matches PyTorch's
 //! weights, and `x.reshape(batch, …)`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, Walk};
 use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample, Tensor1};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// `S` to `[N]`, where `N` must equal `S::LEN` (checked at compile time).
 pub type Flatten<S, const N: usize> = FlattenOn<S, Tensor1<N>>;
@@ -41,8 +44,8 @@ impl<S: Sample, Y: Sample, const RESHAPE: bool> Clone for FlattenOn<S, Y, RESHAP
     }
 }
 
-impl<S: Sample, Y: Sample, const RESHAPE: bool> std::fmt::Debug for FlattenOn<S, Y, RESHAPE> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<S: Sample, Y: Sample, const RESHAPE: bool> core::fmt::Debug for FlattenOn<S, Y, RESHAPE> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}{:?} -> {:?}", Self::KIND, S::SHAPE, Y::SHAPE)
     }
 }

@@ -6,12 +6,15 @@
 //!
 //! At a fork the backward pass sums the input gradients of both paths.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, Walk};
 use crate::io::onnx::{attr, OnnxGraph};
 use crate::pair::Pair;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// `out = a + b`, element by element.
 fn add_into(a: &[f32], b: &[f32], out: &mut [f32]) {

@@ -3,12 +3,15 @@
 //! that read and write them. The walkers that turn a layer's description into visits live
 //! here too, beside the trait whose provided methods use them.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::summary::SummaryRow;
 use crate::error::Result;
 use crate::io::onnx::OnnxGraph;
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::fmt;
+use core::fmt;
 
 /// A differentiable module from `In` samples to `Out` samples (dfdx style: a module is a type).
 ///

@@ -3,12 +3,15 @@
 //! (Shazeer's GLU variants; Llama's `gate_proj`, `up_proj`, `down_proj`). Both act on each
 //! row of a sample's last dimension, so on every step of a `[T, F]` sequence.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{gemm, gemm_nt, sigmoid, MatMul, MatMulNt};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// The last dimension of a sample: the features each row of it normalises or projects.
 const fn last_dimension(shape: &[usize]) -> usize {

@@ -1,6 +1,9 @@
 //! Layers: one file per kind. Each is an ordinary Rust type usable by hand; the `network!`
 //! macro only chains them.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 /// The forward and backward passes of a layer without parameters, cache or workspace that
 /// maps each row of its input to a row of its output with `Self::forward(x, y)` and back with
 /// `Self::backward(dy, dx)`: `ZeroPad2d`, `Permute`, `Upsample`, `PixelShuffle`.
@@ -157,7 +160,7 @@ const fn planes(shape: &[usize]) -> (usize, usize, usize) {
 
 /// What a layer between `X` and `Y` samples with the activation `F` holds of those types:
 /// nothing (and it stays `Send + Sync` whatever they are).
-type Marker<X, Y, F> = std::marker::PhantomData<fn() -> (X, Y, F)>;
+type Marker<X, Y, F> = core::marker::PhantomData<fn() -> (X, Y, F)>;
 /// Windows of `k` taps `d` apart, moved by `s`, whose last tap lies inside `padded`
 /// positions, counted one position at a time: the brute force that the convolution and
 /// pooling geometry checks are tested against.

@@ -5,6 +5,9 @@
 //! channel (`weight`, `bias` unless the affine step is off), one layer and one kernel whose
 //! grouping is a type.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{under, Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::norm::{
@@ -12,7 +15,7 @@ use crate::kernels::norm::{
 };
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Batch normalisation of samples `S` whose first dimension holds the channels (`[C]`,
 /// `[C, L]` or `[C, H, W]`): in training, each channel is normalised with the statistics of

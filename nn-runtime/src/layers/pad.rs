@@ -1,10 +1,13 @@
 //! Zero padding around the planes of `[channels, height, width]` samples (PyTorch's
 //! `nn.ZeroPad2d`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{planes, Layer, Path};
 use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::Sample;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// `X` samples `[C, H, W]` into `Y` samples `[C, H + 2·TOP, W + 2·LEFT]`, each plane at
 /// `(TOP, LEFT)` in zeros (the macro computes `Y`; `FITS` checks it again).

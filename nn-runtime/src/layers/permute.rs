@@ -1,6 +1,9 @@
 //! Permute: a sample's dimensions in another order (PyTorch's `x.permute(0, …)` with the
 //! batch first).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Marker, Path};
 use crate::io::onnx::OnnxGraph;
 use crate::tensor::Sample;
@@ -85,7 +88,7 @@ impl<X: Sample, Y: Sample, const A0: usize, const A1: usize, const A2: usize> De
 {
     fn default() -> Self {
         let () = Self::FITS;
-        Permute(std::marker::PhantomData)
+        Permute(core::marker::PhantomData)
     }
 }
 
@@ -100,7 +103,7 @@ impl<X: Sample, Y: Sample, const A0: usize, const A1: usize, const A2: usize> La
     /// `Transpose` of the sample's axes, the batch axis staying first.
     fn to_onnx(&self, g: &mut OnnxGraph, path: &Path<'_>, input: &str) -> crate::Result<String> {
         let axes = [A0, A1, A2];
-        let perm: Vec<i64> = std::iter::once(0)
+        let perm: Vec<i64> = core::iter::once(0)
             .chain(axes[..X::SHAPE.len()].iter().map(|&a| a as i64 + 1))
             .collect();
         Ok(g.transpose(&path.to_string(), input, &perm))

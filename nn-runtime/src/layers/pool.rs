@@ -5,13 +5,16 @@
 //! window's size (PyTorch's default `count_include_pad=True`). The stride defaults to the
 //! window in `network!`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{planes, Layer, Marker, Path, Walk};
 use crate::io::onnx::{attr, window_attrs, OnnxGraph};
 use crate::kernels::conv::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolAfter, PoolGeom,
 };
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3};
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 use crate::Rng;
 
@@ -188,8 +191,8 @@ pool_on_impl! {
 }
 
 pool_on_impl! {
-    std::fmt::Debug for PoolOn<X, Y, Op, E> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    core::fmt::Debug for PoolOn<X, Y, Op, E> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             write!(f, "{}{:?} -> {:?}", <Self as Layer>::KIND, X::SHAPE, Y::SHAPE)
         }
     }

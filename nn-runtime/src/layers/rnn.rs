@@ -9,12 +9,15 @@
 //! inside the reset-gate product. The input projection of all time steps is one GEMM; each
 //! step is one GEMM with the recurrent weights plus vectorised gate functions.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::{self, EpilogueAct, MatMul};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// Which recurrent cell, as a run-time value for the shared (non-generic) code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -463,7 +466,7 @@ pub fn rnn_backward(
     // W_hh [G·H, H] for dh₋ = dgates · W_hh.
     c.weight_hh.resize(gh * h, 0.0);
     kernels::transpose(&p.weight_hh_t, h, gh, &mut c.weight_hh);
-    let mut dh_prev_direct = std::mem::take(&mut c.step);
+    let mut dh_prev_direct = core::mem::take(&mut c.step);
     dh_prev_direct.resize(rows * h, 0.0);
     for t in (0..t_len).rev() {
         for b in 0..rows {

@@ -2,11 +2,14 @@
 //! MobileNetV3 and EfficientNet use): each channel of a sample scaled by a gate computed
 //! from the means of all its channels.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{planes, ActivationFn, Layer, Layout, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// On `X` samples `[C, H, W]`: m = the mean of each plane, `[C]`;
 /// s = scale(fc2(act(fc1(m)))) with fc1 a 1×1 convolution C → `S` and fc2 one S → C;

@@ -6,6 +6,9 @@
 //! `network!` writes `Stepped` for a network over sequences whose every layer is stepped,
 //! with a generated `State`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{
     Act, ActivationFn, CausalMask, Cell, DenseSeq, Dropout, Embedding, FusedActivation, Identity,
     LastDimension, Layer, MultiHeadAttention, Norm, PositionalEmbedding, Positions, Recurrent,

@@ -1,5 +1,8 @@
 //! Keras-style summaries: the rows layers write, and the table.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 /// One line of a Keras-style summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
@@ -76,7 +79,7 @@ pub fn format_summary(model: &str, rows: &[SummaryRow]) -> String {
         .map(|h| h.to_string())
         .collect();
     let mut w = vec![0usize; columns];
-    for row in cells.iter().chain(std::iter::once(&header)) {
+    for row in cells.iter().chain(core::iter::once(&header)) {
         for (k, c) in row.iter().enumerate() {
             w[k] = w[k].max(c.chars().count());
         }

@@ -4,11 +4,14 @@
 //! with lengths pools each sequence over its own steps only: padding never enters a mean or
 //! wins a maximum.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{Layer, Path, PoolAvg, PoolMax, PoolOp, Walk};
 use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::{Batch, Sample, Tensor1, Tensor2};
 use crate::Rng;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// `[T, F]` to `[F]`, reducing the steps with `Op` ([`PoolAvg`] or [`PoolMax`]).
 pub struct TimePool<Op: PoolOp, const T: usize, const F: usize>(PhantomData<fn() -> Op>);
@@ -30,8 +33,8 @@ impl<Op: PoolOp, const T: usize, const F: usize> Clone for TimePool<Op, T, F> {
     }
 }
 
-impl<Op: PoolOp, const T: usize, const F: usize> std::fmt::Debug for TimePool<Op, T, F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<Op: PoolOp, const T: usize, const F: usize> core::fmt::Debug for TimePool<Op, T, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Global{}Pool1d[{T}, {F}]", Op::NAME)
     }
 }

@@ -2,10 +2,13 @@
 //! (bi)linear, `align_corners` as PyTorch) and `PixelShuffle` (sub-pixel convolution's
 //! rearrangement of channels into space).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{planes, Layer, Marker, Path};
 use crate::io::onnx::{attr, OnnxGraph};
 use crate::tensor::Sample;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
 
 /// How `Upsample` reads its input between samples: [`Nearest`] or [`Bilinear`].
 pub trait Interpolation: Send + Sync + 'static {

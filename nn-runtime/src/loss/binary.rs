@@ -1,5 +1,8 @@
 //! Binary cross-entropy, one independent yes/no per output value.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{counted_values, BinaryLogitsHead, Loss};
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -169,6 +172,7 @@ macro_rules! pos_weight_shapes {
             }
         }
 
+        #[cfg(feature = "fit")]
         impl<H: crate::fit::BinaryThreshold + BinaryLogitsHead, $(const $dim: usize,)* const K: usize>
             crate::fit::TaskMetrics<H, $shape, Batch<$shape>> for BinaryCrossEntropyWith<K>
         {

@@ -1,6 +1,9 @@
 //! Losses over classes: cross-entropy from class scores, the negative log-likelihood and the
 //! Kullback-Leibler divergence of log-probabilities.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{ClassScoresHead, Loss};
 use crate::data::{Labels, StepLabels};
 use crate::kernels;

@@ -5,6 +5,9 @@
 //! Every loss is a mean over the batch (and, for element-wise losses, over elements),
 //! as PyTorch's default `reduction="mean"`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 mod binary;
 mod classes;
 mod regression;

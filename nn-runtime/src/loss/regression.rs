@@ -1,5 +1,8 @@
 //! Element-wise losses of a network's output against dense targets of its own shape.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{counted_values, Head, Loss};
 use crate::error::{Error, Result};
 use crate::tensor::{Batch, Sample};

@@ -1,5 +1,8 @@
 //! Cross-entropy with PyTorch's class weights and label smoothing.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{ClassScoresHead, CrossEntropy, Loss};
 use crate::data::{Labels, StepLabels};
 use crate::error::{Error, Result};

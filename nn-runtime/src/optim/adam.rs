@@ -1,6 +1,9 @@
 //! Adam (L2 weight decay folded into the gradient, as `torch.optim.Adam`) and AdamW
 //! (decoupled weight decay, as `torch.optim.AdamW`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::Result;
 use crate::kernels::{self, AdamStep};

@@ -4,6 +4,9 @@
 //! `PARAMS` scalars (in `visit_params` order); its state is allocated on the first step and
 //! reused after, so a training step allocates nothing once warm.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 mod adam;
 mod rmsprop;
 mod sgd;
@@ -66,7 +69,7 @@ impl OptimizerState {
 
     /// The vectors `names`, all of one length: what `set_state` copies in.
     pub(crate) fn vectors<const K: usize>(&self, names: [&str; K]) -> Result<[Vec<f32>; K]> {
-        let mut out: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+        let mut out: [Vec<f32>; K] = core::array::from_fn(|_| Vec::new());
         for (o, name) in out.iter_mut().zip(names) {
             *o = self.tensor(name)?.to_vec();
         }

@@ -1,5 +1,8 @@
 //! RMSprop (PyTorch `torch.optim.RMSprop`, not centred).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::Result;
 

@@ -1,6 +1,9 @@
 //! Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay
 //! (PyTorch `torch.optim.SGD`, dampening 0).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::{check_range, ensure_state, Optimizer, OptimizerState};
 use crate::error::{Error, Result};
 

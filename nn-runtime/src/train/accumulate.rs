@@ -2,6 +2,9 @@
 //! an effective batch `k` times larger than memory (or a step's latency) allows — PyTorch's
 //! `loss / k; loss.backward()` over k batches, then `optimizer.step()`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::flat::{Gather, Scatter};
 use super::network::Network;
 use super::serial::update;

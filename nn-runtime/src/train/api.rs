@@ -4,6 +4,9 @@
 //! `network!` generates on each network are the same calls with concrete types (so that type
 //! errors name plain dimensions); these are for code that names no network type.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::eval::{self, Evaluation};
 use super::freeze;
 use super::network::Network;
@@ -83,6 +86,7 @@ pub trait NetworkExt: Network {
         eval::evaluate(self, data, loss)
     }
 
+    #[cfg(feature = "std")]
     /// Writes the parameters and buffers to a safetensors file, with PyTorch's names and
     /// layouts.
     fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
@@ -94,6 +98,7 @@ pub trait NetworkExt: Network {
         crate::io::safetensors::to_bytes(self)
     }
 
+    #[cfg(feature = "std")]
     /// Writes the network as an ONNX model (see [`crate::io::onnx`]): opset 17, input
     /// `input` and output `output` with a symbolic batch dimension, initializers named as
     /// the state dict. A network of several inputs (or outputs) has one input (or output)
@@ -165,6 +170,7 @@ pub trait NetworkExt: Network {
         freeze::batch_norm_eval(self, prefix, eval)
     }
 
+    #[cfg(feature = "std")]
     /// Loads a safetensors file whose names differ from the network's (a prefix to strip
     /// or add, renames), or that holds only part of it (`non_strict`): see
     /// [`LoadOptions`](crate::io::safetensors::LoadOptions). The report lists what was

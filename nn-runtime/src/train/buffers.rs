@@ -3,11 +3,17 @@
 //! hold and how they start is here; the training steps and inference fill them, which is
 //! why the fields are visible to the rest of `train`.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::freeze::Frozen;
 use crate::layers::Layer;
 use crate::tensor::Batch;
 use crate::Rng;
-use std::any::Any;
+use core::any::Any;
+#[cfg(not(feature = "std"))]
+use spin::Mutex;
+#[cfg(feature = "std")]
 use std::sync::Mutex;
 
 /// Buffers a network reuses: the training step's (cache, output, gradient of the logits)
@@ -136,8 +142,8 @@ impl<N: Layer> Default for Buffers<N> {
     }
 }
 
-impl<N: Layer> std::fmt::Debug for Buffers<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<N: Layer> core::fmt::Debug for Buffers<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Buffers")
     }
 }

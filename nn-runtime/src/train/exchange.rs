@@ -5,6 +5,9 @@
 //! workers' means back before the update. Kept apart from the steps themselves, which only
 //! call into it when they are given an exchange.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::buffers::Buffers;
 use super::flat::{Gather, GatherBuffers, Scatter, ScatterBuffers};
 use super::network::Network;
@@ -97,7 +100,7 @@ where
         &mut step.dlogits,
     );
     let flat = &mut st.flat;
-    let mut means = std::mem::take(&mut st.means);
+    let mut means = core::mem::take(&mut st.means);
     let result = ex.exchange_during(
         N::PARAMS,
         &mut |ready, tail| {

@@ -5,6 +5,9 @@
 //! sends and writes back), the weights digest, and the distributed start, which broadcasts
 //! rank 0's weights.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use crate::layers::{Buffer, BufferVisitor, Layer, Layout, ParamVisitor, Path};
 
 /// Every parameter's values, flat, in `visit_params` order.

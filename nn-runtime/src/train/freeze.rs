@@ -2,6 +2,9 @@
 //! are (named by path prefixes, as PyTorch's `requires_grad_(False)` on a sub-module or
 //! Keras's `layer.trainable = False`), and how far down the backward pass has to go.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::network::Network;
 use crate::error::{Error, Result};
 use crate::layers::{under, Layer, ParamReader, ParamVisitor, Path, SummaryRow};
@@ -92,7 +95,7 @@ impl Frozen {
     /// their kind marked `frozen`.
     pub fn mark_rows(&self, rows: &mut [SummaryRow]) {
         for row in rows.iter_mut().filter(|r| self.covers(&r.name)) {
-            row.non_trainable += std::mem::take(&mut row.params);
+            row.non_trainable += core::mem::take(&mut row.params);
             row.kind.push_str(", frozen");
         }
     }

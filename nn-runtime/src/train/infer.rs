@@ -5,16 +5,27 @@ use super::network::Network;
 use crate::error::Result;
 use crate::kernels::FlushDenormals;
 use crate::tensor::{Batch, Sample};
+#[cfg(feature = "std")]
 use std::sync::TryLockError;
 
 /// Runs `f` in the network's inference workspace, or in a fresh one when another thread is
 /// using it (a workspace is scratch: nothing in it outlives a call, so one left behind by a
 /// panic is as good as new).
+#[cfg(feature = "std")]
 fn in_workspace<N: Network, R>(net: &N, f: impl FnOnce(&mut N::Workspace) -> R) -> R {
     match net.buffers_ref().inference.try_lock() {
         Ok(mut ws) => f(&mut ws),
         Err(TryLockError::Poisoned(poisoned)) => f(&mut poisoned.into_inner()),
         Err(TryLockError::WouldBlock) => f(&mut N::Workspace::default()),
+    }
+}
+
+/// [`in_workspace`] without `std`: a spin lock, never waited for either.
+#[cfg(not(feature = "std"))]
+fn in_workspace<N: Network, R>(net: &N, f: impl FnOnce(&mut N::Workspace) -> R) -> R {
+    match net.buffers_ref().inference.try_lock() {
+        Some(mut ws) => f(&mut ws),
+        None => f(&mut N::Workspace::default()),
     }
 }
 

@@ -4,6 +4,9 @@
 //! order, before one update. Apart from the step on one thread (`serial`), whose passes
 //! and update it reuses, because none of this exists when a step runs on one thread.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::buffers::{Buffers, Shard, Share, StepBuffers};
 use super::exchange::{exchanged, GradientExchange};
 use super::flat::{set_buffers, Gather, GatherBuffers, MergeBuffers, Scatter};
@@ -46,7 +49,7 @@ impl<N: Layer> Share<N> {
         &mut self,
         x: &Batch<N::In>,
         targets: &T,
-        rows: std::ops::Range<usize>,
+        rows: core::ops::Range<usize>,
         rng: &mut Rng,
     ) {
         self.x.copy_rows_from(x, rows.clone());
@@ -126,7 +129,7 @@ where
     // Each share's loss and gradients are means over its rows: weigh them by its size.
     let weight = |share: &Share<N>| share.x.rows() as f32 / rows as f32;
     let mut value = st.share.loss as f64 * weight(&st.share) as f64;
-    let losses = std::iter::once(st.share.loss).chain(shards.iter().map(|s| s.share.loss));
+    let losses = core::iter::once(st.share.loss).chain(shards.iter().map(|s| s.share.loss));
     // With an exchange every worker must take part in it, whatever its own loss: a
     // non-finite one is reported through the exchanged mean.
     if let (Some(bad), None) = (losses.clone().find(|l| !l.is_finite()), &exchange) {
@@ -203,7 +206,7 @@ where
     match shards {
         [] => {}
         [shard] => {
-            let mut step = std::mem::take(&mut shard.net.buffers().step);
+            let mut step = core::mem::take(&mut shard.net.buffers().step);
             shard.share.run(&mut shard.net, &mut step, loss);
             shard.net.buffers().step = step;
         }

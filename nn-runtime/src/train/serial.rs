@@ -3,6 +3,9 @@
 //! data-parallel step (`parallel`) runs the same passes on every share and the same update
 //! once the shares are merged, so both live here.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::buffers::{Buffers, StepBuffers};
 use super::exchange::{overlapped_step, GradientExchange};
 use super::flat::{set_buffers, GatherBuffers};
@@ -88,7 +91,7 @@ where
 /// them stays as it was).
 pub(super) fn update<N: Network, O: Optimizer + ?Sized>(net: &mut N, opt: &mut O) -> Result<()> {
     // Out of the network while its parameters are visited, and back after: no copy per step.
-    let frozen = std::mem::take(&mut net.buffers().frozen);
+    let frozen = core::mem::take(&mut net.buffers().frozen);
     let result = update_trainable(net, opt, &frozen);
     net.buffers().frozen = frozen;
     result

@@ -63,7 +63,7 @@ where
     check_rows(x.rows(), targets.rows())?;
     net.check_input(x.as_slice())?;
     let shards = share_count::<N>(x.rows());
-    let mut state = std::mem::take(net.buffers());
+    let mut state = core::mem::take(net.buffers());
     // The generated backward pass reads how far down it has to go from the network's own
     // buffers, which the step holds meanwhile.
     net.buffers().frozen = state.frozen.clone();

@@ -2,6 +2,9 @@
 //! register-tiled product or the direct kernel's, by shape), the bias gradient and the
 //! input gradient (a product and col2im), weight and bias gradients summed over chunks.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::direct::{conv_taps_dweight, direct_applies, pad_input};
 use super::geom::ConvGeom;
 use super::im2col::{col2im_add, im2col, unfold_is_identity};
@@ -13,7 +16,7 @@ use crate::kernels::isa::Arch;
 use crate::kernels::matrix::transpose;
 use crate::kernels::reduce::sum_with;
 use crate::kernels::simd::EpilogueAct;
-use std::sync::atomic::Ordering;
+use core::sync::atomic::Ordering;
 
 /// Rows of the unfolded input per group (`group_ckk`) below which a weight gradient is
 /// computed as dot products (see `conv2d_backward_with`).

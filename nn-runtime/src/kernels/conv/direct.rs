@@ -217,7 +217,7 @@ fn conv_taps(
             };
             let (w, b) = (
                 weight.as_ptr(),
-                bias.map_or(std::ptr::null(), <[f32]>::as_ptr),
+                bias.map_or(core::ptr::null(), <[f32]>::as_ptr),
             );
             // SAFETY: `taps_input` checked the span of `padded` the kernel reads (the slack
             // is at least its tile span), the assertions above the weights, the bias and

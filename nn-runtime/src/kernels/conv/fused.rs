@@ -8,7 +8,7 @@ use super::pool::{avg_pool_forward, max_pool_forward_with};
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
 use crate::kernels::isa::Arch;
 use crate::kernels::simd::EpilogueAct;
-use std::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// A pooling that follows a convolution: its sizes, and whether it takes the maximum (else
 /// the mean) of each window.
@@ -90,7 +90,7 @@ pub fn conv2d_pool_forward(
     if NO_FUSED_POOLING.load(Ordering::Relaxed) {
         // The whole batch's convolution, then its pooling.
         let mut pre = pre;
-        let mut whole = std::mem::take(&mut ws.unfused);
+        let mut whole = core::mem::take(&mut ws.unfused);
         if pre.len == 0 {
             whole.resize(rows * out_len, 0.0);
             pre.data = &mut whole[..];
@@ -117,7 +117,7 @@ pub fn conv2d_pool_forward(
         (pre, argmax),
     )| {
         plan.prepare(g, weight, s);
-        let mut own = std::mem::take(&mut s.pre);
+        let mut own = core::mem::take(&mut s.pre);
         own.resize(out_len, 0.0);
         for (n, r) in range.enumerate() {
             let xr = &x[r * in_len..(r + 1) * in_len];

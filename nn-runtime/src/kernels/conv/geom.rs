@@ -1,7 +1,7 @@
 //! The sizes of a convolution and of a pooling window, with PyTorch's semantics, and the
 //! index arithmetic of a window sliding over a padded axis.
 
-use std::ops::Range;
+use core::ops::Range;
 
 /// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
 /// PyTorch's semantics: output (oy, ox) of channel co reads input rows `oy·sh + i·dh − pt`

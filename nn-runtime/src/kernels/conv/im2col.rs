@@ -4,7 +4,7 @@
 //! input.
 
 use super::geom::{covered, ConvGeom};
-use std::ops::Range;
+use core::ops::Range;
 
 /// Whether the unfolded input is the input itself: a 1×1 kernel of stride 1 with no
 /// padding reads every input position once, in order.

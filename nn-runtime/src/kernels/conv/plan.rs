@@ -10,7 +10,7 @@ use super::workspace::ConvScratch;
 use crate::kernels::gemm::{gemm_in, MatMul};
 use crate::kernels::isa::Arch;
 use crate::kernels::simd::EpilogueAct;
-use std::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Turns Winograd's algorithm off, so that benchmarks can time im2col + GEMM on the same
 /// shapes (`set_winograd`).

@@ -79,8 +79,8 @@ pub fn max_pool_forward_with(
                                     let v = src[ox * g.sw + j];
                                     // Which value wins is data: a branch would mispredict.
                                     let take = first | (v > *m) | (v.is_nan() & !m.is_nan());
-                                    *m = std::hint::select_unpredictable(take, v, *m);
-                                    *at = std::hint::select_unpredictable(
+                                    *m = core::hint::select_unpredictable(take, v, *m);
+                                    *at = core::hint::select_unpredictable(
                                         take,
                                         (base + ox * g.sw + j) as u32,
                                         *at,
@@ -133,8 +133,8 @@ fn max_pool_padded(g: &PoolGeom, x: &[f32], y: &mut [f32], mut argmax: Option<&m
                                 let v = src[first + k * g.sw];
                                 // Strictly larger: the earlier of equal values keeps its place.
                                 let take = (v > *m) | (v.is_nan() & !m.is_nan());
-                                *m = std::hint::select_unpredictable(take, v, *m);
-                                *at = std::hint::select_unpredictable(
+                                *m = core::hint::select_unpredictable(take, v, *m);
+                                *at = core::hint::select_unpredictable(
                                     take,
                                     (base + first + k * g.sw) as u32,
                                     *at,
@@ -154,8 +154,8 @@ fn max_pool_padded(g: &PoolGeom, x: &[f32], y: &mut [f32], mut argmax: Option<&m
 fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
     let take_b = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
     (
-        std::hint::select_unpredictable(take_b, b.0, a.0),
-        std::hint::select_unpredictable(take_b, b.1, a.1),
+        core::hint::select_unpredictable(take_b, b.0, a.0),
+        core::hint::select_unpredictable(take_b, b.1, a.1),
     )
 }
 
@@ -180,7 +180,7 @@ fn max_pool_2x2(
                         let out = &mut y[o..o + g.ow];
                         let at = argmax
                             .as_deref_mut()
-                            .map_or(std::ptr::null_mut(), |a| a[o..o + g.ow].as_mut_ptr());
+                            .map_or(core::ptr::null_mut(), |a| a[o..o + g.ow].as_mut_ptr());
                         assert!(2 * g.ow <= g.w);
                         // SAFETY: the kernel reads row0[..2·ow] and row1[..2·ow], inside
                         // both rows of w ≥ 2·ow values (asserted), and writes ow values to

@@ -11,6 +11,9 @@
 //! so the transposed layer runs on the convolution's kernels, with no code of its own
 //! beyond the bias.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::backward::{conv2d_backward_with, fold_input_gradient};
 use super::forward::conv2d_forward_with;
 use super::geom::ConvGeom;

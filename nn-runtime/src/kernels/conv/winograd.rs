@@ -14,6 +14,9 @@
 //! 16 → 16 on 14×14 398 against 366 at batch 32 (small planes waste part of their edge
 //! tiles and run short rows; few channels make short products).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::geom::ConvGeom;
 use crate::kernels::activation::activation_forward_with;
 use crate::kernels::gemm::{gemm_in, MatMul};
@@ -80,8 +83,8 @@ fn transform_weights(g: &ConvGeom, weight: &[f32], u: &mut Vec<f32>) {
         let (g0, g1, g2) = (row(0), row(1), row(2));
         let gg: [[f32; 3]; 4] = [
             g0,
-            std::array::from_fn(|j| 0.5 * (g0[j] + g1[j] + g2[j])),
-            std::array::from_fn(|j| 0.5 * (g0[j] - g1[j] + g2[j])),
+            core::array::from_fn(|j| 0.5 * (g0[j] + g1[j] + g2[j])),
+            core::array::from_fn(|j| 0.5 * (g0[j] - g1[j] + g2[j])),
             g2,
         ];
         for (i, t) in gg.iter().enumerate() {

@@ -2,9 +2,12 @@
 //! one per thread and each with its own buffers, when the work is large enough
 //! (`PARALLEL_MIN_FLOPS`).
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::winograd::WinogradScratch;
 use crate::kernels::threads::{join, threads_here, PARALLEL_MIN_FLOPS};
-use std::ops::Range;
+use core::ops::Range;
 
 /// Buffers one thread's share of a convolution reuses between calls.
 #[derive(Default, Debug)]

@@ -209,7 +209,7 @@ macro_rules! gemm_kernels {
                     while i < m {
                         let rows = MR.min(m - i);
                         let bias_j = if bias.is_null() || !final_block {
-                            std::ptr::null()
+                            core::ptr::null()
                         } else {
                             // SAFETY: i < m and j < n, and a non-null `bias` holds `m` values
                             // (with `row_bias`) or `n` (without).

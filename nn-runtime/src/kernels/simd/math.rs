@@ -40,7 +40,7 @@ macro_rules! math_kernels {
             // Operands in this order so that NaN passes through (max and min return their
             // second operand when one is NaN): a NaN input must not come out as a number.
             let x = min(splat(88.0), max(splat(-87.33), x));
-            let n = round(mul(x, splat(std::f32::consts::LOG2_E)));
+            let n = round(mul(x, splat(core::f32::consts::LOG2_E)));
             let r = sub(
                 sub(x, mul(n, splat(0.693_359_4))),
                 mul(n, splat(-2.121_944_4e-4)),
@@ -88,7 +88,7 @@ macro_rules! math_kernels {
         #[target_feature(enable = $features)]
         #[allow(clippy::excessive_precision)] // the published coefficients
         fn normal_cdf(x: V) -> V {
-            let z = mul(abs(x), splat(std::f32::consts::FRAC_1_SQRT_2));
+            let z = mul(abs(x), splat(core::f32::consts::FRAC_1_SQRT_2));
             let t = div(splat(1.0), fma(splat(0.5), z, splat(1.0)));
             let mut p = splat(0.170_872_77);
             p = fma(p, t, splat(-0.822_152_23));

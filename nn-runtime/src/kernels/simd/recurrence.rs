@@ -63,7 +63,7 @@ macro_rules! recurrence_kernels {
                     // SAFETY: as above, t − 1 < T.
                     unsafe { hs.add((t - 1) * h) as *const f32 }
                 } else {
-                    std::ptr::null()
+                    core::ptr::null()
                 };
                 let mut j = 0;
                 while j < h {

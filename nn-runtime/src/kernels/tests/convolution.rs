@@ -1,6 +1,9 @@
 //! Convolutions against PyTorch's definition in f64, on every path and every option
 //! (stride, dilation, padding, groups), forward and backward, by each algorithm.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::*;
 
 /// A convolution's sizes with PyTorch's output size, `(len + 2·pad − d·(k − 1) − 1) / s + 1`

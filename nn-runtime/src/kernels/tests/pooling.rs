@@ -1,6 +1,9 @@
 //! Max and average pooling against their definitions, on every path: padding, ties, NaN
 //! and the arg-max each gradient is routed to.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::*;
 
 #[test]

@@ -12,6 +12,9 @@
 //! Data comes from a seed the strategy draws, so a failure shrinks to the smallest sizes
 //! and reports the seed; the case counts keep the whole set to a few seconds.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::*;
 use crate::Rng;
 use proptest::prelude::*;

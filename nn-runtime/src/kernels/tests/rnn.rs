@@ -1,5 +1,8 @@
 //! The RNN recurrence against its step-by-step definition in f64, on every path.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::*;
 
 /// The recurrence h_t = act(x_t + h_{t−1}·W) in f64, step by step: `x` is `[t, h]`, `w`'s
