@@ -4,12 +4,10 @@
 
 use typed_nn::prelude::*;
 
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-use counting_alloc::{allocations, Counting};
+use typed_nn::{allocations, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 network! {
     pub struct Cnn: [1, 12, 12] {

@@ -83,6 +83,9 @@ pub use data::csv::{CsvOptions, Standardizer};
 pub use data::mnist;
 pub use data::{Class, Dataset, Labels};
 pub use error::{Error, Result, WeightProblem};
+pub use kernels::arena::Arena;
+#[cfg(feature = "std")]
+pub use kernels::{allocations, allocations_during, CountingAllocator};
 pub use layers::all::*;
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Huber, KlDiv, Mse, Nll, SmoothL1, L1};
 pub use optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};

@@ -24,6 +24,20 @@ pub trait Sample: Clone + Send + Sync + 'static {
     /// The values in row-major order, mutably.
     fn as_mut_slice(&mut self) -> &mut [f32];
 
+    /// `values` (at least `LEN`, the sample's first) as a sample in place, when the type is
+    /// a tensor and they are aligned and long enough for it (an arena's buffers are, see
+    /// `kernels::arena`); `None` otherwise (the default), and the caller copies.
+    fn view(values: &[f32]) -> Option<&Self> {
+        let _ = values;
+        None
+    }
+
+    /// [`Sample::view`], mutably.
+    fn view_mut(values: &mut [f32]) -> Option<&mut Self> {
+        let _ = values;
+        None
+    }
+
     /// Copies a sample out of a flat slice of exactly `LEN` values.
     fn from_slice(values: &[f32]) -> Result<Self> {
         if values.len() != Self::LEN {
@@ -59,6 +73,12 @@ impl<const N: usize> Tensor1<N> {
 }
 
 impl<const N: usize> Sample for Tensor1<N> {
+    fn view(values: &[f32]) -> Option<&Self> {
+        crate::kernels::arena::view(values)
+    }
+    fn view_mut(values: &mut [f32]) -> Option<&mut Self> {
+        crate::kernels::arena::view_mut(values)
+    }
     const LEN: usize = N;
     const SHAPE: &'static [usize] = &[N];
     fn zeros() -> Self {
@@ -113,6 +133,12 @@ pub struct Tensor2<const A: usize, const B: usize> {
 }
 
 impl<const A: usize, const B: usize> Sample for Tensor2<A, B> {
+    fn view(values: &[f32]) -> Option<&Self> {
+        crate::kernels::arena::view(values)
+    }
+    fn view_mut(values: &mut [f32]) -> Option<&mut Self> {
+        crate::kernels::arena::view_mut(values)
+    }
     const LEN: usize = A * B;
     const SHAPE: &'static [usize] = &[A, B];
     fn zeros() -> Self {
@@ -136,6 +162,12 @@ pub struct Tensor3<const C: usize, const H: usize, const W: usize> {
 }
 
 impl<const C: usize, const H: usize, const W: usize> Sample for Tensor3<C, H, W> {
+    fn view(values: &[f32]) -> Option<&Self> {
+        crate::kernels::arena::view(values)
+    }
+    fn view_mut(values: &mut [f32]) -> Option<&mut Self> {
+        crate::kernels::arena::view_mut(values)
+    }
     const LEN: usize = C * H * W;
     const SHAPE: &'static [usize] = &[C, H, W];
     fn zeros() -> Self {
@@ -243,6 +275,12 @@ impl<const T: usize> Tokens<T> {
 }
 
 impl<const T: usize> Sample for Tokens<T> {
+    fn view(values: &[f32]) -> Option<&Self> {
+        crate::kernels::arena::view(values)
+    }
+    fn view_mut(values: &mut [f32]) -> Option<&mut Self> {
+        crate::kernels::arena::view_mut(values)
+    }
     const LEN: usize = T;
     const SHAPE: &'static [usize] = &[T];
     fn zeros() -> Self {

@@ -137,6 +137,11 @@ fn gen_layer_impl(g: &Gen<'_>) -> TokenStream {
     let (cache, workspace, tys) = (&g.cache, &g.workspace, &g.tys);
     let name_str = name.to_string();
     let passes = gen_layer_passes(g);
+    let [even, odd] = p.arena_regions();
+    let scratch = tys.iter().fold(
+        quote!(0),
+        |acc, ty| quote!(#rt::kernels::arena::max(#acc, <#ty as #rt::layers::Layer>::ARENA)),
+    );
     let visitors = gen_layer_visitors(g);
     let summary_rows = gen_summary_rows_fn(g);
     let fields = &p.fields;
@@ -145,6 +150,7 @@ fn gen_layer_impl(g: &Gen<'_>) -> TokenStream {
         quote! {
             __buffers: {
                 let () = Self::__SIZE_RULES;
+                #rt::kernels::read_settings();
                 #rt::train::Buffers::seeded(rng)
             },
         }
@@ -158,6 +164,10 @@ fn gen_layer_impl(g: &Gen<'_>) -> TokenStream {
             const PARAMS: usize = 0 #( + <#tys as #rt::layers::Layer>::PARAMS )*;
             const FLOPS: usize = 0 #( + <#tys as #rt::layers::Layer>::FLOPS )*;
             const SAMPLE_WORKSPACE: bool = false #( || <#tys as #rt::layers::Layer>::SAMPLE_WORKSPACE )*;
+            /// The two regions the intermediate samples alternate between, then the
+            /// largest of the layers' own arenas (they run one after the other).
+            const ARENA: usize = #even + #odd + #scratch;
+            const ARENA_READY: bool = true #( && <#tys as #rt::layers::Layer>::ARENA_READY )*;
             const KIND: &'static str = #name_str;
 
             fn init(rng: &mut #rt::Rng) -> Self {
@@ -181,6 +191,8 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let (cache, workspace) = (&g.cache, &g.workspace);
     let sample_forward = p.sample_forward();
     let batch_forward = p.batch_forward();
+    let arena_forward = p.arena_forward();
+    let [even, odd] = p.arena_regions();
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
     let first = p.fields[0];
@@ -206,6 +218,13 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
         #[inline]
         fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut #workspace #ty_g) {
             #( #sample_forward )*
+        }
+
+        #[allow(unused_variables)]
+        fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+            let (region0, rest) = arena.split_at_mut(#even);
+            let (region1, scratch) = rest.split_at_mut(#odd);
+            #( #arena_forward )*
         }
 
         fn forward_batch_into(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, ws: &mut #workspace #ty_g) {

@@ -110,6 +110,7 @@ pub fn gen_inherent(g: &Gen<'_>) -> TokenStream {
     let name = def.name;
     let methods = [
         gen_inference_methods(g),
+        gen_arena_methods(g),
         gen_training_methods(g),
         gen_file_methods(g),
         gen_summary_method(g),
@@ -180,6 +181,113 @@ fn gen_inference_methods(g: &Gen<'_>) -> TokenStream {
         /// [`Self::predict`], under PyTorch's name for it.
         pub fn forward_batch(&self, x: &#rt::Batch<#input_ty>) -> #rt::Batch<#output_ty> {
             #rt::train::forward_batch(self, x)
+        }
+    }
+}
+
+/// The static memory plan: what one-sample inference needs, as consts a program can assert
+/// budgets on, and `forward_in`, which runs in an arena of that size and allocates nothing.
+fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
+    let (rt, input_ty, output_ty) = (g.env.rt, &g.def.input_ty, &g.output_ty);
+    let layer = quote!(<Self as #rt::layers::Layer>);
+    // Token ids are checked first, as `forward` does: a typed error, never a NaN embedding.
+    let (ret, check, ok) = if g.def.tokens_in {
+        (
+            quote!(#rt::Result<#output_ty>),
+            quote!(#layer::check_input(self, #rt::Sample::as_slice(x))?;),
+            quote!(::core::result::Result::Ok(y)),
+        )
+    } else {
+        (quote!(#output_ty), quote!(), quote!(y))
+    };
+    let (batch_ret, batch_check, batch_ok) = if g.def.tokens_in {
+        (
+            quote!(-> #rt::Result<()>),
+            quote!(#layer::check_input(self, x.as_slice())?;),
+            quote!(::core::result::Result::Ok(())),
+        )
+    } else {
+        (quote!(), quote!(), quote!())
+    };
+    quote! {
+        /// Floats of the arena [`Self::forward_in`] runs in: every intermediate output of
+        /// one sample and every layer's scratch, planned at compile time.
+        pub const ARENA_FLOATS: usize = #layer::ARENA;
+
+        /// [`Self::ARENA_FLOATS`] in bytes: the working memory of one-sample inference.
+        /// A program can hold it to a budget at compile time:
+        /// `const _: () = assert!(Net::ARENA_BYTES <= 256 * 1024);`.
+        pub const ARENA_BYTES: usize = Self::ARENA_FLOATS * ::core::mem::size_of::<f32>();
+
+        /// Bytes of the parameters and buffers (running statistics), as `f32`.
+        pub const PARAM_BYTES: usize =
+            (#layer::PARAMS + #layer::BUFFERS) * ::core::mem::size_of::<f32>();
+
+        /// Floating-point operations of one sample's forward pass (a multiply-add is two).
+        pub const FLOPS: usize = #layer::FLOPS;
+
+        /// The output for one sample, computed in `arena` (see [`Self::ARENA_FLOATS`]):
+        /// no allocation, not even at the first call, and no feature map on the stack.
+        /// Compiles only for an arena of at least `ARENA_FLOATS` floats, and for networks
+        /// whose every layer takes its scratch from the arena (attention and the
+        /// recurrences do not yet: use [`Self::forward`]).
+        pub fn forward_in<const FLOATS: usize>(
+            &self,
+            arena: &mut #rt::kernels::arena::Arena<FLOATS>,
+            x: &#input_ty,
+        ) -> #ret {
+            const {
+                ::core::assert!(
+                    #layer::ARENA_READY,
+                    "forward_in: a layer of this network has no arena pass yet (attention, a recurrence, a transposed convolution or squeeze-and-excitation); use forward"
+                )
+            };
+            const {
+                ::core::assert!(
+                    FLOATS >= Self::ARENA_FLOATS,
+                    "forward_in: the arena is smaller than the network's ARENA_FLOATS"
+                )
+            };
+            #check
+            let _flush = #rt::kernels::FlushDenormals::new();
+            let mut y = <#output_ty as #rt::Sample>::zeros();
+            #layer::forward_arena(self, x, &mut y, arena.as_mut_slice());
+            #ok
+        }
+
+        /// The outputs for a batch into `y`, one sample after another in `arena` (see
+        /// [`Self::forward_in`]): allocates nothing once `y` has room for the batch.
+        pub fn predict_in<const FLOATS: usize>(
+            &self,
+            arena: &mut #rt::kernels::arena::Arena<FLOATS>,
+            x: &#rt::Batch<#input_ty>,
+            y: &mut #rt::Batch<#output_ty>,
+        ) #batch_ret {
+            const {
+                ::core::assert!(
+                    #layer::ARENA_READY,
+                    "predict_in: a layer of this network has no arena pass yet (attention, a recurrence, a transposed convolution or squeeze-and-excitation); use predict"
+                )
+            };
+            const {
+                ::core::assert!(
+                    FLOATS >= Self::ARENA_FLOATS,
+                    "predict_in: the arena is smaller than the network's ARENA_FLOATS"
+                )
+            };
+            #batch_check
+            let _flush = #rt::kernels::FlushDenormals::new();
+            y.set_rows(x.rows());
+            let (n_in, n_out) = (<#input_ty as #rt::Sample>::LEN, <#output_ty as #rt::Sample>::LEN);
+            let arena = arena.as_mut_slice();
+            for (xr, yr) in x.as_slice().chunks_exact(n_in).zip(y.as_mut_slice().chunks_exact_mut(n_out)) {
+                #rt::kernels::arena::with_sample(xr, |xs: &#input_ty| {
+                    #rt::kernels::arena::with_sample_mut(yr, |ys: &mut #output_ty| {
+                        #layer::forward_arena(self, xs, ys, arena)
+                    })
+                });
+            }
+            #batch_ok
         }
     }
 }

@@ -108,6 +108,53 @@ impl<'a> Passes<'a> {
             .collect()
     }
 
+    /// The floats of the two regions the intermediate samples alternate between in
+    /// `forward_arena` (the outputs of layers 0, 2, 4, … in the first, of 1, 3, … in the
+    /// second, so that a layer's input and output never share one): each the largest
+    /// sample it holds, padded to whole alignment units. Const expressions.
+    pub fn arena_regions(&self) -> [TokenStream; 2] {
+        let rt = self.rt;
+        [0, 1].map(|parity| {
+            self.mid_tys
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % 2 == parity)
+                .fold(quote!(0), |acc, (_, ty)| {
+                    quote!(#rt::kernels::arena::max(#acc, #rt::kernels::arena::padded(<#ty as #rt::Sample>::LEN)))
+                })
+        })
+    }
+
+    /// One sample in an arena: layer k's output in region k % 2 (viewed in place as its
+    /// sample type), every layer's scratch in what follows the regions.
+    pub fn arena_forward(&self) -> Vec<TokenStream> {
+        let (rt, n) = (self.rt, self.n());
+        let region = |k: usize| format_ident!("region{}", k % 2);
+        (0..n)
+            .map(|k| {
+                let field = self.fields[k];
+                let y = if k == n - 1 { quote!(y) } else { quote!(out) };
+                let call = |x: TokenStream| {
+                    let x = self.input(k, x);
+                    quote!(self.#field.forward_arena(#x, #y, scratch))
+                };
+                let compute = if k == 0 {
+                    call(quote!(x))
+                } else {
+                    let (r, ty) = (region(k - 1), &self.mid_tys[k - 1]);
+                    let body = call(quote!(input));
+                    quote!(#rt::kernels::arena::with_sample(#r, |input: &#ty| #body))
+                };
+                if k == n - 1 {
+                    quote!(#compute;)
+                } else {
+                    let (r, ty) = (region(k), &self.mid_tys[k]);
+                    quote!(#rt::kernels::arena::with_sample_mut(#r, |out: &mut #ty| #compute);)
+                }
+            })
+            .collect()
+    }
+
     /// A batch in inference: each layer's inference pass, through the workspace's buffers.
     pub fn batch_forward(&self) -> Vec<TokenStream> {
         let n = self.n();

@@ -30,7 +30,8 @@
 //! | `norm.rs` | batch and layer normalisation (no SIMD path) |
 //!
 //! Beside them: `isa.rs` (which path runs, the [`Arch`] token), `threads.rs` (the thread
-//! pool and when to split work), `denormal.rs` (flushing subnormals).
+//! pool and when to split work), `denormal.rs` (flushing subnormals), `arena.rs` (the
+//! statically planned memory of `forward_in`, and its tensor views).
 //!
 //! `simd/` holds the unsafe SIMD paths: one module per instruction set with its primitives
 //! (`simd/avx512.rs`, `simd/avx2.rs`) and one macro file per kernel family that every
@@ -57,8 +58,11 @@
 //!   (`conv/direct.rs`).
 
 mod activation;
+pub mod arena;
 pub mod attention;
 pub mod conv;
+#[cfg(feature = "std")]
+mod counting_alloc;
 pub mod cross_attention;
 mod denormal;
 mod gemm;
@@ -79,6 +83,16 @@ pub use activation::{
     activation_forward_with, gelu_backward, gelu_backward_scalar, gelu_backward_with, gelu_forward,
     gelu_forward_scalar, gelu_forward_with, leaky_relu_backward, leaky_relu_forward, sigmoid,
 };
+/// Reads the process-wide settings the kernels take from the environment
+/// (`TYPED_NN_ISA`, `TYPED_NN_FLUSH_DENORMALS`) if no call has yet. Reading the environment
+/// allocates, so a network reads them when it is made, and its `forward_in` allocates
+/// nothing even at the first call.
+pub fn read_settings() {
+    let _ = (isa(), flush_denormals());
+}
+
+#[cfg(feature = "std")]
+pub use counting_alloc::{allocations, allocations_during, CountingAllocator};
 pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
 pub use gemm::{
     fma_peak_probe, gemm, gemm_nt, gemm_nt_with, gemm_with, Backend, MatMul, MatMulNt,

@@ -153,6 +153,20 @@ macro_rules! conv_passes {
             );
         }
 
+        // The columns in the arena, the products on this thread (see
+        // `conv2d_forward_arena`).
+        fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+            crate::kernels::conv::conv2d_forward_arena(
+                &Self::GEOMETRY,
+                &self.params.weight,
+                self.params.bias(),
+                F::EPILOGUE,
+                x.as_slice(),
+                y.as_mut_slice(),
+                arena,
+            );
+        }
+
         fn forward_batch_into(
             &self,
             x: &Batch<Self::In>,
@@ -456,6 +470,9 @@ conv_on_impl! {
         type Cache = ConvCache;
         type Workspace = ConvWorkspace;
         const SAMPLE_WORKSPACE: bool = true;
+        const ARENA: usize =
+            crate::kernels::arena::padded(crate::kernels::conv::conv2d_arena_floats(&Self::SIZES));
+        const ARENA_READY: bool = true;
         /// The first dimension is channels, not steps.
         const KEEPS_STEPS: bool = false;
         const PARAMS: usize = {

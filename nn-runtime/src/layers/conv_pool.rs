@@ -6,6 +6,7 @@ use crate::core_prelude::*;
 
 use super::{ConvCache, ConvLayer, Layer, Path, PoolLayer, Walk};
 use crate::io::onnx::OnnxGraph;
+use crate::kernels::arena::{max, padded, with_sample_mut};
 use crate::kernels::conv::{conv2d_pool_forward, ConvWorkspace};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
@@ -74,6 +75,9 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
     type Cache = ConvPoolCache<Conv::Out>;
     type Workspace = ConvWorkspace;
     const SAMPLE_WORKSPACE: bool = true;
+    /// The convolution's output, then the convolution's arena.
+    const ARENA: usize = padded(<Conv::Out as Sample>::LEN) + max(Conv::ARENA, Pool::ARENA);
+    const ARENA_READY: bool = Conv::ARENA_READY && Pool::ARENA_READY;
     const KEEPS_STEPS: bool = false;
     const PARAMS: usize = Conv::PARAMS;
     const FLOPS: usize = Conv::FLOPS + Pool::FLOPS;
@@ -94,6 +98,15 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
 
     fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut ConvWorkspace) {
         self.run(x.as_slice(), None, y.as_mut_slice(), None, 1, ws);
+    }
+
+    // Unfused: the convolution into the arena, then the pooling.
+    fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+        let (pre, scratch) = arena.split_at_mut(padded(<Conv::Out as Sample>::LEN));
+        with_sample_mut(pre, |pre: &mut Conv::Out| {
+            self.conv.forward_arena(x, pre, scratch);
+            self.pool.forward_arena(pre, y, scratch);
+        });
     }
 
     fn forward_batch_into(

@@ -201,6 +201,23 @@ impl<A: Sample, B: Sample, Out: Sample> Merge<A, B, Out> for Concatenated {
 /// The passes shared by every two-path join, given its merge.
 macro_rules! join_passes {
     ($merge:ty, $a:ident, $b:ident) => {
+        /// The two paths' outputs, then the larger of their arenas (they run one after
+        /// the other).
+        const ARENA: usize = crate::kernels::arena::padded(<A::Out as Sample>::LEN)
+            + crate::kernels::arena::padded(<B::Out as Sample>::LEN)
+            + crate::kernels::arena::max(A::ARENA, B::ARENA);
+        const ARENA_READY: bool = A::ARENA_READY && B::ARENA_READY;
+
+        fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+            use crate::kernels::arena::{padded, with_sample_mut};
+            let (a, rest) = arena.split_at_mut(padded(<A::Out as Sample>::LEN));
+            let (b, scratch) = rest.split_at_mut(padded(<B::Out as Sample>::LEN));
+            with_sample_mut(a, |a: &mut A::Out| self.$a.forward_arena(x, a, scratch));
+            with_sample_mut(b, |b: &mut B::Out| self.$b.forward_arena(x, b, scratch));
+            let (a, b) = (&a[..<A::Out as Sample>::LEN], &b[..<B::Out as Sample>::LEN]);
+            <$merge as Merge<A::Out, B::Out, Self::Out>>::merge(a, b, y.as_mut_slice(), 1);
+        }
+
         fn init(rng: &mut Rng) -> Self {
             let $a = A::init(rng);
             let $b = B::init(rng);

@@ -49,6 +49,17 @@ pub trait Layer: Sized {
     /// right, only slower.
     const SAMPLE_WORKSPACE: bool = false;
 
+    /// Floats of arena [`Layer::forward_arena`] needs (64-byte aligned): a convolution's
+    /// columns, a network's intermediate outputs and its layers' arenas. What a network's
+    /// `ARENA_FLOATS` adds up, at compile time.
+    const ARENA: usize = 0;
+
+    /// Whether [`Layer::forward_arena`] allocates nothing, ever: true for a layer that only
+    /// reads its input and writes its output, and for one whose scratch is in the arena; a
+    /// layer whose one-sample pass grows a workspace of its own says no until it takes its
+    /// scratch from the arena (then a network's `forward_in` does not compile).
+    const ARENA_READY: bool = !Self::SAMPLE_WORKSPACE;
+
     /// Whether the output's first dimension is the input's steps, so that the lengths of a
     /// batch of sequences ([`Batch::lengths`]) hold for the output too: a layer applied at
     /// every step, a recurrence returning every step, attention. By default, when the input
@@ -77,6 +88,16 @@ pub trait Layer: Sized {
     /// Inference on one sample, in `ws` (the workspace batch inference uses too): no
     /// allocation once `ws` has grown to what the layer needs.
     fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut Self::Workspace);
+
+    /// Inference on one sample with its scratch in `arena` (at least [`Layer::ARENA`]
+    /// floats, 64-byte aligned): the pass of a network's `forward_in`, which plans every
+    /// buffer at compile time. By default [`Layer::forward_into`] with an empty workspace,
+    /// which is right for every layer and allocation-free for those that use none
+    /// ([`Layer::ARENA_READY`]).
+    fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+        let _ = arena;
+        self.forward_into(x, y, &mut Self::Workspace::default());
+    }
 
     /// Inference on a batch; `y` is resized to `x`'s rows. Allocation-free once `y` and `ws`
     /// have grown to the batch size.

@@ -2,8 +2,10 @@
 //! computed by the algorithm `plan.rs` chose for the shape.
 
 use super::geom::ConvGeom;
+use super::im2col::{im2col, unfold_is_identity};
 use super::plan::ForwardPlan;
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
+use crate::kernels::gemm::{gemm_with, Backend, MatMul};
 use crate::kernels::isa::Arch;
 use crate::kernels::simd::EpilogueAct;
 
@@ -52,4 +54,58 @@ pub fn conv2d_forward_with(
             plan.sample(arch, g, weight, bias, act, xr, yr, s);
         }
     });
+}
+
+/// Floats of scratch [`conv2d_forward_arena`] takes for a convolution of geometry `g`: one
+/// sample's unfolded columns (none when unfolding is the identity, a 1×1 convolution
+/// without stride or padding).
+pub const fn conv2d_arena_floats(g: &ConvGeom) -> usize {
+    if unfold_is_identity(g) {
+        0
+    } else {
+        g.ckk() * g.positions()
+    }
+}
+
+/// y = act(W ⋆ x + b) for one sample, by im2col + GEMM with the columns in `scratch` (at
+/// least [`conv2d_arena_floats`]) and the products on this crate's own register-tiled
+/// kernels, on this thread: nothing is allocated (the `gemm` crate's packed products and
+/// the Winograd and direct algorithms keep buffers of their own). What a network's
+/// `forward_in` runs.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_arena(
+    g: &ConvGeom,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: EpilogueAct,
+    x: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let arch = Arch::current();
+    let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
+    assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
+    assert!(x.len() >= g.in_len() && y.len() >= g.out_len());
+    let cols: &[f32] = if unfold_is_identity(g) {
+        x
+    } else {
+        let cols = &mut scratch[..conv2d_arena_floats(g)];
+        im2col(g, x, cols);
+        cols
+    };
+    let product = MatMul {
+        act,
+        row_bias: true,
+        ..MatMul::new(co_g, p, gk)
+    };
+    // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P].
+    for (k, ((w_k, cols_k), y_k)) in weight
+        .chunks_exact(co_g * gk)
+        .zip(cols.chunks_exact(gk * p))
+        .zip(y[..g.out_len()].chunks_exact_mut(co_g * p))
+        .enumerate()
+    {
+        let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
+        gemm_with(arch, Backend::Own, 1, &product, w_k, cols_k, bias_k, y_k);
+    }
 }

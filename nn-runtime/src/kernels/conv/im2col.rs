@@ -8,7 +8,7 @@ use core::ops::Range;
 
 /// Whether the unfolded input is the input itself: a 1×1 kernel of stride 1 with no
 /// padding reads every input position once, in order.
-pub(super) fn unfold_is_identity(g: &ConvGeom) -> bool {
+pub(super) const fn unfold_is_identity(g: &ConvGeom) -> bool {
     g.kh == 1
         && g.kw == 1
         && g.sh == 1

@@ -42,7 +42,7 @@ mod workspace;
 
 pub use backward::{conv2d_backward, conv2d_backward_with};
 pub use direct::{direct_applies, DIRECT_MAX_CKK};
-pub use forward::{conv2d_forward, conv2d_forward_with};
+pub use forward::{conv2d_arena_floats, conv2d_forward, conv2d_forward_arena, conv2d_forward_with};
 pub use fused::{conv2d_pool_forward, set_fused_pooling, PoolAfter};
 pub use geom::{ConvGeom, PoolGeom};
 pub use im2col::{col2im_add, im2col};
