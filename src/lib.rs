@@ -679,13 +679,18 @@
 //!   - `train`: the [`Network`] trait, one step (`serial`), a step split over threads
 //!     (`parallel`), the gradient exchange across processes (`exchange`), evaluation,
 //!     inference; `fit`: Keras's `fit` on top; `loss`, `optim`, `data`, `io` (safetensors and
-//!     PyTorch names), `check` (finite-difference gradient checks).
+//!     PyTorch names), `check` (finite-difference gradient checks);
+//!   - the core (tensors, layers, kernels, losses, optimizers, weights from bytes) needs only
+//!     `core` + `alloc`; `std`, `parallel`, `fit`, `csv`, `mnist` and `nalgebra` are features
+//!     on top (the README's "Embedded" section). `kernels::arena` holds the memory of
+//!     `forward_in`: each layer's `ARENA` and `forward_arena`, summed into a network's plan
+//!     by the generated code.
 //! - **`typed-nn`**, this facade: the prelude, these docs, and `__private`, the one path the
 //!   generated code takes to the runtime.
 //!
 //! Adding a layer kind: its declaration and rule in `nn-dsl/src/kinds/` (and a line in the
-//! table), its runtime layer in `nn-runtime/src/layers/` (a line in `layers::all`), its
-//! kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
+//! table), its runtime layer in `nn-runtime/src/layers/` (a line in `layers::all`; an arena
+//! pass if its one-sample inference needs scratch), its kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
 //! tests); the reference and the never-panics property follow from the declaration.
 
 #![cfg_attr(not(feature = "std"), no_std)]

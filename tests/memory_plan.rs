@@ -64,7 +64,7 @@ fn every_example_network_has_a_plan_and_forward_in_agrees_with_forward() {
         row!("mnist_resnet", MnistResNet, arena),
         row!("mnist_autoencoder", Autoencoder, forward),
         row!("mnist_unet", DenoisingUNet, forward),
-        row!("mobilenet_like", MobileNetLike, forward),
+        row!("mobilenet_like", MobileNetLike, arena),
         row!("seq_mnist_lstm", SeqMnist, forward),
         row!("mnist_transformer", MnistTransformer, forward),
     ];

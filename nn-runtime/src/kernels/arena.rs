@@ -39,7 +39,7 @@ pub const fn max(a: usize, b: usize) -> usize {
 /// `static` (embedded targets), a local, or on the heap ([`Arena::boxed`]).
 ///
 /// ```
-/// use typed_nn::kernels::arena::Arena;
+/// use nn_runtime::kernels::arena::Arena;
 /// let mut arena = Arena::<1024>::new();
 /// assert_eq!(arena.as_mut_slice().len(), 1024);
 /// ```

@@ -4,12 +4,12 @@
 //! test, so that no other test's allocations are counted:
 //!
 //! ```no_run
-//! use typed_nn::CountingAllocator;
+//! use nn_runtime::CountingAllocator;
 //!
 //! #[global_allocator]
 //! static GLOBAL: CountingAllocator = CountingAllocator;
 //!
-//! let (sum, allocations) = typed_nn::allocations_during(|| [1.0f32, 2.0].iter().sum::<f32>());
+//! let (sum, allocations) = nn_runtime::allocations_during(|| [1.0f32, 2.0].iter().sum::<f32>());
 //! assert_eq!((sum, allocations), (3.0, 0));
 //! ```
 

@@ -93,27 +93,34 @@ impl<X: Sample, const S: usize, A: ActivationFn, G: ActivationFn> SqueezeExcitat
         }
         s.hidden_in.resize(rows * S, 0.0);
         s.hidden.resize(rows * S, 0.0);
+        self.gates_into(
+            x,
+            [&mut s.mean, &mut s.hidden_in, &mut s.hidden, &mut s.gate_in],
+            &mut s.gate,
+        );
+    }
+
+    /// The gates of the samples `x` into `gate` (`C` a sample), the values before them into
+    /// `mean`, `hidden_in`, `hidden` and `gate_in` (`C`, `S`, `S`, `C` a sample).
+    fn gates_into(
+        &self,
+        x: &[f32],
+        [mean, hidden_in, hidden, gate_in]: [&mut [f32]; 4],
+        gate: &mut [f32],
+    ) {
+        let c = Self::CHANNELS;
         let inv = 1.0 / Self::PLANE as f32;
-        for (m, plane) in s.mean.iter_mut().zip(x.chunks_exact(Self::PLANE)) {
+        for (m, plane) in mean.iter_mut().zip(x.chunks_exact(Self::PLANE)) {
             *m = plane.iter().sum::<f32>() * inv;
         }
-        affine(
-            &self.fc1_weight,
-            &self.fc1_bias,
-            &s.mean,
-            &mut s.hidden_in,
-            c,
-        );
-        self.activation.forward(&s.hidden_in, &mut s.hidden, S);
-        affine(
-            &self.fc2_weight,
-            &self.fc2_bias,
-            &s.hidden,
-            &mut s.gate_in,
-            S,
-        );
-        self.scale_activation.forward(&s.gate_in, &mut s.gate, c);
+        affine(&self.fc1_weight, &self.fc1_bias, mean, hidden_in, c);
+        self.activation.forward(hidden_in, hidden, S);
+        affine(&self.fc2_weight, &self.fc2_bias, hidden, gate_in, S);
+        self.scale_activation.forward(gate_in, gate, c);
     }
+
+    /// Floats of one sample's gates and the values before them: the arena pass's scratch.
+    const SCRATCH: usize = 3 * Self::CHANNELS + 2 * S;
 
     /// y = x with each plane scaled by its gate.
     fn excite(x: &[f32], gate: &[f32], y: &mut [f32]) {
@@ -179,6 +186,8 @@ impl<X: Sample, const S: usize, A: ActivationFn, G: ActivationFn> Layer
     // The mean and the scaling read every value; the projections are tiny beside them.
     const FLOPS: usize = 2 * X::LEN + 2 * Self::PARAMS;
     const SAMPLE_WORKSPACE: bool = true;
+    const ARENA: usize = crate::kernels::arena::padded(Self::SCRATCH);
+    const ARENA_READY: bool = true;
     const KIND: &'static str = "SqueezeExcitation";
 
     /// The planes' means (`ReduceMean`, kept `[N, C, 1, …]`), the two 1×1 projections as
@@ -218,6 +227,16 @@ impl<X: Sample, const S: usize, A: ActivationFn, G: ActivationFn> Layer
     fn forward_into(&self, x: &X, y: &mut X, ws: &mut SqueezeCache) {
         self.gates(x.as_slice(), 1, ws);
         Self::excite(x.as_slice(), &ws.gate, y.as_mut_slice());
+    }
+
+    fn forward_arena(&self, x: &X, y: &mut X, arena: &mut [f32]) {
+        let c = Self::CHANNELS;
+        let (mean, rest) = arena[..Self::SCRATCH].split_at_mut(c);
+        let (hidden_in, rest) = rest.split_at_mut(S);
+        let (hidden, rest) = rest.split_at_mut(S);
+        let (gate_in, gate) = rest.split_at_mut(c);
+        self.gates_into(x.as_slice(), [mean, hidden_in, hidden, gate_in], gate);
+        Self::excite(x.as_slice(), gate, y.as_mut_slice());
     }
 
     fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<X>, ws: &mut SqueezeCache) {
