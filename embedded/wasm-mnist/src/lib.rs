@@ -1,7 +1,18 @@
 //! The MNIST classifier of `examples/embedded_inference.rs` as WebAssembly: its trained
 //! weights and the first hundred test digits compiled in, each digit classified with
-//! `forward_in` in an arena whose size the network's type fixes. [`Classifier`] is the
-//! safe Rust API that `src/main.rs` (the WASI program) and the tests use.
+//! `forward_in` in an arena whose size the network's type fixes.
+//!
+//! Two ways in:
+//! - [`Classifier`], the safe Rust API that `src/main.rs` (the WASI program) and the tests
+//!   use;
+//! - on `wasm32-unknown-unknown`, a C ABI for JavaScript (src/ffi.rs): `input_ptr` gives
+//!   the address of a 784-byte buffer the script writes a digit into, `classify` returns
+//!   the digit and `probabilities_ptr` the ten probabilities behind it. See `classify.mjs`.
+//!
+//! ```text
+//! cargo build -p wasm-mnist --lib --target wasm32-unknown-unknown --profile wasm
+//! node embedded/wasm-mnist/classify.mjs 0 1 2
+//! ```
 
 use typed_nn::prelude::*;
 use typed_nn::Arena;
@@ -81,6 +92,11 @@ impl Classifier {
 pub fn argmax(probabilities: &[f32; CLASSES]) -> usize {
     Tensor1::new(*probabilities).argmax()
 }
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod ffi;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub use ffi::{classify, input_ptr, probabilities_ptr};
 
 #[cfg(test)]
 mod tests {
