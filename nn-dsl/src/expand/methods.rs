@@ -239,7 +239,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             const {
                 ::core::assert!(
                     #layer::ARENA_READY,
-                    "forward_in: a layer of this network has no arena pass yet (attention, a recurrence, a transposed convolution); use forward"
+                    "forward_in: a layer of this network has no arena pass yet (attention or a recurrence); use forward"
                 )
             };
             const {
@@ -266,7 +266,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             const {
                 ::core::assert!(
                     #layer::ARENA_READY,
-                    "predict_in: a layer of this network has no arena pass yet (attention, a recurrence, a transposed convolution); use predict"
+                    "predict_in: a layer of this network has no arena pass yet (attention or a recurrence); use predict"
                 )
             };
             const {

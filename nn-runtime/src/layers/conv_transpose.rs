@@ -180,6 +180,9 @@ conv_transpose_impl! {
         type Cache = ConvWorkspace;
         type Workspace = ConvWorkspace;
         const SAMPLE_WORKSPACE: bool = true;
+        const ARENA: usize =
+            crate::kernels::arena::padded(crate::kernels::conv::conv2d_arena_floats(&Self::SIZES));
+        const ARENA_READY: bool = true;
         /// The first dimension is channels, not steps.
         const KEEPS_STEPS: bool = false;
         const PARAMS: usize = {
@@ -200,6 +203,18 @@ conv_transpose_impl! {
 
         fn forward_into(&self, x: &X, y: &mut Y, ws: &mut ConvWorkspace) {
             self.forward(x.as_slice(), y.as_mut_slice(), 1, ws);
+        }
+
+        fn forward_arena(&self, x: &X, y: &mut Y, arena: &mut [f32]) {
+            let bias = (!self.params.bias.is_empty()).then_some(&self.params.bias[..]);
+            crate::kernels::conv::conv_transpose_forward_arena(
+                &Self::GEOMETRY,
+                &self.params.weight,
+                bias,
+                x.as_slice(),
+                y.as_mut_slice(),
+                arena,
+            );
         }
 
         fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, ws: &mut ConvWorkspace) {

@@ -232,6 +232,24 @@ pub(super) fn fold_input_gradient(
     cols: &mut Vec<f32>,
     dx: &mut [f32],
 ) {
+    if !unfold_is_identity(g) {
+        cols.resize(g.ckk() * g.positions(), 0.0);
+    }
+    fold_input_gradient_in(g, weight, dz, cols, dx, &|p, a, b, c| {
+        gemm_in(arch, p, a, b, None, c)
+    });
+}
+
+/// [`fold_input_gradient`] with the unfolded gradient in `cols` (`ckk · positions` floats,
+/// none when unfolding is the identity) and the products by `product`.
+pub(super) fn fold_input_gradient_in(
+    g: &ConvGeom,
+    weight: &[f32],
+    dz: &[f32],
+    cols: &mut [f32],
+    dx: &mut [f32],
+    product: &dyn Fn(&MatMul, &[f32], &[f32], &mut [f32]),
+) {
     let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
     let transposed = MatMul {
         rsa: 1,
@@ -245,18 +263,18 @@ pub(super) fn fold_input_gradient(
             .zip(dz.chunks_exact(co_g * p))
             .zip(dx.chunks_exact_mut(gk * p))
         {
-            gemm_in(arch, &transposed, w_k, dz_k, None, dx_k);
+            product(&transposed, w_k, dz_k, dx_k);
         }
         return;
     }
-    cols.resize(g.ckk() * p, 0.0);
+    let cols = &mut cols[..g.ckk() * p];
     dx.fill(0.0);
     for ((w_k, dz_k), dcols_k) in weight
         .chunks_exact(co_g * gk)
         .zip(dz.chunks_exact(co_g * p))
         .zip(cols.chunks_exact_mut(gk * p))
     {
-        gemm_in(arch, &transposed, w_k, dz_k, None, dcols_k);
+        product(&transposed, w_k, dz_k, dcols_k);
     }
     col2im_add(g, cols, dx);
 }

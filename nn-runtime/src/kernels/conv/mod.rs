@@ -51,5 +51,7 @@ pub use pool::{
     avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_backward_with,
     max_pool_forward, max_pool_forward_with,
 };
-pub use transposed::{conv_transpose_backward, conv_transpose_forward};
+pub use transposed::{
+    conv_transpose_backward, conv_transpose_forward, conv_transpose_forward_arena,
+};
 pub use workspace::{ConvScratch, ConvWorkspace};

@@ -14,10 +14,11 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
-use super::backward::{conv2d_backward_with, fold_input_gradient};
+use super::backward::{conv2d_backward_with, fold_input_gradient, fold_input_gradient_in};
 use super::forward::conv2d_forward_with;
 use super::geom::ConvGeom;
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
+use crate::kernels::gemm::{gemm_with, Backend};
 use crate::kernels::isa::Arch;
 use crate::kernels::reduce::sum_with;
 use crate::kernels::simd::EpilogueAct;
@@ -53,6 +54,32 @@ pub fn conv_transpose_forward(
             }
         }
     });
+}
+
+/// One sample of [`conv_transpose_forward`] with its scratch in `scratch` (at least
+/// [`super::conv2d_arena_floats`] of `g`) and the products on this crate's own kernels, on
+/// this thread: nothing is allocated. What a network's `forward_in` runs.
+pub fn conv_transpose_forward_arena(
+    g: &ConvGeom,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    x: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let arch = Arch::current();
+    let (x_len, y_len, plane) = (g.out_len(), g.in_len(), g.h * g.w);
+    assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_in));
+    assert!(x.len() >= x_len && y.len() >= y_len);
+    let y = &mut y[..y_len];
+    fold_input_gradient_in(g, weight, &x[..x_len], scratch, y, &|p, a, b, c| {
+        gemm_with(arch, Backend::Own, 1, p, a, b, None, c)
+    });
+    if let Some(bias) = bias {
+        for (channel, &b) in y.chunks_exact_mut(plane).zip(bias) {
+            channel.iter_mut().for_each(|v| *v += b);
+        }
+    }
 }
 
 /// Gradients of [`conv_transpose_forward`] for `rows` samples: overwrites `dweight` and
