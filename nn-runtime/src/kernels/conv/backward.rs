@@ -241,7 +241,7 @@ pub(super) fn fold_input_gradient(
 }
 
 /// C = A·B by some backend (`gemm_in`, or the own kernels on one thread).
-pub(super) type Product = dyn Fn(&MatMul, &[f32], &[f32], &mut [f32]);
+pub(super) type Product<'a> = dyn Fn(&MatMul, &[f32], &[f32], &mut [f32]) + 'a;
 
 /// [`fold_input_gradient`] with the unfolded gradient in `cols` (`ckk · positions` floats,
 /// none when unfolding is the identity) and the products by `product`.
@@ -251,7 +251,7 @@ pub(super) fn fold_input_gradient_in(
     dz: &[f32],
     cols: &mut [f32],
     dx: &mut [f32],
-    product: &Product,
+    product: &Product<'_>,
 ) {
     let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
     let transposed = MatMul {
