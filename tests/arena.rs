@@ -44,6 +44,27 @@ network! {
     }
 }
 
+network! {
+    /// Every recurrence, returning sequences and the last state; one simple RNN over one
+    /// sequence takes its single-kernel path.
+    pub struct Recurrent: [12, 3] {
+        GRU(8, return_sequences = true),
+        SimpleRNN(6, activation = relu, return_sequences = true),
+        LSTM(5, return_sequences = true),
+        SimpleRNN(7),
+        Dense(2),
+    }
+}
+
+network! {
+    /// Token ids through an embedding and an LSTM: `forward_in` checks the ids first.
+    pub struct TokenClassifier: tokens[6] {
+        embed: Embedding(20, 4),
+        LSTM(8),
+        Dense(1), Sigmoid,
+    }
+}
+
 fn close(a: &[f32], b: &[f32], tol: f32) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(
@@ -131,4 +152,34 @@ fn a_224_by_224_cnn_runs_on_a_default_thread() {
     close(in_arena.as_slice(), reference.as_slice(), 1e-4);
     // The two largest maps and the first convolution's columns.
     const { assert!(Imagenet::ARENA_BYTES > 12 << 20) };
+}
+
+#[test]
+fn recurrences_and_embeddings_run_in_the_arena() {
+    let mut rng = Rng::seed(4);
+    let net = Recurrent::init(&mut rng);
+    let mut arena = Arena::<{ Recurrent::ARENA_FLOATS }>::new();
+    for _ in 0..3 {
+        let x = Tensor2::<12, 3> {
+            data: core::array::from_fn(|_| core::array::from_fn(|_| rng.next_f32())),
+        };
+        close(
+            net.forward_in(&mut arena, &x).as_slice(),
+            net.forward(&x).as_slice(),
+            1e-5,
+        );
+    }
+    let tokens = TokenClassifier::init(&mut rng);
+    let mut arena = Arena::<{ TokenClassifier::ARENA_FLOATS }>::new();
+    let ids = Tokens::<6>::new([1, 4, 19, 0, 7, 7]);
+    close(
+        tokens.forward_in(&mut arena, &ids).unwrap().as_slice(),
+        tokens.forward(&ids).unwrap().as_slice(),
+        1e-5,
+    );
+    let out_of_vocabulary = Tokens::<6>::new([1, 4, 20, 0, 7, 7]);
+    assert!(matches!(
+        tokens.forward_in(&mut arena, &out_of_vocabulary),
+        Err(typed_nn::Error::TokenOutOfVocabulary { position: 2, .. })
+    ));
 }

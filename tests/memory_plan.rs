@@ -65,7 +65,7 @@ fn every_example_network_has_a_plan_and_forward_in_agrees_with_forward() {
         row!("mnist_autoencoder", Autoencoder, arena),
         row!("mnist_unet", DenoisingUNet, arena),
         row!("mobilenet_like", MobileNetLike, arena),
-        row!("seq_mnist_lstm", SeqMnist, forward),
+        row!("seq_mnist_lstm", SeqMnist, arena),
         row!("mnist_transformer", MnistTransformer, forward),
     ];
     println!("| example | parameters | arena (forward_in) | FLOPs per sample | forward_in |");

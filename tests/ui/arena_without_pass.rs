@@ -1,15 +1,16 @@
-// A layer without an arena pass (a recurrence) keeps its network from `forward_in`.
+// A layer without an arena pass (attention) keeps its network from `forward_in`.
 use typed_nn::prelude::*;
 
 network! {
-    pub struct Tagger: [8, 4] {
-        lstm: LSTM(16),
+    pub struct Attend: [8, 4] {
+        attention: MultiHeadAttention(2, 4),
+        Flatten,
         out: Dense(2),
     }
 }
 
 fn main() {
-    let net = Tagger::init(&mut Rng::seed(0));
-    let mut arena = typed_nn::Arena::<{ Tagger::ARENA_FLOATS }>::new();
+    let net = Attend::init(&mut Rng::seed(0));
+    let mut arena = typed_nn::Arena::<{ Attend::ARENA_FLOATS }>::new();
     let _ = net.forward_in(&mut arena, &Tensor2 { data: [[0.0; 4]; 8] });
 }

@@ -229,8 +229,8 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
         /// The output for one sample, computed in `arena` (see [`Self::ARENA_FLOATS`]):
         /// no allocation, not even at the first call, and no feature map on the stack.
         /// Compiles only for an arena of at least `ARENA_FLOATS` floats, and for networks
-        /// whose every layer takes its scratch from the arena (attention and the
-        /// recurrences do not yet: use [`Self::forward`]).
+        /// whose every layer takes its scratch from the arena (attention, and a
+        /// bidirectional recurrence, do not yet: use [`Self::forward`]).
         pub fn forward_in<const FLOATS: usize>(
             &self,
             arena: &mut #rt::kernels::arena::Arena<FLOATS>,
@@ -239,7 +239,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             const {
                 ::core::assert!(
                     #layer::ARENA_READY,
-                    "forward_in: a layer of this network has no arena pass yet (attention or a recurrence); use forward"
+                    "forward_in: a layer of this network has no arena pass yet (attention or a bidirectional recurrence); use forward"
                 )
             };
             const {
@@ -266,7 +266,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             const {
                 ::core::assert!(
                     #layer::ARENA_READY,
-                    "predict_in: a layer of this network has no arena pass yet (attention or a recurrence); use predict"
+                    "predict_in: a layer of this network has no arena pass yet (attention or a bidirectional recurrence); use predict"
                 )
             };
             const {

@@ -287,17 +287,126 @@ pub fn rnn_forward(
     lengths: Option<&[u32]>,
     c: &mut RnnCache,
 ) {
-    let (t_len, h, gh) = (g.t, g.h, g.gh());
-    let bt = rows * t_len;
+    let (h, gh) = (g.h, g.gh());
+    let bt = rows * g.t;
     c.gates.resize(bt * gh, 0.0);
     c.hs.resize(bt * h, 0.0);
+    match g.kind {
+        CellKind::SimpleTanh | CellKind::SimpleRelu if rows == 1 => {
+            c.weight_hh.resize(h * h.next_multiple_of(16) + 16, 0.0);
+        }
+        CellKind::Gru => {
+            c.extra.resize(bt * h, 0.0);
+            c.step.resize(rows * gh, 0.0);
+        }
+        CellKind::Lstm => {
+            c.extra.resize(bt * h, 0.0);
+            c.tanh_c.resize(bt * h, 0.0);
+        }
+        _ => {}
+    }
+    let mut buffers = RnnBuffers {
+        gates: &mut c.gates,
+        hs: &mut c.hs,
+        extra: &mut c.extra,
+        tanh_c: &mut c.tanh_c,
+        step: &mut c.step,
+        weight_hh: &mut c.weight_hh,
+    };
+    rnn_forward_in(
+        g,
+        p,
+        x,
+        rows,
+        lengths,
+        &mut buffers,
+        &|m, a, b, bias, out| kernels::gemm(m, a, b, bias, out),
+    );
+}
+
+/// What [`rnn_forward_in`] computes in: the cache's buffers, or an arena's.
+pub struct RnnBuffers<'a> {
+    /// `[B, T, G·H]`.
+    pub gates: &'a mut [f32],
+    /// `[B, T, H]`.
+    pub hs: &'a mut [f32],
+    /// LSTM and GRU: `[B, T, H]`; empty otherwise.
+    pub extra: &'a mut [f32],
+    /// LSTM: `[B, T, H]`; empty otherwise.
+    pub tanh_c: &'a mut [f32],
+    /// GRU: `[B, G·H]`; empty otherwise.
+    pub step: &'a mut [f32],
+    /// A simple RNN over one sequence: `H · round16(H) + 16`; empty otherwise.
+    pub weight_hh: &'a mut [f32],
+}
+
+/// C (+)= A·B (+ bias) by some backend: `kernels::gemm`, or the own kernels on one thread.
+pub type RnnProduct<'a> = dyn Fn(&MatMul, &[f32], &[f32], Option<&[f32]>, &mut [f32]) + 'a;
+
+/// Floats of [`RnnBuffers`] for one sequence of `g`: the scratch of the arena pass.
+pub const fn rnn_arena_floats(g: &RnnGeom) -> usize {
+    let (t, h, gh) = (g.t, g.h, g.kind.gates() * g.h);
+    let (extra, tanh_c, step, weight_hh) = match g.kind {
+        CellKind::Lstm => (t * h, t * h, 0, 0),
+        CellKind::Gru => (t * h, 0, gh, 0),
+        _ => (0, 0, 0, h * h.next_multiple_of(16) + 16),
+    };
+    t * gh + t * h + extra + tanh_c + step + weight_hh
+}
+
+/// [`RnnBuffers`] for one sequence of `g`, cut from `arena` (at least [`rnn_arena_floats`]).
+pub fn rnn_buffers_in<'a>(g: &RnnGeom, arena: &'a mut [f32]) -> RnnBuffers<'a> {
+    let (t, h, gh) = (g.t, g.h, g.gh());
+    let (extra, tanh_c, step, weight_hh) = match g.kind {
+        CellKind::Lstm => (t * h, t * h, 0, 0),
+        CellKind::Gru => (t * h, 0, gh, 0),
+        _ => (0, 0, 0, h * h.next_multiple_of(16) + 16),
+    };
+    let (gates, rest) = arena.split_at_mut(t * gh);
+    let (hs, rest) = rest.split_at_mut(t * h);
+    let (extra, rest) = rest.split_at_mut(extra);
+    let (tanh_c, rest) = rest.split_at_mut(tanh_c);
+    let (step, rest) = rest.split_at_mut(step);
+    let weight_hh = &mut rest[..weight_hh];
+    RnnBuffers {
+        gates,
+        hs,
+        extra,
+        tanh_c,
+        step,
+        weight_hh,
+    }
+}
+
+/// [`rnn_forward`] in `c`'s buffers (sized for `rows` sequences), its products by
+/// `product`.
+pub fn rnn_forward_in(
+    g: &RnnGeom,
+    p: &RnnParams,
+    x: &[f32],
+    rows: usize,
+    lengths: Option<&[u32]>,
+    c: &mut RnnBuffers<'_>,
+    product: &RnnProduct<'_>,
+) {
+    let (t_len, h, gh) = (g.t, g.h, g.gh());
+    let bt = rows * t_len;
+    let RnnBuffers {
+        gates: c_gates,
+        hs: c_hs,
+        extra: c_extra,
+        tanh_c: c_tanh_c,
+        step: c_step,
+        weight_hh: c_weight_hh,
+    } = c;
+    let (c_gates, c_hs) = (&mut c_gates[..bt * gh], &mut c_hs[..bt * h]);
     // Input projection of every time step at once: [B·T, G·H] = X · W_ih_t + b_ih.
-    kernels::gemm(
+    product(
         &MatMul::new(bt, gh, g.f),
         x,
         &p.weight_ih_t,
         Some(&p.bias_ih),
-        &mut c.gates,
+        c_gates,
     );
     if rows == 1 && matches!(g.kind, CellKind::SimpleTanh | CellKind::SimpleRelu) {
         // One sequence: the whole recurrence in one kernel call, no dispatch per step (a
@@ -311,30 +420,18 @@ pub fn rnn_forward(
         // W_hh with rows padded to whole cache lines and aligned: each vector load of a row
         // then touches one line, not two.
         let rsw = h.next_multiple_of(16);
-        c.weight_hh.resize(h * rsw + 16, 0.0);
-        let skip = c.weight_hh.as_ptr().align_offset(64).min(15);
-        let w = &mut c.weight_hh[skip..skip + h * rsw];
+        let skip = c_weight_hh.as_ptr().align_offset(64).min(15);
+        let w = &mut c_weight_hh[skip..skip + h * rsw];
         for (dst, src) in w.chunks_exact_mut(rsw).zip(p.weight_hh_t.chunks_exact(h)) {
             dst[..h].copy_from_slice(src);
         }
         // Only its own steps; the state after them is the last one.
         let steps = lengths.map_or(t_len, |l| l[0] as usize);
-        kernels::rnn_sequence_with(arch, steps, h, w, rsw, act, &mut c.gates, &mut c.hs);
+        kernels::rnn_sequence_with(arch, steps, h, w, rsw, act, c_gates, c_hs);
         for t in steps..t_len {
-            c.hs.copy_within((t - 1) * h..t * h, t * h);
+            c_hs.copy_within((t - 1) * h..t * h, t * h);
         }
         return;
-    }
-    match g.kind {
-        CellKind::Gru => {
-            c.extra.resize(bt * h, 0.0);
-            c.step.resize(rows * gh, 0.0);
-        }
-        CellKind::Lstm => {
-            c.extra.resize(bt * h, 0.0);
-            c.tanh_c.resize(bt * h, 0.0);
-        }
-        _ => {}
     }
     let row_stride_gates = t_len * gh;
     let row_stride_h = t_len * h;
@@ -342,7 +439,7 @@ pub fn rnn_forward(
         if g.kind == CellKind::Gru {
             // hh = h_{t−1}·W_hh_t + b_hh, kept apart: the n gate multiplies it by r.
             for b in 0..rows {
-                c.step[b * gh..(b + 1) * gh].copy_from_slice(&p.bias_hh);
+                c_step[b * gh..(b + 1) * gh].copy_from_slice(&p.bias_hh);
             }
             if t > 0 {
                 let mm = MatMul {
@@ -350,7 +447,7 @@ pub fn rnn_forward(
                     accumulate: true,
                     ..MatMul::new(rows, gh, h)
                 };
-                kernels::gemm(&mm, &c.hs[(t - 1) * h..], &p.weight_hh_t, None, &mut c.step);
+                product(&mm, &c_hs[(t - 1) * h..], &p.weight_hh_t, None, c_step);
             }
         } else if t > 0 {
             // gates_t += h_{t−1} · W_hh_t, rows of both strided by a whole sequence.
@@ -360,17 +457,16 @@ pub fn rnn_forward(
                 accumulate: true,
                 ..MatMul::new(rows, gh, h)
             };
-            let (hs, gates) = (&c.hs, &mut c.gates);
-            kernels::gemm(
+            product(
                 &mm,
-                &hs[(t - 1) * h..],
+                &c_hs[(t - 1) * h..],
                 &p.weight_hh_t,
                 None,
-                &mut gates[t * gh..],
+                &mut c_gates[t * gh..],
             );
         }
         for b in 0..rows {
-            let gate = &mut c.gates[(b * t_len + t) * gh..][..gh];
+            let gate = &mut c_gates[(b * t_len + t) * gh..][..gh];
             let prev = (t > 0).then(|| (b * t_len + t - 1) * h);
             let at = (b * t_len + t) * h;
             match g.kind {
@@ -381,7 +477,7 @@ pub fn rnn_forward(
                         EpilogueAct::Relu
                     };
                     kernels::activation_forward_in_place(act, gate);
-                    c.hs[at..at + h].copy_from_slice(gate);
+                    c_hs[at..at + h].copy_from_slice(gate);
                 }
                 CellKind::Lstm => {
                     // i, f, o = σ(·); g = tanh(·); c = f⊙c₋ + i⊙g; h = o⊙tanh(c)
@@ -392,13 +488,13 @@ pub fn rnn_forward(
                     );
                     kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[3 * h..]);
                     for k in 0..h {
-                        let c_prev = prev.map_or(0.0, |q| c.extra[q + k]);
-                        c.extra[at + k] = gate[h + k] * c_prev + gate[k] * gate[2 * h + k];
+                        let c_prev = prev.map_or(0.0, |q| c_extra[q + k]);
+                        c_extra[at + k] = gate[h + k] * c_prev + gate[k] * gate[2 * h + k];
                     }
-                    let tanh_c = &mut c.tanh_c[at..at + h];
-                    tanh_c.copy_from_slice(&c.extra[at..at + h]);
+                    let tanh_c = &mut c_tanh_c[at..at + h];
+                    tanh_c.copy_from_slice(&c_extra[at..at + h]);
                     kernels::activation_forward_in_place(EpilogueAct::Tanh, tanh_c);
-                    for ((hv, &o), &tc) in c.hs[at..at + h]
+                    for ((hv, &o), &tc) in c_hs[at..at + h]
                         .iter_mut()
                         .zip(&gate[3 * h..])
                         .zip(tanh_c.iter())
@@ -408,28 +504,28 @@ pub fn rnn_forward(
                 }
                 CellKind::Gru => {
                     // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋
-                    let hh = &c.step[b * gh..(b + 1) * gh];
+                    let hh = &c_step[b * gh..(b + 1) * gh];
                     for (v, &u) in gate[..2 * h].iter_mut().zip(&hh[..2 * h]) {
                         *v += u;
                     }
                     kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[..2 * h]);
-                    c.extra[at..at + h].copy_from_slice(&hh[2 * h..]);
+                    c_extra[at..at + h].copy_from_slice(&hh[2 * h..]);
                     for k in 0..h {
                         gate[2 * h + k] += gate[k] * hh[2 * h + k];
                     }
                     kernels::activation_forward_in_place(EpilogueAct::Tanh, &mut gate[2 * h..]);
                     for k in 0..h {
-                        let h_prev = prev.map_or(0.0, |q| c.hs[q + k]);
+                        let h_prev = prev.map_or(0.0, |q| c_hs[q + k]);
                         let z = gate[h + k];
-                        c.hs[at + k] = (1.0 - z) * gate[2 * h + k] + z * h_prev;
+                        c_hs[at + k] = (1.0 - z) * gate[2 * h + k] + z * h_prev;
                     }
                 }
             }
             if let (Some(q), true) = (prev, padded(lengths, b, t)) {
                 // Past the row's length its state stays (h, and an LSTM's cell state).
-                c.hs.copy_within(q..q + h, at);
+                c_hs.copy_within(q..q + h, at);
                 if g.kind == CellKind::Lstm {
-                    c.extra.copy_within(q..q + h, at);
+                    c_extra.copy_within(q..q + h, at);
                 }
             }
         }
@@ -726,6 +822,8 @@ macro_rules! recurrent_layer {
             /// The recurrence's per-step state (the same kernel as training runs).
             type Workspace = RnnCache;
             const SAMPLE_WORKSPACE: bool = true;
+            const ARENA: usize = crate::kernels::arena::padded(rnn_arena_floats(&Self::GEOMETRY));
+            const ARENA_READY: bool = true;
             const PARAMS: usize = C::KIND.params(F, H);
             const FLOPS: usize = 2 * T * C::KIND.gates() * H * (F + H);
             const KIND: &'static str = C::NAME;
@@ -736,6 +834,22 @@ macro_rules! recurrent_layer {
 
             fn forward_into(&self, x: &Self::In, y: &mut Self::Out, ws: &mut RnnCache) {
                 self.run(x.as_slice(), y.as_mut_slice(), 1, None, ws);
+            }
+
+            // The recurrence's buffers in the arena, the products on this thread.
+            fn forward_arena(&self, x: &Self::In, y: &mut Self::Out, arena: &mut [f32]) {
+                let g = &Self::GEOMETRY;
+                let mut buffers = rnn_buffers_in(g, arena);
+                rnn_forward_in(g, &self.params, x.as_slice(), 1, None, &mut buffers, &|m, a, b, bias, out| {
+                    kernels::gemm_with(kernels::Arch::current(), kernels::Backend::Own, 1, m, a, b, bias, out)
+                });
+                let hs = &buffers.hs[..T * H];
+                let y = y.as_mut_slice();
+                if $seq {
+                    y.copy_from_slice(hs);
+                } else {
+                    y.copy_from_slice(&hs[(T - 1) * H..]);
+                }
             }
 
             fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, ws: &mut RnnCache) {
