@@ -106,6 +106,11 @@ fn workloads(c: &mut Criterion) {
     g.bench_function("W1 mlp-infer-b1", |b| {
         b.iter(|| mlp.forward(black_box(&x1)))
     });
+    // The same in an arena planned at compile time (`forward_in`).
+    g.bench_function("W1 mlp-infer-b1 (forward_in)", |b| {
+        let mut arena = Arena::<{ Mlp::ARENA_FLOATS }>::new();
+        b.iter(|| mlp.forward_in(&mut arena, black_box(&x1)))
+    });
 
     let x64: Batch<Tensor1<784>> = random_batch(64, &mut rng);
     g.throughput(Throughput::Elements(64 * dense_flops(&MLP)));
@@ -152,6 +157,13 @@ fn cnn_workloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CNN_FLOPS));
     g.bench_function("W5 cnn-infer-b1", |b| {
         b.iter(|| cnn.forward(black_box(&x1)))
+    });
+    // In an arena planned at compile time: convolutions as im2col + GEMM on the own kernels
+    // (what `forward` picks by shape, direct or Winograd, and the fused pooling keep
+    // buffers of their own).
+    g.bench_function("W5 cnn-infer-b1 (forward_in)", |b| {
+        let mut arena = Arena::<{ SeedCnn::ARENA_FLOATS }>::boxed();
+        b.iter(|| cnn.forward_in(&mut arena, black_box(&x1)))
     });
     // The same network written generic over its image size, instantiated at 64×64: the
     // same kernels, with heap-backed intermediate samples.

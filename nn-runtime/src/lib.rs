@@ -102,6 +102,7 @@ pub mod prelude {
     pub use crate::error::Error;
     #[cfg(feature = "fit")]
     pub use crate::fit::{History, Trainer, Verbosity};
+    pub use crate::kernels::arena::Arena;
     pub use crate::layers::all::*;
     pub use crate::layers::{Layer, Stepped};
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Huber, KlDiv, Mse, Nll, SmoothL1, L1};
