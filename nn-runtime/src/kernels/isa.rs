@@ -1,18 +1,38 @@
 //! The one dispatch point: which instruction set the kernels use, detected once.
 //!
-//! `TYPED_NN_ISA=scalar|avx2|avx512` (read once, at the first kernel call) or [`set_isa`]
-//! force a path; tests call the `*_with` kernel variants to exercise every path the machine
-//! has without touching the process-wide choice.
+//! `TYPED_NN_ISA=scalar|avx2|avx512` (read once, at the first kernel call,
+//! with the `std` feature) or [`set_isa`] force a path; tests call the `*_with` kernel
+//! variants to exercise every path the machine has without touching the process-wide
+//! choice.
 //!
 //! An [`Isa`] only names a path; the kernels take an [`Arch`], a token that can only be made
 //! after checking that this CPU has the path's features. So no safe function can be handed
 //! a path the CPU cannot run, and the SIMD code behind it needs no check of its own.
+//!
+//! The check is made at run time with the `std` feature (the standard library's feature
+//! detection); without it, from the features the crate was compiled for
+//! (`-C target-feature`, `-C target-cpu`), which every CPU that runs the build has.
 
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
 use crate::error::{Error, Result};
 use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Whether this x86-64 CPU has every feature named: detected at run time with the standard
+/// library, else known at compile time.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+macro_rules! x86_has {
+    ($($feature:tt),+) => {
+        $(std::is_x86_feature_detected!($feature))&&+
+    };
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+macro_rules! x86_has {
+    ($($feature:tt),+) => {
+        cfg!(all($(target_feature = $feature),+))
+    };
+}
 
 /// An instruction set the kernels have a path for: a name (for [`set_isa`], `TYPED_NN_ISA`
 /// and printing). Running a path takes an [`Arch`], which [`Arch::new`] makes from this.
@@ -26,22 +46,18 @@ pub enum Isa {
     Avx512,
 }
 
+/// Every path, widest last.
+const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
 impl Isa {
     /// Whether this machine can run the path.
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
-            #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Isa::Avx2 => {
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-            }
-            #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Isa::Avx512 => std::is_x86_feature_detected!("avx512f"),
-            // Without `std`, no run-time detection: the features the target is compiled for.
-            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
-            Isa::Avx2 => cfg!(all(target_feature = "avx2", target_feature = "fma")),
-            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
-            Isa::Avx512 => cfg!(target_feature = "avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86_has!("avx2", "fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86_has!("avx512f"),
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -49,10 +65,7 @@ impl Isa {
 
     /// Every path this machine can run, widest last.
     pub fn available() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
-            .into_iter()
-            .filter(|i| i.is_available())
-            .collect()
+        ALL.into_iter().filter(|i| i.is_available()).collect()
     }
 
     /// The widest available path.
@@ -86,13 +99,22 @@ impl Isa {
         }
     }
 
+    /// The path a `TYPED_NN_ISA` value names, in any case (no allocation: this builds
+    /// without the standard library too).
+    // Without `std` nothing reads the environment, and only the tests parse.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     fn parse(name: &str) -> Option<Isa> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "scalar" => Some(Isa::Scalar),
-            "avx2" => Some(Isa::Avx2),
-            "avx512" | "avx512f" => Some(Isa::Avx512),
-            _ => None,
-        }
+        const NAMES: [(&str, Isa); 4] = [
+            ("scalar", Isa::Scalar),
+            ("avx2", Isa::Avx2),
+            ("avx512", Isa::Avx512),
+            ("avx512f", Isa::Avx512),
+        ];
+        let name = name.trim();
+        NAMES
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, isa)| isa)
     }
 }
 
@@ -119,10 +141,7 @@ impl Arch {
 
     /// Every path this CPU can run, widest last.
     pub fn available() -> Vec<Arch> {
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
-            .into_iter()
-            .filter_map(Arch::new)
-            .collect()
+        ALL.into_iter().filter_map(Arch::new).collect()
     }
 
     /// The widest path this CPU can run.
@@ -152,8 +171,9 @@ impl Arch {
 /// 0 = not chosen yet.
 static CURRENT: AtomicU8 = AtomicU8::new(0);
 
-/// The path the kernels use: forced by [`set_isa`] or `TYPED_NN_ISA`, else the widest the
-/// CPU has. An unknown or unavailable `TYPED_NN_ISA` falls back to detection.
+/// The path the kernels use: forced by [`set_isa`] or `TYPED_NN_ISA` (with the `std`
+/// feature), else the widest the CPU has. An unknown or unavailable `TYPED_NN_ISA` falls
+/// back to detection.
 #[inline]
 pub fn isa() -> Isa {
     match Isa::from_code(CURRENT.load(Ordering::Relaxed)) {
@@ -188,13 +208,16 @@ mod tests {
     fn scalar_is_always_available_and_names_parse() {
         assert!(Isa::available().contains(&Isa::Scalar));
         assert_eq!(Isa::parse("AVX512"), Some(Isa::Avx512));
+        assert_eq!(Isa::parse("avx512f"), Some(Isa::Avx512));
+        assert_eq!(Isa::parse(" scalar\n"), Some(Isa::Scalar));
         assert_eq!(Isa::parse("neon"), None);
+        assert_eq!(Isa::parse("sse2"), None);
+        for i in ALL {
+            assert_eq!(Isa::from_code(i.code()), Some(i));
+        }
         assert!(Isa::detect().is_available());
         assert!(isa().is_available());
-        for unavailable in [Isa::Scalar, Isa::Avx2, Isa::Avx512]
-            .into_iter()
-            .filter(|i| !i.is_available())
-        {
+        for unavailable in ALL.into_iter().filter(|i| !i.is_available()) {
             assert!(matches!(
                 set_isa(unavailable),
                 Err(Error::UnsupportedIsa { .. })
@@ -214,7 +237,7 @@ mod tests {
 
     #[test]
     fn arch_tokens_exist_only_for_available_paths() {
-        for i in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+        for i in ALL {
             match Arch::new(i) {
                 Some(arch) => {
                     assert!(i.is_available(), "{i:?} has a token but is not available");
