@@ -1,6 +1,6 @@
 //! The one dispatch point: which instruction set the kernels use, detected once.
 //!
-//! `TYPED_NN_ISA=scalar|avx2|avx512` (read once, at the first kernel call,
+//! `TYPED_NN_ISA=scalar|avx2|avx512|neon` (read once, at the first kernel call,
 //! with the `std` feature) or [`set_isa`] force a path; tests call the `*_with` kernel
 //! variants to exercise every path the machine has without touching the process-wide
 //! choice.
@@ -34,8 +34,24 @@ macro_rules! x86_has {
     };
 }
 
+/// Whether this AArch64 CPU has a feature, as `x86_has!`.
+#[cfg(all(target_arch = "aarch64", feature = "std"))]
+macro_rules! aarch64_has {
+    ($feature:tt) => {
+        std::arch::is_aarch64_feature_detected!($feature)
+    };
+}
+#[cfg(all(target_arch = "aarch64", not(feature = "std")))]
+macro_rules! aarch64_has {
+    ($feature:tt) => {
+        cfg!(target_feature = $feature)
+    };
+}
+
 /// An instruction set the kernels have a path for: a name (for [`set_isa`], `TYPED_NN_ISA`
 /// and printing). Running a path takes an [`Arch`], which [`Arch::new`] makes from this.
+///
+/// Every variant exists on every target; those of other architectures are never available.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// Portable Rust; the reference every SIMD path is tested against.
@@ -44,10 +60,14 @@ pub enum Isa {
     Avx2,
     /// x86-64 AVX-512F: 16 lanes, masked tails.
     Avx512,
+    /// AArch64 NEON (Advanced SIMD): 4 lanes. Every AArch64 Linux, macOS or Windows CPU
+    /// has it.
+    Neon,
 }
 
-/// Every path, widest last.
-const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+/// Every path, each architecture's widest last (one architecture's paths are the only
+/// ones available, so "widest last" holds for the available ones).
+const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
 
 impl Isa {
     /// Whether this machine can run the path.
@@ -58,7 +78,8 @@ impl Isa {
             Isa::Avx2 => x86_has!("avx2", "fma"),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => x86_has!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => aarch64_has!("neon"),
             _ => false,
         }
     }
@@ -79,6 +100,7 @@ impl Isa {
             Isa::Scalar => 1,
             Isa::Avx2 => 8,
             Isa::Avx512 => 16,
+            Isa::Neon => 4,
         }
     }
 
@@ -87,6 +109,7 @@ impl Isa {
             Isa::Scalar => 1,
             Isa::Avx2 => 2,
             Isa::Avx512 => 3,
+            Isa::Neon => 4,
         }
     }
 
@@ -95,6 +118,7 @@ impl Isa {
             1 => Some(Isa::Scalar),
             2 => Some(Isa::Avx2),
             3 => Some(Isa::Avx512),
+            4 => Some(Isa::Neon),
             _ => None,
         }
     }
@@ -104,11 +128,12 @@ impl Isa {
     // Without `std` nothing reads the environment, and only the tests parse.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     fn parse(name: &str) -> Option<Isa> {
-        const NAMES: [(&str, Isa); 4] = [
+        const NAMES: [(&str, Isa); 5] = [
             ("scalar", Isa::Scalar),
             ("avx2", Isa::Avx2),
             ("avx512", Isa::Avx512),
             ("avx512f", Isa::Avx512),
+            ("neon", Isa::Neon),
         ];
         let name = name.trim();
         NAMES
@@ -209,8 +234,7 @@ mod tests {
         assert!(Isa::available().contains(&Isa::Scalar));
         assert_eq!(Isa::parse("AVX512"), Some(Isa::Avx512));
         assert_eq!(Isa::parse("avx512f"), Some(Isa::Avx512));
-        assert_eq!(Isa::parse(" scalar\n"), Some(Isa::Scalar));
-        assert_eq!(Isa::parse("neon"), None);
+        assert_eq!(Isa::parse(" neon\n"), Some(Isa::Neon));
         assert_eq!(Isa::parse("sse2"), None);
         for i in ALL {
             assert_eq!(Isa::from_code(i.code()), Some(i));
@@ -222,6 +246,31 @@ mod tests {
                 set_isa(unavailable),
                 Err(Error::UnsupportedIsa { .. })
             ));
+        }
+    }
+
+    /// Each architecture's paths are available where its CPUs always have them, and no
+    /// other architecture's ever are: this is what tells a cross-compiled test run (under
+    /// QEMU) that it exercised the SIMD path and not only the scalar one.
+    #[test]
+    fn the_architectures_paths_and_only_those_are_available() {
+        let widest = Isa::detect();
+        println!(
+            "kernel paths available: {:?}; widest {widest:?}",
+            Isa::available()
+        );
+        let x86 = [Isa::Avx2, Isa::Avx512];
+        #[cfg(target_arch = "aarch64")]
+        {
+            // AArch64 Linux requires Advanced SIMD; so do macOS and Windows on Arm.
+            assert!(Isa::Neon.is_available());
+            assert_eq!(widest, Isa::Neon);
+        }
+        if !cfg!(target_arch = "x86_64") {
+            assert!(x86.iter().all(|i| !i.is_available()));
+        }
+        if !cfg!(target_arch = "aarch64") {
+            assert!(!Isa::Neon.is_available());
         }
     }
 

@@ -1,17 +1,17 @@
-//! Explicit SIMD paths (x86-64 AVX-512F and AVX2+FMA). Each path is compiled with its
-//! `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
+//! Explicit SIMD paths: x86-64 AVX-512F and AVX2+FMA, AArch64 NEON. Each path is compiled
+//! with its `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
 //!
 //! # Layout
 //!
-//! - One module per instruction set (`avx512.rs`, `avx2.rs`) holds only that set's
-//!   primitives (listed below) and its tile shapes, then instantiates every kernel family
-//!   with `simd_kernels!`.
+//! - One module per instruction set (`avx512.rs`, `avx2.rs`, `neon.rs`) holds only that
+//!   set's primitives (listed below) and its tile shapes, then instantiates
+//!   every kernel family with `simd_kernels!`. Each is compiled only for its architecture.
 //! - One file per kernel family holds the family's bodies, written once as a macro over the
 //!   primitives: `math.rs` (e^x, tanh, sigmoid, activations, `map`), `reduce.rs` (max,
 //!   Σ e^(x − shift), scale, sum), `gemm_tile.rs` (GEMM tiles, the FMA peak probe),
 //!   `conv_taps.rs` (direct convolution), `recurrence.rs` (RNN steps), `optim.rs` (Adam).
 //! - A kernel only one instruction set has lives in a child of that set's module
-//!   (`avx512/max_pool.rs`).
+//!   (`avx512/max_pool.rs`); the other paths take its scalar fallback.
 //!
 //! # Primitives
 //!
@@ -24,7 +24,14 @@
 //!
 //! `mask(n)` selects the first `min(n, LANES)` lanes, and the masked loads and stores touch
 //! only the lanes their mask selects: a tail of `n − i` values is read and written through
-//! `mask(n − i)` without going past the `n` values the caller vouches for.
+//! `mask(n − i)` without going past the `n` values the caller vouches for. AVX-512 and AVX2
+//! have masked loads and stores; NEON does not, so there `M` is a lane count and a partial
+//! access moves its lanes one at a time.
+//!
+//! The primitives agree with each other where the families depend on it, not bit for bit:
+//! `fma` is fused, `max`/`min` let NaN through in the operand order the families use (x86 returns its
+//! second operand when one is NaN, NEON returns NaN), `round` is to nearest with ties to
+//! even. Every path is tested against the same f64 references, not against another path.
 //!
 //! # Soundness
 //!
@@ -115,6 +122,11 @@ macro_rules! dispatch {
                 use $crate::kernels::simd::avx2 as $simd;
                 $vector
             }
+            #[cfg(target_arch = "aarch64")]
+            $crate::kernels::Isa::Neon => {
+                use $crate::kernels::simd::neon as $simd;
+                $vector
+            }
             _ => $scalar,
         }
     };
@@ -125,3 +137,5 @@ pub(super) use dispatch;
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
