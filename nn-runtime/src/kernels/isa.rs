@@ -1,6 +1,6 @@
 //! The one dispatch point: which instruction set the kernels use, detected once.
 //!
-//! `TYPED_NN_ISA=scalar|avx2|avx512|neon` (read once, at the first kernel call,
+//! `TYPED_NN_ISA=scalar|avx2|avx512|neon|simd128` (read once, at the first kernel call,
 //! with the `std` feature) or [`set_isa`] force a path; tests call the `*_with` kernel
 //! variants to exercise every path the machine has without touching the process-wide
 //! choice.
@@ -12,6 +12,7 @@
 //! The check is made at run time with the `std` feature (the standard library's feature
 //! detection); without it, from the features the crate was compiled for
 //! (`-C target-feature`, `-C target-cpu`), which every CPU that runs the build has.
+//! WebAssembly has no run-time detection at all: simd128 is there when compiled in.
 
 #[allow(unused_imports)]
 use crate::core_prelude::*;
@@ -63,11 +64,14 @@ pub enum Isa {
     /// AArch64 NEON (Advanced SIMD): 4 lanes. Every AArch64 Linux, macOS or Windows CPU
     /// has it.
     Neon,
+    /// WebAssembly simd128: 4 lanes, no fused multiply-add. Available exactly when the
+    /// crate is compiled with `-C target-feature=+simd128`.
+    Simd128,
 }
 
 /// Every path, each architecture's widest last (one architecture's paths are the only
 /// ones available, so "widest last" holds for the available ones).
-const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+const ALL: [Isa; 5] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128];
 
 impl Isa {
     /// Whether this machine can run the path.
@@ -80,6 +84,8 @@ impl Isa {
             Isa::Avx512 => x86_has!("avx512f"),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64_has!("neon"),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => true,
             _ => false,
         }
     }
@@ -100,7 +106,7 @@ impl Isa {
             Isa::Scalar => 1,
             Isa::Avx2 => 8,
             Isa::Avx512 => 16,
-            Isa::Neon => 4,
+            Isa::Neon | Isa::Simd128 => 4,
         }
     }
 
@@ -110,6 +116,7 @@ impl Isa {
             Isa::Avx2 => 2,
             Isa::Avx512 => 3,
             Isa::Neon => 4,
+            Isa::Simd128 => 5,
         }
     }
 
@@ -119,6 +126,7 @@ impl Isa {
             2 => Some(Isa::Avx2),
             3 => Some(Isa::Avx512),
             4 => Some(Isa::Neon),
+            5 => Some(Isa::Simd128),
             _ => None,
         }
     }
@@ -128,12 +136,13 @@ impl Isa {
     // Without `std` nothing reads the environment, and only the tests parse.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     fn parse(name: &str) -> Option<Isa> {
-        const NAMES: [(&str, Isa); 5] = [
+        const NAMES: [(&str, Isa); 6] = [
             ("scalar", Isa::Scalar),
             ("avx2", Isa::Avx2),
             ("avx512", Isa::Avx512),
             ("avx512f", Isa::Avx512),
             ("neon", Isa::Neon),
+            ("simd128", Isa::Simd128),
         ];
         let name = name.trim();
         NAMES
@@ -235,6 +244,7 @@ mod tests {
         assert_eq!(Isa::parse("AVX512"), Some(Isa::Avx512));
         assert_eq!(Isa::parse("avx512f"), Some(Isa::Avx512));
         assert_eq!(Isa::parse(" neon\n"), Some(Isa::Neon));
+        assert_eq!(Isa::parse("Simd128"), Some(Isa::Simd128));
         assert_eq!(Isa::parse("sse2"), None);
         for i in ALL {
             assert_eq!(Isa::from_code(i.code()), Some(i));
@@ -250,8 +260,8 @@ mod tests {
     }
 
     /// Each architecture's paths are available where its CPUs always have them, and no
-    /// other architecture's ever are: this is what tells a cross-compiled test run (under
-    /// QEMU) that it exercised the SIMD path and not only the scalar one.
+    /// other architecture's ever are: this is what tells a cross-compiled test run (QEMU,
+    /// a WebAssembly engine) that it exercised the SIMD path and not only the scalar one.
     #[test]
     fn the_architectures_paths_and_only_those_are_available() {
         let widest = Isa::detect();
@@ -266,11 +276,18 @@ mod tests {
             assert!(Isa::Neon.is_available());
             assert_eq!(widest, Isa::Neon);
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        assert_eq!(widest, Isa::Simd128);
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+        assert_eq!(widest, Isa::Scalar);
         if !cfg!(target_arch = "x86_64") {
             assert!(x86.iter().all(|i| !i.is_available()));
         }
         if !cfg!(target_arch = "aarch64") {
             assert!(!Isa::Neon.is_available());
+        }
+        if !cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            assert!(!Isa::Simd128.is_available());
         }
     }
 

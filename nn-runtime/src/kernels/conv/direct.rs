@@ -26,6 +26,8 @@ const _: () = assert!(
 );
 #[cfg(target_arch = "aarch64")]
 const _: () = assert!(crate::kernels::simd::neon::TAPS_SPAN <= DIRECT_SLACK);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const _: () = assert!(crate::kernels::simd::simd128::TAPS_SPAN <= DIRECT_SLACK);
 
 /// Whether the forward pass is a direct convolution: stride 1, one group, a weight row of at
 /// most [`DIRECT_MAX_CKK`] values, and not a 1×1 kernel that reads its input as it lies

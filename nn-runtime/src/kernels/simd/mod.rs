@@ -1,10 +1,12 @@
-//! Explicit SIMD paths: x86-64 AVX-512F and AVX2+FMA, AArch64 NEON. Each path is compiled
-//! with its `#[target_feature]` and chosen at run time by `isa()`, never by `-C target-cpu`.
+//! Explicit SIMD paths: x86-64 AVX-512F and AVX2+FMA, AArch64 NEON, WebAssembly simd128.
+//! Each path is compiled with its `#[target_feature]` and chosen at run time by `isa()`,
+//! never by `-C target-cpu`; WebAssembly, which cannot detect features at run time, has its
+//! path exactly when it is compiled with `-C target-feature=+simd128`.
 //!
 //! # Layout
 //!
-//! - One module per instruction set (`avx512.rs`, `avx2.rs`, `neon.rs`) holds only that
-//!   set's primitives (listed below) and its tile shapes, then instantiates
+//! - One module per instruction set (`avx512.rs`, `avx2.rs`, `neon.rs`, `simd128.rs`)
+//!   holds only that set's primitives (listed below) and its tile shapes, then instantiates
 //!   every kernel family with `simd_kernels!`. Each is compiled only for its architecture.
 //! - One file per kernel family holds the family's bodies, written once as a macro over the
 //!   primitives: `math.rs` (e^x, tanh, sigmoid, activations, `map`), `reduce.rs` (max,
@@ -25,11 +27,12 @@
 //! `mask(n)` selects the first `min(n, LANES)` lanes, and the masked loads and stores touch
 //! only the lanes their mask selects: a tail of `n − i` values is read and written through
 //! `mask(n − i)` without going past the `n` values the caller vouches for. AVX-512 and AVX2
-//! have masked loads and stores; NEON does not, so there `M` is a lane count and a partial
-//! access moves its lanes one at a time.
+//! have masked loads and stores; NEON and simd128 do not, so there `M` is a lane count and
+//! a partial access moves its lanes one at a time.
 //!
 //! The primitives agree with each other where the families depend on it, not bit for bit:
-//! `fma` is fused, `max`/`min` let NaN through in the operand order the families use (x86 returns its
+//! `fma` is fused except on simd128 (which has no fused multiply-add: a multiply and an
+//! add), `max`/`min` let NaN through in the operand order the families use (x86 returns its
 //! second operand when one is NaN, NEON returns NaN), `round` is to nearest with ties to
 //! even. Every path is tested against the same f64 references, not against another path.
 //!
@@ -127,6 +130,15 @@ macro_rules! dispatch {
                 use $crate::kernels::simd::neon as $simd;
                 $vector
             }
+            // simd128 is on for the whole build wherever this path exists, so calling one of
+            // its pointer-free kernels (`fma_probe`) needs no `unsafe` here, while it does on
+            // the paths detected at run time: the wrapper's block is written for those.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            #[allow(unused_unsafe)]
+            $crate::kernels::Isa::Simd128 => {
+                use $crate::kernels::simd::simd128 as $simd;
+                $vector
+            }
             _ => $scalar,
         }
     };
@@ -139,3 +151,6 @@ pub mod avx2;
 pub mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+// WebAssembly cannot detect features at run time: the path exists when compiled in.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
