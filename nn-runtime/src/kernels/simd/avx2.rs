@@ -218,3 +218,5 @@ fn reduce_max(v: V) -> f32 {
 }
 
 simd_kernels!("avx2,fma");
+#[cfg(test)]
+primitive_tests!(Avx2, "avx2,fma");

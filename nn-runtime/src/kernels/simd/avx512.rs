@@ -236,3 +236,5 @@ fn reduce_max(v: V) -> f32 {
 }
 
 simd_kernels!("avx512f");
+#[cfg(test)]
+primitive_tests!(Avx512, "avx512f");

@@ -94,6 +94,103 @@ macro_rules! simd_kernels {
     };
 }
 
+/// Tests of the enclosing instruction-set module's primitives, on what the families rely on
+/// and the kernels' tests cannot see: that a masked store writes its lanes and no others,
+/// that a masked load reads up to the last value it is given (from an allocation of exactly
+/// those values, so that ASan, in `tools/sanitize.sh`, sees any read past them on x86-64),
+/// and the semantics the module docs promise (NaN through `max`/`min` in the families'
+/// operand order, ties to even). `$isa`
+/// names the path (the test does nothing where the CPU lacks it), `$features` is the
+/// module's `#[target_feature]` list.
+#[cfg(test)]
+macro_rules! primitive_tests {
+    ($isa:ident, $features:literal) => {
+        #[cfg(test)]
+        mod primitive_tests {
+            use super::*;
+
+            /// The lanes of `v`.
+            #[target_feature(enable = $features)]
+            fn lanes(v: V) -> [f32; LANES] {
+                let mut out = [0.0; LANES];
+                // SAFETY: `out` holds `LANES` values.
+                unsafe { store(out.as_mut_ptr(), v) };
+                out
+            }
+
+            #[target_feature(enable = $features)]
+            fn check() {
+                for n in 0..=LANES + 1 {
+                    let k = n.min(LANES);
+                    let m = mask(n);
+                    // Exactly k values, in an allocation of their own.
+                    let src: Vec<f32> = (1..=k).map(|i| i as f32).collect();
+                    let want = |fill: f32| -> [f32; LANES] {
+                        core::array::from_fn(|l| if l < k { src[l] } else { fill })
+                    };
+                    let p = src.as_ptr();
+                    // SAFETY: `m` selects the first k lanes, and `src` holds k values.
+                    let (z, f) = unsafe { (load_m(p, m), load_m_or(p, m, splat(7.0))) };
+                    assert_eq!(lanes(z), want(0.0), "load_m, {n} lanes");
+                    assert_eq!(lanes(f), want(7.0), "load_m_or, {n} lanes");
+                    let ones = zero_outside(splat(1.0), m);
+                    let count = lanes(ones).iter().filter(|&&x| x == 1.0).count();
+                    assert_eq!(count, k, "zero_outside, {n} lanes");
+                    assert_eq!(
+                        lanes(ones)[..k],
+                        vec![1.0; k][..],
+                        "zero_outside, {n} lanes"
+                    );
+
+                    let mut dst = vec![-1.0f32; LANES + 2];
+                    // SAFETY: `m` selects k ≤ LANES lanes from dst[1], inside its LANES + 2.
+                    unsafe { store_m(dst.as_mut_ptr().add(1), splat(5.0), m) };
+                    for (l, &x) in dst.iter().enumerate() {
+                        let written = (1..=k).contains(&l);
+                        assert_eq!(x, if written { 5.0 } else { -1.0 }, "store_m, {n} lanes");
+                    }
+                }
+
+                let nan = splat(f32::NAN);
+                // The operand orders of `exp`'s clamp and of ReLU (`math.rs`).
+                assert!(lanes(max(splat(-87.33), nan))[0].is_nan(), "max hides NaN");
+                assert!(lanes(min(splat(88.0), nan))[0].is_nan(), "min hides NaN");
+                assert!(lanes(max(splat(0.0), nan))[0].is_nan(), "ReLU hides NaN");
+
+                let ramp: [f32; LANES] = core::array::from_fn(|l| l as f32 - 1.5);
+                // SAFETY: `ramp` holds `LANES` values.
+                let r = unsafe { load(ramp.as_ptr()) };
+                let rounded = lanes(round(r));
+                for (&x, &y) in ramp.iter().zip(&rounded) {
+                    let even = x.round_ties_even();
+                    assert!(y == even && y.is_sign_negative() == even.is_sign_negative());
+                }
+                assert_eq!(lanes(round(splat(2.5))), [2.0; LANES]);
+                assert_eq!(lanes(pow2i(splat(-3.0))), [0.125; LANES]);
+                assert_eq!(reduce_add(r), ramp.iter().sum::<f32>());
+                assert_eq!(reduce_max(r), ramp[LANES - 1]);
+                assert_eq!(lanes(copy_sign(splat(-2.0), splat(-0.0))), [-2.0; LANES]);
+                assert_eq!(lanes(copy_sign(splat(-2.0), splat(1.0))), [2.0; LANES]);
+                let picked = lanes(select_lt(r, splat(0.0), splat(1.0), splat(2.0)));
+                for (&x, &y) in ramp.iter().zip(&picked) {
+                    assert_eq!(y, if x < 0.0 { 1.0 } else { 2.0 });
+                }
+            }
+
+            #[test]
+            // Needed where the path is detected at run time, redundant where the whole
+            // build has its features (simd128).
+            #[allow(unused_unsafe)]
+            fn masked_accesses_and_semantics() {
+                if $crate::kernels::Arch::new($crate::kernels::Isa::$isa).is_some() {
+                    // SAFETY: the token exists, so this CPU has the path's features.
+                    unsafe { check() }
+                }
+            }
+        }
+    };
+}
+
 /// Runs a wrapper's SIMD expression on the path an `Arch` token names, or its scalar
 /// expression (see the module docs). The SIMD expression is written once and compiled once
 /// per path, with `$simd` naming that path's module: its `// SAFETY:` comment has to hold

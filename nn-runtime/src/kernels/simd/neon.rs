@@ -294,3 +294,5 @@ fn reduce_max(v: V) -> f32 {
 }
 
 simd_kernels!("neon");
+#[cfg(test)]
+primitive_tests!(Neon, "neon");

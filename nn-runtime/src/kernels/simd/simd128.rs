@@ -271,3 +271,5 @@ fn reduce_max(v: V) -> f32 {
 }
 
 simd_kernels!("simd128");
+#[cfg(test)]
+primitive_tests!(Simd128, "simd128");
