@@ -5,8 +5,10 @@
 //! networks that use them (compile time is a feature: each distinct const shape of a generic
 //! kernel would be compiled again).
 //!
-//! One choice ([`isa()`]) picks AVX-512, AVX2+FMA or the scalar path once; every SIMD path is
-//! tested against the scalar one on awkward sizes (`tests.rs`, `tests/`). The `*_with`
+//! One choice ([`isa()`]) picks AVX-512, AVX2+FMA, NEON, WebAssembly simd128 or the scalar
+//! path once; every SIMD path is tested against the scalar one on awkward sizes (`tests.rs`,
+//! `tests/`; `tools/test-aarch64.sh` and `tools/test-wasm.sh` run them on the other
+//! architectures, emulated). The `*_with`
 //! variants run a path given as an [`Arch`] token, which can only be made after checking
 //! that the CPU has the path's features: no safe function here can reach an instruction the
 //! CPU lacks.
@@ -34,9 +36,10 @@
 //! statically planned memory of `forward_in`, and its tensor views).
 //!
 //! `simd/` holds the unsafe SIMD paths: one module per instruction set with its primitives
-//! (`simd/avx512.rs`, `simd/avx2.rs`) and one macro file per kernel family that every
-//! instruction set instantiates (`simd/math.rs`, `simd/reduce.rs`, `simd/gemm_tile.rs`,
-//! `simd/conv_taps.rs`, `simd/recurrence.rs`, `simd/optim.rs`).
+//! (`simd/avx512.rs`, `simd/avx2.rs`, `simd/neon.rs`, `simd/simd128.rs`) and one macro file
+//! per kernel family that every instruction set instantiates (`simd/math.rs`,
+//! `simd/reduce.rs`, `simd/gemm_tile.rs`, `simd/conv_taps.rs`, `simd/recurrence.rs`,
+//! `simd/optim.rs`).
 //!
 //! # Dispatch
 //!
@@ -52,7 +55,7 @@
 //!   test against an f64 reference on every path in `tests.rs` or `tests/`.
 //! - A new family: a `simd/<family>.rs` macro written over the primitives, one line for it in
 //!   `simd_kernels!` (`simd/mod.rs`), and a safe file here re-exported below.
-//! - A new instruction set (say AArch64 NEON): its primitives in `simd/<isa>.rs` ending in
+//! - A new instruction set (say RISC-V V): its primitives in `simd/<isa>.rs` ending in
 //!   `simd_kernels!`, its arm in `dispatch!`, its `Isa` variant and feature check in
 //!   `isa.rs`, and its tile span in the direct convolution's slack check
 //!   (`conv/direct.rs`).
