@@ -172,7 +172,10 @@ mod tests {
                 not(miri)
             ));
             if flush_denormals() && flushes {
-                assert_eq!(core::hint::black_box(tiny) * core::hint::black_box(half), 0.0);
+                assert_eq!(
+                    core::hint::black_box(tiny) * core::hint::black_box(half),
+                    0.0
+                );
             }
         }
         #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(miri)))]
