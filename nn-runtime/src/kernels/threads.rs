@@ -83,6 +83,13 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
             .start_handler(|_| super::denormal::flush_this_thread())
             .build()
             .ok()
+            .inspect(|pool| {
+                // Waits until every worker has started: a worker's start allocates (its
+                // name, its queues), and a worker still starting when the first call that
+                // made the pool has returned would allocate during a later one, which
+                // should allocate nothing.
+                pool.broadcast(|_| ());
+            })
     })
     .as_ref()
 }
