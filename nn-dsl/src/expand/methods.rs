@@ -226,6 +226,20 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
         /// Floating-point operations of one sample's forward pass (a multiply-add is two).
         pub const FLOPS: usize = #layer::FLOPS;
 
+        /// The check [`Self::forward_in`] and [`Self::predict_in`] make while compiling: an
+        /// arena of at least `ARENA_FLOATS` floats, and every layer with an arena pass.
+        #[doc(hidden)]
+        pub const fn __arena_fits<const FLOATS: usize>() {
+            ::core::assert!(
+                #layer::ARENA_READY,
+                "a layer of this network has no arena pass yet (attention or a bidirectional recurrence): use forward or predict"
+            );
+            ::core::assert!(
+                FLOATS >= Self::ARENA_FLOATS,
+                "the arena is smaller than the network's ARENA_FLOATS"
+            );
+        }
+
         /// The output for one sample, computed in `arena` (see [`Self::ARENA_FLOATS`]):
         /// no allocation, not even at the first call, and no feature map on the stack.
         /// Compiles only for an arena of at least `ARENA_FLOATS` floats, and for networks
@@ -236,18 +250,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             arena: &mut #rt::kernels::arena::Arena<FLOATS>,
             x: &#input_ty,
         ) -> #ret {
-            const {
-                ::core::assert!(
-                    #layer::ARENA_READY,
-                    "forward_in: a layer of this network has no arena pass yet (attention or a bidirectional recurrence); use forward"
-                )
-            };
-            const {
-                ::core::assert!(
-                    FLOATS >= Self::ARENA_FLOATS,
-                    "forward_in: the arena is smaller than the network's ARENA_FLOATS"
-                )
-            };
+            const { Self::__arena_fits::<FLOATS>() };
             #check
             let _flush = #rt::kernels::FlushDenormals::new();
             let mut y = <#output_ty as #rt::Sample>::zeros();
@@ -263,18 +266,7 @@ fn gen_arena_methods(g: &Gen<'_>) -> TokenStream {
             x: &#rt::Batch<#input_ty>,
             y: &mut #rt::Batch<#output_ty>,
         ) #batch_ret {
-            const {
-                ::core::assert!(
-                    #layer::ARENA_READY,
-                    "predict_in: a layer of this network has no arena pass yet (attention or a bidirectional recurrence); use predict"
-                )
-            };
-            const {
-                ::core::assert!(
-                    FLOATS >= Self::ARENA_FLOATS,
-                    "predict_in: the arena is smaller than the network's ARENA_FLOATS"
-                )
-            };
+            const { Self::__arena_fits::<FLOATS>() };
             #batch_check
             let _flush = #rt::kernels::FlushDenormals::new();
             y.set_rows(x.rows());

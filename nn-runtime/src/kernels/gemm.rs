@@ -55,6 +55,11 @@ impl MatMul {
     }
 }
 
+/// A product C (+)= A·B (+ bias) by some backend, for the passes that run either on the
+/// threads and backends [`gemm()`] picks or, in an arena, on the own kernels on one thread
+/// (`gemm_with(arch, Backend::Own, 1, …)`, which allocates nothing).
+pub type Product<'a> = dyn Fn(&MatMul, &[f32], &[f32], Option<&[f32]>, &mut [f32]) + 'a;
+
 /// Which implementation computes a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

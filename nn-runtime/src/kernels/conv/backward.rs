@@ -11,7 +11,7 @@ use super::im2col::{col2im_add, im2col, unfold_is_identity};
 use super::plan::NO_DIRECT;
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
 use crate::kernels::activation::activation_backward_with;
-use crate::kernels::gemm::{gemm_in, gemm_nt_with, MatMul, MatMulNt};
+use crate::kernels::gemm::{gemm_in, gemm_nt_with, MatMul, MatMulNt, Product};
 use crate::kernels::isa::Arch;
 use crate::kernels::matrix::transpose;
 use crate::kernels::reduce::sum_with;
@@ -235,13 +235,10 @@ pub(super) fn fold_input_gradient(
     if !unfold_is_identity(g) {
         cols.resize(g.ckk() * g.positions(), 0.0);
     }
-    fold_input_gradient_in(g, weight, dz, cols, dx, &|p, a, b, c| {
-        gemm_in(arch, p, a, b, None, c)
+    fold_input_gradient_in(g, weight, dz, cols, dx, &|p, a, b, bias, c| {
+        gemm_in(arch, p, a, b, bias, c)
     });
 }
-
-/// C = A·B by some backend (`gemm_in`, or the own kernels on one thread).
-pub(super) type Product<'a> = dyn Fn(&MatMul, &[f32], &[f32], &mut [f32]) + 'a;
 
 /// [`fold_input_gradient`] with the unfolded gradient in `cols` (`ckk · positions` floats,
 /// none when unfolding is the identity) and the products by `product`.
@@ -266,7 +263,7 @@ pub(super) fn fold_input_gradient_in(
             .zip(dz.chunks_exact(co_g * p))
             .zip(dx.chunks_exact_mut(gk * p))
         {
-            product(&transposed, w_k, dz_k, dx_k);
+            product(&transposed, w_k, dz_k, None, dx_k);
         }
         return;
     }
@@ -277,7 +274,7 @@ pub(super) fn fold_input_gradient_in(
         .zip(dz.chunks_exact(co_g * p))
         .zip(cols.chunks_exact_mut(gk * p))
     {
-        product(&transposed, w_k, dz_k, dcols_k);
+        product(&transposed, w_k, dz_k, None, dcols_k);
     }
     col2im_add(g, cols, dx);
 }

@@ -2,10 +2,10 @@
 //! computed by the algorithm `plan.rs` chose for the shape.
 
 use super::geom::ConvGeom;
-use super::im2col::{im2col, unfold_is_identity};
-use super::plan::ForwardPlan;
+use super::im2col::unfold_is_identity;
+use super::plan::{group_product, unfolded_forward, ForwardPlan};
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
-use crate::kernels::gemm::{gemm_with, Backend, MatMul};
+use crate::kernels::gemm::{gemm_with, Backend};
 use crate::kernels::isa::Arch;
 use crate::kernels::simd::EpilogueAct;
 
@@ -83,29 +83,18 @@ pub fn conv2d_forward_arena(
     scratch: &mut [f32],
 ) {
     let arch = Arch::current();
-    let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_out));
     assert!(x.len() >= g.in_len() && y.len() >= g.out_len());
-    let cols: &[f32] = if unfold_is_identity(g) {
-        x
-    } else {
-        let cols = &mut scratch[..conv2d_arena_floats(g)];
-        im2col(g, x, cols);
-        cols
-    };
-    let product = MatMul {
-        act,
-        row_bias: true,
-        ..MatMul::new(co_g, p, gk)
-    };
-    // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P].
-    for (k, ((w_k, cols_k), y_k)) in weight
-        .chunks_exact(co_g * gk)
-        .zip(cols.chunks_exact(gk * p))
-        .zip(y[..g.out_len()].chunks_exact_mut(co_g * p))
-        .enumerate()
-    {
-        let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
-        gemm_with(arch, Backend::Own, 1, &product, w_k, cols_k, bias_k, y_k);
-    }
+    let product = group_product(g, act);
+    let (x, y) = (&x[..g.in_len()], &mut y[..g.out_len()]);
+    unfolded_forward(
+        g,
+        &product,
+        weight,
+        bias,
+        x,
+        scratch,
+        y,
+        &|p, a, b, bias, c| gemm_with(arch, Backend::Own, 1, p, a, b, bias, c),
+    );
 }

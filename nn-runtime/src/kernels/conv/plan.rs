@@ -7,7 +7,7 @@ use super::geom::ConvGeom;
 use super::im2col::{im2col, unfold_is_identity};
 use super::winograd;
 use super::workspace::ConvScratch;
-use crate::kernels::gemm::{gemm_in, MatMul};
+use crate::kernels::gemm::{gemm_in, MatMul, Product};
 use crate::kernels::isa::Arch;
 use crate::kernels::simd::EpilogueAct;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +33,17 @@ pub fn set_direct(on: bool) {
     NO_DIRECT.store(!on, Ordering::Relaxed);
 }
 
+/// One group's product of the unfolded forward pass, `Y_k[c_out/G, P] = W_k · cols_k`,
+/// with bias and activation in its epilogue, while each tile is in registers: one bias per
+/// row of Y (an output channel).
+pub(super) fn group_product(g: &ConvGeom, act: EpilogueAct) -> MatMul {
+    MatMul {
+        act,
+        row_bias: true,
+        ..MatMul::new(g.group_out(), g.positions(), g.group_ckk())
+    }
+}
+
 /// How one sample's forward pass is computed, chosen once per call by shape.
 pub(super) struct ForwardPlan {
     identity: bool,
@@ -47,13 +58,7 @@ impl ForwardPlan {
             identity: unfold_is_identity(g),
             direct: direct_applies(g) && !NO_DIRECT.load(Ordering::Relaxed),
             winograd: winograd::applies(g) && !NO_WINOGRAD.load(Ordering::Relaxed),
-            // Bias and activation in the product's epilogue, while each tile is in
-            // registers: one bias per row of Y (an output channel).
-            product: MatMul {
-                act,
-                row_bias: true,
-                ..MatMul::new(g.group_out(), g.positions(), g.group_ckk())
-            },
+            product: group_product(g, act),
         }
     }
 
@@ -89,23 +94,51 @@ impl ForwardPlan {
         if self.winograd {
             return winograd::forward_sample(arch, g, bias, act, xr, yr, &mut s.winograd);
         }
-        let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
-        let cols: &[f32] = if self.identity {
-            xr
-        } else {
-            im2col(g, xr, &mut s.cols);
-            &s.cols
-        };
-        // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows of cols
-        // are ordered by input channel, so a group's rows are contiguous.
-        for (k, ((w_k, cols_k), y_k)) in weight
-            .chunks_exact(co_g * gk)
-            .zip(cols.chunks_exact(gk * p))
-            .zip(yr.chunks_exact_mut(co_g * p))
-            .enumerate()
-        {
-            let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
-            gemm_in(arch, &self.product, w_k, cols_k, bias_k, y_k);
-        }
+        unfolded_forward(
+            g,
+            &self.product,
+            weight,
+            bias,
+            xr,
+            &mut s.cols,
+            yr,
+            &|p, a, b, bias, c| gemm_in(arch, p, a, b, bias, c),
+        );
+    }
+}
+
+/// y = act(W ⋆ x + b) for one sample by im2col + GEMM: `x` unfolded into `cols` (at least
+/// `ckk · positions` floats; untouched when unfolding is the identity), then one `product`
+/// (`product` of [`ForwardPlan`]: bias and activation in its epilogue) per group by
+/// `multiply`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn unfolded_forward(
+    g: &ConvGeom,
+    product: &MatMul,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    xr: &[f32],
+    cols: &mut [f32],
+    yr: &mut [f32],
+    multiply: &Product<'_>,
+) {
+    let (gk, co_g, p) = (g.group_ckk(), g.group_out(), g.positions());
+    let cols: &[f32] = if unfold_is_identity(g) {
+        xr
+    } else {
+        let cols = &mut cols[..g.ckk() * p];
+        im2col(g, xr, cols);
+        cols
+    };
+    // Per group k: Y_k[c_out/G, P] = W_k[c_out/G, gk] · cols_k[gk, P]; the rows of cols
+    // are ordered by input channel, so a group's rows are contiguous.
+    for (k, ((w_k, cols_k), y_k)) in weight
+        .chunks_exact(co_g * gk)
+        .zip(cols.chunks_exact(gk * p))
+        .zip(yr.chunks_exact_mut(co_g * p))
+        .enumerate()
+    {
+        let bias_k = bias.map(|b| &b[k * co_g..(k + 1) * co_g]);
+        multiply(product, w_k, cols_k, bias_k, y_k);
     }
 }

@@ -72,8 +72,8 @@ pub fn conv_transpose_forward_arena(
     assert!(weight.len() == g.weight_len() && bias.is_none_or(|b| b.len() == g.c_in));
     assert!(x.len() >= x_len && y.len() >= y_len);
     let y = &mut y[..y_len];
-    fold_input_gradient_in(g, weight, &x[..x_len], scratch, y, &|p, a, b, c| {
-        gemm_with(arch, Backend::Own, 1, p, a, b, None, c)
+    fold_input_gradient_in(g, weight, &x[..x_len], scratch, y, &|p, a, b, bias, c| {
+        gemm_with(arch, Backend::Own, 1, p, a, b, bias, c)
     });
     if let Some(bias) = bias {
         for (channel, &b) in y.chunks_exact_mut(plane).zip(bias) {
