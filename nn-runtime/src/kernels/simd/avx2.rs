@@ -20,42 +20,7 @@ const KC: usize = 320;
 const NT_MR: usize = 2;
 const NT_NR: usize = 3;
 
-/// The direct convolution's tiles: up to `TAPS_ROWS` rows by up to `MAX_NV` vectors.
-macro_rules! dispatch_taps {
-    ($go:ident, $rows:expr, $nv:expr) => {
-        match ($rows, $nv) {
-            (1, 1) => $go!(1, 1),
-            (1, _) => $go!(1, 2),
-            (2, 1) => $go!(2, 1),
-            (2, _) => $go!(2, 2),
-            (3, 1) => $go!(3, 1),
-            (3, _) => $go!(3, 2),
-            (_, 1) => $go!(4, 1),
-            (_, _) => $go!(4, 2),
-        }
-    };
-}
-
-macro_rules! dispatch_tile {
-    ($go:ident, $rows:expr, $nv:expr) => {
-        match ($rows, $nv) {
-            (1, 1) => $go!(1, 1),
-            (1, 2) => $go!(1, 2),
-            (1, 3) => $go!(1, 3),
-            (1, 4) => $go!(1, 4),
-            (1, 5) => $go!(1, 5),
-            (1, 6) => $go!(1, 6),
-            (1, 7) => $go!(1, 7),
-            (1, _) => $go!(1, 8),
-            (2, 1) => $go!(2, 1),
-            (2, _) => $go!(2, 2),
-            (3, 1) => $go!(3, 1),
-            (3, _) => $go!(3, 2),
-            (_, 1) => $go!(4, 1),
-            (_, _) => $go!(4, 2),
-        }
-    };
-}
+use super::tiles::{taps_4x2 as dispatch_taps, tile_4x2 as dispatch_tile};
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]

@@ -248,6 +248,12 @@ pub mod avx2;
 pub mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+/// Tile tables AVX2 and simd128 share.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod tiles;
 // WebAssembly cannot detect features at run time: the path exists when compiled in.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
