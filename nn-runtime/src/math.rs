@@ -41,8 +41,10 @@ macro_rules! float_math {
 float_math!(F32Math, f32, powf, truncf,
     exp => expf, exp_m1 => expm1f, ln => logf, ln_1p => log1pf, sqrt => sqrtf,
     tanh => tanhf, floor => floorf, ceil => ceilf, round => roundf, sin => sinf, cos => cosf,
+    round_ties_even => rintf,
 );
 float_math!(F64Math, f64, pow, trunc,
     exp => exp, exp_m1 => expm1, ln => log, ln_1p => log1p, sqrt => sqrt,
     tanh => tanh, floor => floor, ceil => ceil, round => round, sin => sin, cos => cos,
+    round_ties_even => rint,
 );

@@ -82,6 +82,7 @@ pub mod cross_attention;
 mod denormal;
 mod gemm;
 mod isa;
+pub mod lowp;
 mod matrix;
 pub mod norm;
 mod optim;
