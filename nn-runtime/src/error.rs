@@ -246,6 +246,13 @@ pub enum WeightProblem {
     },
     #[error("tensor `{name}` has dtype {found}, expected F32")]
     WrongDtype { name: String, found: String },
+    /// A low-precision network's tensor of another dtype (an int8 weight stored as F32).
+    #[error("tensor `{name}` has dtype {found}, expected {expected}")]
+    DtypeMismatch {
+        name: String,
+        expected: String,
+        found: String,
+    },
 }
 
 /// `Result` with the runtime's [`Error`].

@@ -45,6 +45,7 @@ pub mod layers;
 pub mod loss;
 pub mod optim;
 pub mod pair;
+pub mod precision;
 mod rng;
 pub mod sampling;
 pub mod tensor;
@@ -108,6 +109,7 @@ pub mod prelude {
     pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Huber, KlDiv, Mse, Nll, SmoothL1, L1};
     pub use crate::optim::{Adam, AdamW, ClipNorm, Optimizer, RmsProp, Sgd};
     pub use crate::pair::{Losses, Pair};
+    pub use crate::precision::{Bf16, Int8, Int8Dynamic, Lowered, ToPrecision};
     pub use crate::tensor::{Batch, Sample, Tensor1, Tensor2, Tensor3, Tokens};
     pub use crate::train::{Evaluation, Network, NetworkExt};
     pub use crate::Rng;

@@ -4,7 +4,7 @@
 //! is reported on the layer that caused it), and its `Layer` impl.
 
 use super::context::{ChainDef, Gen};
-use super::{methods, step, summary};
+use super::{lowered, methods, step, summary};
 use crate::ir::Layer;
 use crate::shape::Env;
 use proc_macro2::TokenStream;
@@ -21,6 +21,7 @@ pub fn items(def: &ChainDef<'_>, env: Env<'_>) -> TokenStream {
         gen_shape_checks(&g),
         gen_layer_impl(&g),
         step::gen_stepped(&g),
+        lowered::gen_lowered(&g),
         gen_hidden_chains(&g),
     ];
     if !def.top {

@@ -13,6 +13,7 @@
 
 mod chain;
 mod context;
+mod lowered;
 mod methods;
 mod passes;
 mod step;

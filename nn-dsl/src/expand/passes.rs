@@ -50,7 +50,7 @@ impl<'a> Passes<'a> {
     /// Layer k's input `expr`, through `cast` when it crosses a boundary the macro could not
     /// check (so that a mismatch there is reported once, by the spanned assertion, not at
     /// every use below).
-    fn input(&self, k: usize, expr: TokenStream) -> TokenStream {
+    pub(super) fn input(&self, k: usize, expr: TokenStream) -> TokenStream {
         let rt = self.rt;
         if self.layers[k].unproven_input {
             quote!(#rt::cast(#expr))

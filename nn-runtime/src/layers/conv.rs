@@ -541,6 +541,8 @@ pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
     const CONV: ConvGeom;
     /// The activation fused into it.
     const ACT: EpilogueAct;
+    /// Whether it has a bias.
+    const BIASED: bool;
     fn conv_params(&self) -> &ConvParams;
 }
 
@@ -548,6 +550,7 @@ conv_on_impl! {
     ConvLayer for ConvOn<X, Y, KH, KW, SH, SW, P, DH, DW, G, F, BIAS> {
         const CONV: ConvGeom = Self::GEOMETRY;
         const ACT: EpilogueAct = F::EPILOGUE;
+        const BIASED: bool = BIAS;
         fn conv_params(&self) -> &ConvParams {
             &self.params
         }

@@ -298,7 +298,10 @@ impl PackedBf16 {
 /// If a slice is shorter than the sizes say (a caller's bug, not a user's input).
 pub fn gemm_u8i8(arch: Int8Arch, m: usize, a: &[u8], b: &PackedI8, c: &mut [i32]) {
     let (kp, n) = (b.k_padded(), b.n());
-    assert!(a.len() >= m * kp && c.len() >= m * n, "gemm_u8i8: slices too short");
+    assert!(
+        a.len() >= m * kp && c.len() >= m * n,
+        "gemm_u8i8: slices too short"
+    );
     match arch.isa {
         #[cfg(target_arch = "x86_64")]
         Int8Isa::Avx512Vnni => {
@@ -343,7 +346,10 @@ pub fn gemm_u8i8_scalar(m: usize, a: &[u8], b: &PackedI8, c: &mut [i32]) {
 /// If a slice is shorter than the sizes say.
 pub fn gemm_bf16(arch: Bf16Arch, m: usize, a: &[u16], b: &PackedBf16, c: &mut [f32]) {
     let (kp, n) = (b.k_padded(), b.n());
-    assert!(a.len() >= m * kp && c.len() >= m * n, "gemm_bf16: slices too short");
+    assert!(
+        a.len() >= m * kp && c.len() >= m * n,
+        "gemm_bf16: slices too short"
+    );
     match arch.isa {
         #[cfg(target_arch = "x86_64")]
         Bf16Isa::Avx512Bf16 => {

@@ -1,0 +1,414 @@
+//! Convolutions in int8 and bf16: the input quantised (or rounded) once and laid out
+//! channels-last, unfolded into one row per output position (so each kernel tap copies a
+//! run of `C` values), and one product over every position of the batch.
+
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
+use super::dense::{quantize_rows, LowpWorkspace};
+use super::{
+    act_quant, calibrate, finite_range, ActQuant, Bf16, Infer, Int8Mode, Lower, TensorMap,
+};
+use crate::error::Result;
+use crate::kernels::conv::ConvGeom;
+use crate::kernels::{
+    self,
+    lowp::{self, Bf16Arch, Int8Arch, PackedBf16, PackedI8, MAX_INT8_DEPTH},
+};
+use crate::layers::{ConvLayer, ConvOn, ConvPadding, FusedActivation, Layer, Path};
+use crate::tensor::{Batch, Sample};
+use core::marker::PhantomData;
+
+/// The weights `[C_OUT, C_IN, KH, KW]` reordered to `[C_OUT, KH, KW, C_IN]`: the depth
+/// order of the unfolded rows.
+fn taps_last<T: Copy + Default>(g: &ConvGeom, w: &[T]) -> Vec<T> {
+    let (c, kk) = (g.c_in, g.kh * g.kw);
+    let mut out = vec![T::default(); w.len()];
+    for o in 0..g.c_out {
+        for ci in 0..c {
+            for t in 0..kk {
+                out[(o * kk + t) * c + ci] = w[(o * c + ci) * kk + t];
+            }
+        }
+    }
+    out
+}
+
+/// One sample `[C, H, W]` (already converted) to channels-last `[H, W, C]`.
+fn channels_last<T: Copy>(g: &ConvGeom, x: &[T], out: &mut [T]) {
+    let hw = g.h * g.w;
+    if g.c_in == 1 {
+        out[..hw].copy_from_slice(&x[..hw]);
+        return;
+    }
+    for c in 0..g.c_in {
+        for p in 0..hw {
+            out[p * g.c_in + c] = x[c * hw + p];
+        }
+    }
+}
+
+/// The unfolded rows of one channels-last sample: row `(oy, ox)` holds, for each tap
+/// `(i, j)`, the `C` input values under it (`pad` outside the input), rows `kp` apart.
+fn unfold<T: Copy>(g: &ConvGeom, x: &[T], pad: T, kp: usize, rows: &mut [T]) {
+    let c = g.c_in;
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let row = &mut rows[(oy * g.ow + ox) * kp..][..g.kh * g.kw * c];
+            for i in 0..g.kh {
+                let y = (oy * g.sh + i * g.dh) as isize - g.pt as isize;
+                for j in 0..g.kw {
+                    let xx = (ox * g.sw + j * g.dw) as isize - g.pl as isize;
+                    let dst = &mut row[(i * g.kw + j) * c..][..c];
+                    if y < 0 || y >= g.h as isize || xx < 0 || xx >= g.w as isize {
+                        dst.fill(pad);
+                    } else {
+                        let at = (y as usize * g.w + xx as usize) * c;
+                        dst.copy_from_slice(&x[at..at + c]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Converts each sample of `x` with `convert` (into a `[C, H, W]` buffer), then lays it out
+/// channels-last and unfolds it into `rows` (`positions` rows of `kp` per sample).
+fn unfold_batch<T: Copy + Default>(
+    g: &ConvGeom,
+    x: &[f32],
+    samples: usize,
+    pad: T,
+    kp: usize,
+    rows: &mut Vec<T>,
+    mut convert: impl FnMut(&[f32], &mut [T]),
+) {
+    let (len, p) = (g.c_in * g.h * g.w, g.positions());
+    let mut converted = vec![T::default(); len];
+    let mut last = vec![T::default(); len];
+    rows.clear();
+    rows.resize(samples * p * kp, T::default());
+    for s in 0..samples {
+        convert(&x[s * len..(s + 1) * len], &mut converted);
+        channels_last(g, &converted, &mut last);
+        unfold(g, &last, pad, kp, &mut rows[s * p * kp..(s + 1) * p * kp]);
+    }
+}
+
+/// A convolution `C` in int8 (ungrouped): inputs quantised as [`Int8Dense`]'s, the
+/// product on the int8 kernels, the bias and the fused activation in f32.
+///
+/// [`Int8Dense`]: super::Int8Dense
+pub struct Int8Conv<C: ConvLayer, M: Int8Mode> {
+    /// `[C_OUT, C_IN, KH, KW]` (PyTorch's layout).
+    pub weight: Vec<i8>,
+    /// `[C_OUT]`.
+    pub weight_scale: Vec<f32>,
+    /// `[C_OUT]`, or empty.
+    pub bias: Vec<f32>,
+    /// The calibrated input quantisation (static mode).
+    pub input: ActQuant,
+    packed: PackedI8,
+    _m: PhantomData<fn() -> (C, M)>,
+}
+
+/// The checks every low-precision convolution makes at compile time.
+const fn check_geometry(g: &ConvGeom, int8: bool) {
+    assert!(
+        g.groups == 1,
+        "grouped and depthwise convolutions have no int8 or bf16 conversion yet"
+    );
+    assert!(
+        !int8 || g.c_in * g.kh * g.kw <= MAX_INT8_DEPTH,
+        "int8 convolution too deep: its i32 sums could overflow"
+    );
+}
+
+impl<C: ConvLayer, M: Int8Mode> Int8Conv<C, M> {
+    const CHECKED: () = check_geometry(&C::CONV, true);
+
+    fn new(weight: Vec<i8>, weight_scale: Vec<f32>, bias: Vec<f32>, input: ActQuant) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CHECKED;
+        let g = C::CONV;
+        let packed = PackedI8::pack(&taps_last(&g, &weight), g.c_out, g.ckk());
+        Int8Conv {
+            weight,
+            weight_scale,
+            bias,
+            input,
+            packed,
+            _m: PhantomData,
+        }
+    }
+
+    fn shape() -> [usize; 4] {
+        let g = C::CONV;
+        [g.c_out, g.c_in, g.kh, g.kw]
+    }
+}
+
+/// Writes `sums` (`samples · positions` rows of `c_out`) into `y` channel-major, each scaled
+/// by `scale(o)`, plus the bias, then the activation.
+fn fold_out<Y: Sample>(
+    g: &ConvGeom,
+    samples: usize,
+    sums: impl Fn(usize, usize) -> f32,
+    bias: &[f32],
+    act: kernels::EpilogueAct,
+    y: &mut Batch<Y>,
+) {
+    let (p, co) = (g.positions(), g.c_out);
+    y.set_rows(samples);
+    let out = y.as_mut_slice();
+    for s in 0..samples {
+        let sample = &mut out[s * co * p..(s + 1) * co * p];
+        for pos in 0..p {
+            let row = s * p + pos;
+            for o in 0..co {
+                let b = if bias.is_empty() { 0.0 } else { bias[o] };
+                sample[o * p + pos] = sums(row, o) + b;
+            }
+        }
+    }
+    kernels::activation_forward_in_place(act, out);
+}
+
+impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
+    type In = C::In;
+    type Out = C::Out;
+    type Workspace = LowpWorkspace;
+
+    fn infer_batch(&self, x: &Batch<C::In>, y: &mut Batch<C::Out>, ws: &mut LowpWorkspace) {
+        let g = C::CONV;
+        let samples = x.rows();
+        let a = if M::STATIC {
+            self.input
+        } else {
+            let (lo, hi) = finite_range(x.as_slice());
+            act_quant(lo, hi)
+        };
+        let (kp, inv) = (self.packed.k_padded(), 1.0 / a.scale);
+        unfold_batch(
+            &g,
+            x.as_slice(),
+            samples,
+            a.zero,
+            kp,
+            &mut ws.q,
+            |src, dst| lowp::quantize_u8(src, inv, a.zero, dst),
+        );
+        let m = samples * g.positions();
+        ws.acc.resize(m * g.c_out, 0);
+        lowp::gemm_u8i8(Int8Arch::current(), m, &ws.q, &self.packed, &mut ws.acc);
+        let (zero, col) = (a.zero as i32, self.packed.col_sums());
+        let (acc, n) = (&ws.acc, g.c_out);
+        let sums = |row: usize, o: usize| {
+            (acc[row * n + o] - zero * col[o]) as f32 * (a.scale * self.weight_scale[o])
+        };
+        fold_out(&g, samples, sums, &self.bias, C::ACT, y);
+    }
+
+    fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
+        let co = C::CONV.c_out;
+        out.insert_i8(
+            path.child("weight").to_string(),
+            &Self::shape(),
+            &self.weight,
+        );
+        out.insert_f32(
+            path.child("weight_scale").to_string(),
+            &[co],
+            &self.weight_scale,
+        );
+        if !self.bias.is_empty() {
+            out.insert_f32(path.child("bias").to_string(), &[co], &self.bias);
+        }
+        if M::STATIC {
+            out.insert_f32(
+                path.child("input_scale").to_string(),
+                &[],
+                &[self.input.scale],
+            );
+            out.insert_u8(
+                path.child("input_zero_point").to_string(),
+                &[],
+                &[self.input.zero],
+            );
+        }
+        Ok(())
+    }
+
+    fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
+        let co = C::CONV.c_out;
+        let weight = src.i8(&path.child("weight").to_string(), &Self::shape())?;
+        let weight_scale = src.f32(&path.child("weight_scale").to_string(), &[co])?;
+        let bias = if C::BIASED {
+            src.f32(&path.child("bias").to_string(), &[co])?
+        } else {
+            Vec::new()
+        };
+        let input = if M::STATIC {
+            ActQuant {
+                scale: src.f32(&path.child("input_scale").to_string(), &[])?[0],
+                zero: src.u8(&path.child("input_zero_point").to_string(), &[])?[0]
+                    .min(lowp::ACT_MAX),
+            }
+        } else {
+            ActQuant {
+                scale: 1.0,
+                zero: 0,
+            }
+        };
+        Ok(Self::new(weight, weight_scale, bias, input))
+    }
+}
+
+/// A convolution `C` in bf16 (ungrouped), as [`Bf16Dense`](super::Bf16Dense).
+pub struct Bf16Conv<C: ConvLayer> {
+    /// `[C_OUT, C_IN, KH, KW]`, bf16 bit patterns.
+    pub weight: Vec<u16>,
+    /// `[C_OUT]`, or empty.
+    pub bias: Vec<f32>,
+    packed: PackedBf16,
+    _m: PhantomData<fn() -> C>,
+}
+
+impl<C: ConvLayer> Bf16Conv<C> {
+    const CHECKED: () = check_geometry(&C::CONV, false);
+
+    fn new(weight: Vec<u16>, bias: Vec<f32>) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CHECKED;
+        let g = C::CONV;
+        let packed = PackedBf16::pack(&taps_last(&g, &weight), g.c_out, g.ckk());
+        Bf16Conv {
+            weight,
+            bias,
+            packed,
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
+    type In = C::In;
+    type Out = C::Out;
+    type Workspace = LowpWorkspace;
+
+    fn infer_batch(&self, x: &Batch<C::In>, y: &mut Batch<C::Out>, ws: &mut LowpWorkspace) {
+        let g = C::CONV;
+        let samples = x.rows();
+        let kp = self.packed.k_padded();
+        unfold_batch(
+            &g,
+            x.as_slice(),
+            samples,
+            0u16,
+            kp,
+            &mut ws.h,
+            lowp::to_bf16_slice,
+        );
+        let m = samples * g.positions();
+        ws.sums.resize(m * g.c_out, 0.0);
+        lowp::gemm_bf16(Bf16Arch::current(), m, &ws.h, &self.packed, &mut ws.sums);
+        let (sums, n) = (&ws.sums, g.c_out);
+        fold_out(
+            &g,
+            samples,
+            |row, o| sums[row * n + o],
+            &self.bias,
+            C::ACT,
+            y,
+        );
+    }
+
+    fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
+        let g = C::CONV;
+        let shape = [g.c_out, g.c_in, g.kh, g.kw];
+        out.insert_bf16(path.child("weight").to_string(), &shape, &self.weight);
+        if !self.bias.is_empty() {
+            out.insert_f32(path.child("bias").to_string(), &[g.c_out], &self.bias);
+        }
+        Ok(())
+    }
+
+    fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
+        let g = C::CONV;
+        let shape = [g.c_out, g.c_in, g.kh, g.kw];
+        let weight = src.bf16(&path.child("weight").to_string(), &shape)?;
+        let bias = if C::BIASED {
+            src.f32(&path.child("bias").to_string(), &[g.c_out])?
+        } else {
+            Vec::new()
+        };
+        Ok(Self::new(weight, bias))
+    }
+}
+
+/// Every ungrouped convolution converts to int8 (static or dynamic) …
+impl<C: ConvLayer + Send + Sync, M: Int8Mode> LowerConv<M> for C {
+    type Lowered = Int8Conv<C, M>;
+
+    fn lower_conv(&self, calibration: &Batch<C::In>) -> Result<Int8Conv<C, M>> {
+        let input = if M::STATIC {
+            calibrate(calibration)?
+        } else {
+            ActQuant {
+                scale: 1.0,
+                zero: 0,
+            }
+        };
+        let g = C::CONV;
+        let p = self.conv_params();
+        let (weight, weight_scale) = quantize_rows(&p.weight, g.c_out, g.c_in * g.kh * g.kw);
+        Ok(Int8Conv::new(weight, weight_scale, p.bias.clone(), input))
+    }
+}
+
+/// … and to bf16.
+impl<C: ConvLayer + Send + Sync> LowerConv<Bf16> for C {
+    type Lowered = Bf16Conv<C>;
+
+    fn lower_conv(&self, _calibration: &Batch<C::In>) -> Result<Bf16Conv<C>> {
+        let weight = self
+            .conv_params()
+            .weight
+            .iter()
+            .map(|&w| lowp::to_bf16(w))
+            .collect();
+        Ok(Bf16Conv::new(weight, self.conv_params().bias.clone()))
+    }
+}
+
+/// The conversion of a convolution, generic over the convolution type (whose own type has
+/// a dozen parameters); [`Lower`] for `ConvOn` forwards to it.
+pub trait LowerConv<P: super::Precision>: ConvLayer {
+    type Lowered: Infer<In = Self::In, Out = Self::Out>;
+    fn lower_conv(&self, calibration: &Batch<Self::In>) -> Result<Self::Lowered>;
+}
+
+impl<
+        P: super::Precision,
+        X: Sample,
+        Y: Sample,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        Pad: ConvPadding,
+        const DH: usize,
+        const DW: usize,
+        const G: usize,
+        F: FusedActivation,
+        const BIAS: bool,
+    > Lower<P> for ConvOn<X, Y, KH, KW, SH, SW, Pad, DH, DW, G, F, BIAS>
+where
+    Self: LowerConv<P>,
+{
+    type Lowered = <Self as LowerConv<P>>::Lowered;
+
+    fn lower(&self, calibration: &Batch<<Self as Layer>::In>) -> Result<Self::Lowered> {
+        self.lower_conv(calibration)
+    }
+}

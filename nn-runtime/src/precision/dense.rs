@@ -1,0 +1,320 @@
+//! Dense layers in int8 and bf16.
+
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
+use super::{
+    act_quant, calibrate, finite_range, ActQuant, Bf16, Infer, Int8Mode, Lower, TensorMap,
+};
+use crate::error::Result;
+use crate::kernels::{
+    self,
+    lowp::{self, Bf16Arch, Int8Arch, PackedBf16, PackedI8, MAX_INT8_DEPTH},
+};
+use crate::layers::{DenseOn, FusedActivation, Path};
+use crate::tensor::{Batch, Sample};
+use core::marker::PhantomData;
+
+/// Per-output-channel symmetric quantisation of `rows` rows of `cols` weights: the int8
+/// values and each row's scale (`w ≈ scale · q`, `q` in `-127..=127`).
+pub(crate) fn quantize_rows(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let max = lowp::WEIGHT_MAX as f32;
+    let mut q = vec![0i8; rows * cols];
+    let mut scales = vec![1.0f32; rows];
+    for r in 0..rows {
+        let row = &w[r * cols..(r + 1) * cols];
+        let amax = row
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if amax > 0.0 { amax / max } else { 1.0 };
+        scales[r] = scale;
+        for (o, &v) in q[r * cols..(r + 1) * cols].iter_mut().zip(row) {
+            *o = (v / scale).round_ties_even().clamp(-max, max) as i8;
+        }
+    }
+    (q, scales)
+}
+
+/// Scratch of the low-precision dense layers and convolutions: the quantised (or rounded)
+/// inputs, their unfolding (convolutions), the products' sums.
+#[derive(Default)]
+pub struct LowpWorkspace {
+    pub(crate) q: Vec<u8>,
+    pub(crate) h: Vec<u16>,
+    pub(crate) acc: Vec<i32>,
+    pub(crate) sums: Vec<f32>,
+}
+
+/// `Dense` in int8: `y = F(s_x · s_w · (q_x · q_w − zero · Σq_w) + b)`, the product on the
+/// int8 kernels ([`lowp::gemm_u8i8`]). `M` is [`Int8`](super::Int8) (input scale calibrated)
+/// or [`Int8Dynamic`](super::Int8Dynamic) (computed per batch).
+pub struct Int8Dense<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> {
+    /// `[OUT, IN]`.
+    pub weight: Vec<i8>,
+    /// `[OUT]`.
+    pub weight_scale: Vec<f32>,
+    /// `[OUT]`, empty without bias.
+    pub bias: Vec<f32>,
+    /// The calibrated input quantisation (static mode).
+    pub input: ActQuant,
+    packed: PackedI8,
+    _m: super::Marker<(X, Y, F, M)>,
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode>
+    Int8Dense<X, Y, F, BIAS, M>
+{
+    /// Sums of `X::LEN` products of 7-bit activations and 8-bit weights fit an `i32`:
+    /// a compile error otherwise (evaluated when a network with this layer converts).
+    const DEPTH_FITS: () = assert!(
+        X::LEN <= MAX_INT8_DEPTH,
+        "int8 dense layer too deep: its i32 sums could overflow"
+    );
+
+    fn new(weight: Vec<i8>, weight_scale: Vec<f32>, bias: Vec<f32>, input: ActQuant) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::DEPTH_FITS;
+        let packed = PackedI8::pack(&weight, Y::LEN, X::LEN);
+        Int8Dense {
+            weight,
+            weight_scale,
+            bias,
+            input,
+            packed,
+            _m: PhantomData,
+        }
+    }
+}
+
+/// Quantises the `rows` rows of `x` (each `k` values) into `q`, rows `kp` apart (the padding
+/// zero).
+pub(crate) fn quantize_rows_u8(
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    kp: usize,
+    a: ActQuant,
+    q: &mut Vec<u8>,
+) {
+    q.clear();
+    q.resize(rows * kp, 0);
+    for r in 0..rows {
+        lowp::quantize_u8(
+            &x[r * k..(r + 1) * k],
+            1.0 / a.scale,
+            a.zero,
+            &mut q[r * kp..],
+        );
+    }
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> Infer
+    for Int8Dense<X, Y, F, BIAS, M>
+{
+    type In = X;
+    type Out = Y;
+    type Workspace = LowpWorkspace;
+
+    fn infer_batch(&self, x: &Batch<X>, y: &mut Batch<Y>, ws: &mut LowpWorkspace) {
+        let (rows, n) = (x.rows(), Y::LEN);
+        let a = if M::STATIC {
+            self.input
+        } else {
+            let (lo, hi) = finite_range(x.as_slice());
+            act_quant(lo, hi)
+        };
+        let kp = self.packed.k_padded();
+        quantize_rows_u8(x.as_slice(), rows, X::LEN, kp, a, &mut ws.q);
+        ws.acc.resize(rows * n, 0);
+        lowp::gemm_u8i8(Int8Arch::current(), rows, &ws.q, &self.packed, &mut ws.acc);
+        y.set_rows(rows);
+        let zero = a.zero as i32;
+        let sums = self.packed.col_sums();
+        for (out, acc) in y
+            .as_mut_slice()
+            .chunks_exact_mut(n)
+            .zip(ws.acc.chunks_exact(n))
+        {
+            for j in 0..n {
+                let v = (acc[j] - zero * sums[j]) as f32 * (a.scale * self.weight_scale[j]);
+                out[j] = if BIAS { v + self.bias[j] } else { v };
+            }
+        }
+        kernels::activation_forward_in_place(F::EPILOGUE, y.as_mut_slice());
+        crate::layers::carry_lengths::<DenseOn<X, Y, F, BIAS>>(x, y);
+    }
+
+    fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
+        let (n, k) = (Y::LEN, X::LEN);
+        out.insert_i8(path.child("weight").to_string(), &[n, k], &self.weight);
+        out.insert_f32(
+            path.child("weight_scale").to_string(),
+            &[n],
+            &self.weight_scale,
+        );
+        if BIAS {
+            out.insert_f32(path.child("bias").to_string(), &[n], &self.bias);
+        }
+        if M::STATIC {
+            out.insert_f32(
+                path.child("input_scale").to_string(),
+                &[],
+                &[self.input.scale],
+            );
+            out.insert_u8(
+                path.child("input_zero_point").to_string(),
+                &[],
+                &[self.input.zero],
+            );
+        }
+        Ok(())
+    }
+
+    fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
+        let (n, k) = (Y::LEN, X::LEN);
+        let weight = src.i8(&path.child("weight").to_string(), &[n, k])?;
+        let weight_scale = src.f32(&path.child("weight_scale").to_string(), &[n])?;
+        let bias = if BIAS {
+            src.f32(&path.child("bias").to_string(), &[n])?
+        } else {
+            Vec::new()
+        };
+        let input = if M::STATIC {
+            ActQuant {
+                scale: src.f32(&path.child("input_scale").to_string(), &[])?[0],
+                zero: src.u8(&path.child("input_zero_point").to_string(), &[])?[0]
+                    .min(lowp::ACT_MAX),
+            }
+        } else {
+            ActQuant {
+                scale: 1.0,
+                zero: 0,
+            }
+        };
+        Ok(Self::new(weight, weight_scale, bias, input))
+    }
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> Lower<M>
+    for DenseOn<X, Y, F, BIAS>
+{
+    type Lowered = Int8Dense<X, Y, F, BIAS, M>;
+
+    fn lower(&self, calibration: &Batch<X>) -> Result<Self::Lowered> {
+        let input = if M::STATIC {
+            calibrate(calibration)?
+        } else {
+            ActQuant {
+                scale: 1.0,
+                zero: 0,
+            }
+        };
+        let (weight, weight_scale) = quantize_rows(&self.weight(), Y::LEN, X::LEN);
+        Ok(Int8Dense::new(
+            weight,
+            weight_scale,
+            self.bias.clone(),
+            input,
+        ))
+    }
+}
+
+/// `Dense` in bf16: weights and inputs rounded to bf16, products summed in f32
+/// ([`lowp::gemm_bf16`]), the bias added in f32.
+pub struct Bf16Dense<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> {
+    /// `[OUT, IN]`, bf16 bit patterns.
+    pub weight: Vec<u16>,
+    /// `[OUT]`, empty without bias.
+    pub bias: Vec<f32>,
+    packed: PackedBf16,
+    _m: super::Marker<(X, Y, F)>,
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Bf16Dense<X, Y, F, BIAS> {
+    fn new(weight: Vec<u16>, bias: Vec<f32>) -> Self {
+        let packed = PackedBf16::pack(&weight, Y::LEN, X::LEN);
+        Bf16Dense {
+            weight,
+            bias,
+            packed,
+            _m: PhantomData,
+        }
+    }
+}
+
+/// Rounds the `rows` rows of `x` (each `k` values) to bf16 into `h`, rows `kp` apart.
+pub(crate) fn bf16_rows(x: &[f32], rows: usize, k: usize, kp: usize, h: &mut Vec<u16>) {
+    h.clear();
+    h.resize(rows * kp, 0);
+    for r in 0..rows {
+        lowp::to_bf16_slice(&x[r * k..(r + 1) * k], &mut h[r * kp..]);
+    }
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Infer
+    for Bf16Dense<X, Y, F, BIAS>
+{
+    type In = X;
+    type Out = Y;
+    type Workspace = LowpWorkspace;
+
+    fn infer_batch(&self, x: &Batch<X>, y: &mut Batch<Y>, ws: &mut LowpWorkspace) {
+        let (rows, n) = (x.rows(), Y::LEN);
+        bf16_rows(
+            x.as_slice(),
+            rows,
+            X::LEN,
+            self.packed.k_padded(),
+            &mut ws.h,
+        );
+        y.set_rows(rows);
+        lowp::gemm_bf16(
+            Bf16Arch::current(),
+            rows,
+            &ws.h,
+            &self.packed,
+            y.as_mut_slice(),
+        );
+        if BIAS {
+            for out in y.as_mut_slice().chunks_exact_mut(n) {
+                for (o, b) in out.iter_mut().zip(&self.bias) {
+                    *o += b;
+                }
+            }
+        }
+        kernels::activation_forward_in_place(F::EPILOGUE, y.as_mut_slice());
+        crate::layers::carry_lengths::<DenseOn<X, Y, F, BIAS>>(x, y);
+    }
+
+    fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
+        let (n, k) = (Y::LEN, X::LEN);
+        out.insert_bf16(path.child("weight").to_string(), &[n, k], &self.weight);
+        if BIAS {
+            out.insert_f32(path.child("bias").to_string(), &[n], &self.bias);
+        }
+        Ok(())
+    }
+
+    fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
+        let (n, k) = (Y::LEN, X::LEN);
+        let weight = src.bf16(&path.child("weight").to_string(), &[n, k])?;
+        let bias = if BIAS {
+            src.f32(&path.child("bias").to_string(), &[n])?
+        } else {
+            Vec::new()
+        };
+        Ok(Self::new(weight, bias))
+    }
+}
+
+impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Lower<Bf16>
+    for DenseOn<X, Y, F, BIAS>
+{
+    type Lowered = Bf16Dense<X, Y, F, BIAS>;
+
+    fn lower(&self, _calibration: &Batch<X>) -> Result<Self::Lowered> {
+        let weight = self.weight().iter().map(|&w| lowp::to_bf16(w)).collect();
+        Ok(Bf16Dense::new(weight, self.bias.clone()))
+    }
+}
