@@ -197,3 +197,39 @@ fn non_finite_inputs_do_not_panic() {
     let int8 = model.to_precision::<Int8>(&x).unwrap();
     assert!(int8.predict(&x).as_slice().iter().all(|v| v.is_finite()));
 }
+
+network! {
+    pub struct Recurrences: [9, 5] {
+        lstm: LSTM(12, return_sequences = true),
+        gru: GRU(8, return_sequences = true),
+        rnn: SimpleRNN(6),
+        out: Dense(3),
+    }
+}
+
+#[test]
+fn recurrences_in_each_precision_agree_with_f32() {
+    let model = Recurrences::init(&mut Rng::seed(16));
+    let x = inputs::<Tensor2<9, 5>>(6, 17);
+    let want = model.predict(&x);
+    let scale = max_abs(&want).max(0.1);
+    let int8 = model.to_precision::<Int8>(&x).unwrap();
+    let bf16 = model.to_precision::<Bf16>(&x).unwrap();
+    let (e8, eb) = (
+        max_diff(&int8.predict(&x), &want) / scale,
+        max_diff(&bf16.predict(&x), &want) / scale,
+    );
+    println!("recurrences max |diff| / max |y|: int8 {e8:.2e}, bf16 {eb:.2e}");
+    assert!(e8 < 0.05 && e8 > 0.0, "int8 {e8}");
+    assert!(eb < 0.02 && eb > 0.0, "bf16 {eb}");
+    // One sequence (the simple RNN's fused single-row recurrence, with its input quantised
+    // on its own range) and variable lengths.
+    let one = int8.forward(&x.sample(2));
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 0.05 * scale);
+    assert!(close(one.as_slice(), want.row(2)));
+    let short = x.clone().with_lengths(&[9, 3, 5, 9, 1, 7]).unwrap();
+    let (got, want) = (bf16.predict(&short), model.predict(&short));
+    assert!(max_diff(&got, &want) / scale < 0.02);
+    let back = RecurrencesLowered::<Int8>::from_bytes(&int8.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.predict(&x).as_slice(), int8.predict(&x).as_slice());
+}

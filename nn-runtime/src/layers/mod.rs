@@ -119,7 +119,8 @@ pub use pool::{
 };
 pub use rnn::{
     rnn_backward, rnn_forward, Cell, CellKind, Direction, Forward, Gru, Lstm, Recurrent,
-    RecurrentSeq, Reverse, RnnCache, RnnGeom, RnnParams, SimpleRnnRelu, SimpleRnnTanh,
+    RecurrentLayer, RecurrentSeq, Reverse, RnnCache, RnnGeom, RnnParams, SimpleRnnRelu,
+    SimpleRnnTanh,
 };
 
 /// The layer types a network is made of, re-exported at the crate root and in the prelude:

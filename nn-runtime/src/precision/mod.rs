@@ -14,10 +14,11 @@
 //! - [`Bf16`]: weights rounded to bf16, inputs rounded to bf16 at each product, f32 sums.
 //!
 //! Activations are quantised to 7 bits (`0..=127`, see [`kernels::lowp`](crate::kernels::lowp)
-//! for why). Dense layers and convolutions compute in the low precision; every other layer
+//! for why). Dense layers, convolutions and recurrences (SimpleRNN, LSTM, GRU: their
+//! products; the gates in f32) compute in the low precision; every other layer
 //! (activations, pooling, normalisation, reshaping) stays in f32 between them, as PyTorch's
 //! quantised modules dequantise around the operators they do not have. A network containing
-//! a layer with no conversion (attention, recurrences, joins) does not implement
+//! a layer with no conversion (attention, embeddings, joins) does not implement
 //! [`Lower`], so converting it is a compile error naming that layer.
 //!
 //! A lowered network implements [`Infer`] (not `Layer`: it cannot be trained), saves to and
@@ -30,10 +31,12 @@ use crate::core_prelude::*;
 
 mod conv;
 mod dense;
+mod recurrent;
 mod store;
 
 pub use conv::{Bf16Conv, Int8Conv};
-pub use dense::{Bf16Dense, Int8Dense};
+pub use dense::{Bf16Dense, Int8Dense, LowpWorkspace};
+pub use recurrent::{Bf16Recurrent, Int8Recurrent, RecurrentWorkspace};
 pub use store::TensorMap;
 
 use crate::error::{Error, Result};

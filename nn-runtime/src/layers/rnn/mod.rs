@@ -124,7 +124,7 @@ pub struct RnnGeom {
 }
 
 impl RnnGeom {
-    fn gh(&self) -> usize {
+    pub const fn gh(&self) -> usize {
         self.kind.gates() * self.h
     }
 }
@@ -352,6 +352,26 @@ fn rnn_onnx(
     }
 }
 
+/// What the recurrent layers share beyond [`Layer`]: their sizes and parameters, and their
+/// inference pass with other parameters and another product (the low-precision
+/// conversions run the same recurrence with bf16 or int8 products).
+pub trait RecurrentLayer: Layer<Workspace = RnnCache> {
+    /// Its sizes.
+    const RNN: RnnGeom;
+    /// Its tensors' names (the direction's).
+    const NAMES: [&'static str; 4];
+    /// Its parameters.
+    fn rnn_params(&self) -> &RnnParams;
+    /// The inference pass over a batch with `params`, every product by `product`.
+    fn forward_with(
+        params: &RnnParams,
+        x: &Batch<Self::In>,
+        y: &mut Batch<Self::Out>,
+        cache: &mut RnnCache,
+        product: &kernels::Product<'_>,
+    );
+}
+
 macro_rules! recurrent_layer {
     ($(#[$doc:meta])* $name:ident, out $out:ty, sequences $seq:literal) => {
         $(#[$doc])*
@@ -371,7 +391,22 @@ macro_rules! recurrent_layer {
 
             /// `lengths`: those of `x`'s rows, if any (see [`rnn_forward`]).
             fn run(&self, x: &[f32], y: &mut [f32], rows: usize, lengths: Option<&[u32]>, cache: &mut RnnCache) {
-                rnn_forward(&Self::GEOMETRY, &self.params, x, rows, lengths, cache);
+                Self::run_with(&self.params, x, y, rows, lengths, cache, &|m, a, b, bias, out| {
+                    kernels::gemm(m, a, b, bias, out)
+                });
+            }
+
+            /// [`run`](Self::run) with parameters `params` and products by `product`.
+            fn run_with(
+                params: &RnnParams,
+                x: &[f32],
+                y: &mut [f32],
+                rows: usize,
+                lengths: Option<&[u32]>,
+                cache: &mut RnnCache,
+                product: &kernels::Product<'_>,
+            ) {
+                rnn_forward(&Self::GEOMETRY, params, x, rows, lengths, cache, product);
                 if $seq {
                     y.copy_from_slice(&cache.hs[..rows * T * H]);
                     // A padded step's output is zero, as PyTorch's `pad_packed_sequence` gives.
@@ -384,6 +419,26 @@ macro_rules! recurrent_layer {
                         y[b * H..(b + 1) * H].copy_from_slice(&cache.hs[(b * T + T - 1) * H..(b * T + T) * H]);
                     }
                 }
+            }
+        }
+
+        impl<C: Cell, const T: usize, const F: usize, const H: usize, D: Direction> RecurrentLayer for $name<C, T, F, H, D> {
+            const RNN: RnnGeom = Self::GEOMETRY;
+            const NAMES: [&'static str; 4] = D::NAMES;
+
+            fn rnn_params(&self) -> &RnnParams {
+                &self.params
+            }
+
+            fn forward_with(
+                params: &RnnParams,
+                x: &Batch<Self::In>,
+                y: &mut Batch<Self::Out>,
+                cache: &mut RnnCache,
+                product: &kernels::Product<'_>,
+            ) {
+                y.set_rows(x.rows());
+                Self::run_with(params, x.as_slice(), y.as_mut_slice(), x.rows(), x.lengths(), cache, product);
             }
         }
 

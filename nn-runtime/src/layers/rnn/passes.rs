@@ -22,6 +22,7 @@ pub fn rnn_forward(
     rows: usize,
     lengths: Option<&[u32]>,
     c: &mut RnnCache,
+    product: &Product<'_>,
 ) {
     let (h, gh) = (g.h, g.gh());
     let bt = rows * g.t;
@@ -49,15 +50,7 @@ pub fn rnn_forward(
         step: &mut c.step,
         weight_hh: &mut c.weight_hh,
     };
-    rnn_forward_in(
-        g,
-        p,
-        x,
-        rows,
-        lengths,
-        &mut buffers,
-        &|m, a, b, bias, out| kernels::gemm(m, a, b, bias, out),
-    );
+    rnn_forward_in(g, p, x, rows, lengths, &mut buffers, product);
 }
 
 /// What [`rnn_forward_in`] computes in: the cache's buffers, or an arena's.
