@@ -233,3 +233,19 @@ fn recurrences_in_each_precision_agree_with_f32() {
     let back = RecurrencesLowered::<Int8>::from_bytes(&int8.to_bytes().unwrap()).unwrap();
     assert_eq!(back.predict(&x).as_slice(), int8.predict(&x).as_slice());
 }
+
+network! {
+    pub struct GenericMlp<const IN: usize, const OUT: usize>: [IN] {
+        fc: Dense(16), Relu,
+        out: Dense(OUT),
+    }
+}
+
+#[test]
+fn generic_networks_convert_per_instantiation() {
+    let model = GenericMlp::<20, 3>::init(&mut Rng::seed(18));
+    let x = inputs::<Tensor1<20>>(5, 19);
+    let int8: GenericMlpLowered<Int8, 20, 3> = model.to_precision::<Int8>(&x).unwrap();
+    let want = model.predict(&x);
+    assert!(max_diff(&int8.predict(&x), &want) < 0.05 * max_abs(&want));
+}

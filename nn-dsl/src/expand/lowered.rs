@@ -24,10 +24,30 @@ pub fn gen_lowered(g: &Gen<'_>) -> TokenStream {
         .iter()
         .map(|ty| quote!(<#ty as #rt::precision::Lower<__P>>::Lowered))
         .collect();
-    let bounds = quote!(#( #tys: #rt::precision::Lower<__P>, )*);
+    // A generic network spells out its layers' sample types: there a bound on a layer type
+    // hides its impl's `In` and `Out` (a bound's projections are opaque). Not in a network
+    // without parameters, where the bounds are checked as written and a shape mismatch
+    // would be reported here a second time.
+    let n = g.def.layers.len();
+    let generic = !consts.is_empty();
+    let bounds = tys.iter().enumerate().map(|(k, ty)| {
+        if !generic {
+            return quote!(#ty: #rt::precision::Lower<__P>,);
+        }
+        let input = (!def.layers[k].unproven_input).then(|| {
+            let x = if k == 0 {
+                &def.input_ty
+            } else {
+                &p.mid_tys[k - 1]
+            };
+            quote!(In = #x,)
+        });
+        let y = if k == n - 1 { output_ty } else { &p.mid_tys[k] };
+        quote!(#ty: #rt::precision::Lower<__P> + #rt::layers::Layer<#input Out = #y>,)
+    });
+    let bounds = quote!(#( #bounds )*);
     let fields = &p.fields;
     let path_names: Vec<&String> = def.layers.iter().map(|l| &l.path_name).collect();
-    let n = fields.len();
     let (mid_a, mid_tys, w) = (&p.a[1..], &p.mid_tys, &p.w);
 
     // Layer k's input and output in a pass over a batch, through `ws`'s buffers.

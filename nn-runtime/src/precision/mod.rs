@@ -165,6 +165,11 @@ impl<L: Layer + Send + Sync> Infer for L {
 }
 
 /// Conversion of a trained layer (or network) to the precision `P`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no conversion to `{P}`",
+    label = "converting this network needs each of its layers to convert",
+    note = "Dense, convolutions (ungrouped), SimpleRNN/LSTM/GRU, activations, pooling, Flatten, Dropout and BatchNorm convert; attention, embeddings and joins do not yet"
+)]
 pub trait Lower<P: Precision>: Layer {
     /// The converted layer.
     type Lowered: Infer<In = Self::In, Out = Self::Out>;
