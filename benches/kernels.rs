@@ -3,10 +3,18 @@
 //! (criterion's "elements" are FLOPs). Figures and the switch point: BENCHMARKS.md.
 //!
 //! cargo bench --bench kernels
+//!
+//! The `lowp` group times the int8 and bf16 products (`kernels::lowp`) on each path this
+//! machine has against the f32 product on the same shapes, weights packed and activations
+//! converted beforehand; their "elements" are the same 2·m·k·n operations.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
+use typed_nn::kernels::lowp::{
+    gemm_bf16, gemm_u8i8, round_up, to_bf16, Bf16Arch, Int8Arch, PackedBf16, PackedI8, ACT_MAX,
+    BF16_GROUP, I8_GROUP, WEIGHT_MAX,
+};
 use typed_nn::kernels::{fma_peak_probe, gemm_with, Arch, Backend, MatMul};
 use typed_nn::Rng;
 
@@ -133,5 +141,94 @@ fn weight_gradient(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peak, gemm_shapes, weight_gradient);
+/// M×K×N of the low-precision comparison: MLP layers at batch 1 and 64, the 9216→128 layer
+/// of the MNIST CNN at batch 1, and the im2col product of a 3×3 convolution 32→32 on a 28×28
+/// map (784 positions × 288 taps × 32 filters).
+const LOWP_SHAPES: [(usize, usize, usize); 4] = [
+    (1, 784, 128),
+    (64, 784, 128),
+    (1, 9216, 128),
+    (784, 288, 32),
+];
+
+fn lowp(c: &mut Criterion) {
+    let mut rng = Rng::seed(2);
+    let arch = Arch::detect();
+    let mut g = c.benchmark_group("lowp");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    for (m, k, n) in LOWP_SHAPES {
+        let shape = format!("{m}x{k}x{n}");
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+
+        let a: Vec<f32> = (0..m * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let mut out = vec![0.0f32; m * n];
+        let p = MatMul::new(m, n, k);
+        g.bench_function(
+            BenchmarkId::new(format!("f32 {:?}", arch.isa()), &shape),
+            |bch| {
+                bch.iter(|| {
+                    gemm_with(
+                        arch,
+                        Backend::Own,
+                        1,
+                        &p,
+                        black_box(&a),
+                        black_box(&b),
+                        None,
+                        &mut out,
+                    )
+                })
+            },
+        );
+
+        let kp = round_up(k, I8_GROUP);
+        let mut a8 = vec![0u8; m * kp];
+        for r in 0..m {
+            for v in &mut a8[r * kp..r * kp + k] {
+                *v = rng.below(ACT_MAX as usize + 1) as u8;
+            }
+        }
+        let span = 2 * WEIGHT_MAX as usize + 1;
+        let w8: Vec<i8> = (0..n * k)
+            .map(|_| (rng.below(span) as i32 - WEIGHT_MAX as i32) as i8)
+            .collect();
+        let b8 = PackedI8::pack(&w8, n, k);
+        let mut out8 = vec![0i32; m * n];
+        for arch8 in Int8Arch::available() {
+            let id = BenchmarkId::new(format!("int8 {:?}", arch8.isa()), &shape);
+            g.bench_function(id, |bch| {
+                bch.iter(|| gemm_u8i8(arch8, m, black_box(&a8), black_box(&b8), &mut out8))
+            });
+        }
+
+        let kp = round_up(k, BF16_GROUP);
+        let mut a16 = vec![0u16; m * kp];
+        for r in 0..m {
+            for (v, &x) in a16[r * kp..r * kp + k]
+                .iter_mut()
+                .zip(&a[r * k..(r + 1) * k])
+            {
+                *v = to_bf16(x);
+            }
+        }
+        // B is k × n (the f32 layout); the packing takes [out, in].
+        let w16: Vec<u16> = (0..n * k)
+            .map(|i| to_bf16(b[(i % k) * n + i / k]))
+            .collect();
+        let b16 = PackedBf16::pack(&w16, n, k);
+        let mut out16 = vec![0f32; m * n];
+        for arch16 in Bf16Arch::available() {
+            let id = BenchmarkId::new(format!("bf16 {:?}", arch16.isa()), &shape);
+            g.bench_function(id, |bch| {
+                bch.iter(|| gemm_bf16(arch16, m, black_box(&a16), black_box(&b16), &mut out16))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, peak, gemm_shapes, weight_gradient, lowp);
 criterion_main!(benches);

@@ -6,6 +6,10 @@
 //! | int8 | scalar; AVX2 `vpmaddubsw` + `vpmaddwd`; AVX-512 VNNI `vpdpbusd` |
 //! | bf16 | scalar; AVX-512 BF16 `vdpbf16ps` |
 //!
+//! The conversions that feed them follow the same tokens: [`quantize_u8_with`] runs on
+//! AVX-512 (the VNNI token) or AVX2, [`to_bf16_slice_with`] on `vcvtne2ps2bf16`; every path
+//! gives the scalar reference's bits.
+//!
 //! Each path is a token ([`Int8Arch`], [`Bf16Arch`]) that only a successful feature check
 //! makes, as [`Arch`](super::Arch) is for the f32 kernels; the process-wide choice follows
 //! [`isa()`](super::isa) (forcing `scalar` forces these to scalar too, `avx2` keeps them off
@@ -176,13 +180,18 @@ impl Bf16Arch {
     }
 }
 
-/// An f32 rounded to the nearest bf16 (ties to even), as `vcvtne2ps2bf16` does; NaN stays
-/// NaN (quiet).
+/// An f32 rounded to the nearest bf16 (ties to even), as `vcvtne2ps2bf16` does: NaN stays
+/// NaN (quiet, with its sign and high payload), and a subnormal f32 becomes a zero of its
+/// sign, since the instruction treats subnormal inputs as zero whatever MXCSR says (and
+/// `vdpbf16ps` would read a subnormal bf16 as zero anyway).
 #[inline]
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
     if x.is_nan() {
         return ((bits >> 16) as u16) | 0x0040;
+    }
+    if x.is_subnormal() {
+        return ((bits >> 16) as u16) & 0x8000;
     }
     let rounding = 0x7fff + ((bits >> 16) & 1);
     (bits.wrapping_add(rounding) >> 16) as u16
@@ -383,7 +392,33 @@ pub fn gemm_bf16_scalar(m: usize, a: &[u16], b: &PackedBf16, c: &mut [f32]) {
 
 /// Quantises `x` to `0..=ACT_MAX`: `clamp(round(x · inv_scale) + zero)`, rounding half to
 /// even; NaN becomes `zero`. `out` must be at least as long as `x`; the rest of it is left.
+/// On the process-wide path ([`Int8Arch::current`]).
 pub fn quantize_u8(x: &[f32], inv_scale: f32, zero: u8, out: &mut [u8]) {
+    quantize_u8_with(Int8Arch::current(), x, inv_scale, zero, out)
+}
+
+/// [`quantize_u8`] on `arch`'s instructions (AVX-512 on the VNNI path, AVX2 on the AVX2
+/// one): the same bytes on every path. Only the first `min(x.len(), out.len())` values are
+/// converted.
+pub fn quantize_u8_with(arch: Int8Arch, x: &[f32], inv_scale: f32, zero: u8, out: &mut [u8]) {
+    match arch.isa {
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Avx512Vnni => {
+            // SAFETY: the token proves AVX-512F/BW (with VNNI); the kernel reads and
+            // writes only inside both slices.
+            unsafe { x86::quantize_u8_avx512(x, inv_scale, zero, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Avx2 => {
+            // SAFETY: the token proves AVX2; the kernel stays inside both slices.
+            unsafe { x86::quantize_u8_avx2(x, inv_scale, zero, out) }
+        }
+        _ => quantize_u8_scalar(x, inv_scale, zero, out),
+    }
+}
+
+/// The reference for [`quantize_u8_with`].
+pub fn quantize_u8_scalar(x: &[f32], inv_scale: f32, zero: u8, out: &mut [u8]) {
     let z = zero as f32;
     for (o, &v) in out.iter_mut().zip(x) {
         let q = (v * inv_scale).round_ties_even() + z;
@@ -396,8 +431,28 @@ pub fn quantize_u8(x: &[f32], inv_scale: f32, zero: u8, out: &mut [u8]) {
     }
 }
 
-/// `x` rounded to bf16 into `out` (at least as long).
+/// `x` rounded to bf16 into `out` (at least as long), on the process-wide path
+/// ([`Bf16Arch::current`]).
 pub fn to_bf16_slice(x: &[f32], out: &mut [u16]) {
+    to_bf16_slice_with(Bf16Arch::current(), x, out)
+}
+
+/// [`to_bf16_slice`] on `arch`'s instructions: [`to_bf16`] of each value, the same bits
+/// on every path. Only the first `min(x.len(), out.len())` values are converted.
+pub fn to_bf16_slice_with(arch: Bf16Arch, x: &[f32], out: &mut [u16]) {
+    match arch.isa {
+        #[cfg(target_arch = "x86_64")]
+        Bf16Isa::Avx512Bf16 => {
+            // SAFETY: the token proves AVX-512F/BW and BF16; the kernel stays inside both
+            // slices.
+            unsafe { x86::to_bf16_avx512(x, out) }
+        }
+        _ => to_bf16_slice_scalar(x, out),
+    }
+}
+
+/// The reference for [`to_bf16_slice_with`].
+pub fn to_bf16_slice_scalar(x: &[f32], out: &mut [u16]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = to_bf16(v);
     }
