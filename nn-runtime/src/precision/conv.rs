@@ -48,33 +48,70 @@ fn channels_last<T: Copy>(g: &ConvGeom, x: &[T], out: &mut [T]) {
     }
 }
 
+/// Copies `len` values from `src[from..]` to `dst[at..]`; a copy of at most `N` values moves
+/// `N` (one 16-byte load and store) when both slices have room for them: the values after
+/// `len` in `dst` are then overwritten with whatever followed in `src`, which the callers
+/// write again afterwards. Short copies are most of an unfolding (a 3-channel row of 3 taps
+/// is 9 bytes), and a call to `memmove` for each would cost more than the product.
+#[inline(always)]
+fn copy_run<T: Copy, const N: usize>(dst: &mut [T], at: usize, src: &[T], from: usize, len: usize) {
+    if len <= N && at + N <= dst.len() && from + N <= src.len() {
+        let chunk: [T; N] = src[from..from + N].try_into().unwrap();
+        dst[at..at + N].copy_from_slice(&chunk);
+    } else {
+        dst[at..at + len].copy_from_slice(&src[from..from + len]);
+    }
+}
+
 /// The unfolded rows of one channels-last sample: row `(oy, ox)` holds, for each tap
-/// `(i, j)`, the `C` input values under it (`pad` outside the input), rows `kp` apart.
-fn unfold<T: Copy>(g: &ConvGeom, x: &[T], pad: T, kp: usize, rows: &mut [T]) {
+/// `(i, j)`, the `C` input values under it (`pad` outside the input), rows `kp` apart. The
+/// taps of one kernel row are one run of `KW · C` values when the window lies inside the
+/// input along x and the dilation is 1. Rows are written in order, so a copy that runs past
+/// its end (see [`copy_run`]) is overwritten by the next one.
+fn unfold<T: Copy + Default, const N: usize>(
+    g: &ConvGeom,
+    x: &[T],
+    pad: T,
+    kp: usize,
+    rows: &mut [T],
+) {
     let c = g.c_in;
+    let run = g.kw * c;
     for oy in 0..g.oh {
         for ox in 0..g.ow {
-            let row = &mut rows[(oy * g.ow + ox) * kp..][..g.kh * g.kw * c];
+            let at = (oy * g.ow + ox) * kp;
+            let x0 = (ox * g.sw) as isize - g.pl as isize;
+            let inside_x = g.dw == 1 && x0 >= 0 && x0 as usize + g.kw <= g.w;
             for i in 0..g.kh {
                 let y = (oy * g.sh + i * g.dh) as isize - g.pt as isize;
-                for j in 0..g.kw {
-                    let xx = (ox * g.sw + j * g.dw) as isize - g.pl as isize;
-                    let dst = &mut row[(i * g.kw + j) * c..][..c];
-                    if y < 0 || y >= g.h as isize || xx < 0 || xx >= g.w as isize {
-                        dst.fill(pad);
-                    } else {
-                        let at = (y as usize * g.w + xx as usize) * c;
-                        dst.copy_from_slice(&x[at..at + c]);
+                let dst = at + i * run;
+                if y < 0 || y >= g.h as isize {
+                    rows[dst..dst + run].fill(pad);
+                } else if inside_x {
+                    let from = (y as usize * g.w + x0 as usize) * c;
+                    copy_run::<T, N>(rows, dst, x, from, run);
+                } else {
+                    for j in 0..g.kw {
+                        let xx = x0 + (j * g.dw) as isize;
+                        let d = &mut rows[dst + j * c..dst + (j + 1) * c];
+                        if xx < 0 || xx >= g.w as isize {
+                            d.fill(pad);
+                        } else {
+                            let from = (y as usize * g.w + xx as usize) * c;
+                            d.copy_from_slice(&x[from..from + c]);
+                        }
                     }
                 }
             }
+            // A copy past the taps may have left values in the depth padding.
+            rows[at + g.kh * run..at + kp].fill(T::default());
         }
     }
 }
 
 /// Converts each sample of `x` with `convert` (into a `[C, H, W]` buffer), then lays it out
 /// channels-last and unfolds it into `rows` (`positions` rows of `kp` per sample).
-fn unfold_batch<T: Copy + Default>(
+fn unfold_batch<T: Copy + Default, const N: usize>(
     g: &ConvGeom,
     x: &[f32],
     samples: usize,
@@ -86,12 +123,11 @@ fn unfold_batch<T: Copy + Default>(
     let (len, p) = (g.c_in * g.h * g.w, g.positions());
     let mut converted = vec![T::default(); len];
     let mut last = vec![T::default(); len];
-    rows.clear();
     rows.resize(samples * p * kp, T::default());
     for s in 0..samples {
         convert(&x[s * len..(s + 1) * len], &mut converted);
         channels_last(g, &converted, &mut last);
-        unfold(g, &last, pad, kp, &mut rows[s * p * kp..(s + 1) * p * kp]);
+        unfold::<T, N>(g, &last, pad, kp, &mut rows[s * p * kp..(s + 1) * p * kp]);
     }
 }
 
@@ -148,12 +184,17 @@ impl<C: ConvLayer, M: Int8Mode> Int8Conv<C, M> {
     }
 }
 
-/// Writes `sums` (`samples · positions` rows of `c_out`) into `y` channel-major, each scaled
-/// by `scale(o)`, plus the bias, then the activation.
-fn fold_out<Y: Sample>(
+/// Positions per block of the output transpose: a block's sums (`BLOCK · C_OUT` values)
+/// stay in L1 while each channel's run of them is written.
+const BLOCK: usize = 32;
+
+/// Writes the products' sums (`samples · positions` rows of `c_out`, position-major) into
+/// `y` channel-major: `y[o, pos] = value(sums[pos, o], o) + bias[o]`, then the activation.
+fn fold_out<S: Copy, Y: Sample>(
     g: &ConvGeom,
     samples: usize,
-    sums: impl Fn(usize, usize) -> f32,
+    sums: &[S],
+    value: impl Fn(S, usize) -> f32,
     bias: &[f32],
     act: kernels::EpilogueAct,
     y: &mut Batch<Y>,
@@ -163,11 +204,15 @@ fn fold_out<Y: Sample>(
     let out = y.as_mut_slice();
     for s in 0..samples {
         let sample = &mut out[s * co * p..(s + 1) * co * p];
-        for pos in 0..p {
-            let row = s * p + pos;
+        let sums = &sums[s * p * co..(s + 1) * p * co];
+        for p0 in (0..p).step_by(BLOCK) {
+            let len = BLOCK.min(p - p0);
             for o in 0..co {
                 let b = if bias.is_empty() { 0.0 } else { bias[o] };
-                sample[o * p + pos] = sums(row, o) + b;
+                let run = &mut sample[o * p + p0..o * p + p0 + len];
+                for (t, v) in run.iter_mut().enumerate() {
+                    *v = value(sums[(p0 + t) * co + o], o) + b;
+                }
             }
         }
     }
@@ -189,7 +234,7 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
             act_quant(lo, hi)
         };
         let (kp, inv) = (self.packed.k_padded(), 1.0 / a.scale);
-        unfold_batch(
+        unfold_batch::<u8, 16>(
             &g,
             x.as_slice(),
             samples,
@@ -201,12 +246,16 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
         let m = samples * g.positions();
         ws.acc.resize(m * g.c_out, 0);
         lowp::gemm_u8i8(Int8Arch::current(), m, &ws.q, &self.packed, &mut ws.acc);
-        let (zero, col) = (a.zero as i32, self.packed.col_sums());
-        let (acc, n) = (&ws.acc, g.c_out);
-        let sums = |row: usize, o: usize| {
-            (acc[row * n + o] - zero * col[o]) as f32 * (a.scale * self.weight_scale[o])
-        };
-        fold_out(&g, samples, sums, &self.bias, C::ACT, y);
+        // Per channel: the zero point's share of the sums, and the scale.
+        let zero = a.zero as i32;
+        let (corr, scale): (Vec<i32>, Vec<f32>) = (0..g.c_out)
+            .map(|o| {
+                let col = self.packed.col_sums()[o];
+                (zero * col, a.scale * self.weight_scale[o])
+            })
+            .unzip();
+        let value = |acc: i32, o: usize| (acc - corr[o]) as f32 * scale[o];
+        fold_out(&g, samples, &ws.acc, value, &self.bias, C::ACT, y);
     }
 
     fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
@@ -300,7 +349,7 @@ impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
         let g = C::CONV;
         let samples = x.rows();
         let kp = self.packed.k_padded();
-        unfold_batch(
+        unfold_batch::<u16, 8>(
             &g,
             x.as_slice(),
             samples,
@@ -312,15 +361,7 @@ impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
         let m = samples * g.positions();
         ws.sums.resize(m * g.c_out, 0.0);
         lowp::gemm_bf16(Bf16Arch::current(), m, &ws.h, &self.packed, &mut ws.sums);
-        let (sums, n) = (&ws.sums, g.c_out);
-        fold_out(
-            &g,
-            samples,
-            |row, o| sums[row * n + o],
-            &self.bias,
-            C::ACT,
-            y,
-        );
+        fold_out(&g, samples, &ws.sums, |v, _| v, &self.bias, C::ACT, y);
     }
 
     fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {

@@ -97,7 +97,6 @@ pub(crate) fn quantize_rows_u8(
     a: ActQuant,
     q: &mut Vec<u8>,
 ) {
-    q.clear();
     q.resize(rows * kp, 0);
     for r in 0..rows {
         lowp::quantize_u8(
@@ -245,7 +244,6 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Bf16Dense<X, Y,
 
 /// Rounds the `rows` rows of `x` (each `k` values) to bf16 into `h`, rows `kp` apart.
 pub(crate) fn bf16_rows(x: &[f32], rows: usize, k: usize, kp: usize, h: &mut Vec<u16>) {
-    h.clear();
     h.resize(rows * kp, 0);
     for r in 0..rows {
         lowp::to_bf16_slice(&x[r * k..(r + 1) * k], &mut h[r * kp..]);

@@ -285,12 +285,27 @@ pub struct ActQuant {
     pub zero: u8,
 }
 
-/// The finite range of `values` (`(0, 0)` for none).
+/// The range of `values`' finite values, widened to contain 0. Sixteen independent lanes
+/// (non-finite values read as 0), so that the loop vectorises: dynamic quantisation runs it
+/// over every input.
 pub(crate) fn finite_range(values: &[f32]) -> (f32, f32) {
-    values
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    const LANES: usize = 16;
+    let (mut lo, mut hi) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let mut lanes = |chunk: &[f32]| {
+        for (i, &v) in chunk.iter().enumerate() {
+            let v = if v.is_finite() { v } else { 0.0 };
+            lo[i] = if v < lo[i] { v } else { lo[i] };
+            hi[i] = if v > hi[i] { v } else { hi[i] };
+        }
+    };
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    chunks.for_each(&mut lanes);
+    lanes(rest);
+    (
+        lo.iter().fold(0.0f32, |a, &b| a.min(b)),
+        hi.iter().fold(0.0f32, |a, &b| a.max(b)),
+    )
 }
 
 /// The calibrated input quantisation of a static int8 layer: an error for an empty
