@@ -11,7 +11,6 @@ use typed_nn::precision::{Infer, Lower};
 use typed_nn::prelude::*;
 
 #[path = "common/networks.rs"]
-#[allow(dead_code)]
 mod networks;
 use networks::{Mlp, SeedCnn};
 
