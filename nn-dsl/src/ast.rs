@@ -24,6 +24,8 @@ use syn::{bracketed, parenthesized, Attribute, Expr, Ident, Token, Visibility};
 
 pub struct NetworkDef {
     pub attrs: Vec<Attribute>,
+    /// `#[mixed_precision(bf16)]`: the training passes multiply in bf16.
+    pub mixed_bf16: bool,
     pub vis: Visibility,
     pub name: Ident,
     /// `<const IN: usize, …>`: sizes the network is generic over.
@@ -213,9 +215,38 @@ pub enum Arg {
     Named { name: Ident, value: Expr },
 }
 
+/// Removes `#[mixed_precision(bf16)]` from the network's attributes (it is the macro's,
+/// not the struct's): whether it was there.
+fn take_mixed_precision(attrs: &mut Vec<Attribute>) -> syn::Result<bool> {
+    let mut found = false;
+    let mut error = None;
+    attrs.retain(|attr| {
+        if !attr.path().is_ident("mixed_precision") {
+            return true;
+        }
+        match attr.parse_args::<Ident>() {
+            Ok(p) if p == "bf16" => found = true,
+            _ => {
+                error.get_or_insert_with(|| {
+                    syn::Error::new_spanned(
+                        attr,
+                        "`mixed_precision` takes the precision of the training products: `#[mixed_precision(bf16)]`",
+                    )
+                });
+            }
+        }
+        false
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
 impl Parse for NetworkDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = input.call(Attribute::parse_outer)?;
+        let mixed_bf16 = take_mixed_precision(&mut attrs)?;
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
@@ -230,6 +261,7 @@ impl Parse for NetworkDef {
         }
         Ok(NetworkDef {
             attrs,
+            mixed_bf16,
             vis,
             name,
             generics,

@@ -197,6 +197,7 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
     let train_forward = p.train_forward();
     let backward = p.backward(p.a.len() - 1, quote!(y), quote!(dy), Some(quote!(dx)));
     let first = p.fields[0];
+    let mixed = g.mixed_scope();
     // A path that starts by selecting a part of its input: the layer after the selection
     // reads that part, and checks it.
     let check = match (g.def.layers.first(), p.fields.get(1)) {
@@ -233,6 +234,7 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
         }
 
         fn forward_train(&self, x: &#rt::Batch<Self::In>, y: &mut #rt::Batch<Self::Out>, cache: &mut #cache #ty_g, rng: &mut #rt::Rng) {
+            #mixed
             #( #train_forward )*
         }
 
@@ -244,6 +246,7 @@ fn gen_layer_passes(g: &Gen<'_>) -> TokenStream {
             dy: &#rt::Batch<Self::Out>,
             dx: ::core::option::Option<&mut #rt::Batch<Self::In>>,
         ) {
+            #mixed
             // As a layer, nothing of it is frozen.
             let floor: usize = 0;
             #( #backward )*
@@ -324,6 +327,7 @@ fn gen_hidden_chains(g: &Gen<'_>) -> TokenStream {
             tokens_in: chain.input.reads_tokens(),
             layers: &chain.layers,
             top: false,
+            mixed_bf16: false,
         };
         items(&def, g.env)
     });

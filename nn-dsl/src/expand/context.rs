@@ -22,6 +22,8 @@ pub struct ChainDef<'a> {
     /// The network itself (which owns buffers and a training generator, and is a
     /// `Network`), rather than a path of a join.
     pub top: bool,
+    /// The training passes multiply in bf16 (`#[mixed_precision(bf16)]`; the network only).
+    pub mixed_bf16: bool,
 }
 
 /// What the generators of a chain's items share.
@@ -36,6 +38,15 @@ pub struct Gen<'a> {
 }
 
 impl<'a> Gen<'a> {
+    /// The statement that opens a training pass of a `#[mixed_precision(bf16)]` network:
+    /// its products are bf16 until the pass returns.
+    pub fn mixed_scope(&self) -> Option<proc_macro2::TokenStream> {
+        let rt = self.env.rt;
+        self.def
+            .mixed_bf16
+            .then(|| quote::quote!(let _bf16 = #rt::kernels::lowp::mixed::Bf16Products::new();))
+    }
+
     pub fn new(def: &'a ChainDef<'a>, env: Env<'a>) -> Self {
         let layers = def.layers;
         Gen {

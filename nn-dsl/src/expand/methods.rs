@@ -54,6 +54,7 @@ pub fn gen_network_impl(g: &Gen<'_>) -> TokenStream {
     } = head(g);
     let from_logits = p.reporting(top, p.backward(top, logits.clone(), quote!(dlogits), None));
     let indices = (0..fields.len()).map(Literal::usize_unsuffixed);
+    let mixed = g.mixed_scope();
     let path_names = def.layers.iter().map(|l| &l.path_name);
     quote! {
         impl #impl_g #rt::train::Network for #name #ty_g {
@@ -96,6 +97,7 @@ pub fn gen_network_impl(g: &Gen<'_>) -> TokenStream {
                 done: &mut dyn FnMut(&mut Self, usize),
             ) {
                 let _ = &output;
+                #mixed
                 let floor = #rt::train::Network::buffers_ref(self).frozen().backward_floor();
                 #( #from_logits )*
             }

@@ -64,6 +64,7 @@ pub fn network(
         tokens_in: input.reads_tokens(),
         layers,
         top: true,
+        mixed_bf16: def.mixed_bf16,
     };
     let items = [
         chain::items(&chain, env),

@@ -86,6 +86,10 @@ pub const LIBRARY_MIN_DEPTH: usize = 64;
 
 /// C (+)= A·B, then + bias and the activation, on the process-wide path.
 pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    if super::lowp::mixed::bf16_products() {
+        check_bounds(p, a, b, bias, c);
+        return super::lowp::mixed::gemm(p, a, b, bias, c);
+    }
     // `Arch::current()` makes no feature check (the process-wide path was checked when it
     // was chosen), so this hot path costs none; and small products never ask how many
     // threads there are.
@@ -106,6 +110,10 @@ pub(crate) fn gemm_in(
     bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
+    if super::lowp::mixed::bf16_products() {
+        check_bounds(p, a, b, bias, c);
+        return super::lowp::mixed::gemm(p, a, b, bias, c);
+    }
     let threads = if p.flops() >= PARALLEL_MIN_FLOPS {
         threads_here()
     } else {
@@ -397,6 +405,13 @@ impl MatMulNt {
 
 /// C (+)= A·Bᵀ (see [`MatMulNt`]) on the process-wide path, on this thread.
 pub fn gemm_nt(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    if super::lowp::mixed::bf16_products() && p.m > 0 && p.n > 0 {
+        assert!(p.rsc >= p.n, "rows of C overlap: rsc {} < n {}", p.rsc, p.n);
+        assert!(c.len() > (p.m - 1) * p.rsc + p.n - 1, "C too short");
+        assert!(a.len() >= (p.m - 1) * p.rsa + p.k, "A too short");
+        assert!(b.len() >= (p.n - 1) * p.rsb + p.k, "B too short");
+        return super::lowp::mixed::gemm_nt(p, a, b, c);
+    }
     gemm_nt_with(Arch::current(), p, a, b, c)
 }
 

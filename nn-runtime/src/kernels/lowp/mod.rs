@@ -35,6 +35,7 @@
 use crate::core_prelude::*;
 
 pub mod amx;
+pub mod mixed;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
