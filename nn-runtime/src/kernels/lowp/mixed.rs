@@ -77,30 +77,54 @@ impl Drop for Bf16Products {
 
 impl PackedBf16 {
     /// Packs `b` read as `[K, N]` with rows `rsb` apart (`transposed`: `[N, K]`, rows `rsb`
-    /// apart), rounding to bf16, into this buffer's allocation.
+    /// apart), rounding to bf16, into this buffer's allocation. Written panel by panel, pair
+    /// of depths by pair, so that the rounding loops vectorise.
     fn repack(&mut self, b: &[f32], rsb: usize, k: usize, n: usize, transposed: bool) {
-        let kp = super::round_up(k, BF16_GROUP);
-        let np = super::round_up(n, PANEL);
+        let (kp, np) = (super::round_up(k, BF16_GROUP), super::round_up(n, PANEL));
         self.k = k;
         self.n = n;
         self.data.clear();
         self.data.resize(kp * np, 0);
-        let at = |i: usize, j: usize| {
-            (j / PANEL) * kp * PANEL
-                + (i / BF16_GROUP) * PANEL * BF16_GROUP
-                + (j % PANEL) * BF16_GROUP
-                + i % BF16_GROUP
-        };
+        let groups = kp / BF16_GROUP;
         if transposed {
+            // Column j of the packing is row j of `b`: its depths in pairs.
             for j in 0..n {
-                for (i, &v) in b[j * rsb..j * rsb + k].iter().enumerate() {
-                    self.data[at(i, j)] = to_bf16(v);
+                let row = &b[j * rsb..j * rsb + k];
+                let (panel, col) = (j / PANEL, j % PANEL);
+                for g in 0..groups {
+                    let at = (panel * groups + g) * PANEL * BF16_GROUP + col * BF16_GROUP;
+                    let i = g * BF16_GROUP;
+                    self.data[at] = to_bf16(row[i]);
+                    if i + 1 < k {
+                        self.data[at + 1] = to_bf16(row[i + 1]);
+                    }
                 }
             }
-        } else {
-            for i in 0..k {
-                for (j, &v) in b[i * rsb..i * rsb + n].iter().enumerate() {
-                    self.data[at(i, j)] = to_bf16(v);
+            return;
+        }
+        let zeros = [0.0f32; PANEL];
+        for g in 0..groups {
+            let i = g * BF16_GROUP;
+            let r0 = &b[i * rsb..i * rsb + n];
+            let r1 = if i + 1 < k {
+                &b[(i + 1) * rsb..(i + 1) * rsb + n]
+            } else {
+                &b[..0]
+            };
+            for panel in 0..np / PANEL {
+                let j0 = panel * PANEL;
+                let width = PANEL.min(n - j0);
+                let at = (panel * groups + g) * PANEL * BF16_GROUP;
+                let out = &mut self.data[at..at + PANEL * BF16_GROUP];
+                let lo = &r0[j0..j0 + width];
+                let hi = if r1.is_empty() {
+                    &zeros[..width]
+                } else {
+                    &r1[j0..j0 + width]
+                };
+                for ((pair, &l), &h) in out.chunks_exact_mut(2).zip(lo).zip(hi) {
+                    pair[0] = to_bf16(l);
+                    pair[1] = to_bf16(h);
                 }
             }
         }
@@ -119,13 +143,27 @@ fn round_rows(
 ) {
     out.clear();
     out.resize(m * kp, 0);
-    for i in 0..m {
-        let row = &mut out[i * kp..i * kp + k];
-        if csa == 1 {
-            super::to_bf16_slice(&a[i * rsa..i * rsa + k], row);
-        } else {
-            for (q, o) in row.iter_mut().enumerate() {
-                *o = to_bf16(a[i * rsa + q * csa]);
+    if csa == 1 {
+        for i in 0..m {
+            super::to_bf16_slice(&a[i * rsa..i * rsa + k], &mut out[i * kp..i * kp + k]);
+        }
+    } else if rsa == 1 {
+        // A transposed view (a weight gradient's Xᵀ): its rows are the columns of what is
+        // stored. Blocks of 16 rows: each stored row is read along 16 values and written
+        // into 16 rows that stay in L1.
+        for i0 in (0..m).step_by(16) {
+            let rows = 16.min(m - i0);
+            for q in 0..k {
+                let src = &a[q * csa + i0..q * csa + i0 + rows];
+                for (r, &v) in src.iter().enumerate() {
+                    out[(i0 + r) * kp + q] = to_bf16(v);
+                }
+            }
+        }
+    } else {
+        for i in 0..m {
+            for q in 0..k {
+                out[i * kp + q] = to_bf16(a[i * rsa + q * csa]);
             }
         }
     }
@@ -137,21 +175,29 @@ pub(crate) fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &m
     with_scratch(|s| {
         s.b.repack(b, p.rsb, p.k, p.n, false);
         round_rows(&mut s.a, a, p.m, p.k, p.rsa, p.csa, s.b.k_padded());
-        s.c.resize(p.m * p.n, 0.0);
-        gemm_bf16(Bf16Arch::current(), p.m, &s.a, &s.b, &mut s.c);
+        let arch = Bf16Arch::current();
+        // Straight into C when its rows are dense and nothing is added to it.
+        let direct = p.rsc == p.n && !p.accumulate;
+        if direct {
+            gemm_bf16(arch, p.m, &s.a, &s.b, &mut c[..p.m * p.n]);
+        } else {
+            s.c.resize(p.m * p.n, 0.0);
+            gemm_bf16(arch, p.m, &s.a, &s.b, &mut s.c);
+        }
         for i in 0..p.m {
             let row = &mut c[i * p.rsc..i * p.rsc + p.n];
-            for (j, (y, &v)) in row.iter_mut().zip(&s.c[i * p.n..(i + 1) * p.n]).enumerate() {
-                let bias = match bias {
-                    Some(b) if p.row_bias => b[i],
-                    Some(b) => b[j],
-                    None => 0.0,
-                };
-                *y = if p.accumulate {
-                    *y + v + bias
+            if !direct {
+                let sums = &s.c[i * p.n..(i + 1) * p.n];
+                if p.accumulate {
+                    row.iter_mut().zip(sums).for_each(|(y, v)| *y += v);
                 } else {
-                    v + bias
-                };
+                    row.copy_from_slice(sums);
+                }
+            }
+            match bias {
+                Some(b) if p.row_bias => row.iter_mut().for_each(|y| *y += b[i]),
+                Some(b) => row.iter_mut().zip(b).for_each(|(y, v)| *y += v),
+                None => {}
             }
             activation_forward_in_place(p.act, row);
         }

@@ -187,15 +187,18 @@ impl Bf16Arch {
 /// `vdpbf16ps` would read a subnormal bf16 as zero anyway).
 #[inline]
 pub fn to_bf16(x: f32) -> u16 {
+    // Selects rather than early returns, so that loops over it vectorise.
     let bits = x.to_bits();
-    if x.is_nan() {
-        return ((bits >> 16) as u16) | 0x0040;
+    let magnitude = bits & 0x7fff_ffff;
+    let high = (bits >> 16) as u16;
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    if magnitude > 0x7f80_0000 {
+        high | 0x0040 // NaN, quiet
+    } else if magnitude < 0x0080_0000 {
+        high & 0x8000 // subnormal (or zero): a zero of its sign
+    } else {
+        rounded
     }
-    if x.is_subnormal() {
-        return ((bits >> 16) as u16) & 0x8000;
-    }
-    let rounding = 0x7fff + ((bits >> 16) & 1);
-    (bits.wrapping_add(rounding) >> 16) as u16
 }
 
 /// The f32 a bf16 stands for (exact).
