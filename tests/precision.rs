@@ -249,3 +249,63 @@ fn generic_networks_convert_per_instantiation() {
     let want = model.predict(&x);
     assert!(max_diff(&int8.predict(&x), &want) < 0.05 * max_abs(&want));
 }
+
+network! {
+    pub struct Blocks: [4, 8, 8] {
+        stem: Conv2d(8, 3, padding = 1, bias = false), bn: BatchNorm2d, Relu,
+        block: Residual {
+            Conv2d(8, 3, padding = 1), Relu,
+            Conv2d(8, 3, padding = 1),
+        },
+        Relu,
+        GlobalAvgPool2d,
+        out: Dense(5),
+    }
+}
+
+network! {
+    pub struct Attend: [6, 16] {
+        attn: MultiHeadAttention(4, 16),
+        norm: LayerNorm,
+        Flatten,
+        out: Dense(3),
+    }
+}
+
+#[test]
+fn residual_blocks_and_attention_convert() {
+    let model = Blocks::init(&mut Rng::seed(20));
+    let x = inputs::<Tensor3<4, 8, 8>>(6, 21);
+    let want = model.predict(&x);
+    let scale = max_abs(&want).max(0.1);
+    for (name, got) in [
+        ("int8", model.to_precision::<Int8>(&x).unwrap().predict(&x)),
+        ("bf16", model.to_precision::<Bf16>(&x).unwrap().predict(&x)),
+    ] {
+        let e = max_diff(&got, &want) / scale;
+        println!("residual network, {name}: max |diff| / max |y| = {e:.2e}");
+        assert!(e > 0.0 && e < 0.05, "{name} {e}");
+    }
+    let int8 = model.to_precision::<Int8>(&x).unwrap();
+    let back = BlocksLowered::<Int8>::from_bytes(&int8.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.predict(&x).as_slice(), int8.predict(&x).as_slice());
+
+    let model = Attend::init(&mut Rng::seed(22));
+    let x = inputs::<Tensor2<6, 16>>(5, 23);
+    let want = model.predict(&x);
+    let scale = max_abs(&want).max(0.1);
+    for (name, got) in [
+        (
+            "int8",
+            model.to_precision::<Int8Dynamic>(&x).unwrap().predict(&x),
+        ),
+        ("bf16", model.to_precision::<Bf16>(&x).unwrap().predict(&x)),
+    ] {
+        let e = max_diff(&got, &want) / scale;
+        println!("attention network, {name}: max |diff| / max |y| = {e:.2e}");
+        assert!(e > 0.0 && e < 0.05, "{name} {e}");
+    }
+    let bf16 = model.to_precision::<Bf16>(&x).unwrap();
+    let back = AttendLowered::<Bf16>::from_bytes(&bf16.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.predict(&x).as_slice(), bf16.predict(&x).as_slice());
+}

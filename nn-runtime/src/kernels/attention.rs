@@ -155,6 +155,24 @@ pub fn attention_forward(
     lengths: Option<&[u32]>,
     s: &mut AttentionScratch,
 ) {
+    attention_forward_with(g, p, x, y, rows, lengths, s, &|m, a, b, bias, c| {
+        gemm(m, a, b, bias, c)
+    });
+}
+
+/// [`attention_forward`] with the input and output projections by `project` (the
+/// low-precision conversions' products); the heads' products stay f32.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward_with(
+    g: &AttentionGeom,
+    p: &AttentionParams<'_>,
+    x: &[f32],
+    y: &mut [f32],
+    rows: usize,
+    lengths: Option<&[u32]>,
+    s: &mut AttentionScratch,
+    project: &super::Product<'_>,
+) {
     let (t, f, heads, d) = (g.t, g.f, g.heads, g.head_dim());
     let n = rows * t;
     s.qkv.resize(n * 3 * f, 0.0);
@@ -163,7 +181,7 @@ pub fn attention_forward(
     s.head_t.resize(d * t, 0.0);
     s.scores.resize(t * t, 0.0);
     // [Q K V] = X·W_inᵀ + b_in, all tokens of all samples at once.
-    gemm(
+    project(
         &MatMul::new(n, 3 * f, f),
         x,
         p.in_weight_t,
@@ -222,7 +240,7 @@ pub fn attention_forward(
         }
     }
     // Y = O·W_outᵀ + b_out
-    gemm(
+    project(
         &MatMul::new(n, f, f),
         &s.heads_out,
         p.out_weight_t,

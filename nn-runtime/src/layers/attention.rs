@@ -91,7 +91,7 @@ pub struct MultiHeadAttention<
 impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions>
     MultiHeadAttention<T, F, H, M, P>
 {
-    pub(super) const GEOMETRY: AttentionGeom = {
+    pub(crate) const GEOMETRY: AttentionGeom = {
         assert!(
             H > 0 && F.is_multiple_of(H),
             "the number of heads must divide the features"

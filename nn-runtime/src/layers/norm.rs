@@ -389,7 +389,7 @@ pub type GroupNorm<S, const G: usize> = Norm<S, ChannelGroups<G>>;
 /// [`InstanceNorm`]), each group normalised with its own mean and variance, then y = γ·x̂ + β
 /// with a γ and β per feature or channel (`weight`, `bias`). Without `AFFINE` γ stays 1 and
 /// β 0: they are no parameters (none to train, save or load).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Norm<S: Sample, R: Grouping, const AFFINE: bool = true> {
     /// γ, one per feature or channel.
     pub weight: Vec<f32>,
@@ -399,6 +399,20 @@ pub struct Norm<S: Sample, R: Grouping, const AFFINE: bool = true> {
     pub bias_grad: Vec<f32>,
     pub eps: f32,
     _shape: PhantomData<fn() -> (S, R)>,
+}
+
+// By hand: the grouping is a marker, which need not be `Clone` itself.
+impl<S: Sample, R: Grouping, const AFFINE: bool> Clone for Norm<S, R, AFFINE> {
+    fn clone(&self) -> Self {
+        Norm {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            weight_grad: self.weight_grad.clone(),
+            bias_grad: self.bias_grad.clone(),
+            eps: self.eps,
+            _shape: PhantomData,
+        }
+    }
 }
 
 /// What a training pass of a [`Norm`] keeps: x̂, and 1/σ of every group.

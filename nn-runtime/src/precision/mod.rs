@@ -14,11 +14,12 @@
 //! - [`Bf16`]: weights rounded to bf16, inputs rounded to bf16 at each product, f32 sums.
 //!
 //! Activations are quantised to 7 bits (`0..=127`, see [`kernels::lowp`](crate::kernels::lowp)
-//! for why). Dense layers, convolutions and recurrences (SimpleRNN, LSTM, GRU: their
-//! products; the gates in f32) compute in the low precision; every other layer
+//! for why). Dense layers, convolutions, recurrences (SimpleRNN, LSTM, GRU: their
+//! products; the gates in f32) and self-attention's projections compute in the low
+//! precision; every other layer
 //! (activations, pooling, normalisation, reshaping) stays in f32 between them, as PyTorch's
 //! quantised modules dequantise around the operators they do not have. A network containing
-//! a layer with no conversion (attention, embeddings, joins) does not implement
+//! a layer with no conversion (cross-attention, embeddings, `Bidirectional`, joins other than `Residual`) does not implement
 //! [`Lower`], so converting it is a compile error naming that layer.
 //!
 //! A lowered network implements [`Infer`] (not `Layer`: it cannot be trained), saves to and
@@ -29,14 +30,20 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
+mod attention;
 mod conv;
 mod dense;
+mod joins;
+mod products;
 mod recurrent;
 mod store;
 
+pub use attention::{AttentionWorkspace, Bf16Attention, Int8Attention, LowAttention};
 pub use conv::{Bf16Conv, Int8Conv};
 pub use dense::{Bf16Dense, Int8Dense, LowpWorkspace};
-pub use recurrent::{Bf16Recurrent, Int8Recurrent, RecurrentWorkspace};
+pub use joins::{LowResidual, LowResidualWorkspace};
+pub use products::{Bf16Weights, Int8Weights, LowWeights};
+pub use recurrent::{Bf16Recurrent, Int8Recurrent, LowRecurrent, RecurrentWorkspace};
 pub use store::TensorMap;
 
 use crate::error::{Error, Result};
@@ -168,7 +175,7 @@ impl<L: Layer + Send + Sync> Infer for L {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no conversion to `{P}`",
     label = "converting this network needs each of its layers to convert",
-    note = "Dense, convolutions (ungrouped), SimpleRNN/LSTM/GRU, activations, pooling, Flatten, Dropout and BatchNorm convert; attention, embeddings and joins do not yet"
+    note = "Dense, convolutions (ungrouped), SimpleRNN/LSTM/GRU, self-attention, residual blocks, activations, pooling, Flatten, Dropout and the normalisations convert; cross-attention, embeddings, Bidirectional and the other joins do not yet"
 )]
 pub trait Lower<P: Precision>: Layer {
     /// The converted layer.
@@ -331,8 +338,8 @@ macro_rules! keep_f32 {
 }
 
 use crate::layers::{
-    Act, ActivationFn, BatchNorm, ConvLayer, ConvPool, Dropout, FlattenOn, PoolExtent, PoolLayer,
-    PoolOn, PoolOp,
+    Act, ActivationFn, BatchNorm, ConvLayer, ConvPool, Dropout, FlattenOn, Grouping, Norm,
+    PoolExtent, PoolLayer, PoolOn, PoolOp,
 };
 
 keep_f32! {
@@ -341,6 +348,7 @@ keep_f32! {
     [S: Sample, Y: Sample, const RESHAPE: bool] FlattenOn<S, Y, RESHAPE>;
     [S: Sample] Dropout<S>;
     [S: Sample] BatchNorm<S>;
+    [S: Sample, R: Grouping, const AFFINE: bool] Norm<S, R, AFFINE>;
 }
 
 /// A convolution fused with its pooling converts the convolution; the pooling stays f32.

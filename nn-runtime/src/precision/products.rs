@@ -1,0 +1,316 @@
+//! The low-precision products of the layers whose f32 pass takes its products as a closure
+//! (recurrences, attention): the pass is run unchanged on the weights' low-precision values,
+//! and each product whose right operand is one of those weights is computed on the int8 or
+//! bf16 kernels from its packing instead.
+
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
+use super::dense::{quantize_rows, LowpWorkspace};
+use super::{act_quant, finite_range, TensorMap};
+use crate::error::Result;
+use crate::kernels::lowp::{self, Bf16Arch, Int8Arch, PackedBf16, PackedI8};
+use crate::kernels::{self, MatMul};
+
+/// `[K, N]` (a transposed PyTorch weight) to `[N, K]`.
+pub(crate) fn rows_of(w_t: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; w_t.len()];
+    kernels::transpose(w_t, k, n, &mut out);
+    out
+}
+
+/// `[N, K]` to `[K, N]`.
+pub(crate) fn transposed_back(w: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; w.len()];
+    kernels::transpose(w, n, k, &mut out);
+    out
+}
+
+/// Whether a product is one the low-precision kernels take: A's rows dense along k, B the
+/// whole weight, the bias per column, no activation.
+fn plain(m: &MatMul) -> bool {
+    m.csa == 1 && m.rsb == m.n && !m.row_bias && m.act == kernels::EpilogueAct::None
+}
+
+/// Writes (or adds) `c` (`m` rows of `n`) plus `bias` into `out`, rows `rsc` apart.
+fn write_out(m: &MatMul, c: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    for i in 0..m.m {
+        let row = &mut out[i * m.rsc..][..m.n];
+        for (j, (o, &v)) in row.iter_mut().zip(&c[i * m.n..(i + 1) * m.n]).enumerate() {
+            let v = v + bias.map_or(0.0, |b| b[j]);
+            *o = if m.accumulate { *o + v } else { v };
+        }
+    }
+}
+
+/// A layer's weights in bf16: each as the f32 pass reads it (`[K, N]`, the bf16 values)
+/// and packed.
+pub struct Bf16Weights {
+    raw: Vec<Vec<u16>>,
+    values_t: Vec<Vec<f32>>,
+    packed: Vec<PackedBf16>,
+}
+
+impl Bf16Weights {
+    /// From bf16 weights in PyTorch's layout, `(values, k, n)` each `[N, K]`.
+    fn new(weights: &[(&[u16], usize, usize)]) -> Self {
+        let values_t = weights
+            .iter()
+            .map(|&(w, k, n)| {
+                let values: Vec<f32> = w.iter().map(|&v| lowp::from_bf16(v)).collect();
+                transposed_back(&values, k, n)
+            })
+            .collect();
+        let packed = weights
+            .iter()
+            .map(|&(w, k, n)| PackedBf16::pack(w, n, k))
+            .collect();
+        let raw = weights.iter().map(|&(w, _, _)| w.to_vec()).collect();
+        Bf16Weights {
+            raw,
+            values_t,
+            packed,
+        }
+    }
+
+    /// `out (+)= a · b + bias` on the bf16 kernels when `b` is one of these weights, else in
+    /// f32.
+    fn bf16_product(
+        &self,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        b: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        let found = self
+            .values_t
+            .iter()
+            .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()));
+        let packed = match found {
+            Some(i) if plain(m) && self.packed[i].k() == m.k && self.packed[i].n() == m.n => {
+                &self.packed[i]
+            }
+            _ => return kernels::gemm(m, a, b, bias, out),
+        };
+        let kp = packed.k_padded();
+        s.h.clear();
+        s.h.resize(m.m * kp, 0);
+        for i in 0..m.m {
+            lowp::to_bf16_slice(&a[i * m.rsa..][..m.k], &mut s.h[i * kp..]);
+        }
+        s.sums.resize(m.m * m.n, 0.0);
+        lowp::gemm_bf16(Bf16Arch::current(), m.m, &s.h, packed, &mut s.sums);
+        write_out(m, &s.sums, bias, out);
+    }
+}
+
+/// A layer's weights in int8: per-row quantised, each also as the f32 pass reads it (`[K,
+/// N]`, the dequantised values), and packed.
+pub struct Int8Weights {
+    raw: Vec<Vec<i8>>,
+    values_t: Vec<Vec<f32>>,
+    scales: Vec<Vec<f32>>,
+    packed: Vec<PackedI8>,
+}
+
+impl Int8Weights {
+    /// From int8 weights in PyTorch's layout with their per-row scales, `(values, scales,
+    /// k, n)` each `[N, K]`.
+    fn new(weights: &[(&[i8], &[f32], usize, usize)]) -> Self {
+        let values_t = weights
+            .iter()
+            .map(|&(w, scales, k, n)| {
+                let values: Vec<f32> = w
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &q)| q as f32 * scales[i / k])
+                    .collect();
+                transposed_back(&values, k, n)
+            })
+            .collect();
+        let scales = weights.iter().map(|&(_, s, _, _)| s.to_vec()).collect();
+        let packed = weights
+            .iter()
+            .map(|&(w, _, k, n)| PackedI8::pack(w, n, k))
+            .collect();
+        let raw = weights.iter().map(|&(w, _, _, _)| w.to_vec()).collect();
+        Int8Weights {
+            raw,
+            values_t,
+            scales,
+            packed,
+        }
+    }
+
+    /// `out (+)= a · b + bias` on the int8 kernels (the input quantised on this product's
+    /// own range) when `b` is one of these weights, else in f32.
+    fn int8_product(
+        &self,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        b: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        let found = self
+            .values_t
+            .iter()
+            .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()));
+        let (packed, scales) = match found {
+            Some(i) if plain(m) && self.packed[i].k() == m.k && self.packed[i].n() == m.n => {
+                (&self.packed[i], &self.scales[i])
+            }
+            _ => return kernels::gemm(m, a, b, bias, out),
+        };
+        let (lo, hi) = (0..m.m)
+            .map(|i| finite_range(&a[i * m.rsa..][..m.k]))
+            .fold((0.0f32, 0.0f32), |(l, h), (a, b)| (l.min(a), h.max(b)));
+        let q = act_quant(lo, hi);
+        let kp = packed.k_padded();
+        s.q.clear();
+        s.q.resize(m.m * kp, 0);
+        for i in 0..m.m {
+            lowp::quantize_u8(
+                &a[i * m.rsa..][..m.k],
+                1.0 / q.scale,
+                q.zero,
+                &mut s.q[i * kp..],
+            );
+        }
+        s.acc.resize(m.m * m.n, 0);
+        lowp::gemm_u8i8(Int8Arch::current(), m.m, &s.q, packed, &mut s.acc);
+        s.sums.resize(m.m * m.n, 0.0);
+        let (zero, col) = (q.zero as i32, packed.col_sums());
+        for (row_sums, row_acc) in s.sums.chunks_exact_mut(m.n).zip(s.acc.chunks_exact(m.n)) {
+            for j in 0..m.n {
+                row_sums[j] = (row_acc[j] - zero * col[j]) as f32 * (q.scale * scales[j]);
+            }
+        }
+        write_out(m, &s.sums, bias, out);
+    }
+}
+
+/// The low-precision weights of a layer whose f32 pass takes its products as a closure:
+/// int8 ([`Int8Weights`]) or bf16 ([`Bf16Weights`]). Each weight is given as `(k, n)`: the
+/// pass reads it `[K, N]`, files hold it `[N, K]` (PyTorch's layout).
+pub trait LowWeights: Send + Sync + Sized {
+    /// Converts f32 weights given as the pass reads them.
+    fn convert(weights: &[(&[f32], usize, usize)]) -> Self;
+    /// The weights' low-precision values as the f32 pass reads them (`[K, N]`).
+    fn values_t(&self) -> &[Vec<f32>];
+    /// `out (+)= a · b + bias`, on the low-precision kernels when `b` is one of
+    /// [`values_t`](LowWeights::values_t).
+    fn product(
+        &self,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        b: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    );
+    /// Stores weight `i` (`[n, k]`) as `name` (and what it needs beside).
+    fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap);
+    /// The weights [`store`](LowWeights::store) wrote, `(name, k, n)` each.
+    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self>;
+}
+
+impl LowWeights for Bf16Weights {
+    fn convert(weights: &[(&[f32], usize, usize)]) -> Self {
+        let rounded: Vec<Vec<u16>> = weights
+            .iter()
+            .map(|&(w_t, k, n)| {
+                rows_of(w_t, k, n)
+                    .iter()
+                    .map(|&v| lowp::to_bf16(v))
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<(&[u16], usize, usize)> = rounded
+            .iter()
+            .zip(weights)
+            .map(|(w, &(_, k, n))| (&w[..], k, n))
+            .collect();
+        Bf16Weights::new(&refs)
+    }
+    fn values_t(&self) -> &[Vec<f32>] {
+        &self.values_t
+    }
+    fn product(
+        &self,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        b: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        self.bf16_product(s, m, a, b, bias, out)
+    }
+    fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap) {
+        out.insert_bf16(name.to_string(), &[n, k], &self.raw[i]);
+    }
+    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self> {
+        let raw = weights
+            .iter()
+            .map(|(name, k, n)| src.bf16(name, &[*n, *k]))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<(&[u16], usize, usize)> = raw
+            .iter()
+            .zip(weights)
+            .map(|(w, (_, k, n))| (&w[..], *k, *n))
+            .collect();
+        Ok(Bf16Weights::new(&refs))
+    }
+}
+
+impl LowWeights for Int8Weights {
+    fn convert(weights: &[(&[f32], usize, usize)]) -> Self {
+        let quantised: Vec<(Vec<i8>, Vec<f32>)> = weights
+            .iter()
+            .map(|&(w_t, k, n)| quantize_rows(&rows_of(w_t, k, n), n, k))
+            .collect();
+        let refs: Vec<(&[i8], &[f32], usize, usize)> = quantised
+            .iter()
+            .zip(weights)
+            .map(|((w, s), &(_, k, n))| (&w[..], &s[..], k, n))
+            .collect();
+        Int8Weights::new(&refs)
+    }
+    fn values_t(&self) -> &[Vec<f32>] {
+        &self.values_t
+    }
+    fn product(
+        &self,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        b: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        self.int8_product(s, m, a, b, bias, out)
+    }
+    fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap) {
+        out.insert_i8(name.to_string(), &[n, k], &self.raw[i]);
+        out.insert_f32(format!("{name}_scale"), &[n], &self.scales[i]);
+    }
+    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self> {
+        let mut raw = Vec::new();
+        for (name, k, n) in weights {
+            raw.push((
+                src.i8(name, &[*n, *k])?,
+                src.f32(&format!("{name}_scale"), &[*n])?,
+            ));
+        }
+        let refs: Vec<(&[i8], &[f32], usize, usize)> = raw
+            .iter()
+            .zip(weights)
+            .map(|((w, s), (_, k, n))| (&w[..], &s[..], *k, *n))
+            .collect();
+        Ok(Int8Weights::new(&refs))
+    }
+}
