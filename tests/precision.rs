@@ -258,6 +258,11 @@ network! {
             Conv2d(8, 3, padding = 1),
         },
         Relu,
+        mix: Add {
+            a: { Conv2d(8, 1) },
+            b: { Conv2d(8, 3, padding = 1), Relu },
+            c: {},
+        },
         GlobalAvgPool2d,
         out: Dense(5),
     }

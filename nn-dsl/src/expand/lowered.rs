@@ -150,14 +150,14 @@ pub fn gen_lowered(g: &Gen<'_>) -> TokenStream {
                 ::core::result::Result::Ok(())
             }
 
+            // Through the f32 network's own type (a fresh one, whose values do not matter):
+            // its joins know their paths' names.
             fn restore(
                 path: &#rt::layers::Path<'_>,
                 src: &#rt::precision::TensorMap,
             ) -> #rt::Result<Self> {
-                ::core::result::Result::Ok(#lowered {
-                    #( #fields: <#lows as #rt::precision::Infer>::restore(&path.child(#path_names), src)?, )*
-                    __precision: ::core::marker::PhantomData,
-                })
+                let template = <#name #ty_g as #rt::layers::Layer>::init(&mut #rt::Rng::seed(0));
+                #rt::precision::Lower::<__P>::restore_lowered(&template, path, src)
             }
         }
 
@@ -211,6 +211,17 @@ pub fn gen_lowered(g: &Gen<'_>) -> TokenStream {
                 #( #convert )*
                 ::core::result::Result::Ok(#lowered {
                     #( #fields, )*
+                    __precision: ::core::marker::PhantomData,
+                })
+            }
+
+            fn restore_lowered(
+                &self,
+                path: &#rt::layers::Path<'_>,
+                src: &#rt::precision::TensorMap,
+            ) -> #rt::Result<Self::Lowered> {
+                ::core::result::Result::Ok(#lowered {
+                    #( #fields: #rt::precision::Lower::<__P>::restore_lowered(&self.#fields, &path.child(#path_names), src)?, )*
                     __precision: ::core::marker::PhantomData,
                 })
             }

@@ -19,7 +19,7 @@
 //! precision; every other layer
 //! (activations, pooling, normalisation, reshaping) stays in f32 between them, as PyTorch's
 //! quantised modules dequantise around the operators they do not have. A network containing
-//! a layer with no conversion (cross-attention, embeddings, `Bidirectional`, joins other than `Residual`) does not implement
+//! a layer with no conversion (cross-attention, embeddings, `Bidirectional`, `Concat` and `Zip` joins) does not implement
 //! [`Lower`], so converting it is a compile error naming that layer.
 //!
 //! A lowered network implements [`Infer`] (not `Layer`: it cannot be trained), saves to and
@@ -41,7 +41,7 @@ mod store;
 pub use attention::{AttentionWorkspace, Bf16Attention, Int8Attention, LowAttention};
 pub use conv::{Bf16Conv, Int8Conv};
 pub use dense::{Bf16Dense, Int8Dense, LowpWorkspace};
-pub use joins::{LowResidual, LowResidualWorkspace};
+pub use joins::{LowResidual, LowSum, LowSumWorkspace, SumJoin};
 pub use products::{Bf16Weights, Int8Weights, LowWeights};
 pub use recurrent::{Bf16Recurrent, Int8Recurrent, LowRecurrent, RecurrentWorkspace};
 pub use store::TensorMap;
@@ -175,7 +175,7 @@ impl<L: Layer + Send + Sync> Infer for L {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no conversion to `{P}`",
     label = "converting this network needs each of its layers to convert",
-    note = "Dense, convolutions (ungrouped), SimpleRNN/LSTM/GRU, self-attention, residual blocks, activations, pooling, Flatten, Dropout and the normalisations convert; cross-attention, embeddings, Bidirectional and the other joins do not yet"
+    note = "Dense, convolutions (ungrouped), SimpleRNN/LSTM/GRU, self-attention, Residual and Add joins, activations, pooling, Flatten, Dropout and the normalisations convert; cross-attention, embeddings, Bidirectional, Concat and Zip do not yet"
 )]
 pub trait Lower<P: Precision>: Layer {
     /// The converted layer.
@@ -184,6 +184,13 @@ pub trait Lower<P: Precision>: Layer {
     /// Converts, with `calibration` a batch of this layer's inputs (static int8 reads their
     /// range; the other precisions may be given an empty batch).
     fn lower(&self, calibration: &Batch<Self::In>) -> Result<Self::Lowered>;
+
+    /// The converted layer whose tensors [`Infer::store`] put under `path`, read with this
+    /// f32 layer (any values) at hand to tell what its type alone does not: the names
+    /// `network!` gave a join's paths.
+    fn restore_lowered(&self, path: &Path<'_>, src: &TensorMap) -> Result<Self::Lowered> {
+        Self::Lowered::restore(path, src)
+    }
 }
 
 /// The type of the network `N` converted to `P`.
