@@ -1,7 +1,7 @@
 //! The zoo of `tools/onnx_models.py zoo` (torchvision's resnet18, mobilenet_v2 and
 //! squeezenet1_1 with random weights, a transformer encoder and an LSTM tagger, exported by `torch.onnx.export`),
 //! imported while compiling, checked against onnxruntime's outputs written beside each file;
-//! the CNNs timed at batch 1 and 32 (medians).
+//! the CNNs timed at batch 1 and 32 (medians); resnet18 also converted to int8 and bf16.
 //! The files are large and generated, so this example needs the `onnx-zoo` feature:
 //!
 //! ```sh
@@ -10,6 +10,8 @@
 //! ```
 
 use std::time::Instant;
+use typed_nn::layers::Layer;
+use typed_nn::precision::Infer;
 use typed_nn::prelude::*;
 
 network! {
@@ -97,11 +99,68 @@ fn check<N: NetworkExt>(
     Ok(())
 }
 
+/// Median milliseconds of `calls` inferences of `x` through `net`.
+fn median_ms<N: Infer>(net: &N, x: &Batch<N::In>, calls: usize) -> f64 {
+    let (mut ws, mut y) = (N::Workspace::default(), Batch::zeros(x.rows()));
+    net.infer_batch(x, &mut y, &mut ws);
+    let mut times: Vec<f64> = (0..calls)
+        .map(|_| {
+            let start = Instant::now();
+            net.infer_batch(x, &mut y, &mut ws);
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// resnet18 converted to int8 (static: calibrated on the checked input and 7 noisy copies;
+/// dynamic) and bf16: how far each lands from f32 on the checked input, and its batch-1
+/// median next to f32's.
+fn resnet_precisions(resnet: &Resnet18) -> Result<(), Box<dyn std::error::Error>> {
+    let (x, _) = io("resnet18")?;
+    let x = Batch::<<Resnet18 as Layer>::In>::from_vec(x)?;
+    let mut rng = Rng::seed(0);
+    let mut calibration = x.clone();
+    for _ in 0..7 {
+        let noisy: Vec<f32> = x
+            .row(0)
+            .iter()
+            .map(|v| v + 0.1 * rng.uniform(-1.0, 1.0))
+            .collect();
+        calibration.push_slice(&noisy)?;
+    }
+    let want = resnet.predict(&x);
+    let top = want.sample(0).argmax();
+    let report = |name: &str, got: &Batch<<Resnet18 as Layer>::Out>, ms: f64| {
+        let error = got
+            .as_slice()
+            .iter()
+            .zip(want.as_slice())
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        let same = got.sample(0).argmax() == top;
+        println!("  {name}: batch 1 median {ms:.2} ms; max |y − y_f32| {error:.3}; same top class: {same}");
+    };
+    report("f32", &want, median_ms(resnet, &x, 20));
+    let int8 = resnet.to_precision::<Int8>(&calibration)?;
+    report("int8", &int8.predict(&x), median_ms(&int8, &x, 20));
+    let dynamic = resnet.to_precision::<Int8Dynamic>(&calibration)?;
+    report(
+        "int8 dynamic",
+        &dynamic.predict(&x),
+        median_ms(&dynamic, &x, 20),
+    );
+    let bf16 = resnet.to_precision::<Bf16>(&calibration)?;
+    report("bf16", &bf16.predict(&x), median_ms(&bf16, &x, 20));
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("threads: {}", rayon::current_num_threads());
     let zoo = "target/onnx_zoo";
     let resnet = Resnet18::from_onnx_file(format!("{zoo}/resnet18.onnx"))?;
     check("resnet18", &resnet, true)?;
+    resnet_precisions(&resnet)?;
     let mobilenet = MobilenetV2::from_onnx_file(format!("{zoo}/mobilenet_v2.onnx"))?;
     check("mobilenet_v2", &mobilenet, true)?;
     let squeezenet = Squeezenet11::from_onnx_file(format!("{zoo}/squeezenet1_1.onnx"))?;

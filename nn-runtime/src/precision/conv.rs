@@ -5,7 +5,7 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
-use super::dense::{quantize_rows, LowpWorkspace};
+use super::dense::{par_gemm_bf16, par_gemm_u8i8, quantize_rows, LowpWorkspace};
 use super::{
     act_quant, calibrate, finite_range, ActQuant, Bf16, Infer, Int8Mode, Lower, TensorMap,
 };
@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::kernels::conv::ConvGeom;
 use crate::kernels::{
     self,
-    lowp::{self, Bf16Arch, Int8Arch, PackedBf16, PackedI8, MAX_INT8_DEPTH},
+    lowp::{self, PackedBf16, PackedI8, MAX_INT8_DEPTH},
 };
 use crate::layers::{ConvLayer, ConvOn, ConvPadding, FusedActivation, Layer, Path};
 use crate::tensor::{Batch, Sample};
@@ -245,7 +245,7 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
         );
         let m = samples * g.positions();
         ws.acc.resize(m * g.c_out, 0);
-        lowp::gemm_u8i8(Int8Arch::current(), m, &ws.q, &self.packed, &mut ws.acc);
+        par_gemm_u8i8(m, &ws.q, &self.packed, &mut ws.acc);
         // Per channel: the zero point's share of the sums, and the scale.
         let zero = a.zero as i32;
         let (corr, scale): (Vec<i32>, Vec<f32>) = (0..g.c_out)
@@ -360,7 +360,7 @@ impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
         );
         let m = samples * g.positions();
         ws.sums.resize(m * g.c_out, 0.0);
-        lowp::gemm_bf16(Bf16Arch::current(), m, &ws.h, &self.packed, &mut ws.sums);
+        par_gemm_bf16(m, &ws.h, &self.packed, &mut ws.sums);
         fold_out(&g, samples, &ws.sums, |v, _| v, &self.bias, C::ACT, y);
     }
 
