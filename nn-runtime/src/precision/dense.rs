@@ -58,6 +58,9 @@ pub(crate) fn par_gemm_bf16(m: usize, a: &[u16], b: &PackedBf16, c: &mut [f32]) 
     });
 }
 
+/// A product over some rows: `(rows, a, c)`.
+type RowsProduct<'f, A, C> = &'f (dyn Fn(usize, &[A], &mut [C]) + Sync);
+
 /// Runs `f` on `m` rows of `a` (`row_a` apart) and `c` (`row_c` apart), halving the rows
 /// between threads while there are threads left and `work` (multiply-adds) repays it.
 #[allow(clippy::too_many_arguments)]
@@ -68,7 +71,7 @@ fn split_rows<A: Sync, C: Send>(
     row_c: usize,
     a: &[A],
     c: &mut [C],
-    f: &(dyn Fn(usize, &[A], &mut [C]) + Sync),
+    f: RowsProduct<'_, A, C>,
 ) {
     fn go<A: Sync, C: Send>(
         threads: usize,
@@ -77,7 +80,7 @@ fn split_rows<A: Sync, C: Send>(
         row_c: usize,
         a: &[A],
         c: &mut [C],
-        f: &(dyn Fn(usize, &[A], &mut [C]) + Sync),
+        f: RowsProduct<'_, A, C>,
     ) {
         if threads <= 1 || m < 8 {
             return f(m, &a[..m * row_a], &mut c[..m * row_c]);
