@@ -1,12 +1,12 @@
-"""W1, W2, W5 (inference) and W3, W6 (training) of BENCHMARKS.md in PyTorch and onnxruntime
-at low precision on the CPU, timed like `peers run`, to set beside typed-nn's int8 and bf16
-networks.
+"""W1, W2, W5, O1 (inference) and W3, W6 (training) of BENCHMARKS.md in PyTorch and
+onnxruntime at low precision on the CPU, timed like `peers run`, to set beside typed-nn's
+int8 and bf16 networks.
 
-    python torch_lowp.py --threads 1 [--workloads W1,W2,W5,W3,W6] [--seconds 1.5]
+    python torch_lowp.py --threads 1 [--workloads W1,W2,W5,O1,W3,W6] [--seconds 1.5]
 
 The models, inputs and timed calls are torch_bench.py's (imported from it). Variants:
 
-- inference (W1, W2, W5), eval mode under `torch.inference_mode()`, softmax head included:
+- inference (W1, W2, W5, and O1: torchvision's resnet18 at batch 1), eval mode under `torch.inference_mode()`, softmax head included:
   - `f32`: as torch_bench.py;
   - `int8-dynamic`: `torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, qint8)` on
     the x86 quantised engine (weights int8, activations quantised per call; W5's convolutions
@@ -20,7 +20,7 @@ The models, inputs and timed calls are torch_bench.py's (imported from it). Vari
     call; every op type it knows, so W5's Conv too, as ConvInteger), in an
     `InferenceSession` as ort_bench.py makes it (CPU execution provider,
     `intra_op_num_threads` = --threads, `inter_op_num_threads` = 1, default optimisations);
-  - `ort-int8-linear` (W5 only): the same with only MatMul and Gemm quantised, W5's
+  - `ort-int8-linear` (W5 and O1): the same with only MatMul and Gemm quantised, the
     convolutions left f32, as `int8-dynamic` does in PyTorch;
 - training (W3, W6), one Adam step per call as torch_bench.py: `f32`, and `bf16-autocast`
   (forward and loss under autocast, backward and the step outside it).
@@ -51,7 +51,7 @@ from torch import nn
 from timing import time_calls
 from torch_bench import cnn, infer, labels, mlp, train
 
-WORKLOADS = ["W1", "W2", "W5", "W3", "W6"]
+WORKLOADS = ["W1", "W2", "W5", "O1", "W3", "W6"]
 INFER_VARIANTS = ["f32", "int8-dynamic", "int8-static", "bf16-autocast", "ort-f32", "ort-int8",
                   "ort-int8-linear"]
 TRAIN_VARIANTS = ["f32", "bf16-autocast"]
@@ -69,6 +69,11 @@ def inference_case(workload):
         return mlp(), (64, 784)
     if workload == "W5":
         return cnn(), (1, 3, 64, 64)
+    if workload == "O1":
+        # torchvision's resnet18 at batch 1, the model the ONNX zoo exports (random weights).
+        import torchvision
+
+        return torchvision.models.resnet18(weights=None), (1, 3, 224, 224)
     raise ValueError(f"unknown inference workload {workload}")
 
 
@@ -174,7 +179,7 @@ def run_inference(workload, variant, threads, seconds, directory, reference):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             y = softmax(model(x))
     elif variant in ("ort-f32", "ort-int8", "ort-int8-linear"):
-        if variant == "ort-int8-linear" and workload != "W5":
+        if variant == "ort-int8-linear" and workload not in ("W5", "O1"):
             return None, None  # the MLPs hold only MatMul/Gemm: the same as ort-int8
         session = ort_session(model, shape, threads, variant, directory)
         feed = {session.get_inputs()[0].name: x.numpy()}
