@@ -62,14 +62,14 @@ struct Options {
     mnist: common::MnistOptions,
 }
 
-/// Test accuracy (%) and seconds for one pass over `test` in batches of 256.
+/// Test accuracy (%) and seconds for one pass over `test` in batches of 256 (each split over
+/// the threads).
 fn measure<N: Infer<Out = Tensor1<10>>>(net: &N, test: &Dataset<N::In, Class<10>>) -> (f64, f64) {
-    let (mut ws, mut y) = (N::Workspace::default(), Batch::zeros(0));
     let (mut right, start) = (0, Instant::now());
     for first in (0..test.len()).step_by(256) {
         let rows: Vec<usize> = (first..(first + 256).min(test.len())).collect();
         let x = Batch::from_samples(&rows.iter().map(|&i| test.input(i)).collect::<Vec<_>>());
-        net.infer_batch(&x, &mut y, &mut ws);
+        let y = typed_nn::precision::predict(net, &x);
         right += rows
             .iter()
             .enumerate()

@@ -544,6 +544,8 @@ pub trait ConvLayer: Layer<Cache = ConvCache, Workspace = ConvWorkspace> {
     /// Whether it has a bias.
     const BIASED: bool;
     fn conv_params(&self) -> &ConvParams;
+    /// Its parameters, to change.
+    fn conv_params_mut(&mut self) -> &mut ConvParams;
 }
 
 conv_on_impl! {
@@ -553,6 +555,9 @@ conv_on_impl! {
         const BIASED: bool = BIAS;
         fn conv_params(&self) -> &ConvParams {
             &self.params
+        }
+        fn conv_params_mut(&mut self) -> &mut ConvParams {
+            &mut self.params
         }
     }
 }

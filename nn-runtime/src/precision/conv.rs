@@ -145,8 +145,18 @@ pub struct Int8Conv<C: ConvLayer, M: Int8Mode> {
     /// The calibrated input quantisation (static mode).
     pub input: ActQuant,
     packed: PackedI8,
+    /// A shallow convolution runs in f32 on the weights' int8 values (see [`SHALLOW`]).
+    shallow: Option<C>,
     _m: PhantomData<fn() -> (C, M)>,
 }
+
+/// Convolutions whose products are this shallow or shallower (input channels × kernel
+/// taps: a first layer on 1 or 3 channels) compute in f32, on their low-precision weight
+/// values, inside a low-precision network: their products are too shallow for the int8 or
+/// bf16 kernels to repay quantising, unfolding and transposing (the MNIST CNN's 1 → 32 3×3
+/// convolution, depth 9, took longer in int8 than the f32 direct convolution), and their
+/// weights are few. fbgemm's own first-layer kernels are special cases for the same reason.
+pub const SHALLOW: usize = 27;
 
 /// The checks every low-precision convolution makes at compile time.
 const fn check_geometry(g: &ConvGeom, int8: bool) {
@@ -160,6 +170,16 @@ const fn check_geometry(g: &ConvGeom, int8: bool) {
     );
 }
 
+/// The f32 convolution `C` with `weight` and `bias`, if it is [`SHALLOW`].
+fn shallow<C: ConvLayer>(weight: impl FnOnce() -> Vec<f32>, bias: &[f32]) -> Option<C> {
+    (C::CONV.ckk() <= SHALLOW).then(|| {
+        let mut conv = C::init(&mut crate::Rng::seed(0));
+        conv.conv_params_mut().weight = weight();
+        conv.conv_params_mut().bias = bias.to_vec();
+        conv
+    })
+}
+
 impl<C: ConvLayer, M: Int8Mode> Int8Conv<C, M> {
     const CHECKED: () = check_geometry(&C::CONV, true);
 
@@ -168,12 +188,20 @@ impl<C: ConvLayer, M: Int8Mode> Int8Conv<C, M> {
         let () = Self::CHECKED;
         let g = C::CONV;
         let packed = PackedI8::pack(&taps_last(&g, &weight), g.c_out, g.ckk());
+        let per_channel = g.ckk();
+        let values = || {
+            (weight.iter().enumerate())
+                .map(|(i, &q)| q as f32 * weight_scale[i / per_channel])
+                .collect()
+        };
+        let shallow = shallow::<C>(values, &bias);
         Int8Conv {
             weight,
             weight_scale,
             bias,
             input,
             packed,
+            shallow,
             _m: PhantomData,
         }
     }
@@ -225,6 +253,9 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
     type Workspace = LowpWorkspace;
 
     fn infer_batch(&self, x: &Batch<C::In>, y: &mut Batch<C::Out>, ws: &mut LowpWorkspace) {
+        if let Some(conv) = &self.shallow {
+            return conv.forward_batch_into(x, y, &mut ws.conv);
+        }
         let g = C::CONV;
         let samples = x.rows();
         let a = if M::STATIC {
@@ -320,6 +351,8 @@ pub struct Bf16Conv<C: ConvLayer> {
     /// `[C_OUT]`, or empty.
     pub bias: Vec<f32>,
     packed: PackedBf16,
+    /// A shallow convolution runs in f32 on the weights' bf16 values (see [`SHALLOW`]).
+    shallow: Option<C>,
     _m: PhantomData<fn() -> C>,
 }
 
@@ -331,10 +364,13 @@ impl<C: ConvLayer> Bf16Conv<C> {
         let () = Self::CHECKED;
         let g = C::CONV;
         let packed = PackedBf16::pack(&taps_last(&g, &weight), g.c_out, g.ckk());
+        let values = || weight.iter().map(|&v| lowp::from_bf16(v)).collect();
+        let shallow = shallow::<C>(values, &bias);
         Bf16Conv {
             weight,
             bias,
             packed,
+            shallow,
             _m: PhantomData,
         }
     }
@@ -346,6 +382,9 @@ impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
     type Workspace = LowpWorkspace;
 
     fn infer_batch(&self, x: &Batch<C::In>, y: &mut Batch<C::Out>, ws: &mut LowpWorkspace) {
+        if let Some(conv) = &self.shallow {
+            return conv.forward_batch_into(x, y, &mut ws.conv);
+        }
         let g = C::CONV;
         let samples = x.rows();
         let kp = self.packed.k_padded();

@@ -110,6 +110,8 @@ pub struct LowpWorkspace {
     pub(crate) h: Vec<u16>,
     pub(crate) acc: Vec<i32>,
     pub(crate) sums: Vec<f32>,
+    /// A shallow convolution's f32 scratch (see `conv.rs`).
+    pub(crate) conv: crate::kernels::conv::ConvWorkspace,
 }
 
 /// `Dense` in int8: `y = F(s_x · s_w · (q_x · q_w − zero · Σq_w) + b)`, the product on the

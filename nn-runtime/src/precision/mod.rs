@@ -108,12 +108,47 @@ pub trait Infer: Sized + Send + Sync {
     fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self>;
 }
 
-/// The outputs of a batch through `net` (a fresh workspace: for repeated calls, keep one and
-/// call [`Infer::infer_batch`]).
+/// Rows from which [`predict`] splits a batch over the library's threads.
+const SPLIT_MIN_ROWS: usize = 32;
+
+/// The outputs of a batch through `net`: a batch of 32 rows or more split over the library's
+/// threads, each part with a workspace of its own (fresh ones: for repeated calls on one
+/// thread, keep a workspace and call [`Infer::infer_batch`]).
 pub fn predict<N: Infer>(net: &N, x: &Batch<N::In>) -> Batch<N::Out> {
-    let mut y = Batch::zeros(x.rows());
-    net.infer_batch(x, &mut y, &mut N::Workspace::default());
-    y
+    let rows = x.rows();
+    let threads = crate::kernels::threads()
+        .min(rows / (SPLIT_MIN_ROWS / 2))
+        .max(1);
+    predict_on(net, x, 0..rows, threads)
+}
+
+/// [`predict`] of `rows` of `x` over `threads` threads (halving the rows and the threads).
+fn predict_on<N: Infer>(
+    net: &N,
+    x: &Batch<N::In>,
+    rows: core::ops::Range<usize>,
+    threads: usize,
+) -> Batch<N::Out> {
+    if threads <= 1 || rows.len() < SPLIT_MIN_ROWS {
+        let mut part = Batch::zeros(0);
+        let x = if rows.len() == x.rows() {
+            x
+        } else {
+            part.copy_rows_from(x, rows);
+            &part
+        };
+        let mut y = Batch::zeros(x.rows());
+        net.infer_batch(x, &mut y, &mut N::Workspace::default());
+        return y;
+    }
+    let middle = rows.start + rows.len() / 2;
+    let half = threads / 2;
+    let (mut first, second) = crate::kernels::join(
+        || predict_on(net, x, rows.start..middle, half),
+        || predict_on(net, x, middle..rows.end, threads - half),
+    );
+    first.append(&second);
+    first
 }
 
 /// The output of one sample through `net`.
