@@ -109,25 +109,26 @@ fn unfold<T: Copy + Default, const N: usize>(
     }
 }
 
-/// Converts each sample of `x` with `convert` (into a `[C, H, W]` buffer), then lays it out
-/// channels-last and unfolds it into `rows` (`positions` rows of `kp` per sample).
+/// Converts each sample of `x` with `convert` (into `converted`, `[C, H, W]`), then lays it
+/// out channels-last (in `last`) and unfolds it into `rows` (`positions` rows of `kp` per
+/// sample).
 fn unfold_batch<T: Copy + Default, const N: usize>(
     g: &ConvGeom,
     x: &[f32],
     samples: usize,
     pad: T,
     kp: usize,
-    rows: &mut Vec<T>,
+    [rows, converted, last]: [&mut Vec<T>; 3],
     mut convert: impl FnMut(&[f32], &mut [T]),
 ) {
     let (len, p) = (g.c_in * g.h * g.w, g.positions());
-    let mut converted = vec![T::default(); len];
-    let mut last = vec![T::default(); len];
+    converted.resize(len, T::default());
+    last.resize(len, T::default());
     rows.resize(samples * p * kp, T::default());
     for s in 0..samples {
-        convert(&x[s * len..(s + 1) * len], &mut converted);
-        channels_last(g, &converted, &mut last);
-        unfold::<T, N>(g, &last, pad, kp, &mut rows[s * p * kp..(s + 1) * p * kp]);
+        convert(&x[s * len..(s + 1) * len], converted);
+        channels_last(g, converted, last);
+        unfold::<T, N>(g, last, pad, kp, &mut rows[s * p * kp..(s + 1) * p * kp]);
     }
 }
 
@@ -271,7 +272,7 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
             samples,
             a.zero,
             kp,
-            &mut ws.q,
+            [&mut ws.q, &mut ws.q_sample, &mut ws.q_last],
             |src, dst| lowp::quantize_u8(src, inv, a.zero, dst),
         );
         let m = samples * g.positions();
@@ -394,7 +395,7 @@ impl<C: ConvLayer + Send + Sync> Infer for Bf16Conv<C> {
             samples,
             0u16,
             kp,
-            &mut ws.h,
+            [&mut ws.h, &mut ws.h_sample, &mut ws.h_last],
             lowp::to_bf16_slice,
         );
         let m = samples * g.positions();

@@ -110,6 +110,11 @@ pub struct LowpWorkspace {
     pub(crate) h: Vec<u16>,
     pub(crate) acc: Vec<i32>,
     pub(crate) sums: Vec<f32>,
+    /// A convolution's sample converted, then laid out channels-last (int8, bf16).
+    pub(crate) q_sample: Vec<u8>,
+    pub(crate) q_last: Vec<u8>,
+    pub(crate) h_sample: Vec<u16>,
+    pub(crate) h_last: Vec<u16>,
     /// A shallow convolution's f32 scratch (see `conv.rs`).
     pub(crate) conv: crate::kernels::conv::ConvWorkspace,
 }
