@@ -685,12 +685,18 @@
 //!     on top (the README's "Embedded" section). `kernels::arena` holds the memory of
 //!     `forward_in`: each layer's `ARENA` and `forward_arena`, summed into a network's plan
 //!     by the generated code.
+//!   - `precision`: the conversions to int8 and bf16 (`Lower<P>` per layer kind, the
+//!     converted layers implementing `Infer`), on `kernels::lowp` (the int8 and bf16
+//!     products and their path tokens); `network!` writes each network's `<Name>Lowered<P>`
+//!     (`expand/lowered.rs`) and, under `#[mixed_precision(bf16)]`, opens a
+//!     `kernels::lowp::mixed::Bf16Products` scope in the training passes.
 //! - **`typed-nn`**, this facade: the prelude, these docs, and `__private`, the one path the
 //!   generated code takes to the runtime.
 //!
 //! Adding a layer kind: its declaration and rule in `nn-dsl/src/kinds/` (and a line in the
 //! table), its runtime layer in `nn-runtime/src/layers/` (a line in `layers::all`; an arena
-//! pass if its one-sample inference needs scratch), its kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
+//! pass if its one-sample inference needs scratch; a `Lower<P>` impl in
+//! `nn-runtime/src/precision/` if it converts to int8 and bf16), its kernel, and its tests (a gradient check, a PyTorch parity fixture, the error cases as ui
 //! tests); the reference and the never-panics property follow from the declaration.
 
 #![cfg_attr(not(feature = "std"), no_std)]

@@ -30,6 +30,7 @@
 //! | `attention.rs` | multi-head self-attention, built on the products and softmax |
 //! | `cross_attention.rs` | multi-head attention of one sequence's queries over another's keys and values |
 //! | `norm.rs` | batch and layer normalisation (no SIMD path) |
+//! | `lowp/` | int8 and bf16 products (VNNI, AVX2, AVX-512 BF16) with their own path tokens, AMX detection, the bf16 products of mixed-precision training ([`lowp`]) |
 //!
 //! Beside them: `isa.rs` (which path runs, the [`Arch`] token), `threads.rs` (the thread
 //! pool and when to split work), `denormal.rs` (flushing subnormals), `arena.rs` (the
