@@ -11,11 +11,11 @@
 /// What this machine offers of AMX.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AmxSupport {
-    /// The CPU has the tile unit (CPUID.(7,0):EDX[24]).
+    /// The CPU has the tile unit (CPUID.(7,0):EDX bit 24).
     pub tile: bool,
-    /// … its int8 products (`tdpbusd` and friends, EDX[25]).
+    /// … its int8 products (`tdpbusd` and friends, EDX bit 25).
     pub int8: bool,
-    /// … its bf16 products (`tdpbf16ps`, EDX[22]).
+    /// … its bf16 products (`tdpbf16ps`, EDX bit 22).
     pub bf16: bool,
     /// The operating system granted this process the tile data state.
     pub permitted: bool,
