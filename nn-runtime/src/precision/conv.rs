@@ -5,10 +5,8 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
-use super::dense::{par_gemm_bf16, par_gemm_u8i8, quantize_rows, LowpWorkspace};
-use super::{
-    act_quant, calibrate, finite_range, ActQuant, Bf16, Infer, Int8Mode, Lower, TensorMap,
-};
+use super::dense::{par_gemm_bf16, par_gemm_u8i8, Int8Tensors, LowpWorkspace};
+use super::{Bf16, Infer, Int8Mode, Lower, TensorMap};
 use crate::error::Result;
 use crate::kernels::conv::ConvGeom;
 use crate::kernels::{
@@ -137,14 +135,8 @@ fn unfold_batch<T: Copy + Default, const N: usize>(
 ///
 /// [`Int8Dense`]: super::Int8Dense
 pub struct Int8Conv<C: ConvLayer, M: Int8Mode> {
-    /// `[C_OUT, C_IN, KH, KW]` (PyTorch's layout).
-    pub weight: Vec<i8>,
-    /// `[C_OUT]`.
-    pub weight_scale: Vec<f32>,
-    /// `[C_OUT]`, or empty.
-    pub bias: Vec<f32>,
-    /// The calibrated input quantisation (static mode).
-    pub input: ActQuant,
+    /// The weight `[C_OUT, C_IN, KH, KW]` with its scales, the bias, the input quantisation.
+    pub tensors: Int8Tensors,
     packed: PackedI8,
     /// A shallow convolution runs in f32 on the weights' int8 values (see [`SHALLOW`]).
     shallow: Option<C>,
@@ -184,23 +176,20 @@ fn shallow<C: ConvLayer>(weight: impl FnOnce() -> Vec<f32>, bias: &[f32]) -> Opt
 impl<C: ConvLayer, M: Int8Mode> Int8Conv<C, M> {
     const CHECKED: () = check_geometry(&C::CONV, true);
 
-    fn new(weight: Vec<i8>, weight_scale: Vec<f32>, bias: Vec<f32>, input: ActQuant) -> Self {
+    fn new(tensors: Int8Tensors) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CHECKED;
         let g = C::CONV;
-        let packed = PackedI8::pack(&taps_last(&g, &weight), g.c_out, g.ckk());
+        let packed = PackedI8::pack(&taps_last(&g, &tensors.weight), g.c_out, g.ckk());
         let per_channel = g.ckk();
         let values = || {
-            (weight.iter().enumerate())
-                .map(|(i, &q)| q as f32 * weight_scale[i / per_channel])
+            (tensors.weight.iter().enumerate())
+                .map(|(i, &q)| q as f32 * tensors.weight_scale[i / per_channel])
                 .collect()
         };
-        let shallow = shallow::<C>(values, &bias);
+        let shallow = shallow::<C>(values, &tensors.bias);
         Int8Conv {
-            weight,
-            weight_scale,
-            bias,
-            input,
+            tensors,
             packed,
             shallow,
             _m: PhantomData,
@@ -257,14 +246,8 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
         if let Some(conv) = &self.shallow {
             return conv.forward_batch_into(x, y, &mut ws.conv);
         }
-        let g = C::CONV;
-        let samples = x.rows();
-        let a = if M::STATIC {
-            self.input
-        } else {
-            let (lo, hi) = finite_range(x.as_slice());
-            act_quant(lo, hi)
-        };
+        let (g, samples, t) = (C::CONV, x.rows(), &self.tensors);
+        let a = t.input_for::<M>(x.as_slice());
         let (kp, inv) = (self.packed.k_padded(), 1.0 / a.scale);
         unfold_batch::<u8, 16>(
             &g,
@@ -278,70 +261,24 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> Infer for Int8Conv<C, M> {
         let m = samples * g.positions();
         ws.acc.resize(m * g.c_out, 0);
         par_gemm_u8i8(m, &ws.q, &self.packed, &mut ws.acc);
-        // Per channel: the zero point's share of the sums, and the scale.
-        let zero = a.zero as i32;
-        let (corr, scale): (Vec<i32>, Vec<f32>) = (0..g.c_out)
-            .map(|o| {
-                let col = self.packed.col_sums()[o];
-                (zero * col, a.scale * self.weight_scale[o])
-            })
-            .unzip();
+        t.dequantisation(a, self.packed.col_sums(), &mut ws.corr, &mut ws.scale);
+        let (corr, scale) = (&ws.corr, &ws.scale);
         let value = |acc: i32, o: usize| (acc - corr[o]) as f32 * scale[o];
-        fold_out(&g, samples, &ws.acc, value, &self.bias, C::ACT, y);
+        fold_out(&g, samples, &ws.acc, value, &t.bias, C::ACT, y);
     }
 
     fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
-        let co = C::CONV.c_out;
-        out.insert_i8(
-            path.child("weight").to_string(),
-            &Self::shape(),
-            &self.weight,
-        );
-        out.insert_f32(
-            path.child("weight_scale").to_string(),
-            &[co],
-            &self.weight_scale,
-        );
-        if !self.bias.is_empty() {
-            out.insert_f32(path.child("bias").to_string(), &[co], &self.bias);
-        }
-        if M::STATIC {
-            out.insert_f32(
-                path.child("input_scale").to_string(),
-                &[],
-                &[self.input.scale],
-            );
-            out.insert_u8(
-                path.child("input_zero_point").to_string(),
-                &[],
-                &[self.input.zero],
-            );
-        }
+        self.tensors.store::<M>(path, &Self::shape(), out);
         Ok(())
     }
 
     fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
-        let co = C::CONV.c_out;
-        let weight = src.i8(&path.child("weight").to_string(), &Self::shape())?;
-        let weight_scale = src.f32(&path.child("weight_scale").to_string(), &[co])?;
-        let bias = if C::BIASED {
-            src.f32(&path.child("bias").to_string(), &[co])?
-        } else {
-            Vec::new()
-        };
-        let input = if M::STATIC {
-            ActQuant {
-                scale: src.f32(&path.child("input_scale").to_string(), &[])?[0],
-                zero: src.u8(&path.child("input_zero_point").to_string(), &[])?[0]
-                    .min(lowp::ACT_MAX),
-            }
-        } else {
-            ActQuant {
-                scale: 1.0,
-                zero: 0,
-            }
-        };
-        Ok(Self::new(weight, weight_scale, bias, input))
+        Ok(Self::new(Int8Tensors::restore::<M>(
+            path,
+            &Self::shape(),
+            C::BIASED,
+            src,
+        )?))
     }
 }
 
@@ -432,18 +369,9 @@ impl<C: ConvLayer + Send + Sync, M: Int8Mode> LowerConv<M> for C {
     type Lowered = Int8Conv<C, M>;
 
     fn lower_conv(&self, calibration: &Batch<C::In>) -> Result<Int8Conv<C, M>> {
-        let input = if M::STATIC {
-            calibrate(calibration)?
-        } else {
-            ActQuant {
-                scale: 1.0,
-                zero: 0,
-            }
-        };
-        let g = C::CONV;
         let p = self.conv_params();
-        let (weight, weight_scale) = quantize_rows(&p.weight, g.c_out, g.c_in * g.kh * g.kw);
-        Ok(Int8Conv::new(weight, weight_scale, p.bias.clone(), input))
+        let t = Int8Tensors::convert::<M, C::In>(&p.weight, C::CONV.c_out, &p.bias, calibration)?;
+        Ok(Int8Conv::new(t))
     }
 }
 

@@ -36,6 +36,129 @@ pub(crate) fn quantize_rows(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Ve
     (q, scales)
 }
 
+/// An int8 layer's tensors: its weight (of the layer's shape, output channels first) with a
+/// scale per output channel, its bias (empty without), its calibrated input quantisation
+/// (static mode; unused in dynamic mode).
+pub struct Int8Tensors {
+    /// The weight, output channels first (PyTorch's layout).
+    pub weight: Vec<i8>,
+    /// One scale per output channel: `w ≈ scale · q`.
+    pub weight_scale: Vec<f32>,
+    /// One per output channel, or empty.
+    pub bias: Vec<f32>,
+    /// The calibrated input quantisation.
+    pub input: ActQuant,
+}
+
+impl Int8Tensors {
+    /// `weight` (`[out, in]`, f32) quantised per output channel, `bias` kept, the input
+    /// quantisation calibrated in static mode.
+    pub(crate) fn convert<M: Int8Mode, S: Sample>(
+        weight: &[f32],
+        outputs: usize,
+        bias: &[f32],
+        calibration: &Batch<S>,
+    ) -> Result<Self> {
+        let input = if M::STATIC {
+            calibrate(calibration)?
+        } else {
+            ActQuant::UNSET
+        };
+        let (weight, weight_scale) = quantize_rows(weight, outputs, weight.len() / outputs);
+        Ok(Int8Tensors {
+            weight,
+            weight_scale,
+            bias: bias.to_vec(),
+            input,
+        })
+    }
+
+    /// Stores them under `path`: `weight` (I8, `shape`), `weight_scale`, `bias`, and in static
+    /// mode `input_scale` and `input_zero_point`.
+    pub(crate) fn store<M: Int8Mode>(&self, path: &Path<'_>, shape: &[usize], out: &mut TensorMap) {
+        let n = shape[0];
+        out.insert_i8(path.child("weight").to_string(), shape, &self.weight);
+        out.insert_f32(
+            path.child("weight_scale").to_string(),
+            &[n],
+            &self.weight_scale,
+        );
+        if !self.bias.is_empty() {
+            out.insert_f32(path.child("bias").to_string(), &[n], &self.bias);
+        }
+        if M::STATIC {
+            out.insert_f32(
+                path.child("input_scale").to_string(),
+                &[],
+                &[self.input.scale],
+            );
+            out.insert_u8(
+                path.child("input_zero_point").to_string(),
+                &[],
+                &[self.input.zero],
+            );
+        }
+    }
+
+    /// What [`store`](Self::store) wrote under `path`, checked against `shape` (and a bias
+    /// when `biased`).
+    pub(crate) fn restore<M: Int8Mode>(
+        path: &Path<'_>,
+        shape: &[usize],
+        biased: bool,
+        src: &TensorMap,
+    ) -> Result<Self> {
+        let n = shape[0];
+        let weight = src.i8(&path.child("weight").to_string(), shape)?;
+        let weight_scale = src.f32(&path.child("weight_scale").to_string(), &[n])?;
+        let bias = if biased {
+            src.f32(&path.child("bias").to_string(), &[n])?
+        } else {
+            Vec::new()
+        };
+        let input = if M::STATIC {
+            ActQuant {
+                scale: src.f32(&path.child("input_scale").to_string(), &[])?[0],
+                zero: src.u8(&path.child("input_zero_point").to_string(), &[])?[0]
+                    .min(lowp::ACT_MAX),
+            }
+        } else {
+            ActQuant::UNSET
+        };
+        Ok(Int8Tensors {
+            weight,
+            weight_scale,
+            bias,
+            input,
+        })
+    }
+
+    /// The quantisation of a batch `x`: the calibrated one (static), or `x`'s own range's.
+    pub(crate) fn input_for<M: Int8Mode>(&self, x: &[f32]) -> ActQuant {
+        if M::STATIC {
+            self.input
+        } else {
+            let (lo, hi) = finite_range(x);
+            act_quant(lo, hi)
+        }
+    }
+
+    /// Per output channel, into `corr` and `scale`: the zero point's share of the integer
+    /// sums (`zero · Σ q_w`) and the scale from sums to values (`s_x · s_w`).
+    pub(crate) fn dequantisation(
+        &self,
+        a: ActQuant,
+        col_sums: &[i32],
+        corr: &mut Vec<i32>,
+        scale: &mut Vec<f32>,
+    ) {
+        corr.clear();
+        corr.extend(col_sums.iter().map(|&c| a.zero as i32 * c));
+        scale.clear();
+        scale.extend(self.weight_scale.iter().map(|&s| a.scale * s));
+    }
+}
+
 /// Products smaller than this many multiply-adds stay on one thread: a split hands work to
 /// another worker, which from outside the pool costs tens of microseconds (measured: W2's
 /// 6.4 M multiply-adds took 77 µs split over two threads against 50 µs on one, W5 475 µs
@@ -110,6 +233,9 @@ pub struct LowpWorkspace {
     pub(crate) h: Vec<u16>,
     pub(crate) acc: Vec<i32>,
     pub(crate) sums: Vec<f32>,
+    /// Per output channel: the zero point's share of the sums, the dequantising scale.
+    pub(crate) corr: Vec<i32>,
+    pub(crate) scale: Vec<f32>,
     /// A convolution's sample converted, then laid out channels-last (int8, bf16).
     pub(crate) q_sample: Vec<u8>,
     pub(crate) q_last: Vec<u8>,
@@ -123,14 +249,8 @@ pub struct LowpWorkspace {
 /// int8 kernels ([`lowp::gemm_u8i8`]). `M` is [`Int8`](super::Int8) (input scale calibrated)
 /// or [`Int8Dynamic`](super::Int8Dynamic) (computed per batch).
 pub struct Int8Dense<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> {
-    /// `[OUT, IN]`.
-    pub weight: Vec<i8>,
-    /// `[OUT]`.
-    pub weight_scale: Vec<f32>,
-    /// `[OUT]`, empty without bias.
-    pub bias: Vec<f32>,
-    /// The calibrated input quantisation (static mode).
-    pub input: ActQuant,
+    /// The weight `[OUT, IN]` with its scales, the bias, the input quantisation.
+    pub tensors: Int8Tensors,
     packed: PackedI8,
     _m: super::Marker<(X, Y, F, M)>,
 }
@@ -145,15 +265,12 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode>
         "int8 dense layer too deep: its i32 sums could overflow"
     );
 
-    fn new(weight: Vec<i8>, weight_scale: Vec<f32>, bias: Vec<f32>, input: ActQuant) -> Self {
+    fn new(tensors: Int8Tensors) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::DEPTH_FITS;
-        let packed = PackedI8::pack(&weight, Y::LEN, X::LEN);
+        let packed = PackedI8::pack(&tensors.weight, Y::LEN, X::LEN);
         Int8Dense {
-            weight,
-            weight_scale,
-            bias,
-            input,
+            tensors,
             packed,
             _m: PhantomData,
         }
@@ -189,28 +306,22 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> In
     type Workspace = LowpWorkspace;
 
     fn infer_batch(&self, x: &Batch<X>, y: &mut Batch<Y>, ws: &mut LowpWorkspace) {
-        let (rows, n) = (x.rows(), Y::LEN);
-        let a = if M::STATIC {
-            self.input
-        } else {
-            let (lo, hi) = finite_range(x.as_slice());
-            act_quant(lo, hi)
-        };
+        let (rows, n, t) = (x.rows(), Y::LEN, &self.tensors);
+        let a = t.input_for::<M>(x.as_slice());
         let kp = self.packed.k_padded();
         quantize_rows_u8(x.as_slice(), rows, X::LEN, kp, a, &mut ws.q);
         ws.acc.resize(rows * n, 0);
         par_gemm_u8i8(rows, &ws.q, &self.packed, &mut ws.acc);
+        t.dequantisation(a, self.packed.col_sums(), &mut ws.corr, &mut ws.scale);
         y.set_rows(rows);
-        let zero = a.zero as i32;
-        let sums = self.packed.col_sums();
         for (out, acc) in y
             .as_mut_slice()
             .chunks_exact_mut(n)
             .zip(ws.acc.chunks_exact(n))
         {
             for j in 0..n {
-                let v = (acc[j] - zero * sums[j]) as f32 * (a.scale * self.weight_scale[j]);
-                out[j] = if BIAS { v + self.bias[j] } else { v };
+                let v = (acc[j] - ws.corr[j]) as f32 * ws.scale[j];
+                out[j] = if BIAS { v + t.bias[j] } else { v };
             }
         }
         kernels::activation_forward_in_place(F::EPILOGUE, y.as_mut_slice());
@@ -218,53 +329,17 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> In
     }
 
     fn store(&self, path: &Path<'_>, out: &mut TensorMap) -> Result<()> {
-        let (n, k) = (Y::LEN, X::LEN);
-        out.insert_i8(path.child("weight").to_string(), &[n, k], &self.weight);
-        out.insert_f32(
-            path.child("weight_scale").to_string(),
-            &[n],
-            &self.weight_scale,
-        );
-        if BIAS {
-            out.insert_f32(path.child("bias").to_string(), &[n], &self.bias);
-        }
-        if M::STATIC {
-            out.insert_f32(
-                path.child("input_scale").to_string(),
-                &[],
-                &[self.input.scale],
-            );
-            out.insert_u8(
-                path.child("input_zero_point").to_string(),
-                &[],
-                &[self.input.zero],
-            );
-        }
+        self.tensors.store::<M>(path, &[Y::LEN, X::LEN], out);
         Ok(())
     }
 
     fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
-        let (n, k) = (Y::LEN, X::LEN);
-        let weight = src.i8(&path.child("weight").to_string(), &[n, k])?;
-        let weight_scale = src.f32(&path.child("weight_scale").to_string(), &[n])?;
-        let bias = if BIAS {
-            src.f32(&path.child("bias").to_string(), &[n])?
-        } else {
-            Vec::new()
-        };
-        let input = if M::STATIC {
-            ActQuant {
-                scale: src.f32(&path.child("input_scale").to_string(), &[])?[0],
-                zero: src.u8(&path.child("input_zero_point").to_string(), &[])?[0]
-                    .min(lowp::ACT_MAX),
-            }
-        } else {
-            ActQuant {
-                scale: 1.0,
-                zero: 0,
-            }
-        };
-        Ok(Self::new(weight, weight_scale, bias, input))
+        Ok(Self::new(Int8Tensors::restore::<M>(
+            path,
+            &[Y::LEN, X::LEN],
+            BIAS,
+            src,
+        )?))
     }
 }
 
@@ -274,21 +349,8 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool, M: Int8Mode> Lo
     type Lowered = Int8Dense<X, Y, F, BIAS, M>;
 
     fn lower(&self, calibration: &Batch<X>) -> Result<Self::Lowered> {
-        let input = if M::STATIC {
-            calibrate(calibration)?
-        } else {
-            ActQuant {
-                scale: 1.0,
-                zero: 0,
-            }
-        };
-        let (weight, weight_scale) = quantize_rows(&self.weight(), Y::LEN, X::LEN);
-        Ok(Int8Dense::new(
-            weight,
-            weight_scale,
-            self.bias.clone(),
-            input,
-        ))
+        let t = Int8Tensors::convert::<M, X>(&self.weight(), Y::LEN, &self.bias, calibration)?;
+        Ok(Int8Dense::new(t))
     }
 }
 

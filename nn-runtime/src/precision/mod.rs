@@ -40,7 +40,7 @@ mod store;
 
 pub use attention::{AttentionWorkspace, Bf16Attention, Int8Attention, LowAttention};
 pub use conv::{Bf16Conv, Int8Conv};
-pub use dense::{Bf16Dense, Int8Dense, LowpWorkspace};
+pub use dense::{Bf16Dense, Int8Dense, Int8Tensors, LowpWorkspace};
 pub use joins::{LowResidual, LowSum, LowSumWorkspace, SumJoin};
 pub use products::{Bf16Weights, Int8Weights, LowWeights};
 pub use recurrent::{Bf16Recurrent, Int8Recurrent, LowRecurrent, RecurrentWorkspace};
@@ -332,6 +332,14 @@ pub struct ActQuant {
     pub scale: f32,
     /// The quantised value of 0.
     pub zero: u8,
+}
+
+impl ActQuant {
+    /// What a dynamic layer holds: none (its inputs are quantised batch by batch).
+    pub const UNSET: ActQuant = ActQuant {
+        scale: 1.0,
+        zero: 0,
+    };
 }
 
 /// The range of `values`' finite values, widened to contain 0. Sixteen independent lanes
