@@ -31,6 +31,8 @@ pub struct LowAttention<
 > {
     /// `in_proj_weight` `[3F, F]` and `out_proj.weight` `[F, F]`.
     pub weights: W,
+    /// Their low-precision values as the f32 pass reads them (`[F, 3F]`, `[F, F]`).
+    values: Vec<Vec<f32>>,
     /// `[3F]`
     pub in_bias: Vec<f32>,
     /// `[F]`
@@ -74,11 +76,12 @@ impl<
         ]
     }
 
-    fn new(weights: W, in_bias: Vec<f32>, out_bias: Vec<f32>) -> Self {
+    fn new(weights: W, values: Vec<Vec<f32>>, in_bias: Vec<f32>, out_bias: Vec<f32>) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::DEPTH_FITS;
         LowAttention {
             weights,
+            values,
             in_bias,
             out_bias,
             _m: core::marker::PhantomData,
@@ -106,17 +109,16 @@ impl<
         y: &mut Batch<Tensor2<T, F>>,
         ws: &mut AttentionWorkspace,
     ) {
-        let values = self.weights.values_t();
+        let values = [&self.values[0][..], &self.values[1][..]];
         let params = AttentionParams {
-            in_weight_t: &values[0],
+            in_weight_t: values[0],
             in_bias: &self.in_bias,
-            out_weight_t: &values[1],
+            out_weight_t: values[1],
             out_bias: &self.out_bias,
         };
         let scratch = &ws.scratch;
         let project = |m: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, out: &mut [f32]| {
-            self.weights
-                .product(&mut scratch.borrow_mut(), m, a, b, bias, out)
+            (self.weights).product(&values, &mut scratch.borrow_mut(), m, a, b, bias, out)
         };
         y.set_rows(x.rows());
         let g = MultiHeadAttention::<T, F, H, M, P>::GEOMETRY;
@@ -151,10 +153,10 @@ impl<
     }
 
     fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
-        let weights = W::restore(src, &Self::shapes(path))?;
+        let (weights, values) = W::restore(src, &Self::shapes(path))?;
         let in_bias = src.f32(&path.child("in_proj_bias").to_string(), &[3 * F])?;
         let out_bias = src.f32(&path.child("out_proj.bias").to_string(), &[F])?;
-        Ok(Self::new(weights, in_bias, out_bias))
+        Ok(Self::new(weights, values, in_bias, out_bias))
     }
 }
 
@@ -169,8 +171,14 @@ fn convert<
 >(
     layer: &MultiHeadAttention<T, F, H, M, P>,
 ) -> LowAttention<T, F, H, M, P, W, Mark> {
-    let weights = W::convert(&[(&layer.in_weight_t, F, 3 * F), (&layer.out_weight_t, F, F)]);
-    LowAttention::new(weights, layer.in_bias.clone(), layer.out_bias.clone())
+    let (weights, values) =
+        W::convert(&[(&layer.in_weight_t, F, 3 * F), (&layer.out_weight_t, F, F)]);
+    LowAttention::new(
+        weights,
+        values,
+        layer.in_bias.clone(),
+        layer.out_bias.clone(),
+    )
 }
 
 impl<const T: usize, const F: usize, const H: usize, M: Masking, P: Positions> Lower<Bf16>

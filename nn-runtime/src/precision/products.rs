@@ -43,17 +43,16 @@ fn write_out(m: &MatMul, c: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
     }
 }
 
-/// A layer's weights in bf16: each as the f32 pass reads it (`[K, N]`, the bf16 values)
-/// and packed.
+/// A layer's weights in bf16, as stored and packed.
 pub struct Bf16Weights {
     raw: Vec<Vec<u16>>,
-    values_t: Vec<Vec<f32>>,
     packed: Vec<PackedBf16>,
 }
 
 impl Bf16Weights {
-    /// From bf16 weights in PyTorch's layout, `(values, k, n)` each `[N, K]`.
-    fn new(weights: &[(&[u16], usize, usize)]) -> Self {
+    /// From bf16 weights in PyTorch's layout, `(values, k, n)` each `[N, K]`; with their
+    /// values as the f32 pass reads them (`[K, N]`).
+    fn new(weights: &[(&[u16], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
         let values_t = weights
             .iter()
             .map(|&(w, k, n)| {
@@ -66,34 +65,20 @@ impl Bf16Weights {
             .map(|&(w, k, n)| PackedBf16::pack(w, n, k))
             .collect();
         let raw = weights.iter().map(|&(w, _, _)| w.to_vec()).collect();
-        Bf16Weights {
-            raw,
-            values_t,
-            packed,
-        }
+        (Bf16Weights { raw, packed }, values_t)
     }
 
-    /// `out (+)= a · b + bias` on the bf16 kernels when `b` is one of these weights, else in
-    /// f32.
+    /// `out (+)= a · weight i + bias` on the bf16 kernels.
     fn bf16_product(
         &self,
+        i: usize,
         s: &mut LowpWorkspace,
         m: &MatMul,
         a: &[f32],
-        b: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        let found = self
-            .values_t
-            .iter()
-            .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()));
-        let packed = match found {
-            Some(i) if plain(m) && self.packed[i].k() == m.k && self.packed[i].n() == m.n => {
-                &self.packed[i]
-            }
-            _ => return kernels::gemm(m, a, b, bias, out),
-        };
+        let packed = &self.packed[i];
         let kp = packed.k_padded();
         s.h.clear();
         s.h.resize(m.m * kp, 0);
@@ -106,19 +91,18 @@ impl Bf16Weights {
     }
 }
 
-/// A layer's weights in int8: per-row quantised, each also as the f32 pass reads it (`[K,
-/// N]`, the dequantised values), and packed.
+/// A layer's weights in int8, per-row quantised: as stored (with their scales) and packed.
 pub struct Int8Weights {
     raw: Vec<Vec<i8>>,
-    values_t: Vec<Vec<f32>>,
     scales: Vec<Vec<f32>>,
     packed: Vec<PackedI8>,
 }
 
 impl Int8Weights {
     /// From int8 weights in PyTorch's layout with their per-row scales, `(values, scales,
-    /// k, n)` each `[N, K]`.
-    fn new(weights: &[(&[i8], &[f32], usize, usize)]) -> Self {
+    /// k, n)` each `[N, K]`; with their dequantised values as the f32 pass reads them
+    /// (`[K, N]`).
+    fn new(weights: &[(&[i8], &[f32], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
         let values_t = weights
             .iter()
             .map(|&(w, scales, k, n)| {
@@ -136,35 +120,28 @@ impl Int8Weights {
             .map(|&(w, _, k, n)| PackedI8::pack(w, n, k))
             .collect();
         let raw = weights.iter().map(|&(w, _, _, _)| w.to_vec()).collect();
-        Int8Weights {
-            raw,
+        (
+            Int8Weights {
+                raw,
+                scales,
+                packed,
+            },
             values_t,
-            scales,
-            packed,
-        }
+        )
     }
 
-    /// `out (+)= a · b + bias` on the int8 kernels (the input quantised on this product's
-    /// own range) when `b` is one of these weights, else in f32.
+    /// `out (+)= a · weight i + bias` on the int8 kernels, the input quantised on this
+    /// product's own range.
     fn int8_product(
         &self,
+        i: usize,
         s: &mut LowpWorkspace,
         m: &MatMul,
         a: &[f32],
-        b: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        let found = self
-            .values_t
-            .iter()
-            .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()));
-        let (packed, scales) = match found {
-            Some(i) if plain(m) && self.packed[i].k() == m.k && self.packed[i].n() == m.n => {
-                (&self.packed[i], &self.scales[i])
-            }
-            _ => return kernels::gemm(m, a, b, bias, out),
-        };
+        let (packed, scales) = (&self.packed[i], &self.scales[i]);
         let (lo, hi) = (0..m.m)
             .map(|i| finite_range(&a[i * m.rsa..][..m.k]))
             .fold((0.0f32, 0.0f32), |(l, h), (a, b)| (l.min(a), h.max(b)));
@@ -195,31 +172,62 @@ impl Int8Weights {
 
 /// The low-precision weights of a layer whose f32 pass takes its products as a closure:
 /// int8 ([`Int8Weights`]) or bf16 ([`Bf16Weights`]). Each weight is given as `(k, n)`: the
-/// pass reads it `[K, N]`, files hold it `[N, K]` (PyTorch's layout).
+/// pass reads it `[K, N]`, files hold it `[N, K]` (PyTorch's layout). Converting or
+/// restoring gives the weights' low-precision values too, as the f32 pass reads them: the
+/// layer keeps those for its pass, and its products find them by address
+/// ([`product`](LowWeights::product)).
 pub trait LowWeights: Send + Sync + Sized {
     /// Converts f32 weights given as the pass reads them.
-    fn convert(weights: &[(&[f32], usize, usize)]) -> Self;
-    /// The weights' low-precision values as the f32 pass reads them (`[K, N]`).
-    fn values_t(&self) -> &[Vec<f32>];
-    /// `out (+)= a · b + bias`, on the low-precision kernels when `b` is one of
-    /// [`values_t`](LowWeights::values_t).
+    fn convert(weights: &[(&[f32], usize, usize)]) -> (Self, Vec<Vec<f32>>);
+    /// `out (+)= a · weight i + bias` on the low-precision kernels (`m` plain, of weight
+    /// `i`'s sizes).
+    fn product_of(
+        &self,
+        i: usize,
+        s: &mut LowpWorkspace,
+        m: &MatMul,
+        a: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    );
+    /// Weight `i`'s depth and outputs.
+    fn dims(&self, i: usize) -> (usize, usize);
+    /// Stores weight `i` (`[n, k]`) as `name` (and what it needs beside).
+    fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap);
+    /// The weights [`store`](LowWeights::store) wrote, `(name, k, n)` each.
+    fn restore(
+        src: &TensorMap,
+        weights: &[(String, usize, usize)],
+    ) -> Result<(Self, Vec<Vec<f32>>)>;
+
+    /// `out (+)= a · b + bias`: on the low-precision kernels when `b` is one of `values`
+    /// (the layer's own copies of the weights' values, in this order) and the product is a
+    /// plain one of its sizes, else in f32.
+    #[allow(clippy::too_many_arguments)]
     fn product(
         &self,
+        values: &[&[f32]],
         s: &mut LowpWorkspace,
         m: &MatMul,
         a: &[f32],
         b: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
-    );
-    /// Stores weight `i` (`[n, k]`) as `name` (and what it needs beside).
-    fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap);
-    /// The weights [`store`](LowWeights::store) wrote, `(name, k, n)` each.
-    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self>;
+    ) {
+        match values
+            .iter()
+            .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()))
+        {
+            Some(i) if plain(m) && self.dims(i) == (m.k, m.n) => {
+                self.product_of(i, s, m, a, bias, out)
+            }
+            _ => kernels::gemm(m, a, b, bias, out),
+        }
+    }
 }
 
 impl LowWeights for Bf16Weights {
-    fn convert(weights: &[(&[f32], usize, usize)]) -> Self {
+    fn convert(weights: &[(&[f32], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
         let rounded: Vec<Vec<u16>> = weights
             .iter()
             .map(|&(w_t, k, n)| {
@@ -236,24 +244,27 @@ impl LowWeights for Bf16Weights {
             .collect();
         Bf16Weights::new(&refs)
     }
-    fn values_t(&self) -> &[Vec<f32>] {
-        &self.values_t
-    }
-    fn product(
+    fn product_of(
         &self,
+        i: usize,
         s: &mut LowpWorkspace,
         m: &MatMul,
         a: &[f32],
-        b: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        self.bf16_product(s, m, a, b, bias, out)
+        self.bf16_product(i, s, m, a, bias, out)
+    }
+    fn dims(&self, i: usize) -> (usize, usize) {
+        (self.packed[i].k(), self.packed[i].n())
     }
     fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap) {
         out.insert_bf16(name.to_string(), &[n, k], &self.raw[i]);
     }
-    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self> {
+    fn restore(
+        src: &TensorMap,
+        weights: &[(String, usize, usize)],
+    ) -> Result<(Self, Vec<Vec<f32>>)> {
         let raw = weights
             .iter()
             .map(|(name, k, n)| src.bf16(name, &[*n, *k]))
@@ -268,7 +279,7 @@ impl LowWeights for Bf16Weights {
 }
 
 impl LowWeights for Int8Weights {
-    fn convert(weights: &[(&[f32], usize, usize)]) -> Self {
+    fn convert(weights: &[(&[f32], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
         let quantised: Vec<(Vec<i8>, Vec<f32>)> = weights
             .iter()
             .map(|&(w_t, k, n)| quantize_rows(&rows_of(w_t, k, n), n, k))
@@ -280,25 +291,28 @@ impl LowWeights for Int8Weights {
             .collect();
         Int8Weights::new(&refs)
     }
-    fn values_t(&self) -> &[Vec<f32>] {
-        &self.values_t
-    }
-    fn product(
+    fn product_of(
         &self,
+        i: usize,
         s: &mut LowpWorkspace,
         m: &MatMul,
         a: &[f32],
-        b: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        self.int8_product(s, m, a, b, bias, out)
+        self.int8_product(i, s, m, a, bias, out)
+    }
+    fn dims(&self, i: usize) -> (usize, usize) {
+        (self.packed[i].k(), self.packed[i].n())
     }
     fn store(&self, i: usize, name: &str, n: usize, k: usize, out: &mut TensorMap) {
         out.insert_i8(name.to_string(), &[n, k], &self.raw[i]);
         out.insert_f32(format!("{name}_scale"), &[n], &self.scales[i]);
     }
-    fn restore(src: &TensorMap, weights: &[(String, usize, usize)]) -> Result<Self> {
+    fn restore(
+        src: &TensorMap,
+        weights: &[(String, usize, usize)],
+    ) -> Result<(Self, Vec<Vec<f32>>)> {
         let mut raw = Vec::new();
         for (name, k, n) in weights {
             raw.push((

@@ -58,12 +58,12 @@ impl<L: RecurrentLayer, W: LowWeights, Mark> LowRecurrent<L, W, Mark> {
         ]
     }
 
-    fn new(weights: W, bias_ih: Vec<f32>, bias_hh: Vec<f32>) -> Self {
+    /// `values`: the weights' low-precision values as the recurrence reads them (`[ih, hh]`),
+    /// which become its parameters.
+    fn new(weights: W, values: Vec<Vec<f32>>, bias_ih: Vec<f32>, bias_hh: Vec<f32>) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::DEPTH_FITS;
-        // The f32 recurrence reads the weights' low-precision values; its products find
-        // them by address (`W::product`), so these are moved in, not copied.
-        let [ih, hh] = [0, 1].map(|i| weights.values_t()[i].clone());
+        let [ih, hh]: [Vec<f32>; 2] = values.try_into().expect("two weights");
         let params = RnnParams {
             weight_ih_t: ih,
             weight_hh_t: hh,
@@ -89,18 +89,9 @@ impl<L: RecurrentLayer + Send + Sync, W: LowWeights, Mark> Infer for LowRecurren
 
     fn infer_batch(&self, x: &Batch<L::In>, y: &mut Batch<L::Out>, ws: &mut RecurrentWorkspace) {
         let scratch = &ws.scratch;
-        let params = [&self.params.weight_ih_t, &self.params.weight_hh_t];
+        let values = [&self.params.weight_ih_t[..], &self.params.weight_hh_t[..]];
         let product = |m: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, out: &mut [f32]| {
-            // The recurrence's copy of a weight stands for the weight itself.
-            let b = match params
-                .iter()
-                .position(|w| core::ptr::eq(w.as_ptr(), b.as_ptr()))
-            {
-                Some(i) => &self.weights.values_t()[i][..],
-                None => b,
-            };
-            self.weights
-                .product(&mut scratch.borrow_mut(), m, a, b, bias, out)
+            (self.weights).product(&values, &mut scratch.borrow_mut(), m, a, b, bias, out)
         };
         L::forward_with(&self.params, x, y, &mut ws.cache, &product);
         crate::layers::carry_lengths::<L>(x, y);
@@ -127,7 +118,7 @@ impl<L: RecurrentLayer + Send + Sync, W: LowWeights, Mark> Infer for LowRecurren
     }
 
     fn restore(path: &Path<'_>, src: &TensorMap) -> Result<Self> {
-        let weights = W::restore(src, &Self::shapes(path))?;
+        let (weights, values) = W::restore(src, &Self::shapes(path))?;
         let g = L::RNN;
         let bias_ih = src.f32(&path.child(L::NAMES[2]).to_string(), &[g.gh()])?;
         let bias_hh = if g.kind.has_hidden_bias() {
@@ -135,7 +126,7 @@ impl<L: RecurrentLayer + Send + Sync, W: LowWeights, Mark> Infer for LowRecurren
         } else {
             Vec::new()
         };
-        Ok(Self::new(weights, bias_ih, bias_hh))
+        Ok(Self::new(weights, values, bias_ih, bias_hh))
     }
 }
 
@@ -148,8 +139,9 @@ pub trait LowerRecurrent<P: super::Precision>: RecurrentLayer {
 
 fn convert<L: RecurrentLayer, W: LowWeights, Mark>(layer: &L) -> LowRecurrent<L, W, Mark> {
     let (g, p) = (L::RNN, layer.rnn_params());
-    let weights = W::convert(&[(&p.weight_ih_t, g.f, g.gh()), (&p.weight_hh_t, g.h, g.gh())]);
-    LowRecurrent::new(weights, p.bias_ih.clone(), p.bias_hh.clone())
+    let (weights, values) =
+        W::convert(&[(&p.weight_ih_t, g.f, g.gh()), (&p.weight_hh_t, g.h, g.gh())]);
+    LowRecurrent::new(weights, values, p.bias_ih.clone(), p.bias_hh.clone())
 }
 
 impl<L: RecurrentLayer + Send + Sync> LowerRecurrent<Bf16> for L {
