@@ -50,21 +50,26 @@ pub struct Bf16Weights {
 }
 
 impl Bf16Weights {
-    /// From bf16 weights in PyTorch's layout, `(values, k, n)` each `[N, K]`; with their
-    /// values as the f32 pass reads them (`[K, N]`).
-    fn new(weights: &[(&[u16], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
-        let values_t = weights
+    /// From bf16 weights in PyTorch's layout (`[N, K]`, with `dims` their `(k, n)`); with
+    /// their values as the f32 pass reads them (`[K, N]`).
+    fn new(
+        raw: Vec<Vec<u16>>,
+        dims: impl Iterator<Item = (usize, usize)>,
+    ) -> (Self, Vec<Vec<f32>>) {
+        let dims: Vec<(usize, usize)> = dims.collect();
+        let values_t = raw
             .iter()
-            .map(|&(w, k, n)| {
+            .zip(&dims)
+            .map(|(w, &(k, n))| {
                 let values: Vec<f32> = w.iter().map(|&v| lowp::from_bf16(v)).collect();
                 transposed_back(&values, k, n)
             })
             .collect();
-        let packed = weights
+        let packed = raw
             .iter()
-            .map(|&(w, k, n)| PackedBf16::pack(w, n, k))
+            .zip(&dims)
+            .map(|(w, &(k, n))| PackedBf16::pack(w, n, k))
             .collect();
-        let raw = weights.iter().map(|&(w, _, _)| w.to_vec()).collect();
         (Bf16Weights { raw, packed }, values_t)
     }
 
@@ -99,13 +104,18 @@ pub struct Int8Weights {
 }
 
 impl Int8Weights {
-    /// From int8 weights in PyTorch's layout with their per-row scales, `(values, scales,
-    /// k, n)` each `[N, K]`; with their dequantised values as the f32 pass reads them
+    /// From int8 weights in PyTorch's layout (`[N, K]`, with `dims` their `(k, n)`) and
+    /// their per-row scales; with their dequantised values as the f32 pass reads them
     /// (`[K, N]`).
-    fn new(weights: &[(&[i8], &[f32], usize, usize)]) -> (Self, Vec<Vec<f32>>) {
-        let values_t = weights
+    fn new(
+        quantised: Vec<(Vec<i8>, Vec<f32>)>,
+        dims: impl Iterator<Item = (usize, usize)>,
+    ) -> (Self, Vec<Vec<f32>>) {
+        let dims: Vec<(usize, usize)> = dims.collect();
+        let values_t = quantised
             .iter()
-            .map(|&(w, scales, k, n)| {
+            .zip(&dims)
+            .map(|((w, scales), &(k, n))| {
                 let values: Vec<f32> = w
                     .iter()
                     .enumerate()
@@ -114,12 +124,12 @@ impl Int8Weights {
                 transposed_back(&values, k, n)
             })
             .collect();
-        let scales = weights.iter().map(|&(_, s, _, _)| s.to_vec()).collect();
-        let packed = weights
+        let packed = quantised
             .iter()
-            .map(|&(w, _, k, n)| PackedI8::pack(w, n, k))
+            .zip(&dims)
+            .map(|((w, _), &(k, n))| PackedI8::pack(w, n, k))
             .collect();
-        let raw = weights.iter().map(|&(w, _, _, _)| w.to_vec()).collect();
+        let (raw, scales) = quantised.into_iter().unzip();
         (
             Int8Weights {
                 raw,
@@ -237,12 +247,7 @@ impl LowWeights for Bf16Weights {
                     .collect()
             })
             .collect();
-        let refs: Vec<(&[u16], usize, usize)> = rounded
-            .iter()
-            .zip(weights)
-            .map(|(w, &(_, k, n))| (&w[..], k, n))
-            .collect();
-        Bf16Weights::new(&refs)
+        Bf16Weights::new(rounded, weights.iter().map(|&(_, k, n)| (k, n)))
     }
     fn product_of(
         &self,
@@ -269,12 +274,10 @@ impl LowWeights for Bf16Weights {
             .iter()
             .map(|(name, k, n)| src.bf16(name, &[*n, *k]))
             .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<(&[u16], usize, usize)> = raw
-            .iter()
-            .zip(weights)
-            .map(|(w, (_, k, n))| (&w[..], *k, *n))
-            .collect();
-        Ok(Bf16Weights::new(&refs))
+        Ok(Bf16Weights::new(
+            raw,
+            weights.iter().map(|&(_, k, n)| (k, n)),
+        ))
     }
 }
 
@@ -284,12 +287,7 @@ impl LowWeights for Int8Weights {
             .iter()
             .map(|&(w_t, k, n)| quantize_rows(&rows_of(w_t, k, n), n, k))
             .collect();
-        let refs: Vec<(&[i8], &[f32], usize, usize)> = quantised
-            .iter()
-            .zip(weights)
-            .map(|((w, s), &(_, k, n))| (&w[..], &s[..], k, n))
-            .collect();
-        Int8Weights::new(&refs)
+        Int8Weights::new(quantised, weights.iter().map(|&(_, k, n)| (k, n)))
     }
     fn product_of(
         &self,
@@ -320,11 +318,9 @@ impl LowWeights for Int8Weights {
                 src.f32(&format!("{name}_scale"), &[*n])?,
             ));
         }
-        let refs: Vec<(&[i8], &[f32], usize, usize)> = raw
-            .iter()
-            .zip(weights)
-            .map(|((w, s), (_, k, n))| (&w[..], &s[..], *k, *n))
-            .collect();
-        Ok(Int8Weights::new(&refs))
+        Ok(Int8Weights::new(
+            raw,
+            weights.iter().map(|&(_, k, n)| (k, n)),
+        ))
     }
 }
