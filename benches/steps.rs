@@ -6,6 +6,7 @@
 //! TYPED_NN_THREADS=1 cargo bench --bench steps           # one thread
 //! TYPED_NN_FLUSH_DENORMALS=0 cargo bench --bench steps   # IEEE subnormals kept
 //! cargo bench --bench steps -- W3                        # only the workloads named
+//! cargo bench --bench steps -- E2                        # E2's step, plain and with BatchNorm
 
 use std::time::{Duration, Instant};
 use typed_nn::data::TargetBatch;
@@ -15,6 +16,24 @@ use typed_nn::prelude::*;
 #[path = "common/networks.rs"]
 mod networks;
 use networks::{Mlp, SeedCnn, SeedRnn, SeqLstm};
+
+network! {
+    /// E2's network (examples/mnist_cnn.rs): convolution, ReLU and pooling fuse.
+    pub struct MnistCnn: [1, 28, 28] {
+        Conv2d(32, 3), Relu, MaxPool2d(2),
+        Conv2d(64, 3), Relu, MaxPool2d(2),
+        Flatten, Dense(128), Relu, Dense(10), Softmax,
+    }
+}
+
+network! {
+    /// `mnist_cnn --bn`'s network: Conv-BatchNorm-ReLU blocks, Dropout before the classifier.
+    pub struct MnistCnnBn: [1, 28, 28] {
+        Conv2d(32, 3, bias = false), BatchNorm2d, Relu, MaxPool2d(2),
+        Conv2d(64, 3, bias = false), BatchNorm2d, Relu, MaxPool2d(2),
+        Flatten, Dense(128), Relu, Dropout(0.5), Dense(10), Softmax,
+    }
+}
 
 fn random_batch<S: Sample>(rows: usize, rng: &mut Rng) -> Batch<S> {
     Batch::from_vec((0..rows * S::LEN).map(|_| rng.next_f32()).collect()).unwrap()
@@ -118,5 +137,20 @@ fn main() {
             &CrossEntropy,
             Duration::from_secs(3),
         );
+    }
+    for (name, bn) in [("E2 cnn-train-b64", false), ("E2 cnn-bn-train-b64", true)] {
+        if !wanted(name) {
+            continue;
+        }
+        let x = random_batch::<Tensor3<1, 28, 28>>(64, &mut rng);
+        let y = Labels::<10>::new((0..64).map(|i| i % 10).collect()).unwrap();
+        let budget = Duration::from_secs(3);
+        if bn {
+            let mut net = MnistCnnBn::init(&mut rng);
+            steps(name, &mut net, &x, &y, &CrossEntropy, budget);
+        } else {
+            let mut net = MnistCnn::init(&mut rng);
+            steps(name, &mut net, &x, &y, &CrossEntropy, budget);
+        }
     }
 }

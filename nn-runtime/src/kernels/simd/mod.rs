@@ -11,7 +11,8 @@
 //! - One file per kernel family holds the family's bodies, written once as a macro over the
 //!   primitives: `math.rs` (e^x, tanh, sigmoid, activations, `map`), `reduce.rs` (max,
 //!   Σ e^(x − shift), scale, sum), `gemm_tile.rs` (GEMM tiles, the FMA peak probe),
-//!   `conv_taps.rs` (direct convolution), `recurrence.rs` (RNN steps), `optim.rs` (Adam).
+//!   `conv_taps.rs` (direct convolution), `recurrence.rs` (RNN steps), `optim.rs` (Adam),
+//!   `norm.rs` (the passes of batch, layer and group normalisation).
 //! - A kernel only one instruction set has lives in a child of that set's module
 //!   (`avx512/max_pool.rs`); the other paths take its scalar fallback.
 //!
@@ -69,6 +70,7 @@
 mod conv_taps;
 mod gemm_tile;
 mod math;
+mod norm;
 mod optim;
 mod recurrence;
 mod reduce;
@@ -87,6 +89,7 @@ macro_rules! simd_kernels {
 
         $crate::kernels::simd::math::math_kernels!($features);
         $crate::kernels::simd::reduce::reduce_kernels!($features);
+        $crate::kernels::simd::norm::norm_kernels!($features);
         $crate::kernels::simd::optim::optim_kernels!($features);
         $crate::kernels::simd::gemm_tile::gemm_kernels!($features);
         $crate::kernels::simd::recurrence::recurrence_kernels!($features);

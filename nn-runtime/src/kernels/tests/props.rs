@@ -660,20 +660,49 @@ proptest! {
     }
 }
 
-/// Sizes of a normalisation: rows, channels, values per channel and row.
+/// Sizes of a normalisation: rows, channels, values per channel and row (short rows run
+/// value by value, longer ones on the vector paths, the longest over more than one block).
 fn norm_sizes() -> impl Strategy<Value = (usize, usize, usize)> {
-    (1usize..6, 1usize..5, 1usize..20)
+    (
+        1usize..6,
+        1usize..5,
+        prop_oneof![1usize..40, 1000usize..1100],
+    )
+}
+
+/// Groups of a group normalisation: channels per group and values per channel (layer
+/// normalisation's long rows of one value per channel among them).
+fn group_sizes() -> impl Strategy<Value = (usize, usize)> {
+    prop_oneof![
+        (1usize..5, 1usize..7),
+        (1usize..5, 200usize..300),
+        (1000usize..1100, Just(1usize)),
+    ]
+}
+
+/// The bounds of statistics summed in f32 over blocks of at most `block` values (vector
+/// lanes, then f64 across blocks): the mean within γ(block + 2)·mean|x|, the variance within
+/// 2γ(block + 4)·mean(x²) (squared deviations from a block mean that is itself rounded).
+fn stats_bounds(values: &[f32], block: usize) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean_abs = values.iter().map(|&v| (v as f64).abs()).sum::<f64>() / n;
+    let mean_sq = values.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n;
+    (
+        gamma(block + 2) * mean_abs,
+        2.0 * gamma(block + 4) * mean_sq,
+    )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(150), ..ProptestConfig::default() })]
 
-    /// Batch normalisation against f64. The statistics are f64 sums rounded once to f32
-    /// (u relative, plus the f64 sums' own error, far smaller). Forward: h = (x − m)·σ⁻¹
-    /// with m and σ⁻¹ rounded takes ≤ 4 roundings on |x| + |m| scaled by σ⁻¹, then γ·h + β
-    /// two more. Backward: every term of the f64 sums enters through an f32 product
-    /// (dy·x̂, u relative each), so the error is u·Σ|dy·x̂| times what multiplies it, plus
-    /// the final rounding.
+    /// Batch normalisation against f64, on every path. The statistics are within
+    /// [`stats_bounds`] of f64's. Forward (given the statistics): h = (x − m)·σ⁻¹ with σ⁻¹
+    /// rounded takes ≤ 4 roundings on |x| + |m| scaled by σ⁻¹, then γ·h + β two more.
+    /// Backward (given x̂): the sums are f32 over blocks of at most `min(inner, 1024)`
+    /// values, each term an f32 product, so γ(block + 2) times the sum of the terms'
+    /// magnitudes; dx = a·dy − b − c·x̂ rounds its three coefficients and its two fused
+    /// steps.
     #[test]
     fn batch_norm_matches_f64((rows, channels, inner) in norm_sizes(), seed in any::<u64>()) {
         let mut rng = Rng::seed(seed);
@@ -683,135 +712,168 @@ proptest! {
         let gamma_p = random(channels, &mut rng);
         let beta = random(channels, &mut rng);
         let eps = 1e-5f32;
-        let (mut mean, mut var) = (vec![0.0; channels], vec![0.0; channels]);
-        norm::batch_stats(&x, rows, channels, inner, &mut mean, &mut var);
+        let block = inner.min(1024);
         let at = |r: usize, c: usize, i: usize| (r * channels + c) * inner + i;
         let n = (rows * inner) as f64;
-        let (mut y, mut xhat) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-        norm::batch_norm_forward(&x, rows, channels, inner, &mean, &var, eps, &gamma_p, &beta,
-            &mut y, Some(&mut xhat));
-        let (mut dgamma, mut dbeta, mut dx) =
-            (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; len]);
-        norm::batch_norm_backward(&xhat, &dy, rows, channels, inner, &var, eps, &gamma_p,
-            &mut dgamma, &mut dbeta, Some(&mut dx));
-        for c in 0..channels {
-            let values: Vec<f64> = (0..rows)
-                .flat_map(|r| (0..inner).map(move |i| (r, i)))
-                .map(|(r, i)| x[at(r, c, i)] as f64)
-                .collect();
-            let m = values.iter().sum::<f64>() / n;
-            let v = values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
-            prop_assert!((mean[c] as f64 - m).abs() <= 2.0 * U * m.abs() + 1e-12, "mean");
-            prop_assert!((var[c] as f64 - v).abs() <= 2.0 * U * v + 1e-12, "var");
-            let inv_std = 1.0 / (v + eps as f64).sqrt();
-            let (g, b) = (gamma_p[c] as f64, beta[c] as f64);
-            let (mut sum_dy, mut sum_dyh, mut mag) = (0.0, 0.0, 0.0);
-            for r in 0..rows {
-                for i in 0..inner {
-                    let k = at(r, c, i);
-                    let h = (x[k] as f64 - m) * inv_std;
-                    let h_err = 8.0 * U * (x[k].abs() as f64 + m.abs()) * inv_std;
-                    let want = g * h + b;
-                    let tol = g.abs() * h_err + 3.0 * U * (g.abs() * h.abs() + b.abs());
-                    prop_assert!((y[k] as f64 - want).abs() <= tol,
-                        "y at {}: {} vs {}", k, y[k], want);
-                    prop_assert!((xhat[k] as f64 - h).abs() <= h_err, "x̂ at {}", k);
-                    let (d, hk) = (dy[k] as f64, xhat[k] as f64);
-                    sum_dy += d;
-                    sum_dyh += d * hk;
-                    mag += (d * hk).abs();
+        for arch in arches() {
+            let (mut mean, mut var) = (vec![0.0; channels], vec![0.0; channels]);
+            norm::batch_stats_with(arch, &x, rows, channels, inner, &mut mean, &mut var);
+            let (mut y, mut xhat) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+            norm::batch_norm_forward_with(arch, &x, rows, channels, inner, &mean, &var, eps,
+                &gamma_p, &beta, &mut y, Some(&mut xhat));
+            let (mut dgamma, mut dbeta, mut dx) =
+                (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; len]);
+            norm::batch_norm_backward_with(arch, &xhat, &dy, rows, channels, inner, &var, eps,
+                &gamma_p, &mut dgamma, &mut dbeta, Some(&mut dx));
+            for c in 0..channels {
+                let values: Vec<f32> = (0..rows)
+                    .flat_map(|r| (0..inner).map(move |i| (r, i)))
+                    .map(|(r, i)| x[at(r, c, i)])
+                    .collect();
+                let m = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let v = values.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n;
+                let (mean_tol, var_tol) = stats_bounds(&values, block);
+                prop_assert!((mean[c] as f64 - m).abs() <= mean_tol + U * m.abs(), "{:?} mean", arch);
+                prop_assert!((var[c] as f64 - v).abs() <= var_tol + U * v + 1e-12, "{:?} var", arch);
+                // The forward pass against f64 from the statistics it was given.
+                let (mc, vc) = (mean[c] as f64, var[c] as f64);
+                let inv_std = 1.0 / (vc + eps as f64).sqrt();
+                let (g, b) = (gamma_p[c] as f64, beta[c] as f64);
+                let (mut sum_dy, mut sum_dyh, mut mag, mut mag_dy) = (0.0, 0.0, 0.0, 0.0);
+                for r in 0..rows {
+                    for i in 0..inner {
+                        let k = at(r, c, i);
+                        let h = (x[k] as f64 - mc) * inv_std;
+                        let h_err = 8.0 * U * (x[k].abs() as f64 + mc.abs()) * inv_std;
+                        let want = g * h + b;
+                        let tol = g.abs() * h_err + 3.0 * U * (g.abs() * h.abs() + b.abs());
+                        prop_assert!((y[k] as f64 - want).abs() <= tol,
+                            "{:?} y at {}: {} vs {}", arch, k, y[k], want);
+                        prop_assert!((xhat[k] as f64 - h).abs() <= h_err, "{:?} x̂ at {}", arch, k);
+                        let (d, hk) = (dy[k] as f64, xhat[k] as f64);
+                        sum_dy += d;
+                        sum_dyh += d * hk;
+                        mag += (d * hk).abs();
+                        mag_dy += d.abs();
+                    }
                 }
-            }
-            prop_assert!((dbeta[c] as f64 - sum_dy).abs() <= U * (sum_dy.abs() + n), "dβ");
-            prop_assert!((dgamma[c] as f64 - sum_dyh).abs() <= U * (sum_dyh.abs() + 2.0 * mag), "dγ");
-            let scale = g / ((var[c] + eps).sqrt() as f64 * n);
-            for r in 0..rows {
-                for i in 0..inner {
-                    let k = at(r, c, i);
-                    let hk = xhat[k] as f64;
-                    let want = scale * (n * dy[k] as f64 - sum_dy - hk * sum_dyh);
-                    let tol = scale.abs() * hk.abs() * 2.0 * U * mag + 2.0 * U * want.abs() + 1e-12;
-                    prop_assert!((dx[k] as f64 - want).abs() <= tol, "dx at {}: {} vs {}", k, dx[k], want);
+                let (err_dy, err_dyh) = (gamma(block + 1) * mag_dy, gamma(block + 2) * mag);
+                prop_assert!((dbeta[c] as f64 - sum_dy).abs() <= U * sum_dy.abs() + err_dy,
+                    "{:?} dβ", arch);
+                prop_assert!((dgamma[c] as f64 - sum_dyh).abs() <= U * sum_dyh.abs() + err_dyh,
+                    "{:?} dγ", arch);
+                let scale = g / ((var[c] + eps).sqrt() as f64 * n);
+                for r in 0..rows {
+                    for i in 0..inner {
+                        let k = at(r, c, i);
+                        let (d, hk) = (dy[k] as f64, xhat[k] as f64);
+                        let want = scale * (n * d - sum_dy - hk * sum_dyh);
+                        let terms = n * d.abs() + sum_dy.abs() + hk.abs() * sum_dyh.abs();
+                        let tol = scale.abs() * (4.0 * U * terms + err_dy + hk.abs() * err_dyh)
+                            + 2.0 * U * want.abs() + 1e-12;
+                        prop_assert!((dx[k] as f64 - want).abs() <= tol,
+                            "{:?} dx at {}: {} vs {}", arch, k, dx[k], want);
+                    }
                 }
             }
         }
     }
 
     /// Group normalisation (layer normalisation is its case of one group and `inner = 1`)
-    /// against f64, with the same error accounting as batch normalisation; dγ and dβ of a
-    /// channel sum one f32 product per value of that channel in every sample (γ_n).
+    /// against f64 on every path, with the same error accounting as batch normalisation: the
+    /// statistics within [`stats_bounds`], which enter x̂ through the mean and σ⁻¹; dγ and dβ
+    /// of a channel sum one f32 product per value of that channel in every sample (γ_n).
     #[test]
     fn group_norm_matches_f64(
         rows in 1usize..4,
         groups in 1usize..4,
-        per_group in 1usize..5,
-        inner in 1usize..7,
+        (per_group, inner) in group_sizes(),
         seed in any::<u64>(),
     ) {
         let mut rng = Rng::seed(seed);
         let channels = groups * per_group;
-        let (sample, block) = (channels * inner, per_group * inner);
+        let (sample, len) = (channels * inner, per_group * inner);
         let x = random(rows * sample, &mut rng);
         let dy = random(rows * sample, &mut rng);
         let gamma_p = random(channels, &mut rng);
         let beta = random(channels, &mut rng);
         let eps = 1e-5f32;
         let blocks = rows * groups;
-        let (mut y, mut xhat, mut inv) =
-            (vec![f32::NAN; rows * sample], vec![f32::NAN; rows * sample], vec![f32::NAN; blocks]);
-        norm::group_norm_forward(&x, channels, inner, groups, eps, &gamma_p, &beta, &mut y,
-            Some((&mut xhat, &mut inv)));
-        let (mut dgamma, mut dbeta, mut dx) =
-            (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; rows * sample]);
-        norm::group_norm_backward(&xhat, &inv, &dy, channels, inner, groups, &gamma_p,
-            &mut dgamma, &mut dbeta, Some(&mut dx));
-        let n = block as f64;
-        // The parameter of value i of block k.
-        let channel = |k: usize, i: usize| (k % groups) * per_group + i / inner;
-        for k in 0..blocks {
-            let xs = &x[k * block..][..block];
-            let m = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
-            let v = xs.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
-            let inv_std = 1.0 / (v + eps as f64).sqrt();
-            prop_assert!((inv[k] as f64 - inv_std).abs() <= 2.0 * U * inv_std, "1/σ");
-            let (mut sum, mut sum_h, mut mag) = (0.0, 0.0, 0.0);
-            for i in 0..block {
-                let at = k * block + i;
-                let h = (x[at] as f64 - m) * inv_std;
-                let h_err = 8.0 * U * (x[at].abs() as f64 + m.abs()) * inv_std;
-                let (g, b) = (gamma_p[channel(k, i)] as f64, beta[channel(k, i)] as f64);
-                let want = g * h + b;
-                let tol = g.abs() * h_err + 3.0 * U * (g.abs() * h.abs() + b.abs());
-                prop_assert!((y[at] as f64 - want).abs() <= tol, "y at {}: {} vs {}", at, y[at], want);
-                prop_assert!((xhat[at] as f64 - h).abs() <= h_err, "x̂ at {}", at);
-                let d = dy[at] as f64 * g;
-                sum += d;
-                sum_h += d * xhat[at] as f64;
-                mag += d.abs() * (1.0 + (xhat[at] as f64).abs());
+        let block = len.min(1024);
+        for arch in arches() {
+            let (mut y, mut xhat, mut inv) = (
+                vec![f32::NAN; rows * sample],
+                vec![f32::NAN; rows * sample],
+                vec![f32::NAN; blocks],
+            );
+            norm::group_norm_forward_with(arch, &x, channels, inner, groups, eps, &gamma_p, &beta,
+                &mut y, Some((&mut xhat, &mut inv)));
+            let (mut dgamma, mut dbeta, mut dx) = (
+                vec![f32::NAN; channels],
+                vec![f32::NAN; channels],
+                vec![f32::NAN; rows * sample],
+            );
+            norm::group_norm_backward_with(arch, &xhat, &inv, &dy, channels, inner, groups,
+                &gamma_p, &mut dgamma, &mut dbeta, Some(&mut dx));
+            let n = len as f64;
+            // The parameter of value i of block k.
+            let channel = |k: usize, i: usize| (k % groups) * per_group + i / inner;
+            for k in 0..blocks {
+                let xs = &x[k * len..][..len];
+                let m = xs.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let v = xs.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+                let (mean_err, var_err) = stats_bounds(xs, block);
+                let inv_std = 1.0 / (v + eps as f64).sqrt();
+                // √ halves the variance's relative error.
+                let inv_err = 2.0 * U * inv_std + 0.5 * inv_std * var_err / (v + eps as f64);
+                prop_assert!((inv[k] as f64 - inv_std).abs() <= inv_err, "{:?} 1/σ", arch);
+                let (mut sum, mut sum_h, mut mag) = (0.0, 0.0, 0.0);
+                for i in 0..len {
+                    let at = k * len + i;
+                    let h = (x[at] as f64 - m) * inv_std;
+                    let h_err = 8.0 * U * (x[at].abs() as f64 + m.abs()) * inv_std
+                        + mean_err * inv_std
+                        + (x[at] as f64 - m).abs() * inv_err;
+                    let (g, b) = (gamma_p[channel(k, i)] as f64, beta[channel(k, i)] as f64);
+                    let want = g * h + b;
+                    let tol = g.abs() * h_err + 3.0 * U * (g.abs() * h.abs() + b.abs());
+                    prop_assert!((y[at] as f64 - want).abs() <= tol,
+                        "{:?} y at {}: {} vs {}", arch, at, y[at], want);
+                    prop_assert!((xhat[at] as f64 - h).abs() <= h_err, "{:?} x̂ at {}", arch, at);
+                    let d = dy[at] as f64 * g;
+                    sum += d;
+                    sum_h += d * xhat[at] as f64;
+                    mag += d.abs() * (1.0 + (xhat[at] as f64).abs());
+                }
+                let scale = inv[k] as f64 / n;
+                for i in 0..len {
+                    let at = k * len + i;
+                    let d = dy[at] as f64 * gamma_p[channel(k, i)] as f64;
+                    let hk = xhat[at] as f64;
+                    let want = scale * (n * d - sum - hk * sum_h);
+                    let tol = scale
+                        * (4.0 * n * U * d.abs() + gamma(block + 3) * mag * (1.0 + hk.abs()))
+                        + 2.0 * U * want.abs()
+                        + 1e-12;
+                    prop_assert!((dx[at] as f64 - want).abs() <= tol,
+                        "{:?} dx at {}: {} vs {}", arch, at, dx[at], want);
+                }
             }
-            let scale = inv[k] as f64 / n;
-            for i in 0..block {
-                let at = k * block + i;
-                let d = dy[at] as f64 * gamma_p[channel(k, i)] as f64;
-                let hk = xhat[at] as f64;
-                let want = scale * (n * d - sum - hk * sum_h);
-                let tol = scale * (n * U * d.abs() + 2.0 * U * mag * (1.0 + hk.abs()))
-                    + 2.0 * U * want.abs() + 1e-12;
-                prop_assert!((dx[at] as f64 - want).abs() <= tol, "dx at {}: {} vs {}", at, dx[at], want);
+            for c in 0..channels {
+                // Every value of channel c: in each sample, its `inner` positions.
+                let at: Vec<usize> = (0..rows)
+                    .flat_map(|r| (0..inner).map(move |i| r * sample + c * inner + i))
+                    .collect();
+                let terms: Vec<f64> = at.iter().map(|&i| dy[i] as f64 * xhat[i] as f64).collect();
+                let want: f64 = terms.iter().sum();
+                let mag: f64 = terms.iter().map(|t| t.abs()).sum();
+                prop_assert!((dgamma[c] as f64 - want).abs() <= gamma(at.len() + 1) * mag + 1e-30,
+                    "{:?} dγ[{}]", arch, c);
+                let want: f64 = at.iter().map(|&i| dy[i] as f64).sum();
+                let mag: f64 = at.iter().map(|&i| (dy[i] as f64).abs()).sum();
+                prop_assert!((dbeta[c] as f64 - want).abs() <= gamma(at.len()) * mag + 1e-30,
+                    "{:?} dβ[{}]", arch, c);
             }
-        }
-        for c in 0..channels {
-            // Every value of channel c: in each sample, its `inner` positions.
-            let at: Vec<usize> = (0..rows)
-                .flat_map(|r| (0..inner).map(move |i| r * sample + c * inner + i))
-                .collect();
-            let terms: Vec<f64> = at.iter().map(|&i| dy[i] as f64 * xhat[i] as f64).collect();
-            let want: f64 = terms.iter().sum();
-            let mag: f64 = terms.iter().map(|t| t.abs()).sum();
-            prop_assert!((dgamma[c] as f64 - want).abs() <= gamma(at.len() + 1) * mag + 1e-30, "dγ[{}]", c);
-            let want: f64 = at.iter().map(|&i| dy[i] as f64).sum();
-            let mag: f64 = at.iter().map(|&i| (dy[i] as f64).abs()).sum();
-            prop_assert!((dbeta[c] as f64 - want).abs() <= gamma(at.len()) * mag + 1e-30, "dβ[{}]", c);
         }
     }
 }
