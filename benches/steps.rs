@@ -7,6 +7,7 @@
 //! TYPED_NN_FLUSH_DENORMALS=0 cargo bench --bench steps   # IEEE subnormals kept
 //! cargo bench --bench steps -- W3                        # only the workloads named
 //! cargo bench --bench steps -- E2                        # E2's step, plain and with BatchNorm
+//! cargo bench --bench steps -- infer                     # W2's and W5's inference calls
 
 use std::time::{Duration, Instant};
 use typed_nn::data::TargetBatch;
@@ -62,6 +63,32 @@ where
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     println!(
         "{name:<18} steps {:>6}   p10 {:>10.1} µs   median {:>10.1} µs   p90 {:>10.1} µs   median/p10 {:.2}",
+        times.len(),
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        at(0.5) / at(0.1)
+    );
+}
+
+/// Times calls of `f` for about `budget` after a warm-up and prints p10/p50/p90, as
+/// [`steps`] does for training steps.
+fn calls(name: &str, budget: Duration, mut f: impl FnMut()) {
+    let warm = Instant::now();
+    while warm.elapsed() < budget / 4 {
+        f();
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < budget || times.len() < 11 {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{name:<18} calls {:>6}   p10 {:>10.1} µs   median {:>10.1} µs   p90 {:>10.1} µs   median/p10 {:.2}",
         times.len(),
         at(0.1),
         at(0.5),
@@ -152,5 +179,21 @@ fn main() {
             let mut net = MnistCnn::init(&mut rng);
             steps(name, &mut net, &x, &y, &CrossEntropy, budget);
         }
+    }
+    if wanted("W2 mlp-infer-b64") {
+        let net = Mlp::init(&mut rng);
+        let x = random_batch::<Tensor1<784>>(64, &mut rng);
+        let mut out = Batch::default();
+        calls("W2 mlp-infer-b64", Duration::from_secs(2), || {
+            net.predict_into(&x, &mut out);
+            std::hint::black_box(out.rows());
+        });
+    }
+    if wanted("W5 cnn-infer-b1") {
+        let net = SeedCnn::init(&mut rng);
+        let x = random_batch::<Tensor3<3, 64, 64>>(1, &mut rng).sample(0);
+        calls("W5 cnn-infer-b1", Duration::from_secs(2), || {
+            std::hint::black_box(net.forward(&x));
+        });
     }
 }
