@@ -109,8 +109,9 @@
 //! assertions that name the layer. Unnamed layers are named by their index, as in PyTorch's
 //! `nn.Sequential` (`0.weight`). Dense and convolution layers start with Glorot-uniform
 //! weights (Keras's default) and zero biases; an unnamed `Relu`, `Tanh` or `Sigmoid` right
-//! after one is fused into it, and an unnamed pooling right after a convolution is fused into
-//! it too (each sample is pooled while its convolution output is in cache).
+//! after one (or after a `BatchNorm1d`/`BatchNorm2d`) is fused into it, and an unnamed pooling
+//! right after a convolution is fused into it too (each sample is pooled while its
+//! convolution output is in cache).
 //!
 //! ## Joins: residual blocks, branches, attention
 //!

@@ -995,6 +995,17 @@ fn batch_norm_gradients_in_training_mode() {
     let mut image = BatchNorm::<Tensor3<2, 3, 3>>::new(0.3, 1e-3);
     random_affine(&mut image.weight, &mut image.bias, &mut rng);
     check_layer("BatchNorm2d on [2, 3, 3]", image, 2, &mut rng);
+    // With an activation fused (what `BatchNorm2d, Tanh` becomes), on the vector path
+    // (16 values per channel) and the scalar one.
+    let mut fused = BatchNorm::<Tensor3<2, 4, 4>, Tanh>::new(0.1, 1e-5);
+    random_affine(&mut fused.weight, &mut fused.bias, &mut rng);
+    check_layer("BatchNorm2d + Tanh on [2, 4, 4]", fused, 2, &mut rng);
+    let mut fused = BatchNorm::<Tensor1<5>, Sigmoid>::new(0.1, 1e-5);
+    random_affine(&mut fused.weight, &mut fused.bias, &mut rng);
+    check_layer("BatchNorm1d + Sigmoid on [5]", fused, 4, &mut rng);
+    let mut fused = BatchNorm::<Tensor3<2, 4, 4>, Relu>::new(0.1, 1e-5);
+    random_affine(&mut fused.weight, &mut fused.bias, &mut rng);
+    check_layer("BatchNorm2d + Relu on [2, 4, 4]", fused, 2, &mut rng);
 }
 
 #[test]
@@ -1008,6 +1019,16 @@ fn batch_norm_gradients_on_running_statistics() {
     image.running_var = vec![0.5, 1.5, 2.0];
     image.eval_mode = true;
     check_layer("BatchNorm2d on running statistics", image, 3, &mut rng);
+    let mut fused = BatchNorm::<Tensor3<2, 3, 3>, Tanh>::new(0.1, 1e-5);
+    random_affine(&mut fused.weight, &mut fused.bias, &mut rng);
+    fused.running_var = vec![0.5, 1.5];
+    fused.eval_mode = true;
+    check_layer(
+        "BatchNorm2d + Tanh on running statistics",
+        fused,
+        3,
+        &mut rng,
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! the declarations' flags allow.
 //!
 //! - An element-wise activation (`fuses_into_previous`: Relu, Tanh, Sigmoid) right after a
-//!   layer that can apply one in its kernel (Dense, convolutions): one layer whose kernel
-//!   activates its output in place. Only when the activation is unnamed (it has no field of
+//!   layer that can apply one in its kernel (Dense, convolutions, batch normalisation): one
+//!   layer whose kernel activates its output in place. Only when the activation is unnamed (it has no field of
 //!   its own then) and written without arguments, and never the chain's last layer when it
 //!   is a loss head (a final Sigmoid, which a loss fuses with instead).
 //! - A pooling (`pooling`) right after a convolution (`takes_pooling`), or after the

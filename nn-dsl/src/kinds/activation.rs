@@ -1,5 +1,6 @@
-//! Element-wise activations. Relu, Tanh and Sigmoid fuse into a Dense or a convolution right
-//! before them; Softmax and Sigmoid at the end of a network are the heads a loss fuses with.
+//! Element-wise activations. Relu, Tanh and Sigmoid fuse into a Dense, a convolution or a batch
+//! normalisation right before them; Softmax and Sigmoid at the end of a network are the heads
+//! a loss fuses with.
 
 use super::reshape::{ANY_FLOAT, FLOATS};
 use crate::args::{args, Count, NoArgs, Positive, Real};

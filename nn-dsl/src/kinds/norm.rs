@@ -91,7 +91,7 @@ fn check_features(
 }
 
 fn batch_norm(r: &RuleCx<'_>, a: &BatchNormArgs, input: &Shape) -> Result<Rule, Reported> {
-    let (rt, span) = (r.rt(), r.span());
+    let (rt, span) = (r.rt().clone(), r.span());
     // The channel is the first dimension: [features], [channels, length], [channels, h, w].
     let Some(channels) = input.dims().and_then(|d| d.into_iter().next()) else {
         return Err(r.unexpected(input));
@@ -99,8 +99,11 @@ fn batch_norm(r: &RuleCx<'_>, a: &BatchNormArgs, input: &Shape) -> Result<Rule, 
     check_features(r, a.features.as_ref(), &channels, "channels")?;
     let sample = r.sample_type(input);
     let (momentum, eps) = (a.momentum.value as f32, a.eps.value as f32);
-    Ok(Rule::new(
-        quote_spanned!(span=> #rt::BatchNorm<#sample>),
+    // An activation right after it fuses in: it runs on each channel's values in cache.
+    let ty_rt = rt.clone();
+    Ok(Rule::fusable(
+        &rt,
+        move |f| quote_spanned!(span=> #ty_rt::BatchNorm<#sample, #f>),
         quote_spanned!(span=> #rt::BatchNorm::new(#momentum, #eps)),
         input.clone(),
     ))

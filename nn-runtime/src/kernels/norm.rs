@@ -11,8 +11,9 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
+use super::activation::activation_forward_with;
 use super::isa::Arch;
-use super::simd::dispatch;
+use super::simd::{dispatch, EpilogueAct};
 
 /// Values summed in f32 (in vector lanes) before the sum joins the f64 total: a block this
 /// long stays in L1 between a pass's two reads, and its f32 sums lose at most about
@@ -267,7 +268,9 @@ pub fn batch_stats_with(
     }
 }
 
-/// y = γ·(x − mean)/√(var + ε) + β per channel; writes x̂ too when given (training).
+/// y = act(γ·(x − mean)/√(var + ε) + β) per channel; writes x̂ too when given (training).
+/// The activation runs on each channel's values of a sample right after they are
+/// normalised, while they are in cache.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_forward(
     x: &[f32],
@@ -281,6 +284,7 @@ pub fn batch_norm_forward(
     beta: &[f32],
     y: &mut [f32],
     xhat: Option<&mut [f32]>,
+    act: EpilogueAct,
 ) {
     batch_norm_forward_with(
         Arch::current(),
@@ -295,6 +299,7 @@ pub fn batch_norm_forward(
         beta,
         y,
         xhat,
+        act,
     )
 }
 
@@ -313,7 +318,13 @@ pub fn batch_norm_forward_with(
     beta: &[f32],
     y: &mut [f32],
     mut xhat: Option<&mut [f32]>,
+    act: EpilogueAct,
 ) {
+    let arch = if inner < MIN_VECTOR_INNER {
+        Arch::scalar()
+    } else {
+        arch
+    };
     for r in 0..rows {
         for c in 0..channels {
             let span = (r * channels + c) * inner..(r * channels + c + 1) * inner;
@@ -321,17 +332,16 @@ pub fn batch_norm_forward_with(
             let h = xhat.as_deref_mut().map(|h| &mut h[span.clone()]);
             let stats = (mean[c], inv_std);
             let affine = Affine::Shared(gamma[c], beta[c]);
-            if inner < MIN_VECTOR_INNER {
-                normalize_with(
-                    Arch::scalar(),
-                    &x[span.clone()],
-                    &mut y[span],
-                    h,
-                    stats,
-                    affine,
-                );
-            } else {
-                normalize_with(arch, &x[span.clone()], &mut y[span], h, stats, affine);
+            normalize_with(
+                arch,
+                &x[span.clone()],
+                &mut y[span.clone()],
+                h,
+                stats,
+                affine,
+            );
+            if act != EpilogueAct::None {
+                activation_forward_with(arch, act, &mut y[span]);
             }
         }
     }

@@ -8,11 +8,12 @@
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
-use super::{under, Layer, Layout, Path, Walk};
+use super::{under, FusedActivation, Layer, Layout, Linear, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
 };
+use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 use core::marker::PhantomData;
@@ -20,9 +21,12 @@ use core::marker::PhantomData;
 /// Batch normalisation of samples `S` whose first dimension holds the channels (`[C]`,
 /// `[C, L]` or `[C, H, W]`): in training, each channel is normalised with the statistics of
 /// the batch and the running statistics move towards them by `momentum`; in inference, the
-/// running statistics are used.
+/// running statistics are used. `F` is an activation applied to the output (`Linear`,
+/// none, by default): the macro fuses an unnamed `Relu`, `Tanh` or `Sigmoid` written right
+/// after the normalisation, which then activates each channel's values while they are in
+/// cache instead of in a pass of its own over the batch.
 #[derive(Clone, Debug)]
-pub struct BatchNorm<S: Sample> {
+pub struct BatchNorm<S: Sample, F: FusedActivation = Linear> {
     /// γ, one per channel.
     pub weight: Vec<f32>,
     /// β, one per channel.
@@ -42,19 +46,21 @@ pub struct BatchNorm<S: Sample> {
     /// (PyTorch's `bn.eval()` while the rest trains; what freezing sets): the gradients are
     /// then those of a fixed affine map per channel.
     pub eval_mode: bool,
-    _shape: PhantomData<fn() -> S>,
+    _shape: PhantomData<fn() -> (S, F)>,
 }
 
-/// What a batch-normalisation training pass keeps: the batch statistics and x̂.
+/// What a batch-normalisation training pass keeps: the batch statistics and x̂, and the
+/// gradient before a fused activation.
 #[derive(Default, Debug)]
 pub struct BatchNormCache {
     mean: Vec<f32>,
     var: Vec<f32>,
     xhat: Vec<f32>,
+    dz: Vec<f32>,
     rows: usize,
 }
 
-impl<S: Sample> BatchNorm<S> {
+impl<S: Sample, F: FusedActivation> BatchNorm<S, F> {
     /// The channels: the sample's first dimension.
     pub const CHANNELS: usize = S::SHAPE[0];
 
@@ -138,11 +144,12 @@ impl<S: Sample> BatchNorm<S> {
             &self.bias,
             y,
             None,
+            F::EPILOGUE,
         );
     }
 }
 
-impl<S: Sample> Layer for BatchNorm<S> {
+impl<S: Sample, F: FusedActivation> Layer for BatchNorm<S, F> {
     type In = S;
     type Out = S;
     type Cache = BatchNormCache;
@@ -165,7 +172,12 @@ impl<S: Sample> Layer for BatchNorm<S> {
         let mut inputs = vec![input];
         inputs.extend(names.iter().map(String::as_str));
         let eps = attr::float("epsilon", self.eps);
-        Ok(g.op("BatchNormalization", &path.to_string(), &inputs, vec![eps]))
+        let scope = path.to_string();
+        let z = g.op("BatchNormalization", &scope, &inputs, vec![eps]);
+        if F::EPILOGUE == EpilogueAct::None {
+            return Ok(z);
+        }
+        F::default().to_onnx(g, &scope, &z)
     }
 
     /// PyTorch's defaults: momentum 0.1, ε = 1e-5.
@@ -207,6 +219,7 @@ impl<S: Sample> Layer for BatchNorm<S> {
                 &self.bias,
                 y.as_mut_slice(),
                 Some(&mut cache.xhat),
+                F::EPILOGUE,
             );
             return;
         }
@@ -233,6 +246,7 @@ impl<S: Sample> Layer for BatchNorm<S> {
             &self.bias,
             y.as_mut_slice(),
             Some(&mut cache.xhat),
+            F::EPILOGUE,
         );
     }
 
@@ -242,7 +256,7 @@ impl<S: Sample> Layer for BatchNorm<S> {
     fn backward(
         &mut self,
         x: &Batch<S>,
-        _y: &Batch<S>,
+        y: &Batch<S>,
         cache: &mut BatchNormCache,
         dy: &Batch<S>,
         dx: Option<&mut Batch<S>>,
@@ -252,13 +266,23 @@ impl<S: Sample> Layer for BatchNorm<S> {
             dx.set_rows(rows);
             dx.as_mut_slice()
         });
+        // dz = dy · F′(y): the gradient before the fused activation.
+        let mut dz = core::mem::take(&mut cache.dz);
+        let dz_slice: &[f32] = if F::EPILOGUE == EpilogueAct::None {
+            dy.as_slice()
+        } else {
+            dz.resize(dy.as_slice().len(), 0.0);
+            kernels::activation_backward(F::EPILOGUE, y.as_slice(), dy.as_slice(), &mut dz);
+            &dz
+        };
         if self.eval_mode {
-            self.backward_with_running_stats(&cache.xhat, dy.as_slice(), rows, dx);
+            self.backward_with_running_stats(&cache.xhat, dz_slice, rows, dx);
+            cache.dz = dz;
             return;
         }
         batch_norm_backward(
             &cache.xhat,
-            dy.as_slice(),
+            dz_slice,
             rows,
             Self::CHANNELS,
             Self::INNER,
@@ -269,6 +293,7 @@ impl<S: Sample> Layer for BatchNorm<S> {
             &mut self.bias_grad,
             dx,
         );
+        cache.dz = dz;
         let n = (cache.rows * Self::INNER) as f32;
         // One value per channel has no unbiased variance; PyTorch refuses such a batch,
         // here the biased one (0) is tracked instead.

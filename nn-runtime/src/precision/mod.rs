@@ -388,8 +388,8 @@ macro_rules! keep_f32 {
 }
 
 use crate::layers::{
-    Act, ActivationFn, BatchNorm, ConvLayer, ConvPool, Dropout, FlattenOn, Grouping, Norm,
-    PoolExtent, PoolLayer, PoolOn, PoolOp,
+    Act, ActivationFn, BatchNorm, ConvLayer, ConvPool, Dropout, FlattenOn, FusedActivation,
+    Grouping, Norm, PoolExtent, PoolLayer, PoolOn, PoolOp,
 };
 
 keep_f32! {
@@ -397,7 +397,7 @@ keep_f32! {
     [X: Sample, Y: Sample, Op: PoolOp, E: PoolExtent] PoolOn<X, Y, Op, E>;
     [S: Sample, Y: Sample, const RESHAPE: bool] FlattenOn<S, Y, RESHAPE>;
     [S: Sample] Dropout<S>;
-    [S: Sample] BatchNorm<S>;
+    [S: Sample, F: FusedActivation] BatchNorm<S, F>;
     [S: Sample, R: Grouping, const AFFINE: bool] Norm<S, R, AFFINE>;
 }
 

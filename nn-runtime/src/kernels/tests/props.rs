@@ -720,7 +720,7 @@ proptest! {
             norm::batch_stats_with(arch, &x, rows, channels, inner, &mut mean, &mut var);
             let (mut y, mut xhat) = (vec![f32::NAN; len], vec![f32::NAN; len]);
             norm::batch_norm_forward_with(arch, &x, rows, channels, inner, &mean, &var, eps,
-                &gamma_p, &beta, &mut y, Some(&mut xhat));
+                &gamma_p, &beta, &mut y, Some(&mut xhat), EpilogueAct::None);
             let (mut dgamma, mut dbeta, mut dx) =
                 (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; len]);
             norm::batch_norm_backward_with(arch, &xhat, &dy, rows, channels, inner, &var, eps,
