@@ -58,32 +58,14 @@ where
     L: Loss<N::Head, N::Out, T> + Sync,
 {
     let mut adam = Adam::new(1e-3);
-    let warm = Instant::now();
-    while warm.elapsed() < budget / 4 {
+    distribution(name, "steps", budget, || {
         typed_nn::train::train_step(net, x, y, loss, &mut adam).unwrap();
-    }
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < budget || times.len() < 11 {
-        let t = Instant::now();
-        typed_nn::train::train_step(net, x, y, loss, &mut adam).unwrap();
-        times.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name:<18} steps {:>6}   p10 {:>10.1} µs   median {:>10.1} µs   p90 {:>10.1} µs   median/p10 {:.2}",
-        times.len(),
-        at(0.1),
-        at(0.5),
-        at(0.9),
-        at(0.5) / at(0.1)
-    );
+    });
 }
 
-/// Times calls of `f` for about `budget` after a warm-up and prints p10/p50/p90, as
-/// [`steps`] does for training steps.
-fn calls(name: &str, budget: Duration, mut f: impl FnMut()) {
+/// Times calls of `f` for about `budget` after a warm-up of a quarter of it (and at least
+/// 11 calls) and prints p10/p50/p90; `what` names a call in the line.
+fn distribution(name: &str, what: &str, budget: Duration, mut f: impl FnMut()) {
     let warm = Instant::now();
     while warm.elapsed() < budget / 4 {
         f();
@@ -98,7 +80,7 @@ fn calls(name: &str, budget: Duration, mut f: impl FnMut()) {
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     println!(
-        "{name:<18} calls {:>6}   p10 {:>10.1} µs   median {:>10.1} µs   p90 {:>10.1} µs   median/p10 {:.2}",
+        "{name:<18} {what} {:>6}   p10 {:>10.1} µs   median {:>10.1} µs   p90 {:>10.1} µs   median/p10 {:.2}",
         times.len(),
         at(0.1),
         at(0.5),
@@ -214,7 +196,7 @@ fn main() {
         let net = Mlp::init(&mut rng);
         let x = random_batch::<Tensor1<784>>(64, &mut rng);
         let mut out = Batch::default();
-        calls("W2 mlp-infer-b64", Duration::from_secs(2), || {
+        distribution("W2 mlp-infer-b64", "calls", Duration::from_secs(2), || {
             net.predict_into(&x, &mut out);
             std::hint::black_box(out.rows());
         });
@@ -222,7 +204,7 @@ fn main() {
     if wanted("W5 cnn-infer-b1") {
         let net = SeedCnn::init(&mut rng);
         let x = random_batch::<Tensor3<3, 64, 64>>(1, &mut rng).sample(0);
-        calls("W5 cnn-infer-b1", Duration::from_secs(2), || {
+        distribution("W5 cnn-infer-b1", "calls", Duration::from_secs(2), || {
             std::hint::black_box(net.forward(&x));
         });
     }

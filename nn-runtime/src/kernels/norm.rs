@@ -24,6 +24,16 @@ const BLOCK: usize = 1024;
 /// (BatchNorm1d over features: a channel's values lie a whole sample apart).
 const MIN_VECTOR_INNER: usize = 8;
 
+/// The path batch normalisation's passes take for `inner` values per channel and sample:
+/// `arch`, or value by value below [`MIN_VECTOR_INNER`].
+fn batch_arch(arch: Arch, inner: usize) -> Arch {
+    if inner < MIN_VECTOR_INNER {
+        Arch::scalar()
+    } else {
+        arch
+    }
+}
+
 /// Mean and variance of blocks of values merged one block at a time in f64 (Chan, Golub and
 /// LeVeque's pairwise update), each block's sum and squared deviations from its own mean
 /// taken in f32 vector lanes: one read of the values from memory, no cancellation between
@@ -320,11 +330,7 @@ pub fn batch_norm_forward_with(
     mut xhat: Option<&mut [f32]>,
     act: EpilogueAct,
 ) {
-    let arch = if inner < MIN_VECTOR_INNER {
-        Arch::scalar()
-    } else {
-        arch
-    };
+    let arch = batch_arch(arch, inner);
     for r in 0..rows {
         for c in 0..channels {
             let span = (r * channels + c) * inner..(r * channels + c + 1) * inner;
@@ -396,11 +402,7 @@ pub fn batch_norm_backward_with(
     dbeta: &mut [f32],
     mut dx: Option<&mut [f32]>,
 ) {
-    let arch = if inner < MIN_VECTOR_INNER {
-        Arch::scalar()
-    } else {
-        arch
-    };
+    let arch = batch_arch(arch, inner);
     let n = (rows * inner) as f64;
     for c in 0..channels {
         let span = |r: usize| (r * channels + c) * inner..(r * channels + c + 1) * inner;
