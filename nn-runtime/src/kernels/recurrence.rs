@@ -1,10 +1,11 @@
 //! The recurrence of a simple RNN over one sequence, with a scalar reference and the SIMD
 //! paths of `simd/recurrence.rs`: the step-to-step products, which cannot be batched since
 //! each step needs the previous one's output (the input projections of all the steps are
-//! one product before the call, in `layers/rnn.rs`). And an LSTM cell's backward step,
-//! element-wise over its units.
+//! one product before the call, in `layers/rnn.rs`). And an LSTM cell's forward step (the
+//! gates' activations, the cell and the state in one pass) and backward step, element-wise
+//! over its units.
 
-use super::activation::activation_forward_with;
+use super::activation::{activation_forward_with, sigmoid};
 use super::isa::Arch;
 use super::simd::{dispatch, EpilogueAct};
 
@@ -70,6 +71,74 @@ fn rnn_sequence_scalar(
         }
         activation_forward_with(arch, act, row);
         rest[..h].copy_from_slice(row);
+    }
+}
+
+/// One LSTM cell step over `h` units, on a given path: `gates` (`[i | f | g | o]`, pre-
+/// activation) activated in place, then c_t = f·c_{t−1} + i·g (`c_prev` `None` before the
+/// first step: 0), tanh(c_t) and h_t = o·tanh(c_t) written to `c`, `tanh_c` and `h_out`.
+pub fn lstm_cell_forward_with(
+    arch: Arch,
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    h_out: &mut [f32],
+) {
+    let h = c.len();
+    assert!(gates.len() == 4 * h && tanh_c.len() == h && h_out.len() == h);
+    assert!(c_prev.is_none_or(|p| p.len() == h));
+    dispatch!(
+        arch,
+        // SAFETY: every slice holds the values the kernel reads or writes (asserted above);
+        // the written slices are `&mut` and so overlap nothing; `arch` proves this CPU has
+        // the path's features.
+        simd => unsafe {
+            simd::lstm_cell_forward(
+                h,
+                gates.as_mut_ptr(),
+                c_prev.map_or(core::ptr::null(), |p| p.as_ptr()),
+                c.as_mut_ptr(),
+                tanh_c.as_mut_ptr(),
+                h_out.as_mut_ptr(),
+            )
+        },
+        scalar => lstm_cell_forward_scalar(gates, c_prev, c, tanh_c, h_out),
+    )
+}
+
+/// [`lstm_cell_forward_with`] on the process-wide path.
+pub fn lstm_cell_forward(
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    h_out: &mut [f32],
+) {
+    lstm_cell_forward_with(Arch::current(), gates, c_prev, c, tanh_c, h_out)
+}
+
+/// The scalar path of [`lstm_cell_forward_with`].
+fn lstm_cell_forward_scalar(
+    gates: &mut [f32],
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    h_out: &mut [f32],
+) {
+    let h = c.len();
+    for k in 0..h {
+        let i = sigmoid(gates[k]);
+        let f = sigmoid(gates[h + k]);
+        let g = gates[2 * h + k].tanh();
+        let o = sigmoid(gates[3 * h + k]);
+        gates[k] = i;
+        gates[h + k] = f;
+        gates[2 * h + k] = g;
+        gates[3 * h + k] = o;
+        c[k] = f * c_prev.map_or(0.0, |p| p[k]) + i * g;
+        tanh_c[k] = c[k].tanh();
+        h_out[k] = o * tanh_c[k];
     }
 }
 

@@ -98,6 +98,53 @@ macro_rules! recurrence_kernels {
             }
         }
 
+        /// An LSTM cell's forward step over `h` units, in one pass: the gates' pre-
+        /// activations `[i | f | g | o]` become σ(i), σ(f), tanh(g), σ(o) in place; then
+        /// c_t = f·c_{t−1} + i·g (c_{t−1} null before the first step: 0), tanh(c_t) and
+        /// h_t = o·tanh(c_t) are written to `c`, `tanh_c` and `h_out`.
+        ///
+        /// # Safety
+        /// `gates` valid for reads and writes of 4·h values, `c_prev` (unless null) for reads
+        /// of h, `c`, `tanh_c` and `h_out` for writes of h; the written ranges overlap
+        /// nothing else.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn lstm_cell_forward(
+            h: usize,
+            gates: *mut f32,
+            c_prev: *const f32,
+            c: *mut f32,
+            tanh_c: *mut f32,
+            h_out: *mut f32,
+        ) {
+            let mut k = 0;
+            while k < h {
+                let m = mask(h - k);
+                // SAFETY: lanes [k, k + LANES) ∩ [0, h) of each block, selected by `m`: inside
+                // the ranges our caller vouches for.
+                unsafe {
+                    let i = sigmoid(load_m(gates.add(k), m));
+                    let f = sigmoid(load_m(gates.add(h + k), m));
+                    let g = tanh(load_m(gates.add(2 * h + k), m));
+                    let o = sigmoid(load_m(gates.add(3 * h + k), m));
+                    store_m(gates.add(k), i, m);
+                    store_m(gates.add(h + k), f, m);
+                    store_m(gates.add(2 * h + k), g, m);
+                    store_m(gates.add(3 * h + k), o, m);
+                    let cell = if c_prev.is_null() {
+                        mul(i, g)
+                    } else {
+                        fma(f, load_m(c_prev.add(k), m), mul(i, g))
+                    };
+                    let tc = tanh(cell);
+                    store_m(c.add(k), cell, m);
+                    store_m(tanh_c.add(k), tc, m);
+                    store_m(h_out.add(k), mul(o, tc), m);
+                }
+                k += LANES;
+            }
+        }
+
         /// An LSTM cell's backward step over `h` units, from its gates `[i | f | g | o]`
         /// (after their activations), tanh(c_t), c_{t−1} (null before the first step: 0),
         /// ∂h_t and ∂c_t (carried from the step after): writes ∂ of the gates'

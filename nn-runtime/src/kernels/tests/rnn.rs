@@ -111,3 +111,41 @@ fn lstm_cell_backward_matches_its_definition_in_f64_on_every_path() {
         }
     }
 }
+
+#[test]
+fn lstm_cell_forward_matches_its_definition_in_f64_on_every_path() {
+    let mut rng = Rng::seed(33);
+    for &h in &[1, 3, 16, 17, 63, 65, 256] {
+        for first_step in [true, false] {
+            // Pre-activations over the range where σ and tanh bend and saturate.
+            let gates0: Vec<f32> = (0..4 * h).map(|_| rng.uniform(-6.0, 6.0)).collect();
+            let c_prev = random(h, &mut rng);
+            let c_prev = (!first_step).then_some(&c_prev[..]);
+            // The definition, in f64: the activated gates, then c, tanh(c) and h.
+            let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+            let mut want = vec![0.0f64; 7 * h];
+            for k in 0..h {
+                let [i, f, g, o] = [0, 1, 2, 3].map(|q| gates0[q * h + k] as f64);
+                let (i, f, g, o) = (sigmoid(i), sigmoid(f), g.tanh(), sigmoid(o));
+                let c = f * c_prev.map_or(0.0, |p| p[k] as f64) + i * g;
+                [want[k], want[h + k], want[2 * h + k], want[3 * h + k]] = [i, f, g, o];
+                want[4 * h + k] = c;
+                want[5 * h + k] = c.tanh();
+                want[6 * h + k] = o * c.tanh();
+            }
+            for arch in Arch::available() {
+                let mut gates = gates0.clone();
+                let (mut c, mut tanh_c, mut hs) =
+                    (vec![f32::NAN; h], vec![f32::NAN; h], vec![f32::NAN; h]);
+                lstm_cell_forward_with(arch, &mut gates, c_prev, &mut c, &mut tanh_c, &mut hs);
+                let got = gates.iter().chain(&c).chain(&tanh_c).chain(&hs);
+                for (k, (&got, &want)) in got.zip(&want).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 2e-6 * (1.0 + want.abs()),
+                        "{arch:?} h={h} first={first_step} at {k}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -212,27 +212,17 @@ pub fn rnn_forward_in(
                     c_hs[at..at + h].copy_from_slice(gate);
                 }
                 CellKind::Lstm => {
-                    // i, f, o = σ(·); g = tanh(·); c = f⊙c₋ + i⊙g; h = o⊙tanh(c)
-                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[..2 * h]);
-                    kernels::activation_forward_in_place(
-                        EpilogueAct::Tanh,
-                        &mut gate[2 * h..3 * h],
+                    // i, f, o = σ(·); g = tanh(·); c = f⊙c₋ + i⊙g; h = o⊙tanh(c), in one pass.
+                    // c₋ is row b's previous step, an earlier block of the same buffer.
+                    let (before, cell) = c_extra.split_at_mut(at);
+                    let c_prev = prev.map(|q| &before[q..q + h]);
+                    kernels::lstm_cell_forward(
+                        gate,
+                        c_prev,
+                        &mut cell[..h],
+                        &mut c_tanh_c[at..at + h],
+                        &mut c_hs[at..at + h],
                     );
-                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[3 * h..]);
-                    for k in 0..h {
-                        let c_prev = prev.map_or(0.0, |q| c_extra[q + k]);
-                        c_extra[at + k] = gate[h + k] * c_prev + gate[k] * gate[2 * h + k];
-                    }
-                    let tanh_c = &mut c_tanh_c[at..at + h];
-                    tanh_c.copy_from_slice(&c_extra[at..at + h]);
-                    kernels::activation_forward_in_place(EpilogueAct::Tanh, tanh_c);
-                    for ((hv, &o), &tc) in c_hs[at..at + h]
-                        .iter_mut()
-                        .zip(&gate[3 * h..])
-                        .zip(tanh_c.iter())
-                    {
-                        *hv = o * tc;
-                    }
                 }
                 CellKind::Gru => {
                     // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋
