@@ -1,9 +1,9 @@
 //! The recurrence of a simple RNN over one sequence, with a scalar reference and the SIMD
 //! paths of `simd/recurrence.rs`: the step-to-step products, which cannot be batched since
 //! each step needs the previous one's output (the input projections of all the steps are
-//! one product before the call, in `layers/rnn.rs`). And an LSTM cell's forward step (the
-//! gates' activations, the cell and the state in one pass) and backward step, element-wise
-//! over its units.
+//! one product before the call, in `layers/rnn.rs`). And the LSTM and GRU cells' forward
+//! steps (the gates' activations, the cell and the state in one pass) and backward steps,
+//! element-wise over their units.
 
 use super::activation::{activation_forward_with, sigmoid};
 use super::isa::Arch;
@@ -140,6 +140,99 @@ fn lstm_cell_forward_scalar(
         tanh_c[k] = c[k].tanh();
         h_out[k] = o * tanh_c[k];
     }
+}
+
+/// One GRU cell step over `h` units, on a given path: from the input projection `gates`
+/// `[r | z | n]` and the recurrent one `hh` (h_{t−1}·W_hh + b_hh), r, z = σ(gates + hh) and
+/// n = tanh(gates_n + r·hh_n) written over `gates`, hh_n copied to `hh_n_out`, and h_t =
+/// (1 − z)·n + z·h_{t−1} (`h_prev` `None` before the first step: 0) written to `h_out`.
+pub fn gru_cell_forward_with(
+    arch: Arch,
+    gates: &mut [f32],
+    hh: &[f32],
+    h_prev: Option<&[f32]>,
+    hh_n_out: &mut [f32],
+    h_out: &mut [f32],
+) {
+    let h = h_out.len();
+    assert!(gates.len() == 3 * h && hh.len() == 3 * h && hh_n_out.len() == h);
+    assert!(h_prev.is_none_or(|p| p.len() == h));
+    dispatch!(
+        arch,
+        // SAFETY: every slice holds the values the kernel reads or writes (asserted above);
+        // the written slices are `&mut` and so overlap nothing; `arch` proves this CPU has
+        // the path's features.
+        simd => unsafe {
+            simd::gru_cell_forward(
+                h,
+                gates.as_mut_ptr(),
+                hh.as_ptr(),
+                h_prev.map_or(core::ptr::null(), |p| p.as_ptr()),
+                hh_n_out.as_mut_ptr(),
+                h_out.as_mut_ptr(),
+            )
+        },
+        scalar => {
+            for k in 0..h {
+                let r = sigmoid(gates[k] + hh[k]);
+                let z = sigmoid(gates[h + k] + hh[h + k]);
+                let n = (gates[2 * h + k] + r * hh[2 * h + k]).tanh();
+                [gates[k], gates[h + k], gates[2 * h + k]] = [r, z, n];
+                hh_n_out[k] = hh[2 * h + k];
+                h_out[k] = (1.0 - z) * n + z * h_prev.map_or(0.0, |p| p[k]);
+            }
+        },
+    )
+}
+
+/// One GRU cell's backward step over `h` units, on a given path, from its activated gates
+/// `[r | z | n]`, hh_n, h_{t−1} (`None` before the first step: 0) and ∂h_t: writes ∂ of the
+/// gates' input pre-activations to `dgates` `[dr | dz | dn]`, ∂ of the recurrent projection to
+/// `dhid` `[dr | dz | dn·r]`, and ∂h_t·z (the direct part of ∂h_{t−1}) to `dh_direct`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward_with(
+    arch: Arch,
+    gates: &[f32],
+    hh_n: &[f32],
+    h_prev: Option<&[f32]>,
+    dh: &[f32],
+    dgates: &mut [f32],
+    dhid: &mut [f32],
+    dh_direct: &mut [f32],
+) {
+    let h = dh.len();
+    assert!(gates.len() == 3 * h && dgates.len() == 3 * h && dhid.len() == 3 * h);
+    assert!(hh_n.len() == h && dh_direct.len() == h && h_prev.is_none_or(|p| p.len() == h));
+    dispatch!(
+        arch,
+        // SAFETY: every slice holds the values the kernel reads or writes (asserted above);
+        // the written slices are `&mut` and so overlap nothing; `arch` proves this CPU has
+        // the path's features.
+        simd => unsafe {
+            simd::gru_cell_backward(
+                h,
+                gates.as_ptr(),
+                hh_n.as_ptr(),
+                h_prev.map_or(core::ptr::null(), |p| p.as_ptr()),
+                dh.as_ptr(),
+                dgates.as_mut_ptr(),
+                dhid.as_mut_ptr(),
+                dh_direct.as_mut_ptr(),
+            )
+        },
+        scalar => {
+            for k in 0..h {
+                let (r, z, n) = (gates[k], gates[h + k], gates[2 * h + k]);
+                let hp = h_prev.map_or(0.0, |p| p[k]);
+                let dn = dh[k] * (1.0 - z) * (1.0 - n * n);
+                let dz = dh[k] * (hp - n) * z * (1.0 - z);
+                let dr = dn * hh_n[k] * r * (1.0 - r);
+                [dgates[k], dgates[h + k], dgates[2 * h + k]] = [dr, dz, dn];
+                [dhid[k], dhid[h + k], dhid[2 * h + k]] = [dr, dz, dn * r];
+                dh_direct[k] = dh[k] * z;
+            }
+        },
+    )
 }
 
 /// An LSTM cell's backward step over `h` units (PyTorch's gate order i, f, g, o): from the

@@ -145,6 +145,106 @@ macro_rules! recurrence_kernels {
             }
         }
 
+        /// A GRU cell's forward step over `h` units, in one pass: from the input projection
+        /// `gates` `[r | z | n]` and the recurrent one `hh` (h_{t−1}·W_hh + b_hh), r and z =
+        /// σ(gates + hh) and n = tanh(gates_n + r·hh_n) written over `gates`, hh_n copied to
+        /// `hh_n_out` (the backward step needs it), and h_t = (1 − z)·n + z·h_{t−1} (h_{t−1}
+        /// null before the first step: 0) to `h_out`.
+        ///
+        /// # Safety
+        /// `gates` valid for reads and writes of 3·h values, `hh` for reads of 3·h, `h_prev`
+        /// (unless null) for reads of h, `hh_n_out` and `h_out` for writes of h; the written
+        /// ranges overlap nothing else.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gru_cell_forward(
+            h: usize,
+            gates: *mut f32,
+            hh: *const f32,
+            h_prev: *const f32,
+            hh_n_out: *mut f32,
+            h_out: *mut f32,
+        ) {
+            let one = splat(1.0);
+            let mut k = 0;
+            while k < h {
+                let m = mask(h - k);
+                // SAFETY: lanes [k, k + LANES) ∩ [0, h) of each block, selected by `m`: inside
+                // the ranges our caller vouches for.
+                unsafe {
+                    let r = sigmoid(add(load_m(gates.add(k), m), load_m(hh.add(k), m)));
+                    let z = sigmoid(add(load_m(gates.add(h + k), m), load_m(hh.add(h + k), m)));
+                    let hh_n = load_m(hh.add(2 * h + k), m);
+                    let n = tanh(fma(r, hh_n, load_m(gates.add(2 * h + k), m)));
+                    store_m(gates.add(k), r, m);
+                    store_m(gates.add(h + k), z, m);
+                    store_m(gates.add(2 * h + k), n, m);
+                    store_m(hh_n_out.add(k), hh_n, m);
+                    let kept = if h_prev.is_null() {
+                        splat(0.0)
+                    } else {
+                        mul(z, load_m(h_prev.add(k), m))
+                    };
+                    store_m(h_out.add(k), fma(sub(one, z), n, kept), m);
+                }
+                k += LANES;
+            }
+        }
+
+        /// A GRU cell's backward step over `h` units, from its activated gates `[r | z | n]`,
+        /// hh_n (the recurrent projection of n), h_{t−1} (null before the first step: 0) and
+        /// ∂h_t: writes ∂ of the gates' input pre-activations to `dgates` `[dr | dz | dn]`, ∂
+        /// of the recurrent projection to `dhid` `[dr | dz | dn·r]`, and the direct part of
+        /// ∂h_{t−1}, ∂h_t·z, to `dh_direct`.
+        ///
+        /// # Safety
+        /// `gates` valid for reads of 3·h values, `hh_n`, `dh` and `h_prev` (unless null) for
+        /// reads of h, `dgates` and `dhid` for writes of 3·h, `dh_direct` for writes of h; the
+        /// written ranges overlap nothing else.
+        #[doc = concat!("The CPU must support `", $features, "`.")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gru_cell_backward(
+            h: usize,
+            gates: *const f32,
+            hh_n: *const f32,
+            h_prev: *const f32,
+            dh: *const f32,
+            dgates: *mut f32,
+            dhid: *mut f32,
+            dh_direct: *mut f32,
+        ) {
+            let one = splat(1.0);
+            let mut k = 0;
+            while k < h {
+                let m = mask(h - k);
+                // SAFETY: lanes [k, k + LANES) ∩ [0, h) of each block, selected by `m`: inside
+                // the ranges our caller vouches for.
+                unsafe {
+                    let r = load_m(gates.add(k), m);
+                    let z = load_m(gates.add(h + k), m);
+                    let n = load_m(gates.add(2 * h + k), m);
+                    let d = load_m(dh.add(k), m);
+                    let hp = if h_prev.is_null() {
+                        splat(0.0)
+                    } else {
+                        load_m(h_prev.add(k), m)
+                    };
+                    let dn = mul(mul(d, sub(one, z)), sub(one, mul(n, n)));
+                    let dz = mul(mul(d, sub(hp, n)), mul(z, sub(one, z)));
+                    let dr = mul(mul(dn, load_m(hh_n.add(k), m)), mul(r, sub(one, r)));
+                    store_m(dgates.add(k), dr, m);
+                    store_m(dgates.add(h + k), dz, m);
+                    store_m(dgates.add(2 * h + k), dn, m);
+                    store_m(dhid.add(k), dr, m);
+                    store_m(dhid.add(h + k), dz, m);
+                    store_m(dhid.add(2 * h + k), mul(dn, r), m);
+                    store_m(dh_direct.add(k), mul(d, z), m);
+                }
+                k += LANES;
+            }
+        }
+
         /// An LSTM cell's backward step over `h` units, from its gates `[i | f | g | o]`
         /// (after their activations), tanh(c_t), c_{t−1} (null before the first step: 0),
         /// ∂h_t and ∂c_t (carried from the step after): writes ∂ of the gates'

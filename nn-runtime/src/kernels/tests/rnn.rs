@@ -149,3 +149,74 @@ fn lstm_cell_forward_matches_its_definition_in_f64_on_every_path() {
         }
     }
 }
+
+#[test]
+fn gru_cell_matches_its_definition_in_f64_on_every_path() {
+    let mut rng = Rng::seed(34);
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    for &h in &[1, 3, 16, 17, 63, 65, 256] {
+        for first_step in [true, false] {
+            let gates0: Vec<f32> = (0..3 * h).map(|_| rng.uniform(-4.0, 4.0)).collect();
+            let hh: Vec<f32> = (0..3 * h).map(|_| rng.uniform(-3.0, 3.0)).collect();
+            let (h_prev, dh) = (random(h, &mut rng), random(h, &mut rng));
+            let h_prev = (!first_step).then_some(&h_prev[..]);
+            // The definition, in f64: forward (gates, hh_n, h), then backward (dgates,
+            // dhid, direct) from the f32 gates the forward step wrote.
+            let mut want = vec![0.0f64; 5 * h];
+            for k in 0..h {
+                let [xr, xz, xn] = [0, 1, 2].map(|q| gates0[q * h + k] as f64);
+                let [hr, hz, hn] = [0, 1, 2].map(|q| hh[q * h + k] as f64);
+                let (r, z) = (sigmoid(xr + hr), sigmoid(xz + hz));
+                let n = (xn + r * hn).tanh();
+                [want[k], want[h + k], want[2 * h + k]] = [r, z, n];
+                want[3 * h + k] = hn;
+                want[4 * h + k] = (1.0 - z) * n + z * h_prev.map_or(0.0, |p| p[k] as f64);
+            }
+            for arch in Arch::available() {
+                let mut gates = gates0.clone();
+                let (mut hh_n, mut out) = (vec![f32::NAN; h], vec![f32::NAN; h]);
+                gru_cell_forward_with(arch, &mut gates, &hh, h_prev, &mut hh_n, &mut out);
+                let got = gates.iter().chain(&hh_n).chain(&out);
+                for (k, (&got, &want)) in got.zip(&want).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 2e-6 * (1.0 + want.abs()),
+                        "forward {arch:?} h={h} first={first_step} at {k}: {got} vs {want}"
+                    );
+                }
+                let mut back = vec![0.0f64; 7 * h];
+                for k in 0..h {
+                    let [r, z, n] = [0, 1, 2].map(|q| gates[q * h + k] as f64);
+                    let (d, hp) = (dh[k] as f64, h_prev.map_or(0.0, |p| p[k] as f64));
+                    let dn = d * (1.0 - z) * (1.0 - n * n);
+                    let dz = d * (hp - n) * z * (1.0 - z);
+                    let dr = dn * hh_n[k] as f64 * r * (1.0 - r);
+                    [back[k], back[h + k], back[2 * h + k]] = [dr, dz, dn];
+                    [back[3 * h + k], back[4 * h + k], back[5 * h + k]] = [dr, dz, dn * r];
+                    back[6 * h + k] = d * z;
+                }
+                let (mut dgates, mut dhid, mut direct) = (
+                    vec![f32::NAN; 3 * h],
+                    vec![f32::NAN; 3 * h],
+                    vec![f32::NAN; h],
+                );
+                gru_cell_backward_with(
+                    arch,
+                    &gates,
+                    &hh_n,
+                    h_prev,
+                    &dh,
+                    &mut dgates,
+                    &mut dhid,
+                    &mut direct,
+                );
+                let got = dgates.iter().chain(&dhid).chain(&direct);
+                for (k, (&got, &want)) in got.zip(&back).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                        "backward {arch:?} h={h} first={first_step} at {k}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}

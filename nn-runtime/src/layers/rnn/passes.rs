@@ -225,22 +225,18 @@ pub fn rnn_forward_in(
                     );
                 }
                 CellKind::Gru => {
-                    // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋
+                    // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋, in
+                    // one pass; h₋ is row b's previous step, an earlier block of `c_hs`.
                     let hh = &c_step[b * gh..(b + 1) * gh];
-                    for (v, &u) in gate[..2 * h].iter_mut().zip(&hh[..2 * h]) {
-                        *v += u;
-                    }
-                    kernels::activation_forward_in_place(EpilogueAct::Sigmoid, &mut gate[..2 * h]);
-                    c_extra[at..at + h].copy_from_slice(&hh[2 * h..]);
-                    for k in 0..h {
-                        gate[2 * h + k] += gate[k] * hh[2 * h + k];
-                    }
-                    kernels::activation_forward_in_place(EpilogueAct::Tanh, &mut gate[2 * h..]);
-                    for k in 0..h {
-                        let h_prev = prev.map_or(0.0, |q| c_hs[q + k]);
-                        let z = gate[h + k];
-                        c_hs[at + k] = (1.0 - z) * gate[2 * h + k] + z * h_prev;
-                    }
+                    let (before, state) = c_hs.split_at_mut(at);
+                    kernels::gru_cell_forward_with(
+                        kernels::Arch::current(),
+                        gate,
+                        hh,
+                        prev.map(|q| &before[q..q + h]),
+                        &mut c_extra[at..at + h],
+                        &mut state[..h],
+                    );
                 }
             }
             if let (Some(q), true) = (prev, padded(lengths, b, t)) {
@@ -338,23 +334,16 @@ pub fn rnn_backward(
                         dgate,
                     );
                 }
-                CellKind::Gru => {
-                    let dhid = &mut c.dhidden[(b * t_len + t) * gh..][..gh];
-                    for k in 0..h {
-                        let (r, z, n) = (gate[k], gate[h + k], gate[2 * h + k]);
-                        let h_prev = prev.map_or(0.0, |q| c.hs[q + k]);
-                        let dn = dh[k] * (1.0 - z) * (1.0 - n * n);
-                        let dz = dh[k] * (h_prev - n) * z * (1.0 - z);
-                        let dr = dn * c.extra[at + k] * r * (1.0 - r);
-                        dgate[k] = dr;
-                        dgate[h + k] = dz;
-                        dgate[2 * h + k] = dn;
-                        dhid[k] = dr;
-                        dhid[h + k] = dz;
-                        dhid[2 * h + k] = dn * r;
-                        dh_prev_direct[b * h + k] = dh[k] * z;
-                    }
-                }
+                CellKind::Gru => kernels::gru_cell_backward_with(
+                    kernels::Arch::current(),
+                    gate,
+                    &c.extra[at..at + h],
+                    prev.map(|q| &c.hs[q..q + h]),
+                    dh,
+                    dgate,
+                    &mut c.dhidden[(b * t_len + t) * gh..][..gh],
+                    &mut dh_prev_direct[b * h..(b + 1) * h],
+                ),
             }
         }
         // dh₋ = (the recurrent-projection gradient of step t) · W_hh
