@@ -5,6 +5,9 @@
 //! steps (the gates' activations, the cell and the state in one pass) and backward steps,
 //! element-wise over their units.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use super::activation::{activation_forward_with, sigmoid};
 use super::isa::Arch;
 use super::simd::{dispatch, EpilogueAct};
