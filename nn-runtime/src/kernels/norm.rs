@@ -353,9 +353,20 @@ pub fn batch_norm_forward_with(
     }
 }
 
-/// Gradients of batch normalisation in training (through the batch statistics):
-/// dγ = Σ dy·x̂, dβ = Σ dy, dx = γ/(N·σ) · (N·dy − Σ dy − x̂·Σ dy·x̂), sums over a channel's N
-/// values. Overwrites `dgamma` and `dbeta`; writes `dx` when given.
+/// Which statistics a batch normalisation's training pass normalised with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistics {
+    /// The batch's own: the gradients run through them.
+    Batch,
+    /// Fixed ones (the running statistics, PyTorch's `bn.eval()` while the rest trains):
+    /// y = γ·x̂ + β is an affine map per channel.
+    Fixed,
+}
+
+/// Gradients of batch normalisation in training: dγ = Σ dy·x̂, dβ = Σ dy, and through the
+/// batch statistics dx = γ/(N·σ) · (N·dy − Σ dy − x̂·Σ dy·x̂), sums over a channel's N values;
+/// with [`Statistics::Fixed`], dx = dy·γ/σ. Overwrites `dgamma` and `dbeta`; writes `dx` when
+/// given.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward(
     xhat: &[f32],
@@ -369,6 +380,7 @@ pub fn batch_norm_backward(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
     dx: Option<&mut [f32]>,
+    statistics: Statistics,
 ) {
     batch_norm_backward_with(
         Arch::current(),
@@ -383,6 +395,7 @@ pub fn batch_norm_backward(
         dgamma,
         dbeta,
         dx,
+        statistics,
     )
 }
 
@@ -401,6 +414,7 @@ pub fn batch_norm_backward_with(
     dgamma: &mut [f32],
     dbeta: &mut [f32],
     mut dx: Option<&mut [f32]>,
+    statistics: Statistics,
 ) {
     let arch = batch_arch(arch, inner);
     let n = (rows * inner) as f64;
@@ -417,11 +431,15 @@ pub fn batch_norm_backward_with(
         if let Some(dx) = dx.as_deref_mut() {
             // dx = a·dy − b − c·x̂, the coefficients in f64 and rounded once.
             let scale = gamma[c] as f64 / ((var[c] + eps).sqrt() as f64 * n);
-            let coefficients = (
-                (scale * n) as f32,
-                (scale * sum_dy) as f32,
-                (scale * sum_dy_xhat) as f32,
-            );
+            let coefficients = if statistics == Statistics::Batch {
+                (
+                    (scale * n) as f32,
+                    (scale * sum_dy) as f32,
+                    (scale * sum_dy_xhat) as f32,
+                )
+            } else {
+                ((scale * n) as f32, 0.0, 0.0)
+            };
             for r in 0..rows {
                 let s = span(r);
                 norm_dx_with(

@@ -106,7 +106,18 @@ pub fn lstm_cell_forward_with(
                 h_out.as_mut_ptr(),
             )
         },
-        scalar => lstm_cell_forward_scalar(gates, c_prev, c, tanh_c, h_out),
+        scalar => {
+            for k in 0..h {
+                let i = sigmoid(gates[k]);
+                let f = sigmoid(gates[h + k]);
+                let g = gates[2 * h + k].tanh();
+                let o = sigmoid(gates[3 * h + k]);
+                [gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]] = [i, f, g, o];
+                c[k] = f * c_prev.map_or(0.0, |p| p[k]) + i * g;
+                tanh_c[k] = c[k].tanh();
+                h_out[k] = o * tanh_c[k];
+            }
+        },
     )
 }
 
@@ -119,30 +130,6 @@ pub fn lstm_cell_forward(
     h_out: &mut [f32],
 ) {
     lstm_cell_forward_with(Arch::current(), gates, c_prev, c, tanh_c, h_out)
-}
-
-/// The scalar path of [`lstm_cell_forward_with`].
-fn lstm_cell_forward_scalar(
-    gates: &mut [f32],
-    c_prev: Option<&[f32]>,
-    c: &mut [f32],
-    tanh_c: &mut [f32],
-    h_out: &mut [f32],
-) {
-    let h = c.len();
-    for k in 0..h {
-        let i = sigmoid(gates[k]);
-        let f = sigmoid(gates[h + k]);
-        let g = gates[2 * h + k].tanh();
-        let o = sigmoid(gates[3 * h + k]);
-        gates[k] = i;
-        gates[h + k] = f;
-        gates[2 * h + k] = g;
-        gates[3 * h + k] = o;
-        c[k] = f * c_prev.map_or(0.0, |p| p[k]) + i * g;
-        tanh_c[k] = c[k].tanh();
-        h_out[k] = o * tanh_c[k];
-    }
 }
 
 /// One GRU cell step over `h` units, on a given path: from the input projection `gates`

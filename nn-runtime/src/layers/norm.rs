@@ -12,6 +12,7 @@ use super::{under, FusedActivation, Layer, Layout, Linear, Path, Walk};
 use crate::io::onnx::{attr, LayerState, OnnxGraph};
 use crate::kernels::norm::{
     batch_norm_backward, batch_norm_forward, batch_stats, group_norm_backward, group_norm_forward,
+    Statistics,
 };
 use crate::kernels::{self, EpilogueAct};
 use crate::tensor::{Batch, Sample};
@@ -87,47 +88,6 @@ impl<S: Sample, F: FusedActivation> BatchNorm<S, F> {
             eps,
             eval_mode: false,
             _shape: PhantomData,
-        }
-    }
-
-    /// Gradients of y = γ·x̂ + β with x̂ = (x − running mean)/√(running var + ε), the
-    /// statistics constants: ∂γ = Σ dy·x̂, ∂β = Σ dy, ∂x = dy·γ/√(running var + ε).
-    fn backward_with_running_stats(
-        &mut self,
-        xhat: &[f32],
-        dy: &[f32],
-        rows: usize,
-        dx: Option<&mut [f32]>,
-    ) {
-        let (channels, inner) = (Self::CHANNELS, Self::INNER);
-        self.weight_grad.fill(0.0);
-        self.bias_grad.fill(0.0);
-        for (xs, gs) in xhat
-            .chunks_exact(channels * inner)
-            .zip(dy.chunks_exact(channels * inner))
-            .take(rows)
-        {
-            for c in 0..channels {
-                let (xc, gc) = (&xs[c * inner..][..inner], &gs[c * inner..][..inner]);
-                self.weight_grad[c] += xc.iter().zip(gc).map(|(a, b)| a * b).sum::<f32>();
-                self.bias_grad[c] += gc.iter().sum::<f32>();
-            }
-        }
-        if let Some(dx) = dx {
-            for (ds, gs) in dx
-                .chunks_exact_mut(channels * inner)
-                .zip(dy.chunks_exact(channels * inner))
-            {
-                for c in 0..channels {
-                    let scale = self.weight[c] / (self.running_var[c] + self.eps).sqrt();
-                    for (d, &g) in ds[c * inner..][..inner]
-                        .iter_mut()
-                        .zip(&gs[c * inner..][..inner])
-                    {
-                        *d = g * scale;
-                    }
-                }
-            }
         }
     }
 
@@ -267,33 +227,36 @@ impl<S: Sample, F: FusedActivation> Layer for BatchNorm<S, F> {
             dx.as_mut_slice()
         });
         // dz = dy · F′(y): the gradient before the fused activation.
-        let mut dz = core::mem::take(&mut cache.dz);
-        let dz_slice: &[f32] = if F::EPILOGUE == EpilogueAct::None {
+        let dz: &[f32] = if F::EPILOGUE == EpilogueAct::None {
             dy.as_slice()
         } else {
-            dz.resize(dy.as_slice().len(), 0.0);
-            kernels::activation_backward(F::EPILOGUE, y.as_slice(), dy.as_slice(), &mut dz);
-            &dz
+            cache.dz.resize(dy.as_slice().len(), 0.0);
+            kernels::activation_backward(F::EPILOGUE, y.as_slice(), dy.as_slice(), &mut cache.dz);
+            &cache.dz
         };
-        if self.eval_mode {
-            self.backward_with_running_stats(&cache.xhat, dz_slice, rows, dx);
-            cache.dz = dz;
-            return;
-        }
+        // In eval mode the running statistics are constants: a per-channel affine map.
+        let (statistics, var) = if self.eval_mode {
+            (Statistics::Fixed, &self.running_var)
+        } else {
+            (Statistics::Batch, &cache.var)
+        };
         batch_norm_backward(
             &cache.xhat,
-            dz_slice,
+            dz,
             rows,
             Self::CHANNELS,
             Self::INNER,
-            &cache.var,
+            var,
             self.eps,
             &self.weight,
             &mut self.weight_grad,
             &mut self.bias_grad,
             dx,
+            statistics,
         );
-        cache.dz = dz;
+        if self.eval_mode {
+            return;
+        }
         let n = (cache.rows * Self::INNER) as f32;
         // One value per channel has no unbiased variance; PyTorch refuses such a batch,
         // here the biased one (0) is tracked instead.

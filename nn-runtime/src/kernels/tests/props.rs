@@ -724,7 +724,7 @@ proptest! {
             let (mut dgamma, mut dbeta, mut dx) =
                 (vec![f32::NAN; channels], vec![f32::NAN; channels], vec![f32::NAN; len]);
             norm::batch_norm_backward_with(arch, &xhat, &dy, rows, channels, inner, &var, eps,
-                &gamma_p, &mut dgamma, &mut dbeta, Some(&mut dx));
+                &gamma_p, &mut dgamma, &mut dbeta, Some(&mut dx), norm::Statistics::Batch);
             for c in 0..channels {
                 let values: Vec<f32> = (0..rows)
                     .flat_map(|r| (0..inner).map(move |i| (r, i)))
