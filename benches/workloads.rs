@@ -40,6 +40,14 @@ network! {
 }
 
 network! {
+    /// W6's first convolution with the pooling after it, which the macro fuses into it.
+    pub struct Conv1Pool: [3, 64, 64] {
+        Conv2d(32, 3), Relu,
+        MaxPool2d(2),
+    }
+}
+
+network! {
     /// W6's first pooling alone.
     pub struct Pool1: [32, 62, 62] {
         MaxPool2d(2),
@@ -240,6 +248,31 @@ fn cnn_workloads(c: &mut Criterion) {
             conv1.backward(&x32_1, &y1, &mut c1, &dy1, None);
         })
     });
+    // The same convolution with its pooling, as W6 runs it: fused, the training pass keeps
+    // the pooled output and its choices only, and the backward pass builds each sample's
+    // gradient from them in cache; not fused, it keeps the convolution's whole output and
+    // runs the pooling's and the convolution's backward passes over the batch.
+    let mut conv1_pool = Conv1Pool::init(&mut rng);
+    let (mut yq, mut cq, dyq) = (
+        Batch::default(),
+        Default::default(),
+        random_batch::<Tensor3<32, 31, 31>>(32, &mut rng),
+    );
+    for fused in [true, false] {
+        let name = if fused {
+            "W6 conv1+pool train b32"
+        } else {
+            "W6 conv1+pool train b32 (pooling not fused)"
+        };
+        g.bench_function(name, |b| {
+            set_fused_pooling(fused);
+            b.iter(|| {
+                conv1_pool.forward_train(black_box(&x32_1), &mut yq, &mut cq, &mut train_rng);
+                conv1_pool.backward(&x32_1, &yq, &mut cq, &dyq, None);
+            });
+            set_fused_pooling(true);
+        });
+    }
     let mut conv2 = conv2;
     let x32_2: Batch<Tensor3<32, 31, 31>> = random_batch(32, &mut rng);
     let (mut y2, mut c2, dy2, mut dx2) = (
@@ -335,6 +368,14 @@ fn cnn_workloads(c: &mut Criterion) {
             cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
                 .unwrap()
         })
+    });
+    g.bench_function("W6 cnn-train-b32 (pooling not fused)", |b| {
+        set_fused_pooling(false);
+        b.iter(|| {
+            cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
+                .unwrap()
+        });
+        set_fused_pooling(true);
     });
     let mut generic = AnySizeCnn::<64, 64>::init(&mut Rng::seed(1));
     let mut adam_generic = Adam::new(1e-3);

@@ -9,7 +9,9 @@ use crate::core_prelude::*;
 
 use super::{planes, FusedActivation, Layer, Layout, Linear, Marker, Path, Walk};
 use crate::io::onnx::{attr, window_attrs, LayerState, OnnxGraph};
-use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvGeom, ConvWorkspace};
+use crate::kernels::conv::{
+    conv2d_backward, conv2d_forward, conv2d_max_pool_backward, ConvGeom, ConvWorkspace, PoolGeom,
+};
 use crate::kernels::EpilogueAct;
 use crate::tensor::{Batch, Sample, Tensor2, Tensor3};
 use crate::Rng;
@@ -88,6 +90,38 @@ impl ConvParams {
             x,
             y,
             dy,
+            rows,
+            &mut self.weight_grad,
+            dbias,
+            dx,
+            ws,
+        );
+    }
+
+    /// The gradients through a max pooling fused after the convolution, from the pooled
+    /// output `y`, its gradient `dy` and the pooling's choices (`conv2d_max_pool_backward`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn backward_max_pooled(
+        &mut self,
+        g: &ConvGeom,
+        pool: &PoolGeom,
+        act: crate::kernels::EpilogueAct,
+        x: &[f32],
+        (y, dy, argmax): (&[f32], &[f32], &[u32]),
+        rows: usize,
+        dx: Option<&mut [f32]>,
+        ws: &mut ConvWorkspace,
+    ) {
+        let dbias = (!self.bias_grad.is_empty()).then_some(&mut self.bias_grad[..]);
+        conv2d_max_pool_backward(
+            g,
+            pool,
+            &self.weight,
+            act,
+            x,
+            y,
+            dy,
+            argmax,
             rows,
             &mut self.weight_grad,
             dbias,

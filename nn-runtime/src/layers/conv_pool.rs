@@ -7,7 +7,7 @@ use crate::core_prelude::*;
 use super::{ConvCache, ConvLayer, Layer, Path, PoolLayer, Walk};
 use crate::io::onnx::OnnxGraph;
 use crate::kernels::arena::{max, padded, with_sample_mut};
-use crate::kernels::conv::{conv2d_pool_forward, ConvWorkspace};
+use crate::kernels::conv::{conv2d_pool_forward, fused_pooling, ConvWorkspace};
 use crate::tensor::{Batch, Sample};
 use crate::Rng;
 
@@ -21,13 +21,17 @@ pub struct ConvPool<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> {
     pub pool: Pool,
 }
 
-/// What a fused convolution and pooling keep for the backward pass: the convolution's
-/// output and the max pooling's choices, and the convolution's scratch.
+/// What a fused convolution and pooling keep for the backward pass, and the convolution's
+/// scratch: a max pooling's choices (its output is the layer's), and the convolution's
+/// whole output only where the backward pass needs it (average pooling, or pooling not
+/// fused: `set_fused_pooling`).
 pub struct ConvPoolCache<S: Sample> {
     conv: ConvCache,
     pre: Batch<S>,
     dpre: Batch<S>,
     argmax: Vec<u32>,
+    /// Whether the forward pass kept `pre` (else its backward pass is the fused one).
+    kept_pre: bool,
 }
 
 impl<S: Sample> Default for ConvPoolCache<S> {
@@ -37,6 +41,7 @@ impl<S: Sample> Default for ConvPoolCache<S> {
             pre: Batch::default(),
             dpre: Batch::default(),
             argmax: Vec::new(),
+            kept_pre: false,
         }
     }
 }
@@ -128,7 +133,15 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
     ) {
         let rows = x.rows();
         y.set_rows(rows);
-        cache.pre.set_rows(rows);
+        // A max pooling's backward pass needs only its output and choices when fused.
+        cache.kept_pre = !(Pool::POOL.max && fused_pooling());
+        let pre = if cache.kept_pre {
+            cache.pre.set_rows(rows);
+            Some(cache.pre.as_mut_slice())
+        } else {
+            cache.pre.set_rows(0);
+            None
+        };
         let argmax = if Pool::POOL.max {
             cache.argmax.resize(rows * <Pool::Out as Sample>::LEN, 0);
             Some(&mut cache.argmax[..])
@@ -137,7 +150,7 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
         };
         self.run(
             x.as_slice(),
-            Some(cache.pre.as_mut_slice()),
+            pre,
             y.as_mut_slice(),
             argmax,
             rows,
@@ -145,8 +158,8 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
         );
     }
 
-    // ∂pre from the pooling's backward pass, then the convolution's, over what the fused
-    // forward pass kept.
+    // Fused max pooling: the convolution's gradients straight from the pooled ones. Else
+    // ∂pre from the pooling's backward pass, then the convolution's.
     fn backward(
         &mut self,
         x: &Batch<Self::In>,
@@ -160,9 +173,29 @@ impl<Conv: ConvLayer, Pool: PoolLayer<In = Conv::Out>> Layer for ConvPool<Conv, 
             pre,
             dpre,
             argmax,
+            kept_pre,
         } = cache;
-        self.pool.backward(pre, y, argmax, dy, Some(dpre));
-        self.conv.backward(x, pre, conv, dpre, dx);
+        if *kept_pre {
+            self.pool.backward(pre, y, argmax, dy, Some(dpre));
+            self.conv.backward(x, pre, conv, dpre, dx);
+            return;
+        }
+        let rows = x.rows();
+        let dx = dx.map(|dx| {
+            dx.set_rows(rows);
+            dx.as_mut_slice()
+        });
+        let pooled = (y.as_slice(), dy.as_slice(), &argmax[..]);
+        self.conv.conv_params_mut().backward_max_pooled(
+            &Conv::CONV,
+            &Pool::POOL.geom,
+            Conv::ACT,
+            x.as_slice(),
+            pooled,
+            rows,
+            dx,
+            conv,
+        );
     }
 
     /// The convolution's tensors, under this layer's own name (a pooling has none).

@@ -6,9 +6,10 @@
 use crate::core_prelude::*;
 
 use super::direct::{conv_taps_dweight, direct_applies, pad_input};
-use super::geom::ConvGeom;
+use super::geom::{ConvGeom, PoolGeom};
 use super::im2col::{col2im_add, im2col, unfold_is_identity};
 use super::plan::NO_DIRECT;
+use super::pool::max_pool_backward_with;
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
 use crate::kernels::activation::activation_backward_with;
 use crate::kernels::gemm::{gemm_in, gemm_nt_with, MatMul, MatMulNt, Product};
@@ -70,6 +71,46 @@ pub fn conv2d_backward_with(
     dx: Option<&mut [f32]>,
     ws: &mut ConvWorkspace,
 ) {
+    let grad = OutputGradient::Dense { y, dy };
+    conv2d_backward_from(arch, g, weight, act, x, grad, rows, dweight, dbias, dx, ws);
+}
+
+/// Where a convolution's backward pass takes each sample's gradient at the activation's
+/// input (dz) from.
+#[derive(Clone, Copy)]
+pub(super) enum OutputGradient<'a> {
+    /// The convolution's output `y` (after its activation) and the gradient `dy` there,
+    /// `out_len` values a sample: dz = dy · act′(y).
+    Dense { y: &'a [f32], dy: &'a [f32] },
+    /// A max pooling after the convolution: its output `y`, the gradient `dy` there and its
+    /// choices `argmax`, `pool.out_len()` values a sample. Only the chosen positions have a
+    /// gradient, and there the convolution's output is the pooling's: dz = the pooling's
+    /// backward pass of dy · act′(y), built per sample in cache; the convolution's whole
+    /// output is never stored or read.
+    MaxPooled {
+        pool: &'a PoolGeom,
+        y: &'a [f32],
+        dy: &'a [f32],
+        argmax: &'a [u32],
+    },
+}
+
+/// A convolution's gradients for `rows` samples from the output gradient `grad`: the body
+/// of [`conv2d_backward_with`] and of the fused pooling's backward pass.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv2d_backward_from(
+    arch: Arch,
+    g: &ConvGeom,
+    weight: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    grad: OutputGradient<'_>,
+    rows: usize,
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
+    ws: &mut ConvWorkspace,
+) {
     let (ckk, gk, co_g, p, c_out) = (
         g.ckk(),
         g.group_ckk(),
@@ -80,7 +121,22 @@ pub fn conv2d_backward_with(
     let (in_len, out_len) = (g.in_len(), g.out_len());
     assert!(weight.len() == g.weight_len() && dweight.len() == g.weight_len());
     assert!(dbias.as_deref().is_none_or(|b| b.len() == c_out));
-    assert!(x.len() >= rows * in_len && y.len() >= rows * out_len && dy.len() >= rows * out_len);
+    assert!(x.len() >= rows * in_len);
+    match grad {
+        OutputGradient::Dense { y, dy } => {
+            assert!(y.len() >= rows * out_len && dy.len() >= rows * out_len);
+        }
+        OutputGradient::MaxPooled {
+            pool,
+            y,
+            dy,
+            argmax,
+        } => {
+            let pooled = rows * pool.out_len();
+            assert!(pool.c == c_out && pool.h == g.oh && pool.w == g.ow);
+            assert!(y.len() >= pooled && dy.len() >= pooled && argmax.len() >= pooled);
+        }
+    }
     let (want_dx, want_dbias) = (dx.is_some(), dbias.is_some());
     let identity = unfold_is_identity(g);
     // The weight gradient's form (BENCHMARKS.md, convolution passes): with few rows of the
@@ -121,13 +177,33 @@ pub fn conv2d_backward_with(
             s.dweight_t.fill(0.0);
         }
         for (n, r) in range.enumerate() {
-            let (xr, yr, dyr) = (
-                &x[r * in_len..][..in_len],
-                &y[r * out_len..][..out_len],
-                &dy[r * out_len..][..out_len],
-            );
-            // dz = dy · act′(y)
-            activation_backward_with(arch, act, yr, dyr, &mut s.dz);
+            let xr = &x[r * in_len..][..in_len];
+            match grad {
+                OutputGradient::Dense { y, dy } => {
+                    let (yr, dyr) = (&y[r * out_len..][..out_len], &dy[r * out_len..][..out_len]);
+                    // dz = dy · act′(y)
+                    activation_backward_with(arch, act, yr, dyr, &mut s.dz);
+                }
+                OutputGradient::MaxPooled {
+                    pool,
+                    y,
+                    dy,
+                    argmax,
+                } => {
+                    let pool_len = pool.out_len();
+                    let (yr, dyr, ar) = (
+                        &y[r * pool_len..][..pool_len],
+                        &dy[r * pool_len..][..pool_len],
+                        &argmax[r * pool_len..][..pool_len],
+                    );
+                    // The pooled gradient through the activation, at the chosen positions.
+                    s.dz_pooled.resize(pool_len, 0.0);
+                    activation_backward_with(arch, act, yr, dyr, &mut s.dz_pooled);
+                    max_pool_backward_with(arch, pool, &s.dz_pooled, ar, &mut s.dz, 1);
+                }
+            }
+            // Summed over dz as laid out, so that the fused pooling's bias gradient is the
+            // unfused one to the bit where windows do not overlap.
             if want_dbias {
                 for (db, channel) in s.dbias.iter_mut().zip(s.dz.chunks_exact(p)) {
                     *db += sum_with(arch, channel);

@@ -1,6 +1,7 @@
 //! A convolution followed by a pooling, each sample pooled as soon as its convolution is
 //! computed, while it is in cache.
 
+use super::backward::{conv2d_backward_from, OutputGradient};
 use super::forward::conv2d_forward_with;
 use super::geom::{ConvGeom, PoolGeom};
 use super::plan::ForwardPlan;
@@ -33,9 +34,85 @@ static NO_FUSED_POOLING: AtomicBool = AtomicBool::new(false);
 
 /// Whether a convolution followed by a pooling pools each sample's output as soon as it is
 /// computed, while it is in cache ([`conv2d_pool_forward`]; on by default), or convolves the
-/// whole batch and then pools it, so that benchmarks can time both. Results are the same.
+/// whole batch and then pools it, so that benchmarks can time both. In training, fused max
+/// pooling also keeps only the pooled output and its choices for the backward pass
+/// ([`conv2d_max_pool_backward`]); unfused, the layer keeps the convolution's whole output
+/// and runs the pooling's and the convolution's backward passes one after the other.
+/// Results are the same.
 pub fn set_fused_pooling(on: bool) {
     NO_FUSED_POOLING.store(!on, Ordering::Relaxed);
+}
+
+/// Whether pooling is fused into the convolution before it ([`set_fused_pooling`]).
+pub fn fused_pooling() -> bool {
+    !NO_FUSED_POOLING.load(Ordering::Relaxed)
+}
+
+/// Gradients of y = maxpool(act(W ⋆ x + b)) for `rows` samples from what the fused forward
+/// pass kept: the pooled output `y`, its gradient `dy` and the pooling's choices `argmax`
+/// ([`conv2d_pool_forward`] with no `pre`). Only the chosen positions of the convolution's
+/// output have a gradient, and there its value is the pooled one, so each sample's dz is
+/// the pooling's backward pass of dy · act′(y), built in cache: the convolution's whole
+/// output is neither stored by the forward pass nor read back here. Overwrites `dweight`
+/// and `dbias` when given, writes `dx` when given, as [`conv2d_backward`] does.
+///
+/// [`conv2d_backward`]: super::conv2d_backward
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_max_pool_backward(
+    g: &ConvGeom,
+    pool: &PoolGeom,
+    weight: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    argmax: &[u32],
+    rows: usize,
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
+    ws: &mut ConvWorkspace,
+) {
+    conv2d_max_pool_backward_with(
+        Arch::current(),
+        g,
+        pool,
+        weight,
+        act,
+        x,
+        (y, dy, argmax),
+        rows,
+        dweight,
+        dbias,
+        dx,
+        ws,
+    )
+}
+
+/// [`conv2d_max_pool_backward`] on a given path, the pooling's output, its gradient and its
+/// choices as one argument.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_max_pool_backward_with(
+    arch: Arch,
+    g: &ConvGeom,
+    pool: &PoolGeom,
+    weight: &[f32],
+    act: EpilogueAct,
+    x: &[f32],
+    (y, dy, argmax): (&[f32], &[f32], &[u32]),
+    rows: usize,
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
+    ws: &mut ConvWorkspace,
+) {
+    let grad = OutputGradient::MaxPooled {
+        pool,
+        y,
+        dy,
+        argmax,
+    };
+    conv2d_backward_from(arch, g, weight, act, x, grad, rows, dweight, dbias, dx, ws);
 }
 
 /// y = pool(act(W ⋆ x + b)) for `rows` samples, each sample pooled as soon as its

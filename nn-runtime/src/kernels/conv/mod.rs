@@ -6,7 +6,10 @@
 //! Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions with many channels
 //! ([`winograd::applies`]), im2col + GEMM for everything else. The backward pass is
 //! im2col + GEMM, except that a direct convolution's weight gradient reads the padded input
-//! as its forward pass does.
+//! as its forward pass does. Each sample's gradient at the activation comes from the
+//! layer's output gradient, or, for a max pooling fused after the convolution, from the
+//! pooled gradient and the pooling's choices, so that training never stores the
+//! convolution's whole output.
 //!
 //! A batch is split into chunks, one per thread and each with its own scratch buffers, when
 //! the work is large enough (`PARALLEL_MIN_FLOPS`); weight gradients are summed over chunks.
@@ -14,6 +17,7 @@
 //! | File | What it holds |
 //! |---|---|
 //! | `geom.rs` | [`ConvGeom`], [`PoolGeom`], window index arithmetic |
+//! | `pool.rs` | max and average pooling, forward and backward |
 //! | `im2col.rs` | [`im2col()`], [`col2im_add`] |
 //! | `winograd.rs` | Winograd's F(2×2, 3×3) (forward) |
 //! | `workspace.rs` | [`ConvWorkspace`], [`ConvScratch`], the split of a batch into chunks |
@@ -21,8 +25,7 @@
 //! | `plan.rs` | which forward algorithm a shape takes, [`set_direct`], [`set_winograd`] |
 //! | `forward.rs` | [`conv2d_forward`] |
 //! | `backward.rs` | [`conv2d_backward`] |
-//! | `pool.rs` | max and average pooling, forward and backward |
-//! | `fused.rs` | [`conv2d_pool_forward`]: a convolution pooled sample by sample |
+//! | `fused.rs` | [`conv2d_pool_forward`]: a convolution pooled sample by sample; [`conv2d_max_pool_backward`]: its gradients from the pooled ones |
 //! | `transposed.rs` | [`conv_transpose_forward`], [`conv_transpose_backward`]: the adjoint of a convolution |
 //!
 //! Each file imports only files above it in this table (the tests in `winograd.rs` run a
@@ -43,7 +46,10 @@ mod workspace;
 pub use backward::{conv2d_backward, conv2d_backward_with};
 pub use direct::{direct_applies, DIRECT_MAX_CKK};
 pub use forward::{conv2d_arena_floats, conv2d_forward, conv2d_forward_arena, conv2d_forward_with};
-pub use fused::{conv2d_pool_forward, set_fused_pooling, PoolAfter};
+pub use fused::{
+    conv2d_max_pool_backward, conv2d_max_pool_backward_with, conv2d_pool_forward, fused_pooling,
+    set_fused_pooling, PoolAfter,
+};
 pub use geom::{ConvGeom, PoolGeom};
 pub use im2col::{col2im_add, im2col};
 pub use plan::{set_direct, set_winograd};

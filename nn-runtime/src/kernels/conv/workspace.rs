@@ -18,6 +18,8 @@ pub struct ConvScratch {
     pub(super) padded: Vec<f32>,
     pub(super) offsets: Vec<usize>,
     pub(super) dz: Vec<f32>,
+    /// One sample's pooled gradient through the activation (`OutputGradient::MaxPooled`).
+    pub(super) dz_pooled: Vec<f32>,
     pub(super) dz_t: Vec<f32>,
     pub(super) dweight: Vec<f32>,
     pub(super) dweight_t: Vec<f32>,

@@ -445,3 +445,145 @@ fn grouped_conv2d_backward_sums_weight_gradients_over_thread_chunks() {
     assert_all_close("chunked dw", &dw, &want_dw, positions);
     assert_all_close("chunked db", &db, &want_db, positions);
 }
+
+#[test]
+fn fused_max_pool_backward_matches_the_pooling_then_the_convolution() {
+    use super::pooling::torch_pool;
+    // (what, convolution, pooling window, stride, padding, activation): the direct and
+    // im2col paths, windows that leave rows and columns uncovered, overlap or are padded,
+    // groups, and every activation a convolution fuses.
+    let cases = [
+        (
+            "direct, last row and column uncovered",
+            torch_conv([3, 14, 15], 8, (3, 3), (1, 1), (1, 1), (0, 0), 1),
+            (2, 2),
+            (2, 2),
+            (0, 0),
+            EpilogueAct::Relu,
+        ),
+        (
+            "im2col, overlapping padded windows",
+            torch_conv([5, 9, 8], 7, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            (3, 3),
+            (2, 2),
+            (1, 1),
+            EpilogueAct::Tanh,
+        ),
+        (
+            "groups, strided convolution",
+            torch_conv([4, 11, 10], 6, (2, 3), (2, 1), (1, 1), (0, 1), 2),
+            (2, 2),
+            (2, 2),
+            (0, 0),
+            EpilogueAct::Sigmoid,
+        ),
+        (
+            "no activation, 3x2 windows",
+            torch_conv([2, 10, 10], 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            (3, 2),
+            (3, 2),
+            (0, 0),
+            EpilogueAct::None,
+        ),
+    ];
+    let mut rng = Rng::seed(31);
+    for (what, g, window, stride, pad, act) in cases {
+        let pool = conv::PoolAfter {
+            geom: torch_pool([g.c_out, g.oh, g.ow], window, stride, pad),
+            max: true,
+        };
+        let rows = 3;
+        let (in_len, out_len) = (g.c_in * g.h * g.w, g.c_out * g.oh * g.ow);
+        let pool_len = g.c_out * pool.geom.oh * pool.geom.ow;
+        let x = random(rows * in_len, &mut rng);
+        let wt = random(g.weight_len(), &mut rng);
+        let bias = random(g.c_out, &mut rng);
+        let dy = random(rows * pool_len, &mut rng);
+        // What the unfused layer keeps: the convolution's output, then the pooling's.
+        let (mut pre, mut y, mut argmax) = (
+            vec![0.0; rows * out_len],
+            vec![0.0; rows * pool_len],
+            vec![0; rows * pool_len],
+        );
+        let mut ws = conv::ConvWorkspace::default();
+        conv::conv2d_pool_forward(
+            &g,
+            &pool,
+            &wt,
+            Some(&bias),
+            act,
+            &x,
+            Some(&mut pre),
+            &mut y,
+            Some(&mut argmax),
+            rows,
+            &mut ws,
+        );
+        // The fused forward pass keeps no `pre` and chooses the same positions.
+        let (mut y_fused, mut argmax_fused) =
+            (vec![0.0; rows * pool_len], vec![0; rows * pool_len]);
+        conv::conv2d_pool_forward(
+            &g,
+            &pool,
+            &wt,
+            Some(&bias),
+            act,
+            &x,
+            None,
+            &mut y_fused,
+            Some(&mut argmax_fused),
+            rows,
+            &mut ws,
+        );
+        assert_eq!(y_fused, y, "{what}: pooled output");
+        assert_eq!(argmax_fused, argmax, "{what}: choices");
+        let mut dpre = vec![0.0; rows * out_len];
+        conv::max_pool_backward(&pool.geom, &dy, &argmax, &mut dpre, rows);
+        for arch in Arch::available() {
+            let (mut want_dw, mut want_db, mut want_dx) = (
+                vec![0.0; wt.len()],
+                vec![0.0; g.c_out],
+                vec![0.0; rows * in_len],
+            );
+            conv::conv2d_backward_with(
+                arch,
+                &g,
+                &wt,
+                act,
+                &x,
+                &pre,
+                &dpre,
+                rows,
+                &mut want_dw,
+                Some(&mut want_db),
+                Some(&mut want_dx),
+                &mut conv::ConvWorkspace::default(),
+            );
+            let (mut dw, mut db, mut dx) = (
+                vec![f32::NAN; wt.len()],
+                vec![f32::NAN; g.c_out],
+                vec![f32::NAN; rows * in_len],
+            );
+            conv::conv2d_max_pool_backward_with(
+                arch,
+                &g,
+                &pool.geom,
+                &wt,
+                act,
+                &x,
+                (&y, &dy, &argmax),
+                rows,
+                &mut dw,
+                Some(&mut db),
+                Some(&mut dx),
+                &mut conv::ConvWorkspace::default(),
+            );
+            let what = format!("{arch:?} {what}");
+            let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+            let positions = (rows * g.oh * g.ow) as f64;
+            assert_all_close(&format!("{what} dw"), &dw, &widen(&want_dw), positions);
+            assert_all_close(&format!("{what} db"), &db, &widen(&want_db), positions);
+            assert_all_close(&format!("{what} dx"), &dx, &widen(&want_dx), g.c_out as f64);
+        }
+    }
+}
