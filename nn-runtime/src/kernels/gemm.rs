@@ -101,6 +101,34 @@ pub fn gemm(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32
     gemm_on(Arch::current(), Backend::Auto, threads, p, a, b, bias, c)
 }
 
+/// Products of an inference pass from this many FLOPs are split over threads (training's
+/// stay whole below [`PARALLEL_MIN_FLOPS`]). Called back to back, as a batch-inference loop
+/// does, the pool's workers are awake: W2's 12.8-MFLOP first product split over two
+/// threads took the call from 122 to 82 µs, where the same split inside W3's training step
+/// made the step slower (320 against 420–744 µs; BENCHMARKS.md).
+pub const INFERENCE_MIN_FLOPS: usize = 8 << 20;
+
+/// [`gemm()`] for an inference pass: split over threads from [`INFERENCE_MIN_FLOPS`].
+pub fn gemm_inference(p: &MatMul, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    if p.flops() < INFERENCE_MIN_FLOPS || p.flops() >= PARALLEL_MIN_FLOPS {
+        return gemm(p, a, b, bias, c);
+    }
+    if super::lowp::mixed::bf16_products() {
+        check_bounds(p, a, b, bias, c);
+        return super::lowp::mixed::gemm(p, a, b, bias, c);
+    }
+    gemm_on(
+        Arch::current(),
+        Backend::Auto,
+        threads_here(),
+        p,
+        a,
+        b,
+        bias,
+        c,
+    )
+}
+
 /// [`gemm()`] on a given path: split over threads by size, as [`gemm()`] does.
 pub(crate) fn gemm_in(
     arch: Arch,

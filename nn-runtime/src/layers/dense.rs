@@ -141,12 +141,19 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> DenseOn<X, Y, F
         Ok(())
     }
 
-    pub(super) fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize) {
+    /// y = act(x·W_t + b) over `rows` rows; an inference pass splits its product over
+    /// threads from a smaller size than a training pass does (`kernels::gemm_inference`).
+    pub(super) fn forward_rows(&self, x: &[f32], y: &mut [f32], rows: usize, inference: bool) {
         let p = MatMul {
             act: F::EPILOGUE,
             ..MatMul::new(rows, Self::OUT, Self::IN)
         };
-        kernels::gemm(&p, x, &self.weight_t, BIAS.then_some(&self.bias[..]), y);
+        let bias = BIAS.then_some(&self.bias[..]);
+        if inference {
+            kernels::gemm_inference(&p, x, &self.weight_t, bias, y);
+        } else {
+            kernels::gemm(&p, x, &self.weight_t, bias, y);
+        }
     }
 
     /// The backward pass over `rows` rows of `IN` values (a batch of vectors, or every step
@@ -243,17 +250,18 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> Layer for Dense
     }
 
     fn forward_into(&self, x: &X, y: &mut Y, _ws: &mut ()) {
-        self.forward_rows(x.as_slice(), y.as_mut_slice(), 1);
+        self.forward_rows(x.as_slice(), y.as_mut_slice(), 1, true);
     }
 
     fn forward_batch_into(&self, x: &Batch<X>, y: &mut Batch<Y>, _ws: &mut ()) {
         y.set_rows(x.rows());
-        self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows());
+        self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows(), true);
     }
 
     /// The product is the same; the cache is only written by `backward` (as ∂loss/∂z).
     fn forward_train(&self, x: &Batch<X>, y: &mut Batch<Y>, _dz: &mut Batch<Y>, _rng: &mut Rng) {
-        self.forward_batch_into(x, y, &mut ());
+        y.set_rows(x.rows());
+        self.forward_rows(x.as_slice(), y.as_mut_slice(), x.rows(), false);
     }
 
     fn backward(
@@ -368,13 +376,14 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
     }
 
     fn forward_into(&self, x: &Tensor2<T, IN>, y: &mut Tensor2<T, OUT>, _ws: &mut ()) {
-        self.dense.forward_rows(x.as_slice(), y.as_mut_slice(), T);
+        self.dense
+            .forward_rows(x.as_slice(), y.as_mut_slice(), T, true);
     }
 
     fn forward_batch_into(&self, x: &Batch<Self::In>, y: &mut Batch<Self::Out>, _ws: &mut ()) {
         y.set_rows(x.rows());
         self.dense
-            .forward_rows(x.as_slice(), y.as_mut_slice(), x.rows() * T);
+            .forward_rows(x.as_slice(), y.as_mut_slice(), x.rows() * T, true);
     }
 
     fn forward_train(
@@ -384,7 +393,9 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
         _dz: &mut Batch<Tensor1<OUT>>,
         _rng: &mut Rng,
     ) {
-        self.forward_batch_into(x, y, &mut ());
+        y.set_rows(x.rows());
+        self.dense
+            .forward_rows(x.as_slice(), y.as_mut_slice(), x.rows() * T, false);
     }
 
     fn backward(

@@ -102,7 +102,7 @@ impl<const T: usize, const IN: usize, const OUT: usize, F: FusedActivation, cons
     type StepOut = Tensor1<OUT>;
     type State = ();
     fn step(&self, x: &Tensor1<IN>, y: &mut Tensor1<OUT>, _: &mut ()) -> Result<()> {
-        self.dense.forward_rows(&x.data, &mut y.data, 1);
+        self.dense.forward_rows(&x.data, &mut y.data, 1, true);
         Ok(())
     }
 }
