@@ -326,6 +326,12 @@ fn cnn_workloads(c: &mut Criterion) {
     g.bench_function("W6 conv2 backward b32", |b| {
         b.iter(|| conv2.backward(black_box(&x32_2), &y2, &mut c2, &dy2, Some(&mut dx2)))
     });
+    // The input gradient by a product and col2im instead of Winograd's algorithm.
+    g.bench_function("W6 conv2 backward b32 (im2col)", |b| {
+        set_winograd(false);
+        b.iter(|| conv2.backward(black_box(&x32_2), &y2, &mut c2, &dy2, Some(&mut dx2)));
+        set_winograd(true);
+    });
     g.throughput(Throughput::Elements(32 * 3 * CONV2_FLOPS));
     g.bench_function("W6 conv2 train b32", |b| {
         b.iter(|| {
@@ -385,14 +391,6 @@ fn cnn_workloads(c: &mut Criterion) {
                 .train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam_generic)
                 .unwrap()
         })
-    });
-    g.bench_function("W6 cnn-train-b32 (pooling not fused)", |b| {
-        set_fused_pooling(false);
-        b.iter(|| {
-            cnn.train_step(black_box(&x32), &labels, &CrossEntropy, &mut adam)
-                .unwrap()
-        });
-        set_fused_pooling(true);
     });
     g.finish();
 }
