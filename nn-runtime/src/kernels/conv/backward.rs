@@ -1,15 +1,17 @@
 //! A convolution's backward pass over a batch: the weight gradient (dot products, a
 //! register-tiled product or the direct kernel's, by shape), the bias gradient and the
-//! input gradient (a product and col2im), weight and bias gradients summed over chunks.
+//! input gradient (a product and col2im, or Winograd's algorithm where the input gradient
+//! is a convolution it applies to), weight and bias gradients summed over chunks.
 
 #[allow(unused_imports)]
 use crate::core_prelude::*;
 
 use super::direct::{conv_taps_dweight, direct_applies, pad_input};
-use super::geom::{ConvGeom, PoolGeom};
+use super::geom::{flip_weights, ConvGeom, PoolGeom};
 use super::im2col::{col2im_add, im2col, unfold_is_identity};
-use super::plan::NO_DIRECT;
+use super::plan::{NO_DIRECT, NO_WINOGRAD};
 use super::pool::max_pool_backward_with;
+use super::winograd;
 use super::workspace::{for_each_chunk, ConvWorkspace, Rows};
 use crate::kernels::activation::activation_backward_with;
 use crate::kernels::gemm::{gemm_in, gemm_nt_with, MatMul, MatMulNt, Product};
@@ -159,6 +161,16 @@ pub(super) fn conv2d_backward_from(
             len: 0,
         },
     };
+    // The input gradient is itself a convolution (of dz by the flipped weights): computed
+    // by Winograd's algorithm where a forward pass of that shape would be, else by a
+    // product and col2im.
+    let dx_conv = g
+        .input_gradient_conv()
+        .filter(|t| want_dx && winograd::applies(t) && !NO_WINOGRAD.load(Ordering::Relaxed));
+    let mut flipped = core::mem::take(&mut ws.flipped);
+    if dx_conv.is_some() {
+        flip_weights(g, weight, &mut flipped);
+    }
     let chunks = ws.chunks(rows, 2 * g.flops());
     for_each_chunk(chunks, 0..rows, dx, &|s, range, dx| {
         if !identity && (want_dx || !direct) {
@@ -172,6 +184,9 @@ pub(super) fn conv2d_backward_from(
         }
         s.dbias.clear();
         s.dbias.resize(c_out, 0.0);
+        if let Some(t) = &dx_conv {
+            winograd::prepare(t, &flipped, &mut s.winograd_dx);
+        }
         if range.is_empty() {
             s.dweight.fill(0.0);
             s.dweight_t.fill(0.0);
@@ -265,7 +280,18 @@ pub(super) fn conv2d_backward_from(
             }
             if want_dx {
                 let dxr = &mut dx.data[n * in_len..(n + 1) * in_len];
-                fold_input_gradient(arch, g, weight, &s.dz, &mut s.cols, dxr);
+                match &dx_conv {
+                    Some(t) => winograd::forward_sample(
+                        arch,
+                        t,
+                        None,
+                        EpilogueAct::None,
+                        &s.dz,
+                        dxr,
+                        &mut s.winograd_dx,
+                    ),
+                    None => fold_input_gradient(arch, g, weight, &s.dz, &mut s.cols, dxr),
+                }
             }
         }
         if !dot_form && !direct {
@@ -294,6 +320,7 @@ pub(super) fn conv2d_backward_from(
             }
         }
     }
+    ws.flipped = flipped;
 }
 
 /// One sample's input gradient from its output gradient `dz`: per group k, dcols_k[gk, P] =

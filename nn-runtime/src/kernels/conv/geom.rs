@@ -1,6 +1,9 @@
 //! The sizes of a convolution and of a pooling window, with PyTorch's semantics, and the
 //! index arithmetic of a window sliding over a padded axis.
 
+#[allow(unused_imports)]
+use crate::core_prelude::*;
+
 use core::ops::Range;
 
 /// Sizes of a 2-D convolution (a 1-D one has `h = kh = sh = dh = 1`, `pt = 0`), with
@@ -36,6 +39,25 @@ impl ConvGeom {
     pub const fn ckk(&self) -> usize {
         self.c_in * self.kh * self.kw
     }
+    /// The convolution whose forward pass is this one's input gradient, where there is one
+    /// of the same form: for stride 1, no dilation and one group, dx is dz convolved with
+    /// the weights' taps reversed and their channels swapped (`flip_weights`), over dz
+    /// padded by `k − 1 − p` on each side (zero outside dz, so padding after the input that
+    /// `same` adds needs nothing). `None` for other convolutions, or padding beyond `k − 1`.
+    pub(super) fn input_gradient_conv(&self) -> Option<ConvGeom> {
+        let plain = self.sh == 1 && self.sw == 1 && self.dh == 1 && self.dw == 1;
+        (plain && self.groups == 1 && self.pt < self.kh && self.pl < self.kw).then_some(ConvGeom {
+            c_in: self.c_out,
+            h: self.oh,
+            w: self.ow,
+            c_out: self.c_in,
+            pt: self.kh - 1 - self.pt,
+            pl: self.kw - 1 - self.pl,
+            oh: self.h,
+            ow: self.w,
+            ..*self
+        })
+    }
     /// Rows of the unfolded input one group reads, and the length of a weight row.
     pub const fn group_ckk(&self) -> usize {
         self.ckk() / self.groups
@@ -61,6 +83,22 @@ impl ConvGeom {
     /// Multiply-adds of one sample's forward pass, as FLOPs.
     pub const fn flops(&self) -> usize {
         2 * self.c_out * self.group_ckk() * self.positions()
+    }
+}
+
+/// The weights of `ConvGeom::input_gradient_conv`: `flipped[ci][co][kh − 1 − i][kw − 1 − j]
+/// = weight[co][ci][i][j]`, for a convolution of one group.
+pub(super) fn flip_weights(g: &ConvGeom, weight: &[f32], flipped: &mut Vec<f32>) {
+    let taps = g.kh * g.kw;
+    assert!(g.groups == 1 && weight.len() == g.c_out * g.c_in * taps);
+    flipped.resize(weight.len(), 0.0);
+    for (co, w_co) in weight.chunks_exact(g.c_in * taps).enumerate() {
+        for (ci, w) in w_co.chunks_exact(taps).enumerate() {
+            let out = &mut flipped[(ci * g.c_out + co) * taps..][..taps];
+            for (o, &v) in out.iter_mut().zip(w.iter().rev()) {
+                *o = v;
+            }
+        }
     }
 }
 

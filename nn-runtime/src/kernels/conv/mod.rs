@@ -6,7 +6,9 @@
 //! Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions with many channels
 //! ([`winograd::applies`]), im2col + GEMM for everything else. The backward pass is
 //! im2col + GEMM, except that a direct convolution's weight gradient reads the padded input
-//! as its forward pass does. Each sample's gradient at the activation comes from the
+//! as its forward pass does, and that an input gradient which is itself a convolution
+//! Winograd applies to (that of a 3×3 stride-1 convolution with enough channels: dz by the
+//! flipped weights) is computed by it. Each sample's gradient at the activation comes from the
 //! layer's output gradient, or, for a max pooling fused after the convolution, from the
 //! pooled gradient and the pooling's choices, so that training never stores the
 //! convolution's whole output.
@@ -19,7 +21,7 @@
 //! | `geom.rs` | [`ConvGeom`], [`PoolGeom`], window index arithmetic |
 //! | `pool.rs` | max and average pooling, forward and backward |
 //! | `im2col.rs` | [`im2col()`], [`col2im_add`] |
-//! | `winograd.rs` | Winograd's F(2×2, 3×3) (forward) |
+//! | `winograd.rs` | Winograd's F(2×2, 3×3) (forward passes, and input gradients that are one) |
 //! | `workspace.rs` | [`ConvWorkspace`], [`ConvScratch`], the split of a batch into chunks |
 //! | `direct.rs` | the direct convolution (forward, weight gradient) |
 //! | `plan.rs` | which forward algorithm a shape takes, [`set_direct`], [`set_winograd`] |

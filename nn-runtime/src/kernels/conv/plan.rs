@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Turns Winograd's algorithm off, so that benchmarks can time im2col + GEMM on the same
 /// shapes (`set_winograd`).
-static NO_WINOGRAD: AtomicBool = AtomicBool::new(false);
+pub(super) static NO_WINOGRAD: AtomicBool = AtomicBool::new(false);
 
 /// Turns the direct convolution off (`set_direct`).
 pub(super) static NO_DIRECT: AtomicBool = AtomicBool::new(false);

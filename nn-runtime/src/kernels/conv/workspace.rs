@@ -14,6 +14,8 @@ use core::ops::Range;
 pub struct ConvScratch {
     pub(super) cols: Vec<f32>,
     pub(super) winograd: WinogradScratch,
+    /// The input gradient's, when it is a convolution Winograd computes.
+    pub(super) winograd_dx: WinogradScratch,
     /// The direct convolution's padded input and tap offsets.
     pub(super) padded: Vec<f32>,
     pub(super) offsets: Vec<usize>,
@@ -34,6 +36,8 @@ pub struct ConvWorkspace {
     chunks: Vec<ConvScratch>,
     /// The whole batch's convolution output when pooling is not fused.
     pub(super) unfused: Vec<f32>,
+    /// The weights of the convolution that is the input gradient (`flip_weights`).
+    pub(super) flipped: Vec<f32>,
 }
 
 impl ConvWorkspace {

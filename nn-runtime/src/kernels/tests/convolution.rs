@@ -205,6 +205,20 @@ fn conv_cases() -> Vec<(&'static str, conv::ConvGeom)> {
             "direct: 1-D, 3 channels to 5, kernel 7, padding 3, 100 long",
             torch_conv([3, 1, 100], 5, (1, 7), (1, 1), (1, 1), (0, 3), 1),
         ),
+        // Winograd for the input gradient (a 3×3 convolution of dz padded by 2 − p, with
+        // 32 channels or more each way and an input of 16 or more on each side).
+        (
+            "Winograd forward and input gradient: 32 channels to 33, 18x17, valid",
+            torch_conv([32, 18, 17], 33, (3, 3), (1, 1), (1, 1), (0, 0), 1),
+        ),
+        (
+            "Winograd input gradient: 33 channels to 32, 17x16, padding 1",
+            torch_conv([33, 17, 16], 32, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+        ),
+        (
+            "Winograd input gradient: 32 channels to 32, 16x19, padding 2",
+            torch_conv([32, 16, 19], 32, (3, 3), (1, 1), (1, 1), (2, 2), 1),
+        ),
     ];
     // Keras's `same` with stride 1 (the direct path): one more zero after the input than
     // before it, on both sides.
