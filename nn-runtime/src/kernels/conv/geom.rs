@@ -46,7 +46,7 @@ impl ConvGeom {
     /// `same` adds needs nothing). `None` for other convolutions, or padding beyond `k − 1`.
     pub(super) fn input_gradient_conv(&self) -> Option<ConvGeom> {
         let plain = self.sh == 1 && self.sw == 1 && self.dh == 1 && self.dw == 1;
-        (plain && self.groups == 1 && self.pt < self.kh && self.pl < self.kw).then_some(ConvGeom {
+        (plain && self.groups == 1 && self.pt < self.kh && self.pl < self.kw).then(|| ConvGeom {
             c_in: self.c_out,
             h: self.oh,
             w: self.ow,
