@@ -425,6 +425,15 @@ fn rnn_workloads(c: &mut Criterion) {
     let xl: Batch<Tensor2<28, 28>> = random_batch(32, &mut rng);
     let labels = Labels::<10>::new((0..32).map(|i| i % 10).collect()).unwrap();
     let mut adam = Adam::new(1e-3);
+    // The forward pass alone (the recurrence's products and cells), as inference.
+    g.throughput(Throughput::Elements(32 * LSTM_FLOPS));
+    g.bench_function("W9 lstm-infer-b32", |b| {
+        let mut out = Batch::default();
+        b.iter(|| {
+            lstm.predict_into(black_box(&xl), &mut out);
+            black_box(out.rows())
+        })
+    });
     g.throughput(Throughput::Elements(32 * 3 * LSTM_FLOPS));
     g.bench_function("W9 lstm-train-b32", |b| {
         b.iter(|| {

@@ -120,7 +120,7 @@ pub use matrix::{argmax, column_sums, transpose};
 pub use optim::{adam_update, adam_update_with};
 pub use recurrence::{
     gru_cell_backward_with, gru_cell_forward_with, lstm_cell_backward, lstm_cell_backward_with,
-    lstm_cell_forward, lstm_cell_forward_with, rnn_sequence_with,
+    lstm_cell_forward, lstm_cell_forward_strided_with, lstm_cell_forward_with, rnn_sequence_with,
 };
 pub use reduce::{
     exp_with, log_softmax_backward, log_softmax_forward, log_sum_exp, log_sum_exp_parts,

@@ -88,17 +88,36 @@ pub fn lstm_cell_forward_with(
     tanh_c: &mut [f32],
     h_out: &mut [f32],
 ) {
+    assert!(gates.len() == 4 * c.len());
+    lstm_cell_forward_strided_with(arch, gates, c.len(), c_prev, c, tanh_c, h_out)
+}
+
+/// [`lstm_cell_forward_with`] over a block of `h` units whose four gates lie `stride`
+/// apart in `gates` (`[i…, f…, g…, o…]` at offsets 0, stride, 2·stride, 3·stride; stride
+/// ≥ h): the cell of some of a layer's units, in the gate row of all of them, as the
+/// recurrent pass runs it right after the product of those units' gates.
+pub fn lstm_cell_forward_strided_with(
+    arch: Arch,
+    gates: &mut [f32],
+    stride: usize,
+    c_prev: Option<&[f32]>,
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    h_out: &mut [f32],
+) {
     let h = c.len();
-    assert!(gates.len() == 4 * h && tanh_c.len() == h && h_out.len() == h);
+    assert!(stride >= h && gates.len() >= 3 * stride + h);
+    assert!(tanh_c.len() == h && h_out.len() == h);
     assert!(c_prev.is_none_or(|p| p.len() == h));
     dispatch!(
         arch,
-        // SAFETY: every slice holds the values the kernel reads or writes (asserted above);
-        // the written slices are `&mut` and so overlap nothing; `arch` proves this CPU has
-        // the path's features.
+        // SAFETY: every slice holds the values the kernel reads or writes (asserted above:
+        // the gates' 3·stride + h); the written slices are `&mut` and so overlap nothing;
+        // `arch` proves this CPU has the path's features.
         simd => unsafe {
             simd::lstm_cell_forward(
                 h,
+                stride,
                 gates.as_mut_ptr(),
                 c_prev.map_or(core::ptr::null(), |p| p.as_ptr()),
                 c.as_mut_ptr(),
@@ -107,12 +126,13 @@ pub fn lstm_cell_forward_with(
             )
         },
         scalar => {
+            let s = stride;
             for k in 0..h {
                 let i = sigmoid(gates[k]);
-                let f = sigmoid(gates[h + k]);
-                let g = gates[2 * h + k].tanh();
-                let o = sigmoid(gates[3 * h + k]);
-                [gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]] = [i, f, g, o];
+                let f = sigmoid(gates[s + k]);
+                let g = gates[2 * s + k].tanh();
+                let o = sigmoid(gates[3 * s + k]);
+                [gates[k], gates[s + k], gates[2 * s + k], gates[3 * s + k]] = [i, f, g, o];
                 c[k] = f * c_prev.map_or(0.0, |p| p[k]) + i * g;
                 tanh_c[k] = c[k].tanh();
                 h_out[k] = o * tanh_c[k];

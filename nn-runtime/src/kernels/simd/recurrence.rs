@@ -99,18 +99,20 @@ macro_rules! recurrence_kernels {
         }
 
         /// An LSTM cell's forward step over `h` units, in one pass: the gates' pre-
-        /// activations `[i | f | g | o]` become σ(i), σ(f), tanh(g), σ(o) in place; then
-        /// c_t = f·c_{t−1} + i·g (c_{t−1} null before the first step: 0), tanh(c_t) and
-        /// h_t = o·tanh(c_t) are written to `c`, `tanh_c` and `h_out`.
+        /// activations `[i | f | g | o]` (each gate's block `stride` after the previous one's,
+        /// `stride ≥ h`) become σ(i), σ(f), tanh(g), σ(o) in place; then c_t = f·c_{t−1} +
+        /// i·g (c_{t−1} null before the first step: 0), tanh(c_t) and h_t = o·tanh(c_t) are
+        /// written to `c`, `tanh_c` and `h_out`.
         ///
         /// # Safety
-        /// `gates` valid for reads and writes of 4·h values, `c_prev` (unless null) for reads
-        /// of h, `c`, `tanh_c` and `h_out` for writes of h; the written ranges overlap
-        /// nothing else.
+        /// `gates` valid for reads and writes of 3·stride + h values, `c_prev` (unless null)
+        /// for reads of h, `c`, `tanh_c` and `h_out` for writes of h; the written ranges
+        /// overlap nothing else.
         #[doc = concat!("The CPU must support `", $features, "`.")]
         #[target_feature(enable = $features)]
         pub unsafe fn lstm_cell_forward(
             h: usize,
+            stride: usize,
             gates: *mut f32,
             c_prev: *const f32,
             c: *mut f32,
@@ -124,13 +126,13 @@ macro_rules! recurrence_kernels {
                 // the ranges our caller vouches for.
                 unsafe {
                     let i = sigmoid(load_m(gates.add(k), m));
-                    let f = sigmoid(load_m(gates.add(h + k), m));
-                    let g = tanh(load_m(gates.add(2 * h + k), m));
-                    let o = sigmoid(load_m(gates.add(3 * h + k), m));
+                    let f = sigmoid(load_m(gates.add(stride + k), m));
+                    let g = tanh(load_m(gates.add(2 * stride + k), m));
+                    let o = sigmoid(load_m(gates.add(3 * stride + k), m));
                     store_m(gates.add(k), i, m);
-                    store_m(gates.add(h + k), f, m);
-                    store_m(gates.add(2 * h + k), g, m);
-                    store_m(gates.add(3 * h + k), o, m);
+                    store_m(gates.add(stride + k), f, m);
+                    store_m(gates.add(2 * stride + k), g, m);
+                    store_m(gates.add(3 * stride + k), o, m);
                     let cell = if c_prev.is_null() {
                         mul(i, g)
                     } else {

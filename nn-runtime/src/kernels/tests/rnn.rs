@@ -151,6 +151,59 @@ fn lstm_cell_forward_matches_its_definition_in_f64_on_every_path() {
 }
 
 #[test]
+fn lstm_cell_on_a_block_of_units_matches_the_whole_row_on_every_path() {
+    // The recurrent pass runs the cell on blocks of units inside the row of all of them:
+    // each block must give exactly the whole row's values, and touch nothing outside.
+    let mut rng = Rng::seed(35);
+    for &(h, u0, ub) in &[
+        (128, 0, 64),
+        (128, 64, 64),
+        (70, 64, 6),
+        (17, 3, 13),
+        (5, 0, 1),
+    ] {
+        let gates0: Vec<f32> = (0..4 * h).map(|_| rng.uniform(-6.0, 6.0)).collect();
+        let c_prev = random(h, &mut rng);
+        for arch in Arch::available() {
+            let mut whole = gates0.clone();
+            let (mut c, mut tanh_c, mut hs) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
+            lstm_cell_forward_with(
+                arch,
+                &mut whole,
+                Some(&c_prev),
+                &mut c,
+                &mut tanh_c,
+                &mut hs,
+            );
+            let mut block = gates0.clone();
+            let (mut bc, mut btc, mut bh) = (vec![0.0; ub], vec![0.0; ub], vec![0.0; ub]);
+            lstm_cell_forward_strided_with(
+                arch,
+                &mut block[u0..][..3 * h + ub],
+                h,
+                Some(&c_prev[u0..u0 + ub]),
+                &mut bc,
+                &mut btc,
+                &mut bh,
+            );
+            for (k, (&got, &g0)) in block.iter().zip(&gates0).enumerate() {
+                let inside = (u0..u0 + ub).contains(&(k % h));
+                let want = if inside { whole[k] } else { g0 };
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{arch:?} h={h} u0={u0} at {k}"
+                );
+            }
+            let parts = [(&bc, &c), (&btc, &tanh_c), (&bh, &hs)];
+            for (got, want) in parts {
+                assert_eq!(got[..], want[u0..u0 + ub], "{arch:?} h={h} u0={u0}");
+            }
+        }
+    }
+}
+
+#[test]
 fn gru_cell_matches_its_definition_in_f64_on_every_path() {
     let mut rng = Rng::seed(34);
     let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());

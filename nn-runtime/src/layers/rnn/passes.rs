@@ -39,6 +39,7 @@ pub fn rnn_forward(
         CellKind::Lstm => {
             c.extra.resize(bt * h, 0.0);
             c.tanh_c.resize(bt * h, 0.0);
+            c.weight_hh.resize(h * gh, 0.0);
         }
         _ => {}
     }
@@ -65,7 +66,8 @@ pub struct RnnBuffers<'a> {
     pub tanh_c: &'a mut [f32],
     /// GRU: `[B, G·H]`; empty otherwise.
     pub step: &'a mut [f32],
-    /// A simple RNN over one sequence: `H · round16(H) + 16`; empty otherwise.
+    /// A simple RNN over one sequence: `H · round16(H) + 16`; an LSTM: `H · G·H` (its
+    /// recurrent weights packed by unit block, [`pack_lstm_weights`]); empty otherwise.
     pub weight_hh: &'a mut [f32],
 }
 
@@ -73,7 +75,7 @@ pub struct RnnBuffers<'a> {
 const fn rnn_buffer_lens(g: &RnnGeom) -> [usize; 6] {
     let (t, h, gh) = (g.t, g.h, g.kind.gates() * g.h);
     let (extra, tanh_c, step, weight_hh) = match g.kind {
-        CellKind::Lstm => (t * h, t * h, 0, 0),
+        CellKind::Lstm => (t * h, t * h, 0, h * gh),
         CellKind::Gru => (t * h, 0, gh, 0),
         _ => (0, 0, 0, h * h.next_multiple_of(16) + 16),
     };
@@ -165,6 +167,16 @@ pub fn rnn_forward_in(
         }
         return;
     }
+    if g.kind == CellKind::Lstm {
+        let cells = LstmBuffers {
+            gates: c_gates,
+            hs: c_hs,
+            cells: &mut c_extra[..bt * h],
+            tanh_c: &mut c_tanh_c[..bt * h],
+            packed: &mut c_weight_hh[..h * gh],
+        };
+        return lstm_recurrence(g, p, rows, lengths, cells, product);
+    }
     let row_stride_gates = t_len * gh;
     let row_stride_h = t_len * h;
     for t in 0..t_len {
@@ -211,19 +223,7 @@ pub fn rnn_forward_in(
                     kernels::activation_forward_in_place(act, gate);
                     c_hs[at..at + h].copy_from_slice(gate);
                 }
-                CellKind::Lstm => {
-                    // i, f, o = σ(·); g = tanh(·); c = f⊙c₋ + i⊙g; h = o⊙tanh(c), in one pass.
-                    // c₋ is row b's previous step, an earlier block of the same buffer.
-                    let (before, cell) = c_extra.split_at_mut(at);
-                    let c_prev = prev.map(|q| &before[q..q + h]);
-                    kernels::lstm_cell_forward(
-                        gate,
-                        c_prev,
-                        &mut cell[..h],
-                        &mut c_tanh_c[at..at + h],
-                        &mut c_hs[at..at + h],
-                    );
-                }
+                CellKind::Lstm => unreachable!("the LSTM runs in lstm_recurrence"),
                 CellKind::Gru => {
                     // r, z = σ(x_rz + hh_rz); n = tanh(x_n + r⊙hh_n); h = (1−z)⊙n + z⊙h₋, in
                     // one pass; h₋ is row b's previous step, an earlier block of `c_hs`.
@@ -240,11 +240,113 @@ pub fn rnn_forward_in(
                 }
             }
             if let (Some(q), true) = (prev, padded(lengths, b, t)) {
-                // Past the row's length its state stays (h, and an LSTM's cell state).
+                // Past the row's length its state stays.
                 c_hs.copy_within(q..q + h, at);
-                if g.kind == CellKind::Lstm {
-                    c_extra.copy_within(q..q + h, at);
+            }
+        }
+    }
+}
+
+/// Units per block of [`lstm_recurrence`]'s step: the product of a block's four gates
+/// (rows × 4·64 values, 32 KiB at 32 rows) is still in L1 when its cells read it.
+const LSTM_UNIT_BLOCK: usize = 64;
+
+/// `W_hh_t` `[H, 4·H]` packed for [`lstm_recurrence`]: for each block of
+/// [`LSTM_UNIT_BLOCK`] units `u0..u0 + ub`, its four gates' columns one after the other,
+/// each `[H, ub]` contiguous: the panel of (u0, gate q) starts at `4·H·u0 + q·H·ub`. Packed
+/// once a pass, the panels are read from cache at every step without the strides of the
+/// whole gate row.
+fn pack_lstm_weights(h: usize, weight_hh_t: &[f32], packed: &mut [f32]) {
+    let gh = 4 * h;
+    for u0 in (0..h).step_by(LSTM_UNIT_BLOCK) {
+        let ub = LSTM_UNIT_BLOCK.min(h - u0);
+        for q in 0..4 {
+            let panel = &mut packed[4 * h * u0 + q * h * ub..][..h * ub];
+            for (dst, src) in panel.chunks_exact_mut(ub).zip(weight_hh_t.chunks_exact(gh)) {
+                dst.copy_from_slice(&src[q * h + u0..][..ub]);
+            }
+        }
+    }
+}
+
+/// An LSTM's buffers for [`lstm_recurrence`], over `B·T` steps.
+struct LstmBuffers<'a> {
+    /// `[B, T, 4·H]`: the input projections on entry, the activated gates on return.
+    gates: &'a mut [f32],
+    hs: &'a mut [f32],
+    cells: &'a mut [f32],
+    tanh_c: &'a mut [f32],
+    /// `H · 4·H`: scratch for [`pack_lstm_weights`].
+    packed: &'a mut [f32],
+}
+
+/// An LSTM's recurrence with each step's product and cell arithmetic fused by block of
+/// units: for each block, the product h_{t−1}·W_hh of its four gates' columns, then, while
+/// those gates are in L1, the cells of its units in every row (σ, tanh, c_t = f⊙c₋ + i⊙g,
+/// h_t = o⊙tanh(c_t)). Block by block is exact: a unit's cell reads its own four gates only.
+fn lstm_recurrence(
+    g: &RnnGeom,
+    p: &RnnParams,
+    rows: usize,
+    lengths: Option<&[u32]>,
+    c: LstmBuffers<'_>,
+    product: &Product<'_>,
+) {
+    let (t_len, h, gh) = (g.t, g.h, g.gh());
+    let LstmBuffers {
+        gates,
+        hs,
+        cells,
+        tanh_c,
+        packed,
+    } = c;
+    pack_lstm_weights(h, &p.weight_hh_t, packed);
+    let arch = kernels::Arch::current();
+    for t in 0..t_len {
+        for u0 in (0..h).step_by(LSTM_UNIT_BLOCK) {
+            let ub = LSTM_UNIT_BLOCK.min(h - u0);
+            if t > 0 {
+                // The block's gates (+)= h_{t−1} · its panels, rows strided by a sequence.
+                for q in 0..4 {
+                    let mm = MatMul {
+                        rsa: t_len * h,
+                        rsb: ub,
+                        rsc: t_len * gh,
+                        accumulate: true,
+                        ..MatMul::new(rows, ub, h)
+                    };
+                    product(
+                        &mm,
+                        &hs[(t - 1) * h..],
+                        &packed[4 * h * u0 + q * h * ub..],
+                        None,
+                        &mut gates[t * gh + q * h + u0..],
+                    );
                 }
+            }
+            for b in 0..rows {
+                let at = (b * t_len + t) * h;
+                let gate = &mut gates[(b * t_len + t) * gh + u0..][..3 * h + ub];
+                // c₋ is row b's previous step, an earlier block of the same buffer.
+                let (before, cell) = cells.split_at_mut(at);
+                let c_prev = (t > 0).then(|| &before[at - h + u0..][..ub]);
+                kernels::lstm_cell_forward_strided_with(
+                    arch,
+                    gate,
+                    h,
+                    c_prev,
+                    &mut cell[u0..u0 + ub],
+                    &mut tanh_c[at + u0..][..ub],
+                    &mut hs[at + u0..][..ub],
+                );
+            }
+        }
+        for b in 0..rows {
+            let at = (b * t_len + t) * h;
+            if t > 0 && padded(lengths, b, t) {
+                // Past the row's length its state stays (h and the cell state).
+                hs.copy_within(at - h..at, at);
+                cells.copy_within(at - h..at, at);
             }
         }
     }
