@@ -15,7 +15,9 @@ use typed_nn::kernels::lowp::{
     gemm_bf16, gemm_u8i8, round_up, to_bf16, Bf16Arch, Int8Arch, PackedBf16, PackedI8, ACT_MAX,
     BF16_GROUP, I8_GROUP, WEIGHT_MAX,
 };
-use typed_nn::kernels::{fma_peak_probe, gemm_with, Arch, Backend, MatMul};
+use typed_nn::kernels::{
+    fma_peak_probe, gemm, gemm_nt_split, gemm_with, transpose, Arch, Backend, MatMul, MatMulNt,
+};
 use typed_nn::Rng;
 
 /// M×K×N, the shapes the performance goals name.
@@ -141,6 +143,35 @@ fn weight_gradient(c: &mut Criterion) {
     g.finish();
 }
 
+/// The input gradient of W6's Dense layer, dX[32×12544] = dZ[32×128] · W_tᵀ (W_t
+/// `[12544, 128]` as stored): as dot products along 128 (what the layer runs), and through
+/// a transposed copy of the weight and a product (what it ran before). On the process-wide
+/// thread count (`TYPED_NN_THREADS`).
+fn input_gradient(c: &mut Criterion) {
+    let mut rng = Rng::seed(2);
+    let (rows, n_in, n_out) = (32, 12544, 128);
+    let dz: Vec<f32> = (0..rows * n_out).map(|_| rng.next_f32()).collect();
+    let weight_t: Vec<f32> = (0..n_in * n_out).map(|_| rng.next_f32()).collect();
+    let (mut dx, mut weight) = (vec![0.0f32; rows * n_in], vec![0.0f32; n_in * n_out]);
+    let mut g = c.benchmark_group("gemm");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    g.throughput(Throughput::Elements((2 * rows * n_in * n_out) as u64));
+    g.bench_function("dX 32x128x12544 (dot products)", |b| {
+        let p = MatMulNt::new(rows, n_in, n_out);
+        b.iter(|| gemm_nt_split(&p, black_box(&dz), black_box(&weight_t), &mut dx))
+    });
+    g.bench_function("dX 32x128x12544 (transpose + product)", |b| {
+        let p = MatMul::new(rows, n_in, n_out);
+        b.iter(|| {
+            transpose(black_box(&weight_t), n_in, n_out, &mut weight);
+            gemm(&p, black_box(&dz), &weight, None, &mut dx)
+        })
+    });
+    g.finish();
+}
+
 /// M×K×N of the low-precision comparison: MLP layers at batch 1 and 64, the 9216→128 layer
 /// of the MNIST CNN at batch 1, and the im2col product of a 3×3 convolution 32→32 on a 28×28
 /// map (784 positions × 288 taps × 32 filters).
@@ -230,5 +261,12 @@ fn lowp(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peak, gemm_shapes, weight_gradient, lowp);
+criterion_group!(
+    benches,
+    peak,
+    gemm_shapes,
+    weight_gradient,
+    input_gradient,
+    lowp
+);
 criterion_main!(benches);

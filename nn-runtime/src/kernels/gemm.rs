@@ -417,6 +417,11 @@ pub struct MatMulNt {
 }
 
 impl MatMulNt {
+    /// Multiply-adds as FLOPs.
+    pub fn flops(&self) -> usize {
+        2 * self.m * self.n * self.k
+    }
+
     /// Dense A [m×k], B [n×k], C [m×n], overwrite.
     pub fn new(m: usize, n: usize, k: usize) -> Self {
         MatMulNt {
@@ -441,6 +446,41 @@ pub fn gemm_nt(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
         return super::lowp::mixed::gemm_nt(p, a, b, c);
     }
     gemm_nt_with(Arch::current(), p, a, b, c)
+}
+
+/// [`gemm_nt`] split over the threads by rows of C from [`PARALLEL_MIN_FLOPS`], as
+/// [`gemm()`] splits: each half reads all of B. A Dense layer's input gradient dZ·W_tᵀ
+/// takes it, which would otherwise need the weight transposed (a 12544×128 weight: 1.2 ms
+/// to transpose, where the whole product takes 1.6 ms this way).
+pub fn gemm_nt_split(p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let threads = if p.flops() >= PARALLEL_MIN_FLOPS && !super::lowp::mixed::bf16_products() {
+        threads_here()
+    } else {
+        1
+    };
+    split_rows_nt(threads, p, a, b, c);
+}
+
+/// [`gemm_nt`] over `threads` threads, by halves of C's rows.
+pub(crate) fn split_rows_nt(threads: usize, p: &MatMulNt, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // Halves of at least 4 rows (the kernel's row tile), else on this thread.
+    if threads < 2 || p.m < 8 {
+        return gemm_nt(p, a, b, c);
+    }
+    let top_rows = (p.m / 2).next_multiple_of(4).min(p.m - 1);
+    let (c_top, c_bottom) = c.split_at_mut(top_rows * p.rsc);
+    let top = MatMulNt { m: top_rows, ..*p };
+    let bottom = MatMulNt {
+        m: p.m - top_rows,
+        ..*p
+    };
+    // With k = 0 no value of A is read and A may be empty.
+    let a_bottom = a.get(top_rows * p.rsa..).unwrap_or_default();
+    let half = threads / 2;
+    join(
+        || split_rows_nt(half, &top, a, b, c_top),
+        || split_rows_nt(threads - half, &bottom, a_bottom, b, c_bottom),
+    );
 }
 
 /// [`gemm_nt`] on a given path.

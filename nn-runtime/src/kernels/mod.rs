@@ -112,8 +112,8 @@ pub fn read_settings() {
 pub use counting_alloc::{allocations, allocations_during, CountingAllocator};
 pub use denormal::{flush_denormals, set_flush_denormals, FlushDenormals};
 pub use gemm::{
-    fma_peak_probe, gemm, gemm_inference, gemm_nt, gemm_nt_with, gemm_with, Backend, MatMul,
-    MatMulNt, Product, LIBRARY_MIN_DEPTH, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS,
+    fma_peak_probe, gemm, gemm_inference, gemm_nt, gemm_nt_split, gemm_nt_with, gemm_with, Backend,
+    MatMul, MatMulNt, Product, LIBRARY_MIN_DEPTH, LIBRARY_MIN_DIM, LIBRARY_MIN_FLOPS,
 };
 pub use isa::{isa, set_isa, Arch, Isa};
 pub use matrix::{argmax, column_sums, transpose};

@@ -197,6 +197,37 @@ fn gemm_matches_f64_reference_on_every_path_and_awkward_size() {
 }
 
 #[test]
+fn gemm_nt_split_over_threads_gives_the_whole_products_values() {
+    // Each row of C is one row's dot products, whichever half of the rows runs it: the
+    // split product must equal the whole one to the bit.
+    let mut rng = Rng::seed(22);
+    for threads in [1, 2, 3, 4] {
+        for &m in &[1, 4, 7, 8, 9, 13, 16, 37] {
+            for &(n, k) in &[(1, 1), (17, 0), (33, 130), (130, 128)] {
+                let (rsa, rsb, rsc) = (k + 2, k + 1, n + 3);
+                let a = random(m * rsa, &mut rng);
+                let b = random(n * rsb, &mut rng);
+                let c0 = random(m * rsc, &mut rng);
+                let p = MatMulNt {
+                    m,
+                    n,
+                    k,
+                    rsa,
+                    rsb,
+                    rsc,
+                    accumulate: m % 2 == 1,
+                };
+                let mut whole = c0.clone();
+                gemm_nt(&p, &a, &b, &mut whole);
+                let mut split = c0.clone();
+                super::gemm::split_rows_nt(threads, &p, &a, &b, &mut split);
+                assert_eq!(split, whole, "threads {threads}, {m}×{n}×{k}");
+            }
+        }
+    }
+}
+
+#[test]
 fn gemm_nt_matches_f64_reference_on_every_path_and_awkward_size() {
     let mut rng = Rng::seed(21);
     for arch in Arch::available() {

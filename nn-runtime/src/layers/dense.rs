@@ -21,6 +21,16 @@ use core::marker::PhantomData;
 /// product then spans enough vectors to repay its final reduction.
 const NT_MIN_OUT: usize = 128;
 
+/// A product of at least `kernels::PARALLEL_MIN_FLOPS` takes the transposed copy of the
+/// weight instead from this many rows, with a weight of at most [`TRANSPOSE_MAX_WEIGHT`]
+/// values: the library's packed kernels then repay the transpose (one thread, 256×784×128:
+/// 527 µs against 730 as dot products). With fewer rows or a larger weight the dot products
+/// win (32×12544×128, W6's Dense: 1.6 ms against 3.1, the transpose alone 1.2 ms;
+/// 128×12544×128: 6.3 against 7.3 ms).
+const TRANSPOSE_MIN_ROWS: usize = 128;
+/// See [`TRANSPOSE_MIN_ROWS`]: 1 MiB of weights, which transpose within L2.
+const TRANSPOSE_MAX_WEIGHT: usize = 1 << 18;
+
 /// An activation the dense kernels can apply while the output tile is in registers, and
 /// differentiate from the output alone.
 pub trait FusedActivation: ActivationFn {
@@ -188,11 +198,13 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> DenseOn<X, Y, F
             kernels::column_sums(&dz[..rows * Self::OUT], Self::OUT, &mut self.bias_grad);
         }
         let Some(dx) = dx else { return };
-        if Self::OUT >= NT_MIN_OUT && rows * Self::IN * Self::OUT * 2 < kernels::PARALLEL_MIN_FLOPS
-        {
+        let small = rows * Self::IN * Self::OUT * 2 < kernels::PARALLEL_MIN_FLOPS;
+        let transpose_pays =
+            rows >= TRANSPOSE_MIN_ROWS && Self::IN * Self::OUT <= TRANSPOSE_MAX_WEIGHT;
+        if Self::OUT >= NT_MIN_OUT && (small || !transpose_pays) {
             // dX[rows, IN] = dZ[rows, OUT] · W_tᵀ: W_t's rows run along OUT as dZ's do, so
             // dot products need no transposed copy of the weight.
-            kernels::gemm_nt(
+            kernels::gemm_nt_split(
                 &MatMulNt::new(rows, Self::IN, Self::OUT),
                 dz,
                 &self.weight_t,
