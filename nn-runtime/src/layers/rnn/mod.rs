@@ -183,7 +183,8 @@ pub struct RnnCache {
     extra: Vec<f32>,
     /// LSTM: tanh of the cell states, kept for the backward pass.
     tanh_c: Vec<f32>,
-    /// Scratch: per-step hidden projections (GRU), gradients, transposed weights.
+    /// Scratch: per-step hidden projections (GRU), gradients, transposed weights (and, in
+    /// an LSTM's forward pass, `weight_hh` holds its recurrent weights packed by unit block).
     step: Vec<f32>,
     dgates: Vec<f32>,
     dhidden: Vec<f32>,
