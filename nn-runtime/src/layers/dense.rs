@@ -198,18 +198,14 @@ impl<X: Sample, Y: Sample, F: FusedActivation, const BIAS: bool> DenseOn<X, Y, F
             kernels::column_sums(&dz[..rows * Self::OUT], Self::OUT, &mut self.bias_grad);
         }
         let Some(dx) = dx else { return };
-        let small = rows * Self::IN * Self::OUT * 2 < kernels::PARALLEL_MIN_FLOPS;
+        let dots = MatMulNt::new(rows, Self::IN, Self::OUT);
+        let small = dots.flops() < kernels::PARALLEL_MIN_FLOPS;
         let transpose_pays =
             rows >= TRANSPOSE_MIN_ROWS && Self::IN * Self::OUT <= TRANSPOSE_MAX_WEIGHT;
         if Self::OUT >= NT_MIN_OUT && (small || !transpose_pays) {
             // dX[rows, IN] = dZ[rows, OUT] · W_tᵀ: W_t's rows run along OUT as dZ's do, so
             // dot products need no transposed copy of the weight.
-            kernels::gemm_nt_split(
-                &MatMulNt::new(rows, Self::IN, Self::OUT),
-                dz,
-                &self.weight_t,
-                dx,
-            );
+            kernels::gemm_nt_split(&dots, dz, &self.weight_t, dx);
             return;
         }
         {

@@ -49,7 +49,7 @@ pub fn fused_pooling() -> bool {
 }
 
 /// Gradients of y = maxpool(act(W ⋆ x + b)) for `rows` samples from what the fused forward
-/// pass kept: the pooled output `y`, its gradient `dy` and the pooling's choices `argmax`
+/// pass kept: `pooled` = (the pooled output y, its gradient dy, the pooling's choices)
 /// ([`conv2d_pool_forward`] with no `pre`). Only the chosen positions of the convolution's
 /// output have a gradient, and there its value is the pooled one, so each sample's dz is
 /// the pooling's backward pass of dy · act′(y), built in cache: the convolution's whole
@@ -64,9 +64,7 @@ pub fn conv2d_max_pool_backward(
     weight: &[f32],
     act: EpilogueAct,
     x: &[f32],
-    y: &[f32],
-    dy: &[f32],
-    argmax: &[u32],
+    pooled: (&[f32], &[f32], &[u32]),
     rows: usize,
     dweight: &mut [f32],
     dbias: Option<&mut [f32]>,
@@ -80,7 +78,7 @@ pub fn conv2d_max_pool_backward(
         weight,
         act,
         x,
-        (y, dy, argmax),
+        pooled,
         rows,
         dweight,
         dbias,
@@ -89,8 +87,7 @@ pub fn conv2d_max_pool_backward(
     )
 }
 
-/// [`conv2d_max_pool_backward`] on a given path, the pooling's output, its gradient and its
-/// choices as one argument.
+/// [`conv2d_max_pool_backward`] on a given path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_max_pool_backward_with(
     arch: Arch,
